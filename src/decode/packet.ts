@@ -1,0 +1,424 @@
+/**
+ * The decoded view of one frame: offsets into the frame's bytes plus the handful of parsed
+ * numbers that rules and printers read. One `Packet` is allocated per decoder and refilled
+ * for every frame (`reset()`), in the spirit of gopacket's DecodingLayerParser: the hot path
+ * allocates nothing. Addresses stay bytes (IPv4 also as a uint32 for cheap flow keys);
+ * text forms are made only by printers (`src/decode/print`) or for evidence.
+ *
+ * A view is valid only while the frame's buffer is: consumers copy what they keep.
+ */
+import type { Direction } from './frame.js';
+
+export type LayerName =
+  | 'link'
+  | 'vlan'
+  | 'arp'
+  | 'ipv4'
+  | 'ipv6'
+  | 'ipv6-ext'
+  | 'tcp'
+  | 'tcp-options'
+  | 'udp'
+  | 'icmp'
+  | 'icmpv6'
+  | 'gre'
+  | 'gue';
+
+export type L4Kind = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'other' | null;
+
+export type TunnelKind = 'ipip' | 'ip6ip' | 'sit' | 'ip6ip6' | 'gre' | 'gue' | null;
+
+/** Maximum VLAN tags kept (802.1ad + 802.1Q stacks; deeper stacks are malformed for us). */
+export const MAX_VLAN = 4;
+/** Maximum TCP options kept (40 bytes of option space: at most 40 one-byte options). */
+export const MAX_TCP_OPTIONS = 40;
+/** Maximum SACK blocks in one option (40-byte option space allows 4). */
+export const MAX_SACK_BLOCKS = 4;
+
+export class EthernetView {
+  present = false;
+  off = 0;
+  dstOff = 0;
+  srcOff = 0;
+  /** EtherType (or 802.3 length) after the VLAN tags. */
+  etherType = 0;
+  reset(): void {
+    this.present = false;
+    this.etherType = 0;
+  }
+}
+
+/** LINUX_SLL (v1) and LINUX_SLL2 cooked headers (`tcpdump -i any`). */
+export class SllView {
+  present = false;
+  version: 1 | 2 = 1;
+  off = 0;
+  /** Packet type: 0 host, 1 broadcast, 2 multicast, 3 otherhost, 4 outgoing. */
+  pktType = 0;
+  hatype = 0;
+  /** Interface index; only SLL2 carries it, -1 for SLL v1. */
+  ifIndex = -1;
+  addrOff = 0;
+  addrLen = 0;
+  protocol = 0;
+  reset(): void {
+    this.present = false;
+    this.ifIndex = -1;
+    this.addrLen = 0;
+  }
+}
+
+export class VlanView {
+  count = 0;
+  readonly tpid = new Uint16Array(MAX_VLAN);
+  readonly id = new Uint16Array(MAX_VLAN);
+  readonly pcp = new Uint8Array(MAX_VLAN);
+  readonly dei = new Uint8Array(MAX_VLAN);
+  reset(): void {
+    this.count = 0;
+  }
+}
+
+export class ArpView {
+  present = false;
+  off = 0;
+  htype = 0;
+  ptype = 0;
+  hlen = 0;
+  plen = 0;
+  op = 0;
+  /** Offsets of the four addresses; IPv4 ones also as uint32 when plen is 4. */
+  shaOff = 0;
+  spaOff = 0;
+  thaOff = 0;
+  tpaOff = 0;
+  spa = 0;
+  tpa = 0;
+  /** Ethernet/IPv4 ARP (htype 1, ptype 0x0800, hlen 6, plen 4): the only kind the ARP rules read. */
+  isEthIpv4 = false;
+  /** spa == tpa (and spa != 0): gratuitous ARP, request or reply form. */
+  gratuitous = false;
+  /** Request with spa 0.0.0.0: RFC 5227 probe. */
+  probe = false;
+  reset(): void {
+    this.present = false;
+    this.isEthIpv4 = false;
+    this.gratuitous = false;
+    this.probe = false;
+  }
+}
+
+export class IpView {
+  version: 0 | 4 | 6 = 0;
+  off = 0;
+  /** Header length including IPv4 options / IPv6 extension headers. */
+  hdrLen = 0;
+  /** Total length the header claims (IPv4 tot_len; IPv6 40 + payload_len). */
+  totalLen = 0;
+  /** Upper-layer protocol after the IPv6 extension chain. */
+  proto = 0;
+  /** TTL / hop limit. */
+  ttl = 0;
+  tos = 0;
+  /** IPv4 identification; IPv6 fragment-header identification when fragmented, else 0. */
+  id = 0;
+  df = false;
+  mf = false;
+  /** Fragment offset in bytes. */
+  fragOffset = 0;
+  /** True when this is a fragment (MF set or offset non-zero, or an IPv6 fragment header). */
+  isFragment = false;
+  flowLabel = 0;
+  srcOff = 0;
+  dstOff = 0;
+  /** IPv4 addresses as uint32 (network order numbers); 0 for IPv6. */
+  src4 = 0;
+  dst4 = 0;
+  /** IPv4 header checksum as on the wire. */
+  checksum = 0;
+  /** IPv4 header checksum verdict; null for IPv6 or when the header is cut. */
+  checksumOk: boolean | null = null;
+  /** Length of IPv4 options. */
+  optionsLen = 0;
+  /** Start and length of the L4 bytes present in the capture (bounded by totalLen and caplen). */
+  payloadOff = 0;
+  payloadLen = 0;
+  /** L4 bytes the header says exist (may exceed payloadLen in a snaplen-cut frame). */
+  payloadWireLen = 0;
+  reset(): void {
+    this.version = 0;
+    this.checksumOk = null;
+    this.isFragment = false;
+    this.optionsLen = 0;
+    this.id = 0;
+    this.flowLabel = 0;
+    this.src4 = 0;
+    this.dst4 = 0;
+  }
+}
+
+export class TcpView {
+  present = false;
+  off = 0;
+  sport = 0;
+  dport = 0;
+  seq = 0;
+  ack = 0;
+  /** Header length in bytes (data offset × 4). */
+  hdrLen = 0;
+  /** The 9 flag bits (NS CWR ECE URG ACK PSH RST SYN FIN → 0x100 … 0x001). */
+  flags = 0;
+  window = 0;
+  urgent = 0;
+  checksum = 0;
+  /** null when not verifiable (segment cut by snaplen, or a fragment). */
+  checksumOk: boolean | null = null;
+  payloadOff = 0;
+  /** Payload bytes present in the capture. */
+  payloadLen = 0;
+  /** Payload bytes on the wire (from the IP length). */
+  payloadWireLen = 0;
+
+  /** Options as kind/offset/length triples, in wire order (NOP and EOL included). */
+  optCount = 0;
+  readonly optKind = new Uint8Array(MAX_TCP_OPTIONS);
+  readonly optOff = new Uint16Array(MAX_TCP_OPTIONS);
+  readonly optLen = new Uint8Array(MAX_TCP_OPTIONS);
+
+  /** Parsed values of the options the rules read; -1 / false when absent. */
+  mss = -1;
+  wscale = -1;
+  sackPermitted = false;
+  tsPresent = false;
+  tsVal = 0;
+  tsEcr = 0;
+  sackCount = 0;
+  readonly sackLeft = new Uint32Array(MAX_SACK_BLOCKS);
+  readonly sackRight = new Uint32Array(MAX_SACK_BLOCKS);
+
+  /** TOA (client address option of FullNAT directors); toaKind 0 = none found. */
+  toaKind = 0;
+  toaLen = 0;
+  toaPort = 0;
+  toaAddrOff = 0;
+  /** 4 or 6 — family of the carried address (len 8 → 4, len 20 → 6). */
+  toaFamily: 0 | 4 | 6 = 0;
+  /** Index of the TOA option among all options (0 = first option after the base header). */
+  toaIndex = -1;
+  /** IPv4 TOA address as uint32. */
+  toaAddr4 = 0;
+
+  reset(): void {
+    this.present = false;
+    this.checksumOk = null;
+    this.optCount = 0;
+    this.mss = -1;
+    this.wscale = -1;
+    this.sackPermitted = false;
+    this.tsPresent = false;
+    this.sackCount = 0;
+    this.toaKind = 0;
+    this.toaLen = 0;
+    this.toaFamily = 0;
+    this.toaIndex = -1;
+    this.toaAddr4 = 0;
+    this.payloadLen = 0;
+    this.payloadWireLen = 0;
+  }
+}
+
+export class UdpView {
+  present = false;
+  off = 0;
+  sport = 0;
+  dport = 0;
+  length = 0;
+  checksum = 0;
+  /** null when not verifiable; true for an IPv4 zero checksum ("none"). */
+  checksumOk: boolean | null = null;
+  payloadOff = 0;
+  payloadLen = 0;
+  reset(): void {
+    this.present = false;
+    this.checksumOk = null;
+    this.payloadLen = 0;
+  }
+}
+
+export class IcmpView {
+  present = false;
+  /** 4 for ICMP, 6 for ICMPv6. */
+  version: 4 | 6 = 4;
+  off = 0;
+  type = 0;
+  code = 0;
+  checksum = 0;
+  checksumOk: boolean | null = null;
+  /** Echo identifier / sequence (echo request/reply only). */
+  echoId = 0;
+  echoSeq = 0;
+  /** Next-hop MTU of frag-needed (v4 3/4) or packet-too-big (v6 2); -1 otherwise. */
+  mtu = -1;
+  /** Error messages quote the offending packet: decoded into `Packet.quoted`. */
+  hasQuoted = false;
+  reset(): void {
+    this.present = false;
+    this.checksumOk = null;
+    this.mtu = -1;
+    this.hasQuoted = false;
+    this.echoId = 0;
+    this.echoSeq = 0;
+  }
+}
+
+/** One network stack: an IP header and what it carries. A packet has up to three (see Packet). */
+export class NetLayers {
+  readonly ip = new IpView();
+  readonly tcp = new TcpView();
+  readonly udp = new UdpView();
+  readonly icmp = new IcmpView();
+  l4: L4Kind = null;
+  reset(): void {
+    this.ip.reset();
+    this.tcp.reset();
+    this.udp.reset();
+    this.icmp.reset();
+    this.l4 = null;
+  }
+  get present(): boolean {
+    return this.ip.version !== 0;
+  }
+}
+
+export class MalformedInfo {
+  present = false;
+  layer: LayerName = 'link';
+  offset = 0;
+  reason = '';
+  set(layer: LayerName, offset: number, reason: string): void {
+    // Keep the first (outermost) problem: it is the one that stopped decoding.
+    if (this.present) return;
+    this.present = true;
+    this.layer = layer;
+    this.offset = offset;
+    this.reason = reason;
+  }
+  reset(): void {
+    this.present = false;
+  }
+}
+
+export class Packet {
+  /** Frame metadata copied from the reader (numbers and references only). */
+  capture = '';
+  frame = 0;
+  tsSec = 0;
+  tsNsec = 0;
+  caplen = 0;
+  len = 0;
+  linkType = 0;
+  interfaceId = 0;
+  /** From pcapng epb_flags, or from the SLL packet type (4 = outgoing → 'out'). */
+  direction: Direction = null;
+  buf: Buffer = Buffer.alloc(0);
+  /** Offset of the first byte of the frame in `buf`; all other offsets are absolute in `buf`. */
+  off = 0;
+  /** End of captured bytes (off + caplen). */
+  end = 0;
+
+  readonly eth = new EthernetView();
+  readonly sll = new SllView();
+  readonly vlan = new VlanView();
+  readonly arp = new ArpView();
+  /** The outermost IP packet. */
+  readonly net = new NetLayers();
+  /** Tunnel encapsulation found in `net` (IPIP, 6in4, GRE, GUE) and the packet it carries. */
+  tunnel: TunnelKind = null;
+  /** Offset of the GRE or GUE header when tunnel is 'gre' / 'gue'. */
+  tunnelHdrOff = 0;
+  readonly inner = new NetLayers();
+  /** The packet quoted by an ICMP error (of `net` or of `inner`). */
+  readonly quoted = new NetLayers();
+
+  /** Layer at which the capture ran out (snaplen), or null when every layer was complete. */
+  truncated: LayerName | null = null;
+  readonly malformed = new MalformedInfo();
+
+  reset(): void {
+    this.direction = null;
+    this.eth.reset();
+    this.sll.reset();
+    this.vlan.reset();
+    this.arp.reset();
+    this.net.reset();
+    this.tunnel = null;
+    this.inner.reset();
+    this.quoted.reset();
+    this.truncated = null;
+    this.malformed.reset();
+  }
+
+  /** The stack whose transport rules care about: the tunnelled packet in TUN mode, else the outer one. */
+  get transport(): NetLayers {
+    return this.tunnel !== null && this.inner.present ? this.inner : this.net;
+  }
+}
+
+/** TCP flag bits. */
+export const TcpFlag = {
+  FIN: 0x001,
+  SYN: 0x002,
+  RST: 0x004,
+  PSH: 0x008,
+  ACK: 0x010,
+  URG: 0x020,
+  ECE: 0x040,
+  CWR: 0x080,
+  NS: 0x100,
+} as const;
+
+/** IP protocol numbers used across the project. */
+export const IpProto = {
+  ICMP: 1,
+  IPIP: 4,
+  TCP: 6,
+  UDP: 17,
+  IPV6: 41,
+  GRE: 47,
+  ICMPV6: 58,
+} as const;
+
+export const EtherType = {
+  IPV4: 0x0800,
+  ARP: 0x0806,
+  VLAN: 0x8100,
+  QINQ: 0x88a8,
+  QINQ_OLD: 0x9100,
+  IPV6: 0x86dd,
+} as const;
+
+/** TOA option kinds known in the field (lvs-behavior.md §2.3, §3.1). */
+export const ToaKind = {
+  ALIBABA_V4: 254,
+  ALIBABA_V6: 253,
+  DPVS: 254,
+  JUPITER_V4: 200,
+  JUPITER_V6: 201,
+  UCLOUD: 252,
+} as const;
+
+/** Decoder options. */
+export interface DecodeOptions {
+  /** TCP option kinds accepted as TOA; default [254, 253]. */
+  toaKinds: readonly number[];
+  /** Verify IP/L4 checksums (costs a pass over the bytes). Default true. */
+  checksums: boolean;
+  /** UDP destination ports decoded as GUE (default [6080]: the kernel's documented example). */
+  guePorts: readonly number[];
+}
+
+export const defaultDecodeOptions: DecodeOptions = {
+  toaKinds: [254, 253],
+  checksums: true,
+  guePorts: [6080],
+};
