@@ -1,0 +1,20 @@
+/** `--format json`: one document, the shape cli.md promises ("verify"). */
+import { VERSION } from '../../version.js';
+import type { VerifyResult } from '../result.js';
+
+export function renderJson(r: VerifyResult): string {
+  const doc = {
+    tool: 'lvsaudit',
+    version: VERSION,
+    verdict: r.verdict,
+    profile: r.profile,
+    service: r.service,
+    serviceInferred: r.serviceInferred,
+    points: r.points,
+    findings: r.findings,
+    notEvaluated: r.notEvaluated,
+    rules: r.rules,
+    stats: r.stats,
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}

@@ -1,0 +1,69 @@
+/**
+ * Text report: a verdict line, the capture points, a per-rule summary table, then findings
+ * grouped by rule with their evidence (capture#frame, point) and the hint. Written for a
+ * terminal; frame numbers are the ones Wireshark shows.
+ */
+import Table from 'cli-table3';
+import type { Finding, Severity } from '../findings.js';
+import type { VerifyResult } from '../result.js';
+
+const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** At most this many findings of one rule are printed in full; the rest are counted. */
+const MAX_PER_RULE = 20;
+
+export interface TextOptions {
+  /** Services described one per line (from the service model's describer). */
+  serviceLines: string[];
+  /** Print every finding instead of the first MAX_PER_RULE of each rule. */
+  all?: boolean;
+}
+
+export function renderText(r: VerifyResult, opts: TextOptions): string {
+  const out: string[] = [];
+  out.push(`verdict: ${r.verdict.toUpperCase()}  (profile ${r.profile})`);
+  const label = r.serviceInferred ? 'service (inferred from traffic)' : 'service';
+  for (const line of opts.serviceLines) out.push(`${label}: ${line}`);
+  for (const p of r.points) {
+    const off = p.clockOffsetMs === null ? '' : `, clock offset ${p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs.toFixed(3)} ms`;
+    out.push(`point ${p.point}: ${p.captures.join(', ')} (${p.frames} frames${off})`);
+  }
+  out.push('');
+
+  const table = new Table({ head: ['rule', 'status', 'checked', 'failed'], style: { head: [], border: [] } });
+  const interesting = r.rules.filter((t) => t.checked > 0 || t.status !== 'pass');
+  for (const t of interesting) table.push([t.rule, t.status, String(t.checked), String(t.failed)]);
+  if (interesting.length > 0) out.push(table.toString(), '');
+
+  const groups = new Map<string, Finding[]>();
+  for (const f of r.findings) {
+    const g = groups.get(f.rule) ?? [];
+    g.push(f);
+    groups.set(f.rule, g);
+  }
+  const ordered = [...groups.entries()].sort(
+    (a, b) => SEVERITY_ORDER[a[1][0]!.severity] - SEVERITY_ORDER[b[1][0]!.severity] || a[0].localeCompare(b[0]),
+  );
+  for (const [rule, list] of ordered) {
+    out.push(`${list[0]!.severity.toUpperCase()} ${rule} (${list.length})`);
+    const shown = opts.all ? list : list.slice(0, MAX_PER_RULE);
+    for (const f of shown) {
+      out.push(`  - ${f.message}`);
+      for (const e of f.evidence) {
+        out.push(`      ${e.capture}#${e.frame}  ${e.point}${e.note ? `  ${e.note}` : ''}`);
+      }
+      if (f.hint) out.push(`    hint: ${f.hint}`);
+    }
+    if (shown.length < list.length) out.push(`  … ${list.length - shown.length} more (--all shows every finding)`);
+    out.push('');
+  }
+  if (r.notEvaluated.length > 0) {
+    out.push('not evaluated:');
+    for (const n of r.notEvaluated) out.push(`  ${n.rule}: ${n.reason}`);
+    out.push('');
+  }
+  const errors = r.findings.filter((f) => f.severity === 'error').length;
+  const warnings = r.findings.filter((f) => f.severity === 'warning').length;
+  out.push(`${errors} error(s), ${warnings} warning(s), ${r.notEvaluated.length} rule(s) not evaluated`);
+  return `${out.join('\n')}\n`;
+}
