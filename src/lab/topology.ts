@@ -1,0 +1,369 @@
+/**
+ * `Lab`: a disposable network-namespace topology (namespaces, veth links, bridges, routes,
+ * sysctls, background processes, tcpdump captures) that cleans up after itself on destroy(),
+ * process exit, SIGINT/SIGTERM and uncaught errors.
+ *
+ * Naming: namespace = `<prefix><role>` with prefix `lvsa-<pid36>-<rand>-`; interfaces live inside
+ * the namespaces and are named `eth0`, `eth1`, … (bridge ports `p<n>`), so they are short,
+ * deterministic and cannot clash with the host. MAC addresses are deterministic (02:1e:5a:00:<ns>:<if>)
+ * so fixtures made from a lab are stable between runs.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  LAB_NAME_ROOT,
+  MAX_IFNAME,
+  assertLabAvailable,
+  deleteNamespace,
+  listNamespaces,
+  run,
+  spawnInNamespace,
+  type LabProcess,
+  type RunOptions,
+} from './netns.js';
+
+/** A namespace playing one role (client, director, rs1, router, …). */
+export interface Namespace {
+  readonly role: string;
+  readonly name: string;
+  /** Position in creation order; used for deterministic MACs. */
+  readonly index: number;
+}
+
+/** A learning bridge (an L2 segment); lives in its own namespace so the host is untouched. */
+export interface Bridge {
+  readonly kind: 'bridge';
+  readonly ns: Namespace;
+  /** Name of the bridge device inside `ns`. */
+  readonly dev: string;
+}
+
+/** One end of a link, as seen inside its namespace. */
+export interface Endpoint {
+  readonly ns: Namespace;
+  readonly ifname: string;
+  readonly mac: string;
+  /** Addresses in CIDR notation (e.g. 10.0.0.1/24). */
+  readonly addrs: readonly string[];
+}
+
+export interface EndOptions {
+  /** Interface name (default `eth<n>`, n = interfaces already in that namespace). */
+  ifname?: string;
+  /** Address(es) in CIDR notation. */
+  addr?: string | readonly string[];
+  /** MAC address (default deterministic from namespace index and interface number). */
+  mac?: string;
+}
+
+export interface LinkOptions {
+  a?: EndOptions;
+  /** The far end: a namespace end, or ignored fields when linking to a bridge. */
+  b?: EndOptions;
+  mtu?: number;
+}
+
+export interface CaptureOptions {
+  /** Pass `-y LINUX_SLL2` (only meaningful with iface `any`). */
+  sll2?: boolean;
+  /** Extra tcpdump filter words (BPF), e.g. ['not', 'ip6']. */
+  filter?: readonly string[];
+}
+
+/** A running tcpdump. */
+export interface Capture {
+  readonly ns: Namespace;
+  readonly iface: string;
+  readonly file: string;
+  /** Stop with SIGINT after a short drain, wait until tcpdump has flushed and exited. */
+  stop(): Promise<void>;
+}
+
+export interface LabOptions {
+  /** Full prefix to use (must start with `lvsa-`); default `lvsa-<pid36>-<rand>-`. */
+  prefix?: string;
+  /** Keep IPv6 enabled in namespaces (default off: keeps captures free of RS/MLD noise). */
+  ipv6?: boolean;
+}
+
+const liveLabs = new Set<Lab>();
+let handlersInstalled = false;
+
+/** Destroy every live lab synchronously; used from exit/signal handlers. */
+function destroyAllSync(): void {
+  for (const lab of [...liveLabs]) {
+    try {
+      lab.destroySync();
+    } catch {
+      /* best effort during exit */
+    }
+  }
+}
+
+function installHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', destroyAllSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      destroyAllSync();
+      // Re-raise with the default action so the exit status says "killed by signal".
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+  // The monitor runs before Node's default crash handling without changing it ('exit' is not
+  // emitted for an uncaught exception, so this is the only hook that sees a crash).
+  process.on('uncaughtExceptionMonitor', destroyAllSync);
+}
+
+function toList(v: string | readonly string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return typeof v === 'string' ? [v] : [...v];
+}
+
+function hex2(n: number): string {
+  return (n & 0xff).toString(16).padStart(2, '0');
+}
+
+/** Deterministic locally administered unicast MAC: 02:1v:5a:00:<ns>:<if>. */
+export function labMac(nsIndex: number, ifIndex: number): string {
+  return `02:1e:5a:00:${hex2(nsIndex)}:${hex2(ifIndex)}`;
+}
+
+export class Lab {
+  readonly prefix: string;
+  private readonly ipv6: boolean;
+  private readonly namespaces: Namespace[] = [];
+  private readonly ifCount = new Map<string, number>();
+  private readonly processes = new Set<LabProcess>();
+  private readonly captures = new Set<Capture>();
+  private destroyed = false;
+
+  constructor(opts: LabOptions = {}) {
+    assertLabAvailable();
+    const prefix =
+      opts.prefix ?? `${LAB_NAME_ROOT}${process.pid.toString(36)}-${randomBytes(2).toString('hex')}-`;
+    if (!prefix.startsWith(LAB_NAME_ROOT)) throw new Error(`lab prefix must start with ${LAB_NAME_ROOT}`);
+    if (listNamespaces().some((n) => n.startsWith(prefix))) {
+      throw new Error(`lab prefix ${prefix} is already in use`);
+    }
+    this.prefix = prefix;
+    this.ipv6 = opts.ipv6 ?? false;
+    installHandlers();
+    liveLabs.add(this);
+  }
+
+  /** All namespaces created so far, in creation order. */
+  get allNamespaces(): readonly Namespace[] {
+    return this.namespaces;
+  }
+
+  /** Create a namespace for `role` (lo up, IPv6 off unless asked). */
+  addNamespace(role: string): Namespace {
+    this.assertLive();
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(role)) throw new Error(`bad role name: ${role}`);
+    const name = `${this.prefix}${role}`;
+    if (this.namespaces.some((n) => n.name === name)) throw new Error(`namespace ${role} exists`);
+    run(['ip', 'netns', 'add', name]);
+    const ns: Namespace = { role, name, index: this.namespaces.length + 1 };
+    this.namespaces.push(ns);
+    this.ip(ns, ['link', 'set', 'lo', 'up']);
+    if (!this.ipv6) {
+      this.sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', 1);
+      this.sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', 1);
+    }
+    return ns;
+  }
+
+  /** Create an L2 segment: a bridge (STP off, no forward delay) in its own namespace. */
+  addBridge(role: string): Bridge {
+    const ns = this.addNamespace(role);
+    this.ip(ns, ['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    this.ip(ns, ['link', 'set', 'br0', 'up']);
+    return { kind: 'bridge', ns, dev: 'br0' };
+  }
+
+  /**
+   * Connect namespace `a` to namespace `b` (point-to-point veth) or to bridge `b` (veth whose
+   * far end is a bridge port). Both ends are brought up with offloads off, so captures show
+   * finished checksums and wire-sized segments. Returns the `a` end (and the `b` end).
+   */
+  link(a: Namespace, b: Namespace | Bridge, opts: LinkOptions = {}): { a: Endpoint; b: Endpoint } {
+    this.assertLive();
+    const toBridge = 'kind' in b;
+    const bNs = toBridge ? b.ns : b;
+    const aIf = opts.a?.ifname ?? this.nextIfName(a, 'eth');
+    const bIf = toBridge ? this.nextIfName(bNs, 'p') : (opts.b?.ifname ?? this.nextIfName(bNs, 'eth'));
+    for (const n of [aIf, bIf]) {
+      if (n.length > MAX_IFNAME) throw new Error(`interface name too long: ${n}`);
+    }
+    const aMac = opts.a?.mac ?? labMac(a.index, this.ifNumber(a));
+    const bMac = toBridge ? labMac(bNs.index, this.ifNumber(bNs)) : (opts.b?.mac ?? labMac(bNs.index, this.ifNumber(bNs)));
+    this.bump(a);
+    this.bump(bNs);
+    // Create the pair inside `a` with the peer placed straight into the other namespace.
+    this.ip(a, ['link', 'add', aIf, 'address', aMac, 'type', 'veth', 'peer', 'name', bIf, 'address', bMac, 'netns', bNs.name]);
+    if (opts.mtu !== undefined) {
+      this.ip(a, ['link', 'set', aIf, 'mtu', String(opts.mtu)]);
+      this.ip(bNs, ['link', 'set', bIf, 'mtu', String(opts.mtu)]);
+    }
+    this.disableOffloads(a, aIf);
+    this.disableOffloads(bNs, bIf);
+    const aAddrs = toList(opts.a?.addr);
+    for (const addr of aAddrs) this.ip(a, ['addr', 'add', addr, 'dev', aIf]);
+    let bAddrs: string[] = [];
+    if (toBridge) {
+      this.ip(bNs, ['link', 'set', bIf, 'master', b.dev]);
+    } else {
+      bAddrs = toList(opts.b?.addr);
+      for (const addr of bAddrs) this.ip(bNs, ['addr', 'add', addr, 'dev', bIf]);
+    }
+    this.ip(a, ['link', 'set', aIf, 'up']);
+    this.ip(bNs, ['link', 'set', bIf, 'up']);
+    return {
+      a: { ns: a, ifname: aIf, mac: aMac, addrs: aAddrs },
+      b: { ns: bNs, ifname: bIf, mac: bMac, addrs: bAddrs },
+    };
+  }
+
+  /** Add an address (CIDR) to a device in `ns` (e.g. a VIP on `lo`). */
+  addAddress(ns: Namespace, dev: string, cidr: string): void {
+    this.ip(ns, ['addr', 'add', cidr, 'dev', dev]);
+  }
+
+  /** `ip route add <dst> via <gw>` (dst may be `default`); extra words appended (dev, src, table…). */
+  addRoute(ns: Namespace, dst: string, via: string | null, extra: readonly string[] = []): void {
+    const argv = ['route', 'add', dst];
+    if (via !== null) argv.push('via', via);
+    this.ip(ns, [...argv, ...extra]);
+  }
+
+  /** Set a sysctl inside `ns` (values as the kernel prints them). */
+  sysctl(ns: Namespace, key: string, value: string | number): void {
+    this.exec(ns, ['sysctl', '-q', '-w', `${key}=${value}`]);
+  }
+
+  /** Read a sysctl inside `ns`. */
+  readSysctl(ns: Namespace, key: string): string {
+    return this.exec(ns, ['sysctl', '-n', key]).trim();
+  }
+
+  /** Load an nftables ruleset (nft -f -) inside `ns`. */
+  nft(ns: Namespace, ruleset: string): void {
+    this.exec(ns, ['nft', '-f', '-'], { input: ruleset });
+  }
+
+  /** `ip <args>` inside `ns`. */
+  ip(ns: Namespace, args: readonly string[]): string {
+    return run(['ip', '-n', ns.name, ...args]);
+  }
+
+  /** Run argv in `ns` and return stdout (throws on failure unless allowFail). */
+  exec(ns: Namespace, argv: readonly string[], opts: RunOptions = {}): string {
+    this.assertLive();
+    return run(['ip', 'netns', 'exec', ns.name, ...argv], opts);
+  }
+
+  /** Start argv in `ns` in the background; it is killed by destroy(). */
+  spawn(ns: Namespace, argv: readonly string[]): LabProcess {
+    this.assertLive();
+    const p = spawnInNamespace(ns.name, argv);
+    this.processes.add(p);
+    void p.exited().then(() => this.processes.delete(p));
+    return p;
+  }
+
+  /**
+   * Start tcpdump on `iface` (or `any`) in `ns`, writing an unbuffered (-U) full-snaplen pcap to
+   * `file`. Resolves once tcpdump reports it is listening, so no early packet is missed.
+   */
+  async startCapture(ns: Namespace, iface: string, file: string, opts: CaptureOptions = {}): Promise<Capture> {
+    const argv = ['tcpdump', '-n', '--immediate-mode', '-U', '-s', '0', '-i', iface, '-Z', 'root', '-w', file];
+    if (opts.sll2) argv.push('-y', 'LINUX_SLL2');
+    if (opts.filter && opts.filter.length > 0) argv.push(...opts.filter);
+    const proc = this.spawn(ns, argv);
+    await proc.waitForOutput(/listening on/, 5000);
+    const capture: Capture = {
+      ns,
+      iface,
+      file,
+      stop: async () => {
+        if (!this.captures.has(capture)) return;
+        this.captures.delete(capture);
+        // Let packets already in flight reach the socket before we stop reading it.
+        await new Promise((r) => setTimeout(r, 150));
+        await proc.stop('SIGINT', 3000);
+      },
+    };
+    this.captures.add(capture);
+    return capture;
+  }
+
+  /** Stop every running capture (flushing their files). */
+  async stopCaptures(): Promise<void> {
+    await Promise.all([...this.captures].map((c) => c.stop()));
+  }
+
+  /** Stop captures gracefully, then kill processes and delete every namespace of this lab. */
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    await this.stopCaptures().catch(() => undefined);
+    await Promise.all([...this.processes].map((p) => p.stop('SIGTERM', 1000).catch(() => undefined)));
+    this.destroySync();
+  }
+
+  /** Synchronous teardown for exit handlers: kill tracked processes, delete our namespaces. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    liveLabs.delete(this);
+    for (const p of this.processes) {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    }
+    this.processes.clear();
+    // Delete in reverse creation order; any namespace with our prefix is ours (also ones a
+    // half-failed addNamespace left behind).
+    const ours = new Set(this.namespaces.map((n) => n.name));
+    for (const n of listNamespaces()) if (n.startsWith(this.prefix)) ours.add(n);
+    for (const name of [...ours].reverse()) deleteNamespace(name);
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  private assertLive(): void {
+    if (this.destroyed) throw new Error(`lab ${this.prefix} is destroyed`);
+  }
+
+  private ifNumber(ns: Namespace): number {
+    return this.ifCount.get(ns.name) ?? 0;
+  }
+
+  private bump(ns: Namespace): void {
+    this.ifCount.set(ns.name, this.ifNumber(ns) + 1);
+  }
+
+  private nextIfName(ns: Namespace, stem: string): string {
+    return `${stem}${this.ifNumber(ns)}`;
+  }
+
+  private disableOffloads(ns: Namespace, ifname: string): void {
+    // Checksum offload off: captures on veth otherwise show partial checksums on sent packets.
+    // GRO/GSO/TSO off: segments in captures are the wire-sized ones the peer actually gets.
+    this.exec(ns, ['ethtool', '-K', ifname, 'tx', 'off', 'rx', 'off', 'gro', 'off', 'gso', 'off', 'tso', 'off'], {
+      allowFail: true,
+    });
+  }
+}
+
+/** Run `fn` with a fresh lab and always destroy it afterwards (also when `fn` throws). */
+export async function withLab<T>(fn: (lab: Lab) => Promise<T>, opts: LabOptions = {}): Promise<T> {
+  const lab = new Lab(opts);
+  try {
+    return await fn(lab);
+  } finally {
+    await lab.destroy();
+  }
+}
