@@ -1,0 +1,110 @@
+/**
+ * Frame → Packet. One Decoder owns one reusable Packet view and refills it per frame
+ * without allocating: every protocol function reads `buf[i]` within [off, end) and writes
+ * numbers and offsets into the view. No input makes it throw; problems end up in
+ * `packet.malformed` (first structural error) and `packet.truncated` (first layer the
+ * capture cut: the outermost layer whose header or claimed length is not all there).
+ * `malformed.offset` is relative to the frame's first byte.
+ */
+import type { Frame } from './frame.js';
+import { LinkType } from './frame.js';
+import { Packet, type DecodeOptions } from './packet.js';
+import { DecodeCtx } from './proto/context.js';
+import { decodeEthernet, decodeNullLoop, decodeRawIp } from './proto/link.js';
+import { decodeIpv4 } from './proto/ipv4.js';
+import { decodeIpv6 } from './proto/ipv6.js';
+import { decodeSll, decodeSll2 } from './proto/sll.js';
+import { MODE_OUTER } from './proto/context.js';
+
+export class Decoder {
+  readonly packet: Packet;
+  private readonly ctx: DecodeCtx;
+
+  constructor(opts?: Partial<DecodeOptions>) {
+    this.packet = new Packet();
+    this.ctx = new DecodeCtx(this.packet, opts);
+  }
+
+  /** Resets the view and fills it from `frame`. Never throws on any bytes. */
+  decode(frame: Frame): Packet {
+    const p = this.packet;
+    const ctx = this.ctx;
+    p.reset();
+    p.capture = frame.capture;
+    p.frame = frame.frame;
+    p.tsSec = frame.tsSec;
+    p.tsNsec = frame.tsNsec;
+    p.caplen = frame.caplen;
+    p.len = frame.len;
+    p.linkType = frame.linkType;
+    p.interfaceId = frame.interfaceId;
+    p.direction = frame.direction;
+    const buf = frame.buf;
+    p.buf = buf;
+    ctx.buf = buf;
+    let off = frame.off | 0;
+    if (off < 0) off = 0;
+    if (off > buf.length) off = buf.length;
+    let end = off + (frame.caplen | 0);
+    if (end > buf.length) end = buf.length;
+    if (end < off) end = off;
+    p.off = off;
+    p.end = end;
+    try {
+      decodeLink(ctx, frame.linkType, off, end);
+    } catch {
+      // Defence in depth only: every read is bounded, so this is not expected to run.
+      p.malformed.set('link', 0, 'decoder error');
+    }
+    return p;
+  }
+}
+
+function decodeLink(ctx: DecodeCtx, linkType: number, off: number, end: number): void {
+  switch (linkType) {
+    case LinkType.ETHERNET:
+      decodeEthernet(ctx, off, end);
+      return;
+    case LinkType.LINUX_SLL:
+      decodeSll(ctx, off, end);
+      return;
+    case LinkType.LINUX_SLL2:
+      decodeSll2(ctx, off, end);
+      return;
+    case LinkType.RAW:
+      decodeRawIp(ctx, off, end);
+      return;
+    case LinkType.IPV4:
+      decodeIpv4(ctx, ctx.p.net, off, end, MODE_OUTER);
+      return;
+    case LinkType.IPV6:
+      decodeIpv6(ctx, ctx.p.net, off, end, MODE_OUTER);
+      return;
+    case LinkType.NULL:
+    case LinkType.LOOP:
+      decodeNullLoop(ctx, off, end);
+      return;
+    default:
+      return; // unsupported link type: nothing decoded, nothing wrong with the bytes
+  }
+}
+
+/** Convenience for tests and one-off use: decodes `bytes` as one frame (allocates). */
+export function decodeBytes(bytes: Buffer, linkType: number, opts?: Partial<DecodeOptions>): Packet {
+  const d = new Decoder(opts);
+  return d.decode({
+    capture: '-',
+    frame: 1,
+    buf: bytes,
+    off: 0,
+    caplen: bytes.length,
+    len: bytes.length,
+    tsSec: 0,
+    tsNsec: 0,
+    linkType,
+    interfaceId: 0,
+    direction: null,
+    comment: null,
+    fileOffset: 0,
+  });
+}

@@ -1,0 +1,37 @@
+/** ARP (RFC 826). Director ARP rules (lvs-behavior.md §4) read only Ethernet/IPv4 ARP. */
+import type { DecodeCtx } from './context.js';
+
+export function decodeArp(ctx: DecodeCtx, off: number, end: number): void {
+  const { p, buf } = ctx;
+  if (off + 8 > end) {
+    ctx.truncate('arp', 0);
+    return;
+  }
+  const a = p.arp;
+  a.present = true;
+  a.off = off;
+  a.htype = (buf[off]! << 8) | buf[off + 1]!;
+  a.ptype = (buf[off + 2]! << 8) | buf[off + 3]!;
+  a.hlen = buf[off + 4]!;
+  a.plen = buf[off + 5]!;
+  a.op = (buf[off + 6]! << 8) | buf[off + 7]!;
+  a.shaOff = off + 8;
+  a.spaOff = a.shaOff + a.hlen;
+  a.thaOff = a.spaOff + a.plen;
+  a.tpaOff = a.thaOff + a.hlen;
+  if (a.tpaOff + a.plen > end) {
+    // Address fields cut: offsets stay for what is there, no IPv4 verdicts are made.
+    ctx.truncate('arp', 0);
+    return;
+  }
+  if (a.plen === 4) {
+    a.spa = ((buf[a.spaOff]! << 24) | (buf[a.spaOff + 1]! << 16) | (buf[a.spaOff + 2]! << 8) | buf[a.spaOff + 3]!) >>> 0;
+    a.tpa = ((buf[a.tpaOff]! << 24) | (buf[a.tpaOff + 1]! << 16) | (buf[a.tpaOff + 2]! << 8) | buf[a.tpaOff + 3]!) >>> 0;
+    a.gratuitous = a.spa !== 0 && a.spa === a.tpa;
+    a.probe = a.op === 1 && a.spa === 0;
+  } else {
+    a.spa = 0;
+    a.tpa = 0;
+  }
+  a.isEthIpv4 = a.htype === 1 && a.ptype === 0x0800 && a.hlen === 6 && a.plen === 4;
+}

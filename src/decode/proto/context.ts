@@ -1,0 +1,49 @@
+/**
+ * State shared by the protocol printers-in-reverse (one function per protocol, as in
+ * tcpdump's print-*.c): the packet being filled, the frame's bytes and the decoder options
+ * pre-digested into lookup tables so that no per-packet work allocates.
+ */
+import type { LayerName, NetLayers, Packet } from '../packet.js';
+import { defaultDecodeOptions, type DecodeOptions } from '../packet.js';
+
+/** Mode bits passed down the stack; they say what a layer may do with what it carries. */
+export const M_TUNNEL = 1; // may open IPIP/6in4/GRE/GUE into packet.inner (outer stack only)
+export const M_QUOTE = 2; // may decode an ICMP error's quote into packet.quoted
+export const M_QUIET = 4; // bytes are expected to be short (ICMP quote, IP fragment): no 'truncated'
+export const M_FRAGMENT = 8; // inside an IP fragment: L4 checksums are not verifiable
+
+export const MODE_OUTER = M_TUNNEL | M_QUOTE;
+export const MODE_INNER = M_QUOTE;
+export const MODE_QUOTED = M_QUIET;
+
+export class DecodeCtx {
+  readonly p: Packet;
+  buf: Buffer = Buffer.alloc(0);
+  readonly checksums: boolean;
+  /** toaKind[k] = 1 when option kind k is accepted as TOA. */
+  readonly toaKind = new Uint8Array(256);
+  /** guePort[port] = 1 when UDP destination port carries GUE. */
+  readonly guePort = new Uint8Array(65536);
+  /** Offset of the pseudo-header destination of the IPv6 header being decoded (RFC 8200 §8.1:
+   *  the final destination when a routing header is present). Set by ipv6, read by L4. */
+  v6PseudoDstOff = 0;
+
+  constructor(p: Packet, opts?: Partial<DecodeOptions>) {
+    this.p = p;
+    const o: DecodeOptions = { ...defaultDecodeOptions, ...opts };
+    this.checksums = o.checksums;
+    for (const k of o.toaKinds) if (k >= 0 && k < 256) this.toaKind[k] = 1;
+    for (const port of o.guePorts) if (port >= 0 && port < 65536) this.guePort[port] = 1;
+  }
+
+  /** Records the first layer the capture cut, unless short bytes are expected in this mode. */
+  truncate(layer: LayerName, mode: number): void {
+    if ((mode & M_QUIET) === 0 && this.p.truncated === null) this.p.truncated = layer;
+  }
+
+  malformed(layer: LayerName, offset: number, reason: string): void {
+    this.p.malformed.set(layer, offset - this.p.off, reason);
+  }
+}
+
+export type { NetLayers };
