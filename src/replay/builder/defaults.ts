@@ -1,0 +1,20 @@
+/** Values the builder uses when a spec leaves a field out: what a Linux host normally sends. */
+
+/** Linux default TTL / hop limit (net.ipv4.ip_default_ttl, net.ipv6.conf.*.hop_limit). */
+export const DEFAULT_TTL = 64;
+/** Linux's initial window for a 1460-byte MSS (10 × MSS rounded as the kernel advertises it). */
+export const DEFAULT_TCP_WINDOW = 64240;
+/** GUE UDP source port when none is given (the kernel uses a flow hash in the ephemeral range). */
+export const DEFAULT_GUE_SPORT = 49152;
+/** IPv4 protocol when nothing follows: 253, reserved for experimentation (RFC 3692). */
+export const PROTO_NONE_V4 = 253;
+/** IPv6 "No Next Header". */
+export const PROTO_NONE_V6 = 59;
+
+/** pcap LINKTYPE_* values of the link layers the builder can start with. */
+export const LinkType = {
+  ETHERNET: 1,
+  RAW: 101,
+  LINUX_SLL: 113,
+  LINUX_SLL2: 276,
+} as const;
