@@ -1,0 +1,99 @@
+/**
+ * Classic libpcap files: 24-byte file header, then 16-byte record headers each followed by
+ * incl_len bytes. Both byte orders, microsecond (a1b2c3d4) and nanosecond (a1b23c4d) magics.
+ */
+import { DEFAULT_MAX_SNAPLEN, MAX_RECORD, type ReadContext, type RecordFormat } from './types.js';
+
+export const PCAP_MAGIC_US = 0xa1b2c3d4;
+export const PCAP_MAGIC_NS = 0xa1b23c4d;
+const FILE_HEADER = 24;
+const RECORD_HEADER = 16;
+/** The link-type field carries FCS information in its upper bits (libpcap LT_LINKTYPE). */
+const LINKTYPE_MASK = 0x03ffffff;
+
+/** Classifies a magic read as big-endian uint32; null when it is not classic pcap. */
+export function pcapMagic(be32: number): { le: boolean; nano: boolean } | null {
+  if (be32 === PCAP_MAGIC_US) return { le: false, nano: false };
+  if (be32 === PCAP_MAGIC_NS) return { le: false, nano: true };
+  const swapped = (((be32 & 0xff) << 24) | ((be32 & 0xff00) << 8) | ((be32 >>> 8) & 0xff00) | (be32 >>> 24)) >>> 0;
+  if (swapped === PCAP_MAGIC_US) return { le: true, nano: false };
+  if (swapped === PCAP_MAGIC_NS) return { le: true, nano: true };
+  return null;
+}
+
+export class PcapFormat implements RecordFormat {
+  readonly name = 'pcap' as const;
+  headerDone = false;
+  private linkType = 0;
+  /** Largest incl_len accepted; beyond it the record header is garbage, not a big packet. */
+  private maxCaplen = DEFAULT_MAX_SNAPLEN;
+
+  constructor(
+    private readonly ctx: ReadContext,
+    private readonly le: boolean,
+    private readonly nano: boolean,
+  ) {}
+
+  private u32(buf: Buffer, p: number): number {
+    return this.le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
+  }
+
+  recordSize(buf: Buffer, pos: number, avail: number, fileOffset: number): number {
+    if (!this.headerDone) return FILE_HEADER;
+    if (avail < RECORD_HEADER) return RECORD_HEADER;
+    const incl = this.u32(buf, pos + 8);
+    if (incl > this.maxCaplen) {
+      throw this.ctx.error(fileOffset, `record captured length ${incl} exceeds the limit ${this.maxCaplen} (corrupt record header)`);
+    }
+    return RECORD_HEADER + incl;
+  }
+
+  parse(buf: Buffer, pos: number, size: number, fileOffset: number): boolean {
+    if (!this.headerDone) {
+      this.parseHeader(buf, pos, fileOffset);
+      return true;
+    }
+    const f = this.ctx.frame;
+    let sec = this.u32(buf, pos);
+    let nsec = this.u32(buf, pos + 4);
+    if (!this.nano) nsec *= 1000;
+    // Out-of-range fractions exist in damaged files; carry them into seconds so that
+    // tsNsec keeps its 0..999999999 contract.
+    if (nsec >= 1e9) {
+      sec += Math.floor(nsec / 1e9);
+      nsec %= 1e9;
+    }
+    f.buf = buf;
+    f.off = pos + RECORD_HEADER;
+    f.caplen = size - RECORD_HEADER;
+    f.len = this.u32(buf, pos + 12);
+    f.tsSec = sec;
+    f.tsNsec = nsec;
+    f.linkType = this.linkType;
+    f.interfaceId = 0;
+    f.direction = null;
+    f.comment = null;
+    f.fileOffset = fileOffset;
+    return this.ctx.deliver();
+  }
+
+  private parseHeader(buf: Buffer, pos: number, fileOffset: number): void {
+    const major = this.le ? buf.readUInt16LE(pos + 4) : buf.readUInt16BE(pos + 4);
+    if (major < 2) throw this.ctx.error(fileOffset, `archaic pcap version ${major} (need 2.x)`);
+    const snaplen = this.u32(buf, pos + 16);
+    this.linkType = (this.u32(buf, pos + 20) & LINKTYPE_MASK) >>> 0;
+    this.maxCaplen = Math.min(MAX_RECORD, Math.max(snaplen, DEFAULT_MAX_SNAPLEN));
+    const s = this.ctx.summary;
+    s.format = 'pcap';
+    s.sections = 1;
+    s.interfaces.push({
+      linkType: this.linkType,
+      snaplen,
+      name: null,
+      tsResolution: this.nano ? '1e-9' : '1e-6',
+      tsOffsetSec: 0,
+      section: 0,
+    });
+    this.headerDone = true;
+  }
+}

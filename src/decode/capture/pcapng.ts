@@ -1,0 +1,256 @@
+/**
+ * pcapng (https://www.ietf.org/archive/id/draft-ietf-opsawg-pcapng): a sequence of blocks
+ * `type | total length | body | total length`. Every SHB starts a section with its own byte
+ * order and its own interface list. Packet blocks (EPB, SPB, obsolete PB) become frames;
+ * every other block is skipped by its length and counted.
+ */
+import { MAX_RECORD, type ReadContext, type RecordFormat } from './types.js';
+import { tsToSecNsec, tsUnitText, type TsOut, type TsUnit } from './timestamp.js';
+
+export const PCAPNG_SHB = 0x0a0d0d0a;
+const BOM = 0x1a2b3c4d;
+const BOM_SWAPPED = 0x4d3c2b1a;
+
+const BLOCK_NAMES: ReadonlyMap<number, string> = new Map([
+  [PCAPNG_SHB, 'SHB'],
+  [0x00000001, 'IDB'],
+  [0x00000002, 'PB'],
+  [0x00000003, 'SPB'],
+  [0x00000004, 'NRB'],
+  [0x00000005, 'ISB'],
+  [0x00000006, 'EPB'],
+  [0x00000007, 'IRIG'],
+  [0x00000008, 'AFDX'],
+  [0x00000009, 'SJE'],
+  [0x0000000a, 'DSB'],
+  [0x00000bad, 'CB'],
+  [0x40000bad, 'DCB'],
+]);
+
+function blockName(type: number): string {
+  return BLOCK_NAMES.get(type) ?? `UNKNOWN(0x${type.toString(16).padStart(8, '0')})`;
+}
+
+/** Per-interface state the packet blocks need. */
+interface Iface {
+  /** Index into summary.interfaces (what Frame.interfaceId carries). */
+  globalId: number;
+  linkType: number;
+  snaplen: number;
+  unit: TsUnit;
+  tsOffsetSec: number;
+}
+
+const OPT_ENDOFOPT = 0;
+const OPT_COMMENT = 1;
+const OPT_PACKET_FLAGS = 2; // epb_flags and the obsolete pack_flags share code and layout
+const IF_NAME = 2;
+const IF_TSRESOL = 9;
+const IF_TSOFFSET = 14;
+
+const MIN_SIZE: ReadonlyMap<number, number> = new Map([
+  [PCAPNG_SHB, 28],
+  [0x00000001, 20],
+  [0x00000002, 32],
+  [0x00000003, 16],
+  [0x00000006, 32],
+]);
+
+export class PcapngFormat implements RecordFormat {
+  readonly name = 'pcapng' as const;
+  headerDone = false;
+  /** Byte order of the current section. */
+  private le = true;
+  private section = -1;
+  private ifaces: Iface[] = [];
+  private readonly ts: TsOut = { sec: 0, nsec: 0 };
+
+  constructor(private readonly ctx: ReadContext) {}
+
+  private u32(buf: Buffer, p: number): number {
+    return this.le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
+  }
+
+  private u16(buf: Buffer, p: number): number {
+    return this.le ? buf.readUInt16LE(p) : buf.readUInt16BE(p);
+  }
+
+  recordSize(buf: Buffer, pos: number, avail: number, fileOffset: number): number {
+    // 12 bytes: type, length and (for an SHB) the byte-order magic that says how to read the length.
+    if (avail < 12) return 12;
+    let le = this.le;
+    // The SHB type is a palindrome, so it reads the same in either byte order.
+    if (buf.readUInt32LE(pos) === PCAPNG_SHB) {
+      const bom = buf.readUInt32LE(pos + 8);
+      if (bom === BOM) le = true;
+      else if (bom === BOM_SWAPPED) le = false;
+      else throw this.ctx.error(fileOffset, `section header block has a bad byte-order magic 0x${bom.toString(16).padStart(8, '0')}`);
+    }
+    const len = le ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
+    if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) {
+      const type = le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos);
+      throw this.ctx.error(fileOffset, `${blockName(type)} block length ${len} is invalid (must be a multiple of 4, 12..${MAX_RECORD})`);
+    }
+    return len;
+  }
+
+  parse(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
+    const isShb = buf.readUInt32LE(pos) === PCAPNG_SHB;
+    if (isShb) this.le = buf.readUInt32LE(pos + 8) === BOM;
+    const type = isShb ? PCAPNG_SHB : this.u32(buf, pos);
+    const name = blockName(type);
+    const trailer = this.u32(buf, pos + len - 4);
+    if (trailer !== len) {
+      throw this.ctx.error(fileOffset, `${name} block length ${len} does not match its trailing length ${trailer}`);
+    }
+    const min = MIN_SIZE.get(type);
+    if (min !== undefined && len < min) throw this.ctx.error(fileOffset, `${name} block length ${len} is below its minimum ${min}`);
+    const counts = this.ctx.summary.blockCounts;
+    counts[name] = (counts[name] ?? 0) + 1;
+    switch (type) {
+      case PCAPNG_SHB:
+        this.parseShb(buf, pos, fileOffset);
+        return true;
+      case 0x00000001:
+        this.parseIdb(buf, pos, len, fileOffset);
+        return true;
+      case 0x00000006:
+        return this.parseEpb(buf, pos, len, fileOffset);
+      case 0x00000003:
+        return this.parseSpb(buf, pos, len, fileOffset);
+      case 0x00000002:
+        return this.parsePb(buf, pos, len, fileOffset);
+      default:
+        return true;
+    }
+  }
+
+  private parseShb(buf: Buffer, pos: number, fileOffset: number): void {
+    const major = this.u16(buf, pos + 12);
+    const minor = this.u16(buf, pos + 14);
+    if (major !== 1) throw this.ctx.error(fileOffset, `unsupported pcapng version ${major}.${minor}`);
+    this.section++;
+    this.ifaces = [];
+    this.headerDone = true;
+    const s = this.ctx.summary;
+    s.format = 'pcapng';
+    s.sections = this.section + 1;
+  }
+
+  private parseIdb(buf: Buffer, pos: number, len: number, fileOffset: number): void {
+    const linkType = this.u16(buf, pos + 8);
+    const snaplen = this.u32(buf, pos + 12);
+    let name: string | null = null;
+    const unit: TsUnit = { binary: false, exp: 6 };
+    let tsOffsetSec = 0;
+    const end = pos + len - 4;
+    let p = pos + 16;
+    while (p + 4 <= end) {
+      const code = this.u16(buf, p);
+      const olen = this.u16(buf, p + 2);
+      const v = p + 4;
+      if (code === OPT_ENDOFOPT) break;
+      if (v + olen > end) {
+        this.ctx.warn(fileOffset, 'capture.malformed', `IDB option ${code} overruns its block`);
+        break;
+      }
+      if (code === IF_NAME && name === null) name = buf.toString('utf8', v, v + olen).replace(/\0+$/, '');
+      else if (code === IF_TSRESOL && olen >= 1) {
+        const r = buf[v]!;
+        unit.binary = (r & 0x80) !== 0;
+        unit.exp = r & 0x7f;
+      } else if (code === IF_TSOFFSET && olen >= 8) {
+        // Signed 64-bit seconds; exact for any offset below 2^53.
+        const hi = this.le ? buf.readInt32LE(v + 4) : buf.readInt32BE(v);
+        const lo = this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4);
+        tsOffsetSec = hi * 4294967296 + lo;
+      }
+      p = v + ((olen + 3) & ~3);
+    }
+    const interfaces = this.ctx.summary.interfaces;
+    this.ifaces.push({ globalId: interfaces.length, linkType, snaplen, unit, tsOffsetSec });
+    interfaces.push({ linkType, snaplen, name, tsResolution: tsUnitText(unit), tsOffsetSec, section: this.section });
+  }
+
+  private iface(id: number, fileOffset: number, what: string): Iface {
+    const i = this.ifaces[id];
+    if (i === undefined) {
+      throw this.ctx.error(fileOffset, `${what} refers to interface ${id} but section ${this.section} has ${this.ifaces.length} interface(s)`);
+    }
+    return i;
+  }
+
+  private fillCommon(buf: Buffer, dataOff: number, caplen: number, origLen: number, iface: Iface, fileOffset: number): void {
+    const f = this.ctx.frame;
+    f.buf = buf;
+    f.off = dataOff;
+    f.caplen = caplen;
+    f.len = origLen;
+    f.linkType = iface.linkType;
+    f.interfaceId = iface.globalId;
+    f.direction = null;
+    f.comment = null;
+    f.fileOffset = fileOffset;
+  }
+
+  private setTime(hi: number, lo: number, iface: Iface): void {
+    tsToSecNsec(hi, lo, iface.unit, this.ts);
+    this.ctx.frame.tsSec = this.ts.sec + iface.tsOffsetSec;
+    this.ctx.frame.tsNsec = this.ts.nsec;
+  }
+
+  /** EPB and PB options: first opt_comment and the direction bits of the flags word. */
+  private packetOptions(buf: Buffer, p: number, end: number, fileOffset: number, what: string): void {
+    const f = this.ctx.frame;
+    while (p + 4 <= end) {
+      const code = this.u16(buf, p);
+      const olen = this.u16(buf, p + 2);
+      const v = p + 4;
+      if (code === OPT_ENDOFOPT) break;
+      if (v + olen > end) {
+        this.ctx.warn(fileOffset, 'capture.malformed', `${what} option ${code} overruns its block`);
+        return;
+      }
+      if (code === OPT_COMMENT && f.comment === null) f.comment = buf.toString('utf8', v, v + olen);
+      else if (code === OPT_PACKET_FLAGS && olen >= 4) {
+        const dir = this.u32(buf, v) & 3;
+        f.direction = dir === 1 ? 'in' : dir === 2 ? 'out' : null;
+      }
+      p = v + ((olen + 3) & ~3);
+    }
+  }
+
+  private parseEpb(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
+    const iface = this.iface(this.u32(buf, pos + 8), fileOffset, 'EPB');
+    const caplen = this.u32(buf, pos + 20);
+    const room = len - 32;
+    if (caplen > room) throw this.ctx.error(fileOffset, `EPB captured length ${caplen} exceeds the ${room} bytes its block holds`);
+    this.fillCommon(buf, pos + 28, caplen, this.u32(buf, pos + 24), iface, fileOffset);
+    this.setTime(this.u32(buf, pos + 12), this.u32(buf, pos + 16), iface);
+    this.packetOptions(buf, pos + 28 + ((caplen + 3) & ~3), pos + len - 4, fileOffset, 'EPB');
+    return this.ctx.deliver();
+  }
+
+  private parsePb(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
+    const iface = this.iface(this.u16(buf, pos + 8), fileOffset, 'PB');
+    const caplen = this.u32(buf, pos + 20);
+    const room = len - 32;
+    if (caplen > room) throw this.ctx.error(fileOffset, `PB captured length ${caplen} exceeds the ${room} bytes its block holds`);
+    this.fillCommon(buf, pos + 28, caplen, this.u32(buf, pos + 24), iface, fileOffset);
+    this.setTime(this.u32(buf, pos + 12), this.u32(buf, pos + 16), iface);
+    this.packetOptions(buf, pos + 28 + ((caplen + 3) & ~3), pos + len - 4, fileOffset, 'PB');
+    return this.ctx.deliver();
+  }
+
+  private parseSpb(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
+    // An SPB always belongs to the section's first interface and has no timestamp.
+    const iface = this.iface(0, fileOffset, 'SPB');
+    const origLen = this.u32(buf, pos + 8);
+    let caplen = Math.min(origLen, len - 16);
+    if (iface.snaplen !== 0) caplen = Math.min(caplen, iface.snaplen);
+    this.fillCommon(buf, pos + 12, caplen, origLen, iface, fileOffset);
+    this.ctx.frame.tsSec = 0;
+    this.ctx.frame.tsNsec = 0;
+    return this.ctx.deliver();
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Entry points: read a capture from a path, from stdin ('-'), from any byte stream, or
+ * from a Buffer already in memory. gzip is recognised by its content (1f 8b), never by
+ * the file name, and decompressed on the fly.
+ */
+import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { constants as zc, createGunzip, gunzipSync } from 'node:zlib';
+import { CaptureError } from './errors.js';
+import { CaptureParser } from './parser.js';
+import type { CaptureSummary, FrameCallback, ReadOptions } from './types.js';
+
+const DEFAULT_CHUNK = 1024 * 1024;
+
+function isGzip(b: Buffer): boolean {
+  return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** zlib reports a stream that stops before its end as Z_BUF_ERROR "unexpected end of file". */
+function isGzipCut(e: unknown): boolean {
+  return e instanceof Error && (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
+}
+
+/** Reads a whole capture held in memory. Frames point into `bytes` (or its decompressed copy). */
+export function readCaptureBuffer(bytes: Buffer, name: string, onFrame: FrameCallback, opts: ReadOptions = {}): CaptureSummary {
+  const parser = new CaptureParser(name, onFrame, opts);
+  let data = bytes;
+  let cut: string | undefined;
+  const gz = isGzip(bytes);
+  if (gz) {
+    try {
+      data = gunzipSync(bytes);
+    } catch (e) {
+      if (!isGzipCut(e)) throw new CaptureError(name, 0, `gzip: ${errorText(e)}`);
+      // Keep whatever decompresses: a capture gzip'd while being written may be cut short.
+      data = gunzipSync(bytes, { finishFlush: zc.Z_SYNC_FLUSH });
+      cut = 'gzip stream ends early';
+    }
+  }
+  parser.summary.gzip = gz;
+  parser.push(data);
+  return parser.end(cut);
+}
+
+/** Collects leading chunks until the two gzip magic bytes can be seen. */
+async function peek(it: AsyncIterator<Buffer | string>): Promise<{ head: Buffer[]; done: boolean }> {
+  const head: Buffer[] = [];
+  let n = 0;
+  while (n < 2) {
+    const r = await it.next();
+    if (r.done) return { head, done: true };
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    head.push(b);
+    n += b.length;
+  }
+  return { head, done: false };
+}
+
+async function* rest(head: Buffer[], it: AsyncIterator<Buffer | string>, done: boolean): AsyncGenerator<Buffer> {
+  for (const b of head) yield b;
+  if (done) return;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+  }
+}
+
+/**
+ * Reads a capture from a byte stream (stdin, a socket, a test's generator). The producer
+ * must not reuse a chunk's memory after yielding it when the content may be gzip'd.
+ */
+export async function readCaptureStream(
+  source: AsyncIterable<Buffer | string>,
+  name: string,
+  onFrame: FrameCallback,
+  opts: ReadOptions = {},
+): Promise<CaptureSummary> {
+  const parser = new CaptureParser(name, onFrame, opts);
+  const it = source[Symbol.asyncIterator]();
+  const { head, done } = await peek(it);
+  const gz = head.length > 0 && isGzip(Buffer.concat(head.slice(0, 2)));
+  parser.summary.gzip = gz;
+  let input: AsyncIterable<Buffer> = rest(head, it, done);
+  let gunzip: ReturnType<typeof createGunzip> | null = null;
+  if (gz) {
+    const raw = Readable.from(input, { objectMode: false });
+    gunzip = createGunzip({ chunkSize: opts.chunkSize ?? DEFAULT_CHUNK });
+    const g = gunzip;
+    raw.on('error', (e) => g.destroy(e));
+    raw.pipe(g);
+    input = g;
+  }
+  let cut: string | undefined;
+  try {
+    for await (const chunk of input) {
+      if (!parser.push(chunk)) break;
+    }
+  } catch (e) {
+    if (e instanceof CaptureError) throw e;
+    if (gz && isGzipCut(e)) cut = 'gzip stream ends early';
+    else if (gz) throw new CaptureError(name, parser.recordOffset, `gzip: ${errorText(e)}`);
+    else throw new CaptureError(name, parser.recordOffset, `read error: ${errorText(e)}`);
+  } finally {
+    gunzip?.destroy();
+    await it.return?.();
+  }
+  return parser.end(cut);
+}
+
+/**
+ * Reads the capture at `path` ('-' = stdin), calling `onFrame` for every frame with one
+ * reused Frame (valid only during the call; return false to stop). Resolves to a summary;
+ * rejects with CaptureError for input that is not a readable capture.
+ */
+export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
+  if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
+  const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, 16);
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new CaptureError(path, 0, `cannot open: ${errorText(e)}`);
+  }
+  const parser = new CaptureParser(path, onFrame, opts);
+  try {
+    // One read buffer, reused: the parser copies any partial record out before the next read.
+    const buf = Buffer.allocUnsafe(chunkSize);
+    let first = true;
+    for (;;) {
+      let n: number;
+      try {
+        n = (await fh.read(buf, 0, chunkSize, null)).bytesRead;
+      } catch (e) {
+        throw new CaptureError(path, parser.summary.bytes, `read error: ${errorText(e)}`);
+      }
+      if (first && isGzip(buf.subarray(0, n))) {
+        await fh.close();
+        fh = null;
+        return readCaptureStream(createReadStream(path, { highWaterMark: chunkSize }), path, onFrame, opts);
+      }
+      first = false;
+      if (n === 0) break;
+      if (!parser.push(buf.subarray(0, n))) break;
+    }
+  } finally {
+    await fh?.close();
+  }
+  return parser.end();
+}
