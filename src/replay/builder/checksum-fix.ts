@@ -3,7 +3,7 @@
  * rewrites addresses, ports or options (lvs-behavior.md §1.3, §2.3: "checksum fully recomputed").
  * Offsets are absolute in `buf`; lengths come from the IP header, bounded by the buffer.
  */
-import { internetChecksum } from './sum.js';
+import { internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../../decode/checksum.js';
 
 /** Recomputes the IPv4 header checksum at `ipOff`. Returns false when there is no whole IPv4 header. */
 export function recomputeIpv4Checksum(buf: Uint8Array, ipOff: number): boolean {
@@ -67,19 +67,11 @@ export function locateL4(buf: Uint8Array, ipOff: number): L4Location | null {
 }
 
 function pseudoSum(buf: Uint8Array, ipOff: number, loc: L4Location): number {
-  const ph = Buffer.alloc(loc.version === 4 ? 12 : 40);
-  if (loc.version === 4) {
-    ph.set(buf.subarray(ipOff + 12, ipOff + 20), 0);
-    ph[9] = loc.proto;
-    ph.writeUInt16BE(loc.len, 10);
-  } else {
-    // Source and destination as they are in the header. (With a routing header that still has
-    // segments left the real pseudo-header uses the final destination; fixtures don't do that.)
-    ph.set(buf.subarray(ipOff + 8, ipOff + 40), 0);
-    ph.writeUInt32BE(loc.len, 32);
-    ph[39] = loc.proto;
-  }
-  return ~internetChecksum(ph, 0, ph.length) & 0xffff;
+  // Source and destination as they are in the header. (With an IPv6 routing header that still has
+  // segments left the real pseudo-header uses the final destination; fixtures don't do that.)
+  return loc.version === 4
+    ? pseudoHeaderSum4(buf, ipOff + 12, ipOff + 16, loc.proto, loc.len)
+    : pseudoHeaderSum6(buf, ipOff + 8, ipOff + 24, loc.proto, loc.len);
 }
 
 export interface L4FixOptions {

@@ -11,10 +11,5 @@ export const PROTO_NONE_V4 = 253;
 /** IPv6 "No Next Header". */
 export const PROTO_NONE_V6 = 59;
 
-/** pcap LINKTYPE_* values of the link layers the builder can start with. */
-export const LinkType = {
-  ETHERNET: 1,
-  RAW: 101,
-  LINUX_SLL: 113,
-  LINUX_SLL2: 276,
-} as const;
+/** pcap LINKTYPE_* values (the project's table; the builder starts with ETHERNET, RAW, LINUX_SLL or LINUX_SLL2). */
+export { LinkType } from '../../decode/frame.js';

@@ -18,7 +18,7 @@ import type {
   UdpSpec,
   VlanSpec,
 } from './types.js';
-import { internetChecksum } from './sum.js';
+import { internetChecksum, sum16 } from '../../decode/checksum.js';
 import { ipv4Bytes, ipv6Bytes, macBytes } from './addr-bytes.js';
 import { encodeTcpOptions, parseTcpFlags } from './tcp-options.js';
 import { DEFAULT_TTL, DEFAULT_TCP_WINDOW, DEFAULT_GUE_SPORT, PROTO_NONE_V4, PROTO_NONE_V6 } from './defaults.js';
@@ -215,7 +215,7 @@ export function encodeIpv6(s: Ipv6Spec, next: LayerType | undefined, inner: Buff
   return Buffer.concat([h, extBytes, inner]);
 }
 
-/** Partial (folded, uncomplemented) sum of the pseudo-header for an L4 segment of `len` bytes. */
+/** Partial (unfolded, uncomplemented) sum of the pseudo-header for an L4 segment of `len` bytes. */
 export function pseudoHeaderSum(ip: IpContext, proto: number, len: number): number {
   let ph: Buffer;
   if (ip.t === 'ipv4') {
@@ -231,8 +231,7 @@ export function pseudoHeaderSum(ip: IpContext, proto: number, len: number): numb
     ph.writeUInt32BE(len >>> 0, 32);
     ph[39] = proto;
   }
-  // The checksum routine returns the complement; undo it to get the sum to chain.
-  return ~internetChecksum(ph, 0, ph.length) & 0xffff;
+  return sum16(ph, 0, ph.length);
 }
 
 function l4Checksum(ip: IpContext, proto: number, seg: Buffer): number {
