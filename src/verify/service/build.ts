@@ -1,0 +1,122 @@
+/**
+ * Validation shared by every config front end (ipvsadm rules and listings, keepalived, flags),
+ * so the same mistake gets the same message whichever way the service was written down.
+ */
+import {
+  type ForwardMethod,
+  type Protocol,
+  type RealServer,
+  type Service,
+  canonicalIp,
+  commonMethod,
+  formatHostPort,
+  normaliseMask,
+  serviceKey,
+} from './model.js';
+
+/** Reports a problem at the current line; never returns. */
+export type Fail = (what: string) => never;
+
+/** ipvsadm MAX_TIMEOUT: 31 days. */
+export const MAX_PERSISTENCE = 86400 * 31;
+/** IPVS_SVC_PERSISTENT_TIMEOUT (§1.11). */
+export const DEFAULT_PERSISTENCE = 360;
+
+export const SCHED_FLAG_NAMES = ['sh-port', 'sh-fallback', 'mh-port', 'mh-fallback', 'flag-1', 'flag-2', 'flag-3'];
+
+export function parseWeight(text: string | undefined, fail: Fail): number {
+  if (text === undefined || !/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    return fail(`weight must be a number 0..65535, got "${text ?? ''}"`);
+  }
+  return Number(text);
+}
+
+export function parseTimeout(text: string, fail: Fail): number {
+  if (!/^\d{1,8}$/.test(text)) return fail(`persistence timeout must be a number of seconds, got "${text}"`);
+  const n = Number(text);
+  if (n < 1 || n > MAX_PERSISTENCE) return fail(`persistence timeout ${n} out of range 1..${MAX_PERSISTENCE}`);
+  return n;
+}
+
+export function parseFwmark(text: string, fail: Fail): number {
+  const n = /^0x[0-9a-f]{1,8}$/i.test(text) ? parseInt(text, 16) : /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 0xffffffff)) return fail(`bad fwmark "${text}" (1..4294967295)`);
+  return n;
+}
+
+export function parseScheduler(text: string | undefined, fail: Fail): string {
+  if (text === undefined || !/^[a-z][a-z0-9_-]{0,15}$/i.test(text)) return fail(`bad scheduler name "${text ?? ''}"`);
+  return text.toLowerCase();
+}
+
+export function parseSchedFlags(text: string, fail: Fail): string[] {
+  const out: string[] = [];
+  for (const f of text.split(',')) {
+    if (!SCHED_FLAG_NAMES.includes(f)) return fail(`unknown scheduler flag "${f}" (${SCHED_FLAG_NAMES.join(', ')})`);
+    if (!out.includes(f)) out.push(f);
+  }
+  return out.sort();
+}
+
+export function addSchedFlag(s: Service, flag: string): void {
+  if (!s.schedFlags.includes(flag)) {
+    s.schedFlags.push(flag);
+    s.schedFlags.sort();
+  }
+}
+
+export function setPersistenceMask(s: Service, text: string, fail: Fail): void {
+  s.persistenceMask = normaliseMask(text, s.family, fail);
+}
+
+export function parseProtocol(text: string, fail: Fail): Protocol {
+  const p = text.toLowerCase();
+  if (p === 'tcp' || p === 'udp' || p === 'sctp') return p;
+  return fail(`unknown protocol "${text}" (TCP, UDP or SCTP)`);
+}
+
+export function parseAddress(text: string, what: string, fail: Fail): { ip: string; family: 4 | 6 } {
+  const a = canonicalIp(text);
+  if (!a) return fail(`bad ${what} address "${text}"`);
+  return a;
+}
+
+/**
+ * Adds a real server after the checks ipvsadm and the kernel make: no duplicate destination,
+ * address family must match for NAT and DR (the kernel allows mixed families only for tunnels,
+ * and DPVS FullNAT translates between families), and DR/TUN destinations on a non-fwmark service
+ * get the VIP port, which ipvsadm enforces because neither method can rewrite the port.
+ */
+export function addRealServer(s: Service, rs: RealServer, fail: Fail): RealServer {
+  const fam = rs.ip.includes(':') ? 6 : 4;
+  if ((rs.method === 'nat' || rs.method === 'dr') && s.fwmark === undefined && fam !== s.family) {
+    fail(`real server ${rs.ip} is IPv${fam} but ${s.vip} is IPv${s.family} (${rs.method.toUpperCase()} cannot change family)`);
+  }
+  if ((rs.method === 'dr' || rs.method === 'tun') && s.fwmark === undefined) rs.port = s.vport;
+  if (s.realServers.some((r) => r.ip === rs.ip && r.port === rs.port)) {
+    fail(`real server ${formatHostPort(rs.ip, rs.port)} already exists in ${serviceKey(s)}`);
+  }
+  if (rs.method !== 'tun') {
+    delete rs.tunnelType;
+    delete rs.tunnelPort;
+    delete rs.tunnelCsum;
+  }
+  s.realServers.push(rs);
+  return rs;
+}
+
+/** Last checks once a service is complete; sets the convenience `method`. */
+export function finishService(s: Service, fallbackMethod: ForwardMethod | null, fail: Fail): void {
+  if (s.fwmark === undefined && s.vport === 0 && s.persistenceTimeout === null) {
+    fail(`zero port specified for non-persistent service ${serviceKey(s)}`);
+  }
+  if (s.persistenceTimeout === null) s.persistenceMask = null;
+  // A LIP is the source address on the director→RS leg (§2.1), so it has the RS's family.
+  for (const r of s.realServers) {
+    if (r.method !== 'fullnat') continue;
+    const fam = r.ip.includes(':');
+    const bad = s.localAddresses.find((l) => l.includes(':') !== fam);
+    if (bad) fail(`local address ${bad} and real server ${r.ip} are of different address families`);
+  }
+  s.method = s.realServers.length ? commonMethod(s.realServers) : fallbackMethod;
+}
