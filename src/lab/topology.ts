@@ -179,7 +179,7 @@ export class Lab {
   /** Create an L2 segment: a bridge (STP off, no forward delay) in its own namespace. */
   addBridge(role: string): Bridge {
     const ns = this.addNamespace(role);
-    this.ip(ns, ['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
+    this.ip(ns, ['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
     this.ip(ns, ['link', 'set', 'br0', 'up']);
     return { kind: 'bridge', ns, dev: 'br0' };
   }
@@ -225,6 +225,40 @@ export class Lab {
       a: { ns: a, ifname: aIf, mac: aMac, addrs: aAddrs },
       b: { ns: bNs, ifname: bIf, mac: bMac, addrs: bAddrs },
     };
+  }
+
+  /**
+   * Wait until every interface of the lab is operationally up and every bridge port forwards.
+   * The kernel applies carrier/operstate changes from a rate-limited worker (up to ~1 s late),
+   * and a bridge port only starts forwarding after that: traffic sent earlier is silently
+   * dropped by the bridge (seen as a lost first ARP request).
+   */
+  async waitReady(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending = this.notReady();
+      if (pending.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`lab links not ready after ${timeoutMs} ms: ${pending.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Interfaces (ns/if) that are not up yet, and bridge ports not yet forwarding. */
+  private notReady(): string[] {
+    const pending: string[] = [];
+    for (const ns of this.namespaces) {
+      const links = JSON.parse(this.ip(ns, ['-j', 'link', 'show'])) as Array<{ ifname: string; operstate?: string }>;
+      for (const l of links) {
+        if (l.ifname === 'lo') continue;
+        if (l.operstate !== 'UP') pending.push(`${ns.role}/${l.ifname}:${l.operstate ?? '?'}`);
+      }
+      if (!links.some((l) => l.ifname === 'br0')) continue;
+      const ports = JSON.parse(this.exec(ns, ['bridge', '-j', 'link', 'show'])) as Array<{ ifname: string; state?: string }>;
+      for (const p of ports) {
+        if (p.state !== 'forwarding') pending.push(`${ns.role}/${p.ifname}:${p.state ?? '?'}`);
+      }
+    }
+    return pending;
   }
 
   /** Add an address (CIDR) to a device in `ns` (e.g. a VIP on `lo`). */

@@ -1,0 +1,95 @@
+/**
+ * The small, dependency-free programs a lab runs: an HTTP server for real servers and a
+ * sequential HTTP client. Both run as `node -e <code>` inside a namespace so they use the real
+ * Linux TCP stack of that namespace; nothing outside Node's standard library is needed.
+ */
+import type { Lab, Namespace } from './topology.js';
+import type { LabProcess } from './netns.js';
+
+/** HTTP server: answers every request with `<name>\n` and closes (one connection = one request). */
+const SERVER_CODE = [
+  "const [name, port] = process.argv.slice(1);",
+  "const srv = require('http').createServer((req, res) => {",
+  "  res.setHeader('Connection', 'close');",
+  "  res.end(name + '\\n');",
+  "});",
+  "srv.listen(Number(port), '0.0.0.0', () => console.log('ready ' + name));",
+  "process.on('SIGTERM', () => process.exit(0));",
+].join('\n');
+
+/**
+ * Sequential client: connection i binds local port base+i (so ports, and thereby the DR lab's
+ * port-parity scheduling, are deterministic), sends one HTTP/1.0 GET, reads to EOF. Each
+ * connection has its own timeout; a JSON array of results goes to stdout at the end.
+ */
+const CLIENT_CODE = [
+  "const net = require('net');",
+  "const [host, port, base, count, timeout, gap] = process.argv.slice(1);",
+  "const results = [];",
+  "function one(i) {",
+  "  return new Promise((resolve) => {",
+  "    const localPort = Number(base) + i;",
+  "    const s = net.connect({ host, port: Number(port), localPort });",
+  "    let data = ''; let error = null;",
+  "    const t = setTimeout(() => { error = 'timeout'; s.destroy(); }, Number(timeout));",
+  "    s.setEncoding('utf8');",
+  "    s.on('connect', () => s.write('GET / HTTP/1.0\\r\\nHost: ' + host + '\\r\\n\\r\\n'));",
+  "    s.on('data', (d) => { data += d; });",
+  "    s.on('error', (e) => { error = error || e.code || e.message; });",
+  "    s.on('close', () => {",
+  "      clearTimeout(t);",
+  "      const ok = error === null && data.startsWith('HTTP/1.1 200');",
+  "      const body = (data.split('\\r\\n\\r\\n')[1] || '').trim();",
+  "      results.push({ localPort, ok, body, error });",
+  "      resolve();",
+  "    });",
+  "  });",
+  "}",
+  "(async () => {",
+  "  for (let i = 0; i < Number(count); i++) {",
+  "    await one(i);",
+  "    await new Promise((r) => setTimeout(r, Number(gap)));",
+  "  }",
+  "  console.log(JSON.stringify(results));",
+  "})();",
+].join('\n');
+
+/** Outcome of one client connection. */
+export interface ConnectionResult {
+  localPort: number;
+  ok: boolean;
+  /** Response body (the real server's name when it worked). */
+  body: string;
+  error: string | null;
+}
+
+export interface ClientOptions {
+  host: string;
+  port: number;
+  /** Local port of the first connection; connection i uses basePort+i. */
+  basePort: number;
+  count: number;
+  timeoutMs: number;
+  /** Pause between connections. */
+  gapMs: number;
+}
+
+/** Start the HTTP server in `ns` and wait until it listens. */
+export async function startHttpServer(lab: Lab, ns: Namespace, name: string, port = 80): Promise<LabProcess> {
+  const p = lab.spawn(ns, [process.execPath, '-e', SERVER_CODE, name, String(port)]);
+  await p.waitForOutput(/ready/, 10_000);
+  return p;
+}
+
+/** Run the sequential client in `ns` to completion and return the per-connection results. */
+export async function runHttpClient(lab: Lab, ns: Namespace, o: ClientOptions): Promise<ConnectionResult[]> {
+  const argv = [o.host, o.port, o.basePort, o.count, o.timeoutMs, o.gapMs].map(String);
+  const p = lab.spawn(ns, [process.execPath, '-e', CLIENT_CODE, ...argv]);
+  const budget = o.count * (o.timeoutMs + o.gapMs) + 10_000;
+  const killer = setTimeout(() => p.child.kill('SIGKILL'), budget);
+  const code = await p.exited();
+  clearTimeout(killer);
+  if (code !== 0) throw new Error(`lab client exited with ${code}: ${p.stderr().trim()}`);
+  const line = p.stdout().trim().split('\n').pop() ?? '[]';
+  return JSON.parse(line) as ConnectionResult[];
+}
