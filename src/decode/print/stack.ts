@@ -1,0 +1,103 @@
+/**
+ * One network stack (IP header + transport) as text and JSON, and the composition rules
+ * for tunnels and ICMP-quoted packets:
+ *   plain   `IP a.p > b.q: Flags [S], …, length 0, ttl 64, id 1`
+ *   tunnel  `IP a > b (ttl 64, id 1): GRE, IP c.p > d.q: Flags [S], …, ttl 63, id 2`
+ *   quoted  `IP a > b: ICMP unreachable - need to frag, mtu 1480, quoting [IP c.p > d.q: …], ttl 64, id 3`
+ */
+import type { NetLayers, Packet } from '../packet.js';
+import { icmpJsonOpen, icmpText } from './icmp.js';
+import { ipDetails, ipDst, ipJson, ipSrc } from './ip.js';
+import { tcpJson, tcpText } from './tcp.js';
+import { udpJson, udpText } from './udp.js';
+
+function ports(n: NetLayers): [number, number] | null {
+  if (n.l4 === 'tcp' && n.tcp.present) return [n.tcp.sport, n.tcp.dport];
+  if (n.l4 === 'udp' && n.udp.present) return [n.udp.sport, n.udp.dport];
+  return null;
+}
+
+/** `IP a.p > b.q` */
+function head(n: NetLayers, buf: Uint8Array): string {
+  const pp = ports(n);
+  const tag = n.ip.version === 4 ? 'IP ' : 'IP6 ';
+  if (pp === null) return tag + ipSrc(n.ip, buf) + ' > ' + ipDst(n.ip, buf);
+  return tag + ipSrc(n.ip, buf) + '.' + pp[0] + ' > ' + ipDst(n.ip, buf) + '.' + pp[1];
+}
+
+/** Transport text of a stack that is not a tunnel carrier; '' when no transport header was decoded. */
+function l4Text(n: NetLayers, p: Packet, quoted: NetLayers | null): string {
+  switch (n.l4) {
+    case 'tcp':
+      return n.tcp.present ? tcpText(n.tcp, p.buf) : '';
+    case 'udp':
+      return n.udp.present ? udpText(n.udp) : '';
+    case 'icmp':
+    case 'icmpv6': {
+      if (!n.icmp.present) return '';
+      let s = icmpText(n.icmp);
+      if (quoted !== null) s += ', quoting [' + stackText(quoted, p, null) + ']';
+      return s;
+    }
+    default:
+      if (n.ip.isFragment && n.ip.fragOffset !== 0) return 'frag proto ' + n.ip.proto + ', length ' + n.ip.payloadWireLen;
+      return 'ip-proto-' + n.ip.proto + ' ' + n.ip.payloadWireLen;
+  }
+}
+
+/** Text of one stack with its IP details at the end. */
+export function stackText(n: NetLayers, p: Packet, quoted: NetLayers | null): string {
+  const body = l4Text(n, p, quoted);
+  return head(n, p.buf) + ': ' + (body === '' ? '' : body + ', ') + ipDetails(n.ip);
+}
+
+/** The ICMP-quoted stack belongs to whichever stack carries the ICMP error. */
+function quotedFor(n: NetLayers, p: Packet): NetLayers | null {
+  return (n.l4 === 'icmp' || n.l4 === 'icmpv6') && n.icmp.hasQuoted && p.quoted.present ? p.quoted : null;
+}
+
+const TUNNEL_TAG: Record<string, string> = { gre: 'GRE, ', gue: 'GUE, ' };
+
+/** Network part of a packet's text line, tunnels included. */
+export function netText(p: Packet): string {
+  const outer = p.net;
+  if (p.tunnel !== null && p.inner.present) {
+    const tag = TUNNEL_TAG[p.tunnel] ?? '';
+    return head(outer, p.buf) + ' (' + ipDetails(outer.ip) + '): ' + tag + stackText(p.inner, p, quotedFor(p.inner, p));
+  }
+  return stackText(outer, p, quotedFor(outer, p));
+}
+
+/** JSON members of one stack (`"ipv4":{…},"tcp":{…}`), no surrounding braces. */
+export function stackJson(n: NetLayers, p: Packet, quoted: NetLayers | null): string {
+  let s = ipJson(n.ip, p.buf);
+  switch (n.l4) {
+    case 'tcp':
+      if (n.tcp.present) s += ',"tcp":' + tcpJson(n.tcp, p.buf);
+      break;
+    case 'udp':
+      if (n.udp.present) s += ',"udp":' + udpJson(n.udp);
+      break;
+    case 'icmp':
+    case 'icmpv6':
+      if (n.icmp.present) {
+        s += (n.l4 === 'icmp' ? ',"icmp":' : ',"icmpv6":') + icmpJsonOpen(n.icmp);
+        if (quoted !== null) s += ',"inner":{' + stackJson(quoted, p, null) + '}';
+        s += '}';
+      }
+      break;
+    default:
+      break;
+  }
+  return s;
+}
+
+/** JSON members of the packet's network part: outer stack, `tunnel` and `inner`. */
+export function netJson(p: Packet): string {
+  let s = stackJson(p.net, p, quotedFor(p.net, p));
+  if (p.tunnel !== null) {
+    s += ',"tunnel":"' + p.tunnel + '"';
+    if (p.inner.present) s += ',"inner":{' + stackJson(p.inner, p, quotedFor(p.inner, p)) + '}';
+  }
+  return s;
+}

@@ -1,0 +1,212 @@
+/**
+ * `decode --summary`: a protocol hierarchy (like `tshark -q -z io,phs`) plus counts of what
+ * went wrong (truncated / malformed layers, bad checksums, capture warnings).
+ *
+ * Every packet walks a small trie of layer nodes keyed by numeric ids, so after the first
+ * packet of each shape nothing is allocated; malformed reasons are the only strings keyed
+ * per packet, and only for malformed packets.
+ */
+import type { NetLayers, Packet } from './packet.js';
+import type { CaptureWarning } from './capture/index.js';
+
+// Node ids: small fixed ids for named layers; ethertypes / IP protocols / link types in ranges.
+const ID = {
+  eth: 1, sll: 2, sll2: 3, raw: 4, null: 5, vlan: 6, arp: 7, ipv4: 8, ipv6: 9, tcp: 10, udp: 11, icmp: 12,
+  icmpv6: 13, gre: 14, gue: 15, toa: 16, quoted: 17, fragment: 18,
+} as const;
+const NAMES: Record<number, string> = Object.fromEntries(Object.entries(ID).map(([k, v]) => [v, k]));
+const ETHERTYPE_BASE = 0x10000;
+const IPPROTO_BASE = 0x20000;
+const LINKTYPE_BASE = 0x30000;
+
+function idName(id: number): string {
+  if (id >= LINKTYPE_BASE) return 'linktype-' + (id - LINKTYPE_BASE);
+  if (id >= IPPROTO_BASE) return 'ip-proto-' + (id - IPPROTO_BASE);
+  if (id >= ETHERTYPE_BASE) return 'ethertype-0x' + (id - ETHERTYPE_BASE).toString(16).padStart(4, '0');
+  return NAMES[id] ?? 'id-' + id;
+}
+
+class PhsNode {
+  packets = 0;
+  bytes = 0;
+  readonly children = new Map<number, PhsNode>();
+  constructor(readonly name: string) {}
+
+  child(id: number): PhsNode {
+    let c = this.children.get(id);
+    if (c === undefined) {
+      c = new PhsNode(idName(id));
+      this.children.set(id, c);
+    }
+    return c;
+  }
+}
+
+export interface ProtocolCount {
+  name: string;
+  packets: number;
+  bytes: number;
+  children: ProtocolCount[];
+}
+
+export interface SummaryReport {
+  frames: number;
+  bytes: number;
+  seconds: number;
+  packetsPerSecond: number;
+  protocols: ProtocolCount[];
+  truncated: Record<string, number>;
+  malformed: Record<string, number>;
+  badChecksum: Record<string, number>;
+  warnings: string[];
+}
+
+const CKSUM_KEYS = ['ipv4', 'tcp', 'udp', 'icmp', 'icmpv6'] as const;
+
+export class DecodeSummary {
+  private readonly root = new PhsNode('');
+  frames = 0;
+  bytes = 0;
+  private readonly truncated = new Map<string, number>();
+  private readonly malformed = new Map<string, number>();
+  private readonly badSum = { ipv4: 0, tcp: 0, udp: 0, icmp: 0, icmpv6: 0 };
+  private readonly warnings: string[] = [];
+  private readonly started = process.hrtime.bigint();
+
+  add(p: Packet): void {
+    this.frames++;
+    this.bytes += p.len;
+    const len = p.len;
+    let n = this.root;
+    if (p.eth.present) n = this.bump(n, ID.eth, len);
+    else if (p.sll.present) n = this.bump(n, p.sll.version === 2 ? ID.sll2 : ID.sll, len);
+    else if (p.linkType === 101 || p.linkType === 228 || p.linkType === 229) n = this.bump(n, ID.raw, len);
+    else if (p.linkType === 0 || p.linkType === 108) n = this.bump(n, ID.null, len);
+    else n = this.bump(n, LINKTYPE_BASE + p.linkType, len);
+    for (let i = 0; i < p.vlan.count; i++) n = this.bump(n, ID.vlan, len);
+    if (p.arp.present) n = this.bump(n, ID.arp, len);
+    else if (p.net.present) {
+      n = this.stack(n, p.net, p, len);
+      if (p.tunnel !== null && p.inner.present) {
+        if (p.tunnel === 'gre') n = this.bump(n, ID.gre, len);
+        else if (p.tunnel === 'gue') n = this.bump(n, ID.gue, len);
+        this.stack(n, p.inner, p, len);
+      }
+    } else if (p.eth.present || p.sll.present) {
+      this.bump(n, ETHERTYPE_BASE + (p.eth.present ? p.eth.etherType : p.sll.protocol), len);
+    }
+    if (p.truncated !== null) this.truncated.set(p.truncated, (this.truncated.get(p.truncated) ?? 0) + 1);
+    if (p.malformed.present) {
+      const key = p.malformed.layer + ': ' + p.malformed.reason;
+      this.malformed.set(key, (this.malformed.get(key) ?? 0) + 1);
+    }
+    this.checksums(p.net);
+    if (p.tunnel !== null) this.checksums(p.inner);
+  }
+
+  private bump(n: PhsNode, id: number, len: number): PhsNode {
+    const c = n.child(id);
+    c.packets++;
+    c.bytes += len;
+    return c;
+  }
+
+  /** IP layer and transport of one stack; returns the IP node (tunnels hang below it). */
+  private stack(n: PhsNode, s: NetLayers, p: Packet, len: number): PhsNode {
+    const ipNode = this.bump(n, s.ip.version === 4 ? ID.ipv4 : ID.ipv6, len);
+    let l4: PhsNode | null = null;
+    switch (s.l4) {
+      case 'tcp':
+        l4 = this.bump(ipNode, ID.tcp, len);
+        if (s.tcp.toaKind !== 0) this.bump(l4, ID.toa, len);
+        break;
+      case 'udp':
+        l4 = this.bump(ipNode, ID.udp, len);
+        break;
+      case 'icmp':
+      case 'icmpv6':
+        l4 = this.bump(ipNode, s.l4 === 'icmp' ? ID.icmp : ID.icmpv6, len);
+        if (s.icmp.hasQuoted && p.quoted.present) {
+          const q = this.bump(l4, ID.quoted, len);
+          this.bump(q, p.quoted.ip.version === 4 ? ID.ipv4 : ID.ipv6, len);
+        }
+        break;
+      case 'other':
+        if (s.ip.isFragment && s.ip.fragOffset !== 0) this.bump(ipNode, ID.fragment, len);
+        else if (p.tunnel === null || s !== p.net) this.bump(ipNode, IPPROTO_BASE + s.ip.proto, len);
+        break;
+      default:
+        break;
+    }
+    // A GUE carrier is UDP: the tunnel node hangs below udp, the others below the IP node.
+    return p.tunnel === 'gue' && s === p.net && l4 !== null ? l4 : ipNode;
+  }
+
+  private checksums(s: NetLayers): void {
+    if (!s.present) return;
+    if (s.ip.checksumOk === false) this.badSum.ipv4++;
+    if (s.l4 === 'tcp' && s.tcp.checksumOk === false) this.badSum.tcp++;
+    if (s.l4 === 'udp' && s.udp.checksumOk === false) this.badSum.udp++;
+    if (s.l4 === 'icmp' && s.icmp.checksumOk === false) this.badSum.icmp++;
+    if (s.l4 === 'icmpv6' && s.icmp.checksumOk === false) this.badSum.icmpv6++;
+  }
+
+  warning(w: CaptureWarning): void {
+    this.warnings.push(`${w.file}: offset ${w.offset}: ${w.message}`);
+  }
+
+  report(): SummaryReport {
+    const seconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    const conv = (n: PhsNode): ProtocolCount => ({
+      name: n.name,
+      packets: n.packets,
+      bytes: n.bytes,
+      children: [...n.children.values()].sort((a, b) => b.packets - a.packets).map(conv),
+    });
+    const badChecksum: Record<string, number> = {};
+    for (const k of CKSUM_KEYS) if (this.badSum[k] > 0) badChecksum[k] = this.badSum[k];
+    return {
+      frames: this.frames,
+      bytes: this.bytes,
+      seconds,
+      packetsPerSecond: seconds > 0 ? this.frames / seconds : 0,
+      protocols: conv(this.root).children,
+      truncated: Object.fromEntries(this.truncated),
+      malformed: Object.fromEntries(this.malformed),
+      badChecksum,
+      warnings: [...this.warnings],
+    };
+  }
+}
+
+/** Text table of a summary report (stdout of `decode --summary`). */
+export function formatSummary(r: SummaryReport): string {
+  const lines: string[] = [];
+  const row = (label: string, packets: number, bytes?: number): void => {
+    lines.push(label.padEnd(48) + String(packets).padStart(12) + (bytes === undefined ? '' : String(bytes).padStart(16)));
+  };
+  lines.push('Protocol hierarchy'.padEnd(48) + 'frames'.padStart(12) + 'bytes'.padStart(16));
+  row('all', r.frames, r.bytes);
+  const walk = (nodes: ProtocolCount[], depth: number): void => {
+    for (const n of nodes) {
+      row('  '.repeat(depth + 1) + n.name, n.packets, n.bytes);
+      walk(n.children, depth + 1);
+    }
+  };
+  walk(r.protocols, 0);
+  lines.push('');
+  lines.push('Problems'.padEnd(48) + 'frames'.padStart(12));
+  const section = (title: string, m: Record<string, number>): void => {
+    const keys = Object.keys(m).sort((a, b) => m[b]! - m[a]! || a.localeCompare(b));
+    let total = 0;
+    for (const k of keys) total += m[k]!;
+    row(title, total);
+    for (const k of keys) row('  ' + k, m[k]!);
+  };
+  section('truncated', r.truncated);
+  section('malformed', r.malformed);
+  section('bad checksum', r.badChecksum);
+  row('capture warnings', r.warnings.length);
+  for (const w of r.warnings) lines.push('  ' + w);
+  return lines.join('\n') + '\n';
+}
