@@ -189,7 +189,9 @@ function parseLine(tokens: string[], fail: Fail): Parsed | null {
       const s = OPTS[name];
       if (s && s.arg !== 'none') attached = tok.slice(2);
       else {
-        for (const c of tok.slice(2)) tokens.splice(i, 0, `-${c}`);
+        const rest = [...tok.slice(2)].map((c) => `-${c}`);
+        if (!s || rest.some((o) => OPTS[o]?.arg !== 'none')) fail(`unknown option ${tok}`);
+        tokens.splice(i, 0, ...rest);
       }
     }
     let spec = OPTS[name];
