@@ -48,6 +48,8 @@ describe('ipvsadm rules errors', () => {
     ['DPVS SNAT', '-A -t 1.2.3.4:80\n-a -t 1.2.3.4:80 -r 10.0.0.1:80 -J\n', 2, /SNAT/],
     ['gue without port', '-A -t 1.2.3.4:80\n-a -t 1.2.3.4:80 -r 10.0.0.1 -i --tun-type gue\n', 2, /needs --tun-port/],
     ['ops on TCP', '-A -t 1.2.3.4:80 -o\n', 1, /only for UDP/],
+    ['sh flag under rr', '\n-A -t 1.2.3.4:80 -s rr -b sh-port\n', 2, /sh-port needs scheduler sh/],
+    ['unknown sched flag', '-A -t 1.2.3.4:80 -s sh -b sh-sideways\n', 1, /unknown scheduler flag "sh-sideways"/],
   ])('%s', (_name, text, line, what) => {
     const e = errorOf(text);
     expect(e.line).toBe(line);

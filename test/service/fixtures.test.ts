@@ -229,6 +229,15 @@ describe('format detection', () => {
   });
 });
 
+describe('scheduler flags', () => {
+  it('are kernel bits named by the scheduler (flag-2 under sh is sh-port), keepalived ignores foreign ones', () => {
+    expect(parseServiceConfig('-A -u 1.2.3.4:53 -s sh -b flag-2,flag-3\n', 'x').services[0]!.schedFlags).toEqual(['flag-3', 'sh-port']);
+    expect(parseServiceConfig('-A -u 1.2.3.4:53 -b mh-fallback -s mh\n', 'x').services[0]!.schedFlags).toEqual(['mh-fallback']);
+    const ka = parseServiceConfig('virtual_server 1.2.3.4 80 {\n  lb_algo rr\n  sh-port\n  flag-3\n}\n', 'k');
+    expect(ka.services[0]!.schedFlags).toEqual(['flag-3']);
+  });
+});
+
 describe('lookups and JSON', () => {
   const set = load('ipvsadm-save.rules');
   it('findService matches proto, canonical VIP and port', () => {

@@ -105,8 +105,37 @@ export function addRealServer(s: Service, rs: RealServer, fail: Fail): RealServe
   return rs;
 }
 
+/**
+ * Scheduler flags are three bits in the kernel (IP_VS_SVC_F_SCHED1..3); sh and mh give bits 1
+ * and 2 their own names (sh-fallback = flag-1, sh-port = flag-2; mh likewise) and ipvsadm prints
+ * them by the scheduler's names. Canonical form: the scheduler's names, sorted. A sh-/mh- name
+ * under another scheduler is an error for ipvsadm; keepalived ignores it (`lenient`).
+ */
+export function canonicalSchedFlags(s: Service, fail: Fail, lenient: boolean): void {
+  const bits = new Set<number>();
+  for (const f of s.schedFlags) {
+    const m = /^(sh|mh|flag)-(fallback|port|1|2|3)$/.exec(f);
+    if (!m) {
+      fail(`unknown scheduler flag "${f}"`);
+      continue;
+    }
+    const [, owner, what] = m;
+    if (owner !== 'flag' && owner !== s.scheduler) {
+      if (lenient) continue;
+      fail(`scheduler flag ${f} needs scheduler ${owner}, not ${s.scheduler}`);
+    }
+    bits.add(what === 'fallback' ? 1 : what === 'port' ? 2 : Number(what));
+  }
+  const named = s.scheduler === 'sh' || s.scheduler === 'mh';
+  const names = [...bits].map((b) =>
+    named && b === 1 ? `${s.scheduler}-fallback` : named && b === 2 ? `${s.scheduler}-port` : `flag-${b}`,
+  );
+  s.schedFlags = names.sort();
+}
+
 /** Last checks once a service is complete; sets the convenience `method`. */
-export function finishService(s: Service, fallbackMethod: ForwardMethod | null, fail: Fail): void {
+export function finishService(s: Service, fallbackMethod: ForwardMethod | null, fail: Fail, lenientFlags = false): void {
+  canonicalSchedFlags(s, fail, lenientFlags);
   if (s.fwmark === undefined && s.vport === 0 && s.persistenceTimeout === null) {
     fail(`zero port specified for non-persistent service ${serviceKey(s)}`);
   }

@@ -366,8 +366,13 @@ function buildVirtualServer(
   if (s.localAddresses.length && method.method !== 'fullnat') {
     notes.push(`${file}:${id.line}: laddr_group_name on a non-FNAT virtual_server has no effect`);
   }
-  finishService(s, method.method, (what) => {
-    throw new ConfigError(file, id.line, what);
-  });
+  finishService(
+    s,
+    method.method,
+    (what) => {
+      throw new ConfigError(file, id.line, what);
+    },
+    true, // keepalived logs and ignores sh-/mh- flags under another scheduler
+  );
   return s;
 }
