@@ -5,7 +5,7 @@
  *
  * Naming: namespace = `<prefix><role>` with prefix `lvsa-<pid36>-<rand>-`; interfaces live inside
  * the namespaces and are named `eth0`, `eth1`, … (bridge ports `p<n>`), so they are short,
- * deterministic and cannot clash with the host. MAC addresses are deterministic (02:1e:5a:00:<ns>:<if>)
+ * deterministic and cannot clash with the host. MAC addresses are deterministic (see labMac)
  * so fixtures made from a lab are stable between runs.
  */
 import { randomBytes } from 'node:crypto';
@@ -126,9 +126,14 @@ function hex2(n: number): string {
   return (n & 0xff).toString(16).padStart(2, '0');
 }
 
-/** Deterministic locally administered unicast MAC: 02:1v:5a:00:<ns>:<if>. */
-export function labMac(nsIndex: number, ifIndex: number): string {
-  return `02:1e:5a:00:${hex2(nsIndex)}:${hex2(ifIndex)}`;
+/**
+ * Deterministic locally administered unicast MAC for interface `ifIndex` of namespace `nsIndex`:
+ * 02:1e:5a:01:<ns>:<if> for namespace interfaces, 02:1e:5a:02:<ns>:<if> for bridge ports.
+ * 02:1e:5a:00:… is left to callers that pick MACs per role, so defaults never collide with them
+ * (a bridge treats a frame addressed to one of its port MACs as local and does not forward it).
+ */
+export function labMac(nsIndex: number, ifIndex: number, bridgePort = false): string {
+  return `02:1e:5a:${bridgePort ? '02' : '01'}:${hex2(nsIndex)}:${hex2(ifIndex)}`;
 }
 
 export class Lab {
@@ -199,7 +204,7 @@ export class Lab {
       if (n.length > MAX_IFNAME) throw new Error(`interface name too long: ${n}`);
     }
     const aMac = opts.a?.mac ?? labMac(a.index, this.ifNumber(a));
-    const bMac = toBridge ? labMac(bNs.index, this.ifNumber(bNs)) : (opts.b?.mac ?? labMac(bNs.index, this.ifNumber(bNs)));
+    const bMac = toBridge ? labMac(bNs.index, this.ifNumber(bNs), true) : (opts.b?.mac ?? labMac(bNs.index, this.ifNumber(bNs)));
     this.bump(a);
     this.bump(bNs);
     // Create the pair inside `a` with the peer placed straight into the other namespace.

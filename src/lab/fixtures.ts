@@ -1,0 +1,116 @@
+/**
+ * Turn a lab scenario run into a fixture directory: the captures, service.conf and a README
+ * that says what the scenario is, how it was made and what a correct checker must conclude.
+ */
+import { readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { ADDR, MAC, SCENARIOS, runScenario, type ScenarioInfo, type ScenarioOptions, type ScenarioResult } from './scenarios.js';
+
+function rsCaptureArgs(r: ScenarioResult): string {
+  return [
+    r.captures.rs1 ? `--rs-capture ${ADDR.rip1}=rs1.pcap` : '',
+    r.captures.rs2 ? `--rs-capture ${ADDR.rip2}=rs2.pcap` : '',
+  ]
+    .filter((s) => s.length > 0)
+    .join(' ');
+}
+
+function topologyText(info: ScenarioInfo): string {
+  if (info.mode === 'nat') {
+    return [
+      `- client ${ADDR.client} (${MAC.client}), default route via the director ${ADDR.clientGw}`,
+      `- director: eth0 ${ADDR.clientGw} + VIP ${ADDR.natVip} (${MAC.directorWan}) on the client LAN; eth1 DIP ${ADDR.dip} (${MAC.directorLan}) on the RS LAN`,
+      `- rs1 ${ADDR.rip1} (${MAC.rs1}), rs2 ${ADDR.rip2} (${MAC.rs2}), HTTP on :${ADDR.port}`,
+      info.name === 'nat-reply-bypass'
+        ? `- gw: ${ADDR.bypassGwWan} (${MAC.gwWan}) on the client LAN, ${ADDR.bypassGwLan} (${MAC.gwLan}) on the RS LAN; rs1's default route`
+        : '',
+    ]
+      .filter((l) => l.length > 0)
+      .join('\n');
+  }
+  return [
+    `- client ${ADDR.client} (${MAC.client}) behind router ${ADDR.clientGw} (${MAC.routerWan})`,
+    `- one LAN (bridge): router ${ADDR.routerLan} (${MAC.routerLan}), director ${ADDR.dip} + VIP ${ADDR.drVip} (${MAC.directorWan}), rs1 ${ADDR.rip1} (${MAC.rs1}), rs2 ${ADDR.rip2} (${MAC.rs2})`,
+    `- real servers: VIP ${ADDR.drVip}/32 on lo (unless the fault removes it), default route via the router`,
+    `- director picks the real server by client source-port parity (even -> rs1, odd -> rs2); the client uses ports ${ADDR.clientBasePort}, ${ADDR.clientBasePort + 1}, … so this is round robin starting at rs1`,
+  ].join('\n');
+}
+
+const POINT_TEXT: Record<string, string> = {
+  client: 'client eth0',
+  router: 'router LAN leg (eth1): sees the ARP exchange for the VIP and the RS replies',
+  director: 'director; NAT: `-i any` with LINUX_SLL2 (both legs in one file); DR: its only interface eth0',
+  'director-eth0': 'director client-side leg only',
+  'director-eth1': 'director RS-side leg only',
+  rs1: 'rs1 eth0',
+  rs2: 'rs2 eth0',
+};
+
+/** README.md text for one scenario run. */
+export function scenarioReadme(r: ScenarioResult): string {
+  const info = r.info;
+  const vip = info.mode === 'nat' ? ADDR.natVip : ADDR.drVip;
+  const lines: string[] = [];
+  lines.push(`# ${info.name}: ${info.title}`, '');
+  lines.push(`Mode: ${info.mode.toUpperCase()}; conforms to profile \`${info.profile}\`. Service: VIP ${vip}:${ADDR.port}, see service.conf.`, '');
+  lines.push('## What', '', info.setup, '');
+  lines.push('## Topology', '', topologyText(info), '');
+  lines.push('## How it was made', '');
+  lines.push(
+    'Real Linux TCP stacks in network namespaces (kernel without IPVS; the director is the kernel\'s own nftables), made by',
+    `\`node scripts/lab-fixtures.mjs ${info.name}\` (src/lab/scenarios.ts). Captures: tcpdump -U -s 0 --immediate-mode on every`,
+    'point, checksum/segmentation offloads off on every veth, IPv6 off. The client makes',
+    `${r.connections.length} sequential HTTP/1.0 connections (local ports ${ADDR.clientBasePort}+i, 1.5 s timeout each).`,
+    '',
+  );
+  lines.push('## Captures', '', '| point | file | bytes | what |', '|---|---|---|---|');
+  for (const [point, file] of Object.entries(r.captures)) {
+    lines.push(`| ${point} | ${basename(file)} | ${statSync(file).size} | ${POINT_TEXT[point] ?? ''} |`);
+  }
+  lines.push('', '## Client outcome (this run)', '', '| local port | ok | answered by | error |', '|---|---|---|---|');
+  for (const c of r.connections) lines.push(`| ${c.localPort} | ${c.ok} | ${c.body || '-'} | ${c.error ?? ''} |`);
+  lines.push('', '## Expected verdict', '');
+  lines.push(`**${info.expected.verdict}**${info.expected.rules.length ? `: ${info.expected.rules.map((x) => `\`${x}\``).join(', ')}` : ' (no error or warning findings)'}`, '');
+  lines.push(info.expected.notes, '');
+  lines.push('## Check it', '', '```');
+  lines.push(
+    `lvsaudit verify --config service.conf --profile ${info.profile} --client client.pcap --director director.pcap ${rsCaptureArgs(r)}`,
+  );
+  if (info.mode === 'dr') {
+    lines.push(`lvsaudit arp --vip ${ADDR.drVip} --director-mac ${MAC.directorWan} router.pcap director.pcap rs1.pcap rs2.pcap`);
+  }
+  lines.push('```', '');
+  return lines.join('\n');
+}
+
+/** Run `name` and write its fixture directory `<root>/<name>/` (stale files removed first). */
+export async function writeScenarioFixture(name: string, root: string, opts: ScenarioOptions = {}): Promise<ScenarioResult> {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(dir)) {
+    if (f.endsWith('.pcap') || f === 'service.conf' || f === 'README.md') rmSync(join(dir, f));
+  }
+  const r = await runScenario(name, dir, opts);
+  writeFileSync(join(dir, 'README.md'), scenarioReadme(r));
+  return r;
+}
+
+/** Index README for the fixture root. */
+export function fixturesIndex(): string {
+  const lines = [
+    '# Real-kernel lab captures',
+    '',
+    'Made by `node scripts/lab-fixtures.mjs` (needs root, iproute2, nftables, tcpdump, ethtool; run `npx tsc -p .` first).',
+    'Each directory holds captures at every point, `service.conf` (ipvsadm-save -n of the equivalent IPVS service)',
+    'and a README with the expected verdict. Addresses, MACs and client ports are fixed; timestamps, ISNs and',
+    'TCP timestamps differ between runs.',
+    '',
+    '| scenario | mode | profile | expected | rules |',
+    '|---|---|---|---|---|',
+  ];
+  for (const s of SCENARIOS) {
+    lines.push(`| [${s.name}](${s.name}/README.md) | ${s.mode} | ${s.profile} | ${s.expected.verdict} | ${s.expected.rules.join(', ')} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
