@@ -12,6 +12,7 @@ import {
   findRealServer,
   findService,
   parseServiceConfig,
+  serviceFromFlags,
   serviceSetToJSON,
 } from '../../src/verify/service/index.js';
 
@@ -226,6 +227,71 @@ describe('format detection', () => {
     expect(detectFormat('TCP  1.2.3.4:80 wlc\n  -> 10.0.0.1:80  Route 1 0 0\n')).toBe('ipvsadm-list');
     expect(detectFormat('/sbin/ipvsadm -A -t 1.2.3.4:80\n')).toBe('ipvsadm-save');
     expect(detectFormat('hello world\n')).toBeNull();
+  });
+});
+
+describe('describeService', () => {
+  it('prints the one-line summary of the brief', () => {
+    const s = serviceFromFlags({ vip: '192.168.0.100:80', mode: 'dr', rs: ['10.0.0.11:80', '10.0.0.12:80@3'] });
+    expect(describeService(s)).toBe('TCP 192.168.0.100:80 wlc DR → 10.0.0.11:80 w1, 10.0.0.12:80 w3');
+  });
+  it('shows FullNAT local addresses, synproxy and a service without real servers', () => {
+    const set = parseServiceConfig('-A -t 10.0.0.100:80 -s rr -j enable\n-a -t 10.0.0.100:80 -r 192.168.1.2:8080 -b -w 2\n-P -t 10.0.0.100:80 -z 192.168.1.200\n-A -u 10.0.0.100:53\n', 'x');
+    expect(set.services.map(describeService)).toEqual([
+      'TCP 10.0.0.100:80 rr synproxy FNAT laddr 192.168.1.200 → 192.168.1.2:8080 w2',
+      'UDP 10.0.0.100:53 wlc → (no real servers)',
+    ]);
+  });
+});
+
+describe('ipvsadm -Ln variants', () => {
+  it('reads Local, FullNat and the --tun-info column', () => {
+    const text = [
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port Scheduler Flags',
+      '  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn',
+      'TCP  10.0.0.1:80 rr',
+      '  -> 127.0.0.1:80                 Local   1      0          0',
+      '  -> 10.0.0.2:80                  Tunnel  gue:6080:remcsum 5 0 0',
+      'TCP  10.0.0.1:81 rr',
+      '  -> 10.0.0.3:8081                FullNat 7      0          0',
+    ].join('\n');
+    const set = parseServiceConfig(text, 'ln');
+    expect(set.services[0]!.realServers.map((r) => [r.ip, r.method, r.weight, r.tunnelType, r.tunnelPort, r.tunnelCsum])).toEqual([
+      ['127.0.0.1', 'dr', 1, undefined, undefined, undefined],
+      ['10.0.0.2', 'tun', 5, 'gue', 6080, 'remcsum'],
+    ]);
+    expect(set.services[1]!.realServers[0]).toMatchObject({ ip: '10.0.0.3', port: 8081, method: 'fullnat', weight: 7 });
+  });
+});
+
+describe('ipvsadm rules: edit and delete commands apply in order', () => {
+  it('-e changes weight and method, -d removes a destination, -D a service, -C clears', () => {
+    const text = [
+      '-A -t 1.1.1.1:80 -s rr',
+      '-a -t 1.1.1.1:80 -r 10.0.0.1:80 -m -w 1',
+      '-a -t 1.1.1.1:80 -r 10.0.0.2:80 -m -w 1',
+      '-e -t 1.1.1.1:80 -r 10.0.0.1:80 -m -w 9',
+      '-d -t 1.1.1.1:80 -r 10.0.0.2:80',
+      '-E -t 1.1.1.1:80 -s sh -p 60',
+      '-A -t 2.2.2.2:80',
+      '-D -t 2.2.2.2:80',
+    ].join('\n');
+    const s = parseServiceConfig(text, 'x').services;
+    expect(s).toHaveLength(1);
+    expect(s[0]).toMatchObject({ scheduler: 'sh', persistenceTimeout: 60 });
+    expect(s[0]!.realServers.map((r) => [r.ip, r.weight, r.method])).toEqual([['10.0.0.1', 9, 'nat']]);
+    expect(() => parseServiceConfig('-A -t 1.1.1.1:80\n-C\n', 'x')).toThrow(/no virtual service defined/);
+  });
+  it('-e and -E reset what the line omits to the ipvsadm defaults (weight 1, -g, wlc, not persistent)', () => {
+    const text = '-A -t 1.1.1.1:80 -s rr -p 60\n-a -t 1.1.1.1:80 -r 10.0.0.1:80 -m -w 5\n-e -t 1.1.1.1:80 -r 10.0.0.1:80\n-E -t 1.1.1.1:80\n';
+    const s = parseServiceConfig(text, 'x').services[0]!;
+    expect(s).toMatchObject({ scheduler: 'wlc', persistenceTimeout: null, method: 'dr' });
+    expect(s.realServers.map((r) => [r.ip, r.port, r.weight, r.method])).toEqual([['10.0.0.1', 80, 1, 'dr']]);
+    // A NAT destination on another port cannot be edited without -m: -g would look it up on the VIP port.
+    expect(() => parseServiceConfig('-A -t 1.1.1.1:80\n-a -t 1.1.1.1:80 -r 10.0.0.1:8080 -m\n-e -t 1.1.1.1:80 -r 10.0.0.1:8080 -w 2\n', 'x')).toThrow(
+      /^x:3: real server 10.0.0.1:8080 does not exist/,
+    );
   });
 });
 

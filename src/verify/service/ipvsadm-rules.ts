@@ -267,6 +267,13 @@ export function parseIpvsadmRules(text: string, file: string): ServiceSet {
         } else {
           if (!existing) fail(`service ${key} does not exist`);
           s = existing;
+          // ipvsadm -E sends a whole service: omitted options fall back to their defaults.
+          s.scheduler = 'wlc';
+          s.schedFlags = [];
+          s.persistenceTimeout = null;
+          s.persistenceMask = null;
+          s.ops = false;
+          delete s.pe;
         }
         applyServiceOptions(s, one, has, p.command === 'add-service', fail);
         break;
@@ -298,17 +305,28 @@ export function parseIpvsadmRules(text: string, file: string): ServiceSet {
           applyTunnelOptions(rs, one, has, fail);
           addRealServer(existing, rs, fail);
         } else {
-          // DR/TUN destinations were stored with the VIP port, so look them up that way too.
-          const idx = existing.realServers.findIndex(
-            (r) => r.ip === hp.ip && (r.port === port || ((r.method === 'dr' || r.method === 'tun') && existing.fwmark === undefined)),
-          );
+          // ipvsadm forces the VIP port for DR/TUN on -e before looking the destination up
+          // (the -e default method is -g); -d uses the port as given.
+          const editMethod = method ?? 'dr';
+          const lookupPort =
+            p.command === 'edit-server' && existing.fwmark === undefined && (editMethod === 'dr' || editMethod === 'tun')
+              ? existing.vport
+              : port;
+          const idx = existing.realServers.findIndex((r) => r.ip === hp.ip && r.port === lookupPort);
           if (idx < 0) fail(`real server ${formatHostPort(hp.ip, port)} does not exist in ${key}`);
           if (p.command === 'delete-server') existing.realServers.splice(idx, 1);
           else {
-            const rs = existing.realServers[idx]!;
+            // ipvsadm -e sends a whole destination: what the line omits takes the defaults
+            // (weight 1, gatewaying), exactly as for -a.
+            const old = existing.realServers[idx]!;
             existing.realServers.splice(idx, 1);
-            if (has('weight')) rs.weight = parseWeight(one('weight'), fail);
-            if (method) rs.method = method;
+            const rs: RealServer = {
+              ip: old.ip,
+              port,
+              weight: has('weight') ? parseWeight(one('weight'), fail) : 1,
+              method: method ?? 'dr',
+              source: { file, line: lineNo },
+            };
             applyTunnelOptions(rs, one, has, fail);
             addRealServer(existing, rs, fail);
           }
