@@ -34,4 +34,59 @@ export interface VerifyResult {
   notEvaluated: NotEvaluated[];
   rules: RuleTally[];
   stats: Record<string, number>;
+  /** Verify engine extras (optional so other producers need not fill them). */
+  connections?: ConnectionLadder[];
+  clockOffsets?: ClockOffset[];
+}
+
+/** One copy of a packet at one capture point, for ladder diagrams (verify engine). */
+export interface LadderCopy {
+  point: string;
+  /** client | director-in | director-out | rs */
+  role: 'client' | 'director-in' | 'director-out' | 'rs';
+  capture: string;
+  frame: number;
+  /** ms since the connection's first packet, clock-corrected. */
+  tMs: number;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  ttl: number;
+  ipId: number;
+  srcMac: string | null;
+  dstMac: string | null;
+  /** Outer header of a tunnelled copy. */
+  outer: { src: string; dst: string; ttl: number; proto: number } | null;
+  /** Fields that differ from the previous copy on the path (e.g. "dst", "ttl", "dstMac", "outer"). */
+  changed: string[];
+}
+
+export interface LadderPacket {
+  direction: 'c2s' | 's2c';
+  flags: string;
+  seq: number;
+  ack: number;
+  payloadLen: number;
+  copies: LadderCopy[];
+}
+
+export interface ConnectionLadder {
+  /** "tcp 198.51.100.7:40000 -> 192.0.2.10:80" (same text as Finding.conn). */
+  conn: string;
+  client: string;
+  realServer: string | null;
+  start: string;
+  packets: LadderPacket[];
+  /** Rule ids of findings about this connection. */
+  rules: string[];
+}
+
+/** Per-capture clock estimate (capture.clock-offset). */
+export interface ClockOffset {
+  point: string;
+  offsetMs: number;
+  spreadMs: number;
+  pairs: number;
+  against: string;
 }

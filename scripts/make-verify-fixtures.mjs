@@ -1,0 +1,418 @@
+#!/usr/bin/env node
+/**
+ * Deterministic generator of the synthetic capture sets under fixtures/verify/.
+ *
+ * Each set is what tcpdump would have written at every capture point of one LVS deployment:
+ * client.pcap, director*.pcap, rs1.pcap, rs2.pcap, a service.conf in `ipvsadm-save -n` form
+ * and expected.json (the rule ids a correct verifier must report, the profile to use).
+ *
+ * The bytes are built here, by hand, independently of the project's decoder and packet builder,
+ * so that the verify tests check the verifier against a second implementation of
+ * lvs-behavior.md (§1.3 NAT, §1.4 DR, §1.5 TUN) rather than against itself; one set is also
+ * checked with tshark in the tests. Everything derives from a seeded PRNG: running the script
+ * twice gives byte-identical files.
+ *
+ * Usage: node scripts/make-verify-fixtures.mjs [outDir]   (default fixtures/verify)
+ */
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const outRoot = path.resolve(process.argv[2] ?? path.join(here, '..', 'fixtures', 'verify'));
+
+// ---------------------------------------------------------------- addresses of the topology
+const CIP = '198.51.100.7';
+const VIP = '192.0.2.10';
+const VPORT = 80;
+const DIP = '10.0.0.1'; // director's address on the real-server LAN (NAT gateway, TUN outer src)
+const RIPS = ['10.0.0.11', '10.0.0.12'];
+const MAC = {
+  client: '02:00:00:00:00:07', // the client (or its router) on the director's outer LAN
+  dirOut: '02:00:00:00:0d:01', // director, client-facing NIC (DR/TUN: its only NIC)
+  dirIn: '02:00:00:00:0d:02', // director, RS-facing NIC (NAT)
+  rs: ['02:00:00:00:00:11', '02:00:00:00:00:12'],
+  otherRouter: '02:00:00:00:00:fe', // a gateway that is not the director
+};
+
+// ---------------------------------------------------------------- seeded PRNG (mulberry32)
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// ---------------------------------------------------------------- byte helpers
+const ip4 = (s) => Buffer.from(s.split('.').map(Number));
+const mac = (s) => Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
+
+function sum16(buf, acc = 0) {
+  for (let i = 0; i + 1 < buf.length; i += 2) acc += (buf[i] << 8) | buf[i + 1];
+  if (buf.length & 1) acc += buf[buf.length - 1] << 8;
+  return acc;
+}
+function fold(acc) {
+  while (acc > 0xffff) acc = (acc & 0xffff) + (acc >>> 16);
+  return ~acc & 0xffff;
+}
+
+/** TCP segment with a correct checksum over the pseudo header (src, dst). */
+function tcpSegment(src, dst, t) {
+  const opts = t.options ?? Buffer.alloc(0);
+  const hl = 20 + opts.length;
+  const payload = t.payload ?? Buffer.alloc(0);
+  const seg = Buffer.alloc(hl + payload.length);
+  seg.writeUInt16BE(t.sport, 0);
+  seg.writeUInt16BE(t.dport, 2);
+  seg.writeUInt32BE(t.seq >>> 0, 4);
+  seg.writeUInt32BE(t.ack >>> 0, 8);
+  seg[12] = (hl / 4) << 4;
+  seg[13] = t.flags;
+  seg.writeUInt16BE(t.window ?? 64240, 14);
+  opts.copy(seg, 20);
+  payload.copy(seg, hl);
+  const pseudo = Buffer.concat([ip4(src), ip4(dst), Buffer.from([0, 6, seg.length >> 8, seg.length & 255])]);
+  seg.writeUInt16BE(fold(sum16(seg, sum16(pseudo))), 16);
+  return seg;
+}
+
+/** IPv4 packet around `l4` with a correct header checksum. */
+function ipv4(h, l4) {
+  const b = Buffer.alloc(20 + l4.length);
+  b[0] = 0x45;
+  b[1] = h.tos ?? 0;
+  b.writeUInt16BE(b.length, 2);
+  b.writeUInt16BE(h.id & 0xffff, 4);
+  b.writeUInt16BE(h.df === false ? 0 : 0x4000, 6);
+  b[8] = h.ttl;
+  b[9] = h.proto ?? 6;
+  ip4(h.src).copy(b, 12);
+  ip4(h.dst).copy(b, 16);
+  b.writeUInt16BE(fold(sum16(b.subarray(0, 20))), 10);
+  l4.copy(b, 20);
+  return b;
+}
+
+const eth = (src, dst, payload) => Buffer.concat([mac(dst), mac(src), Buffer.from([0x08, 0x00]), payload]);
+
+// ---------------------------------------------------------------- pcap writer
+class Pcap {
+  constructor() {
+    this.records = [];
+  }
+  add(tsUs, frame) {
+    this.records.push({ tsUs, frame });
+  }
+  bytes() {
+    // Stable order by time; equal stamps keep insertion order.
+    const recs = this.records.map((r, i) => ({ ...r, i })).sort((a, b) => a.tsUs - b.tsUs || a.i - b.i);
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt32LE(0xa1b2c3d4, 0);
+    hdr.writeUInt16LE(2, 4);
+    hdr.writeUInt16LE(4, 6);
+    hdr.writeUInt32LE(262144, 16);
+    hdr.writeUInt32LE(1, 20); // LINKTYPE_ETHERNET
+    const parts = [hdr];
+    for (const r of recs) {
+      const rh = Buffer.alloc(16);
+      rh.writeUInt32LE(Math.floor(r.tsUs / 1e6), 0);
+      rh.writeUInt32LE(r.tsUs % 1e6, 4);
+      rh.writeUInt32LE(r.frame.length, 8);
+      rh.writeUInt32LE(r.frame.length, 12);
+      parts.push(rh, r.frame);
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+// ---------------------------------------------------------------- scenario model
+/**
+ * One capture set. A scenario lists connections (client port, chosen RS index) and the
+ * deviations ("faults") applied while the packets travel; `emit*` functions write every copy of
+ * every packet to the points where it would be captured.
+ */
+function makeSet(name, cfg) {
+  const rnd = prng(cfg.seed ?? 7);
+  const method = cfg.method;
+  const points = {
+    client: new Pcap(),
+    directorOut: new Pcap(),
+    directorIn: method === 'nat' ? new Pcap() : null,
+    rs: [new Pcap(), new Pcap()],
+  };
+  const off = { director: cfg.offsetUs?.director ?? 0, rs: cfg.offsetUs?.rs ?? [0, 0], client: 0 };
+  const faults = cfg.faults ?? {};
+  const ttlDec = cfg.profile === 'linux-legacy' ? 0 : 1;
+  let clientId = 0x1000 + Math.floor(rnd() * 0x4000);
+  const rsId = [0x5000 + Math.floor(rnd() * 0x1000), 0x7000 + Math.floor(rnd() * 0x1000)];
+  const T0 = 1_764_158_400_000_000; // 2025-11-26T12:00:00Z in µs
+  const hop = 40; // µs per wire hop
+  const proc = 15; // µs inside the director
+
+  const rsPort = (k) => cfg.rsPorts?.[k] ?? 8080;
+  const svcPort = (k) => (method === 'nat' ? rsPort(k) : VPORT);
+
+  /** client → RS. `p` = {t, k, cport, seq, ack, flags, payload, dropAtDirector, mangle}. */
+  function c2sPacket(p) {
+    const id = clientId++ & 0xffff;
+    const tcp = { sport: p.cport, dport: VPORT, seq: p.seq, ack: p.ack, flags: p.flags, payload: p.payload, options: p.options };
+    const orig = ipv4({ src: CIP, dst: VIP, ttl: 64, id }, tcpSegment(CIP, VIP, tcp));
+    let t = p.t;
+    const clientFrame = eth(MAC.client, MAC.dirOut, orig);
+    // The client's own NIC computes the TCP checksum (offload): its capture shows a wrong one.
+    points.client.add(t + off.client, cfg.clientOffload ? offloadCorrupt(clientFrame) : clientFrame);
+    if (p.bypass) {
+      // The client (ARP cache poisoned) sends straight to the RS MAC: the director never sees it.
+      t += hop;
+      const f = eth(MAC.client, MAC.rs[p.k], orig);
+      points.rs[p.k].add(t + off.rs[p.k], f);
+      return;
+    }
+    t += hop;
+    points.directorOut.add(t + off.director, clientFrame);
+    if (p.dropAtDirector) return;
+    t += proc;
+    const k = p.k;
+    let fwd;
+    const ttl = 64 - (faults.noTtlDecrement ? 0 : ttlDec);
+    const fid = faults.rewriteId ? (id ^ 0x2a5) & 0xffff : id;
+    if (method === 'nat') {
+      const rip = faults.natWrongRip ? '10.0.0.99' : RIPS[k];
+      const seg = tcpSegment(CIP, rip, { ...tcp, dport: faults.natWrongPort ? 9999 : svcPort(k) });
+      if (p.badL4Checksum) seg.writeUInt16BE(seg.readUInt16BE(16) ^ 0x1234, 16);
+      fwd = eth(MAC.dirIn, MAC.rs[k], ipv4({ src: CIP, dst: rip, ttl, id: fid }, seg));
+      points.directorIn.add(t + off.director, fwd);
+    } else if (method === 'dr') {
+      const seg = tcpSegment(CIP, VIP, tcp);
+      if (p.badL4Checksum) seg.writeUInt16BE(seg.readUInt16BE(16) ^ 0x1234, 16);
+      fwd = eth(MAC.dirOut, faults.drWrongMac ? '02:00:00:00:00:33' : MAC.rs[k], ipv4({ src: CIP, dst: VIP, ttl, id: fid }, seg));
+      points.directorOut.add(t + off.director, fwd);
+    } else {
+      const inner = ipv4({ src: CIP, dst: VIP, ttl, id: fid }, tcpSegment(CIP, VIP, tcp));
+      const outerTtl = faults.tunOuterTtl ? 64 : ttl;
+      fwd = eth(MAC.dirOut, MAC.rs[k], ipv4({ src: DIP, dst: RIPS[k], ttl: outerTtl, id: 0, proto: 4 }, inner));
+      points.directorOut.add(t + off.director, fwd);
+    }
+    if (p.lostInTransit) return;
+    t += hop;
+    points.rs[k].add(t + off.rs[k], fwd);
+  }
+
+  /** RS → client. */
+  function s2c(p) {
+    const k = p.k;
+    const id = rsId[k]++ & 0xffff;
+    let t = p.t;
+    const fromRip = method === 'nat' || faults.drReplyFromRip;
+    const src = fromRip ? RIPS[k] : VIP;
+    const sport = fromRip ? svcPort(k) : VPORT;
+    const tcp = { sport, dport: p.cport, seq: p.seq, ack: p.ack, flags: p.flags, payload: p.payload, options: p.options };
+    const seg = tcpSegment(src, CIP, tcp);
+    const pkt = ipv4({ src, dst: CIP, ttl: 64, id }, seg);
+    if (method === 'nat') {
+      const viaDirector = !(faults.natReplyBypass && faults.natReplyBypass.includes(k));
+      const rsFrame = eth(MAC.rs[k], viaDirector ? MAC.dirIn : MAC.otherRouter, pkt);
+      points.rs[k].add(t + off.rs[k], cfg.rsOffload ? offloadCorrupt(rsFrame) : rsFrame);
+      t += hop;
+      if (!viaDirector) {
+        // The other gateway routes it to the client unchanged (src stays the RIP).
+        t += hop;
+        points.client.add(t + off.client, eth(MAC.otherRouter, MAC.client, ipv4({ src, dst: CIP, ttl: 63, id }, seg)));
+        return { leaked: true, t };
+      }
+      points.directorIn.add(t + off.director, rsFrame);
+      t += proc;
+      const out = ipv4({ src: VIP, dst: CIP, ttl: 63, id }, tcpSegment(VIP, CIP, { ...tcp, sport: VPORT }));
+      const f = eth(MAC.dirOut, MAC.client, out);
+      points.directorOut.add(t + off.director, f);
+      t += hop;
+      points.client.add(t + off.client, f);
+      return { leaked: false, t };
+    }
+    // DR / TUN: the RS answers the client directly (its gateway is the client-side router).
+    const f = eth(MAC.rs[k], MAC.client, pkt);
+    points.rs[k].add(t + off.rs[k], cfg.rsOffload ? offloadCorrupt(f) : f);
+    t += hop;
+    points.client.add(t + off.client, f);
+    return { leaked: fromRip, t };
+  }
+
+  const ACK = 0x10;
+  const SYN = 0x02;
+  const FIN = 0x01;
+  const PSH = 0x08;
+  const RST = 0x04;
+  const synOpts = Buffer.from([2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);
+
+  for (const [i, conn] of cfg.conns.entries()) {
+    const k = conn.k;
+    const cport = conn.cport ?? 40000 + i * 7;
+    let t = T0 + (conn.startMs ?? i * 100) * 1000;
+    const cisn = Math.floor(rnd() * 2 ** 32) >>> 0;
+    const sisn = Math.floor(rnd() * 2 ** 32) >>> 0;
+    const req = Buffer.from(`GET /${name}/${i} HTTP/1.0\r\nHost: ${VIP}\r\n\r\n`);
+    const resp = Buffer.alloc(96 + Math.floor(rnd() * 64), 0x61 + (i % 26));
+    const f = { ...(conn.faults ?? {}) };
+    // A bypassing client (poisoned ARP cache) sends every packet of the connection to the RS.
+    const c2s = (x) => c2sPacket({ k, cport, bypass: f.bypass, ...x });
+    c2s({ t, seq: cisn, ack: 0, flags: SYN, options: synOpts });
+    t += 300;
+    if (f.vipNotBound) {
+      s2c({ t, k, cport, seq: 0, ack: cisn + 1, flags: RST | ACK });
+      continue;
+    }
+    const r = s2c({ t, k, cport, seq: sisn, ack: cisn + 1, flags: SYN | ACK, options: synOpts.subarray(0, 4) });
+    t = r.t + 300;
+    if (r.leaked) {
+      // The client has no socket for RIP:port: it resets that stray SYN-ACK (sent to the RIP,
+      // not through the director).
+      const seg = tcpSegment(CIP, RIPS[k], { sport: cport, dport: svcPort(k), seq: cisn + 1, ack: 0, flags: RST });
+      points.client.add(t + off.client, eth(MAC.client, MAC.dirOut, ipv4({ src: CIP, dst: RIPS[k], ttl: 64, id: clientId++ & 0xffff }, seg)));
+      continue;
+    }
+    c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK });
+    t += 200;
+    c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK | PSH, payload: req, dropAtDirector: f.dropData, badL4Checksum: f.badChecksum });
+    if (f.dropData || f.badChecksum) {
+      // Retransmission after the RTO: this one gets through intact.
+      t += 200_000;
+      c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK | PSH, payload: req });
+    }
+    t += 500;
+    s2c({ t, k, cport, seq: sisn + 1, ack: cisn + 1 + req.length, flags: ACK | PSH, payload: resp });
+    t += 400;
+    c2s({ t, seq: cisn + 1 + req.length, ack: sisn + 1 + resp.length, flags: ACK | FIN });
+    t += 300;
+    s2c({ t, k, cport, seq: sisn + 1 + resp.length, ack: cisn + 2 + req.length, flags: ACK | FIN });
+    t += 300;
+    c2s({ t, seq: cisn + 2 + req.length, ack: sisn + 2 + resp.length, flags: ACK });
+  }
+
+  const dir = path.join(outRoot, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'client.pcap'), points.client.bytes());
+  if (method === 'nat') {
+    writeFileSync(path.join(dir, 'director-eth0.pcap'), points.directorOut.bytes());
+    writeFileSync(path.join(dir, 'director-eth1.pcap'), points.directorIn.bytes());
+  } else {
+    writeFileSync(path.join(dir, 'director.pcap'), points.directorOut.bytes());
+  }
+  writeFileSync(path.join(dir, 'rs1.pcap'), points.rs[0].bytes());
+  writeFileSync(path.join(dir, 'rs2.pcap'), points.rs[1].bytes());
+  const sw = { nat: '-m', dr: '-g', tun: '-i' }[method];
+  const weights = cfg.weights ?? [1, 1];
+  let conf = `-A -t ${VIP}:${VPORT} -s ${cfg.scheduler ?? 'rr'}${cfg.persistence ? ` -p ${cfg.persistence}` : ''}\n`;
+  for (let k = 0; k < 2; k++) conf += `-a -t ${VIP}:${VPORT} -r ${RIPS[k]}:${svcPort(k)} ${sw} -w ${weights[k]}\n`;
+  writeFileSync(path.join(dir, 'service.conf'), conf);
+  const expected = {
+    description: cfg.description,
+    method,
+    profile: cfg.profile ?? 'linux',
+    expectedRules: cfg.expect ?? [],
+    clockOffsetMs: { director: off.director / 1000, rs1: off.rs[0] / 1000, rs2: off.rs[1] / 1000 },
+    addresses: { client: CIP, vip: `${VIP}:${VPORT}`, dip: DIP, rips: RIPS, macs: MAC },
+  };
+  writeFileSync(path.join(dir, 'expected.json'), JSON.stringify(expected, null, 2) + '\n');
+}
+
+/** What a capture on the sending host shows with TX checksum offload: a TCP checksum that is
+ *  only the pseudo-header sum (here: any wrong value; we flip it deterministically). */
+function offloadCorrupt(frame) {
+  const f = Buffer.from(frame);
+  const ihl = (f[14] & 15) * 4;
+  const ck = 14 + ihl + 16;
+  f.writeUInt16BE(f.readUInt16BE(ck) ^ 0xffff, ck);
+  return f;
+}
+
+// ---------------------------------------------------------------- the sets
+const rr6 = [0, 1, 0, 1, 0, 1].map((k) => ({ k }));
+
+makeSet('nat-ok', {
+  method: 'nat', seed: 11, conns: rr6, rsOffload: true, clientOffload: true,
+  description: 'conformant IPVS-NAT, rr over two real servers, sender-side checksum offload at client and RS',
+});
+makeSet('nat-clock-offset', {
+  method: 'nat', seed: 12, conns: rr6, offsetUs: { director: 3_700_000, rs: [-1_250_000, 820_000] },
+  description: 'conformant NAT; director clock +3.7 s, rs1 -1.25 s, rs2 +0.82 s against the client',
+});
+makeSet('dr-ok', {
+  method: 'dr', seed: 13, scheduler: 'wrr', weights: [2, 1], conns: [0, 0, 1, 0, 0, 1].map((k) => ({ k })), rsOffload: true,
+  description: 'conformant IPVS-DR (linux profile: TTL -1), wrr 2:1, one director interface',
+});
+makeSet('dr-legacy-ok', {
+  method: 'dr', seed: 14, profile: 'linux-legacy', conns: rr6,
+  description: 'conformant DR before the TTL decrement (profile linux-legacy)',
+});
+makeSet('tun-ok', {
+  method: 'tun', seed: 15, conns: rr6,
+  description: 'conformant IPVS-TUN (IPIP), outer TTL = inner TTL after decrement, outer ID 0 with DF',
+});
+
+makeSet('fault-nat-reply-bypass', {
+  method: 'nat', seed: 21, conns: rr6, faults: { natReplyBypass: [0] },
+  expect: ['nat.reply-bypass', 'nat.rip-leak'],
+  description: 'rs1 default route is not the director: its replies leave via another gateway with src = RIP',
+});
+makeSet('fault-dr-reply-from-rip', {
+  method: 'dr', seed: 22, conns: rr6, faults: { drReplyFromRip: true },
+  expect: ['dr.reply-src'],
+  description: 'DR real servers reply from their RIP instead of the VIP',
+});
+makeSet('fault-ttl-not-decremented', {
+  method: 'nat', seed: 23, conns: rr6, faults: { noTtlDecrement: true },
+  expect: ['rewrite.ttl'],
+  description: 'NAT director forwards client packets without TTL -1 (judged under profile linux)',
+});
+makeSet('fault-ip-id-rewritten', {
+  method: 'nat', seed: 24, conns: rr6, faults: { rewriteId: true },
+  expect: ['rewrite.ip-fields'],
+  description: 'NAT director rewrites the IP ID of forwarded packets',
+});
+makeSet('fault-bad-checksum', {
+  method: 'nat', seed: 25, conns: [{ k: 0 }, { k: 1, faults: { badChecksum: true } }, { k: 0 }, { k: 1 }],
+  expect: ['checksum.l4'],
+  description: 'NAT director emits one rewritten data segment with a wrong TCP checksum; the client retransmits',
+});
+makeSet('fault-weight0', {
+  method: 'nat', seed: 26, weights: [1, 0], conns: [0, 0, 1, 0].map((k) => ({ k })),
+  expect: ['sched.weight0'],
+  description: 'rs2 has weight 0 (quiesced) but receives a new connection',
+});
+makeSet('fault-persistence', {
+  method: 'nat', seed: 27, persistence: 300, conns: [0, 0, 1, 0].map((k) => ({ k })),
+  expect: ['sched.persistence'],
+  description: 'persistent service (-p 300): the same client is sent to two real servers within the timeout',
+});
+makeSet('fault-dropped-at-director', {
+  method: 'nat', seed: 28, conns: [{ k: 0 }, { k: 1 }, { k: 0, faults: { dropData: true } }, { k: 1 }],
+  expect: ['flow.not-forwarded'],
+  description: 'a client data segment reaches the director and is not forwarded; the retransmission is',
+});
+makeSet('fault-dr-vip-not-bound', {
+  method: 'dr', seed: 29, conns: [{ k: 0 }, { k: 1, faults: { vipNotBound: true } }, { k: 0 }],
+  expect: ['dr.vip-not-bound'],
+  description: 'rs2 has no VIP on lo: it answers the forwarded SYN with RST',
+});
+makeSet('fault-tun-outer-ttl', {
+  method: 'tun', seed: 30, conns: rr6, faults: { tunOuterTtl: true },
+  expect: ['tun.outer'],
+  description: 'TUN director sets the outer TTL to 64 instead of copying the (decremented) inner TTL',
+});
+makeSet('fault-nat-wrong-port', {
+  method: 'nat', seed: 31, conns: rr6, faults: { natWrongPort: true },
+  expect: ['nat.dst'],
+  description: 'NAT director rewrites the destination port to 9999 instead of the real-server port',
+});
+makeSet('fault-bypassed-director', {
+  method: 'dr', seed: 32, conns: [{ k: 0 }, { k: 1 }, { k: 0, faults: { bypass: true } }],
+  expect: ['flow.bypassed-director'],
+  description: 'one SYN for the VIP goes from the client straight to rs1 (client ARP cache points at the RS)',
+});
+console.log(`fixtures written to ${outRoot}`);

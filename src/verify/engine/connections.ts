@@ -1,0 +1,230 @@
+/**
+ * Correlation: follow every connection across capture points although addresses change.
+ *
+ * NAT, DR and TUN all keep the client's address and port (lvs-behavior.md §1.3–1.5), so a
+ * logical connection is identified by (client IP, client port, client ISN) at every point: a
+ * record whose source is a known client endpoint travels client → server, one whose
+ * destination is travels back. Within a connection, copies of one packet are grouped into a
+ * *trace* by the TCP invariants no method changes (seq, ack, flags, payload length), inside the
+ * time window after clock correction; IP ID and payload hash are compared by rules instead of
+ * being part of the key, so a director that rewrites them is caught rather than unmatched.
+ * When a packet was retransmitted, the copy with the same IP ID wins the slot.
+ */
+import { TcpFlag } from '../../decode/packet.js';
+import type { EngineContext } from './context.js';
+import type { PacketRecord, Role } from './record.js';
+
+export interface Trace {
+  c2s: boolean;
+  /** One copy per (point, role) slot. */
+  copies: Map<string, PacketRecord>;
+  /** Copies in corrected-time order. */
+  list: PacketRecord[];
+  t0: number;
+}
+
+export interface Connection {
+  id: string;
+  client: string;
+  cport: number;
+  isn: number | null;
+  records: PacketRecord[];
+  traces: Trace[];
+  /** RIP the director sent it to (or where it was seen), null when unknown. */
+  backend: string | null;
+  /** How the backend was learned. */
+  backendFrom: 'director' | 'rs' | null;
+  /** Corrected time of the first SYN (director ingress if seen, else any point). */
+  synT: number | null;
+  /** The first SYN copy at the director (ingress), the evidence of the scheduling decision. */
+  synAtDirector: PacketRecord | null;
+  /** The connection's SYN passed the director (it was scheduled there). */
+  scheduled: boolean;
+  lastT: number;
+}
+
+const SYN = TcpFlag.SYN;
+const ACK = TcpFlag.ACK;
+
+export const slotOf = (r: PacketRecord): string => `${r.point}:${r.role}`;
+
+/** Learns director MACs from a director capture: the earliest copy of a packet to the VIP is the
+ *  ingress one (its dst MAC is the director's), later copies are egress (src MAC the director's). */
+function learnDirectorMacs(ctx: EngineContext): void {
+  const d = ctx.points[ctx.directorIdx];
+  if (!d) return;
+  const { vip } = ctx.service;
+  const groups = new Map<string, PacketRecord[]>();
+  for (const r of d.records) {
+    if (r.ip.dst !== vip || r.outer) continue;
+    if (!r.dstMac || !r.srcMac) continue;
+    const k = `${r.sport}|${r.seq}|${r.ack}|${r.flags}|${r.payloadLen}|${r.ip.id}`;
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(r);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    g.sort((a, b) => a.ts - b.ts);
+    ctx.directorMacs.add(g[0]!.dstMac!);
+    for (let i = 1; i < g.length; i++) ctx.directorMacs.add(g[i]!.srcMac!);
+  }
+  // Egress copies whose header names a RIP (NAT, TUN) are certainly the director's own sends.
+  for (const r of d.records) {
+    if (r.srcMac && (r.outer ? ctx.rsByIp.has(r.outer.dst) : ctx.rsByIp.has(r.ip.dst))) ctx.directorMacs.add(r.srcMac);
+    if (r.dstMac && r.ip.dst === vip && !r.outer && ctx.directorMacs.size === 0) ctx.directorMacs.add(r.dstMac);
+  }
+}
+
+function directorRole(ctx: EngineContext, r: PacketRecord, c2s: boolean): Role {
+  const vip = ctx.service.vip;
+  if (r.direction === 'in') return 'Di';
+  if (r.direction === 'out') return 'De';
+  if (c2s) {
+    if (r.outer) return 'De';
+    if (r.ip.dst !== vip) return 'De';
+  } else if (r.ip.src === vip && methodIsNat(ctx)) {
+    return 'De';
+  } else if (methodIsNat(ctx)) {
+    return 'Di';
+  }
+  // Same IP header on both legs (DR): the MACs tell ingress from egress.
+  if (r.dstMac && ctx.directorMacs.has(r.dstMac)) return 'Di';
+  if (r.srcMac && ctx.directorMacs.has(r.srcMac)) return 'De';
+  return 'Di';
+}
+
+function methodIsNat(ctx: EngineContext): boolean {
+  return ctx.methods.has('nat');
+}
+
+/** Classifies records of every point and groups them into connections and traces. */
+export function buildConnections(ctx: EngineContext): Connection[] {
+  const { vip, vport } = ctx.service;
+  const proto = ctx.service.protocol;
+  // 1. Client endpoints: anything that talks to VIP:vport, at any point.
+  const clients = new Set<string>();
+  for (const p of ctx.points) {
+    for (const r of p.records) {
+      if (r.proto === proto && r.ip.dst === vip && (vport === 0 || r.dport === vport)) clients.add(`${r.ip.src}|${r.sport}`);
+    }
+  }
+  learnDirectorMacs(ctx);
+  // 2. Classify and split into generations (a new client ISN = a new connection on a reused port).
+  const conns = new Map<string, Connection>();
+  for (const p of ctx.points) {
+    const currentIsn = new Map<string, number | null>();
+    for (const r of p.records) {
+      r.role = null;
+      r.conn = null;
+      if (r.proto !== proto) continue;
+      const fromClient = clients.has(`${r.ip.src}|${r.sport}`);
+      const toClient = clients.has(`${r.ip.dst}|${r.dport}`);
+      if (fromClient === toClient) continue;
+      // At the client, only packets to the VIP belong to the connection (an RST the client sends
+      // to a stray RIP is not part of it); replies from anywhere are kept (leaks are findings).
+      if (p.kind === 'client' && fromClient && r.ip.dst !== vip) continue;
+      r.c2s = fromClient;
+      r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
+      const ckey = fromClient ? `${r.ip.src}|${r.sport}` : `${r.ip.dst}|${r.dport}`;
+      if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) currentIsn.set(ckey, r.seq);
+      const isn = currentIsn.get(ckey) ?? null;
+      const id = `${ckey}|${isn ?? 'pre'}`;
+      r.conn = id;
+      let c = conns.get(id);
+      if (!c) {
+        const [client, port] = ckey.split('|') as [string, string];
+        c = {
+          id,
+          client,
+          cport: Number(port),
+          isn,
+          records: [],
+          traces: [],
+          backend: null,
+          backendFrom: null,
+          synT: null,
+          synAtDirector: null,
+          scheduled: false,
+          lastT: -Infinity,
+        };
+        conns.set(id, c);
+      }
+      c.records.push(r);
+    }
+  }
+  const out = [...conns.values()];
+  for (const c of out) {
+    c.records.sort((a, b) => a.t - b.t);
+    buildTraces(c, ctx.windowNs);
+    findBackend(ctx, c);
+  }
+  out.sort((a, b) => (a.synT ?? a.records[0]!.t) - (b.synT ?? b.records[0]!.t));
+  return out;
+}
+
+function buildTraces(c: Connection, windowNs: number): void {
+  const open = new Map<string, Trace[]>();
+  for (const r of c.records) {
+    c.lastT = Math.max(c.lastT, r.t);
+    const key = `${r.c2s ? 1 : 0}|${r.seq}|${r.ack}|${r.flags}|${r.payloadLen}`;
+    let list = open.get(key);
+    if (!list) open.set(key, (list = []));
+    const slot = slotOf(r);
+    let chosen: Trace | null = null;
+    for (const t of list) {
+      if (t.copies.has(slot) || Math.abs(r.t - t.t0) > windowNs) continue;
+      if (t.list.some((x) => x.ip.id === r.ip.id)) {
+        chosen = t;
+        break;
+      }
+      chosen ??= t;
+    }
+    if (!chosen) {
+      chosen = { c2s: r.c2s, copies: new Map(), list: [], t0: r.t };
+      list.push(chosen);
+      c.traces.push(chosen);
+    }
+    chosen.copies.set(slot, r);
+    chosen.list.push(r);
+    if (r.c2s && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) {
+      if (c.synT === null || (r.role === 'Di' && c.synAtDirector === null)) c.synT = r.t;
+      if (r.role === 'Di' && c.synAtDirector === null) c.synAtDirector = r;
+    }
+  }
+}
+
+/** The RIP a record was sent to, from its headers or MACs; null when they do not tell. */
+export function ripOfForwarded(ctx: EngineContext, r: PacketRecord): string | null {
+  if (r.outer) return r.outer.dst;
+  if (r.ip.dst !== ctx.service.vip) return r.ip.dst;
+  if (r.dstMac) return ctx.rsIpByMac.get(r.dstMac) ?? null;
+  return null;
+}
+
+function findBackend(ctx: EngineContext, c: Connection): void {
+  for (const t of c.traces) {
+    if (!t.c2s) continue;
+    for (const r of t.list) {
+      if (r.role === 'De') {
+        c.scheduled = true;
+        const rip = ripOfForwarded(ctx, r);
+        if (rip && c.backend === null) {
+          c.backend = rip;
+          c.backendFrom = 'director';
+        }
+      }
+      if (r.role === 'Di' && (r.flags & SYN) !== 0) c.scheduled = true;
+    }
+  }
+  if (c.backend !== null) return;
+  for (const r of c.records) {
+    if (r.role !== 'R') continue;
+    const p = ctx.points[r.point]!;
+    if (p.rsIp) {
+      c.backend = p.rsIp;
+      c.backendFrom = 'rs';
+      return;
+    }
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The compact copy of one decoded packet that the verify engine keeps. The decoder's `Packet`
+ * is a reused view over a buffer that the reader recycles, so everything rules need later is
+ * copied out here, once, and only for packets that concern the service: addresses as text
+ * (the service model compares strings), the invariants the correlator matches on (IP ID, TCP
+ * seq/ack/flags, payload length and a 32-bit payload hash), and the fields rules compare
+ * across points (TTL, DF, TOS, MACs, checksum verdicts, tunnel outer header).
+ */
+import type { Direction } from '../../decode/frame.js';
+import { ipv4ToString, ipv6ToString, macToString } from '../../decode/addr.js';
+import type { IpView, NetLayers, Packet } from '../../decode/packet.js';
+
+export interface IpFields {
+  v: 4 | 6;
+  src: string;
+  dst: string;
+  ttl: number;
+  id: number;
+  df: boolean;
+  mf: boolean;
+  tos: number;
+  proto: number;
+  totalLen: number;
+  checksumOk: boolean | null;
+}
+
+/** Where a copy sits on the path: client, director ingress/egress, real server. */
+export type Role = 'C' | 'Di' | 'De' | 'R';
+
+export interface PacketRecord {
+  /** Index into the run's point list. */
+  point: number;
+  capture: string;
+  frame: number;
+  /** Capture timestamp (ns, float) as recorded, and corrected by the point's clock offset. */
+  ts: number;
+  t: number;
+  srcMac: string | null;
+  dstMac: string | null;
+  /** pcapng epb_flags / SLL packet type direction. */
+  direction: Direction;
+  ifIndex: number;
+  interfaceId: number;
+  /** The transport-carrying IP header (the inner one for a tunnelled packet). */
+  ip: IpFields;
+  /** The outer header of a tunnelled packet (IPIP, GRE, GUE), else null. */
+  outer: IpFields | null;
+  tunnel: string | null;
+  proto: 'tcp' | 'udp';
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  payloadLen: number;
+  /** FNV-1a over the captured payload bytes; -1 when the payload is cut by snaplen. */
+  hash: number;
+  /** TCP options as hex (kind/len/value bytes), compared across points. */
+  optSig: string;
+  l4ChecksumOk: boolean | null;
+  /** Filled by classification. */
+  role: Role | null;
+  /** Logical connection id, filled by classification. */
+  conn: string | null;
+  /** true: client → server direction. */
+  c2s: boolean;
+}
+
+function ipFields(v: IpView, buf: Buffer): IpFields {
+  const isV4 = v.version === 4;
+  return {
+    v: isV4 ? 4 : 6,
+    src: isV4 ? ipv4ToString(v.src4) : ipv6ToString(buf, v.srcOff),
+    dst: isV4 ? ipv4ToString(v.dst4) : ipv6ToString(buf, v.dstOff),
+    ttl: v.ttl,
+    id: v.id,
+    df: v.df,
+    mf: v.mf,
+    tos: v.tos,
+    proto: v.proto,
+    totalLen: v.totalLen,
+    checksumOk: v.checksumOk,
+  };
+}
+
+/** FNV-1a 32-bit: cheap, good enough to tell payloads apart inside a time window. */
+export function payloadHash(buf: Uint8Array, off: number, len: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off, end = off + len; i < end; i++) {
+    h ^= buf[i]!;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function optionsHex(p: Packet, l: NetLayers): string {
+  const t = l.tcp;
+  if (t.optCount === 0) return '';
+  const start = t.off + 20;
+  const end = Math.min(t.off + t.hdrLen, p.end);
+  return end > start ? p.buf.toString('hex', start, end) : '';
+}
+
+/** Addresses of a transport stack as text, or null when it carries no IPv4/IPv6 TCP/UDP. */
+export function transportOf(p: Packet): NetLayers | null {
+  const l = p.transport;
+  if (!l.present) return null;
+  if (l.l4 !== 'tcp' && l.l4 !== 'udp') return null;
+  if (l.ip.isFragment && l.ip.fragOffset !== 0) return null;
+  return l;
+}
+
+/** Copies what the engine needs out of the reused packet view. */
+export function extractRecord(p: Packet, point: number): PacketRecord | null {
+  const l = transportOf(p);
+  if (!l) return null;
+  const buf = p.buf;
+  const isTcp = l.l4 === 'tcp';
+  const tcp = l.tcp;
+  const udp = l.udp;
+  const pl = isTcp ? tcp.payloadLen : udp.payloadLen;
+  const plOff = isTcp ? tcp.payloadOff : udp.payloadOff;
+  const wireLen = isTcp ? tcp.payloadWireLen : udp.length - 8;
+  const tunnelled = p.tunnel !== null && p.inner.present;
+  const ts = p.tsSec * 1e9 + p.tsNsec;
+  return {
+    point,
+    capture: p.capture,
+    frame: p.frame,
+    ts,
+    t: ts,
+    srcMac: p.eth.present ? macToString(buf, p.eth.srcOff) : null,
+    dstMac: p.eth.present ? macToString(buf, p.eth.dstOff) : null,
+    direction: p.direction,
+    ifIndex: p.sll.present ? p.sll.ifIndex : -1,
+    interfaceId: p.interfaceId,
+    ip: ipFields(l.ip, buf),
+    outer: tunnelled ? ipFields(p.net.ip, buf) : null,
+    tunnel: tunnelled ? p.tunnel : null,
+    proto: isTcp ? 'tcp' : 'udp',
+    sport: isTcp ? tcp.sport : udp.sport,
+    dport: isTcp ? tcp.dport : udp.dport,
+    seq: isTcp ? tcp.seq : 0,
+    ack: isTcp ? tcp.ack : 0,
+    flags: isTcp ? tcp.flags : 0,
+    window: isTcp ? tcp.window : 0,
+    payloadLen: isTcp ? Math.max(wireLen, pl) : Math.max(wireLen, pl),
+    hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
+    optSig: isTcp ? optionsHex(p, l) : '',
+    l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
+    role: null,
+    conn: null,
+    c2s: true,
+  };
+}
+
+/** Evidence line of a record: capture file, frame and point name. */
+export function describeRecord(r: PacketRecord): string {
+  return `${r.capture}#${r.frame}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * Collects findings from the rules. A fault usually repeats on every packet of a connection,
+ * so findings are aggregated per (rule, connection): one finding whose evidence lists the
+ * packets (capped) and whose message says how many packets broke the rule. The sink also
+ * counts how often each rule was checked, for the summary table.
+ */
+import type { Evidence, Finding } from '../findings.js';
+import { severityOf } from '../rules-catalog.js';
+import type { Connection } from './connections.js';
+import type { EngineContext } from './context.js';
+import type { PacketRecord, Role } from './record.js';
+
+const MAX_EVIDENCE = 24;
+
+const ROLE_NOTE: Record<Role, string> = {
+  C: 'client copy',
+  Di: 'director ingress copy',
+  De: 'director egress copy',
+  R: 'real-server copy',
+};
+
+interface Pending {
+  finding: Finding;
+  count: number;
+}
+
+export class FindingSink {
+  readonly checked = new Map<string, number>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly order: Pending[] = [];
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly ignore: ReadonlySet<string>,
+  ) {}
+
+  evidence(r: PacketRecord, note?: string): Evidence {
+    const e: Evidence = { capture: r.capture, frame: r.frame, point: this.ctx.points[r.point]!.name };
+    const n = note ?? (r.role ? ROLE_NOTE[r.role] : undefined);
+    if (n) e.note = n;
+    return e;
+  }
+
+  /** Counts one evaluation of `rule` (a packet, a trace or a connection checked). */
+  check(rule: string, n = 1): void {
+    this.checked.set(rule, (this.checked.get(rule) ?? 0) + n);
+  }
+
+  /** Reports a violation; repeated reports for the same rule and connection are merged. */
+  add(rule: string, conn: Connection | null, message: string, hint: string, records: readonly PacketRecord[], key?: string): void {
+    if (this.ignore.has(rule)) return;
+    const k = `${rule}|${conn?.id ?? ''}|${key ?? ''}`;
+    const ev = records.map((r) => this.evidence(r));
+    const p = this.pending.get(k);
+    if (p) {
+      p.count++;
+      for (const e of ev) if (p.finding.evidence.length < MAX_EVIDENCE) p.finding.evidence.push(e);
+      return;
+    }
+    const finding: Finding = { rule, severity: severityOf(rule), message, hint, evidence: ev.slice(0, MAX_EVIDENCE) };
+    if (conn) finding.conn = connLabel(this.ctx, conn);
+    const np = { finding, count: 1 };
+    this.pending.set(k, np);
+    this.order.push(np);
+  }
+
+  /** A finding that is not about packets (clock offsets, config facts). */
+  addRaw(f: Finding): void {
+    if (this.ignore.has(f.rule)) return;
+    const np = { finding: f, count: 1 };
+    this.order.push(np);
+  }
+
+  failedCount(rule: string): number {
+    let n = 0;
+    for (const p of this.order) if (p.finding.rule === rule) n += p.count;
+    return n;
+  }
+
+  findings(): Finding[] {
+    return this.order.map((p) => {
+      if (p.count <= 1) return p.finding;
+      const where = p.finding.conn ? 'in this connection' : 'in all';
+      return { ...p.finding, message: `${p.finding.message} (${p.count} packets ${where})` };
+    });
+  }
+}
+
+export function connLabel(ctx: EngineContext, c: Connection): string {
+  const s = ctx.service;
+  const vip = s.vip.includes(':') ? `[${s.vip}]` : s.vip;
+  const cl = c.client.includes(':') ? `[${c.client}]` : c.client;
+  return `${s.protocol} ${cl}:${c.cport} -> ${vip}:${s.vport}`;
+}

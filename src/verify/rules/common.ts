@@ -1,0 +1,51 @@
+/**
+ * Shared shapes of the rule modules: one module per rule family, each with the ids it may
+ * report and a `run` over the correlated connections.
+ */
+import type { Connection, Trace } from '../engine/connections.js';
+import type { EngineContext } from '../engine/context.js';
+import type { PacketRecord, Role } from '../engine/record.js';
+import type { FindingSink } from '../engine/sink.js';
+
+export interface RuleModule {
+  family: string;
+  ids: readonly string[];
+  run(ctx: EngineContext, conns: readonly Connection[], sink: FindingSink): void;
+}
+
+/** First copy of a trace in a role. */
+export function copyAt(t: Trace, role: Role): PacketRecord | undefined {
+  for (const r of t.list) if (r.role === role) return r;
+  return undefined;
+}
+
+/** Copies in path order: client → director in → director out → RS, or the reverse for replies. */
+export function pathOrder(t: Trace): PacketRecord[] {
+  const order: Role[] = t.c2s ? ['C', 'Di', 'De', 'R'] : ['R', 'Di', 'De', 'C'];
+  const out: PacketRecord[] = [];
+  for (const role of order) for (const r of t.list) if (r.role === role) out.push(r);
+  return out;
+}
+
+/** Consecutive pairs along the path (each copy against the previous one present). */
+export function hopPairs(t: Trace): [PacketRecord, PacketRecord][] {
+  const p = pathOrder(t);
+  const out: [PacketRecord, PacketRecord][] = [];
+  for (let i = 1; i < p.length; i++) out.push([p[i - 1]!, p[i]!]);
+  return out;
+}
+
+/** True when corrected time `t` lies inside what point `idx` captured (its clock corrected). */
+export function insideCapture(ctx: EngineContext, idx: number, t: number): boolean {
+  const p = ctx.points[idx];
+  if (!p) return false;
+  const off = ctx.clocks[idx]?.offsetNs ?? 0;
+  const margin = ctx.windowNs;
+  return t >= p.firstTs - off - margin && t <= p.lastTs - off + margin;
+}
+
+export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+
+export const isRst = (r: PacketRecord): boolean => (r.flags & 0x04) !== 0;
+export const isSyn = (r: PacketRecord): boolean => (r.flags & 0x02) !== 0 && (r.flags & 0x10) === 0;
+export const isSynAck = (r: PacketRecord): boolean => (r.flags & 0x12) === 0x12;

@@ -1,0 +1,369 @@
+/**
+ * `verify` as a library: read the captures of every point, correlate the copies of each packet
+ * across points, run the rule families of rules.md per service, and return a VerifyResult that
+ * the reporters render. The CLI (src/cli/verify.ts) only parses options and calls this.
+ *
+ *   const result = await verify({ services, points: [{ kind: 'client', files: ['cl.pcap'] }, …],
+ *                                 profile: 'linux' });
+ */
+import { formatTimestamp } from '../decode/frame.js';
+import type { Packet } from '../decode/packet.js';
+import { ArpAnalyzer } from './arp/index.js';
+import type { Finding, NotEvaluated } from './findings.js';
+import { hasError } from './findings.js';
+import type { ClockOffset, ConnectionLadder, LadderCopy, PointSummary, RuleTally, VerifyResult } from './result.js';
+import { RULES, missingReason, type PointNeed } from './rules-catalog.js';
+import type { ForwardMethod, Service, ServiceSet } from './service/model.js';
+import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
+import { buildConnections, type Connection } from './engine/connections.js';
+import type { EngineContext, Profile } from './engine/context.js';
+import { inferService } from './engine/infer.js';
+import { loadPoints, type LoadedPoint, type PointInput } from './engine/load.js';
+import type { PacketRecord } from './engine/record.js';
+import { FindingSink, connLabel } from './engine/sink.js';
+import { checksumRules } from './rules/checksum.js';
+import type { RuleModule } from './rules/common.js';
+import { drRules } from './rules/dr.js';
+import { flowRules } from './rules/flow.js';
+import { natRules } from './rules/nat.js';
+import { rewriteRules } from './rules/rewrite.js';
+import { schedRules } from './rules/sched.js';
+import { tunRules } from './rules/tun.js';
+
+export interface VerifyInput {
+  services: ServiceSet | null;
+  points: PointInput[];
+  profile: Profile;
+  toaKinds?: number[];
+  ignore?: string[];
+  /** Correlation window after clock correction (default 1000 ms). */
+  windowMs?: number;
+  /** Cap on connections returned for ladder diagrams (default 2000). */
+  maxLadders?: number;
+}
+
+export const RULE_MODULES: readonly RuleModule[] = [flowRules, checksumRules, rewriteRules, natRules, drRules, tunRules, schedRules];
+
+/** Every address a service involves: a packet that names none of them is not kept. */
+function serviceAddresses(set: ServiceSet): Set<string> {
+  const a = new Set<string>();
+  for (const s of set.services) {
+    if (s.vip) a.add(s.vip);
+    for (const r of s.realServers) a.add(r.ip);
+    for (const l of s.localAddresses) a.add(l);
+  }
+  return a;
+}
+
+function keepFor(addrs: Set<string>): (r: PacketRecord) => boolean {
+  return (r) =>
+    addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.src) || addrs.has(r.outer.dst)));
+}
+
+/** Most frequent value of a list (ties: first seen). */
+function mode(xs: readonly string[]): string | null {
+  const m = new Map<string, number>();
+  let best: string | null = null;
+  let bestN = 0;
+  for (const x of xs) {
+    const n = (m.get(x) ?? 0) + 1;
+    m.set(x, n);
+    if (n > bestN) {
+      best = x;
+      bestN = n;
+    }
+  }
+  return best;
+}
+
+/** The MAC a real-server capture's host owns: destination of what it receives for the service. */
+function ownMac(p: LoadedPoint, vips: ReadonlySet<string>, rip: string | null): string | null {
+  const macs: string[] = [];
+  for (const r of p.records) {
+    if (!r.dstMac) continue;
+    if (vips.has(r.ip.dst) || (rip && (r.ip.dst === rip || r.outer?.dst === rip))) macs.push(r.dstMac);
+  }
+  return mode(macs);
+}
+
+/** Gives every RS capture without `IP=` its RIP: the configured RIP its packets name most, else
+ *  the RIP its own MAC claims in ARP (DR captures never name the RIP in the IP header). */
+function recogniseRealServers(points: LoadedPoint[], rips: ReadonlySet<string>, vips: ReadonlySet<string>): void {
+  const arpAll = new Map<string, Set<string>>();
+  for (const p of points) for (const [ip, macs] of p.arp) for (const m of macs) (arpAll.get(ip) ?? arpAll.set(ip, new Set()).get(ip)!).add(m);
+  for (const p of points) {
+    if (p.kind !== 'rs' || p.rsIp) continue;
+    const named: string[] = [];
+    for (const r of p.records) {
+      for (const a of [r.ip.src, r.ip.dst, r.outer?.dst, r.outer?.src]) if (a && rips.has(a)) named.push(a);
+    }
+    let ip = mode(named);
+    if (!ip) {
+      const mac = ownMac(p, vips, null);
+      if (mac) for (const [aip, macs] of arpAll) if (rips.has(aip) && macs.has(mac)) ip = aip;
+    }
+    if (ip) {
+      p.rsIp = ip;
+      p.name = `rs:${ip}`;
+    }
+  }
+}
+
+function makeContext(
+  service: Service,
+  inferred: boolean,
+  profile: Profile,
+  points: LoadedPoint[],
+  clocks: ClockEstimate[],
+  windowNs: number,
+): EngineContext {
+  const rsByIp = new Map(service.realServers.map((r) => [r.ip, r]));
+  const methods = new Set<ForwardMethod>(service.realServers.map((r) => r.method));
+  if (methods.size === 0 && service.method) methods.add(service.method);
+  const ctx: EngineContext = {
+    service,
+    inferred,
+    profile,
+    points,
+    clocks,
+    windowNs,
+    rsByIp,
+    methods,
+    directorMacs: new Set(),
+    rsIpByMac: new Map(),
+    rsMacsByIp: new Map(),
+    clientIdx: points.findIndex((p) => p.kind === 'client'),
+    directorIdx: points.findIndex((p) => p.kind === 'director'),
+    rsPointByIp: new Map(),
+  };
+  const vips = new Set([service.vip]);
+  const learnMac = (ip: string, mac: string): void => {
+    ctx.rsIpByMac.set(mac, ip);
+    (ctx.rsMacsByIp.get(ip) ?? ctx.rsMacsByIp.set(ip, new Set()).get(ip)!).add(mac);
+  };
+  points.forEach((p, i) => {
+    if (p.kind === 'rs' && p.rsIp) {
+      ctx.rsPointByIp.set(p.rsIp, i);
+      const mac = ownMac(p, vips, p.rsIp);
+      if (mac) learnMac(p.rsIp, mac);
+    }
+    for (const [ip, macs] of p.arp) if (rsByIp.has(ip)) for (const m of macs) learnMac(ip, m);
+  });
+  return ctx;
+}
+
+const ROLE_NAME = { C: 'client', Di: 'director-in', De: 'director-out', R: 'rs' } as const;
+
+function flagText(f: number): string {
+  const names: [number, string][] = [
+    [0x02, 'S'],
+    [0x01, 'F'],
+    [0x04, 'R'],
+    [0x08, 'P'],
+    [0x10, '.'],
+    [0x20, 'U'],
+  ];
+  return names.filter(([b]) => (f & b) !== 0).map(([, n]) => n).join('');
+}
+
+function ladder(ctx: EngineContext, c: Connection, rules: string[]): ConnectionLadder {
+  const t0 = c.records[0]?.t ?? 0;
+  const first = c.records[0];
+  const packets = [...c.traces]
+    .sort((a, b) => a.t0 - b.t0)
+    .map((t) => {
+      const order = t.c2s ? ['C', 'Di', 'De', 'R'] : ['R', 'Di', 'De', 'C'];
+      const copies = [...t.list].sort((a, b) => order.indexOf(a.role!) - order.indexOf(b.role!));
+      let prev: PacketRecord | null = null;
+      const out: LadderCopy[] = copies.map((r) => {
+        const changed: string[] = [];
+        if (prev) {
+          if (prev.ip.src !== r.ip.src) changed.push('src');
+          if (prev.ip.dst !== r.ip.dst) changed.push('dst');
+          if (prev.sport !== r.sport) changed.push('sport');
+          if (prev.dport !== r.dport) changed.push('dport');
+          if (prev.ip.ttl !== r.ip.ttl) changed.push('ttl');
+          if (prev.ip.id !== r.ip.id) changed.push('ipId');
+          if (prev.srcMac !== r.srcMac) changed.push('srcMac');
+          if (prev.dstMac !== r.dstMac) changed.push('dstMac');
+          if ((prev.outer === null) !== (r.outer === null)) changed.push('outer');
+          if (prev.hash !== r.hash) changed.push('payload');
+        }
+        prev = r;
+        return {
+          point: ctx.points[r.point]!.name,
+          role: ROLE_NAME[r.role!],
+          capture: r.capture,
+          frame: r.frame,
+          tMs: Math.round((r.t - t0) / 1e3) / 1e3,
+          src: r.ip.src,
+          dst: r.ip.dst,
+          sport: r.sport,
+          dport: r.dport,
+          ttl: r.ip.ttl,
+          ipId: r.ip.id,
+          srcMac: r.srcMac,
+          dstMac: r.dstMac,
+          outer: r.outer ? { src: r.outer.src, dst: r.outer.dst, ttl: r.outer.ttl, proto: r.outer.proto } : null,
+          changed,
+        };
+      });
+      const any = t.list[0]!;
+      return { direction: t.c2s ? ('c2s' as const) : ('s2c' as const), flags: flagText(any.flags), seq: any.seq, ack: any.ack, payloadLen: any.payloadLen, copies: out };
+    });
+  const ns = first ? first.ts : 0;
+  return {
+    conn: connLabel(ctx, c),
+    client: c.client,
+    realServer: c.backend,
+    start: formatTimestamp(Math.floor(ns / 1e9), Math.round(ns % 1e9)),
+    packets,
+    rules,
+  };
+}
+
+export async function verify(input: VerifyInput): Promise<VerifyResult> {
+  const windowNs = (input.windowMs ?? 1000) * 1e6;
+  const ignore = new Set(input.ignore ?? []);
+  const configured = input.services !== null && input.services.services.length > 0;
+  // ARP rules run on the same stream (H6's analyzer): VIPs and RIPs from the config if any.
+  const vipList = configured ? input.services!.services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip) : [];
+  const ripList = configured ? input.services!.services.flatMap((s) => s.realServers.map((r) => r.ip)) : [];
+  const arp = new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' });
+  const loaded = await loadPoints(input.points, {
+    ...(configured ? { keep: keepFor(serviceAddresses(input.services!)) } : {}),
+    ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}),
+    observe: (p: Packet, point: string) => arp.observe(p, point),
+  });
+  const points = loaded.points;
+  const findings: Finding[] = [...loaded.findings];
+  const notEvaluated: NotEvaluated[] = [];
+  const clocks = estimateClocks(points);
+  const refIdx = referencePoint(points);
+
+  let services: Service[];
+  let inferred = false;
+  if (configured) {
+    services = input.services!.services;
+    recogniseRealServers(points, new Set(services.flatMap((s) => s.realServers.map((r) => r.ip))), new Set(services.map((s) => s.vip)));
+  } else {
+    const arpMacs = new Map<string, string>();
+    const s = inferService(points, arpMacs);
+    services = s ? [s] : [];
+    inferred = true;
+    if (s) recogniseRealServers(points, new Set(s.realServers.map((r) => r.ip)), new Set([s.vip]));
+  }
+
+  const clockOffsets: ClockOffset[] = [];
+  const sinkCtxs: { ctx: EngineContext; sink: FindingSink; conns: Connection[] }[] = [];
+  const profile = input.profile;
+  for (const service of services) {
+    if (service.method === 'fullnat' || service.realServers.every((r) => r.method === 'fullnat')) {
+      notEvaluated.push({ rule: 'fnat.*', reason: `service ${service.vip}:${service.vport} uses FullNAT: its rules are evaluated by the FullNAT engine, not yet part of verify` });
+      continue;
+    }
+    const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
+    const sink = new FindingSink(ctx, ignore);
+    const conns = buildConnections(ctx);
+    for (const m of RULE_MODULES) m.run(ctx, conns, sink);
+    sinkCtxs.push({ ctx, sink, conns });
+  }
+
+  // capture.clock-offset: one info finding per point measured against the reference.
+  points.forEach((p, i) => {
+    const c = clocks[i]!;
+    if (i === refIdx) return;
+    const offsetMs = c.offsetNs / 1e6;
+    clockOffsets.push({ point: p.name, offsetMs, spreadMs: c.spreadNs / 1e6, pairs: c.pairs, against: c.via });
+    if (ignore.has('capture.clock-offset')) return;
+    const first = p.records[0];
+    findings.push({
+      rule: 'capture.clock-offset',
+      severity: 'info',
+      message:
+        c.pairs > 0
+          ? `${p.name} clock is ${offsetMs >= 0 ? '+' : ''}${offsetMs.toFixed(3)} ms against ${c.via} (spread ${(c.spreadNs / 1e6).toFixed(3)} ms over ${c.pairs} matched packets)`
+          : `${p.name} shares no packet with the other captures: its clock offset is unknown (assumed 0)`,
+      hint: c.pairs > 0 ? 'informational: timestamps of this capture are corrected by this offset before matching' : 'check that this capture covers the same time and traffic',
+      evidence: first ? [{ capture: first.capture, frame: first.frame, point: p.name }] : [],
+    });
+  });
+
+  // ARP findings from H6's analyzer.
+  const arpReport = arp.finish();
+  for (const f of arpReport.findings) if (!ignore.has(f.rule)) findings.push(f);
+
+  for (const { sink } of sinkCtxs) findings.push(...sink.findings());
+
+  // Tally and not-evaluated, from the catalog.
+  const have = new Set<PointNeed>(points.map((p) => p.kind));
+  const methods = new Set<ForwardMethod>(services.flatMap((s) => s.realServers.map((r) => r.method)));
+  const rules: RuleTally[] = [];
+  const arpNotEval = new Map(arpReport.notEvaluated.map((n) => [n.rule, n.reason]));
+  for (const rule of RULES) {
+    if (rule.engine === 'fnat' && !methods.has('fullnat')) continue;
+    if (ignore.has(rule.id)) continue;
+    const failed = findings.filter((f) => f.rule === rule.id).length;
+    if (rule.engine === 'arp') {
+      const reason = arpNotEval.get(rule.id);
+      if (reason) notEvaluated.push({ rule: rule.id, reason });
+      rules.push({ rule: rule.id, status: reason ? 'not-evaluated' : failed > 0 ? 'fail' : 'pass', checked: arpReport.stats.arpPackets, failed });
+      continue;
+    }
+    let reason: string | null = missingReason(rule, have, methods, configured);
+    if (!reason && services.length === 0) reason = 'no service: no configuration given and no client SYN to infer it from';
+    if (rule.engine === 'fnat' && !reason) reason = 'FullNAT rules are not evaluated by this engine yet';
+    const checked = sinkCtxs.reduce((n, s) => n + (s.sink.checked.get(rule.id) ?? 0), 0);
+    if (!reason && checked === 0 && failed === 0 && rule.family !== 'capture' && rule.id !== 'checksum.offload-likely') {
+      reason = 'nothing to check: no packet or connection the rule applies to was correlated';
+    }
+    if (reason && failed === 0) {
+      notEvaluated.push({ rule: rule.id, reason });
+      rules.push({ rule: rule.id, status: 'not-evaluated', checked: 0, failed: 0 });
+    } else {
+      rules.push({ rule: rule.id, status: failed > 0 ? (rule.severity === 'info' ? 'pass' : 'fail') : 'pass', checked, failed });
+    }
+  }
+
+  const pointSummaries: PointSummary[] = points.map((p, i) => ({
+    point: p.name,
+    captures: p.files,
+    frames: p.frames,
+    clockOffsetMs: i === refIdx ? 0 : clocks[i]!.pairs > 0 ? clocks[i]!.offsetNs / 1e6 : null,
+  }));
+
+  const connections: ConnectionLadder[] = [];
+  const maxLadders = input.maxLadders ?? 2000;
+  let connCount = 0;
+  for (const { ctx, conns } of sinkCtxs) {
+    for (const c of conns) {
+      connCount++;
+      if (connections.length >= maxLadders) continue;
+      const label = connLabel(ctx, c);
+      const rs = [...new Set(findings.filter((f) => f.conn === label).map((f) => f.rule))];
+      connections.push(ladder(ctx, c, rs));
+    }
+  }
+
+  const serviceOut = services.length === 1 ? services[0] : services;
+  return {
+    verdict: hasError(findings) ? 'fail' : 'pass',
+    service: serviceOut ?? null,
+    serviceInferred: inferred,
+    profile,
+    points: pointSummaries,
+    findings,
+    notEvaluated,
+    rules,
+    stats: {
+      frames: points.reduce((n, p) => n + p.frames, 0),
+      packetsCorrelated: points.reduce((n, p) => n + p.records.filter((r) => r.conn !== null).length, 0),
+      connections: connCount,
+      services: services.length,
+      errors: findings.filter((f) => f.severity === 'error').length,
+      warnings: findings.filter((f) => f.severity === 'warning').length,
+    },
+    connections,
+    clockOffsets,
+  };
+}
