@@ -1,7 +1,14 @@
 // Bad configs: each must be a ConfigError (an InputError, exit 2) naming file, line and what.
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/cli/errors.js';
-import { ConfigError, parseServiceConfig, serviceFromFlags, type ServiceFlags } from '../../src/verify/service/index.js';
+import {
+  ConfigError,
+  loadServiceConfig,
+  mergeServiceSets,
+  parseServiceConfig,
+  serviceFromFlags,
+  type ServiceFlags,
+} from '../../src/verify/service/index.js';
 
 function errorOf(text: string, file = 'cfg'): ConfigError {
   try {
@@ -166,5 +173,20 @@ describe('serviceFromFlags', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).message).toMatch(/^command line: /);
     expect((err as ConfigError).message).toMatch(what);
+  });
+});
+
+describe('loading and merging (repeated --config)', () => {
+  it('an unreadable file is a ConfigError naming the path', async () => {
+    await expect(loadServiceConfig('/nonexistent/lvsaudit/keepalived.conf')).rejects.toThrow(
+      /^\/nonexistent\/lvsaudit\/keepalived.conf: cannot read config \(ENOENT\)$/,
+    );
+  });
+  it('merges sets and refuses a service defined in two files', () => {
+    const a = parseServiceConfig('-A -t 1.2.3.4:80\n', 'a.rules');
+    const b = parseServiceConfig('virtual_server 1.2.3.4 443 {\n}\n', 'b.conf');
+    expect(mergeServiceSets([a, b]).services.map((s) => s.vport)).toEqual([80, 443]);
+    const c = parseServiceConfig('\nvirtual_server 1.2.3.4 80 {\n}\n', 'c.conf');
+    expect(() => mergeServiceSets([a, c])).toThrow(/^c.conf:2: service also defined at a.rules:1$/);
   });
 });
