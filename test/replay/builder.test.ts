@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import {
   PacketBuilder,
   fragmentIpv4,
+  fragmentIpv6,
   recomputeIpv4Checksum,
   recomputeL4Checksum,
   encodeTcpOptions,
@@ -312,6 +313,49 @@ describe('fragmentIpv4', () => {
     const f = fragmentIpv4(pkt, 1500, { ignoreDf: true });
     expect(f.length).toBe(2);
     expect(f.every((x) => (x.readUInt16BE(6) & 0x4000) !== 0)).toBe(true);
+  });
+});
+
+describe('fragmentIpv6', () => {
+  it('fragments fit the MTU, repeat the unfragmentable part, and reassemble to the original', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1280, max: 1500 }), fc.boolean(), fc.integer({ min: 0, max: 0xffffffff }), (n, mtu, hop, id) => {
+        const whole = PacketBuilder.eth({ src: '02:00:00:00:00:01', dst: '02:00:00:00:00:02' })
+          .ipv6({ src: '2001:db8::1', dst: '2001:db8::2', ext: hop ? [{ kind: 'hop' }] : [] })
+          .tcp({ sport: 1, dport: 2, flags: 'PA' })
+          .payload(Buffer.alloc(n, 0x77))
+          .build();
+        const frags = fragmentIpv6(whole, mtu, { ipOff: 14, id });
+        const unfrag = 40 + (hop ? 8 : 0);
+        const data = whole.subarray(14 + unfrag);
+        if (whole.length - 14 <= mtu) {
+          expect(frags).toEqual([whole]);
+          return;
+        }
+        const rebuilt = Buffer.alloc(data.length);
+        let seen = 0;
+        frags.forEach((f, i) => {
+          const ip = f.subarray(14);
+          expect(ip.length).toBeLessThanOrEqual(mtu);
+          expect(ip.readUInt16BE(4)).toBe(ip.length - 40);
+          expect(ip.subarray(8, 40).equals(whole.subarray(14 + 8, 14 + 40))).toBe(true);
+          // Next header chain: IPv6 → (hop →) fragment(44) → TCP(6)
+          expect(hop ? [ip[6], ip[40]] : [ip[6]]).toEqual(hop ? [0, 44] : [44]);
+          const fh = ip.subarray(unfrag, unfrag + 8);
+          expect(fh[0]).toBe(6);
+          expect(fh.readUInt32BE(4)).toBe(id);
+          const word = fh.readUInt16BE(2);
+          expect((word & 1) === 1).toBe(i < frags.length - 1);
+          const piece = ip.subarray(unfrag + 8);
+          if (i < frags.length - 1) expect(piece.length % 8).toBe(0);
+          piece.copy(rebuilt, (word >> 3) * 8);
+          seen += piece.length;
+        });
+        expect(seen).toBe(data.length);
+        expect(rebuilt.equals(data)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 
 const PY = String.raw`
 import sys, json
-from scapy.all import Ether, IP, IPv6, CookedLinux, raw, defragment, NoPayload, conf
+from scapy.all import Ether, IP, IPv6, CookedLinux, raw, defragment, defragment6, NoPayload, conf
 from scapy.layers.l2 import CookedLinuxV2
 from scapy.fields import FlagValue
 
@@ -67,6 +67,8 @@ for item in json.load(sys.stdin):
     if item.get('defrag'):
         frags = [IP(bytes.fromhex(x)) for x in item['defrag']]
         r['defragmented'] = [raw(x).hex() for x in defragment(frags)]
+    if item.get('defrag6'):
+        r['defragmented6'] = raw(defragment6([IPv6(bytes.fromhex(x)) for x in item['defrag6']])).hex()
 json.dump(res, sys.stdout)
 `;
 
@@ -77,6 +79,8 @@ export interface ScapyItem {
   ipOnly?: boolean;
   /** Raw IP fragments to reassemble with scapy's defragment(). */
   defrag?: string[];
+  /** Raw IPv6 fragments to reassemble with scapy's defragment6(). */
+  defrag6?: string[];
 }
 
 export interface ScapyLayer {
@@ -88,6 +92,7 @@ export interface ScapyResult {
   layers: ScapyLayer[];
   rebuilt: string;
   defragmented?: string[];
+  defragmented6?: string;
 }
 
 let pythonCache: string | null | undefined;

@@ -74,3 +74,59 @@ export function fragmentIpv4(packet: Buffer, mtu: number, opts: FragmentOptions 
   }
   return out;
 }
+
+export interface Fragment6Options {
+  /** Offset of the IPv6 header in `packet` (bytes before it are copied to every fragment). Default 0. */
+  ipOff?: number;
+  /** Fragment header identification. Default 1. */
+  id?: number;
+}
+
+/**
+ * Splits the IPv6 packet at `opts.ipOff` into fragments whose IPv6 packets fit `mtu` bytes
+ * (RFC 8200 §4.5): the unfragmentable part (IPv6 header, hop-by-hop, routing and destination
+ * options before routing) is repeated, a fragment header is inserted after it, and the rest is
+ * cut in 8-byte aligned pieces. Returns the packet itself (copied) when it already fits.
+ */
+export function fragmentIpv6(packet: Buffer, mtu: number, opts: Fragment6Options = {}): Buffer[] {
+  const ipOff = opts.ipOff ?? 0;
+  if (packet.length < ipOff + 40 || packet[ipOff]! >> 4 !== 6) throw new TypeError('fragmentIpv6: no IPv6 header at the given offset');
+  const end = ipOff + 40 + packet.readUInt16BE(ipOff + 4);
+  if (end > packet.length) throw new RangeError('fragmentIpv6: payload length does not match the bytes');
+  if (end - ipOff <= mtu) return [Buffer.from(packet)];
+  // Find the end of the unfragmentable part and the byte holding the next-header value to replace.
+  let nextAt = ipOff + 6;
+  let unfragEnd = ipOff + 40;
+  let nh = packet[nextAt]!;
+  let off = ipOff + 40;
+  while (nh === 0 || nh === 43 || nh === 60) {
+    if (off + 8 > end) break;
+    const len = (packet[off + 1]! + 1) * 8;
+    const following = packet[off]!;
+    // A destination options header belongs to the unfragmentable part only before a routing header.
+    if (nh === 60 && following !== 43) break;
+    nextAt = off;
+    off += len;
+    unfragEnd = off;
+    nh = following;
+  }
+  const firstNext = packet[nextAt]!;
+  const unfrag = Buffer.from(packet.subarray(ipOff, unfragEnd));
+  unfrag[nextAt - ipOff] = 44;
+  const data = packet.subarray(unfragEnd, end);
+  const room = Math.floor((mtu - unfrag.length - 8) / 8) * 8;
+  if (room <= 0) throw new RangeError(`fragmentIpv6: mtu ${mtu} too small`);
+  const prefix = packet.subarray(0, ipOff);
+  const out: Buffer[] = [];
+  for (let pos = 0; pos < data.length; pos += room) {
+    const take = Math.min(room, data.length - pos);
+    const fh = Buffer.alloc(8);
+    fh[0] = firstNext;
+    fh.writeUInt16BE(((pos / 8) << 3) | (pos + take < data.length ? 1 : 0), 2);
+    fh.writeUInt32BE((opts.id ?? 1) >>> 0, 4);
+    const ip = Buffer.concat([unfrag, fh, data.subarray(pos, pos + take)]);
+    ip.writeUInt16BE(ip.length - 40, 4);
+    out.push(Buffer.concat([prefix, ip]));
+  }
+  return out;
+}
