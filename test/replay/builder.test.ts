@@ -11,6 +11,7 @@ import {
   fragmentIpv6,
   recomputeIpv4Checksum,
   recomputeL4Checksum,
+  updateChecksumIncremental,
   encodeTcpOptions,
   parseTcpFlags,
   LinkType,
@@ -237,6 +238,38 @@ describe('checksum-fix: in-place repair', () => {
         parseIpv6(rip6)!.copy(b6, 24);
         recomputeL4Checksum(b6, 0);
         expect(b6.equals(mk6(rip6))).toBe(true);
+      }),
+    );
+  });
+
+  it('RFC 1624 incremental update after a DNAT gives the full recompute, and keeps a bad checksum bad', () => {
+    fc.assert(
+      fc.property(arbIpv4, arbIpv4, fc.integer({ min: 1, max: 0xffff }), fc.integer({ min: 1, max: 0xfffe }), (vip, rip, rport, skew) => {
+        const mk = (dst: string, dport: number, ipCk?: number, tcpCk?: number): Buffer =>
+          PacketBuilder.raw().ipv4({ src: '10.0.0.2', dst, checksum: ipCk }).tcp({ sport: 40000, dport, seq: 1, flags: 'S', checksum: tcpCk }).payload('x').build();
+        const pkt = mk(vip, 80);
+        const good = Buffer.from(pkt);
+        // Rewrite VIP:80 → RIP:rport the way IPVS NAT does: field by field, checksums adjusted.
+        const oldDst = Buffer.from(pkt.subarray(16, 20));
+        const newDst = Buffer.alloc(4);
+        newDst.writeUInt32BE(parseIpv4(rip)!, 0);
+        const oldPort = Buffer.from(pkt.subarray(22, 24));
+        const newPort = Buffer.from([rport >> 8, rport & 255]);
+        const rewrite = (b: Buffer): void => {
+          newDst.copy(b, 16);
+          newPort.copy(b, 22);
+          updateChecksumIncremental(b, 10, oldDst, newDst);
+          updateChecksumIncremental(b, 36, oldDst, newDst); // pseudo-header
+          updateChecksumIncremental(b, 36, oldPort, newPort);
+        };
+        rewrite(good);
+        expect(good.equals(mk(rip, rport))).toBe(true);
+        // A TCP checksum off by `skew` before the rewrite is still off after it (full recompute would hide that).
+        const ck = pkt.readUInt16BE(36);
+        const bad = Buffer.from(pkt);
+        bad.writeUInt16BE((ck + skew) % 0xffff || 0xffff, 36);
+        rewrite(bad);
+        expect(verifies(pseudo({ t: 'ipv4', s: { src: '10.0.0.2', dst: rip } }, 6, bad.length - 20), bad.subarray(20))).toBe(false);
       }),
     );
   });

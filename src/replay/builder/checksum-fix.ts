@@ -122,3 +122,22 @@ export function recomputeChecksums(buf: Uint8Array, ipOff: number, opts: L4FixOp
   recomputeIpv4Checksum(buf, ipOff);
   recomputeL4Checksum(buf, ipOff, opts);
 }
+
+/**
+ * RFC 1624 incremental update (HC' = ~(~HC + ~m + m')) of the 16-bit checksum at `csumOff` after
+ * the field `oldBytes` was replaced by `newBytes` (same even length). This is how IPVS NAT-rewrites
+ * addresses and ports (`csum_replace4/2`, `inet_proto_csum_replace*`): a checksum that was wrong
+ * before stays wrong by the same amount, unlike a full recompute, which would hide it.
+ */
+export function updateChecksumIncremental(buf: Uint8Array, csumOff: number, oldBytes: Uint8Array, newBytes: Uint8Array): void {
+  if (oldBytes.length !== newBytes.length || oldBytes.length % 2 !== 0) throw new RangeError('incremental checksum update needs fields of the same even length');
+  let sum = ~((buf[csumOff]! << 8) | buf[csumOff + 1]!) & 0xffff;
+  for (let i = 0; i < oldBytes.length; i += 2) {
+    sum += ~((oldBytes[i]! << 8) | oldBytes[i + 1]!) & 0xffff;
+    sum += (newBytes[i]! << 8) | newBytes[i + 1]!;
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const c = ~sum & 0xffff;
+  buf[csumOff] = c >> 8;
+  buf[csumOff + 1] = c & 255;
+}
