@@ -114,6 +114,24 @@ export const spots: Record<string, PacketBuilder> = {
   sll: PacketBuilder.sll({ pktType: 4, addr: MAC_C }).ipv4({ src: CIP, dst: VIP }).udp({ sport: 7, dport: 8 }).payload('sll'),
   sll2: PacketBuilder.sll({ version: 2, ifIndex: 3, addr: MAC_C }).ipv6({ src: CIP6, dst: VIP6 }).tcp({ sport: 7, dport: 8, flags: 'R' }),
   rawUrg: PacketBuilder.raw().ipv4({ src: CIP, dst: VIP }).tcp({ sport: 7, dport: 8, flags: 'PAUEC', urgent: 3 }).payload('urgent'),
+  tcpExpRaw: eth()
+    .ipv4({ src: CIP, dst: VIP })
+    .tcp({
+      sport: 40000,
+      dport: 80,
+      flags: 'S',
+      options: [
+        { kind: 'exp', optKind: 254, exid: 0xf989, data: Buffer.from('0102030405060708', 'hex') },
+        { kind: 'raw', optKind: 30, data: Buffer.from('0081aabbccdd', 'hex') },
+      ],
+    }),
+  greTeb: eth()
+    .ipv4({ src: '172.16.0.1', dst: '172.16.0.10' })
+    .gre()
+    .ethInner({ src: MAC_C, dst: MAC_D })
+    .ipv4({ src: CIP, dst: VIP })
+    .udp({ sport: 3, dport: 4 })
+    .payload('teb'),
   gue: eth()
     .ipv4({ src: '172.16.0.1', dst: '172.16.0.10' })
     .gue({ sport: 50000, dport: 6080 })

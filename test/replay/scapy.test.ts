@@ -85,6 +85,22 @@ describe.skipIf(!need(hasScapy, 'python3 with scapy not installed'))('builder vs
     expect(layer(r, 'TCP').options).toEqual([[254, '9c43' + '20010db8000000000000000000000002']]);
   });
 
+  it('RFC 6994 experimental option (TFO ExID) and a raw option are written as given', () => {
+    const r = res.get('tcpExpRaw')!;
+    expect(layer(r, 'TCP').options).toEqual([
+      [254, 'f989' + '0102030405060708'],
+      [30, '0081aabbccdd'],
+    ]);
+    expect(layer(r, 'TCP').dataofs).toBe(5 + 5);
+  });
+
+  it('GRE carrying Ethernet (TEB, 0x6558)', () => {
+    const r = res.get('greTeb')!;
+    expect(layer(r, 'GRE').proto).toBe(0x6558);
+    expect(layer(r, 'Ether', 1)).toMatchObject({ src: MAC_C, dst: MAC_D, type: 0x0800 });
+    expect(layer(r, 'UDP')).toMatchObject({ sport: 3, dport: 4 });
+  });
+
   it('UDP over v4 and v6, and a zero (absent) checksum kept at 0', () => {
     expect(layer(res.get('udp4')!, 'UDP')).toMatchObject({ sport: 5353, dport: 53, len: 13 });
     expect(layer(res.get('udp6')!, 'UDP')).toMatchObject({ sport: 5353, dport: 53, len: 14 });
