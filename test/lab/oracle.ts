@@ -3,6 +3,7 @@
  * kernel's own view of the lab's leftovers (ip netns / ip link / process table).
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Rows of the requested fields for packets matching `filter` (tshark -Y). */
 export function tsharkFields(file: string, filter: string, fields: readonly string[]): string[][] {
@@ -59,13 +60,20 @@ export function pidsIn(ns: string): number[] {
     .filter((n) => n > 0);
 }
 
+/**
+ * True while `pid` is a running (non-zombie) process. A zombie has already ended; it only waits
+ * for its parent (or init, for orphans) to collect its status.
+ */
 export function alive(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return false;
   }
+  // Format: "pid (comm) S ..."; comm may contain spaces and parentheses, so split at the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state !== 'Z' && state !== 'X';
 }
 
 /** Wait until `cond` holds (polling), up to `ms`. */
