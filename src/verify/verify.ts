@@ -236,6 +236,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     observe: (p: Packet, point: string) => arp.observe(p, point),
   });
   const points = loaded.points;
+  const loadNames = points.map((p) => p.name);
   const findings: Finding[] = [...loaded.findings];
   const notEvaluated: NotEvaluated[] = [];
   const clocks = estimateClocks(points);
@@ -291,7 +292,12 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
 
   // ARP findings from H6's analyzer.
   const arpReport = arp.finish();
-  for (const f of arpReport.findings) if (!ignore.has(f.rule)) findings.push(f);
+  // RS points recognised after loading were named after their file while ARP saw them.
+  const rename = new Map(points.map((p, i) => [loadNames[i]!, p.name]));
+  for (const f of arpReport.findings) {
+    if (ignore.has(f.rule)) continue;
+    findings.push({ ...f, evidence: f.evidence.map((e) => ({ ...e, point: rename.get(e.point) ?? e.point })) });
+  }
 
   for (const { sink } of sinkCtxs) findings.push(...sink.findings());
 

@@ -10,7 +10,7 @@
  * offsets of any size (seconds or hours).
  */
 import type { LoadedPoint } from './load.js';
-import type { PacketRecord } from './record.js';
+import { numericKey, type PacketRecord } from './record.js';
 
 export interface ClockEstimate {
   /** ns to subtract from the point's timestamps to get reference time; 0 for the reference. */
@@ -23,13 +23,20 @@ export interface ClockEstimate {
   via: string;
 }
 
-const strongKey = (r: PacketRecord): string =>
-  `${r.proto}|${r.seq}|${r.ack}|${r.flags}|${r.payloadLen}|${r.hash}|${r.ip.id}`;
+const strongKey = (r: PacketRecord): number =>
+  numericKey(r.seq, r.ack, (r.flags << 16) | r.ip.id, r.payloadLen, r.hash, r.proto === 'tcp' ? 6 : 17);
 
-/** Earliest timestamp per key, and how many times the key occurs. */
-function index(p: LoadedPoint): Map<string, { ts: number; n: number }> {
-  const m = new Map<string, { ts: number; n: number }>();
-  for (const r of p.records) {
+/** Records per point used for the estimate: the offset is one number, a sample pins it. */
+const SAMPLE = 20000;
+
+/** Earliest timestamp per key, and how many times the key occurs (over the first SAMPLE records;
+ *  the reference gets a larger slice so the other points' samples find their partners even
+ *  when their clocks are seconds apart). */
+function index(p: LoadedPoint, limit: number): Map<number, { ts: number; n: number }> {
+  const m = new Map<number, { ts: number; n: number }>();
+  const n = Math.min(p.records.length, limit);
+  for (let i = 0; i < n; i++) {
+    const r = p.records[i]!;
     const k = strongKey(r);
     const e = m.get(k);
     if (!e) m.set(k, { ts: r.ts, n: 1 });
@@ -48,8 +55,8 @@ function median(xs: number[]): number {
 }
 
 function pairDiffs(
-  a: Map<string, { ts: number; n: number }>,
-  b: Map<string, { ts: number; n: number }>,
+  a: Map<number, { ts: number; n: number }>,
+  b: Map<number, { ts: number; n: number }>,
   maxCopiesA: number,
   maxCopiesB: number,
 ): number[] {
@@ -77,7 +84,7 @@ export function estimateClocks(points: readonly LoadedPoint[]): ClockEstimate[] 
   const ref = points[refIdx];
   const out: ClockEstimate[] = points.map(() => ({ offsetNs: 0, spreadNs: 0, pairs: 0, via: '' }));
   if (!ref) return out;
-  const idx = points.map(index);
+  const idx = points.map((p, i) => index(p, i === refIdx ? SAMPLE * 4 : SAMPLE));
   const dirIdx = points.findIndex((p) => p.kind === 'director');
   out[refIdx] = { offsetNs: 0, spreadNs: 0, pairs: 0, via: ref.name };
   // Director first, so RS points without common packets with the client can go through it.

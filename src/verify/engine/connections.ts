@@ -12,7 +12,7 @@
  */
 import { TcpFlag } from '../../decode/packet.js';
 import type { EngineContext } from './context.js';
-import type { PacketRecord, Role } from './record.js';
+import { numericKey, type PacketRecord, type Role } from './record.js';
 
 export interface Trace {
   c2s: boolean;
@@ -54,11 +54,11 @@ function learnDirectorMacs(ctx: EngineContext): void {
   const d = ctx.points[ctx.directorIdx];
   if (!d) return;
   const { vip } = ctx.service;
-  const groups = new Map<string, PacketRecord[]>();
+  const groups = new Map<number, PacketRecord[]>();
   for (const r of d.records) {
     if (r.ip.dst !== vip || r.outer) continue;
     if (!r.dstMac || !r.srcMac) continue;
-    const k = `${r.sport}|${r.seq}|${r.ack}|${r.flags}|${r.payloadLen}|${r.ip.id}`;
+    const k = numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id);
     let g = groups.get(k);
     if (!g) groups.set(k, (g = []));
     g.push(r);
@@ -103,41 +103,54 @@ export function buildConnections(ctx: EngineContext): Connection[] {
   const { vip, vport } = ctx.service;
   const proto = ctx.service.protocol;
   // 1. Client endpoints: anything that talks to VIP:vport, at any point.
-  const clients = new Set<string>();
+  // Client IP → its ports (nested maps: no per-packet key strings on the hot path).
+  const clients = new Map<string, Set<number>>();
   for (const p of ctx.points) {
     for (const r of p.records) {
-      if (r.proto === proto && r.ip.dst === vip && (vport === 0 || r.dport === vport)) clients.add(`${r.ip.src}|${r.sport}`);
+      if (r.proto === proto && r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
+        let ports = clients.get(r.ip.src);
+        if (!ports) clients.set(r.ip.src, (ports = new Set()));
+        ports.add(r.sport);
+      }
     }
   }
+  const isClient = (ip: string, port: number): boolean => clients.get(ip)?.has(port) === true;
   learnDirectorMacs(ctx);
   // 2. Classify and split into generations (a new client ISN = a new connection on a reused port).
   const conns = new Map<string, Connection>();
+  // Per client endpoint: the generation (ISN) current at each point, and its connections by ISN.
+  const byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
   for (const p of ctx.points) {
-    const currentIsn = new Map<string, number | null>();
+    const currentIsn = new Map<string, Map<number, number | null>>();
     for (const r of p.records) {
       r.role = null;
       r.conn = null;
       if (r.proto !== proto) continue;
-      const fromClient = clients.has(`${r.ip.src}|${r.sport}`);
-      const toClient = clients.has(`${r.ip.dst}|${r.dport}`);
+      const fromClient = isClient(r.ip.src, r.sport);
+      const toClient = isClient(r.ip.dst, r.dport);
       if (fromClient === toClient) continue;
       // At the client, only packets to the VIP belong to the connection (an RST the client sends
       // to a stray RIP is not part of it); replies from anywhere are kept (leaks are findings).
       if (p.kind === 'client' && fromClient && r.ip.dst !== vip) continue;
       r.c2s = fromClient;
       r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
-      const ckey = fromClient ? `${r.ip.src}|${r.sport}` : `${r.ip.dst}|${r.dport}`;
-      if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) currentIsn.set(ckey, r.seq);
-      const isn = currentIsn.get(ckey) ?? null;
-      const id = `${ckey}|${isn ?? 'pre'}`;
-      r.conn = id;
-      let c = conns.get(id);
+      const cip = fromClient ? r.ip.src : r.ip.dst;
+      const cport = fromClient ? r.sport : r.dport;
+      let ports = currentIsn.get(cip);
+      if (!ports) currentIsn.set(cip, (ports = new Map()));
+      if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) ports.set(cport, r.seq);
+      const isn = ports.get(cport) ?? null;
+      let ep = byEndpoint.get(cip);
+      if (!ep) byEndpoint.set(cip, (ep = new Map()));
+      let gens = ep.get(cport);
+      if (!gens) ep.set(cport, (gens = new Map()));
+      let c = gens.get(isn);
       if (!c) {
-        const [client, port] = ckey.split('|') as [string, string];
+        const id = `${cip}|${cport}|${isn ?? 'pre'}`;
         c = {
           id,
-          client,
-          cport: Number(port),
+          client: cip,
+          cport,
           isn,
           records: [],
           traces: [],
@@ -149,7 +162,9 @@ export function buildConnections(ctx: EngineContext): Connection[] {
           lastT: -Infinity,
         };
         conns.set(id, c);
+        gens.set(isn, c);
       }
+      r.conn = c.id;
       c.records.push(r);
     }
   }
@@ -164,10 +179,10 @@ export function buildConnections(ctx: EngineContext): Connection[] {
 }
 
 function buildTraces(c: Connection, windowNs: number): void {
-  const open = new Map<string, Trace[]>();
+  const open = new Map<number, Trace[]>();
   for (const r of c.records) {
     c.lastT = Math.max(c.lastT, r.t);
-    const key = `${r.c2s ? 1 : 0}|${r.seq}|${r.ack}|${r.flags}|${r.payloadLen}`;
+    const key = numericKey(r.c2s ? 1 : 0, r.seq, r.ack, r.flags, r.payloadLen, 0);
     let list = open.get(key);
     if (!list) open.set(key, (list = []));
     const slot = slotOf(r);

@@ -56,8 +56,8 @@ export interface PacketRecord {
   payloadLen: number;
   /** FNV-1a over the captured payload bytes; -1 when the payload is cut by snaplen. */
   hash: number;
-  /** TCP options as hex (kind/len/value bytes), compared across points. */
-  optSig: string;
+  /** FNV-1a of the TCP option bytes (0 = none), compared across points. */
+  optSig: number;
   l4ChecksumOk: boolean | null;
   /** Filled by classification. */
   role: Role | null;
@@ -71,8 +71,8 @@ function ipFields(v: IpView, buf: Buffer): IpFields {
   const isV4 = v.version === 4;
   return {
     v: isV4 ? 4 : 6,
-    src: isV4 ? ipv4ToString(v.src4) : ipv6ToString(buf, v.srcOff),
-    dst: isV4 ? ipv4ToString(v.dst4) : ipv6ToString(buf, v.dstOff),
+    src: isV4 ? ip4(v.src4) : ipv6ToString(buf, v.srcOff),
+    dst: isV4 ? ip4(v.dst4) : ipv6ToString(buf, v.dstOff),
     ttl: v.ttl,
     id: v.id,
     df: v.df,
@@ -94,12 +94,37 @@ export function payloadHash(buf: Uint8Array, off: number, len: number): number {
   return h >>> 0;
 }
 
-function optionsHex(p: Packet, l: NetLayers): string {
+function optionsHash(p: Packet, l: NetLayers): number {
   const t = l.tcp;
-  if (t.optCount === 0) return '';
+  if (t.optCount === 0) return 0;
   const start = t.off + 20;
   const end = Math.min(t.off + t.hdrLen, p.end);
-  return end > start ? p.buf.toString('hex', start, end) : '';
+  return end > start ? payloadHash(p.buf, start, end - start) : 0;
+}
+
+// Address and MAC texts repeat across millions of packets: intern them so each record points at
+// one shared string instead of allocating its own (the records dominate the engine's memory).
+const ip4Text = new Map<number, string>();
+const macText = new Map<number, string>();
+const MAX_INTERN = 1 << 16;
+
+function ip4(a: number): string {
+  let s = ip4Text.get(a);
+  if (s === undefined) {
+    s = ipv4ToString(a);
+    if (ip4Text.size < MAX_INTERN) ip4Text.set(a, s);
+  }
+  return s;
+}
+
+function mac(buf: Buffer, off: number): string {
+  const n = buf.readUIntBE(off, 6);
+  let s = macText.get(n);
+  if (s === undefined) {
+    s = macToString(buf, off);
+    if (macText.size < MAX_INTERN) macText.set(n, s);
+  }
+  return s;
 }
 
 /** Addresses of a transport stack as text, or null when it carries no IPv4/IPv6 TCP/UDP. */
@@ -130,8 +155,8 @@ export function extractRecord(p: Packet, point: number): PacketRecord | null {
     frame: p.frame,
     ts,
     t: ts,
-    srcMac: p.eth.present ? macToString(buf, p.eth.srcOff) : null,
-    dstMac: p.eth.present ? macToString(buf, p.eth.dstOff) : null,
+    srcMac: p.eth.present ? mac(buf, p.eth.srcOff) : null,
+    dstMac: p.eth.present ? mac(buf, p.eth.dstOff) : null,
     direction: p.direction,
     ifIndex: p.sll.present ? p.sll.ifIndex : -1,
     interfaceId: p.interfaceId,
@@ -147,7 +172,7 @@ export function extractRecord(p: Packet, point: number): PacketRecord | null {
     window: isTcp ? tcp.window : 0,
     payloadLen: isTcp ? Math.max(wireLen, pl) : Math.max(wireLen, pl),
     hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
-    optSig: isTcp ? optionsHex(p, l) : '',
+    optSig: isTcp ? optionsHash(p, l) : 0,
     l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
     role: null,
     conn: null,
@@ -158,4 +183,23 @@ export function extractRecord(p: Packet, point: number): PacketRecord | null {
 /** Evidence line of a record: capture file, frame and point name. */
 export function describeRecord(r: PacketRecord): string {
   return `${r.capture}#${r.frame}`;
+}
+
+/** Mixes 32-bit values (murmur3 finaliser style); used to build numeric map keys. */
+function mix(h: number, v: number): number {
+  h = Math.imul(h ^ v, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * A packet's invariants as one number (53 bits of two mixed 32-bit halves): a Map keyed by
+ * numbers is far cheaper than one keyed by concatenated strings on millions of packets, and a
+ * collision needs 53 random bits to agree.
+ */
+export function numericKey(a: number, b: number, c: number, d: number, e: number, f: number): number {
+  const h1 = mix(mix(mix(0x9747b28c, a), b), c);
+  const h2 = mix(mix(mix(0x1b873593, d), e), f);
+  return h1 * 2097152 + (h2 & 0x1fffff);
 }

@@ -86,12 +86,13 @@ export const natRules: RuleModule = {
     const cIdx = ctx.clientIdx;
     if (cIdx < 0) return;
     const rips = new Set([...ctx.rsByIp.keys()]);
+    const byId = new Map(conns.map((x) => [x.id, x]));
     for (const r of ctx.points[cIdx]!.records) {
       if (r.role !== 'C' || r.c2s) continue;
       sink.check('nat.rip-leak');
       const leak = rips.has(r.ip.src) || (ctx.inferred && r.ip.src !== vip);
       if (!leak) continue;
-      const c = conns.find((x) => x.id === r.conn) ?? null;
+      const c = (r.conn !== null ? byId.get(r.conn) : undefined) ?? null;
       if (c && methodOf(ctx, c.backend) !== 'nat') continue;
       sink.add(
         'nat.rip-leak',
