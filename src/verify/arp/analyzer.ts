@@ -12,7 +12,7 @@ import type { Packet } from '../../decode/packet.js';
 import type { Finding, NotEvaluated } from '../findings.js';
 import { learn, type Knowledge } from './knowledge.js';
 import { macText, parseMacNum } from './mac.js';
-import { ArpCollector, byTime, type ArpRecord } from './records.js';
+import { ArpCollector, byTime, mergeCopies, type ArpRecord } from './records.js';
 import * as rules from './rules.js';
 import type { ArpContext, ArpReport, TimelineRow, VipInfo } from './types.js';
 
@@ -71,7 +71,7 @@ export class ArpAnalyzer {
 
   finish(): ArpReport {
     const c = this.collector;
-    const arp = [...c.arp].sort(byTime);
+    const arp = mergeCopies([...c.arp].sort(byTime));
     const k = learn({
       arp,
       aggs: c.aggs,
@@ -79,6 +79,7 @@ export class ArpAnalyzer {
       directorMacs: this.directorMacs,
       realServers: this.realServers,
       directorPoint: this.ctx.directorPoint ?? 'director',
+      pointMacs: c.pointMacs,
     });
     const input: rules.RuleInput = {
       arp,

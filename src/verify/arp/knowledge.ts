@@ -3,7 +3,7 @@
  * the director MACs per VIP (given or inferred, always with the reason), and who each MAC is
  * (the non-VIP addresses it claims in ARP), so a hint can say "real server 10.0.0.11 (MAC)".
  */
-import { ipv4ToString } from '../../decode/addr.js';
+import { ipv4ToString, parseIpv4 } from '../../decode/addr.js';
 import type { ArpRecord, IpAgg } from './records.js';
 import { macText } from './mac.js';
 import type { DirectorInference, VipInfo } from './types.js';
@@ -22,6 +22,10 @@ export interface Knowledge {
   realServers: Set<number>;
   /** MACs a director forwards VIP traffic to: real servers, even when their RIP is never seen. */
   forwardedTo: Set<number>;
+  /** IP → MACs that sent ARP with that sender IP. */
+  claimants: Map<number, Set<number>>;
+  /** MACs that claimed a configured RIP. */
+  rsMacs: Set<number>;
 }
 
 export interface KnowledgeInput {
@@ -31,6 +35,24 @@ export interface KnowledgeInput {
   directorMacs: readonly number[];
   realServers: Set<number>;
   directorPoint: string;
+  pointMacs: ReadonlyMap<string, ReadonlyMap<number, number>>;
+}
+
+/** The MAC in most unicast frames of a capture point, among `among` when given; null on a tie
+ *  (a capture of only two hosts talking cannot say which one it was taken on). */
+export function hostMacOf(counts: ReadonlyMap<number, number> | undefined, among?: ReadonlySet<number>): number | null {
+  let best: number | null = null;
+  let bestN = 0;
+  let tie = false;
+  for (const [mac, n] of counts ?? []) {
+    if (among && !among.has(mac)) continue;
+    if (n > bestN) {
+      best = mac;
+      bestN = n;
+      tie = false;
+    } else if (n === bestN) tie = true;
+  }
+  return tie ? null : best;
 }
 
 function add<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
@@ -71,6 +93,18 @@ export function learn(input: KnowledgeInput): Knowledge {
 
   const ownIps = new Map<number, Set<number>>();
   for (const r of input.arp) if (!r.probe && r.spa !== 0 && !vipSet.has(r.spa)) add(ownIps, r.sha, r.spa);
+  // A capture point named rs:RIP was taken on that real server: the MAC that receives the VIP
+  // traffic there (DR), else the capture's host MAC, owns the RIP.
+  for (const [point, counts] of input.pointMacs) {
+    const m = /^rs:(\d+\.\d+\.\d+\.\d+)$/.exec(point);
+    const rip = m ? parseIpv4(m[1]!) : null;
+    if (rip === null) continue;
+    const vipRx = new Map<number, number>();
+    for (const a of input.aggs) if (vipSet.has(a.dst) && a.points.has(point)) vipRx.set(a.dstMac, (vipRx.get(a.dstMac) ?? 0) + a.frames);
+    const mac = hostMacOf(vipRx) ?? hostMacOf(counts);
+    if (mac !== null) add(ownIps, mac, rip);
+  }
+  const directorCounts = input.pointMacs.get(input.directorPoint);
   const rsMacs = new Set<number>();
   for (const [mac, ips] of ownIps) for (const ip of ips) if (input.realServers.has(ip)) rsMacs.add(mac);
 
@@ -100,6 +134,14 @@ export function learn(input: KnowledgeInput): Knowledge {
         macs: new Set(atDirector),
         method: 'director-capture',
         reason: `answers for / receives traffic to ${ipv4ToString(vip)} and forwards it on (seen in the ${input.directorPoint} capture)`,
+      };
+    }
+    const directorHost = hostMacOf(directorCounts, owners);
+    if (directorHost !== null) {
+      return {
+        macs: new Set([directorHost]),
+        method: 'director-capture',
+        reason: `of the MACs claiming ${ipv4ToString(vip)}, the one in most unicast frames of the ${input.directorPoint} capture (the capture's own host)`,
       };
     }
     const forwarders = [...owners].filter((m) => emitters.get(vip)?.has(m));
@@ -138,7 +180,7 @@ export function learn(input: KnowledgeInput): Knowledge {
   const forwardedTo = new Set<number>();
   for (const a of input.aggs) if (vipSet.has(a.dst) && allDirectors.has(a.srcMac) && !allDirectors.has(a.dstMac)) forwardedTo.add(a.dstMac);
 
-  return { vips, vipSet, directors, directorsOf, allDirectors, ownIps, realServers: input.realServers, forwardedTo };
+  return { vips, vipSet, directors, directorsOf, allDirectors, ownIps, realServers: input.realServers, forwardedTo, claimants, rsMacs };
 }
 
 /** "real server 10.0.0.11 (02:..)", "host 10.0.0.9 (02:..)" or "host 02:.. (address unknown)". */

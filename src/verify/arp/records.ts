@@ -36,6 +36,8 @@ export interface ArpRecord extends Where {
   gratuitous: boolean;
   /** RFC 5227 probe (spa 0.0.0.0): claims nothing. */
   probe: boolean;
+  /** The same packet seen at other capture points (filled by `mergeCopies`). */
+  copies: Where[];
 }
 
 export interface ConnRecord {
@@ -113,6 +115,10 @@ export class ArpCollector {
   readonly aggs: IpAgg[] = [];
   /** Per capture file: the unicast MACs frames were delivered to (can this capture see a reply?). */
   readonly unicastSeen = new Map<string, Set<number>>();
+  /** Per point: how often each MAC is source or destination of a unicast frame. The capture
+   *  host's own MAC is in every unicast frame it captures, so it has the top count (or a tie
+   *  with its only peer). */
+  readonly pointMacs = new Map<string, Map<number, number>>();
   /** Last timestamp per capture: requests too close to the end cannot be judged unanswered. */
   readonly captureEnd = new Map<string, number>();
   frames = 0;
@@ -131,7 +137,14 @@ export class ArpCollector {
 
     if (p.eth.present) {
       const dst = macNum(p.buf, p.eth.dstOff);
-      if (!isGroupMac(dst)) level(this.unicastSeen, p.capture, () => new Set<number>()).add(dst);
+      if (!isGroupMac(dst)) {
+        level(this.unicastSeen, p.capture, () => new Set<number>()).add(dst);
+        // Unicast only: other hosts' broadcasts reach every capture and say nothing about its host.
+        const src = macNum(p.buf, p.eth.srcOff);
+        const counts = level(this.pointMacs, point, () => new Map<number, number>());
+        counts.set(src, (counts.get(src) ?? 0) + 1);
+        counts.set(dst, (counts.get(dst) ?? 0) + 1);
+      }
     }
     if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point);
     else if (p.eth.present && p.net.ip.version === 4 && this.isVip(p.net.ip.dst4)) this.observeIpv4(p, point);
@@ -164,6 +177,7 @@ export class ArpCollector {
       ethDst,
       gratuitous: a.spa === a.tpa && a.spa !== 0,
       probe: a.op === 1 && a.spa === 0,
+      copies: [],
     });
   }
 
@@ -239,4 +253,34 @@ export function garpForm(r: ArpRecord): GarpForm {
 /** Time order, stream order for ties: captures from several points interleave correctly. */
 export function byTime(a: Where & { seq?: number }, b: Where & { seq?: number }): number {
   return a.tsNs - b.tsNs || (a.seq ?? 0) - (b.seq ?? 0);
+}
+
+/** Two observations closer than this in time, with identical ARP and link fields, from
+ *  different capture files, are one packet seen at two points. */
+const COPY_WINDOW_NS = 50e6;
+
+/**
+ * One packet captured at several points (client, router, director, RS all see a broadcast
+ * who-has) must count once: keeps the earliest observation, lists the others in `copies`.
+ * Input and output are in time order.
+ */
+export function mergeCopies(sorted: readonly ArpRecord[]): ArpRecord[] {
+  const out: ArpRecord[] = [];
+  const last = new Map<string, ArpRecord>();
+  for (const r of sorted) {
+    const key = `${r.vlan}|${r.op}|${r.sha}|${r.spa}|${r.tha}|${r.tpa}|${r.ethSrc}`;
+    const c = last.get(key);
+    if (
+      c !== undefined &&
+      r.tsNs - c.tsNs <= COPY_WINDOW_NS &&
+      c.capture !== r.capture &&
+      !c.copies.some((w) => w.capture === r.capture)
+    ) {
+      c.copies.push({ capture: r.capture, frame: r.frame, point: r.point, tsSec: r.tsSec, tsNsec: r.tsNsec, tsNs: r.tsNs });
+      continue;
+    }
+    last.set(key, r);
+    out.push(r);
+  }
+  return out;
 }

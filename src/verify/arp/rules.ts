@@ -50,7 +50,8 @@ function groupBy<T>(items: Iterable<T>, key: (t: T) => string | null): Map<strin
 
 const onVlan = (vlan: string): string => (vlan === '' ? '' : ` on VLAN ${vlan}`);
 const ts = (w: Where): string => formatTimestamp(w.tsSec, w.tsNsec);
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string): string =>
+  `${n} ${n === 1 ? word : word.endsWith('y') ? `${word.slice(0, -1)}ies` : `${word}s`}`;
 
 function directorText(k: Knowledge, vip: number): string {
   const d = k.directorsOf.get(vip);
@@ -190,6 +191,17 @@ function teacher(input: RuleInput, agg: IpAgg): ArpRecord | undefined {
   return targeted ?? any ?? later;
 }
 
+/** The host whose ARP cache is poisoned: the client itself, or the router that forwards for it. */
+function victimText(k: Knowledge, agg: IpAgg): string {
+  const own = k.ownIps.get(agg.srcMac) ?? new Set<number>();
+  const behind = [...agg.srcIps].filter((ip) => !own.has(ip));
+  if (behind.length === 0 || (own.size === 0 && agg.srcIps.size === 1)) {
+    return `client ${[...agg.srcIps].map(ipv4ToString).join(', ')} (${macText(agg.srcMac)})`;
+  }
+  const ownText = own.size > 0 ? `${[...own].map(ipv4ToString).join(', ')} ` : '';
+  return `router ${ownText}(${macText(agg.srcMac)}) forwarding for ${behind.map(ipv4ToString).join(', ')}`;
+}
+
 /** arp.client-poisoned: a client or router sends VIP traffic to a MAC that is not a director. */
 export function clientPoisoned(input: RuleInput): Finding[] {
   const { k } = input;
@@ -198,10 +210,14 @@ export function clientPoisoned(input: RuleInput): Finding[] {
     if (!k.vipSet.has(agg.dst) || !isNonDirector(k, agg.dst, agg.dstMac)) continue;
     // Frames a director forwards to a real server carry the VIP as destination too: not a bypass.
     if (k.allDirectors.has(agg.srcMac)) continue;
+    // Only a MAC known to hold the VIP (it claimed it, the director forwards to it, or it owns a
+    // configured RIP) is a bypass; anything else is a routed hop seen on another segment (a client
+    // capture sends VIP traffic to its gateway).
+    const suspect = k.claimants.get(agg.dst)?.has(agg.dstMac) || k.forwardedTo.has(agg.dstMac) || k.rsMacs.has(agg.dstMac);
+    if (!suspect) continue;
     const vip = ipv4ToString(agg.dst);
     const cause = teacher(input, agg);
-    const srcIps = [...agg.srcIps].map(ipv4ToString);
-    const victim = `${srcIps.length === 1 ? `client ${srcIps[0]}` : `sender of ${srcIps.join(', ')}`} (${macText(agg.srcMac)})`;
+    const victim = victimText(k, agg);
     const evidence: Evidence[] = [];
     if (cause) {
       const kind = cause.gratuitous ? 'gratuitous ARP' : cause.op === 2 ? 'ARP reply' : 'ARP request';
@@ -376,7 +392,7 @@ export function unanswered(input: RuleInput): Finding[] {
     // Too close to the end of its capture: a reply may have come after the capture stopped.
     if ((input.captureEnd.get(req.capture) ?? 0) - req.tsNs < input.windowNs) return null;
     // A capture that never sees unicast frames to the asker cannot see the (unicast) reply.
-    if (!input.unicastSeen.get(req.capture)?.has(req.sha)) return null;
+    if (![req, ...req.copies].some((w) => input.unicastSeen.get(w.capture)?.has(req.sha))) return null;
     const got = replies.get(`${req.vlan}|${req.tpa}`) ?? [];
     return got.some((rep) => answers(req, rep, input.windowNs)) ? null : `${req.vlan}|${req.tpa}|${req.sha}`;
   });
