@@ -2,7 +2,7 @@
 
 /** Linux default TTL / hop limit (net.ipv4.ip_default_ttl, net.ipv6.conf.*.hop_limit). */
 export const DEFAULT_TTL = 64;
-/** Linux's initial window for a 1460-byte MSS (10 × MSS rounded as the kernel advertises it). */
+/** The window Linux advertises in a SYN with MSS 1460: 65535 rounded down to a multiple of the MSS. */
 export const DEFAULT_TCP_WINDOW = 64240;
 /** GUE UDP source port when none is given (the kernel uses a flow hash in the ephemeral range). */
 export const DEFAULT_GUE_SPORT = 49152;

@@ -54,7 +54,7 @@ export interface Ipv4Spec {
   dst: string;
   /** Default 64. */
   ttl?: number;
-  /** Default 0 (what Linux sends on DF packets). */
+  /** Identification; default 0. */
   id?: number;
   df?: boolean;
   mf?: boolean;
