@@ -5,7 +5,7 @@
  */
 import type { Ipv4Spec, Ipv6Spec, Layer, TcpSpec } from './types.js';
 import { describeTcpOption, parseTcpFlags, tcpdumpFlags } from './tcp-options.js';
-import { DEFAULT_TCP_WINDOW, DEFAULT_TTL } from './defaults.js';
+import { DEFAULT_GUE_SPORT, DEFAULT_TCP_WINDOW, DEFAULT_TTL, PROTO_NONE_V4, PROTO_NONE_V6 } from './defaults.js';
 
 export interface LayerSize {
   /** Header bytes of the layer. */
@@ -112,10 +112,10 @@ export function describeLayers(layers: readonly Layer[], sizes: readonly LayerSi
         const tag = l.t === 'ipv4' ? `IP${ipv4Attrs(l.s)}` : `IP6${ipv6Attrs(l.s)}`;
         const ports = next && (next.t === 'tcp' || next.t === 'udp' || next.t === 'gue');
         const p = ports ? next.s : undefined;
-        const src = p ? `${l.s.src}.${p.sport ?? 49152}` : l.s.src;
+        const src = p ? `${l.s.src}.${p.sport ?? DEFAULT_GUE_SPORT}` : l.s.src;
         const dst = p ? `${l.s.dst}.${p.dport}` : l.s.dst;
         if (!next) {
-          const proto = l.t === 'ipv4' ? (l.s.proto ?? 253) : (l.s.next ?? 59);
+          const proto = l.t === 'ipv4' ? (l.s.proto ?? PROTO_NONE_V4) : (l.s.next ?? PROTO_NONE_V6);
           return `${tag} ${src} > ${dst}: ip-proto-${proto} ${size.total - size.hdr}`;
         }
         return `${tag} ${src} > ${dst}: ${d(i + 1)}`;
