@@ -39,7 +39,7 @@ export function arpJson(p: Packet): string {
   const spa = a.plen === 4 ? ip4(a.spa) : addr(p, a.spaOff, a.plen, 'proto');
   const tpa = a.plen === 4 ? ip4(a.tpa) : addr(p, a.tpaOff, a.plen, 'proto');
   return (
-    '{"htype":' + a.htype + ',"ptype":' + a.ptype + ',"op":' + a.op + ',"sha":"' + sha + '","spa":"' + spa + '","tha":"' + tha +
+    '{"htype":' + a.htype + ',"ptype":' + a.ptype + ',"hlen":' + a.hlen + ',"plen":' + a.plen + ',"op":' + a.op + ',"sha":"' + sha + '","spa":"' + spa + '","tha":"' + tha +
     '","tpa":"' + tpa + '","gratuitous":' + a.gratuitous + ',"probe":' + a.probe + '}'
   );
 }

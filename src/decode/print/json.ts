@@ -4,7 +4,7 @@
  * faster than tshark's field output. Keys:
  *   capture frame ts caplen len linktype interface direction
  *   eth{src dst type} sll{version ifindex pkttype hatype addr protocol} vlan[{id pcp dei tpid}]
- *   arp{htype ptype op sha spa tha tpa gratuitous probe}
+ *   arp{htype ptype hlen plen op sha spa tha tpa gratuitous probe}
  *   ipv4{src dst ttl id df mf fragOffset tos proto len hdrLen optionsLen checksum checksumOk}
  *   ipv6{src dst hlim next flow tc len hdrLen [fragment{id offset mf}]}
  *   tcp{sport dport seq ack hdrLen flags flagsText window urgent checksum checksumOk payloadLen
