@@ -60,6 +60,8 @@ export class PcapFormat implements RecordFormat {
     // Out-of-range fractions exist in damaged files; carry them into seconds so that
     // tsNsec keeps its 0..999999999 contract.
     if (nsec >= 1e9) {
+      const unit = this.nano ? 'ns' : 'us';
+      this.ctx.warn(fileOffset, 'capture.malformed', `timestamp fraction ${this.u32(buf, pos + 4)} ${unit} is out of range; carried into seconds`);
       sec += Math.floor(nsec / 1e9);
       nsec %= 1e9;
     }
