@@ -62,7 +62,7 @@ export const RULES: readonly RuleInfo[] = [
   r('flow.lost-in-transit', 'warning', 'flow', ['director'], ['rs', 'client'], [], 'forwarded copy never reached the next capture point'),
   r('flow.bypassed-director', 'error', 'flow', ['director', 'rs'], [], [], 'packet to the VIP reached a real server without passing the director'),
   r('flow.unexpected-rst', 'warning', 'flow', [], ['client', 'rs'], [], 'RST on one leg that the other leg did not send'),
-  r('flow.syn-retransmit', 'warning', 'flow', ['director'], [], [], 'client retransmitted a SYN that the director dropped'),
+  r('flow.syn-retransmit', 'warning', 'flow', [], ['director', 'rs'], [], 'client retransmitted a SYN that the director dropped (or that was forwarded and never answered)'),
   r('rewrite.ttl', 'error', 'rewrite', ['director'], [], NDT, 'TTL change across the director differs from the profile'),
   r('rewrite.ip-fields', 'error', 'rewrite', [], [], NDT, 'IP ID, DF/MF or TOS changed on a forwarded packet'),
   r('rewrite.payload', 'error', 'rewrite', [], [], [], 'L4 payload bytes differ across points'),

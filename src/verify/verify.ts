@@ -142,10 +142,12 @@ function makeContext(
     (ctx.rsMacsByIp.get(ip) ?? ctx.rsMacsByIp.set(ip, new Set()).get(ip)!).add(mac);
   };
   points.forEach((p, i) => {
-    if (p.kind === 'rs' && p.rsIp) {
-      ctx.rsPointByIp.set(p.rsIp, i);
-      const mac = ownMac(p, vips, p.rsIp);
-      if (mac) learnMac(p.rsIp, mac);
+    if (p.kind === 'rs') {
+      p.ownMac = ownMac(p, vips, p.rsIp);
+      if (p.rsIp) {
+        ctx.rsPointByIp.set(p.rsIp, i);
+        if (p.ownMac) learnMac(p.rsIp, p.ownMac);
+      }
     }
     for (const [ip, macs] of p.arp) if (rsByIp.has(ip)) for (const m of macs) learnMac(ip, m);
   });

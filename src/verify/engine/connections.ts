@@ -12,6 +12,7 @@
  */
 import { TcpFlag } from '../../decode/packet.js';
 import type { EngineContext } from './context.js';
+import type { LoadedPoint } from './load.js';
 import { numericKey, type PacketRecord, type Role } from './record.js';
 
 export interface Trace {
@@ -48,31 +49,63 @@ const ACK = TcpFlag.ACK;
 
 export const slotOf = (r: PacketRecord): string => `${r.point}:${r.role}`;
 
-/** Learns director MACs from a director capture: the earliest copy of a packet to the VIP is the
- *  ingress one (its dst MAC is the director's), later copies are egress (src MAC the director's). */
+/**
+ * Learns the director's MACs. Only copies whose position on the path is certain are used, so a
+ * stray packet (a client RST sent to a RIP, a flooded frame) cannot make a host a "director":
+ *  - at the director, the earliest of several copies of one packet to the VIP is the ingress
+ *    one (dst MAC = director), later copies are egress (src MAC = director) — DR;
+ *  - NAT/TUN: the only plain copy of a packet to the VIP at the director is the ingress one;
+ *    a client SYN to a RIP and a reply from the VIP there are the director's own sends, and a
+ *    SYN-ACK from a RIP arriving there is addressed to it;
+ *  - TUN: the encapsulated copy is the director's send;
+ *  - at a NAT real server, client SYNs to its RIP come from the director (src MAC).
+ */
 function learnDirectorMacs(ctx: EngineContext): void {
-  const d = ctx.points[ctx.directorIdx];
-  if (!d) return;
   const { vip } = ctx.service;
-  const groups = new Map<number, PacketRecord[]>();
-  for (const r of d.records) {
-    if (r.ip.dst !== vip || r.outer) continue;
-    if (!r.dstMac || !r.srcMac) continue;
-    const k = numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id);
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = []));
-    g.push(r);
+  const dm = ctx.directorMacs;
+  const d = ctx.points[ctx.directorIdx];
+  if (d) {
+    const groups = new Map<number, PacketRecord[]>();
+    for (const r of d.records) {
+      if (!r.dstMac || !r.srcMac) continue;
+      if (r.outer) {
+        if (ctx.rsByIp.has(r.outer.dst) || ctx.inferred) dm.add(r.srcMac);
+        continue;
+      }
+      const syn = (r.flags & (SYN | ACK)) === SYN;
+      if (r.ip.dst === vip) {
+        const k = numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id);
+        let g = groups.get(k);
+        if (!g) groups.set(k, (g = []));
+        g.push(r);
+      } else if (syn && ctx.rsByIp.has(r.ip.dst)) {
+        dm.add(r.srcMac);
+      } else if (r.ip.src === vip && r.sport === ctx.service.vport && ctx.methods.has('nat')) {
+        dm.add(r.srcMac);
+      } else if ((r.flags & (SYN | ACK)) === (SYN | ACK) && ctx.rsByIp.has(r.ip.src) && ctx.methods.has('nat')) {
+        dm.add(r.dstMac);
+      }
+    }
+    const ingress = new Map<string, number>();
+    for (const g of groups.values()) {
+      if (g.length < 2) {
+        if (!ctx.methods.has('dr')) ingress.set(g[0]!.dstMac!, (ingress.get(g[0]!.dstMac!) ?? 0) + 1);
+        continue;
+      }
+      g.sort((a, b) => a.ts - b.ts);
+      dm.add(g[0]!.dstMac!);
+      for (let i = 1; i < g.length; i++) dm.add(g[i]!.srcMac!);
+    }
+    // The commonest destination MAC of single copies to the VIP (one stray frame cannot win).
+    let best: string | null = null;
+    for (const [m, n] of ingress) if (best === null || n > ingress.get(best)!) best = m;
+    if (best) dm.add(best);
   }
-  for (const g of groups.values()) {
-    if (g.length < 2) continue;
-    g.sort((a, b) => a.ts - b.ts);
-    ctx.directorMacs.add(g[0]!.dstMac!);
-    for (let i = 1; i < g.length; i++) ctx.directorMacs.add(g[i]!.srcMac!);
-  }
-  // Egress copies whose header names a RIP (NAT, TUN) are certainly the director's own sends.
-  for (const r of d.records) {
-    if (r.srcMac && (r.outer ? ctx.rsByIp.has(r.outer.dst) : ctx.rsByIp.has(r.ip.dst))) ctx.directorMacs.add(r.srcMac);
-    if (r.dstMac && r.ip.dst === vip && !r.outer && ctx.directorMacs.size === 0) ctx.directorMacs.add(r.dstMac);
+  if (ctx.methods.has('nat')) {
+    for (const p of ctx.points) {
+      if (p.kind !== 'rs' || !p.rsIp) continue;
+      for (const r of p.records) if (r.srcMac && r.ip.dst === p.rsIp && (r.flags & (SYN | ACK)) === SYN) dm.add(r.srcMac);
+    }
   }
 }
 
@@ -80,18 +113,35 @@ function directorRole(ctx: EngineContext, r: PacketRecord, c2s: boolean): Role {
   const vip = ctx.service.vip;
   if (r.direction === 'in') return 'Di';
   if (r.direction === 'out') return 'De';
+  const dm = ctx.directorMacs;
+  if (r.srcMac && r.dstMac) {
+    const fromDir = dm.has(r.srcMac);
+    const toDir = dm.has(r.dstMac);
+    if (toDir && !fromDir) return 'Di';
+    if (fromDir && !toDir) return 'De';
+  }
   if (c2s) {
     if (r.outer) return 'De';
     if (r.ip.dst !== vip) return 'De';
   } else if (r.ip.src === vip && methodIsNat(ctx)) {
     return 'De';
-  } else if (methodIsNat(ctx)) {
-    return 'Di';
   }
-  // Same IP header on both legs (DR): the MACs tell ingress from egress.
-  if (r.dstMac && ctx.directorMacs.has(r.dstMac)) return 'Di';
-  if (r.srcMac && ctx.directorMacs.has(r.srcMac)) return 'De';
   return 'Di';
+}
+
+/** A frame a capture point saw but its host neither sent nor received: unknown-unicast flooding
+ *  on a bridge copies frames for one real server to every port until the MAC is learnt. */
+function notForThisHost(ctx: EngineContext, p: LoadedPoint, r: PacketRecord, c2s: boolean): boolean {
+  if (!r.srcMac || !r.dstMac) return false;
+  if (p.kind === 'rs') {
+    if (!p.ownMac) return false;
+    return c2s ? r.dstMac !== p.ownMac : r.srcMac !== p.ownMac;
+  }
+  if (p.kind === 'director') {
+    const dm = ctx.directorMacs;
+    return dm.size > 0 && !dm.has(r.srcMac) && !dm.has(r.dstMac);
+  }
+  return false;
 }
 
 function methodIsNat(ctx: EngineContext): boolean {
@@ -129,9 +179,7 @@ export function buildConnections(ctx: EngineContext): Connection[] {
       const fromClient = isClient(r.ip.src, r.sport);
       const toClient = isClient(r.ip.dst, r.dport);
       if (fromClient === toClient) continue;
-      // At the client, only packets to the VIP belong to the connection (an RST the client sends
-      // to a stray RIP is not part of it); replies from anywhere are kept (leaks are findings).
-      if (p.kind === 'client' && fromClient && r.ip.dst !== vip) continue;
+      if (notForThisHost(ctx, p, r, fromClient)) continue;
       r.c2s = fromClient;
       r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
       const cip = fromClient ? r.ip.src : r.ip.dst;

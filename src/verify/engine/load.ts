@@ -25,6 +25,8 @@ export interface LoadedPoint {
   name: string;
   files: string[];
   rsIp: string | null;
+  /** The MAC of an RS capture's own host (learnt: destination of what it receives). */
+  ownMac: string | null;
   frames: number;
   records: PacketRecord[];
   /** ARP sender IP → MACs seen at this point. */
@@ -69,6 +71,7 @@ export async function loadPoints(inputs: readonly PointInput[], opts: LoadOption
       name,
       files: input.files,
       rsIp: input.rsIp ?? null,
+      ownMac: null,
       frames: 0,
       records: [],
       arp: new Map(),

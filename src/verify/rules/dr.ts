@@ -41,10 +41,14 @@ export const drRules: RuleModule = {
             }
           }
           if (De && De.dstMac && ctx.rsIpByMac.size > 0) {
-            sink.check('dr.dst-mac');
             const rip = ctx.rsIpByMac.get(De.dstMac);
             const seenAt = R ? ctx.points[R.point]!.rsIp : null;
-            if (!rip || (seenAt && rip !== seenAt)) {
+            // "Not any RS" needs every RS's MAC; an RS capture without a known RIP still owns a MAC.
+            const rsPointMacs = new Set(ctx.points.filter((p) => p.kind === 'rs' && p.ownMac).map((p) => p.ownMac!));
+            const allKnown = ctx.rsMacsByIp.size >= ctx.rsByIp.size;
+            const unknownMac = !rip && !rsPointMacs.has(De.dstMac);
+            if (rip || allKnown || seenAt) sink.check('dr.dst-mac');
+            if ((unknownMac && allKnown) || (rip && seenAt && rip !== seenAt)) {
               sink.add(
                 'dr.dst-mac',
                 c,

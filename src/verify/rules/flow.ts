@@ -102,16 +102,26 @@ export const flowRules: RuleModule = {
           }
         }
       }
-      // SYN retransmission caused by a drop at the director.
-      if (dir && synTraces.length > 1) {
+      // SYN retransmission: the client sent its SYN again because the first one got no answer.
+      // Say where it was lost: at the director (not forwarded) or after it (forwarded, no reply).
+      if (synTraces.length > 1) {
         sink.check('flow.syn-retransmit');
         const first = synTraces[0]!;
-        if (copyAt(first, 'Di') && !copyAt(first, 'De') && !copyAt(first, 'R')) {
+        const second = synTraces[1]!;
+        const answeredBefore = c.traces.some((t) => !t.c2s && t.t0 < second.t0 && (t.list[0]!.flags & 0x12) === 0x12);
+        const Di = copyAt(first, 'Di');
+        const fwd = copyAt(first, 'De') ?? copyAt(first, 'R');
+        if (!answeredBefore && (Di || fwd)) {
+          const droppedAtDirector = Di !== undefined && fwd === undefined;
           sink.add(
             'flow.syn-retransmit',
             c,
-            'the client retransmitted its SYN because the director dropped the first one',
-            'a SYN hitting an old connection entry is dropped when it uses conntrack (conn_reuse_mode, lvs-behavior.md §1.7); also check for no available real server',
+            droppedAtDirector
+              ? 'the client retransmitted its SYN because the director dropped the first one'
+              : `the client retransmitted its SYN: the first was forwarded${c.backend ? ` to ${c.backend}` : ''} and never answered`,
+            droppedAtDirector
+              ? 'a SYN hitting an old connection entry is dropped when it uses conntrack (conn_reuse_mode, lvs-behavior.md §1.7); also check for no available real server'
+              : `the real server dropped the SYN silently: VIP not configured on it (DR/TUN: ip addr add VIP/32 dev lo), a firewall, or rp_filter on ${c.backend ?? 'the real server'}`,
             synTraces.flatMap((t) => t.list).slice(0, 8),
           );
         }

@@ -61,7 +61,10 @@ export const natRules: RuleModule = {
           }
           if (R) {
             const viaDirectorMac = ctx.directorMacs.size === 0 || !R.dstMac || ctx.directorMacs.has(R.dstMac);
-            const dirSaw = dIdx < 0 || !insideCapture(ctx, dIdx, R.t) || Di !== undefined || De !== undefined;
+            // A client copy from VIP:vport was rewritten, so it went through the director even
+            // when the director capture missed it (tcpdump drops under load).
+            const rewrittenAtClient = C !== undefined && C.ip.src === vip && C.sport === vport;
+            const dirSaw = dIdx < 0 || !insideCapture(ctx, dIdx, R.t) || Di !== undefined || De !== undefined || rewrittenAtClient;
             const clientSawRip = C !== undefined && C.ip.src !== vip;
             if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
             if ((!viaDirectorMac || !dirSaw || clientSawRip) && !bypassReported) {

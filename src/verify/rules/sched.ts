@@ -143,8 +143,10 @@ export const schedRules: RuleModule = {
         else templates.set(net, { rip, lastT: c.lastT, conn: c });
       }
     }
-    // Distribution: only decisions made by the scheduler itself (not template reuse, not flagged).
+    // Distribution: only decisions made by the scheduler itself (not template reuse, not flagged),
+    // and only when every scheduled connection's server is known (a gap breaks the order check).
     if (ctx.directorIdx < 0) return;
+    if (conns.some((c) => c.scheduled && c.isn !== null && c.backend === null)) return;
     const sched = s.scheduler;
     const list = s.realServers;
     const picks: { c: Connection; i: number }[] = [];
