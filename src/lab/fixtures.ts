@@ -4,7 +4,7 @@
  */
 import { readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ADDR, MAC, SCENARIOS, runScenario, type ScenarioInfo, type ScenarioOptions, type ScenarioResult } from './scenarios.js';
+import { ADDR, MAC, SCENARIOS, expectedRules, runScenario, type ScenarioInfo, type ScenarioOptions, type ScenarioResult } from './scenarios.js';
 
 function rsCaptureArgs(r: ScenarioResult): string {
   return [
@@ -70,7 +70,11 @@ export function scenarioReadme(r: ScenarioResult): string {
   lines.push('', '## Client outcome (this run)', '', '| local port | ok | answered by | error |', '|---|---|---|---|');
   for (const c of r.connections) lines.push(`| ${c.localPort} | ${c.ok} | ${c.body || '-'} | ${c.error ?? ''} |`);
   lines.push('', '## Expected verdict', '');
-  lines.push(`**${info.expected.verdict}**${info.expected.rules.length ? `: ${info.expected.rules.map((x) => `\`${x}\``).join(', ')}` : ' (no error or warning findings)'}`, '');
+  const rules = expectedRules(r);
+  lines.push(
+    `**${info.expected.verdict}**${rules.length ? ` — findings include ${rules.map((x) => `\`${x}\``).join(', ')}` : ' (no error or warning findings)'}`,
+    '',
+  );
   lines.push(info.expected.notes, '');
   lines.push('## Check it', '', '```');
   lines.push(
@@ -83,15 +87,34 @@ export function scenarioReadme(r: ScenarioResult): string {
   return lines.join('\n');
 }
 
+/** Machine-readable facts of a fixture, for tests of the checker that use it. */
+export function expectedJson(r: ScenarioResult): Record<string, unknown> {
+  const info = r.info;
+  return {
+    scenario: info.name,
+    mode: info.mode,
+    profile: info.profile,
+    verdict: info.expected.verdict,
+    rules: expectedRules(r),
+    vip: `${info.mode === 'nat' ? ADDR.natVip : ADDR.drVip}:${ADDR.port}`,
+    realServers: { rs1: `${ADDR.rip1}:${ADDR.port}`, rs2: `${ADDR.rip2}:${ADDR.port}` },
+    directorMacs: info.mode === 'nat' ? [MAC.directorWan, MAC.directorLan] : [MAC.directorWan],
+    realServerMacs: { rs1: MAC.rs1, rs2: MAC.rs2 },
+    captures: Object.fromEntries(Object.entries(r.captures).map(([p, f]) => [p, basename(f)])),
+    connections: r.connections,
+  };
+}
+
 /** Run `name` and write its fixture directory `<root>/<name>/` (stale files removed first). */
 export async function writeScenarioFixture(name: string, root: string, opts: ScenarioOptions = {}): Promise<ScenarioResult> {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(dir)) {
-    if (f.endsWith('.pcap') || f === 'service.conf' || f === 'README.md') rmSync(join(dir, f));
+    if (f.endsWith('.pcap') || f === 'service.conf' || f === 'README.md' || f === 'expected.json') rmSync(join(dir, f));
   }
   const r = await runScenario(name, dir, opts);
   writeFileSync(join(dir, 'README.md'), scenarioReadme(r));
+  writeFileSync(join(dir, 'expected.json'), `${JSON.stringify(expectedJson(r), null, 2)}\n`);
   return r;
 }
 

@@ -15,10 +15,12 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Lab, type Bridge, type Capture, type LabOptions, type Namespace } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
+import { EnvironmentError, InputError } from '../cli/errors.js';
 
 export type ScenarioName =
   | 'nat'
   | 'dr'
+  | 'dr-routed'
   | 'arp-correct'
   | 'arp-ignore0'
   | 'arp-announce0'
@@ -36,8 +38,10 @@ export interface ScenarioInfo {
   setup: string;
   expected: {
     verdict: 'pass' | 'fail';
-    /** Rule ids of rules.md a correct checker reports (errors/warnings). */
+    /** Rule ids of rules.md a correct checker reports at least (errors/warnings). */
     rules: readonly string[];
+    /** Further rules when the run shows VIP traffic bypassing the director (racy scenarios). */
+    whenBypassed?: readonly string[];
     notes: string;
   };
 }
@@ -103,6 +107,19 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     },
   },
   {
+    name: 'dr-routed',
+    mode: 'dr',
+    profile: 'linux',
+    title: 'DR through the director\'s IP forwarding (TTL decremented), conformant',
+    setup:
+      'As dr, but the director forwards with the kernel\'s IP routing instead of an L2 rewrite: nftables (prerouting, raw priority, notrack) marks VIP:80 packets by client source-port parity, policy routing sends mark 1/2 to tables whose default route is RIP1/RIP2 on the same LAN (the local-table rule moved after them), ip_forward=1, send_redirects=0. Exactly what mainline IPVS DR does on the wire since the TTL decrement: dst MAC = RS, src MAC = director, TTL -1, IP checksum recomputed, nothing else changed.',
+    expected: {
+      verdict: 'pass',
+      rules: [],
+      notes: 'Every connection succeeds; TTL is one lower at the real server than at the director ingress (profile linux).',
+    },
+  },
+  {
     name: 'arp-correct',
     mode: 'dr',
     profile: 'linux-legacy',
@@ -124,6 +141,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     expected: {
       verdict: 'fail',
       rules: ['arp.vip-answered-by-rs'],
+      whenBypassed: ['arp.client-poisoned', 'flow.bypassed-director'],
       notes:
         'The router\'s who-has VIP gets two replies (director and rs1). Which one the router keeps is a race; when rs1 wins, later VIP traffic also bypasses the director (arp.client-poisoned, flow.bypassed-director).',
     },
@@ -181,7 +199,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       verdict: 'fail',
       rules: ['flow.syn-retransmit'],
       notes:
-        'Connections to rs1 time out: the forwarded SYNs arrive at rs1 (dst VIP, dst MAC rs1) and vanish, the client retransmits. dr.vip-not-bound is NOT expected since the kernel sends neither RST nor ICMP.',
+        'Connections to rs1 time out: the forwarded SYNs arrive at rs1 (dst VIP, dst MAC rs1) and vanish, the client retransmits. Note for dr.vip-not-bound (defined as RST/ICMP from the RS): real Linux sends neither, so only "forwarded SYN reached the RS and got no answer" shows the missing VIP.',
     },
   },
 ];
@@ -214,6 +232,22 @@ export interface ScenarioResult {
   /** What each client connection experienced. */
   connections: ConnectionResult[];
   durationMs: number;
+}
+
+/**
+ * True when the run shows the director was bypassed: the client uses consecutive source ports
+ * and the director alternates rs1/rs2 by port parity, so an odd port answered by rs1 (or an
+ * even one by rs2) can only have reached that server without the director.
+ */
+export function directorBypassed(connections: readonly ConnectionResult[]): boolean {
+  return connections.some((c) => c.ok && c.body !== (c.localPort % 2 === 0 ? 'rs1' : 'rs2'));
+}
+
+/** Rules a correct checker reports for this run of the scenario. */
+export function expectedRules(r: Pick<ScenarioResult, 'info' | 'connections'>): string[] {
+  const rules = [...r.info.expected.rules];
+  if (r.info.expected.whenBypassed && directorBypassed(r.connections)) rules.push(...r.info.expected.whenBypassed);
+  return rules;
 }
 
 /** The ipvsadm-save -n text of the service the lab director implements. */
@@ -292,7 +326,7 @@ function buildNat(lab: Lab, fault: 'none' | 'reply-bypass'): Built {
 
 type DrFault = 'none' | 'arp-ignore0' | 'arp-announce0' | 'reply-from-rip' | 'vip-not-bound';
 
-function buildDr(lab: Lab, fault: DrFault): Built {
+function buildDr(lab: Lab, fault: DrFault, forwarding: 'netdev' | 'routed' = 'netdev'): Built {
   const client = lab.addNamespace('client');
   const router = lab.addNamespace('router');
   const director = lab.addNamespace('director');
@@ -313,17 +347,41 @@ function buildDr(lab: Lab, fault: DrFault): Built {
     // Accept a changed MAC at once instead of ignoring changes within 1 s of the last update.
     lab.sysctl(router, 'net.ipv4.neigh.eth1.locktime', 0);
   }
-  // The director: the frame leaves again on the same port with rewritten MACs, IP untouched.
-  lab.nft(
-    director,
-    `table netdev lvsa_dr {
+  if (forwarding === 'netdev') {
+    // The director: the frame leaves again on the same port with rewritten MACs, IP untouched.
+    lab.nft(
+      director,
+      `table netdev lvsa_dr {
   chain ingress {
     type filter hook ingress device "eth0" priority filter; policy accept;
     ip daddr ${ADDR.drVip} tcp dport ${ADDR.port} ether saddr set ${MAC.directorWan} ether daddr set tcp sport & 1 map { 0 : ${MAC.rs1}, 1 : ${MAC.rs2} } fwd to "eth0"
   }
 }
 `,
-  );
+    );
+  } else {
+    // The director routes VIP packets to the chosen RIP as next hop: the kernel's forwarding
+    // path rewrites the MACs and decrements TTL. No conntrack: it only ever sees one direction.
+    lab.nft(
+      director,
+      `table ip lvsa_dr {
+  chain prerouting {
+    type filter hook prerouting priority raw; policy accept;
+    ip daddr ${ADDR.drVip} tcp dport ${ADDR.port} notrack meta mark set tcp sport & 1 map { 0 : 1, 1 : 2 }
+  }
+}
+`,
+    );
+    lab.ip(director, ['rule', 'add', 'pref', '10', 'fwmark', '1', 'lookup', '101']);
+    lab.ip(director, ['rule', 'add', 'pref', '11', 'fwmark', '2', 'lookup', '102']);
+    // The VIP is local on the director; marked packets must reach the tables above first.
+    lab.ip(director, ['rule', 'add', 'pref', '100', 'lookup', 'local']);
+    lab.ip(director, ['rule', 'del', 'pref', '0']);
+    lab.addRoute(director, 'default', ADDR.rip1, ['dev', 'eth0', 'onlink', 'table', '101']);
+    lab.addRoute(director, 'default', ADDR.rip2, ['dev', 'eth0', 'onlink', 'table', '102']);
+    lab.sysctl(director, 'net.ipv4.ip_forward', 1);
+    for (const scope of ['all', 'eth0']) lab.sysctl(director, `net.ipv4.conf.${scope}.send_redirects`, 0);
+  }
   const realServers = [
     { ns: rs1, name: 'rs1' },
     { ns: rs2, name: 'rs2' },
@@ -376,6 +434,8 @@ function build(lab: Lab, name: ScenarioName): Built {
     case 'dr':
     case 'arp-correct':
       return buildDr(lab, 'none');
+    case 'dr-routed':
+      return buildDr(lab, 'none', 'routed');
     case 'arp-ignore0':
       return buildDr(lab, 'arp-ignore0');
     case 'arp-announce0':
@@ -439,4 +499,41 @@ export async function runScenario(name: string, outDir: string, opts: ScenarioOp
   } finally {
     await lab.destroy();
   }
+}
+
+/** Fault names accepted by `lvsaudit lab run --fault`, per mode, and the scenario they select. */
+export const LAB_FAULTS: Readonly<Record<'nat' | 'dr', Readonly<Record<string, ScenarioName>>>> = {
+  nat: { 'reply-bypass': 'nat-reply-bypass' },
+  dr: {
+    'arp-ignore0': 'arp-ignore0',
+    'arp-announce0': 'arp-announce0',
+    'reply-from-rip': 'dr-reply-from-rip',
+    'vip-not-bound': 'dr-vip-not-bound',
+    /** Not a fault: the director forwards through IP routing (TTL -1, profile linux). */
+    routed: 'dr-routed',
+  },
+};
+
+/**
+ * Map `lab run --mode M --director D [--fault F]` to a scenario. The reference director is the
+ * kernel's own netfilter (this kernel has no IPVS): NAT and DR only, one fault at a time.
+ * Usage mistakes throw InputError (exit 2); what this machine cannot do throws EnvironmentError.
+ */
+export function resolveScenario(mode: string, director: string, faults: readonly string[] = []): ScenarioName {
+  if (director === 'ipvs-vm') {
+    throw new EnvironmentError('the ipvs-vm director needs a VM with IPVS, which this lab cannot start; use --director reference');
+  }
+  if (director !== 'reference') throw new InputError(`unknown director ${director} (reference|ipvs-vm)`);
+  if (mode === 'tun' || mode === 'fullnat') {
+    throw new EnvironmentError(`the reference director implements nat and dr only (no IPIP/IPVS in this kernel): ${mode}`);
+  }
+  if (mode !== 'nat' && mode !== 'dr') throw new InputError(`unknown mode ${mode} (nat|dr|tun|fullnat)`);
+  if (faults.length > 1) throw new InputError('the lab runs one --fault at a time');
+  const fault = faults[0];
+  if (fault === undefined) return mode;
+  const name = LAB_FAULTS[mode][fault];
+  if (!name) {
+    throw new InputError(`unknown --fault ${fault} for mode ${mode} (known: ${Object.keys(LAB_FAULTS[mode]).join(', ')})`);
+  }
+  return name;
 }

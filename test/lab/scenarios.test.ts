@@ -140,6 +140,25 @@ describe.skipIf(!canRun)('lab scenarios on the real kernel', () => {
     });
   });
 
+  describe('dr-routed facts', () => {
+    it('the director forwards by IP routing: TTL -1, MACs rewritten, IP ID and addresses unchanged', async () => {
+      const { result } = await run('dr-routed');
+      const c = result.captures;
+      expect(result.connections.map((x) => x.body)).toEqual(['rs1', 'rs2', 'rs1', 'rs2']);
+      const fields = ['eth.src', 'eth.dst', 'ip.src', 'ip.dst', 'ip.id', 'ip.ttl'];
+      const ingress = tsharkFields(c.director!, `${isSyn} && tcp.srcport==40000 && eth.dst==${MAC.directorWan}`, fields);
+      const egress = tsharkFields(c.director!, `${isSyn} && tcp.srcport==40000 && eth.src==${MAC.directorWan}`, fields);
+      expect(ingress).toHaveLength(1);
+      expect(egress).toHaveLength(1);
+      const [i, e] = [ingress[0]!, egress[0]!];
+      expect(e.slice(0, 2)).toEqual([MAC.directorWan, MAC.rs1]);
+      expect(e.slice(2, 5)).toEqual(i.slice(2, 5));
+      expect(e[3]).toBe(VIP_DR);
+      expect(Number(e[5])).toBe(Number(i[5]) - 1);
+      expect(tsharkCount(c.director!, 'icmp')).toBe(0); // no redirects
+    });
+  });
+
   describe('arp facts', () => {
     const vipArpFromRs = (op: 1 | 2): string =>
       `arp.opcode==${op} && arp.src.proto_ipv4==${VIP_DR} && (eth.src==${MAC.rs1} || eth.src==${MAC.rs2})`;

@@ -1,0 +1,126 @@
+/**
+ * Guest-side runner: executed by the VM's run.sh (`node dist/lab/vm/guest.js JOB.json`) in a
+ * chroot of the host's root filesystem under the VM's kernel. Loads the IPVS modules of that
+ * kernel, runs every case of the job through ipvs-director.ts, writes the results into the
+ * writable export and returns; /init then syncs and powers off.
+ *
+ * Progress goes to the serial console as `lvsa: …` lines, which the host prints live.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runIpvsCase, type IpvsCase } from '../ipvs-director.js';
+import { CONSOLE_MARK } from './initramfs.js';
+import { LAB_MODULES, loadOrder, readModuleIndex, schedulerModule } from './kmod.js';
+
+/** What the host asks the guest to do (written as job.json into the results export). */
+export interface GuestJob {
+  version: 1;
+  /** Modules tree of the booted kernel, as the guest sees it. */
+  modulesDir: string;
+  /** Results directory, as the guest sees it. */
+  outDir: string;
+  cases: IpvsCase[];
+  /** Per-connection client timeout, ms. */
+  clientTimeoutMs?: number;
+}
+
+export interface GuestCaseStatus {
+  id: string;
+  ok: boolean;
+  error: string | null;
+  durationMs: number;
+}
+
+/** What the guest reports back (guest.json in the results export). */
+export interface GuestReport {
+  kernelRelease: string;
+  loadedModules: string[];
+  moduleErrors: string[];
+  /** Guest uptime (s) when the runner started and ended. */
+  uptimeStart: number;
+  uptimeEnd: number;
+  cases: GuestCaseStatus[];
+}
+
+function uptime(): number {
+  return Number.parseFloat(readFileSync('/proc/uptime', 'utf8').split(' ')[0] ?? '0');
+}
+
+function say(msg: string): void {
+  process.stdout.write(`${CONSOLE_MARK} ${msg}\n`);
+}
+
+/** insmod every module `wanted` needs, in dependency order; already-loaded ones are skipped. */
+function loadModules(modulesDir: string, wanted: readonly string[]): { loaded: string[]; errors: string[] } {
+  const index = readModuleIndex(modulesDir);
+  const { order, missing } = loadOrder(index, wanted);
+  const loaded: string[] = [];
+  const errors: string[] = [];
+  for (const m of order) {
+    if (existsSync(`/sys/module/${m}`)) continue;
+    try {
+      execFileSync('insmod', [join(modulesDir, index.files.get(m)!)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      loaded.push(m);
+    } catch (e) {
+      errors.push(`insmod ${m}: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
+    }
+  }
+  // A module that is neither in modules.dep nor loaded may be built in (no modules.builtin).
+  for (const m of missing) if (!existsSync(`/sys/module/${m}`)) errors.push(`${m}: not in ${modulesDir}/modules.dep (built in?)`);
+  return { loaded, errors };
+}
+
+export async function runGuestJob(job: GuestJob): Promise<GuestReport> {
+  const uptimeStart = uptime();
+  const kernelRelease = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  const schedulers = [...new Set(job.cases.map((c) => schedulerModule(c.scheduler)))];
+  // Before the first namespace exists: keep ipip's idle tunl0 out of every lab namespace.
+  try {
+    writeFileSync('/proc/sys/net/core/fb_tunnels_only_for_init_net', '1');
+  } catch {
+    /* older kernel: the lab brings tunl0 up instead */
+  }
+  const mods = loadModules(job.modulesDir, [...LAB_MODULES, ...schedulers]);
+  say(`modules ${mods.loaded.length} loaded${mods.errors.length ? `, ${mods.errors.length} errors: ${mods.errors.join('; ')}` : ''} (${uptime()} s)`);
+  const cases: GuestCaseStatus[] = [];
+  const ipvsReady = existsSync('/proc/net/ip_vs');
+  for (const c of job.cases) {
+    const t0 = Date.now();
+    say(`case ${c.id} start`);
+    try {
+      if (!ipvsReady) throw new Error(`kernel ${kernelRelease} has no IPVS (/proc/net/ip_vs missing): ${mods.errors.join('; ')}`);
+      const r = await runIpvsCase(c, join(job.outDir, c.id), { timeoutMs: job.clientTimeoutMs ?? 2000 });
+      const ok = r.connections.filter((x) => x.ok).length;
+      cases.push({ id: c.id, ok: true, error: null, durationMs: Date.now() - t0 });
+      say(`case ${c.id} done ${ok}/${r.connections.length} connections answered (${Date.now() - t0} ms)`);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      cases.push({ id: c.id, ok: false, error, durationMs: Date.now() - t0 });
+      say(`case ${c.id} error ${error}`);
+    }
+  }
+  const report: GuestReport = {
+    kernelRelease,
+    loadedModules: mods.loaded,
+    moduleErrors: mods.errors,
+    uptimeStart,
+    uptimeEnd: uptime(),
+    cases,
+  };
+  writeFileSync(join(job.outDir, 'guest.json'), JSON.stringify(report, null, 2) + '\n');
+  return report;
+}
+
+// Entry point when run as a script inside the VM.
+const jobPath = process.argv[2];
+if (jobPath && process.argv[1] && /guest\.js$/.test(process.argv[1])) {
+  const job = JSON.parse(readFileSync(jobPath, 'utf8')) as GuestJob;
+  runGuestJob(job).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      say(`fatal ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+}
