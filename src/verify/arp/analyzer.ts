@@ -37,7 +37,6 @@ export class ArpAnalyzer {
   private readonly givenVips = new Map<number, VipInfo['source']>();
   private readonly directorMacs: number[] = [];
   private readonly realServers = new Set<number>();
-  private readonly captureStart = new Map<string, number>();
 
   /**
    * Throws a plain Error naming the bad value when a VIP, MAC or RIP does not parse; the CLI
@@ -65,7 +64,6 @@ export class ArpAnalyzer {
 
   /** Look at one decoded packet taken at capture point `point` ("client", "director", "rs:IP"). */
   observe(p: Packet, point: string): void {
-    if (!this.captureStart.has(p.capture)) this.captureStart.set(p.capture, p.tsSec * 1e9 + p.tsNsec);
     this.collector.observe(p, point);
   }
 
@@ -86,7 +84,7 @@ export class ArpAnalyzer {
       aggs: c.aggs.filter((a) => k.vipSet.has(a.dst)),
       k,
       windowNs: (this.ctx.replyWindowSec ?? 3) * 1e9,
-      captureStart: this.captureStart,
+      captureStart: c.captureStart,
       captureEnd: c.captureEnd,
       unicastSeen: c.unicastSeen,
     };

@@ -33,3 +33,37 @@ export const ZERO_MAC = 0;
 export function isGroupMac(n: number): boolean {
   return Math.floor(n / 0x100_0000_0000) % 2 === 1;
 }
+
+const CACHE_SLOTS = 256;
+
+/**
+ * Interns MACs read from frames into small integer ids (0, 1, 2, …) so per-frame bookkeeping can
+ * index arrays: a direct-mapped cache answers repeated MACs without touching a Map or
+ * allocating; misses fall back to a Map keyed by the MAC number.
+ */
+export class MacIds {
+  private readonly cacheHi = new Int32Array(CACHE_SLOTS).fill(-1);
+  private readonly cacheLo = new Int32Array(CACHE_SLOTS);
+  private readonly cacheId = new Int32Array(CACHE_SLOTS);
+  private readonly ids = new Map<number, number>();
+  /** id → MAC number. */
+  readonly macs: number[] = [];
+
+  id(buf: Uint8Array, off: number): number {
+    const hi = (buf[off]! << 8) | buf[off + 1]!;
+    const lo = (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
+    const slot = (lo ^ (lo >>> 8) ^ (lo >>> 16) ^ hi) & (CACHE_SLOTS - 1);
+    if (this.cacheHi[slot] === hi && this.cacheLo[slot] === lo) return this.cacheId[slot]!;
+    const mac = hi * 0x1_0000_0000 + (lo >>> 0);
+    let id = this.ids.get(mac);
+    if (id === undefined) {
+      id = this.macs.length;
+      this.macs.push(mac);
+      this.ids.set(mac, id);
+    }
+    this.cacheHi[slot] = hi;
+    this.cacheLo[slot] = lo;
+    this.cacheId[slot] = id;
+    return id;
+  }
+}
