@@ -3,7 +3,8 @@
  * without allocating: every protocol function reads `buf[i]` within [off, end) and writes
  * numbers and offsets into the view. No input makes it throw; problems end up in
  * `packet.malformed` (first structural error) and `packet.truncated` (first layer the
- * capture cut: the outermost layer whose header or claimed length is not all there).
+ * capture cut: the outermost layer whose header or claimed length is not all there, in a
+ * frame whose caplen < len; in a frame captured whole the same shortage is malformed).
  * `malformed.offset` is relative to the frame's first byte.
  */
 import type { Frame } from './frame.js';
@@ -50,6 +51,7 @@ export class Decoder {
     if (end < off) end = off;
     p.off = off;
     p.end = end;
+    ctx.frameCut = frame.caplen < frame.len;
     try {
       decodeLink(ctx, frame.linkType, off, end);
     } catch {
@@ -89,8 +91,9 @@ function decodeLink(ctx: DecodeCtx, linkType: number, off: number, end: number):
   }
 }
 
-/** Convenience for tests and one-off use: decodes `bytes` as one frame (allocates). */
-export function decodeBytes(bytes: Buffer, linkType: number, opts?: Partial<DecodeOptions>): Packet {
+/** Convenience for tests and one-off use: decodes `bytes` as one frame (allocates).
+ *  `wireLen` is the frame's original length (default: all of it was captured). */
+export function decodeBytes(bytes: Buffer, linkType: number, opts?: Partial<DecodeOptions>, wireLen = bytes.length): Packet {
   const d = new Decoder(opts);
   return d.decode({
     capture: '-',
@@ -98,7 +101,7 @@ export function decodeBytes(bytes: Buffer, linkType: number, opts?: Partial<Deco
     buf: bytes,
     off: 0,
     caplen: bytes.length,
-    len: bytes.length,
+    len: wireLen,
     tsSec: 0,
     tsNsec: 0,
     linkType,

@@ -76,7 +76,7 @@ describe('link layers', () => {
     expect(decodeBytes(B(ipv6({ nh: 59 }, [])), LinkType.IPV6).net.ip.proto).toBe(59);
   });
   it('a cut Ethernet header is truncated at link', () => {
-    expect(decodeBytes(B([1, 2, 3]), ETH).truncated).toBe('link');
+    expect(decodeBytes(B([1, 2, 3]), ETH, undefined, 60).truncated).toBe('link');
   });
 });
 
@@ -99,7 +99,7 @@ describe('ARP', () => {
     expect(decodeBytes(B(eth(0x0806, arp(1, '0.0.0.0', '0.0.0.0'))), ETH).arp.gratuitous).toBe(false);
   });
   it('cut addresses: truncated at arp, no IPv4 verdicts', () => {
-    const p = decodeBytes(B(eth(0x0806, arp(1, '10.0.0.5', '10.0.0.5')).slice(0, 40)), ETH);
+    const p = decodeBytes(B(eth(0x0806, arp(1, '10.0.0.5', '10.0.0.5')).slice(0, 40)), ETH, undefined, 42);
     expect(p.truncated).toBe('arp');
     expect(p.arp.isEthIpv4).toBe(false);
   });
@@ -132,12 +132,18 @@ describe('IPv4', () => {
   });
   it('tot_len beyond the capture is truncated; below the header is malformed', () => {
     const full = ipv4({ proto: 6 }, tcp({ payload: Array(100).fill(0) }, ps4));
-    const cut = decodeBytes(B(full.slice(0, 60)), LinkType.RAW);
+    const cut = decodeBytes(B(full.slice(0, 60)), LinkType.RAW, undefined, full.length);
     expect(cut.truncated).toBe('ipv4');
     expect([cut.net.ip.payloadLen, cut.net.ip.payloadWireLen, cut.net.tcp.present, cut.net.tcp.checksumOk]).toEqual([40, 120, true, null]);
     expect([cut.net.tcp.payloadLen, cut.net.tcp.payloadWireLen]).toEqual([20, 100]);
     const m = decodeBytes(B(ipv4({ proto: 6, totLen: 12 }, tcp({}))), LinkType.RAW);
     expect([m.malformed.present, m.malformed.layer]).toEqual([true, 'ipv4']);
+  });
+  it('tot_len beyond a frame captured whole is malformed, not truncated; TCP checksum not judged', () => {
+    const full = ipv4({ proto: 6, totLen: 820 }, tcp({ payload: Array(12).fill(0) }, ps4));
+    const p = decodeBytes(B(full), LinkType.RAW);
+    expect([p.truncated, p.malformed.present, p.malformed.layer, p.malformed.offset]).toEqual([null, true, 'ipv4', full.length]);
+    expect([p.net.tcp.present, p.net.tcp.checksumOk]).toEqual([true, null]);
   });
   it('Ethernet padding after tot_len is not payload', () => {
     const p = decodeBytes(B(eth(0x0800, [...ipv4({ proto: 17 }, udp(5, 6, [], (l) => pseudo4('10.0.0.1', '10.0.0.2', 17, l))), 0, 0, 0, 0, 0, 0])), ETH);
@@ -368,6 +374,6 @@ describe('tunnels', () => {
   });
   it('a cut inner packet is truncated at its layer', () => {
     const full = ipv4({ proto: 4 }, inner4);
-    expect(decodeBytes(B(full.slice(0, 30)), LinkType.RAW).truncated).toBe('ipv4');
+    expect(decodeBytes(B(full.slice(0, 30)), LinkType.RAW, undefined, full.length).truncated).toBe('ipv4');
   });
 });

@@ -27,6 +27,8 @@ export class DecodeCtx {
   /** Offset of the pseudo-header destination of the IPv6 header being decoded (RFC 8200 §8.1:
    *  the final destination when a routing header is present). Set by ipv6, read by L4. */
   v6PseudoDstOff = 0;
+  /** True when the capture stored fewer bytes than were on the wire (snaplen). */
+  frameCut = false;
 
   constructor(p: Packet, opts?: Partial<DecodeOptions>) {
     this.p = p;
@@ -36,9 +38,18 @@ export class DecodeCtx {
     for (const port of o.guePorts) if (port >= 0 && port < 65536) this.guePort[port] = 1;
   }
 
-  /** Records the first layer the capture cut, unless short bytes are expected in this mode. */
+  /**
+   * A layer needs more bytes than there are. In a snaplen-cut frame that is truncation (the
+   * first such layer is recorded); in a frame captured whole it is a lying length field, so
+   * malformed. Nothing is recorded where short bytes are expected (ICMP quotes, fragments).
+   */
   truncate(layer: LayerName, mode: number): void {
-    if ((mode & M_QUIET) === 0 && this.p.truncated === null) this.p.truncated = layer;
+    if ((mode & M_QUIET) !== 0) return;
+    if (this.frameCut) {
+      if (this.p.truncated === null) this.p.truncated = layer;
+    } else {
+      this.p.malformed.set(layer, this.p.end - this.p.off, 'length runs past the end of the frame');
+    }
   }
 
   malformed(layer: LayerName, offset: number, reason: string): void {
