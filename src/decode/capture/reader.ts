@@ -47,6 +47,13 @@ export function readCaptureBuffer(bytes: Buffer, name: string, onFrame: FrameCal
   return parser.end(cut);
 }
 
+function syncToAsync(it: Iterator<Buffer>): AsyncIterator<Buffer> {
+  return {
+    next: async () => it.next(),
+    return: async () => it.return?.() ?? { done: true, value: undefined },
+  };
+}
+
 /** Collects leading chunks until the two gzip magic bytes can be seen. */
 async function peek(it: AsyncIterator<Buffer | string>): Promise<{ head: Buffer[]; done: boolean }> {
   const head: Buffer[] = [];
@@ -72,17 +79,19 @@ async function* rest(head: Buffer[], it: AsyncIterator<Buffer | string>, done: b
 }
 
 /**
- * Reads a capture from a byte stream (stdin, a socket, a test's generator). The producer
+ * Reads a capture from a byte stream (stdin, a child's stdout, a generator, an array of
+ * chunks). The producer
  * must not reuse a chunk's memory after yielding it when the content may be gzip'd.
  */
 export async function readCaptureStream(
-  source: AsyncIterable<Buffer | string>,
+  source: AsyncIterable<Buffer | string> | Iterable<Buffer>,
   name: string,
   onFrame: FrameCallback,
   opts: ReadOptions = {},
 ): Promise<CaptureSummary> {
   const parser = new CaptureParser(name, onFrame, opts);
-  const it = source[Symbol.asyncIterator]();
+  const it: AsyncIterator<Buffer | string> =
+    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : syncToAsync(source[Symbol.iterator]());
   const { head, done } = await peek(it);
   const gz = head.length > 0 && isGzip(Buffer.concat(head.slice(0, 2)));
   parser.summary.gzip = gz;
