@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
 import { FilterError, compileFilter, type PacketPredicate } from '../decode/filter.js';
 import { JsonPrinter } from '../decode/print/json.js';
+import { ByteSink } from '../decode/print/sink.js';
 import { TextPrinter } from '../decode/print/text.js';
 import { forEachPacket } from '../decode/stream.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
@@ -63,23 +64,25 @@ export interface DecodeOptions {
   filter?: string;
 }
 
-/** Batches output into large writes; notices a closed pipe (`| head`) and stops the read. */
-class OutputBuffer {
-  private pending = '';
+/** Output in large buffers (ByteSink); notices a closed pipe (`| head`) so the read can stop. */
+class Output {
   closed = false;
-  constructor(private readonly stream: NodeJS.WriteStream) {
+  readonly sink: ByteSink;
+  constructor(stream: NodeJS.WriteStream) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') this.closed = true;
       else throw e;
     });
+    this.sink = new ByteSink((b) => {
+      if (!this.closed) stream.write(b);
+    });
   }
   line(s: string): void {
-    this.pending += s + '\n';
-    if (this.pending.length > 1 << 16) this.flush();
+    this.sink.utf8(s);
+    this.sink.byte(10);
   }
   flush(): void {
-    if (this.pending.length > 0 && !this.closed) this.stream.write(this.pending);
-    this.pending = '';
+    this.sink.flush();
   }
 }
 
@@ -98,7 +101,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   if (captures.length === 0) throw new InputError('decode: no CAPTURE given');
   const match = compile(opts.filter ?? '');
   const limit = opts.count ?? Infinity;
-  const out = new OutputBuffer(process.stdout);
+  const out = new Output(process.stdout);
   const summary = opts.summary ? new DecodeSummary() : null;
   const text = !opts.json && !opts.summary ? new TextPrinter() : null;
   const json = opts.json && !opts.summary ? new JsonPrinter() : null;
@@ -111,7 +114,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
     if (match !== null && !match(p)) return !out.closed;
     shown++;
     if (summary !== null) summary.add(p);
-    else if (json !== null) out.line(json.format(p));
+    else if (json !== null) json.write(p, out.sink);
     else out.line(text!.format(p));
     return shown < limit && !out.closed;
   };

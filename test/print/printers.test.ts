@@ -4,7 +4,7 @@
  * in src/decode/print/text.ts (tcpdump -nn wording); JSON values are the builder's inputs.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeBytes } from '../../src/decode/decoder.js';
+import { Decoder, decodeBytes } from '../../src/decode/decoder.js';
 import { JsonPrinter } from '../../src/decode/print/json.js';
 import { TextPrinter } from '../../src/decode/print/text.js';
 import { PacketBuilder } from '../../src/replay/builder/index.js';
@@ -20,6 +20,14 @@ function decode(b: PacketBuilder, opts?: { toaKinds?: number[] }): Packet {
   p.tsSec = 1795699418; // 2026-11-26T13:23:38Z
   p.tsNsec = 345225123;
   return p;
+}
+
+/** A frame cut by the capture's snaplen: `caplen` bytes kept of a longer wire packet. */
+function snapCut(bytes: Buffer, caplen: number): Packet {
+  return new Decoder().decode({
+    capture: 'cl.pcap', frame: 1, buf: bytes, off: 0, caplen, len: bytes.length, tsSec: 0, tsNsec: 0,
+    linkType: 1, interfaceId: 0, direction: null, comment: null, fileOffset: 0,
+  });
 }
 
 const text = (p: Packet): string => new TextPrinter().format(p);
@@ -154,9 +162,11 @@ describe('text printer', () => {
     expect(text(decode(bad))).toContain('ttl 64, id 1 [bad ip cksum 0xbeef]');
 
     const full = syn().build();
-    const cut = decodeBytes(full.subarray(0, 18 + 20 + 10), 1);
-    // The decoder names the outermost layer whose claimed length is missing (IPv4 here).
-    expect(new TextPrinter().format(cut)).toMatch(/ \[\|ipv4\]$/);
+    // Snaplen cut inside the TCP header: the decoder names the outermost layer whose
+    // claimed length is missing (IPv4 here).
+    expect(new TextPrinter().format(snapCut(full, 18 + 20 + 10))).toMatch(/ \[\|ipv4\]$/);
+    // The same bytes as a whole frame (caplen = len) are a lying IPv4 length: malformed.
+    expect(new TextPrinter().format(decodeBytes(full.subarray(0, 18 + 20 + 10), 1))).toMatch(/\[malformed ipv4 at 48: [^\]]+\]$/);
 
     const ihl = PacketBuilder.eth({ src: A, dst: B }).ipv4({ src: '10.0.0.2', dst: '10.0.0.1', ihl: 3 }).udp({ sport: 1, dport: 2 });
     expect(text(decode(ihl))).toMatch(/\[malformed ipv4 at 14: [^\]]+\]$/);
@@ -236,8 +246,7 @@ describe('JSON printer', () => {
   });
 
   it('reports truncation and malformation', () => {
-    const cut = decodeBytes(syn().build().subarray(0, 18 + 20 + 10), 1);
-    expect(JSON.parse(new JsonPrinter().format(cut)).truncated).toBe('ipv4');
+    expect(JSON.parse(new JsonPrinter().format(snapCut(syn().build(), 18 + 20 + 10))).truncated).toBe('ipv4');
     const ihl = json(decode(PacketBuilder.eth({ src: A, dst: B }).ipv4({ src: '10.0.0.2', dst: '10.0.0.1', ihl: 3 }).udp({ sport: 1, dport: 2 })));
     expect(ihl.malformed).toMatchObject({ layer: 'ipv4', offset: 14 });
     expect(typeof ihl.malformed.reason).toBe('string');

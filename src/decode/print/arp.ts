@@ -1,6 +1,7 @@
 /** ARP, worded like tcpdump -nn: `Request who-has A tell B`, `Reply A is-at MAC`. */
 import type { Packet } from '../packet.js';
-import { hex, hexColon, ip4, mac } from './fmt.js';
+import { ip4, mac } from './fmt.js';
+import type { ByteSink } from './sink.js';
 
 function isZero(buf: Uint8Array, off: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
@@ -27,19 +28,32 @@ export function arpText(p: Packet): string {
   return s;
 }
 
-function addr(p: Packet, off: number, len: number, kind: 'hw' | 'proto'): string {
-  if (kind === 'hw') return len === 6 ? mac(p.buf, off) : hexColon(p.buf, off, len);
-  return hex(p.buf, off, len);
-}
-
-export function arpJson(p: Packet): string {
+export function arpJson(o: ByteSink, p: Packet): void {
   const a = p.arp;
-  const sha = addr(p, a.shaOff, a.hlen, 'hw');
-  const tha = addr(p, a.thaOff, a.hlen, 'hw');
-  const spa = a.plen === 4 ? ip4(a.spa) : addr(p, a.spaOff, a.plen, 'proto');
-  const tpa = a.plen === 4 ? ip4(a.tpa) : addr(p, a.tpaOff, a.plen, 'proto');
-  return (
-    '{"htype":' + a.htype + ',"ptype":' + a.ptype + ',"hlen":' + a.hlen + ',"plen":' + a.plen + ',"op":' + a.op + ',"sha":"' + sha + '","spa":"' + spa + '","tha":"' + tha +
-    '","tpa":"' + tpa + '","gratuitous":' + a.gratuitous + ',"probe":' + a.probe + '}'
-  );
+  const buf = p.buf;
+  o.ascii('{"htype":');
+  o.uint(a.htype);
+  o.ascii(',"ptype":');
+  o.uint(a.ptype);
+  o.ascii(',"hlen":');
+  o.uint(a.hlen);
+  o.ascii(',"plen":');
+  o.uint(a.plen);
+  o.ascii(',"op":');
+  o.uint(a.op);
+  o.ascii(',"sha":"');
+  o.hexColon(buf, a.shaOff, a.hlen);
+  o.ascii('","spa":"');
+  if (a.plen === 4) o.ip4(a.spa);
+  else o.hex(buf, a.spaOff, a.plen);
+  o.ascii('","tha":"');
+  o.hexColon(buf, a.thaOff, a.hlen);
+  o.ascii('","tpa":"');
+  if (a.plen === 4) o.ip4(a.tpa);
+  else o.hex(buf, a.tpaOff, a.plen);
+  o.ascii('","gratuitous":');
+  o.bool(a.gratuitous);
+  o.ascii(',"probe":');
+  o.bool(a.probe);
+  o.byte(125);
 }

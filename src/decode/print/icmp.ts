@@ -5,6 +5,7 @@
  */
 import type { IcmpView } from '../packet.js';
 import { hex16 } from './fmt.js';
+import type { ByteSink } from './sink.js';
 
 const ICMP4_TYPES: Record<number, string> = {
   0: 'echo reply',
@@ -71,10 +72,23 @@ export function icmpText(icmp: IcmpView): string {
 }
 
 /** JSON object body without the closing brace, so the caller can add `"inner"`. */
-export function icmpJsonOpen(icmp: IcmpView): string {
-  let s =
-    '{"type":' + icmp.type + ',"code":' + icmp.code + ',"checksum":' + icmp.checksum + ',"checksumOk":' + icmp.checksumOk;
-  if (isEcho(icmp)) s += ',"id":' + icmp.echoId + ',"seq":' + icmp.echoSeq;
-  if (icmp.mtu >= 0) s += ',"mtu":' + icmp.mtu;
-  return s;
+export function icmpJsonOpen(o: ByteSink, icmp: IcmpView): void {
+  o.ascii('{"type":');
+  o.uint(icmp.type);
+  o.ascii(',"code":');
+  o.uint(icmp.code);
+  o.ascii(',"checksum":');
+  o.uint(icmp.checksum);
+  o.ascii(',"checksumOk":');
+  o.bool(icmp.checksumOk);
+  if (isEcho(icmp)) {
+    o.ascii(',"id":');
+    o.uint(icmp.echoId);
+    o.ascii(',"seq":');
+    o.uint(icmp.echoSeq);
+  }
+  if (icmp.mtu >= 0) {
+    o.ascii(',"mtu":');
+    o.uint(icmp.mtu);
+  }
 }

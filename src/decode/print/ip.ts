@@ -5,6 +5,7 @@
 import type { IpView } from '../packet.js';
 import { ipv6ToString } from '../addr.js';
 import { hex16, ip4 } from './fmt.js';
+import type { ByteSink } from './sink.js';
 
 export function ipSrc(ip: IpView, buf: Uint8Array): string {
   return ip.version === 4 ? ip4(ip.src4) : ipv6ToString(buf, ip.srcOff);
@@ -32,17 +33,63 @@ export function ipDetails(ip: IpView): string {
   return s;
 }
 
-export function ipJson(ip: IpView, buf: Uint8Array): string {
+export function ipJson(o: ByteSink, ip: IpView, buf: Uint8Array): void {
   if (ip.version === 4) {
-    return (
-      '"ipv4":{"src":"' + ip4(ip.src4) + '","dst":"' + ip4(ip.dst4) + '","ttl":' + ip.ttl + ',"id":' + ip.id + ',"df":' + ip.df +
-      ',"mf":' + ip.mf + ',"fragOffset":' + ip.fragOffset + ',"tos":' + ip.tos + ',"proto":' + ip.proto + ',"len":' + ip.totalLen +
-      ',"hdrLen":' + ip.hdrLen + ',"optionsLen":' + ip.optionsLen + ',"checksum":' + ip.checksum + ',"checksumOk":' + ip.checksumOk + '}'
-    );
+    o.ascii('"ipv4":{"src":"');
+    o.ip4(ip.src4);
+    o.ascii('","dst":"');
+    o.ip4(ip.dst4);
+    o.ascii('","ttl":');
+    o.uint(ip.ttl);
+    o.ascii(',"id":');
+    o.uint(ip.id);
+    o.ascii(',"df":');
+    o.bool(ip.df);
+    o.ascii(',"mf":');
+    o.bool(ip.mf);
+    o.ascii(',"fragOffset":');
+    o.uint(ip.fragOffset);
+    o.ascii(',"tos":');
+    o.uint(ip.tos);
+    o.ascii(',"proto":');
+    o.uint(ip.proto);
+    o.ascii(',"len":');
+    o.uint(ip.totalLen);
+    o.ascii(',"hdrLen":');
+    o.uint(ip.hdrLen);
+    o.ascii(',"optionsLen":');
+    o.uint(ip.optionsLen);
+    o.ascii(',"checksum":');
+    o.uint(ip.checksum);
+    o.ascii(',"checksumOk":');
+    o.bool(ip.checksumOk);
+    o.byte(125);
+    return;
   }
-  let s =
-    '"ipv6":{"src":"' + ipv6ToString(buf, ip.srcOff) + '","dst":"' + ipv6ToString(buf, ip.dstOff) + '","hlim":' + ip.ttl +
-    ',"next":' + ip.proto + ',"flow":' + ip.flowLabel + ',"tc":' + ip.tos + ',"len":' + ip.totalLen + ',"hdrLen":' + ip.hdrLen;
-  if (ip.isFragment) s += ',"fragment":{"id":' + ip.id + ',"offset":' + ip.fragOffset + ',"mf":' + ip.mf + '}';
-  return s + '}';
+  o.ascii('"ipv6":{"src":"');
+  o.ascii(ipv6ToString(buf, ip.srcOff));
+  o.ascii('","dst":"');
+  o.ascii(ipv6ToString(buf, ip.dstOff));
+  o.ascii('","hlim":');
+  o.uint(ip.ttl);
+  o.ascii(',"next":');
+  o.uint(ip.proto);
+  o.ascii(',"flow":');
+  o.uint(ip.flowLabel);
+  o.ascii(',"tc":');
+  o.uint(ip.tos);
+  o.ascii(',"len":');
+  o.uint(ip.totalLen);
+  o.ascii(',"hdrLen":');
+  o.uint(ip.hdrLen);
+  if (ip.isFragment) {
+    o.ascii(',"fragment":{"id":');
+    o.uint(ip.id);
+    o.ascii(',"offset":');
+    o.uint(ip.fragOffset);
+    o.ascii(',"mf":');
+    o.bool(ip.mf);
+    o.byte(125);
+  }
+  o.byte(125);
 }

@@ -17,33 +17,77 @@
  */
 import type { Packet } from '../packet.js';
 import { arpJson } from './arp.js';
-import { TimeFormatter, jsonString } from './fmt.js';
 import { linkJson } from './link.js';
+import { ByteSink } from './sink.js';
 import { netJson } from './stack.js';
 
-export class JsonPrinter {
-  private readonly time = new TimeFormatter();
-  private lastCapture = '';
-  private lastCaptureJson = '""';
+/** Upper bound of one packet's JSON apart from its capture name and malformed reason. */
+const PACKET_MAX = 16384;
 
-  /** The JSON object for one packet, without a newline. */
-  format(p: Packet): string {
-    if (p.capture !== this.lastCapture) {
-      this.lastCapture = p.capture;
-      this.lastCaptureJson = jsonString(p.capture);
+export class JsonPrinter {
+  private sec = NaN;
+  /** `"2026-11-26T13:13:38.` for the cached second. */
+  private isoPrefix = '';
+  private readonly own = new ByteSink(null, 1 << 16);
+
+  /** Appends the JSON object for one packet and a newline to `o`. */
+  write(p: Packet, o: ByteSink): void {
+    o.reserve(PACKET_MAX);
+    o.ascii('{"capture":');
+    o.jsonString(p.capture);
+    o.ascii(',"frame":');
+    o.uint(p.frame);
+    if (p.tsSec !== this.sec) this.loadSecond(p.tsSec);
+    o.ascii(this.isoPrefix);
+    o.nano9(p.tsNsec);
+    o.ascii('Z","caplen":');
+    o.uint(p.caplen);
+    o.ascii(',"len":');
+    o.uint(p.len);
+    o.ascii(',"linktype":');
+    o.uint(p.linkType);
+    o.ascii(',"interface":');
+    o.uint(p.interfaceId);
+    o.ascii(p.direction === null ? ',"direction":null,' : p.direction === 'in' ? ',"direction":"in",' : ',"direction":"out",');
+    linkJson(o, p);
+    if (p.arp.present) {
+      o.ascii('"arp":');
+      arpJson(o, p);
+      o.byte(44);
     }
-    let s =
-      '{"capture":' + this.lastCaptureJson + ',"frame":' + p.frame + ',"ts":"' + this.time.iso(p.tsSec, p.tsNsec) +
-      '","caplen":' + p.caplen + ',"len":' + p.len + ',"linktype":' + p.linkType + ',"interface":' + p.interfaceId +
-      ',"direction":' + (p.direction === null ? 'null,' : '"' + p.direction + '",') + linkJson(p);
-    if (p.arp.present) s += '"arp":' + arpJson(p) + ',';
-    if (p.net.present) s += netJson(p) + ',';
-    s += '"truncated":' + (p.truncated === null ? 'null' : '"' + p.truncated + '"');
+    if (p.net.present) {
+      netJson(o, p);
+      o.byte(44);
+    }
+    o.ascii('"truncated":');
+    if (p.truncated === null) o.ascii('null');
+    else {
+      o.byte(34);
+      o.ascii(p.truncated);
+      o.byte(34);
+    }
     if (p.malformed.present) {
-      s +=
-        ',"malformed":{"layer":"' + p.malformed.layer + '","offset":' + p.malformed.offset + ',"reason":' +
-        jsonString(p.malformed.reason) + '}}';
-    } else s += ',"malformed":null}';
-    return s;
+      o.ascii(',"malformed":{"layer":"');
+      o.ascii(p.malformed.layer);
+      o.ascii('","offset":');
+      o.uint(p.malformed.offset);
+      o.ascii(',"reason":');
+      o.jsonString(p.malformed.reason);
+      o.ascii('}}\n');
+    } else o.ascii(',"malformed":null}\n');
+  }
+
+  /** The JSON object for one packet as a string, without a newline (tests, one-off use). */
+  format(p: Packet): string {
+    this.write(p, this.own);
+    const s = this.own.take();
+    return s.slice(0, -1);
+  }
+
+  private loadSecond(sec: number): void {
+    this.sec = sec;
+    const d = new Date(sec * 1000);
+    const iso = Number.isFinite(d.getTime()) ? d.toISOString() : '1970-01-01T00:00:00.000Z';
+    this.isoPrefix = ',"ts":"' + iso.slice(0, 20);
   }
 }

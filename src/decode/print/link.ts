@@ -5,6 +5,7 @@
  */
 import type { Packet } from '../packet.js';
 import { hexColon, mac } from './fmt.js';
+import type { ByteSink } from './sink.js';
 
 /** tcpdump's names for the SLL packet types. */
 const PKT_TYPE = ['In', 'B', 'M', 'P', 'Out'];
@@ -41,25 +42,51 @@ export function linkText(p: Packet): string {
 }
 
 /** `"eth":{…},` / `"sll":{…},` / `"vlan":[…],` members, each followed by a comma. */
-export function linkJson(p: Packet): string {
-  let s = '';
+export function linkJson(o: ByteSink, p: Packet): void {
+  const buf = p.buf;
   if (p.eth.present) {
-    s += '"eth":{"src":"' + mac(p.buf, p.eth.srcOff) + '","dst":"' + mac(p.buf, p.eth.dstOff) + '","type":' + p.eth.etherType + '},';
+    o.ascii('"eth":{"src":"');
+    o.hexColon(buf, p.eth.srcOff, 6);
+    o.ascii('","dst":"');
+    o.hexColon(buf, p.eth.dstOff, 6);
+    o.ascii('","type":');
+    o.uint(p.eth.etherType);
+    o.ascii('},');
   }
   if (p.sll.present) {
     const sl = p.sll;
-    s +=
-      '"sll":{"version":' + sl.version + ',"ifindex":' + (sl.version === 2 ? sl.ifIndex : null) + ',"pkttype":' + sl.pktType +
-      ',"hatype":' + sl.hatype + ',"addr":' + (sl.addrLen > 0 ? '"' + sllAddr(p) + '"' : null) + ',"protocol":' + sl.protocol + '},';
+    o.ascii('"sll":{"version":');
+    o.uint(sl.version);
+    o.ascii(',"ifindex":');
+    if (sl.version === 2) o.int(sl.ifIndex);
+    else o.ascii('null');
+    o.ascii(',"pkttype":');
+    o.uint(sl.pktType);
+    o.ascii(',"hatype":');
+    o.uint(sl.hatype);
+    o.ascii(',"addr":');
+    if (sl.addrLen > 0) {
+      o.byte(34);
+      o.hexColon(buf, sl.addrOff, sl.addrLen);
+      o.byte(34);
+    } else o.ascii('null');
+    o.ascii(',"protocol":');
+    o.uint(sl.protocol);
+    o.ascii('},');
   }
   if (p.vlan.count > 0) {
-    s += '"vlan":[';
+    o.ascii('"vlan":[');
     for (let i = 0; i < p.vlan.count; i++) {
-      s +=
-        (i > 0 ? ',' : '') + '{"id":' + p.vlan.id[i]! + ',"pcp":' + p.vlan.pcp[i]! + ',"dei":' + p.vlan.dei[i]! +
-        ',"tpid":' + p.vlan.tpid[i]! + '}';
+      o.ascii(i > 0 ? ',{"id":' : '{"id":');
+      o.uint(p.vlan.id[i]!);
+      o.ascii(',"pcp":');
+      o.uint(p.vlan.pcp[i]!);
+      o.ascii(',"dei":');
+      o.uint(p.vlan.dei[i]!);
+      o.ascii(',"tpid":');
+      o.uint(p.vlan.tpid[i]!);
+      o.byte(125);
     }
-    s += '],';
+    o.ascii('],');
   }
-  return s;
 }

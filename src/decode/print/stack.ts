@@ -10,6 +10,7 @@ import { icmpJsonOpen, icmpText } from './icmp.js';
 import { ipDetails, ipDst, ipJson, ipSrc } from './ip.js';
 import { tcpJson, tcpText } from './tcp.js';
 import { udpJson, udpText } from './udp.js';
+import type { ByteSink } from './sink.js';
 
 function ports(n: NetLayers): [number, number] | null {
   if (n.l4 === 'tcp' && n.tcp.present) return [n.tcp.sport, n.tcp.dport];
@@ -69,35 +70,50 @@ export function netText(p: Packet): string {
 }
 
 /** JSON members of one stack (`"ipv4":{…},"tcp":{…}`), no surrounding braces. */
-export function stackJson(n: NetLayers, p: Packet, quoted: NetLayers | null): string {
-  let s = ipJson(n.ip, p.buf);
+export function stackJson(o: ByteSink, n: NetLayers, p: Packet, quoted: NetLayers | null): void {
+  ipJson(o, n.ip, p.buf);
   switch (n.l4) {
     case 'tcp':
-      if (n.tcp.present) s += ',"tcp":' + tcpJson(n.tcp, p.buf);
+      if (n.tcp.present) {
+        o.ascii(',"tcp":');
+        tcpJson(o, n.tcp, p.buf);
+      }
       break;
     case 'udp':
-      if (n.udp.present) s += ',"udp":' + udpJson(n.udp);
+      if (n.udp.present) {
+        o.ascii(',"udp":');
+        udpJson(o, n.udp);
+      }
       break;
     case 'icmp':
     case 'icmpv6':
       if (n.icmp.present) {
-        s += (n.l4 === 'icmp' ? ',"icmp":' : ',"icmpv6":') + icmpJsonOpen(n.icmp);
-        if (quoted !== null) s += ',"inner":{' + stackJson(quoted, p, null) + '}';
-        s += '}';
+        o.ascii(n.l4 === 'icmp' ? ',"icmp":' : ',"icmpv6":');
+        icmpJsonOpen(o, n.icmp);
+        if (quoted !== null) {
+          o.ascii(',"inner":{');
+          stackJson(o, quoted, p, null);
+          o.byte(125);
+        }
+        o.byte(125);
       }
       break;
     default:
       break;
   }
-  return s;
 }
 
 /** JSON members of the packet's network part: outer stack, `tunnel` and `inner`. */
-export function netJson(p: Packet): string {
-  let s = stackJson(p.net, p, quotedFor(p.net, p));
+export function netJson(o: ByteSink, p: Packet): void {
+  stackJson(o, p.net, p, quotedFor(p.net, p));
   if (p.tunnel !== null) {
-    s += ',"tunnel":"' + p.tunnel + '"';
-    if (p.inner.present) s += ',"inner":{' + stackJson(p.inner, p, quotedFor(p.inner, p)) + '}';
+    o.ascii(',"tunnel":"');
+    o.ascii(p.tunnel);
+    o.byte(34);
+    if (p.inner.present) {
+      o.ascii(',"inner":{');
+      stackJson(o, p.inner, p, quotedFor(p.inner, p));
+      o.byte(125);
+    }
   }
-  return s;
 }

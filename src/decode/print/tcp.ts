@@ -7,6 +7,10 @@
 import type { TcpView } from '../packet.js';
 import { ipv6ToString } from '../addr.js';
 import { hex, hex16, ip4At, tcpFlagsText } from './fmt.js';
+import type { ByteSink } from './sink.js';
+
+/** Flag letters for every 9-bit flags value, computed once. */
+const FLAGS_TEXT: string[] = Array.from({ length: 512 }, (_, f) => tcpFlagsText(f));
 
 /** Names of the TCP option kinds we print by name (IANA registry). */
 const OPTION_NAMES: Record<number, string> = {
@@ -40,10 +44,6 @@ function u32(buf: Uint8Array, off: number): number {
 export function toaText(tcp: TcpView, buf: Uint8Array): string {
   const addr = tcp.toaFamily === 6 ? '[' + ipv6ToString(buf, tcp.toaAddrOff) + ']' : ip4At(buf, tcp.toaAddrOff);
   return addr + ':' + tcp.toaPort;
-}
-
-function toaAddr(tcp: TcpView, buf: Uint8Array): string {
-  return tcp.toaFamily === 6 ? ipv6ToString(buf, tcp.toaAddrOff) : ip4At(buf, tcp.toaAddrOff);
 }
 
 /** Text of one option, tcpdump spelling; TOA as `toa ADDR:PORT`. */
@@ -95,57 +95,132 @@ export function tcpText(tcp: TcpView, buf: Uint8Array): string {
   return s + ', length ' + tcp.payloadWireLen;
 }
 
+function toaAddrJson(o: ByteSink, tcp: TcpView, buf: Uint8Array): void {
+  if (tcp.toaFamily === 6) o.ascii(ipv6ToString(buf, tcp.toaAddrOff));
+  else o.ip4At(buf, tcp.toaAddrOff);
+}
+
 /** JSON of one option: kind, name and the parsed value(s). */
-function optionJson(tcp: TcpView, buf: Uint8Array, i: number): string {
+function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void {
   const kind = tcp.optKind[i]!;
   const off = tcp.optOff[i]!;
   const len = tcp.optLen[i]!;
+  o.ascii('{"kind":');
+  o.uint(kind);
   if (i === tcp.toaIndex && tcp.toaKind !== 0) {
-    return '{"kind":' + kind + ',"name":"toa","addr":"' + toaAddr(tcp, buf) + '","port":' + tcp.toaPort + '}';
+    o.ascii(',"name":"toa","addr":"');
+    toaAddrJson(o, tcp, buf);
+    o.ascii('","port":');
+    o.uint(tcp.toaPort);
+    o.byte(125);
+    return;
   }
-  const head = '{"kind":' + kind + ',"name":"';
   switch (kind) {
     case 0:
-      return head + 'eol"}';
+      o.ascii(',"name":"eol"}');
+      return;
     case 1:
-      return head + 'nop"}';
+      o.ascii(',"name":"nop"}');
+      return;
     case 2:
-      if (len === 4) return head + 'mss","value":' + u16(buf, off + 2) + '}';
+      if (len === 4) {
+        o.ascii(',"name":"mss","value":');
+        o.uint(u16(buf, off + 2));
+        o.byte(125);
+        return;
+      }
       break;
     case 3:
-      if (len === 3) return head + 'wscale","value":' + buf[off + 2]! + '}';
+      if (len === 3) {
+        o.ascii(',"name":"wscale","value":');
+        o.uint(buf[off + 2]!);
+        o.byte(125);
+        return;
+      }
       break;
     case 4:
-      return head + 'sackOK"}';
+      o.ascii(',"name":"sackOK"}');
+      return;
     case 5:
       if (len >= 2 && (len - 2) % 8 === 0) {
-        let s = head + 'sack","blocks":[';
+        o.ascii(',"name":"sack","blocks":[');
         for (let b = 0; b < (len - 2) / 8; b++) {
-          s += (b > 0 ? ',' : '') + '[' + u32(buf, off + 2 + 8 * b) + ',' + u32(buf, off + 6 + 8 * b) + ']';
+          o.ascii(b > 0 ? ',[' : '[');
+          o.uint(u32(buf, off + 2 + 8 * b));
+          o.byte(44);
+          o.uint(u32(buf, off + 6 + 8 * b));
+          o.byte(93);
         }
-        return s + ']}';
+        o.ascii(']}');
+        return;
       }
       break;
     case 8:
-      if (len === 10) return head + 'ts","val":' + u32(buf, off + 2) + ',"ecr":' + u32(buf, off + 6) + '}';
+      if (len === 10) {
+        o.ascii(',"name":"ts","val":');
+        o.uint(u32(buf, off + 2));
+        o.ascii(',"ecr":');
+        o.uint(u32(buf, off + 6));
+        o.byte(125);
+        return;
+      }
       break;
   }
   // Unknown kinds, and known kinds with a length the RFC does not allow: raw bytes.
-  return head + tcpOptionName(kind) + '","len":' + len + ',"data":"' + (len > 2 ? hex(buf, off + 2, len - 2) : '') + '"}';
+  o.ascii(',"name":"');
+  o.ascii(tcpOptionName(kind));
+  o.ascii('","len":');
+  o.uint(len);
+  o.ascii(',"data":"');
+  if (len > 2) o.hex(buf, off + 2, len - 2);
+  o.ascii('"}');
 }
 
-export function tcpJson(tcp: TcpView, buf: Uint8Array): string {
-  if (tcp.hdrLen === 0) return '{"sport":' + tcp.sport + ',"dport":' + tcp.dport + ',"seq":' + tcp.seq + ',"hdrLen":0}';
-  let s =
-    '{"sport":' + tcp.sport + ',"dport":' + tcp.dport + ',"seq":' + tcp.seq + ',"ack":' + tcp.ack +
-    ',"hdrLen":' + tcp.hdrLen + ',"flags":' + tcp.flags + ',"flagsText":"' + tcpFlagsText(tcp.flags) +
-    '","window":' + tcp.window + ',"urgent":' + tcp.urgent + ',"checksum":' + tcp.checksum +
-    ',"checksumOk":' + tcp.checksumOk + ',"payloadLen":' + tcp.payloadWireLen + ',"capturedPayloadLen":' + tcp.payloadLen;
-  s += ',"options":[';
-  for (let i = 0; i < tcp.optCount; i++) s += (i > 0 ? ',' : '') + optionJson(tcp, buf, i);
-  s += ']';
-  if (tcp.toaKind !== 0) {
-    s += ',"toa":{"kind":' + tcp.toaKind + ',"addr":"' + toaAddr(tcp, buf) + '","port":' + tcp.toaPort + '}';
+export function tcpJson(o: ByteSink, tcp: TcpView, buf: Uint8Array): void {
+  o.ascii('{"sport":');
+  o.uint(tcp.sport);
+  o.ascii(',"dport":');
+  o.uint(tcp.dport);
+  o.ascii(',"seq":');
+  o.uint(tcp.seq);
+  if (tcp.hdrLen === 0) {
+    o.ascii(',"hdrLen":0}');
+    return;
   }
-  return s + '}';
+  o.ascii(',"ack":');
+  o.uint(tcp.ack);
+  o.ascii(',"hdrLen":');
+  o.uint(tcp.hdrLen);
+  o.ascii(',"flags":');
+  o.uint(tcp.flags);
+  o.ascii(',"flagsText":"');
+  o.ascii(FLAGS_TEXT[tcp.flags]!);
+  o.ascii('","window":');
+  o.uint(tcp.window);
+  o.ascii(',"urgent":');
+  o.uint(tcp.urgent);
+  o.ascii(',"checksum":');
+  o.uint(tcp.checksum);
+  o.ascii(',"checksumOk":');
+  o.bool(tcp.checksumOk);
+  o.ascii(',"payloadLen":');
+  o.uint(tcp.payloadWireLen);
+  o.ascii(',"capturedPayloadLen":');
+  o.uint(tcp.payloadLen);
+  o.ascii(',"options":[');
+  for (let i = 0; i < tcp.optCount; i++) {
+    if (i > 0) o.byte(44);
+    optionJson(o, tcp, buf, i);
+  }
+  o.byte(93);
+  if (tcp.toaKind !== 0) {
+    o.ascii(',"toa":{"kind":');
+    o.uint(tcp.toaKind);
+    o.ascii(',"addr":"');
+    toaAddrJson(o, tcp, buf);
+    o.ascii('","port":');
+    o.uint(tcp.toaPort);
+    o.byte(125);
+  }
+  o.byte(125);
 }

@@ -1,6 +1,7 @@
 /** UDP: `UDP, length N` (tcpdump -nn) and its JSON object. */
 import type { UdpView } from '../packet.js';
 import { hex16 } from './fmt.js';
+import type { ByteSink } from './sink.js';
 
 export function udpText(udp: UdpView): string {
   const bad = udp.checksumOk === false ? '[bad udp cksum ' + hex16(udp.checksum) + '] ' : '';
@@ -8,9 +9,18 @@ export function udpText(udp: UdpView): string {
   return bad + 'UDP, length ' + Math.max(0, udp.length - 8);
 }
 
-export function udpJson(udp: UdpView): string {
-  return (
-    '{"sport":' + udp.sport + ',"dport":' + udp.dport + ',"len":' + udp.length + ',"checksum":' + udp.checksum +
-    ',"checksumOk":' + udp.checksumOk + ',"payloadLen":' + udp.payloadLen + '}'
-  );
+export function udpJson(o: ByteSink, udp: UdpView): void {
+  o.ascii('{"sport":');
+  o.uint(udp.sport);
+  o.ascii(',"dport":');
+  o.uint(udp.dport);
+  o.ascii(',"len":');
+  o.uint(udp.length);
+  o.ascii(',"checksum":');
+  o.uint(udp.checksum);
+  o.ascii(',"checksumOk":');
+  o.bool(udp.checksumOk);
+  o.ascii(',"payloadLen":');
+  o.uint(udp.payloadLen);
+  o.byte(125);
 }

@@ -1,0 +1,177 @@
+/**
+ * ByteSink: an ASCII output buffer that printers write numbers, addresses and constant text
+ * into directly. `decode --json` writes every packet through one, so the hot path creates
+ * no strings and no garbage per packet (building strings was GC-bound); the buffer is handed
+ * to the consumer when full and a fresh one is taken.
+ */
+const HEX = '0123456789abcdef';
+const HEXC = new Uint8Array(16);
+for (let i = 0; i < 16; i++) HEXC[i] = HEX.charCodeAt(i);
+
+export class ByteSink {
+  buf: Buffer;
+  pos = 0;
+
+  /**
+   * @param onFull receives a filled buffer (ownership passes to it); null keeps growing in memory.
+   * @param size buffer size; a single packet never needs more than `size / 4`.
+   */
+  constructor(
+    private readonly onFull: ((b: Buffer) => void) | null = null,
+    private readonly size = 1 << 18,
+  ) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Makes room for `n` more bytes. */
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    if (this.onFull !== null && n <= this.size) {
+      this.flush();
+      return;
+    }
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  /** Hands what was written to the consumer. */
+  flush(): void {
+    if (this.pos === 0 || this.onFull === null) return;
+    const out = this.buf.subarray(0, this.pos);
+    this.buf = Buffer.allocUnsafe(this.size);
+    this.pos = 0;
+    this.onFull(out);
+  }
+
+  /** Takes the written text (in-memory use: tests, `format()`), and empties the sink. */
+  take(): string {
+    const s = this.buf.toString('utf8', 0, this.pos);
+    this.pos = 0;
+    return s;
+  }
+
+  /** ASCII text (keys, constants, short printable values). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.reserve(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  byte(c: number): void {
+    this.buf[this.pos++] = c;
+  }
+
+  /** Non-negative integer below 2^53. */
+  uint(n: number): void {
+    const b = this.buf;
+    if (n < 10) {
+      b[this.pos++] = 48 + n;
+      return;
+    }
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    while (n >= 10) {
+      const q = Math.floor(n / 10);
+      b[--p] = 48 + (n - q * 10);
+      n = q;
+    }
+    b[--p] = 48 + n;
+  }
+
+  /** Any integer (negative values such as sll ifindex -1). */
+  int(n: number): void {
+    if (n < 0) {
+      this.buf[this.pos++] = 45;
+      this.uint(-n);
+    } else this.uint(n);
+  }
+
+  bool(v: boolean | null): void {
+    this.ascii(v === null ? 'null' : v ? 'true' : 'false');
+  }
+
+  /** Dotted quad of a uint32. */
+  ip4(a: number): void {
+    this.uint(a >>> 24);
+    this.buf[this.pos++] = 46;
+    this.uint((a >>> 16) & 255);
+    this.buf[this.pos++] = 46;
+    this.uint((a >>> 8) & 255);
+    this.buf[this.pos++] = 46;
+    this.uint(a & 255);
+  }
+
+  /** Dotted quad of 4 bytes at `off`. */
+  ip4At(src: Uint8Array, off: number): void {
+    for (let i = 0; i < 4; i++) {
+      if (i > 0) this.buf[this.pos++] = 46;
+      this.uint(src[off + i]!);
+    }
+  }
+
+  /** Colon-separated hex of `len` bytes (a MAC when len is 6). */
+  hexColon(src: Uint8Array, off: number, len: number): void {
+    if (this.pos + len * 3 > this.buf.length) this.reserve(len * 3);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < len; i++) {
+      if (i > 0) b[p++] = 58;
+      const v = src[off + i]!;
+      b[p++] = HEXC[v >> 4]!;
+      b[p++] = HEXC[v & 15]!;
+    }
+    this.pos = p;
+  }
+
+  /** Plain hex of `len` bytes. */
+  hex(src: Uint8Array, off: number, len: number): void {
+    if (this.pos + len * 2 > this.buf.length) this.reserve(len * 2);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < len; i++) {
+      const v = src[off + i]!;
+      b[p++] = HEXC[v >> 4]!;
+      b[p++] = HEXC[v & 15]!;
+    }
+    this.pos = p;
+  }
+
+  /** Exactly 9 decimal digits (nanoseconds). */
+  nano9(n: number): void {
+    const b = this.buf;
+    let p = this.pos + 9;
+    this.pos = p;
+    for (let i = 0; i < 9; i++) {
+      const q = Math.floor(n / 10);
+      b[--p] = 48 + (n - q * 10);
+      n = q;
+    }
+  }
+
+  /** Any text as UTF-8 (text lines: capture names may be non-ASCII). */
+  utf8(s: string): void {
+    this.reserve(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A JSON string literal of arbitrary text (UTF-8, escaped). */
+  jsonString(s: string): void {
+    if (/^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/.test(s)) {
+      this.reserve(s.length + 2);
+      this.byte(34);
+      this.ascii(s);
+      this.byte(34);
+      return;
+    }
+    const enc = Buffer.from(JSON.stringify(s), 'utf8');
+    this.reserve(enc.length);
+    enc.copy(this.buf, this.pos);
+    this.pos += enc.length;
+  }
+}
