@@ -142,7 +142,6 @@ function compare(p: Packet, t: Record<Field, string[]>): string[] {
       const fl = t['tcp.flags'][0];
       if (fl !== undefined) eq('tcp.flags', String(tc.flags), String(parseInt(fl, 16) & 0x1ff));
       const cutQuote = firstTcp === p.quoted && p.quoted.ip.payloadLen < p.quoted.ip.payloadWireLen;
-      if (cutQuote) expect(tc.checksumOk).toBe(null);
       if (t['tcp.srcport'].length === 1 && !cutQuote) {
         const theirs = t['tcp.option_kind'].flatMap((x) => x.split(',')).map(Number);
         const eol = theirs.indexOf(0);

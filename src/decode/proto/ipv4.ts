@@ -39,7 +39,7 @@ export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: numbe
   ip.dst4 = ((buf[off + 16]! << 24) | (buf[off + 17]! << 16) | (buf[off + 18]! << 8) | buf[off + 19]!) >>> 0;
   ip.flowLabel = 0;
   ip.optionsLen = ihl > 20 ? ihl - 20 : 0;
-  ip.payloadOff = off + ihl;
+  ip.payloadOff = off + ihl <= end ? off + ihl : end;
   ip.payloadLen = 0;
   ip.payloadWireLen = 0;
   if (ihl < 20) {

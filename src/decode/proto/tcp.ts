@@ -41,10 +41,11 @@ export function decodeTcp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
   if (hdrLen < 20) {
     ctx.malformed('tcp', off, 'data offset below 5');
     t.payloadOff = off + 20;
+    t.payloadLen = 0;
     return;
   }
   t.hdrLen = hdrLen;
-  t.payloadOff = off + hdrLen;
+  t.payloadOff = off + hdrLen <= end ? off + hdrLen : end;
   const fragment = (mode & M_FRAGMENT) !== 0;
   if (hdrLen > segWire && !fragment && segWire > 0) {
     ctx.malformed('tcp', off, 'data offset beyond segment');

@@ -16,7 +16,7 @@ export function decodeUdp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
       u.sport = (buf[off]! << 8) | buf[off + 1]!;
       u.dport = (buf[off + 2]! << 8) | buf[off + 3]!;
       u.length = 0;
-      u.payloadOff = off + 8;
+      u.payloadOff = end;
     }
     ctx.truncate('udp', mode);
     return;
