@@ -42,8 +42,9 @@ export class ArpAnalyzer {
    * Throws a plain Error naming the bad value when a VIP, MAC or RIP does not parse; the CLI
    * validates options first and turns its own errors into exit 2.
    */
-  constructor(private readonly ctx: ArpContext & { vipSources?: Record<string, VipInfo['source']> } = {}) {
+  constructor(private readonly ctx: ArpContext = {}) {
     for (const v of ctx.vips ?? []) {
+      if (v.includes(':')) continue; // an IPv6 VIP has no ARP (neighbour discovery is not covered)
       const n = parseIpv4(v);
       if (n === null) throw new Error(`not an IPv4 VIP: ${v}`);
       this.givenVips.set(n, ctx.vipSources?.[v] ?? 'given');

@@ -6,8 +6,10 @@ import type { Finding, NotEvaluated } from '../findings.js';
 
 /** What the caller knows before looking at packets. All optional: the rest is inferred. */
 export interface ArpContext {
-  /** VIPs (IPv4 text) from --vip or the service config. */
+  /** VIPs from --vip or the service config. IPv6 VIPs are skipped (no ARP); IPv4 text otherwise. */
   vips?: readonly string[];
+  /** Where each VIP came from (printed); default 'given'. */
+  vipSources?: Readonly<Record<string, 'given' | 'config'>>;
   /** Director MACs from --director-mac. */
   directorMacs?: readonly string[];
   /** Real-server addresses (RIPs) from the service config: they name the culprit in hints. */
