@@ -31,12 +31,12 @@ const CIP = '198.51.100.7';
 const VIP = '192.0.2.10';
 const VPORT = 80;
 const DIP = '10.0.0.1'; // director's address on the real-server LAN (NAT gateway, TUN outer src)
-const RIPS = ['10.0.0.11', '10.0.0.12'];
+const RIPS = ['10.0.0.11', '10.0.0.12', '10.0.0.99']; // index 2: a host that is not a configured RS
 const MAC = {
   client: '02:00:00:00:00:07', // the client (or its router) on the director's outer LAN
   dirOut: '02:00:00:00:0d:01', // director, client-facing NIC (DR/TUN: its only NIC)
   dirIn: '02:00:00:00:0d:02', // director, RS-facing NIC (NAT)
-  rs: ['02:00:00:00:00:11', '02:00:00:00:00:12'],
+  rs: ['02:00:00:00:00:11', '02:00:00:00:00:12', '02:00:00:00:00:99'],
   otherRouter: '02:00:00:00:00:fe', // a gateway that is not the director
 };
 
@@ -163,13 +163,13 @@ function makeSet(name, cfg) {
     client: new Pcap(),
     directorOut: new Pcap(),
     directorIn: method === 'nat' ? new Pcap() : null,
-    rs: [new Pcap(), new Pcap()],
+    rs: [new Pcap(), new Pcap(), new Pcap()], // rs[2] is never written: nobody captured there
   };
-  const off = { director: cfg.offsetUs?.director ?? 0, rs: cfg.offsetUs?.rs ?? [0, 0], client: 0 };
+  const off = { director: cfg.offsetUs?.director ?? 0, rs: [...(cfg.offsetUs?.rs ?? [0, 0]), 0], client: 0 };
   const faults = cfg.faults ?? {};
   const ttlDec = cfg.profile === 'linux-legacy' ? 0 : 1;
   let clientId = 0x1000 + Math.floor(rnd() * 0x4000);
-  const rsId = [0x5000 + Math.floor(rnd() * 0x1000), 0x7000 + Math.floor(rnd() * 0x1000)];
+  const rsId = [0x5000 + Math.floor(rnd() * 0x1000), 0x7000 + Math.floor(rnd() * 0x1000), 0x9000];
   const T0 = 1_764_158_400_000_000; // 2025-11-26T12:00:00Z in µs
   const hop = 40; // µs per wire hop
   const proc = 15; // µs inside the director
@@ -202,7 +202,7 @@ function makeSet(name, cfg) {
     const ttl = 64 - (faults.noTtlDecrement ? 0 : ttlDec);
     const fid = faults.rewriteId ? (id ^ 0x2a5) & 0xffff : id;
     if (method === 'nat') {
-      const rip = faults.natWrongRip ? '10.0.0.99' : RIPS[k];
+      const rip = RIPS[k];
       const seg = tcpSegment(CIP, rip, { ...tcp, dport: faults.natWrongPort ? 9999 : svcPort(k) });
       if (p.badL4Checksum) seg.writeUInt16BE(seg.readUInt16BE(16) ^ 0x1234, 16);
       fwd = eth(MAC.dirIn, MAC.rs[k], ipv4({ src: CIP, dst: rip, ttl, id: fid }, seg));
@@ -458,5 +458,15 @@ makeSet('fault-bypassed-director', {
   // The poisoned client cache is also what the ARP rules see (H6's analyzer runs inside verify).
   expect: ['arp.client-poisoned', 'flow.bypassed-director'],
   description: 'one SYN for the VIP goes from the client straight to rs1 (client ARP cache points at the RS)',
+});
+makeSet('fault-rr-order', {
+  method: 'nat', seed: 33, conns: [0, 0, 1, 1, 0, 1].map((k) => ({ k })),
+  expect: ['sched.distribution'],
+  description: 'rr service, but the director sends two new connections in a row to the same server',
+});
+makeSet('fault-unknown-rs', {
+  method: 'nat', seed: 34, conns: [{ k: 0 }, { k: 2 }, { k: 1 }],
+  expect: ['sched.unknown-rs'],
+  description: 'the director forwards to 10.0.0.99, which is not a configured real server (stale configuration)',
 });
 console.log(`fixtures written to ${outRoot}`);

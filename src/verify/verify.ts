@@ -55,9 +55,24 @@ function serviceAddresses(set: ServiceSet): Set<string> {
   return a;
 }
 
-function keepFor(addrs: Set<string>): (r: PacketRecord) => boolean {
+/** Service ports (VIP ports and RS ports): a director forwarding to an unconfigured server still
+ *  uses one of them, and that packet must be kept to be reported (sched.unknown-rs). */
+function servicePorts(set: ServiceSet): Set<number> {
+  const ports = new Set<number>();
+  for (const s of set.services) {
+    if (s.vport) ports.add(s.vport);
+    for (const r of s.realServers) if (r.port) ports.add(r.port);
+  }
+  return ports;
+}
+
+function keepFor(addrs: Set<string>, ports: Set<number>): (r: PacketRecord) => boolean {
   return (r) =>
-    addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.src) || addrs.has(r.outer.dst)));
+    addrs.has(r.ip.src) ||
+    addrs.has(r.ip.dst) ||
+    (r.outer !== null && (addrs.has(r.outer.src) || addrs.has(r.outer.dst))) ||
+    ports.has(r.sport) ||
+    ports.has(r.dport);
 }
 
 /** Most frequent value of a list (ties: first seen). */
@@ -233,7 +248,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const ripList = configured ? input.services!.services.flatMap((s) => s.realServers.map((r) => r.ip)) : [];
   const arp = new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' });
   const loaded = await loadPoints(input.points, {
-    ...(configured ? { keep: keepFor(serviceAddresses(input.services!)) } : {}),
+    ...(configured ? { keep: keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) } : {}),
     ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}),
     observe: (p: Packet, point: string) => arp.observe(p, point),
   });

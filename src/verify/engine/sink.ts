@@ -54,7 +54,11 @@ export class FindingSink {
     const p = this.pending.get(k);
     if (p) {
       p.count++;
-      for (const e of ev) if (p.finding.evidence.length < MAX_EVIDENCE) p.finding.evidence.push(e);
+      for (const e of ev) {
+        if (p.finding.evidence.length >= MAX_EVIDENCE) break;
+        // The same packet is often evidence of two hops (copy N vs N-1, then N+1 vs N): list it once.
+        if (!p.finding.evidence.some((x) => x.capture === e.capture && x.frame === e.frame)) p.finding.evidence.push(e);
+      }
       return;
     }
     const finding: Finding = { rule, severity: severityOf(rule), message, hint, evidence: ev.slice(0, MAX_EVIDENCE) };
