@@ -6,11 +6,13 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { VERSION } from '../version.js';
+import { registerDecode } from './decode.js';
+import { registerArp } from './arp.js';
 
 /** A subcommand module registers itself on the program; its action resolves to an exit code. */
 export type CommandRegistrar = (program: Command, setExit: (code: number) => void) => void;
 
-const registrars: CommandRegistrar[] = [];
+const registrars: CommandRegistrar[] = [registerDecode, registerArp];
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
