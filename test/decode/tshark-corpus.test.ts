@@ -294,6 +294,7 @@ describe('decoder vs tshark on the tcpdump corpus', () => {
       eth(0x86dd, ipv6({ nh: 58 }, icmp(2, 0, u32(1280), inner6.slice(0, 60), pseudo6('2001:db8::1', '2001:db8::2', 58, 68)))),
       eth(0x0800, ipv4({ proto: 17, mf: true, id: 77 }, udp(53, 53, Array(64).fill(1)).slice(0, 40))),
       eth(0x0800, ipv4({ proto: 6, badChecksum: true }, tcp({ flags: 0x11 }))),
+      eth(0x0800, ipv4({ proto: 6, totLen: 0, src: '10.1.0.5', dst: '10.2.0.9' }, tcp({ flags: 0x10, payload: Array(100).fill(9) }, c4('10.1.0.5', '10.2.0.9')))),
     ].map((f) => Buffer.from(f));
     const dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-h2-'));
     const problems: string[] = [];

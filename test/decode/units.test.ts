@@ -145,6 +145,16 @@ describe('IPv4', () => {
     expect([p.truncated, p.malformed.present, p.malformed.layer, p.malformed.offset]).toEqual([null, true, 'ipv4', full.length]);
     expect([p.net.tcp.present, p.net.tcp.checksumOk]).toEqual([true, null]);
   });
+  it('tot_len 0 on the outer header (TSO / BIG TCP) takes the frame length, as tcpdump and tshark do', () => {
+    const seg = tcp({ flags: 0x10, payload: Array(300).fill(3) }, ps4);
+    const bytes = ipv4({ proto: 6, totLen: 0 }, seg);
+    const p = decodeBytes(B(bytes), LinkType.RAW);
+    expect([p.malformed.present, p.truncated, p.net.ip.totalLen, p.net.tcp.payloadWireLen, p.net.tcp.checksumOk]).toEqual([false, null, 340, 300, true]);
+    const cut = decodeBytes(B(bytes.slice(0, 100)), LinkType.RAW, undefined, bytes.length);
+    expect([cut.truncated, cut.net.ip.totalLen, cut.net.tcp.payloadWireLen]).toEqual(['ipv4', 340, 300]);
+    const inner = decodeBytes(B(ipv4({ proto: 4 }, bytes)), LinkType.RAW);
+    expect([inner.malformed.present, inner.malformed.layer]).toEqual([true, 'ipv4']);
+  });
   it('Ethernet padding after tot_len is not payload', () => {
     const p = decodeBytes(B(eth(0x0800, [...ipv4({ proto: 17 }, udp(5, 6, [], (l) => pseudo4('10.0.0.1', '10.0.0.2', 17, l))), 0, 0, 0, 0, 0, 0])), ETH);
     expect([p.net.ip.payloadLen, p.net.udp.payloadLen, p.net.udp.checksumOk, p.truncated]).toEqual([8, 0, true, null]);

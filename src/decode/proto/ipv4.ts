@@ -1,7 +1,7 @@
 /** IPv4 (RFC 791): header, options, fragments, header checksum. */
 import { internetChecksum } from '../checksum.js';
 import type { NetLayers } from '../packet.js';
-import { M_FRAGMENT, M_QUIET, type DecodeCtx } from './context.js';
+import { M_FRAGMENT, M_QUIET, M_TUNNEL, type DecodeCtx } from './context.js';
 import { decodeL4 } from './l4.js';
 
 export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
@@ -22,7 +22,13 @@ export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: numbe
   ip.off = off;
   ip.hdrLen = ihl;
   ip.tos = buf[off + 1]!;
-  const totLen = (buf[off + 2]! << 8) | buf[off + 3]!;
+  let totLen = (buf[off + 2]! << 8) | buf[off + 3]!;
+  if (totLen === 0 && (mode & M_TUNNEL) !== 0) {
+    // Outbound TSO / IPv4 BIG TCP (Linux ≥ 6.3) leaves tot_len 0 in the captured super-packet;
+    // tcpdump and tshark then take the frame's length, and so do we (outer header only).
+    const wireLeft = ctx.p.len - (off - ctx.p.off);
+    totLen = wireLeft > 0 ? wireLeft : avail;
+  }
   ip.totalLen = totLen;
   ip.id = (buf[off + 4]! << 8) | buf[off + 5]!;
   const frag = (buf[off + 6]! << 8) | buf[off + 7]!;
