@@ -293,6 +293,7 @@ export class NetLayers {
 export class MalformedInfo {
   present = false;
   layer: LayerName = 'link';
+  /** Byte offset of the problem relative to the frame's first byte (not absolute in `buf`). */
   offset = 0;
   reason = '';
   set(layer: LayerName, offset: number, reason: string): void {
