@@ -72,13 +72,17 @@ export class ByteSink {
       b[this.pos++] = 48 + n;
       return;
     }
-    let digits = 1;
-    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    if (n > 0xffffffff) {
+      this.ascii(String(n));
+      return;
+    }
+    // Everything printed is a uint32: integer division by `>>> 0` stays in the fast path.
+    let digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1e6 ? 6 : n < 1e7 ? 7 : n < 1e8 ? 8 : n < 1e9 ? 9 : 10;
     let p = this.pos + digits;
     this.pos = p;
-    while (n >= 10) {
-      const q = Math.floor(n / 10);
-      b[--p] = 48 + (n - q * 10);
+    while (digits-- > 1) {
+      const q = (n / 10) >>> 0;
+      b[--p] = 48 + n - q * 10;
       n = q;
     }
     b[--p] = 48 + n;
@@ -148,7 +152,7 @@ export class ByteSink {
     let p = this.pos + 9;
     this.pos = p;
     for (let i = 0; i < 9; i++) {
-      const q = Math.floor(n / 10);
+      const q = (n / 10) >>> 0;
       b[--p] = 48 + (n - q * 10);
       n = q;
     }
