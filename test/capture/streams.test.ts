@@ -179,6 +179,23 @@ describe('chunking', () => {
     expect(got[2]!.toString()).toBe('after');
   });
 
+  it('a last block announcing 200 MiB in a short file is a truncation, read quickly in small chunks', async () => {
+    const w = new PcapngWriter();
+    w.addInterface({ name: 'a' });
+    w.write(0, Buffer.from('ok'), 1, 0);
+    const tail = Buffer.alloc(4096);
+    tail.writeUInt32LE(6, 0);
+    tail.writeUInt32LE(200 << 20, 4);
+    const b = Buffer.concat([w.toBuffer(), tail]);
+    const warnings: CaptureWarning[] = [];
+    const chunks = Array.from({ length: Math.ceil(b.length / 100) }, (_, i) => b.subarray(i * 100, i * 100 + 100));
+    const rss = process.memoryUsage.rss();
+    const s = await readCaptureStream(chunks, 'claims.pcapng', () => {}, { onWarning: (x) => void warnings.push(x) });
+    expect(process.memoryUsage.rss() - rss).toBeLessThan(50 << 20);
+    expect(s.frames).toBe(1);
+    expect(warnings.map((x) => [x.code, x.offset])).toEqual([['capture.truncated-file', b.length - 4096]]);
+  });
+
   it('returning false stops the read', async () => {
     let n = 0;
     const s = await readCapture(file, () => ++n < 10, { chunkSize: 1000 });

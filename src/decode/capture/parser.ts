@@ -69,9 +69,10 @@ export class CaptureParser {
     if (!more) this.stopped = true;
   }
 
-  private ensureCarry(n: number): void {
+  /** Room for n carried bytes; doubles (amortised copies) but never beyond `cap`, the record's size. */
+  private ensureCarry(n: number, cap: number): void {
     if (this.carry.length >= n) return;
-    const grown = Buffer.allocUnsafe(Math.max(n, CARRY_INITIAL, Math.min(this.carry.length * 2, n * 2)));
+    const grown = Buffer.allocUnsafe(Math.max(n, Math.min(Math.max(CARRY_INITIAL, this.carry.length * 2), cap)));
     this.carry.copy(grown, 0, 0, this.carryLen);
     this.carry = grown;
   }
@@ -89,7 +90,9 @@ export class CaptureParser {
         this.carryWant = want;
         if (this.carryLen >= want) break;
         const take = Math.min(want - this.carryLen, end - pos);
-        this.ensureCarry(want);
+        // Grow with the bytes actually present, not the announced length: a corrupt length
+        // near the 256 MiB limit at the end of a file must not allocate 256 MiB up front.
+        this.ensureCarry(this.carryLen + take, want);
         chunk.copy(this.carry, this.carryLen, pos, pos + take);
         this.carryLen += take;
         pos += take;
@@ -105,7 +108,7 @@ export class CaptureParser {
       const want = this.need(chunk, pos, avail);
       if (avail < want) {
         if (this.carry.length > CARRY_SHRINK_ABOVE && want < CARRY_INITIAL) this.carry = Buffer.alloc(0);
-        this.ensureCarry(Math.max(avail, Math.min(want, CARRY_INITIAL)));
+        this.ensureCarry(avail, want);
         chunk.copy(this.carry, 0, pos, end);
         this.carryLen = avail;
         this.carryWant = want;
