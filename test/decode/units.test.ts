@@ -365,6 +365,10 @@ describe('tunnels', () => {
     expect([p.tunnel, p.inner.ip.src4, p.inner.tcp.dport]).toEqual(['gre', 0xc000020a, 80]);
     const eb = decodeBytes(B(ipv4({ proto: 47 }, [0, 0, 0x65, 0x58, ...Array(20).fill(0)])), LinkType.RAW);
     expect([eb.tunnel, eb.inner.present, eb.transport === eb.net]).toEqual(['gre', false, true]);
+    const routed = decodeBytes(B(ipv4({ proto: 47 }, [0xc0, 0, 0x08, 0x00, 0, 0, 0, 0, ...inner4])), LinkType.RAW);
+    expect([routed.tunnel, routed.inner.present]).toEqual(['gre', false]);
+    const pptp = decodeBytes(B(ipv4({ proto: 47 }, [0x30, 0x81, 0x08, 0x00, 0, 0, 0, 0, ...inner4])), LinkType.RAW);
+    expect(pptp.inner.present).toBe(false);
   });
   it('GUE on a configured UDP port (version 0, proto_ctype 4 and 41, hlen)', () => {
     const gue4 = [0x00, 4, 0, 0];

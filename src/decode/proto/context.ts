@@ -32,10 +32,10 @@ export class DecodeCtx {
 
   constructor(p: Packet, opts?: Partial<DecodeOptions>) {
     this.p = p;
-    const o: DecodeOptions = { ...defaultDecodeOptions, ...opts };
-    this.checksums = o.checksums;
-    for (const k of o.toaKinds) if (k >= 0 && k < 256) this.toaKind[k] = 1;
-    for (const port of o.guePorts) if (port >= 0 && port < 65536) this.guePort[port] = 1;
+    // Explicit `undefined` members fall back to the defaults too.
+    this.checksums = opts?.checksums ?? defaultDecodeOptions.checksums;
+    for (const k of opts?.toaKinds ?? defaultDecodeOptions.toaKinds) if (Number.isInteger(k) && k >= 0 && k < 256) this.toaKind[k] = 1;
+    for (const port of opts?.guePorts ?? defaultDecodeOptions.guePorts) if (Number.isInteger(port) && port >= 0 && port < 65536) this.guePort[port] = 1;
   }
 
   /**

@@ -42,8 +42,11 @@ export function decodeGre(ctx: DecodeCtx, off: number, end: number, mode: number
   const flags = (buf[off]! << 8) | buf[off + 1]!;
   const proto = (buf[off + 2]! << 8) | buf[off + 3]!;
   if ((flags & 7) !== 0) return; // version 1 is PPTP's enhanced GRE: not an IPVS tunnel
+  // RFC 1701 source routing (R) puts a variable SRE list before the payload; the kernel's
+  // GRE (and so IPVS) never sends it, and RFC 2784 deprecates it: stop rather than guess.
+  if (flags & GRE_R) return;
   let hlen = 4;
-  if (flags & (GRE_C | GRE_R)) hlen += 4;
+  if (flags & GRE_C) hlen += 4;
   if (flags & GRE_K) hlen += 4;
   if (flags & GRE_S) hlen += 4;
   if (off + hlen > end) {
