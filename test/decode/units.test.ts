@@ -391,3 +391,45 @@ describe('tunnels', () => {
     expect(decodeBytes(B(full.slice(0, 30)), LinkType.RAW, undefined, full.length).truncated).toBe('ipv4');
   });
 });
+
+describe('view reuse and remaining chain cases', () => {
+  it('one Decoder: nothing from the previous frame leaks into the next', () => {
+    const d = new Decoder({ guePorts: [6080] });
+    const frame = (bytes: number[], lt: number = LinkType.RAW, len = bytes.length) => {
+      const b = Buffer.from(bytes);
+      return { capture: 'x', frame: 1, buf: b, off: 0, caplen: b.length, len, tsSec: 0, tsNsec: 0, linkType: lt, interfaceId: 0, direction: null, comment: null, fileOffset: 0 };
+    };
+    const inner = ipv4({ proto: 6 }, tcp({ flags: TcpFlag.ACK, options: [254, 8, ...u16(9), ...ip4('1.2.3.4'), 2, 4, 5, 0xb4, 8, 10, ...u32(1), ...u32(2), 5, 10, ...u32(1), ...u32(2)] }));
+    const busy = ipv4({ proto: 1 }, icmp(3, 4, [0, 0, ...u16(1400)], ipv4({ proto: 4 }, inner).slice(0, 60)));
+    d.decode(frame([0, 4, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00, ...ipv4({ proto: 4 }, inner)], LinkType.LINUX_SLL));
+    let p = d.decode(frame(busy));
+    expect(p.quoted.present).toBe(true);
+    p = d.decode(frame(ipv4({ proto: 6, totLen: 10 }, tcp({})), LinkType.RAW));
+    expect(p.malformed.present).toBe(true);
+    p = d.decode(frame(ipv4({ proto: 17 }, udp(1, 2, [])), LinkType.RAW));
+    expect([p.tunnel, p.inner.present, p.quoted.present, p.malformed.present, p.truncated, p.direction, p.sll.present]).toEqual([null, false, false, false, null, null, false]);
+    expect([p.net.l4, p.net.tcp.present, p.net.tcp.toaKind, p.net.tcp.optCount, p.net.tcp.mss, p.net.tcp.tsPresent, p.net.tcp.sackCount, p.net.icmp.present, p.net.icmp.mtu]).toEqual(['udp', false, 0, 0, -1, false, 0, false, -1]);
+    p = d.decode(frame(ipv6({ nh: 59 }, [])));
+    expect([p.net.ip.src4, p.net.ip.id, p.net.ip.checksumOk, p.net.udp.present]).toEqual([0, 0, null, false]);
+  });
+  it('IPv6 mobility header (135) is walked to no-next-header', () => {
+    const mh = [59, 1, 5, 0, 0, 0, 0, 0, ...Array(8).fill(0)];
+    const p = decodeBytes(B(ipv6({ nh: 135 }, mh)), LinkType.RAW);
+    expect([p.net.ip.hdrLen, p.net.ip.proto, p.malformed.present]).toEqual([56, 59, false]);
+  });
+  it('a UDP first fragment whose length exceeds the fragment is not malformed, and its checksum is unjudged', () => {
+    const d = udp(53, 53, Array(100).fill(1), (l) => pseudo4('10.0.0.1', '10.0.0.2', 17, l));
+    const p = decodeBytes(B(ipv4({ proto: 17, mf: true }, d.slice(0, 48))), LinkType.RAW);
+    expect([p.malformed.present, p.truncated, p.net.udp.length, p.net.udp.checksumOk]).toEqual([false, null, 108, null]);
+  });
+  it('802.1Q tag re-inserted by libpcap after a LINUX_SLL header', () => {
+    const sll = [0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 9, 0, 0, 0x81, 0x00];
+    const p = decodeBytes(B([...sll, ...u16(0x0064), 0x08, 0x00, ...ipv4({ proto: 17 }, udp(1, 2, []))]), LinkType.LINUX_SLL);
+    expect([p.vlan.count, p.vlan.id[0], p.net.udp.dport, p.direction]).toEqual([1, 100, 2, 'in']);
+  });
+  it('SLL protocol values below 0x0600 (802.2 LLC and friends) stop after the cooked header', () => {
+    const sll = [0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 9, 0, 0, 0x00, 0x04];
+    const p = decodeBytes(B([...sll, 0x42, 0x42, 0x03, 0, 0]), LinkType.LINUX_SLL);
+    expect([p.sll.present, p.net.present, p.malformed.present]).toEqual([true, false, false]);
+  });
+});
