@@ -196,6 +196,17 @@ describe('chunking', () => {
     expect(warnings.map((x) => [x.code, x.offset])).toEqual([['capture.truncated-file', b.length - 4096]]);
   });
 
+  it("the consumer's own exception propagates unchanged (not turned into a CaptureError)", async () => {
+    class Boom extends Error {}
+    const cb = (f: Frame): void => {
+      if (f.frame === 5) throw new Boom('consumer failed');
+    };
+    await expect(readCapture(file, cb, { chunkSize: 1000 })).rejects.toBeInstanceOf(Boom);
+    await expect(readCaptureStream([plain.subarray(0, 5000), plain.subarray(5000)], 's', cb)).rejects.toBeInstanceOf(Boom);
+    await expect(readCaptureStream([gzipSync(plain)], 's', cb)).rejects.toBeInstanceOf(Boom);
+    expect(() => readCaptureBuffer(plain, 'b', cb)).toThrow(Boom);
+  });
+
   it('returning false stops the read', async () => {
     let n = 0;
     const s = await readCapture(file, () => ++n < 10, { chunkSize: 1000 });

@@ -92,7 +92,13 @@ export async function readCaptureStream(
   const parser = new CaptureParser(name, onFrame, opts);
   const it: AsyncIterator<Buffer | string> =
     Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : syncToAsync(source[Symbol.iterator]());
-  const { head, done } = await peek(it);
+  let peeked: { head: Buffer[]; done: boolean };
+  try {
+    peeked = await peek(it);
+  } catch (e) {
+    throw new CaptureError(name, 0, `read error: ${errorText(e)}`);
+  }
+  const { head, done } = peeked;
   const gz = head.length > 0 && isGzip(Buffer.concat(head.slice(0, 2)));
   parser.summary.gzip = gz;
   let input: AsyncIterable<Buffer> = rest(head, it, done);
@@ -106,16 +112,24 @@ export async function readCaptureStream(
     input = g;
   }
   let cut: string | undefined;
+  const chunks = input[Symbol.asyncIterator]();
   try {
-    for await (const chunk of input) {
-      if (!parser.push(chunk)) break;
+    for (;;) {
+      let r: IteratorResult<Buffer>;
+      // Only failures of the source (read errors, bad gzip) are mapped here; whatever the
+      // consumer's callback throws from push() propagates unchanged.
+      try {
+        r = await chunks.next();
+      } catch (e) {
+        if (gz && isGzipCut(e)) cut = 'gzip stream ends early';
+        else throw new CaptureError(name, parser.recordOffset, `${gz ? 'gzip' : 'read error'}: ${errorText(e)}`);
+        break;
+      }
+      if (r.done) break;
+      if (!parser.push(r.value)) break;
     }
-  } catch (e) {
-    if (e instanceof CaptureError) throw e;
-    if (gz && isGzipCut(e)) cut = 'gzip stream ends early';
-    else if (gz) throw new CaptureError(name, parser.recordOffset, `gzip: ${errorText(e)}`);
-    else throw new CaptureError(name, parser.recordOffset, `read error: ${errorText(e)}`);
   } finally {
+    await chunks.return?.().catch(() => undefined);
     gunzip?.destroy();
     await it.return?.();
   }
