@@ -6,7 +6,7 @@
  * .cap, .dmp or .gz is a capture too; the arguments before those form the FILTER (joined by
  * spaces). `--filter EXPR` gives the filter explicitly, and then every argument is a capture.
  */
-import { statSync } from 'node:fs';
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
 import { FilterError, compileFilter, type PacketPredicate } from '../decode/filter.js';
@@ -73,9 +73,14 @@ class Output {
       if (e.code === 'EPIPE') this.closed = true;
       else throw e;
     });
-    this.sink = new ByteSink((b) => {
-      if (!this.closed) stream.write(b);
-    });
+    if (stdoutIsFile()) {
+      // Files and /dev/null take blocking writes: write straight to fd 1 and reuse one buffer.
+      this.sink = new ByteSink((b) => writeAll(1, b), 1 << 18, true);
+    } else {
+      this.sink = new ByteSink((b) => {
+        if (!this.closed) stream.write(b);
+      });
+    }
   }
   line(s: string): void {
     this.sink.utf8(s);
@@ -84,6 +89,19 @@ class Output {
   flush(): void {
     this.sink.flush();
   }
+}
+
+function stdoutIsFile(): boolean {
+  try {
+    const st = fstatSync(1);
+    return st.isFile() || (st.isCharacterDevice() && !process.stdout.isTTY);
+  } catch {
+    return false;
+  }
+}
+
+function writeAll(fd: number, b: Buffer): void {
+  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
 }
 
 function compile(filter: string): PacketPredicate | null {

@@ -1,7 +1,20 @@
 /** ARP, worded like tcpdump -nn: `Request who-has A tell B`, `Reply A is-at MAC`. */
 import type { Packet } from '../packet.js';
 import { ip4, mac } from './fmt.js';
-import type { ByteSink } from './sink.js';
+import { lit, type ByteSink } from './sink.js';
+
+/** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
+const L0 = lit('{"htype":');
+const L1 = lit(',"ptype":');
+const L2 = lit(',"hlen":');
+const L3 = lit(',"plen":');
+const L4 = lit(',"op":');
+const L5 = lit(',"sha":"');
+const L6 = lit('","spa":"');
+const L7 = lit('","tha":"');
+const L8 = lit('","tpa":"');
+const L9 = lit('","gratuitous":');
+const L10 = lit(',"probe":');
 
 function isZero(buf: Uint8Array, off: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
@@ -31,29 +44,29 @@ export function arpText(p: Packet): string {
 export function arpJson(o: ByteSink, p: Packet): void {
   const a = p.arp;
   const buf = p.buf;
-  o.ascii('{"htype":');
+  o.lit(L0);
   o.uint(a.htype);
-  o.ascii(',"ptype":');
+  o.lit(L1);
   o.uint(a.ptype);
-  o.ascii(',"hlen":');
+  o.lit(L2);
   o.uint(a.hlen);
-  o.ascii(',"plen":');
+  o.lit(L3);
   o.uint(a.plen);
-  o.ascii(',"op":');
+  o.lit(L4);
   o.uint(a.op);
-  o.ascii(',"sha":"');
+  o.lit(L5);
   o.hexColon(buf, a.shaOff, a.hlen);
-  o.ascii('","spa":"');
+  o.lit(L6);
   if (a.plen === 4) o.ip4(a.spa);
   else o.hex(buf, a.spaOff, a.plen);
-  o.ascii('","tha":"');
+  o.lit(L7);
   o.hexColon(buf, a.thaOff, a.hlen);
-  o.ascii('","tpa":"');
+  o.lit(L8);
   if (a.plen === 4) o.ip4(a.tpa);
   else o.hex(buf, a.tpaOff, a.plen);
-  o.ascii('","gratuitous":');
+  o.lit(L9);
   o.bool(a.gratuitous);
-  o.ascii(',"probe":');
+  o.lit(L10);
   o.bool(a.probe);
   o.byte(125);
 }

@@ -5,7 +5,16 @@
  */
 import type { IcmpView } from '../packet.js';
 import { hex16 } from './fmt.js';
-import type { ByteSink } from './sink.js';
+import { lit, type ByteSink } from './sink.js';
+
+/** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
+const L0 = lit('{"type":');
+const L1 = lit(',"code":');
+const L2 = lit(',"checksum":');
+const L3 = lit(',"checksumOk":');
+const L4 = lit(',"id":');
+const L5 = lit(',"seq":');
+const L6 = lit(',"mtu":');
 
 const ICMP4_TYPES: Record<number, string> = {
   0: 'echo reply',
@@ -73,22 +82,22 @@ export function icmpText(icmp: IcmpView): string {
 
 /** JSON object body without the closing brace, so the caller can add `"inner"`. */
 export function icmpJsonOpen(o: ByteSink, icmp: IcmpView): void {
-  o.ascii('{"type":');
+  o.lit(L0);
   o.uint(icmp.type);
-  o.ascii(',"code":');
+  o.lit(L1);
   o.uint(icmp.code);
-  o.ascii(',"checksum":');
+  o.lit(L2);
   o.uint(icmp.checksum);
-  o.ascii(',"checksumOk":');
+  o.lit(L3);
   o.bool(icmp.checksumOk);
   if (isEcho(icmp)) {
-    o.ascii(',"id":');
+    o.lit(L4);
     o.uint(icmp.echoId);
-    o.ascii(',"seq":');
+    o.lit(L5);
     o.uint(icmp.echoSeq);
   }
   if (icmp.mtu >= 0) {
-    o.ascii(',"mtu":');
+    o.lit(L6);
     o.uint(icmp.mtu);
   }
 }

@@ -5,7 +5,30 @@
 import type { IpView } from '../packet.js';
 import { ipv6ToString } from '../addr.js';
 import { hex16, ip4 } from './fmt.js';
-import type { ByteSink } from './sink.js';
+import { lit, type ByteSink } from './sink.js';
+
+/** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
+const L0 = lit('"ipv4":{"src":"');
+const L1 = lit('","dst":"');
+const L2 = lit('","ttl":');
+const L3 = lit(',"id":');
+const L4 = lit(',"df":');
+const L5 = lit(',"mf":');
+const L6 = lit(',"fragOffset":');
+const L7 = lit(',"tos":');
+const L8 = lit(',"proto":');
+const L9 = lit(',"len":');
+const L10 = lit(',"hdrLen":');
+const L11 = lit(',"optionsLen":');
+const L12 = lit(',"checksum":');
+const L13 = lit(',"checksumOk":');
+const L14 = lit('"ipv6":{"src":"');
+const L15 = lit('","hlim":');
+const L16 = lit(',"next":');
+const L17 = lit(',"flow":');
+const L18 = lit(',"tc":');
+const L19 = lit(',"fragment":{"id":');
+const L20 = lit(',"offset":');
 
 export function ipSrc(ip: IpView, buf: Uint8Array): string {
   return ip.version === 4 ? ip4(ip.src4) : ipv6ToString(buf, ip.srcOff);
@@ -35,59 +58,59 @@ export function ipDetails(ip: IpView): string {
 
 export function ipJson(o: ByteSink, ip: IpView, buf: Uint8Array): void {
   if (ip.version === 4) {
-    o.ascii('"ipv4":{"src":"');
+    o.lit(L0);
     o.ip4(ip.src4);
-    o.ascii('","dst":"');
+    o.lit(L1);
     o.ip4(ip.dst4);
-    o.ascii('","ttl":');
+    o.lit(L2);
     o.uint(ip.ttl);
-    o.ascii(',"id":');
+    o.lit(L3);
     o.uint(ip.id);
-    o.ascii(',"df":');
+    o.lit(L4);
     o.bool(ip.df);
-    o.ascii(',"mf":');
+    o.lit(L5);
     o.bool(ip.mf);
-    o.ascii(',"fragOffset":');
+    o.lit(L6);
     o.uint(ip.fragOffset);
-    o.ascii(',"tos":');
+    o.lit(L7);
     o.uint(ip.tos);
-    o.ascii(',"proto":');
+    o.lit(L8);
     o.uint(ip.proto);
-    o.ascii(',"len":');
+    o.lit(L9);
     o.uint(ip.totalLen);
-    o.ascii(',"hdrLen":');
+    o.lit(L10);
     o.uint(ip.hdrLen);
-    o.ascii(',"optionsLen":');
+    o.lit(L11);
     o.uint(ip.optionsLen);
-    o.ascii(',"checksum":');
+    o.lit(L12);
     o.uint(ip.checksum);
-    o.ascii(',"checksumOk":');
+    o.lit(L13);
     o.bool(ip.checksumOk);
     o.byte(125);
     return;
   }
-  o.ascii('"ipv6":{"src":"');
+  o.lit(L14);
   o.ascii(ipv6ToString(buf, ip.srcOff));
-  o.ascii('","dst":"');
+  o.lit(L1);
   o.ascii(ipv6ToString(buf, ip.dstOff));
-  o.ascii('","hlim":');
+  o.lit(L15);
   o.uint(ip.ttl);
-  o.ascii(',"next":');
+  o.lit(L16);
   o.uint(ip.proto);
-  o.ascii(',"flow":');
+  o.lit(L17);
   o.uint(ip.flowLabel);
-  o.ascii(',"tc":');
+  o.lit(L18);
   o.uint(ip.tos);
-  o.ascii(',"len":');
+  o.lit(L9);
   o.uint(ip.totalLen);
-  o.ascii(',"hdrLen":');
+  o.lit(L10);
   o.uint(ip.hdrLen);
   if (ip.isFragment) {
-    o.ascii(',"fragment":{"id":');
+    o.lit(L19);
     o.uint(ip.id);
-    o.ascii(',"offset":');
+    o.lit(L20);
     o.uint(ip.fragOffset);
-    o.ascii(',"mf":');
+    o.lit(L5);
     o.bool(ip.mf);
     o.byte(125);
   }

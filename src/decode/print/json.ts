@@ -18,8 +18,24 @@
 import type { Packet } from '../packet.js';
 import { arpJson } from './arp.js';
 import { linkJson } from './link.js';
-import { ByteSink } from './sink.js';
+import { ByteSink, lit } from './sink.js';
 import { netJson } from './stack.js';
+
+/** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
+const L0 = lit('{"capture":');
+const L1 = lit(',"frame":');
+const L2 = lit('Z","caplen":');
+const L3 = lit(',"len":');
+const L4 = lit(',"linktype":');
+const L5 = lit(',"interface":');
+const L6 = lit('"arp":');
+const L7 = lit('"truncated":');
+const L8 = lit('null');
+const L9 = lit(',"malformed":{"layer":"');
+const L10 = lit('","offset":');
+const L11 = lit(',"reason":');
+const L12 = lit('}}\n');
+const L13 = lit(',"malformed":null}\n');
 
 /** Upper bound of one packet's JSON apart from its capture name and malformed reason. */
 const PACKET_MAX = 16384;
@@ -29,29 +45,32 @@ export class JsonPrinter {
   /** `"2026-11-26T13:13:38.` for the cached second. */
   private isoPrefix = '';
   private readonly own = new ByteSink(null, 1 << 16);
+  /** `"capture":"…"` member bytes of the last capture name seen (one capture at a time). */
+  private capture: string | null = null;
+  private captureBytes = new Uint8Array(0);
 
   /** Appends the JSON object for one packet and a newline to `o`. */
   write(p: Packet, o: ByteSink): void {
     o.reserve(PACKET_MAX);
-    o.ascii('{"capture":');
-    o.jsonString(p.capture);
-    o.ascii(',"frame":');
+    if (p.capture !== this.capture) this.loadCapture(p.capture);
+    o.lit(this.captureBytes);
+    o.lit(L1);
     o.uint(p.frame);
     if (p.tsSec !== this.sec) this.loadSecond(p.tsSec);
     o.ascii(this.isoPrefix);
     o.nano9(p.tsNsec);
-    o.ascii('Z","caplen":');
+    o.lit(L2);
     o.uint(p.caplen);
-    o.ascii(',"len":');
+    o.lit(L3);
     o.uint(p.len);
-    o.ascii(',"linktype":');
+    o.lit(L4);
     o.uint(p.linkType);
-    o.ascii(',"interface":');
+    o.lit(L5);
     o.uint(p.interfaceId);
     o.ascii(p.direction === null ? ',"direction":null,' : p.direction === 'in' ? ',"direction":"in",' : ',"direction":"out",');
     linkJson(o, p);
     if (p.arp.present) {
-      o.ascii('"arp":');
+      o.lit(L6);
       arpJson(o, p);
       o.byte(44);
     }
@@ -59,22 +78,22 @@ export class JsonPrinter {
       netJson(o, p);
       o.byte(44);
     }
-    o.ascii('"truncated":');
-    if (p.truncated === null) o.ascii('null');
+    o.lit(L7);
+    if (p.truncated === null) o.lit(L8);
     else {
       o.byte(34);
       o.ascii(p.truncated);
       o.byte(34);
     }
     if (p.malformed.present) {
-      o.ascii(',"malformed":{"layer":"');
+      o.lit(L9);
       o.ascii(p.malformed.layer);
-      o.ascii('","offset":');
+      o.lit(L10);
       o.uint(p.malformed.offset);
-      o.ascii(',"reason":');
+      o.lit(L11);
       o.jsonString(p.malformed.reason);
-      o.ascii('}}\n');
-    } else o.ascii(',"malformed":null}\n');
+      o.lit(L12);
+    } else o.lit(L13);
   }
 
   /** The JSON object for one packet as a string, without a newline (tests, one-off use). */
@@ -82,6 +101,14 @@ export class JsonPrinter {
     this.write(p, this.own);
     const s = this.own.take();
     return s.slice(0, -1);
+  }
+
+  private loadCapture(name: string): void {
+    const tmp = new ByteSink(null, 256);
+    tmp.lit(L0);
+    tmp.jsonString(name);
+    this.capture = name;
+    this.captureBytes = Buffer.from(tmp.buf.subarray(0, tmp.pos));
   }
 
   private loadSecond(sec: number): void {

@@ -5,7 +5,25 @@
  */
 import type { Packet } from '../packet.js';
 import { hexColon, mac } from './fmt.js';
-import type { ByteSink } from './sink.js';
+import { lit, type ByteSink } from './sink.js';
+
+/** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
+const L0 = lit('"eth":{"src":"');
+const L1 = lit('","dst":"');
+const L2 = lit('","type":');
+const L3 = lit('},');
+const L4 = lit('"sll":{"version":');
+const L5 = lit(',"ifindex":');
+const L6 = lit('null');
+const L7 = lit(',"pkttype":');
+const L8 = lit(',"hatype":');
+const L9 = lit(',"addr":');
+const L10 = lit(',"protocol":');
+const L11 = lit('"vlan":[');
+const L12 = lit(',"pcp":');
+const L13 = lit(',"dei":');
+const L14 = lit(',"tpid":');
+const L15 = lit('],');
 
 /** tcpdump's names for the SLL packet types. */
 const PKT_TYPE = ['In', 'B', 'M', 'P', 'Out'];
@@ -45,48 +63,48 @@ export function linkText(p: Packet): string {
 export function linkJson(o: ByteSink, p: Packet): void {
   const buf = p.buf;
   if (p.eth.present) {
-    o.ascii('"eth":{"src":"');
+    o.lit(L0);
     o.hexColon(buf, p.eth.srcOff, 6);
-    o.ascii('","dst":"');
+    o.lit(L1);
     o.hexColon(buf, p.eth.dstOff, 6);
-    o.ascii('","type":');
+    o.lit(L2);
     o.uint(p.eth.etherType);
-    o.ascii('},');
+    o.lit(L3);
   }
   if (p.sll.present) {
     const sl = p.sll;
-    o.ascii('"sll":{"version":');
+    o.lit(L4);
     o.uint(sl.version);
-    o.ascii(',"ifindex":');
+    o.lit(L5);
     if (sl.version === 2) o.int(sl.ifIndex);
-    else o.ascii('null');
-    o.ascii(',"pkttype":');
+    else o.lit(L6);
+    o.lit(L7);
     o.uint(sl.pktType);
-    o.ascii(',"hatype":');
+    o.lit(L8);
     o.uint(sl.hatype);
-    o.ascii(',"addr":');
+    o.lit(L9);
     if (sl.addrLen > 0) {
       o.byte(34);
       o.hexColon(buf, sl.addrOff, sl.addrLen);
       o.byte(34);
-    } else o.ascii('null');
-    o.ascii(',"protocol":');
+    } else o.lit(L6);
+    o.lit(L10);
     o.uint(sl.protocol);
-    o.ascii('},');
+    o.lit(L3);
   }
   if (p.vlan.count > 0) {
-    o.ascii('"vlan":[');
+    o.lit(L11);
     for (let i = 0; i < p.vlan.count; i++) {
       o.ascii(i > 0 ? ',{"id":' : '{"id":');
       o.uint(p.vlan.id[i]!);
-      o.ascii(',"pcp":');
+      o.lit(L12);
       o.uint(p.vlan.pcp[i]!);
-      o.ascii(',"dei":');
+      o.lit(L13);
       o.uint(p.vlan.dei[i]!);
-      o.ascii(',"tpid":');
+      o.lit(L14);
       o.uint(p.vlan.tpid[i]!);
       o.byte(125);
     }
-    o.ascii('],');
+    o.lit(L15);
   }
 }

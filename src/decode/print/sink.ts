@@ -8,6 +8,11 @@ const HEX = '0123456789abcdef';
 const HEXC = new Uint8Array(16);
 for (let i = 0; i < 16; i++) HEXC[i] = HEX.charCodeAt(i);
 
+/** Encodes a constant ASCII fragment once, for ByteSink.lit. */
+export function lit(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+
 export class ByteSink {
   buf: Buffer;
   pos = 0;
@@ -15,10 +20,13 @@ export class ByteSink {
   /**
    * @param onFull receives a filled buffer (ownership passes to it); null keeps growing in memory.
    * @param size buffer size; a single packet never needs more than `size / 4`.
+   * @param reuse the consumer is done with a buffer when onFull returns (a synchronous
+   *   write), so the same buffer is refilled instead of allocating a new one.
    */
   constructor(
     private readonly onFull: ((b: Buffer) => void) | null = null,
     private readonly size = 1 << 18,
+    private readonly reuse = false,
   ) {
     this.buf = Buffer.allocUnsafe(size);
   }
@@ -39,7 +47,7 @@ export class ByteSink {
   flush(): void {
     if (this.pos === 0 || this.onFull === null) return;
     const out = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(this.size);
+    if (!this.reuse) this.buf = Buffer.allocUnsafe(this.size);
     this.pos = 0;
     this.onFull(out);
   }
@@ -58,6 +66,16 @@ export class ByteSink {
     const b = this.buf;
     let p = this.pos;
     for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** A pre-encoded constant (see `lit`). */
+  lit(k: Uint8Array): void {
+    const n = k.length;
+    if (this.pos + n > this.buf.length) this.reserve(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = k[i]!;
     this.pos = p;
   }
 

@@ -7,7 +7,42 @@
 import type { TcpView } from '../packet.js';
 import { ipv6ToString } from '../addr.js';
 import { hex, hex16, ip4At, tcpFlagsText } from './fmt.js';
-import type { ByteSink } from './sink.js';
+import { lit, type ByteSink } from './sink.js';
+
+/** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
+const L0 = lit('{"kind":');
+const L1 = lit(',"name":"toa","addr":"');
+const L2 = lit('","port":');
+const L3 = lit(',"name":"eol"}');
+const L4 = lit(',"name":"nop"}');
+const L5 = lit(',"name":"mss","value":');
+const L6 = lit(',"name":"wscale","value":');
+const L7 = lit(',"name":"sackOK"}');
+const L8 = lit(',"name":"sack","blocks":[');
+const L9 = lit(']}');
+const L10 = lit(',"name":"ts","val":');
+const L11 = lit(',"ecr":');
+const L12 = lit(',"name":"');
+const L13 = lit('","len":');
+const L14 = lit(',"data":"');
+const L15 = lit('"}');
+const L16 = lit('{"sport":');
+const L17 = lit(',"dport":');
+const L18 = lit(',"seq":');
+const L19 = lit(',"hdrLen":0}');
+const L20 = lit(',"ack":');
+const L21 = lit(',"hdrLen":');
+const L22 = lit(',"flags":');
+const L23 = lit(',"flagsText":"');
+const L24 = lit('","window":');
+const L25 = lit(',"urgent":');
+const L26 = lit(',"checksum":');
+const L27 = lit(',"checksumOk":');
+const L28 = lit(',"payloadLen":');
+const L29 = lit(',"capturedPayloadLen":');
+const L30 = lit(',"options":[');
+const L31 = lit(',"toa":{"kind":');
+const L32 = lit(',"addr":"');
 
 /** Flag letters for every 9-bit flags value, computed once. */
 const FLAGS_TEXT: string[] = Array.from({ length: 512 }, (_, f) => tcpFlagsText(f));
@@ -105,26 +140,26 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
   const kind = tcp.optKind[i]!;
   const off = tcp.optOff[i]!;
   const len = tcp.optLen[i]!;
-  o.ascii('{"kind":');
+  o.lit(L0);
   o.uint(kind);
   if (i === tcp.toaIndex && tcp.toaKind !== 0) {
-    o.ascii(',"name":"toa","addr":"');
+    o.lit(L1);
     toaAddrJson(o, tcp, buf);
-    o.ascii('","port":');
+    o.lit(L2);
     o.uint(tcp.toaPort);
     o.byte(125);
     return;
   }
   switch (kind) {
     case 0:
-      o.ascii(',"name":"eol"}');
+      o.lit(L3);
       return;
     case 1:
-      o.ascii(',"name":"nop"}');
+      o.lit(L4);
       return;
     case 2:
       if (len === 4) {
-        o.ascii(',"name":"mss","value":');
+        o.lit(L5);
         o.uint(u16(buf, off + 2));
         o.byte(125);
         return;
@@ -132,18 +167,18 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
       break;
     case 3:
       if (len === 3) {
-        o.ascii(',"name":"wscale","value":');
+        o.lit(L6);
         o.uint(buf[off + 2]!);
         o.byte(125);
         return;
       }
       break;
     case 4:
-      o.ascii(',"name":"sackOK"}');
+      o.lit(L7);
       return;
     case 5:
       if (len >= 2 && (len - 2) % 8 === 0) {
-        o.ascii(',"name":"sack","blocks":[');
+        o.lit(L8);
         for (let b = 0; b < (len - 2) / 8; b++) {
           o.ascii(b > 0 ? ',[' : '[');
           o.uint(u32(buf, off + 2 + 8 * b));
@@ -151,15 +186,15 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
           o.uint(u32(buf, off + 6 + 8 * b));
           o.byte(93);
         }
-        o.ascii(']}');
+        o.lit(L9);
         return;
       }
       break;
     case 8:
       if (len === 10) {
-        o.ascii(',"name":"ts","val":');
+        o.lit(L10);
         o.uint(u32(buf, off + 2));
-        o.ascii(',"ecr":');
+        o.lit(L11);
         o.uint(u32(buf, off + 6));
         o.byte(125);
         return;
@@ -167,58 +202,58 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
       break;
   }
   // Unknown kinds, and known kinds with a length the RFC does not allow: raw bytes.
-  o.ascii(',"name":"');
+  o.lit(L12);
   o.ascii(tcpOptionName(kind));
-  o.ascii('","len":');
+  o.lit(L13);
   o.uint(len);
-  o.ascii(',"data":"');
+  o.lit(L14);
   if (len > 2) o.hex(buf, off + 2, len - 2);
-  o.ascii('"}');
+  o.lit(L15);
 }
 
 export function tcpJson(o: ByteSink, tcp: TcpView, buf: Uint8Array): void {
-  o.ascii('{"sport":');
+  o.lit(L16);
   o.uint(tcp.sport);
-  o.ascii(',"dport":');
+  o.lit(L17);
   o.uint(tcp.dport);
-  o.ascii(',"seq":');
+  o.lit(L18);
   o.uint(tcp.seq);
   if (tcp.hdrLen === 0) {
-    o.ascii(',"hdrLen":0}');
+    o.lit(L19);
     return;
   }
-  o.ascii(',"ack":');
+  o.lit(L20);
   o.uint(tcp.ack);
-  o.ascii(',"hdrLen":');
+  o.lit(L21);
   o.uint(tcp.hdrLen);
-  o.ascii(',"flags":');
+  o.lit(L22);
   o.uint(tcp.flags);
-  o.ascii(',"flagsText":"');
+  o.lit(L23);
   o.ascii(FLAGS_TEXT[tcp.flags]!);
-  o.ascii('","window":');
+  o.lit(L24);
   o.uint(tcp.window);
-  o.ascii(',"urgent":');
+  o.lit(L25);
   o.uint(tcp.urgent);
-  o.ascii(',"checksum":');
+  o.lit(L26);
   o.uint(tcp.checksum);
-  o.ascii(',"checksumOk":');
+  o.lit(L27);
   o.bool(tcp.checksumOk);
-  o.ascii(',"payloadLen":');
+  o.lit(L28);
   o.uint(tcp.payloadWireLen);
-  o.ascii(',"capturedPayloadLen":');
+  o.lit(L29);
   o.uint(tcp.payloadLen);
-  o.ascii(',"options":[');
+  o.lit(L30);
   for (let i = 0; i < tcp.optCount; i++) {
     if (i > 0) o.byte(44);
     optionJson(o, tcp, buf, i);
   }
   o.byte(93);
   if (tcp.toaKind !== 0) {
-    o.ascii(',"toa":{"kind":');
+    o.lit(L31);
     o.uint(tcp.toaKind);
-    o.ascii(',"addr":"');
+    o.lit(L32);
     toaAddrJson(o, tcp, buf);
-    o.ascii('","port":');
+    o.lit(L2);
     o.uint(tcp.toaPort);
     o.byte(125);
   }
