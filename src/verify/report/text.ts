@@ -30,7 +30,7 @@ export function renderText(r: VerifyResult, opts: TextOptions): string {
   }
   out.push('');
 
-  const table = new Table({ head: ['rule', 'status', 'checked', 'failed'], style: { head: [], border: [] } });
+  const table = new Table({ head: ['rule', 'status', 'checked', 'failed'], style: { head: [], border: [], compact: true } });
   const interesting = r.rules.filter((t) => t.checked > 0 || t.status !== 'pass');
   for (const t of interesting) table.push([t.rule, t.status, String(t.checked), String(t.failed)]);
   if (interesting.length > 0) out.push(table.toString(), '');

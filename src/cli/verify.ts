@@ -1,0 +1,181 @@
+/**
+ * `lvsaudit verify` (cli.md "verify"): parse options, load the service definition, call the
+ * verify library, render with the chosen reporter. Exit 0 = no error finding, 1 = at least one,
+ * 2 = bad input.
+ */
+import { writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { CaptureError } from '../decode/capture/index.js';
+import { hasError } from '../verify/findings.js';
+import { renderJson } from '../verify/report/json.js';
+import { renderJunit } from '../verify/report/junit.js';
+import { renderLadder, selectConnections } from '../verify/report/ladder.js';
+import { renderText } from '../verify/report/text.js';
+import { writeEvidencePcapng } from '../verify/report/evidence.js';
+import type { VerifyResult } from '../verify/result.js';
+import {
+  describeService,
+  loadServiceConfig,
+  mergeServiceSets,
+  serviceSetFromFlags,
+  type Service,
+  type ServiceSet,
+} from '../verify/service/index.js';
+import { verify, type VerifyInput } from '../verify/verify.js';
+import type { PointInput } from '../verify/engine/load.js';
+import type { Profile } from '../verify/engine/context.js';
+import { InputError } from './errors.js';
+import type { CommandRegistrar } from './main.js';
+
+interface VerifyCliOptions {
+  config?: string[];
+  vip?: string;
+  mode?: string;
+  rs?: string[];
+  scheduler?: string;
+  laddr?: string[];
+  persistence?: string | boolean;
+  protocol?: string;
+  client?: string[];
+  director?: string[];
+  rsCapture?: string[];
+  profile: Profile;
+  toaKind?: string;
+  format: 'text' | 'json' | 'junit';
+  output?: string;
+  pcapOut?: string;
+  ignore?: string[];
+  show?: string;
+  all?: boolean;
+  window?: string;
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+export function parseToaKinds(v: string): number[] {
+  const kinds = v.split(',').map((s) => s.trim());
+  const out: number[] = [];
+  for (const k of kinds) {
+    if (!/^\d+$/.test(k) || Number(k) < 0 || Number(k) > 255) throw new InputError(`--toa-kind ${v}: "${k}" is not a TCP option kind (0..255)`);
+    out.push(Number(k));
+  }
+  return out;
+}
+
+/** `--rs-capture [IP=]FILE`: the RS address is optional (recognised from the traffic). */
+function rsPoint(arg: string): PointInput {
+  const m = /^([0-9a-fA-F:.[\]]+)=(.+)$/.exec(arg);
+  if (m && (m[1]!.includes('.') || m[1]!.includes(':'))) {
+    return { kind: 'rs', files: [m[2]!], rsIp: m[1]!.replace(/^\[|\]$/g, '') };
+  }
+  return { kind: 'rs', files: [arg] };
+}
+
+async function loadServices(o: VerifyCliOptions): Promise<ServiceSet | null> {
+  const sets: ServiceSet[] = [];
+  if (o.config?.length) sets.push(mergeServiceSets(await Promise.all(o.config.map(loadServiceConfig))));
+  const flagged = o.vip !== undefined || o.mode !== undefined || (o.rs?.length ?? 0) > 0;
+  if (flagged) {
+    if (!o.vip || !o.mode || !o.rs?.length) throw new InputError('--vip, --mode and --rs go together (or use --config)');
+    const persistence = o.persistence === undefined ? undefined : o.persistence === true ? true : Number(o.persistence);
+    if (typeof persistence === 'number' && !(persistence > 0)) throw new InputError(`--persistence ${String(o.persistence)}: seconds > 0`);
+    sets.push(
+      serviceSetFromFlags({
+        vip: o.vip,
+        mode: o.mode,
+        rs: o.rs,
+        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+        ...(o.laddr ? { laddr: o.laddr } : {}),
+        ...(persistence !== undefined ? { persistence } : {}),
+        ...(o.protocol ? { protocol: o.protocol } : {}),
+      }),
+    );
+  }
+  if (sets.length === 0) return null;
+  return sets.length === 1 ? sets[0]! : mergeServiceSets(sets);
+}
+
+function serviceLines(r: VerifyResult): string[] {
+  const s = r.service;
+  if (s === null || s === undefined) return ['none (no configuration and nothing to infer it from)'];
+  const list = (Array.isArray(s) ? s : [s]) as Service[];
+  return list.map((x) => describeService(x));
+}
+
+export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyResult; output: string }> {
+  const points: PointInput[] = [
+    ...(o.client ?? []).map((f): PointInput => ({ kind: 'client', files: [f] })),
+    ...(o.director ?? []).map((f): PointInput => ({ kind: 'director', files: [f] })),
+    ...(o.rsCapture ?? []).map(rsPoint),
+  ];
+  if (points.length === 0) throw new InputError('no capture given (--client, --director, --rs-capture)');
+  const services = await loadServices(o);
+  const windowMs = o.window === undefined ? undefined : Number(o.window);
+  if (windowMs !== undefined && !(windowMs > 0)) throw new InputError(`--window ${o.window}: milliseconds > 0`);
+  const input: VerifyInput = {
+    services,
+    points,
+    profile: o.profile,
+    ...(o.toaKind ? { toaKinds: parseToaKinds(o.toaKind) } : {}),
+    ...(o.ignore ? { ignore: o.ignore } : {}),
+    ...(windowMs !== undefined ? { windowMs } : {}),
+  };
+  let result: VerifyResult;
+  try {
+    result = await verify(input);
+  } catch (err) {
+    if (err instanceof CaptureError) throw new InputError(err.message);
+    if (err instanceof Error && 'code' in err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new InputError(`${(err as NodeJS.ErrnoException).path ?? 'capture'}: no such file`);
+    }
+    throw err;
+  }
+  let output: string;
+  if (o.format === 'json') output = renderJson(result);
+  else if (o.format === 'junit') output = renderJunit(result, serviceLines(result).join('; '));
+  else {
+    output = renderText(result, { serviceLines: serviceLines(result), all: o.all === true });
+    if (o.show !== undefined) {
+      const chosen = selectConnections(result.connections ?? [], o.show);
+      if (chosen.length === 0) output += `\n--show ${o.show}: no correlated connection matches\n`;
+      for (const c of chosen.slice(0, 20)) output += `\n${renderLadder(c)}`;
+    }
+  }
+  if (o.pcapOut) {
+    const n = await writeEvidencePcapng(result.findings, o.pcapOut);
+    process.stderr.write(`lvsaudit: wrote ${n} evidence packet(s) to ${o.pcapOut}\n`);
+  }
+  return { result, output };
+}
+
+export const registerVerify: CommandRegistrar = (program: Command, setExit: (code: number) => void): void => {
+  program
+    .command('verify')
+    .description('check that the director forwarded every connection correctly, across capture points')
+    .option('--config <file>', 'ipvsadm-save / ipvsadm -Ln / keepalived.conf (repeatable)', collect)
+    .option('--vip <ip:port>', 'virtual service address (with --mode and --rs)')
+    .addOption(new Option('--mode <mode>', 'forwarding method').choices(['nat', 'dr', 'tun', 'fullnat']))
+    .option('--rs <ip[:port][@weight]>', 'real server (repeatable)', collect)
+    .option('--scheduler <name>', 'scheduler (rr, wrr, lc, wlc, sh, dh, mh, …)')
+    .option('--laddr <ip>', 'FullNAT local address (repeatable)', collect)
+    .option('--persistence [seconds]', 'persistent service (default 360 s)')
+    .option('--protocol <tcp|udp>', 'service protocol (default tcp)')
+    .option('--client <file>', 'capture taken at the client (repeatable)', collect)
+    .option('--director <file>', 'capture taken at the director, any interface or -i any (repeatable)', collect)
+    .option('--rs-capture <[ip=]file>', 'capture taken at a real server (repeatable)', collect)
+    .addOption(new Option('--profile <profile>', 'director behaviour to check against').choices(['linux', 'linux-legacy', 'alibaba', 'dpvs']).default('linux'))
+    .option('--toa-kind <k[,k]>', 'TCP option kinds read as TOA')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit']).default('text'))
+    .option('--output <file>', 'write the report to a file instead of stdout')
+    .option('--pcap-out <file.pcapng>', 'write every evidence packet, commented with its rules')
+    .option('--ignore <rule>', 'do not report this rule id (repeatable)', collect)
+    .option('--show <conn>', 'ladder diagram of connections matching CONN (index, client ip:port or substring)')
+    .option('--all', 'print every finding, not the first 20 per rule')
+    .option('--window <ms>', 'correlation window after clock correction (default 1000)')
+    .action(async (o: VerifyCliOptions) => {
+      const { result, output } = await runVerify(o);
+      if (o.output) writeFileSync(o.output, output);
+      else process.stdout.write(output);
+      setExit(hasError(result.findings) ? 1 : 0);
+    });
+};

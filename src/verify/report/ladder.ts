@@ -1,0 +1,68 @@
+/**
+ * `verify --show CONN`: a text ladder of one connection — every copy of every packet at every
+ * capture point, one row per packet, one column per point role, with the fields that changed
+ * on the way (so a NAT dst rewrite, a TTL decrement or a FullNAT seq shift is visible at once).
+ */
+import Table from 'cli-table3';
+import type { ConnectionLadder, LadderCopy } from '../result.js';
+
+const ROLES: LadderCopy['role'][] = ['client', 'director-in', 'director-out', 'rs'];
+
+/** Picks the connections a --show argument names: an index (1-based, in report order), or any
+ *  substring of the connection label / client address:port. */
+export function selectConnections(all: readonly ConnectionLadder[], which: string): ConnectionLadder[] {
+  if (/^\d+$/.test(which)) {
+    const c = all[Number(which) - 1];
+    return c ? [c] : [];
+  }
+  return all.filter((c) => c.conn.includes(which) || c.client.includes(which));
+}
+
+function cell(c: LadderCopy, showAddrs: boolean): string {
+  const lines = [`#${c.frame} +${c.tMs.toFixed(3)}ms`];
+  if (showAddrs) lines.push(`${c.src}:${c.sport} > ${c.dst}:${c.dport}`);
+  const detail: string[] = [];
+  for (const f of c.changed) {
+    if (f === 'dst') detail.push(`dst ${c.dst}`);
+    else if (f === 'src') detail.push(`src ${c.src}`);
+    else if (f === 'sport') detail.push(`sport ${c.sport}`);
+    else if (f === 'dport') detail.push(`dport ${c.dport}`);
+    else if (f === 'ttl') detail.push(`ttl ${c.ttl}`);
+    else if (f === 'ipId') detail.push(`id ${c.ipId}`);
+    else if (f === 'dstMac') detail.push(`dmac ${c.dstMac ?? '-'}`);
+    else if (f === 'srcMac') detail.push(`smac ${c.srcMac ?? '-'}`);
+    else if (f === 'outer' && c.outer) detail.push(`outer ${c.outer.src} > ${c.outer.dst} ttl ${c.outer.ttl}`);
+    else detail.push(f);
+  }
+  if (detail.length > 0) lines.push(`Δ ${detail.join(', ')}`);
+  return lines.join('\n');
+}
+
+export function renderLadder(c: ConnectionLadder): string {
+  const roles = ROLES.filter((r) => c.packets.some((p) => p.copies.some((x) => x.role === r)));
+  const head = ['', 'packet', ...roles.map((r) => {
+    const pt = c.packets.flatMap((p) => p.copies).find((x) => x.role === r)?.point ?? r;
+    return r === 'director-in' || r === 'director-out' ? `${pt} (${r === 'director-in' ? 'in' : 'out'})` : pt;
+  })];
+  const table = new Table({ head, style: { head: [], border: [] } });
+  for (const p of c.packets) {
+    const arrow = p.direction === 'c2s' ? '→' : '←';
+    const desc = `${p.flags || '-'} seq ${p.seq}${p.ack ? ` ack ${p.ack}` : ''}${p.payloadLen ? ` len ${p.payloadLen}` : ''}`;
+    const first = p.copies[0];
+    const row = [arrow, desc];
+    for (const r of roles) {
+      const copy = p.copies.find((x) => x.role === r);
+      row.push(copy ? cell(copy, copy === first) : '·');
+    }
+    table.push(row);
+  }
+  const out = [
+    `connection ${c.conn}`,
+    `  client ${c.client}, real server ${c.realServer ?? 'unknown'}, first packet ${c.start}`,
+    c.rules.length ? `  findings: ${c.rules.join(', ')}` : '  findings: none',
+    table.toString(),
+    '  (→ client to server, ← server to client; #frame and time since the first packet, clock-corrected;',
+    '   Δ fields changed against the previous copy on the path; · no copy at that point)',
+  ];
+  return `${out.join('\n')}\n`;
+}
