@@ -7,7 +7,6 @@
  *                                 profile: 'linux' });
  */
 import { formatTimestamp } from '../decode/frame.js';
-import type { Packet } from '../decode/packet.js';
 import { ArpAnalyzer } from './arp/index.js';
 import type { Finding, NotEvaluated } from './findings.js';
 import { hasError } from './findings.js';
@@ -15,10 +14,12 @@ import type { ClockOffset, ConnectionLadder, LadderCopy, PointSummary, RuleTally
 import { RULES, missingReason, type PointNeed } from './rules-catalog.js';
 import type { ForwardMethod, Service, ServiceSet } from './service/model.js';
 import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
-import { buildConnections, type Connection } from './engine/connections.js';
+import { ConnectionTracker, type Connection } from './engine/connections.js';
 import type { EngineContext, Profile } from './engine/context.js';
 import { inferService } from './engine/infer.js';
-import { loadPoints, type LoadedPoint, type PointInput } from './engine/load.js';
+import { captureFindings, noteArp, samplePoints, type LoadedPoint, type PointInput } from './engine/load.js';
+import { mergeReaders, PointReader } from './engine/stream.js';
+import type { CaptureWarning } from '../decode/capture/index.js';
 import type { PacketRecord } from './engine/record.js';
 import { FindingSink, connLabel } from './engine/sink.js';
 import { checksumRules } from './rules/checksum.js';
@@ -243,18 +244,11 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const windowNs = (input.windowMs ?? 1000) * 1e6;
   const ignore = new Set(input.ignore ?? []);
   const configured = input.services !== null && input.services.services.length > 0;
-  // ARP rules run on the same stream (H6's analyzer): VIPs and RIPs from the config if any.
-  const vipList = configured ? input.services!.services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip) : [];
-  const ripList = configured ? input.services!.services.flatMap((s) => s.realServers.map((r) => r.ip)) : [];
-  const arp = new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' });
-  const loaded = await loadPoints(input.points, {
-    ...(configured ? { keep: keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) } : {}),
-    ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}),
-    observe: (p: Packet, point: string) => arp.observe(p, point),
-  });
-  const points = loaded.points;
-  const loadNames = points.map((p) => p.name);
-  const findings: Finding[] = [...loaded.findings];
+  const keep = configured ? keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) : undefined;
+  const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
+
+  // Pass 1: a bounded sample of every capture → clocks, topology, service.
+  const points = await samplePoints(input.points, { ...(keep ? { keep } : {}), ...toa });
   const notEvaluated: NotEvaluated[] = [];
   const clocks = estimateClocks(points);
   const refIdx = referencePoint(points);
@@ -265,16 +259,16 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     services = input.services!.services;
     recogniseRealServers(points, new Set(services.flatMap((s) => s.realServers.map((r) => r.ip))), new Set(services.map((s) => s.vip)));
   } else {
-    const arpMacs = new Map<string, string>();
-    const s = inferService(points, arpMacs);
+    const s = inferService(points, new Map());
     services = s ? [s] : [];
     inferred = true;
     if (s) recogniseRealServers(points, new Set(s.realServers.map((r) => r.ip)), new Set([s.vip]));
   }
 
-  const clockOffsets: ClockOffset[] = [];
-  const sinkCtxs: { ctx: EngineContext; sink: FindingSink; conns: Connection[] }[] = [];
   const profile = input.profile;
+  const maxLadders = input.maxLadders ?? 2000;
+  const connections: ConnectionLadder[] = [];
+  const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker }[] = [];
   for (const service of services) {
     if (service.method === 'fullnat' || service.realServers.every((r) => r.method === 'fullnat')) {
       notEvaluated.push({ rule: 'fnat.*', reason: `service ${service.vip}:${service.vport} uses FullNAT: its rules are evaluated by the FullNAT engine, not yet part of verify` });
@@ -282,11 +276,62 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     }
     const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
     const sink = new FindingSink(ctx, ignore);
-    const conns = buildConnections(ctx);
-    for (const m of RULE_MODULES) m.run(ctx, conns, sink);
-    sinkCtxs.push({ ctx, sink, conns });
+    const perConn = RULE_MODULES.filter((m) => m !== schedRules);
+    const tracker = new ConnectionTracker(ctx, (c) => {
+      for (const m of perConn) m.run(ctx, [c], sink);
+      if (connections.length < maxLadders) connections.push(ladder(ctx, c, []));
+    });
+    engines.push({ ctx, sink, tracker });
   }
 
+  // Pass 2: every capture side by side in corrected time; connections are judged as they close.
+  for (const p of points) {
+    p.records = [];
+    p.firstTs = Infinity;
+    p.lastTs = -Infinity;
+  }
+  const vipList = services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip);
+  const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
+  const arp = new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' });
+  const warnings: CaptureWarning[] = [];
+  const readers: PointReader[] = [];
+  points.forEach((p, i) => {
+    for (const file of p.files) {
+      readers.push(
+        new PointReader(file, i, {
+          ...toa,
+          ...(keep ? { keep } : {}),
+          offsetNs: clocks[i]!.offsetNs,
+          onWarning: (w) => warnings.push(w),
+          observe: (pkt) => {
+            p.frames++;
+            const ts = pkt.tsSec * 1e9 + pkt.tsNsec;
+            if (ts < p.firstTs) p.firstTs = ts;
+            if (ts > p.lastTs) p.lastTs = ts;
+            noteArp(p, pkt);
+            arp.observe(pkt, p.name);
+          },
+        }),
+      );
+    }
+  });
+  await mergeReaders(
+    readers,
+    (r) => {
+      for (const e of engines) e.tracker.add(r);
+    },
+    (now) => {
+      for (const e of engines) e.tracker.sweep(now);
+    },
+  );
+  for (const e of engines) {
+    e.tracker.finish();
+    const all = [...e.tracker.all].sort((a, b) => (a.synT ?? a.lastT) - (b.synT ?? b.lastT));
+    schedRules.run(e.ctx, all, e.sink);
+  }
+
+  const findings: Finding[] = captureFindings(readers, points, warnings);
+  const clockOffsets: ClockOffset[] = [];
   // capture.clock-offset: one info finding per point measured against the reference.
   points.forEach((p, i) => {
     const c = clocks[i]!;
@@ -294,7 +339,6 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     const offsetMs = c.offsetNs / 1e6;
     clockOffsets.push({ point: p.name, offsetMs, spreadMs: c.spreadNs / 1e6, pairs: c.pairs, against: c.via });
     if (ignore.has('capture.clock-offset')) return;
-    const first = p.records[0];
     findings.push({
       rule: 'capture.clock-offset',
       severity: 'info',
@@ -303,20 +347,16 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
           ? `${p.name} clock is ${offsetMs >= 0 ? '+' : ''}${offsetMs.toFixed(3)} ms against ${c.via} (spread ${(c.spreadNs / 1e6).toFixed(3)} ms over ${c.pairs} matched packets)`
           : `${p.name} shares no packet with the other captures: its clock offset is unknown (assumed 0)`,
       hint: c.pairs > 0 ? 'informational: timestamps of this capture are corrected by this offset before matching' : 'check that this capture covers the same time and traffic',
-      evidence: first ? [{ capture: first.capture, frame: first.frame, point: p.name }] : [],
+      evidence: p.files[0] ? [{ capture: p.files[0], frame: 1, point: p.name }] : [],
     });
   });
 
   // ARP findings from H6's analyzer.
   const arpReport = arp.finish();
-  // RS points recognised after loading were named after their file while ARP saw them.
-  const rename = new Map(points.map((p, i) => [loadNames[i]!, p.name]));
-  for (const f of arpReport.findings) {
-    if (ignore.has(f.rule)) continue;
-    findings.push({ ...f, evidence: f.evidence.map((e) => ({ ...e, point: rename.get(e.point) ?? e.point })) });
-  }
-
-  for (const { sink } of sinkCtxs) findings.push(...sink.findings());
+  for (const f of arpReport.findings) if (!ignore.has(f.rule)) findings.push(f);
+  for (const { sink } of engines) findings.push(...sink.findings());
+  const sinkCtxs = engines;
+  for (const l of connections) l.rules = [...new Set(findings.filter((f) => f.conn === l.conn).map((f) => f.rule))];
 
   // Tally and not-evaluated, from the catalog.
   const have = new Set<PointNeed>(points.map((p) => p.kind));
@@ -355,18 +395,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     clockOffsetMs: i === refIdx ? 0 : clocks[i]!.pairs > 0 ? clocks[i]!.offsetNs / 1e6 : null,
   }));
 
-  const connections: ConnectionLadder[] = [];
-  const maxLadders = input.maxLadders ?? 2000;
-  let connCount = 0;
-  for (const { ctx, conns } of sinkCtxs) {
-    for (const c of conns) {
-      connCount++;
-      if (connections.length >= maxLadders) continue;
-      const label = connLabel(ctx, c);
-      const rs = [...new Set(findings.filter((f) => f.conn === label).map((f) => f.rule))];
-      connections.push(ladder(ctx, c, rs));
-    }
-  }
+  const connCount = engines.reduce((n, e) => n + e.tracker.all.length, 0);
 
   const serviceOut = services.length === 1 ? services[0] : services;
   return {
@@ -380,8 +409,10 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     rules,
     stats: {
       frames: points.reduce((n, p) => n + p.frames, 0),
-      packetsCorrelated: points.reduce((n, p) => n + p.records.filter((r) => r.conn !== null).length, 0),
+      packetsCorrelated: engines.reduce((n, e) => n + e.tracker.correlated, 0),
       connections: connCount,
+      maxLiveConnections: engines.reduce((n, e) => Math.max(n, e.tracker.maxLive), 0),
+      maxLivePackets: engines.reduce((n, e) => Math.max(n, e.tracker.maxLivePackets), 0),
       services: services.length,
       errors: findings.filter((f) => f.severity === 'error').length,
       warnings: findings.filter((f) => f.severity === 'warning').length,

@@ -13,7 +13,7 @@
 import { TcpFlag } from '../../decode/packet.js';
 import type { EngineContext } from './context.js';
 import type { LoadedPoint } from './load.js';
-import { numericKey, type PacketRecord, type Role } from './record.js';
+import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
 
 export interface Trace {
   c2s: boolean;
@@ -38,10 +38,20 @@ export interface Connection {
   /** Corrected time of the first SYN (director ingress if seen, else any point). */
   synT: number | null;
   /** The first SYN copy at the director (ingress), the evidence of the scheduling decision. */
-  synAtDirector: PacketRecord | null;
+  synAtDirector: PacketRef | null;
+  /** The first client SYN copy anywhere, and the first forwarded one (director egress or RS);
+   *  kept after the connection's packets are dropped (scheduling evidence). */
+  synRecord: PacketRef | null;
+  fwdSynRecord: PacketRef | null;
   /** The connection's SYN passed the director (it was scheduled there). */
   scheduled: boolean;
   lastT: number;
+  /** RST seen, or FIN in both directions. */
+  closed: boolean;
+  finC2s: boolean;
+  finS2c: boolean;
+  /** How many times it was (re)opened: > 1 when judged idle and then continued. */
+  segments: number;
 }
 
 const SYN = TcpFlag.SYN;
@@ -148,82 +158,199 @@ function methodIsNat(ctx: EngineContext): boolean {
   return ctx.methods.has('nat');
 }
 
-/** Classifies records of every point and groups them into connections and traces. */
-export function buildConnections(ctx: EngineContext): Connection[] {
-  const { vip, vport } = ctx.service;
-  const proto = ctx.service.protocol;
-  // 1. Client endpoints: anything that talks to VIP:vport, at any point.
-  // Client IP → its ports (nested maps: no per-packet key strings on the hot path).
-  const clients = new Map<string, Set<number>>();
-  for (const p of ctx.points) {
-    for (const r of p.records) {
-      if (r.proto === proto && r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
-        let ports = clients.get(r.ip.src);
-        if (!ports) clients.set(r.ip.src, (ports = new Set()));
+/**
+ * Streaming classification: records arrive merged across points in corrected-time order; each
+ * is classified, appended to its connection, and a connection is finalised (traces built, rules
+ * run, its packets dropped) once it has been closed — or idle — for longer than the window, so
+ * packet memory is bounded by the live connections. A small summary (backend, SYN time) of each
+ * connection stays for the scheduling rules, which judge the order of all connections.
+ */
+export class ConnectionTracker {
+  private readonly clients = new Map<string, Set<number>>();
+  private readonly currentIsn: Map<string, Map<number, number | null>>[];
+  private readonly byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
+  private readonly active = new Set<Connection>();
+  /** Every connection ever seen, in creation order (summaries once finalised). */
+  readonly all: Connection[] = [];
+  correlated = 0;
+  /** Most connections holding packets at once, and most packets held: the memory bound. */
+  maxLive = 0;
+  private live = 0;
+  maxLivePackets = 0;
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly onFinal: (c: Connection) => void,
+    /** Idle time after which an open connection is judged (and reopened if it continues). */
+    private readonly idleNs = 60e9,
+  ) {
+    this.currentIsn = ctx.points.map(() => new Map());
+    learnDirectorMacs(ctx);
+  }
+
+  private isClient(ip: string, port: number): boolean {
+    return this.clients.get(ip)?.has(port) === true;
+  }
+
+  /**
+   * Records not (yet) attributable to a client endpoint. Clock correction absorbs the one-way
+   * latency, so a downstream copy can sort just before the client's own packet that reveals the
+   * endpoint; such records wait here (at most the window) and are retried when it appears.
+   */
+  private readonly pending = new Map<string, PacketRecord[]>();
+  private pendingCount = 0;
+  private static readonly MAX_PENDING = 1 << 16;
+
+  private hold(r: PacketRecord): void {
+    if (this.pendingCount >= ConnectionTracker.MAX_PENDING) return;
+    this.pendingCount++;
+    for (const k of [`${r.ip.src}|${r.sport}`, `${r.ip.dst}|${r.dport}`]) {
+      const l = this.pending.get(k);
+      if (l) l.push(r);
+      else this.pending.set(k, [r]);
+    }
+  }
+
+  add(r: PacketRecord): void {
+    const ctx = this.ctx;
+    const { vip, vport } = ctx.service;
+    const proto = ctx.service.protocol;
+    r.role = null;
+    r.conn = null;
+    if (r.proto !== proto) return;
+    let learnt = false;
+    if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
+      let ports = this.clients.get(r.ip.src);
+      if (!ports) this.clients.set(r.ip.src, (ports = new Set()));
+      if (!ports.has(r.sport)) {
         ports.add(r.sport);
+        learnt = true;
+      }
+    }
+    const fromClient = this.isClient(r.ip.src, r.sport);
+    const toClient = this.isClient(r.ip.dst, r.dport);
+    if (fromClient === toClient) {
+      if (!fromClient) this.hold(r);
+      return;
+    }
+    this.place(r, fromClient);
+    if (learnt && this.pendingCount > 0) {
+      const key = `${r.ip.src}|${r.sport}`;
+      const retry = this.pending.get(key);
+      if (retry) {
+        this.pending.delete(key);
+        for (const x of retry) {
+          // Held under two keys: skip the ones already placed through the other.
+          if (x.role !== null) continue;
+          this.pendingCount--;
+          this.place(x, x.ip.src === r.ip.src && x.sport === r.sport);
+        }
       }
     }
   }
-  const isClient = (ip: string, port: number): boolean => clients.get(ip)?.has(port) === true;
-  learnDirectorMacs(ctx);
-  // 2. Classify and split into generations (a new client ISN = a new connection on a reused port).
-  const conns = new Map<string, Connection>();
-  // Per client endpoint: the generation (ISN) current at each point, and its connections by ISN.
-  const byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
-  for (const p of ctx.points) {
-    const currentIsn = new Map<string, Map<number, number | null>>();
-    for (const r of p.records) {
-      r.role = null;
-      r.conn = null;
-      if (r.proto !== proto) continue;
-      const fromClient = isClient(r.ip.src, r.sport);
-      const toClient = isClient(r.ip.dst, r.dport);
-      if (fromClient === toClient) continue;
-      if (notForThisHost(ctx, p, r, fromClient)) continue;
-      r.c2s = fromClient;
-      r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
-      const cip = fromClient ? r.ip.src : r.ip.dst;
-      const cport = fromClient ? r.sport : r.dport;
-      let ports = currentIsn.get(cip);
-      if (!ports) currentIsn.set(cip, (ports = new Map()));
-      if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) ports.set(cport, r.seq);
-      const isn = ports.get(cport) ?? null;
-      let ep = byEndpoint.get(cip);
-      if (!ep) byEndpoint.set(cip, (ep = new Map()));
-      let gens = ep.get(cport);
-      if (!gens) ep.set(cport, (gens = new Map()));
-      let c = gens.get(isn);
-      if (!c) {
-        const id = `${cip}|${cport}|${isn ?? 'pre'}`;
-        c = {
-          id,
-          client: cip,
-          cport,
-          isn,
-          records: [],
-          traces: [],
-          backend: null,
-          backendFrom: null,
-          synT: null,
-          synAtDirector: null,
-          scheduled: false,
-          lastT: -Infinity,
-        };
-        conns.set(id, c);
-        gens.set(isn, c);
+
+  private place(r: PacketRecord, fromClient: boolean): void {
+    const ctx = this.ctx;
+    const proto = ctx.service.protocol;
+    const p = ctx.points[r.point]!;
+    if (notForThisHost(ctx, p, r, fromClient)) return;
+    r.c2s = fromClient;
+    r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
+    const cip = fromClient ? r.ip.src : r.ip.dst;
+    const cport = fromClient ? r.sport : r.dport;
+    const cur = this.currentIsn[r.point]!;
+    let ports = cur.get(cip);
+    if (!ports) cur.set(cip, (ports = new Map()));
+    if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) ports.set(cport, r.seq);
+    const isn = ports.get(cport) ?? null;
+    let ep = this.byEndpoint.get(cip);
+    if (!ep) this.byEndpoint.set(cip, (ep = new Map()));
+    let gens = ep.get(cport);
+    if (!gens) ep.set(cport, (gens = new Map()));
+    let c = gens.get(isn);
+    if (!c) {
+      c = newConnection(`${cip}|${cport}|${isn ?? 'pre'}`, cip, cport, isn);
+      gens.set(isn, c);
+      this.all.push(c);
+    }
+    if (!this.active.has(c)) {
+      if (c.segments > 0) c.records = [];
+      c.segments++;
+      this.active.add(c);
+      if (this.active.size > this.maxLive) this.maxLive = this.active.size;
+    }
+    r.conn = c.id;
+    c.records.push(r);
+    if (++this.live > this.maxLivePackets) this.maxLivePackets = this.live;
+    if (r.t > c.lastT) c.lastT = r.t;
+    if ((r.flags & TcpFlag.RST) !== 0) c.closed = true;
+    if ((r.flags & TcpFlag.FIN) !== 0) {
+      if (r.c2s) c.finC2s = true;
+      else c.finS2c = true;
+      if (c.finC2s && c.finS2c) c.closed = true;
+    }
+    this.correlated++;
+  }
+
+  /** Finalises connections closed (or idle) long enough before `now`. */
+  sweep(now: number): void {
+    const grace = 2 * this.ctx.windowNs;
+    if (this.pendingCount > 0) {
+      for (const [k, l] of this.pending) {
+        const keep = l.filter((x) => x.role === null && now - x.t <= grace);
+        if (keep.length === 0) this.pending.delete(k);
+        else if (keep.length !== l.length) this.pending.set(k, keep);
       }
-      r.conn = c.id;
-      c.records.push(r);
+      let n = 0;
+      for (const l of this.pending.values()) n += l.length;
+      this.pendingCount = n >> 1;
+    }
+    for (const c of this.active) {
+      const quiet = now - c.lastT;
+      if ((c.closed && quiet > grace) || quiet > this.idleNs) this.finalise(c);
     }
   }
-  const out = [...conns.values()];
-  for (const c of out) {
+
+  /** Finalises everything still open (end of the captures). */
+  finish(): void {
+    for (const c of [...this.active]) this.finalise(c);
+  }
+
+  private finalise(c: Connection): void {
+    this.active.delete(c);
     c.records.sort((a, b) => a.t - b.t);
-    buildTraces(c, ctx.windowNs);
-    findBackend(ctx, c);
+    c.traces = [];
+    buildTraces(c, this.ctx.windowNs);
+    findBackend(this.ctx, c);
+    this.onFinal(c);
+    this.live -= c.records.length;
+    // Keep the summary only: the packets are judged.
+    c.records = [];
+    c.traces = [];
   }
-  out.sort((a, b) => (a.synT ?? a.records[0]!.t) - (b.synT ?? b.records[0]!.t));
-  return out;
+}
+
+function newConnection(id: string, client: string, cport: number, isn: number | null): Connection {
+  return {
+    id,
+    client,
+    cport,
+    isn,
+    records: [],
+    traces: [],
+    backend: null,
+    backendFrom: null,
+    synT: null,
+    synAtDirector: null,
+    synRecord: null,
+    fwdSynRecord: null,
+    scheduled: false,
+    lastT: -Infinity,
+    closed: false,
+    finC2s: false,
+    finS2c: false,
+    segments: 0,
+  };
 }
 
 function buildTraces(c: Connection, windowNs: number): void {
@@ -251,8 +378,10 @@ function buildTraces(c: Connection, windowNs: number): void {
     chosen.copies.set(slot, r);
     chosen.list.push(r);
     if (r.c2s && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) {
+      c.synRecord ??= refOf(r);
+      if (r.role === 'De' || r.role === 'R') c.fwdSynRecord ??= refOf(r);
       if (c.synT === null || (r.role === 'Di' && c.synAtDirector === null)) c.synT = r.t;
-      if (r.role === 'Di' && c.synAtDirector === null) c.synAtDirector = r;
+      if (r.role === 'Di' && c.synAtDirector === null) c.synAtDirector = refOf(r);
     }
   }
 }
@@ -266,6 +395,7 @@ export function ripOfForwarded(ctx: EngineContext, r: PacketRecord): string | nu
 }
 
 function findBackend(ctx: EngineContext, c: Connection): void {
+  if (c.backend !== null) return;
   for (const t of c.traces) {
     if (!t.c2s) continue;
     for (const r of t.list) {

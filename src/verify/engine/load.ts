@@ -1,15 +1,15 @@
 /**
- * Reads every capture of every point once, through the shared read → decode loop, and keeps a
- * compact record of the packets that concern the service (see record.ts). Capture problems
- * become findings (truncated file, malformed headers) instead of aborting the run, and ARP
- * sender bindings are collected on the way (they tell a DR real server's RIP from its MAC).
+ * Capture points: the user's files grouped per point, a sampled first look at each (clock,
+ * MACs, RS recognition), and the findings about the captures themselves (truncated files,
+ * malformed headers), which are reported instead of aborting the run.
  */
 import path from 'node:path';
-import { forEachPacket } from '../../decode/stream.js';
+import type { CaptureWarning } from '../../decode/capture/index.js';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Finding } from '../findings.js';
-import { extractRecord, type PacketRecord } from './record.js';
+import type { PacketRecord } from './record.js';
+import { sampleFile, type PointReader } from './stream.js';
 
 export type PointKindName = 'client' | 'director' | 'rs';
 
@@ -28,6 +28,7 @@ export interface LoadedPoint {
   /** The MAC of an RS capture's own host (learnt: destination of what it receives). */
   ownMac: string | null;
   frames: number;
+  /** The sample of the first pass (the main pass streams and keeps nothing per point). */
   records: PacketRecord[];
   /** ARP sender IP → MACs seen at this point. */
   arp: Map<string, Set<string>>;
@@ -39,14 +40,8 @@ export interface LoadOptions {
   /** Keeps a packet when it returns true (service addresses); undefined keeps every TCP/UDP packet. */
   keep?: (r: PacketRecord) => boolean;
   toaKinds?: number[];
-  /** Also handed every decoded packet (ARP analysis). */
-  observe?: (p: Packet, pointName: string) => void;
 }
 
-export interface LoadResult {
-  points: LoadedPoint[];
-  findings: Finding[];
-}
 
 /** Merges the user's point list: all client files form one point, all director files another. */
 export function groupPoints(inputs: readonly PointInput[]): PointInput[] {
@@ -59,13 +54,22 @@ export function groupPoints(inputs: readonly PointInput[]): PointInput[] {
   return out;
 }
 
-export async function loadPoints(inputs: readonly PointInput[], opts: LoadOptions): Promise<LoadResult> {
-  const findings: Finding[] = [];
+/** Kept records per file for learning the topology and the clocks (the reference point gets
+ *  more, so the others' samples find their partners even when clocks are seconds apart). */
+export const SAMPLE_RECORDS = 20000;
+
+/**
+ * First pass: a bounded sample of every capture, enough to estimate clock offsets, learn the
+ * director's and real servers' MACs, recognise RS captures and infer a missing service. The
+ * ARP sender bindings of the sample are collected too (they name DR real servers).
+ */
+export async function samplePoints(inputs: readonly PointInput[], opts: LoadOptions): Promise<LoadedPoint[]> {
   const points: LoadedPoint[] = [];
-  for (const input of groupPoints(inputs)) {
+  const grouped = groupPoints(inputs);
+  const refKind = grouped.some((p) => p.kind === 'client') ? 'client' : 'director';
+  for (const input of grouped) {
     const idx = points.length;
-    const name =
-      input.kind === 'rs' ? `rs:${input.rsIp ?? path.basename(input.files[0] ?? 'rs')}` : input.kind;
+    const name = input.kind === 'rs' ? `rs:${input.rsIp ?? path.basename(input.files[0] ?? 'rs')}` : input.kind;
     const lp: LoadedPoint = {
       kind: input.kind,
       name,
@@ -79,66 +83,65 @@ export async function loadPoints(inputs: readonly PointInput[], opts: LoadOption
       lastTs: -Infinity,
     };
     points.push(lp);
+    const limit = input.kind === refKind ? SAMPLE_RECORDS * 4 : SAMPLE_RECORDS;
     for (const file of input.files) {
-      const malformed: number[] = [];
-      let malformedCount = 0;
-      let malformedWhat = '';
-      const summary = await forEachPacket(
-        file,
-        (p) => {
-          lp.frames++;
-          const ts = p.tsSec * 1e9 + p.tsNsec;
-          if (ts < lp.firstTs) lp.firstTs = ts;
-          if (ts > lp.lastTs) lp.lastTs = ts;
-          if (p.malformed.present) {
-            malformedCount++;
-            if (malformed.length < 10) malformed.push(p.frame);
-            if (!malformedWhat) malformedWhat = `${p.malformed.layer} at byte ${p.malformed.offset}: ${p.malformed.reason}`;
-          }
-          if (p.arp.present && p.arp.isEthIpv4 && p.arp.spa !== 0) {
-            const ip = ipv4ToString(p.arp.spa);
-            let set = lp.arp.get(ip);
-            if (!set) lp.arp.set(ip, (set = new Set()));
-            set.add(macToString(p.buf, p.arp.shaOff));
-          }
-          opts.observe?.(p, lp.name);
-          const rec = extractRecord(p, idx);
-          if (rec && (!opts.keep || opts.keep(rec))) lp.records.push(rec);
-        },
-        {
-          decode: opts.toaKinds ? { toaKinds: opts.toaKinds } : {},
-          onWarning: (w) => {
-            findings.push({
-              rule: 'capture.truncated-file',
-              severity: 'warning',
-              message: `${w.file}: ${w.message} (byte ${w.offset}); everything before it is analysed`,
-              hint: 'the capture was cut while being written (tcpdump killed, disk full); re-capture or accept the loss',
-              evidence: [{ capture: w.file, frame: lp.frames, point: lp.name }],
-            });
-          },
-        },
-      );
-      if (summary.truncated && !findings.some((f) => f.rule === 'capture.truncated-file' && f.evidence[0]?.capture === file)) {
-        findings.push({
-          rule: 'capture.truncated-file',
-          severity: 'warning',
-          message: `${file}: the file ends inside a record; everything before it is analysed`,
-          hint: 'the capture was cut while being written; re-capture or accept the loss',
-          evidence: [{ capture: file, frame: summary.frames, point: lp.name }],
-        });
-      }
-      if (malformedCount > 0) {
-        findings.push({
-          rule: 'capture.malformed',
-          severity: 'warning',
-          message: `${file}: ${malformedCount} packet(s) with a malformed header (first: ${malformedWhat})`,
-          hint: 'the packets are kept with what decoded; check the capture link type and snap length',
-          evidence: malformed.map((frame) => ({ capture: file, frame, point: lp.name })),
-        });
-      }
+      const { records } = await sampleFile(file, idx, limit, {
+        ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}),
+        ...(opts.keep ? { keep: opts.keep } : {}),
+        offsetNs: 0,
+        observe: (p: Packet) => noteArp(lp, p),
+      });
+      for (const r of records) lp.records.push(r);
     }
-    // Files of one point are merged: order by capture time (several NICs of one host share a clock).
     if (input.files.length > 1) lp.records.sort((a, b) => a.ts - b.ts);
   }
-  return { points, findings };
+  return points;
+}
+
+/** Records the ARP sender binding of a packet (IPv4 over Ethernet) at its point. */
+export function noteArp(lp: LoadedPoint, p: Packet): void {
+  if (!p.arp.present || !p.arp.isEthIpv4 || p.arp.spa === 0) return;
+  const ip = ipv4ToString(p.arp.spa);
+  let set = lp.arp.get(ip);
+  if (!set) lp.arp.set(ip, (set = new Set()));
+  set.add(macToString(p.buf, p.arp.shaOff));
+}
+
+/** Findings about the captures themselves, from the main pass's readers. */
+export function captureFindings(readers: readonly PointReader[], points: readonly LoadedPoint[], warnings: readonly CaptureWarning[]): Finding[] {
+  const out: Finding[] = [];
+  const warned = new Set<string>();
+  for (const w of warnings) {
+    warned.add(w.file);
+    const rd = readers.find((r) => r.file === w.file);
+    out.push({
+      rule: 'capture.truncated-file',
+      severity: 'warning',
+      message: `${w.file}: ${w.message} (byte ${w.offset}); everything before it is analysed`,
+      hint: 'the capture was cut while being written (tcpdump killed, disk full); re-capture or accept the loss',
+      evidence: [{ capture: w.file, frame: rd?.frames ?? 0, point: rd ? points[rd.point]!.name : '' }],
+    });
+  }
+  for (const rd of readers) {
+    const name = points[rd.point]!.name;
+    if (rd.truncated && !warned.has(rd.file)) {
+      out.push({
+        rule: 'capture.truncated-file',
+        severity: 'warning',
+        message: `${rd.file}: the file ends inside a record; everything before it is analysed`,
+        hint: 'the capture was cut while being written; re-capture or accept the loss',
+        evidence: [{ capture: rd.file, frame: rd.frames, point: name }],
+      });
+    }
+    if (rd.malformedCount > 0) {
+      out.push({
+        rule: 'capture.malformed',
+        severity: 'warning',
+        message: `${rd.file}: ${rd.malformedCount} packet(s) with a malformed header (first: ${rd.malformedWhat})`,
+        hint: 'the packets are kept with what decoded; check the capture link type and snap length',
+        evidence: rd.malformedFrames.map((frame) => ({ capture: rd.file, frame, point: name })),
+      });
+    }
+  }
+  return out;
 }

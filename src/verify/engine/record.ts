@@ -180,6 +180,14 @@ export function extractRecord(p: Packet, point: number): PacketRecord | null {
   };
 }
 
+/** What evidence needs of a packet: kept per connection after its packets are dropped. */
+export type PacketRef = Pick<PacketRecord, 'point' | 'capture' | 'frame' | 'role'>;
+
+/** A small copy of a record's identity (the full record holds headers and would pin them). */
+export function refOf(r: PacketRecord): PacketRef {
+  return { point: r.point, capture: r.capture, frame: r.frame, role: r.role };
+}
+
 /** Evidence line of a record: capture file, frame and point name. */
 export function describeRecord(r: PacketRecord): string {
   return `${r.capture}#${r.frame}`;

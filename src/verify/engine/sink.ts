@@ -8,7 +8,7 @@ import type { Evidence, Finding } from '../findings.js';
 import { severityOf } from '../rules-catalog.js';
 import type { Connection } from './connections.js';
 import type { EngineContext } from './context.js';
-import type { PacketRecord, Role } from './record.js';
+import type { PacketRef, Role } from './record.js';
 
 const MAX_EVIDENCE = 24;
 
@@ -34,7 +34,7 @@ export class FindingSink {
     private readonly ignore: ReadonlySet<string>,
   ) {}
 
-  evidence(r: PacketRecord, note?: string): Evidence {
+  evidence(r: PacketRef, note?: string): Evidence {
     const e: Evidence = { capture: r.capture, frame: r.frame, point: this.ctx.points[r.point]!.name };
     const n = note ?? (r.role ? ROLE_NOTE[r.role] : undefined);
     if (n) e.note = n;
@@ -47,7 +47,7 @@ export class FindingSink {
   }
 
   /** Reports a violation; repeated reports for the same rule and connection are merged. */
-  add(rule: string, conn: Connection | null, message: string, hint: string, records: readonly PacketRecord[], key?: string): void {
+  add(rule: string, conn: Connection | null, message: string, hint: string, records: readonly PacketRef[], key?: string): void {
     if (this.ignore.has(rule)) return;
     const k = `${rule}|${conn?.id ?? ''}|${key ?? ''}`;
     const ev = records.map((r) => this.evidence(r));

@@ -85,25 +85,23 @@ export const natRules: RuleModule = {
         }
       }
     }
-    // nat.rip-leak: anything at the client with a RIP source, connection or not.
-    const cIdx = ctx.clientIdx;
-    if (cIdx < 0) return;
-    const rips = new Set([...ctx.rsByIp.keys()]);
-    const byId = new Map(conns.map((x) => [x.id, x]));
-    for (const r of ctx.points[cIdx]!.records) {
-      if (r.role !== 'C' || r.c2s) continue;
-      sink.check('nat.rip-leak');
-      const leak = rips.has(r.ip.src) || (ctx.inferred && r.ip.src !== vip);
-      if (!leak) continue;
-      const c = (r.conn !== null ? byId.get(r.conn) : undefined) ?? null;
-      if (c && methodOf(ctx, c.backend) !== 'nat') continue;
-      sink.add(
-        'nat.rip-leak',
-        c,
-        `the client received a packet from real-server address ${hostPort(r.ip.src, r.sport)}`,
-        `real server ${r.ip.src} replies around the director (its default route is not the director), so the client sees the RIP and resets the connection`,
-        [r],
-      );
+    // nat.rip-leak: any reply the client received from a RIP.
+    if (ctx.clientIdx < 0) return;
+    for (const c of conns) {
+      if (methodOf(ctx, c.backend) !== 'nat') continue;
+      for (const r of c.records) {
+        if (r.role !== 'C' || r.c2s) continue;
+        sink.check('nat.rip-leak');
+        const leak = ctx.rsByIp.has(r.ip.src) || (ctx.inferred && r.ip.src !== vip);
+        if (!leak) continue;
+        sink.add(
+          'nat.rip-leak',
+          c,
+          `the client received a packet from real-server address ${hostPort(r.ip.src, r.sport)}`,
+          `real server ${r.ip.src} replies around the director (its default route is not the director), so the client sees the RIP and resets the connection`,
+          [r],
+        );
+      }
     }
   },
 };

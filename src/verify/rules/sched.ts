@@ -7,15 +7,15 @@
 import { parseIpv4 } from '../../decode/addr.js';
 import type { Connection } from '../engine/connections.js';
 import type { EngineContext } from '../engine/context.js';
-import type { PacketRecord } from '../engine/record.js';
-import { isSyn, type RuleModule } from './common.js';
+import type { PacketRef } from '../engine/record.js';
+import type { RuleModule } from './common.js';
 
-function firstSyn(c: Connection): PacketRecord | undefined {
-  return c.synAtDirector ?? c.records.find((r) => r.c2s && isSyn(r));
+function firstSyn(c: Connection): PacketRef | undefined {
+  return c.synAtDirector ?? c.synRecord ?? undefined;
 }
 
-function forwardedSyn(c: Connection): PacketRecord | undefined {
-  return c.records.find((r) => r.c2s && isSyn(r) && (r.role === 'De' || r.role === 'R'));
+function forwardedSyn(c: Connection): PacketRef | undefined {
+  return c.fwdSynRecord ?? undefined;
 }
 
 /** Client network under the persistence mask (IPv4 dotted mask; IPv6 prefix length). */
@@ -93,7 +93,7 @@ export const schedRules: RuleModule = {
       const rip = c.backend!;
       const rs = ctx.rsByIp.get(rip);
       const syn = forwardedSyn(c) ?? firstSyn(c);
-      const ev = [firstSyn(c), syn].filter((x, i, a): x is PacketRecord => x !== undefined && a.indexOf(x) === i);
+      const ev = [firstSyn(c), syn].filter((x, i, a): x is PacketRef => x !== undefined && a.indexOf(x) === i);
       sink.check('sched.unknown-rs');
       if (!rs) {
         flagged.add(c.id);
@@ -108,7 +108,7 @@ export const schedRules: RuleModule = {
       }
       const net = clientNet(ctx, c.client);
       const tpl = s.persistenceTimeout !== null ? templates.get(net) : undefined;
-      const synT = c.synT ?? c.records[0]!.t;
+      const synT = c.synT ?? c.lastT;
       const tplAlive = tpl !== undefined && synT - tpl.lastT <= timeoutNs;
       if (s.persistenceTimeout !== null) {
         sink.check('sched.persistence');
@@ -176,7 +176,7 @@ export const schedRules: RuleModule = {
           null,
           `new connections went to ${names(seq.slice(0, 12))}${seq.length > 12 ? ', …' : ''}; ${sched} with weights ${weights.join(':')} rotates ${names(cycle)}`,
           `the director's scheduler or weights differ from the configuration (ipvsadm -Ln), or connections from other clients were not captured at the director`,
-          picks.slice(0, 12).map((p) => firstSyn(p.c)).filter((x): x is PacketRecord => x !== undefined),
+          picks.slice(0, 12).map((p) => firstSyn(p.c)).filter((x): x is PacketRef => x !== undefined),
           'distribution',
         );
       }
@@ -197,7 +197,7 @@ export const schedRules: RuleModule = {
             p.c,
             `${sched} sent the same ${sched === 'dh' ? 'destination' : 'source'} ${key} to ${prev.rip} and then to ${p.c.backend}`,
             `${sched} is a static hash: the same key must map to the same server while the server set and weights are unchanged; check for weight/server changes during the capture`,
-            [firstSyn(prev.c), firstSyn(p.c)].filter((x): x is PacketRecord => x !== undefined),
+            [firstSyn(prev.c), firstSyn(p.c)].filter((x): x is PacketRef => x !== undefined),
           );
         }
       }
