@@ -270,10 +270,9 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const connections: ConnectionLadder[] = [];
   const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker }[] = [];
   for (const service of services) {
-    if (service.method === 'fullnat' || service.realServers.every((r) => r.method === 'fullnat')) {
-      notEvaluated.push({ rule: 'fnat.*', reason: `service ${service.vip}:${service.vport} uses FullNAT: its rules are evaluated by the FullNAT engine, not yet part of verify` });
-      continue;
-    }
+    // FullNAT changes the client address and seq: its correlation is another engine's (the
+    // catalog lists its rules as not evaluated with that reason).
+    if (service.method === 'fullnat' || service.realServers.every((r) => r.method === 'fullnat')) continue;
     const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
     const sink = new FindingSink(ctx, ignore);
     const perConn = RULE_MODULES.filter((m) => m !== schedRules);
