@@ -1,0 +1,143 @@
+/**
+ * `lvsaudit replay` (cli.md "replay and lab"): crafted scenarios against a director.
+ *   --write FILE.pcap / --out DIR : no NIC; run against the in-process reference director
+ *   --iface IFACE                 : live, through libpcap, rate limited
+ * Prints per scenario what was sent, what came back and whether it is what the scenario
+ * expects; exit 1 when any scenario is not.
+ */
+import type { Command } from 'commander';
+import { InputError } from './errors.js';
+import type { CommandRegistrar } from './main.js';
+import { parseHostPort, type ForwardMethod } from '../verify/service/index.js';
+import { FAULTS, type DirectorProfile } from '../replay/director/index.js';
+import { DEFAULT_SCENARIOS, SCENARIOS } from '../replay/scenarios/catalog.js';
+import { capturePcap, formatResults, runLive, runWrite, writeCaptureSet } from '../replay/replay.js';
+
+const METHODS = ['nat', 'dr', 'tun', 'fullnat'];
+const PROFILES = ['linux', 'linux-legacy', 'alibaba', 'dpvs'];
+
+interface ReplayOpts {
+  scenario?: string;
+  vip?: string;
+  iface?: string;
+  write?: string;
+  out?: string;
+  rate: string;
+  capture?: string;
+  method?: string;
+  mode?: string;
+  profile?: string;
+  fault: string[];
+  seed: string;
+  scheduler: string;
+  persistence?: string;
+  mtu: string;
+  clients: string;
+  configFormat: string;
+  events?: boolean;
+  list?: boolean;
+  clientIp: string[];
+  clientMac?: string;
+  directorMac?: string;
+  timeout: string;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function int(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${name}: "${v}" is not an integer in ${min}..${max}`);
+  return n;
+}
+
+export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
+  program
+    .command('replay')
+    .description('send crafted scenarios to a director (live via libpcap, or --write against the reference director) and judge what comes back')
+    .option('--scenario <names>', `comma-separated scenarios (default: all): ${DEFAULT_SCENARIOS.join(', ')}`)
+    .option('--vip <ip:port>', 'the virtual service (live: required; write: default 192.0.2.10:80)')
+    .option('--iface <name>', 'live: send and capture on this interface')
+    .option('--write <file.pcap>', 'no NIC: write the client-side capture of a run against the reference director')
+    .option('--out <dir>', 'no NIC: write client/director/rs1/rs2 captures and service.conf into DIR')
+    .option('--rate <pps>', 'live: at most this many frames per second', '100')
+    .option('--capture <file.pcap>', 'live: also write everything sent and received to this capture')
+    .option('--method <m>', `forwarding method of the director: ${METHODS.join('|')} (expectations; write: what the reference director does)`)
+    .option('--mode <m>', 'alias of --method')
+    .option('--profile <p>', `${PROFILES.join('|')} (default linux; fullnat: alibaba)`)
+    .option('--fault <name>', `write: reference-director fault switch (repeatable): ${Object.keys(FAULTS).join(', ')}`, collect, [])
+    .option('--seed <n>', 'seed of everything crafted (same seed, same bytes)', '1')
+    .option('--scheduler <s>', 'write: scheduler of the written service', 'rr')
+    .option('--persistence <seconds>', 'write: make the written service persistent')
+    .option('--mtu <n>', "write: the director's real-server-side route MTU; live: that MTU for expectations", '1500')
+    .option('--clients <n>', 'many-clients: number of client addresses', '8')
+    .option('--config-format <f>', 'write --out: service.conf as ipvsadm or keepalived', 'ipvsadm')
+    .option('--client-ip <ip>', 'live: a client address the replayer owns (repeatable; first is the main one)', collect, [])
+    .option('--client-mac <mac>', 'live: source MAC (default: the interface MAC)')
+    .option('--director-mac <mac>', 'live: destination MAC (default: resolved by ARP for the VIP)')
+    .option('--timeout <ms>', 'live: wait per scenario', '3000')
+    .option('--events', 'also print what the reference director did with each packet')
+    .option('--list', 'list scenarios and fault switches')
+    .action(async (o: ReplayOpts) => {
+      if (o.list) {
+        for (const [k, v] of Object.entries(SCENARIOS)) process.stdout.write(`scenario ${k.padEnd(18)} ${v}\n`);
+        for (const [k, v] of Object.entries(FAULTS)) process.stdout.write(`fault    ${k.padEnd(22)} ${v}\n`);
+        return;
+      }
+      const methodText = o.method ?? o.mode ?? 'nat';
+      if (!METHODS.includes(methodText)) throw new InputError(`--method: "${methodText}" is not one of ${METHODS.join(', ')}`);
+      const method = methodText as ForwardMethod;
+      const profileText = o.profile ?? (method === 'fullnat' ? 'alibaba' : 'linux');
+      if (!PROFILES.includes(profileText)) throw new InputError(`--profile: "${profileText}" is not one of ${PROFILES.join(', ')}`);
+      const profile = profileText as DirectorProfile;
+      const scenarios = o.scenario ? o.scenario.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_SCENARIOS;
+      for (const s of scenarios) if (!(s in SCENARIOS)) throw new InputError(`--scenario: unknown "${s}" (known: ${DEFAULT_SCENARIOS.join(', ')})`);
+      const vip = o.vip ? parseHostPort(o.vip) : null;
+      if (o.vip && (!vip || vip.family !== 4 || vip.port === null)) throw new InputError(`--vip: "${o.vip}" is not IPv4:PORT`);
+      const seed = int('--seed', o.seed, 0, 0xffffffff);
+      const mtu = int('--mtu', o.mtu, 576, 65535);
+      const modes = [o.iface, o.write ?? o.out].filter((x) => x !== undefined).length;
+      if (modes !== 1) throw new InputError('give exactly one of --iface IFACE (live) or --write FILE / --out DIR (no NIC)');
+      if (o.configFormat !== 'ipvsadm' && o.configFormat !== 'keepalived') throw new InputError('--config-format: ipvsadm or keepalived');
+      if (o.iface) {
+        if (!vip) throw new InputError('--vip IP:PORT is required with --iface');
+        if (o.fault.length) throw new InputError('--fault applies to the reference director (--write/--out), not to a live director');
+        const results = await runLive({
+          iface: o.iface,
+          vip: vip.ip,
+          vport: vip.port!,
+          scenarios,
+          method,
+          profile,
+          mtu,
+          seed,
+          rate: int('--rate', o.rate, 1, 100000),
+          clientIps: o.clientIp,
+          clients: int('--clients', o.clients, 1, 250),
+          clientMac: o.clientMac,
+          directorMac: o.directorMac,
+          timeoutMs: int('--timeout', o.timeout, 10, 600000),
+          capture: o.capture,
+        });
+        process.stdout.write(formatResults(results));
+        setExit(results.every((r) => r.verdict.ok) ? 0 : 1);
+        return;
+      }
+      const run = runWrite({
+        scenarios,
+        method,
+        profile,
+        faults: o.fault,
+        seed,
+        scheduler: o.scheduler,
+        persistence: o.persistence ? int('--persistence', o.persistence, 1, 86400 * 31) : null,
+        mtu,
+        clients: int('--clients', o.clients, 1, 200),
+        configFormat: o.configFormat,
+        ...(vip ? { vip: vip.ip, vport: vip.port! } : {}),
+      });
+      if (o.write) capturePcap(run.captures.get('client') ?? [], o.write);
+      if (o.out) writeCaptureSet(o.out, run);
+      process.stdout.write(formatResults(run.results, o.events === true));
+      setExit(run.results.every((r) => r.verdict.ok) ? 0 : 1);
+    });
+};
