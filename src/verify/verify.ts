@@ -123,6 +123,14 @@ function recogniseRealServers(points: LoadedPoint[], rips: ReadonlySet<string>, 
       p.name = `rs:${ip}`;
     }
   }
+  // By elimination: one RS capture left unrecognised and one configured RIP without a capture.
+  const unknown = points.filter((p) => p.kind === 'rs' && !p.rsIp);
+  const claimed = new Set(points.map((p) => p.rsIp).filter((x): x is string => x !== null));
+  const free = [...rips].filter((ip) => !claimed.has(ip));
+  if (unknown.length === 1 && free.length === 1 && unknown[0]!.records.length > 0) {
+    unknown[0]!.rsIp = free[0]!;
+    unknown[0]!.name = `rs:${free[0]!}`;
+  }
 }
 
 function makeContext(
@@ -376,6 +384,8 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     if (!reason && services.length === 0) reason = 'no service: no configuration given and no client SYN to infer it from';
     if (rule.engine === 'fnat' && !reason) reason = 'FullNAT rules are not evaluated by this engine yet';
     const checked = sinkCtxs.reduce((n, s) => n + (s.sink.checked.get(rule.id) ?? 0), 0);
+    // Failed checks as counted by the engine (findings are folded per connection and per rule).
+    const failedChecks = sinkCtxs.reduce((n, s) => n + s.sink.failedCount(rule.id), 0);
     if (!reason && checked === 0 && failed === 0 && rule.family !== 'capture' && rule.id !== 'checksum.offload-likely') {
       reason = 'nothing to check: no packet or connection the rule applies to was correlated';
     }
@@ -383,7 +393,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
       notEvaluated.push({ rule: rule.id, reason });
       rules.push({ rule: rule.id, status: 'not-evaluated', checked: 0, failed: 0 });
     } else {
-      rules.push({ rule: rule.id, status: failed > 0 ? (rule.severity === 'info' ? 'pass' : 'fail') : 'pass', checked, failed });
+      rules.push({ rule: rule.id, status: failed > 0 ? (rule.severity === 'info' ? 'pass' : 'fail') : 'pass', checked, failed: Math.max(failed, failedChecks) });
     }
   }
 

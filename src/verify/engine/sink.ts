@@ -11,6 +11,8 @@ import type { EngineContext } from './context.js';
 import type { PacketRef, Role } from './record.js';
 
 const MAX_EVIDENCE = 24;
+/** Findings listed one by one per rule before the rest are folded into a summary. */
+const MAX_PER_RULE = 50;
 
 const ROLE_NOTE: Record<Role, string> = {
   C: 'client copy',
@@ -81,12 +83,34 @@ export class FindingSink {
     return n;
   }
 
+  /**
+   * The findings, at most MAX_PER_RULE per rule: a systematic fault (every connection's TTL)
+   * would otherwise print thousands of identical findings. The rest of a rule's connections are
+   * folded into one last finding that counts them and cites a few.
+   */
   findings(): Finding[] {
-    return this.order.map((p) => {
-      if (p.count <= 1) return p.finding;
+    const out: Finding[] = [];
+    const perRule = new Map<string, Finding[]>();
+    for (const p of this.order) {
       const where = p.finding.conn ? 'in this connection' : 'in all';
-      return { ...p.finding, message: `${p.finding.message} (${p.count} packets ${where})` };
-    });
+      const f = p.count <= 1 ? p.finding : { ...p.finding, message: `${p.finding.message} (${p.count} packets ${where})` };
+      const list = perRule.get(f.rule);
+      if (!list) perRule.set(f.rule, [f]);
+      else list.push(f);
+    }
+    for (const [rule, list] of perRule) {
+      out.push(...list.slice(0, MAX_PER_RULE));
+      const rest = list.slice(MAX_PER_RULE);
+      if (rest.length === 0) continue;
+      out.push({
+        rule,
+        severity: rest[0]!.severity,
+        message: `${rest.length} more connection(s) break ${rule} the same way (first: ${rest[0]!.message})`,
+        hint: rest[0]!.hint,
+        evidence: rest.slice(0, 8).flatMap((f) => f.evidence.slice(0, 2)),
+      });
+    }
+    return out;
   }
 }
 
