@@ -92,6 +92,8 @@ export interface VmOptions {
   accel?: Accel | 'auto';
   memoryMb?: number;
   cpus?: number;
+  /** QEMU -cpu model (default: host for KVM, max for TCG; env LVSAUDIT_VM_CPU). */
+  cpuModel?: string;
   /** Kill the VM after this long (default 10 min). */
   timeoutMs?: number;
   /** How long a KVM boot may take to reach the initramfs before TCG is used (default 15 s). */
@@ -147,7 +149,7 @@ function installHandlers(): void {
 }
 
 function qemuArgs(o: VmOptions, accel: Accel): string[] {
-  const cpus = o.cpus ?? Math.max(1, Math.min(2, availableParallelism()));
+  const cpus = o.cpus ?? (Number.parseInt(process.env.LVSAUDIT_VM_CPUS ?? '', 10) || Math.max(1, Math.min(2, availableParallelism())));
   const args = [
     '-nodefaults',
     '-no-reboot',
@@ -155,7 +157,7 @@ function qemuArgs(o: VmOptions, accel: Accel): string[] {
     '-monitor', 'none',
     '-serial', 'stdio',
     '-accel', accel === 'kvm' ? 'kvm' : 'tcg,thread=multi',
-    '-cpu', accel === 'kvm' ? 'host' : 'max',
+    '-cpu', o.cpuModel ?? process.env.LVSAUDIT_VM_CPU ?? (accel === 'kvm' ? 'host' : 'max'),
     '-m', String(o.memoryMb ?? 1024),
     '-smp', String(cpus),
     '-kernel', o.kernel,
@@ -226,6 +228,8 @@ function attempt(qemu: string, o: VmOptions, accel: Accel, probeMs: number | nul
             }
           }, probeMs);
     const finish = (code: number | null): void => {
+      // A KVM guest that dies before the initramfs speaks (e.g. an MSR assertion) failed the probe too.
+      if (probeMs !== null && !sawInit) probeFailed = true;
       clearTimeout(timer);
       if (probe) clearTimeout(probe);
       running.delete(child);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../../cli/errors.js';
-import { expectedFor, type ExpectedOutcome, type IpvsCase } from '../ipvs-director.js';
+import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsCase } from '../ipvs-director.js';
 import type { ConnectionResult } from '../services.js';
 import { ADDR } from '../scenarios.js';
 import type { VerifyResult } from '../../verify/result.js';
@@ -19,6 +19,7 @@ import type { PointInput } from '../../verify/engine/load.js';
 import type { GuestJob, GuestReport } from './guest.js';
 import { GUEST_MODULES, GUEST_OUT, buildInitramfs, findStaticBusybox } from './initramfs.js';
 import { resolveKernel, type KernelChoice } from './kernel.js';
+import { LAB_MODULES, loadOrder, readModuleIndex, schedulerModule } from './kmod.js';
 import { findQemu, INSTALL_QEMU_HINT, QEMU, runVm, type Accel } from './qemu.js';
 import { labUnavailableReason } from '../netns.js';
 
@@ -85,6 +86,8 @@ export interface IpvsCaseResult {
   ipvsadmStats: string;
   /** Connections IPVS scheduled per RIP:port, from `ipvsadm -Ln --stats` (the kernel's count). */
   kernelConns: Record<string, number>;
+  /** The kernel's own decision per client port, from `ipvsadm -Lnc`: port -> RIP:port. */
+  kernelSchedule: Record<number, string>;
   verify: VerifyResult | null;
   expected: ExpectedOutcome;
   /** Differences between the verify result and the expected outcome (empty = as expected). */
@@ -128,6 +131,22 @@ function compare(r: VerifyResult, exp: ExpectedOutcome): string[] {
   return problems;
 }
 
+/**
+ * Every connection verify attributes to a real server must be the one the kernel's connection
+ * table names for that client port (an oracle independent of our correlation).
+ */
+function compareSchedule(r: VerifyResult, kernel: Record<number, string>): string[] {
+  const problems: string[] = [];
+  for (const c of r.connections ?? []) {
+    const port = Number(c.client.slice(c.client.lastIndexOf(':') + 1));
+    const k = kernel[port];
+    if (k === undefined || c.realServer === null) continue;
+    const rip = k.slice(0, k.lastIndexOf(':'));
+    if (!c.realServer.startsWith(rip)) problems.push(`client port ${port}: verify says ${c.realServer}, the kernel scheduled ${k}`);
+  }
+  return problems;
+}
+
 async function verifyCase(dir: string, c: IpvsCase, files: Record<string, string>): Promise<VerifyResult> {
   const services = parseServiceConfig(readFileSync(join(dir, 'service.conf'), 'utf8'), join(dir, 'service.conf'));
   const points: PointInput[] = [
@@ -138,6 +157,14 @@ async function verifyCase(dir: string, c: IpvsCase, files: Record<string, string
   ];
   void c;
   return verify({ services, points, profile: 'linux' });
+}
+
+/** `insmod` lines for the lab modules in dependency order (paths as the guest sees them). */
+function insmodLines(hostDir: string, guestDir: string, cases: readonly IpvsCase[]): string[] {
+  const index = readModuleIndex(hostDir);
+  const schedulers = [...new Set(cases.map((c) => schedulerModule(c.scheduler)))];
+  const { order } = loadOrder(index, [...LAB_MODULES, ...schedulers]);
+  return order.map((m) => `[ -d /sys/module/${m} ] || insmod ${join(guestDir, index.files.get(m)!)}`);
 }
 
 /** Boot the VM once, run every case through the kernel's IPVS, verify the captures. */
@@ -174,6 +201,11 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
       'export HOME=/run/lvsa/tmp TMPDIR=/run/lvsa/tmp',
       'cd /run/lvsa/tmp',
       `echo "lvsa: guest userspace $(cut -d' ' -f1 /proc/uptime)"`,
+      // Loading modules from the shell is much cheaper than from node under an emulated CPU;
+      // the guest runner loads whatever is still missing and reports failures.
+      'echo 1 > /proc/sys/net/core/fb_tunnels_only_for_init_net 2>/dev/null',
+      ...insmodLines(kernel.modulesDir, exportModules ? GUEST_MODULES : kernel.modulesDir, opts.cases),
+      `echo "lvsa: modules $(cut -d' ' -f1 /proc/uptime)"`,
       `exec ${process.execPath} ${guestScript()} ${GUEST_OUT}/job.json`,
       '',
     ].join('\n'),
@@ -227,6 +259,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
         error: status?.error ?? 'case did not run',
         ipvsadmStats: '',
         kernelConns: {},
+        kernelSchedule: {},
         verify: null,
         mismatches: ['case did not run'],
       });
@@ -236,11 +269,15 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
       captures: Record<string, string>;
       connections: ConnectionResult[];
       ipvsadmStats: string;
+      ipvsadmConns: string;
+      clientBasePort: number;
     };
     // The guest wrote guest paths; the same files are in `dir` on the host.
     const captures: Record<string, string> = {};
     for (const point of Object.keys(saved.captures)) captures[point] = join(dir, `${point}.pcap`);
     const v = opts.verify === false ? null : await verifyCase(dir, c, captures);
+    const kernelSchedule = kernelConnections(saved.ipvsadmConns, ADDR.client, saved.clientBasePort, c.connections);
+    const mismatches = v ? [...compare(v, expected), ...compareSchedule(v, kernelSchedule)] : [];
     cases.push({
       ...base,
       captures,
@@ -248,8 +285,9 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
       error: null,
       ipvsadmStats: saved.ipvsadmStats,
       kernelConns: parseStatsConns(saved.ipvsadmStats),
+      kernelSchedule,
       verify: v,
-      mismatches: v ? compare(v, expected) : [],
+      mismatches,
     });
   }
   return {
