@@ -27,11 +27,21 @@ const outRoot = path.resolve(
 );
 
 // ---------------------------------------------------------------- addresses of the topology
-const CIP = '198.51.100.7';
-const VIP = '192.0.2.10';
+const V4 = {
+  CIP: '198.51.100.7',
+  VIP: '192.0.2.10',
+  DIP: '10.0.0.1', // director's address on the real-server LAN (NAT gateway, TUN outer src)
+  RIPS: ['10.0.0.11', '10.0.0.12', '10.0.0.99'], // index 2: a host that is not a configured RS
+};
+const V6 = {
+  CIP: '2001:db8:1::7',
+  VIP: '2001:db8:2::10',
+  DIP: 'fd00::1',
+  RIPS: ['fd00::11', 'fd00::12', 'fd00::99'],
+};
 const VPORT = 80;
-const DIP = '10.0.0.1'; // director's address on the real-server LAN (NAT gateway, TUN outer src)
-const RIPS = ['10.0.0.11', '10.0.0.12', '10.0.0.99']; // index 2: a host that is not a configured RS
+// The set being generated picks its family (makeSet runs the sets one after another).
+let { CIP, VIP, DIP, RIPS } = V4;
 const MAC = {
   client: '02:00:00:00:00:07', // the client (or its router) on the director's outer LAN
   dirOut: '02:00:00:00:0d:01', // director, client-facing NIC (DR/TUN: its only NIC)
@@ -54,6 +64,17 @@ function prng(seed) {
 
 // ---------------------------------------------------------------- byte helpers
 const ip4 = (s) => Buffer.from(s.split('.').map(Number));
+/** 16 bytes of an IPv6 address in text form (with one :: at most). */
+function ip6(s) {
+  const [head, tail] = s.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const words = [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
+  const b = Buffer.alloc(16);
+  words.forEach((w, i) => b.writeUInt16BE(parseInt(w, 16), 2 * i));
+  return b;
+}
+const ipBytes = (s) => (s.includes(':') ? ip6(s) : ip4(s));
 const mac = (s) => Buffer.from(s.split(':').map((h) => parseInt(h, 16)));
 
 function sum16(buf, acc = 0) {
@@ -81,7 +102,9 @@ function tcpSegment(src, dst, t) {
   seg.writeUInt16BE(t.window ?? 64240, 14);
   opts.copy(seg, 20);
   payload.copy(seg, hl);
-  const pseudo = Buffer.concat([ip4(src), ip4(dst), Buffer.from([0, 6, seg.length >> 8, seg.length & 255])]);
+  const pseudo = src.includes(':')
+    ? Buffer.concat([ip6(src), ip6(dst), Buffer.from([0, 0, seg.length >> 8, seg.length & 255, 0, 0, 0, 6])])
+    : Buffer.concat([ip4(src), ip4(dst), Buffer.from([0, 6, seg.length >> 8, seg.length & 255])]);
   seg.writeUInt16BE(fold(sum16(seg, sum16(pseudo))), 16);
   return seg;
 }
@@ -118,7 +141,24 @@ function arpFrame(op, sha, spa, tha, tpa, ethDst) {
   return Buffer.concat([mac(ethDst), mac(sha), Buffer.from([0x08, 0x06]), b]);
 }
 
-const eth = (src, dst, payload) => Buffer.concat([mac(dst), mac(src), Buffer.from([0x08, 0x00]), payload]);
+/** IPv6 packet (no extension headers): hop limit = h.ttl, traffic class = h.tos; no IP ID. */
+function ipv6(h, l4) {
+  const b = Buffer.alloc(40 + l4.length);
+  b.writeUInt32BE(((6 << 28) | ((h.tos ?? 0) << 20)) >>> 0, 0);
+  b.writeUInt16BE(l4.length, 4);
+  b[6] = h.proto ?? 6;
+  b[7] = h.ttl;
+  ip6(h.src).copy(b, 8);
+  ip6(h.dst).copy(b, 24);
+  l4.copy(b, 40);
+  return b;
+}
+
+/** IPv4 or IPv6 by the address family of the set. */
+const ipPkt = (h, l4) => (h.src.includes(':') ? ipv6(h, l4) : ipv4(h, l4));
+
+const eth = (src, dst, payload) =>
+  Buffer.concat([mac(dst), mac(src), Buffer.from(payload[0] >> 4 === 6 ? [0x86, 0xdd] : [0x08, 0x00]), payload]);
 
 // ---------------------------------------------------------------- pcap writer
 class Pcap {
@@ -157,6 +197,7 @@ class Pcap {
  * every packet to the points where it would be captured.
  */
 function makeSet(name, cfg) {
+  ({ CIP, VIP, DIP, RIPS } = cfg.family === 6 ? V6 : V4);
   const rnd = prng(cfg.seed ?? 7);
   const method = cfg.method;
   const points = {
@@ -181,7 +222,7 @@ function makeSet(name, cfg) {
   function c2sPacket(p) {
     const id = clientId++ & 0xffff;
     const tcp = { sport: p.cport, dport: VPORT, seq: p.seq, ack: p.ack, flags: p.flags, payload: p.payload, options: p.options };
-    const orig = ipv4({ src: CIP, dst: VIP, ttl: 64, id }, tcpSegment(CIP, VIP, tcp));
+    const orig = ipPkt({ src: CIP, dst: VIP, ttl: 64, id }, tcpSegment(CIP, VIP, tcp));
     let t = p.t;
     const clientFrame = eth(MAC.client, MAC.dirOut, orig);
     // The client's own NIC computes the TCP checksum (offload): its capture shows a wrong one.
@@ -205,17 +246,17 @@ function makeSet(name, cfg) {
       const rip = RIPS[k];
       const seg = tcpSegment(CIP, rip, { ...tcp, dport: faults.natWrongPort ? 9999 : svcPort(k) });
       if (p.badL4Checksum) seg.writeUInt16BE(seg.readUInt16BE(16) ^ 0x1234, 16);
-      fwd = eth(MAC.dirIn, MAC.rs[k], ipv4({ src: CIP, dst: rip, ttl, id: fid }, seg));
+      fwd = eth(MAC.dirIn, MAC.rs[k], ipPkt({ src: CIP, dst: rip, ttl, id: fid }, seg));
       points.directorIn.add(t + off.director, fwd);
     } else if (method === 'dr') {
       const seg = tcpSegment(CIP, VIP, tcp);
       if (p.badL4Checksum) seg.writeUInt16BE(seg.readUInt16BE(16) ^ 0x1234, 16);
-      fwd = eth(MAC.dirOut, faults.drWrongMac ? '02:00:00:00:00:33' : MAC.rs[k], ipv4({ src: CIP, dst: VIP, ttl, id: fid }, seg));
+      fwd = eth(MAC.dirOut, faults.drWrongMac ? '02:00:00:00:00:33' : MAC.rs[k], ipPkt({ src: CIP, dst: VIP, ttl, id: fid }, seg));
       points.directorOut.add(t + off.director, fwd);
     } else {
-      const inner = ipv4({ src: CIP, dst: VIP, ttl, id: fid }, tcpSegment(CIP, VIP, tcp));
+      const inner = ipPkt({ src: CIP, dst: VIP, ttl, id: fid }, tcpSegment(CIP, VIP, tcp));
       const outerTtl = faults.tunOuterTtl ? 64 : ttl;
-      fwd = eth(MAC.dirOut, MAC.rs[k], ipv4({ src: DIP, dst: RIPS[k], ttl: outerTtl, id: 0, proto: 4 }, inner));
+      fwd = eth(MAC.dirOut, MAC.rs[k], ipPkt({ src: DIP, dst: RIPS[k], ttl: outerTtl, id: 0, proto: 4 }, inner));
       points.directorOut.add(t + off.director, fwd);
     }
     if (p.lostInTransit) return;
@@ -233,7 +274,7 @@ function makeSet(name, cfg) {
     const sport = fromRip ? svcPort(k) : VPORT;
     const tcp = { sport, dport: p.cport, seq: p.seq, ack: p.ack, flags: p.flags, payload: p.payload, options: p.options };
     const seg = tcpSegment(src, CIP, tcp);
-    const pkt = ipv4({ src, dst: CIP, ttl: 64, id }, seg);
+    const pkt = ipPkt({ src, dst: CIP, ttl: 64, id }, seg);
     if (method === 'nat') {
       const viaDirector = !(faults.natReplyBypass && faults.natReplyBypass.includes(k));
       const rsFrame = eth(MAC.rs[k], viaDirector ? MAC.dirIn : MAC.otherRouter, pkt);
@@ -242,12 +283,12 @@ function makeSet(name, cfg) {
       if (!viaDirector) {
         // The other gateway routes it to the client unchanged (src stays the RIP).
         t += hop;
-        points.client.add(t + off.client, eth(MAC.otherRouter, MAC.client, ipv4({ src, dst: CIP, ttl: 63, id }, seg)));
+        points.client.add(t + off.client, eth(MAC.otherRouter, MAC.client, ipPkt({ src, dst: CIP, ttl: 63, id }, seg)));
         return { leaked: true, t };
       }
       points.directorIn.add(t + off.director, rsFrame);
       t += proc;
-      const out = ipv4({ src: VIP, dst: CIP, ttl: 63, id }, tcpSegment(VIP, CIP, { ...tcp, sport: VPORT }));
+      const out = ipPkt({ src: VIP, dst: CIP, ttl: 63, id }, tcpSegment(VIP, CIP, { ...tcp, sport: VPORT }));
       const f = eth(MAC.dirOut, MAC.client, out);
       points.directorOut.add(t + off.director, f);
       t += hop;
@@ -307,7 +348,7 @@ function makeSet(name, cfg) {
       // The client has no socket for RIP:port: it resets that stray SYN-ACK (sent to the RIP,
       // not through the director).
       const seg = tcpSegment(CIP, RIPS[k], { sport: cport, dport: svcPort(k), seq: cisn + 1, ack: 0, flags: RST });
-      points.client.add(t + off.client, eth(MAC.client, MAC.dirOut, ipv4({ src: CIP, dst: RIPS[k], ttl: 64, id: clientId++ & 0xffff }, seg)));
+      points.client.add(t + off.client, eth(MAC.client, MAC.dirOut, ipPkt({ src: CIP, dst: RIPS[k], ttl: 64, id: clientId++ & 0xffff }, seg)));
       continue;
     }
     c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK });
@@ -342,8 +383,9 @@ function makeSet(name, cfg) {
   writeFileSync(path.join(dir, 'rs2.pcap'), points.rs[1].bytes());
   const sw = { nat: '-m', dr: '-g', tun: '-i' }[method];
   const weights = cfg.weights ?? [1, 1];
-  let conf = `-A -t ${VIP}:${VPORT} -s ${cfg.scheduler ?? 'rr'}${cfg.persistence ? ` -p ${cfg.persistence}` : ''}\n`;
-  for (let k = 0; k < 2; k++) conf += `-a -t ${VIP}:${VPORT} -r ${RIPS[k]}:${svcPort(k)} ${sw} -w ${weights[k]}\n`;
+  const hp = (ip, port) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+  let conf = `-A -t ${hp(VIP, VPORT)} -s ${cfg.scheduler ?? 'rr'}${cfg.persistence ? ` -p ${cfg.persistence}` : ''}\n`;
+  for (let k = 0; k < 2; k++) conf += `-a -t ${hp(VIP, VPORT)} -r ${hp(RIPS[k], svcPort(k))} ${sw} -w ${weights[k]}\n`;
   writeFileSync(path.join(dir, 'service.conf'), conf);
   const expected = {
     description: cfg.description,
@@ -351,7 +393,7 @@ function makeSet(name, cfg) {
     profile: cfg.profile ?? 'linux',
     expectedRules: cfg.expect ?? [],
     clockOffsetMs: { director: off.director / 1000, rs1: off.rs[0] / 1000, rs2: off.rs[1] / 1000 },
-    addresses: { client: CIP, vip: `${VIP}:${VPORT}`, dip: DIP, rips: RIPS, macs: MAC },
+    addresses: { client: CIP, vip: `${VIP}:${VPORT}`, dip: DIP, rips: RIPS.slice(0, 2), macs: MAC },
   };
   writeFileSync(path.join(dir, 'expected.json'), JSON.stringify(expected, null, 2) + '\n');
 }
@@ -396,6 +438,16 @@ makeSet('dr-legacy-ok', {
 makeSet('tun-ok', {
   method: 'tun', seed: 15, conns: rr6,
   description: 'conformant IPVS-TUN (IPIP), outer TTL = inner TTL after decrement, outer ID 0 with DF',
+});
+
+makeSet('nat6-ok', {
+  method: 'nat', family: 6, seed: 16, conns: rr6, rsOffload: true,
+  description: 'conformant IPVS-NAT over IPv6: hop limit -1, destination rewritten to the RIP',
+});
+makeSet('fault-nat6-hoplimit', {
+  method: 'nat', family: 6, seed: 35, conns: rr6, faults: { noTtlDecrement: true },
+  expect: ['rewrite.ttl'],
+  description: 'IPv6 NAT director forwards without decrementing the hop limit',
 });
 
 makeSet('fault-nat-reply-bypass', {

@@ -17,7 +17,7 @@ const faultSets = sets.filter((n) => n.startsWith('fault-'));
 
 describe('fixture generator', () => {
   it('has the conformant and fault sets the issue asks for', () => {
-    expect(okSets).toEqual(expect.arrayContaining(['nat-ok', 'dr-ok', 'tun-ok', 'nat-clock-offset']));
+    expect(okSets).toEqual(expect.arrayContaining(['nat-ok', 'nat6-ok', 'dr-ok', 'tun-ok', 'nat-clock-offset']));
     const faults = faultSets.map((n) => expectedOf(n).expectedRules).flat();
     for (const rule of ['sched.distribution', 'sched.unknown-rs', 'nat.reply-bypass', 'dr.reply-src', 'rewrite.ttl', 'rewrite.ip-fields', 'checksum.l4', 'sched.weight0', 'sched.persistence', 'flow.not-forwarded']) {
       expect(faults).toContain(rule);
@@ -49,7 +49,8 @@ describe('conformant captures', () => {
     expect(r.verdict).toBe('pass');
     expect(r.stats.connections).toBe(6);
     // Every packet of the service was placed in a connection at every point.
-    expect(r.points.map((p) => p.point).sort()).toEqual(['client', 'director', 'rs:10.0.0.11', 'rs:10.0.0.12']);
+    const rips = expectedOf(name).addresses.rips;
+    expect(r.points.map((p) => p.point).sort()).toEqual(['client', 'director', ...rips.map((ip) => `rs:${ip}`)].sort());
   });
 
   it('nat-ok: sender-side checksum offload is info, not an error', async () => {
@@ -83,7 +84,7 @@ describe('fault captures', () => {
       for (const e of f.evidence) {
         expect(e.capture).toMatch(/\.pcap$/);
         expect(e.frame).toBeGreaterThan(0);
-        expect(e.point).toMatch(/^(client|director|rs:10\.0\.0\.1[12])$/);
+        expect(['client', 'director', ...exp.addresses.rips.map((ip) => `rs:${ip}`)]).toContain(e.point);
       }
     }
   });

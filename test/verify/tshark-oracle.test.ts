@@ -43,6 +43,12 @@ describe.skipIf(!need(hasTshark, 'tshark not installed'))('synthetic fixtures ch
     }
   });
 
+  it('nat6-ok: IPv6 NAT leg has hop limit 63, the RS port and valid TCP checksums', () => {
+    const rows = fields(f('nat6-ok', 'director-eth1.pcap'), 'ipv6.dst==fd00::11 || ipv6.dst==fd00::12', ['ipv6.hlim', 'tcp.dstport', 'tcp.checksum.status', 'ipv6.src']);
+    expect(rows.length).toBe(30);
+    for (const row of rows) expect(row).toEqual(['63', '8080', '1', '2001:db8:1::7']);
+  });
+
   it('nat-ok: the client only ever sees the VIP; client-sent packets have offloaded (bad) checksums', () => {
     const rows = fields(f('nat-ok', 'client.pcap'), '', ['ip.src', 'ip.dst', 'ip.ttl', 'tcp.checksum.status']);
     for (const [src, dst, ttl, ck] of rows) {
