@@ -124,6 +124,22 @@ export class ReferenceDirector {
     }
   }
 
+  /**
+   * Changes a real server's weight at run time (ipvsadm -e): 0 quiesces it — no new connections,
+   * existing ones and persistence templates keep going (§1.10). Table schedulers are rebuilt.
+   */
+  setWeight(vip: string, vport: number, rip: string, weight: number): boolean {
+    for (const s of this.svcs) {
+      if (s.svc.vip !== vip || s.svc.vport !== vport) continue;
+      const d = s.dests.find((x) => x.ip === rip);
+      if (!d) return false;
+      d.weight = weight;
+      s.sched = makeScheduler(s.svc.scheduler, s.dests, { allowWeight0: this.faults.has('schedule-weight0'), flags: s.svc.schedFlags });
+      return true;
+    }
+    return false;
+  }
+
   /** Hands over and forgets the events recorded so far. */
   drainEvents(): DirectorEvent[] {
     return this.events.splice(0, this.events.length);
