@@ -244,7 +244,9 @@ function makeSet(name, cfg) {
     const fid = faults.rewriteId ? (id ^ 0x2a5) & 0xffff : id;
     if (method === 'nat') {
       const rip = RIPS[k];
-      const seg = tcpSegment(CIP, rip, { ...tcp, dport: faults.natWrongPort ? 9999 : svcPort(k) });
+      // A payload-mangling middlebox/helper flips one byte (same length) of the forwarded copy.
+      const fwdPayload = p.manglePayload && tcp.payload ? Buffer.from(tcp.payload).fill(0x58, 0, 1) : tcp.payload;
+      const seg = tcpSegment(CIP, rip, { ...tcp, payload: fwdPayload, dport: faults.natWrongPort ? 9999 : svcPort(k) });
       if (p.badL4Checksum) seg.writeUInt16BE(seg.readUInt16BE(16) ^ 0x1234, 16);
       fwd = eth(MAC.dirIn, MAC.rs[k], ipPkt({ src: CIP, dst: rip, ttl, id: fid }, seg));
       points.directorIn.add(t + off.director, fwd);
@@ -331,12 +333,20 @@ function makeSet(name, cfg) {
     let t = T0 + (conn.startMs ?? i * 100) * 1000;
     const cisn = Math.floor(rnd() * 2 ** 32) >>> 0;
     const sisn = Math.floor(rnd() * 2 ** 32) >>> 0;
-    const req = Buffer.from(`GET /${name}/${i} HTTP/1.0\r\nHost: ${VIP}\r\n\r\n`);
-    const resp = Buffer.alloc(96 + Math.floor(rnd() * 64), 0x61 + (i % 26));
     const f = { ...(conn.faults ?? {}) };
+    // A big request (1460 bytes, DF) only fits a 1500-byte link without a tunnel header.
+    const req = f.bigRequest
+      ? Buffer.alloc(1460, 0x42)
+      : Buffer.from(`GET /${name}/${i} HTTP/1.0\r\nHost: ${VIP}\r\n\r\n`);
+    const resp = Buffer.alloc(96 + Math.floor(rnd() * 64), 0x61 + (i % 26));
     // A bypassing client (poisoned ARP cache) sends every packet of the connection to the RS.
     const c2s = (x) => c2sPacket({ k, cport, bypass: f.bypass, ...x });
-    c2s({ t, seq: cisn, ack: 0, flags: SYN, options: synOpts });
+    c2s({ t, seq: cisn, ack: 0, flags: SYN, options: synOpts, dropAtDirector: f.dropSyn });
+    if (f.dropSyn) {
+      // The client's SYN retransmission one second later is forwarded.
+      t += 1_000_000;
+      c2s({ t, seq: cisn, ack: 0, flags: SYN, options: synOpts });
+    }
     t += 300;
     if (f.vipNotBound) {
       s2c({ t, k, cport, seq: 0, ack: cisn + 1, flags: RST | ACK });
@@ -353,8 +363,18 @@ function makeSet(name, cfg) {
     }
     c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK });
     t += 200;
-    c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK | PSH, payload: req, dropAtDirector: f.dropData, badL4Checksum: f.badChecksum });
-    if (f.dropData || f.badChecksum) {
+    c2s({
+      t,
+      seq: cisn + 1,
+      ack: sisn + 1,
+      flags: ACK | PSH,
+      payload: req,
+      dropAtDirector: f.dropData,
+      badL4Checksum: f.badChecksum,
+      lostInTransit: f.lostData,
+      manglePayload: f.manglePayload,
+    });
+    if (f.dropData || f.badChecksum || f.lostData) {
       // Retransmission after the RTO: this one gets through intact.
       t += 200_000;
       c2s({ t, seq: cisn + 1, ack: sisn + 1, flags: ACK | PSH, payload: req });
@@ -520,5 +540,25 @@ makeSet('fault-unknown-rs', {
   method: 'nat', seed: 34, conns: [{ k: 0 }, { k: 2 }, { k: 1 }],
   expect: ['sched.unknown-rs'],
   description: 'the director forwards to 10.0.0.99, which is not a configured real server (stale configuration)',
+});
+makeSet('fault-syn-dropped', {
+  method: 'nat', seed: 36, conns: [{ k: 0 }, { k: 1, faults: { dropSyn: true } }, { k: 0 }],
+  expect: ['flow.not-forwarded', 'flow.syn-retransmit'],
+  description: 'the director drops a client SYN; the client retransmits it and the retransmission is forwarded',
+});
+makeSet('fault-lost-in-transit', {
+  method: 'nat', seed: 37, conns: [{ k: 0 }, { k: 1, faults: { lostData: true } }, { k: 0 }],
+  expect: ['flow.lost-in-transit'],
+  description: 'a forwarded segment never reaches the real server (lost on the RS LAN); the retransmission does',
+});
+makeSet('fault-payload-rewritten', {
+  method: 'nat', seed: 38, conns: [{ k: 0 }, { k: 1, faults: { manglePayload: true } }],
+  expect: ['rewrite.payload'],
+  description: 'the first payload byte of a forwarded request is changed on the way through the director',
+});
+makeSet('fault-tun-mtu', {
+  method: 'tun', seed: 39, conns: [{ k: 0 }, { k: 1, faults: { bigRequest: true } }],
+  expect: ['tun.mtu'],
+  description: 'a 1500-byte DF packet is tunnelled into 1520 bytes instead of answered with ICMP fragmentation-needed',
 });
 console.log(`fixtures written to ${outRoot}`);

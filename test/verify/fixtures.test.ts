@@ -19,7 +19,7 @@ describe('fixture generator', () => {
   it('has the conformant and fault sets the issue asks for', () => {
     expect(okSets).toEqual(expect.arrayContaining(['nat-ok', 'nat6-ok', 'dr-ok', 'tun-ok', 'nat-clock-offset']));
     const faults = faultSets.map((n) => expectedOf(n).expectedRules).flat();
-    for (const rule of ['sched.distribution', 'sched.unknown-rs', 'nat.reply-bypass', 'dr.reply-src', 'rewrite.ttl', 'rewrite.ip-fields', 'checksum.l4', 'sched.weight0', 'sched.persistence', 'flow.not-forwarded']) {
+    for (const rule of ['flow.syn-retransmit', 'flow.lost-in-transit', 'rewrite.payload', 'tun.mtu', 'sched.distribution', 'sched.unknown-rs', 'nat.reply-bypass', 'dr.reply-src', 'rewrite.ttl', 'rewrite.ip-fields', 'checksum.l4', 'sched.weight0', 'sched.persistence', 'flow.not-forwarded']) {
       expect(faults).toContain(rule);
     }
   });

@@ -12,7 +12,9 @@ import { expectedTtlDecrement, methodOf } from '../engine/context.js';
 import type { PacketRecord } from '../engine/record.js';
 import { copyAt, hopPairs, type RuleModule } from './common.js';
 
-const pname = (ctxPoints: { name: string }[], r: PacketRecord): string => ctxPoints[r.point]!.name;
+/** "client", "director ingress", "director egress", "rs:10.0.0.11". */
+const pname = (ctxPoints: { name: string }[], r: PacketRecord): string =>
+  ctxPoints[r.point]!.name + (r.role === 'Di' ? ' ingress' : r.role === 'De' ? ' egress' : '');
 
 export const rewriteRules: RuleModule = {
   family: 'rewrite',
