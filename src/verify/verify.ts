@@ -3,6 +3,14 @@
  * across points, run the rule families of rules.md per service, and return a VerifyResult that
  * the reporters render. The CLI (src/cli/verify.ts) only parses options and calls this.
  *
+ * Two passes. (1) A bounded sample of every capture (engine/load.ts) gives the clock offsets
+ * (engine/clock.ts), the director's and real servers' MACs, which capture is which real server,
+ * and the service when none is configured (engine/infer.ts). (2) All captures are read side by
+ * side in corrected time (engine/stream.ts); records are classified into connections
+ * (engine/connections.ts), and each connection is judged by the rule modules (rules/*.ts) once
+ * it has closed, then forgotten — memory follows the live connections, not the capture size.
+ * Scheduling rules run last over the per-connection summaries.
+ *
  *   const result = await verify({ services, points: [{ kind: 'client', files: ['cl.pcap'] }, …],
  *                                 profile: 'linux' });
  */
