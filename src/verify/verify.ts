@@ -25,7 +25,7 @@ import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clo
 import { ConnectionTracker, type Connection } from './engine/connections.js';
 import type { EngineContext, Profile } from './engine/context.js';
 import { inferService } from './engine/infer.js';
-import { captureFindings, noteArp, samplePoints, type LoadedPoint, type PointInput } from './engine/load.js';
+import { captureFindings, noteArp, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
 import { mergeReaders, PointReader } from './engine/stream.js';
 import type { CaptureWarning } from '../decode/capture/index.js';
 import type { PacketRecord } from './engine/record.js';
@@ -49,7 +49,12 @@ export interface VerifyInput {
   windowMs?: number;
   /** Cap on connections returned for ladder diagrams (default 2000). */
   maxLadders?: number;
+  /** Records per capture in the first (sampling) pass; default 20000 (tests lower it). */
+  sampleRecords?: number;
 }
+
+/** A wider second sample, when the first samples of two captures did not overlap in time. */
+const WIDE_SAMPLE_FACTOR = 50;
 
 export const RULE_MODULES: readonly RuleModule[] = [flowRules, checksumRules, rewriteRules, natRules, drRules, tunRules, schedRules];
 
@@ -264,10 +269,18 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
 
   // Pass 1: a bounded sample of every capture → clocks, topology, service.
-  const points = await samplePoints(input.points, { ...(keep ? { keep } : {}), ...toa });
-  const notEvaluated: NotEvaluated[] = [];
-  const clocks = estimateClocks(points);
+  const sample = input.sampleRecords ?? SAMPLE_RECORDS;
+  let points = await samplePoints(input.points, { ...(keep ? { keep } : {}), ...toa }, sample);
+  let clocks = estimateClocks(points);
   const refIdx = referencePoint(points);
+  // Captures started at different times: their first samples may share no packet. Look further
+  // (a wider sample) before giving up on a clock offset.
+  const cut = (i: number): boolean => points[i]!.records.length >= (i === refIdx ? sample * 4 : sample);
+  if (points.some((_, i) => i !== refIdx && clocks[i]!.pairs === 0 && (cut(i) || cut(refIdx)))) {
+    points = await samplePoints(input.points, { ...(keep ? { keep } : {}), ...toa }, sample * WIDE_SAMPLE_FACTOR);
+    clocks = estimateClocks(points);
+  }
+  const notEvaluated: NotEvaluated[] = [];
 
   let services: Service[];
   let inferred = false;

@@ -5,6 +5,7 @@
  * result whose verdict follows its error findings and whose not-evaluated rules are never also
  * failed; --ignore removes exactly the ignored rule.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { CaptureError } from '../../src/decode/capture/index.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { verify, type VerifyInput } from '../../src/verify/verify.js';
+import { hasCommand, need } from '../helpers/env.js';
 import { fixturesDir, runSet } from './fixture-util.js';
 
 const conf = (set: string) => {
@@ -104,4 +106,38 @@ describe('any subset of points', () => {
     expect(r.findings.some((f) => f.rule === 'nat.reply-bypass')).toBe(true);
     expect(r.rules.some((t) => t.rule === 'nat.rip-leak')).toBe(false);
   });
+});
+
+describe('captures started at different times', () => {
+  it.skipIf(!need(hasCommand('editcap'), 'editcap (wireshark) not installed'))(
+    'a director capture that starts later still gets its +3.7 s clock offset (wider second sample)',
+    async () => {
+      const tmp = mkdtempSync(path.join(os.tmpdir(), 'verify-late-'));
+      try {
+        const src = path.join(fixturesDir, 'nat-clock-offset');
+        // The director captures start at the 4th connection (frame 25 of 48 on each leg).
+        for (const f of ['director-eth0.pcap', 'director-eth1.pcap']) {
+          execFileSync('editcap', ['-F', 'pcap', '-r', path.join(src, f), path.join(tmp, f), '25-48'], { stdio: 'ignore' });
+        }
+        const r = await verify({
+          services: conf('nat-clock-offset'),
+          profile: 'linux',
+          // Tiny samples: the client's first 12 records and the director's first 3 share no packet.
+          sampleRecords: 3,
+          points: [
+            { kind: 'client', files: [path.join(src, 'client.pcap')] },
+            { kind: 'director', files: [path.join(tmp, 'director-eth0.pcap'), path.join(tmp, 'director-eth1.pcap')] },
+            { kind: 'rs', files: [path.join(src, 'rs1.pcap')] },
+            { kind: 'rs', files: [path.join(src, 'rs2.pcap')] },
+          ],
+        });
+        const dir = r.points.find((p) => p.point === 'director')!;
+        expect(Math.abs(dir.clockOffsetMs! - 3700)).toBeLessThan(0.2);
+        expect(r.verdict).toBe('pass');
+        expect(r.findings.filter((f) => f.severity !== 'info')).toEqual([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -63,7 +63,7 @@ export const SAMPLE_RECORDS = 20000;
  * director's and real servers' MACs, recognise RS captures and infer a missing service. The
  * ARP sender bindings of the sample are collected too (they name DR real servers).
  */
-export async function samplePoints(inputs: readonly PointInput[], opts: LoadOptions): Promise<LoadedPoint[]> {
+export async function samplePoints(inputs: readonly PointInput[], opts: LoadOptions, sample = SAMPLE_RECORDS): Promise<LoadedPoint[]> {
   const points: LoadedPoint[] = [];
   const grouped = groupPoints(inputs);
   const refKind = grouped.some((p) => p.kind === 'client') ? 'client' : 'director';
@@ -83,7 +83,7 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
       lastTs: -Infinity,
     };
     points.push(lp);
-    const limit = input.kind === refKind ? SAMPLE_RECORDS * 4 : SAMPLE_RECORDS;
+    const limit = input.kind === refKind ? sample * 4 : sample;
     for (const file of input.files) {
       const { records } = await sampleFile(file, idx, limit, {
         ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}),

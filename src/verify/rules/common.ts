@@ -35,13 +35,20 @@ export function hopPairs(t: Trace): [PacketRecord, PacketRecord][] {
   return out;
 }
 
-/** True when corrected time `t` lies inside what point `idx` captured (its clock corrected). */
+/**
+ * True when corrected time `t` lies inside what point `idx` captured (its clock corrected), so
+ * that "no copy there" is evidence. Start: captures are started by hand at different times, so
+ * a packet before a capture's first frame (within the clock estimate's fuzz: four times its
+ * spread) proves nothing. End: a classic pcap does not record when tcpdump stopped; a capture is
+ * taken to run one window past its last frame (a director that sees nothing more while a real
+ * server keeps receiving VIP traffic is the bypass symptom, not a stopped capture).
+ */
 export function insideCapture(ctx: EngineContext, idx: number, t: number): boolean {
   const p = ctx.points[idx];
   if (!p) return false;
   const off = ctx.clocks[idx]?.offsetNs ?? 0;
-  const margin = ctx.windowNs;
-  return t >= p.firstTs - off - margin && t <= p.lastTs - off + margin;
+  const fuzz = Math.min(4 * (ctx.clocks[idx]?.spreadNs ?? 0), ctx.windowNs / 10);
+  return t >= p.firstTs - off + fuzz && t <= p.lastTs - off + ctx.windowNs;
 }
 
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
