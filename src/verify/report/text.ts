@@ -47,19 +47,28 @@ export function renderText(r: VerifyResult, opts: TextOptions): string {
   for (const [rule, list] of ordered) {
     out.push(`${list[0]!.severity.toUpperCase()} ${rule} (${list.length})`);
     const shown = opts.all ? list : list.slice(0, MAX_PER_RULE);
+    let lastHint = '';
     for (const f of shown) {
       out.push(`  - ${f.message}`);
       for (const e of f.evidence) {
         out.push(`      ${e.capture}#${e.frame}  ${e.point}${e.note ? `  ${e.note}` : ''}`);
       }
-      if (f.hint) out.push(`    hint: ${f.hint}`);
+      // Findings of one rule usually share their fix: say it once, not once per connection.
+      if (f.hint && f.hint !== lastHint) out.push(`    hint: ${f.hint}`);
+      lastHint = f.hint;
     }
     if (shown.length < list.length) out.push(`  … ${list.length - shown.length} more (--all shows every finding)`);
     out.push('');
   }
   if (r.notEvaluated.length > 0) {
+    // Rules of another forwarding method are one line per reason; the rest one line each.
+    const byReason = new Map<string, string[]>();
+    for (const n of r.notEvaluated) byReason.set(n.reason, [...(byReason.get(n.reason) ?? []), n.rule]);
     out.push('not evaluated:');
-    for (const n of r.notEvaluated) out.push(`  ${n.rule}: ${n.reason}`);
+    for (const [reason, rules] of byReason) {
+      if (rules.length > 1 && reason.startsWith('applies to')) out.push(`  ${rules.join(', ')}: ${reason}`);
+      else for (const rule of rules) out.push(`  ${rule}: ${reason}`);
+    }
     out.push('');
   }
   const errors = r.findings.filter((f) => f.severity === 'error').length;
