@@ -1,0 +1,315 @@
+/**
+ * A real kernel's IPVS in the director's seat: one QEMU boot runs NAT, DR and TUN with rr, wrr
+ * and sh (conformant → exit 0), a second runs the real-server faults (→ exit 1 with the expected
+ * rules), both through the CLI function `runLabIpvs`. Oracles independent of our code: the
+ * kernel's own connection table (`ipvsadm -Lnc`) and counters, tshark on the captures,
+ * `modprobe --show-depends` for module order, `cpio -t` for the initramfs.
+ *
+ * Needs root, qemu-system-x86, a kernel with IPVS modules (linux-image-amd64), busybox-static,
+ * ipvsadm, tcpdump, tshark: skipped with a reason outside CI, a failure under CI=true.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasCommand, isRoot, need } from '../helpers/env.js';
+import { casesFromOptions, runLabIpvs } from '../../src/cli/lab-ipvs.js';
+import { EnvironmentError, InputError } from '../../src/cli/errors.js';
+import { ipvsCase, kernelConnections } from '../../src/lab/ipvs-director.js';
+import { buildInitramfs, isStaticElf } from '../../src/lab/vm/initramfs.js';
+import { bzImageRelease, findInstalledKernel } from '../../src/lab/vm/kernel.js';
+import { loadOrder, readModuleIndex } from '../../src/lab/vm/kmod.js';
+import { ipvsLabUnavailableReason, parseStatsConns, runIpvsLab } from '../../src/lab/vm/run.js';
+
+const kernel = findInstalledKernel();
+const haveKernel = need(kernel !== null, 'no kernel with IPVS modules installed (apt-get install linux-image-amd64)');
+
+describe('VM pieces (no boot)', () => {
+  it.skipIf(!haveKernel)('reads the release from the bzImage header (matches the file name)', () => {
+    expect(bzImageRelease(kernel!.kernel)).toBe(kernel!.kernel.replace(/^.*vmlinuz-/, ''));
+    expect(bzImageRelease('/etc/hostname')).toBeNull();
+  });
+
+  it.skipIf(!haveKernel || !need(hasCommand('modprobe'), 'kmod (modprobe) not installed'))(
+    'orders modules like modprobe --show-depends',
+    () => {
+      const index = readModuleIndex(kernel!.modulesDir);
+      const showDeps = (mod: string): string[] => {
+        const text = execFileSync('modprobe', ['-S', kernel!.release, '-d', '/', '--show-depends', mod], { encoding: 'utf8' });
+        return [...text.matchAll(/^insmod \S*\/([^/\s]+?)\.ko\S*/gm)].map((m) => m[1]!.replace(/-/g, '_'));
+      };
+      for (const mod of ['ip_vs_rr', 'ip_vs_sh', '9p', 'ipip', 'virtio_pci']) {
+        const ours = loadOrder(index, [mod]).order;
+        expect(ours[ours.length - 1]).toBe(mod);
+        // modprobe adds soft dependencies (crc32c); every hard dependency it loads must be in ours…
+        const theirs = showDeps(mod);
+        expect(ours.every((m) => theirs.includes(m)), `${mod}: ${ours} vs ${theirs}`).toBe(true);
+        // …and each module must come after everything modprobe says it needs.
+        ours.forEach((m, i) => {
+          for (const dep of showDeps(m).filter((d) => d !== m && ours.includes(d))) {
+            expect(ours.indexOf(dep), `${dep} before ${m}`).toBeLessThan(i);
+          }
+        });
+      }
+    },
+  );
+
+  it.skipIf(!haveKernel || !need(hasCommand('cpio'), 'cpio not installed') || !need(existsSync('/bin/busybox'), 'busybox-static not installed'))(
+    'builds a cached initramfs with a static busybox, /init and the 9p modules',
+    () => {
+      const cache = mkdtempSync(join(tmpdir(), 'lvsa-h9-initramfs-'));
+      try {
+        const first = buildInitramfs(kernel!.modulesDir, cache);
+        const second = buildInitramfs(kernel!.modulesDir, cache);
+        expect(first.built).toBe(true);
+        expect(second.built).toBe(false);
+        expect(second.path).toBe(first.path);
+        const list = execFileSync('sh', ['-c', `zcat "$1" | cpio -t --quiet`, 'sh', first.path], { encoding: 'utf8' }).split('\n');
+        for (const f of ['init', 'bin/busybox', 'modules/order', 'modules/9p.ko', 'modules/9pnet_virtio.ko', 'modules/virtio_pci.ko']) {
+          expect(list, f).toContain(f);
+        }
+        // `file` is the oracle for "statically linked" where it exists; our ELF check must agree.
+        if (hasCommand('file')) {
+          expect(execFileSync('file', ['-L', '/bin/busybox'], { encoding: 'utf8' })).toMatch(/statically linked|static-pie/);
+        }
+        expect(isStaticElf('/bin/busybox')).toBe(true);
+        expect(isStaticElf(process.execPath)).toBe(false);
+      } finally {
+        rmSync(cache, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('parses the kernel connection table and stats counters', () => {
+    const conns = [
+      'IPVS connection entries',
+      'pro expire state       source             virtual            destination',
+      'TCP 01:57  TIME_WAIT   172.16.0.2:40100   172.16.0.100:80    10.0.0.12:80',
+      'TCP 01:58  TIME_WAIT   172.16.0.2:40101   172.16.0.100:80    10.0.0.11:80',
+      'TCP 01:10  TIME_WAIT   172.16.0.2:40000   172.16.0.100:80    10.0.0.11:80',
+    ].join('\n');
+    expect(kernelConnections(conns, '172.16.0.2', 40100, 4)).toEqual({ 40100: '10.0.0.12:80', 40101: '10.0.0.11:80' });
+    const stats = [
+      'IP Virtual Server version 1.2.1 (size=4096)',
+      'Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes',
+      '  -> RemoteAddress:Port',
+      'TCP  172.16.0.100:80                     8       28       26     1694     1795',
+      '  -> 10.0.0.11:80                        6       17       16     1030     1101',
+      '  -> 10.0.0.12:80                        2       11       10      664      694',
+    ].join('\n');
+    expect(parseStatsConns(stats)).toEqual({ '10.0.0.11:80': 6, '10.0.0.12:80': 2 });
+  });
+
+  it('turns options into cases and rejects bad ones with exit 2', () => {
+    expect(casesFromOptions({ mode: ['nat,dr'], scheduler: ['rr', 'wrr'] }).map((c) => c.id)).toEqual(['nat-rr', 'nat-wrr', 'dr-rr', 'dr-wrr']);
+    expect(casesFromOptions({ mode: ['nat', 'dr'], fault: ['arp-ignore0,nat-reply-bypass'] }).map((c) => c.id)).toEqual([
+      'nat-rr-nat-reply-bypass',
+      'dr-rr-arp-ignore0',
+    ]);
+    expect(ipvsCase('dr', 'wrr').weights).toEqual([3, 1]);
+    for (const bad of [{ mode: ['fullnat'] }, { mode: [] }, { mode: ['dr'], fault: ['nat-reply-bypass'] }, { mode: ['nat'], fault: ['nope'] }]) {
+      let err: unknown = null;
+      try {
+        casesFromOptions(bad);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(InputError);
+      expect((err as InputError).exitCode).toBe(2);
+    }
+  });
+
+  it('exits 4 with what to install when qemu is missing', async () => {
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await expect(runIpvsLab({ cases: [ipvsCase('nat')] })).rejects.toSatisfy(
+        (e: unknown) => e instanceof EnvironmentError && e.exitCode === 4 && /apt-get install qemu-system-x86/.test(e.message),
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
+
+// ---- the VM runs ----------------------------------------------------------------------------
+
+const vmReason = isRoot ? ipvsLabUnavailableReason() : 'VM lab needs root (namespaces inside the VM use the host tools)';
+const canBoot = need(vmReason === null, vmReason ?? '') && need(hasCommand('tshark'), 'tshark not installed');
+
+interface CaseDoc {
+  id: string;
+  case: { mode: string; scheduler: string; fault: string | null; connections: number };
+  dir: string;
+  error: string | null;
+  connections: Array<{ ok: boolean; body: string }>;
+  kernelSchedule: Record<string, string>;
+  kernelConns: Record<string, number>;
+  verdict: 'pass' | 'fail' | null;
+  findings: Array<{ rule: string; severity: string }>;
+  rules: Array<{ rule: string; status: string; checked: number }>;
+  mismatches: string[];
+}
+interface RunDoc {
+  kernel: { release: string };
+  accel: string;
+  bootMs: number;
+  runMs: number;
+  totalMs: number;
+  outDir: string;
+  cases: CaseDoc[];
+}
+
+async function cliRun(args: Parameters<typeof runLabIpvs>[0]): Promise<{ code: number; doc: RunDoc; ms: number }> {
+  const t0 = Date.now();
+  let out = '';
+  const code = await runLabIpvs({ ...args, format: 'json' }, (s) => {
+    out += s;
+  });
+  return { code, doc: JSON.parse(out) as RunDoc, ms: Date.now() - t0 };
+}
+
+function tshark(file: string, filter: string, fields: string[]): string[][] {
+  const r = spawnSync('tshark', ['-r', file, '-n', '-Y', filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+  });
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => l.split('\t'));
+}
+
+describe.skipIf(!canBoot)('real IPVS in a VM', () => {
+  const root = canBoot ? mkdtempSync(join(tmpdir(), 'lvsa-h9-ipvs-')) : '';
+  let good: { code: number; doc: RunDoc; ms: number };
+  let bad: { code: number; doc: RunDoc; ms: number };
+
+  beforeAll(async () => {
+    good = await cliRun({ mode: ['nat,dr,tun'], scheduler: ['rr,wrr,sh'], out: join(root, 'conformant') });
+    bad = await cliRun({ mode: ['nat,dr'], fault: ['arp-ignore0,arp-announce0,nat-reply-bypass'], out: join(root, 'faults') });
+    const line = (r: typeof good, what: string): string =>
+      `${what}: kernel ${r.doc.kernel.release}, accel ${r.doc.accel}, boot ${(r.doc.bootMs / 1000).toFixed(1)} s, run ${(r.doc.runMs / 1000).toFixed(1)} s, wall ${(r.ms / 1000).toFixed(1)} s, ${r.doc.cases.length} cases`;
+    console.log(line(good, 'conformant'));
+    console.log(line(bad, 'faults'));
+  }, 420_000);
+
+  afterAll(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  const find = (doc: RunDoc, id: string): CaseDoc => {
+    const c = doc.cases.find((x) => x.id === id);
+    if (!c) throw new Error(`case ${id} missing`);
+    return c;
+  };
+  const rsOf = (c: CaseDoc): string[] =>
+    Object.keys(c.kernelSchedule)
+      .map(Number)
+      .sort((a, b) => a - b)
+      .map((p) => c.kernelSchedule[p]!.replace(/:80$/, ''));
+
+  it('conformant NAT, DR and TUN with rr, wrr and sh → exit 0', () => {
+    expect(good.doc.cases.map((c) => c.id)).toEqual(['nat-rr', 'nat-wrr', 'nat-sh', 'dr-rr', 'dr-wrr', 'dr-sh', 'tun-rr', 'tun-wrr', 'tun-sh']);
+    for (const c of good.doc.cases) {
+      expect(c.error, c.id).toBeNull();
+      expect(c.connections.every((x) => x.ok), `${c.id}: every connection answered`).toBe(true);
+      expect(c.verdict, `${c.id}: ${c.findings.filter((f) => f.severity === 'error').map((f) => f.rule)}`).toBe('pass');
+      expect(c.mismatches, c.id).toEqual([]);
+    }
+    expect(good.code).toBe(0);
+  });
+
+  it('the rules were evaluated against the real kernel, not skipped', () => {
+    const modeRules: Record<string, string[]> = {
+      nat: ['nat.dst', 'nat.reply-src', 'nat.rip-leak'],
+      dr: ['dr.l3-modified', 'dr.dst-mac', 'dr.reply-src'],
+      tun: ['tun.outer', 'tun.inner'],
+    };
+    for (const c of good.doc.cases) {
+      for (const rule of ['rewrite.ttl', 'rewrite.ip-fields', 'checksum.ip', 'flow.not-forwarded', 'sched.distribution', ...modeRules[c.case.mode]!]) {
+        const t = c.rules.find((r) => r.rule === rule);
+        expect(t?.status, `${c.id} ${rule}`).toBe('pass');
+        expect(t!.checked, `${c.id} ${rule} checked`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('schedules as the kernel says: rr alternates, wrr 3:1, sh keeps one client on one server', () => {
+    for (const mode of ['nat', 'dr', 'tun']) {
+      const rr = rsOf(find(good.doc, `${mode}-rr`));
+      expect(rr).toHaveLength(4);
+      for (let i = 1; i < rr.length; i++) expect(rr[i], `${mode}-rr ${rr}`).not.toBe(rr[i - 1]);
+      const wrr = rsOf(find(good.doc, `${mode}-wrr`));
+      expect(wrr.filter((r) => r === '10.0.0.11')).toHaveLength(6);
+      expect(wrr.filter((r) => r === '10.0.0.12')).toHaveLength(2);
+      const sh = rsOf(find(good.doc, `${mode}-sh`));
+      expect(sh).toHaveLength(4);
+      expect(new Set(sh).size).toBe(1);
+      // The client saw the same servers the kernel picked (bodies name the server).
+      const c = find(good.doc, `${mode}-wrr`);
+      expect(c.connections.map((x) => (x.body === 'rs1' ? '10.0.0.11' : '10.0.0.12'))).toEqual(wrr);
+    }
+  });
+
+  it('brings back captures, service.conf and ipvsadm -Ln --stats', () => {
+    for (const c of good.doc.cases) {
+      const points = c.case.mode === 'nat' ? ['client', 'director', 'rs1', 'rs2'] : ['client', 'router', 'director', 'rs1', 'rs2'];
+      for (const p of points) expect(statSync(join(c.dir, `${p}.pcap`)).size, `${c.id}/${p}`).toBeGreaterThan(24);
+      const stats = readFileSync(join(c.dir, 'ipvsadm-stats.txt'), 'utf8');
+      expect(stats).toMatch(/Conns\s+InPkts\s+OutPkts/);
+      const total = Object.values(c.kernelConns).reduce((a, b) => a + b, 0);
+      expect(total, c.id).toBe(c.case.connections);
+      expect(readFileSync(join(c.dir, 'service.conf'), 'utf8')).toMatch(new RegExp(`-s ${c.case.scheduler}\\b`));
+    }
+  });
+
+  it('tshark sees what mainline IPVS does: TTL −1 in DR, IPIP with outer TTL = inner TTL in TUN', () => {
+    const dr = find(good.doc, 'dr-rr');
+    const syns = tshark(join(dr.dir, 'director.pcap'), 'tcp.flags.syn==1 && tcp.flags.ack==0', ['eth.dst', 'ip.ttl', 'ip.id']);
+    const inbound = syns.filter((s) => s[0] === '02:1e:5a:00:03:00');
+    const outbound = syns.filter((s) => s[0] !== '02:1e:5a:00:03:00');
+    expect(inbound.length).toBe(4);
+    expect(outbound.length).toBe(4);
+    for (const o of outbound) {
+      const i = inbound.find((x) => x[2] === o[2]);
+      expect(Number(o[1])).toBe(Number(i![1]) - 1);
+    }
+    const tun = find(good.doc, 'tun-rr');
+    const outer = tshark(join(tun.dir, 'director.pcap'), 'ip.proto==4', ['ip.src', 'ip.dst', 'ip.ttl']);
+    expect(outer.length).toBeGreaterThan(0);
+    for (const [src, dst, ttl] of outer) {
+      expect(src!.split('|')[0]).toBe('10.0.0.1');
+      expect(['10.0.0.11', '10.0.0.12']).toContain(dst!.split('|')[0]);
+      const [o, inner] = ttl!.split('|');
+      expect(o).toBe(inner);
+    }
+  });
+
+  it('real-server faults → exit 1 with the expected rules', () => {
+    expect(bad.doc.cases.map((c) => c.id)).toEqual(['nat-rr-nat-reply-bypass', 'dr-rr-arp-ignore0', 'dr-rr-arp-announce0']);
+    const expected: Record<string, string[]> = {
+      'nat-rr-nat-reply-bypass': ['nat.reply-bypass', 'nat.rip-leak'],
+      'dr-rr-arp-ignore0': ['arp.vip-answered-by-rs'],
+      'dr-rr-arp-announce0': ['arp.vip-announced-by-rs', 'arp.client-poisoned', 'flow.bypassed-director'],
+    };
+    for (const c of bad.doc.cases) {
+      expect(c.error, c.id).toBeNull();
+      expect(c.verdict, c.id).toBe('fail');
+      const rules = new Set(c.findings.filter((f) => f.severity === 'error').map((f) => f.rule));
+      for (const r of expected[c.id]!) expect(rules.has(r), `${c.id}: ${r} in ${[...rules]}`).toBe(true);
+      expect(c.mismatches, c.id).toEqual([]);
+    }
+    // The bypass: connections IPVS sent to rs1 never complete; those to rs2 do.
+    const nat = find(bad.doc, 'nat-rr-nat-reply-bypass');
+    expect(nat.connections.filter((x) => x.ok).map((x) => x.body)).toEqual(['rs2', 'rs2']);
+    expect(bad.code).toBe(1);
+  });
+
+  it('leaves no qemu process behind and fits the CI time budget', () => {
+    const procs = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n');
+    expect(procs.filter((p) => p.includes('qemu-system') && p.includes(root))).toEqual([]);
+    expect(good.ms + bad.ms).toBeLessThan(360_000);
+  });
+
+});
