@@ -58,6 +58,9 @@ export interface PacketRecord {
   hash: number;
   /** FNV-1a of the TCP option bytes (0 = none), compared across points. */
   optSig: number;
+  /** Raw TCP option bytes (null = none): FullNAT rules read TOA, MSS, TS and SACK from them
+   *  (engine/fnat-options.ts). Only segments that carry options pay for the copy. */
+  tcpOpts: Uint8Array | null;
   l4ChecksumOk: boolean | null;
   /** Filled by classification. */
   role: Role | null;
@@ -92,6 +95,14 @@ export function payloadHash(buf: Uint8Array, off: number, len: number): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+function optionBytes(p: Packet, l: NetLayers): Uint8Array | null {
+  const t = l.tcp;
+  if (t.optCount === 0) return null;
+  const start = t.off + 20;
+  const end = Math.min(t.off + t.hdrLen, p.end);
+  return end > start ? Uint8Array.prototype.slice.call(p.buf, start, end) : null;
 }
 
 function optionsHash(p: Packet, l: NetLayers): number {
@@ -173,6 +184,7 @@ export function extractRecord(p: Packet, point: number): PacketRecord | null {
     payloadLen: isTcp ? Math.max(wireLen, pl) : Math.max(wireLen, pl),
     hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
     optSig: isTcp ? optionsHash(p, l) : 0,
+    tcpOpts: isTcp ? optionBytes(p, l) : null,
     l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
     role: null,
     conn: null,
