@@ -48,6 +48,59 @@ export class PcapFormat implements RecordFormat {
     return RECORD_HEADER + incl;
   }
 
+  /** Set by parseRun when the consumer asked to stop. */
+  runStopped = false;
+
+  /**
+   * Fast path for the records wholly inside [pos, end): parses and delivers them in one loop
+   * with inline byte math, instead of one recordSize/parse round trip (and Buffer.readUInt32*
+   * calls) per record through the generic chunk machinery — that machinery was about 15% of
+   * `decode --summary` time. Returns the bytes consumed; stops before the first record that
+   * is incomplete or unusual (oversized length, out-of-range fraction), leaving it to the
+   * generic path, which reports it exactly as before. `runStopped` tells a consumer stop.
+   */
+  parseRun(buf: Buffer, pos: number, end: number, fileOffset: number): number {
+    if (!this.headerDone) return 0;
+    const f = this.ctx.frame;
+    const le = this.le;
+    const fracLimit = this.nano ? 1e9 : 1e6;
+    const scale = this.nano ? 1 : 1000;
+    const linkType = this.linkType;
+    const maxCaplen = this.maxCaplen;
+    let p = pos;
+    while (end - p >= RECORD_HEADER) {
+      const incl = le
+        ? (buf[p + 8]! | (buf[p + 9]! << 8) | (buf[p + 10]! << 16) | (buf[p + 11]! << 24)) >>> 0
+        : ((buf[p + 8]! << 24) | (buf[p + 9]! << 16) | (buf[p + 10]! << 8) | buf[p + 11]!) >>> 0;
+      if (incl > maxCaplen || end - p < RECORD_HEADER + incl) break;
+      const frac = le
+        ? (buf[p + 4]! | (buf[p + 5]! << 8) | (buf[p + 6]! << 16) | (buf[p + 7]! << 24)) >>> 0
+        : ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
+      if (frac >= fracLimit) break;
+      f.buf = buf;
+      f.off = p + RECORD_HEADER;
+      f.caplen = incl;
+      f.len = le
+        ? (buf[p + 12]! | (buf[p + 13]! << 8) | (buf[p + 14]! << 16) | (buf[p + 15]! << 24)) >>> 0
+        : ((buf[p + 12]! << 24) | (buf[p + 13]! << 16) | (buf[p + 14]! << 8) | buf[p + 15]!) >>> 0;
+      f.tsSec = le
+        ? (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0
+        : ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
+      f.tsNsec = frac * scale;
+      f.linkType = linkType;
+      f.interfaceId = 0;
+      f.direction = null;
+      f.comment = null;
+      f.fileOffset = fileOffset + (p - pos);
+      p += RECORD_HEADER + incl;
+      if (!this.ctx.deliver()) {
+        this.runStopped = true;
+        break;
+      }
+    }
+    return p - pos;
+  }
+
   parse(buf: Buffer, pos: number, size: number, fileOffset: number): boolean {
     if (!this.headerDone) {
       this.parseHeader(buf, pos, fileOffset);
