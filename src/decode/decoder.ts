@@ -30,7 +30,14 @@ export class Decoder {
   decode(frame: Frame): Packet {
     const p = this.packet;
     const ctx = this.ctx;
-    p.reset();
+    // Same as p.reset(), but the ICMP-quote and tunnel stacks are reset only after a packet
+    // that used them: the full reset was ~55 ns of a ~95 ns decode (no checksums).
+    p.resetOuter();
+    if (ctx.nestedUsed) {
+      p.inner.reset();
+      p.quoted.reset();
+      ctx.nestedUsed = false;
+    }
     p.capture = frame.capture;
     p.frame = frame.frame;
     p.tsSec = frame.tsSec;

@@ -29,6 +29,9 @@ export class DecodeCtx {
   v6PseudoDstOff = 0;
   /** True when the capture stored fewer bytes than were on the wire (snaplen). */
   frameCut = false;
+  /** Set when an IP layer was decoded into packet.inner or packet.quoted (all writes to
+   *  those go through decodeIpv4/decodeIpv6), so the decoder resets them only then. */
+  nestedUsed = false;
 
   constructor(p: Packet, opts?: Partial<DecodeOptions>) {
     this.p = p;

@@ -6,6 +6,7 @@ import { decodeL4 } from './l4.js';
 
 export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
   const { buf } = ctx;
+  if (L !== ctx.p.net) ctx.nestedUsed = true;
   const avail = end - off;
   if (avail < 20) {
     ctx.truncate('ipv4', mode);

@@ -20,6 +20,7 @@ function isExtension(nh: number): boolean {
 
 export function decodeIpv6(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
   const { buf } = ctx;
+  if (L !== ctx.p.net) ctx.nestedUsed = true;
   const avail = end - off;
   if (avail < 40) {
     ctx.truncate('ipv6', mode);
