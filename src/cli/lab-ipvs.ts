@@ -162,8 +162,13 @@ export async function runLabIpvs(o: LabIpvsOptions, write: (s: string) => void =
     },
   });
   write(text ? renderIpvsText(r) : renderIpvsJson(r));
-  if (r.cases.some((c) => c.error !== null)) return 2;
-  return r.cases.some((c) => c.verify?.verdict === 'fail') ? 1 : 0;
+  return labExitCode(r.cases);
+}
+
+/** cli.md exit codes for a set of case results: 2 if one could not run, 1 on an error finding, else 0. */
+export function labExitCode(cases: IpvsLabResult['cases']): number {
+  if (cases.some((c) => c.error !== null)) return 2;
+  return cases.some((c) => c.verify?.verdict === 'fail') ? 1 : 0;
 }
 
 function collect(v: string, prev: string[] = []): string[] {

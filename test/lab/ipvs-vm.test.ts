@@ -1,7 +1,7 @@
 /**
- * A real kernel's IPVS in the director's seat: one QEMU boot runs NAT, DR and TUN with rr, wrr
- * and sh (conformant → exit 0), a second runs the real-server faults (→ exit 1 with the expected
- * rules), both through the CLI function `runLabIpvs`. Oracles independent of our code: the
+ * A real kernel's IPVS in the director's seat: one QEMU boot runs the cases the CLI makes for
+ * NAT, DR and TUN with rr, wrr and sh (conformant → exit 0) and for the real-server faults
+ * (→ exit 1 with the expected rules). Oracles independent of our code: the
  * kernel's own connection table (`ipvsadm -Lnc`) and counters, tshark on the captures,
  * `modprobe --show-depends` for module order, `cpio -t` for the initramfs.
  *
@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCommand, isRoot, need } from '../helpers/env.js';
-import { casesFromOptions, runLabIpvs } from '../../src/cli/lab-ipvs.js';
+import { casesFromOptions, labExitCode, renderIpvsJson, renderIpvsText, runLabIpvs } from '../../src/cli/lab-ipvs.js';
 import { EnvironmentError, InputError } from '../../src/cli/errors.js';
 import { ipvsCase, kernelConnections } from '../../src/lab/ipvs-director.js';
 import { buildInitramfs, isStaticElf } from '../../src/lab/vm/initramfs.js';
 import { bzImageRelease, findInstalledKernel } from '../../src/lab/vm/kernel.js';
 import { loadOrder, readModuleIndex } from '../../src/lab/vm/kmod.js';
-import { ipvsLabUnavailableReason, parseStatsConns, runIpvsLab } from '../../src/lab/vm/run.js';
+import { ipvsLabUnavailableReason, parseStatsConns, runIpvsLab, type IpvsLabResult } from '../../src/lab/vm/run.js';
 
 const kernel = findInstalledKernel();
 const haveKernel = need(kernel !== null, 'no kernel with IPVS modules installed (apt-get install linux-image-amd64)');
@@ -124,7 +124,7 @@ describe('VM pieces (no boot)', () => {
     const saved = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      await expect(runIpvsLab({ cases: [ipvsCase('nat')] })).rejects.toSatisfy(
+      await expect(runLabIpvs({ mode: ['nat'] }, () => undefined)).rejects.toSatisfy(
         (e: unknown) => e instanceof EnvironmentError && e.exitCode === 4 && /apt-get install qemu-system-x86/.test(e.message),
       );
     } finally {
@@ -138,38 +138,7 @@ describe('VM pieces (no boot)', () => {
 const vmReason = isRoot ? ipvsLabUnavailableReason() : 'VM lab needs root (namespaces inside the VM use the host tools)';
 const canBoot = need(vmReason === null, vmReason ?? '') && need(hasCommand('tshark'), 'tshark not installed');
 
-interface CaseDoc {
-  id: string;
-  case: { mode: string; scheduler: string; fault: string | null; connections: number };
-  dir: string;
-  error: string | null;
-  connections: Array<{ ok: boolean; body: string }>;
-  kernelSchedule: Record<string, string>;
-  kernelConns: Record<string, number>;
-  verdict: 'pass' | 'fail' | null;
-  findings: Array<{ rule: string; severity: string }>;
-  rules: Array<{ rule: string; status: string; checked: number }>;
-  mismatches: string[];
-}
-interface RunDoc {
-  kernel: { release: string };
-  accel: string;
-  bootMs: number;
-  runMs: number;
-  totalMs: number;
-  outDir: string;
-  cases: CaseDoc[];
-}
-
-async function cliRun(args: Parameters<typeof runLabIpvs>[0]): Promise<{ code: number; doc: RunDoc; ms: number }> {
-  const t0 = Date.now();
-  let out = '';
-  const code = await runLabIpvs({ ...args, format: 'json' }, (s) => {
-    out += s;
-  });
-  return { code, doc: JSON.parse(out) as RunDoc, ms: Date.now() - t0 };
-}
-
+type CaseResult = IpvsLabResult['cases'][number];
 function tshark(file: string, filter: string, fields: string[]): string[][] {
   const r = spawnSync('tshark', ['-r', file, '-n', '-Y', filter, '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=|', ...fields.flatMap((f) => ['-e', f])], {
     encoding: 'utf8',
@@ -182,42 +151,54 @@ function tshark(file: string, filter: string, fields: string[]): string[][] {
 
 describe.skipIf(!canBoot)('real IPVS in a VM', () => {
   const root = canBoot ? mkdtempSync(join(tmpdir(), 'lvsa-h9-ipvs-')) : '';
-  let good: { code: number; doc: RunDoc; ms: number };
-  let bad: { code: number; doc: RunDoc; ms: number };
+  let run: IpvsLabResult;
+  let wallMs = 0;
+  let good: CaseResult[] = [];
+  let bad: CaseResult[] = [];
+
+  // One boot for everything (CI time): the cases the CLI makes for
+  // `--mode nat,dr,tun --scheduler rr,wrr,sh` and for `--mode nat,dr --fault …`.
+  const conformantCases = casesFromOptions({ mode: ['nat,dr,tun'], scheduler: ['rr,wrr,sh'] });
+  const faultCases = casesFromOptions({ mode: ['nat,dr'], fault: ['arp-ignore0,arp-announce0,nat-reply-bypass'] });
 
   beforeAll(async () => {
-    good = await cliRun({ mode: ['nat,dr,tun'], scheduler: ['rr,wrr,sh'], out: join(root, 'conformant') });
-    bad = await cliRun({ mode: ['nat,dr'], fault: ['arp-ignore0,arp-announce0,nat-reply-bypass'], out: join(root, 'faults') });
-    const line = (r: typeof good, what: string): string =>
-      `${what}: kernel ${r.doc.kernel.release}, accel ${r.doc.accel}, boot ${(r.doc.bootMs / 1000).toFixed(1)} s, run ${(r.doc.runMs / 1000).toFixed(1)} s, wall ${(r.ms / 1000).toFixed(1)} s, ${r.doc.cases.length} cases`;
-    console.log(line(good, 'conformant'));
-    console.log(line(bad, 'faults'));
-  }, 420_000);
+    const t0 = Date.now();
+    run = await runIpvsLab({ cases: [...conformantCases, ...faultCases], outDir: root });
+    wallMs = Date.now() - t0;
+    good = run.cases.filter((c) => c.case.fault === null);
+    bad = run.cases.filter((c) => c.case.fault !== null);
+    console.log(
+      `kernel ${run.guestKernel}, accel ${run.accel}${run.kvmNote ? ` (${run.kvmNote})` : ''}, boot ${((run.bootMs ?? 0) / 1000).toFixed(1)} s, run ${((run.runMs ?? 0) / 1000).toFixed(1)} s, wall ${(wallMs / 1000).toFixed(1)} s, ${run.cases.length} cases`,
+    );
+    console.log(renderIpvsText(run));
+  }, 400_000);
 
   afterAll(() => {
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  const find = (doc: RunDoc, id: string): CaseDoc => {
-    const c = doc.cases.find((x) => x.id === id);
+  const find = (id: string): CaseResult => {
+    const c = run.cases.find((x) => x.case.id === id);
     if (!c) throw new Error(`case ${id} missing`);
     return c;
   };
-  const rsOf = (c: CaseDoc): string[] =>
+  const rsOf = (c: CaseResult): string[] =>
     Object.keys(c.kernelSchedule)
       .map(Number)
       .sort((a, b) => a - b)
       .map((p) => c.kernelSchedule[p]!.replace(/:80$/, ''));
 
-  it('conformant NAT, DR and TUN with rr, wrr and sh → exit 0', () => {
-    expect(good.doc.cases.map((c) => c.id)).toEqual(['nat-rr', 'nat-wrr', 'nat-sh', 'dr-rr', 'dr-wrr', 'dr-sh', 'tun-rr', 'tun-wrr', 'tun-sh']);
-    for (const c of good.doc.cases) {
-      expect(c.error, c.id).toBeNull();
-      expect(c.connections.every((x) => x.ok), `${c.id}: every connection answered`).toBe(true);
-      expect(c.verdict, `${c.id}: ${c.findings.filter((f) => f.severity === 'error').map((f) => f.rule)}`).toBe('pass');
-      expect(c.mismatches, c.id).toEqual([]);
+  it('conformant NAT, DR and TUN with rr, wrr and sh → verify pass, exit 0', () => {
+    expect(good.map((c) => c.case.id)).toEqual(['nat-rr', 'nat-wrr', 'nat-sh', 'dr-rr', 'dr-wrr', 'dr-sh', 'tun-rr', 'tun-wrr', 'tun-sh']);
+    for (const c of good) {
+      const id = c.case.id;
+      expect(c.error, id).toBeNull();
+      expect(c.connections.every((x) => x.ok), `${id}: every connection answered`).toBe(true);
+      const errors = c.verify!.findings.filter((f) => f.severity === 'error');
+      expect(c.verify!.verdict, `${id}: ${errors.map((f) => `${f.rule}: ${f.message}`).join('; ')}`).toBe('pass');
+      expect(c.mismatches, id).toEqual([]);
     }
-    expect(good.code).toBe(0);
+    expect(labExitCode(good)).toBe(0);
   });
 
   it('the rules were evaluated against the real kernel, not skipped', () => {
@@ -226,46 +207,48 @@ describe.skipIf(!canBoot)('real IPVS in a VM', () => {
       dr: ['dr.l3-modified', 'dr.dst-mac', 'dr.reply-src'],
       tun: ['tun.outer', 'tun.inner'],
     };
-    for (const c of good.doc.cases) {
+    for (const c of good) {
+      const id = c.case.id;
       for (const rule of ['rewrite.ttl', 'rewrite.ip-fields', 'checksum.ip', 'flow.not-forwarded', 'sched.distribution', ...modeRules[c.case.mode]!]) {
-        const t = c.rules.find((r) => r.rule === rule);
-        expect(t?.status, `${c.id} ${rule}`).toBe('pass');
-        expect(t!.checked, `${c.id} ${rule} checked`).toBeGreaterThan(0);
+        const t = c.verify!.rules.find((r) => r.rule === rule);
+        expect(t?.status, `${id} ${rule}`).toBe('pass');
+        expect(t!.checked, `${id} ${rule} checked`).toBeGreaterThan(0);
       }
     }
   });
 
   it('schedules as the kernel says: rr alternates, wrr 3:1, sh keeps one client on one server', () => {
     for (const mode of ['nat', 'dr', 'tun']) {
-      const rr = rsOf(find(good.doc, `${mode}-rr`));
+      const rr = rsOf(find(`${mode}-rr`));
       expect(rr).toHaveLength(4);
       for (let i = 1; i < rr.length; i++) expect(rr[i], `${mode}-rr ${rr}`).not.toBe(rr[i - 1]);
-      const wrr = rsOf(find(good.doc, `${mode}-wrr`));
+      const wrr = rsOf(find(`${mode}-wrr`));
       expect(wrr.filter((r) => r === '10.0.0.11')).toHaveLength(6);
       expect(wrr.filter((r) => r === '10.0.0.12')).toHaveLength(2);
-      const sh = rsOf(find(good.doc, `${mode}-sh`));
+      const sh = rsOf(find(`${mode}-sh`));
       expect(sh).toHaveLength(4);
       expect(new Set(sh).size).toBe(1);
       // The client saw the same servers the kernel picked (bodies name the server).
-      const c = find(good.doc, `${mode}-wrr`);
+      const c = find(`${mode}-wrr`);
       expect(c.connections.map((x) => (x.body === 'rs1' ? '10.0.0.11' : '10.0.0.12'))).toEqual(wrr);
     }
   });
 
   it('brings back captures, service.conf and ipvsadm -Ln --stats', () => {
-    for (const c of good.doc.cases) {
+    for (const c of good) {
+      const id = c.case.id;
       const points = c.case.mode === 'nat' ? ['client', 'director', 'rs1', 'rs2'] : ['client', 'router', 'director', 'rs1', 'rs2'];
-      for (const p of points) expect(statSync(join(c.dir, `${p}.pcap`)).size, `${c.id}/${p}`).toBeGreaterThan(24);
+      for (const p of points) expect(statSync(join(c.dir, `${p}.pcap`)).size, `${id}/${p}`).toBeGreaterThan(24);
       const stats = readFileSync(join(c.dir, 'ipvsadm-stats.txt'), 'utf8');
       expect(stats).toMatch(/Conns\s+InPkts\s+OutPkts/);
       const total = Object.values(c.kernelConns).reduce((a, b) => a + b, 0);
-      expect(total, c.id).toBe(c.case.connections);
+      expect(total, id).toBe(c.case.connections);
       expect(readFileSync(join(c.dir, 'service.conf'), 'utf8')).toMatch(new RegExp(`-s ${c.case.scheduler}\\b`));
     }
   });
 
   it('tshark sees what mainline IPVS does: TTL −1 in DR, IPIP with outer TTL = inner TTL in TUN', () => {
-    const dr = find(good.doc, 'dr-rr');
+    const dr = find('dr-rr');
     const syns = tshark(join(dr.dir, 'director.pcap'), 'tcp.flags.syn==1 && tcp.flags.ack==0', ['eth.dst', 'ip.ttl', 'ip.id']);
     const inbound = syns.filter((s) => s[0] === '02:1e:5a:00:03:00');
     const outbound = syns.filter((s) => s[0] !== '02:1e:5a:00:03:00');
@@ -275,7 +258,7 @@ describe.skipIf(!canBoot)('real IPVS in a VM', () => {
       const i = inbound.find((x) => x[2] === o[2]);
       expect(Number(o[1])).toBe(Number(i![1]) - 1);
     }
-    const tun = find(good.doc, 'tun-rr');
+    const tun = find('tun-rr');
     const outer = tshark(join(tun.dir, 'director.pcap'), 'ip.proto==4', ['ip.src', 'ip.dst', 'ip.ttl']);
     expect(outer.length).toBeGreaterThan(0);
     for (const [src, dst, ttl] of outer) {
@@ -287,29 +270,41 @@ describe.skipIf(!canBoot)('real IPVS in a VM', () => {
   });
 
   it('real-server faults → exit 1 with the expected rules', () => {
-    expect(bad.doc.cases.map((c) => c.id)).toEqual(['nat-rr-nat-reply-bypass', 'dr-rr-arp-ignore0', 'dr-rr-arp-announce0']);
+    expect(bad.map((c) => c.case.id)).toEqual(['nat-rr-nat-reply-bypass', 'dr-rr-arp-ignore0', 'dr-rr-arp-announce0']);
     const expected: Record<string, string[]> = {
       'nat-rr-nat-reply-bypass': ['nat.reply-bypass', 'nat.rip-leak'],
       'dr-rr-arp-ignore0': ['arp.vip-answered-by-rs'],
       'dr-rr-arp-announce0': ['arp.vip-announced-by-rs', 'arp.client-poisoned', 'flow.bypassed-director'],
     };
-    for (const c of bad.doc.cases) {
-      expect(c.error, c.id).toBeNull();
-      expect(c.verdict, c.id).toBe('fail');
-      const rules = new Set(c.findings.filter((f) => f.severity === 'error').map((f) => f.rule));
-      for (const r of expected[c.id]!) expect(rules.has(r), `${c.id}: ${r} in ${[...rules]}`).toBe(true);
-      expect(c.mismatches, c.id).toEqual([]);
+    for (const c of bad) {
+      const id = c.case.id;
+      expect(c.error, id).toBeNull();
+      expect(c.verify!.verdict, id).toBe('fail');
+      const rules = new Set(c.verify!.findings.filter((f) => f.severity === 'error').map((f) => f.rule));
+      for (const r of expected[id]!) expect(rules.has(r), `${id}: ${r} in ${[...rules]}`).toBe(true);
+      expect(c.mismatches, id).toEqual([]);
     }
     // The bypass: connections IPVS sent to rs1 never complete; those to rs2 do.
-    const nat = find(bad.doc, 'nat-rr-nat-reply-bypass');
+    const nat = find('nat-rr-nat-reply-bypass');
     expect(nat.connections.filter((x) => x.ok).map((x) => x.body)).toEqual(['rs2', 'rs2']);
-    expect(bad.code).toBe(1);
+    expect(rsOf(nat)).toEqual(['10.0.0.12', '10.0.0.11', '10.0.0.12', '10.0.0.11']);
+    expect(labExitCode(bad)).toBe(1);
+    expect(labExitCode(run.cases)).toBe(1);
+  });
+
+  it('renders the run as text and JSON', () => {
+    const text = renderIpvsText(run);
+    for (const c of run.cases) expect(text).toMatch(new RegExp(`^${c.case.id}\\s.*(as expected)`, 'm'));
+    expect(text).toMatch(/boot \d+\.\d s, run \d+\.\d s/);
+    const doc = JSON.parse(renderIpvsJson(run)) as { cases: Array<{ id: string; verdict: string; kernelSchedule: object }> };
+    expect(doc.cases.map((c) => c.id)).toEqual(run.cases.map((c) => c.case.id));
+    expect(doc.cases.find((c) => c.id === 'dr-rr-arp-ignore0')!.verdict).toBe('fail');
   });
 
   it('leaves no qemu process behind and fits the CI time budget', () => {
     const procs = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n');
     expect(procs.filter((p) => p.includes('qemu-system') && p.includes(root))).toEqual([]);
-    expect(good.ms + bad.ms).toBeLessThan(360_000);
+    expect(wallMs).toBeLessThan(360_000);
   });
 
 });
