@@ -23,6 +23,8 @@ import { RULES, missingReason, type PointNeed } from './rules-catalog.js';
 import type { ForwardMethod, Service, ServiceSet } from './service/model.js';
 import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
 import { ConnectionTracker, type Connection } from './engine/connections.js';
+import { FnatTracker } from './engine/fnat-tracker.js';
+import { fullnatFlow, makeFullnatRules } from './rules/fullnat.js';
 import type { EngineContext, Profile } from './engine/context.js';
 import { inferService } from './engine/infer.js';
 import { captureFindings, noteArp, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
@@ -297,11 +299,22 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const profile = input.profile;
   const maxLadders = input.maxLadders ?? 2000;
   const connections: ConnectionLadder[] = [];
-  const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker }[] = [];
+  const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker | FnatTracker }[] = [];
   for (const service of services) {
-    // FullNAT changes the client address and seq: its correlation is another engine's (the
-    // catalog lists its rules as not evaluated with that reason).
-    if (service.method === 'fullnat' || service.realServers.every((r) => r.method === 'fullnat')) continue;
+    const fullnat = service.realServers.length > 0 ? service.realServers.every((r) => r.method === 'fullnat') : service.method === 'fullnat';
+    if (fullnat) {
+      // FullNAT changes the client address and seq: its own tracker links the two legs
+      // (engine/fnat-tracker.ts) and its rules judge them (rules/fullnat.ts).
+      const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
+      const sink = new FindingSink(ctx, ignore);
+      const perConn = [fullnatFlow(flowRules), checksumRules, makeFullnatRules(input.toaKinds ? { toaKinds: input.toaKinds } : {})];
+      const tracker = new FnatTracker(ctx, (c) => {
+        for (const m of perConn) m.run(ctx, [c], sink);
+        if (connections.length < maxLadders) connections.push(ladder(ctx, c, []));
+      });
+      engines.push({ ctx, sink, tracker });
+      continue;
+    }
     const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
     const sink = new FindingSink(ctx, ignore);
     const perConn = RULE_MODULES.filter((m) => m !== schedRules);
@@ -403,7 +416,6 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     }
     let reason: string | null = missingReason(rule, have, methods, configured);
     if (!reason && services.length === 0) reason = 'no service: no configuration given and no client SYN to infer it from';
-    if (rule.engine === 'fnat' && !reason) reason = 'FullNAT rules are not evaluated by this engine yet';
     const checked = sinkCtxs.reduce((n, s) => n + (s.sink.checked.get(rule.id) ?? 0), 0);
     // Failed checks as counted by the engine (findings are folded per connection and per rule).
     const failedChecks = sinkCtxs.reduce((n, s) => n + s.sink.failedCount(rule.id), 0);
