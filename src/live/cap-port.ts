@@ -35,6 +35,14 @@ export function interfaceMac(iface: string): string {
   return readFileSync(`/sys/class/net/${iface}/address`, 'utf8').trim();
 }
 
+/**
+ * Closed handles and their buffers are kept referenced for the life of the process: node-cap's
+ * native poll can still fire for a handle after close(), and if the JS object (or the buffer it
+ * writes into) was collected by then the process crashes (seen as SIGSEGV on open/close/reopen
+ * cycles). A handful of retired handles per run is a small price.
+ */
+const retired: { cap: CapHandle; buf: Buffer }[] = [];
+
 export class CapPort {
   private readonly buf = Buffer.alloc(65535);
   private closed = false;
@@ -77,5 +85,6 @@ export class CapPort {
     if (this.closed) return;
     this.closed = true;
     this.cap.close();
+    retired.push({ cap: this.cap, buf: this.buf });
   }
 }
