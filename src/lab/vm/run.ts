@@ -147,7 +147,7 @@ function compareSchedule(r: VerifyResult, kernel: Record<number, string>): strin
   return problems;
 }
 
-async function verifyCase(dir: string, c: IpvsCase, files: Record<string, string>): Promise<VerifyResult> {
+async function verifyCase(dir: string, files: Record<string, string>): Promise<VerifyResult> {
   const services = parseServiceConfig(readFileSync(join(dir, 'service.conf'), 'utf8'), join(dir, 'service.conf'));
   const points: PointInput[] = [
     { kind: 'client', files: [files.client!] },
@@ -155,7 +155,6 @@ async function verifyCase(dir: string, c: IpvsCase, files: Record<string, string
     { kind: 'rs', files: [files.rs1!], rsIp: ADDR.rip1 },
     { kind: 'rs', files: [files.rs2!], rsIp: ADDR.rip2 },
   ];
-  void c;
   return verify({ services, points, profile: 'linux' });
 }
 
@@ -275,7 +274,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
     // The guest wrote guest paths; the same files are in `dir` on the host.
     const captures: Record<string, string> = {};
     for (const point of Object.keys(saved.captures)) captures[point] = join(dir, `${point}.pcap`);
-    const v = opts.verify === false ? null : await verifyCase(dir, c, captures);
+    const v = opts.verify === false ? null : await verifyCase(dir, captures);
     const kernelSchedule = kernelConnections(saved.ipvsadmConns, ADDR.client, saved.clientBasePort, c.connections);
     const mismatches = v ? [...compare(v, expected), ...compareSchedule(v, kernelSchedule)] : [];
     cases.push({
