@@ -99,6 +99,9 @@ export class World {
       this.now += SCENARIO_GAP_MS;
     }
     this.current = null;
+    // A point records a frame when it is sent or arrives, which is not always in time order
+    // (the director's output is stamped after its input): captures are written chronologically.
+    for (const frames of this.captures.values()) frames.sort((a, b) => a.ms - b.ms);
     return results;
   }
 
