@@ -60,7 +60,7 @@ describe('decoder view reuse', () => {
           expect(json(reused, f, new JsonPrinter())).toBe(json(new Decoder({ guePorts: [6080] }), f, new JsonPrinter()));
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: 2000 },
     );
   });
 });

@@ -16,6 +16,8 @@ export function decodeUdp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
       u.sport = (buf[off]! << 8) | buf[off + 1]!;
       u.dport = (buf[off + 2]! << 8) | buf[off + 3]!;
       u.length = 0;
+      // Not on the wire here; 0 as a fresh view has it (a reused view kept the last packet's).
+      u.checksum = 0;
       u.payloadOff = end;
     }
     ctx.truncate('udp', mode);
