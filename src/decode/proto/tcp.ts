@@ -65,6 +65,16 @@ export function decodeTcp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
     const ps = L.ip.version === 4
       ? pseudoHeaderSum4(buf, L.ip.srcOff, L.ip.dstOff, IpProto.TCP, segWire)
       : pseudoHeaderSum6(buf, L.ip.srcOff, ctx.v6PseudoDstOff, IpProto.TCP, segWire);
-    t.checksumOk = internetChecksum(buf, off, segWire, ps) === 0;
+    // The base header's words come from the values just parsed; only options and payload
+    // are read again (off + 20 has the same parity as off, so the pairing is unchanged).
+    if (segWire >= 20) {
+      const seq = t.seq;
+      const ack = t.ack;
+      const hdr = t.sport + t.dport + (seq >>> 16) + (seq & 0xffff) + (ack >>> 16) + (ack & 0xffff) +
+        ((b12 << 8) | buf[off + 13]!) + t.window + t.checksum + t.urgent;
+      t.checksumOk = internetChecksum(buf, off + 20, segWire - 20, ps + hdr) === 0;
+    } else {
+      t.checksumOk = internetChecksum(buf, off, segWire, ps) === 0;
+    }
   }
 }
