@@ -50,6 +50,8 @@ const r = (
 });
 
 const NDT: ForwardMethod[] = ['nat', 'dr', 'tun'];
+/** FullNAT keeps TTL and IP fields too, and its rules judge option removal (rules/fullnat.ts). */
+const NDTF: ForwardMethod[] = [...NDT, 'fullnat'];
 
 export const RULES: readonly RuleInfo[] = [
   r('capture.truncated-file', 'warning', 'capture', [], [], [], 'capture file ends inside a record'),
@@ -63,10 +65,10 @@ export const RULES: readonly RuleInfo[] = [
   r('flow.bypassed-director', 'error', 'flow', ['director', 'rs'], [], [], 'packet to the VIP reached a real server without passing the director'),
   r('flow.unexpected-rst', 'warning', 'flow', [], ['client', 'rs'], [], 'RST on one leg that the other leg did not send'),
   r('flow.syn-retransmit', 'warning', 'flow', [], ['director', 'rs'], [], 'client retransmitted a SYN that the director dropped (or that was forwarded and never answered)'),
-  r('rewrite.ttl', 'error', 'rewrite', ['director'], [], NDT, 'TTL change across the director differs from the profile'),
-  r('rewrite.ip-fields', 'error', 'rewrite', [], [], NDT, 'IP ID, DF/MF or TOS changed on a forwarded packet'),
+  r('rewrite.ttl', 'error', 'rewrite', ['director'], [], NDTF, 'TTL change across the director differs from the profile'),
+  r('rewrite.ip-fields', 'error', 'rewrite', [], [], NDTF, 'IP ID, DF/MF or TOS changed on a forwarded packet'),
   r('rewrite.payload', 'error', 'rewrite', [], [], [], 'L4 payload bytes differ across points'),
-  r('rewrite.tcp-fields', 'error', 'rewrite', [], [], NDT, 'TCP window/options changed where the method keeps them'),
+  r('rewrite.tcp-fields', 'error', 'rewrite', [], [], NDTF, 'TCP window/options changed where the method keeps them'),
   r('nat.dst', 'error', 'nat', [], ['director', 'rs'], ['nat'], 'forwarded destination is not RIP:rport of a configured real server, or source changed'),
   r('nat.reply-src', 'error', 'nat', ['director'], [], ['nat'], 'reply leaves the director without source rewritten to VIP:vport'),
   r('nat.reply-bypass', 'error', 'nat', ['rs'], ['director', 'client'], ['nat'], 'real-server reply does not go back through the director'),
