@@ -397,12 +397,13 @@ function buildFnatTraces(c: Connection, windowNs: number): void {
     let chosen: Trace | null = null;
     for (const t of list) {
       if (t.copies.has(slot) || Math.abs(r.t - t.t0) > windowNs) continue;
-      if (t.list.some((x) => x.ip.id === r.ip.id)) {
+      if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && x.ip.id === r.ip.id)) {
         chosen = t;
         break;
       }
-      // A copy on the other leg with another IP ID is another packet (FullNAT keeps IP IDs).
-      if (t.list.some((x) => legOf(x) !== legOf(r))) continue;
+      // A copy on the other leg with another IPv4 ID is another packet (FullNAT keeps IP IDs;
+      // IPv6 has none, and NAT64 makes one up).
+      if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) continue;
       chosen ??= t;
     }
     if (!chosen) {

@@ -352,10 +352,16 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
           ev,
         );
       }
+      if (exp.expected === true) {
+        sink.check('fnat.toa-missing');
+        sink.check('fnat.toa-no-room');
+      }
       if (client && fp === 'dpvs') removedOptions(v, client, rs, toa);
       continue;
     }
     if (exp.expected !== true) continue;
+    sink.check('fnat.toa-missing');
+    sink.check('fnat.toa-no-room');
     // Absent where the profile inserts it: legitimately (no room, MTU, family) or not.
     const base = client ?? rs;
     let noRoom: string | null = null;
@@ -371,7 +377,6 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
       else if (base.ip.totalLen + toaLen > mtu) noRoom = `the ${base.ip.totalLen}-byte segment + TOA exceeds the path MTU ${mtu}`;
     }
     if (noRoom !== null) {
-      sink.check('fnat.toa-no-room');
       sink.add(
         'fnat.toa-no-room',
         c,
@@ -382,7 +387,6 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
       );
       continue;
     }
-    sink.check('fnat.toa-missing');
     if (syn) synAbsent = rs;
     else if (handshake === t) handshakeMissing = ev;
     else missingOther.push(rs);
