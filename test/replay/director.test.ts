@@ -344,4 +344,16 @@ describe('connection table (§1.8) and persistence (§1.11)', () => {
     const again = d.handle(fromClient({ flags: 'S', sport: 9, seq: 5000 }), 2, 'client');
     expect(dec(again[0]!).net.ip.dst4 >>> 0).toBe(ipNum(RIP2));
   });
+
+  it('a persistence template outlives its timeout while it controls a connection (re-armed 60 s), then expires', () => {
+    const d = director(natConf('rr', ' -p 10'));
+    const dst = (o: ReturnType<typeof d.handle>) => dec(o[0]!).net.ip.dst4 >>> 0;
+    expect(dst(d.handle(fromClient({ flags: 'S', sport: 1 }), 0, 'client'))).toBe(ipNum(RIP1));
+    // 20 s later the 10 s template has run out, but the SYN_RECV connection (60 s) still uses it.
+    expect(dst(d.handle(fromClient({ flags: 'S', sport: 2 }), 20_000, 'client'))).toBe(ipNum(RIP1));
+    // Long after every connection and the template expired: scheduled afresh (rr → next server).
+    expect(d.conns.sweep(500_000)).toBe(2);
+    expect(d.conns.templateCount()).toBe(0);
+    expect(dst(d.handle(fromClient({ flags: 'S', sport: 3 }), 500_000, 'client'))).toBe(ipNum(RIP2));
+  });
 });

@@ -77,6 +77,19 @@ function cleanup(): void {
 afterAll(cleanup);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (cleanup(), process.exit(130)));
 
+const RATE = 100;
+
+/** Minimal pcap record walk (ns-resolution little-endian files, as PcapWriter writes them). */
+function pcapRecords(b: Buffer): { ms: number; data: Buffer }[] {
+  const out: { ms: number; data: Buffer }[] = [];
+  for (let o = 24; o + 16 <= b.length; ) {
+    const len = b.readUInt32LE(o + 8);
+    out.push({ ms: b.readUInt32LE(o) * 1000 + b.readUInt32LE(o + 4) / 1e6, data: b.subarray(o + 16, o + 16 + len) });
+    o += 16 + len;
+  }
+  return out;
+}
+
 async function waitListening(): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (sh(['ip', 'netns', 'exec', NS, 'ss', '-ltn'], true).includes('10.0.0.11:8080')) return;
@@ -134,7 +147,7 @@ describe.each(MODES)('live: replayer → reference director ($name/$profile) →
           profile: mode.profile,
           mtu: 1500,
           seed: 5,
-          rate: 500,
+          rate: RATE,
           clientIps: ['198.51.100.7', '198.51.100.20', '198.51.100.21'],
           clients: 3,
           clientMac: '02:00:00:00:00:07',
@@ -150,6 +163,13 @@ describe.each(MODES)('live: replayer → reference director ($name/$profile) →
         // The kernel really answered: the director forwarded frames both ways.
         expect(live.stats().out).toBeGreaterThan(10);
         expect(readFileSync(capFile).length).toBeGreaterThan(24 + 10 * 16);
+        // --rate: frames we sent (client MAC source) are at least 1000/RATE ms apart.
+        const sentTimes = pcapRecords(readFileSync(capFile))
+          .filter((r) => r.data.subarray(6, 12).equals(Buffer.from([2, 0, 0, 0, 0, 7])))
+          .map((r) => r.ms);
+        expect(sentTimes.length).toBeGreaterThan(10);
+        const gaps = sentTimes.slice(1).map((t, i) => t - sentTimes[i]!);
+        expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1000 / RATE - 2);
       } finally {
         live.close();
       }
