@@ -58,8 +58,26 @@ export interface LadderCopy {
   dstMac: string | null;
   /** Outer header of a tunnelled copy. */
   outer: { src: string; dst: string; ttl: number; proto: number } | null;
-  /** Fields that differ from the previous copy on the path (e.g. "dst", "ttl", "dstMac", "outer"). */
+  /** Fields that differ from the previous copy on the path (e.g. "dst", "ttl", "dstMac", "outer";
+   *  FullNAT also "seq", "ack", "toa"). */
   changed: string[];
+  /** FullNAT: this copy's own seq/ack (the legs differ by the seq delta) and its TOA
+   *  ("toa 198.51.100.7:46731", as `lvsaudit decode` prints it). */
+  seq?: number;
+  ack?: number;
+  toa?: string;
+}
+
+/** FullNAT facts of a connection for its ladder. */
+export interface FullnatLadder {
+  lip: string;
+  lport: number;
+  rip: string;
+  rport: number;
+  /** RS-leg seq − client seq (mod 2^32), as a signed number; null when no packet was seen on both legs. */
+  seqDelta: number | null;
+  /** TOA of the handshake-completing ACK toward the RS (what the RS module reads); null: none. */
+  toaAtHandshake: string | null;
 }
 
 export interface LadderPacket {
@@ -80,6 +98,8 @@ export interface ConnectionLadder {
   packets: LadderPacket[];
   /** Rule ids of findings about this connection. */
   rules: string[];
+  /** FullNAT connections only. */
+  fullnat?: FullnatLadder;
 }
 
 /** Per-capture clock estimate (capture.clock-offset). */
