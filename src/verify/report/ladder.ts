@@ -32,9 +32,13 @@ function cell(c: LadderCopy, showAddrs: boolean): string {
     else if (f === 'dstMac') detail.push(`dmac ${c.dstMac ?? '-'}`);
     else if (f === 'srcMac') detail.push(`smac ${c.srcMac ?? '-'}`);
     else if (f === 'outer' && c.outer) detail.push(`outer ${c.outer.src} > ${c.outer.dst} ttl ${c.outer.ttl}`);
+    else if (f === 'seq' && c.seq !== undefined) detail.push(`seq ${c.seq}`);
+    else if (f === 'ack' && c.ack !== undefined) detail.push(`ack ${c.ack}`);
+    else if (f === 'toa') detail.push(c.toa ? 'toa added' : 'toa removed');
     else detail.push(f);
   }
   if (detail.length > 0) lines.push(`Δ ${detail.join(', ')}`);
+  if (c.toa) lines.push(c.toa);
   return lines.join('\n');
 }
 
@@ -59,6 +63,11 @@ export function renderLadder(c: ConnectionLadder): string {
   const out = [
     `connection ${c.conn}`,
     `  client ${c.client}, real server ${c.realServer ?? 'unknown'}, first packet ${c.start}`,
+    ...(c.fullnat
+      ? [
+          `  FullNAT ${c.fullnat.lip}:${c.fullnat.lport} → ${c.fullnat.rip}:${c.fullnat.rport}, seq delta ${c.fullnat.seqDelta === null ? 'unknown' : `${c.fullnat.seqDelta >= 0 ? '+' : ''}${c.fullnat.seqDelta}`}, TOA on the handshake-completing ACK: ${c.fullnat.toaAtHandshake ?? 'none'}`,
+        ]
+      : []),
     c.rules.length ? `  findings: ${c.rules.join(', ')}` : '  findings: none',
     table.toString(),
     '  (→ client to server, ← server to client; #frame and time since the first packet, clock-corrected;',
