@@ -25,6 +25,7 @@ import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clo
 import { ConnectionTracker, type Connection } from './engine/connections.js';
 import { FnatTracker } from './engine/fnat-tracker.js';
 import { fullnatFlow, makeFullnatRules } from './rules/fullnat.js';
+import { decorateFullnatLadder } from './rules/fullnat-ladder.js';
 import type { EngineContext, Profile } from './engine/context.js';
 import { inferService } from './engine/infer.js';
 import { captureFindings, noteArp, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
@@ -310,7 +311,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
       const perConn = [fullnatFlow(flowRules), checksumRules, makeFullnatRules(input.toaKinds ? { toaKinds: input.toaKinds } : {})];
       const tracker = new FnatTracker(ctx, (c) => {
         for (const m of perConn) m.run(ctx, [c], sink);
-        if (connections.length < maxLadders) connections.push(ladder(ctx, c, []));
+        if (connections.length < maxLadders) connections.push(decorateFullnatLadder(ctx, c, ladder(ctx, c, []), input.toaKinds));
       });
       engines.push({ ctx, sink, tracker });
       continue;
