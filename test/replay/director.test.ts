@@ -184,6 +184,57 @@ describe('NAT (§1.3)', () => {
   });
 });
 
+describe('ICMP from the client (§1.6)', () => {
+  const icmpAbout = (type: number, code: number) =>
+    PacketBuilder.eth({ src: MAC.client, dst: MAC.dir })
+      .ipv4({ src: CIP, dst: VIP, ttl: 64 })
+      .icmp({ type, code, mtu: 1400 })
+      .ipv4({ src: VIP, dst: CIP, ttl: 63, id: 9 })
+      .tcp({ sport: 80, dport: 40000, seq: 5001, ack: 1001, flags: 'A' })
+      .build();
+
+  it('NAT: an error about a connection goes to its RS with outer dst, quoted src and quoted sport rewritten, checksums valid', () => {
+    const d = director(natConf());
+    d.handle(fromClient({ flags: 'S' }), 0, 'client');
+    const out = d.handle(icmpAbout(3, 4), 1, 'client');
+    expect(out).toHaveLength(1);
+    const f = out[0]!.frame;
+    expect(out[0]!.side).toBe('rs');
+    expect(f.readUInt32BE(14 + 16)).toBe(ipNum(RIP1));
+    expect(f[14 + 8]).toBe(63);
+    const q = 14 + 20 + 8;
+    expect(f.readUInt32BE(q + 12)).toBe(ipNum(RIP1));
+    expect(f.readUInt16BE(q + 20)).toBe(8080);
+    expect(f.readUInt16BE(q + 22)).toBe(40000);
+    expect(ipv4Valid(f, 14)).toBe(true);
+    expect(ipv4Valid(f, q)).toBe(true);
+    // ICMP checksum over the whole message (own sum).
+    let sum = 0;
+    for (let i = 34; i < f.length; i += 2) sum += (f[i]! << 8) | (f[i + 1] ?? 0);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    expect(sum).toBe(0xffff);
+  });
+
+  it('DR: forwarded with only MAC/TTL/IP checksum changed; unknown connection: not forwarded; echo to the VIP answered', () => {
+    const d = director(drConf('-g'));
+    d.handle(fromClient({ flags: 'S' }), 0, 'client');
+    const inF = icmpAbout(11, 0);
+    const f = d.handle(inF, 1, 'client')[0]!.frame;
+    expect(mac(f, 0)).toBe(MAC.rs1);
+    const a = Buffer.from(inF.subarray(14));
+    const b = Buffer.from(f.subarray(14));
+    for (const x of [a, b]) {
+      x[8] = 0;
+      x.writeUInt16BE(0, 10);
+    }
+    expect(b.equals(a)).toBe(true);
+    expect(director(drConf('-g')).handle(icmpAbout(3, 4), 0, 'client')).toEqual([]);
+    const ping = PacketBuilder.eth({ src: MAC.client, dst: MAC.dir }).ipv4({ src: CIP, dst: VIP }).icmp({ type: 8, code: 0, id: 7, seq: 1 }).payload('abc').build();
+    const pong = dec(d.handle(ping, 2, 'client')[0]!);
+    expect([pong.net.icmp.type, pong.net.icmp.echoId, pong.net.ip.src4 >>> 0]).toEqual([0, 7, ipNum(VIP)]);
+  });
+});
+
 describe('DR (§1.4) and TUN (§1.5)', () => {
   it('DR: only dst/src MAC, TTL and IP checksum change', () => {
     const d = director(drConf('-g'));

@@ -210,7 +210,7 @@ export class ReferenceDirector {
     const src = ip.readUInt32BE(12);
     if (!this.vips.has(dst)) return this.log('client', nowMs, 'drop', `dst ${ipv4ToString(dst)} is not a VIP`);
     this.lastClientMac = srcMac;
-    if (proto === ICMP) return this.log('client', nowMs, 'local', 'ICMP to the VIP goes to the director stack (§1.6)');
+    if (proto === ICMP) return this.icmpFromClient(ip, srcMac, nowMs);
     if (proto !== TCP && proto !== UDP) return this.log('client', nowMs, 'drop', `protocol ${proto}`);
     const ihl = (ip[0]! & 15) * 4;
     if (ip.length < ihl + (proto === TCP ? 20 : 8)) return this.log('client', nowMs, 'drop', 'short L4 header');
@@ -240,6 +240,63 @@ export class ReferenceDirector {
       if (ev) this.conns.setState(c, nextTcpState(c.state, ev, dir), nowMs);
     } else this.conns.touchUdp(c, nowMs);
     return this.xmit(s, c, ip, nowMs);
+  }
+
+  /**
+   * ICMP from the client side (§1.6): errors (3, 4, 11) about a connection are forwarded to its
+   * real server — NAT rewrites the outer dst, the quoted src and source port, and recomputes the
+   * outer, quoted-IP and ICMP checksums (the quoted L4 checksum is left alone); DR/TUN send it
+   * with the connection's transmitter unchanged. Echo requests are answered by the director.
+   */
+  private icmpFromClient(ip: Buffer, srcMac: Buffer, nowMs: number): DirectorOutput[] {
+    const ihl = (ip[0]! & 15) * 4;
+    if (ip.length < ihl + 8) return this.log('client', nowMs, 'drop', 'short ICMP');
+    const type = ip[ihl]!;
+    if (type === 8) {
+      const reply = Buffer.from(ip);
+      reply.writeUInt32BE(ip.readUInt32BE(16), 12);
+      reply.writeUInt32BE(ip.readUInt32BE(12), 16);
+      reply[8] = 64;
+      reply.writeUInt16BE(this.nextId(), 4);
+      reply[ihl] = 0;
+      recomputeIpv4Checksum(reply, 0);
+      recomputeL4Checksum(reply, 0);
+      this.log('client', nowMs, 'local', 'echo request to the VIP answered by the director stack (§1.6)');
+      return [this.toClient(reply, srcMac, 'echo reply from the director')];
+    }
+    if (type !== 3 && type !== 4 && type !== 11) return this.log('client', nowMs, 'local', `ICMP type ${type} to the VIP: director stack`);
+    const q = ihl + 8;
+    if (ip.length < q + 20 || ip[q]! >> 4 !== 4) return this.log('client', nowMs, 'drop', 'ICMP error without an IPv4 quote');
+    const qihl = (ip[q]! & 15) * 4;
+    const qproto = ip[q + 9]!;
+    if ((qproto !== TCP && qproto !== UDP) || ip.length < q + qihl + 4) return this.log('client', nowMs, 'local', 'ICMP error not about TCP/UDP');
+    // The quoted packet went director→client: src VIP:vport, dst CIP:cport.
+    const c = this.conns.findFromClient(qproto, ip.readUInt32BE(q + 16), ip.readUInt16BE(q + qihl + 2), ip.readUInt32BE(q + 12), ip.readUInt16BE(q + qihl), nowMs);
+    if (!c) return this.log('client', nowMs, 'local', 'ICMP error about no connection: accepted locally');
+    const s = this.svcs[c.svc]!;
+    if (s.method === 'fullnat') return this.log('client', nowMs, 'drop', 'ICMP error for a FullNAT connection: not modelled');
+    if (this.decrementsTtl(s.method)) {
+      if (ip[8]! <= 1) return this.log('client', nowMs, 'drop', 'ICMP error with TTL ≤ 1');
+      ip[8] = ip[8]! - 1;
+    }
+    const rsMac = this.rsMacs.get(c.rip);
+    if (!rsMac) return this.log('client', nowMs, 'drop', 'no MAC for the real server');
+    let out = ip;
+    if (s.method === 'nat') {
+      ip.writeUInt32BE(c.rip, 16);
+      ip.writeUInt32BE(c.rip, q + 12);
+      ip.writeUInt16BE(c.rport, q + qihl);
+      recomputeIpv4Checksum(ip, q);
+      ip.writeUInt16BE(0, ihl + 2);
+      let sum = 0;
+      for (let i = ihl; i < ip.length; i += 2) sum += (ip[i]! << 8) | (ip[i + 1] ?? 0);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      ip.writeUInt16BE(~sum & 0xffff, ihl + 2);
+    }
+    recomputeIpv4Checksum(ip, 0);
+    if (s.method === 'tun') out = this.tunnel(ip, c.rip);
+    this.log('client', nowMs, 'forward', `ICMP ${type} about a connection → ${ipv4ToString(c.rip)} (§1.6)`);
+    return [{ side: 'rs', frame: ethFrame(rsMac, this.dirRsMac, ETH_IPV4, out), rip: ipv4ToString(c.rip), note: `icmp ${type} forwarded (${s.method})` }];
   }
 
   private findSvc(vip: number, port: number, proto: number): SvcState | undefined {
