@@ -178,3 +178,65 @@ describe.each(MODES)('live: replayer → reference director ($name/$profile) →
     }
   });
 });
+
+// A Linux host that owns the VIP itself (no director): its kernel must ARP for the crafted client
+// address before it can answer, so the handshake only completes if the replayer answers ARP for
+// the addresses it owns (and the kernel's RST for a stray ACK is the mainline answer §1.7 infers).
+const HNS = `h10k${id}`;
+const HA = `h10ka${id}`;
+const HB = `h10kb${id}`;
+let hostServer: ChildProcess | null = null;
+function cleanupHost(): void {
+  for (const pid of sh(['ip', 'netns', 'pids', HNS], true).split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  hostServer = null;
+  sh(['ip', 'link', 'del', HA], true);
+  sh(['ip', 'netns', 'del', HNS], true);
+}
+afterAll(cleanupHost);
+
+describe('live: replayer against a Linux host owning the VIP (ARP for owned client addresses)', () => {
+  it.skipIf(!need(ready, reason))('the kernel ARPs for the crafted client address, the replayer answers, the handshake completes', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'h10-host-'));
+    try {
+      sh(['ip', 'netns', 'add', HNS]);
+      sh(['ip', 'link', 'add', HA, 'type', 'veth', 'peer', 'name', HB]);
+      sh(['ip', 'link', 'set', HB, 'netns', HNS]);
+      sh(['sysctl', '-qw', `net.ipv6.conf.${HA}.disable_ipv6=1`], true);
+      sh(['ip', 'link', 'set', HA, 'up']);
+      sh(['ip', 'netns', 'exec', HNS, 'ip', 'link', 'set', 'lo', 'up']);
+      sh(['ip', 'netns', 'exec', HNS, 'ip', 'addr', 'add', '192.0.2.10/24', 'dev', HB]);
+      sh(['ip', 'netns', 'exec', HNS, 'ip', 'link', 'set', HB, 'up']);
+      sh(['ip', 'netns', 'exec', HNS, 'ip', 'route', 'add', '198.51.100.0/24', 'dev', HB]);
+      writeFileSync(path.join(dir, 'index.html'), 'served-by host\n');
+      hostServer = spawn('ip', ['netns', 'exec', HNS, 'python3', '-m', 'http.server', '80', '--bind', '192.0.2.10'], { cwd: dir, stdio: 'ignore' });
+      for (let i = 0; i < 300 && !sh(['ip', 'netns', 'exec', HNS, 'ss', '-ltn'], true).includes('192.0.2.10:80'); i++) await new Promise((r) => setTimeout(r, 50));
+      const results = await runLive({
+        iface: HA,
+        vip: '192.0.2.10',
+        vport: 80,
+        scenarios: ['arp-probe', 'handshake', 'unknown-ack'],
+        method: 'nat',
+        profile: 'linux',
+        mtu: 1500,
+        seed: 9,
+        rate: 200,
+        clientIps: ['198.51.100.7'],
+        clients: 1,
+        clientMac: '02:00:00:00:00:07',
+        timeoutMs: 4000,
+      });
+      expect(results.filter((r) => !r.verdict.ok).map((r) => `${r.name}: ${r.verdict.observed}`)).toEqual([]);
+      // The host learnt our client address at our MAC: proof the replayer answered its ARP.
+      expect(sh(['ip', 'netns', 'exec', HNS, 'ip', 'neigh', 'show', '198.51.100.7'])).toContain('02:00:00:00:00:07');
+    } finally {
+      cleanupHost();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
