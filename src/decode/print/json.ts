@@ -36,18 +36,21 @@ const L10 = lit('","offset":');
 const L11 = lit(',"reason":');
 const L12 = lit('}}\n');
 const L13 = lit(',"malformed":null}\n');
+const DIR_NULL = lit(',"direction":null,');
+const DIR_IN = lit(',"direction":"in",');
+const DIR_OUT = lit(',"direction":"out",');
 
 /** Upper bound of one packet's JSON apart from its capture name and malformed reason. */
 const PACKET_MAX = 16384;
 
 export class JsonPrinter {
   private sec = NaN;
-  /** `"2026-11-26T13:13:38.` for the cached second. */
-  private isoPrefix = '';
+  /** `,"ts":"2026-11-26T13:13:38.` for the cached second, pre-encoded (ByteSink.lit). */
+  private isoPrefix: Uint8Array = new Uint8Array(0);
   private readonly own = new ByteSink(null, 1 << 16);
   /** `"capture":"…"` member bytes of the last capture name seen (one capture at a time). */
   private capture: string | null = null;
-  private captureBytes = new Uint8Array(0);
+  private captureBytes: Uint8Array = new Uint8Array(0);
 
   /** Appends the JSON object for one packet and a newline to `o`. */
   write(p: Packet, o: ByteSink): void {
@@ -57,7 +60,7 @@ export class JsonPrinter {
     o.lit(L1);
     o.uint(p.frame);
     if (p.tsSec !== this.sec) this.loadSecond(p.tsSec);
-    o.ascii(this.isoPrefix);
+    o.lit(this.isoPrefix);
     o.nano9(p.tsNsec);
     o.lit(L2);
     o.uint(p.caplen);
@@ -67,7 +70,7 @@ export class JsonPrinter {
     o.uint(p.linkType);
     o.lit(L5);
     o.uint(p.interfaceId);
-    o.ascii(p.direction === null ? ',"direction":null,' : p.direction === 'in' ? ',"direction":"in",' : ',"direction":"out",');
+    o.lit(p.direction === null ? DIR_NULL : p.direction === 'in' ? DIR_IN : DIR_OUT);
     linkJson(o, p);
     if (p.arp.present) {
       o.lit(L6);
@@ -108,13 +111,14 @@ export class JsonPrinter {
     tmp.lit(L0);
     tmp.jsonString(name);
     this.capture = name;
-    this.captureBytes = Buffer.from(tmp.buf.subarray(0, tmp.pos));
+    // A plain Uint8Array like every other lit() constant keeps ByteSink.lit monomorphic.
+    this.captureBytes = Uint8Array.from(tmp.buf.subarray(0, tmp.pos));
   }
 
   private loadSecond(sec: number): void {
     this.sec = sec;
     const d = new Date(sec * 1000);
     const iso = Number.isFinite(d.getTime()) ? d.toISOString() : '1970-01-01T00:00:00.000Z';
-    this.isoPrefix = ',"ts":"' + iso.slice(0, 20);
+    this.isoPrefix = lit(',"ts":"' + iso.slice(0, 20));
   }
 }

@@ -45,7 +45,8 @@ const L31 = lit(',"toa":{"kind":');
 const L32 = lit(',"addr":"');
 
 /** Flag letters for every 9-bit flags value, computed once. */
-const FLAGS_TEXT: string[] = Array.from({ length: 512 }, (_, f) => tcpFlagsText(f));
+/** Flag letters of every 9-bit flags value, pre-encoded for ByteSink.lit. */
+const FLAGS_TEXT: Uint8Array[] = Array.from({ length: 512 }, (_, f) => lit(tcpFlagsText(f)));
 
 /** Names of the TCP option kinds we print by name (IANA registry). */
 const OPTION_NAMES: Record<number, string> = {
@@ -229,7 +230,7 @@ export function tcpJson(o: ByteSink, tcp: TcpView, buf: Uint8Array): void {
   o.lit(L22);
   o.uint(tcp.flags);
   o.lit(L23);
-  o.ascii(FLAGS_TEXT[tcp.flags]!);
+  o.lit(FLAGS_TEXT[tcp.flags & 511]!);
   o.lit(L24);
   o.uint(tcp.window);
   o.lit(L25);
