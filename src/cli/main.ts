@@ -9,11 +9,12 @@ import { VERSION } from '../version.js';
 import { registerDecode } from './decode.js';
 import { registerArp } from './arp.js';
 import { registerVerify } from './verify.js';
+import { registerReplay } from './replay.js';
 
 /** A subcommand module registers itself on the program; its action resolves to an exit code. */
 export type CommandRegistrar = (program: Command, setExit: (code: number) => void) => void;
 
-const registrars: CommandRegistrar[] = [registerDecode, registerVerify, registerArp];
+const registrars: CommandRegistrar[] = [registerDecode, registerVerify, registerArp, registerReplay];
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
