@@ -1,20 +1,20 @@
 /** ARP, worded like tcpdump -nn: `Request who-has A tell B`, `Reply A is-at MAC`. */
 import type { Packet } from '../packet.js';
 import { ip4, mac } from './fmt.js';
-import { lit, type ByteSink } from './sink.js';
+import { litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit('{"htype":');
-const L1 = lit(',"ptype":');
-const L2 = lit(',"hlen":');
-const L3 = lit(',"plen":');
-const L4 = lit(',"op":');
-const L5 = lit(',"sha":"');
-const L6 = lit('","spa":"');
-const L7 = lit('","tha":"');
-const L8 = lit('","tpa":"');
-const L9 = lit('","gratuitous":');
-const L10 = lit(',"probe":');
+const L0 = litw('{"htype":');
+const L1 = litw(',"ptype":');
+const L2 = litw(',"hlen":');
+const L3 = litw(',"plen":');
+const L4 = litw(',"op":');
+const L5 = litw(',"sha":"');
+const L6 = litw('","spa":"');
+const L7 = litw('","tha":"');
+const L8 = litw('","tpa":"');
+const L9 = litw('","gratuitous":');
+const L10 = litw(',"probe":');
 
 function isZero(buf: Uint8Array, off: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
@@ -44,29 +44,29 @@ export function arpText(p: Packet): string {
 export function arpJson(o: ByteSink, p: Packet): void {
   const a = p.arp;
   const buf = p.buf;
-  o.lit(L0);
+  o.pos = L0(o.buf, o.pos);
   o.uint(a.htype);
-  o.lit(L1);
+  o.pos = L1(o.buf, o.pos);
   o.uint(a.ptype);
-  o.lit(L2);
+  o.pos = L2(o.buf, o.pos);
   o.uint(a.hlen);
-  o.lit(L3);
+  o.pos = L3(o.buf, o.pos);
   o.uint(a.plen);
-  o.lit(L4);
+  o.pos = L4(o.buf, o.pos);
   o.uint(a.op);
-  o.lit(L5);
+  o.pos = L5(o.buf, o.pos);
   o.hexColon(buf, a.shaOff, a.hlen);
-  o.lit(L6);
+  o.pos = L6(o.buf, o.pos);
   if (a.plen === 4) o.ip4(a.spa);
   else o.hex(buf, a.spaOff, a.plen);
-  o.lit(L7);
+  o.pos = L7(o.buf, o.pos);
   o.hexColon(buf, a.thaOff, a.hlen);
-  o.lit(L8);
+  o.pos = L8(o.buf, o.pos);
   if (a.plen === 4) o.ip4(a.tpa);
   else o.hex(buf, a.tpaOff, a.plen);
-  o.lit(L9);
+  o.pos = L9(o.buf, o.pos);
   o.bool(a.gratuitous);
-  o.lit(L10);
+  o.pos = L10(o.buf, o.pos);
   o.bool(a.probe);
   o.byte(125);
 }

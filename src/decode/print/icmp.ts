@@ -5,16 +5,16 @@
  */
 import type { IcmpView } from '../packet.js';
 import { hex16 } from './fmt.js';
-import { lit, type ByteSink } from './sink.js';
+import { litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit('{"type":');
-const L1 = lit(',"code":');
-const L2 = lit(',"checksum":');
-const L3 = lit(',"checksumOk":');
-const L4 = lit(',"id":');
-const L5 = lit(',"seq":');
-const L6 = lit(',"mtu":');
+const L0 = litw('{"type":');
+const L1 = litw(',"code":');
+const L2 = litw(',"checksum":');
+const L3 = litw(',"checksumOk":');
+const L4 = litw(',"id":');
+const L5 = litw(',"seq":');
+const L6 = litw(',"mtu":');
 
 const ICMP4_TYPES: Record<number, string> = {
   0: 'echo reply',
@@ -82,22 +82,22 @@ export function icmpText(icmp: IcmpView): string {
 
 /** JSON object body without the closing brace, so the caller can add `"inner"`. */
 export function icmpJsonOpen(o: ByteSink, icmp: IcmpView): void {
-  o.lit(L0);
+  o.pos = L0(o.buf, o.pos);
   o.uint(icmp.type);
-  o.lit(L1);
+  o.pos = L1(o.buf, o.pos);
   o.uint(icmp.code);
-  o.lit(L2);
+  o.pos = L2(o.buf, o.pos);
   o.uint(icmp.checksum);
-  o.lit(L3);
+  o.pos = L3(o.buf, o.pos);
   o.bool(icmp.checksumOk);
   if (isEcho(icmp)) {
-    o.lit(L4);
+    o.pos = L4(o.buf, o.pos);
     o.uint(icmp.echoId);
-    o.lit(L5);
+    o.pos = L5(o.buf, o.pos);
     o.uint(icmp.echoSeq);
   }
   if (icmp.mtu >= 0) {
-    o.lit(L6);
+    o.pos = L6(o.buf, o.pos);
     o.uint(icmp.mtu);
   }
 }

@@ -18,24 +18,24 @@
 import type { Packet } from '../packet.js';
 import { arpJson } from './arp.js';
 import { linkJson } from './link.js';
-import { ByteSink, lit } from './sink.js';
+import { ByteSink, lit, litw } from './sink.js';
 import { netJson } from './stack.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit('{"capture":');
-const L1 = lit(',"frame":');
-const L2 = lit('Z","caplen":');
-const L3 = lit(',"len":');
-const L4 = lit(',"linktype":');
-const L5 = lit(',"interface":');
-const L6 = lit('"arp":');
-const L7 = lit('"truncated":');
-const L8 = lit('null');
-const L9 = lit(',"malformed":{"layer":"');
-const L10 = lit('","offset":');
-const L11 = lit(',"reason":');
-const L12 = lit('}}\n');
-const L13 = lit(',"malformed":null}\n');
+const L0 = litw('{"capture":');
+const L1 = litw(',"frame":');
+const L2 = litw('Z","caplen":');
+const L3 = litw(',"len":');
+const L4 = litw(',"linktype":');
+const L5 = litw(',"interface":');
+const L6 = litw('"arp":');
+const L7 = litw('"truncated":');
+const L8 = litw('null');
+const L9 = litw(',"malformed":{"layer":"');
+const L10 = litw('","offset":');
+const L11 = litw(',"reason":');
+const L12 = litw('}}\n');
+const L13 = litw(',"malformed":null}\n');
 const DIR_NULL = lit(',"direction":null,');
 const DIR_IN = lit(',"direction":"in",');
 const DIR_OUT = lit(',"direction":"out",');
@@ -57,23 +57,23 @@ export class JsonPrinter {
     o.reserve(PACKET_MAX);
     if (p.capture !== this.capture) this.loadCapture(p.capture);
     o.lit(this.captureBytes);
-    o.lit(L1);
+    o.pos = L1(o.buf, o.pos);
     o.uint(p.frame);
     if (p.tsSec !== this.sec) this.loadSecond(p.tsSec);
     o.lit(this.isoPrefix);
     o.nano9(p.tsNsec);
-    o.lit(L2);
+    o.pos = L2(o.buf, o.pos);
     o.uint(p.caplen);
-    o.lit(L3);
+    o.pos = L3(o.buf, o.pos);
     o.uint(p.len);
-    o.lit(L4);
+    o.pos = L4(o.buf, o.pos);
     o.uint(p.linkType);
-    o.lit(L5);
+    o.pos = L5(o.buf, o.pos);
     o.uint(p.interfaceId);
     o.lit(p.direction === null ? DIR_NULL : p.direction === 'in' ? DIR_IN : DIR_OUT);
     linkJson(o, p);
     if (p.arp.present) {
-      o.lit(L6);
+      o.pos = L6(o.buf, o.pos);
       arpJson(o, p);
       o.byte(44);
     }
@@ -81,22 +81,22 @@ export class JsonPrinter {
       netJson(o, p);
       o.byte(44);
     }
-    o.lit(L7);
-    if (p.truncated === null) o.lit(L8);
+    o.pos = L7(o.buf, o.pos);
+    if (p.truncated === null) o.pos = L8(o.buf, o.pos);
     else {
       o.byte(34);
       o.ascii(p.truncated);
       o.byte(34);
     }
     if (p.malformed.present) {
-      o.lit(L9);
+      o.pos = L9(o.buf, o.pos);
       o.ascii(p.malformed.layer);
-      o.lit(L10);
+      o.pos = L10(o.buf, o.pos);
       o.uint(p.malformed.offset);
-      o.lit(L11);
+      o.pos = L11(o.buf, o.pos);
       o.jsonString(p.malformed.reason);
-      o.lit(L12);
-    } else o.lit(L13);
+      o.pos = L12(o.buf, o.pos);
+    } else o.pos = L13(o.buf, o.pos);
   }
 
   /** The JSON object for one packet as a string, without a newline (tests, one-off use). */
@@ -108,7 +108,7 @@ export class JsonPrinter {
 
   private loadCapture(name: string): void {
     const tmp = new ByteSink(null, 256);
-    tmp.lit(L0);
+    tmp.pos = L0(tmp.buf, tmp.pos);
     tmp.jsonString(name);
     this.capture = name;
     // A plain Uint8Array like every other lit() constant keeps ByteSink.lit monomorphic.

@@ -5,25 +5,25 @@
  */
 import type { Packet } from '../packet.js';
 import { hexColon, mac } from './fmt.js';
-import { lit, type ByteSink } from './sink.js';
+import { litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit('"eth":{"src":"');
-const L1 = lit('","dst":"');
-const L2 = lit('","type":');
-const L3 = lit('},');
-const L4 = lit('"sll":{"version":');
-const L5 = lit(',"ifindex":');
-const L6 = lit('null');
-const L7 = lit(',"pkttype":');
-const L8 = lit(',"hatype":');
-const L9 = lit(',"addr":');
-const L10 = lit(',"protocol":');
-const L11 = lit('"vlan":[');
-const L12 = lit(',"pcp":');
-const L13 = lit(',"dei":');
-const L14 = lit(',"tpid":');
-const L15 = lit('],');
+const L0 = litw('"eth":{"src":"');
+const L1 = litw('","dst":"');
+const L2 = litw('","type":');
+const L3 = litw('},');
+const L4 = litw('"sll":{"version":');
+const L5 = litw(',"ifindex":');
+const L6 = litw('null');
+const L7 = litw(',"pkttype":');
+const L8 = litw(',"hatype":');
+const L9 = litw(',"addr":');
+const L10 = litw(',"protocol":');
+const L11 = litw('"vlan":[');
+const L12 = litw(',"pcp":');
+const L13 = litw(',"dei":');
+const L14 = litw(',"tpid":');
+const L15 = litw('],');
 
 /** tcpdump's names for the SLL packet types. */
 const PKT_TYPE = ['In', 'B', 'M', 'P', 'Out'];
@@ -63,48 +63,48 @@ export function linkText(p: Packet): string {
 export function linkJson(o: ByteSink, p: Packet): void {
   const buf = p.buf;
   if (p.eth.present) {
-    o.lit(L0);
+    o.pos = L0(o.buf, o.pos);
     o.hexColon(buf, p.eth.srcOff, 6);
-    o.lit(L1);
+    o.pos = L1(o.buf, o.pos);
     o.hexColon(buf, p.eth.dstOff, 6);
-    o.lit(L2);
+    o.pos = L2(o.buf, o.pos);
     o.uint(p.eth.etherType);
-    o.lit(L3);
+    o.pos = L3(o.buf, o.pos);
   }
   if (p.sll.present) {
     const sl = p.sll;
-    o.lit(L4);
+    o.pos = L4(o.buf, o.pos);
     o.uint(sl.version);
-    o.lit(L5);
+    o.pos = L5(o.buf, o.pos);
     if (sl.version === 2) o.int(sl.ifIndex);
-    else o.lit(L6);
-    o.lit(L7);
+    else o.pos = L6(o.buf, o.pos);
+    o.pos = L7(o.buf, o.pos);
     o.uint(sl.pktType);
-    o.lit(L8);
+    o.pos = L8(o.buf, o.pos);
     o.uint(sl.hatype);
-    o.lit(L9);
+    o.pos = L9(o.buf, o.pos);
     if (sl.addrLen > 0) {
       o.byte(34);
       o.hexColon(buf, sl.addrOff, sl.addrLen);
       o.byte(34);
-    } else o.lit(L6);
-    o.lit(L10);
+    } else o.pos = L6(o.buf, o.pos);
+    o.pos = L10(o.buf, o.pos);
     o.uint(sl.protocol);
-    o.lit(L3);
+    o.pos = L3(o.buf, o.pos);
   }
   if (p.vlan.count > 0) {
-    o.lit(L11);
+    o.pos = L11(o.buf, o.pos);
     for (let i = 0; i < p.vlan.count; i++) {
       o.ascii(i > 0 ? ',{"id":' : '{"id":');
       o.uint(p.vlan.id[i]!);
-      o.lit(L12);
+      o.pos = L12(o.buf, o.pos);
       o.uint(p.vlan.pcp[i]!);
-      o.lit(L13);
+      o.pos = L13(o.buf, o.pos);
       o.uint(p.vlan.dei[i]!);
-      o.lit(L14);
+      o.pos = L14(o.buf, o.pos);
       o.uint(p.vlan.tpid[i]!);
       o.byte(125);
     }
-    o.lit(L15);
+    o.pos = L15(o.buf, o.pos);
   }
 }

@@ -10,13 +10,13 @@ import { icmpJsonOpen, icmpText } from './icmp.js';
 import { ipDetails, ipDst, ipJson, ipSrc } from './ip.js';
 import { tcpJson, tcpText } from './tcp.js';
 import { udpJson, udpText } from './udp.js';
-import { lit, type ByteSink } from './sink.js';
+import { litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit(',"tcp":');
-const L1 = lit(',"udp":');
-const L2 = lit(',"inner":{');
-const L3 = lit(',"tunnel":"');
+const L0 = litw(',"tcp":');
+const L1 = litw(',"udp":');
+const L2 = litw(',"inner":{');
+const L3 = litw(',"tunnel":"');
 
 function ports(n: NetLayers): [number, number] | null {
   if (n.l4 === 'tcp' && n.tcp.present) return [n.tcp.sport, n.tcp.dport];
@@ -81,13 +81,13 @@ export function stackJson(o: ByteSink, n: NetLayers, p: Packet, quoted: NetLayer
   switch (n.l4) {
     case 'tcp':
       if (n.tcp.present) {
-        o.lit(L0);
+        o.pos = L0(o.buf, o.pos);
         tcpJson(o, n.tcp, p.buf);
       }
       break;
     case 'udp':
       if (n.udp.present) {
-        o.lit(L1);
+        o.pos = L1(o.buf, o.pos);
         udpJson(o, n.udp);
       }
       break;
@@ -97,7 +97,7 @@ export function stackJson(o: ByteSink, n: NetLayers, p: Packet, quoted: NetLayer
         o.ascii(n.l4 === 'icmp' ? ',"icmp":' : ',"icmpv6":');
         icmpJsonOpen(o, n.icmp);
         if (quoted !== null) {
-          o.lit(L2);
+          o.pos = L2(o.buf, o.pos);
           stackJson(o, quoted, p, null);
           o.byte(125);
         }
@@ -113,11 +113,11 @@ export function stackJson(o: ByteSink, n: NetLayers, p: Packet, quoted: NetLayer
 export function netJson(o: ByteSink, p: Packet): void {
   stackJson(o, p.net, p, quotedFor(p.net, p));
   if (p.tunnel !== null) {
-    o.lit(L3);
+    o.pos = L3(o.buf, o.pos);
     o.ascii(p.tunnel);
     o.byte(34);
     if (p.inner.present) {
-      o.lit(L2);
+      o.pos = L2(o.buf, o.pos);
       stackJson(o, p.inner, p, quotedFor(p.inner, p));
       o.byte(125);
     }

@@ -7,42 +7,42 @@
 import type { TcpView } from '../packet.js';
 import { ipv6ToString } from '../addr.js';
 import { hex, hex16, ip4At, tcpFlagsText } from './fmt.js';
-import { lit, type ByteSink } from './sink.js';
+import { lit, litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit('{"kind":');
-const L1 = lit(',"name":"toa","addr":"');
-const L2 = lit('","port":');
-const L3 = lit(',"name":"eol"}');
-const L4 = lit(',"name":"nop"}');
-const L5 = lit(',"name":"mss","value":');
-const L6 = lit(',"name":"wscale","value":');
-const L7 = lit(',"name":"sackOK"}');
-const L8 = lit(',"name":"sack","blocks":[');
-const L9 = lit(']}');
-const L10 = lit(',"name":"ts","val":');
-const L11 = lit(',"ecr":');
-const L12 = lit(',"name":"');
-const L13 = lit('","len":');
-const L14 = lit(',"data":"');
-const L15 = lit('"}');
-const L16 = lit('{"sport":');
-const L17 = lit(',"dport":');
-const L18 = lit(',"seq":');
-const L19 = lit(',"hdrLen":0}');
-const L20 = lit(',"ack":');
-const L21 = lit(',"hdrLen":');
-const L22 = lit(',"flags":');
-const L23 = lit(',"flagsText":"');
-const L24 = lit('","window":');
-const L25 = lit(',"urgent":');
-const L26 = lit(',"checksum":');
-const L27 = lit(',"checksumOk":');
-const L28 = lit(',"payloadLen":');
-const L29 = lit(',"capturedPayloadLen":');
-const L30 = lit(',"options":[');
-const L31 = lit(',"toa":{"kind":');
-const L32 = lit(',"addr":"');
+const L0 = litw('{"kind":');
+const L1 = litw(',"name":"toa","addr":"');
+const L2 = litw('","port":');
+const L3 = litw(',"name":"eol"}');
+const L4 = litw(',"name":"nop"}');
+const L5 = litw(',"name":"mss","value":');
+const L6 = litw(',"name":"wscale","value":');
+const L7 = litw(',"name":"sackOK"}');
+const L8 = litw(',"name":"sack","blocks":[');
+const L9 = litw(']}');
+const L10 = litw(',"name":"ts","val":');
+const L11 = litw(',"ecr":');
+const L12 = litw(',"name":"');
+const L13 = litw('","len":');
+const L14 = litw(',"data":"');
+const L15 = litw('"}');
+const L16 = litw('{"sport":');
+const L17 = litw(',"dport":');
+const L18 = litw(',"seq":');
+const L19 = litw(',"hdrLen":0}');
+const L20 = litw(',"ack":');
+const L21 = litw(',"hdrLen":');
+const L22 = litw(',"flags":');
+const L23 = litw(',"flagsText":"');
+const L24 = litw('","window":');
+const L25 = litw(',"urgent":');
+const L26 = litw(',"checksum":');
+const L27 = litw(',"checksumOk":');
+const L28 = litw(',"payloadLen":');
+const L29 = litw(',"capturedPayloadLen":');
+const L30 = litw(',"options":[');
+const L31 = litw(',"toa":{"kind":');
+const L32 = litw(',"addr":"');
 
 /** Flag letters for every 9-bit flags value, computed once. */
 /** Flag letters of every 9-bit flags value, pre-encoded for ByteSink.lit. */
@@ -141,26 +141,26 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
   const kind = tcp.optKind[i]!;
   const off = tcp.optOff[i]!;
   const len = tcp.optLen[i]!;
-  o.lit(L0);
+  o.pos = L0(o.buf, o.pos);
   o.uint(kind);
   if (i === tcp.toaIndex && tcp.toaKind !== 0) {
-    o.lit(L1);
+    o.pos = L1(o.buf, o.pos);
     toaAddrJson(o, tcp, buf);
-    o.lit(L2);
+    o.pos = L2(o.buf, o.pos);
     o.uint(tcp.toaPort);
     o.byte(125);
     return;
   }
   switch (kind) {
     case 0:
-      o.lit(L3);
+      o.pos = L3(o.buf, o.pos);
       return;
     case 1:
-      o.lit(L4);
+      o.pos = L4(o.buf, o.pos);
       return;
     case 2:
       if (len === 4) {
-        o.lit(L5);
+        o.pos = L5(o.buf, o.pos);
         o.uint(u16(buf, off + 2));
         o.byte(125);
         return;
@@ -168,18 +168,18 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
       break;
     case 3:
       if (len === 3) {
-        o.lit(L6);
+        o.pos = L6(o.buf, o.pos);
         o.uint(buf[off + 2]!);
         o.byte(125);
         return;
       }
       break;
     case 4:
-      o.lit(L7);
+      o.pos = L7(o.buf, o.pos);
       return;
     case 5:
       if (len >= 2 && (len - 2) % 8 === 0) {
-        o.lit(L8);
+        o.pos = L8(o.buf, o.pos);
         for (let b = 0; b < (len - 2) / 8; b++) {
           o.ascii(b > 0 ? ',[' : '[');
           o.uint(u32(buf, off + 2 + 8 * b));
@@ -187,15 +187,15 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
           o.uint(u32(buf, off + 6 + 8 * b));
           o.byte(93);
         }
-        o.lit(L9);
+        o.pos = L9(o.buf, o.pos);
         return;
       }
       break;
     case 8:
       if (len === 10) {
-        o.lit(L10);
+        o.pos = L10(o.buf, o.pos);
         o.uint(u32(buf, off + 2));
-        o.lit(L11);
+        o.pos = L11(o.buf, o.pos);
         o.uint(u32(buf, off + 6));
         o.byte(125);
         return;
@@ -203,58 +203,58 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
       break;
   }
   // Unknown kinds, and known kinds with a length the RFC does not allow: raw bytes.
-  o.lit(L12);
+  o.pos = L12(o.buf, o.pos);
   o.ascii(tcpOptionName(kind));
-  o.lit(L13);
+  o.pos = L13(o.buf, o.pos);
   o.uint(len);
-  o.lit(L14);
+  o.pos = L14(o.buf, o.pos);
   if (len > 2) o.hex(buf, off + 2, len - 2);
-  o.lit(L15);
+  o.pos = L15(o.buf, o.pos);
 }
 
 export function tcpJson(o: ByteSink, tcp: TcpView, buf: Uint8Array): void {
-  o.lit(L16);
+  o.pos = L16(o.buf, o.pos);
   o.uint(tcp.sport);
-  o.lit(L17);
+  o.pos = L17(o.buf, o.pos);
   o.uint(tcp.dport);
-  o.lit(L18);
+  o.pos = L18(o.buf, o.pos);
   o.uint(tcp.seq);
   if (tcp.hdrLen === 0) {
-    o.lit(L19);
+    o.pos = L19(o.buf, o.pos);
     return;
   }
-  o.lit(L20);
+  o.pos = L20(o.buf, o.pos);
   o.uint(tcp.ack);
-  o.lit(L21);
+  o.pos = L21(o.buf, o.pos);
   o.uint(tcp.hdrLen);
-  o.lit(L22);
+  o.pos = L22(o.buf, o.pos);
   o.uint(tcp.flags);
-  o.lit(L23);
+  o.pos = L23(o.buf, o.pos);
   o.lit(FLAGS_TEXT[tcp.flags & 511]!);
-  o.lit(L24);
+  o.pos = L24(o.buf, o.pos);
   o.uint(tcp.window);
-  o.lit(L25);
+  o.pos = L25(o.buf, o.pos);
   o.uint(tcp.urgent);
-  o.lit(L26);
+  o.pos = L26(o.buf, o.pos);
   o.uint(tcp.checksum);
-  o.lit(L27);
+  o.pos = L27(o.buf, o.pos);
   o.bool(tcp.checksumOk);
-  o.lit(L28);
+  o.pos = L28(o.buf, o.pos);
   o.uint(tcp.payloadWireLen);
-  o.lit(L29);
+  o.pos = L29(o.buf, o.pos);
   o.uint(tcp.payloadLen);
-  o.lit(L30);
+  o.pos = L30(o.buf, o.pos);
   for (let i = 0; i < tcp.optCount; i++) {
     if (i > 0) o.byte(44);
     optionJson(o, tcp, buf, i);
   }
   o.byte(93);
   if (tcp.toaKind !== 0) {
-    o.lit(L31);
+    o.pos = L31(o.buf, o.pos);
     o.uint(tcp.toaKind);
-    o.lit(L32);
+    o.pos = L32(o.buf, o.pos);
     toaAddrJson(o, tcp, buf);
-    o.lit(L2);
+    o.pos = L2(o.buf, o.pos);
     o.uint(tcp.toaPort);
     o.byte(125);
   }

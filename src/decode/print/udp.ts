@@ -1,15 +1,15 @@
 /** UDP: `UDP, length N` (tcpdump -nn) and its JSON object. */
 import type { UdpView } from '../packet.js';
 import { hex16 } from './fmt.js';
-import { lit, type ByteSink } from './sink.js';
+import { litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
-const L0 = lit('{"sport":');
-const L1 = lit(',"dport":');
-const L2 = lit(',"len":');
-const L3 = lit(',"checksum":');
-const L4 = lit(',"checksumOk":');
-const L5 = lit(',"payloadLen":');
+const L0 = litw('{"sport":');
+const L1 = litw(',"dport":');
+const L2 = litw(',"len":');
+const L3 = litw(',"checksum":');
+const L4 = litw(',"checksumOk":');
+const L5 = litw(',"payloadLen":');
 
 export function udpText(udp: UdpView): string {
   const bad = udp.checksumOk === false ? '[bad udp cksum ' + hex16(udp.checksum) + '] ' : '';
@@ -18,17 +18,17 @@ export function udpText(udp: UdpView): string {
 }
 
 export function udpJson(o: ByteSink, udp: UdpView): void {
-  o.lit(L0);
+  o.pos = L0(o.buf, o.pos);
   o.uint(udp.sport);
-  o.lit(L1);
+  o.pos = L1(o.buf, o.pos);
   o.uint(udp.dport);
-  o.lit(L2);
+  o.pos = L2(o.buf, o.pos);
   o.uint(udp.length);
-  o.lit(L3);
+  o.pos = L3(o.buf, o.pos);
   o.uint(udp.checksum);
-  o.lit(L4);
+  o.pos = L4(o.buf, o.pos);
   o.bool(udp.checksumOk);
-  o.lit(L5);
+  o.pos = L5(o.buf, o.pos);
   o.uint(udp.payloadLen);
   o.byte(125);
 }
