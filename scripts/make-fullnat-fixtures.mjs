@@ -4,7 +4,8 @@
  * reference director (fixtures/replay) has no switch for: IPv6, NAT64, a TOA of another
  * connection, a TOA of kind 200 under the alibaba profile, a TOA that pushes a segment over the
  * MTU, a full option space (TOA correctly skipped by alibaba, SACK pruned by dpvs), and a TOA
- * missing on the handshake-completing ACK only.
+ * missing on the handshake-completing ACK only, and a dpvs-style director that prunes SACK blocks
+ * where TOA fitted beside them.
  *
  * Each set: client.pcap, director.pcap (both legs on one capture), rs1.pcap, service.conf
  * (ipvsadm-save form with -b and -P … -z LIP) and expected.json ({ profile, rules, verdict,
@@ -100,8 +101,8 @@ function connection(caps, clock, o) {
         if (space(out) + toaLen > 40 || ipLen + toaLen > mtu) want = fault.forceToa === true;
       } else {
         // §3.1: prune NOPs, then (outside the SYN) SACK, then insert.
-        if (space(out) + toaLen > 40) out = out.filter((x) => x.kind !== 'nop');
-        if (space(out) + toaLen > 40 && !syn) out = out.filter((x) => x.kind !== 'sack');
+        if (space(out) + toaLen > 40 || fault.pruneAlways) out = out.filter((x) => x.kind !== 'nop');
+        if ((space(out) + toaLen > 40 || fault.pruneAlways) && !syn) out = out.filter((x) => x.kind !== 'sack');
         if (space(out) + toaLen > 40) want = false;
       }
     }
@@ -236,6 +237,12 @@ const sets = [
     meta: { profile: 'dpvs', verdict: 'pass', rules: [], description: 'same dup ACKs under dpvs: NOPs then SACK pruned to make room, TOA inserted (lvs-behavior.md §3.1)' },
     a: V4,
     conn: base(V4, 'dpvs', { middle: sackStorm }),
+  },
+  {
+    name: 'dpvs-sack-pruned-needlessly',
+    meta: { profile: 'dpvs', verdict: 'fail', rules: ['rewrite.tcp-fields'], description: 'dpvs-style director that strips SACK blocks from every dup ACK it adds TOA to, also where TOA fitted beside them' },
+    a: V4,
+    conn: base(V4, 'dpvs', { middle: sackStorm, fault: { pruneAlways: true } }),
   },
 ];
 

@@ -103,7 +103,9 @@ describe('FullNAT: reference director capture sets', () => {
     expect(rulesOf(ali, 'error')).toEqual(['fnat.toa-missing', 'fnat.toa-placement']);
     expect(ali.findings.filter((f) => f.rule === 'fnat.toa-placement').every((f) => /TOA on a SYN/.test(f.message))).toBe(true);
     const dp = await run(path.join(replayDir, 'fullnat-dpvs'), 'alibaba');
-    expect(rulesOf(dp, 'error')).toEqual(['fnat.toa-placement']);
+    // No TOA in the SYN; and where dpvs pruned SACK to fit TOA, alibaba would not have removed it.
+    expect(rulesOf(dp, 'error')).toEqual(['fnat.toa-placement', 'rewrite.tcp-fields']);
+    expect(dp.findings.find((f) => f.rule === 'rewrite.tcp-fields')!.message).toMatch(/removed SACK/);
     expect(dp.findings.filter((f) => f.rule === 'fnat.toa-placement').every((f) => /no TOA in the SYN/.test(f.message))).toBe(true);
   });
 });
@@ -118,7 +120,7 @@ const expectedOf = (set: string): Expected => JSON.parse(readFileSync(path.join(
 const fnatSets = existsSync(fnatDir) ? readdirSync(fnatDir).filter((d) => existsSync(path.join(fnatDir, d, 'expected.json'))).sort() : [];
 
 describe('FullNAT: generated sets (fixtures/fullnat)', () => {
-  it('all nine sets are there', () => {
+  it('all ten sets are there', () => {
     expect(fnatSets).toEqual([
       'alibaba-ipv6',
       'alibaba-options-full',
@@ -129,6 +131,7 @@ describe('FullNAT: generated sets (fixtures/fullnat)', () => {
       'dpvs-ipv6',
       'dpvs-nat64',
       'dpvs-options-pruned',
+      'dpvs-sack-pruned-needlessly',
     ]);
   });
 
@@ -163,7 +166,14 @@ describe('FullNAT: generated sets (fixtures/fullnat)', () => {
     expect(rulesOf(r, 'error')).toEqual([]);
   });
 
-  it('dpvs pruning that drops more than NOPs/SACK is reported; alibaba skipping is a warning only', async () => {
+  it('dpvs pruning SACK where TOA fitted is reported, with the removed option named', async () => {
+    const r = await run(path.join(fnatDir, 'dpvs-sack-pruned-needlessly'), 'dpvs');
+    const f = r.findings.filter((x) => x.rule === 'rewrite.tcp-fields');
+    expect(f).toHaveLength(1);
+    expect(f[0]!.message).toMatch(/removed SACK from a client packet while inserting TOA \(3 packets/);
+  });
+
+  it('alibaba skipping TOA for a full option space is a warning only; dpvs would have pruned', async () => {
     const ali = await run(path.join(fnatDir, 'alibaba-options-full'), 'alibaba');
     expect(ali.findings.find((f) => f.rule === 'fnat.toa-no-room')!.message).toMatch(/options already use 36 of 40 bytes/);
     // The same traffic with TOA skipped is a dpvs fault: dpvs prunes SACK to make room.
@@ -244,6 +254,7 @@ describe.skipIf(!need(hasTshark, 'tshark not installed'))('FullNAT fixtures chec
     'alibaba-options-full': toaBytes(254, '198.51.100.7', 40001),
     'dpvs-options-pruned': toaBytes(254, '198.51.100.7', 40001),
     'alibaba-toa-other-conn': toaBytes(254, '198.51.100.7', 40001),
+    'dpvs-sack-pruned-needlessly': toaBytes(254, '198.51.100.7', 40001),
   };
   for (const set of Object.keys(handshakeToa)) {
     it(`${set}: checksums valid, TOA bytes first on the RS-leg 3rd ACK`, () => {
@@ -272,6 +283,14 @@ describe.skipIf(!need(hasTshark, 'tshark not installed'))('FullNAT fixtures chec
         const dup = toRs.filter((r) => r[4] === '0x0010' && options(r[6] ?? '')[0]?.kind === 254).slice(1);
         expect(dup).toHaveLength(4);
         expect(dup.map((d) => options(d[6] ?? '').filter((o) => o.kind === 5).map((o) => (o.bytes.length - 2) / 8)[0] ?? 0)).toEqual([1, 2, 3, 0]);
+      }
+      if (set === 'dpvs-sack-pruned-needlessly') {
+        const dup = toRs.filter((r) => r[4] === '0x0010' && options(r[6] ?? '')[0]?.kind === 254).slice(1);
+        expect(dup).toHaveLength(4);
+        for (const d of dup) expect(options(d[6] ?? '').some((o) => o.kind === 5)).toBe(false);
+        // …while the client sent SACK blocks in each of them.
+        const fromClient = tsharkRows(path.join(fnatDir, set, 'client.pcap')).filter((r) => options(r[6] ?? '').some((o) => o.kind === 5));
+        expect(fromClient).toHaveLength(4);
       }
     });
   }

@@ -356,9 +356,10 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
         sink.check('fnat.toa-missing');
         sink.check('fnat.toa-no-room');
       }
-      if (client && fp === 'dpvs') removedOptions(v, client, rs, toa);
+      if (client && fp) removedOptions(v, client, rs, toa);
       continue;
     }
+    if (client && fp) removedOptions(v, client, rs, null);
     if (exp.expected !== true) continue;
     sink.check('fnat.toa-missing');
     sink.check('fnat.toa-no-room');
@@ -426,11 +427,16 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
   }
 }
 
-/** DPVS may drop NOPs and old TOAs, and outside a SYN SACK blocks, only as far as needed for TOA (§3.1). */
-function removedOptions({ c, sink }: ConnView, client: PacketRecord, rs: PacketRecord, toa: Toa): void {
+/**
+ * Options the director removed from a client → RS packet. Both profiles turn the SYN timestamp
+ * into NOPs (§2.2, §3.1). Alibaba removes nothing else (no compaction, §2.3). DPVS may drop NOPs
+ * and old TOAs, and outside a SYN SACK blocks — the latter only when TOA would not fit otherwise
+ * (tcp_in_prune_options, §3.1).
+ */
+function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: PacketRecord, toa: Toa | null): void {
   const syn = isPureSyn(client);
   const before = optionKeys(client.tcpOpts, -1);
-  const after = optionKeys(rs.tcpOpts, toa.index);
+  const after = optionKeys(rs.tcpOpts, toa ? toa.index : -1);
   const left = [...after];
   const removed: string[] = [];
   for (const k of before) {
@@ -441,9 +447,11 @@ function removedOptions({ c, sink }: ConnView, client: PacketRecord, rs: PacketR
   const kindOf = (k: string): number => parseInt(k.slice(0, 2), 16);
   const allowed = (k: string): boolean => {
     const kind = kindOf(k);
-    if (kind === 254) return true;
     if (syn && kind === 8) return true; // timestamp → NOPs in the SYN (§2.2, §3.1)
-    if (!syn && kind === 5) return optionSpace(client.tcpOpts) - countNops(client.tcpOpts) + toa.len > 40;
+    if (fp !== 'dpvs') return false;
+    if (kind === 254) return true;
+    // SACK may go only when the options minus NOPs and old TOAs still leave no room.
+    if (!syn && kind === 5 && toa) return dpvsMinimalSpace(client.tcpOpts, true) + toa.len > 40;
     return false;
   };
   sink.check('rewrite.tcp-fields');
@@ -452,17 +460,16 @@ function removedOptions({ c, sink }: ConnView, client: PacketRecord, rs: PacketR
     sink.add(
       'rewrite.tcp-fields',
       c,
-      `the director removed ${bad.map((k) => OPT_NAME[kindOf(k)] ?? `kind ${kindOf(k)}`).join(', ')} while inserting TOA`,
-      'DPVS prunes NOPs and old TOAs first and drops only unprotected options it needs the room of (SYN: MSS, WS, SACKP, TS, MPTCP, TFO protected; otherwise TS) (tcp_in_prune_options, lvs-behavior.md §3.1)',
+      `the director removed ${bad.map((k) => OPT_NAME[kindOf(k)] ?? `kind ${kindOf(k)}`).join(', ')} from a client packet${toa ? ' while inserting TOA' : ''}`,
+      fp === 'dpvs'
+        ? 'DPVS prunes NOPs and old TOAs first and drops only unprotected options it needs the room of (SYN: MSS, WS, SACKP, TS, MPTCP, TFO protected; otherwise TS) (tcp_in_prune_options, lvs-behavior.md §3.1)'
+        : 'Alibaba FullNAT only replaces the SYN timestamp with NOPs and inserts TOA; it never removes client options (lvs-behavior.md §2.2, §2.3)',
       [client, rs],
       'pruned',
     );
   }
 }
 
-function countNops(b: Uint8Array | null): number {
-  return listOptions(b).filter((o) => o.kind === 1).length;
-}
 
 function synRules({ c, info, sink, traces }: ConnView): void {
   const family = info.clientFamily;
