@@ -83,6 +83,29 @@ describe('FullNAT: reference director capture sets', () => {
     });
   }
 
+  it('a conformant set never fails for a missing capture point (every subset of points)', async () => {
+    const all: Point[] = ['client', 'director', 'rs'];
+    for (let m = 1; m < 8; m++) {
+      const pick = all.filter((_, i) => m & (1 << i));
+      const r = await run(path.join(replayDir, 'fullnat-dpvs'), 'dpvs', pick);
+      expect(rulesOf(r, 'error'), pick.join('+')).toEqual([]);
+    }
+    // RS captures alone cannot be linked to a client: the FullNAT rules are not evaluated, not passed.
+    const rsOnly = await run(path.join(replayDir, 'fullnat-dpvs'), 'dpvs', ['rs']);
+    expect(tally(rsOnly, 'fnat.seq-delta')!.status).toBe('not-evaluated');
+  });
+
+  for (const [set, rule] of [
+    ['fullnat-alibaba-seq-drift', 'fnat.seq-delta'],
+    ['fullnat-alibaba-toa-wrong-port', 'fnat.toa-mismatch'],
+    ['fullnat-alibaba-mss-not-adjusted', 'fnat.mss-adjust'],
+  ] as const) {
+    it(`${set}: found from the client and RS captures alone, and from the director capture alone`, async () => {
+      expect(rulesOf(await run(path.join(replayDir, set), 'alibaba', ['client', 'rs']), 'error')).toEqual([rule]);
+      expect(rulesOf(await run(path.join(replayDir, set), 'alibaba', ['director']), 'error')).toEqual([rule]);
+    });
+  }
+
   it('ts-not-removed set: only the warning, verdict pass', async () => {
     const r = await run(path.join(replayDir, 'fullnat-alibaba-ts-not-removed'), 'alibaba');
     expect(rulesOf(r, 'error')).toEqual([]);
