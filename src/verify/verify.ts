@@ -28,6 +28,7 @@ import { fullnatFlow, makeFullnatRules } from './rules/fullnat.js';
 import { decorateFullnatLadder } from './rules/fullnat-ladder.js';
 import type { EngineContext, Profile } from './engine/context.js';
 import { inferService } from './engine/infer.js';
+import { DirectorAnswers } from './engine/director-answers.js';
 import { captureFindings, noteArp, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
 import { mergeReaders, PointReader } from './engine/stream.js';
 import type { CaptureWarning } from '../decode/capture/index.js';
@@ -301,6 +302,8 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const maxLadders = input.maxLadders ?? 2000;
   const connections: ConnectionLadder[] = [];
   const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker | FnatTracker }[] = [];
+  // ICMP errors and fragments, shared by every service's rules (see engine/director-answers.ts).
+  const answers = new DirectorAnswers();
   for (const service of services) {
     const fullnat = service.realServers.length > 0 ? service.realServers.every((r) => r.method === 'fullnat') : service.method === 'fullnat';
     if (fullnat) {
@@ -317,6 +320,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
       continue;
     }
     const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
+    ctx.answers = answers;
     const sink = new FindingSink(ctx, ignore);
     const perConn = RULE_MODULES.filter((m) => m !== schedRules);
     const tracker = new ConnectionTracker(ctx, (c) => {
@@ -352,6 +356,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
             if (ts > p.lastTs) p.lastTs = ts;
             noteArp(p, pkt);
             arp.observe(pkt, p.name);
+            if (p.kind !== 'rs') answers.observe(pkt);
           },
         }),
       );

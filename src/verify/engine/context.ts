@@ -7,6 +7,7 @@
 import type { ForwardMethod, RealServer, Service } from '../service/model.js';
 import type { LoadedPoint } from './load.js';
 import type { ClockEstimate } from './clock.js';
+import type { DirectorAnswers } from './director-answers.js';
 
 export type Profile = 'linux' | 'linux-legacy' | 'alibaba' | 'dpvs';
 
@@ -30,6 +31,8 @@ export interface EngineContext {
   directorIdx: number;
   /** Point index of each RS capture by RIP. */
   rsPointByIp: Map<string, number>;
+  /** ICMP errors and fragment totals seen while streaming (flow.not-forwarded exceptions). */
+  answers?: DirectorAnswers;
 }
 
 export function methodOf(ctx: EngineContext, rip: string | null): ForwardMethod {

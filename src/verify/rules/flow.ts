@@ -3,8 +3,44 @@
  * director forwarded, did forwarded copies arrive, did anything reach a real server around the
  * director, and where do RSTs and SYN retransmissions come from.
  */
-import type { Trace } from '../engine/connections.js';
+import type { Connection, Trace } from '../engine/connections.js';
+import type { EngineContext } from '../engine/context.js';
+import type { PacketRecord } from '../engine/record.js';
 import { copyAt, insideCapture, isRst, isSyn, type RuleModule } from './common.js';
+
+/**
+ * A client packet the director correctly did not forward as it arrived (lvs-behavior.md):
+ *  - a first IP fragment: the kernel reassembles before IPVS, so the forwarded copy is the whole
+ *    datagram (same client address, IP ID and seq, payload = all fragments) — §1.6 gather_frags;
+ *  - answered by the director with ICMP time-exceeded (TTL ≤ 1, §1.2 step 3, R1) or with
+ *    fragmentation-needed / packet-too-big for a DF packet above the MTU (§1.2 step 5, R8);
+ *  - a non-SYN packet of a connection IPVS never scheduled (no SYN seen, nothing of it forwarded):
+ *    no conn entry → not scheduled, delivered to the director's own stack, which may answer RST
+ *    (§1.7).
+ */
+function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord): boolean {
+  const answers = ctx.answers;
+  if (Di.ip.mf && answers) {
+    const whole = answers.reassembledPayload(Di.ip.src, Di.ip.dst, Di.ip.id);
+    for (const t of c.traces) {
+      if (!t.c2s) continue;
+      const fwd = copyAt(t, 'De') ?? copyAt(t, 'R');
+      if (fwd && fwd.ip.id === Di.ip.id && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src && (whole < 0 || fwd.payloadLen === whole)) return true;
+    }
+  }
+  const icmp = answers?.icmpFor(Di.ip.src, Di.sport, Di.ip.id, Di.seq);
+  if (icmp) {
+    const timeExceeded = icmp.family === 4 ? icmp.type === 11 : icmp.type === 3;
+    if (timeExceeded && Di.ip.ttl <= 1) return true;
+    const tooBig = icmp.family === 4 ? icmp.type === 3 && icmp.code === 4 && Di.ip.df : icmp.type === 2;
+    if (tooBig && icmp.mtu > 0 && Di.ip.totalLen > icmp.mtu) return true;
+  }
+  if ((Di.flags & 0x02) === 0 && c.isn === null) {
+    const forwarded = c.traces.some((t) => t.c2s && (copyAt(t, 'De') !== undefined || copyAt(t, 'R') !== undefined));
+    if (!forwarded) return true;
+  }
+  return false;
+}
 
 export const flowRules: RuleModule = {
   family: 'flow',
@@ -26,7 +62,7 @@ export const flowRules: RuleModule = {
             const atEnd = Di.ts >= dir.lastTs - 1e6 && !De;
             if (!atEnd && Di.ip.ttl > 1) {
               sink.check('flow.not-forwarded');
-              if (!De && !R) {
+              if (!De && !R && !refusedAsSpecified(ctx, c, Di)) {
                 const expect = c.backend ? ` to real server ${c.backend}` : '';
                 sink.add(
                   'flow.not-forwarded',

@@ -1,0 +1,122 @@
+/**
+ * What the director did with a client packet it did not forward, when that is its documented
+ * behaviour rather than a drop. The connection records only hold TCP/UDP packets, so the two
+ * pieces of evidence that live elsewhere are collected here while the captures stream:
+ *
+ *  - ICMP errors naming a packet (the decoder fills `Packet.quoted`): TTL ≤ 1 is answered with
+ *    time-exceeded (lvs-behavior.md §1.2 step 3, R1) and a DF packet above the (tunnel) MTU with
+ *    fragmentation-needed / packet-too-big (§1.2 step 5, R8) — both dropped, not forwarded;
+ *  - IP fragments: the kernel reassembles before IPVS sees the packet (conntrack/defrag; §1.6
+ *    `ip_vs_gather_frags` for ICMP), so the forwarded copy of a fragmented request is one packet
+ *    whose TCP payload is the sum of the fragments, not a copy of the first fragment.
+ *
+ * Both are rare, so keys are plain strings and the tables are bounded FIFO-style.
+ */
+import { ipv4ToString, ipv6ToString } from '../../decode/addr.js';
+import type { IpView, Packet } from '../../decode/packet.js';
+
+export interface IcmpAnswer {
+  /** 4 or 6 (ICMP or ICMPv6). */
+  family: 4 | 6;
+  type: number;
+  code: number;
+  /** Next-hop MTU of frag-needed / packet-too-big, -1 otherwise. */
+  mtu: number;
+  /** Source of the ICMP error (the VIP or a director address). */
+  from: string;
+  capture: string;
+  frame: number;
+}
+
+interface FragTotal {
+  /** L4 header length of the first fragment (-1 until it is seen). */
+  l4Hdr: number;
+  /** L4 bytes of the whole datagram (-1 until the last fragment is seen). */
+  l4Total: number;
+}
+
+const MAX_ENTRIES = 1 << 16;
+
+function addrText(ip: IpView, buf: Buffer, src: boolean): string {
+  if (ip.version === 4) return ipv4ToString(src ? ip.src4 : ip.dst4);
+  return ipv6ToString(buf, src ? ip.srcOff : ip.dstOff);
+}
+
+function bounded<K, V>(m: Map<K, V>, k: K, v: V): void {
+  if (m.size >= MAX_ENTRIES) {
+    const first = m.keys().next();
+    if (!first.done) m.delete(first.value);
+  }
+  m.set(k, v);
+}
+
+/** Key of a TCP/UDP packet as the director received it (client address/port, IP ID, seq). */
+export function answerKey(src: string, sport: number, id: number, seq: number): string {
+  return `${src}|${sport}|${id}|${seq}`;
+}
+
+function fragKey(src: string, dst: string, id: number): string {
+  return `${src}>${dst}#${id}`;
+}
+
+export class DirectorAnswers {
+  private readonly icmp = new Map<string, IcmpAnswer>();
+  private readonly frags = new Map<string, FragTotal>();
+
+  /** Looks at every decoded packet of a point (cheap test first: most packets are neither). */
+  observe(p: Packet): void {
+    const net = p.net;
+    if (!net.present) return;
+    if (net.l4 === 'icmp' || net.l4 === 'icmpv6') {
+      if (net.icmp.hasQuoted) this.noteIcmp(p);
+      return;
+    }
+    if (net.ip.isFragment && p.tunnel === null) this.noteFragment(p);
+  }
+
+  private noteIcmp(p: Packet): void {
+    const ic = p.net.icmp;
+    const v4 = ic.version === 4;
+    // Errors the director sends about a packet it refused: time exceeded, frag-needed/too-big.
+    const relevant = v4 ? ic.type === 11 || (ic.type === 3 && ic.code === 4) : ic.type === 3 || ic.type === 2;
+    if (!relevant) return;
+    const q = p.quoted;
+    if (!q.present || (q.l4 !== 'tcp' && q.l4 !== 'udp')) return;
+    const sport = q.l4 === 'tcp' ? q.tcp.sport : q.udp.sport;
+    const seq = q.l4 === 'tcp' ? q.tcp.seq : 0;
+    bounded(this.icmp, answerKey(addrText(q.ip, p.buf, true), sport, q.ip.id, seq), {
+      family: v4 ? 4 : 6,
+      type: ic.type,
+      code: ic.code,
+      mtu: ic.mtu,
+      from: addrText(p.net.ip, p.buf, true),
+      capture: p.capture,
+      frame: p.frame,
+    });
+  }
+
+  private noteFragment(p: Packet): void {
+    const ip = p.net.ip;
+    const k = fragKey(addrText(ip, p.buf, true), addrText(ip, p.buf, false), ip.id);
+    let f = this.frags.get(k);
+    if (!f) bounded(this.frags, k, (f = { l4Hdr: -1, l4Total: -1 }));
+    if (ip.fragOffset === 0) {
+      const l = p.net;
+      if (l.l4 === 'tcp') f.l4Hdr = l.tcp.hdrLen;
+      else if (l.l4 === 'udp') f.l4Hdr = 8;
+    }
+    if (!ip.mf) f.l4Total = ip.fragOffset + ip.totalLen - ip.hdrLen;
+  }
+
+  /** The ICMP error the director sent about this packet, if any. */
+  icmpFor(src: string, sport: number, id: number, seq: number): IcmpAnswer | undefined {
+    return this.icmp.get(answerKey(src, sport, id, seq));
+  }
+
+  /** Transport payload of the reassembled datagram a first fragment belongs to, or -1. */
+  reassembledPayload(src: string, dst: string, id: number): number {
+    const f = this.frags.get(fragKey(src, dst, id));
+    if (!f || f.l4Hdr < 0 || f.l4Total < 0) return -1;
+    return f.l4Total - f.l4Hdr;
+  }
+}
