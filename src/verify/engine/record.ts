@@ -99,7 +99,9 @@ export function payloadHash(buf: Uint8Array, off: number, len: number): number {
 
 function optionBytes(p: Packet, l: NetLayers): Uint8Array | null {
   const t = l.tcp;
-  if (t.optCount === 0) return null;
+  // By header length, not by decoded options: a malformed option (a TOA with a bad length
+  // byte) is exactly what the FullNAT rules must see.
+  if (t.hdrLen <= 20) return null;
   const start = t.off + 20;
   const end = Math.min(t.off + t.hdrLen, p.end);
   return end > start ? Uint8Array.prototype.slice.call(p.buf, start, end) : null;
