@@ -197,9 +197,9 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       'As dr, but rs1 has no VIP configured at all. Linux (ip_forward=0) silently drops a packet for an address it does not own: no RST, no ICMP.',
     expected: {
       verdict: 'fail',
-      rules: ['flow.syn-retransmit'],
+      rules: ['flow.syn-retransmit', 'dr.vip-not-bound'],
       notes:
-        'Connections to rs1 time out: the forwarded SYNs arrive at rs1 (dst VIP, dst MAC rs1) and vanish, the client retransmits. Note for dr.vip-not-bound (defined as RST/ICMP from the RS): real Linux sends neither, so only "forwarded SYN reached the RS and got no answer" shows the missing VIP.',
+        'Connections to rs1 time out: the forwarded SYNs arrive at rs1 (dst VIP, dst MAC rs1) and vanish, the client retransmits. Real Linux sends neither RST nor ICMP for an address it does not own, so dr.vip-not-bound is reported from the silence: forwarded SYNs (retransmissions included) reached rs1 and rs1 sent nothing for the connection.',
     },
   },
 ];

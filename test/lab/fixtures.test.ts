@@ -58,6 +58,11 @@ describe.skipIf(!tools)('committed lab fixtures', () => {
       if (exp.rules.includes('nat.rip-leak') || exp.rules.includes('dr.reply-src')) {
         expect(tsharkCount(join(dir, exp.captures.client!), 'ip.src==10.0.0.11 && tcp.flags.syn==1 && tcp.flags.ack==1')).toBeGreaterThan(0);
       }
+      if (exp.rules.includes('dr.vip-not-bound')) {
+        // Forwarded SYNs for the VIP reached rs1 and rs1 sent nothing at all (Linux drops silently).
+        expect(tsharkCount(join(dir, exp.captures.rs1!), `tcp.flags.syn==1 && tcp.flags.ack==0 && ip.dst==${vip} && eth.dst==${exp.realServerMacs.rs1}`)).toBeGreaterThan(1);
+        expect(tsharkCount(join(dir, exp.captures.rs1!), `eth.src==${exp.realServerMacs.rs1} && (tcp || icmp)`)).toBe(0);
+      }
       if (exp.rules.length === 0) {
         expect(exp.connections.every((c) => c.ok)).toBe(true);
         expect(anyHas(`arp.src.proto_ipv4==${vip} && ${rsMacs}`)).toBe(false);

@@ -4,8 +4,50 @@
  * server's MAC; real servers answer from VIP:vport, directly to the client's next hop, and do
  * answer (a RST/ICMP to a forwarded SYN means the VIP is not configured on the RS).
  */
-import { methodOf } from '../engine/context.js';
-import { copyAt, hostPort, isRst, isSyn, type RuleModule } from './common.js';
+import type { Connection } from '../engine/connections.js';
+import { methodOf, type EngineContext } from '../engine/context.js';
+import type { PacketRecord } from '../engine/record.js';
+import type { FindingSink } from '../engine/sink.js';
+import { copyAt, hostPort, insideCapture, isRst, isSyn, type RuleModule } from './common.js';
+
+/** Real servers (by RIP) seen answering some connection, per run: a silent RS is then not a dead host. */
+const answering = new WeakMap<EngineContext, Set<string>>();
+
+/**
+ * The Linux form of dr.vip-not-bound: an RS without the VIP (ip_forward=0) drops a packet for an
+ * address it does not own silently — no RST, no ICMP (fixtures/lab/dr-vip-not-bound, real kernel).
+ * Forwarded SYNs reached the RS capture (dst VIP, the RS's own MAC) and the RS sent nothing at all
+ * for the connection, while either it answers other connections or the client's retransmitted
+ * SYNs reached it and died the same way (so it is not one lost packet).
+ */
+function silentRs(ctx: EngineContext, c: Connection, sink: FindingSink): void {
+  const rip = c.backend;
+  const rsIdx = rip ? ctx.rsPointByIp.get(rip) : undefined;
+  if (!rip || rsIdx === undefined) return;
+  const own = ctx.points[rsIdx]!.ownMac;
+  const syns: PacketRecord[] = [];
+  for (const t of c.traces) {
+    if (!t.c2s) {
+      if (copyAt(t, 'R')) return;
+      continue;
+    }
+    const R = copyAt(t, 'R');
+    if (R && isSyn(R) && R.ip.dst === ctx.service.vip && (!own || R.dstMac === own)) syns.push(R);
+  }
+  if (syns.length === 0) return;
+  const last = syns[syns.length - 1]!;
+  // The RS capture must still run a window after the last SYN for "sent nothing" to be evidence.
+  if (!insideCapture(ctx, rsIdx, last.t + ctx.windowNs)) return;
+  const others = answering.get(ctx)?.has(rip) === true;
+  if (syns.length < 2 && !others) return;
+  sink.add(
+    'dr.vip-not-bound',
+    c,
+    `real server ${rip} received ${syns.length} forwarded SYN(s) for ${hostPort(ctx.service.vip, ctx.service.vport)} and sent nothing for the connection${others ? ' while it answers other connections' : ''}`,
+    `the VIP is not configured on ${rip}: Linux silently drops packets for an address it does not own. Add it: ip addr add ${ctx.service.vip}/32 dev lo, with net.ipv4.conf.all.arp_ignore=1 and arp_announce=2 (lvs-behavior.md §4)`,
+    syns.slice(0, 4),
+  );
+}
 
 export const drRules: RuleModule = {
   family: 'dr',
@@ -14,6 +56,11 @@ export const drRules: RuleModule = {
     const { vip, vport } = ctx.service;
     for (const c of conns) {
       if (methodOf(ctx, c.backend) !== 'dr') continue;
+      if (c.backend && c.traces.some((t) => !t.c2s && copyAt(t, 'R'))) {
+        let set = answering.get(ctx);
+        if (!set) answering.set(ctx, (set = new Set()));
+        set.add(c.backend);
+      }
       let synForwarded: ReturnType<typeof copyAt>;
       let answered = false;
       for (const t of c.traces) {
@@ -98,6 +145,10 @@ export const drRules: RuleModule = {
             }
           }
         }
+      }
+      if (!answered && synForwarded) {
+        sink.check('dr.vip-not-bound');
+        silentRs(ctx, c, sink);
       }
     }
   },
