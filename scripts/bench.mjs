@@ -16,8 +16,10 @@
  * tshark fields), plus peak RSS of each decode process (/usr/bin/time -v, else the CLI's own
  * LVSAUDIT_REPORT_RSS line).
  *
- * Each command runs BENCH_REPEAT times (default 3) and the fastest run counts: the machine
- * may be shared, and the best run is the one least disturbed by other load.
+ * Each command runs BENCH_REPEAT times (default 3). Both the fastest run (least disturbed by
+ * other load on a shared machine) and the median run are printed, each with its ratio, and
+ * the 1-minute load average is printed before and after: figures taken under load are not
+ * comparable with figures from a quiet machine.
  *
  * Environment: BENCH_PACKETS (default 2000000), BENCH_TSHARK_PACKETS (default 200000), BENCH_REPEAT.
  * Structure: `sections` is a list of { name, run(ctx) } the integrator can extend (e.g. a
@@ -25,6 +27,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -96,16 +99,27 @@ export async function generateCapture(file, n) {
   return written;
 }
 
-/** Best (fastest) of REPEAT runs of `timed`; peak RSS is the largest seen. */
+/** REPEAT runs of `timedOnce`: the best (fastest) run, the median run time, every run time;
+ *  peak RSS is the largest seen. */
 export function timed(cmd, args, opts = {}) {
   let best = null;
   let rss = null;
+  const runs = [];
   for (let i = 0; i < REPEAT; i++) {
     const r = timedOnce(cmd, args, opts);
+    runs.push(r.seconds);
     if (best === null || r.seconds < best.seconds) best = r;
     if (r.rssKiB !== null) rss = Math.max(rss ?? 0, r.rssKiB);
   }
-  return { ...best, rssKiB: rss };
+  const sorted = [...runs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const medianSeconds = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { ...best, medianSeconds, runs, rssKiB: rss };
+}
+
+/** Section result from a timed run over `n` packets. */
+function rates(n, r, note) {
+  return { pps: n / r.seconds, medianPps: n / r.medianSeconds, seconds: r.seconds, medianSeconds: r.medianSeconds, rssKiB: r.rssKiB, ...(note ? { note } : {}) };
 }
 
 /** Runs a command with stdout to /dev/null; wall time measured here, peak RSS from /usr/bin/time -v. */
@@ -157,14 +171,14 @@ export const sections = [
     name: 'decode --summary',
     run: (ctx) => {
       const r = timed(process.execPath, [...decodeArgv(), '--summary', ctx.file], { env: { LVSAUDIT_REPORT_RSS: '1' } });
-      return { pps: ctx.packets / r.seconds, seconds: r.seconds, rssKiB: r.rssKiB };
+      return rates(ctx.packets, r);
     },
   },
   {
     name: 'decode --json',
     run: (ctx) => {
       const r = timed(process.execPath, [...decodeArgv(), '--json', ctx.file], { env: { LVSAUDIT_REPORT_RSS: '1' } });
-      return { pps: ctx.packets / r.seconds, seconds: r.seconds, rssKiB: r.rssKiB };
+      return rates(ctx.packets, r);
     },
   },
   {
@@ -172,7 +186,7 @@ export const sections = [
     run: (ctx) => {
       if (!has('tcpdump')) return { note: 'tcpdump not installed' };
       const r = timed('tcpdump', ['-r', ctx.file, '-w', '/dev/null']);
-      return { pps: ctx.packets / r.seconds, seconds: r.seconds, rssKiB: r.rssKiB };
+      return rates(ctx.packets, r);
     },
   },
   {
@@ -182,7 +196,7 @@ export const sections = [
       const file = existsSync(ctx.prefix) ? ctx.prefix : ctx.file;
       const n = existsSync(ctx.prefix) ? ctx.prefixPackets : ctx.packets;
       const r = timed('tshark', ['-n', '-r', file, '-T', 'fields', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport']);
-      return { pps: n / r.seconds, seconds: r.seconds, rssKiB: r.rssKiB, note: `on the first ${n} packets` };
+      return rates(n, r, `on the first ${n} packets`);
     },
   },
 ];
@@ -202,28 +216,35 @@ export async function runBench(list = sections) {
     `capture: ${ctx.file} (${ctx.packets.toLocaleString('en-US')} packets, ${(statSync(ctx.file).size / 1e6).toFixed(0)} MB), ` +
       `node ${process.version}, best of ${REPEAT} runs`,
   );
+  const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  console.log(`load average (1/5/15 min) before: ${load()}   cores: ${os.availableParallelism?.() ?? os.cpus().length}`);
+  console.log(`${''.padEnd(32)} ${'best'.padStart(20)} ${'median'.padStart(20)}`);
   const results = {};
   for (const s of list) {
     global.gc?.();
     const r = await s.run(ctx);
     results[s.name] = r;
     const rss = r.rssKiB ? `, peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB` : '';
-    const secs = r.seconds !== undefined ? ` (${r.seconds.toFixed(2)} s)` : '';
-    console.log(`${s.name.padEnd(32)} ${fmtRate(r.pps).padStart(20)}${secs}${rss}${r.note ? ` — ${r.note}` : ''}`);
+    const secs = r.seconds !== undefined ? ` (${r.seconds.toFixed(2)} s / ${r.medianSeconds.toFixed(2)} s)` : '';
+    console.log(`${s.name.padEnd(32)} ${fmtRate(r.pps).padStart(20)} ${fmtRate(r.medianPps).padStart(20)}${secs}${rss}${r.note ? ` — ${r.note}` : ''}`);
   }
   let ok = true;
   for (const [label, a, b, min] of targets) {
-    const x = results[a]?.pps;
-    const y = results[b]?.pps;
-    if (!x || !y) {
+    const x = results[a];
+    const y = results[b];
+    if (!x?.pps || !y?.pps) {
       console.log(`${label}: n/a`);
       continue;
     }
-    const ratio = x / y;
+    // Best against best and median against median: both sides ran on the same machine
+    // in the same minute, so the ratio cancels part of the shared load.
+    const ratio = x.pps / y.pps;
+    const medianRatio = x.medianPps / y.medianPps;
     const pass = ratio >= min;
     ok &&= pass;
-    console.log(`${label.padEnd(32)} ${ratio.toFixed(2)}× (target ≥ ${min}×) ${pass ? 'MET' : 'NOT MET'}`);
+    console.log(`${label.padEnd(32)} best ${ratio.toFixed(2)}×, median ${medianRatio.toFixed(2)}× (target ≥ ${min}×) ${pass ? 'MET' : 'NOT MET'} (best)`);
   }
+  console.log(`load average (1/5/15 min) after:  ${load()}`);
   return { results, ok };
 }
 
