@@ -10,11 +10,12 @@ import { registerDecode } from './decode.js';
 import { registerArp } from './arp.js';
 import { registerVerify } from './verify.js';
 import { registerReplay } from './replay.js';
+import { registerLab } from './lab.js';
 
 /** A subcommand module registers itself on the program; its action resolves to an exit code. */
 export type CommandRegistrar = (program: Command, setExit: (code: number) => void) => void;
 
-const registrars: CommandRegistrar[] = [registerDecode, registerVerify, registerArp, registerReplay];
+const registrars: CommandRegistrar[] = [registerDecode, registerVerify, registerArp, registerReplay, registerLab];
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
