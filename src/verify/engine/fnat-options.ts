@@ -15,9 +15,12 @@ export interface TcpOption {
   /** Offset inside the option bytes. */
   off: number;
   len: number;
+  /** The length byte is below 2 or runs past the option space: walking stopped here. */
+  broken?: boolean;
 }
 
-/** Options in wire order; NOP and EOL are one byte; walking stops at EOL or a broken length. */
+/** Options in wire order; NOP and EOL are one byte; walking stops at EOL or after a broken
+ *  length (listed with `broken`, so that a malformed TOA is still seen as one). */
 export function listOptions(b: Uint8Array | null): TcpOption[] {
   const out: TcpOption[] = [];
   if (!b) return out;
@@ -31,7 +34,10 @@ export function listOptions(b: Uint8Array | null): TcpOption[] {
       continue;
     }
     const len = b[i + 1];
-    if (len === undefined || len < 2 || i + len > b.length) break;
+    if (len === undefined || len < 2 || i + len > b.length) {
+      out.push({ kind, off: i, len: len ?? 0, broken: true });
+      break;
+    }
     out.push({ kind, off: i, len });
     i += len;
   }
@@ -39,7 +45,7 @@ export function listOptions(b: Uint8Array | null): TcpOption[] {
 }
 
 export function optionMss(b: Uint8Array | null): number {
-  for (const o of listOptions(b)) if (o.kind === 2 && o.len === 4) return (b![o.off + 2]! << 8) | b![o.off + 3]!;
+  for (const o of listOptions(b)) if (o.kind === 2 && o.len === 4 && !o.broken) return (b![o.off + 2]! << 8) | b![o.off + 3]!;
   return -1;
 }
 
@@ -53,7 +59,7 @@ const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! <<
 export function sackEdges(b: Uint8Array | null): number[] {
   const out: number[] = [];
   for (const o of listOptions(b)) {
-    if (o.kind !== 5) continue;
+    if (o.kind !== 5 || o.broken) continue;
     for (let p = o.off + 2; p + 8 <= o.off + o.len; p += 8) out.push(u32(b!, p), u32(b!, p + 4));
   }
   return out;
@@ -87,10 +93,12 @@ export const KNOWN_TOA_KINDS: ReadonlySet<number> = new Set([254, 253, 200, 201]
 const STANDARD_KINDS: ReadonlySet<number> = new Set([0, 1, 2, 3, 4, 5, 8, 19, 29, 30, 34]);
 
 function toaAt(b: Uint8Array, o: TcpOption, index: number): Toa {
-  const port = o.len >= 4 ? (b[o.off + 2]! << 8) | b[o.off + 3]! : 0;
+  const port = o.len >= 4 && o.off + 4 <= b.length ? (b[o.off + 2]! << 8) | b[o.off + 3]! : 0;
   let addr = '';
   let family: 4 | 6 | 0 = 0;
-  if (o.len === 8) {
+  if (o.broken) {
+    // A malformed length: no address to read.
+  } else if (o.len === 8) {
     addr = ipv4ToString(u32(b, o.off + 4));
     family = 4;
   } else if (o.len === 20) {
@@ -120,7 +128,7 @@ export function findToa(r: PacketRecord, clientOpts: Uint8Array | null | undefin
     }
     for (let i = 0; i < opts.length; i++) {
       const o = opts[i]!;
-      if (STANDARD_KINDS.has(o.kind)) continue;
+      if (STANDARD_KINDS.has(o.kind) && !o.broken) continue;
       const k = Buffer.from(b.subarray(o.off, o.off + o.len)).toString('hex');
       const n = before.get(k) ?? 0;
       if (n > 0) {
@@ -134,7 +142,10 @@ export function findToa(r: PacketRecord, clientOpts: Uint8Array | null | undefin
   }
   for (let i = 0; i < opts.length; i++) {
     const o = opts[i]!;
-    if (!(kinds.has(o.kind) || KNOWN_TOA_KINDS.has(o.kind)) || (o.len !== 8 && o.len !== 20)) continue;
+    if (!(kinds.has(o.kind) || KNOWN_TOA_KINDS.has(o.kind))) continue;
+    // A malformed TOA-kind option is reported as a TOA of the wrong length (fnat.toa-format).
+    if (o.broken) return toaAt(b, o, i);
+    if (o.len !== 8 && o.len !== 20) continue;
     if ((o.kind === 253 || o.kind === 254) && isKnownExperiment(b, o.off, o.len, r.flags)) continue;
     return toaAt(b, o, i);
   }

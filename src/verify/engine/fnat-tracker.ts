@@ -93,10 +93,12 @@ export class FnatTracker {
     private readonly idleNs = 60e9,
   ) {}
 
-  private rsPortOk(rip: string, port: number): boolean {
+  /** An RS-leg packet: to/from a configured RIP, on its port — or on any port when the other
+   *  end is a configured local address (a director using the wrong port is fnat.src, not noise). */
+  private rsLegEnd(rip: string, port: number, other: string): boolean {
     const rs = this.ctx.rsByIp.get(rip);
     if (!rs) return false;
-    return rs.port === 0 || rs.port === port || this.ctx.service.vport === 0;
+    return rs.port === 0 || rs.port === port || this.ctx.service.vport === 0 || this.ctx.service.localAddresses.includes(other);
   }
 
   add(r: PacketRecord): void {
@@ -112,9 +114,9 @@ export class FnatTracker {
       if (kind !== 'rs') this.clientLeg(r, true);
     } else if (r.ip.src === vip && (vport === 0 || r.sport === vport)) {
       if (kind !== 'rs') this.clientLeg(r, false);
-    } else if (this.rsPortOk(r.ip.dst, r.dport)) {
+    } else if (this.rsLegEnd(r.ip.dst, r.dport, r.ip.src)) {
       if (kind !== 'client') this.rsLeg(r, true);
-    } else if (this.rsPortOk(r.ip.src, r.sport)) {
+    } else if (this.rsLegEnd(r.ip.src, r.sport, r.ip.dst)) {
       if (kind !== 'client') this.rsLeg(r, false);
     }
   }
@@ -332,7 +334,8 @@ export class FnatTracker {
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
     c.records.sort((a, b) => a.t - b.t);
     c.traces = [];
-    buildFnatTraces(c, this.ctx.windowNs);
+    // IP IDs tell packets apart only when the director keeps them (the SYN link proved it).
+    buildFnatTraces(c, this.ctx.windowNs, leg?.linkedBy === 'syn');
     if (leg) {
       c.backend = leg.rip;
       c.backendFrom = c.records.some((r) => r.role === 'De' && r.c2s) ? 'director' : 'rs';
@@ -387,7 +390,7 @@ function newConnection(id: string, client: string, cport: number, isn: number | 
 
 const slotOf = (r: PacketRecord): string => `${r.point}:${r.role}`;
 
-function buildFnatTraces(c: Connection, windowNs: number): void {
+function buildFnatTraces(c: Connection, windowNs: number, idsKept: boolean): void {
   const open = new Map<number, Trace[]>();
   for (const r of c.records) {
     const key = r.c2s ? numericKey(1, 0, r.ack, r.flags, r.payloadLen, 0) : numericKey(0, r.seq, 0, r.flags, r.payloadLen, 0);
@@ -403,7 +406,7 @@ function buildFnatTraces(c: Connection, windowNs: number): void {
       }
       // A copy on the other leg with another IPv4 ID is another packet (FullNAT keeps IP IDs;
       // IPv6 has none, and NAT64 makes one up).
-      if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) continue;
+      if (idsKept && r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) continue;
       chosen ??= t;
     }
     if (!chosen) {

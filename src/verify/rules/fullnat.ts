@@ -81,14 +81,22 @@ function pathMtu(traces: readonly Trace[]): number {
   return 1500;
 }
 
-/** Smallest option space dpvs can reach by pruning (NOPs, old kind-254, and outside the SYN, SACK). */
-function dpvsMinimalSpace(opts: Uint8Array | null, syn: boolean): number {
+/** Options dpvs never prunes (tcp_in_prune_options, §3.1): SYN MSS, WS, SACKP, TS, MPTCP, TFO; otherwise TS. */
+const DPVS_PROTECTED_SYN: ReadonlySet<number> = new Set([2, 3, 4, 8, 30, 34]);
+const DPVS_PROTECTED: ReadonlySet<number> = new Set([8]);
+
+/** Option space after dpvs's first pruning step (NOPs and old kind-254 removed), padded. */
+function dpvsAfterNopPrune(opts: Uint8Array | null): number {
   let n = 0;
-  for (const o of listOptions(opts)) {
-    if (o.kind === 1 || o.kind === 254) continue;
-    if (!syn && o.kind === 5) continue;
-    n += o.len;
-  }
+  for (const o of listOptions(opts)) if (o.kind !== 1 && o.kind !== 254) n += o.len;
+  return (n + 3) & ~3;
+}
+
+/** Smallest option space dpvs can reach: only the protected options left. */
+function dpvsMinimalSpace(opts: Uint8Array | null, syn: boolean): number {
+  const keep = syn ? DPVS_PROTECTED_SYN : DPVS_PROTECTED;
+  let n = 0;
+  for (const o of listOptions(opts)) if (keep.has(o.kind)) n += o.len;
   return (n + 3) & ~3;
 }
 
@@ -370,7 +378,7 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
     else if (fp === 'dpvs') {
       const minimal = dpvsMinimalSpace(base.tcpOpts, syn);
       const prunedLen = base.ip.totalLen - (optionSpace(base.tcpOpts) - minimal);
-      if (minimal + toaLen > 40) noRoom = `options need ${minimal} bytes even after pruning NOPs${syn ? '' : ' and SACK'}; TOA needs ${toaLen} of 40`;
+      if (minimal + toaLen > 40) noRoom = `options need ${minimal} bytes even after pruning every unprotected option; TOA needs ${toaLen} of 40`;
       else if (prunedLen + toaLen > mtu) noRoom = `the segment (${prunedLen} bytes after pruning) + TOA exceeds the path MTU ${mtu}`;
     } else {
       const space = optionSpace(base.tcpOpts);
@@ -434,6 +442,8 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
  * (tcp_in_prune_options, §3.1).
  */
 function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: PacketRecord, toa: Toa | null): void {
+  // A malformed option (e.g. a TOA with a wrong length byte) hides what follows it.
+  if (listOptions(rs.tcpOpts).some((o) => o.broken) || (toa && toa.len !== 8 && toa.len !== 20)) return;
   const syn = isPureSyn(client);
   const before = optionKeys(client.tcpOpts, -1);
   const after = optionKeys(rs.tcpOpts, toa ? toa.index : -1);
@@ -450,8 +460,8 @@ function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: Pac
     if (syn && kind === 8) return true; // timestamp → NOPs in the SYN (§2.2, §3.1)
     if (fp !== 'dpvs') return false;
     if (kind === 254) return true;
-    // SACK may go only when the options minus NOPs and old TOAs still leave no room.
-    if (!syn && kind === 5 && toa) return dpvsMinimalSpace(client.tcpOpts, true) + toa.len > 40;
+    // Unprotected options may go only when the options minus NOPs and old TOAs still leave no room.
+    if (toa && !(syn ? DPVS_PROTECTED_SYN : DPVS_PROTECTED).has(kind)) return dpvsAfterNopPrune(client.tcpOpts) + toa.len > 40;
     return false;
   };
   sink.check('rewrite.tcp-fields');
@@ -462,7 +472,7 @@ function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: Pac
       c,
       `the director removed ${bad.map((k) => OPT_NAME[kindOf(k)] ?? `kind ${kindOf(k)}`).join(', ')} from a client packet${toa ? ' while inserting TOA' : ''}`,
       fp === 'dpvs'
-        ? 'DPVS prunes NOPs and old TOAs first and drops only unprotected options it needs the room of (SYN: MSS, WS, SACKP, TS, MPTCP, TFO protected; otherwise TS) (tcp_in_prune_options, lvs-behavior.md §3.1)'
+        ? 'DPVS prunes NOPs and old TOAs first and drops unprotected options only when TOA still does not fit (SYN: MSS, WS, SACKP, TS, MPTCP, TFO protected; otherwise TS) (tcp_in_prune_options, lvs-behavior.md §3.1)'
         : 'Alibaba FullNAT only replaces the SYN timestamp with NOPs and inserts TOA; it never removes client options (lvs-behavior.md §2.2, §2.3)',
       [client, rs],
       'pruned',
@@ -554,14 +564,20 @@ export function fullnatFlow(flow: RuleModule): RuleModule {
     family: flow.family,
     ids: flow.ids,
     run(ctx, conns, sink) {
-      flow.run(
-        ctx,
-        conns.filter((c) => {
-          const i = fnatInfo(c);
-          return !i || i.leg !== null || c.isn !== null;
-        }),
-        sink,
-      );
+      const judged: Connection[] = [];
+      for (const c of conns) {
+        const i = fnatInfo(c);
+        if (i && i.leg === null && c.isn === null) continue;
+        // A DF client segment larger than the RS-side path MTU is answered with ICMP
+        // frag-needed and dropped (§2.1, §3.1, R8): not forwarding it is correct.
+        const mtu = pathMtu(c.traces);
+        const oversize = (t: Trace): boolean => {
+          const { client, rs } = legCopies(t);
+          return t.c2s && !rs && client !== undefined && client.ip.df && client.ip.totalLen > mtu;
+        };
+        judged.push(c.traces.some(oversize) ? { ...c, traces: c.traces.filter((t) => !oversize(t)) } : c);
+      }
+      flow.run(ctx, judged, sink);
     },
   };
 }
