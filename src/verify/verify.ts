@@ -341,6 +341,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const arp = new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' });
   const warnings: CaptureWarning[] = [];
   const readers: PointReader[] = [];
+  const anyFullnat = services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
   points.forEach((p, i) => {
     for (const file of p.files) {
       readers.push(
@@ -348,6 +349,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
           ...toa,
           ...(keep ? { keep } : {}),
           offsetNs: clocks[i]!.offsetNs,
+          tcpOptions: anyFullnat,
           onWarning: (w) => warnings.push(w),
           observe: (pkt) => {
             p.frames++;

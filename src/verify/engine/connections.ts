@@ -57,7 +57,13 @@ export interface Connection {
 const SYN = TcpFlag.SYN;
 const ACK = TcpFlag.ACK;
 
-export const slotOf = (r: PacketRecord): string => `${r.point}:${r.role}`;
+const ROLE_INDEX: Record<Role, number> = { C: 0, Di: 1, De: 2, R: 3 };
+/** Slot names by point × role, built once: buildTraces asks for one per packet. */
+const slotNames: string[] = [];
+export const slotOf = (r: PacketRecord): string => {
+  const i = r.point * 5 + (r.role ? ROLE_INDEX[r.role] : 4);
+  return (slotNames[i] ??= `${r.point}:${r.role}`);
+};
 
 /**
  * Learns the director's MACs. Only copies whose position on the path is certain are used, so a

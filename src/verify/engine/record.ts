@@ -131,7 +131,8 @@ function ip4(a: number): string {
 }
 
 function mac(buf: Buffer, off: number): string {
-  const n = buf.readUIntBE(off, 6);
+  // 48 bits as one exact number without readUIntBE's generic loop (per packet, twice).
+  const n = (buf[off]! * 256 + buf[off + 1]!) * 4294967296 + (((buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!) >>> 0);
   let s = macText.get(n);
   if (s === undefined) {
     s = macToString(buf, off);
@@ -149,8 +150,10 @@ export function transportOf(p: Packet): NetLayers | null {
   return l;
 }
 
-/** Copies what the engine needs out of the reused packet view. */
-export function extractRecord(p: Packet, point: number): PacketRecord | null {
+/** Copies what the engine needs out of the reused packet view. `withOptions` false leaves
+ *  `tcpOpts` null: only FullNAT rules read the option bytes, and the copy is one allocation
+ *  (with its own backing store) per packet that carries options. */
+export function extractRecord(p: Packet, point: number, withOptions = true): PacketRecord | null {
   const l = transportOf(p);
   if (!l) return null;
   const buf = p.buf;
@@ -186,7 +189,7 @@ export function extractRecord(p: Packet, point: number): PacketRecord | null {
     payloadLen: isTcp ? Math.max(wireLen, pl) : Math.max(wireLen, pl),
     hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
     optSig: isTcp ? optionsHash(p, l) : 0,
-    tcpOpts: isTcp ? optionBytes(p, l) : null,
+    tcpOpts: isTcp && withOptions ? optionBytes(p, l) : null,
     l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
     role: null,
     conn: null,

@@ -24,6 +24,8 @@ export interface ReaderOptions {
   /** ns subtracted from capture time to get reference time. */
   offsetNs: number;
   chunkSize?: number;
+  /** Copy the TCP option bytes into records (FullNAT rules need them); default true. */
+  tcpOptions?: boolean;
 }
 
 const CHUNK = 256 * 1024;
@@ -84,7 +86,7 @@ export class PointReader {
           if (!this.malformedWhat) this.malformedWhat = `${p.malformed.layer} at byte ${p.malformed.offset}: ${p.malformed.reason}`;
         }
         this.opts.observe?.(p);
-        const r = extractRecord(p, this.point);
+        const r = extractRecord(p, this.point, this.opts.tcpOptions !== false);
         if (r && (!this.opts.keep || this.opts.keep(r))) {
           r.t = r.ts - this.opts.offsetNs;
           this.queue.push(r);
