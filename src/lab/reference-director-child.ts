@@ -4,7 +4,7 @@
  * opens interfaces in the network namespace of the calling process, and a Node process cannot
  * switch namespaces; the lab starts it with `ip netns exec <director-ns> node <this file> JSON`.
  *
- * Protocol: argv[2] is a JSON `ChildDirectorSpec`; the child prints `ready` once both ports are
+ * Protocol: the last argument is a JSON `ChildDirectorSpec`; the child prints `ready` once both ports are
  * open, and on SIGTERM/SIGINT closes them, prints `stats {"in":…,"out":…}` and exits 0.
  */
 import { startLiveDirector } from '../replay/director/live.js';
@@ -20,7 +20,7 @@ export interface ChildDirectorSpec {
 }
 
 async function main(): Promise<void> {
-  const spec = JSON.parse(process.argv[2] ?? '{}') as ChildDirectorSpec;
+  const spec = JSON.parse(process.argv[process.argv.length - 1] ?? '{}') as ChildDirectorSpec;
   const live = await startLiveDirector({
     clientIface: spec.clientIface,
     rsIface: spec.rsIface,

@@ -278,7 +278,7 @@ function buildDr(lab: Lab, faults: LabFaults): Built {
 export function directorChildArgv(): string[] {
   const here = fileURLToPath(import.meta.url);
   const dir = dirname(here);
-  if (here.endsWith('.js')) return [process.execPath, join(dir, 'reference-director-child.js'), '--'];
+  if (here.endsWith('.js')) return [process.execPath, join(dir, 'reference-director-child.js')];
   const viteNode = resolve(dir, '..', '..', 'node_modules', 'vite-node', 'vite-node.mjs');
   if (!existsSync(viteNode)) throw new EnvironmentError(`running the lab from TypeScript sources needs vite-node (${viteNode}); build with npm run build`);
   return [process.execPath, viteNode, join(dir, 'reference-director-child.ts'), '--'];
