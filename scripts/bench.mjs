@@ -30,6 +30,7 @@ import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { verifySection } from './bench-verify.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
@@ -200,6 +201,8 @@ export const sections = [
     },
   },
 ];
+
+sections.push(verifySection);
 
 /** Targets: [name, numerator section, denominator section, minimum ratio]. */
 export const targets = [

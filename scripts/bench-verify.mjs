@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+/**
+ * Benchmark of `lvsaudit verify` over a conformant NAT capture set: client, director (two
+ * interface files) and two real servers, written by `scripts/make-verify-fixtures.mjs --bulk N`
+ * (8 packets per connection, seen at 4 points: 32 records per connection). Prints packets/s over
+ * all captures together and the peak RSS of the verify process (/usr/bin/time -v).
+ * Target (issue): ≥ 1 M packets/s on a set of ≥ 1 M packets, peak RSS ≤ 512 MB.
+ *
+ *   node scripts/bench-verify.mjs          (after `npx tsc -p .`)
+ *
+ * bench.mjs runs it as its `verify` section. Environment: BENCH_VERIFY_PACKETS (default
+ * 1 024 000, rounded up to whole connections), BENCH_REPEAT (default 3).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PER_CONN = 32;
+const PACKETS = Number(process.env.BENCH_VERIFY_PACKETS ?? 1_024_000);
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+const GEN_VERSION = 1;
+
+/** Generates (once, cached in /tmp) the bulk NAT set; returns its directory and packet count. */
+export function ensureVerifySet(packets = PACKETS) {
+  const conns = Math.ceil(packets / PER_CONN);
+  const dir = `/tmp/lvsaudit-bench-verify-v${GEN_VERSION}-${conns}`;
+  if (!existsSync(path.join(dir, 'expected.json'))) {
+    rmSync(dir, { recursive: true, force: true });
+    const t0 = Date.now();
+    process.stderr.write(`bench-verify: generating ${conns} NAT connections (${conns * PER_CONN} packets) into ${dir} …\n`);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-verify-fixtures.mjs'), '--bulk', String(conns), dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (r.status !== 0) throw new Error('make-verify-fixtures.mjs --bulk failed');
+    process.stderr.write(`bench-verify: generated in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  }
+  return { dir, packets: conns * PER_CONN };
+}
+
+function verifyArgs(dir) {
+  const f = (n) => path.join(dir, n);
+  return [
+    path.join(repoRoot, 'bin', 'lvsaudit.js'),
+    'verify',
+    '--config', f('service.conf'),
+    '--client', f('client.pcap'),
+    '--director', f('director-eth0.pcap'),
+    '--director', f('director-eth1.pcap'),
+    '--rs-capture', f('rs1.pcap'),
+    '--rs-capture', f('rs2.pcap'),
+    '--format', 'json',
+  ];
+}
+
+/** One verify run: wall seconds, peak RSS (KiB) and the parsed report. */
+function runOnce(dir) {
+  const out = path.join(dir, 'report.json');
+  const useTime = existsSync('/usr/bin/time');
+  const args = verifyArgs(dir);
+  const fd = openSync(out, 'w');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(useTime ? '/usr/bin/time' : process.execPath, useTime ? ['-v', process.execPath, ...args] : args, {
+    stdio: ['ignore', fd, 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, LVSAUDIT_REPORT_RSS: '1' },
+  });
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  closeSync(fd);
+  const err = r.stderr ?? '';
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(err) ?? /maxrss (\d+) KiB/.exec(err);
+  const user = /User time \(seconds\): ([\d.]+)/.exec(err);
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(err);
+  // verify exits 1 on a failing verdict; the set is conformant, so anything but 0 is a problem.
+  const exit = useTime ? Number(/Exit status: (\d+)/.exec(err)?.[1] ?? r.status) : r.status;
+  if (exit !== 0) throw new Error(`verify failed (exit ${exit}): ${err.split('\n').slice(0, 3).join(' | ')}`);
+  const report = JSON.parse(readFileSync(out, 'utf8'));
+  return { seconds, rssKiB: m ? Number(m[1]) : null, cpuSeconds: user && sys ? Number(user[1]) + Number(sys[1]) : null, report };
+}
+
+/** bench.mjs section: { name, run(ctx) } → { pps, medianPps, seconds, medianSeconds, rssKiB, note }. */
+export const verifySection = {
+  name: 'verify (NAT, 4 points)',
+  run: () => {
+    const { dir, packets } = ensureVerifySet();
+    const runs = [];
+    for (let i = 0; i < REPEAT; i++) runs.push(runOnce(dir));
+    const frames = runs[0].report.stats.frames;
+    if (frames !== packets) throw new Error(`verify read ${frames} frames, the set has ${packets}`);
+    if (runs.some((r) => r.report.verdict !== 'pass')) throw new Error('verify did not pass the conformant bulk set');
+    const secs = runs.map((r) => r.seconds).sort((a, b) => a - b);
+    const mid = secs.length >> 1;
+    const median = secs.length % 2 ? secs[mid] : (secs[mid - 1] + secs[mid]) / 2;
+    const rss = Math.max(...runs.map((r) => r.rssKiB ?? 0)) || null;
+    const cpu = Math.min(...runs.map((r) => r.cpuSeconds ?? Infinity));
+    return {
+      pps: packets / secs[0],
+      medianPps: packets / median,
+      seconds: secs[0],
+      medianSeconds: median,
+      rssKiB: rss,
+      note: `${packets.toLocaleString('en-US')} packets over 5 files${Number.isFinite(cpu) ? `, ${Math.round(packets / cpu).toLocaleString('en-US')} pkt/s per CPU second` : ''}; target ≥ 1,000,000 pkt/s, RSS ≤ 512 MiB`,
+    };
+  },
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  const r = verifySection.run();
+  const rate = (x) => `${Math.round(x).toLocaleString('en-US')} pkt/s`;
+  console.log(
+    `${verifySection.name}: best ${rate(r.pps)} (${r.seconds.toFixed(2)} s), median ${rate(r.medianPps)} (${r.medianSeconds.toFixed(2)} s)` +
+      `${r.rssKiB ? `, peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB` : ''} — ${r.note}`,
+  );
+}
