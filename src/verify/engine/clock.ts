@@ -94,9 +94,11 @@ export function estimateClocks(points: readonly LoadedPoint[]): ClockEstimate[] 
     const p = points[i]!;
     const copies = (q: LoadedPoint): number => (q.kind === 'director' ? 2 : 1);
     let est = estimate(pairDiffs(idx[refIdx]!, idx[i]!, copies(ref), copies(p)), ref.name);
-    if (est.pairs === 0 && dirIdx >= 0 && dirIdx !== i && dirIdx !== refIdx && out[dirIdx]!.pairs > 0) {
+    // Through the director when it matches more packets: a FullNAT RS shares no packet with the
+    // client (both legs rewritten), so any direct pair there is a key collision.
+    if (dirIdx >= 0 && dirIdx !== i && dirIdx !== refIdx && out[dirIdx]!.pairs > 0) {
       const viaDir = estimate(pairDiffs(idx[dirIdx]!, idx[i]!, 2, 1), points[dirIdx]!.name);
-      if (viaDir.pairs > 0) est = { ...viaDir, offsetNs: viaDir.offsetNs + out[dirIdx]!.offsetNs };
+      if (viaDir.pairs > est.pairs) est = { ...viaDir, offsetNs: viaDir.offsetNs + out[dirIdx]!.offsetNs };
     }
     out[i] = est;
   }
