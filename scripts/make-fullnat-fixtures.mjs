@@ -28,7 +28,11 @@ const dist = path.join(here, '..', 'dist');
 const { PacketBuilder } = await import(path.join(dist, 'replay', 'builder', 'index.js'));
 const { PcapWriter } = await import(path.join(dist, 'decode', 'capture', 'writer.js'));
 
-const outRoot = path.resolve(process.argv[2] ?? path.join(here, '..', 'fixtures', 'fullnat'));
+// `--bulk N DIR`: one conformant alibaba set of N sequential connections (throughput and memory
+// runs; not committed).
+const bulkIdx = process.argv.indexOf('--bulk');
+const bulk = bulkIdx >= 0 ? Number(process.argv[bulkIdx + 1]) : 0;
+const outRoot = path.resolve(bulk > 0 ? process.argv[bulkIdx + 2] ?? '/tmp/fullnat-bulk' : process.argv[2] ?? path.join(here, '..', 'fixtures', 'fullnat'));
 
 const MAC = { client: '02:00:00:00:00:07', dirC: '02:00:00:00:0d:01', dirR: '02:00:00:00:0d:02', rs1: '02:00:00:00:00:11' };
 const T0 = 1767225600; // 2026-01-01T00:00:00Z, the replay fixtures' epoch
@@ -54,7 +58,7 @@ class Capture {
 
 function frame(srcMac, dstMac, src, dst, ipId, tcp, payload) {
   let b = PacketBuilder.eth({ src: srcMac, dst: dstMac });
-  b = is6(src) ? b.ipv6({ src, dst, hlim: 64 }) : b.ipv4({ src, dst, ttl: 64, id: ipId, df: true });
+  b = is6(src) ? b.ipv6({ src, dst, hlim: 64 }) : b.ipv4({ src, dst, ttl: 64, id: ipId & 0xffff, df: true });
   b = b.tcp(tcp);
   if (payload.length > 0) b = b.payload(payload);
   return b.build();
@@ -245,6 +249,26 @@ const sets = [
     conn: base(V4, 'dpvs', { middle: sackStorm, fault: { pruneAlways: true } }),
   },
 ];
+
+/** Deterministic 32-bit hash of (i, salt): ISNs and IP IDs that look like a real stack's. */
+function mix(i, salt) {
+  let h = Math.imul(i ^ Math.imul(salt, 0x9e3779b9), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+if (bulk > 0) {
+  const a = V4;
+  writeSet('bulk', { profile: 'alibaba', verdict: 'pass', rules: [], description: `${bulk} conformant alibaba connections`, addresses: a }, (caps, clock) => {
+    for (let i = 0; i < bulk; i++) {
+      connection(caps, clock, base(a, 'alibaba', { cport: 10000 + (i % 50000), lport: 5000 + (i % 60000), isn: mix(i, 1), rsIsn: mix(i, 2), delta: mix(i, 3), ipId0: mix(i, 4) & 0xffff, rsIpId0: mix(i, 5) & 0xffff }));
+      clock.t += 50;
+    }
+  });
+  console.log(`wrote ${bulk} connections to ${path.join(outRoot, 'bulk')}`);
+  process.exit(0);
+}
 
 for (const s of sets) {
   writeSet(s.name, { ...s.meta, addresses: s.a }, (caps, clock) => {
