@@ -354,6 +354,25 @@ describe.skipIf(!need(hasTshark, 'tshark not installed') || !need(distReady(), '
   }
 });
 
+describe.skipIf(!need(distReady(), 'dist not built (npm run build)'))('FullNAT at scale (generator --bulk)', () => {
+  it('6000 sequential connections: all linked, pass, memory follows the live connections', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'fnat-bulk-'));
+    try {
+      const g = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-fullnat-fixtures.mjs'), '--bulk', '6000', tmp], { encoding: 'utf8' });
+      expect(g.status, g.stderr).toBe(0);
+      const r = await run(path.join(tmp, 'bulk'), 'alibaba', undefined, { maxLadders: 5 });
+      expect(rulesOf(r, 'error')).toEqual([]);
+      expect(rulesOf(r, 'warning')).toEqual([]);
+      expect(r.stats.connections).toBe(6000);
+      expect(r.stats.packetsCorrelated).toBe(r.stats.frames);
+      // Connections are judged 2 windows after they close: ~1200 live at 1.65 ms each, not 6000.
+      expect(r.stats.maxLiveConnections!).toBeLessThan(2000);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!need(distReady(), 'dist not built (npm run build)'))('fixture generator', () => {
   it('is deterministic: a fresh run reproduces every committed byte', () => {
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'fnat-fix-'));
