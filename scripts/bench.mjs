@@ -19,7 +19,8 @@
  * Each command runs BENCH_REPEAT times (default 3). Both the fastest run (least disturbed by
  * other load on a shared machine) and the median run are printed, each with its ratio, and
  * the 1-minute load average is printed before and after: figures taken under load are not
- * comparable with figures from a quiet machine.
+ * comparable with figures from a quiet machine. Packets per CPU-second (user + system of the
+ * fastest-CPU run, from /usr/bin/time -v) is printed too: it is the least load-sensitive figure.
  *
  * Environment: BENCH_PACKETS (default 2000000), BENCH_TSHARK_PACKETS (default 200000), BENCH_REPEAT.
  * Structure: `sections` is a list of { name, run(ctx) } the integrator can extend (e.g. a
@@ -105,22 +106,25 @@ export async function generateCapture(file, n) {
 export function timed(cmd, args, opts = {}) {
   let best = null;
   let rss = null;
+  let cpu = null;
   const runs = [];
   for (let i = 0; i < REPEAT; i++) {
     const r = timedOnce(cmd, args, opts);
     runs.push(r.seconds);
+    if (r.cpuSeconds !== null && r.cpuSeconds > 0) cpu = Math.min(cpu ?? Infinity, r.cpuSeconds);
     if (best === null || r.seconds < best.seconds) best = r;
     if (r.rssKiB !== null) rss = Math.max(rss ?? 0, r.rssKiB);
   }
   const sorted = [...runs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const medianSeconds = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { ...best, medianSeconds, runs, rssKiB: rss };
+  return { ...best, medianSeconds, runs, bestCpuSeconds: cpu, rssKiB: rss };
 }
 
 /** Section result from a timed run over `n` packets. */
 function rates(n, r, note) {
-  return { pps: n / r.seconds, medianPps: n / r.medianSeconds, seconds: r.seconds, medianSeconds: r.medianSeconds, rssKiB: r.rssKiB, ...(note ? { note } : {}) };
+  const cpuPps = r.bestCpuSeconds ? n / r.bestCpuSeconds : null;
+  return { pps: n / r.seconds, medianPps: n / r.medianSeconds, cpuPps, seconds: r.seconds, medianSeconds: r.medianSeconds, rssKiB: r.rssKiB, ...(note ? { note } : {}) };
 }
 
 /** Runs a command with stdout to /dev/null; wall time measured here, peak RSS from /usr/bin/time -v. */
@@ -142,10 +146,14 @@ export function timedOnce(cmd, args, { stdoutFile = '/dev/null', env } = {}) {
   if (m) rssKiB = Number(m[1]);
   const own = /maxrss (\d+) KiB/.exec(err);
   if (rssKiB === null && own) rssKiB = Number(own[1]);
+  // CPU seconds (user + system) of the command: less disturbed by other load than wall time.
+  const user = /User time \(seconds\): ([\d.]+)/.exec(err);
+  const sys = /System time \(seconds\): ([\d.]+)/.exec(err);
+  const cpuSeconds = user && sys ? Number(user[1]) + Number(sys[1]) : null;
   const exit = /Exit status: (\d+)/.exec(err);
   const status = useTime && exit ? Number(exit[1]) : r.status;
   if (status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${status}): ${err.split('\n').slice(0, 3).join(' | ')}`);
-  return { seconds, rssKiB, stderr: err };
+  return { seconds, cpuSeconds, rssKiB, stderr: err };
 }
 
 async function ensureCapture() {
@@ -221,7 +229,7 @@ export async function runBench(list = sections) {
   );
   const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
   console.log(`load average (1/5/15 min) before: ${load()}   cores: ${os.availableParallelism?.() ?? os.cpus().length}`);
-  console.log(`${''.padEnd(32)} ${'best'.padStart(20)} ${'median'.padStart(20)}`);
+  console.log(`${''.padEnd(32)} ${'best (wall)'.padStart(20)} ${'median (wall)'.padStart(20)} ${'per CPU-second'.padStart(20)}`);
   const results = {};
   for (const s of list) {
     global.gc?.();
@@ -229,7 +237,7 @@ export async function runBench(list = sections) {
     results[s.name] = r;
     const rss = r.rssKiB ? `, peak RSS ${(r.rssKiB / 1024).toFixed(0)} MiB` : '';
     const secs = r.seconds !== undefined ? ` (${r.seconds.toFixed(2)} s / ${r.medianSeconds.toFixed(2)} s)` : '';
-    console.log(`${s.name.padEnd(32)} ${fmtRate(r.pps).padStart(20)} ${fmtRate(r.medianPps).padStart(20)}${secs}${rss}${r.note ? ` — ${r.note}` : ''}`);
+    console.log(`${s.name.padEnd(32)} ${fmtRate(r.pps).padStart(20)} ${fmtRate(r.medianPps).padStart(20)} ${fmtRate(r.cpuPps).padStart(20)}${secs}${rss}${r.note ? ` — ${r.note}` : ''}`);
   }
   let ok = true;
   for (const [label, a, b, min] of targets) {
@@ -243,9 +251,10 @@ export async function runBench(list = sections) {
     // in the same minute, so the ratio cancels part of the shared load.
     const ratio = x.pps / y.pps;
     const medianRatio = x.medianPps / y.medianPps;
+    const cpuRatio = x.cpuPps && y.cpuPps ? `, per CPU-second ${(x.cpuPps / y.cpuPps).toFixed(2)}×` : '';
     const pass = ratio >= min;
     ok &&= pass;
-    console.log(`${label.padEnd(32)} best ${ratio.toFixed(2)}×, median ${medianRatio.toFixed(2)}× (target ≥ ${min}×) ${pass ? 'MET' : 'NOT MET'} (best)`);
+    console.log(`${label.padEnd(32)} best ${ratio.toFixed(2)}×, median ${medianRatio.toFixed(2)}×${cpuRatio} (target ≥ ${min}×) ${pass ? 'MET' : 'NOT MET'} (best)`);
   }
   console.log(`load average (1/5/15 min) after:  ${load()}`);
   return { results, ok };
