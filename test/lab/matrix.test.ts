@@ -7,10 +7,10 @@
  * Needs root, ip netns, tcpdump and the `cap` module: skips with a reason, fails under CI=true.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MATRIX_CASES, judge, renderMatrix, runMatrix, type MatrixCase } from '../../src/lab/matrix.js';
+import { MATRIX_CASES, judge, loadIpvsResults, renderMatrix, runMatrix, type MatrixCase, type MatrixOutcome } from '../../src/lab/matrix.js';
 import { labUnavailableReason, listNamespaces } from '../../src/lab/netns.js';
 import { hasCommand, isCI } from '../helpers/env.js';
 
@@ -51,6 +51,37 @@ describe('matrix judgement (pure)', () => {
     expect(MATRIX_CASES.filter((x) => x.fault?.startsWith('rs2:')).map((x) => x.fault)).toEqual(
       expect.arrayContaining(['rs2:gateway-bypass', 'rs2:arp_ignore=0', 'rs2:arp_announce=0', 'rs2:no-vip']),
     );
+  });
+});
+
+describe('matrix table (pure)', () => {
+  const outcome = (id: string, exitCode: number, errors: string[]): MatrixOutcome => {
+    const c = MATRIX_CASES.find((x) => x.id === id)!;
+    return { case: c, exitCode, errors, warnings: [], ...judge(c, exitCode, errors, []), answered: '4/4', error: null, durationMs: 1234 };
+  };
+  it('has a reference and an ipvs column; the ipvs column comes from the VM lab JSON when present', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lvsa-h13-ipvsjson-'));
+    try {
+      const file = join(dir, 'ipvs.json');
+      // Shape of `lvsaudit lab run --director ipvs --format json` (renderIpvsJson).
+      writeFileSync(file, JSON.stringify({ tool: 'lvsaudit', director: 'ipvs', cases: [
+        { id: 'nat-rr', verdict: 'pass', error: null, findings: [] },
+        { id: 'nat-rr-nat-reply-bypass', verdict: 'fail', error: null, findings: [{ rule: 'nat.reply-bypass', severity: 'error' }, { rule: 'flow.syn-retransmit', severity: 'warning' }] },
+      ] }));
+      const ipvs = loadIpvsResults(file);
+      expect(ipvs?.get('nat-rr-nat-reply-bypass')).toEqual({ verdict: 'fail', rules: ['nat.reply-bypass'], error: null });
+      const text = renderMatrix([outcome('nat/none', 0, []), outcome('nat/rs2:gateway-bypass', 1, ['nat.reply-bypass', 'nat.rip-leak']), outcome('dr/none', 0, [])], ipvs);
+      const head = text.split('\n').find((l) => l.includes('method'))!;
+      expect(head.indexOf('reference')).toBeGreaterThan(0);
+      expect(head.indexOf('ipvs')).toBeGreaterThan(head.indexOf('reference'));
+      expect(text).toContain('nat-rr: exit 0');
+      expect(text).toContain('nat-rr-nat-reply-bypass: exit 1');
+      expect(text).toContain('dr-rr not run');
+      expect(renderMatrix([outcome('nat/none', 0, [])], null)).toContain('--director ipvs');
+      expect(loadIpvsResults(join(dir, 'absent.json'))).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
