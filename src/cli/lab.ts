@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { InputError } from './errors.js';
 import type { CommandRegistrar } from './main.js';
 import { addIpvsLabOptions, runLabIpvs, type LabIpvsOptions } from './lab-ipvs.js';
-import { defaultProfile, parseLabFaults, parseRefMode, runReferenceLab, type ReferenceLabResult } from '../lab/reference-lab.js';
+import { checkProfile, defaultProfile, parseLabFaults, parseRefMode, runReferenceLab, type ReferenceLabResult } from '../lab/reference-lab.js';
 import { ADDR, resolveScenario, runScenario, type ScenarioResult } from '../lab/scenarios.js';
 import { labDown } from '../lab/netns.js';
 import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
@@ -26,14 +26,11 @@ import { parseServiceConfig, describeService, type Service } from '../verify/ser
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
 import type { VerifyResult } from '../verify/result.js';
-import type { DirectorProfile } from '../replay/director/types.js';
 
 export interface LabRunOptions extends LabIpvsOptions {
   director: string;
   profile?: string;
 }
-
-const PROFILES: readonly DirectorProfile[] = ['linux', 'linux-legacy', 'alibaba', 'dpvs'];
 
 function oneMode(o: LabRunOptions): string {
   const modes = (o.mode ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
@@ -90,8 +87,8 @@ function renderLabJson(doc: Record<string, unknown>, v: VerifyResult | null): st
 async function runReference(o: LabRunOptions, write: (s: string) => void): Promise<number> {
   rejectVmOptions(o);
   const mode = parseRefMode(oneMode(o));
-  const profile = (o.profile ?? defaultProfile(mode)) as DirectorProfile;
-  if (!PROFILES.includes(profile)) throw new InputError(`--profile ${o.profile}: expected ${PROFILES.join(', ')}`);
+  const profile: string = o.profile ?? defaultProfile(mode);
+  checkProfile(mode, profile);
   const faults = parseLabFaults(mode, o.fault ?? []);
   const dir = outDir(o);
   const r = await runReferenceLab({

@@ -157,6 +157,12 @@ export interface ReferenceLabResult {
   durationMs: number;
 }
 
+/** InputError when the profile does not belong to the method (FullNAT: alibaba/dpvs; else linux*). */
+export function checkProfile(mode: RefMode, profile: string): asserts profile is DirectorProfile {
+  const fits = mode === 'fullnat' ? ['alibaba', 'dpvs'] : ['linux', 'linux-legacy'];
+  if (!fits.includes(profile)) throw new InputError(`--profile ${profile} does not fit --mode ${mode} (${fits.join(' or ')})`);
+}
+
 export function defaultProfile(mode: RefMode): DirectorProfile {
   return mode === 'fullnat' ? 'alibaba' : 'linux';
 }
@@ -315,9 +321,7 @@ async function startDirector(lab: Lab, b: Built, serviceText: string, profile: D
 export async function runReferenceLab(o: ReferenceLabOptions): Promise<ReferenceLabResult> {
   const started = Date.now();
   const profile = o.profile ?? defaultProfile(o.mode);
-  if (o.mode === 'fullnat' ? profile !== 'alibaba' && profile !== 'dpvs' : profile !== 'linux' && profile !== 'linux-legacy') {
-    throw new InputError(`--profile ${profile} does not fit --mode ${o.mode} (${o.mode === 'fullnat' ? 'alibaba or dpvs' : 'linux or linux-legacy'})`);
-  }
+  checkProfile(o.mode, profile);
   const faults = o.faults ?? { director: [], rs: [] };
   const dir = resolve(o.outDir);
   mkdirSync(dir, { recursive: true });
