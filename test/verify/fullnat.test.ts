@@ -106,6 +106,19 @@ describe('FullNAT: reference director capture sets', () => {
     });
   }
 
+  it('without a configuration the FullNAT service is inferred (RIPs, LIP) and judged', async () => {
+    const r = await run(path.join(replayDir, 'fullnat-dpvs'), 'dpvs', undefined, { services: null });
+    expect(r.serviceInferred).toBe(true);
+    expect(r.service).toMatchObject({ vip: '192.0.2.10', vport: 80, method: 'fullnat', localAddresses: ['10.0.0.100'] });
+    expect((r.service as { realServers: { ip: string; port: number }[] }).realServers.map((x) => `${x.ip}:${x.port}`).sort()).toEqual(['10.0.0.11:8080', '10.0.0.12:8080']);
+    expect(rulesOf(r, 'error')).toEqual([]);
+    expect(tally(r, 'fnat.toa-mismatch')!.checked).toBeGreaterThan(0);
+    // IPv6 has no IP ID: the legs are recognised by the RS ISN (SYN-ACK seq) alone.
+    const v6 = await run(path.join(fnatDir, 'dpvs-ipv6'), 'dpvs', undefined, { services: null });
+    expect(v6.service).toMatchObject({ method: 'fullnat', localAddresses: ['fd00::100'], realServers: [{ ip: 'fd00::11', port: 8080 }] });
+    expect(rulesOf(v6, 'error')).toEqual([]);
+  });
+
   it('ts-not-removed set: only the warning, verdict pass', async () => {
     const r = await run(path.join(replayDir, 'fullnat-alibaba-ts-not-removed'), 'alibaba');
     expect(rulesOf(r, 'error')).toEqual([]);
