@@ -7,6 +7,7 @@
 import type { ForwardMethod, RealServer, Service } from '../service/model.js';
 import type { LoadedPoint } from './load.js';
 import type { PacketRecord } from './record.js';
+import { inferFullnat } from './fnat-infer.js';
 
 const isSyn = (r: PacketRecord): boolean => r.proto === 'tcp' && (r.flags & 0x12) === 0x02;
 
@@ -59,7 +60,11 @@ export function inferService(points: readonly LoadedPoint[], rsIpByMac: Readonly
       }
     }
   }
-  const realServers = [...rs.values()];
+  let realServers = [...rs.values()];
+  let localAddresses: string[] = [];
+  // No client SYN left toward a RIP: a FullNAT director sends it from a local address.
+  const fnat = realServers.length === 0 ? inferFullnat(points, vip.ip, vip.port) : null;
+  if (fnat) ({ realServers, localAddresses } = fnat);
   const methods = new Set(realServers.map((x) => x.method));
   return {
     protocol: 'tcp',
@@ -72,7 +77,7 @@ export function inferService(points: readonly LoadedPoint[], rsIpByMac: Readonly
     persistenceMask: null,
     method: methods.size === 1 ? [...methods][0]! : null,
     realServers,
-    localAddresses: [],
+    localAddresses,
     synproxy: false,
     ops: false,
     source: { file: '(inferred from traffic)', line: 0 },
