@@ -23,18 +23,22 @@ export const checksumRules: RuleModule = {
   ids: ['checksum.ip', 'checksum.l4', 'checksum.offload-likely'],
   run(ctx, conns, sink) {
     for (const c of conns) {
+      // Checks counted per connection, not per packet: the sink's tally is a map update.
+      let checkedIp = 0;
+      let checkedL4 = 0;
       for (const t of c.traces) {
         const path = pathOrder(t);
         for (let i = 0; i < path.length; i++) {
           const r = path[i]!;
           const sentHere = (t.c2s && r.role === 'C') || (!t.c2s && r.role === 'R');
-          const verdicts: [string, boolean | null][] = [
-            ['checksum.ip', ipOk(r)],
-            ['checksum.l4', r.l4ChecksumOk],
-          ];
-          for (const [rule, ok] of verdicts) {
+          for (let v = 0; v < 2; v++) {
+            const rule = v === 0 ? 'checksum.ip' : 'checksum.l4';
+            const ok = v === 0 ? ipOk(r) : r.l4ChecksumOk;
             if (ok === null) continue;
-            if (!sentHere) sink.check(rule);
+            if (!sentHere) {
+              if (v === 0) checkedIp++;
+              else checkedL4++;
+            }
             if (ok) continue;
             const layer = rule === 'checksum.ip' ? 'IPv4 header' : `${r.proto.toUpperCase()}`;
             const pointName = ctx.points[r.point]!.name;
@@ -79,6 +83,8 @@ export const checksumRules: RuleModule = {
           }
         }
       }
+      if (checkedIp > 0) sink.check('checksum.ip', checkedIp);
+      if (checkedL4 > 0) sink.check('checksum.l4', checkedL4);
     }
   },
 };
