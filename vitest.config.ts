@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,5 +9,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One file per test run where the IPVS VM test and the reference lab matrix test leave their
+    // results, so whichever finishes last prints the matrix with both director columns.
+    env: { LVSAUDIT_IPVS_MATRIX: join(tmpdir(), `lvsaudit-ipvs-matrix-${process.pid}.json`) },
   },
 });

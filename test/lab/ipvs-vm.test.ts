@@ -9,10 +9,11 @@
  * ipvsadm, tcpdump, tshark: skipped with a reason outside CI, a failure under CI=true.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ipvsMatrixPath, loadIpvsResults, renderMatrix, type MatrixOutcome } from '../../src/lab/matrix.js';
 import { hasCommand, isRoot, need } from '../helpers/env.js';
 import { casesFromOptions, labExitCode, renderIpvsJson, renderIpvsText, runLabIpvs } from '../../src/cli/lab-ipvs.js';
 import { EnvironmentError, InputError } from '../../src/cli/errors.js';
@@ -171,6 +172,11 @@ describe.skipIf(!canBoot)('real IPVS in a VM', () => {
       `kernel ${run.guestKernel}, accel ${run.accel}${run.kvmNote ? ` (${run.kvmNote})` : ''}, boot ${((run.bootMs ?? 0) / 1000).toFixed(1)} s, run ${((run.runMs ?? 0) / 1000).toFixed(1)} s, wall ${(wallMs / 1000).toFixed(1)} s, ${run.cases.length} cases`,
     );
     console.log(renderIpvsText(run));
+    // The lab matrix (reference vs ipvs column): when the reference matrix test already ran in this
+    // test run, print the comparison here; otherwise that test reads this file and prints it.
+    writeFileSync(ipvsMatrixPath(), renderIpvsJson(run));
+    const refFile = `${ipvsMatrixPath()}.reference.json`;
+    if (existsSync(refFile)) console.log(renderMatrix(JSON.parse(readFileSync(refFile, 'utf8')) as MatrixOutcome[], loadIpvsResults()));
   }, 400_000);
 
   afterAll(() => {

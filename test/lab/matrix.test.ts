@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MATRIX_CASES, judge, loadIpvsResults, renderMatrix, runMatrix, type MatrixCase, type MatrixOutcome } from '../../src/lab/matrix.js';
+import { MATRIX_CASES, ipvsMatrixPath, judge, loadIpvsResults, renderMatrix, runMatrix, type MatrixCase, type MatrixOutcome } from '../../src/lab/matrix.js';
 import { labUnavailableReason, listNamespaces } from '../../src/lab/netns.js';
 import { hasCommand, isCI } from '../helpers/env.js';
 
@@ -97,6 +97,8 @@ describe('lab matrix, reference director (netns)', () => {
           console.log(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} exit ${o.exitCode} [${o.errors.join(', ')}] warn [${o.warnings.join(', ')}] ${o.answered} ${(o.durationMs / 1000).toFixed(1)} s${o.error ? ` error ${o.error}` : ''}`),
         );
         console.log(renderMatrix(outcomes));
+        // The IPVS VM test prints the two-column matrix when it finishes after this one.
+        writeFileSync(`${ipvsMatrixPath()}.reference.json`, JSON.stringify(outcomes));
         console.log(`matrix: ${outcomes.length} cases in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         const bad = outcomes
           .filter((o) => !o.ok)
