@@ -6,16 +6,28 @@
 import { Command, CommanderError } from 'commander';
 import { CliError } from './errors.js';
 import { VERSION } from '../version.js';
-import { registerDecode } from './decode.js';
-import { registerArp } from './arp.js';
-import { registerVerify } from './verify.js';
-import { registerReplay } from './replay.js';
-import { registerLab } from './lab.js';
 
 /** A subcommand module registers itself on the program; its action resolves to an exit code. */
 export type CommandRegistrar = (program: Command, setExit: (code: number) => void) => void;
 
-const registrars: CommandRegistrar[] = [registerDecode, registerVerify, registerArp, registerReplay, registerLab];
+/**
+ * Subcommand modules, loaded on demand: `decode` need not pay for loading verify, the lab and
+ * the reference director (a third of the CPU time of a short `decode --summary`).
+ */
+const COMMANDS: Record<string, () => Promise<CommandRegistrar>> = {
+  decode: async () => (await import('./decode.js')).registerDecode,
+  verify: async () => (await import('./verify.js')).registerVerify,
+  arp: async () => (await import('./arp.js')).registerArp,
+  replay: async () => (await import('./replay.js')).registerReplay,
+  lab: async () => (await import('./lab.js')).registerLab,
+};
+
+/** The registrars a command line needs: its subcommand's, or all of them (help, typos). */
+async function registrarsFor(argv: readonly string[]): Promise<CommandRegistrar[]> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const names = first !== undefined && first in COMMANDS ? [first] : Object.keys(COMMANDS);
+  return Promise.all(names.map((n) => COMMANDS[n]!()));
+}
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
@@ -28,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--debug', 'print stack traces of internal errors')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  for (const register of registrars) register(program, setExit);
+  for (const register of await registrarsFor(argv)) register(program, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return exitCode;
