@@ -30,14 +30,20 @@ class PhsNode {
   packets = 0;
   bytes = 0;
   readonly children = new Map<number, PhsNode>();
+  /** The child asked for last: captures repeat one packet shape, so this skips most Map lookups. */
+  private lastId = -1;
+  private lastChild: PhsNode | null = null;
   constructor(readonly name: string) {}
 
   child(id: number): PhsNode {
+    if (id === this.lastId) return this.lastChild!;
     let c = this.children.get(id);
     if (c === undefined) {
       c = new PhsNode(idName(id));
       this.children.set(id, c);
     }
+    this.lastId = id;
+    this.lastChild = c;
     return c;
   }
 }
