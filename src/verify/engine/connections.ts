@@ -72,7 +72,9 @@ export const slotOf = (r: PacketRecord): string => {
  *    one (dst MAC = director), later copies are egress (src MAC = director) — DR;
  *  - NAT/TUN: the only plain copy of a packet to the VIP at the director is the ingress one;
  *    a client SYN to a RIP and a reply from the VIP there are the director's own sends, and a
- *    SYN-ACK from a RIP arriving there is addressed to it;
+ *    SYN-ACK from a RIP arriving there is addressed to it — only its earliest copy, though: a
+ *    director that forwards the reply without rewriting the source (nat.reply-src) sends a
+ *    second copy still from the RIP, addressed to the client's next hop, not to itself;
  *  - TUN: the encapsulated copy is the director's send;
  *  - at a NAT real server, client SYNs to its RIP come from the director (src MAC).
  */
@@ -82,6 +84,8 @@ function learnDirectorMacs(ctx: EngineContext): void {
   const d = ctx.points[ctx.directorIdx];
   if (d) {
     const groups = new Map<number, PacketRecord[]>();
+    // NAT SYN-ACKs from a RIP, by packet: the earliest copy is the ingress one.
+    const ripSynAcks = new Map<number, PacketRecord>();
     for (const r of d.records) {
       if (!r.dstMac || !r.srcMac) continue;
       if (r.outer) {
@@ -99,9 +103,12 @@ function learnDirectorMacs(ctx: EngineContext): void {
       } else if (r.ip.src === vip && r.sport === ctx.service.vport && ctx.methods.has('nat')) {
         dm.add(r.srcMac);
       } else if ((r.flags & (SYN | ACK)) === (SYN | ACK) && ctx.rsByIp.has(r.ip.src) && ctx.methods.has('nat')) {
-        dm.add(r.dstMac);
+        const k = numericKey(r.dport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id);
+        const first = ripSynAcks.get(k);
+        if (!first || r.ts < first.ts) ripSynAcks.set(k, r);
       }
     }
+    for (const r of ripSynAcks.values()) dm.add(r.dstMac!);
     const ingress = new Map<string, number>();
     for (const g of groups.values()) {
       if (g.length < 2) {

@@ -65,7 +65,9 @@ export const natRules: RuleModule = {
             // when the director capture missed it (tcpdump drops under load).
             const rewrittenAtClient = C !== undefined && C.ip.src === vip && C.sport === vport;
             const dirSaw = dIdx < 0 || !insideCapture(ctx, dIdx, R.t) || Di !== undefined || De !== undefined || rewrittenAtClient;
-            const clientSawRip = C !== undefined && C.ip.src !== vip;
+            // A RIP at the client is bypass evidence only when the director did not forward
+            // the reply itself: a director egress copy from the RIP is nat.reply-src instead.
+            const clientSawRip = C !== undefined && C.ip.src !== vip && De === undefined;
             if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
             if ((!viaDirectorMac || !dirSaw || clientSawRip) && !bypassReported) {
               bypassReported = true;
