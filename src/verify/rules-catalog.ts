@@ -50,7 +50,8 @@ const r = (
 });
 
 const NDT: ForwardMethod[] = ['nat', 'dr', 'tun'];
-/** FullNAT keeps TTL and IP fields too, and its rules judge option removal (rules/fullnat.ts). */
+/** FullNAT keeps TTL and IP fields too, its rules judge option removal (rules/fullnat.ts), and
+ *  the scheduling rules run on its connections as on the others. */
 const NDTF: ForwardMethod[] = [...NDT, 'fullnat'];
 
 export const RULES: readonly RuleInfo[] = [
@@ -101,10 +102,10 @@ export const RULES: readonly RuleInfo[] = [
   r('arp.sender-mac-mismatch', 'warning', 'arp', [], [], [], 'ARP sender MAC differs from Ethernet source', { engine: 'arp' }),
   r('arp.unanswered', 'warning', 'arp', [], [], [], 'who-has without reply', { engine: 'arp' }),
   r('arp.garp-burst', 'info', 'arp', [], [], [], 'GARP timeline per VIP', { engine: 'arp' }),
-  r('sched.unknown-rs', 'error', 'sched', [], ['director', 'rs'], NDT, 'connection forwarded to an address that is not a configured real server', { needsConfig: true }),
-  r('sched.weight0', 'error', 'sched', [], ['director', 'rs'], NDT, 'new connection to a weight-0 real server', { needsConfig: true }),
-  r('sched.persistence', 'error', 'sched', [], ['director', 'rs'], NDT, 'one client sent to two real servers within the persistence timeout', { needsConfig: true }),
-  r('sched.distribution', 'warning', 'sched', ['director'], [], NDT, 'new-connection order inconsistent with the scheduler', { needsConfig: true }),
+  r('sched.unknown-rs', 'error', 'sched', [], ['director', 'rs'], NDTF, 'connection forwarded to an address that is not a configured real server', { needsConfig: true }),
+  r('sched.weight0', 'error', 'sched', [], ['director', 'rs'], NDTF, 'new connection to a weight-0 real server', { needsConfig: true }),
+  r('sched.persistence', 'error', 'sched', [], ['director', 'rs'], NDTF, 'one client sent to two real servers within the persistence timeout', { needsConfig: true }),
+  r('sched.distribution', 'warning', 'sched', ['director'], [], NDTF, 'new-connection order inconsistent with the scheduler', { needsConfig: true }),
 ];
 
 export const RULE_BY_ID: ReadonlyMap<string, RuleInfo> = new Map(RULES.map((x) => [x.id, x]));
