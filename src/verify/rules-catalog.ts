@@ -53,6 +53,9 @@ const NDT: ForwardMethod[] = ['nat', 'dr', 'tun'];
 /** FullNAT keeps TTL and IP fields too, its rules judge option removal (rules/fullnat.ts), and
  *  the scheduling rules run on its connections as on the others. */
 const NDTF: ForwardMethod[] = [...NDT, 'fullnat'];
+/** The FullNAT engine pairs the client-side leg (client or director ingress) with the LIP leg:
+ *  real-server captures alone show only the LIP side, so nothing of FullNAT can be judged. */
+const FNAT_POINTS: PointNeed[] = ['client', 'director'];
 
 export const RULES: readonly RuleInfo[] = [
   r('capture.truncated-file', 'warning', 'capture', [], [], [], 'capture file ends inside a record'),
@@ -82,16 +85,16 @@ export const RULES: readonly RuleInfo[] = [
   r('tun.outer', 'error', 'tun', [], ['director', 'rs'], ['tun'], 'outer tunnel header wrong (dst, protocol, TTL, DF)'),
   r('tun.inner', 'error', 'tun', ['director'], [], ['tun'], 'inner packet changed beyond TTL -1 and its checksum'),
   r('tun.mtu', 'error', 'tun', ['director'], [], ['tun'], 'DF packet larger than MTU - tunnel overhead was forwarded'),
-  r('fnat.src', 'error', 'fnat', [], [], ['fullnat'], 'FullNAT source not a local address / LIP:lport reused', { engine: 'fnat' }),
-  r('fnat.seq-delta', 'error', 'fnat', [], [], ['fullnat'], 'FullNAT seq delta not constant', { engine: 'fnat' }),
-  r('fnat.toa-missing', 'error', 'fnat', [], [], ['fullnat'], 'TOA missing', { engine: 'fnat' }),
-  r('fnat.toa-mismatch', 'error', 'fnat', [], [], ['fullnat'], 'TOA address differs from client', { engine: 'fnat' }),
-  r('fnat.toa-placement', 'error', 'fnat', [], [], ['fullnat'], 'TOA placement', { engine: 'fnat' }),
-  r('fnat.toa-format', 'error', 'fnat', [], [], ['fullnat'], 'TOA format', { engine: 'fnat' }),
-  r('fnat.toa-no-room', 'warning', 'fnat', [], [], ['fullnat'], 'TOA legitimately absent', { engine: 'fnat' }),
-  r('fnat.mss-adjust', 'error', 'fnat', [], [], ['fullnat'], 'SYN-ACK MSS not adjusted', { engine: 'fnat' }),
-  r('fnat.ts-not-removed', 'warning', 'fnat', [], [], ['fullnat'], 'timestamp option not stripped', { engine: 'fnat' }),
-  r('fnat.mtu', 'error', 'fnat', [], [], ['fullnat'], 'TOA segment exceeds path MTU', { engine: 'fnat' }),
+  r('fnat.src', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'FullNAT source not a local address / LIP:lport reused', { engine: 'fnat' }),
+  r('fnat.seq-delta', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'FullNAT seq delta not constant', { engine: 'fnat' }),
+  r('fnat.toa-missing', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA missing', { engine: 'fnat' }),
+  r('fnat.toa-mismatch', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA address differs from client', { engine: 'fnat' }),
+  r('fnat.toa-placement', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA placement', { engine: 'fnat' }),
+  r('fnat.toa-format', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA format', { engine: 'fnat' }),
+  r('fnat.toa-no-room', 'warning', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA legitimately absent', { engine: 'fnat' }),
+  r('fnat.mss-adjust', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'SYN-ACK MSS not adjusted', { engine: 'fnat' }),
+  r('fnat.ts-not-removed', 'warning', 'fnat', [], FNAT_POINTS, ['fullnat'], 'timestamp option not stripped', { engine: 'fnat' }),
+  r('fnat.mtu', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA segment exceeds path MTU', { engine: 'fnat' }),
   r('arp.vip-answered-by-rs', 'error', 'arp', [], [], [], 'ARP reply for the VIP from a non-director', { engine: 'arp' }),
   r('arp.vip-announced-by-rs', 'error', 'arp', [], [], [], 'ARP request with sender VIP from a non-director', { engine: 'arp' }),
   r('arp.vip-garp-by-non-director', 'error', 'arp', [], [], [], 'gratuitous ARP for the VIP from a non-director', { engine: 'arp' }),
