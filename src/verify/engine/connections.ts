@@ -14,6 +14,7 @@ import { TcpFlag } from '../../decode/packet.js';
 import type { EngineContext } from './context.js';
 import type { LoadedPoint } from './load.js';
 import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
+import { LiveConnections } from './live.js';
 
 export interface Trace {
   c2s: boolean;
@@ -182,14 +183,9 @@ export class ConnectionTracker {
   private readonly clients = new Map<string, Set<number>>();
   private readonly currentIsn: Map<string, Map<number, number | null>>[];
   private readonly byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
-  private readonly active = new Set<Connection>();
+  private readonly liveSet = new LiveConnections();
   /** Every connection ever seen, in creation order (summaries once finalised). */
   readonly all: Connection[] = [];
-  correlated = 0;
-  /** Most connections holding packets at once, and most packets held: the memory bound. */
-  maxLive = 0;
-  private live = 0;
-  maxLivePackets = 0;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -286,23 +282,7 @@ export class ConnectionTracker {
       gens.set(isn, c);
       this.all.push(c);
     }
-    if (!this.active.has(c)) {
-      if (c.segments > 0) c.records = [];
-      c.segments++;
-      this.active.add(c);
-      if (this.active.size > this.maxLive) this.maxLive = this.active.size;
-    }
-    r.conn = c.id;
-    c.records.push(r);
-    if (++this.live > this.maxLivePackets) this.maxLivePackets = this.live;
-    if (r.t > c.lastT) c.lastT = r.t;
-    if ((r.flags & TcpFlag.RST) !== 0) c.closed = true;
-    if ((r.flags & TcpFlag.FIN) !== 0) {
-      if (r.c2s) c.finC2s = true;
-      else c.finS2c = true;
-      if (c.finC2s && c.finS2c) c.closed = true;
-    }
-    this.correlated++;
+    this.liveSet.attach(c, r);
   }
 
   /** Finalises connections closed (or idle) long enough before `now`. */
@@ -318,25 +298,32 @@ export class ConnectionTracker {
       for (const l of this.pending.values()) n += l.length;
       this.pendingCount = n >> 1;
     }
-    for (const c of this.active) {
-      const quiet = now - c.lastT;
-      if ((c.closed && quiet > grace) || quiet > this.idleNs) this.finalise(c);
-    }
+    for (const c of this.liveSet.due(now, grace, this.idleNs)) this.finalise(c);
   }
 
   /** Finalises everything still open (end of the captures). */
   finish(): void {
-    for (const c of [...this.active]) this.finalise(c);
+    for (const c of [...this.liveSet.active]) this.finalise(c);
+  }
+
+  /** Records attached to connections, and the memory bound: most connections and records held at once. */
+  get correlated(): number {
+    return this.liveSet.correlated;
+  }
+  get maxLive(): number {
+    return this.liveSet.maxActive;
+  }
+  get maxLivePackets(): number {
+    return this.liveSet.maxHeld;
   }
 
   private finalise(c: Connection): void {
-    this.active.delete(c);
     c.records.sort((a, b) => a.t - b.t);
     c.traces = [];
     buildTraces(c, this.ctx.windowNs);
     findBackend(this.ctx, c);
     this.onFinal(c);
-    this.live -= c.records.length;
+    this.liveSet.release(c);
     // Keep the summary only: the packets are judged.
     c.records = [];
     c.traces = [];

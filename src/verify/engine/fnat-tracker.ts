@@ -24,6 +24,7 @@ import { TcpFlag } from '../../decode/packet.js';
 import type { Connection, Trace } from './connections.js';
 import type { EngineContext } from './context.js';
 import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
+import { LiveConnections } from './live.js';
 
 export interface FnatLeg {
   lip: string;
@@ -72,14 +73,10 @@ interface Stamped<T> {
 
 export class FnatTracker {
   readonly all: Connection[] = [];
-  correlated = 0;
-  maxLive = 0;
-  maxLivePackets = 0;
   /** RS-leg connections never linked to a client connection (RS capture only, or unmatched). */
   unlinkedLegs = 0;
-  private live = 0;
+  private readonly liveSet = new LiveConnections();
   private readonly current = new Map<string, Connection>();
-  private readonly active = new Set<Connection>();
   private readonly legs = new Map<string, FnatLeg[]>();
   private readonly unlinked = new Set<FnatLeg>();
   private readonly clientSynById = new Map<number, Stamped<Connection>[]>();
@@ -138,7 +135,7 @@ export class FnatTracker {
     const kind = this.ctx.points[r.point]!.kind;
     r.c2s = c2s;
     r.role = kind === 'client' ? 'C' : c2s ? 'Di' : 'De';
-    this.push(c, r);
+    this.liveSet.attach(c, r);
     if (syn && r.ip.id !== 0) {
       push(this.clientSynById, r.ip.id, { v: c, t: r.t });
       const legs = this.legSynById.get(r.ip.id);
@@ -210,10 +207,10 @@ export class FnatTracker {
       else leg.finS2c = true;
       if (leg.finC2s && leg.finS2c) leg.closed = true;
     }
-    if (leg.conn) this.push(leg.conn, r);
+    if (leg.conn) this.liveSet.attach(leg.conn, r);
     else {
       leg.records.push(r);
-      if (++this.live > this.maxLivePackets) this.maxLivePackets = this.live;
+      this.liveSet.hold(1);
     }
     if (syn && r.ip.id !== 0 && leg.conn === null) {
       push(this.legSynById, r.ip.id, { v: leg, t: r.t });
@@ -259,37 +256,25 @@ export class FnatTracker {
     leg.conn = c;
     leg.linkedBy = by;
     this.unlinked.delete(leg);
-    this.live -= leg.records.length;
-    for (const x of leg.records) this.push(c, x);
+    this.liveSet.hold(-leg.records.length);
+    for (const x of leg.records) this.liveSet.attach(c, x);
     leg.records = [];
   }
 
-  private push(c: Connection, r: PacketRecord): void {
-    if (!this.active.has(c)) {
-      if (c.segments > 0) c.records = [];
-      c.segments++;
-      this.active.add(c);
-      if (this.active.size > this.maxLive) this.maxLive = this.active.size;
-    }
-    r.conn = c.id;
-    c.records.push(r);
-    if (++this.live > this.maxLivePackets) this.maxLivePackets = this.live;
-    if (r.t > c.lastT) c.lastT = r.t;
-    if ((r.flags & TcpFlag.RST) !== 0) c.closed = true;
-    if ((r.flags & TcpFlag.FIN) !== 0) {
-      if (r.c2s) c.finC2s = true;
-      else c.finS2c = true;
-      if (c.finC2s && c.finS2c) c.closed = true;
-    }
-    this.correlated++;
+  /** Records attached to connections, and the memory bound: most connections and records held at once. */
+  get correlated(): number {
+    return this.liveSet.correlated;
+  }
+  get maxLive(): number {
+    return this.liveSet.maxActive;
+  }
+  get maxLivePackets(): number {
+    return this.liveSet.maxHeld;
   }
 
   sweep(now: number): void {
     const grace = 2 * this.ctx.windowNs;
-    for (const c of this.active) {
-      const quiet = now - c.lastT;
-      if ((c.closed && quiet > grace) || quiet > this.idleNs) this.finalise(c);
-    }
+    for (const c of this.liveSet.due(now, grace, this.idleNs)) this.finalise(c);
     for (const leg of this.unlinked) {
       const quiet = now - leg.lastT;
       if ((leg.closed && quiet > grace) || quiet > this.idleNs) this.dropLeg(leg);
@@ -306,13 +291,13 @@ export class FnatTracker {
   }
 
   finish(): void {
-    for (const c of [...this.active]) this.finalise(c);
+    for (const c of [...this.liveSet.active]) this.finalise(c);
     for (const leg of [...this.unlinked]) this.dropLeg(leg);
   }
 
   private dropLeg(leg: FnatLeg): void {
     this.unlinked.delete(leg);
-    this.live -= leg.records.length;
+    this.liveSet.hold(-leg.records.length);
     leg.records = [];
     this.unlinkedLegs++;
     this.forgetLeg(leg);
@@ -330,7 +315,6 @@ export class FnatTracker {
   private finalise(c: Connection): void {
     const info = infos.get(c)!;
     const leg = info.leg;
-    this.active.delete(c);
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
     c.records.sort((a, b) => a.t - b.t);
     c.traces = [];
@@ -342,7 +326,7 @@ export class FnatTracker {
       c.scheduled = c.records.some((r) => r.role === 'De' && r.c2s);
     }
     this.onFinal(c);
-    this.live -= c.records.length;
+    this.liveSet.release(c);
     c.records = [];
     c.traces = [];
     if (leg) this.forgetLeg(leg);
