@@ -17,6 +17,8 @@ import { forEachPacket } from '../decode/stream.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from './errors.js';
+import { parseToaKinds } from './options.js';
+
 import type { CommandRegistrar } from './main.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
@@ -39,16 +41,6 @@ export function splitDecodeArgs(args: readonly string[], exists: (p: string) => 
     else break;
   }
   return { filter: args.slice(0, i).join(' '), captures: args.slice(i) };
-}
-
-export function parseToaKinds(text: string): number[] {
-  const kinds = text.split(',').map((s) => s.trim());
-  const out: number[] = [];
-  for (const k of kinds) {
-    if (!/^\d{1,3}$/.test(k) || Number(k) > 255) throw new InputError(`--toa-kind: '${k}' is not a TCP option kind (0-255)`);
-    out.push(Number(k));
-  }
-  return out;
 }
 
 function parseCount(text: string): number {

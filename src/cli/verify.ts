@@ -25,6 +25,7 @@ import { verify, type VerifyInput } from '../verify/verify.js';
 import type { PointInput } from '../verify/engine/load.js';
 import type { Profile } from '../verify/engine/context.js';
 import { InputError } from './errors.js';
+import { parseToaKinds } from './options.js';
 import type { CommandRegistrar } from './main.js';
 
 interface VerifyCliOptions {
@@ -51,16 +52,6 @@ interface VerifyCliOptions {
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
-
-export function parseToaKinds(v: string): number[] {
-  const kinds = v.split(',').map((s) => s.trim());
-  const out: number[] = [];
-  for (const k of kinds) {
-    if (!/^\d+$/.test(k) || Number(k) < 0 || Number(k) > 255) throw new InputError(`--toa-kind ${v}: "${k}" is not a TCP option kind (0..255)`);
-    out.push(Number(k));
-  }
-  return out;
-}
 
 /** `--rs-capture [IP=]FILE`: the RS address is optional (recognised from the traffic). */
 function rsPoint(arg: string): PointInput {
