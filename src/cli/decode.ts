@@ -18,7 +18,6 @@ import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from './errors.js';
 import { parseToaKinds } from './options.js';
-
 import type { CommandRegistrar } from './main.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
