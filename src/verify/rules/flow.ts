@@ -25,7 +25,10 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord)
     for (const t of c.traces) {
       if (!t.c2s) continue;
       const fwd = copyAt(t, 'De') ?? copyAt(t, 'R');
-      if (fwd && fwd.ip.id === Di.ip.id && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src && (whole < 0 || fwd.payloadLen === whole)) return true;
+      // With the whole datagram's size known, seq + size identify the reassembled copy, so a
+      // director that also rewrites the IP ID is judged by rewrite.ip-fields, not reported here.
+      const same = whole < 0 ? fwd?.ip.id === Di.ip.id : fwd?.payloadLen === whole;
+      if (fwd && same && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src) return true;
     }
   }
   const icmp = answers?.icmpFor(Di.ip.src, Di.sport, Di.ip.id, Di.seq);

@@ -28,7 +28,18 @@ export const rewriteRules: RuleModule = {
         const De = copyAt(t, 'De');
         if (Di && De) {
           const expected = t.c2s ? expectedTtlDecrement(ctx, method) : method === 'nat' ? 1 : null;
-          if (expected !== null) {
+          if (expected === 1 && t.c2s && Di.ip.ttl <= 1) {
+            // R1: a decrementing director answers TTL ≤ 1 with ICMP time-exceeded and drops the
+            // packet (lvs-behavior.md §1.2 step 3); forwarding it (with TTL 0) is the violation.
+            sink.check('rewrite.ttl');
+            sink.add(
+              'rewrite.ttl',
+              c,
+              `a client packet with TTL ${Di.ip.ttl} was forwarded (TTL ${De.ip.ttl}) instead of answered with ICMP time-exceeded`,
+              'mainline IPVS drops a packet whose TTL would reach 0 and sends ICMP 11/0 to the client (lvs-behavior.md §1.2, R1); this director forwards it',
+              [Di, De],
+            );
+          } else if (expected !== null) {
             sink.check('rewrite.ttl');
             const got = Di.ip.ttl - De.ip.ttl;
             if (got !== expected) {
