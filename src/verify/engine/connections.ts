@@ -330,7 +330,8 @@ export class ConnectionTracker {
   }
 }
 
-function newConnection(id: string, client: string, cport: number, isn: number | null): Connection {
+/** A connection with nothing seen yet (both trackers start them here). */
+export function newConnection(id: string, client: string, cport: number, isn: number | null): Connection {
   return {
     id,
     client,

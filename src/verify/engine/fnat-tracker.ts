@@ -21,7 +21,7 @@
  * finalises connections closed (or idle) for longer than the grace, finish() the rest.
  */
 import { TcpFlag } from '../../decode/packet.js';
-import type { Connection, Trace } from './connections.js';
+import { newConnection, type Connection, type Trace } from './connections.js';
 import type { EngineContext } from './context.js';
 import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
 import { LiveConnections } from './live.js';
@@ -347,29 +347,6 @@ function nearest<T>(list: Stamped<T>[], t: number, windowNs: number, ok: (v: T) 
     if (!best || Math.abs(x.t - t) < Math.abs(best.t - t)) best = x;
   }
   return best ? best.v : null;
-}
-
-function newConnection(id: string, client: string, cport: number, isn: number | null): Connection {
-  return {
-    id,
-    client,
-    cport,
-    isn,
-    records: [],
-    traces: [],
-    backend: null,
-    backendFrom: null,
-    synT: null,
-    synAtDirector: null,
-    synRecord: null,
-    fwdSynRecord: null,
-    scheduled: false,
-    lastT: -Infinity,
-    closed: false,
-    finC2s: false,
-    finS2c: false,
-    segments: 0,
-  };
 }
 
 const slotOf = (r: PacketRecord): string => `${r.point}:${r.role}`;
