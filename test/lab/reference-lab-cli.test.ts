@@ -9,24 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { runLab } from '../../src/cli/lab.js';
-import { labUnavailableReason } from '../../src/lab/netns.js';
-import { hasCommand, isCI } from '../helpers/env.js';
 
-const need = (cond: boolean, reason: string): boolean => {
-  if (!cond && isCI) throw new Error(reason);
-  if (!cond) console.log(`skip: ${reason}`);
-  return cond;
-};
-let capLoads = false;
-try {
-  await import('cap' as string);
-  capLoads = true;
-} catch {
-  capLoads = false;
-}
-const labReason = labUnavailableReason();
-const ready = labReason === null && hasCommand('tcpdump') && capLoads;
-const reason = labReason ?? (!capLoads ? "optional module 'cap' does not load" : 'tcpdump not installed');
+import { need } from '../helpers/env.js';
+import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
+
+const ready = referenceLabReady;
+const reason = referenceLabReason;
 
 async function exitOf(args: string[]): Promise<number> {
   const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
