@@ -1,38 +1,9 @@
-/** Runs `lvsaudit arp …` in-process the way src/cli/main.ts does (exit-code contract included). */
-import { Command, CommanderError } from 'commander';
+/** Runs `lvsaudit arp …` in-process (see test/helpers/cli.ts). */
 import { registerArp } from '../../src/cli/arp.js';
-import { CliError } from '../../src/cli/errors.js';
+import { runInProcess, type CliRun } from '../helpers/cli.js';
 
-export interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
+export type { CliRun };
 
-export async function runArpCli(args: string[]): Promise<CliRun> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const program = new Command('lvsaudit').exitOverride().configureOutput({
-    writeOut: (s) => (out += s),
-    writeErr: (s) => (err += s),
-  });
-  registerArp(program, (c) => (code = c));
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['arp', ...args], { from: 'user' });
-  } catch (e) {
-    if (e instanceof CliError) {
-      code = e.exitCode;
-      err += `lvsaudit: ${e.message}\n`;
-    } else if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
-    else throw e;
-  } finally {
-    process.stdout.write = write;
-  }
-  return { code, out, err };
+export function runArpCli(args: string[]): Promise<CliRun> {
+  return runInProcess(registerArp, 'arp', args);
 }

@@ -8,9 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { runInProcess, type CliRun } from '../helpers/cli.js';
 import { registerReplay } from '../../src/cli/replay.js';
-import { CliError } from '../../src/cli/errors.js';
 import { capturePcap, runWrite, writeCaptureSet } from '../../src/replay/replay.js';
 import { FIXTURE_RECIPES } from './replay-fixtures.js';
 import { hasCommand, isCI, repoRoot } from '../helpers/env.js';
@@ -22,29 +21,8 @@ const need = (cond: boolean, reason: string): boolean => {
 };
 const hasTshark = hasCommand('tshark');
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const program = new Command('lvsaudit').exitOverride().configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (err += s) });
-  registerReplay(program, (c) => (code = c));
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array): boolean => {
-    out += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(['replay', ...args], { from: 'user' });
-  } catch (e) {
-    if (e instanceof CliError) {
-      code = e.exitCode;
-      err += e.message;
-    } else if (e instanceof CommanderError) code = e.exitCode === 0 ? 0 : 2;
-    else throw e;
-  } finally {
-    process.stdout.write = write;
-  }
-  return { code, out, err };
+function cli(args: string[]): Promise<CliRun> {
+  return runInProcess(registerReplay, 'replay', args);
 }
 
 function tshark(file: string, ...args: string[]): string {
