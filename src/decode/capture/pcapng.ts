@@ -115,11 +115,11 @@ export class PcapngFormat implements RecordFormat {
         this.parseIdb(buf, pos, len, fileOffset);
         return true;
       case 0x00000006:
-        return this.parseEpb(buf, pos, len, fileOffset);
+        return this.parsePacketBlock(buf, pos, len, fileOffset, 'EPB');
       case 0x00000003:
         return this.parseSpb(buf, pos, len, fileOffset);
       case 0x00000002:
-        return this.parsePb(buf, pos, len, fileOffset);
+        return this.parsePacketBlock(buf, pos, len, fileOffset, 'PB');
       default:
         return true;
     }
@@ -220,25 +220,16 @@ export class PcapngFormat implements RecordFormat {
     }
   }
 
-  private parseEpb(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
-    const iface = this.iface(this.u32(buf, pos + 8), fileOffset, 'EPB');
+  /** EPB and the obsolete PB share their layout but for the interface id (32 vs 16 bits; PB
+   *  spends the other 16 on a drops count). */
+  private parsePacketBlock(buf: Buffer, pos: number, len: number, fileOffset: number, kind: 'EPB' | 'PB'): boolean {
+    const iface = this.iface(kind === 'EPB' ? this.u32(buf, pos + 8) : this.u16(buf, pos + 8), fileOffset, kind);
     const caplen = this.u32(buf, pos + 20);
     const room = len - 32;
-    if (caplen > room) throw this.ctx.error(fileOffset, `EPB captured length ${caplen} exceeds the ${room} bytes its block holds`);
+    if (caplen > room) throw this.ctx.error(fileOffset, `${kind} captured length ${caplen} exceeds the ${room} bytes its block holds`);
     this.fillCommon(buf, pos + 28, caplen, this.u32(buf, pos + 24), iface, fileOffset);
     this.setTime(this.u32(buf, pos + 12), this.u32(buf, pos + 16), iface);
-    this.packetOptions(buf, pos + 28 + ((caplen + 3) & ~3), pos + len - 4, fileOffset, 'EPB');
-    return this.ctx.deliver();
-  }
-
-  private parsePb(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
-    const iface = this.iface(this.u16(buf, pos + 8), fileOffset, 'PB');
-    const caplen = this.u32(buf, pos + 20);
-    const room = len - 32;
-    if (caplen > room) throw this.ctx.error(fileOffset, `PB captured length ${caplen} exceeds the ${room} bytes its block holds`);
-    this.fillCommon(buf, pos + 28, caplen, this.u32(buf, pos + 24), iface, fileOffset);
-    this.setTime(this.u32(buf, pos + 12), this.u32(buf, pos + 16), iface);
-    this.packetOptions(buf, pos + 28 + ((caplen + 3) & ~3), pos + len - 4, fileOffset, 'PB');
+    this.packetOptions(buf, pos + 28 + ((caplen + 3) & ~3), pos + len - 4, fileOffset, kind);
     return this.ctx.deliver();
   }
 
