@@ -14,6 +14,7 @@ import { JsonPrinter } from '../decode/print/json.js';
 import { ByteSink } from '../decode/print/sink.js';
 import { TextPrinter } from '../decode/print/text.js';
 import { forEachPacket } from '../decode/stream.js';
+import { summarizeParallel } from '../decode/parallel/index.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from './errors.js';
@@ -131,6 +132,13 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   for (const capture of captures) {
     if (shown >= limit || out.closed) break;
     try {
+      // --summary of a whole big classic pcap: split over threads when that provably gives
+      // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
+      if (summary !== null && match === null && limit === Infinity) {
+        const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (l: string): void => void process.stderr.write(l + '\n') : undefined;
+        const done = await summarizeParallel(capture, summary, { decode, onWarning, ...(debug ? { debug } : {}) });
+        if (done.parallel) continue;
+      }
       await forEachPacket(capture, onPacket, { decode, onWarning });
     } catch (e) {
       out.flush();

@@ -69,6 +69,31 @@ export interface SummaryReport {
 
 const CKSUM_KEYS = ['ipv4', 'tcp', 'udp', 'icmp', 'icmpv6'] as const;
 
+/** One node of the protocol trie in export form: children in first-seen order, keyed by node id. */
+export interface CountNode {
+  id: number;
+  packets: number;
+  bytes: number;
+  children: CountNode[];
+}
+
+/**
+ * Everything a DecodeSummary has counted, as plain data (structured-clone / JSON safe), so a
+ * summary built in a worker thread over one part of a capture can be merged into another.
+ * Maps are exported as entry lists in insertion (first-seen) order: merging the parts in
+ * capture order then rebuilds exactly the order a single pass would have produced, which
+ * decides the order of equal-count rows and of keys in the JSON report.
+ */
+export interface SummaryCounts {
+  frames: number;
+  bytes: number;
+  protocols: CountNode[];
+  truncated: Array<[string, number]>;
+  malformed: Array<[string, number]>;
+  badChecksum: { ipv4: number; tcp: number; udp: number; icmp: number; icmpv6: number };
+  warnings: string[];
+}
+
 export class DecodeSummary {
   private readonly root = new PhsNode('');
   frames = 0;
@@ -159,6 +184,48 @@ export class DecodeSummary {
 
   warning(w: CaptureWarning): void {
     this.warnings.push(`${w.file}: offset ${w.offset}: ${w.message}`);
+  }
+
+  /** The counts so far as plain data (see SummaryCounts). */
+  exportCounts(): SummaryCounts {
+    const conv = (id: number, n: PhsNode): CountNode => ({
+      id,
+      packets: n.packets,
+      bytes: n.bytes,
+      children: [...n.children].map(([cid, c]) => conv(cid, c)),
+    });
+    return {
+      frames: this.frames,
+      bytes: this.bytes,
+      protocols: [...this.root.children].map(([id, c]) => conv(id, c)),
+      truncated: [...this.truncated],
+      malformed: [...this.malformed],
+      badChecksum: { ...this.badSum },
+      warnings: [...this.warnings],
+    };
+  }
+
+  /**
+   * Adds counts taken over a later part of the same input (or another input) as if its
+   * packets had been added here after the ones already counted: a node or key not seen yet
+   * is appended after the existing ones, as add() would have appended it.
+   */
+  mergeCounts(c: SummaryCounts): void {
+    this.frames += c.frames;
+    this.bytes += c.bytes;
+    const walk = (into: PhsNode, nodes: readonly CountNode[]): void => {
+      for (const n of nodes) {
+        const t = into.child(n.id);
+        t.packets += n.packets;
+        t.bytes += n.bytes;
+        walk(t, n.children);
+      }
+    };
+    walk(this.root, c.protocols);
+    for (const [k, v] of c.truncated) this.truncated.set(k, (this.truncated.get(k) ?? 0) + v);
+    for (const [k, v] of c.malformed) this.malformed.set(k, (this.malformed.get(k) ?? 0) + v);
+    for (const k of CKSUM_KEYS) this.badSum[k] += c.badChecksum[k];
+    this.warnings.push(...c.warnings);
   }
 
   report(): SummaryReport {

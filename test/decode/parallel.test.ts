@@ -1,0 +1,344 @@
+/**
+ * Parallel `decode --summary` (src/decode/parallel): over any split of a classic pcap the
+ * merged summary must equal the serial one, and a split that lands on a false record boundary
+ * must be detected and answered by the serial path.
+ *
+ * The oracle is the ordinary serial reader (forEachPacket → DecodeSummary), which the
+ * parallel path does not use, plus the packet count the generator wrote. The parallel code
+ * runs worker threads from dist/ (a worker loads compiled JS), so dist/ is (re)built first
+ * when it is missing or older than the sources under test.
+ */
+import { execSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PcapWriter } from '../../src/decode/capture/index.js';
+import { PacketBuilder } from '../../src/replay/builder/index.js';
+import type * as ParallelMod from '../../src/decode/parallel/index.js';
+import type * as SummaryMod from '../../src/decode/summary.js';
+import type * as StreamMod from '../../src/decode/stream.js';
+import type { CaptureWarning } from '../../src/decode/capture/index.js';
+
+const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const dist = (p: string): string => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
+
+let par: typeof ParallelMod;
+let sum: typeof SummaryMod;
+let stream: typeof StreamMod;
+let dir: string;
+
+/** Sources the dist/ copies must not be older than. */
+function distStale(): boolean {
+  const srcs = [
+    ...readdirSync(path.join(repoRoot, 'src/decode/parallel')).map((f) => `decode/parallel/${f}`),
+    'decode/summary.ts',
+    'cli/decode.ts',
+  ];
+  return srcs.some((s) => {
+    const out = path.join(repoRoot, 'dist', s.replace(/\.ts$/, '.js'));
+    return !existsSync(out) || statSync(out).mtimeMs < statSync(path.join(repoRoot, 'src', s)).mtimeMs;
+  });
+}
+
+beforeAll(async () => {
+  if (distStale()) execSync('npx tsc -p tsconfig.json', { cwd: repoRoot, stdio: 'inherit' });
+  par = (await import(dist('decode/parallel/index.js'))) as typeof ParallelMod;
+  sum = (await import(dist('decode/summary.js'))) as typeof SummaryMod;
+  stream = (await import(dist('decode/stream.js'))) as typeof StreamMod;
+  dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-parallel-'));
+}, 120_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+// ---------- capture generation ----------
+
+/** Deterministic PRNG (mulberry32): the same file for the same seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const CM = '02:00:00:00:00:01';
+const SM = '02:00:00:00:00:02';
+
+/** A varied set of frames: TCP (with TOA), UDP, ICMP, ARP, VLAN, IPv6, GRE, bad checksums, malformed IP. */
+function templates(): Buffer[] {
+  const t: Buffer[] = [];
+  const e = (): PacketBuilder => PacketBuilder.eth({ src: CM, dst: SM });
+  const ip = (b: PacketBuilder, i: number): PacketBuilder => b.ipv4({ src: `10.0.${i}.1`, dst: '192.168.0.100', id: i });
+  for (let i = 0; i < 4; i++) {
+    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'S', options: [{ kind: 'mss', value: 1460 }] }).build());
+    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'A', options: [{ kind: 'toa', addr: '10.9.9.9', port: 5555 }] }).build());
+    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'PA' }).payload(Buffer.alloc(100 + 300 * i, 0x41)).build());
+    t.push(ip(e(), i).udp({ sport: 53, dport: 3000 + i }).payload(Buffer.alloc(40 * i, 0x42)).build());
+  }
+  t.push(ip(e(), 7).icmp({ type: 8, code: 0, id: 1, seq: 2 }).payload(Buffer.alloc(56, 1)).build());
+  t.push(e().arp({ op: 1, sha: CM, spa: '10.0.0.1', tha: '00:00:00:00:00:00', tpa: '10.0.0.2' }).build());
+  t.push(ip(e().vlan({ id: 42 }), 8).udp({ sport: 1, dport: 2 }).payload('vlan').build());
+  t.push(e().ipv6({ src: 'fd00::1', dst: 'fd00::2' }).tcp({ sport: 4000, dport: 443, flags: 'S' }).build());
+  t.push(ip(e(), 9).gre().ipv4({ src: '10.1.1.1', dst: '10.2.2.2' }).tcp({ sport: 5, dport: 6, flags: 'R' }).build());
+  t.push(ip(e(), 10).tcp({ sport: 1, dport: 2, flags: 'A', checksum: 0x1234 }).build()); // bad TCP checksum
+  const badIhl = ip(e(), 11).udp({ sport: 1, dport: 2 }).build();
+  badIhl[14] = 0x43; // IHL 3: malformed IPv4
+  t.push(badIhl);
+  return t;
+}
+
+interface Variant {
+  bigEndian: boolean;
+  resolution: 'us' | 'ns';
+  snaplen: number;
+}
+
+interface Made {
+  file: string;
+  packets: number;
+  /** File offsets of every record header, in order. */
+  offsets: number[];
+}
+
+/**
+ * Writes `n` frames drawn from the templates; when `fakeEvery` > 0, every fakeEvery-th frame
+ * is a UDP packet whose payload is a chain of fake pcap record headers (same byte order,
+ * plausible timestamps and lengths), and `fakeOffsets` lists where those fake chains begin.
+ */
+function makeCapture(name: string, v: Variant, n: number, seed: number, fakeEvery = 0): Made & { fakeOffsets: number[] } {
+  const file = path.join(dir, name);
+  const w = new PcapWriter({ path: file, bigEndian: v.bigEndian, resolution: v.resolution, snaplen: v.snaplen });
+  const tpl = templates();
+  const r = rng(seed);
+  let sec = 1795699418;
+  let nsec = 0;
+  let off = 24;
+  const offsets: number[] = [];
+  const fakeOffsets: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let frame: Buffer;
+    if (fakeEvery > 0 && i % fakeEvery === fakeEvery - 1) {
+      const fake = fakeChain(v, sec, 12, 20 + Math.floor(r() * 40));
+      const head = PacketBuilder.eth({ src: CM, dst: SM }).ipv4({ src: '10.3.3.3', dst: '10.4.4.4' }).udp({ sport: 9, dport: 9 });
+      frame = head.payload(fake).build();
+      // eth 14 + ipv4 20 + udp 8 bytes before the payload, after the 16-byte record header.
+      if (16 + 42 < 16 + Math.min(frame.length, v.snaplen)) fakeOffsets.push(off + 16 + 42);
+    } else {
+      frame = tpl[Math.floor(r() * tpl.length)]!;
+    }
+    offsets.push(off);
+    w.write(frame, sec, nsec);
+    off += 16 + Math.min(frame.length, v.snaplen);
+    nsec += 1000 + Math.floor(r() * 100000) * 1000;
+    if (nsec >= 1e9) {
+      nsec -= 1e9;
+      sec++;
+    }
+  }
+  w.close();
+  return { file, packets: n, offsets, fakeOffsets };
+}
+
+/** `count` fake record headers, each followed by `body` bytes, in the file's byte order. */
+function fakeChain(v: Variant, sec: number, count: number, body: number): Buffer {
+  const b = Buffer.alloc(count * (16 + body), 0x5a);
+  for (let i = 0; i < count; i++) {
+    const p = i * (16 + body);
+    const put = (at: number, x: number): number => (v.bigEndian ? b.writeUInt32BE(x, p + at) : b.writeUInt32LE(x, p + at));
+    put(0, sec);
+    put(4, 1000 * i);
+    put(8, body);
+    put(12, body);
+  }
+  return b;
+}
+
+// ---------- the two paths ----------
+
+type Report = ReturnType<InstanceType<typeof SummaryMod.DecodeSummary>['report']>;
+
+interface Outcome {
+  counts: ReturnType<InstanceType<typeof SummaryMod.DecodeSummary>['exportCounts']>;
+  report: Omit<Report, 'seconds' | 'packetsPerSecond'>;
+  text: string;
+  warnings: CaptureWarning[];
+}
+
+function outcome(s: InstanceType<typeof SummaryMod.DecodeSummary>, warnings: CaptureWarning[]): Outcome {
+  const { seconds: _s, packetsPerSecond: _p, ...report } = s.report();
+  void _s;
+  void _p;
+  return { counts: s.exportCounts(), report, text: sum.formatSummary(s.report()), warnings };
+}
+
+async function serial(file: string): Promise<Outcome> {
+  const s = new sum.DecodeSummary();
+  const warnings: CaptureWarning[] = [];
+  await stream.forEachPacket(file, (p) => void s.add(p), {
+    onWarning: (w) => {
+      warnings.push(w);
+      s.warning(w);
+    },
+  });
+  return outcome(s, warnings);
+}
+
+async function parallel(file: string, o: { threads?: number; splits?: number[] }): Promise<Outcome & { parallel: boolean; reason: string | null }> {
+  const s = new sum.DecodeSummary();
+  const warnings: CaptureWarning[] = [];
+  const r = await par.summarizeParallel(file, s, {
+    ...o,
+    minBytes: 0,
+    onWarning: (w) => {
+      warnings.push(w);
+      s.warning(w);
+    },
+  });
+  return { ...outcome(s, warnings), parallel: r.parallel, reason: r.reason };
+}
+
+// ---------- tests ----------
+
+const VARIANTS: Array<[string, Variant]> = [
+  ['little-endian µs', { bigEndian: false, resolution: 'us', snaplen: 262144 }],
+  ['big-endian µs', { bigEndian: true, resolution: 'us', snaplen: 262144 }],
+  ['little-endian ns', { bigEndian: false, resolution: 'ns', snaplen: 262144 }],
+  ['big-endian ns, snaplen 96 (cut packets)', { bigEndian: true, resolution: 'ns', snaplen: 96 }],
+];
+
+describe('parallel decode --summary equals the serial summary', () => {
+  it.each(VARIANTS)('%s: 2, 3 and 4 ranges merge to the serial counts, text and frame count', async (_name, v) => {
+    const m = makeCapture(`v-${v.bigEndian}-${v.resolution}-${v.snaplen}.pcap`, v, 12000, 7);
+    expect(statSync(m.file).size).toBeGreaterThan(v.snaplen === 96 ? 700_000 : 2_000_000);
+    const want = await serial(m.file);
+    expect(want.counts.frames).toBe(m.packets);
+    if (v.snaplen === 96) expect(Object.values(want.report.truncated).reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
+    expect(want.report.badChecksum.tcp).toBeGreaterThan(0);
+    expect(Object.keys(want.report.malformed).length).toBeGreaterThan(0);
+    for (const threads of [2, 3, 4]) {
+      const got = await parallel(m.file, { threads });
+      expect(got.parallel, `${threads} ranges: ${got.reason}`).toBe(true);
+      expect(got.counts).toStrictEqual(want.counts);
+      expect(got.report).toStrictEqual(want.report);
+      expect(got.text).toBe(want.text);
+      expect(got.warnings).toStrictEqual([]);
+    }
+  });
+
+  it.each([
+    ['inside the last record header', 5],
+    ['inside the last record body', 40],
+  ])('a file cut %s: the same single truncation warning as serially', async (_name, into) => {
+    const m = makeCapture(`cut-${into}.pcap`, { bigEndian: false, resolution: 'us', snaplen: 262144 }, 8000, 11);
+    truncateSync(m.file, m.offsets[m.offsets.length - 1]! + into);
+    const want = await serial(m.file);
+    expect(want.warnings).toHaveLength(1);
+    expect(want.counts.frames).toBe(m.packets - 1);
+    for (const threads of [2, 3]) {
+      const got = await parallel(m.file, { threads });
+      expect(got.parallel, got.reason ?? '').toBe(true);
+      expect(got.warnings).toStrictEqual(want.warnings);
+      expect(got.report).toStrictEqual(want.report);
+      expect(got.text).toBe(want.text);
+    }
+  });
+
+  it('the CLI prints identical text serially and over 3 threads (and the JSON report matches)', async () => {
+    const m = makeCapture('cli.pcap', { bigEndian: false, resolution: 'ns', snaplen: 262144 }, 10000, 3);
+    truncateSync(m.file, statSync(m.file).size - 7);
+    const cli = (threads: string, ...args: string[]): { out: string; err: string } => {
+      const env = { ...process.env, LVSAUDIT_THREADS: threads, LVSAUDIT_PARALLEL_MIN_BYTES: '0', LVSAUDIT_PARALLEL_DEBUG: '1' };
+      const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/lvsaudit.js'), 'decode', '--summary', ...args, m.file], { env, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return { out: r.stdout, err: r.stderr };
+    };
+    const one = cli('1');
+    const three = cli('3');
+    expect(three.out).toBe(one.out);
+    expect(one.out).toMatch(/capture warnings\s+1\n/);
+    expect(one.err).toMatch(/parallel: .*serial \(one thread\)/);
+    expect(three.err).toMatch(/parallel: .*3 ranges merged/);
+    // The cut-record warning goes to stderr once, worded as serially.
+    const warn = (e: string): string[] => e.split('\n').filter((l) => l.startsWith('lvsaudit: warning:'));
+    expect(warn(three.err)).toHaveLength(1);
+    expect(warn(three.err)).toStrictEqual(warn(one.err));
+    const j1 = JSON.parse(cli('1', '--json').out) as Report;
+    const j3 = JSON.parse(cli('3', '--json').out) as Report;
+    expect({ ...j3, seconds: 0, packetsPerSecond: 0 }).toStrictEqual({ ...j1, seconds: 0, packetsPerSecond: 0 });
+    expect(JSON.stringify({ ...j3, seconds: 0, packetsPerSecond: 0 })).toBe(JSON.stringify({ ...j1, seconds: 0, packetsPerSecond: 0 }));
+  });
+});
+
+describe('a split on a false record boundary is detected', () => {
+  it('payloads holding chains of fake record headers: the range is discarded and the serial answer stands', async () => {
+    for (const [name, v] of VARIANTS.slice(0, 2)) {
+      const m = makeCapture(`fake-${v.bigEndian}.pcap`, v, 3000, 5, 50);
+      expect(m.fakeOffsets.length).toBeGreaterThan(10);
+      const want = await serial(m.file);
+      expect(want.counts.frames, name).toBe(m.packets);
+      // Split exactly where a fake chain starts: the scan accepts it (12 chained plausible
+      // headers), but the previous range stops at the true boundary after it.
+      const at = m.fakeOffsets[Math.floor(m.fakeOffsets.length / 2)]!;
+      const got = await parallel(m.file, { splits: [at] });
+      expect(got.parallel, name).toBe(false);
+      expect(got.reason).toMatch(/range 1 started at offset \d+, but range 0 stopped at \d+/);
+      // Nothing was merged: the caller's summary is untouched, and the serial path gives the answer.
+      expect(got.counts.frames).toBe(0);
+      // Control: a split on the true boundary after it is accepted and merges to the serial counts.
+      const next = m.offsets.find((o) => o > at)!;
+      const ok = await parallel(m.file, { splits: [next] });
+      expect(ok.parallel).toBe(true);
+      expect(ok.report).toStrictEqual(want.report);
+    }
+  });
+});
+
+describe('property: any split gives the serial result', () => {
+  it('random split offsets and range counts over generated captures', async () => {
+    const files = [
+      makeCapture('prop-a.pcap', { bigEndian: false, resolution: 'us', snaplen: 262144 }, 3000, 21),
+      makeCapture('prop-b.pcap', { bigEndian: true, resolution: 'ns', snaplen: 128 }, 3000, 22),
+      makeCapture('prop-fake.pcap', { bigEndian: false, resolution: 'ns', snaplen: 262144 }, 3000, 23, 7),
+    ];
+    const wants = await Promise.all(files.map((f) => serial(f.file)));
+    let merged = 0;
+    let discarded = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(0, 1, 2),
+        fc.array(fc.integer({ min: 0, max: 2 ** 30 }), { minLength: 1, maxLength: 3 }),
+        async (which, raw) => {
+          const f = files[which]!;
+          const size = statSync(f.file).size;
+          // Any offset after the file header, the last byte included.
+          const splits = raw.map((x) => 25 + (x % (size - 25)));
+          const got = await parallel(f.file, { splits });
+          const want = wants[which]!;
+          if (got.parallel) {
+            merged++;
+            expect(got.report).toStrictEqual(want.report);
+            expect(got.counts).toStrictEqual(want.counts);
+            expect(got.text).toBe(want.text);
+          } else {
+            discarded++;
+            expect(got.counts.frames).toBe(0);
+            // Without fake headers in the payloads every split must be found and accepted.
+            expect(which, got.reason ?? '').toBe(2);
+          }
+        },
+      ),
+      { numRuns: 20, seed: 20261126 },
+    );
+    // Both outcomes were exercised: merges, and discarded guesses on the fake-header file.
+    expect(merged).toBeGreaterThan(5);
+    expect(discarded).toBeGreaterThan(0);
+  });
+});
