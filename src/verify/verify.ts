@@ -32,7 +32,7 @@ import { DirectorAnswers } from './engine/director-answers.js';
 import { captureFindings, noteArp, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
 import { mergeReaders, PointReader } from './engine/stream.js';
 import type { CaptureWarning } from '../decode/capture/index.js';
-import type { PacketRecord } from './engine/record.js';
+import { RecordPool, type PacketRecord } from './engine/record.js';
 import { FindingSink, connLabel } from './engine/sink.js';
 import { checksumRules } from './rules/checksum.js';
 import type { RuleModule } from './rules/common.js';
@@ -304,9 +304,12 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker | FnatTracker }[] = [];
   // ICMP errors and fragments, shared by every service's rules (see engine/director-answers.ts).
   const answers = new DirectorAnswers();
+  // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
+  // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
+  const isFullnat = (s: Service): boolean => (s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat');
+  const pool = services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
   for (const service of services) {
-    const fullnat = service.realServers.length > 0 ? service.realServers.every((r) => r.method === 'fullnat') : service.method === 'fullnat';
-    if (fullnat) {
+    if (isFullnat(service)) {
       // FullNAT changes the client address and seq: its own tracker links the two legs
       // (engine/fnat-tracker.ts) and its rules judge them (rules/fullnat.ts).
       const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
@@ -323,10 +326,15 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     ctx.answers = answers;
     const sink = new FindingSink(ctx, ignore);
     const perConn = RULE_MODULES.filter((m) => m !== schedRules);
-    const tracker = new ConnectionTracker(ctx, (c) => {
-      for (const m of perConn) m.run(ctx, [c], sink);
-      if (connections.length < maxLadders) connections.push(ladder(ctx, c, []));
-    });
+    const tracker = new ConnectionTracker(
+      ctx,
+      (c) => {
+        for (const m of perConn) m.run(ctx, [c], sink);
+        if (connections.length < maxLadders) connections.push(ladder(ctx, c, []));
+      },
+      undefined,
+      pool,
+    );
     engines.push({ ctx, sink, tracker });
   }
 
@@ -350,6 +358,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
           ...(keep ? { keep } : {}),
           offsetNs: clocks[i]!.offsetNs,
           tcpOptions: anyFullnat,
+          ...(pool ? { pool } : {}),
           onWarning: (w) => warnings.push(w),
           observe: (pkt) => {
             p.frames++;
@@ -364,11 +373,16 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
       );
     }
   });
+  const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
   await mergeReaders(
     readers,
-    (r) => {
-      for (const e of engines) e.tracker.add(r);
-    },
+    sole
+      ? (r) => {
+          if (!sole.add(r)) pool!.give(r);
+        }
+      : (r) => {
+          for (const e of engines) e.tracker.add(r);
+        },
     (now) => {
       for (const e of engines) e.tracker.sweep(now);
     },

@@ -13,15 +13,18 @@
 import { TcpFlag } from '../../decode/packet.js';
 import type { EngineContext } from './context.js';
 import type { LoadedPoint } from './load.js';
-import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
+import { numericKey, type PacketRecord, type PacketRef, type RecordPool, type Role } from './record.js';
+import { FIT_BEST, FIT_MAYBE, groupTraces, type TraceGrouping } from './traces.js';
 import { LiveConnections } from './live.js';
 
 export interface Trace {
   c2s: boolean;
-  /** One copy per (point, role) slot. */
-  copies: Map<string, PacketRecord>;
-  /** Copies in corrected-time order. */
+  /** The grouping key of its copies (engine/traces.ts). */
+  key: number;
+  /** Copies in corrected-time order, at most one per (point, role) slot. */
   list: PacketRecord[];
+  /** The copies in path order, once rules asked for it (rules/common.ts pathOrder). */
+  path: PacketRecord[] | null;
   t0: number;
 }
 
@@ -57,14 +60,6 @@ export interface Connection {
 
 const SYN = TcpFlag.SYN;
 const ACK = TcpFlag.ACK;
-
-const ROLE_INDEX: Record<Role, number> = { C: 0, Di: 1, De: 2, R: 3 };
-/** Slot names by point × role, built once: buildTraces asks for one per packet. */
-const slotNames: string[] = [];
-export const slotOf = (r: PacketRecord): string => {
-  const i = r.point * 5 + (r.role ? ROLE_INDEX[r.role] : 4);
-  return (slotNames[i] ??= `${r.point}:${r.role}`);
-};
 
 /**
  * Learns the director's MACs. Only copies whose position on the path is certain are used, so a
@@ -192,6 +187,8 @@ export class ConnectionTracker {
     private readonly onFinal: (c: Connection) => void,
     /** Idle time after which an open connection is judged (and reopened if it continues). */
     private readonly idleNs = 60e9,
+    /** Where judged records go for reuse; only when this tracker is the records' sole user. */
+    private readonly pool: RecordPool | null = null,
   ) {
     this.currentIsn = ctx.points.map(() => new Map());
     learnDirectorMacs(ctx);
@@ -210,23 +207,26 @@ export class ConnectionTracker {
   private pendingCount = 0;
   private static readonly MAX_PENDING = 1 << 16;
 
-  private hold(r: PacketRecord): void {
-    if (this.pendingCount >= ConnectionTracker.MAX_PENDING) return;
+  private hold(r: PacketRecord): boolean {
+    if (this.pendingCount >= ConnectionTracker.MAX_PENDING) return false;
     this.pendingCount++;
     for (const k of [`${r.ip.src}|${r.sport}`, `${r.ip.dst}|${r.dport}`]) {
       const l = this.pending.get(k);
       if (l) l.push(r);
       else this.pending.set(k, [r]);
     }
+    return true;
   }
 
-  add(r: PacketRecord): void {
+  /** Classifies a record into its connection. Returns false when the tracker keeps no
+   *  reference to it (not this service's, or not attributable): the caller may reuse it. */
+  add(r: PacketRecord): boolean {
     const ctx = this.ctx;
     const { vip, vport } = ctx.service;
     const proto = ctx.service.protocol;
     r.role = null;
     r.conn = null;
-    if (r.proto !== proto) return;
+    if (r.proto !== proto) return false;
     let learnt = false;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
       let ports = this.clients.get(r.ip.src);
@@ -238,11 +238,8 @@ export class ConnectionTracker {
     }
     const fromClient = this.isClient(r.ip.src, r.sport);
     const toClient = this.isClient(r.ip.dst, r.dport);
-    if (fromClient === toClient) {
-      if (!fromClient) this.hold(r);
-      return;
-    }
-    this.place(r, fromClient);
+    if (fromClient === toClient) return fromClient ? false : this.hold(r);
+    const placed = this.place(r, fromClient);
     if (learnt && this.pendingCount > 0) {
       const key = `${r.ip.src}|${r.sport}`;
       const retry = this.pending.get(key);
@@ -256,13 +253,15 @@ export class ConnectionTracker {
         }
       }
     }
+    return placed;
   }
 
-  private place(r: PacketRecord, fromClient: boolean): void {
+  /** Attaches a record to its connection; false when the point's host was not party to it. */
+  private place(r: PacketRecord, fromClient: boolean): boolean {
     const ctx = this.ctx;
     const proto = ctx.service.protocol;
     const p = ctx.points[r.point]!;
-    if (notForThisHost(ctx, p, r, fromClient)) return;
+    if (notForThisHost(ctx, p, r, fromClient)) return false;
     r.c2s = fromClient;
     r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
     const cip = fromClient ? r.ip.src : r.ip.dst;
@@ -283,6 +282,7 @@ export class ConnectionTracker {
       this.all.push(c);
     }
     this.liveSet.attach(c, r);
+    return true;
   }
 
   /** Finalises connections closed (or idle) long enough before `now`. */
@@ -318,16 +318,25 @@ export class ConnectionTracker {
   }
 
   private finalise(c: Connection): void {
-    c.records.sort((a, b) => a.t - b.t);
+    // Records arrive merged in corrected time; only the ones retried from `pending` come late.
+    if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
     c.traces = [];
-    buildTraces(c, this.ctx.windowNs);
+    groupTraces(c, this.ctx.windowNs, natGrouping);
     findBackend(this.ctx, c);
     this.onFinal(c);
     this.liveSet.release(c);
-    // Keep the summary only: the packets are judged.
+    // Keep the summary only: the packets are judged. Nothing else refers to them now: held
+    // records are dropped from `pending` (sweep) before any connection is judged, and rules
+    // keep PacketRefs, not records.
+    if (this.pool) for (const r of c.records) this.pool.give(r);
     c.records = [];
     c.traces = [];
   }
+}
+
+export function sortedByTime(rs: readonly PacketRecord[]): boolean {
+  for (let i = 1; i < rs.length; i++) if (rs[i]!.t < rs[i - 1]!.t) return false;
+  return true;
 }
 
 /** A connection with nothing seen yet (both trackers start them here). */
@@ -354,38 +363,15 @@ export function newConnection(id: string, client: string, cport: number, isn: nu
   };
 }
 
-function buildTraces(c: Connection, windowNs: number): void {
-  const open = new Map<number, Trace[]>();
-  for (const r of c.records) {
-    c.lastT = Math.max(c.lastT, r.t);
-    const key = numericKey(r.c2s ? 1 : 0, r.seq, r.ack, r.flags, r.payloadLen, 0);
-    let list = open.get(key);
-    if (!list) open.set(key, (list = []));
-    const slot = slotOf(r);
-    let chosen: Trace | null = null;
-    for (const t of list) {
-      if (t.copies.has(slot) || Math.abs(r.t - t.t0) > windowNs) continue;
-      if (t.list.some((x) => x.ip.id === r.ip.id)) {
-        chosen = t;
-        break;
-      }
-      chosen ??= t;
-    }
-    if (!chosen) {
-      chosen = { c2s: r.c2s, copies: new Map(), list: [], t0: r.t };
-      list.push(chosen);
-      c.traces.push(chosen);
-    }
-    chosen.copies.set(slot, r);
-    chosen.list.push(r);
-    if (r.c2s && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) {
-      c.synRecord ??= refOf(r);
-      if (r.role === 'De' || r.role === 'R') c.fwdSynRecord ??= refOf(r);
-      if (c.synT === null || (r.role === 'Di' && c.synAtDirector === null)) c.synT = r.t;
-      if (r.role === 'Di' && c.synAtDirector === null) c.synAtDirector = refOf(r);
-    }
-  }
-}
+/** NAT, DR and TUN keep seq, ack, flags and payload length: the key; a copy prefers the trace
+ *  with its own IP ID (a retransmission is another packet with the same key). */
+const natGrouping: TraceGrouping = {
+  key: (r) => numericKey(r.c2s ? 1 : 0, r.seq, r.ack, r.flags, r.payloadLen, 0),
+  fit: (t, r) => {
+    for (const x of t.list) if (x.ip.id === r.ip.id) return FIT_BEST;
+    return FIT_MAYBE;
+  },
+};
 
 /** The RIP a record was sent to, from its headers or MACs; null when they do not tell. */
 export function ripOfForwarded(ctx: EngineContext, r: PacketRecord): string | null {

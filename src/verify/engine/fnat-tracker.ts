@@ -21,7 +21,8 @@
  * finalises connections closed (or idle) for longer than the grace, finish() the rest.
  */
 import { TcpFlag } from '../../decode/packet.js';
-import { newConnection, type Connection, type Trace } from './connections.js';
+import { newConnection, sortedByTime, type Connection } from './connections.js';
+import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, type TraceGrouping } from './traces.js';
 import type { EngineContext } from './context.js';
 import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
 import { LiveConnections } from './live.js';
@@ -316,10 +317,10 @@ export class FnatTracker {
     const info = infos.get(c)!;
     const leg = info.leg;
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
-    c.records.sort((a, b) => a.t - b.t);
+    if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
     c.traces = [];
     // IP IDs tell packets apart only when the director keeps them (the SYN link proved it).
-    buildFnatTraces(c, this.ctx.windowNs, leg?.linkedBy === 'syn');
+    groupTraces(c, this.ctx.windowNs, fnatGrouping(leg?.linkedBy === 'syn'));
     if (leg) {
       c.backend = leg.rip;
       c.backendFrom = c.records.some((r) => r.role === 'De' && r.c2s) ? 'director' : 'rs';
@@ -349,41 +350,19 @@ function nearest<T>(list: Stamped<T>[], t: number, windowNs: number, ok: (v: T) 
   return best ? best.v : null;
 }
 
-const slotOf = (r: PacketRecord): string => `${r.point}:${r.role}`;
-
-function buildFnatTraces(c: Connection, windowNs: number, idsKept: boolean): void {
-  const open = new Map<number, Trace[]>();
-  for (const r of c.records) {
-    const key = r.c2s ? numericKey(1, 0, r.ack, r.flags, r.payloadLen, 0) : numericKey(0, r.seq, 0, r.flags, r.payloadLen, 0);
-    let list = open.get(key);
-    if (!list) open.set(key, (list = []));
-    const slot = slotOf(r);
-    let chosen: Trace | null = null;
-    for (const t of list) {
-      if (t.copies.has(slot) || Math.abs(r.t - t.t0) > windowNs) continue;
-      if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && x.ip.id === r.ip.id)) {
-        chosen = t;
-        break;
-      }
-      // A copy on the other leg with another IPv4 ID is another packet (FullNAT keeps IP IDs;
-      // IPv6 has none, and NAT64 makes one up).
-      if (idsKept && r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) continue;
-      chosen ??= t;
-    }
-    if (!chosen) {
-      chosen = { c2s: r.c2s, copies: new Map(), list: [], t0: r.t };
-      list.push(chosen);
-      c.traces.push(chosen);
-    }
-    chosen.copies.set(slot, r);
-    chosen.list.push(r);
-    if (r.c2s && isPureSyn(r)) {
-      c.synRecord ??= refOf(r);
-      if (r.role === 'De' || r.role === 'R') c.fwdSynRecord ??= refOf(r);
-      if (c.synT === null || (r.role === 'Di' && c.synAtDirector === null)) c.synT = r.t;
-      if (r.role === 'Di' && c.synAtDirector === null) c.synAtDirector = refOf(r);
-    }
-  }
+/** FullNAT rewrites the server's seq on the client leg and the client's on the RS leg (§3.2), so
+ *  the key of a client→server copy is its ack, of a reply its seq. A copy prefers the trace with
+ *  its own IPv4 ID; when the director keeps IDs (linked by SYN), a copy on the other leg with
+ *  another ID is another packet (IPv6 has no ID, and NAT64 makes one up). */
+function fnatGrouping(idsKept: boolean): TraceGrouping {
+  return {
+    key: (r) => (r.c2s ? numericKey(1, 0, r.ack, r.flags, r.payloadLen, 0) : numericKey(0, r.seq, 0, r.flags, r.payloadLen, 0)),
+    fit: (t, r) => {
+      if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && x.ip.id === r.ip.id)) return FIT_BEST;
+      if (idsKept && r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) return FIT_NO;
+      return FIT_MAYBE;
+    },
+  };
 }
 
 /** Which leg a copy was captured on: the client leg (C and the director's client side) or the RS leg. */

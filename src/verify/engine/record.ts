@@ -71,30 +71,52 @@ export interface PacketRecord {
 }
 
 function ipFields(v: IpView, buf: Buffer): IpFields {
-  const isV4 = v.version === 4;
-  return {
-    v: isV4 ? 4 : 6,
-    src: isV4 ? ip4(v.src4) : ipv6ToString(buf, v.srcOff),
-    dst: isV4 ? ip4(v.dst4) : ipv6ToString(buf, v.dstOff),
-    ttl: v.ttl,
-    id: v.id,
-    df: v.df,
-    mf: v.mf,
-    tos: v.tos,
-    proto: v.proto,
-    totalLen: v.totalLen,
-    checksumOk: v.checksumOk,
-  };
+  return fillIp(
+    { v: 4, src: '', dst: '', ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null },
+    v,
+    buf,
+  );
 }
 
-/** FNV-1a 32-bit: cheap, good enough to tell payloads apart inside a time window. */
+/** Overwrites every field of `f` from the IP view (a pooled record reuses its header objects). */
+function fillIp(f: IpFields, v: IpView, buf: Buffer): IpFields {
+  const isV4 = v.version === 4;
+  f.v = isV4 ? 4 : 6;
+  f.src = isV4 ? ip4(v.src4) : ipv6ToString(buf, v.srcOff);
+  f.dst = isV4 ? ip4(v.dst4) : ipv6ToString(buf, v.dstOff);
+  f.ttl = v.ttl;
+  f.id = v.id;
+  f.df = v.df;
+  f.mf = v.mf;
+  f.tos = v.tos;
+  f.proto = v.proto;
+  f.totalLen = v.totalLen;
+  f.checksumOk = v.checksumOk;
+  return f;
+}
+
+/**
+ * FNV-1a over the payload, folded to 31 bits: cheap, good enough to tell payloads apart inside a
+ * time window, and a non-negative small integer (V8 keeps it unboxed in the record, and -1 stays
+ * free to mean "payload cut by snaplen"). Four bytes are combined per multiply: a quarter of the
+ * multiplications of the byte-wise form, the same quality for this purpose.
+ */
 export function payloadHash(buf: Uint8Array, off: number, len: number): number {
   let h = 0x811c9dc5;
-  for (let i = off, end = off + len; i < end; i++) {
-    h ^= buf[i]!;
+  let i = off;
+  const end = off + len;
+  const end4 = off + (len & ~3);
+  while (i < end4) {
+    h ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    h = Math.imul(h, 0x01000193);
+    h ^= h >>> 15;
+    i += 4;
+  }
+  while (i < end) {
+    h ^= buf[i++]!;
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  return h & 0x7fffffff;
 }
 
 function optionBytes(p: Packet, l: NetLayers): Uint8Array | null {
@@ -117,27 +139,49 @@ function optionsHash(p: Packet, l: NetLayers): number {
 
 // Address and MAC texts repeat across millions of packets: intern them so each record points at
 // one shared string instead of allocating its own (the records dominate the engine's memory).
+// A small direct-mapped cache sits in front of each intern map: a capture point sees a few
+// MACs and service addresses over and over, and the cache keys live in Int32Arrays because a
+// number above 2^31 kept in a variable or passed as a Map key is a heap allocation each time.
 const ip4Text = new Map<number, string>();
-const macText = new Map<number, string>();
+const macText = new Map<string, string>();
 const MAX_INTERN = 1 << 16;
+const IP_SLOTS = 256;
+const ipKey = new Int32Array(IP_SLOTS).fill(-1);
+const ipVal: string[] = new Array<string>(IP_SLOTS).fill('');
+const MAC_SLOTS = 64;
+const macHi = new Int32Array(MAC_SLOTS).fill(-1);
+const macLo = new Int32Array(MAC_SLOTS);
+const macVal: string[] = new Array<string>(MAC_SLOTS).fill('');
 
 function ip4(a: number): string {
+  const key = a | 0;
+  const slot = a & (IP_SLOTS - 1);
+  // 255.255.255.255 is -1 as int32, the empty-slot mark: it just always misses.
+  if (ipKey[slot] === key && key !== -1) return ipVal[slot]!;
   let s = ip4Text.get(a);
   if (s === undefined) {
     s = ipv4ToString(a);
     if (ip4Text.size < MAX_INTERN) ip4Text.set(a, s);
   }
+  ipKey[slot] = key;
+  ipVal[slot] = s;
   return s;
 }
 
 function mac(buf: Buffer, off: number): string {
-  // 48 bits as one exact number without readUIntBE's generic loop (per packet, twice).
-  const n = (buf[off]! * 256 + buf[off + 1]!) * 4294967296 + (((buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!) >>> 0);
-  let s = macText.get(n);
+  const hi = (buf[off]! << 8) | buf[off + 1]!;
+  const lo = (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
+  const slot = (lo ^ (lo >>> 8) ^ hi) & (MAC_SLOTS - 1);
+  if (macHi[slot] === hi && macLo[slot] === lo) return macVal[slot]!;
+  const text = macToString(buf, off);
+  let s = macText.get(text);
   if (s === undefined) {
-    s = macToString(buf, off);
-    if (macText.size < MAX_INTERN) macText.set(n, s);
+    s = text;
+    if (macText.size < MAX_INTERN) macText.set(text, s);
   }
+  macHi[slot] = hi;
+  macLo[slot] = lo;
+  macVal[slot] = s;
   return s;
 }
 
@@ -152,8 +196,9 @@ export function transportOf(p: Packet): NetLayers | null {
 
 /** Copies what the engine needs out of the reused packet view. `withOptions` false leaves
  *  `tcpOpts` null: only FullNAT rules read the option bytes, and the copy is one allocation
- *  (with its own backing store) per packet that carries options. */
-export function extractRecord(p: Packet, point: number, withOptions = true): PacketRecord | null {
+ *  (with its own backing store) per packet that carries options. `into` is a record from a
+ *  RecordPool to overwrite instead of allocating one. */
+export function extractRecord(p: Packet, point: number, withOptions = true, into?: PacketRecord): PacketRecord | null {
   const l = transportOf(p);
   if (!l) return null;
   const buf = p.buf;
@@ -165,36 +210,93 @@ export function extractRecord(p: Packet, point: number, withOptions = true): Pac
   const wireLen = isTcp ? tcp.payloadWireLen : udp.length - 8;
   const tunnelled = p.tunnel !== null && p.inner.present;
   const ts = p.tsSec * 1e9 + p.tsNsec;
-  return {
-    point,
-    capture: p.capture,
-    frame: p.frame,
-    ts,
-    t: ts,
-    srcMac: p.eth.present ? mac(buf, p.eth.srcOff) : null,
-    dstMac: p.eth.present ? mac(buf, p.eth.dstOff) : null,
-    direction: p.direction,
-    ifIndex: p.sll.present ? p.sll.ifIndex : -1,
-    interfaceId: p.interfaceId,
-    ip: ipFields(l.ip, buf),
-    outer: tunnelled ? ipFields(p.net.ip, buf) : null,
-    tunnel: tunnelled ? p.tunnel : null,
-    proto: isTcp ? 'tcp' : 'udp',
-    sport: isTcp ? tcp.sport : udp.sport,
-    dport: isTcp ? tcp.dport : udp.dport,
-    seq: isTcp ? tcp.seq : 0,
-    ack: isTcp ? tcp.ack : 0,
-    flags: isTcp ? tcp.flags : 0,
-    window: isTcp ? tcp.window : 0,
-    payloadLen: isTcp ? Math.max(wireLen, pl) : Math.max(wireLen, pl),
-    hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
-    optSig: isTcp ? optionsHash(p, l) : 0,
-    tcpOpts: isTcp && withOptions ? optionBytes(p, l) : null,
-    l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
-    role: null,
-    conn: null,
-    c2s: true,
-  };
+  if (into === undefined) {
+    return {
+      point,
+      capture: p.capture,
+      frame: p.frame,
+      ts,
+      t: ts,
+      srcMac: p.eth.present ? mac(buf, p.eth.srcOff) : null,
+      dstMac: p.eth.present ? mac(buf, p.eth.dstOff) : null,
+      direction: p.direction,
+      ifIndex: p.sll.present ? p.sll.ifIndex : -1,
+      interfaceId: p.interfaceId,
+      ip: ipFields(l.ip, buf),
+      outer: tunnelled ? ipFields(p.net.ip, buf) : null,
+      tunnel: tunnelled ? p.tunnel : null,
+      proto: isTcp ? 'tcp' : 'udp',
+      sport: isTcp ? tcp.sport : udp.sport,
+      dport: isTcp ? tcp.dport : udp.dport,
+      seq: isTcp ? tcp.seq : 0,
+      ack: isTcp ? tcp.ack : 0,
+      flags: isTcp ? tcp.flags : 0,
+      window: isTcp ? tcp.window : 0,
+      payloadLen: Math.max(wireLen, pl),
+      hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
+      optSig: isTcp ? optionsHash(p, l) : 0,
+      tcpOpts: isTcp && withOptions ? optionBytes(p, l) : null,
+      l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
+      role: null,
+      conn: null,
+      c2s: true,
+    };
+  }
+  const r = into;
+  r.point = point;
+  r.capture = p.capture;
+  r.frame = p.frame;
+  r.ts = ts;
+  r.t = ts;
+  r.srcMac = p.eth.present ? mac(buf, p.eth.srcOff) : null;
+  r.dstMac = p.eth.present ? mac(buf, p.eth.dstOff) : null;
+  r.direction = p.direction;
+  r.ifIndex = p.sll.present ? p.sll.ifIndex : -1;
+  r.interfaceId = p.interfaceId;
+  fillIp(r.ip, l.ip, buf);
+  r.outer = tunnelled ? (r.outer !== null ? fillIp(r.outer, p.net.ip, buf) : ipFields(p.net.ip, buf)) : null;
+  r.tunnel = tunnelled ? p.tunnel : null;
+  r.proto = isTcp ? 'tcp' : 'udp';
+  r.sport = isTcp ? tcp.sport : udp.sport;
+  r.dport = isTcp ? tcp.dport : udp.dport;
+  r.seq = isTcp ? tcp.seq : 0;
+  r.ack = isTcp ? tcp.ack : 0;
+  r.flags = isTcp ? tcp.flags : 0;
+  r.window = isTcp ? tcp.window : 0;
+  r.payloadLen = Math.max(wireLen, pl);
+  r.hash = pl < wireLen ? -1 : payloadHash(buf, plOff, pl);
+  r.optSig = isTcp ? optionsHash(p, l) : 0;
+  r.tcpOpts = isTcp && withOptions ? optionBytes(p, l) : null;
+  r.l4ChecksumOk = isTcp ? tcp.checksumOk : udp.checksumOk;
+  r.role = null;
+  r.conn = null;
+  r.c2s = true;
+  return r;
+}
+
+/**
+ * Records whose connection has been judged, kept for reuse. A record lives from extraction
+ * until its connection is judged (seconds of capture time): long enough for V8 to promote it
+ * out of the young generation, so a million fresh records cost more in garbage collection than
+ * in decoding. Reusing judged ones keeps the record count at the live maximum. A record may be
+ * given back only when nothing refers to it any more (the trackers know when: see
+ * ConnectionTracker), and only by the run that took it.
+ */
+export class RecordPool {
+  private readonly free: PacketRecord[] = [];
+  constructor(private readonly max = 1 << 17) {}
+
+  take(): PacketRecord | undefined {
+    return this.free.pop();
+  }
+
+  give(r: PacketRecord): void {
+    if (this.free.length < this.max) this.free.push(r);
+  }
+
+  get size(): number {
+    return this.free.length;
+  }
 }
 
 /** What evidence needs of a packet: kept per connection after its packets are dropped. */

@@ -13,7 +13,7 @@ import { createGunzip } from 'node:zlib';
 import { CaptureError, CaptureParser, type CaptureWarning } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { Packet } from '../../decode/packet.js';
-import { extractRecord, type PacketRecord } from './record.js';
+import { extractRecord, type PacketRecord, type RecordPool } from './record.js';
 
 export interface ReaderOptions {
   toaKinds?: number[];
@@ -26,6 +26,8 @@ export interface ReaderOptions {
   chunkSize?: number;
   /** Copy the TCP option bytes into records (FullNAT rules need them); default true. */
   tcpOptions?: boolean;
+  /** Reuse judged records (engine/record.ts RecordPool) instead of allocating. */
+  pool?: RecordPool;
 }
 
 const CHUNK = 256 * 1024;
@@ -86,10 +88,18 @@ export class PointReader {
           if (!this.malformedWhat) this.malformedWhat = `${p.malformed.layer} at byte ${p.malformed.offset}: ${p.malformed.reason}`;
         }
         this.opts.observe?.(p);
-        const r = extractRecord(p, this.point, this.opts.tcpOptions !== false);
-        if (r && (!this.opts.keep || this.opts.keep(r))) {
+        const pool = this.opts.pool;
+        const into = pool?.take();
+        const r = extractRecord(p, this.point, this.opts.tcpOptions !== false, into);
+        if (r === null) {
+          if (into) pool!.give(into);
+          return;
+        }
+        if (!this.opts.keep || this.opts.keep(r)) {
           r.t = r.ts - this.opts.offsetNs;
           this.queue.push(r);
+        } else {
+          pool?.give(r);
         }
       },
       this.opts.onWarning ? { onWarning: this.opts.onWarning } : {},
@@ -162,7 +172,9 @@ class ReaderHeap {
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (this.key(parent) <= this.key(i)) break;
-      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      const x = h[parent]!;
+      h[parent] = h[i]!;
+      h[i] = x;
       i = parent;
     }
   }
@@ -180,7 +192,9 @@ class ReaderHeap {
         if (l < h.length && this.key(l) < this.key(m)) m = l;
         if (r < h.length && this.key(r) < this.key(m)) m = r;
         if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
+        const x = h[m]!;
+        h[m] = h[i]!;
+        h[i] = x;
         i = m;
       }
     }

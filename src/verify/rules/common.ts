@@ -19,19 +19,18 @@ export function copyAt(t: Trace, role: Role): PacketRecord | undefined {
   return undefined;
 }
 
-/** Copies in path order: client → director in → director out → RS, or the reverse for replies. */
-export function pathOrder(t: Trace): PacketRecord[] {
-  const order: Role[] = t.c2s ? ['C', 'Di', 'De', 'R'] : ['R', 'Di', 'De', 'C'];
+const C2S_ORDER: readonly Role[] = ['C', 'Di', 'De', 'R'];
+const S2C_ORDER: readonly Role[] = ['R', 'Di', 'De', 'C'];
+
+/** Copies in path order: client → director in → director out → RS, or the reverse for replies.
+ *  Several rule families walk it per trace: computed once and kept on the trace (a trace is
+ *  complete when rules run). */
+export function pathOrder(t: Trace): readonly PacketRecord[] {
+  if (t.path !== null) return t.path;
+  const order = t.c2s ? C2S_ORDER : S2C_ORDER;
   const out: PacketRecord[] = [];
   for (const role of order) for (const r of t.list) if (r.role === role) out.push(r);
-  return out;
-}
-
-/** Consecutive pairs along the path (each copy against the previous one present). */
-export function hopPairs(t: Trace): [PacketRecord, PacketRecord][] {
-  const p = pathOrder(t);
-  const out: [PacketRecord, PacketRecord][] = [];
-  for (let i = 1; i < p.length; i++) out.push([p[i - 1]!, p[i]!]);
+  t.path = out;
   return out;
 }
 

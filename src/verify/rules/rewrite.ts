@@ -10,7 +10,7 @@
  */
 import { expectedTtlDecrement, methodOf } from '../engine/context.js';
 import type { PacketRecord } from '../engine/record.js';
-import { copyAt, hopPairs, type RuleModule } from './common.js';
+import { copyAt, pathOrder, type RuleModule } from './common.js';
 
 /** "client", "director ingress", "director egress", "rs:10.0.0.11". */
 const pname = (ctxPoints: { name: string }[], r: PacketRecord): string =>
@@ -23,6 +23,10 @@ export const rewriteRules: RuleModule = {
     for (const c of conns) {
       const method = methodOf(ctx, c.backend);
       if (method === 'fullnat') continue;
+      // Checks counted per connection, not per hop: the sink's tally is a map update.
+      let ipChecks = 0;
+      let payloadChecks = 0;
+      let tcpChecks = 0;
       for (const t of c.traces) {
         const Di = copyAt(t, 'Di');
         const De = copyAt(t, 'De');
@@ -57,14 +61,17 @@ export const rewriteRules: RuleModule = {
             }
           }
         }
-        for (const [a, b] of hopPairs(t)) {
-          sink.check('rewrite.ip-fields');
-          const diffs: string[] = [];
-          if (a.ip.id !== b.ip.id) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
-          if (a.ip.df !== b.ip.df) diffs.push(`DF ${a.ip.df ? 1 : 0} → ${b.ip.df ? 1 : 0}`);
-          if (a.ip.mf !== b.ip.mf) diffs.push(`MF ${a.ip.mf ? 1 : 0} → ${b.ip.mf ? 1 : 0}`);
-          if (a.ip.tos !== b.ip.tos) diffs.push(`TOS 0x${a.ip.tos.toString(16)} → 0x${b.ip.tos.toString(16)}`);
-          if (diffs.length > 0) {
+        const path = pathOrder(t);
+        for (let i = 1; i < path.length; i++) {
+          const a = path[i - 1]!;
+          const b = path[i]!;
+          ipChecks++;
+          if (a.ip.id !== b.ip.id || a.ip.df !== b.ip.df || a.ip.mf !== b.ip.mf || a.ip.tos !== b.ip.tos) {
+            const diffs: string[] = [];
+            if (a.ip.id !== b.ip.id) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
+            if (a.ip.df !== b.ip.df) diffs.push(`DF ${a.ip.df ? 1 : 0} → ${b.ip.df ? 1 : 0}`);
+            if (a.ip.mf !== b.ip.mf) diffs.push(`MF ${a.ip.mf ? 1 : 0} → ${b.ip.mf ? 1 : 0}`);
+            if (a.ip.tos !== b.ip.tos) diffs.push(`TOS 0x${a.ip.tos.toString(16)} → 0x${b.ip.tos.toString(16)}`);
             sink.add(
               'rewrite.ip-fields',
               c,
@@ -74,7 +81,7 @@ export const rewriteRules: RuleModule = {
             );
           }
           if (a.hash >= 0 && b.hash >= 0 && a.payloadLen === b.payloadLen) {
-            sink.check('rewrite.payload');
+            payloadChecks++;
             if (a.hash !== b.hash) {
               sink.add(
                 'rewrite.payload',
@@ -86,11 +93,11 @@ export const rewriteRules: RuleModule = {
             }
           }
           if (a.proto === 'tcp') {
-            sink.check('rewrite.tcp-fields');
-            const td: string[] = [];
-            if (a.window !== b.window) td.push(`window ${a.window} → ${b.window}`);
-            if (a.optSig !== b.optSig) td.push('TCP options changed');
-            if (td.length > 0) {
+            tcpChecks++;
+            if (a.window !== b.window || a.optSig !== b.optSig) {
+              const td: string[] = [];
+              if (a.window !== b.window) td.push(`window ${a.window} → ${b.window}`);
+              if (a.optSig !== b.optSig) td.push('TCP options changed');
               sink.add(
                 'rewrite.tcp-fields',
                 c,
@@ -102,6 +109,9 @@ export const rewriteRules: RuleModule = {
           }
         }
       }
+      if (ipChecks > 0) sink.check('rewrite.ip-fields', ipChecks);
+      if (payloadChecks > 0) sink.check('rewrite.payload', payloadChecks);
+      if (tcpChecks > 0) sink.check('rewrite.tcp-fields', tcpChecks);
     }
   },
 };
