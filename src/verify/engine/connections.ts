@@ -80,6 +80,8 @@ function learnDirectorMacs(ctx: EngineContext): void {
   const d = ctx.points[ctx.directorIdx];
   if (d) {
     const groups = new Map<number, PacketRecord[]>();
+    // DR copies of one packet to the VIP by everything but the IP ID (see the relay rule below).
+    const sansId = new Map<number, PacketRecord[]>();
     // NAT SYN-ACKs from a RIP, by packet: the earliest copy is the ingress one.
     const ripSynAcks = new Map<number, PacketRecord>();
     for (const r of d.records) {
@@ -94,6 +96,12 @@ function learnDirectorMacs(ctx: EngineContext): void {
         let g = groups.get(k);
         if (!g) groups.set(k, (g = []));
         g.push(r);
+        if (ctx.methods.has('dr')) {
+          const kk = numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, -1);
+          let gg = sansId.get(kk);
+          if (!gg) sansId.set(kk, (gg = []));
+          gg.push(r);
+        }
       } else if (syn && ctx.rsByIp.has(r.ip.dst)) {
         dm.add(r.srcMac);
       } else if (r.ip.src === vip && r.sport === ctx.service.vport && ctx.methods.has('nat')) {
@@ -114,6 +122,25 @@ function learnDirectorMacs(ctx: EngineContext): void {
       g.sort((a, b) => a.ts - b.ts);
       dm.add(g[0]!.dstMac!);
       for (let i = 1; i < g.length; i++) dm.add(g[i]!.srcMac!);
+    }
+    // DR relay: a copy sent from the MAC an earlier copy of the same packet was addressed to
+    // was relayed by that host, the director. This holds when the IP ID differs between the
+    // two copies (a director that rewrites it, caught by rewrite.ip-fields), which the
+    // ID-keyed groups above cannot pair; a retransmission from the client cannot fake it
+    // (its source is the client's next hop, not the host the first copy went to).
+    for (const g of sansId.values()) {
+      if (g.length < 2) continue;
+      g.sort((a, b) => a.ts - b.ts);
+      for (let i = 1; i < g.length; i++) {
+        const b = g[i]!;
+        for (let j = 0; j < i; j++) {
+          const a = g[j]!;
+          if (a.dstMac === b.srcMac && a.srcMac !== b.dstMac) {
+            dm.add(a.dstMac!);
+            break;
+          }
+        }
+      }
     }
     // The commonest destination MAC of single copies to the VIP (one stray frame cannot win).
     let best: string | null = null;
