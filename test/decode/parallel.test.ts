@@ -9,7 +9,7 @@
  * when it is missing or older than the sources under test.
  */
 import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -274,6 +274,54 @@ describe('parallel decode --summary equals the serial summary', () => {
     const j3 = JSON.parse(cli('3', '--json').out) as Report;
     expect({ ...j3, seconds: 0, packetsPerSecond: 0 }).toStrictEqual({ ...j1, seconds: 0, packetsPerSecond: 0 });
     expect(JSON.stringify({ ...j3, seconds: 0, packetsPerSecond: 0 })).toBe(JSON.stringify({ ...j1, seconds: 0, packetsPerSecond: 0 }));
+  });
+});
+
+describe('what the serial reader reports inside a range sends the file down the serial path', () => {
+  const cli = (file: string, threads: string): { code: number | null; out: string; err: string } => {
+    const env = { ...process.env, LVSAUDIT_THREADS: threads, LVSAUDIT_PARALLEL_MIN_BYTES: '0', LVSAUDIT_PARALLEL_DEBUG: '1' };
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin/lvsaudit.js'), 'decode', '--summary', file], { env, encoding: 'utf8' });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  /** stderr without the debug and timing lines. */
+  const plain = (e: string): string => e.split('\n').filter((l) => !/parallel:|decoded \d+ packets in/.test(l)).join('\n');
+
+  it('an out-of-range timestamp fraction in range 1 (a serial warning): declined, same output and warning', async () => {
+    const m = makeCapture('frac.pcap', { bigEndian: false, resolution: 'us', snaplen: 262144 }, 6000, 31);
+    const victim = m.offsets[4500]!;
+    const fd = openSync(m.file, 'r+');
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(2_500_000);
+    writeSync(fd, b, 0, 4, victim + 4);
+    closeSync(fd);
+    const want = await serial(m.file);
+    expect(want.warnings.map((w) => w.code)).toStrictEqual(['capture.malformed']);
+    const got = await parallel(m.file, { splits: [m.offsets[3000]! - 3] });
+    expect(got.parallel).toBe(false);
+    expect(got.reason).toMatch(/range 1: timestamp fraction out of range at offset \d+/);
+    const one = cli(m.file, '1');
+    const two = cli(m.file, '2');
+    expect(two.err).toMatch(/serial \(range 1: timestamp fraction/);
+    expect(two.out).toBe(one.out);
+    expect(plain(two.err)).toBe(plain(one.err));
+  });
+
+  it('an oversized record length in range 1 (a serial error): declined, same error and exit code 2', async () => {
+    const m = makeCapture('huge.pcap', { bigEndian: true, resolution: 'ns', snaplen: 262144 }, 6000, 32);
+    const fd = openSync(m.file, 'r+');
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(0x7fffffff);
+    writeSync(fd, b, 0, 4, m.offsets[5000]! + 8);
+    closeSync(fd);
+    await expect(serial(m.file)).rejects.toThrow(/exceeds the limit/);
+    const got = await parallel(m.file, { threads: 2 });
+    expect(got.parallel).toBe(false);
+    const one = cli(m.file, '1');
+    const two = cli(m.file, '2');
+    expect(one.code).toBe(2);
+    expect(two.code).toBe(2);
+    expect(plain(two.err)).toBe(plain(one.err));
+    expect(plain(one.err)).toMatch(/offset \d+: record captured length 2147483647 exceeds the limit/);
   });
 });
 

@@ -126,8 +126,14 @@ function eligible(file: string, minBytes: number): Eligible | string {
   }
 }
 
-function runWorker(task: RangeTask): { result: Promise<RangeResult>; worker: Worker } {
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
+function runWorker(task: RangeTask): { result: Promise<RangeResult>; worker: Worker | null } {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
+  } catch (e) {
+    // No thread to be had (resource limits, no compiled worker.js): the serial path will do.
+    return { result: Promise.resolve({ ok: false, reason: `worker: ${e instanceof Error ? e.message : String(e)}` }), worker: null };
+  }
   const result = new Promise<RangeResult>((resolve) => {
     let settled = false;
     const settle = (r: RangeResult): void => {
@@ -178,7 +184,7 @@ export async function summarizeParallel(file: string, into: DecodeSummary, opts:
   const workers = bounds.slice(1).map((_, j) => runWorker(task(j + 1)));
   const first = walkRange(task(0));
   if (!first.ok) {
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(workers.map((w) => w.worker?.terminate()));
     return say({ parallel: false, ranges: bounds.length, reason: `range 0: ${first.reason}` });
   }
   const results: RangeResult[] = [first, ...(await Promise.all(workers.map((w) => w.result)))];
