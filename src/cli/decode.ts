@@ -134,9 +134,9 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
     try {
       // --summary of a whole big classic pcap: split over threads when that provably gives
       // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
-      if (summary !== null && match === null && limit === Infinity) {
+      if (summary !== null && limit === Infinity) {
         const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (l: string): void => void process.stderr.write(l + '\n') : undefined;
-        const done = await summarizeParallel(capture, summary, { decode, onWarning, ...(debug ? { debug } : {}) });
+        const done = await summarizeParallel(capture, summary, { decode, filter: opts.filter ?? '', onWarning, ...(debug ? { debug } : {}) });
         if (done.parallel) continue;
       }
       await forEachPacket(capture, onPacket, { decode, onWarning });

@@ -251,7 +251,7 @@ describe('parallel decode --summary equals the serial summary', () => {
     }
   });
 
-  it('the CLI prints identical text serially and over 3 threads (and the JSON report matches)', async () => {
+  it('the CLI prints identical text serially and over 3 threads (also with a FILTER; the JSON report matches)', async () => {
     const m = makeCapture('cli.pcap', { bigEndian: false, resolution: 'ns', snaplen: 262144 }, 10000, 3);
     truncateSync(m.file, statSync(m.file).size - 7);
     const cli = (threads: string, ...args: string[]): { out: string; err: string } => {
@@ -270,6 +270,15 @@ describe('parallel decode --summary equals the serial summary', () => {
     const warn = (e: string): string[] => e.split('\n').filter((l) => l.startsWith('lvsaudit: warning:'));
     expect(warn(three.err)).toHaveLength(1);
     expect(warn(three.err)).toStrictEqual(warn(one.err));
+    // With a FILTER the workers compile it too and count only what matches.
+    const f1 = cli('1', '--filter', 'tcp and not port 80 or arp');
+    const f3 = cli('3', '--filter', 'tcp and not port 80 or arp');
+    expect(f3.err).toMatch(/3 ranges merged/);
+    expect(f3.out).toBe(f1.out);
+    const all = Number(/^all\s+(\d+)/m.exec(one.out)![1]);
+    const some = Number(/^all\s+(\d+)/m.exec(f1.out)![1]);
+    expect(some).toBeGreaterThan(0);
+    expect(some).toBeLessThan(all);
     const j1 = JSON.parse(cli('1', '--json').out) as Report;
     const j3 = JSON.parse(cli('3', '--json').out) as Report;
     expect({ ...j3, seconds: 0, packetsPerSecond: 0 }).toStrictEqual({ ...j1, seconds: 0, packetsPerSecond: 0 });

@@ -26,6 +26,7 @@ import { Worker } from 'node:worker_threads';
 import type { CaptureWarning } from '../capture/errors.js';
 import type { DecodeOptions } from '../packet.js';
 import type { DecodeSummary } from '../summary.js';
+import { compileFilter } from '../filter.js';
 import { PCAP_FILE_HEADER, pcapLayout, walkRange, type PcapLayout, type RangeResult, type RangeTask } from './range.js';
 
 /** Files smaller than this are read serially: worker start-up (~40 ms) would not pay off. */
@@ -43,6 +44,8 @@ const LEAD_BYTES = 16 * 1024 * 1024;
 
 export interface ParallelOptions {
   decode?: Partial<DecodeOptions>;
+  /** FILTER text: only matching packets are counted (the caller has compiled it once already). */
+  filter?: string;
   /** Receives the capture warnings (only a cut last record can arise), after the merge. */
   onWarning?: (w: CaptureWarning) => void;
   /** Number of ranges; 1 or less = do not split. Default: threadsFromEnv(). */
@@ -177,12 +180,13 @@ export async function summarizeParallel(file: string, into: DecodeSummary, opts:
     known: i === 0,
     end: i + 1 < bounds.length ? bounds[i + 1]! : Infinity,
     decode: opts.decode ?? {},
+    filter: opts.filter?.trim() ?? '',
     chunkSize: opts.chunkSize ?? CHUNK,
   });
   // Workers first, so they start while the main thread walks range 0.
   const t0 = performance.timeOrigin + performance.now();
   const workers = bounds.slice(1).map((_, j) => runWorker(task(j + 1)));
-  const first = walkRange(task(0));
+  const first = walkRange(task(0), opts.filter?.trim() ? compileFilter(opts.filter) : null);
   if (!first.ok) {
     await Promise.all(workers.map((w) => w.worker?.terminate()));
     return say({ parallel: false, ranges: bounds.length, reason: `range 0: ${first.reason}` });

@@ -17,7 +17,8 @@
  * cut by the end of the file, which produces the serial reader's warning word for word.
  *
  * This module is loaded by worker threads: it imports only the decoder, the summary and the
- * pcap record parser (no CLI, printers or filters), which keeps a worker's start-up short.
+ * pcap record parser (no CLI or printers; the filter compiler only when a FILTER is given),
+ * which keeps a worker's start-up short.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { PcapFormat, pcapMagic } from '../capture/pcap.js';
@@ -25,7 +26,7 @@ import { DEFAULT_MAX_SNAPLEN, MAX_RECORD, ReadContext } from '../capture/types.j
 import type { CaptureWarning } from '../capture/errors.js';
 import type { Frame } from '../frame.js';
 import { Decoder } from '../decoder.js';
-import type { DecodeOptions } from '../packet.js';
+import type { DecodeOptions, Packet } from '../packet.js';
 import { DecodeSummary, type SummaryCounts } from '../summary.js';
 
 export const PCAP_FILE_HEADER = 24;
@@ -58,8 +59,13 @@ export interface RangeTask {
   /** Records starting before this offset are this range's; Infinity for the last range. */
   end: number;
   decode: Partial<DecodeOptions>;
+  /** FILTER text ('' = none): only matching packets are counted, as `decode --summary FILTER` does. */
+  filter: string;
   chunkSize: number;
 }
+
+/** A compiled FILTER (see ../filter.ts); passed in so this module does not load the compiler. */
+export type RangePredicate = (p: Packet) => boolean;
 
 export type RangeResult =
   | {
@@ -168,12 +174,12 @@ function readFully(fd: number, buf: Buffer, n: number, pos: number): number {
 }
 
 /** Walks one range (see the module comment). Never throws: failures answer `ok: false`. */
-export function walkRange(task: RangeTask): RangeResult {
+export function walkRange(task: RangeTask, match: RangePredicate | null = null): RangeResult {
   let fd = -1;
   try {
     const began = epochMs();
     fd = openSync(task.file, 'r');
-    const r = walk(fd, task);
+    const r = walk(fd, task, match);
     return r.ok ? { ...r, began, finished: epochMs() } : r;
   } catch (e) {
     return { ok: false, reason: e instanceof Error ? e.message : String(e) };
@@ -184,7 +190,7 @@ export function walkRange(task: RangeTask): RangeResult {
 
 type Walked = Exclude<RangeResult, { ok: true }> | Omit<Extract<RangeResult, { ok: true }>, 'began' | 'finished'>;
 
-function walk(fd: number, task: RangeTask): Walked {
+function walk(fd: number, task: RangeTask, match: RangePredicate | null): Walked {
   const l = task.layout;
   const end = task.end;
   let start = task.from;
@@ -200,7 +206,8 @@ function walk(fd: number, task: RangeTask): Walked {
       stopAt = f.fileOffset;
       return false;
     }
-    summary.add(decoder.decode(f));
+    const p = decoder.decode(f);
+    if (match === null || match(p)) summary.add(p);
     return true;
   };
   const ctx = new ReadContext(task.file, onFrame, undefined);
