@@ -64,11 +64,10 @@ export interface IpAgg {
   /** The first TCP/UDP connections (bounded, for evidence); `connCount` counts them all. */
   conns: Map<number, ConnRecord>;
   connCount: number;
-  /** sport → src IP (int32) → connection: the counting index. */
-  connIndex: Map<number, Map<number, ConnRecord>>;
-  /** Previous frame's values: repeated ones skip the Set/Map work. */
-  lastPoint: string;
-  lastSrc: number;
+  /** sport·2^32 + src IP (unsigned) → connection: the counting index. One flat Map: a Map per
+   *  source port cost an allocation per new connection of a client. */
+  connIndex: Map<number, ConnRecord>;
+  /** Previous frame's connection: a repeat skips the lookup. */
   lastConn: ConnRecord | null;
 }
 
@@ -94,14 +93,14 @@ export function vlanKey(p: Packet): number {
   return k;
 }
 
-function where(p: Packet, point: string): Where {
+function where(p: Packet, point: string, tsNs: number): Where {
   return {
     capture: p.capture,
     frame: p.frame,
     point,
     tsSec: p.tsSec,
     tsNsec: p.tsNsec,
-    tsNs: frameTimeNs(p),
+    tsNs,
   };
 }
 
@@ -114,22 +113,51 @@ function level<K, V>(m: Map<K, V>, k: K, make: () => V): V {
   return v;
 }
 
-/** Per capture file, found by reference compare on the hot path (a reader reuses its name string). */
-interface CaptureState {
-  name: string;
-  startNs: number;
-  endNs: number;
-  /** By MAC id: 1 when a unicast frame to that MAC was captured (can it see a reply to it?). */
-  unicastTo: number[];
-}
-
 /** Per capture point: unicast frames per MAC id (source or destination). */
 interface PointState {
   name: string;
+  /** By MAC id, packed (every id below the length holds a number). */
   counts: number[];
 }
 
+/**
+ * Per capture file. verify interleaves its captures packet by packet, each read through its own
+ * decoder, so a file is recognised by its reused Packet view (one pointer compare) before its
+ * name is looked up. Each file keeps a memo of what its previous frames resolved to: the point,
+ * the VIP verdicts of the last destinations and the last aggregate. A frame like the previous
+ * ones of its capture then costs a few compares, no Map lookup and no allocation. Every memo
+ * only repeats an answer the full path gave, so what is recorded is the same without it.
+ */
+interface CaptureState {
+  name: string;
+  /** The Packet view the file's frames came in last (a reader reuses it), null before. */
+  view: Packet | null;
+  startNs: number;
+  endNs: number;
+  /** By MAC id, packed: 1 when a unicast frame to that MAC was captured (can it see a reply to it?). */
+  unicastTo: number[];
+  /** Point of the previous frame (the same string object in the ordinary case). */
+  ptName: string;
+  pt: PointState | null;
+  /** The last IPv4 destination found aggregated and the last found not (isVip is fixed): a
+   *  conversation's two directions; −1 = none (addresses are unsigned). */
+  vipYes: number;
+  vipNo: number;
+  /** Last aggregate with its key (VLAN key, dst int32, MAC ids), and the point and IP source
+   *  this capture last added to its Sets (adding again would change nothing: a Set at its bound
+   *  never shrinks). Per capture, since one aggregate is seen at several points in turn. */
+  agg: IpAgg | null;
+  aggPoint: string;
+  aggSrc: number;
+  aggVk: number;
+  aggDst: number;
+  aggSrcId: number;
+  aggDstId: number;
+}
+
 const AGG_SLOTS = 1024;
+const MAX_SCANNED_CAPTURES = 16;
+const CONN_SLOTS = 4096;
 
 export class ArpCollector {
   readonly arp: ArpRecord[] = [];
@@ -138,47 +166,110 @@ export class ArpCollector {
   /** vlanKey → IP dst (int32) → dst MAC id → src MAC id → aggregate. */
   private readonly aggIndex = new Map<number, Map<number, Map<number, Map<number, IpAgg>>>>();
   /** Direct-mapped cache in front of aggIndex: most frames belong to a flow seen just before. */
-  private readonly aggCacheKey = new Float64Array(AGG_SLOTS * 3).fill(-1);
+  private readonly aggCacheKey = new Float64Array(AGG_SLOTS * 4).fill(-1);
   private readonly aggCache: Array<IpAgg | undefined> = new Array<IpAgg | undefined>(AGG_SLOTS);
+  /** Direct-mapped cache in front of every aggregate's connIndex, for indexed connections only
+   *  (an unindexed one must keep counting as new, as the index would). */
+  private readonly connCache: Array<ConnRecord | undefined> = new Array<ConnRecord | undefined>(CONN_SLOTS);
+  private readonly connCacheAgg: Array<IpAgg | undefined> = new Array<IpAgg | undefined>(CONN_SLOTS);
   private readonly captures = new Map<string, CaptureState>();
+  /** The first captures, scanned by view before the Map is asked. */
+  private readonly captureList: CaptureState[] = [];
   private readonly points = new Map<string, PointState>();
   private cap: CaptureState | null = null;
-  private pt: PointState | null = null;
   frames = 0;
   vipFrames = 0;
   dropped = 0;
   private seq = 0;
 
-  /** `isVip` decides which IPv4 frames are aggregated: all (VIPs inferred later) or only VIPs. */
+  /** `isVip` decides which IPv4 frames are aggregated: all (VIPs inferred later) or only VIPs.
+   *  It must answer the same for the same address every time (its answers are memoised). */
   constructor(private readonly isVip: (dst4: number) => boolean) {}
 
   observe(p: Packet, point: string): void {
     this.frames++;
     const tsNs = frameTimeNs(p);
     let cap = this.cap;
-    if (cap === null || cap.name !== p.capture) {
-      cap = level(this.captures, p.capture, () => ({ name: p.capture, startNs: tsNs, endNs: tsNs, unicastTo: [] }));
+    if (cap === null || cap.view !== p || cap.name !== p.capture) {
+      cap = this.findCapture(p, tsNs);
       this.cap = cap;
     }
     if (tsNs > cap.endNs) cap.endNs = tsNs;
-    let pt = this.pt;
-    if (pt === null || pt.name !== point) {
-      pt = level(this.points, point, () => ({ name: point, counts: [] }));
-      this.pt = pt;
+    let pt = cap.pt;
+    if (pt === null || cap.ptName !== point) {
+      pt = this.points.get(point) ?? this.newPoint(point);
+      cap.pt = pt;
+      cap.ptName = point;
     }
 
     let srcId = -1;
     let dstId = -1;
-    if (p.eth.present && (p.buf[p.eth.dstOff]! & 1) === 0) {
+    const buf = p.buf;
+    if (p.eth.present && (buf[p.eth.dstOff]! & 1) === 0) {
       // Unicast only: other hosts' broadcasts reach every capture and say nothing about its host.
-      dstId = this.macIds.id(p.buf, p.eth.dstOff);
-      srcId = this.macIds.id(p.buf, p.eth.srcOff);
+      dstId = this.macIds.id(buf, p.eth.dstOff);
+      srcId = this.macIds.id(buf, p.eth.srcOff);
+      // Ids grow by one per new MAC: extending with zeros keeps the arrays packed.
+      if (dstId >= cap.unicastTo.length || dstId >= pt.counts.length || srcId >= pt.counts.length) this.grow(cap, pt);
       cap.unicastTo[dstId] = 1;
-      pt.counts[srcId] = (pt.counts[srcId] ?? 0) + 1;
-      pt.counts[dstId] = (pt.counts[dstId] ?? 0) + 1;
+      pt.counts[srcId]++;
+      pt.counts[dstId]++;
     }
-    if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point);
-    else if (dstId >= 0 && p.net.ip.version === 4 && this.isVip(p.net.ip.dst4)) this.observeIpv4(p, point, srcId, dstId);
+    if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point, tsNs);
+    else if (dstId >= 0 && p.net.ip.version === 4) {
+      const dst4 = p.net.ip.dst4;
+      let vip = dst4 === cap.vipYes;
+      if (!vip && dst4 !== cap.vipNo) {
+        vip = this.isVip(dst4);
+        if (vip) cap.vipYes = dst4;
+        else cap.vipNo = dst4;
+      }
+      if (vip) this.observeIpv4(p, point, tsNs, cap, srcId, dstId);
+    }
+  }
+
+  /** The state of p's capture file, made on its first frame; remembers p as the file's view. */
+  private findCapture(p: Packet, tsNs: number): CaptureState {
+    for (const c of this.captureList) if (c.view === p && c.name === p.capture) return c;
+    const c = this.captures.get(p.capture) ?? this.newCapture(p.capture, tsNs);
+    c.view = p;
+    return c;
+  }
+
+  private newCapture(name: string, tsNs: number): CaptureState {
+    const c: CaptureState = {
+      name,
+      view: null,
+      startNs: tsNs,
+      endNs: tsNs,
+      unicastTo: [],
+      ptName: '',
+      pt: null,
+      vipYes: -1,
+      vipNo: -1,
+      agg: null,
+      aggPoint: '',
+      aggSrc: -1,
+      aggVk: -1,
+      aggDst: 0,
+      aggSrcId: -1,
+      aggDstId: -1,
+    };
+    this.captures.set(name, c);
+    if (this.captureList.length < MAX_SCANNED_CAPTURES) this.captureList.push(c);
+    return c;
+  }
+
+  private newPoint(name: string): PointState {
+    const s: PointState = { name, counts: [] };
+    this.points.set(name, s);
+    return s;
+  }
+
+  private grow(cap: CaptureState, pt: PointState): void {
+    const n = this.macIds.macs.length;
+    while (cap.unicastTo.length < n) cap.unicastTo.push(0);
+    while (pt.counts.length < n) pt.counts.push(0);
   }
 
   /** First timestamp per capture file. */
@@ -219,7 +310,7 @@ export class ArpCollector {
     return out;
   }
 
-  private observeArp(p: Packet, point: string): void {
+  private observeArp(p: Packet, point: string, tsNs: number): void {
     if (this.arp.length >= MAX_ARP_RECORDS) {
       this.dropped++;
       return;
@@ -234,7 +325,7 @@ export class ArpCollector {
       ethSrc = macNum(p.buf, p.sll.addrOff);
     }
     this.arp.push({
-      ...where(p, point),
+      ...where(p, point, tsNs),
       seq: this.seq++,
       vlan: vlanText(p),
       op: a.op,
@@ -250,87 +341,118 @@ export class ArpCollector {
     });
   }
 
-  private observeIpv4(p: Packet, point: string, srcId: number, dstId: number): void {
+  private observeIpv4(p: Packet, point: string, tsNs: number, cap: CaptureState, srcId: number, dstId: number): void {
     const ip = p.net.ip;
     this.vipFrames++;
     const vk = vlanKey(p);
     const dst = ip.dst4 | 0; // int32: a small-integer Map key
-    const slot = ((dst ^ (dst >>> 12) ^ (srcId * 31) ^ (dstId * 17) ^ vk) >>> 0) % AGG_SLOTS;
-    const k = slot * 3;
-    let agg: IpAgg | undefined;
-    if (this.aggCacheKey[k] === dst && this.aggCacheKey[k + 1] === srcId * 65536 + dstId && this.aggCacheKey[k + 2] === vk) {
-      agg = this.aggCache[slot];
-    }
-    if (agg === undefined) {
-      const byDstMac = level(level(this.aggIndex, vk, () => new Map()), dst, () => new Map<number, Map<number, IpAgg>>());
-      const bySrcMac = level(byDstMac, dstId, () => new Map<number, IpAgg>());
-      agg = bySrcMac.get(srcId);
-      if (agg === undefined) {
-        if (this.aggs.length >= MAX_IP_AGGS) {
-          this.dropped++;
-          return;
-        }
-        agg = {
-          vlan: vlanText(p),
-          dst: ip.dst4,
-          srcMac: this.macIds.macs[srcId]!,
-          dstMac: this.macIds.macs[dstId]!,
-          frames: 0,
-          first: where(p, point),
-          lastTsNs: 0,
-          points: new Set(),
-          srcIps: new Set(),
-          conns: new Map(),
-          connCount: 0,
-          connIndex: new Map(),
-          lastPoint: '',
-          lastSrc: -1,
-          lastConn: null,
-        };
-        bySrcMac.set(srcId, agg);
-        this.aggs.push(agg);
-      }
-      this.aggCacheKey[k] = dst;
-      this.aggCacheKey[k + 1] = srcId * 65536 + dstId;
-      this.aggCacheKey[k + 2] = vk;
-      this.aggCache[slot] = agg;
+    let agg = cap.agg;
+    if (agg === null || cap.aggDst !== dst || cap.aggSrcId !== srcId || cap.aggDstId !== dstId || cap.aggVk !== vk) {
+      agg = this.findAgg(p, point, tsNs, vk, dst, srcId, dstId);
+      if (agg === null) return; // bound reached (counted)
+      cap.agg = agg;
+      cap.aggPoint = '';
+      cap.aggSrc = -1;
+      cap.aggDst = dst;
+      cap.aggSrcId = srcId;
+      cap.aggDstId = dstId;
+      cap.aggVk = vk;
     }
     agg.frames++;
-    agg.lastTsNs = frameTimeNs(p);
-    // Each check first compares with the previous frame of the flow, so the Sets are only
-    // touched when something changed.
-    if (agg.lastPoint !== point) {
-      agg.lastPoint = point;
+    agg.lastTsNs = tsNs;
+    // Each check first compares with the capture's previous frame of the flow, so the Sets are
+    // only touched when something changed.
+    if (cap.aggPoint !== point) {
+      cap.aggPoint = point;
       agg.points.add(point);
     }
-    if (agg.lastSrc !== ip.src4) {
-      agg.lastSrc = ip.src4;
-      if (agg.srcIps.size < MAX_SRC_IPS) agg.srcIps.add(ip.src4);
+    const src4 = ip.src4;
+    if (cap.aggSrc !== src4) {
+      cap.aggSrc = src4;
+      if (agg.srcIps.size < MAX_SRC_IPS) agg.srcIps.add(src4);
     }
     const l4 = p.net.l4;
     if (l4 === 'tcp' || l4 === 'udp') {
       const sport = l4 === 'tcp' ? p.net.tcp.sport : p.net.udp.sport;
-      const dport = l4 === 'tcp' ? p.net.tcp.dport : p.net.udp.dport;
       const last = agg.lastConn;
-      if (last !== null && last.sport === sport && last.src === ip.src4) {
+      if (last !== null && last.sport === sport && last.src === src4) {
         last.frames++;
         return;
       }
       // (src IP, sport) identifies a client connection well enough; a clash across dports only
-      // merges two connections in a count. Keys are small integers: no allocation per lookup.
-      const bySrc = level(agg.connIndex, sport, () => new Map<number, ConnRecord>());
-      let c = bySrc.get(ip.src4 | 0);
-      if (c === undefined) {
-        agg.connCount++;
-        c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: ip.src4, sport, dport, first: where(p, point), frames: 0 };
-        // Past the bound connections are still counted (their small record is kept in the
-        // index) but not listed as evidence.
-        if (agg.conns.size < MAX_CONNS_PER_AGG) agg.conns.set(agg.conns.size, c);
-        if (agg.connCount < MAX_CONN_INDEX) bySrc.set(ip.src4 | 0, c);
+      // merges two connections in a count.
+      const slot = (Math.imul(sport, 0x9e3779b1) ^ src4 ^ (src4 >>> 13)) & (CONN_SLOTS - 1);
+      let c = this.connCache[slot];
+      if (c === undefined || c.sport !== sport || c.src !== src4 || this.connCacheAgg[slot] !== agg) {
+        c = this.findConn(p, point, tsNs, agg, l4, sport, src4, slot);
       }
       c.frames++;
       agg.lastConn = c;
     }
+  }
+
+  /** The aggregate of (VLAN, dst, dst MAC, src MAC), made on first sight; null past the bound. */
+  private findAgg(p: Packet, point: string, tsNs: number, vk: number, dst: number, srcId: number, dstId: number): IpAgg | null {
+    const slot = ((dst ^ (dst >>> 12) ^ (srcId * 31) ^ (dstId * 17) ^ vk) >>> 0) % AGG_SLOTS;
+    const k = slot * 4;
+    const ck = this.aggCacheKey;
+    // The MAC ids are compared one by one: packed into one number they would clash past 65536 MACs.
+    if (ck[k] === dst && ck[k + 1] === srcId && ck[k + 2] === dstId && ck[k + 3] === vk) {
+      const hit = this.aggCache[slot];
+      if (hit !== undefined) return hit;
+    }
+    const byDstMac = level(level(this.aggIndex, vk, () => new Map()), dst, () => new Map<number, Map<number, IpAgg>>());
+    const bySrcMac = level(byDstMac, dstId, () => new Map<number, IpAgg>());
+    let agg = bySrcMac.get(srcId);
+    if (agg === undefined) {
+      if (this.aggs.length >= MAX_IP_AGGS) {
+        this.dropped++;
+        return null;
+      }
+      agg = {
+        vlan: vlanText(p),
+        dst: p.net.ip.dst4,
+        srcMac: this.macIds.macs[srcId]!,
+        dstMac: this.macIds.macs[dstId]!,
+        frames: 0,
+        first: where(p, point, tsNs),
+        lastTsNs: 0,
+        points: new Set(),
+        srcIps: new Set(),
+        conns: new Map(),
+        connCount: 0,
+        connIndex: new Map(),
+        lastConn: null,
+      };
+      bySrcMac.set(srcId, agg);
+      this.aggs.push(agg);
+    }
+    ck[k] = dst;
+    ck[k + 1] = srcId;
+    ck[k + 2] = dstId;
+    ck[k + 3] = vk;
+    this.aggCache[slot] = agg;
+    return agg;
+  }
+
+  /** The connection (src IP, sport) of `agg` from its index, or a new one (counted); an indexed
+   *  one goes into the cache at `slot`. */
+  private findConn(p: Packet, point: string, tsNs: number, agg: IpAgg, l4: 'tcp' | 'udp', sport: number, src4: number, slot: number): ConnRecord {
+    const key = sport * 0x1_0000_0000 + src4;
+    let c = agg.connIndex.get(key);
+    if (c === undefined) {
+      agg.connCount++;
+      const dport = l4 === 'tcp' ? p.net.tcp.dport : p.net.udp.dport;
+      c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: src4, sport, dport, first: where(p, point, tsNs), frames: 0 };
+      // Past the bound connections are still counted (their small record is kept in the
+      // index) but not listed as evidence.
+      if (agg.conns.size < MAX_CONNS_PER_AGG) agg.conns.set(agg.conns.size, c);
+      if (agg.connCount >= MAX_CONN_INDEX) return c; // not indexed: each frame counts anew, as before
+      agg.connIndex.set(key, c);
+    }
+    this.connCache[slot] = c;
+    this.connCacheAgg[slot] = agg;
+    return c;
   }
 }
 

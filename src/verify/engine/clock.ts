@@ -29,53 +29,135 @@ const strongKey = (r: PacketRecord): number =>
 /** Records per point used for the estimate: the offset is one number, a sample pins it. */
 const SAMPLE = 20000;
 
-/** Earliest timestamp per key, and how many times the key occurs (over the first SAMPLE records;
- *  the reference gets a larger slice so the other points' samples find their partners even
- *  when their clocks are seconds apart). */
-function index(p: LoadedPoint, limit: number): Map<number, { ts: number; n: number }> {
-  const m = new Map<number, { ts: number; n: number }>();
+/**
+ * Earliest timestamp per strong key and how many times the key occurs: an open-addressing table
+ * in one Float64Array. The keys are 53-bit doubles, so a Map would box a heap number per lookup
+ * and hold an object per key; here nothing is allocated per record, and a slot's key, time and
+ * count share a cache line (the table is bigger than the CPU caches: each probe is a miss).
+ */
+class KeyIndex {
+  /** Slot i: [4i] key, [4i+1] earliest ts, [4i+2] occurrences (0 = empty slot). */
+  readonly slots: Float64Array;
+  readonly mask: number;
+
+  constructor(entries: number) {
+    let cap = 16;
+    while (cap < entries * 1.5) cap *= 2; // load factor ≤ 2/3: short linear probe runs
+    this.slots = new Float64Array(cap * 4);
+    this.mask = cap - 1;
+  }
+
+  /** Offset in `slots` of `key`'s slot, or of the empty slot where it would go. */
+  find(key: number): number {
+    // numericKey = h1·2^21 + (21 bits of h2), both halves already mixed hashes; dividing by a
+    // power of two is exact, and cheaper than the float modulo.
+    const hi = Math.floor(key / 2097152);
+    const lo = key - hi * 2097152;
+    const t = this.slots;
+    let s = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask;
+    while (t[s * 4 + 2] !== 0 && t[s * 4] !== key) s = (s + 1) & this.mask;
+    return s * 4;
+  }
+
+  add(key: number, ts: number): void {
+    const o = this.find(key);
+    const t = this.slots;
+    if (t[o + 2] === 0) {
+      t[o] = key;
+      t[o + 1] = ts;
+      t[o + 2] = 1;
+    } else {
+      t[o + 2]++;
+      if (ts < t[o + 1]!) t[o + 1] = ts;
+    }
+  }
+}
+
+/** Index over the first `limit` records (the reference gets a larger slice so the other points'
+ *  samples find their partners even when their clocks are seconds apart). */
+function index(p: LoadedPoint, limit: number): KeyIndex {
   const n = Math.min(p.records.length, limit);
+  const m = new KeyIndex(n);
   for (let i = 0; i < n; i++) {
     const r = p.records[i]!;
-    const k = strongKey(r);
-    const e = m.get(k);
-    if (!e) m.set(k, { ts: r.ts, n: 1 });
-    else {
-      e.n++;
-      if (r.ts < e.ts) e.ts = r.ts;
-    }
+    m.add(strongKey(r), r.ts);
   }
   return m;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+/** Exchanges xs[i] and xs[j]. */
+function swap(xs: Float64Array, i: number, j: number): void {
+  const t = xs[i]!;
+  xs[i] = xs[j]!;
+  xs[j] = t;
 }
 
-function pairDiffs(
-  a: Map<number, { ts: number; n: number }>,
-  b: Map<number, { ts: number; n: number }>,
-  maxCopiesA: number,
-  maxCopiesB: number,
-): number[] {
-  const diffs: number[] = [];
-  for (const [k, ea] of a) {
-    if (ea.n > maxCopiesA) continue;
-    const eb = b.get(k);
-    // The director sees up to two copies of a packet (ingress, egress); more means a key collision.
-    if (!eb || eb.n > maxCopiesB) continue;
-    diffs.push(eb.ts - ea.ts);
+/**
+ * Puts the k-th smallest of xs[0..len) at xs[k], smaller-or-equal ones before it and
+ * larger-or-equal ones after (Hoare's selection, median-of-three pivot): a median needs no sort.
+ */
+function select(xs: Float64Array, len: number, k: number): void {
+  let lo = 0;
+  let hi = len - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    if (xs[mid]! < xs[lo]!) swap(xs, mid, lo);
+    if (xs[hi]! < xs[lo]!) swap(xs, hi, lo);
+    if (xs[hi]! < xs[mid]!) swap(xs, hi, mid);
+    const pivot = xs[mid]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (xs[i]! < pivot) i++;
+      while (xs[j]! > pivot) j--;
+      if (i <= j) {
+        swap(xs, i, j);
+        i++;
+        j--;
+      }
+    }
+    // Now xs[lo..j] ≤ pivot ≤ xs[i..hi], and xs[j+1..i-1] == pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
   }
-  return diffs;
 }
 
-function estimate(diffs: number[], via: string): ClockEstimate {
-  if (diffs.length === 0) return { offsetNs: 0, spreadNs: 0, pairs: 0, via };
-  const med = median(diffs);
-  const spread = median(diffs.map((d) => Math.abs(d - med)));
-  return { offsetNs: med, spreadNs: spread, pairs: diffs.length, via };
+/** Median of xs[0..len) (len > 0), the mean of the two middle values for an even count. Reorders xs. */
+function median(xs: Float64Array, len: number): number {
+  const mid = len >> 1;
+  select(xs, len, mid);
+  if (len % 2) return xs[mid]!;
+  // After selection everything below mid is ≤ xs[mid]: the lower middle is their maximum.
+  let below = xs[0]!;
+  for (let i = 1; i < mid; i++) if (xs[i]! > below) below = xs[i]!;
+  return (below + xs[mid]!) / 2;
+}
+
+/** Pairs up keys occurring at most maxCopiesA times in `a` and maxCopiesB times in `b`; writes
+ *  the time differences (b − a) into `out` and returns how many. */
+function pairDiffs(a: KeyIndex, b: KeyIndex, maxCopiesA: number, maxCopiesB: number, out: Float64Array): number {
+  let len = 0;
+  const ta = a.slots;
+  const tb = b.slots;
+  for (let o = 0; o < ta.length; o += 4) {
+    const na = ta[o + 2]!;
+    if (na === 0 || na > maxCopiesA) continue;
+    const ob = b.find(ta[o]!);
+    const nb = tb[ob + 2]!;
+    // The director sees up to two copies of a packet (ingress, egress); more means a key collision.
+    if (nb === 0 || nb > maxCopiesB) continue;
+    out[len++] = tb[ob + 1]! - ta[o + 1]!;
+  }
+  return len;
+}
+
+function estimate(diffs: Float64Array, len: number, via: string): ClockEstimate {
+  if (len === 0) return { offsetNs: 0, spreadNs: 0, pairs: 0, via };
+  const med = median(diffs, len);
+  for (let i = 0; i < len; i++) diffs[i] = Math.abs(diffs[i]! - med);
+  const spread = median(diffs, len);
+  return { offsetNs: med, spreadNs: spread, pairs: len, via };
 }
 
 /** Estimates every point's offset and applies it (`record.t = record.ts - offset`). */
@@ -85,6 +167,8 @@ export function estimateClocks(points: readonly LoadedPoint[]): ClockEstimate[] 
   const out: ClockEstimate[] = points.map(() => ({ offsetNs: 0, spreadNs: 0, pairs: 0, via: '' }));
   if (!ref) return out;
   const idx = points.map((p, i) => index(p, i === refIdx ? SAMPLE * 4 : SAMPLE));
+  // One scratch buffer for every pairing: a pairing yields at most one difference per key of its first index.
+  const diffs = new Float64Array(Math.max(...idx.map((x) => x.mask + 1)));
   const dirIdx = points.findIndex((p) => p.kind === 'director');
   out[refIdx] = { offsetNs: 0, spreadNs: 0, pairs: 0, via: ref.name };
   // Director first, so RS points without common packets with the client can go through it.
@@ -93,11 +177,11 @@ export function estimateClocks(points: readonly LoadedPoint[]): ClockEstimate[] 
     if (i === refIdx) continue;
     const p = points[i]!;
     const copies = (q: LoadedPoint): number => (q.kind === 'director' ? 2 : 1);
-    let est = estimate(pairDiffs(idx[refIdx]!, idx[i]!, copies(ref), copies(p)), ref.name);
+    let est = estimate(diffs, pairDiffs(idx[refIdx]!, idx[i]!, copies(ref), copies(p), diffs), ref.name);
     // Through the director when it matches more packets: a FullNAT RS shares no packet with the
     // client (both legs rewritten), so any direct pair there is a key collision.
     if (dirIdx >= 0 && dirIdx !== i && dirIdx !== refIdx && out[dirIdx]!.pairs > 0) {
-      const viaDir = estimate(pairDiffs(idx[dirIdx]!, idx[i]!, 2, 1), points[dirIdx]!.name);
+      const viaDir = estimate(diffs, pairDiffs(idx[dirIdx]!, idx[i]!, 2, 1, diffs), points[dirIdx]!.name);
       if (viaDir.pairs > est.pairs) est = { ...viaDir, offsetNs: viaDir.offsetNs + out[dirIdx]!.offsetNs };
     }
     out[i] = est;
