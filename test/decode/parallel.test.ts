@@ -8,7 +8,7 @@
  * runs worker threads from dist/ (a worker loads compiled JS), so dist/ is (re)built first
  * when it is missing or older than the sources under test.
  */
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { PacketBuilder } from '../../src/replay/builder/index.js';
 import type * as ParallelMod from '../../src/decode/parallel/index.js';
 import type * as SummaryMod from '../../src/decode/summary.js';
 import type * as StreamMod from '../../src/decode/stream.js';
+import type * as IdleMod from '../../src/decode/parallel/idle.js';
 import type { CaptureWarning } from '../../src/decode/capture/index.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -399,3 +400,21 @@ describe('property: any split gives the serial result', () => {
     expect(discarded).toBeGreaterThan(0);
   });
 });
+
+describe('automatic thread count leaves out cores other processes use', () => {
+  const linux = process.platform === 'linux' && existsSync('/proc/loadavg');
+  it.skipIf(!linux)('two spinning child processes are seen as at least two busy threads', async () => {
+    const idle = (await import(dist('decode/parallel/idle.js'))) as typeof IdleMod;
+    expect(idle.busyElsewhere()).not.toBeNull();
+    const spin = 'const t = Date.now(); while (Date.now() - t < 5000) {}';
+    const kids = [0, 1].map(() => spawn(process.execPath, ['-e', spin], { stdio: 'ignore' }));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // Other load on the machine can only add to the count.
+      expect(idle.busyElsewhere()).toBeGreaterThanOrEqual(2);
+    } finally {
+      for (const k of kids) k.kill('SIGKILL');
+    }
+  });
+});
+

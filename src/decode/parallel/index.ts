@@ -27,6 +27,7 @@ import type { CaptureWarning } from '../capture/errors.js';
 import type { DecodeOptions } from '../packet.js';
 import type { DecodeSummary } from '../summary.js';
 import { compileFilter } from '../filter.js';
+import { busyElsewhere } from './idle.js';
 import { PCAP_FILE_HEADER, pcapLayout, walkRange, type PcapLayout, type RangeResult, type RangeTask } from './range.js';
 
 /** Files smaller than this are read serially: worker start-up (~40 ms) would not pay off. */
@@ -70,13 +71,14 @@ export interface ParallelOutcome {
 
 /**
  * Thread count from LVSAUDIT_THREADS: unset/empty/"auto" → min(cores, 4) with the size
- * threshold; "1" → serial; N ≥ 2 → N ranges whatever the size and the cores (forced).
+ * threshold (and, at the time of the split, only the cores other processes leave free);
+ * "1" → serial; N ≥ 2 → N ranges whatever the size, the cores and their load (forced).
  */
-export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): { threads: number; forced: boolean } {
-  const raw = (env.LVSAUDIT_THREADS ?? '').trim();
-  if (raw !== '' && raw !== 'auto' && /^\d+$/.test(raw)) return { threads: Math.max(1, Math.min(64, Number(raw))), forced: true };
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): { threads: number; forced: boolean; cores: number } {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return { threads: Math.min(cores, MAX_AUTO_THREADS), forced: false };
+  const raw = (env.LVSAUDIT_THREADS ?? '').trim();
+  if (raw !== '' && raw !== 'auto' && /^\d+$/.test(raw)) return { threads: Math.max(1, Math.min(64, Number(raw))), forced: true, cores };
+  return { threads: Math.min(cores, MAX_AUTO_THREADS), forced: false, cores };
 }
 
 /** Smallest file split, from LVSAUDIT_PARALLEL_MIN_BYTES when set. */
@@ -167,7 +169,14 @@ export async function summarizeParallel(file: string, into: DecodeSummary, opts:
   if (threads < 2 && opts.splits === undefined) return say({ parallel: false, ranges: 0, reason: 'one thread' });
   const e = eligible(file, minBytes);
   if (typeof e === 'string') return say({ parallel: false, ranges: 0, reason: e });
-  const raw = opts.splits ?? evenSplits(e.size, threads);
+  let k = threads;
+  if (opts.threads === undefined && !env.forced && opts.splits === undefined) {
+    // Automatic count: only the cores other processes leave free (see ./idle.ts).
+    const busy = busyElsewhere();
+    if (busy !== null) k = Math.min(threads, env.cores - busy);
+    if (k < 2) return say({ parallel: false, ranges: 0, reason: `${busy} runnable threads of other processes on ${env.cores} cores` });
+  }
+  const raw = opts.splits ?? evenSplits(e.size, k);
   // Starts must lie in the body and increase; duplicates would make empty ranges.
   const starts = [...new Set(raw.filter((s) => s > PCAP_FILE_HEADER && s < e.size))].sort((a, b) => a - b);
   if (starts.length === 0) return say({ parallel: false, ranges: 0, reason: 'file too small to split' });
