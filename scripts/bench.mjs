@@ -8,7 +8,9 @@
  * handshake with options, request, response, FIN/ACK teardown, a TOA option on the client's
  * ACK as a FullNAT director inserts it — written with the project's PacketBuilder and
  * PcapWriter from dist/. Then, in one run, prints packets/s for:
- *   decode --summary           read + decode every layer + protocol counts
+ *   decode --summary           read + decode every layer + protocol counts (byte ranges on
+ *                              every core for a big classic pcap: src/decode/parallel)
+ *   the same, 1 thread         LVSAUDIT_THREADS=1
  *   decode --json > /dev/null  read + decode + NDJSON of every field
  *   tcpdump -r F -w /dev/null  raw read/write of the same file (the read-path yardstick)
  *   tshark -T fields ip/port   on a prefix (default 200k packets: tshark is slow)
@@ -184,6 +186,15 @@ export const sections = [
     },
   },
   {
+    // The same on one thread (LVSAUDIT_THREADS=1): what a one-core machine, or a gzip'd or
+    // piped capture (which cannot be split), gets.
+    name: 'decode --summary, 1 thread',
+    run: (ctx) => {
+      const r = timed(process.execPath, [...decodeArgv(), '--summary', ctx.file], { env: { LVSAUDIT_REPORT_RSS: '1', LVSAUDIT_THREADS: '1' } });
+      return rates(ctx.packets, r);
+    },
+  },
+  {
     name: 'decode --json',
     run: (ctx) => {
       const r = timed(process.execPath, [...decodeArgv(), '--json', ctx.file], { env: { LVSAUDIT_REPORT_RSS: '1' } });
@@ -215,6 +226,7 @@ sections.push(verifySection);
 /** Targets: [name, numerator section, denominator section, minimum ratio]. */
 export const targets = [
   ['read+decode vs tcpdump raw read', 'decode --summary', 'tcpdump -r -w /dev/null', 0.5],
+  ['the same on one thread', 'decode --summary, 1 thread', 'tcpdump -r -w /dev/null', 0.5],
   ['decode --json vs tshark fields', 'decode --json', 'tshark -T fields (ip, ports)', 10],
 ];
 

@@ -3,7 +3,7 @@
  * from a Buffer already in memory. gzip is recognised by its content (1f 8b), never by
  * the file name, and decompressed on the fly.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { constants as zc, createGunzip, gunzipSync } from 'node:zlib';
@@ -144,55 +144,104 @@ export async function readCaptureStream(
 export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
   if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
   const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, 16);
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw new CaptureError(path, 0, `cannot open: ${errorText(e)}`);
-  }
   const parser = new CaptureParser(path, onFrame, opts);
-  // Two read buffers used in turn: the read of the next chunk runs in libuv's thread pool
-  // while this one is parsed and decoded, so the main thread does not sit idle waiting for
-  // each read (idle time was a quarter of `decode --summary` wall time with one buffer).
-  // The parser copies any partial record out of a chunk before that chunk's buffer is
-  // read into again, and frames are valid only during their callback, so two suffice.
-  const bufs = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
-  let pending: Promise<number> | null = null;
-  const fhRef = fh;
-  const readInto = (b: Buffer): Promise<number> =>
-    fhRef.read(b, 0, chunkSize, null).then(
-      (r) => r.bytesRead,
-      (e: unknown) => {
-        throw new CaptureError(path, parser.summary.bytes, `read error: ${errorText(e)}`);
-      },
-    );
+  const chunks = await FileChunks.open(path, chunkSize, () => parser.summary.bytes);
   try {
-    let cur = 0;
-    let n = await readInto(bufs[0]!);
-    if (isGzip(bufs[0]!.subarray(0, n))) {
-      await fh.close();
-      fh = null;
-      return readCaptureStream(createReadStream(path, { highWaterMark: chunkSize }), path, onFrame, opts);
-    }
-    // Only a regular file is read ahead: on a FIFO a read issued after the consumer stopped
-    // could wait forever for a writer.
-    const ahead = (await fh.stat()).isFile();
-    while (n > 0) {
-      if (!ahead) {
-        if (!parser.push(bufs[0]!.subarray(0, n))) break;
-        n = await readInto(bufs[0]!);
-        continue;
-      }
-      pending = readInto(bufs[cur ^ 1]!);
-      if (!parser.push(bufs[cur]!.subarray(0, n))) break;
-      n = await pending;
-      pending = null;
-      cur ^= 1;
-    }
+    if (chunks.gzip) return await readCaptureStream(createReadStream(path, { highWaterMark: chunkSize }), path, onFrame, opts);
+    for (let c = await chunks.next(); c !== null; c = await chunks.next()) if (!parser.push(c)) break;
   } finally {
-    // A read still in flight (consumer stopped or threw) must finish before the close.
-    if (pending !== null) await pending.catch(() => undefined);
-    await fh?.close();
+    await chunks.close();
   }
   return parser.end();
+}
+
+/**
+ * The chunks of a capture file, pulled one at a time, in two reused buffers: while one chunk is
+ * parsed and decoded the next is read in libuv's thread pool, so the main thread does not sit
+ * idle waiting for each read (idle time was a quarter of `decode --summary` wall time with one
+ * buffer), and no buffer is allocated per chunk (fresh buffers cost page faults). A chunk is
+ * valid until the next call of `next()`: the parser copies any partial record out of it before
+ * that, and frames are valid only during their callback. Only a regular file is read ahead: on
+ * a FIFO a read issued after the consumer stopped could wait forever for a writer. A gzip file
+ * is only recognised here (`gzip`); its reader decompresses a stream instead.
+ */
+export class FileChunks {
+  private readonly bufs: [Buffer, Buffer];
+  private cur = 0;
+  private first: number;
+  private pending: Promise<number> | null = null;
+  private done = false;
+
+  private constructor(
+    private fh: FileHandle | null,
+    private readonly path: string,
+    private readonly chunkSize: number,
+    private readonly ahead: boolean,
+    readonly gzip: boolean,
+    bufs: [Buffer, Buffer],
+    first: number,
+    /** Where a read error is reported (bytes consumed so far). */
+    private readonly at: () => number,
+  ) {
+    this.bufs = bufs;
+    this.first = first;
+  }
+
+  static async open(path: string, chunkSize: number, at: () => number = () => 0): Promise<FileChunks> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      throw new CaptureError(path, 0, `cannot open: ${errorText(e)}`);
+    }
+    try {
+      const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
+      const n = (await fh.read(bufs[0], 0, chunkSize, null)).bytesRead;
+      const ahead = (await fh.stat()).isFile();
+      return new FileChunks(fh, path, chunkSize, ahead, isGzip(bufs[0].subarray(0, n)), bufs, n, at);
+    } catch (e) {
+      await fh.close();
+      throw e instanceof CaptureError ? e : new CaptureError(path, 0, `read error: ${errorText(e)}`);
+    }
+  }
+
+  private readInto(b: Buffer): Promise<number> {
+    return this.fh!.read(b, 0, this.chunkSize, null).then(
+      (r) => r.bytesRead,
+      (e: unknown) => {
+        throw new CaptureError(this.path, this.at(), `read error: ${errorText(e)}`);
+      },
+    );
+  }
+
+  /** The next chunk, or null at the end of the file. */
+  async next(): Promise<Buffer | null> {
+    if (this.done) return null;
+    let n: number;
+    if (this.first >= 0) {
+      n = this.first;
+      this.first = -1;
+    } else if (this.pending !== null) {
+      n = await this.pending;
+      this.pending = null;
+      this.cur ^= 1;
+    } else {
+      n = await this.readInto(this.bufs[this.cur]!);
+    }
+    if (n === 0) {
+      this.done = true;
+      return null;
+    }
+    if (this.ahead) this.pending = this.readInto(this.bufs[this.cur ^ 1]!);
+    return this.bufs[this.cur]!.subarray(0, n);
+  }
+
+  async close(): Promise<void> {
+    this.done = true;
+    // A read still in flight (consumer stopped or threw) must finish before the close.
+    if (this.pending !== null) await this.pending.catch(() => undefined);
+    this.pending = null;
+    await this.fh?.close();
+    this.fh = null;
+  }
 }

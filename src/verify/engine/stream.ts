@@ -8,9 +8,8 @@
  * the others and the memory in flight is one chunk per file plus the live connections.
  */
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { CaptureError, CaptureParser, type CaptureWarning } from '../../decode/capture/index.js';
+import { CaptureError, CaptureParser, FileChunks, type CaptureWarning } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { Packet } from '../../decode/packet.js';
 import { extractRecord, type PacketRecord, type RecordPool } from './record.js';
@@ -32,24 +31,14 @@ export interface ReaderOptions {
 
 const CHUNK = 256 * 1024;
 
-async function isGzipFile(path: string): Promise<boolean> {
-  const fh = await open(path, 'r').catch((e: unknown) => {
-    throw new CaptureError(path, 0, `cannot open: ${e instanceof Error ? e.message : String(e)}`);
-  });
-  try {
-    const b = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(b, 0, 2, 0);
-    return bytesRead === 2 && b[0] === 0x1f && b[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** One capture file as a queue of records, refilled one chunk at a time. */
 export class PointReader {
   private readonly queue: PacketRecord[] = [];
   private qi = 0;
   private it: AsyncIterator<Buffer> | null = null;
+  /** A plain file: chunks read ahead into reused buffers (no allocation per chunk). */
+  private chunks: FileChunks | null = null;
+  private started = false;
   private parser: CaptureParser | null = null;
   private readonly decoder: Decoder;
   done = false;
@@ -69,11 +58,18 @@ export class PointReader {
   }
 
   private async start(): Promise<void> {
-    const gz = await isGzipFile(this.file);
-    const raw = createReadStream(this.file, { highWaterMark: this.opts.chunkSize ?? CHUNK });
-    const src = gz ? raw.pipe(createGunzip()) : raw;
-    if (gz) raw.on('error', (e) => src.destroy(e));
-    this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    this.started = true;
+    const size = this.opts.chunkSize ?? CHUNK;
+    const chunks = await FileChunks.open(this.file, size, () => this.parser?.recordOffset ?? 0);
+    if (chunks.gzip) {
+      await chunks.close();
+      const raw = createReadStream(this.file, { highWaterMark: size });
+      const src = raw.pipe(createGunzip());
+      raw.on('error', (e) => src.destroy(e));
+      this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    } else {
+      this.chunks = chunks;
+    }
     this.parser = new CaptureParser(
       this.file,
       (frame) => {
@@ -121,8 +117,18 @@ export class PointReader {
 
   /** Reads until at least one record is queued or the file ends. */
   async fill(): Promise<void> {
-    if (!this.it) await this.start();
+    if (!this.started) await this.start();
     while (this.qi >= this.queue.length && !this.done) {
+      if (this.chunks !== null) {
+        const chunk = await this.chunks.next();
+        if (chunk === null) {
+          this.finishParser();
+          await this.chunks.close();
+          return;
+        }
+        this.parser!.push(chunk);
+        continue;
+      }
       let next: IteratorResult<Buffer>;
       try {
         next = await this.it!.next();
@@ -152,6 +158,7 @@ export class PointReader {
   /** Stops reading (sampling pass). */
   async close(): Promise<void> {
     this.done = true;
+    await this.chunks?.close();
     await this.it?.return?.();
   }
 }
