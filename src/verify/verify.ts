@@ -55,6 +55,9 @@ export interface VerifyInput {
   maxLadders?: number;
   /** Records per capture in the first (sampling) pass; default 20000 (tests lower it). */
   sampleRecords?: number;
+  /** Reuse judged packet records (default true; false exists so tests can prove the reuse
+   *  changes nothing). */
+  reuseRecords?: boolean;
 }
 
 /** A wider second sample, when the first samples of two captures did not overlap in time. */
@@ -307,7 +310,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
   // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
   const isFullnat = (s: Service): boolean => (s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat');
-  const pool = services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
+  const pool = input.reuseRecords !== false && services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
   for (const service of services) {
     if (isFullnat(service)) {
       // FullNAT changes the client address and seq: its own tracker links the two legs
