@@ -36,12 +36,13 @@ export const DEFAULT_MIN_BYTES = 32 * 1024 * 1024;
 export const MAX_AUTO_THREADS = 4;
 const CHUNK = 1024 * 1024;
 /**
- * Extra bytes for range 0: the main thread starts decoding at once while each worker first
- * spends some 40 ms starting and loading its modules, so equal ranges would leave the main
- * thread idle at the end. At ~600 MB/s per thread 40 ms is ~24 MB; the whole lead is capped
- * at a quarter of the file so that small forced splits stay balanced.
+ * Extra bytes for range 0: the main thread starts decoding at once while a worker first spends
+ * 60–90 ms starting and loading its modules (2-core VM, CLI run). The main thread is also
+ * slower per byte than a worker during that time (its own cold JIT plus the worker's start-up
+ * on the other core), so the balance point is small: leads of 0, 6 and 16 MiB measured equal
+ * within noise on the 247 MB bench file, 32 MiB worse. Capped at a quarter of the file.
  */
-const LEAD_BYTES = 16 * 1024 * 1024;
+const LEAD_BYTES = 8 * 1024 * 1024;
 
 export interface ParallelOptions {
   decode?: Partial<DecodeOptions>;
