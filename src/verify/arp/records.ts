@@ -45,9 +45,13 @@ export interface ConnRecord {
   src: number;
   sport: number;
   dport: number;
+  /** Where it was first seen; `UNLISTED` for a connection only counted (not in `IpAgg.conns`). */
   first: Where;
   frames: number;
 }
+
+/** The `first` of connections past the evidence bound: nothing reads it, so none is allocated. */
+export const UNLISTED: Readonly<Where> = Object.freeze({ capture: '', frame: 0, point: '', tsSec: 0, tsNsec: 0, tsNs: 0 });
 
 /** Unicast IPv4 frames from one Ethernet source to one Ethernet destination for one IP dst. */
 export interface IpAgg {
@@ -139,10 +143,12 @@ interface CaptureState {
   /** Point of the previous frame (the same string object in the ordinary case). */
   ptName: string;
   pt: PointState | null;
-  /** The last IPv4 destination found aggregated and the last found not (isVip is fixed): a
-   *  conversation's two directions; −1 = none (addresses are unsigned). */
+  /** The last IPv4 destination found aggregated and the last two found not (isVip is fixed),
+   *  vipNo0 the more recently used: a conversation's directions, and on a director's RS side
+   *  the client plus the real servers in turn. −1 = none (addresses are unsigned). */
   vipYes: number;
-  vipNo: number;
+  vipNo0: number;
+  vipNo1: number;
   /** Last aggregate with its key (VLAN key, dst int32, MAC ids), and the point and IP source
    *  this capture last added to its Sets (adding again would change nothing: a Set at its bound
    *  never shrinks). Per capture, since one aggregate is seen at several points in turn. */
@@ -218,13 +224,19 @@ export class ArpCollector {
     if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point, tsNs);
     else if (dstId >= 0 && p.net.ip.version === 4) {
       const dst4 = p.net.ip.dst4;
-      let vip = dst4 === cap.vipYes;
-      if (!vip && dst4 !== cap.vipNo) {
-        vip = this.isVip(dst4);
-        if (vip) cap.vipYes = dst4;
-        else cap.vipNo = dst4;
+      if (dst4 === cap.vipYes) this.observeIpv4(p, point, tsNs, cap, srcId, dstId);
+      else if (dst4 !== cap.vipNo0) {
+        if (dst4 === cap.vipNo1) {
+          cap.vipNo1 = cap.vipNo0;
+          cap.vipNo0 = dst4;
+        } else if (this.isVip(dst4)) {
+          cap.vipYes = dst4;
+          this.observeIpv4(p, point, tsNs, cap, srcId, dstId);
+        } else {
+          cap.vipNo1 = cap.vipNo0;
+          cap.vipNo0 = dst4;
+        }
       }
-      if (vip) this.observeIpv4(p, point, tsNs, cap, srcId, dstId);
     }
   }
 
@@ -246,7 +258,8 @@ export class ArpCollector {
       ptName: '',
       pt: null,
       vipYes: -1,
-      vipNo: -1,
+      vipNo0: -1,
+      vipNo1: -1,
       agg: null,
       aggPoint: '',
       aggSrc: -1,
@@ -443,10 +456,11 @@ export class ArpCollector {
     if (c === undefined) {
       agg.connCount++;
       const dport = l4 === 'tcp' ? p.net.tcp.dport : p.net.udp.dport;
-      c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: src4, sport, dport, first: where(p, point, tsNs), frames: 0 };
       // Past the bound connections are still counted (their small record is kept in the
-      // index) but not listed as evidence.
-      if (agg.conns.size < MAX_CONNS_PER_AGG) agg.conns.set(agg.conns.size, c);
+      // index) but not listed as evidence, so they need no place of their own.
+      const listed = agg.conns.size < MAX_CONNS_PER_AGG;
+      c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: src4, sport, dport, first: listed ? where(p, point, tsNs) : UNLISTED, frames: 0 };
+      if (listed) agg.conns.set(agg.conns.size, c);
       if (agg.connCount >= MAX_CONN_INDEX) return c; // not indexed: each frame counts anew, as before
       agg.connIndex.set(key, c);
     }
