@@ -143,6 +143,17 @@ interface CaptureState {
   /** Point of the previous frame (the same string object in the ordinary case). */
   ptName: string;
   pt: PointState | null;
+  /** The MAC pair of the previous unicast frame, either direction: (first 2 bytes, last 4 as
+   *  int32) and id of each; hiA −1 = none. Frames between the same two MACs each add one to both
+   *  MACs' counts whichever way they go, so they are only counted (`pairFrames`) and added to
+   *  the point's counts when the pair or point changes, or the counts are read. */
+  hiA: number;
+  loA: number;
+  idA: number;
+  hiB: number;
+  loB: number;
+  idB: number;
+  pairFrames: number;
   /** The last IPv4 destination found aggregated and the last two found not (isVip is fixed),
    *  vipNo0 the more recently used: a conversation's directions, and on a director's RS side
    *  the client plus the real servers in turn. −1 = none (addresses are unsigned). */
@@ -159,6 +170,15 @@ interface CaptureState {
   aggDst: number;
   aggSrcId: number;
   aggDstId: number;
+}
+
+/** Adds the capture's pending frames of its MAC pair to the point's counts (one each per frame). */
+function flushPair(cap: CaptureState): void {
+  if (cap.pairFrames === 0) return;
+  const counts = cap.pt!.counts;
+  counts[cap.idA] += cap.pairFrames;
+  counts[cap.idB] += cap.pairFrames;
+  cap.pairFrames = 0;
 }
 
 const AGG_SLOTS = 1024;
@@ -201,25 +221,46 @@ export class ArpCollector {
       this.cap = cap;
     }
     if (tsNs > cap.endNs) cap.endNs = tsNs;
-    let pt = cap.pt;
-    if (pt === null || cap.ptName !== point) {
-      pt = this.points.get(point) ?? this.newPoint(point);
-      cap.pt = pt;
+    if (cap.pt === null || cap.ptName !== point) {
+      flushPair(cap);
+      cap.pt = this.points.get(point) ?? this.newPoint(point);
       cap.ptName = point;
+      cap.hiA = cap.hiB = -1; // the pair's ids were made to fit the old point's counts only
     }
 
     let srcId = -1;
     let dstId = -1;
     const buf = p.buf;
-    if (p.eth.present && (buf[p.eth.dstOff]! & 1) === 0) {
+    const d = p.eth.dstOff;
+    if (p.eth.present && (buf[d]! & 1) === 0) {
       // Unicast only: other hosts' broadcasts reach every capture and say nothing about its host.
-      dstId = this.macIds.id(buf, p.eth.dstOff);
-      srcId = this.macIds.id(buf, p.eth.srcOff);
-      // Ids grow by one per new MAC: extending with zeros keeps the arrays packed.
-      if (dstId >= cap.unicastTo.length || dstId >= pt.counts.length || srcId >= pt.counts.length) this.grow(cap, pt);
+      const s = p.eth.srcOff;
+      const dHi = (buf[d]! << 8) | buf[d + 1]!;
+      const dLo = (buf[d + 2]! << 24) | (buf[d + 3]! << 16) | (buf[d + 4]! << 8) | buf[d + 5]!;
+      const sHi = (buf[s]! << 8) | buf[s + 1]!;
+      const sLo = (buf[s + 2]! << 24) | (buf[s + 3]! << 16) | (buf[s + 4]! << 8) | buf[s + 5]!;
+      if (dHi === cap.hiA && dLo === cap.loA && sHi === cap.hiB && sLo === cap.loB) {
+        dstId = cap.idA;
+        srcId = cap.idB;
+      } else if (dHi === cap.hiB && dLo === cap.loB && sHi === cap.hiA && sLo === cap.loA) {
+        dstId = cap.idB;
+        srcId = cap.idA;
+      } else {
+        flushPair(cap);
+        dstId = this.macIds.id(buf, d);
+        srcId = this.macIds.id(buf, s);
+        // Ids grow by one per new MAC: extending with zeros keeps the arrays packed.
+        const pt = cap.pt;
+        if (dstId >= cap.unicastTo.length || dstId >= pt.counts.length || srcId >= pt.counts.length) this.grow(cap, pt);
+        cap.hiA = dHi;
+        cap.loA = dLo;
+        cap.idA = dstId;
+        cap.hiB = sHi;
+        cap.loB = sLo;
+        cap.idB = srcId;
+      }
+      cap.pairFrames++;
       cap.unicastTo[dstId] = 1;
-      pt.counts[srcId]++;
-      pt.counts[dstId]++;
     }
     if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point, tsNs);
     else if (dstId >= 0 && p.net.ip.version === 4) {
@@ -257,6 +298,13 @@ export class ArpCollector {
       unicastTo: [],
       ptName: '',
       pt: null,
+      hiA: -1,
+      loA: 0,
+      idA: 0,
+      hiB: -1,
+      loB: 0,
+      idB: 0,
+      pairFrames: 0,
       vipYes: -1,
       vipNo0: -1,
       vipNo1: -1,
@@ -277,6 +325,11 @@ export class ArpCollector {
     const s: PointState = { name, counts: [] };
     this.points.set(name, s);
     return s;
+  }
+
+  /** Adds every capture's pending pair frames to its point's counts (before they are read). */
+  private flushPairs(): void {
+    for (const c of this.captures.values()) flushPair(c);
   }
 
   private grow(cap: CaptureState, pt: PointState): void {
@@ -312,6 +365,7 @@ export class ArpCollector {
    *  host's own MAC is in every unicast frame it captures, so it has the top count (or a tie
    *  with its only peer). */
   get pointMacs(): Map<string, Map<number, number>> {
+    this.flushPairs();
     const out = new Map<string, Map<number, number>>();
     for (const pt of this.points.values()) {
       const m = new Map<number, number>();
