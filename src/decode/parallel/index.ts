@@ -40,9 +40,10 @@ const CHUNK = 1024 * 1024;
  * 60–90 ms starting and loading its modules (2-core VM, CLI run). The main thread is also
  * slower per byte than a worker during that time (its own cold JIT plus the worker's start-up
  * on the other core), so the balance point is small: leads of 0, 6 and 16 MiB measured equal
- * within noise on the 247 MB bench file, 32 MiB worse. Capped at a quarter of the file.
+ * within noise on the 247 MB bench file, 32 MiB worse; the worker finishing last in most runs
+ * tips it to 16. Capped at a quarter of the file.
  */
-const LEAD_BYTES = 8 * 1024 * 1024;
+const LEAD_BYTES = 16 * 1024 * 1024;
 
 export interface ParallelOptions {
   decode?: Partial<DecodeOptions>;
