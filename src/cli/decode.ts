@@ -10,9 +10,9 @@ import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
 import { FilterError, compileFilter, type PacketPredicate } from '../decode/filter.js';
-import { JsonPrinter } from '../decode/print/json.js';
+import type { JsonPrinter } from '../decode/print/json.js';
 import { ByteSink } from '../decode/print/sink.js';
-import { TextPrinter } from '../decode/print/text.js';
+import type { TextPrinter } from '../decode/print/text.js';
 import { forEachPacket } from '../decode/stream.js';
 import { summarizeParallel } from '../decode/parallel/index.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
@@ -113,8 +113,9 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   const limit = opts.count ?? Infinity;
   const out = new Output(process.stdout);
   const summary = opts.summary ? new DecodeSummary() : null;
-  const text = !opts.json && !opts.summary ? new TextPrinter() : null;
-  const json = opts.json && !opts.summary ? new JsonPrinter() : null;
+  // The printers are loaded only when they print: --summary starts that much sooner.
+  const text: TextPrinter | null = !opts.json && !opts.summary ? new (await import('../decode/print/text.js')).TextPrinter() : null;
+  const json: JsonPrinter | null = opts.json && !opts.summary ? new (await import('../decode/print/json.js')).JsonPrinter() : null;
   let shown = 0;
   const onWarning = (w: CaptureWarning): void => {
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
