@@ -441,7 +441,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     }
     let reason: string | null = missingReason(rule, have, methods, configured);
     if (!reason && services.length === 0) reason = 'no service: no configuration given and no client SYN to infer it from';
-    const checked = sinkCtxs.reduce((n, s) => n + (s.sink.checked.get(rule.id) ?? 0), 0);
+    const checked = sinkCtxs.reduce((n, s) => n + (s.sink.checked(rule.id)), 0);
     // Failed checks as counted by the engine (findings are folded per connection and per rule).
     const failedChecks = sinkCtxs.reduce((n, s) => n + s.sink.failedCount(rule.id), 0);
     if (!reason && checked === 0 && failed === 0 && rule.family !== 'capture' && rule.id !== 'checksum.offload-likely') {

@@ -27,7 +27,9 @@ interface Pending {
 }
 
 export class FindingSink {
-  readonly checked = new Map<string, number>();
+  /** Evaluations per rule; a box per rule so a check is one lookup, not a lookup and a store
+   *  (rules check several times per packet). */
+  private readonly counts = new Map<string, { n: number }>();
   private readonly pending = new Map<string, Pending>();
   private readonly order: Pending[] = [];
 
@@ -45,7 +47,14 @@ export class FindingSink {
 
   /** Counts one evaluation of `rule` (a packet, a trace or a connection checked). */
   check(rule: string, n = 1): void {
-    this.checked.set(rule, (this.checked.get(rule) ?? 0) + n);
+    const c = this.counts.get(rule);
+    if (c !== undefined) c.n += n;
+    else this.counts.set(rule, { n });
+  }
+
+  /** How many times `rule` was evaluated. */
+  checked(rule: string): number {
+    return this.counts.get(rule)?.n ?? 0;
   }
 
   /** Reports a violation; repeated reports for the same rule and connection are merged. */
