@@ -29,7 +29,11 @@ export interface ReaderOptions {
   pool?: RecordPool;
 }
 
-const CHUNK = 256 * 1024;
+/** Read size per file. Small on purpose: a chunk's records are all extracted at once and then
+ *  wait in the queue until the merge reaches them, so the chunk size sets how many records are
+ *  in flight across the files — 32 KiB keeps them (~250 per file) in the CPU cache; 256 KiB
+ *  measured 15–20 % slower on the 1 M packet bench set. */
+const CHUNK = 32 * 1024;
 
 /** One capture file as a queue of records, refilled one chunk at a time. */
 export class PointReader {
