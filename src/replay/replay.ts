@@ -19,6 +19,7 @@ import { parseServiceConfig, type ForwardMethod, type ServiceSet } from '../veri
 import type { DirectorConfig, DirectorProfile } from './director/index.js';
 import { DEFAULT_SCENARIOS, decodeForScenario, makeScenario, SCENARIOS, type ScenarioEnv } from './scenarios/catalog.js';
 import { Rng } from './scenarios/rng.js';
+import { isUdpScenario, UDP_MULTI_CLIENT } from './scenarios/udp-client.js';
 import { World, type CapturedFrame, type PointName, type ScenarioResult, type WorldServer } from './scenarios/world.js';
 
 /** Topology of written capture sets (same plan as fixtures/verify). */
@@ -44,6 +45,9 @@ export const TOPOLOGY = {
 
 export interface ReplayWriteOptions {
   scenarios?: string[];
+  /** Protocol of the written service; default from the scenarios (UDP ones → udp). Mixing TCP
+   *  and UDP scenarios in one run is a usage error: a run writes one service. */
+  proto?: 'tcp' | 'udp';
   /** VIP and port of the written service (default TOPOLOGY.vip:vport). */
   vip?: string;
   vport?: number;
@@ -71,17 +75,35 @@ export interface ReplayRun {
   services: ServiceSet;
 }
 
+/** UDP sets serve DNS: VIP port 53, NAT real-server port 5353. */
+export const UDP_VPORT = 53;
+const UDP_NAT_RPORT = 5353;
+
+/** The protocol of a run: given, or from its scenarios (all UDP → udp, all TCP → tcp). */
+export function serviceProto(o: ReplayWriteOptions): 'tcp' | 'udp' {
+  const names = o.scenarios && o.scenarios.length ? o.scenarios : DEFAULT_SCENARIOS;
+  const udp = names.filter(isUdpScenario);
+  if (udp.length > 0 && udp.length < names.length) {
+    throw new InputError(`scenarios ${udp.join(', ')} need a UDP service and ${names.filter((n) => !isUdpScenario(n)).join(', ')} a TCP one: run them separately`);
+  }
+  const derived = udp.length > 0 ? 'udp' : 'tcp';
+  if (o.proto && o.proto !== derived) throw new InputError(`proto ${o.proto} does not fit scenarios ${names.join(', ')}`);
+  return derived;
+}
+
 /** The service config of a written set, in ipvsadm-save or keepalived form. */
 export function serviceConfText(o: ReplayWriteOptions): string {
-  const T = { ...TOPOLOGY, vip: o.vip ?? TOPOLOGY.vip, vport: o.vport ?? TOPOLOGY.vport };
-  const rport = o.method === 'nat' || o.method === 'fullnat' ? 8080 : T.vport;
+  const proto = serviceProto(o);
+  const T = { ...TOPOLOGY, vip: o.vip ?? TOPOLOGY.vip, vport: o.vport ?? (proto === 'udp' ? UDP_VPORT : TOPOLOGY.vport) };
+  const natRport = proto === 'udp' ? UDP_NAT_RPORT : 8080;
+  const rport = o.method === 'nat' || o.method === 'fullnat' ? natRport : T.vport;
   const sched = o.scheduler ?? 'rr';
   const weights = o.weights ?? [1, 1];
   if (o.configFormat === 'keepalived') {
     const kind = { nat: 'NAT', dr: 'DR', tun: 'TUN', fullnat: 'FNAT' }[o.method];
     const lines: string[] = [];
     if (o.method === 'fullnat') lines.push('local_address_group laddr_g1 {', `    ${T.lip}`, '}', '');
-    lines.push(`virtual_server ${T.vip} ${T.vport} {`, `    lb_algo ${sched}`, `    lb_kind ${kind}`, '    protocol TCP');
+    lines.push(`virtual_server ${T.vip} ${T.vport} {`, `    lb_algo ${sched}`, `    lb_kind ${kind}`, `    protocol ${proto.toUpperCase()}`);
     if (o.persistence) lines.push(`    persistence_timeout ${o.persistence}`);
     if (o.method === 'fullnat') lines.push('    laddr_group_name laddr_g1');
     T.rips.forEach((r, i) => lines.push(`    real_server ${r} ${rport} {`, `        weight ${weights[i]}`, '    }'));
@@ -89,9 +111,10 @@ export function serviceConfText(o: ReplayWriteOptions): string {
     return lines.join('\n') + '\n';
   }
   const sw = { nat: '-m', dr: '-g', tun: '-i', fullnat: '-b' }[o.method];
-  const lines = [`-A -t ${T.vip}:${T.vport} -s ${sched}${o.persistence ? ` -p ${o.persistence}` : ''}`];
-  T.rips.forEach((r, i) => lines.push(`-a -t ${T.vip}:${T.vport} -r ${r}:${rport} ${sw} -w ${weights[i]}`));
-  if (o.method === 'fullnat') lines.push(`-P -t ${T.vip}:${T.vport} -z ${T.lip}`);
+  const pf = proto === 'udp' ? '-u' : '-t';
+  const lines = [`-A ${pf} ${T.vip}:${T.vport} -s ${sched}${o.persistence ? ` -p ${o.persistence}` : ''}`];
+  T.rips.forEach((r, i) => lines.push(`-a ${pf} ${T.vip}:${T.vport} -r ${r}:${rport} ${sw} -w ${weights[i]}`));
+  if (o.method === 'fullnat') lines.push(`-P ${pf} ${T.vip}:${T.vport} -z ${T.lip}`);
   return lines.join('\n') + '\n';
 }
 
@@ -101,7 +124,8 @@ function defaultProfile(method: ForwardMethod): DirectorProfile {
 
 /** Runs the scenarios in-process (no NIC) and returns every capture point's frames. */
 export function runWrite(o: ReplayWriteOptions): ReplayRun {
-  const T = { ...TOPOLOGY, vip: o.vip ?? TOPOLOGY.vip, vport: o.vport ?? TOPOLOGY.vport };
+  const proto = serviceProto(o);
+  const T = { ...TOPOLOGY, vip: o.vip ?? TOPOLOGY.vip, vport: o.vport ?? (proto === 'udp' ? UDP_VPORT : TOPOLOGY.vport) };
   const profile = o.profile ?? defaultProfile(o.method);
   if (o.method === 'fullnat' && profile !== 'alibaba' && profile !== 'dpvs') throw new InputError(`--method fullnat needs --profile alibaba or dpvs (got ${profile})`);
   const names = o.scenarios && o.scenarios.length ? o.scenarios : DEFAULT_SCENARIOS;
@@ -147,9 +171,14 @@ export function runWrite(o: ReplayWriteOptions): ReplayRun {
     persistent: !!o.persistence,
     rng,
   };
-  const runs = names.map((n) => makeScenario(n, n === 'many-clients' ? env : { ...env, clientIps: [T.cip] }));
+  const runs = names.map((n) => makeScenario(n, multiClient(n) ? env : { ...env, clientIps: [T.cip] }));
   const results = world.run(runs);
   return { results, captures: world.captures, serviceConf, services };
+}
+
+/** Scenarios that use every client address (the others use the first). */
+function multiClient(name: string): boolean {
+  return name === 'many-clients' || UDP_MULTI_CLIENT.has(name);
 }
 
 /** Writes one point's frames as a classic pcap (ns timestamps from TOPOLOGY.epochSec). */
@@ -279,7 +308,7 @@ export async function runLive(o: ReplayLiveOptions): Promise<ScenarioResult[]> {
     const results: ScenarioResult[] = [];
     for (const name of o.scenarios) {
       if (o.signal?.aborted) break;
-      const sc = makeScenario(name, name === 'many-clients' ? env : { ...env, clientIps: [o.clientIps[0]!] });
+      const sc = makeScenario(name, multiClient(name) ? env : { ...env, clientIps: [o.clientIps[0]!] });
       const io = {
         nowMs: now,
         send: (frame: Buffer, delayMs = 0): void => {

@@ -13,6 +13,7 @@ import type { ForwardMethod } from '../../verify/service/index.js';
 import type { DirectorProfile } from '../director/index.js';
 import { TcpClient, type ClientIo, type ConnPlan } from './tcp-client.js';
 import { Rng } from './rng.js';
+import { isUdpScenario, makeUdpScenario, UDP_SCENARIOS } from './udp-client.js';
 
 export interface ScenarioEnv {
   vip: string;
@@ -61,9 +62,11 @@ export const SCENARIOS: Record<string, string> = {
   'unknown-ack': 'an ACK that matches no connection',
   'arp-probe': 'who-has VIP: exactly one answer, from the director',
   sack: 'request in two segments sent out of order: the server SACKs (FullNAT shifts SACK edges)',
+  ...UDP_SCENARIOS,
 };
 
-export const DEFAULT_SCENARIOS = Object.keys(SCENARIOS);
+/** The default run is the TCP set (one service, TCP): UDP scenarios are asked for by name. */
+export const DEFAULT_SCENARIOS = Object.keys(SCENARIOS).filter((n) => !isUdpScenario(n));
 
 const HTTP_GET = (vip: string, path = '/'): Buffer => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${vip}\r\nUser-Agent: lvsaudit-replay\r\n\r\n`);
 
@@ -158,6 +161,7 @@ export function decrementsTtl(method: ForwardMethod, profile: DirectorProfile): 
 }
 
 export function makeScenario(name: string, env: ScenarioEnv): ScenarioRun {
+  if (isUdpScenario(name)) return makeUdpScenario(name, env);
   const cip = env.clientIps[0]!;
   const simple = (n: string, over: Partial<ConnPlan>, judge: (c: TcpClient) => Verdict): ScenarioRun =>
     new ConnScenario(n, [plan(env, cip, over)], (cs) => judge(cs[0]!));

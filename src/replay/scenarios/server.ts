@@ -9,6 +9,7 @@ import { decodeBytes } from '../../decode/decoder.js';
 import { LinkType } from '../../decode/frame.js';
 import { ipv4ToString } from '../../decode/addr.js';
 import { PacketBuilder, type TcpOption } from '../builder/index.js';
+import { dnsAnswer } from './udp-client.js';
 
 export interface ServerConfig {
   name: string;
@@ -48,8 +49,12 @@ interface ServerConn {
 export class SimServer {
   private readonly conns = new Map<string, ServerConn>();
   private counter = 0;
+  /** IP ID of the next UDP answer (one counter per server, seeded). */
+  private udpIpId = 0;
   /** Frames it received (after the link) and answered, for the RS capture. */
-  constructor(readonly cfg: ServerConfig) {}
+  constructor(readonly cfg: ServerConfig) {
+    this.udpIpId = mix(cfg.seed, 0x55) & 0xffff;
+  }
 
   /** One frame in; reply frames out. */
   handle(frame: Buffer, nowMs: number): Buffer[] {
@@ -57,9 +62,22 @@ export class SimServer {
     let n = p.net;
     if (n.ip.version !== 4) return [];
     if (this.cfg.ipip && p.tunnel === 'ipip' && ipv4ToString(n.ip.dst4) === this.cfg.rip) n = p.inner;
-    if (n.ip.version !== 4 || n.l4 !== 'tcp' || n.ip.isFragment) return [];
+    if (n.ip.version !== 4 || (n.l4 !== 'tcp' && n.l4 !== 'udp') || n.ip.isFragment) return [];
     const dst = ipv4ToString(n.ip.dst4);
     if (!this.cfg.addresses.includes(dst)) return [];
+    if (n.l4 === 'udp') {
+      // UDP scenarios (udp-client.ts): answer a DNS query from the address and port it was sent to.
+      const answer = dnsAnswer(Buffer.from(p.buf.subarray(n.udp.payloadOff, n.udp.payloadOff + n.udp.payloadLen)), this.cfg.name);
+      if (!answer) return [];
+      this.udpIpId = (this.udpIpId + 1) & 0xffff;
+      return [
+        PacketBuilder.eth({ src: this.cfg.mac, dst: this.cfg.replyMac })
+          .ipv4({ src: dst, dst: ipv4ToString(n.ip.src4), ttl: 64, id: this.udpIpId, df: true })
+          .udp({ sport: n.udp.dport, dport: n.udp.sport })
+          .payload(answer)
+          .build(),
+      ];
+    }
     const t = n.tcp;
     const src = ipv4ToString(n.ip.src4);
     const key = `${src}:${t.sport}:${dst}:${t.dport}`;

@@ -13,8 +13,8 @@
 import { TcpFlag } from '../../decode/packet.js';
 import type { EngineContext } from './context.js';
 import type { LoadedPoint } from './load.js';
-import { numericKey, type PacketRecord, type PacketRef, type RecordPool, type Role } from './record.js';
-import { FIT_BEST, FIT_MAYBE, groupTraces, type TraceGrouping } from './traces.js';
+import { numericKey, refOf, type PacketRecord, type PacketRef, type RecordPool, type Role } from './record.js';
+import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, type TraceGrouping } from './traces.js';
 import { LiveConnections } from './live.js';
 
 export interface Trace {
@@ -62,6 +62,15 @@ const SYN = TcpFlag.SYN;
 const ACK = TcpFlag.ACK;
 
 /**
+ * UDP has no handshake or close: IPVS creates a UDP connection entry for the first datagram of a
+ * (client IP, client port) to the VIP — a scheduling decision — and every datagram either way
+ * re-arms its timer to 300 s (lvs-behavior.md §1.8, "UDP normal"). A datagram after a longer
+ * silence finds no entry and is scheduled afresh: a new *generation* of the flow, which is what
+ * `Connection.isn` holds for UDP (0, 1, …) so that each generation is its own connection.
+ */
+export const UDP_TIMEOUT_NS = 300e9;
+
+/**
  * Learns the director's MACs. Only copies whose position on the path is certain are used, so a
  * stray packet (a client RST sent to a RIP, a flooded frame) cannot make a host a "director":
  *  - at the director, the earliest of several copies of one packet to the VIP is the ingress
@@ -84,6 +93,10 @@ function learnDirectorMacs(ctx: EngineContext): void {
     const sansId = new Map<number, PacketRecord[]>();
     // NAT SYN-ACKs from a RIP, by packet: the earliest copy is the ingress one.
     const ripSynAcks = new Map<number, PacketRecord>();
+    // UDP has no SYN to single out the director's own sends: a datagram to a RIP at the director
+    // that is a copy (source port, IP ID, length) of a datagram to the VIP seen there is the
+    // forwarded copy, so its source MAC is the director's (NAT, RS-side NIC).
+    const udpToRip: PacketRecord[] = [];
     for (const r of d.records) {
       if (!r.dstMac || !r.srcMac) continue;
       if (r.outer) {
@@ -104,6 +117,8 @@ function learnDirectorMacs(ctx: EngineContext): void {
         }
       } else if (syn && ctx.rsByIp.has(r.ip.dst)) {
         dm.add(r.srcMac);
+      } else if (r.proto === 'udp' && ctx.rsByIp.has(r.ip.dst) && !ctx.rsByIp.has(r.ip.src)) {
+        udpToRip.push(r);
       } else if (r.ip.src === vip && r.sport === ctx.service.vport && ctx.methods.has('nat')) {
         dm.add(r.srcMac);
       } else if ((r.flags & (SYN | ACK)) === (SYN | ACK) && ctx.rsByIp.has(r.ip.src) && ctx.methods.has('nat')) {
@@ -113,6 +128,10 @@ function learnDirectorMacs(ctx: EngineContext): void {
       }
     }
     for (const r of ripSynAcks.values()) dm.add(r.dstMac!);
+    for (const r of udpToRip) {
+      const g = groups.get(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id));
+      if (g && g.some((x) => x.ip.src === r.ip.src && x.ts <= r.ts)) dm.add(r.srcMac!);
+    }
     const ingress = new Map<string, number>();
     for (const g of groups.values()) {
       if (g.length < 2) {
@@ -150,7 +169,12 @@ function learnDirectorMacs(ctx: EngineContext): void {
   if (ctx.methods.has('nat')) {
     for (const p of ctx.points) {
       if (p.kind !== 'rs' || !p.rsIp) continue;
-      for (const r of p.records) if (r.srcMac && r.ip.dst === p.rsIp && (r.flags & (SYN | ACK)) === SYN) dm.add(r.srcMac);
+      // UDP: every datagram to the RIP from a client address came through the director (there
+      // is no SYN to pick the first one of a flow).
+      for (const r of p.records) {
+        if (!r.srcMac || r.ip.dst !== p.rsIp) continue;
+        if ((r.flags & (SYN | ACK)) === SYN || (r.proto === 'udp' && !ctx.rsByIp.has(r.ip.src))) dm.add(r.srcMac);
+      }
     }
   }
 }
@@ -206,6 +230,8 @@ export class ConnectionTracker {
   private readonly currentIsn: Map<string, Map<number, number | null>>[];
   private readonly byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
   private readonly liveSet = new LiveConnections();
+  /** UDP flows: "cip|cport" → current generation and its last datagram (any point, either way). */
+  private readonly udpFlows = new Map<string, { gen: number; lastT: number }>();
   /** Every connection ever seen, in creation order (summaries once finalised). */
   readonly all: Connection[] = [];
 
@@ -297,7 +323,7 @@ export class ConnectionTracker {
     let ports = cur.get(cip);
     if (!ports) cur.set(cip, (ports = new Map()));
     if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) ports.set(cport, r.seq);
-    const isn = ports.get(cport) ?? null;
+    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : ports.get(cport) ?? null;
     let ep = this.byEndpoint.get(cip);
     if (!ep) this.byEndpoint.set(cip, (ep = new Map()));
     let gens = ep.get(cport);
@@ -310,6 +336,21 @@ export class ConnectionTracker {
     }
     this.liveSet.attach(c, r);
     return true;
+  }
+
+  /** The generation of a UDP flow a record at corrected time `t` belongs to (UDP_TIMEOUT_NS). */
+  private udpGeneration(cip: string, cport: number, t: number): number {
+    const key = `${cip}|${cport}`;
+    const f = this.udpFlows.get(key);
+    if (!f) {
+      this.udpFlows.set(key, { gen: 0, lastT: t });
+      return 0;
+    }
+    // Records come in corrected-time order (held ones a window late at most): only a silence
+    // longer than the IPVS UDP timeout plus that window starts a new entry.
+    if (t - f.lastT > UDP_TIMEOUT_NS + this.ctx.windowNs) f.gen++;
+    if (t > f.lastT) f.lastT = t;
+    return f.gen;
   }
 
   /** Finalises connections closed (or idle) long enough before `now`. */
@@ -325,7 +366,12 @@ export class ConnectionTracker {
       for (const l of this.pending.values()) n += l.length;
       this.pendingCount = n >> 1;
     }
-    for (const c of this.liveSet.due(now, grace, this.idleNs)) this.finalise(c);
+    // A UDP flow has no close: its datagrams are judged once it has been quiet for the grace
+    // (two windows: every copy of its last datagram and the answer to it are in). More datagrams
+    // reopen it as a new segment of the same connection (same generation, same backend), so
+    // memory follows the flows active in the last two windows, not the 300 s IPVS entry life.
+    const idle = this.ctx.service.protocol === 'udp' ? Math.min(grace, this.idleNs) : this.idleNs;
+    for (const c of this.liveSet.due(now, grace, idle)) this.finalise(c);
   }
 
   /** Finalises everything still open (end of the captures). */
@@ -349,6 +395,7 @@ export class ConnectionTracker {
     if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
     c.traces = [];
     groupTraces(c, this.ctx.windowNs, natGrouping);
+    if (this.ctx.service.protocol === 'udp') udpSchedulingEvidence(c);
     findBackend(this.ctx, c);
     this.onFinal(c);
     this.liveSet.release(c);
@@ -391,14 +438,40 @@ export function newConnection(id: string, client: string, cport: number, isn: nu
 }
 
 /** NAT, DR and TUN keep seq, ack, flags and payload length: the key; a copy prefers the trace
- *  with its own IP ID (a retransmission is another packet with the same key). */
+ *  with its own IP ID (a retransmission is another packet with the same key). UDP datagrams
+ *  have no seq (0), so the key is only direction and length: one with another IP ID fits a
+ *  trace only when the payloads agree (hash −1 = not captured whole, cannot tell). */
 const natGrouping: TraceGrouping = {
   key: (r) => numericKey(r.c2s ? 1 : 0, r.seq, r.ack, r.flags, r.payloadLen, 0),
   fit: (t, r) => {
     for (const x of t.list) if (x.ip.id === r.ip.id) return FIT_BEST;
+    if (r.proto === 'udp' && r.hash >= 0) {
+      for (const x of t.list) if (x.hash >= 0 && x.hash !== r.hash) return FIT_NO;
+    }
     return FIT_MAYBE;
   },
 };
+
+/**
+ * UDP: the first client datagram of a generation is its scheduling decision (what the SYN is for
+ * TCP, lvs-behavior.md §1.8/§1.10): its copies are the evidence the scheduling rules cite and its
+ * time orders the decisions. Only the connection's first segment sets them.
+ */
+function udpSchedulingEvidence(c: Connection): void {
+  if (c.synRecord !== null) return;
+  const first = c.traces.find((t) => t.c2s);
+  if (!first) return;
+  let Di: PacketRecord | undefined;
+  let fwd: PacketRecord | undefined;
+  for (const r of first.list) {
+    if (r.role === 'Di') Di ??= r;
+    else if (r.role === 'De' || r.role === 'R') fwd ??= r;
+  }
+  c.synRecord = refOf(first.list[0]!);
+  if (fwd) c.fwdSynRecord = refOf(fwd);
+  if (Di) c.synAtDirector = refOf(Di);
+  c.synT = Di ? Di.t : first.t0;
+}
 
 /** The RIP a record was sent to, from its headers or MACs; null when they do not tell. */
 export function ripOfForwarded(ctx: EngineContext, r: PacketRecord): string | null {
@@ -421,7 +494,9 @@ function findBackend(ctx: EngineContext, c: Connection): void {
           c.backendFrom = 'director';
         }
       }
-      if (r.role === 'Di' && (r.flags & SYN) !== 0) c.scheduled = true;
+      // A TCP SYN, or any UDP datagram (its flow's first one created the IPVS entry), reaching
+      // the director: the scheduler made a decision even if nothing was forwarded.
+      if (r.role === 'Di' && ((r.flags & SYN) !== 0 || r.proto === 'udp')) c.scheduled = true;
     }
   }
   if (c.backend !== null) return;
