@@ -17,6 +17,8 @@ export const FIXTURE_RECIPES: FixtureRecipe[] = [
   { dir: 'nat-linux', opts: { method: 'nat', profile: 'linux' } },
   { dir: 'dr-linux', opts: { method: 'dr', profile: 'linux' } },
   { dir: 'tun-linux', opts: { method: 'tun', profile: 'linux' } },
+  // UDP service (-u VIP:53): DNS-like queries, several from one port and from fresh ports.
+  ...(['nat', 'dr', 'tun'] as const).map((method) => ({ dir: `udp-${method}-linux`, opts: { method, profile: 'linux' as const, scenarios: ['udp-dns', 'udp-burst'] } })),
   { dir: 'fullnat-alibaba', opts: { method: 'fullnat', profile: 'alibaba' } },
   { dir: 'fullnat-dpvs', opts: { method: 'fullnat', profile: 'dpvs' } },
   { dir: 'fullnat-dpvs-keepalived', opts: { method: 'fullnat', profile: 'dpvs', configFormat: 'keepalived', scenarios: ['handshake', 'sack'] } },
