@@ -1,8 +1,9 @@
 /**
- * Parallel `decode --summary` over one classic pcap file: the file is cut into K byte ranges,
- * the main thread walks the first, worker threads the others (./range.ts), and the counts are
- * merged — or, when anything does not check out, thrown away so the caller runs the ordinary
- * serial reader. The answer is therefore always the serial one.
+ * Parallel `decode --summary` over one classic pcap or pcapng file: the file is cut into K
+ * byte ranges, the main thread walks the first, worker threads the others (./range.ts for
+ * pcap, ./pcapng-range.ts for pcapng), and the counts are merged — or, when anything does not
+ * check out, thrown away so the caller runs the ordinary serial reader. The answer is
+ * therefore always the serial one.
  *
  * Why the merge equals a single pass. Range 0 starts at the true first record (right after
  * the file header) and walks the true record chain, as the serial reader does; it decodes
@@ -19,6 +20,19 @@
  * reached the end of the file (where the one cut-record warning can arise); anything else the serial reader would
  * report (timestamp fraction out of range, oversized record, a read error) sends the whole
  * file down the serial path, which reports it as always.
+ *
+ * pcapng adds state: a packet block is read through its section's byte order and the
+ * interfaces declared before it. Only files whose blocks before the first packet block (at
+ * P, found by the main thread from the file's first MiB) are one SHB and non-packet blocks
+ * are split; range 0 starts at the SHB (offset 0) and parses that prefix itself, every
+ * other range parses a copy of the same prefix bytes first, and all split points lie after
+ * P. Every range refuses when it meets an SHB or an IDB at or after P. The induction then
+ * carries one more fact: all blocks in [P, stop k-1) were walked by ranges 0..k-1 and none
+ * was an SHB or IDB, so the state in force at the true boundary start k (> P) is the one the
+ * prefix leaves — the state range k was built with — and range k's blocks parse exactly as
+ * in a single pass. The chain starts at 0 in both walks, so "the true chain" is the same
+ * notion; any warning the serial reader would print, other than the cut last block, sends
+ * the file down the serial path as for pcap.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import os from 'node:os';
@@ -27,8 +41,10 @@ import type { CaptureWarning } from '../capture/errors.js';
 import type { DecodeOptions } from '../packet.js';
 import type { DecodeSummary } from '../summary.js';
 import { compileFilter } from '../filter.js';
+import { PCAPNG_SHB } from '../capture/pcapng.js';
 import { busyElsewhere } from './idle.js';
 import { PCAP_FILE_HEADER, pcapLayout, walkRange, type PcapLayout, type RangeResult, type RangeTask } from './range.js';
+import { MAX_PREFIX, pcapngPrefix, walkPcapngRange, type PcapngLayout, type PcapngRangeTask } from './pcapng-range.js';
 
 /** Files smaller than this are read serially: worker start-up (~40 ms) would not pay off. */
 export const DEFAULT_MIN_BYTES = 32 * 1024 * 1024;
@@ -90,21 +106,19 @@ function minBytesFromEnv(forced: boolean, env: NodeJS.ProcessEnv = process.env):
   return forced ? 0 : DEFAULT_MIN_BYTES;
 }
 
-/** Range start offsets 1..K-1: equal shares after giving range 0 its lead. */
-export function evenSplits(fileSize: number, k: number): number[] {
-  const body = fileSize - PCAP_FILE_HEADER;
+/** Range start offsets 1..K-1: equal shares of the body (from `base`, the first record) after giving range 0 its lead. */
+export function evenSplits(fileSize: number, k: number, base = PCAP_FILE_HEADER): number[] {
+  const body = fileSize - base;
   const lead = Math.min(LEAD_BYTES, Math.floor(body / 4));
   const share = (body - lead) / k;
   const out: number[] = [];
-  for (let i = 1; i < k; i++) out.push(PCAP_FILE_HEADER + lead + Math.floor(i * share));
+  for (let i = 1; i < k; i++) out.push(base + lead + Math.floor(i * share));
   return out;
 }
 
-interface Eligible {
-  size: number;
-  header: Buffer;
-  layout: PcapLayout;
-}
+type Eligible =
+  | { kind: 'pcap'; size: number; header: Buffer; layout: PcapLayout }
+  | { kind: 'pcapng'; size: number; prefix: Buffer; layout: PcapngLayout };
 
 function eligible(file: string, minBytes: number): Eligible | string {
   if (file === '-') return 'standard input';
@@ -118,22 +132,29 @@ function eligible(file: string, minBytes: number): Eligible | string {
     const st = fstatSync(fd);
     if (!st.isFile()) return 'not a regular file';
     if (st.size < minBytes) return `smaller than ${minBytes} bytes`;
-    const head = Buffer.alloc(PCAP_FILE_HEADER + 16);
+    // A pcapng file's whole prefix (up to its first packet block) is read; of a pcap file the
+    // file header and the first record header.
+    const peek = Buffer.alloc(4);
+    const isNg = readSync(fd, peek, 0, 4, 0) === 4 && peek.readUInt32BE(0) === PCAPNG_SHB;
+    const head = Buffer.alloc(Math.min(st.size, isNg ? MAX_PREFIX + 16 : PCAP_FILE_HEADER + 16));
     let got = 0;
     while (got < head.length) {
       const r = readSync(fd, head, got, head.length - got, got);
       if (r === 0) break;
       got += r;
     }
-    const layout = pcapLayout(head.subarray(0, got));
-    if (layout === null) return 'not a plain classic pcap file (gzip, pcapng, odd header or snaplen)';
-    return { size: st.size, header: head.subarray(0, PCAP_FILE_HEADER), layout };
+    const ng = pcapngPrefix(head.subarray(0, got), st.size);
+    if (typeof ng !== 'string') return { kind: 'pcapng', size: st.size, prefix: head.subarray(0, ng.firstPacket), layout: ng };
+    if (ng !== 'not pcapng') return ng;
+    const layout = pcapLayout(head.subarray(0, Math.min(got, PCAP_FILE_HEADER + 16)));
+    if (layout === null) return 'not a plain classic pcap or pcapng file (gzip, odd header or snaplen)';
+    return { kind: 'pcap', size: st.size, header: head.subarray(0, PCAP_FILE_HEADER), layout };
   } finally {
     closeSync(fd);
   }
 }
 
-function runWorker(task: RangeTask): { result: Promise<RangeResult>; worker: Worker | null } {
+function runWorker(task: RangeTask | PcapngRangeTask): { result: Promise<RangeResult>; worker: Worker | null } {
   let worker: Worker;
   try {
     worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
@@ -178,15 +199,18 @@ export async function summarizeParallel(file: string, into: DecodeSummary, opts:
     if (busy !== null) k = Math.min(threads, env.cores - busy);
     if (k < 2) return say({ parallel: false, ranges: 0, reason: `${busy} runnable threads of other processes on ${env.cores} cores` });
   }
-  const raw = opts.splits ?? evenSplits(e.size, k);
+  // pcap: range 0 starts right after the file header, the others in the records after it.
+  // pcapng: range 0 starts at the SHB and parses the prefix itself; the others start after
+  // the first packet block's offset, where the prefix state is in force (./pcapng-range.ts).
+  const base = e.kind === 'pcap' ? PCAP_FILE_HEADER : e.layout.firstPacket;
+  const raw = opts.splits ?? evenSplits(e.size, k, base);
   // Starts must lie in the body and increase; duplicates would make empty ranges.
-  const starts = [...new Set(raw.filter((s) => s > PCAP_FILE_HEADER && s < e.size))].sort((a, b) => a - b);
+  const starts = [...new Set(raw.filter((s) => s > base && s < e.size))].sort((a, b) => a - b);
   if (starts.length === 0) return say({ parallel: false, ranges: 0, reason: 'file too small to split' });
-  const bounds = [PCAP_FILE_HEADER, ...starts];
-  const task = (i: number): RangeTask => ({
+  const first0 = e.kind === 'pcap' ? PCAP_FILE_HEADER : 0;
+  const bounds = [first0, ...starts];
+  const common = (i: number): Omit<RangeTask, 'header' | 'layout' | 'kind'> => ({
     file,
-    header: e.header,
-    layout: e.layout,
     from: bounds[i]!,
     known: i === 0,
     end: i + 1 < bounds.length ? bounds[i + 1]! : Infinity,
@@ -194,17 +218,23 @@ export async function summarizeParallel(file: string, into: DecodeSummary, opts:
     filter: opts.filter?.trim() ?? '',
     chunkSize: opts.chunkSize ?? CHUNK,
   });
+  const task = (i: number): RangeTask | PcapngRangeTask =>
+    e.kind === 'pcap'
+      ? { kind: 'pcap', header: e.header, layout: e.layout, ...common(i) }
+      : { kind: 'pcapng', prefix: e.prefix, layout: e.layout, ...common(i) };
   // Workers first, so they start while the main thread walks range 0.
   const t0 = performance.timeOrigin + performance.now();
   const workers = bounds.slice(1).map((_, j) => runWorker(task(j + 1)));
-  const first = walkRange(task(0), opts.filter?.trim() ? compileFilter(opts.filter) : null);
+  const match = opts.filter?.trim() ? compileFilter(opts.filter) : null;
+  const t = task(0);
+  const first = t.kind === 'pcapng' ? walkPcapngRange(t, match) : walkRange(t, match);
   if (!first.ok) {
     await Promise.all(workers.map((w) => w.worker?.terminate()));
     return say({ parallel: false, ranges: bounds.length, reason: `range 0: ${first.reason}` });
   }
   const results: RangeResult[] = [first, ...(await Promise.all(workers.map((w) => w.result)))];
   for (const [i, r] of results.entries()) if (r.ok) timing.push(`range ${i}: ${(r.began - t0).toFixed(0)}–${(r.finished - t0).toFixed(0)} ms`);
-  const reason = verify(results);
+  const reason = verify(results, first0);
   if (reason !== null) return say({ parallel: false, ranges: bounds.length, reason });
   for (const r of results) if (r.ok) into.mergeCounts(r.counts);
   // Only the range whose walk met the end of the file can hold the cut-record warning; the
@@ -214,11 +244,11 @@ export async function summarizeParallel(file: string, into: DecodeSummary, opts:
 }
 
 /** null when the ranges chain exactly (see the module comment), else what broke. */
-function verify(results: readonly RangeResult[]): string | null {
+function verify(results: readonly RangeResult[], first0: number): string | null {
   for (let i = 0; i < results.length; i++) {
     const r = results[i]!;
     if (!r.ok) return `range ${i}: ${r.reason}`;
-    if (i === 0 && r.start !== PCAP_FILE_HEADER) return 'range 0 did not start after the file header';
+    if (i === 0 && r.start !== first0) return `range 0 did not start at offset ${first0}`;
     if (i === results.length - 1 && !r.eof) return `range ${i} did not reach the end of the file`;
     if (i > 0) {
       const prev = results[i - 1]!;

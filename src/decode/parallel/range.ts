@@ -50,6 +50,7 @@ export interface PcapLayout {
 
 /** Work for one range. `from` is the first record's offset when `known`, else where the scan starts. */
 export interface RangeTask {
+  kind?: 'pcap';
   file: string;
   /** The 24-byte file header, parsed here exactly as the serial reader parses it. */
   header: Uint8Array;

@@ -1,14 +1,19 @@
 /**
  * Worker-thread entry of the parallel `decode --summary`: walks the one range it is given
- * (workerData: a RangeTask) and posts the RangeResult back. Imports only ./range.js, whose
- * own graph is the decoder, the summary and the pcap record parser, and the filter compiler
- * when there is a FILTER.
+ * (workerData: a RangeTask for classic pcap or a PcapngRangeTask) and posts the RangeResult
+ * back. Loads only the walker of that format (./range.js or ./pcapng-range.js, whose graphs
+ * are the decoder, the summary and the record parser), and the filter compiler when there is
+ * a FILTER.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { walkRange, type RangeTask } from './range.js';
+import type { RangeTask } from './range.js';
+import type { PcapngRangeTask } from './pcapng-range.js';
 
-const task = workerData as RangeTask;
+const task = workerData as RangeTask | PcapngRangeTask;
 // The filter compiler is loaded only when there is a FILTER (the main thread compiled the same
 // text already, so it cannot fail here).
 const match = task.filter !== '' ? (await import('../filter.js')).compileFilter(task.filter) : null;
-parentPort?.postMessage(walkRange(task, match));
+// Only the walker of the task's format is loaded.
+parentPort?.postMessage(
+  task.kind === 'pcapng' ? (await import('./pcapng-range.js')).walkPcapngRange(task, match) : (await import('./range.js')).walkRange(task, match),
+);
