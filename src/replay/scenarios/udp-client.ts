@@ -39,7 +39,7 @@ interface Query {
   zeroChecksum: boolean;
   atMs: number;
   /** What came back for it. */
-  answers: { from: string; servedBy: string | null; idOk: boolean }[];
+  answers: { from: string; servedBy: string | null }[];
 }
 
 /** A DNS query: header (id, RD, one question) + QNAME + type A + class IN. */
@@ -149,7 +149,7 @@ export class UdpQueryScenario implements ScenarioRun {
       this.strays++;
       return true;
     }
-    q.answers.push({ from: `${ipv4ToString(n.ip.src4)}:${n.udp.sport}`, servedBy: servedByOf(payload), idOk: true });
+    q.answers.push({ from: `${ipv4ToString(n.ip.src4)}:${n.udp.sport}`, servedBy: servedByOf(payload) });
     return true;
   }
 

@@ -88,9 +88,11 @@ function learnDirectorMacs(ctx: EngineContext): void {
   const dm = ctx.directorMacs;
   const d = ctx.points[ctx.directorIdx];
   if (d) {
-    const groups = new Map<number, PacketRecord[]>();
+    // Copies of one packet are at most a window apart: a key met again later is another packet
+    // (UDP keys are weak — source port, length, IP ID — and IP IDs wrap on a long flow).
+    const groups = new WindowGroups(ctx.windowNs);
     // DR copies of one packet to the VIP by everything but the IP ID (see the relay rule below).
-    const sansId = new Map<number, PacketRecord[]>();
+    const sansId = new WindowGroups(ctx.windowNs);
     // NAT SYN-ACKs from a RIP, by packet: the earliest copy is the ingress one.
     const ripSynAcks = new Map<number, PacketRecord>();
     // UDP has no SYN to single out the director's own sends: a datagram to a RIP at the director
@@ -105,16 +107,8 @@ function learnDirectorMacs(ctx: EngineContext): void {
       }
       const syn = (r.flags & (SYN | ACK)) === SYN;
       if (r.ip.dst === vip) {
-        const k = numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id);
-        let g = groups.get(k);
-        if (!g) groups.set(k, (g = []));
-        g.push(r);
-        if (ctx.methods.has('dr')) {
-          const kk = numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, -1);
-          let gg = sansId.get(kk);
-          if (!gg) sansId.set(kk, (gg = []));
-          gg.push(r);
-        }
+        groups.add(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id), r);
+        if (ctx.methods.has('dr')) sansId.add(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, -1), r);
       } else if (syn && ctx.rsByIp.has(r.ip.dst)) {
         dm.add(r.srcMac);
       } else if (r.proto === 'udp' && ctx.rsByIp.has(r.ip.dst) && !ctx.rsByIp.has(r.ip.src)) {
@@ -129,11 +123,11 @@ function learnDirectorMacs(ctx: EngineContext): void {
     }
     for (const r of ripSynAcks.values()) dm.add(r.dstMac!);
     for (const r of udpToRip) {
-      const g = groups.get(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id));
+      const g = groups.near(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id), r.ts);
       if (g && g.some((x) => x.ip.src === r.ip.src && x.ts <= r.ts)) dm.add(r.srcMac!);
     }
     const ingress = new Map<string, number>();
-    for (const g of groups.values()) {
+    for (const g of groups.all()) {
       if (g.length < 2) {
         if (!ctx.methods.has('dr')) ingress.set(g[0]!.dstMac!, (ingress.get(g[0]!.dstMac!) ?? 0) + 1);
         continue;
@@ -147,7 +141,7 @@ function learnDirectorMacs(ctx: EngineContext): void {
     // two copies (a director that rewrites it, caught by rewrite.ip-fields), which the
     // ID-keyed groups above cannot pair; a retransmission from the client cannot fake it
     // (its source is the client's next hop, not the host the first copy went to).
-    for (const g of sansId.values()) {
+    for (const g of sansId.all()) {
       if (g.length < 2) continue;
       g.sort((a, b) => a.ts - b.ts);
       for (let i = 1; i < g.length; i++) {
@@ -176,6 +170,28 @@ function learnDirectorMacs(ctx: EngineContext): void {
         if ((r.flags & (SYN | ACK)) === SYN || (r.proto === 'udp' && !ctx.rsByIp.has(r.ip.src))) dm.add(r.srcMac);
       }
     }
+  }
+}
+
+/** Records grouped by key, a key's group closed once a record comes more than `windowNs` after
+ *  the group's first (capture time of one point: no clock correction needed). */
+class WindowGroups {
+  /** Per key, its groups in arrival order; the last one is open. */
+  private readonly byKey = new Map<number, PacketRecord[][]>();
+  constructor(private readonly windowNs: number) {}
+  add(k: number, r: PacketRecord): void {
+    const gs = this.byKey.get(k);
+    const g = gs?.[gs.length - 1];
+    if (g && Math.abs(r.ts - g[0]!.ts) <= this.windowNs) g.push(r);
+    else if (gs) gs.push([r]);
+    else this.byKey.set(k, [[r]]);
+  }
+  /** The group of `k` within a window of `ts`, if any. */
+  near(k: number, ts: number): PacketRecord[] | undefined {
+    return this.byKey.get(k)?.find((g) => Math.abs(ts - g[0]!.ts) <= this.windowNs);
+  }
+  *all(): Iterable<PacketRecord[]> {
+    for (const gs of this.byKey.values()) yield* gs;
   }
 }
 
