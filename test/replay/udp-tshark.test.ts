@@ -18,6 +18,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runWrite, writeCaptureSet } from '../../src/replay/replay.js';
+import { registerReplay } from '../../src/cli/replay.js';
+import { registerVerify } from '../../src/cli/verify.js';
+import { runInProcess } from '../helpers/cli.js';
 import { hasCommand, isCI, repoRoot } from '../helpers/env.js';
 
 const need = (cond: boolean, reason: string): boolean => {
@@ -156,4 +159,48 @@ describe('UDP capture sets checked by tshark', () => {
       flowOrder.forEach((f, i) => expect(flowRs.get(f), `flow ${i} ${f}`).toBe((flowRs.get(flowOrder[0]!)! + i) % 2));
     });
   }
+});
+
+describe('UDP end to end through the CLI: replay --out, then verify', () => {
+  for (const method of ['nat', 'dr', 'tun'] as const) {
+    it(`replay --method ${method} --scenario udp-dns,udp-burst writes a -u service that verify passes (exit 0)`, async () => {
+      const out = path.join(tmp, `cli-${method}`);
+      const w = await runInProcess(registerReplay, 'replay', ['--out', out, '--method', method, '--scenario', 'udp-dns,udp-burst']);
+      expect(w.code, w.err).toBe(0);
+      expect(w.out).toMatch(/PASS {2}udp-dns/);
+      expect(w.out).toMatch(/2\/2 scenarios as expected/);
+      expect(readFileSync(path.join(out, 'service.conf'), 'utf8')).toMatch(/^-A -u 192\.0\.2\.10:53 -s rr$/m);
+      const v = await runInProcess(registerVerify, 'verify', [
+        '--config', path.join(out, 'service.conf'),
+        '--client', path.join(out, 'client.pcap'),
+        '--director', path.join(out, 'director.pcap'),
+        '--rs-capture', `10.0.0.11=${path.join(out, 'rs1.pcap')}`,
+        '--rs-capture', `10.0.0.12=${path.join(out, 'rs2.pcap')}`,
+      ]);
+      expect(v.code, v.out + v.err).toBe(0);
+    });
+  }
+
+  it('a fault makes verify exit 1; a keepalived config says protocol UDP', async () => {
+    const out = path.join(tmp, 'cli-fault');
+    const w = await runInProcess(registerReplay, 'replay', ['--out', out, '--method', 'nat', '--scenario', 'udp-burst', '--fault', 'no-ttl-decrement', '--config-format', 'keepalived']);
+    expect(w.code).toBe(0); // invisible to the client: the answers still come back
+    expect(readFileSync(path.join(out, 'service.conf'), 'utf8')).toMatch(/virtual_server 192\.0\.2\.10 53 \{[\s\S]*protocol UDP[\s\S]*real_server 10\.0\.0\.11 5353/);
+    const v = await runInProcess(registerVerify, 'verify', ['--config', path.join(out, 'service.conf'), '--client', path.join(out, 'client.pcap'), '--director', path.join(out, 'director.pcap')]);
+    expect(v.code).toBe(1);
+    expect(v.out).toContain('rewrite.ttl');
+  });
+
+  it('mixing TCP and UDP scenarios in one run is a usage error (exit 2): a run writes one service', async () => {
+    const r = await runInProcess(registerReplay, 'replay', ['--write', path.join(tmp, 'mix.pcap'), '--method', 'nat', '--scenario', 'handshake,udp-dns']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/UDP service/);
+  });
+
+  it('--list names the UDP scenarios; the default run stays TCP', async () => {
+    const r = await runInProcess(registerReplay, 'replay', ['--list']);
+    expect(r.out).toMatch(/scenario udp-dns/);
+    expect(r.out).toMatch(/scenario udp-burst/);
+    expect(runWrite({ method: 'nat', scenarios: ['handshake'] }).serviceConf).toMatch(/^-A -t 192\.0\.2\.10:80/);
+  });
 });
