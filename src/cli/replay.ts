@@ -54,7 +54,7 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
   program
     .command('replay')
     .description('send crafted scenarios to a director (live via libpcap, or --write against the reference director) and judge what comes back')
-    .option('--scenario <names>', `comma-separated scenarios (default: all): ${DEFAULT_SCENARIOS.join(', ')}`)
+    .option('--scenario <names>', `comma-separated scenarios (default: every TCP one: ${DEFAULT_SCENARIOS.join(', ')}); UDP (a -u service, not mixed with TCP): ${Object.keys(SCENARIOS).filter((n) => !DEFAULT_SCENARIOS.includes(n)).join(', ')}`)
     .option('--vip <ip:port>', 'the virtual service (live: required; write: default 192.0.2.10:80)')
     .option('--iface <name>', 'live: send and capture on this interface')
     .option('--write <file.pcap>', 'no NIC: write the client-side capture of a run against the reference director')
@@ -90,7 +90,7 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
       if (!PROFILES.includes(profileText)) throw new InputError(`--profile: "${profileText}" is not one of ${PROFILES.join(', ')}`);
       const profile = profileText as DirectorProfile;
       const scenarios = o.scenario ? o.scenario.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_SCENARIOS;
-      for (const s of scenarios) if (!(s in SCENARIOS)) throw new InputError(`--scenario: unknown "${s}" (known: ${DEFAULT_SCENARIOS.join(', ')})`);
+      for (const s of scenarios) if (!(s in SCENARIOS)) throw new InputError(`--scenario: unknown "${s}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
       const vip = o.vip ? parseHostPort(o.vip) : null;
       if (o.vip && (!vip || vip.family !== 4 || vip.port === null)) throw new InputError(`--vip: "${o.vip}" is not IPv4:PORT`);
       const seed = int('--seed', o.seed, 0, 0xffffffff);
