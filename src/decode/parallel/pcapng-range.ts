@@ -30,7 +30,7 @@
  * there). The result is a guess; ./index.ts accepts it only if it equals the offset where the
  * previous range stopped.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { PCAPNG_SHB, PcapngFormat } from '../capture/pcapng.js';
 import { ReadContext } from '../capture/types.js';
 import type { CaptureWarning } from '../capture/errors.js';
@@ -38,7 +38,7 @@ import type { Frame } from '../frame.js';
 import { Decoder } from '../decoder.js';
 import type { DecodeOptions } from '../packet.js';
 import { DecodeSummary } from '../summary.js';
-import type { RangePredicate, RangeResult } from './range.js';
+import { readFully, runWalk, type RangePredicate, type RangeResult, type Walked } from './range.js';
 
 /** Largest block the parallel path takes (a larger one sends the file down the serial path). */
 export const PARALLEL_MAX_BLOCK = 1024 * 1024;
@@ -208,34 +208,10 @@ export function findBlockBoundary(fd: number, from: number, fileSize: number, l:
   return -1;
 }
 
-function readFully(fd: number, buf: Buffer, at: number, n: number, pos: number): number {
-  let got = 0;
-  while (got < n) {
-    const r = readSync(fd, buf, at + got, n - got, pos + got);
-    if (r === 0) break;
-    got += r;
-  }
-  return got;
-}
-
-const epochMs = (): number => performance.timeOrigin + performance.now();
-
 /** Walks one pcapng range (see the module comment). Never throws: failures answer `ok: false`. */
 export function walkPcapngRange(task: PcapngRangeTask, match: RangePredicate | null = null): RangeResult {
-  let fd = -1;
-  try {
-    const began = epochMs();
-    fd = openSync(task.file, 'r');
-    const r = walk(fd, task, match);
-    return r.ok ? { ...r, began, finished: epochMs() } : r;
-  } catch (e) {
-    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
+  return runWalk(task.file, (fd) => walk(fd, task, match));
 }
-
-type Walked = Exclude<RangeResult, { ok: true }> | Omit<Extract<RangeResult, { ok: true }>, 'began' | 'finished'>;
 
 function walk(fd: number, task: PcapngRangeTask, match: RangePredicate | null): Walked {
   const l = task.layout;

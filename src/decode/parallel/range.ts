@@ -131,7 +131,7 @@ export function findBoundary(fd: number, from: number, fileSize: number, l: Pcap
   const want = Math.min(fileSize - from, span * (CHAIN + 2));
   if (want < RECORD_HEADER) return fileSize; // no room for a record header: see the end of this function
   const buf = Buffer.allocUnsafe(want);
-  const got = readFully(fd, buf, want, from);
+  const got = readFully(fd, buf, 0, want, from);
   const windowEndsFile = from + got >= fileSize;
   for (let c = 0; c < span && c + RECORD_HEADER <= got; c++) {
     let q = c;
@@ -164,23 +164,28 @@ export function findBoundary(fd: number, from: number, fileSize: number, l: Pcap
   return -1;
 }
 
-function readFully(fd: number, buf: Buffer, n: number, pos: number): number {
+/** Reads n bytes at file offset `pos` into buf at `at`, fewer only at the end of the file. */
+export function readFully(fd: number, buf: Buffer, at: number, n: number, pos: number): number {
   let got = 0;
   while (got < n) {
-    const r = readSync(fd, buf, got, n - got, pos + got);
+    const r = readSync(fd, buf, at + got, n - got, pos + got);
     if (r === 0) break;
     got += r;
   }
   return got;
 }
 
-/** Walks one range (see the module comment). Never throws: failures answer `ok: false`. */
-export function walkRange(task: RangeTask, match: RangePredicate | null = null): RangeResult {
+/** A range walk's answer before the times are stamped on it. */
+export type Walked = Exclude<RangeResult, { ok: true }> | Omit<Extract<RangeResult, { ok: true }>, 'began' | 'finished'>;
+
+/** Opens the range's file, runs `walk` on it and stamps the times; never throws: a failure
+ *  answers `ok: false` with its reason (both the pcap and the pcapng walks run through here). */
+export function runWalk(file: string, walk: (fd: number) => Walked): RangeResult {
   let fd = -1;
   try {
     const began = epochMs();
-    fd = openSync(task.file, 'r');
-    const r = walk(fd, task, match);
+    fd = openSync(file, 'r');
+    const r = walk(fd);
     return r.ok ? { ...r, began, finished: epochMs() } : r;
   } catch (e) {
     return { ok: false, reason: e instanceof Error ? e.message : String(e) };
@@ -189,7 +194,10 @@ export function walkRange(task: RangeTask, match: RangePredicate | null = null):
   }
 }
 
-type Walked = Exclude<RangeResult, { ok: true }> | Omit<Extract<RangeResult, { ok: true }>, 'began' | 'finished'>;
+/** Walks one range (see the module comment). Never throws: failures answer `ok: false`. */
+export function walkRange(task: RangeTask, match: RangePredicate | null = null): RangeResult {
+  return runWalk(task.file, (fd) => walk(fd, task, match));
+}
 
 function walk(fd: number, task: RangeTask, match: RangePredicate | null): Walked {
   const l = task.layout;
