@@ -11,22 +11,18 @@
  * blocks, if_tsresol other than 9, if_tsoffset, several link types, EPB options). The parallel
  * code runs worker threads from dist/, so dist/ is rebuilt when older than the sources.
  */
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectSame, loadSummaryPaths, type Outcome, type SummaryPaths } from '../helpers/parallel-summary.js';
 import { PcapngWriter } from '../../src/decode/capture/index.js';
 import { PacketBuilder } from '../../src/replay/builder/index.js';
-import type * as ParallelMod from '../../src/decode/parallel/index.js';
-import type * as SummaryMod from '../../src/decode/summary.js';
-import type * as StreamMod from '../../src/decode/stream.js';
-import type { CaptureWarning } from '../../src/decode/capture/index.js';
+import { CM, SM, mixedFrames, rng } from '../helpers/mixed-frames.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
-const dist = (p: string): string => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
 const corpus = path.resolve(repoRoot, '..', 'shared', 'corpus', 'pcapng-test-generator');
 const need = (cond: boolean, reason: string): boolean => {
   if (!cond && process.env.CI === 'true') throw new Error(reason);
@@ -34,29 +30,12 @@ const need = (cond: boolean, reason: string): boolean => {
   return cond;
 };
 
-let par: typeof ParallelMod;
-let sum: typeof SummaryMod;
-let stream: typeof StreamMod;
+let paths: SummaryPaths;
 let dir: string;
 
-function distStale(): boolean {
-  const srcs = [
-    ...readdirSync(path.join(repoRoot, 'src/decode/parallel')).map((f) => `decode/parallel/${f}`),
-    'decode/capture/pcapng.ts',
-    'decode/summary.ts',
-    'cli/decode.ts',
-  ];
-  return srcs.some((s) => {
-    const out = path.join(repoRoot, 'dist', s.replace(/\.ts$/, '.js'));
-    return !existsSync(out) || statSync(out).mtimeMs < statSync(path.join(repoRoot, 'src', s)).mtimeMs;
-  });
-}
 
 beforeAll(async () => {
-  if (distStale()) execSync('npx tsc -p tsconfig.json', { cwd: repoRoot, stdio: 'inherit' });
-  par = (await import(dist('decode/parallel/index.js'))) as typeof ParallelMod;
-  sum = (await import(dist('decode/summary.js'))) as typeof SummaryMod;
-  stream = (await import(dist('decode/stream.js'))) as typeof StreamMod;
+  paths = await loadSummaryPaths(['decode/capture/pcapng.ts']);
   dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-parallel-ng-'));
 }, 120_000);
 
@@ -66,42 +45,6 @@ afterAll(() => {
 
 // ---------- capture generation ----------
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const CM = '02:00:00:00:00:01';
-const SM = '02:00:00:00:00:02';
-
-/** Ethernet frames: TCP (TOA), UDP, ICMP, ARP, VLAN, IPv6, GRE, a bad checksum, a malformed IPv4 header. */
-function templates(): Buffer[] {
-  const t: Buffer[] = [];
-  const e = (): PacketBuilder => PacketBuilder.eth({ src: CM, dst: SM });
-  const ip = (b: PacketBuilder, i: number): PacketBuilder => b.ipv4({ src: `10.0.${i}.1`, dst: '192.168.0.100', id: i });
-  for (let i = 0; i < 4; i++) {
-    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'S', options: [{ kind: 'mss', value: 1460 }] }).build());
-    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'A', options: [{ kind: 'toa', addr: '10.9.9.9', port: 5555 }] }).build());
-    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'PA' }).payload(Buffer.alloc(100 + 300 * i, 0x41)).build());
-    t.push(ip(e(), i).udp({ sport: 53, dport: 3000 + i }).payload(Buffer.alloc(40 * i + 1, 0x42)).build());
-  }
-  t.push(ip(e(), 7).icmp({ type: 8, code: 0, id: 1, seq: 2 }).payload(Buffer.alloc(56, 1)).build());
-  t.push(e().arp({ op: 1, sha: CM, spa: '10.0.0.1', tha: '00:00:00:00:00:00', tpa: '10.0.0.2' }).build());
-  t.push(ip(e().vlan({ id: 42 }), 8).udp({ sport: 1, dport: 2 }).payload('vlan').build());
-  t.push(e().ipv6({ src: 'fd00::1', dst: 'fd00::2' }).tcp({ sport: 4000, dport: 443, flags: 'S' }).build());
-  t.push(ip(e(), 9).gre().ipv4({ src: '10.1.1.1', dst: '10.2.2.2' }).tcp({ sport: 5, dport: 6, flags: 'R' }).build());
-  t.push(ip(e(), 10).tcp({ sport: 1, dport: 2, flags: 'A', checksum: 0x1234 }).build());
-  const badIhl = ip(e(), 11).udp({ sport: 1, dport: 2 }).build();
-  badIhl[14] = 0x43;
-  t.push(badIhl);
-  return t;
-}
 
 const pad4 = (n: number): number => (n + 3) & ~3;
 
@@ -239,7 +182,7 @@ function makeRich(name: string, le: boolean, n: number, seed: number, fakeEvery 
   b.idb(113, 262144, 0x94, 1000);
   b.idb(1, 80, null);
   b.nrb();
-  const tpl = templates();
+  const tpl = mixedFrames(1);
   const r = rng(seed);
   const fakes: number[] = [];
   let ts = 1_700_000_000n * 1_000_000n;
@@ -283,54 +226,8 @@ function makeRich(name: string, le: boolean, n: number, seed: number, fakeEvery 
 
 // ---------- the two paths ----------
 
-type Report = ReturnType<InstanceType<typeof SummaryMod.DecodeSummary>['report']>;
-
-interface Outcome {
-  counts: ReturnType<InstanceType<typeof SummaryMod.DecodeSummary>['exportCounts']>;
-  report: Omit<Report, 'seconds' | 'packetsPerSecond'>;
-  text: string;
-  warnings: CaptureWarning[];
-}
-
-function outcome(s: InstanceType<typeof SummaryMod.DecodeSummary>, warnings: CaptureWarning[]): Outcome {
-  const { seconds: _s, packetsPerSecond: _p, ...report } = s.report();
-  void _s;
-  void _p;
-  return { counts: s.exportCounts(), report, text: sum.formatSummary(s.report()), warnings };
-}
-
-async function serial(file: string): Promise<Outcome> {
-  const s = new sum.DecodeSummary();
-  const warnings: CaptureWarning[] = [];
-  await stream.forEachPacket(file, (p) => void s.add(p), {
-    onWarning: (w) => {
-      warnings.push(w);
-      s.warning(w);
-    },
-  });
-  return outcome(s, warnings);
-}
-
-async function parallel(file: string, o: { threads?: number; splits?: number[] }): Promise<Outcome & { parallel: boolean; reason: string | null }> {
-  const s = new sum.DecodeSummary();
-  const warnings: CaptureWarning[] = [];
-  const r = await par.summarizeParallel(file, s, {
-    ...o,
-    minBytes: 0,
-    onWarning: (w) => {
-      warnings.push(w);
-      s.warning(w);
-    },
-  });
-  return { ...outcome(s, warnings), parallel: r.parallel, reason: r.reason };
-}
-
-function expectSame(got: Outcome, want: Outcome, what: string): void {
-  expect(got.counts, what).toStrictEqual(want.counts);
-  expect(got.report, what).toStrictEqual(want.report);
-  expect(got.text, what).toBe(want.text);
-  expect(got.warnings, what).toStrictEqual(want.warnings);
-}
+const serial = (file: string): Promise<Outcome> => paths.serial(file);
+const parallel = (file: string, o: { threads?: number; splits?: number[] }): ReturnType<SummaryPaths['parallel']> => paths.parallel(file, o);
 
 // ---------- tests ----------
 
@@ -362,7 +259,7 @@ describe('parallel pcapng decode --summary equals the serial summary', () => {
       const w = new PcapngWriter({ path: file, bigEndian });
       const a = w.addInterface({ name: 'eth0' });
       const c = w.addInterface({ name: 'eth1', snaplen: 96 });
-      const tpl = templates();
+      const tpl = mixedFrames(1);
       const r = rng(3);
       for (let i = 0; i < 8000; i++) {
         const f = tpl[Math.floor(r() * tpl.length)]!;
@@ -454,7 +351,7 @@ describe('what the split cannot handle goes serial (asserted through the outcome
     const parts = [false, true].map((bigEndian) => {
       const w = new PcapngWriter({ bigEndian });
       w.addInterface({ name: 'x', linkType: 1 });
-      const tpl = templates();
+      const tpl = mixedFrames(1);
       for (let i = 0; i < 3000; i++) w.write(0, tpl[i % tpl.length]!, 1_790_000_000, i);
       return w.toBuffer();
     });
@@ -477,7 +374,7 @@ describe('what the split cannot handle goes serial (asserted through the outcome
   it('a second section in the same byte order whose interface 0 is raw IP: range 0 meets its SHB, serial', async () => {
     // Range 1 starts inside section 2 and would read its EPBs with section 1's interface 0
     // (Ethernet) without complaint; only range 0's refusal of the SHB keeps the answer right.
-    const tpl = templates();
+    const tpl = mixedFrames(1);
     const w1 = new PcapngWriter();
     w1.addInterface({ name: 'eth', linkType: 1 });
     for (let i = 0; i < 3000; i++) w1.write(0, tpl[i % tpl.length]!, 1_790_000_000, i);
@@ -499,7 +396,7 @@ describe('what the split cannot handle goes serial (asserted through the outcome
     const b = new Blocks(true);
     b.shb();
     b.idb(1, 262144, 9);
-    const tpl = templates();
+    const tpl = mixedFrames(1);
     for (let i = 0; i < 2000; i++) b.epb(0, BigInt(i), tpl[i % tpl.length]!, tpl[i % tpl.length]!.length);
     const late = b.idb(101, 262144, 6);
     for (let i = 0; i < 2000; i++) b.epb(i % 2, BigInt(i), tpl[i % tpl.length]!, tpl[i % tpl.length]!.length);
@@ -521,7 +418,7 @@ describe('what the split cannot handle goes serial (asserted through the outcome
     b.nrb();
     b.custom(0xbad);
     b.idb(101, 262144, 6);
-    const tpl = templates();
+    const tpl = mixedFrames(1);
     for (let i = 0; i < 3000; i++) b.epb(i % 2, BigInt(i) * 1000n, i % 2 === 0 ? tpl[i % tpl.length]! : tpl[i % tpl.length]!.subarray(14), 200);
     const file = path.join(dir, 'prefix.pcapng');
     writeFileSync(file, b.toBuffer());

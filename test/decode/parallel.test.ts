@@ -8,47 +8,28 @@
  * runs worker threads from dist/ (a worker loads compiled JS), so dist/ is (re)built first
  * when it is missing or older than the sources under test.
  */
-import { execSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadSummaryPaths, type Outcome, type SummaryPaths } from '../helpers/parallel-summary.js';
 import { PcapWriter } from '../../src/decode/capture/index.js';
 import { PacketBuilder } from '../../src/replay/builder/index.js';
-import type * as ParallelMod from '../../src/decode/parallel/index.js';
-import type * as SummaryMod from '../../src/decode/summary.js';
-import type * as StreamMod from '../../src/decode/stream.js';
+import { CM, SM, mixedFrames, rng } from '../helpers/mixed-frames.js';
 import type * as IdleMod from '../../src/decode/parallel/idle.js';
-import type { CaptureWarning } from '../../src/decode/capture/index.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const dist = (p: string): string => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
 
-let par: typeof ParallelMod;
-let sum: typeof SummaryMod;
-let stream: typeof StreamMod;
+let paths: SummaryPaths;
 let dir: string;
 
-/** Sources the dist/ copies must not be older than. */
-function distStale(): boolean {
-  const srcs = [
-    ...readdirSync(path.join(repoRoot, 'src/decode/parallel')).map((f) => `decode/parallel/${f}`),
-    'decode/summary.ts',
-    'cli/decode.ts',
-  ];
-  return srcs.some((s) => {
-    const out = path.join(repoRoot, 'dist', s.replace(/\.ts$/, '.js'));
-    return !existsSync(out) || statSync(out).mtimeMs < statSync(path.join(repoRoot, 'src', s)).mtimeMs;
-  });
-}
 
 beforeAll(async () => {
-  if (distStale()) execSync('npx tsc -p tsconfig.json', { cwd: repoRoot, stdio: 'inherit' });
-  par = (await import(dist('decode/parallel/index.js'))) as typeof ParallelMod;
-  sum = (await import(dist('decode/summary.js'))) as typeof SummaryMod;
-  stream = (await import(dist('decode/stream.js'))) as typeof StreamMod;
+  paths = await loadSummaryPaths();
   dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-parallel-'));
 }, 120_000);
 
@@ -58,43 +39,6 @@ afterAll(() => {
 
 // ---------- capture generation ----------
 
-/** Deterministic PRNG (mulberry32): the same file for the same seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const CM = '02:00:00:00:00:01';
-const SM = '02:00:00:00:00:02';
-
-/** A varied set of frames: TCP (with TOA), UDP, ICMP, ARP, VLAN, IPv6, GRE, bad checksums, malformed IP. */
-function templates(): Buffer[] {
-  const t: Buffer[] = [];
-  const e = (): PacketBuilder => PacketBuilder.eth({ src: CM, dst: SM });
-  const ip = (b: PacketBuilder, i: number): PacketBuilder => b.ipv4({ src: `10.0.${i}.1`, dst: '192.168.0.100', id: i });
-  for (let i = 0; i < 4; i++) {
-    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'S', options: [{ kind: 'mss', value: 1460 }] }).build());
-    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'A', options: [{ kind: 'toa', addr: '10.9.9.9', port: 5555 }] }).build());
-    t.push(ip(e(), i).tcp({ sport: 1024 + i, dport: 80, flags: 'PA' }).payload(Buffer.alloc(100 + 300 * i, 0x41)).build());
-    t.push(ip(e(), i).udp({ sport: 53, dport: 3000 + i }).payload(Buffer.alloc(40 * i, 0x42)).build());
-  }
-  t.push(ip(e(), 7).icmp({ type: 8, code: 0, id: 1, seq: 2 }).payload(Buffer.alloc(56, 1)).build());
-  t.push(e().arp({ op: 1, sha: CM, spa: '10.0.0.1', tha: '00:00:00:00:00:00', tpa: '10.0.0.2' }).build());
-  t.push(ip(e().vlan({ id: 42 }), 8).udp({ sport: 1, dport: 2 }).payload('vlan').build());
-  t.push(e().ipv6({ src: 'fd00::1', dst: 'fd00::2' }).tcp({ sport: 4000, dport: 443, flags: 'S' }).build());
-  t.push(ip(e(), 9).gre().ipv4({ src: '10.1.1.1', dst: '10.2.2.2' }).tcp({ sport: 5, dport: 6, flags: 'R' }).build());
-  t.push(ip(e(), 10).tcp({ sport: 1, dport: 2, flags: 'A', checksum: 0x1234 }).build()); // bad TCP checksum
-  const badIhl = ip(e(), 11).udp({ sport: 1, dport: 2 }).build();
-  badIhl[14] = 0x43; // IHL 3: malformed IPv4
-  t.push(badIhl);
-  return t;
-}
 
 interface Variant {
   bigEndian: boolean;
@@ -117,7 +61,7 @@ interface Made {
 function makeCapture(name: string, v: Variant, n: number, seed: number, fakeEvery = 0): Made & { fakeOffsets: number[] } {
   const file = path.join(dir, name);
   const w = new PcapWriter({ path: file, bigEndian: v.bigEndian, resolution: v.resolution, snaplen: v.snaplen });
-  const tpl = templates();
+  const tpl = mixedFrames();
   const r = rng(seed);
   let sec = 1795699418;
   let nsec = 0;
@@ -164,47 +108,8 @@ function fakeChain(v: Variant, sec: number, count: number, body: number): Buffer
 
 // ---------- the two paths ----------
 
-type Report = ReturnType<InstanceType<typeof SummaryMod.DecodeSummary>['report']>;
-
-interface Outcome {
-  counts: ReturnType<InstanceType<typeof SummaryMod.DecodeSummary>['exportCounts']>;
-  report: Omit<Report, 'seconds' | 'packetsPerSecond'>;
-  text: string;
-  warnings: CaptureWarning[];
-}
-
-function outcome(s: InstanceType<typeof SummaryMod.DecodeSummary>, warnings: CaptureWarning[]): Outcome {
-  const { seconds: _s, packetsPerSecond: _p, ...report } = s.report();
-  void _s;
-  void _p;
-  return { counts: s.exportCounts(), report, text: sum.formatSummary(s.report()), warnings };
-}
-
-async function serial(file: string): Promise<Outcome> {
-  const s = new sum.DecodeSummary();
-  const warnings: CaptureWarning[] = [];
-  await stream.forEachPacket(file, (p) => void s.add(p), {
-    onWarning: (w) => {
-      warnings.push(w);
-      s.warning(w);
-    },
-  });
-  return outcome(s, warnings);
-}
-
-async function parallel(file: string, o: { threads?: number; splits?: number[] }): Promise<Outcome & { parallel: boolean; reason: string | null }> {
-  const s = new sum.DecodeSummary();
-  const warnings: CaptureWarning[] = [];
-  const r = await par.summarizeParallel(file, s, {
-    ...o,
-    minBytes: 0,
-    onWarning: (w) => {
-      warnings.push(w);
-      s.warning(w);
-    },
-  });
-  return { ...outcome(s, warnings), parallel: r.parallel, reason: r.reason };
-}
+const serial = (file: string): Promise<Outcome> => paths.serial(file);
+const parallel = (file: string, o: { threads?: number; splits?: number[] }): ReturnType<SummaryPaths['parallel']> => paths.parallel(file, o);
 
 // ---------- tests ----------
 
