@@ -13,9 +13,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ADDR, MAC } from './scenarios.js';
+import { ADDR, MAC, buildDrLan } from './scenarios.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
-import { Lab, type Bridge, type Capture, type LabOptions, type Namespace } from './topology.js';
+import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace } from './topology.js';
 import { parseServiceConfig, toIpvsadmSave, type ServiceSet } from '../verify/service/index.js';
 
 export type IpvsMode = 'nat' | 'dr' | 'tun';
@@ -127,8 +127,7 @@ export interface IpvsTopology {
   rs: Array<{ ns: Namespace; name: 'rs1' | 'rs2' }>;
   /** DR/TUN: device holding the VIP on the real servers (lo, tunl0 or ipip0). */
   vipDev: string;
-  /** Capture points: file stem, namespace, interface. */
-  points: Array<{ point: string; ns: Namespace; iface: string; sll2?: boolean }>;
+  points: CapturePoint[];
 }
 
 function shQuote(a: string): string {
@@ -206,22 +205,7 @@ function setRsArp(lab: Lab, topo: IpvsTopology, ns: Namespace, arpIgnore: number
 }
 
 function buildSharedLan(lab: Lab, mode: 'dr' | 'tun'): IpvsTopology {
-  const client = lab.addNamespace('client');
-  const router = lab.addNamespace('router');
-  const director = lab.addNamespace('director');
-  const rs1 = lab.addNamespace('rs1');
-  const rs2 = lab.addNamespace('rs2');
-  const lan = lab.addBridge('lan');
-  lab.link(client, router, {
-    a: { addr: `${ADDR.client}/24`, mac: MAC.client },
-    b: { addr: `${ADDR.clientGw}/24`, mac: MAC.routerWan },
-  });
-  lab.link(router, lan, { a: { addr: `${ADDR.routerLan}/24`, mac: MAC.routerLan } });
-  lab.link(director, lan, { a: { addr: [`${ADDR.dip}/24`, `${ADDR.drVip}/32`], mac: MAC.directorWan } });
-  lab.link(rs1, lan, { a: { addr: `${ADDR.rip1}/24`, mac: MAC.rs1 } });
-  lab.link(rs2, lan, { a: { addr: `${ADDR.rip2}/24`, mac: MAC.rs2 } });
-  lab.addRoute(client, 'default', ADDR.clientGw);
-  lab.sysctl(router, 'net.ipv4.ip_forward', 1);
+  const { client, router, director, rs1, rs2, lan } = buildDrLan(lab);
   // Like the kernel selftest: the director never routes client traffic itself in DR/TUN.
   lab.sysctl(director, 'net.ipv4.conf.all.send_redirects', 0);
   const realServers = [
@@ -394,7 +378,7 @@ export class IpvsSession {
     // New local ports per case: no IPVS or TCP state of an earlier case is ever reused.
     const clientBasePort = ADDR.clientBasePort + 100 * this.casesRun++;
     const revert = await this.applyFault(c.fault);
-    const captures: Capture[] = [];
+    let captures: Capture[] = [];
     try {
       configureIpvs(lab, topo.director, serviceSetFor(c));
       const ipvsadmSave = lab.exec(topo.director, ['ipvsadm', '-S', '-n']);
@@ -402,11 +386,9 @@ export class IpvsSession {
         lab,
         lab.allNamespaces.filter((ns) => ns.role !== 'wan' && ns.role !== 'lan').map((ns) => [ns, ['ip', 'neigh', 'flush', 'all']] as const),
       );
-      const files: Record<string, string> = {};
-      for (const p of topo.points) files[p.point] = join(dir, `${p.point}.pcap`);
-      captures.push(
-        ...(await Promise.all(topo.points.map((p) => lab.startCapture(p.ns, p.iface, files[p.point]!, { sll2: p.sll2 === true })))),
-      );
+      const capturing = await lab.captureEveryPoint(topo.points, dir);
+      const files = capturing.files;
+      captures = capturing.captures;
       const connections = await runHttpClient(lab, topo.client, {
         host: topo.vip,
         port: ADDR.port,
@@ -415,9 +397,7 @@ export class IpvsSession {
         timeoutMs: this.opts.timeoutMs ?? 2000,
         gapMs: 100,
       });
-      // Let the last FIN/ACKs (and any RST) reach every capture.
-      await new Promise((r) => setTimeout(r, 300));
-      await lab.stopCaptures();
+      await lab.settleAndStopCaptures(300);
       const ipvsadmConns = lab.exec(topo.director, ['ipvsadm', '-L', '-n', '-c']);
       const scheduled = Object.keys(kernelConnections(ipvsadmConns, ADDR.client, clientBasePort, c.connections)).length;
       const ipvsadmStats = await settledStats(lab, topo.director, scheduled);

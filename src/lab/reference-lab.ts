@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lab, type Bridge, type Capture, type LabOptions, type Namespace } from './topology.js';
+import { Lab, type Bridge, type CapturePoint, type LabOptions, type Namespace } from './topology.js';
 import type { LabProcess } from './netns.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
 import { parseFaults } from '../replay/director/faults.js';
@@ -172,7 +172,7 @@ interface Built {
   director: Namespace;
   vip: string;
   rs: Array<{ ns: Namespace; name: 'rs1' | 'rs2'; rip: string }>;
-  points: Array<{ point: string; ns: Namespace; iface: string }>;
+  points: CapturePoint[];
   clientIface: string;
   rsIface: string;
 }
@@ -329,7 +329,6 @@ export async function runReferenceLab(o: ReferenceLabOptions): Promise<Reference
   const service = join(dir, 'service.conf');
   writeFileSync(service, serviceConfig);
   const lab = new Lab(o.lab);
-  const captures: Capture[] = [];
   try {
     const b = o.mode === 'dr' ? buildDr(lab, faults) : buildTwoArmed(lab, o.mode, faults);
     await lab.waitReady();
@@ -339,14 +338,7 @@ export async function runReferenceLab(o: ReferenceLabOptions): Promise<Reference
     o.onStage?.('services', lab);
     const director = await startDirector(lab, b, serviceConfig, profile, faults);
     o.onStage?.('director', lab);
-    const files: Record<string, string> = {};
-    await Promise.all(
-      b.points.map(async (p) => {
-        const file = join(dir, `${p.point}.pcap`);
-        captures.push(await lab.startCapture(p.ns, p.iface, file));
-        files[p.point] = file;
-      }),
-    );
+    const { files } = await lab.captureEveryPoint(b.points, dir);
     o.onStage?.('captures', lab);
     const connections = await runHttpClient(lab, b.client, {
       host: b.vip,
@@ -357,9 +349,7 @@ export async function runReferenceLab(o: ReferenceLabOptions): Promise<Reference
       gapMs: 50,
     });
     o.onStage?.('traffic', lab);
-    // Let the last FIN/ACKs (and any RST) reach every capture before stopping.
-    await new Promise((r) => setTimeout(r, 250));
-    await lab.stopCaptures();
+    await lab.settleAndStopCaptures(250);
     await director.stop('SIGTERM', 2000);
     const m = /^stats (.*)$/m.exec(director.stdout());
     const directorStats = m ? (JSON.parse(m[1]!) as { in: number; out: number }) : null;

@@ -13,7 +13,7 @@
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Lab, type Bridge, type Capture, type LabOptions, type Namespace } from './topology.js';
+import { Lab, type Bridge, type CapturePoint, type LabOptions, type Namespace } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
 import { EnvironmentError, InputError } from '../cli/errors.js';
 
@@ -263,8 +263,7 @@ export function serviceConfigFor(mode: 'nat' | 'dr'): string {
 }
 
 interface Built {
-  /** Capture point -> [namespace, interface, sll2]. */
-  points: Array<{ point: string; ns: Namespace; iface: string; sll2?: boolean }>;
+  points: CapturePoint[];
   client: Namespace;
   vip: string;
   rs: Array<{ ns: Namespace; name: string }>;
@@ -324,9 +323,12 @@ function buildNat(lab: Lab, fault: 'none' | 'reply-bypass'): Built {
   };
 }
 
-type DrFault = 'none' | 'arp-ignore0' | 'arp-announce0' | 'reply-from-rip' | 'vip-not-bound';
-
-function buildDr(lab: Lab, fault: DrFault, forwarding: 'netdev' | 'routed' = 'netdev'): Built {
+/**
+ * The shared LAN of DR and TUN: client — router — bridge `lan`, on which the director (DIP and
+ * the VIP) and the two real servers sit. The nftables DR scenarios and the IPVS VM lab build the
+ * same plan; each then adds its own director and faults.
+ */
+export function buildDrLan(lab: Lab): { client: Namespace; router: Namespace; director: Namespace; rs1: Namespace; rs2: Namespace; lan: Bridge } {
   const client = lab.addNamespace('client');
   const router = lab.addNamespace('router');
   const director = lab.addNamespace('director');
@@ -343,6 +345,13 @@ function buildDr(lab: Lab, fault: DrFault, forwarding: 'netdev' | 'routed' = 'ne
   lab.link(rs2, lan, { a: { addr: `${ADDR.rip2}/24`, mac: MAC.rs2 } });
   lab.addRoute(client, 'default', ADDR.clientGw);
   lab.sysctl(router, 'net.ipv4.ip_forward', 1);
+  return { client, router, director, rs1, rs2, lan };
+}
+
+type DrFault = 'none' | 'arp-ignore0' | 'arp-announce0' | 'reply-from-rip' | 'vip-not-bound';
+
+function buildDr(lab: Lab, fault: DrFault, forwarding: 'netdev' | 'routed' = 'netdev'): Built {
+  const { client, router, director, rs1, rs2 } = buildDrLan(lab);
   if (fault === 'arp-announce0') {
     // Accept a changed MAC at once instead of ignoring changes within 1 s of the last update.
     lab.sysctl(router, 'net.ipv4.neigh.eth1.locktime', 0);
@@ -458,19 +467,13 @@ export async function runScenario(name: string, outDir: string, opts: ScenarioOp
   const dir = resolve(outDir);
   mkdirSync(dir, { recursive: true });
   const lab = new Lab(opts.lab);
-  const captures: Capture[] = [];
   try {
     const built = build(lab, info.name);
     await lab.waitReady();
     opts.onStage?.('topology', lab);
     for (const { ns, name: rsName } of built.rs) await startHttpServer(lab, ns, rsName, ADDR.port);
     opts.onStage?.('services', lab);
-    const files: Record<string, string> = {};
-    for (const p of built.points) {
-      const file = join(dir, `${p.point}.pcap`);
-      captures.push(await lab.startCapture(p.ns, p.iface, file, { sll2: p.sll2 === true }));
-      files[p.point] = file;
-    }
+    const { files } = await lab.captureEveryPoint(built.points, dir);
     opts.onStage?.('captures', lab);
     const connections = await runHttpClient(lab, built.client, {
       host: built.vip,
@@ -481,9 +484,7 @@ export async function runScenario(name: string, outDir: string, opts: ScenarioOp
       gapMs: 100,
     });
     opts.onStage?.('traffic', lab);
-    // Let the last FIN/ACKs (and any RST) land in every capture before stopping them.
-    await new Promise((r) => setTimeout(r, 300));
-    await lab.stopCaptures();
+    await lab.settleAndStopCaptures(300);
     const serviceConfig = serviceConfigFor(info.mode);
     const service = join(dir, 'service.conf');
     writeFileSync(service, serviceConfig);

@@ -8,6 +8,7 @@
  * deterministic and cannot clash with the host. MAC addresses are deterministic (see labMac)
  * so fixtures made from a lab are stable between runs.
  */
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   LAB_NAME_ROOT,
@@ -67,6 +68,15 @@ export interface CaptureOptions {
   sll2?: boolean;
   /** Extra tcpdump filter words (BPF), e.g. ['not', 'ip6']. */
   filter?: readonly string[];
+}
+
+/** Where a lab captures: tcpdump on `iface` (or `any`) in `ns`, named `point` in the capture set. */
+export interface CapturePoint {
+  point: string;
+  ns: Namespace;
+  iface: string;
+  /** Capture as LINUX_SLL2 (iface `any`: keeps the interface index and direction). */
+  sll2?: boolean;
 }
 
 /** A running tcpdump. */
@@ -342,6 +352,22 @@ export class Lab {
   /** Stop every running capture (flushing their files). */
   async stopCaptures(): Promise<void> {
     await Promise.all([...this.captures].map((c) => c.stop()));
+  }
+
+  /** Starts a capture at every point, writing `<dir>/<point>.pcap`; all are listening when it
+   *  resolves. Returns point → file, and the captures (to stop just these ones). */
+  async captureEveryPoint(points: readonly CapturePoint[], dir: string): Promise<{ files: Record<string, string>; captures: Capture[] }> {
+    const files: Record<string, string> = {};
+    for (const p of points) files[p.point] = join(dir, `${p.point}.pcap`);
+    const captures = await Promise.all(points.map((p) => this.startCapture(p.ns, p.iface, files[p.point]!, { sll2: p.sll2 === true })));
+    return { files, captures };
+  }
+
+  /** After traffic: waits `settleMs` so the last FIN/ACKs (and any RST) reach every capture,
+   *  then stops them all. */
+  async settleAndStopCaptures(settleMs: number): Promise<void> {
+    await new Promise((r) => setTimeout(r, settleMs));
+    await this.stopCaptures();
   }
 
   /** Stop captures gracefully, then kill processes and delete every namespace of this lab. */
