@@ -476,10 +476,10 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     rules,
     stats: {
       frames: points.reduce((n, p) => n + p.frames, 0),
-      packetsCorrelated: engines.reduce((n, e) => n + e.tracker.correlated, 0),
+      packetsCorrelated: engines.reduce((n, e) => n + e.tracker.liveSet.correlated, 0),
       connections: connCount,
-      maxLiveConnections: engines.reduce((n, e) => Math.max(n, e.tracker.maxLive), 0),
-      maxLivePackets: engines.reduce((n, e) => Math.max(n, e.tracker.maxLivePackets), 0),
+      maxLiveConnections: engines.reduce((n, e) => Math.max(n, e.tracker.liveSet.maxActive), 0),
+      maxLivePackets: engines.reduce((n, e) => Math.max(n, e.tracker.liveSet.maxHeld), 0),
       services: services.length,
       errors: findings.filter((f) => f.severity === 'error').length,
       warnings: findings.filter((f) => f.severity === 'warning').length,

@@ -245,7 +245,8 @@ export class ConnectionTracker {
   private readonly clients = new Map<string, Set<number>>();
   private readonly currentIsn: Map<string, Map<number, number | null>>[];
   private readonly byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
-  private readonly liveSet = new LiveConnections();
+  /** The connections holding records, and the counters that show memory stays bounded. */
+  readonly liveSet = new LiveConnections();
   /** UDP flows: "cip|cport" → current generation and its last datagram (any point, either way). */
   private readonly udpFlows = new Map<string, { gen: number; lastT: number }>();
   /** Every connection ever seen, in creation order (summaries once finalised). */
@@ -393,17 +394,6 @@ export class ConnectionTracker {
   /** Finalises everything still open (end of the captures). */
   finish(): void {
     for (const c of [...this.liveSet.active]) this.finalise(c);
-  }
-
-  /** Records attached to connections, and the memory bound: most connections and records held at once. */
-  get correlated(): number {
-    return this.liveSet.correlated;
-  }
-  get maxLive(): number {
-    return this.liveSet.maxActive;
-  }
-  get maxLivePackets(): number {
-    return this.liveSet.maxHeld;
   }
 
   private finalise(c: Connection): void {

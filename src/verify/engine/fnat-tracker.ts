@@ -76,7 +76,8 @@ export class FnatTracker {
   readonly all: Connection[] = [];
   /** RS-leg connections never linked to a client connection (RS capture only, or unmatched). */
   unlinkedLegs = 0;
-  private readonly liveSet = new LiveConnections();
+  /** The connections holding records, and the counters that show memory stays bounded. */
+  readonly liveSet = new LiveConnections();
   private readonly current = new Map<string, Connection>();
   private readonly legs = new Map<string, FnatLeg[]>();
   private readonly unlinked = new Set<FnatLeg>();
@@ -260,17 +261,6 @@ export class FnatTracker {
     this.liveSet.hold(-leg.records.length);
     for (const x of leg.records) this.liveSet.attach(c, x);
     leg.records = [];
-  }
-
-  /** Records attached to connections, and the memory bound: most connections and records held at once. */
-  get correlated(): number {
-    return this.liveSet.correlated;
-  }
-  get maxLive(): number {
-    return this.liveSet.maxActive;
-  }
-  get maxLivePackets(): number {
-    return this.liveSet.maxHeld;
   }
 
   sweep(now: number): void {

@@ -70,12 +70,18 @@ export interface PacketRecord {
   c2s: boolean;
 }
 
-function ipFields(v: IpView, buf: Buffer): IpFields {
-  return fillIp(
-    { v: 4, src: '', dst: '', ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null },
-    v,
-    buf,
-  );
+function blankIp(): IpFields {
+  return { v: 4, src: '', dst: '', ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
+}
+
+/** A record with every field present (one object shape for fresh and reused records);
+ *  extractRecord overwrites them all. */
+function blankRecord(): PacketRecord {
+  return {
+    point: 0, capture: '', frame: 0, ts: 0, t: 0, srcMac: null, dstMac: null, direction: null, ifIndex: -1, interfaceId: 0,
+    ip: blankIp(), outer: null, tunnel: null, proto: 'tcp', sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, window: 0,
+    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, role: null, conn: null, c2s: true,
+  };
 }
 
 /** Overwrites every field of `f` from the IP view (a pooled record reuses its header objects). */
@@ -210,39 +216,7 @@ export function extractRecord(p: Packet, point: number, withOptions = true, into
   const wireLen = isTcp ? tcp.payloadWireLen : udp.length - 8;
   const tunnelled = p.tunnel !== null && p.inner.present;
   const ts = p.tsSec * 1e9 + p.tsNsec;
-  if (into === undefined) {
-    return {
-      point,
-      capture: p.capture,
-      frame: p.frame,
-      ts,
-      t: ts,
-      srcMac: p.eth.present ? mac(buf, p.eth.srcOff) : null,
-      dstMac: p.eth.present ? mac(buf, p.eth.dstOff) : null,
-      direction: p.direction,
-      ifIndex: p.sll.present ? p.sll.ifIndex : -1,
-      interfaceId: p.interfaceId,
-      ip: ipFields(l.ip, buf),
-      outer: tunnelled ? ipFields(p.net.ip, buf) : null,
-      tunnel: tunnelled ? p.tunnel : null,
-      proto: isTcp ? 'tcp' : 'udp',
-      sport: isTcp ? tcp.sport : udp.sport,
-      dport: isTcp ? tcp.dport : udp.dport,
-      seq: isTcp ? tcp.seq : 0,
-      ack: isTcp ? tcp.ack : 0,
-      flags: isTcp ? tcp.flags : 0,
-      window: isTcp ? tcp.window : 0,
-      payloadLen: Math.max(wireLen, pl),
-      hash: pl < wireLen ? -1 : payloadHash(buf, plOff, pl),
-      optSig: isTcp ? optionsHash(p, l) : 0,
-      tcpOpts: isTcp && withOptions ? optionBytes(p, l) : null,
-      l4ChecksumOk: isTcp ? tcp.checksumOk : udp.checksumOk,
-      role: null,
-      conn: null,
-      c2s: true,
-    };
-  }
-  const r = into;
+  const r = into ?? blankRecord();
   r.point = point;
   r.capture = p.capture;
   r.frame = p.frame;
@@ -254,7 +228,7 @@ export function extractRecord(p: Packet, point: number, withOptions = true, into
   r.ifIndex = p.sll.present ? p.sll.ifIndex : -1;
   r.interfaceId = p.interfaceId;
   fillIp(r.ip, l.ip, buf);
-  r.outer = tunnelled ? (r.outer !== null ? fillIp(r.outer, p.net.ip, buf) : ipFields(p.net.ip, buf)) : null;
+  r.outer = tunnelled ? fillIp(r.outer ?? blankIp(), p.net.ip, buf) : null;
   r.tunnel = tunnelled ? p.tunnel : null;
   r.proto = isTcp ? 'tcp' : 'udp';
   r.sport = isTcp ? tcp.sport : udp.sport;
