@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { PACKAGE } from './package-root.js';
 
-/** The package version, read once from package.json so there is one place to bump it. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+/** The package version, from package.json so there is one place to bump it. */
+export const VERSION: string = PACKAGE.version;

@@ -31,6 +31,7 @@ import { verify } from '../verify/verify.js';
 import { hasError } from '../verify/findings.js';
 import type { VerifyResult } from '../verify/result.js';
 import { EnvironmentError, InputError } from '../cli/errors.js';
+import { distFile } from '../package-root.js';
 
 export type RefMode = 'nat' | 'dr' | 'fullnat';
 export const REF_MODES: readonly RefMode[] = ['nat', 'dr', 'fullnat'];
@@ -284,7 +285,7 @@ function buildDr(lab: Lab, faults: LabFaults): Built {
 export function directorChildArgv(): string[] {
   const here = fileURLToPath(import.meta.url);
   const dir = dirname(here);
-  if (here.endsWith('.js')) return [process.execPath, join(dir, 'reference-director-child.js')];
+  if (here.endsWith('.js')) return [process.execPath, distFile('lab', 'reference-director-child.js')];
   const viteNode = resolve(dir, '..', '..', 'node_modules', 'vite-node', 'vite-node.mjs');
   if (!existsSync(viteNode)) throw new EnvironmentError(`running the lab from TypeScript sources needs vite-node (${viteNode}); build with npm run build`);
   return [process.execPath, viteNode, join(dir, 'reference-director-child.ts'), '--'];

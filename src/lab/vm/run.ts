@@ -6,9 +6,9 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../../cli/errors.js';
+import { PACKAGE, distFile } from '../../package-root.js';
 import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsCase } from '../ipvs-director.js';
 import type { ConnectionResult } from '../services.js';
 import { ADDR } from '../scenarios.js';
@@ -23,12 +23,11 @@ import { LAB_MODULES, loadOrder, readModuleIndex, schedulerModule } from './kmod
 import { findQemu, INSTALL_QEMU_HINT, QEMU, runVm, type Accel } from './qemu.js';
 import { labUnavailableReason } from '../netns.js';
 
-/** Repository root: dist/lab/vm/run.js and src/lab/vm/run.ts are both three levels down. */
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const repoRoot = PACKAGE.root;
 
 /** The compiled guest runner the VM executes (the VM runs plain node, never TypeScript). */
 export function guestScript(): string {
-  return join(repoRoot, 'dist', 'lab', 'vm', 'guest.js');
+  return distFile('lab', 'vm', 'guest.js');
 }
 
 /** Paths the guest cannot see through the root export (its own mounts cover them). */

@@ -1,0 +1,85 @@
+/**
+ * The esbuild bundle the launcher loads (dist/bundle, scripts/bundle.mjs) is the same program
+ * as the tsc output: same decode, verify and arp output, same exit codes, the package version
+ * found from either location, and the launcher picks the bundle only when it is not stale.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { need, repoRoot } from '../helpers/env.js';
+import { PACKAGE, distFile } from '../../src/package-root.js';
+
+const bundle = path.join(repoRoot, 'dist', 'bundle', 'main.js');
+const tscMain = path.join(repoRoot, 'dist', 'cli', 'main.js');
+const built = existsSync(bundle) && existsSync(tscMain);
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'lvsa-bundle-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs main() of one build with `args` (from a script file: `node -e` flags would reach the
+ *  summary's worker threads through execArgv): stdout, stderr and the exit code. */
+function runWith(entry: string, args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; out: string; err: string } {
+  const script = path.join(tmp, `run-${path.basename(path.dirname(entry))}.mjs`);
+  writeFileSync(script, `const { main } = await import(${JSON.stringify(pathToFileURL(entry).href)});\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  const r = spawnSync(process.execPath, [script, ...args], { encoding: 'utf8', env });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const fx = (...p: string[]): string => path.join(repoRoot, 'fixtures', ...p);
+
+describe('package root', () => {
+  it('finds the package.json named lvsaudit and its version', () => {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(PACKAGE.root).toBe(repoRoot);
+    expect(PACKAGE.version).toBe(pkg.version);
+    expect(distFile('lab', 'x.js')).toBe(path.join(repoRoot, 'dist', 'lab', 'x.js'));
+  });
+});
+
+describe('bundled CLI', () => {
+  it.skipIf(!need(built, 'dist/bundle not built (npm run build)'))('prints what the tsc build prints (decode, verify pass and fault, arp, --version)', () => {
+    const verifySet = (name: string): string[] => {
+      const d = fx('verify', name);
+      const directors = ['director.pcap', 'director-eth0.pcap', 'director-eth1.pcap'].filter((f) => existsSync(path.join(d, f)));
+      return ['verify', '--config', path.join(d, 'service.conf'), '--client', path.join(d, 'client.pcap'),
+        ...directors.flatMap((f) => ['--director', path.join(d, f)]),
+        '--rs-capture', path.join(d, 'rs1.pcap'), '--rs-capture', path.join(d, 'rs2.pcap'), '--format', 'json'];
+    };
+    const cases: string[][] = [
+      ['decode', '-c', '20', fx('verify', 'dr-ok', 'client.pcap')],
+      ['decode', '--summary', fx('arp', 'clean.pcap')],
+      verifySet('dr-ok'),
+      verifySet('fault-ip-id-rewritten'),
+      ['arp', fx('arp', 'vip-answered-by-rs.pcap')],
+      ['--version'],
+      ['decode', '/nonexistent.pcap'],
+    ];
+    const codes: Array<number | null> = [];
+    for (const args of cases) {
+      const a = runWith(bundle, args);
+      const b = runWith(tscMain, args);
+      // verify's JSON carries its own run time; everything else must be byte-identical.
+      const clean = (s: string): string => s.replace(/"(seconds|elapsedMs|durationMs)":\s*[\d.]+/g, '"$1":0').replace(/in \d+\.\d+ s \(\d+ packets\/s\)/g, '');
+      expect(clean(a.out), args.join(' ')).toBe(clean(b.out));
+      expect(clean(a.err), args.join(' ')).toBe(clean(b.err));
+      expect(a.code, args.join(' ')).toBe(b.code);
+      codes.push(a.code);
+    }
+    // The cases cover success, a rule failure and an input error.
+    expect(codes).toStrictEqual([0, 0, 0, 1, expect.any(Number), 0, 2]);
+  });
+
+  it.skipIf(!need(built, 'dist/bundle not built (npm run build)'))('the launcher loads the bundle when it is at least as new as the tsc output', () => {
+    expect(statSync(bundle).mtimeMs).toBeGreaterThanOrEqual(statSync(tscMain).mtimeMs);
+    // A worker of the parallel summary is found next to the bundle's chunks (forced split of a small file).
+    const env = { ...process.env, LVSAUDIT_THREADS: '2', LVSAUDIT_PARALLEL_MIN_BYTES: '0', LVSAUDIT_PARALLEL_DEBUG: '1' };
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'lvsaudit.js'), 'decode', '--summary', fx('arp', 'clean.pcap')], { encoding: 'utf8', env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/2 ranges merged/);
+    const viaBundle = runWith(bundle, ['decode', '--summary', fx('arp', 'clean.pcap')], env);
+    expect(viaBundle.err).toMatch(/2 ranges merged/);
+  });
+});
