@@ -6,7 +6,7 @@
  * `decode` path alone is ~60 files, so a short run spent more time loading than decoding, and a
  * `decode --summary` worker thread started tens of ms late. Bundled with code splitting, each
  * subcommand still loads only its own code (the lazy imports of src/cli/main.ts become chunks),
- * in a few files instead of dozens: measured −30 ms per run and −35 ms per worker start on the
+ * in a few files instead of dozens: measured about −10 ms per run and −20 ms per worker start on the
  * 2-core bench machine.
  *
  * Entry points: the CLI (main.js) and the parallel summary's worker (worker.js, which
