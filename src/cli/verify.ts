@@ -110,6 +110,8 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(o.toaKind ? { toaKinds: parseToaKinds(o.toaKind) } : {}),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
+    // Where a long run spends its time, for reports of slow runs.
+    ...(process.env.LVSAUDIT_VERIFY_TIMING ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms\n`) } : {}),
   };
   let result: VerifyResult;
   try {

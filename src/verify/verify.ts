@@ -58,10 +58,59 @@ export interface VerifyInput {
   /** Reuse judged packet records (default true; false exists so tests can prove the reuse
    *  changes nothing). */
   reuseRecords?: boolean;
+  /** Try a small first sample before the full one (default true; see settledBySample). */
+  stagedSample?: boolean;
+  /** Called at the end of each phase with its name and wall time (LVSAUDIT_VERIFY_TIMING). */
+  onPhase?: (phase: string, ms: number) => void;
+}
+
+/** Reports the wall time of each phase of a run to `onPhase`, when there is one. */
+class PhaseClock {
+  private last = performance.now();
+  constructor(private readonly onPhase: ((phase: string, ms: number) => void) | undefined) {}
+  mark(phase: string): void {
+    if (!this.onPhase) return;
+    const now = performance.now();
+    this.onPhase(phase, now - this.last);
+    this.last = now;
+  }
 }
 
 /** A wider second sample, when the first samples of two captures did not overlap in time. */
 const WIDE_SAMPLE_FACTOR = 50;
+
+/** Pass 1 first reads this fraction of the sample (configured NAT/DR/TUN services). */
+const FIRST_STAGE_DIVISOR = 8;
+/** Matched packets that pin a clock offset: the median of this many differences moves by well
+ *  under the one-way latency when more are added. */
+const ENOUGH_PAIRS = 256;
+
+function isFullnat(s: Service): boolean {
+  return s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat';
+}
+
+/** True when point i's sample stopped at the limit (the file had more records to give). */
+function sampleCut(points: readonly LoadedPoint[], i: number, refIdx: number, size: number): boolean {
+  return points[i]!.records.length >= (i === refIdx ? size * 4 : size);
+}
+
+/**
+ * Whether a small first sample already gives what the full one would (pass 1 is ~15 % of a big
+ * run, most of it retaining the sampled records): every point's clock rests on ENOUGH_PAIRS
+ * matched packets, and every real-server capture names a service address (so it can be
+ * recognised) — or else neither it nor the reference had more records to give, in which case
+ * the full sample would read exactly the same records.
+ */
+function settledBySample(points: readonly LoadedPoint[], clocks: readonly ClockEstimate[], size: number, addrs: ReadonlySet<string>): boolean {
+  const refIdx = referencePoint(points);
+  const more = (i: number): boolean => sampleCut(points, i, refIdx, size) || sampleCut(points, refIdx, refIdx, size);
+  return points.every((p, i) => {
+    if (i === refIdx) return true;
+    if (clocks[i]!.pairs < ENOUGH_PAIRS && more(i)) return false;
+    if (p.kind === 'rs' && !p.rsIp && more(i)) return p.records.some((r) => addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.dst) || addrs.has(r.outer.src))));
+    return true;
+  });
+}
 
 export const RULE_MODULES: readonly RuleModule[] = [flowRules, checksumRules, rewriteRules, natRules, drRules, tunRules, schedRules];
 
@@ -275,16 +324,36 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const keep = configured ? keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) : undefined;
   const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
 
+  const phases = new PhaseClock(input.onPhase);
   // Pass 1: a bounded sample of every capture → clocks, topology, service.
   const sample = input.sampleRecords ?? SAMPLE_RECORDS;
-  let points = await samplePoints(input.points, { ...(keep ? { keep } : {}), ...toa }, sample);
-  let clocks = estimateClocks(points);
+  const sampleOpts = { ...(keep ? { keep } : {}), ...toa };
+  let size = sample;
+  let points: LoadedPoint[] | null = null;
+  let clocks: ClockEstimate[] = [];
+  if (configured && input.stagedSample !== false && !input.services!.services.some(isFullnat)) {
+    // A configured NAT/DR/TUN service needs the sample only for clocks and which capture is
+    // which host: a small one usually settles both (see settledBySample).
+    const small = Math.max(1, Math.floor(sample / FIRST_STAGE_DIVISOR));
+    const first = await samplePoints(input.points, sampleOpts, small);
+    const firstClocks = estimateClocks(first);
+    if (settledBySample(first, firstClocks, small, serviceAddresses(input.services!))) {
+      points = first;
+      clocks = firstClocks;
+      size = small;
+    }
+  }
+  if (points === null) {
+    points = await samplePoints(input.points, sampleOpts, sample);
+    clocks = estimateClocks(points);
+  }
+  phases.mark(`pass 1: sample of ${size} records per capture`);
   const refIdx = referencePoint(points);
   // Captures started at different times: their first samples may share no packet. Look further
   // (a wider sample) before giving up on a clock offset.
-  const cut = (i: number): boolean => points[i]!.records.length >= (i === refIdx ? sample * 4 : sample);
+  const cut = (i: number): boolean => sampleCut(points!, i, refIdx, size);
   if (points.some((_, i) => i !== refIdx && clocks[i]!.pairs === 0 && (cut(i) || cut(refIdx)))) {
-    points = await samplePoints(input.points, { ...(keep ? { keep } : {}), ...toa }, sample * WIDE_SAMPLE_FACTOR);
+    points = await samplePoints(input.points, sampleOpts, sample * WIDE_SAMPLE_FACTOR);
     clocks = estimateClocks(points);
   }
   const notEvaluated: NotEvaluated[] = [];
@@ -309,7 +378,6 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const answers = new DirectorAnswers();
   // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
   // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
-  const isFullnat = (s: Service): boolean => (s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat');
   const pool = input.reuseRecords !== false && services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
   for (const service of services) {
     if (isFullnat(service)) {
@@ -376,6 +444,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
       );
     }
   });
+  phases.mark('set-up: clocks, topology, rules');
   const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
   await mergeReaders(
     readers,
@@ -390,6 +459,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
       for (const e of engines) e.tracker.sweep(now);
     },
   );
+  phases.mark('pass 2: every capture correlated and judged');
   for (const e of engines) {
     e.tracker.finish();
     const all = [...e.tracker.all].sort((a, b) => (a.synT ?? a.lastT) - (b.synT ?? b.lastT));
@@ -464,6 +534,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
 
   const connCount = engines.reduce((n, e) => n + e.tracker.all.length, 0);
 
+  phases.mark('scheduling rules, tallies');
   const serviceOut = services.length === 1 ? services[0] : services;
   return {
     verdict: hasError(findings) ? 'fail' : 'pass',

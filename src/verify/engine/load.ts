@@ -89,6 +89,8 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
         ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}),
         ...(opts.keep ? { keep: opts.keep } : {}),
         offsetNs: 0,
+        // Sampled records are never judged: the FullNAT option bytes are not needed here.
+        tcpOptions: false,
         observe: (p: Packet) => noteArp(lp, p),
       });
       for (const r of records) lp.records.push(r);

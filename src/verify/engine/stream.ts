@@ -244,7 +244,8 @@ export async function sampleFile(file: string, point: number, limit: number, opt
   const reader = new PointReader(file, point, opts);
   const records: PacketRecord[] = [];
   while (records.length < limit) {
-    await reader.fill();
+    // Awaited only when the queue is empty: an await per record cost more than the record.
+    if (reader.peek() === undefined) await reader.fill();
     const r = reader.shift();
     if (!r) break;
     records.push(r);
