@@ -242,9 +242,8 @@ function methodIsNat(ctx: EngineContext): boolean {
  * connection stays for the scheduling rules, which judge the order of all connections.
  */
 export class ConnectionTracker {
-  private readonly clients = new Map<string, Set<number>>();
-  private readonly currentIsn: Map<string, Map<number, number | null>>[];
-  private readonly byEndpoint = new Map<string, Map<number, Map<number | null, Connection>>>();
+  /** What is known per client address: one lookup per record finds all of it. */
+  private readonly hosts = new Map<string, ClientHost>();
   /** The connections holding records, and the counters that show memory stays bounded. */
   readonly liveSet = new LiveConnections();
   /** UDP flows: "cip|cport" → current generation and its last datagram (any point, either way). */
@@ -260,12 +259,11 @@ export class ConnectionTracker {
     /** Where judged records go for reuse; only when this tracker is the records' sole user. */
     private readonly pool: RecordPool | null = null,
   ) {
-    this.currentIsn = ctx.points.map(() => new Map());
     learnDirectorMacs(ctx);
   }
 
   private isClient(ip: string, port: number): boolean {
-    return this.clients.get(ip)?.has(port) === true;
+    return this.hosts.get(ip)?.ports.has(port) === true;
   }
 
   /**
@@ -299,10 +297,10 @@ export class ConnectionTracker {
     if (r.proto !== proto) return false;
     let learnt = false;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
-      let ports = this.clients.get(r.ip.src);
-      if (!ports) this.clients.set(r.ip.src, (ports = new Set()));
-      if (!ports.has(r.sport)) {
-        ports.add(r.sport);
+      let host = this.hosts.get(r.ip.src);
+      if (!host) this.hosts.set(r.ip.src, (host = { ports: new Set(), isn: new Map(), conns: new Map() }));
+      if (!host.ports.has(r.sport)) {
+        host.ports.add(r.sport);
         learnt = true;
       }
     }
@@ -336,19 +334,17 @@ export class ConnectionTracker {
     r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
     const cip = fromClient ? r.ip.src : r.ip.dst;
     const cport = fromClient ? r.sport : r.dport;
-    const cur = this.currentIsn[r.point]!;
-    let ports = cur.get(cip);
-    if (!ports) cur.set(cip, (ports = new Map()));
-    if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) ports.set(cport, r.seq);
-    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : ports.get(cport) ?? null;
-    let ep = this.byEndpoint.get(cip);
-    if (!ep) this.byEndpoint.set(cip, (ep = new Map()));
-    let gens = ep.get(cport);
-    if (!gens) ep.set(cport, (gens = new Map()));
-    let c = gens.get(isn);
+    // The record is attributable, so (cip, cport) was learnt as a client endpoint: its host exists.
+    const host = this.hosts.get(cip)!;
+    // The ISN each point saw last for this endpoint (a point may miss a SYN the others saw).
+    const isnKey = r.point * 65536 + cport;
+    if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) host.isn.set(isnKey, r.seq);
+    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : host.isn.get(isnKey) ?? null;
+    const ck = connKey(cport, isn);
+    let c = host.conns.get(ck);
     if (!c) {
       c = newConnection(`${cip}|${cport}|${isn ?? 'pre'}`, cip, cport, isn);
-      gens.set(isn, c);
+      host.conns.set(ck, c);
       this.all.push(c);
     }
     this.liveSet.attach(c, r);
@@ -412,6 +408,22 @@ export class ConnectionTracker {
     c.records = [];
     c.traces = [];
   }
+}
+
+/** A client address's endpoints, their ISNs per point and their connections (ConnectionTracker). */
+interface ClientHost {
+  /** Client ports seen sending to the VIP: the endpoints that make a record attributable. */
+  ports: Set<number>;
+  /** The ISN of the last client SYN per (point, port): key point·65536 + port. */
+  isn: Map<number, number>;
+  /** Connections by client port and ISN (UDP: generation): key connKey(port, isn). */
+  conns: Map<number, Connection>;
+}
+
+/** One number per (client port, ISN or none): port·2^32 + ISN (< 2^48, exact in a double);
+ *  -(port + 1) for a connection whose SYN was not seen. */
+function connKey(port: number, isn: number | null): number {
+  return isn === null ? -(port + 1) : port * 4294967296 + isn;
 }
 
 export function sortedByTime(rs: readonly PacketRecord[]): boolean {
