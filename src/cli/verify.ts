@@ -111,7 +111,9 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
     // Where a long run spends its time, for reports of slow runs.
-    ...(process.env.LVSAUDIT_VERIFY_TIMING ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms\n`) } : {}),
+    ...(process.env.LVSAUDIT_VERIFY_TIMING
+      ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB\n`) }
+      : {}),
   };
   let result: VerifyResult;
   try {

@@ -340,11 +340,19 @@ export class ConnectionTracker {
     const isnKey = r.point * 65536 + cport;
     if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) host.isn.set(isnKey, r.seq);
     const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : host.isn.get(isnKey) ?? null;
-    const ck = connKey(cport, isn);
-    let c = host.conns.get(ck);
-    if (!c) {
+    let gens = host.conns.get(cport);
+    if (gens === undefined) host.conns.set(cport, (gens = []));
+    let c: Connection | undefined;
+    // Newest first: a port reused by the client has its current connection at the end.
+    for (let i = gens.length - 1; i >= 0; i--) {
+      if (gens[i]!.isn === isn) {
+        c = gens[i];
+        break;
+      }
+    }
+    if (c === undefined) {
       c = newConnection(`${cip}|${cport}|${isn ?? 'pre'}`, cip, cport, isn);
-      host.conns.set(ck, c);
+      gens.push(c);
       this.all.push(c);
     }
     this.liveSet.attach(c, r);
@@ -416,14 +424,10 @@ interface ClientHost {
   ports: Set<number>;
   /** The ISN of the last client SYN per (point, port): key point·65536 + port. */
   isn: Map<number, number>;
-  /** Connections by client port and ISN (UDP: generation): key connKey(port, isn). */
-  conns: Map<number, Connection>;
-}
-
-/** One number per (client port, ISN or none): port·2^32 + ISN (< 2^48, exact in a double);
- *  -(port + 1) for a connection whose SYN was not seen. */
-function connKey(port: number, isn: number | null): number {
-  return isn === null ? -(port + 1) : port * 4294967296 + isn;
+  /** Connections by client port, one per ISN (UDP: generation; null: SYN not seen), oldest
+   *  first. Keyed by the port alone: a small-integer key needs no boxing per lookup (port·2^32
+   *  + ISN did), and the connection a record belongs to is almost always the port's newest. */
+  conns: Map<number, Connection[]>;
 }
 
 export function sortedByTime(rs: readonly PacketRecord[]): boolean {
