@@ -16,8 +16,6 @@ const CARRY_SHRINK_ABOVE = 4 * 1024 * 1024;
 export class CaptureParser {
   private readonly ctx: ReadContext;
   private format: RecordFormat | null = null;
-  /** The format when it is classic pcap, for its whole-chunk fast path (PcapFormat.parseRun). */
-  private pcap: PcapFormat | null = null;
   private carry: Buffer = Buffer.alloc(0);
   private carryLen = 0;
   /** Size the record in the carry needs (0 when nothing is carried). */
@@ -60,7 +58,7 @@ export class CaptureParser {
 
   private detect(magic: number): RecordFormat {
     const pcap = pcapMagic(magic);
-    if (pcap !== null) return (this.pcap = new PcapFormat(this.ctx, pcap.le, pcap.nano));
+    if (pcap !== null) return new PcapFormat(this.ctx, pcap.le, pcap.nano);
     if (magic === PCAPNG_SHB) return new PcapngFormat(this.ctx);
     throw this.ctx.error(0, `not a pcap or pcapng file (magic 0x${magic.toString(16).padStart(8, '0')})`);
   }
@@ -106,7 +104,7 @@ export class CaptureParser {
       if (this.stopped) return false;
     }
     while (pos < end) {
-      const fast = this.pcap;
+      const fast = this.format;
       if (fast !== null) {
         const used = fast.parseRun(chunk, pos, end, this.offset);
         pos += used;

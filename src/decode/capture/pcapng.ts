@@ -39,6 +39,25 @@ interface Iface {
   snaplen: number;
   unit: TsUnit;
   tsOffsetSec: number;
+  /** Nanoseconds per unit when units are 10^-n s with 3 ≤ n ≤ 9 (µs, ns: nearly every
+   *  capture), else 0. The fast path then converts a timestamp with one division (see `hiKey`). */
+  nsPerUnit: number;
+  /** The high 32 bits of the last timestamp and what hi·2^32 units are in seconds and
+   *  nanoseconds: consecutive packets share them (hi changes every 4.3 s of ns units), so
+   *  only the low word is converted per packet, exactly, with one division. */
+  hiKey: number;
+  hiSec: number;
+  hiNs: number;
+}
+
+const EPB = 0x00000006;
+const EPB_MIN = 32;
+
+/** Unsigned 32-bit read without Buffer's bounds validation (the fast path checked the block). */
+function rd32(buf: Buffer, p: number, le: boolean): number {
+  return le
+    ? (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0
+    : ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
 }
 
 const OPT_ENDOFOPT = 0;
@@ -94,6 +113,78 @@ export class PcapngFormat implements RecordFormat {
     return len;
   }
 
+  runStopped = false;
+
+  /**
+   * The fast path (RecordFormat.parseRun) for the block nearly every packet is in: an EPB of
+   * the current section, whole in the buffer, well formed (length, trailer, interface, captured
+   * length). Anything else — another block type, an EPB the generic path would reject or warn
+   * about — ends the run there, and the generic parse() handles it as always. The EPBs taken
+   * here are counted in blockCounts as parse() counts them.
+   */
+  parseRun(buf: Buffer, pos: number, end: number, fileOffset: number): number {
+    if (!this.headerDone) return 0;
+    const le = this.le;
+    const ifaces = this.ifaces;
+    const f = this.ctx.frame;
+    const ts = this.ts;
+    let p = pos;
+    let taken = 0;
+    while (end - p >= EPB_MIN) {
+      if (rd32(buf, p, le) !== EPB) break;
+      const len = rd32(buf, p + 4, le);
+      if (len < EPB_MIN || (len & 3) !== 0 || len > end - p) break;
+      const t = p + len - 4;
+      if (rd32(buf, t, le) !== len) break;
+      const iface = ifaces[rd32(buf, p + 8, le)];
+      if (iface === undefined) break;
+      const caplen = rd32(buf, p + 20, le);
+      if (caplen > len - EPB_MIN) break;
+      f.buf = buf;
+      f.off = p + 28;
+      f.caplen = caplen;
+      f.len = rd32(buf, p + 24, le);
+      f.linkType = iface.linkType;
+      f.interfaceId = iface.globalId;
+      f.direction = null;
+      f.comment = null;
+      f.fileOffset = fileOffset + (p - pos);
+      const hi = rd32(buf, p + 12, le);
+      const lo = rd32(buf, p + 16, le);
+      if (iface.nsPerUnit !== 0) {
+        if (hi !== iface.hiKey) {
+          tsToSecNsec(hi, 0, iface.unit, ts);
+          iface.hiKey = hi;
+          iface.hiSec = ts.sec;
+          iface.hiNs = ts.nsec;
+        }
+        // hiNs < 1e9 and lo·nsPerUnit < 2^32·1e6: exact integers, the same split as
+        // tsToSecNsec of the whole 64-bit value.
+        const ns = iface.hiNs + lo * iface.nsPerUnit;
+        const carry = Math.floor(ns / 1e9);
+        f.tsSec = iface.hiSec + carry + iface.tsOffsetSec;
+        f.tsNsec = ns - carry * 1e9;
+      } else {
+        tsToSecNsec(hi, lo, iface.unit, ts);
+        f.tsSec = ts.sec + iface.tsOffsetSec;
+        f.tsNsec = ts.nsec;
+      }
+      const optStart = p + 28 + ((caplen + 3) & ~3);
+      if (optStart < t) this.packetOptions(buf, optStart, t, fileOffset + (p - pos), 'EPB');
+      p += len;
+      taken++;
+      if (!this.ctx.deliver()) {
+        this.runStopped = true;
+        break;
+      }
+    }
+    if (taken > 0) {
+      const counts = this.ctx.summary.blockCounts;
+      counts.EPB = (counts.EPB ?? 0) + taken;
+    }
+    return p - pos;
+  }
+
   parse(buf: Buffer, pos: number, len: number, fileOffset: number): boolean {
     const isShb = buf.readUInt32LE(pos) === PCAPNG_SHB;
     if (isShb) this.le = buf.readUInt32LE(pos + 8) === BOM;
@@ -114,7 +205,7 @@ export class PcapngFormat implements RecordFormat {
       case 0x00000001:
         this.parseIdb(buf, pos, len, fileOffset);
         return true;
-      case 0x00000006:
+      case EPB:
         return this.parsePacketBlock(buf, pos, len, fileOffset, 'EPB');
       case 0x00000003:
         return this.parseSpb(buf, pos, len, fileOffset);
@@ -168,7 +259,9 @@ export class PcapngFormat implements RecordFormat {
       p = v + ((olen + 3) & ~3);
     }
     const interfaces = this.ctx.summary.interfaces;
-    this.ifaces.push({ globalId: interfaces.length, linkType, snaplen, unit, tsOffsetSec });
+    // From ms to ns units: lo·nsPerUnit stays below 2^53 (coarser units take the general path).
+    const nsPerUnit = !unit.binary && unit.exp >= 3 && unit.exp <= 9 ? 10 ** (9 - unit.exp) : 0;
+    this.ifaces.push({ globalId: interfaces.length, linkType, snaplen, unit, tsOffsetSec, nsPerUnit, hiKey: -1, hiSec: 0, hiNs: 0 });
     interfaces.push({ linkType, snaplen, name, tsResolution: tsUnitText(unit), tsOffsetSec, section: this.section });
   }
 

@@ -111,4 +111,12 @@ export interface RecordFormat {
   recordSize(buf: Buffer, pos: number, avail: number, fileOffset: number): number;
   /** Returns false when the consumer asked to stop. */
   parse(buf: Buffer, pos: number, size: number, fileOffset: number): boolean;
+  /**
+   * Fast path over the common records wholly inside [pos, end) (pcap records, pcapng EPBs),
+   * in one loop without a recordSize/parse round trip each: returns the bytes consumed and
+   * stops before the first record it does not take, which the generic path then handles
+   * exactly as always (errors and warnings included). `runStopped`: the consumer stopped.
+   */
+  parseRun(buf: Buffer, pos: number, end: number, fileOffset: number): number;
+  readonly runStopped: boolean;
 }
