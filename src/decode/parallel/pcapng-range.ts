@@ -271,6 +271,15 @@ function walk(fd: number, task: PcapngRangeTask, match: RangePredicate | null): 
   });
   for (;;) {
     if (filePos >= end) return done(filePos, false, null);
+    // The serial reader's EPB fast path, over whole blocks that start before `end`; whatever
+    // it does not take (other blocks, the one straddling `end`) goes block by block below.
+    const run = format.parseRun(buf, lo, Math.min(hi, lo + (end - filePos)), filePos);
+    if (run > 0) {
+      if (seen.warning !== null) return { ok: false, reason: seen.warning };
+      lo += run;
+      filePos += run;
+      continue;
+    }
     const avail = hi - lo;
     let want = BLOCK_HEADER;
     if (avail >= BLOCK_HEADER) {
