@@ -1,42 +1,100 @@
 #!/usr/bin/env node
 /**
- * Bundles the compiled CLI (dist/, from tsc) into dist/bundle/ with esbuild, for start-up time.
+ * Bundles the compiled CLI (dist/, from tsc) into dist/bundle/ with esbuild, and records a V8
+ * code cache for it: both for start-up time.
  *
- * Node's ESM loader resolves, reads and links every module file on its own (~0.5 ms each); the
- * `decode` path alone is ~60 files, so a short run spent more time loading than decoding, and a
- * `decode --summary` worker thread started tens of ms late. Bundled with code splitting, each
- * subcommand still loads only its own code (the lazy imports of src/cli/main.ts become chunks),
- * in a few files instead of dozens: measured about −10 ms per run and −20 ms per worker start on the
- * 2-core bench machine.
+ * A short `lvsaudit` run is dominated by start-up. Measured on the 2-core bench machine, node
+ * itself takes ~58 ms; on top of that, loading the tsc output module by module through Node's
+ * ESM loader took ~45 ms (resolve, read, link and a facade per built-in for ~60 files), an ESM
+ * bundle split per subcommand ~30 ms. What is left after bundling is compiling the code, so:
+ *
+ *  - the bundle is one CommonJS file (dist/bundle/main.js; dist/bundle/package.json marks the
+ *    folder "commonjs"), which bin/lvsaudit.js compiles itself through `vm.Script` with
+ *    `cachedData`: V8 then deserialises the bytecode of every function the recorded runs
+ *    compiled instead of parsing and compiling it again. Node 22 has this built in
+ *    (module.enableCompileCache); Node 20, the supported minimum, does not.
+ *  - the cache (main.js.code-cache) is written here, after the bundle, by running the launcher on
+ *    bundled fixtures with LVSAUDIT_WRITE_CODE_CACHE=1 (decode, --summary, --json, verify, arp), each
+ *    run starting from the previous run's cache so that it holds the functions of all of them.
+ *    V8 rejects a cache made by another V8 version, other flags or another source; the launcher
+ *    then simply compiles as usual. It is never written at run time (the install may be read-only).
+ *  - commander loads node:child_process eagerly (~4 ms with net and stream) for executable
+ *    subcommands, which lvsaudit does not have; the build makes that require lazy.
  *
  * Entry points: the CLI (main.js) and the parallel summary's worker (worker.js, which
- * src/decode/parallel/index.ts finds next to itself: both land in dist/bundle/). Children run
- * as separate processes (lab director child, VM guest) stay unbundled in dist/ and are found
- * through src/package-root.ts. bin/lvsaudit.js loads the bundle only when it is at least as new
- * as dist/cli/main.js, so a plain `tsc` never runs stale bundled code.
+ * src/decode/parallel/index.ts finds next to the running code: both land in dist/bundle/).
+ * `import.meta.url` becomes the bundle file's own URL. Children run as separate processes (lab
+ * director child, VM guest) stay unbundled in dist/ and are found through src/package-root.ts.
+ * bin/lvsaudit.js loads the bundle only when it is at least as new as dist/cli/main.js, so a plain
+ * `tsc` never runs stale bundled code.
  *
  *   node scripts/bundle.mjs        (npm run build runs it after tsc)
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist', 'bundle');
+
+/** commander's eager `require('node:child_process')`, made lazy (see above). When a commander
+ *  upgrade changes that line, the bundle keeps the eager require and the build says so. */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const eager = "const childProcess = require('node:child_process');";
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes(eager)) {
+        return { contents: text, loader: 'js', warnings: [{ text: 'commander no longer has the eager child_process require this build makes lazy' }] };
+      }
+      const lazy = "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };";
+      return { contents: text.replace(eager, lazy), loader: 'js' };
+    });
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: [path.join(root, 'dist', 'cli', 'main.js'), path.join(root, 'dist', 'decode', 'parallel', 'worker.js')],
   entryNames: '[name]',
   outdir,
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   // The optional native binding is loaded by name at run time (src/live/*); never bundled.
   external: ['cap'],
-  // commander is CommonJS: its require() calls of node built-ins need a real require.
-  banner: { js: "import { createRequire as __lvsauditRequire } from 'node:module'; const require = __lvsauditRequire(import.meta.url);" },
+  define: { 'import.meta.url': '__lvsauditModuleUrl' },
+  banner: { js: "const __lvsauditModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyChildProcess],
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
 });
+writeFileSync(path.join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
+
+// The code cache: runs that together touch what users run most (see above).
+const fixture = (...p) => path.join(root, 'fixtures', ...p);
+const drOk = (f) => fixture('verify', 'dr-ok', f);
+const runs = [
+  ['decode', '--summary', fixture('arp', 'clean.pcap')],
+  ['decode', drOk('client.pcap')],
+  ['decode', '--json', drOk('client.pcap')],
+  ['verify', '--config', drOk('service.conf'), '--client', drOk('client.pcap'), '--director', drOk('director.pcap'),
+    '--rs-capture', drOk('rs1.pcap'), '--rs-capture', drOk('rs2.pcap')],
+  ['arp', fixture('arp', 'vip-answered-by-rs.pcap')],
+];
+for (const args of runs) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'lvsaudit.js'), ...args], {
+    env: { ...process.env, LVSAUDIT_WRITE_CODE_CACHE: '1' },
+    encoding: 'utf8',
+  });
+  // Exit 1 is a finding (the ARP fixture has one); anything else means the bundle is broken.
+  if (r.status !== 0 && r.status !== 1) {
+    process.stderr.write(`bundle: lvsaudit ${args.join(' ')} exited ${r.status}:\n${r.stderr}`);
+    process.exit(1);
+  }
+}

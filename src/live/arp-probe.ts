@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { EnvironmentError, InputError } from '../cli/errors.js';
+import { loadCap } from './cap-port.js';
 import { ipv4ToString, parseIpv4 } from '../decode/addr.js';
 import { decodeBytes } from '../decode/decoder.js';
 import { LinkType } from '../decode/frame.js';
@@ -57,30 +58,6 @@ export interface ArpProbeResult {
 }
 
 /** The part of the `cap` binding we use (node-cap 0.2). */
-interface CapHandle {
-  open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
-  send(buffer: Buffer, nBytes?: number): void;
-  close(): void;
-  on(event: 'packet', cb: (nbytes: number, truncated: boolean) => void): void;
-}
-interface CapModule {
-  Cap: new () => CapHandle;
-}
-
-async function loadCap(): Promise<CapModule> {
-  const name = 'cap'; // a variable: the module is optional and has no type declarations
-  try {
-    const m = (await import(name)) as Partial<CapModule> & { default?: CapModule };
-    const mod = m.Cap ? (m as CapModule) : m.default;
-    if (!mod?.Cap) throw new Error('no Cap export');
-    return mod;
-  } catch (e) {
-    throw new EnvironmentError(
-      `arp --live needs the optional libpcap binding 'cap' (npm install cap; needs libpcap-dev): ${(e as Error).message.split('\n')[0]}`,
-    );
-  }
-}
-
 /** Interface MAC (sysfs) and first IPv4 address; EnvironmentError when the interface is absent. */
 export function interfaceInfo(iface: string): { mac: string; ipv4: string | null } {
   if (!/^[\w.:@-]{1,15}$/.test(iface) || !existsSync(`/sys/class/net/${iface}`)) {
@@ -215,7 +192,7 @@ export async function probeArp(opts: ArpProbeOptions): Promise<ArpProbeResult> {
   const info = interfaceInfo(opts.iface);
   const sourceIp = opts.sourceIp ?? info.ipv4 ?? '0.0.0.0';
   if (parseIpv4(sourceIp) === null) throw new InputError(`source address ${sourceIp}: not an IPv4 address`);
-  const { Cap } = await loadCap();
+  const { Cap } = await loadCap('arp --live');
 
   const cap = new Cap();
   const buf = Buffer.alloc(65535);

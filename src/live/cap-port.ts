@@ -1,12 +1,13 @@
 /**
  * A send/receive port on one interface through libpcap (the optional `cap` binding), for the
- * replayer and the reference director's live mode. Same loading pattern as arp-probe.ts: the
- * module is optional, so its absence is an EnvironmentError (exit 4), not a crash.
+ * replayer, the reference director's live mode and `arp --live`. The module is optional, so its
+ * absence is an EnvironmentError (exit 4), not a crash.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { EnvironmentError } from '../cli/errors.js';
 
-interface CapHandle {
+export interface CapHandle {
   open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
   send(buffer: Buffer, nBytes?: number): void;
   close(): void;
@@ -17,13 +18,17 @@ interface CapModule {
   Cap: new () => CapHandle;
 }
 
-async function loadCap(what: string): Promise<CapModule> {
+/**
+ * The `cap` binding, or EnvironmentError naming `what` needed it. Loaded with require: it is a
+ * CommonJS native addon, and the bundled CLI runs in a vm.Script (bin/lvsaudit.js), where
+ * `import()` has no loader.
+ */
+export async function loadCap(what: string): Promise<CapModule> {
   const name = 'cap'; // a variable: optional module without type declarations
   try {
-    const m = (await import(name)) as Partial<CapModule> & { default?: CapModule };
-    const mod = m.Cap ? (m as CapModule) : m.default;
-    if (!mod?.Cap) throw new Error('no Cap export');
-    return mod;
+    const mod = createRequire(import.meta.url)(name) as Partial<CapModule>;
+    if (!mod.Cap) throw new Error('no Cap export');
+    return mod as CapModule;
   } catch (e) {
     throw new EnvironmentError(`${what} needs the optional libpcap binding 'cap' (npm install cap; needs libpcap-dev): ${(e as Error).message.split('\n')[0]}`);
   }

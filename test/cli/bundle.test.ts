@@ -1,10 +1,11 @@
 /**
  * The esbuild bundle the launcher loads (dist/bundle, scripts/bundle.mjs) is the same program
  * as the tsc output: same decode, verify and arp output, same exit codes, the package version
- * found from either location, and the launcher picks the bundle only when it is not stale.
+ * found from either location, and the launcher picks the bundle only when it is not stale. The
+ * launcher uses the bundle's V8 code cache, and a cache V8 refuses changes nothing but speed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -81,5 +82,57 @@ describe('bundled CLI', () => {
     expect(r.stderr).toMatch(/2 ranges merged/);
     const viaBundle = runWith(bundle, ['decode', '--summary', fx('arp', 'clean.pcap')], env);
     expect(viaBundle.err).toMatch(/2 ranges merged/);
+  });
+});
+
+describe('launcher and code cache', () => {
+  const launcher = path.join(repoRoot, 'bin', 'lvsaudit.js');
+  const cache = `${bundle}.code-cache`;
+  const args = ['decode', '-c', '5', fx('verify', 'dr-ok', 'client.pcap')];
+  const debugEnv = { ...process.env, LVSAUDIT_CODE_CACHE_DEBUG: '1' };
+
+  it.skipIf(!need(built && existsSync(cache), 'dist/bundle or its code cache not built (npm run build)'))('the build records a cache that V8 accepts, and the output is the tsc build\'s', () => {
+    const r = spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', env: debugEnv });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('code cache accepted');
+    expect(r.stdout).toBe(runWith(tscMain, args).out);
+  });
+
+  it.skipIf(!need(built, 'dist/bundle not built (npm run build)'))('no dynamic import() is left in the bundle (a vm.Script has no loader for it)', () => {
+    for (const f of ['main.js', 'worker.js']) {
+      const text = readFileSync(path.join(repoRoot, 'dist', 'bundle', f), 'utf8');
+      expect(text.match(/(?<![\w$.])import\s*\(/g), f).toBeNull();
+    }
+  });
+
+  it.skipIf(!need(built && existsSync(cache), 'dist/bundle or its code cache not built (npm run build)'))('a damaged cache is refused and the run is the same; a stale bundle is not loaded', () => {
+    // A copy of the installed layout: bin/, dist/bundle/ (self-contained but for `cap`), package.json.
+    const pkg = path.join(tmp, 'pkg');
+    mkdirSync(path.join(pkg, 'dist', 'cli'), { recursive: true });
+    cpSync(path.join(repoRoot, 'bin'), path.join(pkg, 'bin'), { recursive: true });
+    cpSync(path.join(repoRoot, 'dist', 'bundle'), path.join(pkg, 'dist', 'bundle'), { recursive: true });
+    cpSync(path.join(repoRoot, 'package.json'), path.join(pkg, 'package.json'));
+    // Older than the bundle: the bundle is current.
+    const fakeTsc = path.join(pkg, 'dist', 'cli', 'main.js');
+    writeFileSync(fakeTsc, "export async function main() { process.stdout.write('tsc build\\n'); return 0; }\n");
+    utimesSync(fakeTsc, new Date(0), new Date(0));
+    const copiedCache = path.join(pkg, 'dist', 'bundle', 'main.js.code-cache');
+    const bytes = readFileSync(copiedCache);
+    for (let i = 64; i < bytes.length; i += 97) bytes[i] ^= 0x5a;
+    writeFileSync(copiedCache, bytes);
+    const bin = path.join(pkg, 'bin', 'lvsaudit.js');
+    const damaged = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: debugEnv });
+    expect(damaged.status, damaged.stderr).toBe(0);
+    expect(damaged.stderr).toContain('code cache rejected');
+    expect(damaged.stdout).toBe(runWith(tscMain, args).out);
+    rmSync(copiedCache);
+    const none = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: debugEnv });
+    expect(none.stderr).toContain('code cache none');
+    expect(none.stdout).toBe(damaged.stdout);
+    // tsc output newer than the bundle: the launcher runs it, not the bundle.
+    utimesSync(fakeTsc, new Date(), new Date(Date.now() + 60_000));
+    const stale = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: debugEnv });
+    expect(stale.stdout).toBe('tsc build\n');
+    expect(stale.stderr).not.toContain('code cache');
   });
 });
