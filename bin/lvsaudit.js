@@ -32,9 +32,12 @@ function loadBundle() {
   const vm = require('node:vm');
   const { createRequire } = require('node:module');
   // Release builds of V8 skip the cache's payload checksum, and a damaged payload is a fatal
-  // error, not a refusal: turned on, a damaged cache is refused like a stale one. The flag is
-  // part of the cache's flag hash, so the build records the cache through this same function.
-  require('node:v8').setFlagsFromString('--verify-snapshot-checksum');
+  // error, not a refusal: turned on, a damaged cache is refused like a stale one. It is on only
+  // while the cache is read or written (checksumCheck): left on, it also checks the start-up
+  // snapshot of every worker thread, which made a `decode --summary` worker start ~25 ms later.
+  // The flag is part of the cache's flag hash, so both sides set it the same way.
+  const checksumCheck = (on) => require('node:v8').setFlagsFromString(on ? '--verify-snapshot-checksum' : '--no-verify-snapshot-checksum');
+  checksumCheck(true);
   const source = fs.readFileSync(bundleFile, 'utf8');
   let cachedData;
   try {
@@ -48,13 +51,14 @@ function loadBundle() {
     // (esbuild turns the CLI's own lazy imports into function calls; `cap` is required).
     cachedData,
   });
+  checksumCheck(false);
   if (process.env.LVSAUDIT_CODE_CACHE_DEBUG === '1') {
     const state = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'accepted';
     process.stderr.write(`lvsaudit: code cache ${state} (${cacheFile})\n`);
   }
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(bundleFile), module, bundleFile, path.dirname(bundleFile));
-  return { main: module.exports.main, script };
+  return { main: module.exports.main, script, checksumCheck };
 }
 
 async function start() {
@@ -72,6 +76,7 @@ async function start() {
   if (process.env.LVSAUDIT_WRITE_CODE_CACHE === '1' && loaded.script) {
     // Whole or not at all: a reader never sees a half-written cache.
     const tmp = `${cacheFile}.${process.pid}.tmp`;
+    loaded.checksumCheck(true);
     fs.writeFileSync(tmp, loaded.script.createCachedData());
     fs.renameSync(tmp, cacheFile);
   }

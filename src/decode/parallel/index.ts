@@ -53,13 +53,14 @@ export const MAX_AUTO_THREADS = 4;
 const CHUNK = 1024 * 1024;
 /**
  * Extra bytes for range 0: the main thread starts decoding at once while a worker first spends
- * 60–90 ms starting and loading its modules (2-core VM, CLI run). The main thread is also
+ * 40–55 ms starting and loading its modules (2-core VM, CLI run). The main thread is also
  * slower per byte than a worker during that time (its own cold JIT plus the worker's start-up
- * on the other core), so the balance point is small: leads of 0, 6 and 16 MiB measured equal
- * within noise on the 247 MB bench file, 32 MiB worse; the worker finishing last in most runs
- * tips it to 16. Capped at a quarter of the file.
+ * on the other core), so the balance point is small. On the 247 MB bench file, 16 interleaved
+ * runs each: leads of 0, 4, 8 and 16 MiB gave medians of 342, 346, 349 and 354 ms (minima
+ * within 3 ms of each other); 4 MiB keeps a little for the worker's start. Capped at a quarter
+ * of the file.
  */
-const LEAD_BYTES = 16 * 1024 * 1024;
+const LEAD_BYTES = 4 * 1024 * 1024;
 
 export interface ParallelOptions {
   decode?: Partial<DecodeOptions>;
