@@ -98,11 +98,24 @@ describe('launcher and code cache', () => {
     expect(r.stdout).toBe(runWith(tscMain, args).out);
   });
 
-  it.skipIf(!need(built, 'dist/bundle not built (npm run build)'))('no dynamic import() is left in the bundle (a vm.Script has no loader for it)', () => {
+  it.skipIf(!need(built, 'dist/bundle not built (npm run build)'))('--debug stack traces name TypeScript lines (the bundle\'s source map)', () => {
+    const r = spawnSync(process.execPath, [launcher, 'decode', '--debug', path.join(tmp, 'missing.pcap')], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/at runDecode \(.*src\/cli\/decode\.ts:\d+:\d+\)/);
+  });
+
+  it.skipIf(!need(built, 'dist/bundle not built (npm run build)'))('the bundle is strict code, as its ES module sources were, with no dynamic import() left (a vm.Script has no loader for it)', () => {
     for (const f of ['main.js', 'worker.js']) {
       const text = readFileSync(path.join(repoRoot, 'dist', 'bundle', f), 'utf8');
       expect(text.match(/(?<![\w$.])import\s*\(/g), f).toBeNull();
+      // A directive only counts as the file's first statement.
+      expect(text.startsWith("'use strict';"), f).toBe(true);
     }
+    // And it runs strict: a CommonJS file is sloppy unless the directive is really first.
+    const probe = path.join(tmp, 'strict-probe.cjs');
+    writeFileSync(probe, readFileSync(bundle, 'utf8').replace(/^'use strict';/, "'use strict'; process.stdout.write((function () { return this; })() === undefined ? 'strict' : 'sloppy'); process.exit(0);"));
+    const r = spawnSync(process.execPath, [probe], { encoding: 'utf8' });
+    expect(r.stdout).toBe('strict');
   });
 
   it.skipIf(!need(built && existsSync(cache), 'dist/bundle or its code cache not built (npm run build)'))('a damaged cache is refused and the run is the same; a stale bundle is not loaded', () => {
@@ -125,6 +138,30 @@ describe('launcher and code cache', () => {
     expect(damaged.status, damaged.stderr).toBe(0);
     expect(damaged.stderr).toContain('code cache rejected');
     expect(damaged.stdout).toBe(runWith(tscMain, args).out);
+    // A same-length edit of the bundle after the build, the cache of the old text still there
+    // (V8 alone compares lengths and would run the old code): the cache is not used and the
+    // edited code runs. "After" as file times tell it: a second later than the cache.
+    writeFileSync(copiedCache, readFileSync(cache));
+    const copiedBundle = path.join(pkg, 'dist', 'bundle', 'main.js');
+    const text = readFileSync(copiedBundle, 'utf8');
+    expect(text).toContain('Protocol hierarchy');
+    writeFileSync(copiedBundle, text.replace('Protocol hierarchy', 'Protocol HIERARCHY'));
+    const later = new Date(statSync(copiedCache).mtimeMs + 1000);
+    utimesSync(copiedBundle, later, later);
+    const summaryArgs = ['decode', '--summary', fx('arp', 'clean.pcap')];
+    const edited = spawnSync(process.execPath, [bin, ...summaryArgs], { encoding: 'utf8', env: debugEnv });
+    expect(edited.status, edited.stderr).toBe(0);
+    expect(edited.stderr).toContain('code cache stale');
+    expect(edited.stdout).toContain('Protocol HIERARCHY');
+    // A bundle of another build (its own build id) next to this cache: not used either.
+    const otherBuild = text.replace(/lvsaudit-build [0-9a-f]{40}/, `lvsaudit-build ${'1'.repeat(40)}`);
+    expect(otherBuild).not.toBe(text);
+    writeFileSync(copiedBundle, otherBuild);
+    utimesSync(copiedBundle, new Date(0), new Date(0));
+    const other = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: debugEnv });
+    expect(other.stderr).toContain('code cache stale');
+    expect(other.stdout).toBe(damaged.stdout);
+    writeFileSync(copiedBundle, text);
     rmSync(copiedCache);
     const none = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: debugEnv });
     expect(none.stderr).toContain('code cache none');
