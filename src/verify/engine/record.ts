@@ -76,7 +76,7 @@ function blankIp(): IpFields {
 
 /** A record with every field present (one object shape for fresh and reused records);
  *  extractRecord overwrites them all. */
-function blankRecord(): PacketRecord {
+export function blankRecord(): PacketRecord {
   return {
     point: 0, capture: '', frame: 0, ts: 0, t: 0, srcMac: null, dstMac: null, direction: null, ifIndex: -1, interfaceId: 0,
     ip: blankIp(), outer: null, tunnel: null, proto: 'tcp', sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, window: 0,

