@@ -29,7 +29,6 @@ export interface Trace {
 }
 
 export interface Connection {
-  id: string;
   client: string;
   cport: number;
   isn: number | null;
@@ -293,7 +292,6 @@ export class ConnectionTracker {
     const { vip, vport } = ctx.service;
     const proto = ctx.service.protocol;
     r.role = null;
-    r.conn = null;
     if (r.proto !== proto) return false;
     let learnt = false;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
@@ -351,7 +349,7 @@ export class ConnectionTracker {
       }
     }
     if (c === undefined) {
-      c = newConnection(`${cip}|${cport}|${isn ?? 'pre'}`, cip, cport, isn);
+      c = newConnection(cip, cport, isn);
       gens.push(c);
       this.all.push(c);
     }
@@ -436,9 +434,8 @@ export function sortedByTime(rs: readonly PacketRecord[]): boolean {
 }
 
 /** A connection with nothing seen yet (both trackers start them here). */
-export function newConnection(id: string, client: string, cport: number, isn: number | null): Connection {
+export function newConnection(client: string, cport: number, isn: number | null): Connection {
   return {
-    id,
     client,
     cport,
     isn,

@@ -103,7 +103,6 @@ export class FnatTracker {
   add(r: PacketRecord): void {
     const { vip, vport, protocol } = this.ctx.service;
     r.role = null;
-    r.conn = null;
     if (r.proto !== protocol) return;
     // The first fragment of a datagram: the director reassembles before translating (§2.1), so
     // its forwarded copy is the whole segment, which the last fragment's trace cannot match.
@@ -129,7 +128,7 @@ export class FnatTracker {
     if (c && syn && c.isn !== r.seq) c = undefined;
     if (!c) {
       const isn = syn ? r.seq : null;
-      c = newConnection(`${cip}|${cport}|${isn ?? 'pre'}`, cip, cport, isn);
+      c = newConnection(cip, cport, isn);
       infos.set(c, { leg: null, clientFamily: cip.includes(':') ? 6 : 4 });
       this.current.set(key, c);
       this.all.push(c);

@@ -25,7 +25,6 @@ export class LiveConnections {
       this.active.add(c);
       if (this.active.size > this.maxActive) this.maxActive = this.active.size;
     }
-    r.conn = c.id;
     c.records.push(r);
     this.hold(1);
     if (r.t > c.lastT) c.lastT = r.t;

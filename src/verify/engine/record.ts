@@ -64,8 +64,6 @@ export interface PacketRecord {
   l4ChecksumOk: boolean | null;
   /** Filled by classification. */
   role: Role | null;
-  /** Logical connection id, filled by classification. */
-  conn: string | null;
   /** true: client → server direction. */
   c2s: boolean;
 }
@@ -80,7 +78,7 @@ export function blankRecord(): PacketRecord {
   return {
     point: 0, capture: '', frame: 0, ts: 0, t: 0, srcMac: null, dstMac: null, direction: null, ifIndex: -1, interfaceId: 0,
     ip: blankIp(), outer: null, tunnel: null, proto: 'tcp', sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, window: 0,
-    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, role: null, conn: null, c2s: true,
+    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, role: null, c2s: true,
   };
 }
 
@@ -243,7 +241,6 @@ export function extractRecord(p: Packet, point: number, withOptions = true, into
   r.tcpOpts = isTcp && withOptions ? optionBytes(p, l) : null;
   r.l4ChecksumOk = isTcp ? tcp.checksumOk : udp.checksumOk;
   r.role = null;
-  r.conn = null;
   r.c2s = true;
   return r;
 }

@@ -57,10 +57,22 @@ export class FindingSink {
     return this.counts.get(rule)?.n ?? 0;
   }
 
+  /** A number per connection with a finding, for the merge key (only those get one). */
+  private readonly connNos = new WeakMap<Connection, number>();
+  private nextConnNo = 0;
+
+  private connNo(c: Connection): number {
+    const known = this.connNos.get(c);
+    if (known !== undefined) return known;
+    const n = this.nextConnNo++;
+    this.connNos.set(c, n);
+    return n;
+  }
+
   /** Reports a violation; repeated reports for the same rule and connection are merged. */
   add(rule: string, conn: Connection | null, message: string, hint: string, records: readonly PacketRef[], key?: string): void {
     if (this.ignore.has(rule)) return;
-    const k = `${rule}|${conn?.id ?? ''}|${key ?? ''}`;
+    const k = `${rule}|${conn ? this.connNo(conn) : ''}|${key ?? ''}`;
     const ev = records.map((r) => this.evidence(r));
     const p = this.pending.get(k);
     if (p) {

@@ -85,7 +85,7 @@ export const schedRules: RuleModule = {
     if (ctx.inferred) return;
     const s = ctx.service;
     const decisions = conns.filter((c) => c.backend !== null && c.isn !== null && (c.scheduled || ctx.directorIdx < 0));
-    const flagged = new Set<string>();
+    const flagged = new Set<Connection>();
     const timeoutNs = (s.persistenceTimeout ?? 0) * 1e9;
     // Persistence templates: client net → { rip, last activity }.
     const templates = new Map<string, { rip: string; lastT: number; conn: Connection }>();
@@ -96,7 +96,7 @@ export const schedRules: RuleModule = {
       const ev = [firstSyn(c), syn].filter((x, i, a): x is PacketRef => x !== undefined && a.indexOf(x) === i);
       sink.check('sched.unknown-rs');
       if (!rs) {
-        flagged.add(c.id);
+        flagged.add(c);
         sink.add(
           'sched.unknown-rs',
           c,
@@ -113,7 +113,7 @@ export const schedRules: RuleModule = {
       if (s.persistenceTimeout !== null) {
         sink.check('sched.persistence');
         if (tplAlive && tpl!.rip !== rip) {
-          flagged.add(c.id);
+          flagged.add(c);
           const prev = firstSyn(tpl!.conn);
           sink.add(
             'sched.persistence',
@@ -127,7 +127,7 @@ export const schedRules: RuleModule = {
       sink.check('sched.weight0');
       // Persistence templates to a quiesced server stay valid (lvs-behavior.md §1.10).
       if (rs.weight === 0 && !(tplAlive && tpl!.rip === rip)) {
-        flagged.add(c.id);
+        flagged.add(c);
         sink.add(
           'sched.weight0',
           c,
@@ -152,7 +152,7 @@ export const schedRules: RuleModule = {
     const picks: { c: Connection; i: number }[] = [];
     const seenNet = new Map<string, number>();
     for (const c of decisions) {
-      if (flagged.has(c.id)) continue;
+      if (flagged.has(c)) continue;
       const i = list.findIndex((r) => r.ip === c.backend);
       if (i < 0) continue;
       if (s.persistenceTimeout !== null) {
