@@ -308,6 +308,21 @@ describe('ARP collector: memos and caches change no result', () => {
     ]);
   });
 
+  it('past the connection index bound the count stops and says it is a lower bound (was: every frame counted anew)', () => {
+    const c = new ArpCollector((d) => d === ipNumOf(VIPS[0]!), 2);
+    // Three connections (distinct source ports), each seen three times, interleaved.
+    const specs = Array.from({ length: 9 }, (_, i) => s({ sport: i % 3 }));
+    feed(feedList(specs), 'view-per-capture', (p, pt) => c.observe(p, pt));
+    expect(c.aggs).toHaveLength(1);
+    const agg = c.aggs[0]!;
+    expect(agg.frames).toBe(9);
+    expect(agg.connCount).toBe(2);
+    expect(agg.connCountCapped).toBe(true);
+    const roomy = new ArpCollector((d) => d === ipNumOf(VIPS[0]!), 3);
+    feed(feedList(specs), 'view-per-capture', (p, pt) => roomy.observe(p, pt));
+    expect([roomy.aggs[0]!.connCount, roomy.aggs[0]!.connCountCapped]).toStrictEqual([3, false]);
+  });
+
   it('property: random interleavings match the reference model', () => {
     fc.assert(
       fc.property(fc.array(specArb, { minLength: 1, maxLength: 120 }), fc.constantFrom<Mode>('view-per-capture', 'shared-view', 'fresh'), fc.boolean(), (specs, mode, vipsOnly) => {

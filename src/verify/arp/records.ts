@@ -65,9 +65,12 @@ export interface IpAgg {
   points: Set<string>;
   /** A few IP sources behind srcMac (the client, or many clients behind a router). */
   srcIps: Set<number>;
-  /** The first TCP/UDP connections (bounded, for evidence); `connCount` counts them all. */
+  /** The first TCP/UDP connections (bounded, for evidence); `connCount` counts them all, up to
+   *  the index bound: past it, new ones are no longer told from seen ones (`connCountCapped`). */
   conns: Map<number, ConnRecord>;
   connCount: number;
+  /** The index was full: `connCount` is a lower bound. */
+  connCountCapped: boolean;
   /** sport·2^32 + src IP (unsigned) → connection: the counting index. One flat Map: a Map per
    *  source port cost an allocation per new connection of a client. */
   connIndex: Map<number, ConnRecord>;
@@ -81,7 +84,10 @@ export const MAX_IP_AGGS = 200_000;
 const MAX_CONNS_PER_AGG = 64;
 const MAX_SRC_IPS = 16;
 /** Connections tracked per aggregate for counting (beyond: the count is a lower bound). */
-const MAX_CONN_INDEX = 1_000_000;
+export const MAX_CONN_INDEX = 1_000_000;
+
+/** Where frames of connections past the index bound are counted: not told apart, not kept. */
+const UNINDEXED: ConnRecord = { proto: 0, src: 0, sport: -1, dport: 0, first: UNLISTED, frames: 0 };
 
 /** VLAN stack as text, outer tag first ("" untagged). Only called for ARP and new aggregates. */
 export function vlanText(p: Packet): string {
@@ -210,7 +216,11 @@ export class ArpCollector {
 
   /** `isVip` decides which IPv4 frames are aggregated: all (VIPs inferred later) or only VIPs.
    *  It must answer the same for the same address every time (its answers are memoised). */
-  constructor(private readonly isVip: (dst4: number) => boolean) {}
+  constructor(
+    private readonly isVip: (dst4: number) => boolean,
+    /** Connections indexed per aggregate (tests lower it). */
+    private readonly maxConnIndex = MAX_CONN_INDEX,
+  ) {}
 
   observe(p: Packet, point: string): void {
     this.frames++;
@@ -488,6 +498,7 @@ export class ArpCollector {
         srcIps: new Set(),
         conns: new Map(),
         connCount: 0,
+        connCountCapped: false,
         connIndex: new Map(),
         lastConn: null,
       };
@@ -508,6 +519,12 @@ export class ArpCollector {
     const key = sport * 0x1_0000_0000 + src4;
     let c = agg.connIndex.get(key);
     if (c === undefined) {
+      if (agg.connIndex.size >= this.maxConnIndex) {
+        // A new connection or one seen before: past the bound nobody can tell, so it is not
+        // counted (a lower bound, said so) and nothing is kept for it.
+        agg.connCountCapped = true;
+        return UNINDEXED;
+      }
       agg.connCount++;
       const dport = l4 === 'tcp' ? p.net.tcp.dport : p.net.udp.dport;
       // Past the bound connections are still counted (their small record is kept in the
@@ -515,7 +532,6 @@ export class ArpCollector {
       const listed = agg.conns.size < MAX_CONNS_PER_AGG;
       c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: src4, sport, dport, first: listed ? where(p, point, tsNs) : UNLISTED, frames: 0 };
       if (listed) agg.conns.set(agg.conns.size, c);
-      if (agg.connCount >= MAX_CONN_INDEX) return c; // not indexed: each frame counts anew, as before
       agg.connIndex.set(key, c);
     }
     this.connCache[slot] = c;

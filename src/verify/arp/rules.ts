@@ -230,7 +230,7 @@ export function clientPoisoned(input: RuleInput): Finding[] {
         ev(c.first, `${c.proto === 6 ? 'tcp' : 'udp'} ${ipv4ToString(c.src)}:${c.sport} → ${vip}:${c.dport} bypassed the director`),
       );
     }
-    const inConns = agg.connCount > 0 ? ` in ${plural(agg.connCount, 'connection')}` : '';
+    const inConns = agg.connCount > 0 ? ` in ${agg.connCountCapped ? 'at least ' : ''}${plural(agg.connCount, 'connection')}` : '';
     const because = cause
       ? `; it learnt that MAC from frame ${cause.frame} of ${cause.capture}`
       : '; the ARP packet that taught it was not captured';
