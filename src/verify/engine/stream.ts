@@ -37,8 +37,11 @@ const CHUNK = 32 * 1024;
 
 /** One capture file as a queue of records, refilled one chunk at a time. */
 export class PointReader {
+  /** Records queue[qi..qn): filled only when empty (fill), so the slots are reused from 0 once
+   *  it runs dry instead of shifting or splicing the array (a splice allocated its removed part). */
   private readonly queue: PacketRecord[] = [];
   private qi = 0;
+  private qn = 0;
   private it: AsyncIterator<Buffer> | null = null;
   /** A plain file: chunks read ahead into reused buffers (no allocation per chunk). */
   private chunks: FileChunks | null = null;
@@ -97,7 +100,7 @@ export class PointReader {
         }
         if (!this.opts.keep || this.opts.keep(r)) {
           r.t = r.ts - this.opts.offsetNs;
-          this.queue.push(r);
+          this.queue[this.qn++] = r;
         } else {
           pool?.give(r);
         }
@@ -107,22 +110,20 @@ export class PointReader {
   }
 
   peek(): PacketRecord | undefined {
-    return this.queue[this.qi];
+    return this.qi < this.qn ? this.queue[this.qi] : undefined;
   }
 
   shift(): PacketRecord | undefined {
+    if (this.qi >= this.qn) return undefined;
     const r = this.queue[this.qi++];
-    if (this.qi > 4096 && this.qi * 2 > this.queue.length) {
-      this.queue.splice(0, this.qi);
-      this.qi = 0;
-    }
+    if (this.qi === this.qn) this.qi = this.qn = 0;
     return r;
   }
 
   /** Reads until at least one record is queued or the file ends. */
   async fill(): Promise<void> {
     if (!this.started) await this.start();
-    while (this.qi >= this.queue.length && !this.done) {
+    while (this.qi >= this.qn && !this.done) {
       if (this.chunks !== null) {
         const chunk = await this.chunks.next();
         if (chunk === null) {
