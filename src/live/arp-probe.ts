@@ -57,7 +57,6 @@ export interface ArpProbeResult {
   findings: Finding[];
 }
 
-/** The part of the `cap` binding we use (node-cap 0.2). */
 /** Interface MAC (sysfs) and first IPv4 address; EnvironmentError when the interface is absent. */
 export function interfaceInfo(iface: string): { mac: string; ipv4: string | null } {
   if (!/^[\w.:@-]{1,15}$/.test(iface) || !existsSync(`/sys/class/net/${iface}`)) {

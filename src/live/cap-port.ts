@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { EnvironmentError } from '../cli/errors.js';
 
-export interface CapHandle {
+/** The part of the `cap` binding we use (node-cap 0.2). */
+interface CapHandle {
   open(device: string, filter: string, bufSize: number, buffer: Buffer): string;
   send(buffer: Buffer, nBytes?: number): void;
   close(): void;

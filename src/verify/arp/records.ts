@@ -84,7 +84,7 @@ export const MAX_IP_AGGS = 200_000;
 const MAX_CONNS_PER_AGG = 64;
 const MAX_SRC_IPS = 16;
 /** Connections tracked per aggregate for counting (beyond: the count is a lower bound). */
-export const MAX_CONN_INDEX = 1_000_000;
+const MAX_CONN_INDEX = 1_000_000;
 
 /** Where frames of connections past the index bound are counted: not told apart, not kept. */
 const UNINDEXED: ConnRecord = { proto: 0, src: 0, sport: -1, dport: 0, first: UNLISTED, frames: 0 };
