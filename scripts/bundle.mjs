@@ -24,8 +24,9 @@
  *  - commander loads node:child_process eagerly (~4 ms with net and stream) for executable
  *    subcommands, which lvsaudit does not have; the build makes that require lazy.
  *
- * Entry points: the CLI (main.js) and the parallel summary's worker (worker.js, which
- * src/decode/parallel/index.ts finds next to the running code: both land in dist/bundle/).
+ * Entry points: the CLI (main.js), the parallel summary's worker (worker.js, which
+ * src/decode/parallel/index.ts finds next to the running code: both land in dist/bundle/) and
+ * the split verify's helper (verify-worker.js, found the same way by src/verify/parallel/).
  * `import.meta.url` becomes the bundle file's own URL. Children run as separate processes (lab
  * director child, VM guest) stay unbundled in dist/ and are found through src/package-root.ts.
  * bin/lvsaudit.js loads the bundle only when it is at least as new as dist/cli/main.js, so a plain
@@ -63,7 +64,11 @@ const lazyChildProcess = {
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [path.join(root, 'dist', 'cli', 'main.js'), path.join(root, 'dist', 'decode', 'parallel', 'worker.js')],
+  entryPoints: [
+    path.join(root, 'dist', 'cli', 'main.js'),
+    path.join(root, 'dist', 'decode', 'parallel', 'worker.js'),
+    path.join(root, 'dist', 'verify', 'parallel', 'verify-worker.js'),
+  ],
   entryNames: '[name]',
   outdir,
   bundle: true,
@@ -89,7 +94,7 @@ await build({
   logLevel: 'warning',
 });
 writeFileSync(path.join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
-for (const f of ['main.js', 'worker.js']) {
+for (const f of ['main.js', 'worker.js', 'verify-worker.js']) {
   const file = path.join(outdir, f);
   const text = readFileSync(file, 'utf8');
   writeFileSync(file, text.replace(BUILD_ID_PLACEHOLDER, createHash('sha1').update(text).digest('hex')));

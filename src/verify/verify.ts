@@ -3,472 +3,137 @@
  * across points, run the rule families of rules.md per service, and return a VerifyResult that
  * the reporters render. The CLI (src/cli/verify.ts) only parses options and calls this.
  *
- * Two passes. (1) A bounded sample of every capture (engine/load.ts) gives the clock offsets
- * (engine/clock.ts), the director's and real servers' MACs, which capture is which real server,
- * and the service when none is configured (engine/infer.ts). (2) All captures are read side by
- * side in corrected time (engine/stream.ts); records are classified into connections
- * (engine/connections.ts), and each connection is judged by the rule modules (rules/*.ts) once
- * it has closed, then its packets are forgotten: packet memory follows the live connections,
- * not the capture size. Scheduling rules run last over the per-connection summaries, which stay
- * (about 0.5 KB per judged connection with the client's endpoints and the ARP connection count:
- * memory still grows with the number of connections, slowly).
+ * Two passes. (1) A bounded sample of every capture gives the clock offsets, the director's and
+ * real servers' MACs, which capture is which real server, and the service when none is
+ * configured (prepare.ts). (2) All captures are read side by side in corrected time; records
+ * are classified into connections, and each connection is judged by the rule modules once it
+ * has closed, then its packets are forgotten: packet memory follows the live connections, not
+ * the capture size (share.ts). Pass 2 of a big NAT/DR/TUN run is split by client endpoint over
+ * threads (parallel/index.ts); the shares are merged here, in an order that does not depend on
+ * the split (engine/judge-order.ts). Scheduling rules run last over the per-connection
+ * summaries of all shares, which stay (about 0.5 KB per judged connection with the client's
+ * endpoints and the ARP connection count: memory still grows with the number of connections,
+ * slowly).
  *
  *   const result = await verify({ services, points: [{ kind: 'client', files: ['cl.pcap'] }, …],
  *                                 profile: 'linux' });
  */
-import { formatTimestamp } from '../decode/frame.js';
-import { ArpAnalyzer } from './arp/index.js';
 import type { Finding, NotEvaluated } from './findings.js';
 import { hasError } from './findings.js';
-import type { ClockOffset, ConnectionLadder, LadderCopy, PointSummary, RuleTally, VerifyResult } from './result.js';
+import type { ClockOffset, PointSummary, RuleTally, VerifyResult } from './result.js';
 import { RULES, missingReason, type PointNeed } from './rules-catalog.js';
-import type { ForwardMethod, Service, ServiceSet } from './service/model.js';
-import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
-import { ConnectionTracker, type Connection } from './engine/connections.js';
-import { FnatTracker } from './engine/fnat-tracker.js';
-import { fullnatFlow, makeFullnatRules } from './rules/fullnat.js';
-import { decorateFullnatLadder } from './rules/fullnat-ladder.js';
-import type { EngineContext, Profile } from './engine/context.js';
-import { inferService } from './engine/infer.js';
-import { DirectorAnswers } from './engine/director-answers.js';
-import { captureFindings, noteArp, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
-import { mergeReaders, PointReader } from './engine/stream.js';
-import type { CaptureWarning } from '../decode/capture/index.js';
-import { RecordPool, type PacketRecord } from './engine/record.js';
-import { FindingSink, connLabel } from './engine/sink.js';
-import { checksumRules } from './rules/checksum.js';
-import type { RuleModule } from './rules/common.js';
-import { drRules } from './rules/dr.js';
-import { flowRules } from './rules/flow.js';
-import { natRules } from './rules/nat.js';
-import { rewriteRules } from './rules/rewrite.js';
+import type { ForwardMethod } from './service/model.js';
+import type { Connection } from './engine/connections.js';
+import type { EngineContext } from './engine/context.js';
+import { AFTER_ALL } from './engine/judge-order.js';
+import { captureFindings } from './engine/load.js';
+import { WHOLE } from './engine/partition.js';
+import { FindingSink } from './engine/sink.js';
+import { splitPlan, startHelpers, type Helper } from './parallel/index.js';
+import { canSplit, fingerprint, PhaseClock, prepare, type Prepared, type VerifyInput } from './prepare.js';
 import { schedRules } from './rules/sched.js';
-import { tunRules } from './rules/tun.js';
+import { mergeLadders, runShare, type MainExtras, type ShareResult } from './share.js';
 
-export interface VerifyInput {
-  services: ServiceSet | null;
-  points: PointInput[];
-  profile: Profile;
-  toaKinds?: number[];
-  ignore?: string[];
-  /** Correlation window after clock correction (default 1000 ms). */
-  windowMs?: number;
-  /** Cap on connections returned for ladder diagrams (default 2000). */
-  maxLadders?: number;
-  /** Records per capture in the first (sampling) pass; default 20000 (tests lower it). */
-  sampleRecords?: number;
-  /** Reuse judged packet records (default true; false exists so tests can prove the reuse
-   *  changes nothing). */
-  reuseRecords?: boolean;
-  /** Try a small first sample before the full one (default true; see settledBySample). */
-  stagedSample?: boolean;
-  /** Called at the end of each phase with its name and wall time (LVSAUDIT_VERIFY_TIMING). */
-  onPhase?: (phase: string, ms: number) => void;
-}
+export type { VerifyInput } from './prepare.js';
+export { RULE_MODULES } from './share.js';
 
-/** Reports the wall time of each phase of a run to `onPhase`, when there is one. */
-class PhaseClock {
-  private last = performance.now();
-  constructor(private readonly onPhase: ((phase: string, ms: number) => void) | undefined) {}
-  mark(phase: string): void {
-    if (!this.onPhase) return;
-    const now = performance.now();
-    this.onPhase(phase, now - this.last);
-    this.last = now;
-  }
-}
-
-/** A wider second sample, when the first samples of two captures did not overlap in time. */
-const WIDE_SAMPLE_FACTOR = 50;
-
-/** Pass 1 first reads this fraction of the sample (configured NAT/DR/TUN services). */
-const FIRST_STAGE_DIVISOR = 8;
-/** Matched packets that pin a clock offset: the median of this many differences moves by well
- *  under the one-way latency when more are added. */
-const ENOUGH_PAIRS = 256;
-
-function isFullnat(s: Service): boolean {
-  return s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat';
-}
-
-/** True when point i's sample stopped at the limit (the file had more records to give). */
-function sampleCut(points: readonly LoadedPoint[], i: number, refIdx: number, size: number): boolean {
-  return points[i]!.records.length >= (i === refIdx ? size * 4 : size);
+/** One service judged over all shares. */
+interface Judged {
+  ctx: EngineContext;
+  sink: FindingSink;
+  all: Connection[];
+  correlated: number;
+  maxActive: number;
+  maxHeld: number;
 }
 
 /**
- * Whether a small first sample already gives what the full one would (pass 1 is ~15 % of a big
- * run, most of it retaining the sampled records): every point's clock rests on ENOUGH_PAIRS
- * matched packets, and every real-server capture names a service address (so it can be
- * recognised) — or else neither it nor the reference had more records to give, in which case
- * the full sample would read exactly the same records.
+ * The order the scheduling rules see decisions in: SYN time (else last packet), ties by the
+ * director's capture order of the SYNs, then by client endpoint — never by which share or
+ * thread saw a connection first.
  */
-function settledBySample(points: readonly LoadedPoint[], clocks: readonly ClockEstimate[], size: number, addrs: ReadonlySet<string>): boolean {
-  const refIdx = referencePoint(points);
-  const more = (i: number): boolean => sampleCut(points, i, refIdx, size) || sampleCut(points, refIdx, refIdx, size);
-  return points.every((p, i) => {
-    if (i === refIdx) return true;
-    if (clocks[i]!.pairs < ENOUGH_PAIRS && more(i)) return false;
-    if (p.kind === 'rs' && !p.rsIp && more(i)) return p.records.some((r) => addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.dst) || addrs.has(r.outer.src))));
-    return true;
-  });
+function decisionOrder(a: Connection, b: Connection): number {
+  const ta = a.synT ?? a.lastT;
+  const tb = b.synT ?? b.lastT;
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  const da = a.synAtDirector;
+  const db = b.synAtDirector;
+  if (da && db && da.frame !== db.frame) return da.frame - db.frame;
+  const sa = a.synRecord;
+  const sb = b.synRecord;
+  if (sa && sb && (sa.point !== sb.point || sa.frame !== sb.frame)) return sa.point - sb.point || sa.frame - sb.frame;
+  if (a.client !== b.client) return a.client < b.client ? -1 : 1;
+  return a.cport - b.cport || (a.isn ?? -1) - (b.isn ?? -1);
 }
 
-export const RULE_MODULES: readonly RuleModule[] = [flowRules, checksumRules, rewriteRules, natRules, drRules, tunRules, schedRules];
-
-/** Every address a service involves: a packet that names none of them is not kept. */
-function serviceAddresses(set: ServiceSet): Set<string> {
-  const a = new Set<string>();
-  for (const s of set.services) {
-    if (s.vip) a.add(s.vip);
-    for (const r of s.realServers) a.add(r.ip);
-    for (const l of s.localAddresses) a.add(l);
-  }
-  return a;
-}
-
-/** Service ports (VIP ports and RS ports): a director forwarding to an unconfigured server still
- *  uses one of them, and that packet must be kept to be reported (sched.unknown-rs). */
-function servicePorts(set: ServiceSet): Set<number> {
-  const ports = new Set<number>();
-  for (const s of set.services) {
-    if (s.vport) ports.add(s.vport);
-    for (const r of s.realServers) if (r.port) ports.add(r.port);
-  }
-  return ports;
-}
-
-function keepFor(addrs: Set<string>, ports: Set<number>): (r: PacketRecord) => boolean {
-  return (r) =>
-    addrs.has(r.ip.src) ||
-    addrs.has(r.ip.dst) ||
-    (r.outer !== null && (addrs.has(r.outer.src) || addrs.has(r.outer.dst))) ||
-    ports.has(r.sport) ||
-    ports.has(r.dport);
-}
-
-/** Most frequent value of a list (ties: first seen). */
-function mode(xs: readonly string[]): string | null {
-  const m = new Map<string, number>();
-  let best: string | null = null;
-  let bestN = 0;
-  for (const x of xs) {
-    const n = (m.get(x) ?? 0) + 1;
-    m.set(x, n);
-    if (n > bestN) {
-      best = x;
-      bestN = n;
+/** Shares 1.. from the helpers; a helper that failed or disagrees is run here instead. */
+async function helperShares(input: VerifyInput, print: string, helpers: readonly Helper[], debug: (line: string) => void): Promise<ShareResult[]> {
+  const out: ShareResult[] = [];
+  for (const h of helpers) {
+    const r = await h.result;
+    if (r.ok && r.fingerprint === print) {
+      out.push(r.share);
+      continue;
     }
+    debug(`share ${h.spec.index} of ${h.spec.of} run on the main thread: ${r.ok ? 'its first pass disagreed' : r.reason}`);
+    // Pass 1 again: the main share has consumed this one's points.
+    const again = await prepare(input);
+    out.push((await runShare(again, h.spec, false)).share);
   }
-  return best;
-}
-
-/** The MAC a real-server capture's host owns: destination of what it receives for the service. */
-function ownMac(p: LoadedPoint, vips: ReadonlySet<string>, rip: string | null): string | null {
-  const macs: string[] = [];
-  for (const r of p.records) {
-    if (!r.dstMac) continue;
-    if (vips.has(r.ip.dst) || (rip && (r.ip.dst === rip || r.outer?.dst === rip))) macs.push(r.dstMac);
-  }
-  return mode(macs);
-}
-
-/** Gives every RS capture without `IP=` its RIP: the configured RIP its packets name most, else
- *  the RIP its own MAC claims in ARP (DR captures never name the RIP in the IP header). */
-function recogniseRealServers(points: LoadedPoint[], rips: ReadonlySet<string>, vips: ReadonlySet<string>): void {
-  const arpAll = new Map<string, Set<string>>();
-  for (const p of points) for (const [ip, macs] of p.arp) for (const m of macs) (arpAll.get(ip) ?? arpAll.set(ip, new Set()).get(ip)!).add(m);
-  for (const p of points) {
-    if (p.kind !== 'rs' || p.rsIp) continue;
-    const named: string[] = [];
-    for (const r of p.records) {
-      for (const a of [r.ip.src, r.ip.dst, r.outer?.dst, r.outer?.src]) if (a && rips.has(a)) named.push(a);
-    }
-    let ip = mode(named);
-    if (!ip) {
-      const mac = ownMac(p, vips, null);
-      if (mac) for (const [aip, macs] of arpAll) if (rips.has(aip) && macs.has(mac)) ip = aip;
-    }
-    if (ip) {
-      p.rsIp = ip;
-      p.name = `rs:${ip}`;
-    }
-  }
-  // By elimination: one RS capture left unrecognised and one configured RIP without a capture.
-  const unknown = points.filter((p) => p.kind === 'rs' && !p.rsIp);
-  const claimed = new Set(points.map((p) => p.rsIp).filter((x): x is string => x !== null));
-  const free = [...rips].filter((ip) => !claimed.has(ip));
-  if (unknown.length === 1 && free.length === 1 && unknown[0]!.records.length > 0) {
-    unknown[0]!.rsIp = free[0]!;
-    unknown[0]!.name = `rs:${free[0]!}`;
-  }
-}
-
-function makeContext(
-  service: Service,
-  inferred: boolean,
-  profile: Profile,
-  points: LoadedPoint[],
-  clocks: ClockEstimate[],
-  windowNs: number,
-): EngineContext {
-  const rsByIp = new Map(service.realServers.map((r) => [r.ip, r]));
-  const methods = new Set<ForwardMethod>(service.realServers.map((r) => r.method));
-  if (methods.size === 0 && service.method) methods.add(service.method);
-  const ctx: EngineContext = {
-    service,
-    inferred,
-    profile,
-    points,
-    clocks,
-    windowNs,
-    rsByIp,
-    methods,
-    directorMacs: new Set(),
-    rsIpByMac: new Map(),
-    rsMacsByIp: new Map(),
-    clientIdx: points.findIndex((p) => p.kind === 'client'),
-    directorIdx: points.findIndex((p) => p.kind === 'director'),
-    rsPointByIp: new Map(),
-  };
-  const vips = new Set([service.vip]);
-  const learnMac = (ip: string, mac: string): void => {
-    ctx.rsIpByMac.set(mac, ip);
-    (ctx.rsMacsByIp.get(ip) ?? ctx.rsMacsByIp.set(ip, new Set()).get(ip)!).add(mac);
-  };
-  points.forEach((p, i) => {
-    if (p.kind === 'rs') {
-      p.ownMac = ownMac(p, vips, p.rsIp);
-      if (p.rsIp) {
-        ctx.rsPointByIp.set(p.rsIp, i);
-        if (p.ownMac) learnMac(p.rsIp, p.ownMac);
-      }
-    }
-    for (const [ip, macs] of p.arp) if (rsByIp.has(ip)) for (const m of macs) learnMac(ip, m);
-  });
-  return ctx;
-}
-
-const ROLE_NAME = { C: 'client', Di: 'director-in', De: 'director-out', R: 'rs' } as const;
-
-function flagText(f: number): string {
-  const names: [number, string][] = [
-    [0x02, 'S'],
-    [0x01, 'F'],
-    [0x04, 'R'],
-    [0x08, 'P'],
-    [0x10, '.'],
-    [0x20, 'U'],
-  ];
-  return names.filter(([b]) => (f & b) !== 0).map(([, n]) => n).join('');
-}
-
-function ladder(ctx: EngineContext, c: Connection, rules: string[]): ConnectionLadder {
-  const t0 = c.records[0]?.t ?? 0;
-  const first = c.records[0];
-  const packets = [...c.traces]
-    .sort((a, b) => a.t0 - b.t0)
-    .map((t) => {
-      const order = t.c2s ? ['C', 'Di', 'De', 'R'] : ['R', 'Di', 'De', 'C'];
-      const copies = [...t.list].sort((a, b) => order.indexOf(a.role!) - order.indexOf(b.role!));
-      let prev: PacketRecord | null = null;
-      const out: LadderCopy[] = copies.map((r) => {
-        const changed: string[] = [];
-        if (prev) {
-          if (prev.ip.src !== r.ip.src) changed.push('src');
-          if (prev.ip.dst !== r.ip.dst) changed.push('dst');
-          if (prev.sport !== r.sport) changed.push('sport');
-          if (prev.dport !== r.dport) changed.push('dport');
-          if (prev.ip.ttl !== r.ip.ttl) changed.push('ttl');
-          if (prev.ip.id !== r.ip.id) changed.push('ipId');
-          if (prev.srcMac !== r.srcMac) changed.push('srcMac');
-          if (prev.dstMac !== r.dstMac) changed.push('dstMac');
-          if ((prev.outer === null) !== (r.outer === null)) changed.push('outer');
-          if (prev.hash !== r.hash) changed.push('payload');
-        }
-        prev = r;
-        return {
-          point: ctx.points[r.point]!.name,
-          role: ROLE_NAME[r.role!],
-          capture: r.capture,
-          frame: r.frame,
-          tMs: Math.round((r.t - t0) / 1e3) / 1e3,
-          src: r.ip.src,
-          dst: r.ip.dst,
-          sport: r.sport,
-          dport: r.dport,
-          ttl: r.ip.ttl,
-          ipId: r.ip.id,
-          srcMac: r.srcMac,
-          dstMac: r.dstMac,
-          outer: r.outer ? { src: r.outer.src, dst: r.outer.dst, ttl: r.outer.ttl, proto: r.outer.proto } : null,
-          changed,
-        };
-      });
-      const any = t.list[0]!;
-      return { direction: t.c2s ? ('c2s' as const) : ('s2c' as const), flags: flagText(any.flags), seq: any.seq, ack: any.ack, payloadLen: any.payloadLen, copies: out };
-    });
-  const ns = first ? first.ts : 0;
-  return {
-    conn: connLabel(ctx, c),
-    client: c.client,
-    realServer: c.backend,
-    start: formatTimestamp(Math.floor(ns / 1e9), Math.round(ns % 1e9)),
-    packets,
-    rules,
-  };
+  return out;
 }
 
 export async function verify(input: VerifyInput): Promise<VerifyResult> {
-  const windowNs = (input.windowMs ?? 1000) * 1e6;
-  const ignore = new Set(input.ignore ?? []);
-  const configured = input.services !== null && input.services.services.length > 0;
-  const keep = configured ? keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) : undefined;
-  const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
-
   const phases = new PhaseClock(input.onPhase);
-  // Pass 1: a bounded sample of every capture → clocks, topology, service.
-  const sample = input.sampleRecords ?? SAMPLE_RECORDS;
-  const sampleOpts = { ...(keep ? { keep } : {}), ...toa };
-  let size = sample;
-  let points: LoadedPoint[] | null = null;
-  let clocks: ClockEstimate[] = [];
-  if (configured && input.stagedSample !== false && !input.services!.services.some(isFullnat)) {
-    // A configured NAT/DR/TUN service needs the sample only for clocks and which capture is
-    // which host: a small one usually settles both (see settledBySample).
-    const small = Math.max(1, Math.floor(sample / FIRST_STAGE_DIVISOR));
-    const first = await samplePoints(input.points, sampleOpts, small);
-    const firstClocks = estimateClocks(first);
-    if (settledBySample(first, firstClocks, small, serviceAddresses(input.services!))) {
-      points = first;
-      clocks = firstClocks;
-      size = small;
-    }
+  const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (line: string): void => void process.stderr.write(`lvsaudit: verify: ${line}\n`) : (): void => {};
+  const plan = splitPlan(input);
+  // Helpers start first: their thread start and their own pass 1 overlap the main thread's.
+  const helpers = plan.of > 1 ? startHelpers(input, plan.of) : [];
+  try {
+    const prep = await prepare(input, phases);
+    const split = helpers.length > 0 && canSplit(prep);
+    debug(split ? `pass 2 split in ${plan.of} shares (${plan.why})` : `pass 2 on one thread: ${helpers.length > 0 ? 'the service cannot be split by client' : plan.why}`);
+    if (!split) await Promise.all(helpers.map((h) => h.stop()));
+    // Before pass 2, which consumes the points' samples.
+    const print = split ? fingerprint(prep) : '';
+    phases.mark('set-up: clocks, topology, rules');
+    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true);
+    phases.mark(split ? `pass 2: share 1 of ${plan.of} correlated and judged` : 'pass 2: every capture correlated and judged');
+    const shares = [mine.share, ...(split ? await helperShares(input, print, helpers, debug) : [])];
+    if (split) phases.mark('pass 2: the other shares');
+    return assemble(input, prep, shares, mine.extras, phases);
+  } finally {
+    await Promise.all(helpers.map((h) => h.stop()));
   }
-  if (points === null) {
-    points = await samplePoints(input.points, sampleOpts, sample);
-    clocks = estimateClocks(points);
-  }
-  phases.mark(`pass 1: sample of ${size} records per capture`);
-  const refIdx = referencePoint(points);
-  // Captures started at different times: their first samples may share no packet. Look further
-  // (a wider sample) before giving up on a clock offset.
-  const cut = (i: number): boolean => sampleCut(points!, i, refIdx, size);
-  if (points.some((_, i) => i !== refIdx && clocks[i]!.pairs === 0 && (cut(i) || cut(refIdx)))) {
-    points = await samplePoints(input.points, sampleOpts, sample * WIDE_SAMPLE_FACTOR);
-    clocks = estimateClocks(points);
-  }
-  const notEvaluated: NotEvaluated[] = [];
+}
 
-  let services: Service[];
-  let inferred = false;
-  if (configured) {
-    services = input.services!.services;
-    recogniseRealServers(points, new Set(services.flatMap((s) => s.realServers.map((r) => r.ip))), new Set(services.map((s) => s.vip)));
-  } else {
-    const s = inferService(points, new Map());
-    services = s ? [s] : [];
-    inferred = true;
-    if (s) recogniseRealServers(points, new Set(s.realServers.map((r) => r.ip)), new Set([s.vip]));
-  }
-
+/** Merges the shares and runs the scheduling rules and tallies. */
+function assemble(input: VerifyInput, prep: Prepared, shares: readonly ShareResult[], extras: MainExtras, phases: PhaseClock): VerifyResult {
+  const { points, clocks, refIdx, services, inferred, ignore, configured } = prep;
   const profile = input.profile;
-  const maxLadders = input.maxLadders ?? 2000;
-  const connections: ConnectionLadder[] = [];
-  const engines: { ctx: EngineContext; sink: FindingSink; tracker: ConnectionTracker | FnatTracker }[] = [];
-  // ICMP errors and fragments, shared by every service's rules (see engine/director-answers.ts).
-  const answers = new DirectorAnswers();
-  // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
-  // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
-  const pool = input.reuseRecords !== false && services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
-  for (const service of services) {
-    if (isFullnat(service)) {
-      // FullNAT changes the client address and seq: its own tracker links the two legs
-      // (engine/fnat-tracker.ts) and its rules judge them (rules/fullnat.ts).
-      const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
-      const sink = new FindingSink(ctx, ignore);
-      const perConn = [fullnatFlow(flowRules), checksumRules, makeFullnatRules(input.toaKinds ? { toaKinds: input.toaKinds } : {})];
-      const tracker = new FnatTracker(ctx, (c) => {
-        for (const m of perConn) m.run(ctx, [c], sink);
-        if (connections.length < maxLadders) connections.push(decorateFullnatLadder(ctx, c, ladder(ctx, c, []), input.toaKinds));
-      });
-      engines.push({ ctx, sink, tracker });
-      continue;
+  const notEvaluated: NotEvaluated[] = [];
+  const judged: Judged[] = extras.engines.map((e, i) => {
+    const sink = new FindingSink(e.ctx, ignore);
+    let all: Connection[] = [];
+    let correlated = 0;
+    let maxActive = 0;
+    let maxHeld = 0;
+    for (const s of shares) {
+      const part = s.engines[i]!;
+      sink.absorb(part.sink);
+      all = all.length === 0 ? part.all : all.concat(part.all);
+      correlated += part.correlated;
+      // Shares peak at different moments: their sum bounds the peak of a single thread.
+      maxActive += part.maxActive;
+      maxHeld += part.maxHeld;
     }
-    const ctx = makeContext(service, inferred, profile, points, clocks, windowNs);
-    ctx.answers = answers;
-    const sink = new FindingSink(ctx, ignore);
-    const perConn = RULE_MODULES.filter((m) => m !== schedRules);
-    const tracker = new ConnectionTracker(
-      ctx,
-      (c) => {
-        for (const m of perConn) m.run(ctx, [c], sink);
-        if (connections.length < maxLadders) connections.push(ladder(ctx, c, []));
-      },
-      undefined,
-      pool,
-    );
-    engines.push({ ctx, sink, tracker });
-  }
-
-  // Pass 2: every capture side by side in corrected time; connections are judged as they close.
-  for (const p of points) {
-    p.records = [];
-    p.firstTs = Infinity;
-    p.lastTs = -Infinity;
-  }
-  const vipList = services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip);
-  const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
-  const arp = new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' });
-  const warnings: CaptureWarning[] = [];
-  const readers: PointReader[] = [];
-  const anyFullnat = services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
-  points.forEach((p, i) => {
-    for (const file of p.files) {
-      readers.push(
-        new PointReader(file, i, {
-          ...toa,
-          ...(keep ? { keep } : {}),
-          offsetNs: clocks[i]!.offsetNs,
-          tcpOptions: anyFullnat,
-          ...(pool ? { pool } : {}),
-          onWarning: (w) => warnings.push(w),
-          observe: (pkt) => {
-            p.frames++;
-            const ts = pkt.tsSec * 1e9 + pkt.tsNsec;
-            if (ts < p.firstTs) p.firstTs = ts;
-            if (ts > p.lastTs) p.lastTs = ts;
-            noteArp(p, pkt);
-            arp.observe(pkt, p.name);
-            if (p.kind !== 'rs') answers.observe(pkt);
-          },
-        }),
-      );
-    }
+    all = [...all].sort(decisionOrder);
+    sink.begin(AFTER_ALL);
+    schedRules.run(e.ctx, all, sink);
+    return { ctx: e.ctx, sink, all, correlated, maxActive, maxHeld };
   });
-  phases.mark('set-up: clocks, topology, rules');
-  const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
-  await mergeReaders(
-    readers,
-    sole
-      ? (r) => {
-          if (!sole.add(r)) pool!.give(r);
-        }
-      : (r) => {
-          for (const e of engines) e.tracker.add(r);
-        },
-    (now) => {
-      for (const e of engines) e.tracker.sweep(now);
-    },
-  );
-  phases.mark('pass 2: every capture correlated and judged');
-  for (const e of engines) {
-    e.tracker.finish();
-    const all = [...e.tracker.all].sort((a, b) => (a.synT ?? a.lastT) - (b.synT ?? b.lastT));
-    schedRules.run(e.ctx, all, e.sink);
-  }
 
-  const findings: Finding[] = captureFindings(readers, points, warnings);
+  const findings: Finding[] = captureFindings(extras.readers, points, extras.warnings);
   const clockOffsets: ClockOffset[] = [];
   // capture.clock-offset: one info finding per point measured against the reference.
   points.forEach((p, i) => {
@@ -490,10 +155,11 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   });
 
   // ARP findings from H6's analyzer.
-  const arpReport = arp.finish();
+  const arpReport = extras.arpReport;
   for (const f of arpReport.findings) if (!ignore.has(f.rule)) findings.push(f);
-  for (const { sink } of engines) findings.push(...sink.findings());
-  const sinkCtxs = engines;
+  for (const { sink } of judged) findings.push(...sink.findings());
+  const sinkCtxs = judged;
+  const connections = mergeLadders(shares.map((s) => s.ladders), input.maxLadders ?? 2000);
   for (const l of connections) l.rules = [...new Set(findings.filter((f) => f.conn === l.conn).map((f) => f.rule))];
 
   // Tally and not-evaluated, from the catalog.
@@ -534,7 +200,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     clockOffsetMs: i === refIdx ? 0 : clocks[i]!.pairs > 0 ? clocks[i]!.offsetNs / 1e6 : null,
   }));
 
-  const connCount = engines.reduce((n, e) => n + e.tracker.all.length, 0);
+  const connCount = judged.reduce((n, e) => n + e.all.length, 0);
 
   phases.mark('scheduling rules, tallies');
   const serviceOut = services.length === 1 ? services[0] : services;
@@ -549,10 +215,10 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     rules,
     stats: {
       frames: points.reduce((n, p) => n + p.frames, 0),
-      packetsCorrelated: engines.reduce((n, e) => n + e.tracker.liveSet.correlated, 0),
+      packetsCorrelated: judged.reduce((n, e) => n + e.correlated, 0),
       connections: connCount,
-      maxLiveConnections: engines.reduce((n, e) => Math.max(n, e.tracker.liveSet.maxActive), 0),
-      maxLivePackets: engines.reduce((n, e) => Math.max(n, e.tracker.liveSet.maxHeld), 0),
+      maxLiveConnections: judged.reduce((n, e) => Math.max(n, e.maxActive), 0),
+      maxLivePackets: judged.reduce((n, e) => Math.max(n, e.maxHeld), 0),
       services: services.length,
       errors: findings.filter((f) => f.severity === 'error').length,
       warnings: findings.filter((f) => f.severity === 'warning').length,

@@ -9,6 +9,7 @@ import { severityOf } from '../rules-catalog.js';
 import type { Connection } from './connections.js';
 import type { EngineContext } from './context.js';
 import type { PacketRef, Role } from './record.js';
+import { AFTER_ALL, compareJudge, type JudgeKey } from './judge-order.js';
 
 const MAX_EVIDENCE = 24;
 /** Findings listed one by one per rule before the rest are folded into a summary. */
@@ -24,6 +25,30 @@ const ROLE_NOTE: Record<Role, string> = {
 interface Pending {
   finding: Finding;
   count: number;
+  /** Where it sorts in the report: the connection judged when it was (first) raised, then the
+   *  sink's add counter (engine/judge-order.ts). */
+  key: JudgeKey;
+  seq: number;
+  /** Merge key of a finding not tied to one connection (rule and the rule's own key): such a
+   *  finding gathers packets of many connections, also across the shares of a split run.
+   *  Null for a connection's finding, which only its own connection's adds reach. */
+  shared: string | null;
+  /** Sort positions of a shared finding's evidence, parallel to `finding.evidence`: it keeps
+   *  the earliest packets in report order, whichever order connections were judged in. */
+  evKeys: EvidenceKey[] | null;
+}
+
+/** Report position of one evidence packet of a shared finding: judge key, add, index in the add. */
+type EvidenceKey = [JudgeKey, number, number];
+
+function compareEvidence(a: EvidenceKey, b: EvidenceKey): number {
+  return compareJudge(a[0], b[0]) || a[1] - b[1] || a[2] - b[2];
+}
+
+/** What a share of a split run hands over (structured-clone safe). */
+export interface SinkState {
+  counts: [string, number][];
+  pendings: Pending[];
 }
 
 export class FindingSink {
@@ -32,11 +57,19 @@ export class FindingSink {
   private readonly counts = new Map<string, { n: number }>();
   private readonly pending = new Map<string, Pending>();
   private readonly order: Pending[] = [];
+  /** The connection being judged (begin) and the number of adds so far. */
+  private cur: JudgeKey = AFTER_ALL;
+  private seq = 0;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly ignore: ReadonlySet<string>,
   ) {}
+
+  /** The rules are about to judge the connection with this key (AFTER_ALL: none). */
+  begin(key: JudgeKey): void {
+    this.cur = key;
+  }
 
   evidence(r: PacketRef, note?: string): Evidence {
     const e: Evidence = { capture: r.capture, frame: r.frame, point: this.ctx.points[r.point]!.name };
@@ -72,8 +105,28 @@ export class FindingSink {
   /** Reports a violation; repeated reports for the same rule and connection are merged. */
   add(rule: string, conn: Connection | null, message: string, hint: string, records: readonly PacketRef[], key?: string): void {
     if (this.ignore.has(rule)) return;
-    const k = `${rule}|${conn ? this.connNo(conn) : ''}|${key ?? ''}`;
+    const seq = this.seq++;
     const ev = records.map((r) => this.evidence(r));
+    if (conn === null) {
+      const k = `${rule}||${key ?? ''}`;
+      const one: Pending = {
+        finding: { rule, severity: severityOf(rule), message, hint, evidence: [] },
+        count: 1,
+        key: this.cur,
+        seq,
+        shared: k,
+        evKeys: [],
+      };
+      ev.forEach((e, i) => insertEvidence(one, e, [this.cur, seq, i]));
+      const p = this.pending.get(k);
+      if (p) mergeShared(p, one);
+      else {
+        this.pending.set(k, one);
+        this.order.push(one);
+      }
+      return;
+    }
+    const k = `${rule}|${this.connNo(conn)}|${key ?? ''}`;
     const p = this.pending.get(k);
     if (p) {
       p.count++;
@@ -85,16 +138,9 @@ export class FindingSink {
       return;
     }
     const finding: Finding = { rule, severity: severityOf(rule), message, hint, evidence: ev.slice(0, MAX_EVIDENCE) };
-    if (conn) finding.conn = connLabel(this.ctx, conn);
-    const np = { finding, count: 1 };
+    finding.conn = connLabel(this.ctx, conn);
+    const np: Pending = { finding, count: 1, key: this.cur, seq, shared: null, evKeys: null };
     this.pending.set(k, np);
-    this.order.push(np);
-  }
-
-  /** A finding that is not about packets (clock offsets, config facts). */
-  addRaw(f: Finding): void {
-    if (this.ignore.has(f.rule)) return;
-    const np = { finding: f, count: 1 };
     this.order.push(np);
   }
 
@@ -104,15 +150,41 @@ export class FindingSink {
     return n;
   }
 
+  /** Everything this sink gathered, for another sink to absorb (a share of a split run). */
+  exportState(): SinkState {
+    return { counts: [...this.counts].map(([rule, c]) => [rule, c.n]), pendings: this.order };
+  }
+
   /**
-   * The findings, at most MAX_PER_RULE per rule: a systematic fault (every connection's TTL)
-   * would otherwise print thousands of identical findings. The rest of a rule's connections are
-   * folded into one last finding that counts them and cites a few.
+   * Takes over another sink's findings and counts. A connection's findings come from the one
+   * share that judged it and are only added to the list; a shared finding merges with this
+   * sink's one of the same key, as if both had been raised here.
+   */
+  absorb(state: SinkState): void {
+    for (const [rule, n] of state.counts) this.check(rule, n);
+    for (const p of state.pendings) {
+      const mine = p.shared === null ? undefined : this.pending.get(p.shared);
+      if (mine) {
+        mergeShared(mine, p);
+        continue;
+      }
+      // A connection's finding is not entered under its key: connection numbers are per sink.
+      if (p.shared !== null) this.pending.set(p.shared, p);
+      this.order.push(p);
+    }
+  }
+
+  /**
+   * The findings in report order (engine/judge-order.ts), at most MAX_PER_RULE per rule: a
+   * systematic fault (every connection's TTL) would otherwise print thousands of identical
+   * findings. The rest of a rule's connections are folded into one last finding that counts
+   * them and cites a few.
    */
   findings(): Finding[] {
     const out: Finding[] = [];
     const perRule = new Map<string, Finding[]>();
-    for (const p of this.order) {
+    const sorted = [...this.order].sort((a, b) => compareJudge(a.key, b.key) || a.seq - b.seq);
+    for (const p of sorted) {
       const where = p.finding.conn ? 'in this connection' : 'in all';
       const f = p.count <= 1 ? p.finding : { ...p.finding, message: `${p.finding.message} (${p.count} packets ${where})` };
       const list = perRule.get(f.rule);
@@ -133,6 +205,36 @@ export class FindingSink {
     }
     return out;
   }
+}
+
+/** Puts one evidence packet of a shared finding in report order, the same packet once, the
+ *  earliest MAX_EVIDENCE kept. */
+function insertEvidence(p: Pending, e: Evidence, k: EvidenceKey): void {
+  const list = p.finding.evidence;
+  const keys = p.evKeys!;
+  if (list.some((x) => x.capture === e.capture && x.frame === e.frame)) return;
+  let i = keys.length;
+  while (i > 0 && compareEvidence(keys[i - 1]!, k) > 0) i--;
+  if (i >= MAX_EVIDENCE) return;
+  list.splice(i, 0, e);
+  keys.splice(i, 0, k);
+  if (list.length > MAX_EVIDENCE) {
+    list.pop();
+    keys.pop();
+  }
+}
+
+/** Folds shared finding `from` into `into`: counts add up, the wording is the earliest one's
+ *  in report order, evidence is merged in report order. */
+function mergeShared(into: Pending, from: Pending): void {
+  into.count += from.count;
+  if ((compareJudge(from.key, into.key) || from.seq - into.seq) < 0) {
+    into.key = from.key;
+    into.seq = from.seq;
+    into.finding.message = from.finding.message;
+    into.finding.hint = from.finding.hint;
+  }
+  from.finding.evidence.forEach((e, i) => insertEvidence(into, e, from.evKeys![i]!));
 }
 
 export function connLabel(ctx: EngineContext, c: Connection): string {

@@ -1,0 +1,106 @@
+/**
+ * A `verify` run split over threads by connection (engine/partition.ts). Each helper thread
+ * runs pass 1 on the same input itself (it is deterministic, and doing it twice costs a second
+ * core, not time) and pass 2 over its share of the connections, then posts the share's
+ * findings and connection summaries back; the main thread judges its own share meanwhile, and
+ * merges (verify.ts). A helper whose pass 1 disagrees with the main thread's (its fingerprint),
+ * or that fails, is replaced by the main thread running that share itself, so the result is
+ * always the one of a single thread.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { busyElsewhere } from '../../decode/parallel/idle.js';
+import { threadsFromEnv } from '../../decode/parallel/index.js';
+import type { ShareSpec } from '../engine/partition.js';
+import type { VerifyInput } from '../prepare.js';
+import type { ShareResult } from '../share.js';
+
+/** Below this many capture bytes in all, one thread: a helper's start (~50 ms) would not pay. */
+export const SPLIT_MIN_BYTES = 16 * 1024 * 1024;
+
+/** What a helper is given (workerData). */
+export interface HelperTask {
+  input: VerifyInput;
+  spec: ShareSpec;
+}
+
+export type HelperResult = { ok: true; fingerprint: string; share: ShareResult } | { ok: false; reason: string };
+
+export interface Helper {
+  spec: ShareSpec;
+  result: Promise<HelperResult>;
+  stop(): Promise<void>;
+}
+
+const WORKER_URL = new URL('./verify-worker.js', import.meta.url);
+
+/**
+ * How many shares to split the run into, and why not more. LVSAUDIT_THREADS as for
+ * `decode --summary` (a number forces it, whatever the size); `input.threads` overrides both.
+ */
+export function splitPlan(input: VerifyInput): { of: number; why: string } {
+  const env = threadsFromEnv();
+  const forced = input.threads !== undefined || env.forced;
+  let of = input.threads ?? env.threads;
+  if (of <= 1) return { of: 1, why: 'one thread asked for' };
+  if (input.services !== null && input.services.services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'))) {
+    return { of: 1, why: 'FullNAT rewrites the client address: its connections cannot be split by client' };
+  }
+  if (!existsSync(fileURLToPath(WORKER_URL))) return { of: 1, why: 'no compiled helper (verify-worker.js)' };
+  const files = input.points.flatMap((p) => p.files);
+  let bytes = 0;
+  for (const f of files) {
+    if (f === '-') return { of: 1, why: 'standard input can be read once' };
+    try {
+      bytes += statSync(f).size;
+    } catch {
+      return { of: 1, why: `${f}: cannot stat (the reader reports it)` };
+    }
+  }
+  if (!forced) {
+    if (bytes < SPLIT_MIN_BYTES) return { of: 1, why: `${bytes} capture bytes, fewer than ${SPLIT_MIN_BYTES}` };
+    // Cores taken by other processes would make the threads time-share (decode/parallel/idle.ts).
+    const busy = busyElsewhere();
+    if (busy !== null) of = Math.min(of, Math.max(1, env.cores - busy));
+    if (of <= 1) return { of: 1, why: 'the other cores are busy' };
+  }
+  return { of, why: forced ? 'forced' : `${bytes} capture bytes` };
+}
+
+/** Starts helpers for shares 1..of-1 of `input` (functions in it are not sent). */
+export function startHelpers(input: VerifyInput, of: number): Helper[] {
+  const { onPhase: _drop, ...sendable } = input;
+  void _drop;
+  const out: Helper[] = [];
+  for (let index = 1; index < of; index++) {
+    const spec = { index, of };
+    let worker: Worker | null = null;
+    const result = new Promise<HelperResult>((resolve) => {
+      let settled = false;
+      const settle = (r: HelperResult): void => {
+        if (!settled) {
+          settled = true;
+          resolve(r);
+        }
+      };
+      try {
+        worker = new Worker(WORKER_URL, { workerData: { input: sendable, spec } satisfies HelperTask });
+      } catch (e) {
+        settle({ ok: false, reason: `worker: ${e instanceof Error ? e.message : String(e)}` });
+        return;
+      }
+      worker.once('message', (r: HelperResult) => settle(r));
+      worker.once('error', (e: Error) => settle({ ok: false, reason: `worker: ${e.message}` }));
+      worker.once('exit', (code) => settle({ ok: false, reason: `worker exited (${code}) without a result` }));
+    });
+    out.push({
+      spec,
+      result,
+      stop: async () => {
+        await (worker as Worker | null)?.terminate();
+      },
+    });
+  }
+  return out;
+}

@@ -1,0 +1,35 @@
+/**
+ * Helper-thread entry of a split `verify` run (./index.ts): prepares the input as the main
+ * thread does, runs pass 2 over its share and posts the share back with the fingerprint of its
+ * pass 1, by which the main thread checks that both threads judged against the same clocks,
+ * points and services.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { canSplit, fingerprint, PhaseClock, prepare } from '../prepare.js';
+import { runShare } from '../share.js';
+import type { HelperResult, HelperTask } from './index.js';
+
+const task = workerData as HelperTask;
+// LVSAUDIT_VERIFY_TIMING: the helper's phases too, with wall-clock stamps to line them up.
+const phases = new PhaseClock(
+  process.env.LVSAUDIT_VERIFY_TIMING
+    ? (phase, ms) => void process.stderr.write(`lvsaudit: verify helper ${task.spec.index}: ${phase}: ${ms.toFixed(0)} ms (at ${Date.now() % 100000})\n`)
+    : undefined,
+);
+
+// No top-level await: the bundled worker (scripts/bundle.mjs) is a CommonJS file.
+async function run(): Promise<HelperResult> {
+  try {
+    phases.mark('start');
+    const prep = await prepare(task.input, phases);
+    if (!canSplit(prep)) return { ok: false, reason: 'the service cannot be split by client' };
+    const print = fingerprint(prep);
+    const { share } = await runShare(prep, task.spec, false);
+    phases.mark('pass 2');
+    return { ok: true, fingerprint: print, share };
+  } catch (e) {
+    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+void run().then((r) => parentPort?.postMessage(r));

@@ -1,0 +1,256 @@
+/**
+ * Pass 1 of `verify`: a bounded sample of every capture gives the clock offsets
+ * (engine/clock.ts), which capture is which real server, and the service when none is
+ * configured (engine/infer.ts). Everything pass 2 needs to start is in the `Prepared` it
+ * returns. It is deterministic: a helper thread of a split run (verify/parallel) prepares the
+ * same input on its own and must arrive at the same `Prepared` (checked by its fingerprint).
+ */
+import type { Service, ServiceSet } from './service/model.js';
+import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
+import type { Profile } from './engine/context.js';
+import { inferService } from './engine/infer.js';
+import { samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
+import type { PacketRecord } from './engine/record.js';
+
+export interface VerifyInput {
+  services: ServiceSet | null;
+  points: PointInput[];
+  profile: Profile;
+  toaKinds?: number[];
+  ignore?: string[];
+  /** Correlation window after clock correction (default 1000 ms). */
+  windowMs?: number;
+  /** Cap on connections returned for ladder diagrams (default 2000). */
+  maxLadders?: number;
+  /** Records per capture in the first (sampling) pass; default 20000 (tests lower it). */
+  sampleRecords?: number;
+  /** Reuse judged packet records (default true; false exists so tests can prove the reuse
+   *  changes nothing). */
+  reuseRecords?: boolean;
+  /** Try a small first sample before the full one (default true; see settledBySample). */
+  stagedSample?: boolean;
+  /** Threads to split pass 2 over (default: LVSAUDIT_THREADS, else automatic; verify/parallel). */
+  threads?: number;
+  /** Called at the end of each phase with its name and wall time (LVSAUDIT_VERIFY_TIMING). */
+  onPhase?: (phase: string, ms: number) => void;
+}
+
+/** Reports the wall time of each phase of a run to `onPhase`, when there is one. */
+export class PhaseClock {
+  private last = performance.now();
+  constructor(private readonly onPhase: ((phase: string, ms: number) => void) | undefined) {}
+  mark(phase: string): void {
+    if (!this.onPhase) return;
+    const now = performance.now();
+    this.onPhase(phase, now - this.last);
+    this.last = now;
+  }
+}
+
+/** A wider second sample, when the first samples of two captures did not overlap in time. */
+const WIDE_SAMPLE_FACTOR = 50;
+
+/** Pass 1 first reads this fraction of the sample (configured NAT/DR/TUN services). */
+const FIRST_STAGE_DIVISOR = 8;
+/** Matched packets that pin a clock offset: the median of this many differences moves by well
+ *  under the one-way latency when more are added. */
+const ENOUGH_PAIRS = 256;
+
+export function isFullnat(s: Service): boolean {
+  return s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat';
+}
+
+/** True when point i's sample stopped at the limit (the file had more records to give). */
+function sampleCut(points: readonly LoadedPoint[], i: number, refIdx: number, size: number): boolean {
+  return points[i]!.records.length >= (i === refIdx ? size * 4 : size);
+}
+
+/**
+ * Whether a small first sample already gives what the full one would (pass 1 is ~15 % of a big
+ * run, most of it retaining the sampled records): every point's clock rests on ENOUGH_PAIRS
+ * matched packets, and every real-server capture names a service address (so it can be
+ * recognised) — or else neither it nor the reference had more records to give, in which case
+ * the full sample would read exactly the same records.
+ */
+function settledBySample(points: readonly LoadedPoint[], clocks: readonly ClockEstimate[], size: number, addrs: ReadonlySet<string>): boolean {
+  const refIdx = referencePoint(points);
+  const more = (i: number): boolean => sampleCut(points, i, refIdx, size) || sampleCut(points, refIdx, refIdx, size);
+  return points.every((p, i) => {
+    if (i === refIdx) return true;
+    if (clocks[i]!.pairs < ENOUGH_PAIRS && more(i)) return false;
+    if (p.kind === 'rs' && !p.rsIp && more(i)) return p.records.some((r) => addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.dst) || addrs.has(r.outer.src))));
+    return true;
+  });
+}
+
+/** Every address a service involves: a packet that names none of them is not kept. */
+export function serviceAddresses(set: ServiceSet): Set<string> {
+  const a = new Set<string>();
+  for (const s of set.services) {
+    if (s.vip) a.add(s.vip);
+    for (const r of s.realServers) a.add(r.ip);
+    for (const l of s.localAddresses) a.add(l);
+  }
+  return a;
+}
+
+/** Service ports (VIP ports and RS ports): a director forwarding to an unconfigured server still
+ *  uses one of them, and that packet must be kept to be reported (sched.unknown-rs). */
+function servicePorts(set: ServiceSet): Set<number> {
+  const ports = new Set<number>();
+  for (const s of set.services) {
+    if (s.vport) ports.add(s.vport);
+    for (const r of s.realServers) if (r.port) ports.add(r.port);
+  }
+  return ports;
+}
+
+function keepFor(addrs: Set<string>, ports: Set<number>): (r: PacketRecord) => boolean {
+  return (r) =>
+    addrs.has(r.ip.src) ||
+    addrs.has(r.ip.dst) ||
+    (r.outer !== null && (addrs.has(r.outer.src) || addrs.has(r.outer.dst))) ||
+    ports.has(r.sport) ||
+    ports.has(r.dport);
+}
+
+/** Most frequent value of a list (ties: first seen). */
+function mode(xs: readonly string[]): string | null {
+  const m = new Map<string, number>();
+  let best: string | null = null;
+  let bestN = 0;
+  for (const x of xs) {
+    const n = (m.get(x) ?? 0) + 1;
+    m.set(x, n);
+    if (n > bestN) {
+      best = x;
+      bestN = n;
+    }
+  }
+  return best;
+}
+
+/** The MAC a real-server capture's host owns: destination of what it receives for the service. */
+export function ownMac(p: LoadedPoint, vips: ReadonlySet<string>, rip: string | null): string | null {
+  const macs: string[] = [];
+  for (const r of p.records) {
+    if (!r.dstMac) continue;
+    if (vips.has(r.ip.dst) || (rip && (r.ip.dst === rip || r.outer?.dst === rip))) macs.push(r.dstMac);
+  }
+  return mode(macs);
+}
+
+/** Gives every RS capture without `IP=` its RIP: the configured RIP its packets name most, else
+ *  the RIP its own MAC claims in ARP (DR captures never name the RIP in the IP header). */
+function recogniseRealServers(points: LoadedPoint[], rips: ReadonlySet<string>, vips: ReadonlySet<string>): void {
+  const arpAll = new Map<string, Set<string>>();
+  for (const p of points) for (const [ip, macs] of p.arp) for (const m of macs) (arpAll.get(ip) ?? arpAll.set(ip, new Set()).get(ip)!).add(m);
+  for (const p of points) {
+    if (p.kind !== 'rs' || p.rsIp) continue;
+    const named: string[] = [];
+    for (const r of p.records) {
+      for (const a of [r.ip.src, r.ip.dst, r.outer?.dst, r.outer?.src]) if (a && rips.has(a)) named.push(a);
+    }
+    let ip = mode(named);
+    if (!ip) {
+      const mac = ownMac(p, vips, null);
+      if (mac) for (const [aip, macs] of arpAll) if (rips.has(aip) && macs.has(mac)) ip = aip;
+    }
+    if (ip) {
+      p.rsIp = ip;
+      p.name = `rs:${ip}`;
+    }
+  }
+  // By elimination: one RS capture left unrecognised and one configured RIP without a capture.
+  const unknown = points.filter((p) => p.kind === 'rs' && !p.rsIp);
+  const claimed = new Set(points.map((p) => p.rsIp).filter((x): x is string => x !== null));
+  const free = [...rips].filter((ip) => !claimed.has(ip));
+  if (unknown.length === 1 && free.length === 1 && unknown[0]!.records.length > 0) {
+    unknown[0]!.rsIp = free[0]!;
+    unknown[0]!.name = `rs:${free[0]!}`;
+  }
+}
+
+/** What pass 1 learnt, and the input settings pass 2 works with. */
+export interface Prepared {
+  input: VerifyInput;
+  windowNs: number;
+  ignore: Set<string>;
+  configured: boolean;
+  /** Which records concern the configured services (undefined: all). */
+  keep: ((r: PacketRecord) => boolean) | undefined;
+  points: LoadedPoint[];
+  clocks: ClockEstimate[];
+  refIdx: number;
+  services: Service[];
+  inferred: boolean;
+}
+
+/** Pass 1: a bounded sample of every capture → clocks, topology, service. */
+export async function prepare(input: VerifyInput, phases: PhaseClock = new PhaseClock(undefined)): Promise<Prepared> {
+  const windowNs = (input.windowMs ?? 1000) * 1e6;
+  const ignore = new Set(input.ignore ?? []);
+  const configured = input.services !== null && input.services.services.length > 0;
+  const keep = configured ? keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) : undefined;
+  const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
+
+  const sample = input.sampleRecords ?? SAMPLE_RECORDS;
+  const sampleOpts = { ...(keep ? { keep } : {}), ...toa };
+  let size = sample;
+  let points: LoadedPoint[] | null = null;
+  let clocks: ClockEstimate[] = [];
+  if (configured && input.stagedSample !== false && !input.services!.services.some(isFullnat)) {
+    // A configured NAT/DR/TUN service needs the sample only for clocks and which capture is
+    // which host: a small one usually settles both (see settledBySample).
+    const small = Math.max(1, Math.floor(sample / FIRST_STAGE_DIVISOR));
+    const first = await samplePoints(input.points, sampleOpts, small);
+    const firstClocks = estimateClocks(first);
+    if (settledBySample(first, firstClocks, small, serviceAddresses(input.services!))) {
+      points = first;
+      clocks = firstClocks;
+      size = small;
+    }
+  }
+  if (points === null) {
+    points = await samplePoints(input.points, sampleOpts, sample);
+    clocks = estimateClocks(points);
+  }
+  phases.mark(`pass 1: sample of ${size} records per capture`);
+  const refIdx = referencePoint(points);
+  // Captures started at different times: their first samples may share no packet. Look further
+  // (a wider sample) before giving up on a clock offset.
+  const cut = (i: number): boolean => sampleCut(points!, i, refIdx, size);
+  if (points.some((_, i) => i !== refIdx && clocks[i]!.pairs === 0 && (cut(i) || cut(refIdx)))) {
+    points = await samplePoints(input.points, sampleOpts, sample * WIDE_SAMPLE_FACTOR);
+    clocks = estimateClocks(points);
+  }
+  let services: Service[];
+  let inferred = false;
+  if (configured) {
+    services = input.services!.services;
+    recogniseRealServers(points, new Set(services.flatMap((s) => s.realServers.map((r) => r.ip))), new Set(services.map((s) => s.vip)));
+  } else {
+    const s = inferService(points, new Map());
+    services = s ? [s] : [];
+    inferred = true;
+    if (s) recogniseRealServers(points, new Set(s.realServers.map((r) => r.ip)), new Set([s.vip]));
+  }
+
+  return { input, windowNs, ignore, configured, keep, points, clocks, refIdx, services, inferred };
+}
+
+/** Whether pass 2 may be split by client endpoint (engine/partition.ts): not for FullNAT, which
+ *  rewrites the client address, and not without a service to name the client end. */
+export function canSplit(p: Prepared): boolean {
+  return p.services.length > 0 && !p.services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
+}
+
+/** What two runs of `prepare` on one input must agree on for their pass-2 shares to fit. */
+export function fingerprint(p: Prepared): string {
+  return JSON.stringify({
+    clocks: p.clocks.map((c) => [c.offsetNs, c.pairs]),
+    points: p.points.map((x) => [x.name, x.rsIp, x.kind, x.files]),
+    services: p.services,
+    inferred: p.inferred,
+  });
+}
