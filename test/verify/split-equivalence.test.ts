@@ -55,10 +55,10 @@ interface Run {
   debug: string;
 }
 
-function run(args: string[], threads: number): Run {
+function run(args: string[], threads: number, env: Record<string, string> = {}): Run {
   const r = spawnSync(process.execPath, [cli, 'verify', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, LVSAUDIT_THREADS: String(threads), LVSAUDIT_PARALLEL_DEBUG: '1' },
+    env: { ...process.env, LVSAUDIT_THREADS: String(threads), LVSAUDIT_PARALLEL_DEBUG: '1', ...env },
   });
   return { status: r.status, stdout: r.stdout, debug: r.stderr };
 }
@@ -102,6 +102,19 @@ describe('verify split over two threads', () => {
       expectSame(pointArgs(s.dir), 'json', false);
     });
   }
+
+  it('a helper that fails, or whose first pass disagrees, is replaced by the main thread: same report', () => {
+    const dir = all.find((s) => s.name === 'verify/fault-rr-order')!.dir;
+    const args = ['--config', path.join(dir, 'service.conf'), ...pointArgs(dir), '--format', 'json'];
+    const one = run(args, 1);
+    for (const fault of ['fail', 'disagree']) {
+      const two = run(args, 2, { LVSAUDIT_HELPER_FAULT: fault });
+      expect(two.debug).toContain('pass 2 split in 2 shares');
+      expect(two.debug).toContain(fault === 'fail' ? 'share 1 of 2 run on the main thread: fault injected' : 'share 1 of 2 run on the main thread: its first pass disagreed');
+      expect(two.status).toBe(one.status);
+      expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
+    }
+  });
 
   it('a FullNAT run stays on one thread, and says why', () => {
     expect(fullnat).toBeDefined();

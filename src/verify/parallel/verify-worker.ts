@@ -23,7 +23,11 @@ async function run(): Promise<HelperResult> {
     phases.mark('start');
     const prep = await prepare(task.input, phases);
     if (!canSplit(prep)) return { ok: false, reason: 'the service cannot be split by client' };
-    const print = fingerprint(prep);
+    // LVSAUDIT_HELPER_FAULT (tests): a helper that fails, or whose first pass disagrees, must
+    // leave the report as it is (the main thread runs the share itself).
+    const fault = process.env.LVSAUDIT_HELPER_FAULT;
+    if (fault === 'fail') throw new Error('fault injected (LVSAUDIT_HELPER_FAULT=fail)');
+    const print = fault === 'disagree' ? `${fingerprint(prep)}x` : fingerprint(prep);
     const { share } = await runShare(prep, task.spec, false);
     phases.mark('pass 2');
     return { ok: true, fingerprint: print, share };
