@@ -22,7 +22,7 @@ import { DirectorAnswers } from './engine/director-answers.js';
 import { FnatTracker } from './engine/fnat-tracker.js';
 import { compareJudge, judgeKeyOf, type JudgeKey } from './engine/judge-order.js';
 import { noteArp, type LoadedPoint } from './engine/load.js';
-import { shareFilter, type ShareSpec } from './engine/partition.js';
+import { shareFilter, shareSkip, type ShareSpec } from './engine/partition.js';
 import { RecordPool, type PacketRecord } from './engine/record.js';
 import { FindingSink, connLabel, type SinkState } from './engine/sink.js';
 import { mergeReaders, PointReader } from './engine/stream.js';
@@ -288,15 +288,20 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
   const readers: PointReader[] = [];
   const anyFullnat = services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
   const share = shareFilter(services, spec);
+  // A helper share passes over other shares' plain TCP frames undecoded (ARP and capture
+  // checks need every frame decoded: the main share's).
+  const skip = main ? null : shareSkip(services, spec);
   points.forEach((p: LoadedPoint, i) => {
     const atDirector = p.kind !== 'rs';
     // Every share keeps each point's time extent (rules ask whether a time lies inside a
     // capture) and the director's ICMP answers and fragments; ARP is the main share's.
-    const observe = (pkt: Packet): void => {
+    const observeTime = (ts: number): void => {
       p.frames++;
-      const ts = pkt.tsSec * 1e9 + pkt.tsNsec;
       if (ts < p.firstTs) p.firstTs = ts;
       if (ts > p.lastTs) p.lastTs = ts;
+    };
+    const observe = (pkt: Packet): void => {
+      observeTime(pkt.tsSec * 1e9 + pkt.tsNsec);
       if (arp) {
         noteArp(p, pkt);
         arp.observe(pkt, p.name);
@@ -312,6 +317,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
           tcpOptions: anyFullnat,
           ...(pool ? { pool } : {}),
           ...(share ? { share } : {}),
+          ...(skip ? { skip, observeSkipped: observeTime } : {}),
           ...(main ? { onWarning: (w: CaptureWarning) => warnings.push(w) } : {}),
           observe,
         }),

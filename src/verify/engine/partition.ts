@@ -12,6 +12,7 @@
  * bucket is symmetric in the two ends, so both directions of such a flow still meet.
  */
 import { ipv6ToString, parseIpv4 } from '../../decode/addr.js';
+import { LinkType, type Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
 import type { Service } from '../service/model.js';
 import { transportOf } from './record.js';
@@ -28,12 +29,13 @@ const BUCKETS = 1024;
 
 /**
  * Share 0 is the main thread's, which also does what only one thread may: ARP analysis, frame
- * counts, capture findings (engine/share.ts). The helpers start ~50 ms late (thread start and
- * their own first pass) but do less per packet. On the bench set (2-core VM, 8 interleaved runs
- * each) main parts of 0.42, 0.5 and 0.58 gave medians within the runs' spread (1.64–1.74 s), so
- * the shares are equal.
+ * counts, capture findings (engine/share.ts), so it decodes every frame; a helper starts ~50 ms
+ * late (thread start, its own first pass) but passes over other shares' TCP frames undecoded
+ * (shareSkip). On the bench set (2-core VM) the main thread ended its pass 2 340–450 ms after
+ * the helper with equal shares and 110–540 ms before it with 0.4; 0.45 is between, and the
+ * spread of single runs there (−140 to +540 ms) is larger than what is left to balance.
  */
-const MAIN_FRACTION = 0.5;
+const MAIN_FRACTION = 0.45;
 
 /** The bucket range [lo, hi) of a share. */
 export function bucketRange(spec: ShareSpec): [number, number] {
@@ -69,25 +71,48 @@ function ipv6Fold(buf: Uint8Array, off: number): number {
  * its client endpoint is in this share, or when it carries no TCP/UDP (nothing to extract).
  * Null for the whole run.
  */
-export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p: Packet) => boolean) | null {
-  if (spec.of <= 1) return null;
-  const [lo, hi] = bucketRange(spec);
-  // IPv4 service addresses as int32 (a uint32 above 2^31 would be a heap number per lookup).
-  const v4 = new Set<number>();
-  const v6 = new Set<string>();
-  const ports = new Set<number>();
+interface ServiceEnds {
+  /** IPv4 service addresses as int32 (a uint32 above 2^31 would be a heap number per lookup). */
+  v4: Set<number>;
+  v6: Set<string>;
+  ports: Set<number>;
+}
+
+function serviceEnds(services: readonly Service[]): ServiceEnds {
+  const ends: ServiceEnds = { v4: new Set(), v6: new Set(), ports: new Set() };
   const addAddr = (a: string): void => {
     const n = parseIpv4(a);
-    if (n !== null) v4.add(n | 0);
-    else if (a) v6.add(a);
+    if (n !== null) ends.v4.add(n | 0);
+    else if (a) ends.v6.add(a);
   };
   for (const s of services) {
     addAddr(s.vip);
     for (const r of s.realServers) addAddr(r.ip);
     for (const l of s.localAddresses) addAddr(l);
-    if (s.vport) ports.add(s.vport);
-    for (const r of s.realServers) if (r.port) ports.add(r.port);
+    if (s.vport) ends.ports.add(s.vport);
+    for (const r of s.realServers) if (r.port) ends.ports.add(r.port);
   }
+  return ends;
+}
+
+/** The bucket of a packet from its two ends (see the module comment for which is the client). */
+function bucketOf(ends: ServiceEnds, src: number, dst: number, srcSvc: boolean, dstSvc: boolean, sport: number, dport: number): number {
+  if (srcSvc === dstSvc) {
+    srcSvc = ends.ports.has(sport);
+    dstSvc = ends.ports.has(dport);
+  }
+  let h: number;
+  if (srcSvc && !dstSvc) h = endHash(dst, dport);
+  else if (dstSvc && !srcSvc) h = endHash(src, sport);
+  else h = endHash(src, sport) ^ endHash(dst, dport);
+  return (h >>> 0) % BUCKETS;
+}
+
+export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p: Packet) => boolean) | null {
+  if (spec.of <= 1) return null;
+  const [lo, hi] = bucketRange(spec);
+  const ends = serviceEnds(services);
+  const { v4, v6 } = ends;
   return (p) => {
     const l = transportOf(p);
     if (l === null) return true;
@@ -110,15 +135,49 @@ export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p:
       src = ipv6Fold(p.buf, ip.srcOff);
       dst = ipv6Fold(p.buf, ip.dstOff);
     }
-    if (srcSvc === dstSvc) {
-      srcSvc = ports.has(sport);
-      dstSvc = ports.has(dport);
-    }
-    let h: number;
-    if (srcSvc && !dstSvc) h = endHash(dst, dport);
-    else if (dstSvc && !srcSvc) h = endHash(src, sport);
-    else h = endHash(src, sport) ^ endHash(dst, dport);
-    const b = (h >>> 0) % BUCKETS;
+    const b = bucketOf(ends, src, dst, srcSvc, dstSvc, sport, dport);
     return b >= lo && b < hi;
+  };
+}
+
+/**
+ * A check on the raw frame, before it is decoded: true when it is certainly another share's —
+ * an unfragmented IPv4 TCP segment on Ethernet (optionally one VLAN tag) whose headers are all
+ * captured, the bulk of any capture set. A helper share skips such frames without decoding
+ * them (it needs nothing else from them: ARP and capture checks are the main share's). For
+ * every other frame it says false and the frame is decoded, then judged by shareFilter; the
+ * bucket is computed from the same bytes, so the two never disagree. UDP is always decoded: it
+ * may be a GUE tunnel, whose client is inside.
+ */
+export function shareSkip(services: readonly Service[], spec: ShareSpec): ((f: Frame) => boolean) | null {
+  if (spec.of <= 1) return null;
+  const [lo, hi] = bucketRange(spec);
+  const ends = serviceEnds(services);
+  const { v4 } = ends;
+  return (f) => {
+    if (f.linkType !== LinkType.ETHERNET) return false;
+    const b = f.buf;
+    const end = f.off + f.caplen;
+    let l3 = f.off + 14;
+    if (l3 > end) return false;
+    let type = (b[l3 - 2]! << 8) | b[l3 - 1]!;
+    if (type === 0x8100) {
+      l3 += 4;
+      if (l3 > end) return false;
+      type = (b[l3 - 2]! << 8) | b[l3 - 1]!;
+    }
+    if (type !== 0x0800 || l3 + 20 > end) return false;
+    const vihl = b[l3]!;
+    const ihl = (vihl & 15) * 4;
+    // IPv4, TCP, no fragment (MF clear, offset 0), headers inside the capture and the datagram.
+    if (vihl >> 4 !== 4 || ihl < 20 || b[l3 + 9] !== 6 || (b[l3 + 6]! & 0x3f) !== 0 || b[l3 + 7] !== 0) return false;
+    const l4 = l3 + ihl;
+    if (l4 + 20 > end || ((b[l3 + 2]! << 8) | b[l3 + 3]!) < ihl + 20) return false;
+    const src = (b[l3 + 12]! << 24) | (b[l3 + 13]! << 16) | (b[l3 + 14]! << 8) | b[l3 + 15]!;
+    const dst = (b[l3 + 16]! << 24) | (b[l3 + 17]! << 16) | (b[l3 + 18]! << 8) | b[l3 + 19]!;
+    const sport = (b[l4]! << 8) | b[l4 + 1]!;
+    const dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+    const k = bucketOf(ends, src, dst, v4.has(src), v4.has(dst), sport, dport);
+    return k < lo || k >= hi;
   };
 }

@@ -11,6 +11,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { CaptureError, CaptureParser, FileChunks, type CaptureWarning } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
+import type { Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
 import { extractRecord, type PacketRecord, type RecordPool } from './record.js';
 
@@ -30,6 +31,10 @@ export interface ReaderOptions {
   /** This thread's share of the connections (engine/partition.ts): a packet it returns false
    *  for is decoded and observed but not extracted. */
   share?: (p: Packet) => boolean;
+  /** Frames to pass over undecoded (engine/partition.ts shareSkip); `observeSkipped` gets the
+   *  capture time of each. */
+  skip?: (f: Frame) => boolean;
+  observeSkipped?: (tsNs: number) => void;
 }
 
 /** Bytes handed to the parser at a time. Small on purpose: a slice's records are all extracted
@@ -86,9 +91,18 @@ export class PointReader {
     } else {
       this.chunks = chunks;
     }
+    const skip = this.opts.skip;
     this.parser = new CaptureParser(
       this.file,
       (frame) => {
+        if (skip !== undefined && skip(frame)) {
+          this.frames++;
+          const ts = frame.tsSec * 1e9 + frame.tsNsec;
+          if (ts < this.firstTs) this.firstTs = ts;
+          if (ts > this.lastTs) this.lastTs = ts;
+          this.opts.observeSkipped?.(ts);
+          return;
+        }
         const p = this.decoder.decode(frame);
         this.frames++;
         const ts = p.tsSec * 1e9 + p.tsNsec;
