@@ -8,8 +8,12 @@
  * falls in its share of buckets. FullNAT rewrites the client address, so it is never split.
  *
  * The client end of a packet is the end that is not a service address (VIP, RIP, local
- * address); when both or neither are, the end that is not a service port; failing that the
- * bucket is symmetric in the two ends, so both directions of such a flow still meet.
+ * address); when both or neither are, the end that is not a service port. When that does not
+ * tell either (a director forwarding to an unconfigured server on another port, a real server
+ * talking to the VIP), every share takes the packet: only the share that learnt its client
+ * endpoint from a packet to the VIP can attach it to a connection, as a single thread would;
+ * the others hold it as unattributable and drop it after the grace, as a single thread does
+ * with a packet no client endpoint explains.
  */
 import { ipv6ToString, parseIpv4 } from '../../decode/addr.js';
 import { LinkType, type Frame } from '../../decode/frame.js';
@@ -68,7 +72,8 @@ function ipv6Fold(buf: Uint8Array, off: number): number {
 
 /**
  * The predicate a reader applies to each decoded packet (engine/stream.ts `share`): true when
- * its client endpoint is in this share, or when it carries no TCP/UDP (nothing to extract).
+ * its client endpoint is in this share, when its client end cannot be told, or when it carries
+ * no TCP/UDP (nothing to extract).
  * Null for the whole run.
  */
 interface ServiceEnds {
@@ -95,17 +100,15 @@ function serviceEnds(services: readonly Service[]): ServiceEnds {
   return ends;
 }
 
-/** The bucket of a packet from its two ends (see the module comment for which is the client). */
+/** The bucket of a packet from its two ends (see the module comment for which is the client),
+ *  or -1 when the ends do not tell which is the client (every share takes such a packet). */
 function bucketOf(ends: ServiceEnds, src: number, dst: number, srcSvc: boolean, dstSvc: boolean, sport: number, dport: number): number {
   if (srcSvc === dstSvc) {
     srcSvc = ends.ports.has(sport);
     dstSvc = ends.ports.has(dport);
+    if (srcSvc === dstSvc) return -1;
   }
-  let h: number;
-  if (srcSvc && !dstSvc) h = endHash(dst, dport);
-  else if (dstSvc && !srcSvc) h = endHash(src, sport);
-  else h = endHash(src, sport) ^ endHash(dst, dport);
-  return (h >>> 0) % BUCKETS;
+  return ((srcSvc ? endHash(dst, dport) : endHash(src, sport)) >>> 0) % BUCKETS;
 }
 
 export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p: Packet) => boolean) | null {
@@ -136,7 +139,7 @@ export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p:
       dst = ipv6Fold(p.buf, ip.dstOff);
     }
     const b = bucketOf(ends, src, dst, srcSvc, dstSvc, sport, dport);
-    return b >= lo && b < hi;
+    return b < 0 || (b >= lo && b < hi);
   };
 }
 
@@ -178,6 +181,6 @@ export function shareSkip(services: readonly Service[], spec: ShareSpec): ((f: F
     const sport = (b[l4]! << 8) | b[l4 + 1]!;
     const dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
     const k = bucketOf(ends, src, dst, v4.has(src), v4.has(dst), sport, dport);
-    return k < lo || k >= hi;
+    return k >= 0 && (k < lo || k >= hi);
   };
 }
