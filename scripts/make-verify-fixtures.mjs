@@ -22,8 +22,16 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // `--bulk N DIR`: one large conformant NAT set of N connections (for throughput runs; not committed).
 const bulkIdx = process.argv.indexOf('--bulk');
 const bulk = bulkIdx >= 0 ? Number(process.argv[bulkIdx + 1]) : 0;
+// `--rs-client DIR`: one NAT set whose client is real server 10.0.0.12, once from its service
+// port 8080 (tests of the split verify run; not committed: verify's verdict on it is not the point).
+const rsClientIdx = process.argv.indexOf('--rs-client');
+const single = bulk > 0 || rsClientIdx >= 0;
 const outRoot = path.resolve(
-  bulk > 0 ? process.argv[bulkIdx + 2] ?? '/tmp/verify-bulk' : process.argv[2] ?? path.join(here, '..', 'fixtures', 'verify'),
+  bulk > 0
+    ? process.argv[bulkIdx + 2] ?? '/tmp/verify-bulk'
+    : rsClientIdx >= 0
+      ? process.argv[rsClientIdx + 1] ?? '/tmp/verify-rs-client'
+      : process.argv[2] ?? path.join(here, '..', 'fixtures', 'verify'),
 );
 
 // ---------------------------------------------------------------- addresses of the topology
@@ -198,6 +206,7 @@ class Pcap {
  */
 function makeSet(name, cfg) {
   ({ CIP, VIP, DIP, RIPS } = cfg.family === 6 ? V6 : V4);
+  if (cfg.clientIp) CIP = cfg.clientIp;
   const rnd = prng(cfg.seed ?? 7);
   const method = cfg.method;
   const points = {
@@ -348,6 +357,8 @@ function makeSet(name, cfg) {
       c2s({ t, seq: cisn, ack: 0, flags: SYN, options: synOpts });
     }
     t += 300;
+    // A real server without the VIP drops the forwarded SYN silently (Linux: no RST, no ICMP).
+    if (f.rsSilent) continue;
     if (f.vipNotBound) {
       s2c({ t, k, cport, seq: 0, ack: cisn + 1, flags: RST | ACK });
       continue;
@@ -389,7 +400,7 @@ function makeSet(name, cfg) {
     c2s({ t, seq: cisn + 2 + req.length, ack: sisn + 2 + resp.length, flags: ACK });
   }
 
-  const dir = bulk > 0 ? outRoot : path.join(outRoot, name);
+  const dir = single ? outRoot : path.join(outRoot, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'client.pcap'), points.client.bytes());
@@ -435,6 +446,15 @@ if (bulk > 0) {
   for (let i = 0; i < bulk; i++) conns.push({ k: i % 2, cport: 20000 + (i % 40000), startMs: i * 2 });
   makeSet('bulk', { method: 'nat', seed: 99, conns, description: `bulk conformant NAT, ${bulk} connections` });
   console.log(`bulk set written to ${outRoot}`);
+  process.exit(0);
+}
+if (rsClientIdx >= 0) {
+  makeSet('rs-client', {
+    method: 'nat', seed: 41, clientIp: V4.RIPS[1],
+    conns: [{ k: 0, cport: 8080, startMs: 0 }, { k: 1, cport: 40000, startMs: 100 }, { k: 0, cport: 40001, startMs: 200 }],
+    description: 'the client is real server 10.0.0.12, once from its service port 8080',
+  });
+  console.log(`rs-client set written to ${outRoot}`);
   process.exit(0);
 }
 const rr6 = [0, 1, 0, 1, 0, 1].map((k) => ({ k }));
@@ -514,6 +534,16 @@ makeSet('fault-dr-vip-not-bound', {
   method: 'dr', seed: 29, conns: [{ k: 0 }, { k: 1, faults: { vipNotBound: true } }, { k: 0 }],
   expect: ['dr.vip-not-bound'],
   description: 'rs2 has no VIP on lo: it answers the forwarded SYN with RST',
+});
+makeSet('fault-dr-rs-silent', {
+  method: 'dr', seed: 41, conns: [
+    { k: 0, faults: { rsSilent: true } },
+    { k: 1 },
+    { k: 0 },
+    { k: 1 },
+  ],
+  expect: ['dr.vip-not-bound'],
+  description: 'rs1 drops one forwarded SYN silently (the first connection) and answers a later one: the VIP is missing for that connection (judged against every connection of the run, not only the ones judged before it)',
 });
 makeSet('fault-tun-outer-ttl', {
   method: 'tun', seed: 30, conns: rr6, faults: { tunOuterTtl: true },

@@ -61,6 +61,8 @@ export interface ShareResult {
   engines: EngineShare[];
   /** The earliest ladders of the share in report order, at most maxLadders. */
   ladders: KeyedLadder[];
+  /** A client endpoint was also a service end (ConnectionTracker.clientAtServiceEnd). */
+  clientAtServiceEnd: boolean;
 }
 
 /** What only the main share gathers. */
@@ -243,6 +245,9 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
   // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
   // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
   const pool = input.reuseRecords !== false && services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
+  const serviceAddrs = new Set(services.flatMap((s) => [s.vip, ...s.realServers.map((r) => r.ip), ...s.localAddresses]).filter((a) => a !== ''));
+  const servicePorts = new Set(services.flatMap((s) => [s.vport, ...s.realServers.map((r) => r.port)]).filter((p) => p !== 0));
+  const serviceEnd = (ip: string, port: number): boolean => serviceAddrs.has(ip) || servicePorts.has(port);
   for (const service of services) {
     const ctx = makeContext(service, prep);
     const sink = new FindingSink(ctx, prep.ignore);
@@ -271,6 +276,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
       },
       undefined,
       pool,
+      serviceEnd,
     );
     engines.push({ ctx, sink, tracker });
   }
@@ -314,6 +320,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
           ...toa,
           ...(keep ? { keep } : {}),
           offsetNs: clocks[i]!.offsetNs,
+          maxStepBackNs: prep.windowNs,
           tcpOptions: anyFullnat,
           ...(pool ? { pool } : {}),
           ...(share ? { share } : {}),
@@ -358,6 +365,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
         maxHeld: e.tracker.liveSet.maxHeld,
       })),
       ladders: ladders.result(),
+      clientAtServiceEnd: engines.some((e) => e.tracker instanceof ConnectionTracker && e.tracker.clientAtServiceEnd),
     },
     extras: arp ? { engines, readers, warnings, arpReport: arp.finish() } : null,
   };

@@ -25,6 +25,7 @@ import { RULES, missingReason, type PointNeed } from './rules-catalog.js';
 import type { ForwardMethod } from './service/model.js';
 import type { Connection } from './engine/connections.js';
 import type { EngineContext } from './engine/context.js';
+import type { PacketRef } from './engine/record.js';
 import { AFTER_ALL } from './engine/judge-order.js';
 import { captureFindings } from './engine/load.js';
 import { WHOLE } from './engine/partition.js';
@@ -48,22 +49,27 @@ interface Judged {
 }
 
 /**
- * The order the scheduling rules see decisions in: SYN time (else last packet), ties by the
- * director's capture order of the SYNs, then by client endpoint — never by which share or
- * thread saw a connection first.
+ * The order the scheduling rules see decisions in: SYN time (else last packet), ties by where
+ * the director captured the SYN (capture file, frame: its arrival order), then by where the
+ * SYN was first seen, then by client endpoint — never by which share or thread saw a
+ * connection first. Each step compares a present value before an absent one, so the order is
+ * total and the same whatever order the connections come in.
  */
 function decisionOrder(a: Connection, b: Connection): number {
   const ta = a.synT ?? a.lastT;
   const tb = b.synT ?? b.lastT;
   if (ta !== tb) return ta < tb ? -1 : 1;
-  const da = a.synAtDirector;
-  const db = b.synAtDirector;
-  if (da && db && da.frame !== db.frame) return da.frame - db.frame;
-  const sa = a.synRecord;
-  const sb = b.synRecord;
-  if (sa && sb && (sa.point !== sb.point || sa.frame !== sb.frame)) return sa.point - sb.point || sa.frame - sb.frame;
-  if (a.client !== b.client) return a.client < b.client ? -1 : 1;
-  return a.cport - b.cport || (a.isn ?? -1) - (b.isn ?? -1);
+  return compareRef(a.synAtDirector, b.synAtDirector) || compareRef(a.synRecord, b.synRecord) || compareText(a.client, b.client) || a.cport - b.cport || (a.isn ?? -1) - (b.isn ?? -1);
+}
+
+function compareText(a: string, b: string): number {
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+/** Packet references by point, capture file and frame; a missing one after any present one. */
+function compareRef(a: PacketRef | null, b: PacketRef | null): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
+  return a.point - b.point || compareText(a.capture, b.capture) || a.frame - b.frame;
 }
 
 /** Shares 1.. from the helpers; a helper that failed or disagrees is run here instead. */
@@ -97,10 +103,28 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     // Before pass 2, which consumes the points' samples.
     const print = split ? fingerprint(prep) : '';
     phases.mark('set-up: clocks, topology, rules');
-    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true);
+    let mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true);
     phases.mark(split ? `pass 2: share 1 of ${plan.of} correlated and judged` : 'pass 2: every capture correlated and judged');
-    const shares = [mine.share, ...(split ? await helperShares(input, print, helpers, debug) : [])];
+    let shares = [mine.share, ...(split ? await helperShares(input, print, helpers, debug) : [])];
     if (split) phases.mark('pass 2: the other shares');
+    // What a split cannot reproduce, then found out: one thread does pass 2 again.
+    const stepped = mine.extras.readers.find((r) => r.steppedBack);
+    const redo = !split
+      ? null
+      : stepped
+        ? // The order a stepped-back file's records merge in depends on which a thread keeps.
+          `timestamps in ${stepped.file} step back by more than the window`
+        : shares.some((s) => s.clientAtServiceEnd)
+          ? 'a client of the VIP sends from a service address or port (ConnectionTracker.clientAtServiceEnd)'
+          : null;
+    if (redo !== null) {
+      debug(`pass 2 run again on one thread: ${redo}`);
+      const again = await prepare(input);
+      mine = await runShare(again, WHOLE, true);
+      shares = [mine.share];
+      phases.mark('pass 2: again on one thread');
+      return assemble(input, again, shares, mine.extras, phases);
+    }
     return assemble(input, prep, shares, mine.extras, phases);
   } finally {
     await Promise.all(helpers.map((h) => h.stop()));
@@ -127,6 +151,8 @@ function assemble(input: VerifyInput, prep: Prepared, shares: readonly ShareResu
       maxActive += part.maxActive;
       maxHeld += part.maxHeld;
     }
+    // Findings that depend on facts about every connection, now that all are judged.
+    sink.resolve();
     all = [...all].sort(decisionOrder);
     sink.begin(AFTER_ALL);
     schedRules.run(e.ctx, all, sink);

@@ -133,10 +133,11 @@ describe('verify shares (engine/partition.ts)', () => {
   it('every TCP/UDP packet is in exactly one share, or in all when its client end cannot be told', () => {
     const svcAddr = (a: number[]): boolean => a.join('.') === VIP.join('.') || RIPS.some((r) => r.join('.') === a.join('.'));
     const svcPort = (p: number): boolean => p === 80 || p === 8080;
+    const vipEnd = (a: number[], p: number): boolean => a.join('.') === VIP.join('.') && p === 80;
     let one = 0;
     fc.assert(
       fc.property(clean, (s) => {
-        const told = svcAddr(s.src) !== svcAddr(s.dst) || svcPort(s.sport) !== svcPort(s.dport);
+        const told = vipEnd(s.src, s.sport) !== vipEnd(s.dst, s.dport) || svcAddr(s.src) !== svcAddr(s.dst) || svcPort(s.sport) !== svcPort(s.dport);
         expect(sharesOf(frameOf(s))).toHaveLength(told ? 1 : specs.length);
         if (told) one++;
       }),
@@ -145,10 +146,18 @@ describe('verify shares (engine/partition.ts)', () => {
     expect(one).toBeGreaterThan(1000);
   });
 
-  it('a real server talking to the VIP (no end is a client): both directions go to every share', () => {
+  it('a packet to the VIP port makes its sender the client, even a real server sending from its service port', () => {
     const base = { proto: 6 as const, vlan: false, ihlWords: 5, frag: 0, cut: 0, junk: -1 };
-    const fwd = frameOf({ ...base, src: RIPS[0]!, dst: VIP, sport: 8080, dport: 80 });
-    const back = frameOf({ ...base, src: VIP, dst: RIPS[0]!, sport: 80, dport: 8080 });
+    const toVip = frameOf({ ...base, src: RIPS[1]!, dst: VIP, sport: 8080, dport: 80 });
+    const reply = frameOf({ ...base, src: VIP, dst: RIPS[1]!, sport: 80, dport: 8080 });
+    expect(sharesOf(toVip)).toHaveLength(1);
+    expect(sharesOf(reply)).toEqual(sharesOf(toVip));
+  });
+
+  it('real server to real server on service ports (no end tells the client): both directions go to every share', () => {
+    const base = { proto: 6 as const, vlan: false, ihlWords: 5, frag: 0, cut: 0, junk: -1 };
+    const fwd = frameOf({ ...base, src: RIPS[1]!, dst: RIPS[0]!, sport: 8080, dport: 8080 });
+    const back = frameOf({ ...base, src: RIPS[0]!, dst: RIPS[1]!, sport: 8080, dport: 8080 });
     expect(sharesOf(fwd)).toEqual([0, 1]);
     expect(sharesOf(back)).toEqual([0, 1]);
     expect(skips.some((skip) => skip(fwd) || skip(back))).toBe(false);

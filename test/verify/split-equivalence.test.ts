@@ -10,7 +10,7 @@
  * maxLivePackets): a split run reports the sum of its shares' peaks.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -114,6 +114,72 @@ describe('verify split over two threads', () => {
       expect(two.status).toBe(one.status);
       expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
     }
+  });
+
+  it('a client of the VIP sending from a real server\'s address and service port: pass 2 is redone on one thread, same report', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-rs-client-'));
+    try {
+      const gen = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-verify-fixtures.mjs'), '--rs-client', dir], { encoding: 'utf8' });
+      expect(gen.status, gen.stderr).toBe(0);
+      const args = ['--config', path.join(dir, 'service.conf'), ...pointArgs(dir), '--format', 'json'];
+      const one = run(args, 1);
+      const two = run(args, 2);
+      expect(two.debug).toContain('pass 2 run again on one thread: a client of the VIP sends from a service address or port');
+      expect(two.status).toBe(one.status);
+      expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe('a capture whose timestamps step back', () => {
+    /** A copy of a classic little-endian µs pcap with frame `n` (1-based) moved `byUs` back in time. */
+    function stepBack(src: string, dst: string, n: number, byUs: number): void {
+      const b = readFileSync(src);
+      expect(b.readUInt32LE(0)).toBe(0xa1b2c3d4);
+      let off = 24;
+      for (let i = 1; off + 16 <= b.length; i++) {
+        if (i === n) {
+          const t = b.readUInt32LE(off) * 1e6 + b.readUInt32LE(off + 4) - byUs;
+          b.writeUInt32LE(Math.floor(t / 1e6), off);
+          b.writeUInt32LE(t % 1e6, off + 4);
+        }
+        off += 16 + b.readUInt32LE(off + 8);
+      }
+      writeFileSync(dst, b);
+    }
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-step-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const set = all.find((s) => s.name === 'verify/fault-rr-order')!.dir;
+
+    function argsWith(director: string): string[] {
+      return pointArgs(set).map((a) => (a === path.join(set, 'director-eth0.pcap') || a === path.join(set, 'director.pcap') ? director : a));
+    }
+
+    it('by less than the window: merged at the file\'s own pace, the same report from two threads', () => {
+      const director = path.join(dir, 'director-small.pcap');
+      const first = readdirSync(set).find((f) => f === 'director-eth0.pcap' || f === 'director.pcap')!;
+      // Frame 9 goes 700 µs back: before frames of the other captures it came after.
+      stepBack(path.join(set, first), director, 9, 700);
+      const args = ['--config', path.join(set, 'service.conf'), ...argsWith(director), '--format', 'json'];
+      const one = run(args, 1);
+      const two = run(args, 2);
+      expect(two.debug).toContain('pass 2 split in 2 shares');
+      expect(two.debug).not.toContain('run again');
+      expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
+    });
+
+    it('by more than the window: pass 2 is redone on one thread, the same report', () => {
+      const director = path.join(dir, 'director-big.pcap');
+      const first = readdirSync(set).find((f) => f === 'director-eth0.pcap' || f === 'director.pcap')!;
+      stepBack(path.join(set, first), director, 9, 5_000_000);
+      const args = ['--config', path.join(set, 'service.conf'), ...argsWith(director), '--format', 'json'];
+      const one = run(args, 1);
+      const two = run(args, 2);
+      expect(two.debug).toContain(`pass 2 run again on one thread: timestamps in ${director} step back by more than the window`);
+      expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
+    });
   });
 
   it('a FullNAT run stays on one thread, and says why', () => {

@@ -69,6 +69,10 @@ const ACK = TcpFlag.ACK;
  */
 export const UDP_TIMEOUT_NS = 300e9;
 
+/** How often (in windows of corrected time) sweeps look for idle connections (LiveConnections.due);
+ *  a multiple of the sweep grid (verify/share.ts: a sixteenth of a window). */
+export const IDLE_STEP_WINDOWS = 4;
+
 /**
  * Learns the director's MACs. Only copies whose position on the path is certain are used, so a
  * stray packet (a client RST sent to a RIP, a flooded frame) cannot make a host a "director":
@@ -249,6 +253,13 @@ export class ConnectionTracker {
   private readonly udpFlows = new Map<string, { gen: number; lastT: number }>();
   /** Every connection ever seen, in creation order (summaries once finalised). */
   readonly all: Connection[] = [];
+  /**
+   * A client of the VIP sent from a service's address or port (a real server that is also a
+   * client, from its service port). Then a record may have a client endpoint at both ends,
+   * which `add` decides with what it knows of both: a run split by client endpoint
+   * (engine/partition.ts) knows only its own share's, and is redone on one thread (verify.ts).
+   */
+  clientAtServiceEnd = false;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -257,6 +268,9 @@ export class ConnectionTracker {
     private readonly idleNs = 60e9,
     /** Where judged records go for reuse; only when this tracker is the records' sole user. */
     private readonly pool: RecordPool | null = null,
+    /** Whether an address and port are a service's end (any service of the run): see
+     *  clientAtServiceEnd. */
+    private readonly serviceEnd?: (ip: string, port: number) => boolean,
   ) {
     learnDirectorMacs(ctx);
   }
@@ -300,6 +314,7 @@ export class ConnectionTracker {
       if (!host.ports.has(r.sport)) {
         host.ports.add(r.sport);
         learnt = true;
+        if (this.serviceEnd?.(r.ip.src, r.sport) === true) this.clientAtServiceEnd = true;
       }
     }
     const fromClient = this.isClient(r.ip.src, r.sport);
@@ -390,7 +405,7 @@ export class ConnectionTracker {
     // reopen it as a new segment of the same connection (same generation, same backend), so
     // memory follows the flows active in the last two windows, not the 300 s IPVS entry life.
     const idle = this.ctx.service.protocol === 'udp' ? Math.min(grace, this.idleNs) : this.idleNs;
-    for (const c of this.liveSet.due(now, grace, idle)) this.finalise(c);
+    for (const c of this.liveSet.due(now, grace, idle, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
   }
 
   /** Finalises everything still open (end of the captures). */

@@ -21,7 +21,7 @@
  * finalises connections closed (or idle) for longer than the grace, finish() the rest.
  */
 import { TcpFlag } from '../../decode/packet.js';
-import { newConnection, sortedByTime, type Connection } from './connections.js';
+import { IDLE_STEP_WINDOWS, newConnection, sortedByTime, type Connection } from './connections.js';
 import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, type TraceGrouping } from './traces.js';
 import type { EngineContext } from './context.js';
 import { numericKey, refOf, type PacketRecord, type PacketRef, type Role } from './record.js';
@@ -264,7 +264,7 @@ export class FnatTracker {
 
   sweep(now: number): void {
     const grace = 2 * this.ctx.windowNs;
-    for (const c of this.liveSet.due(now, grace, this.idleNs)) this.finalise(c);
+    for (const c of this.liveSet.due(now, grace, this.idleNs, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
     for (const leg of this.unlinked) {
       const quiet = now - leg.lastT;
       if ((leg.closed && quiet > grace) || quiet > this.idleNs) this.dropLeg(leg);

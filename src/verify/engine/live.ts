@@ -9,6 +9,10 @@ import type { PacketRecord } from './record.js';
 
 export class LiveConnections {
   readonly active = new Set<Connection>();
+  /** The closed ones among them: between idle scans, a sweep only looks at these. */
+  private readonly closing = new Set<Connection>();
+  /** Corrected time of the next scan of every live connection for idleness (due). */
+  private nextIdleScan = -Infinity;
   /** Records attached to a connection over the run. */
   correlated = 0;
   /** Records held right now, and the most held at once. */
@@ -34,6 +38,7 @@ export class LiveConnections {
       else c.finS2c = true;
       if (c.finC2s && c.finS2c) c.closed = true;
     }
+    if (c.closed) this.closing.add(c);
     this.correlated++;
   }
 
@@ -43,12 +48,27 @@ export class LiveConnections {
     if (this.held > this.maxHeld) this.maxHeld = this.held;
   }
 
-  /** Connections due for judgement: closed and quiet for `graceNs`, or idle for `idleNs`. */
-  due(now: number, graceNs: number, idleNs: number): Connection[] {
+  /**
+   * Connections due for judgement: closed and quiet for `graceNs`, or idle for `idleNs`. Sweeps
+   * come every sixteenth of a window; walking every live connection each time cost a long,
+   * quiet capture with many idle keep-alive connections far more than its packets did. So a
+   * sweep looks at the closed ones, and at all of them for idleness only when `now` crosses a
+   * multiple of `idleStepNs` (a multiple of the sweep grid), judged as of that multiple: the
+   * connections a thread of a split run judges do not depend on when its sweeps fall. An idle
+   * connection is judged up to `idleStepNs` after its idle time. When the idle time is within
+   * the grace (UDP flows, which never close), every sweep looks at every connection.
+   */
+  due(now: number, graceNs: number, idleNs: number, idleStepNs: number): Connection[] {
     const out: Connection[] = [];
-    for (const c of this.active) {
-      const quiet = now - c.lastT;
-      if ((c.closed && quiet > graceNs) || quiet > idleNs) out.push(c);
+    if (idleNs <= graceNs) {
+      for (const c of this.active) if (now - c.lastT > idleNs) out.push(c);
+      return out;
+    }
+    for (const c of this.closing) if (now - c.lastT > graceNs) out.push(c);
+    if (now >= this.nextIdleScan) {
+      const at = Math.floor(now / idleStepNs) * idleStepNs;
+      for (const c of this.active) if (!c.closed && at - c.lastT > idleNs) out.push(c);
+      this.nextIdleScan = at + idleStepNs;
     }
     return out;
   }
@@ -56,6 +76,7 @@ export class LiveConnections {
   /** The connection was judged: it holds nothing any more. */
   release(c: Connection): void {
     this.active.delete(c);
+    this.closing.delete(c);
     this.held -= c.records.length;
   }
 }

@@ -7,8 +7,10 @@
  * others: each thread reads every capture but extracts only the records whose client endpoint
  * falls in its share of buckets. FullNAT rewrites the client address, so it is never split.
  *
- * The client end of a packet is the end that is not a service address (VIP, RIP, local
- * address); when both or neither are, the end that is not a service port. When that does not
+ * The client end of a packet is the other end of a virtual service (VIP:vport, any port of a
+ * port-0 service): the tracker learns its clients exactly so. Else it is the end that is not a
+ * service address (VIP, RIP, local address); when both or neither are, the end that is not a
+ * service port. When that does not
  * tell either (a director forwarding to an unconfigured server on another port, a real server
  * talking to the VIP), every share takes the packet: only the share that learnt its client
  * endpoint from a packet to the VIP can attach it to a connection, as a single thread would;
@@ -81,16 +83,31 @@ interface ServiceEnds {
   v4: Set<number>;
   v6: Set<string>;
   ports: Set<number>;
+  /** Virtual services: VIP (IPv4 as int32, IPv6 as text) → its ports (0: every port). */
+  vip4: Map<number, number[]>;
+  vip6: Map<string, number[]>;
+}
+
+function isService(vports: number[] | undefined, port: number): boolean {
+  return vports !== undefined && (vports.includes(port) || vports.includes(0));
 }
 
 function serviceEnds(services: readonly Service[]): ServiceEnds {
-  const ends: ServiceEnds = { v4: new Set(), v6: new Set(), ports: new Set() };
+  const ends: ServiceEnds = { v4: new Set(), v6: new Set(), ports: new Set(), vip4: new Map(), vip6: new Map() };
   const addAddr = (a: string): void => {
     const n = parseIpv4(a);
     if (n !== null) ends.v4.add(n | 0);
     else if (a) ends.v6.add(a);
   };
   for (const s of services) {
+    if (s.vip) {
+      const n = parseIpv4(s.vip);
+      const map: Map<number | string, number[]> = n !== null ? ends.vip4 : ends.vip6;
+      const k = n !== null ? n | 0 : s.vip;
+      const list = map.get(k);
+      if (list) list.push(s.vport);
+      else map.set(k, [s.vport]);
+    }
     addAddr(s.vip);
     for (const r of s.realServers) addAddr(r.ip);
     for (const l of s.localAddresses) addAddr(l);
@@ -102,7 +119,9 @@ function serviceEnds(services: readonly Service[]): ServiceEnds {
 
 /** The bucket of a packet from its two ends (see the module comment for which is the client),
  *  or -1 when the ends do not tell which is the client (every share takes such a packet). */
-function bucketOf(ends: ServiceEnds, src: number, dst: number, srcSvc: boolean, dstSvc: boolean, sport: number, dport: number): number {
+function bucketOf(ends: ServiceEnds, src: number, dst: number, srcSvc: boolean, dstSvc: boolean, sport: number, dport: number, srcVip: number[] | undefined, dstVip: number[] | undefined): number {
+  const toService = isService(dstVip, dport);
+  if (toService !== isService(srcVip, sport)) return ((toService ? endHash(src, sport) : endHash(dst, dport)) >>> 0) % BUCKETS;
   if (srcSvc === dstSvc) {
     srcSvc = ends.ports.has(sport);
     dstSvc = ends.ports.has(dport);
@@ -115,7 +134,7 @@ export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p:
   if (spec.of <= 1) return null;
   const [lo, hi] = bucketRange(spec);
   const ends = serviceEnds(services);
-  const { v4, v6 } = ends;
+  const { v4, v6, vip4, vip6 } = ends;
   return (p) => {
     const l = transportOf(p);
     if (l === null) return true;
@@ -127,18 +146,26 @@ export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p:
     let dstSvc: boolean;
     let src: number;
     let dst: number;
+    let srcVip: number[] | undefined;
+    let dstVip: number[] | undefined;
     if (ip.version === 4) {
       src = ip.src4 | 0;
       dst = ip.dst4 | 0;
       srcSvc = v4.has(src);
       dstSvc = v4.has(dst);
+      srcVip = srcSvc ? vip4.get(src) : undefined;
+      dstVip = dstSvc ? vip4.get(dst) : undefined;
     } else {
-      srcSvc = v6.size > 0 && v6.has(ipv6ToString(p.buf, ip.srcOff));
-      dstSvc = v6.size > 0 && v6.has(ipv6ToString(p.buf, ip.dstOff));
+      const srcText = v6.size > 0 ? ipv6ToString(p.buf, ip.srcOff) : '';
+      const dstText = v6.size > 0 ? ipv6ToString(p.buf, ip.dstOff) : '';
+      srcSvc = v6.has(srcText);
+      dstSvc = v6.has(dstText);
+      srcVip = vip6.get(srcText);
+      dstVip = vip6.get(dstText);
       src = ipv6Fold(p.buf, ip.srcOff);
       dst = ipv6Fold(p.buf, ip.dstOff);
     }
-    const b = bucketOf(ends, src, dst, srcSvc, dstSvc, sport, dport);
+    const b = bucketOf(ends, src, dst, srcSvc, dstSvc, sport, dport, srcVip, dstVip);
     return b < 0 || (b >= lo && b < hi);
   };
 }
@@ -156,7 +183,7 @@ export function shareSkip(services: readonly Service[], spec: ShareSpec): ((f: F
   if (spec.of <= 1) return null;
   const [lo, hi] = bucketRange(spec);
   const ends = serviceEnds(services);
-  const { v4 } = ends;
+  const { v4, vip4 } = ends;
   return (f) => {
     if (f.linkType !== LinkType.ETHERNET) return false;
     const b = f.buf;
@@ -180,7 +207,7 @@ export function shareSkip(services: readonly Service[], spec: ShareSpec): ((f: F
     const dst = (b[l3 + 16]! << 24) | (b[l3 + 17]! << 16) | (b[l3 + 18]! << 8) | b[l3 + 19]!;
     const sport = (b[l4]! << 8) | b[l4 + 1]!;
     const dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
-    const k = bucketOf(ends, src, dst, v4.has(src), v4.has(dst), sport, dport);
+    const k = bucketOf(ends, src, dst, v4.has(src), v4.has(dst), sport, dport, vip4.get(src), vip4.get(dst));
     return k >= 0 && (k < lo || k >= hi);
   };
 }

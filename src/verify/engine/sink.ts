@@ -45,10 +45,31 @@ function compareEvidence(a: EvidenceKey, b: EvidenceKey): number {
   return compareJudge(a[0], b[0]) || a[1] - b[1] || a[2] - b[2];
 }
 
+/**
+ * A finding that depends on a fact about the whole run, not only on its own connection (a real
+ * server that answers other connections): raised once every connection has been judged
+ * (FindingSink.resolve), so it does not depend on which connections happened to be judged
+ * before it, or by which thread.
+ */
+interface Deferred {
+  key: JudgeKey;
+  seq: number;
+  /** The fact, and the value it must hold, e.g. 'dr.answering' and a RIP. */
+  fact: string;
+  value: string;
+  /** Raise the finding only when the fact holds (else also when it does not). */
+  onlyIf: boolean;
+  finding: Finding;
+  /** Appended to the message when the fact holds. */
+  ifHolds: string;
+}
+
 /** What a share of a split run hands over (structured-clone safe). */
 export interface SinkState {
   counts: [string, number][];
   pendings: Pending[];
+  facts: [string, string[]][];
+  deferred: Deferred[];
 }
 
 export class FindingSink {
@@ -60,6 +81,8 @@ export class FindingSink {
   /** The connection being judged (begin) and the number of adds so far. */
   private cur: JudgeKey = AFTER_ALL;
   private seq = 0;
+  private readonly facts = new Map<string, Set<string>>();
+  private deferred: Deferred[] = [];
 
   constructor(
     private readonly ctx: EngineContext,
@@ -144,6 +167,36 @@ export class FindingSink {
     this.order.push(np);
   }
 
+  /** Records a fact about the run that findings of other connections may depend on. */
+  note(fact: string, value: string): void {
+    const set = this.facts.get(fact);
+    if (set) set.add(value);
+    else this.facts.set(fact, new Set([value]));
+  }
+
+  /**
+   * A finding about `conn` that depends on whether `fact` holds for `value` over the whole run:
+   * decided by resolve(), at the place in the report it would have had if raised now. With
+   * `onlyIf` it is raised only when the fact holds; `ifHolds` is added to its message then.
+   */
+  addIfFact(rule: string, conn: Connection, fact: string, value: string, onlyIf: boolean, message: string, ifHolds: string, hint: string, records: readonly PacketRef[]): void {
+    if (this.ignore.has(rule)) return;
+    const finding: Finding = { rule, severity: severityOf(rule), message, hint, evidence: records.slice(0, MAX_EVIDENCE).map((r) => this.evidence(r)), conn: connLabel(this.ctx, conn) };
+    this.deferred.push({ key: this.cur, seq: this.seq++, fact, value, onlyIf, finding, ifHolds });
+  }
+
+  /** Raises the deferred findings against the facts of every connection (after absorbing every
+   *  share of a split run). */
+  resolve(): void {
+    for (const d of this.deferred) {
+      const holds = this.facts.get(d.fact)?.has(d.value) === true;
+      if (d.onlyIf && !holds) continue;
+      if (holds) d.finding.message += d.ifHolds;
+      this.order.push({ finding: d.finding, count: 1, key: d.key, seq: d.seq, shared: null, evKeys: null });
+    }
+    this.deferred = [];
+  }
+
   failedCount(rule: string): number {
     let n = 0;
     for (const p of this.order) if (p.finding.rule === rule) n += p.count;
@@ -152,7 +205,12 @@ export class FindingSink {
 
   /** Everything this sink gathered, for another sink to absorb (a share of a split run). */
   exportState(): SinkState {
-    return { counts: [...this.counts].map(([rule, c]) => [rule, c.n]), pendings: this.order };
+    return {
+      counts: [...this.counts].map(([rule, c]) => [rule, c.n]),
+      pendings: this.order,
+      facts: [...this.facts].map(([fact, values]) => [fact, [...values]]),
+      deferred: this.deferred,
+    };
   }
 
   /**
@@ -162,6 +220,8 @@ export class FindingSink {
    */
   absorb(state: SinkState): void {
     for (const [rule, n] of state.counts) this.check(rule, n);
+    for (const [fact, values] of state.facts) for (const v of values) this.note(fact, v);
+    this.deferred.push(...state.deferred);
     for (const p of state.pendings) {
       const mine = p.shared === null ? undefined : this.pending.get(p.shared);
       if (mine) {

@@ -28,6 +28,9 @@ export interface ReaderOptions {
   tcpOptions?: boolean;
   /** Reuse judged records (engine/record.ts RecordPool) instead of allocating. */
   pool?: RecordPool;
+  /** A step back in a file's corrected time larger than this is not smoothed over in the merge
+   *  order (see PointReader.steppedBack); default: none is. */
+  maxStepBackNs?: number;
   /** This thread's share of the connections (engine/partition.ts): a packet it returns false
    *  for is decoded and observed but not extracted. */
   share?: (p: Packet) => boolean;
@@ -51,9 +54,26 @@ export class PointReader {
   /** Records queue[qi..qn): filled only when empty (fill), so the slots are reused from 0 once
    *  it runs dry instead of shifting or splicing the array (a splice allocated its removed part). */
   private readonly queue: PacketRecord[] = [];
+  /** Merge time of each queued record (see mergeFloor). */
+  private readonly queueT: number[] = [];
   private qi = 0;
   private qn = 0;
+  /**
+   * The latest corrected time of any frame of the file so far: a record is merged at this time,
+   * not at its own. A capture's timestamps may step back a little (multi-queue NICs, `-i any`);
+   * merged at their own times, such records would come before records of other files that they
+   * came after in this one, and the order would depend on which records a thread keeps (a split
+   * run keeps some of them). At the floor, a file's records merge in file order, whoever reads
+   * them. Rules still see each record's own time.
+   */
+  private mergeFloor = -Infinity;
+  /** A step back larger than `maxStepBackNs` was met: the floor was reset there, and the merge
+   *  order of that file's records then depends on which of them a thread keeps (verify.ts runs
+   *  a split run again on one thread). */
+  steppedBack = false;
   private it: AsyncIterator<Buffer> | null = null;
+  /** The file under a gzip stream: ending the gunzip iterator does not close it. */
+  private raw: ReturnType<typeof createReadStream> | null = null;
   /** A plain file: chunks read ahead into reused buffers (no allocation per chunk). */
   private chunks: FileChunks | null = null;
   /** The chunk being parsed, and how far. */
@@ -85,6 +105,7 @@ export class PointReader {
     if (chunks.gzip) {
       await chunks.close();
       const raw = createReadStream(this.file, { highWaterMark: size });
+      this.raw = raw;
       const src = raw.pipe(createGunzip());
       raw.on('error', (e) => src.destroy(e));
       this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -98,6 +119,7 @@ export class PointReader {
         if (skip !== undefined && skip(frame)) {
           this.frames++;
           const ts = frame.tsSec * 1e9 + frame.tsNsec;
+          this.raiseFloor(ts);
           if (ts < this.firstTs) this.firstTs = ts;
           if (ts > this.lastTs) this.lastTs = ts;
           this.opts.observeSkipped?.(ts);
@@ -106,6 +128,7 @@ export class PointReader {
         const p = this.decoder.decode(frame);
         this.frames++;
         const ts = p.tsSec * 1e9 + p.tsNsec;
+        this.raiseFloor(ts);
         if (ts < this.firstTs) this.firstTs = ts;
         if (ts > this.lastTs) this.lastTs = ts;
         if (p.malformed.present) {
@@ -124,6 +147,7 @@ export class PointReader {
         }
         if (!this.opts.keep || this.opts.keep(r)) {
           r.t = r.ts - this.opts.offsetNs;
+          this.queueT[this.qn] = this.mergeFloor;
           this.queue[this.qn++] = r;
         } else {
           pool?.give(r);
@@ -131,6 +155,20 @@ export class PointReader {
       },
       this.opts.onWarning ? { onWarning: this.opts.onWarning } : {},
     );
+  }
+
+  private raiseFloor(ts: number): void {
+    const t = ts - this.opts.offsetNs;
+    if (t >= this.mergeFloor) this.mergeFloor = t;
+    else if (this.mergeFloor - t > (this.opts.maxStepBackNs ?? Infinity)) {
+      this.steppedBack = true;
+      this.mergeFloor = t;
+    }
+  }
+
+  /** Merge time of the next record (Infinity when none is queued). */
+  peekTime(): number {
+    return this.qi < this.qn ? this.queueT[this.qi]! : Infinity;
   }
 
   peek(): PacketRecord | undefined {
@@ -196,15 +234,17 @@ export class PointReader {
     this.done = true;
     await this.chunks?.close();
     await this.it?.return?.();
+    this.raw?.destroy();
   }
 }
 
 /**
- * Streams every reader's records in corrected-time order into `onRecord`; `onTick(now)` runs
- * each time the merge crosses a multiple of `tickNs` of corrected time, with that multiple,
- * before the first record at or after it (connection finalisation). Ticks on a time grid, not
- * every N records, so which connections a tick judges depends only on the records before it:
- * the same in a run split over threads (each seeing its share of the records) as in one.
+ * Streams every reader's records in merge-time order (corrected time, kept from stepping back
+ * within a file: PointReader.mergeFloor) into `onRecord`; `onTick(now)` runs each time the
+ * merge crosses a multiple of `tickNs`, with that multiple, before the first record at or
+ * after it (connection finalisation). Ticks on a time grid, not every N records, so which
+ * connections a tick judges depends only on the records before it: the same in a run split
+ * over threads (each seeing its share of the records) as in one.
  *
  * A run has a handful of capture files, so the next record is found by scanning the readers'
  * head times kept in one typed array — cheaper than a heap's sift with a property chase per
@@ -218,12 +258,12 @@ export async function mergeReaders(
   tickNs: number,
 ): Promise<void> {
   const k = readers.length;
-  // Corrected time of each reader's next record; Infinity once it has none left.
+  // Merge time of each reader's next record; Infinity once it has none left.
   const head = new Float64Array(k);
   for (let i = 0; i < k; i++) {
     const r = readers[i]!;
     await r.fill();
-    head[i] = r.peek()?.t ?? Infinity;
+    head[i] = r.peekTime();
   }
   let nextTick = -Infinity;
   for (;;) {
@@ -244,12 +284,8 @@ export async function mergeReaders(
       nextTick = grid + tickNs;
     }
     onRecord(rec);
-    let next = reader.peek();
-    if (next === undefined) {
-      await reader.fill();
-      next = reader.peek();
-    }
-    head[best] = next === undefined ? Infinity : next.t;
+    if (reader.peek() === undefined) await reader.fill();
+    head[best] = reader.peekTime();
   }
 }
 

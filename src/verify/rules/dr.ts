@@ -10,8 +10,9 @@ import type { PacketRecord } from '../engine/record.js';
 import type { FindingSink } from '../engine/sink.js';
 import { copyAt, hostPort, insideCapture, isRst, isSyn, type RuleModule } from './common.js';
 
-/** Real servers (by RIP) seen answering some connection, per run: a silent RS is then not a dead host. */
-const answering = new WeakMap<EngineContext, Set<string>>();
+/** The run-wide fact (FindingSink.note) that a real server (by RIP) answers some connection:
+ *  a silent RS is then not a dead host. */
+const ANSWERING = 'dr.answering';
 
 /**
  * The Linux form of dr.vip-not-bound: an RS without the VIP (ip_forward=0) drops a packet for an
@@ -38,12 +39,16 @@ function silentRs(ctx: EngineContext, c: Connection, sink: FindingSink): void {
   const last = syns[syns.length - 1]!;
   // The RS capture must still run a window after the last SYN for "sent nothing" to be evidence.
   if (!insideCapture(ctx, rsIdx, last.t + ctx.windowNs)) return;
-  const others = answering.get(ctx)?.has(rip) === true;
-  if (syns.length < 2 && !others) return;
-  sink.add(
+  // One SYN could be one lost packet, unless the RS answers other connections of the run (any
+  // of them, judged before or after this one: decided when all are judged).
+  sink.addIfFact(
     'dr.vip-not-bound',
     c,
-    `real server ${rip} received ${syns.length} forwarded SYN(s) for ${hostPort(ctx.service.vip, ctx.service.vport)} and sent nothing for the connection${others ? ' while it answers other connections' : ''}`,
+    ANSWERING,
+    rip,
+    syns.length < 2,
+    `real server ${rip} received ${syns.length} forwarded SYN(s) for ${hostPort(ctx.service.vip, ctx.service.vport)} and sent nothing for the connection`,
+    ' while it answers other connections',
     `the VIP is not configured on ${rip}: Linux silently drops packets for an address it does not own. Add it: ip addr add ${ctx.service.vip}/32 dev lo, with net.ipv4.conf.all.arp_ignore=1 and arp_announce=2 (lvs-behavior.md §4)`,
     syns.slice(0, 4),
   );
@@ -56,11 +61,7 @@ export const drRules: RuleModule = {
     const { vip, vport } = ctx.service;
     for (const c of conns) {
       if (methodOf(ctx, c.backend) !== 'dr') continue;
-      if (c.backend && c.traces.some((t) => !t.c2s && copyAt(t, 'R'))) {
-        let set = answering.get(ctx);
-        if (!set) answering.set(ctx, (set = new Set()));
-        set.add(c.backend);
-      }
+      if (c.backend && c.traces.some((t) => !t.c2s && copyAt(t, 'R'))) sink.note(ANSWERING, c.backend);
       let synForwarded: ReturnType<typeof copyAt>;
       let answered = false;
       for (const t of c.traces) {
