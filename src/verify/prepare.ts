@@ -56,6 +56,11 @@ const FIRST_STAGE_DIVISOR = 8;
  *  under the one-way latency when more are added. */
 const ENOUGH_PAIRS = 256;
 
+/** Whether any service forwards (to any of its real servers) by FullNAT. */
+export function anyFullnat(services: readonly Service[]): boolean {
+  return services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
+}
+
 export function isFullnat(s: Service): boolean {
   return s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat';
 }
@@ -242,7 +247,7 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
 /** Whether pass 2 may be split by client endpoint (engine/partition.ts): not for FullNAT, which
  *  rewrites the client address, and not without a service to name the client end. */
 export function canSplit(p: Prepared): boolean {
-  return p.services.length > 0 && !p.services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
+  return p.services.length > 0 && !anyFullnat(p.services);
 }
 
 /** What two runs of `prepare` on one input must agree on for their pass-2 shares to fit. */

@@ -26,7 +26,7 @@ import { shareFilter, shareSkip, type ShareSpec } from './engine/partition.js';
 import { RecordPool, type PacketRecord } from './engine/record.js';
 import { FindingSink, connLabel, type SinkState } from './engine/sink.js';
 import { mergeReaders, PointReader } from './engine/stream.js';
-import { isFullnat, ownMac, type Prepared } from './prepare.js';
+import { anyFullnat, isFullnat, ownMac, type Prepared } from './prepare.js';
 import { checksumRules } from './rules/checksum.js';
 import type { RuleModule } from './rules/common.js';
 import { drRules } from './rules/dr.js';
@@ -292,7 +292,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
   const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
   const arp = main ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
   const readers: PointReader[] = [];
-  const anyFullnat = services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
+  const withOptions = anyFullnat(services);
   const share = shareFilter(services, spec);
   // A helper share passes over other shares' plain TCP frames undecoded (ARP and capture
   // checks need every frame decoded: the main share's).
@@ -321,7 +321,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
           ...(keep ? { keep } : {}),
           offsetNs: clocks[i]!.offsetNs,
           maxStepBackNs: prep.windowNs,
-          tcpOptions: anyFullnat,
+          tcpOptions: withOptions,
           ...(pool ? { pool } : {}),
           ...(share ? { share } : {}),
           ...(skip ? { skip, observeSkipped: observeTime } : {}),

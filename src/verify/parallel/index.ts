@@ -13,7 +13,7 @@ import { Worker } from 'node:worker_threads';
 import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
 import type { ShareSpec } from '../engine/partition.js';
-import type { VerifyInput } from '../prepare.js';
+import { anyFullnat, type VerifyInput } from '../prepare.js';
 import type { ShareResult } from '../share.js';
 
 /** Below this many capture bytes in all, one thread: a helper's start (~50 ms) would not pay. */
@@ -44,7 +44,7 @@ export function splitPlan(input: VerifyInput): { of: number; why: string } {
   const forced = input.threads !== undefined || env.forced;
   let of = input.threads ?? env.threads;
   if (of <= 1) return { of: 1, why: 'one thread asked for' };
-  if (input.services !== null && input.services.services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'))) {
+  if (input.services !== null && anyFullnat(input.services.services)) {
     return { of: 1, why: 'FullNAT rewrites the client address: its connections cannot be split by client' };
   }
   if (!existsSync(fileURLToPath(WORKER_URL))) return { of: 1, why: 'no compiled helper (verify-worker.js)' };
