@@ -5,7 +5,7 @@
  * returns. It is deterministic: a helper thread of a split run (verify/parallel) prepares the
  * same input on its own and must arrive at the same `Prepared` (checked by its fingerprint).
  */
-import type { Service, ServiceSet } from './service/model.js';
+import { serviceAddresses, servicePorts, type Service, type ServiceSet } from './service/model.js';
 import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
 import type { Profile } from './engine/context.js';
 import { inferService } from './engine/infer.js';
@@ -86,28 +86,6 @@ function settledBySample(points: readonly LoadedPoint[], clocks: readonly ClockE
     if (p.kind === 'rs' && !p.rsIp && more(i)) return p.records.some((r) => addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.dst) || addrs.has(r.outer.src))));
     return true;
   });
-}
-
-/** Every address a service involves: a packet that names none of them is not kept. */
-export function serviceAddresses(set: ServiceSet): Set<string> {
-  const a = new Set<string>();
-  for (const s of set.services) {
-    if (s.vip) a.add(s.vip);
-    for (const r of s.realServers) a.add(r.ip);
-    for (const l of s.localAddresses) a.add(l);
-  }
-  return a;
-}
-
-/** Service ports (VIP ports and RS ports): a director forwarding to an unconfigured server still
- *  uses one of them, and that packet must be kept to be reported (sched.unknown-rs). */
-function servicePorts(set: ServiceSet): Set<number> {
-  const ports = new Set<number>();
-  for (const s of set.services) {
-    if (s.vport) ports.add(s.vport);
-    for (const r of s.realServers) if (r.port) ports.add(r.port);
-  }
-  return ports;
 }
 
 function keepFor(addrs: Set<string>, ports: Set<number>): (r: PacketRecord) => boolean {
@@ -196,7 +174,7 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
   const windowNs = (input.windowMs ?? 1000) * 1e6;
   const ignore = new Set(input.ignore ?? []);
   const configured = input.services !== null && input.services.services.length > 0;
-  const keep = configured ? keepFor(serviceAddresses(input.services!), servicePorts(input.services!)) : undefined;
+  const keep = configured ? keepFor(serviceAddresses(input.services!.services), servicePorts(input.services!.services)) : undefined;
   const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
 
   const sample = input.sampleRecords ?? SAMPLE_RECORDS;
@@ -210,7 +188,7 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
     const small = Math.max(1, Math.floor(sample / FIRST_STAGE_DIVISOR));
     const first = await samplePoints(input.points, sampleOpts, small);
     const firstClocks = estimateClocks(first);
-    if (settledBySample(first, firstClocks, small, serviceAddresses(input.services!))) {
+    if (settledBySample(first, firstClocks, small, serviceAddresses(input.services!.services))) {
       points = first;
       clocks = firstClocks;
       size = small;

@@ -15,8 +15,8 @@ import { ArpAnalyzer } from './arp/index.js';
 import type { ArpReport } from './arp/types.js';
 import type { Packet } from '../decode/packet.js';
 import type { ConnectionLadder, LadderCopy } from './result.js';
-import type { ForwardMethod, Service } from './service/model.js';
-import { ConnectionTracker, type Connection } from './engine/connections.js';
+import { serviceAddresses, servicePorts, type ForwardMethod, type Service } from './service/model.js';
+import { ConnectionTracker, SWEEPS_PER_WINDOW, type Connection } from './engine/connections.js';
 import type { EngineContext } from './engine/context.js';
 import { DirectorAnswers } from './engine/director-answers.js';
 import { FnatTracker } from './engine/fnat-tracker.js';
@@ -245,9 +245,9 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
   // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
   // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
   const pool = input.reuseRecords !== false && services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
-  const serviceAddrs = new Set(services.flatMap((s) => [s.vip, ...s.realServers.map((r) => r.ip), ...s.localAddresses]).filter((a) => a !== ''));
-  const servicePorts = new Set(services.flatMap((s) => [s.vport, ...s.realServers.map((r) => r.port)]).filter((p) => p !== 0));
-  const serviceEnd = (ip: string, port: number): boolean => serviceAddrs.has(ip) || servicePorts.has(port);
+  const addrs = serviceAddresses(services);
+  const ports = servicePorts(services);
+  const serviceEnd = (ip: string, port: number): boolean => addrs.has(ip) || ports.has(port);
   for (const service of services) {
     const ctx = makeContext(service, prep);
     const sink = new FindingSink(ctx, prep.ignore);
@@ -345,10 +345,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
       (now) => {
         for (const e of engines) e.tracker.sweep(now);
       },
-      // A sixteenth of a window of corrected time between sweeps: a closed connection is judged
-      // at most that long after its grace (two windows) has passed, and the live set stays
-      // close to its least (a quarter window held ~10 % more records at the peak).
-      prep.windowNs / 16,
+      prep.windowNs / SWEEPS_PER_WINDOW,
     );
   } finally {
     // A capture that fails to read ends the run: the other files are closed, not left to GC.

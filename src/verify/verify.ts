@@ -26,7 +26,7 @@ import type { ForwardMethod } from './service/model.js';
 import type { Connection } from './engine/connections.js';
 import type { EngineContext } from './engine/context.js';
 import type { PacketRef } from './engine/record.js';
-import { AFTER_ALL } from './engine/judge-order.js';
+import { AFTER_ALL, compareText } from './engine/judge-order.js';
 import { captureFindings } from './engine/load.js';
 import { WHOLE } from './engine/partition.js';
 import { FindingSink } from './engine/sink.js';
@@ -62,10 +62,6 @@ function decisionOrder(a: Connection, b: Connection): number {
   return compareRef(a.synAtDirector, b.synAtDirector) || compareRef(a.synRecord, b.synRecord) || compareText(a.client, b.client) || a.cport - b.cport || (a.isn ?? -1) - (b.isn ?? -1);
 }
 
-function compareText(a: string, b: string): number {
-  return a === b ? 0 : a < b ? -1 : 1;
-}
-
 /** Packet references by point, capture file and frame; a missing one after any present one. */
 function compareRef(a: PacketRef | null, b: PacketRef | null): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
@@ -82,11 +78,20 @@ async function helperShares(input: VerifyInput, print: string, helpers: readonly
       continue;
     }
     debug(`share ${h.spec.index} of ${h.spec.of} run on the main thread: ${r.ok ? 'its first pass disagreed' : r.reason}`);
-    // Pass 1 again: the main share has consumed this one's points.
+    // Pass 1 again: the main share consumed the points' samples.
     const again = await prepare(input);
     out.push((await runShare(again, h.spec, false)).share);
   }
   return out;
+}
+
+/** What a split run cannot reproduce, found out while it ran (null: nothing). */
+function unreproducible(main: MainExtras, shares: readonly ShareResult[]): string | null {
+  // The order a stepped-back file's records merge in depends on which a thread keeps.
+  const stepped = main.readers.find((r) => r.steppedBack);
+  if (stepped) return `timestamps in ${stepped.file} step back by more than the window`;
+  if (shares.some((s) => s.clientAtServiceEnd)) return 'a client of the VIP sends from a service address or port (ConnectionTracker.clientAtServiceEnd)';
+  return null;
 }
 
 export async function verify(input: VerifyInput): Promise<VerifyResult> {
@@ -103,29 +108,19 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
     // Before pass 2, which consumes the points' samples.
     const print = split ? fingerprint(prep) : '';
     phases.mark('set-up: clocks, topology, rules');
-    let mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true);
+    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true);
     phases.mark(split ? `pass 2: share 1 of ${plan.of} correlated and judged` : 'pass 2: every capture correlated and judged');
-    let shares = [mine.share, ...(split ? await helperShares(input, print, helpers, debug) : [])];
-    if (split) phases.mark('pass 2: the other shares');
-    // What a split cannot reproduce, then found out: one thread does pass 2 again.
-    const stepped = mine.extras.readers.find((r) => r.steppedBack);
-    const redo = !split
-      ? null
-      : stepped
-        ? // The order a stepped-back file's records merge in depends on which a thread keeps.
-          `timestamps in ${stepped.file} step back by more than the window`
-        : shares.some((s) => s.clientAtServiceEnd)
-          ? 'a client of the VIP sends from a service address or port (ConnectionTracker.clientAtServiceEnd)'
-          : null;
-    if (redo !== null) {
-      debug(`pass 2 run again on one thread: ${redo}`);
-      const again = await prepare(input);
-      mine = await runShare(again, WHOLE, true);
-      shares = [mine.share];
-      phases.mark('pass 2: again on one thread');
-      return assemble(input, again, shares, mine.extras, phases);
-    }
-    return assemble(input, prep, shares, mine.extras, phases);
+    if (!split) return assemble(input, prep, [mine.share], mine.extras, phases);
+    const shares = [mine.share, ...(await helperShares(input, print, helpers, debug))];
+    phases.mark('pass 2: the other shares');
+    const redo = unreproducible(mine.extras, shares);
+    if (redo === null) return assemble(input, prep, shares, mine.extras, phases);
+    debug(`pass 2 run again on one thread: ${redo}`);
+    // Pass 1 again: pass 2 consumed the points' samples.
+    const again = await prepare(input);
+    const whole = await runShare(again, WHOLE, true);
+    phases.mark('pass 2: again on one thread');
+    return assemble(input, again, [whole.share], whole.extras, phases);
   } finally {
     await Promise.all(helpers.map((h) => h.stop()));
   }

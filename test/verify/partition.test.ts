@@ -82,25 +82,18 @@ const addr = fc.oneof(
   fc.tuple(fc.integer({ min: 1, max: 254 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 254 })),
 );
 const port = fc.oneof(fc.constantFrom(80, 8080), fc.integer({ min: 1, max: 65535 }));
-const clean: fc.Arbitrary<Spec> = fc.record({
+/** The packet's ends and kind, shared by clean and damaged frames. */
+const ends = {
   src: addr,
   dst: addr,
   sport: port,
   dport: port,
   proto: fc.constantFrom(6 as const, 17 as const),
   vlan: fc.boolean(),
-  ihlWords: fc.constant(5),
-  frag: fc.constant(0),
-  cut: fc.constant(0),
-  junk: fc.constant(-1),
-});
+};
+const clean: fc.Arbitrary<Spec> = fc.record({ ...ends, ihlWords: fc.constant(5), frag: fc.constant(0), cut: fc.constant(0), junk: fc.constant(-1) });
 const damaged: fc.Arbitrary<Spec> = fc.record({
-  src: addr,
-  dst: addr,
-  sport: port,
-  dport: port,
-  proto: fc.constantFrom(6 as const, 17 as const),
-  vlan: fc.boolean(),
+  ...ends,
   ihlWords: fc.integer({ min: 0, max: 15 }),
   frag: fc.oneof(fc.constant(0), fc.constant(0x4000), fc.integer({ min: 0, max: 0xffff })),
   cut: fc.integer({ min: 0, max: 40 }),

@@ -153,30 +153,25 @@ describe('verify split over two threads', () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const set = all.find((s) => s.name === 'verify/fault-rr-order')!.dir;
 
-    function argsWith(director: string): string[] {
-      return pointArgs(set).map((a) => (a === path.join(set, 'director-eth0.pcap') || a === path.join(set, 'director.pcap') ? director : a));
+    /** verify with 1 and 2 threads, director-eth0.pcap replaced by a copy whose frame 9 is `byUs` earlier. */
+    function stepped(name: string, byUs: number): { director: string; one: Run; two: Run } {
+      const original = path.join(set, 'director-eth0.pcap');
+      const director = path.join(dir, name);
+      stepBack(original, director, 9, byUs);
+      const args = ['--config', path.join(set, 'service.conf'), ...pointArgs(set).map((a) => (a === original ? director : a)), '--format', 'json'];
+      return { director, one: run(args, 1), two: run(args, 2) };
     }
 
     it('by less than the window: merged at the file\'s own pace, the same report from two threads', () => {
-      const director = path.join(dir, 'director-small.pcap');
-      const first = readdirSync(set).find((f) => f === 'director-eth0.pcap' || f === 'director.pcap')!;
-      // Frame 9 goes 700 µs back: before frames of the other captures it came after.
-      stepBack(path.join(set, first), director, 9, 700);
-      const args = ['--config', path.join(set, 'service.conf'), ...argsWith(director), '--format', 'json'];
-      const one = run(args, 1);
-      const two = run(args, 2);
+      // 700 µs back: before frames of the other captures it came after.
+      const { one, two } = stepped('director-small.pcap', 700);
       expect(two.debug).toContain('pass 2 split in 2 shares');
       expect(two.debug).not.toContain('run again');
       expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
     });
 
     it('by more than the window: pass 2 is redone on one thread, the same report', () => {
-      const director = path.join(dir, 'director-big.pcap');
-      const first = readdirSync(set).find((f) => f === 'director-eth0.pcap' || f === 'director.pcap')!;
-      stepBack(path.join(set, first), director, 9, 5_000_000);
-      const args = ['--config', path.join(set, 'service.conf'), ...argsWith(director), '--format', 'json'];
-      const one = run(args, 1);
-      const two = run(args, 2);
+      const { director, one, two } = stepped('director-big.pcap', 5_000_000);
       expect(two.debug).toContain(`pass 2 run again on one thread: timestamps in ${director} step back by more than the window`);
       expect(comparable(two.stdout)).toEqual(comparable(one.stdout));
     });

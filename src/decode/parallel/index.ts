@@ -36,13 +36,14 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { CaptureWarning } from '../capture/errors.js';
 import type { DecodeOptions } from '../packet.js';
 import type { DecodeSummary } from '../summary.js';
 import { compileFilter } from '../filter.js';
 import { PCAPNG_SHB } from '../capture/pcapng.js';
 import { busyElsewhere } from './idle.js';
+import { runThread } from './thread.js';
 import { PCAP_FILE_HEADER, pcapLayout, walkRange, type PcapLayout, type RangeResult, type RangeTask } from './range.js';
 import { MAX_PREFIX, pcapngPrefix, walkPcapngRange, type PcapngLayout, type PcapngRangeTask } from './pcapng-range.js';
 
@@ -156,24 +157,8 @@ function eligible(file: string, minBytes: number): Eligible | string {
 }
 
 function runWorker(task: RangeTask | PcapngRangeTask): { result: Promise<RangeResult>; worker: Worker | null } {
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: task });
-  } catch (e) {
-    // No thread to be had (resource limits, no compiled worker.js): the serial path will do.
-    return { result: Promise.resolve({ ok: false, reason: `worker: ${e instanceof Error ? e.message : String(e)}` }), worker: null };
-  }
-  const result = new Promise<RangeResult>((resolve) => {
-    let settled = false;
-    const settle = (r: RangeResult): void => {
-      if (!settled) resolve(r);
-      settled = true;
-    };
-    worker.once('message', (r: RangeResult) => settle(r));
-    worker.once('error', (e: Error) => settle({ ok: false, reason: `worker: ${e.message}` }));
-    worker.once('exit', (code) => settle({ ok: false, reason: `worker exited (${code}) without a result` }));
-  });
-  return { result, worker };
+  // A range that could not run is a failed range: the serial path will do.
+  return runThread<RangeResult>(new URL('./worker.js', import.meta.url), task);
 }
 
 /**

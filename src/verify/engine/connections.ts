@@ -69,8 +69,14 @@ const ACK = TcpFlag.ACK;
  */
 export const UDP_TIMEOUT_NS = 300e9;
 
-/** How often (in windows of corrected time) sweeps look for idle connections (LiveConnections.due);
- *  a multiple of the sweep grid (verify/share.ts: a sixteenth of a window). */
+/**
+ * Sweeps (connection judgement) fall on a grid of corrected time: this many per window. A closed
+ * connection is judged at most that long after its grace (two windows), and the live set stays
+ * close to its least (a quarter window held ~10 % more records at the peak).
+ */
+export const SWEEPS_PER_WINDOW = 16;
+/** How often (in windows of corrected time) sweeps look for idle connections
+ *  (LiveConnections.due): a whole number of windows, so a multiple of the sweep grid. */
 export const IDLE_STEP_WINDOWS = 4;
 
 /**

@@ -28,6 +28,10 @@ export function judgeKeyOf(c: Connection): JudgeKey {
 
 export function compareJudge(a: JudgeKey, b: JudgeKey): number {
   if (a.t !== b.t) return a.t < b.t ? -1 : 1;
-  if (a.client !== b.client) return a.client < b.client ? -1 : 1;
-  return a.cport - b.cport || a.isn - b.isn || a.seg - b.seg;
+  return compareText(a.client, b.client) || a.cport - b.cport || a.isn - b.isn || a.seg - b.seg;
+}
+
+/** Code-unit order of two texts (addresses, file names), for keys of the report order. */
+export function compareText(a: string, b: string): number {
+  return a === b ? 0 : a < b ? -1 : 1;
 }

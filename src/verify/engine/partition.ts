@@ -10,18 +10,17 @@
  * The client end of a packet is the other end of a virtual service (VIP:vport, any port of a
  * port-0 service): the tracker learns its clients exactly so. Else it is the end that is not a
  * service address (VIP, RIP, local address); when both or neither are, the end that is not a
- * service port. When that does not
- * tell either (a director forwarding to an unconfigured server on another port, a real server
- * talking to the VIP), every share takes the packet: only the share that learnt its client
+ * service port. When that does not tell either (two real servers talking on service ports),
+ * every share takes the packet: only the share that learnt its client
  * endpoint from a packet to the VIP can attach it to a connection, as a single thread would;
  * the others hold it as unattributable and drop it after the grace, as a single thread does
  * with a packet no client endpoint explains.
  */
-import { ipv6ToString, parseIpv4 } from '../../decode/addr.js';
+import { ipv6ToString, parseIpv4, readIpv4 } from '../../decode/addr.js';
 import { LinkType, type Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
-import type { Service } from '../service/model.js';
-import { transportOf } from './record.js';
+import { serviceAddresses, servicePorts, type Service } from '../service/model.js';
+import { mix, transportOf } from './record.js';
 
 /** Which part of the connections a thread judges: share `index` of `of` (0 of 1: all). */
 export interface ShareSpec {
@@ -54,16 +53,9 @@ export function bucketRange(spec: ShareSpec): [number, number] {
   return [at(spec.index - 1), at(spec.index)];
 }
 
-function mix(h: number, v: number): number {
-  h = Math.imul(h ^ v, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
-}
-
-/** Hash of one end: address (IPv4 as int32, IPv6 folded) and port. */
-function endHash(addr: number, port: number): number {
-  return mix(mix(0x5bd1e995, addr), port);
+/** Bucket of one end: address (IPv4 as int32, IPv6 folded) and port. */
+function endBucket(addr: number, port: number): number {
+  return mix(mix(0x5bd1e995, addr), port) % BUCKETS;
 }
 
 function ipv6Fold(buf: Uint8Array, off: number): number {
@@ -72,12 +64,6 @@ function ipv6Fold(buf: Uint8Array, off: number): number {
   return h;
 }
 
-/**
- * The predicate a reader applies to each decoded packet (engine/stream.ts `share`): true when
- * its client endpoint is in this share, when its client end cannot be told, or when it carries
- * no TCP/UDP (nothing to extract).
- * Null for the whole run.
- */
 interface ServiceEnds {
   /** IPv4 service addresses as int32 (a uint32 above 2^31 would be a heap number per lookup). */
   v4: Set<number>;
@@ -93,26 +79,22 @@ function isService(vports: number[] | undefined, port: number): boolean {
 }
 
 function serviceEnds(services: readonly Service[]): ServiceEnds {
-  const ends: ServiceEnds = { v4: new Set(), v6: new Set(), ports: new Set(), vip4: new Map(), vip6: new Map() };
-  const addAddr = (a: string): void => {
+  const ends: ServiceEnds = { v4: new Set(), v6: new Set(), ports: servicePorts(services), vip4: new Map(), vip6: new Map() };
+  for (const a of serviceAddresses(services)) {
     const n = parseIpv4(a);
     if (n !== null) ends.v4.add(n | 0);
-    else if (a) ends.v6.add(a);
+    else ends.v6.add(a);
+  }
+  const addVip = <K>(map: Map<K, number[]>, vip: K, port: number): void => {
+    const list = map.get(vip);
+    if (list) list.push(port);
+    else map.set(vip, [port]);
   };
   for (const s of services) {
-    if (s.vip) {
-      const n = parseIpv4(s.vip);
-      const map: Map<number | string, number[]> = n !== null ? ends.vip4 : ends.vip6;
-      const k = n !== null ? n | 0 : s.vip;
-      const list = map.get(k);
-      if (list) list.push(s.vport);
-      else map.set(k, [s.vport]);
-    }
-    addAddr(s.vip);
-    for (const r of s.realServers) addAddr(r.ip);
-    for (const l of s.localAddresses) addAddr(l);
-    if (s.vport) ends.ports.add(s.vport);
-    for (const r of s.realServers) if (r.port) ends.ports.add(r.port);
+    if (!s.vip) continue;
+    const n = parseIpv4(s.vip);
+    if (n !== null) addVip(ends.vip4, n | 0, s.vport);
+    else addVip(ends.vip6, s.vip, s.vport);
   }
   return ends;
 }
@@ -121,15 +103,20 @@ function serviceEnds(services: readonly Service[]): ServiceEnds {
  *  or -1 when the ends do not tell which is the client (every share takes such a packet). */
 function bucketOf(ends: ServiceEnds, src: number, dst: number, srcSvc: boolean, dstSvc: boolean, sport: number, dport: number, srcVip: number[] | undefined, dstVip: number[] | undefined): number {
   const toService = isService(dstVip, dport);
-  if (toService !== isService(srcVip, sport)) return ((toService ? endHash(src, sport) : endHash(dst, dport)) >>> 0) % BUCKETS;
+  if (toService !== isService(srcVip, sport)) return toService ? endBucket(src, sport) : endBucket(dst, dport);
   if (srcSvc === dstSvc) {
     srcSvc = ends.ports.has(sport);
     dstSvc = ends.ports.has(dport);
     if (srcSvc === dstSvc) return -1;
   }
-  return ((srcSvc ? endHash(dst, dport) : endHash(src, sport)) >>> 0) % BUCKETS;
+  return srcSvc ? endBucket(dst, dport) : endBucket(src, sport);
 }
 
+/**
+ * The predicate a reader applies to each decoded packet (engine/stream.ts `share`): true when
+ * its client endpoint is in this share, when its client end cannot be told, or when it carries
+ * no TCP/UDP (nothing to extract). Null for the whole run.
+ */
 export function shareFilter(services: readonly Service[], spec: ShareSpec): ((p: Packet) => boolean) | null {
   if (spec.of <= 1) return null;
   const [lo, hi] = bucketRange(spec);
@@ -203,8 +190,8 @@ export function shareSkip(services: readonly Service[], spec: ShareSpec): ((f: F
     if (vihl >> 4 !== 4 || ihl < 20 || b[l3 + 9] !== 6 || (b[l3 + 6]! & 0x3f) !== 0 || b[l3 + 7] !== 0) return false;
     const l4 = l3 + ihl;
     if (l4 + 20 > end || ((b[l3 + 2]! << 8) | b[l3 + 3]!) < ihl + 20) return false;
-    const src = (b[l3 + 12]! << 24) | (b[l3 + 13]! << 16) | (b[l3 + 14]! << 8) | b[l3 + 15]!;
-    const dst = (b[l3 + 16]! << 24) | (b[l3 + 17]! << 16) | (b[l3 + 18]! << 8) | b[l3 + 19]!;
+    const src = readIpv4(b, l3 + 12) | 0;
+    const dst = readIpv4(b, l3 + 16) | 0;
     const sport = (b[l4]! << 8) | b[l4 + 1]!;
     const dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
     const k = bucketOf(ends, src, dst, v4.has(src), v4.has(dst), sport, dport, vip4.get(src), vip4.get(dst));

@@ -283,8 +283,9 @@ export function describeRecord(r: PacketRecord): string {
   return `${r.capture}#${r.frame}`;
 }
 
-/** Mixes 32-bit values (murmur3 finaliser style); used to build numeric map keys. */
-function mix(h: number, v: number): number {
+/** Mixes 32-bit values (murmur3 finaliser style) into an unsigned 32-bit hash; used to build
+ *  numeric map keys, and the buckets of a split verify run (engine/partition.ts). */
+export function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);

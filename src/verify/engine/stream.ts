@@ -116,21 +116,13 @@ export class PointReader {
     this.parser = new CaptureParser(
       this.file,
       (frame) => {
+        const ts = frame.tsSec * 1e9 + frame.tsNsec;
+        this.noteFrame(ts);
         if (skip !== undefined && skip(frame)) {
-          this.frames++;
-          const ts = frame.tsSec * 1e9 + frame.tsNsec;
-          this.raiseFloor(ts);
-          if (ts < this.firstTs) this.firstTs = ts;
-          if (ts > this.lastTs) this.lastTs = ts;
           this.opts.observeSkipped?.(ts);
           return;
         }
         const p = this.decoder.decode(frame);
-        this.frames++;
-        const ts = p.tsSec * 1e9 + p.tsNsec;
-        this.raiseFloor(ts);
-        if (ts < this.firstTs) this.firstTs = ts;
-        if (ts > this.lastTs) this.lastTs = ts;
         if (p.malformed.present) {
           this.malformedCount++;
           if (this.malformedFrames.length < 10) this.malformedFrames.push(p.frame);
@@ -157,7 +149,11 @@ export class PointReader {
     );
   }
 
-  private raiseFloor(ts: number): void {
+  /** Every frame, decoded or not: counts, time extent, merge floor. */
+  private noteFrame(ts: number): void {
+    this.frames++;
+    if (ts < this.firstTs) this.firstTs = ts;
+    if (ts > this.lastTs) this.lastTs = ts;
     const t = ts - this.opts.offsetNs;
     if (t >= this.mergeFloor) this.mergeFloor = t;
     else if (this.mergeFloor - t > (this.opts.maxStepBackNs ?? Infinity)) {

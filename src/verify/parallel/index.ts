@@ -9,9 +9,9 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
+import { runThread, type ThreadFailure } from '../../decode/parallel/thread.js';
 import type { ShareSpec } from '../engine/partition.js';
 import { anyFullnat, type VerifyInput } from '../prepare.js';
 import type { ShareResult } from '../share.js';
@@ -25,7 +25,7 @@ export interface HelperTask {
   spec: ShareSpec;
 }
 
-export type HelperResult = { ok: true; fingerprint: string; share: ShareResult } | { ok: false; reason: string };
+export type HelperResult = { ok: true; fingerprint: string; share: ShareResult } | ThreadFailure;
 
 export interface Helper {
   spec: ShareSpec;
@@ -75,30 +75,12 @@ export function startHelpers(input: VerifyInput, of: number): Helper[] {
   const out: Helper[] = [];
   for (let index = 1; index < of; index++) {
     const spec = { index, of };
-    let worker: Worker | null = null;
-    const result = new Promise<HelperResult>((resolve) => {
-      let settled = false;
-      const settle = (r: HelperResult): void => {
-        if (!settled) {
-          settled = true;
-          resolve(r);
-        }
-      };
-      try {
-        worker = new Worker(WORKER_URL, { workerData: { input: sendable, spec } satisfies HelperTask });
-      } catch (e) {
-        settle({ ok: false, reason: `worker: ${e instanceof Error ? e.message : String(e)}` });
-        return;
-      }
-      worker.once('message', (r: HelperResult) => settle(r));
-      worker.once('error', (e: Error) => settle({ ok: false, reason: `worker: ${e.message}` }));
-      worker.once('exit', (code) => settle({ ok: false, reason: `worker exited (${code}) without a result` }));
-    });
+    const { result, worker } = runThread<HelperResult>(WORKER_URL, { input: sendable, spec } satisfies HelperTask);
     out.push({
       spec,
       result,
       stop: async () => {
-        await (worker as Worker | null)?.terminate();
+        await worker?.terminate();
       },
     });
   }

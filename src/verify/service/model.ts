@@ -275,6 +275,30 @@ export function serviceSetToJSON(set: ServiceSet): Record<string, unknown> {
   return { format: set.format, services: set.services.map(serviceToJSON), notes: [...set.notes] };
 }
 
+/** Every address the services involve (VIPs, real servers, local addresses): a packet that
+ *  names none of them, and no service port, is not the services' (verify keeps and splits by it). */
+export function serviceAddresses(services: readonly Service[]): Set<string> {
+  const a = new Set<string>();
+  for (const s of services) {
+    if (s.vip) a.add(s.vip);
+    for (const r of s.realServers) a.add(r.ip);
+    for (const l of s.localAddresses) a.add(l);
+  }
+  return a;
+}
+
+/** Service ports (VIP ports and RS ports; 0, any port, is none): a director forwarding to an
+ *  unconfigured server still uses one of them, and that packet must be kept to be reported
+ *  (sched.unknown-rs). */
+export function servicePorts(services: readonly Service[]): Set<number> {
+  const ports = new Set<number>();
+  for (const s of services) {
+    if (s.vport) ports.add(s.vport);
+    for (const r of s.realServers) if (r.port) ports.add(r.port);
+  }
+  return ports;
+}
+
 /** The service's identity as ipvsadm -Ln shows it: `TCP 192.168.0.100:80`, `FWM 1`, `FWM 1 IPv6`. */
 export function serviceName(s: Service): string {
   if (s.fwmark !== undefined) return `FWM ${s.fwmark}${s.family === 6 ? ' IPv6' : ''}`;
