@@ -30,7 +30,7 @@ import { AFTER_ALL, compareText } from './engine/judge-order.js';
 import { captureFindings } from './engine/load.js';
 import { WHOLE } from './engine/partition.js';
 import { FindingSink } from './engine/sink.js';
-import { splitPlan, startHelpers, type Helper } from './parallel/index.js';
+import { received, splitPlan, startHelpers, type Helper } from './parallel/index.js';
 import { canSplit, fingerprint, PhaseClock, prepare, type Prepared, type VerifyInput } from './prepare.js';
 import { schedRules } from './rules/sched.js';
 import { mergeLadders, runShare, type MainExtras, type ShareResult } from './share.js';
@@ -74,7 +74,7 @@ async function helperShares(input: VerifyInput, print: string, helpers: readonly
   for (const h of helpers) {
     const r = await h.result;
     if (r.ok && r.fingerprint === print) {
-      out.push(r.share);
+      out.push(received(r.share));
       continue;
     }
     debug(`share ${h.spec.index} of ${h.spec.of} run on the main thread: ${r.ok ? 'its first pass disagreed' : r.reason}`);

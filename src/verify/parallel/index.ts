@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
 import { runThread, type ThreadFailure } from '../../decode/parallel/thread.js';
+import { packConnections, unpackConnections, type PackedConnections } from '../engine/conn-transfer.js';
 import type { ShareSpec } from '../engine/partition.js';
 import { anyFullnat, type VerifyInput } from '../prepare.js';
-import type { ShareResult } from '../share.js';
+import type { EngineShare, ShareResult } from '../share.js';
 
 /** Below this many capture bytes in all, one thread: a helper's start (~50 ms) would not pay. */
 export const SPLIT_MIN_BYTES = 16 * 1024 * 1024;
@@ -25,7 +26,21 @@ export interface HelperTask {
   spec: ShareSpec;
 }
 
-export type HelperResult = { ok: true; fingerprint: string; share: ShareResult } | ThreadFailure;
+/** A share as a helper posts it: the connection summaries packed (engine/conn-transfer.ts). */
+export interface PostedShare extends Omit<ShareResult, 'engines'> {
+  engines: (Omit<EngineShare, 'all'> & { all: PackedConnections })[];
+}
+
+export type HelperResult = { ok: true; fingerprint: string; share: PostedShare } | ThreadFailure;
+
+export function postable(share: ShareResult): { share: PostedShare; transfer: ArrayBuffer[] } {
+  const engines = share.engines.map((e) => ({ ...e, all: packConnections(e.all) }));
+  return { share: { ...share, engines }, transfer: engines.map((e) => e.all.nums.buffer as ArrayBuffer) };
+}
+
+export function received(share: PostedShare): ShareResult {
+  return { ...share, engines: share.engines.map((e) => ({ ...e, all: unpackConnections(e.all) })) };
+}
 
 export interface Helper {
   spec: ShareSpec;

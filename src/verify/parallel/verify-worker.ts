@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { canSplit, fingerprint, PhaseClock, prepare } from '../prepare.js';
 import { runShare } from '../share.js';
-import type { HelperResult, HelperTask } from './index.js';
+import { postable, type HelperResult, type HelperTask } from './index.js';
 
 const task = workerData as HelperTask;
 // LVSAUDIT_VERIFY_TIMING: the helper's phases too, with wall-clock stamps to line them up.
@@ -18,11 +18,11 @@ const phases = new PhaseClock(
 );
 
 // No top-level await: the bundled worker (scripts/bundle.mjs) is a CommonJS file.
-async function run(): Promise<HelperResult> {
+async function run(): Promise<{ result: HelperResult; transfer: ArrayBuffer[] }> {
   try {
     phases.mark('start');
     const prep = await prepare(task.input, phases);
-    if (!canSplit(prep)) return { ok: false, reason: 'the service cannot be split by client' };
+    if (!canSplit(prep)) return { result: { ok: false, reason: 'the service cannot be split by client' }, transfer: [] };
     // LVSAUDIT_HELPER_FAULT (tests): a helper that fails, or whose first pass disagrees, must
     // leave the report as it is (the main thread runs the share itself).
     const fault = process.env.LVSAUDIT_HELPER_FAULT;
@@ -30,10 +30,11 @@ async function run(): Promise<HelperResult> {
     const print = fault === 'disagree' ? `${fingerprint(prep)}x` : fingerprint(prep);
     const { share } = await runShare(prep, task.spec, false);
     phases.mark('pass 2');
-    return { ok: true, fingerprint: print, share };
+    const posted = postable(share);
+    return { result: { ok: true, fingerprint: print, share: posted.share }, transfer: posted.transfer };
   } catch (e) {
-    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    return { result: { ok: false, reason: e instanceof Error ? e.message : String(e) }, transfer: [] };
   }
 }
 
-void run().then((r) => parentPort?.postMessage(r));
+void run().then(({ result, transfer }) => parentPort?.postMessage(result, transfer));
