@@ -8,6 +8,7 @@
 import { serviceAddresses, servicePorts, type Service, type ServiceSet } from './service/model.js';
 import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
 import type { Profile } from './engine/context.js';
+import { fullGrace } from './engine/connections.js';
 import { inferService } from './engine/infer.js';
 import { samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
 import type { PacketRecord } from './engine/record.js';
@@ -29,6 +30,9 @@ export interface VerifyInput {
   reuseRecords?: boolean;
   /** Try a small first sample before the full one (default true; see settledBySample). */
   stagedSample?: boolean;
+  /** Judge closed connections only after the full grace (two windows) instead of trying a
+   *  shorter one first (closeGrace); verify.ts sets it when it runs pass 2 again. */
+  fullGrace?: boolean;
   /** Threads to split pass 2 over (default: LVSAUDIT_THREADS, else automatic; verify/parallel). */
   threads?: number;
   /** Called at the end of each phase with its name and wall time (LVSAUDIT_VERIFY_TIMING). */
@@ -167,6 +171,26 @@ export interface Prepared {
   refIdx: number;
   services: Service[];
   inferred: boolean;
+  /** How long after its last packet a closed TCP connection is judged (closeGrace). */
+  closeGraceNs: number;
+}
+
+/**
+ * The grace pass 2 first tries: a tenth of the window, or sixteen times the widest clock spread
+ * pass 1 measured, whichever is longer (never more than the full grace). A record that comes
+ * for a connection judged before the full grace would have passed stops pass 2, which runs
+ * again with the full grace (ConnectionTracker.lateCopy, verify.ts): so the report is the one
+ * of the full grace, and a too short guess costs time, never a finding.
+ * LVSAUDIT_CLOSE_GRACE_MS sets it for tests: `full`, or a number of ms (a tiny one makes nearly
+ * every run stop and start again).
+ */
+function closeGrace(input: VerifyInput, windowNs: number, clocks: readonly ClockEstimate[]): number {
+  const full = fullGrace(windowNs);
+  const forced = process.env.LVSAUDIT_CLOSE_GRACE_MS;
+  if (input.fullGrace === true || forced === 'full') return full;
+  if (forced !== undefined && Number(forced) >= 0) return Math.min(full, Number(forced) * 1e6);
+  const spread = clocks.reduce((m, c) => Math.max(m, c.spreadNs), 0);
+  return Math.min(full, Math.max(windowNs / 10, 16 * spread));
 }
 
 /** Pass 1: a bounded sample of every capture → clocks, topology, service. */
@@ -219,7 +243,7 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
     if (s) recogniseRealServers(points, new Set(s.realServers.map((r) => r.ip)), new Set([s.vip]));
   }
 
-  return { input, windowNs, ignore, configured, keep, points, clocks, refIdx, services, inferred };
+  return { input, windowNs, ignore, configured, keep, points, clocks, refIdx, services, inferred, closeGraceNs: closeGrace(input, windowNs, clocks) };
 }
 
 /** Whether pass 2 may be split by client endpoint (engine/partition.ts): not for FullNAT, which

@@ -16,7 +16,7 @@ import type { ArpReport } from './arp/types.js';
 import type { Packet } from '../decode/packet.js';
 import type { ConnectionLadder, LadderCopy } from './result.js';
 import { serviceAddresses, servicePorts, type ForwardMethod, type Service } from './service/model.js';
-import { ConnectionTracker, SWEEPS_PER_WINDOW, type Connection } from './engine/connections.js';
+import { ConnectionTracker, fullGrace, SWEEPS_PER_WINDOW, type Connection } from './engine/connections.js';
 import type { EngineContext } from './engine/context.js';
 import { DirectorAnswers } from './engine/director-answers.js';
 import { FnatTracker } from './engine/fnat-tracker.js';
@@ -37,6 +37,18 @@ import { natRules } from './rules/nat.js';
 import { rewriteRules } from './rules/rewrite.js';
 import { schedRules } from './rules/sched.js';
 import { tunRules } from './rules/tun.js';
+
+/**
+ * Pass 2 judged closed connections sooner than the full grace (prepare.ts closeGrace), and a
+ * record then came that the full grace would have judged with one of them, or the director
+ * answered a packet with an ICMP error or fragmented one (rules read those at judgement). The
+ * share stops; verify.ts runs pass 2 again with the full grace.
+ */
+export class LateCopy extends Error {
+  constructor(readonly answers: boolean) {
+    super(answers ? 'the director answered with an ICMP error or fragmented a packet (rules read those when they judge)' : 'a record came for a connection judged before the full grace');
+  }
+}
 
 export const RULE_MODULES: readonly RuleModule[] = [flowRules, checksumRules, rewriteRules, natRules, drRules, tunRules, schedRules];
 
@@ -277,6 +289,9 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
       undefined,
       pool,
       serviceEnd,
+      // UDP flows never close: their judgement waits for quiet, which the short grace would
+      // cut into at every pause of a flow.
+      service.protocol === 'udp' ? fullGrace(prep.windowNs) : prep.closeGraceNs,
     );
     engines.push({ ctx, sink, tracker });
   }
@@ -332,6 +347,13 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
     }
   });
   const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
+  // Some tracker judges closed connections before the full grace: then what it must not miss.
+  const early = prep.closeGraceNs < fullGrace(prep.windowNs) && engines.some((e) => e.tracker instanceof ConnectionTracker && e.ctx.service.protocol === 'tcp');
+  const stopIfLate = (): void => {
+    if (!early) return;
+    if (answers.noted > 0) throw new LateCopy(true);
+    if (engines.some((e) => e.tracker instanceof ConnectionTracker && e.tracker.lateCopy)) throw new LateCopy(false);
+  };
   try {
     await mergeReaders(
       readers,
@@ -344,6 +366,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
           },
       (now) => {
         for (const e of engines) e.tracker.sweep(now);
+        stopIfLate();
       },
       prep.windowNs / SWEEPS_PER_WINDOW,
     );
@@ -351,6 +374,8 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
     // A capture that fails to read ends the run: the other files are closed, not left to GC.
     await Promise.all(readers.map((r) => r.close()));
   }
+  // The last records may have come after the last sweep.
+  stopIfLate();
   for (const e of engines) e.tracker.finish();
   return {
     share: {

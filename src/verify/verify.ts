@@ -33,7 +33,7 @@ import { FindingSink } from './engine/sink.js';
 import { received, splitPlan, startHelpers, type Helper } from './parallel/index.js';
 import { canSplit, fingerprint, PhaseClock, prepare, type Prepared, type VerifyInput } from './prepare.js';
 import { schedRules } from './rules/sched.js';
-import { mergeLadders, runShare, type MainExtras, type ShareResult } from './share.js';
+import { LateCopy, mergeLadders, runShare, type MainExtras, type ShareResult } from './share.js';
 
 export type { VerifyInput } from './prepare.js';
 export { RULE_MODULES } from './share.js';
@@ -77,6 +77,7 @@ async function helperShares(input: VerifyInput, print: string, helpers: readonly
       out.push(received(r.share));
       continue;
     }
+    if (!r.ok && r.late !== undefined) throw new LateCopy(r.late === 'answers');
     debug(`share ${h.spec.index} of ${h.spec.of} run on the main thread: ${r.ok ? 'its first pass disagreed' : r.reason}`);
     // Pass 1 again: the main share consumed the points' samples.
     const again = await prepare(input);
@@ -97,6 +98,19 @@ function unreproducible(main: MainExtras, shares: readonly ShareResult[]): strin
 export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const phases = new PhaseClock(input.onPhase);
   const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (line: string): void => void process.stderr.write(`lvsaudit: verify: ${line}\n`) : (): void => {};
+  try {
+    return await firstTry(input, phases, debug);
+  } catch (e) {
+    if (!(e instanceof LateCopy)) throw e;
+    debug(`pass 1 and 2 run again with the full grace: ${e.message}`);
+    phases.mark('pass 2 stopped: a late record');
+    // Pass 1 again too: pass 2 consumed the points' samples (and helpers prepare their own).
+    return await firstTry({ ...input, fullGrace: true }, phases, debug);
+  }
+}
+
+/** Pass 2 with the grace prepare() chose, split when the plan says so; LateCopy escapes. */
+async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: string) => void): Promise<VerifyResult> {
   const plan = splitPlan(input);
   // Helpers start first: their thread start and their own pass 1 overlap the main thread's.
   const helpers = plan.of > 1 ? startHelpers(input, plan.of) : [];

@@ -75,6 +75,16 @@ export const UDP_TIMEOUT_NS = 300e9;
  * close to its least (a quarter window held ~10 % more records at the peak).
  */
 export const SWEEPS_PER_WINDOW = 16;
+/**
+ * The grace the judgement of a closed connection waits for copies of its last packets still to
+ * come from other points, by the definition of the window: two windows. Every record judged
+ * later than it must be stays in memory that long, and at the default window (1 s) the bench
+ * set held ~33 000 records (10 MB, out of the CPU caches) where its copies were a few ms apart.
+ */
+export function fullGrace(windowNs: number): number {
+  return 2 * windowNs;
+}
+
 /** How often (in windows of corrected time) sweeps look for idle connections
  *  (LiveConnections.due): a whole number of windows, so a multiple of the sweep grid. */
 export const IDLE_STEP_WINDOWS = 4;
@@ -266,6 +276,12 @@ export class ConnectionTracker {
    * (engine/partition.ts) knows only its own share's, and is redone on one thread (verify.ts).
    */
   clientAtServiceEnd = false;
+  /**
+   * A record came for a connection judged before the full grace would have passed (a copy, or
+   * a last ACK, later than `closeGraceNs`): with the full grace it would have joined that
+   * judgement. The caller stops and judges again with the full grace (verify.ts).
+   */
+  lateCopy = false;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -277,6 +293,9 @@ export class ConnectionTracker {
     /** Whether an address and port are a service's end (any service of the run): see
      *  clientAtServiceEnd. */
     private readonly serviceEnd?: (ip: string, port: number) => boolean,
+    /** How long after its last packet a closed connection is judged (prepare.ts closeGrace);
+     *  default and most: two windows (fullGrace). */
+    private readonly closeGraceNs = fullGrace(ctx.windowNs),
   ) {
     learnDirectorMacs(ctx);
   }
@@ -373,6 +392,12 @@ export class ConnectionTracker {
       c = newConnection(cip, cport, isn);
       gens.push(c);
       this.all.push(c);
+    } else if (c.segments > 0 && !this.liveSet.active.has(c)) {
+      // Judged already. With the full grace it would still be live while a record merged before
+      // the first sweep past lastT + full grace; a record's time is at most its merge time, so
+      // this test flags every such record (and, harmlessly, a few more).
+      const full = fullGrace(this.ctx.windowNs);
+      if (this.closeGraceNs < full && r.t <= c.lastT + full + this.ctx.windowNs / SWEEPS_PER_WINDOW) this.lateCopy = true;
     }
     this.liveSet.attach(c, r);
     return true;
@@ -395,7 +420,7 @@ export class ConnectionTracker {
 
   /** Finalises connections closed (or idle) long enough before `now`. */
   sweep(now: number): void {
-    const grace = 2 * this.ctx.windowNs;
+    const grace = fullGrace(this.ctx.windowNs);
     if (this.pendingCount > 0) {
       for (const [k, l] of this.pending) {
         const keep = l.filter((x) => x.role === null && now - x.t <= grace);
@@ -411,7 +436,7 @@ export class ConnectionTracker {
     // reopen it as a new segment of the same connection (same generation, same backend), so
     // memory follows the flows active in the last two windows, not the 300 s IPVS entry life.
     const idle = this.ctx.service.protocol === 'udp' ? Math.min(grace, this.idleNs) : this.idleNs;
-    for (const c of this.liveSet.due(now, grace, idle, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
+    for (const c of this.liveSet.due(now, this.closeGraceNs, idle, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
   }
 
   /** Finalises everything still open (end of the captures). */

@@ -62,6 +62,9 @@ function fragKey(src: string, dst: string, id: number): string {
 export class DirectorAnswers {
   private readonly icmp = new Map<string, IcmpAnswer>();
   private readonly frags = new Map<string, FragTotal>();
+  /** ICMP errors and fragments noted so far. Rules read them when they judge a connection, so
+   *  a run that judges connections before the full grace cannot vouch for them (share.ts). */
+  noted = 0;
 
   /** Looks at every decoded packet of a point (cheap test first: most packets are neither). */
   observe(p: Packet): void {
@@ -84,6 +87,7 @@ export class DirectorAnswers {
     if (!q.present || (q.l4 !== 'tcp' && q.l4 !== 'udp')) return;
     const sport = q.l4 === 'tcp' ? q.tcp.sport : q.udp.sport;
     const seq = q.l4 === 'tcp' ? q.tcp.seq : 0;
+    this.noted++;
     bounded(this.icmp, answerKey(addrText(q.ip, p.buf, true), sport, q.ip.id, seq), {
       family: v4 ? 4 : 6,
       type: ic.type,
@@ -96,6 +100,7 @@ export class DirectorAnswers {
   }
 
   private noteFragment(p: Packet): void {
+    this.noted++;
     const ip = p.net.ip;
     const k = fragKey(addrText(ip, p.buf, true), addrText(ip, p.buf, false), ip.id);
     let f = this.frags.get(k);

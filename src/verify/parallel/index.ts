@@ -31,7 +31,9 @@ export interface PostedShare extends Omit<ShareResult, 'engines'> {
   engines: (Omit<EngineShare, 'all'> & { all: PackedConnections })[];
 }
 
-export type HelperResult = { ok: true; fingerprint: string; share: PostedShare } | ThreadFailure;
+/** `late`: the share stopped with share.ts LateCopy, for an answer or a record (the whole run
+ *  is judged again). */
+export type HelperResult = { ok: true; fingerprint: string; share: PostedShare } | (ThreadFailure & { late?: 'answers' | 'record' });
 
 export function postable(share: ShareResult): { share: PostedShare; transfer: ArrayBuffer[] } {
   const engines = share.engines.map((e) => ({ ...e, all: packConnections(e.all) }));

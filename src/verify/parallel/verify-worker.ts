@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { canSplit, fingerprint, PhaseClock, prepare } from '../prepare.js';
-import { runShare } from '../share.js';
+import { LateCopy, runShare } from '../share.js';
 import { postable, type HelperResult, type HelperTask } from './index.js';
 
 const task = workerData as HelperTask;
@@ -33,7 +33,8 @@ async function run(): Promise<{ result: HelperResult; transfer: ArrayBuffer[] }>
     const posted = postable(share);
     return { result: { ok: true, fingerprint: print, share: posted.share }, transfer: posted.transfer };
   } catch (e) {
-    return { result: { ok: false, reason: e instanceof Error ? e.message : String(e) }, transfer: [] };
+    const reason = e instanceof Error ? e.message : String(e);
+    return { result: e instanceof LateCopy ? { ok: false, reason, late: e.answers ? 'answers' : 'record' } : { ok: false, reason }, transfer: [] };
   }
 }
 

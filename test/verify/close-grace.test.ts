@@ -1,0 +1,139 @@
+/**
+ * Pass 2 first judges a closed TCP connection a short grace after its last packet (prepare.ts
+ * closeGrace) instead of two windows (fullGrace), which keeps far fewer records in memory; a
+ * record that the full grace would still have joined to a judged connection (and any ICMP error
+ * or fragment at the director, which rules read when they judge) stops pass 2, and the run is
+ * redone with the full grace. So the report must be the full grace's, whatever the grace.
+ *
+ * Checked through the CLI on every committed capture set: the default grace, and a grace of
+ * 1 µs, which judges every connection at the first sweep after it closes. Sweeps fall every
+ * sixteenth of a window, so at the default window (1 s) the last copies of most fixtures are
+ * in by then; a 5 ms window (sweeps every 0.3 ms, both runs at that window) makes most runs
+ * stop and start again, which exercises the redo path and the late-record test on every set,
+ * on one thread and split over two. Only the live-set peaks may differ.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/env.js';
+
+const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
+
+function sets(): { name: string; dir: string }[] {
+  const out: { name: string; dir: string }[] = [];
+  for (const group of ['verify', 'lab', 'replay']) {
+    const root = path.join(repoRoot, 'fixtures', group);
+    if (!existsSync(root)) continue;
+    for (const name of readdirSync(root).sort()) {
+      const dir = path.join(root, name);
+      if (existsSync(path.join(dir, 'service.conf')) && existsSync(path.join(dir, 'client.pcap'))) out.push({ name: `${group}/${name}`, dir });
+    }
+  }
+  return out;
+}
+
+function args(dir: string): string[] {
+  const files = readdirSync(dir);
+  const perIf = files.filter((f) => /^director-.+\.pcap$/.test(f)).sort();
+  const director = perIf.length > 0 ? perIf : files.filter((f) => f === 'director.pcap');
+  const rs = files.filter((f) => /^rs\d+\.pcap$/.test(f)).sort();
+  return [
+    'verify',
+    '--config', path.join(dir, 'service.conf'),
+    '--client', path.join(dir, 'client.pcap'),
+    ...director.flatMap((f) => ['--director', path.join(dir, f)]),
+    ...rs.flatMap((f) => ['--rs-capture', path.join(dir, f)]),
+    '--format', 'json',
+  ];
+}
+
+interface Run {
+  status: number | null;
+  report: unknown;
+  debug: string;
+}
+
+function run(argv: string[], grace: string | null, threads = 1): Run {
+  const env: Record<string, string | undefined> = { ...process.env, LVSAUDIT_THREADS: String(threads), LVSAUDIT_PARALLEL_DEBUG: '1' };
+  if (grace === null) delete env.LVSAUDIT_CLOSE_GRACE_MS;
+  else env.LVSAUDIT_CLOSE_GRACE_MS = grace;
+  const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', env });
+  const doc = JSON.parse(r.stdout) as { stats: Record<string, unknown> };
+  delete doc.stats.maxLiveConnections;
+  delete doc.stats.maxLivePackets;
+  return { status: r.status, report: doc, debug: r.stderr };
+}
+
+const REDONE = 'pass 1 and 2 run again with the full grace';
+const FOR_ANSWERS = `${REDONE}: the director answered with an ICMP error or fragmented a packet`;
+const all = sets();
+
+describe('closed connections judged before the full grace', () => {
+  let tinyRedone = 0;
+  let tinyRuns = 0;
+
+  for (const s of all) {
+    it(`${s.name}: the default grace and a 1 µs grace report what the full grace reports`, () => {
+      const argv = args(s.dir);
+      const full = run(argv, 'full');
+      expect(full.debug).not.toContain(REDONE);
+      for (const grace of [null, '0.001']) {
+        const r = run(argv, grace);
+        expect(r.status).toBe(full.status);
+        expect(r.report).toEqual(full.report);
+      }
+      const narrow = [...argv, '--window', '5'];
+      const fullNarrow = run(narrow, 'full');
+      const tiny = run(narrow, '0.001');
+      expect(tiny.status).toBe(fullNarrow.status);
+      expect(tiny.report).toEqual(fullNarrow.report);
+      tinyRuns++;
+      if (tiny.debug.includes(REDONE)) tinyRedone++;
+    });
+  }
+
+  it('a 1 µs grace at a 5 ms window really stops most runs (else the comparison proves little)', () => {
+    expect(tinyRuns).toBe(all.length);
+    expect(tinyRedone).toBeGreaterThan(all.length / 2);
+  });
+
+  it('a run with ICMP errors or fragments from the director is judged again with the full grace (rules read them at judgement)', () => {
+    // The replayed real-kernel sets include the director's ICMP answers and fragments.
+    const r = run(args(all.find((s) => s.name === 'replay/nat-linux')!.dir), null);
+    expect(r.debug).toContain(FOR_ANSWERS);
+  });
+
+  it('split over two threads: a helper that stops makes the whole run start again, same report', () => {
+    for (const name of ['lab/nat', 'verify/fault-rr-order', 'lab/dr']) {
+      const argv = [...args(all.find((s) => s.name === name)!.dir), '--window', '5'];
+      const full = run(argv, 'full', 1);
+      const r = run(argv, '0.001', 2);
+      expect(r.debug).toContain('pass 2 split in 2 shares');
+      expect(r.debug).toContain(REDONE);
+      expect(r.status).toBe(full.status);
+      expect(r.report).toEqual(full.report);
+    }
+  });
+
+  describe('a generated set of 400 NAT connections (the bench set\'s shape)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-grace-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('is judged at the default grace without starting again, with fewer records held', () => {
+      const gen = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-verify-fixtures.mjs'), '--bulk', '400', dir], { encoding: 'utf8' });
+      expect(gen.status, gen.stderr).toBe(0);
+      const argv = args(dir);
+      const full = run(argv, 'full');
+      const short = run(argv, null);
+      expect(short.debug).not.toContain(REDONE);
+      expect(short.report).toEqual(full.report);
+      const peak = (g: string | null): number => {
+        const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8', env: { ...process.env, LVSAUDIT_THREADS: '1', ...(g ? { LVSAUDIT_CLOSE_GRACE_MS: g } : {}) } });
+        return (JSON.parse(r.stdout) as { stats: { maxLivePackets: number } }).stats.maxLivePackets;
+      };
+      expect(peak(null)).toBeLessThan(peak('full') / 2);
+    });
+  });
+});
