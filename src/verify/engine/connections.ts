@@ -300,8 +300,9 @@ export class ConnectionTracker {
     learnDirectorMacs(ctx);
   }
 
-  private isClient(ip: string, port: number): boolean {
-    return this.hosts.get(ip)?.ports.has(port) === true;
+  /** The client endpoint (ip, port), when it was learnt. */
+  private endpoint(ip: string, port: number): ClientPort | undefined {
+    return this.hosts.get(ip)?.ports.get(port);
   }
 
   /**
@@ -335,17 +336,17 @@ export class ConnectionTracker {
     let learnt = false;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
       let host = this.hosts.get(r.ip.src);
-      if (!host) this.hosts.set(r.ip.src, (host = { ports: new Set(), isn: new Map(), conns: new Map() }));
+      if (!host) this.hosts.set(r.ip.src, (host = { ports: new Map() }));
       if (!host.ports.has(r.sport)) {
-        host.ports.add(r.sport);
+        host.ports.set(r.sport, { isn: new Array<number>(ctx.points.length).fill(NaN), conns: [] });
         learnt = true;
         if (this.serviceEnd?.(r.ip.src, r.sport) === true) this.clientAtServiceEnd = true;
       }
     }
-    const fromClient = this.isClient(r.ip.src, r.sport);
-    const toClient = this.isClient(r.ip.dst, r.dport);
-    if (fromClient === toClient) return fromClient ? false : this.hold(r);
-    const placed = this.place(r, fromClient);
+    const src = this.endpoint(r.ip.src, r.sport);
+    const dst = this.endpoint(r.ip.dst, r.dport);
+    if ((src === undefined) === (dst === undefined)) return src !== undefined ? false : this.hold(r);
+    const placed = src !== undefined ? this.place(r, true, src) : this.place(r, false, dst!);
     if (learnt && this.pendingCount > 0) {
       const key = `${r.ip.src}|${r.sport}`;
       const retry = this.pending.get(key);
@@ -355,15 +356,17 @@ export class ConnectionTracker {
           // Held under two keys: skip the ones already placed through the other.
           if (x.role !== null) continue;
           this.pendingCount--;
-          this.place(x, x.ip.src === r.ip.src && x.sport === r.sport);
+          const fromClient = x.ip.src === r.ip.src && x.sport === r.sport;
+          this.place(x, fromClient, fromClient ? this.endpoint(x.ip.src, x.sport)! : this.endpoint(x.ip.dst, x.dport)!);
         }
       }
     }
     return placed;
   }
 
-  /** Attaches a record to its connection; false when the point's host was not party to it. */
-  private place(r: PacketRecord, fromClient: boolean): boolean {
+  /** Attaches a record to its connection (of client endpoint `end`); false when the point's
+   *  host was not party to it. */
+  private place(r: PacketRecord, fromClient: boolean, end: ClientPort): boolean {
     const ctx = this.ctx;
     const proto = ctx.service.protocol;
     const p = ctx.points[r.point]!;
@@ -372,14 +375,11 @@ export class ConnectionTracker {
     r.role = p.kind === 'client' ? 'C' : p.kind === 'rs' ? 'R' : directorRole(ctx, r, fromClient);
     const cip = fromClient ? r.ip.src : r.ip.dst;
     const cport = fromClient ? r.sport : r.dport;
-    // The record is attributable, so (cip, cport) was learnt as a client endpoint: its host exists.
-    const host = this.hosts.get(cip)!;
     // The ISN each point saw last for this endpoint (a point may miss a SYN the others saw).
-    const isnKey = r.point * 65536 + cport;
-    if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) host.isn.set(isnKey, r.seq);
-    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : host.isn.get(isnKey) ?? null;
-    let gens = host.conns.get(cport);
-    if (gens === undefined) host.conns.set(cport, (gens = []));
+    if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) end.isn[r.point] = r.seq;
+    const seen = end.isn[r.point]!;
+    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : Number.isNaN(seen) ? null : seen;
+    const gens = end.conns;
     let c: Connection | undefined;
     // Newest first: a port reused by the client has its current connection at the end.
     for (let i = gens.length - 1; i >= 0; i--) {
@@ -462,16 +462,20 @@ export class ConnectionTracker {
   }
 }
 
-/** A client address's endpoints, their ISNs per point and their connections (ConnectionTracker). */
+/** A client address's endpoints (ConnectionTracker): one lookup per record finds all of it. */
 interface ClientHost {
   /** Client ports seen sending to the VIP: the endpoints that make a record attributable. */
-  ports: Set<number>;
-  /** The ISN of the last client SYN per (point, port): key point·65536 + port. */
-  isn: Map<number, number>;
-  /** Connections by client port, one per ISN (UDP: generation; null: SYN not seen), oldest
-   *  first. Keyed by the port alone: a small-integer key needs no boxing per lookup (port·2^32
-   *  + ISN did), and the connection a record belongs to is almost always the port's newest. */
-  conns: Map<number, Connection[]>;
+  ports: Map<number, ClientPort>;
+}
+
+/** One client endpoint (address, port). */
+interface ClientPort {
+  /** The ISN of the last client SYN each point saw (index: point; NaN: none yet). A number
+   *  array holds doubles unboxed; a Map from point·65536 + port to ISN cost a heap number per
+   *  SYN and a lookup in a table as big as the run's endpoints. */
+  isn: number[];
+  /** Its connections, one per ISN (UDP: generation; null: SYN not seen), oldest first. */
+  conns: Connection[];
 }
 
 export function sortedByTime(rs: readonly PacketRecord[]): boolean {
