@@ -19,6 +19,15 @@ import type { EngineShare, ShareResult } from '../share.js';
 
 /** Below this many capture bytes in all, one thread: a helper's start (~50 ms) would not pay. */
 export const SPLIT_MIN_BYTES = 16 * 1024 * 1024;
+/**
+ * Fewest free cores for an automatic split. Every thread reads every capture and the main one
+ * decodes every frame (ARP, capture checks), so two threads do much more than half the work
+ * each; on this project's 2-core machine two threads ran the bench set in 1.20–1.25 s against
+ * 1.15–1.17 s on one, once closed connections were judged after a short grace (they had gained
+ * 0–20 % before). With three or more cores the tracking share per thread falls further; a number
+ * in LVSAUDIT_THREADS still forces any split.
+ */
+export const SPLIT_MIN_CORES = 3;
 
 /** What a helper is given (workerData). */
 export interface HelperTask {
@@ -81,6 +90,7 @@ export function splitPlan(input: VerifyInput): { of: number; why: string } {
     const busy = busyElsewhere();
     if (busy !== null) of = Math.min(of, Math.max(1, env.cores - busy));
     if (of <= 1) return { of: 1, why: 'the other cores are busy' };
+    if (of < SPLIT_MIN_CORES) return { of: 1, why: `${of} free cores, fewer than ${SPLIT_MIN_CORES} (two threads measured no faster than one)` };
   }
   return { of, why: forced ? 'forced' : `${bytes} capture bytes` };
 }
