@@ -13,40 +13,17 @@
  * on one thread and split over two. Only the live-set peaks may differ.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { captureSets, pointArgs } from '../helpers/capture-sets.js';
 import { repoRoot } from '../helpers/env.js';
 
 const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
 
-function sets(): { name: string; dir: string }[] {
-  const out: { name: string; dir: string }[] = [];
-  for (const group of ['verify', 'lab', 'replay']) {
-    const root = path.join(repoRoot, 'fixtures', group);
-    if (!existsSync(root)) continue;
-    for (const name of readdirSync(root).sort()) {
-      const dir = path.join(root, name);
-      if (existsSync(path.join(dir, 'service.conf')) && existsSync(path.join(dir, 'client.pcap'))) out.push({ name: `${group}/${name}`, dir });
-    }
-  }
-  return out;
-}
-
 function args(dir: string): string[] {
-  const files = readdirSync(dir);
-  const perIf = files.filter((f) => /^director-.+\.pcap$/.test(f)).sort();
-  const director = perIf.length > 0 ? perIf : files.filter((f) => f === 'director.pcap');
-  const rs = files.filter((f) => /^rs\d+\.pcap$/.test(f)).sort();
-  return [
-    'verify',
-    '--config', path.join(dir, 'service.conf'),
-    '--client', path.join(dir, 'client.pcap'),
-    ...director.flatMap((f) => ['--director', path.join(dir, f)]),
-    ...rs.flatMap((f) => ['--rs-capture', path.join(dir, f)]),
-    '--format', 'json',
-  ];
+  return ['verify', '--config', path.join(dir, 'service.conf'), ...pointArgs(dir), '--format', 'json'];
 }
 
 interface Run {
@@ -68,7 +45,7 @@ function run(argv: string[], grace: string | null, threads = 1): Run {
 
 const REDONE = 'pass 1 and 2 run again with the full grace';
 const FOR_ANSWERS = `${REDONE}: the director answered with an ICMP error or fragmented a packet`;
-const all = sets();
+const all = captureSets();
 
 describe('closed connections judged before the full grace', () => {
   let tinyRedone = 0;

@@ -10,44 +10,14 @@
  * maxLivePackets): a split run reports the sum of its shares' peaks.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { captureSets, pointArgs } from '../helpers/capture-sets.js';
 import { repoRoot } from '../helpers/env.js';
 
 const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
-
-interface CaptureSet {
-  name: string;
-  dir: string;
-}
-
-function sets(): CaptureSet[] {
-  const out: CaptureSet[] = [];
-  for (const group of ['verify', 'lab', 'replay']) {
-    const root = path.join(repoRoot, 'fixtures', group);
-    if (!existsSync(root)) continue;
-    for (const name of readdirSync(root).sort()) {
-      const dir = path.join(root, name);
-      if (!existsSync(path.join(dir, 'service.conf')) || !existsSync(path.join(dir, 'client.pcap'))) continue;
-      out.push({ name: `${group}/${name}`, dir });
-    }
-  }
-  return out;
-}
-
-function pointArgs(dir: string): string[] {
-  const files = readdirSync(dir);
-  const perIf = files.filter((f) => /^director-.+\.pcap$/.test(f)).sort();
-  const director = perIf.length > 0 ? perIf : files.filter((f) => f === 'director.pcap');
-  const rs = files.filter((f) => /^rs\d+\.pcap$/.test(f)).sort();
-  return [
-    '--client', path.join(dir, 'client.pcap'),
-    ...director.flatMap((f) => ['--director', path.join(dir, f)]),
-    ...rs.flatMap((f) => ['--rs-capture', path.join(dir, f)]),
-  ];
-}
 
 interface Run {
   status: number | null;
@@ -84,7 +54,7 @@ function expectSame(args: string[], format: 'json' | 'text', mustSplit = true): 
   else expect(two.stdout).toBe(one.stdout);
 }
 
-const all = sets();
+const all = captureSets();
 // FullNAT rewrites the client address: its runs are never split (checked below).
 const splittable = all.filter((s) => !s.name.includes('fullnat'));
 const fullnat = all.find((s) => s.name.includes('fullnat'));
