@@ -37,6 +37,21 @@ const alive = (pid: number): string | null => {
   }
 };
 const running = (pids: Iterable<number>): string[] => [...pids].map(alive).filter((x): x is string => x !== null);
+/**
+ * The processes still running after up to `ms`. A SIGKILLed process finishes dying in the kernel
+ * (state D while it closes its files or leaves a namespace being deleted) a moment after the
+ * signal, so an immediate look can catch it on its way out.
+ */
+async function runningAfter(pids: Iterable<number>, ms = 3000): Promise<string[]> {
+  const list = [...pids];
+  const deadline = Date.now() + ms;
+  let left = running(list);
+  while (left.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    left = running(list);
+  }
+  return left;
+}
 
 describe('reference lab options (no root)', () => {
   it('splits director switches from rsN: faults and rejects faults for the wrong mode', () => {
@@ -94,7 +109,7 @@ describe('reference lab (netns)', () => {
     expect(prefix).toMatch(/^lvsa-/);
     expect(labNamespaces().filter((n) => n.startsWith(prefix))).toEqual([]);
     expect(listHostLinks()).toEqual(linksBefore);
-    expect(running(pids)).toEqual([]);
+    expect(await runningAfter(pids)).toEqual([]);
   }, 60_000);
 
   it.skipIf(!need(ready, reason))('a run that fails midway leaves nothing behind either', async () => {
@@ -122,7 +137,7 @@ describe('reference lab (netns)', () => {
     expect(pids.length).toBeGreaterThanOrEqual(7);
     expect(labNamespaces().filter((n) => n.startsWith(prefix))).toEqual([]);
     expect(listHostLinks()).toEqual(linksBefore);
-    expect(running(pids)).toEqual([]);
+    expect(await runningAfter(pids)).toEqual([]);
   }, 60_000);
 
   it.skipIf(!need(ready && built, ready ? 'dist/ not built (npm run build)' : reason))('Ctrl-C (SIGINT) of `lvsaudit lab run` removes the lab and its processes', async () => {
@@ -155,6 +170,6 @@ describe('reference lab (netns)', () => {
     expect(ours.length).toBeGreaterThanOrEqual(6);
     expect(labNamespaces().filter((n) => ours.includes(n))).toEqual([]);
     expect(listHostLinks()).toEqual(linksBefore);
-    expect(running(pids)).toEqual([]);
+    expect(await runningAfter(pids)).toEqual([]);
   }, 60_000);
 });
