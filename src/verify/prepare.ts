@@ -9,6 +9,7 @@ import { serviceAddresses, servicePorts, type Service, type ServiceSet } from '.
 import { estimateClocks, referencePoint, type ClockEstimate } from './engine/clock.js';
 import type { Profile } from './engine/context.js';
 import { fullGrace } from './engine/connections.js';
+import { CAPTURE_END_SLACK_NS } from './rules/common.js';
 import { inferService } from './engine/infer.js';
 import { samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
 import type { PacketRecord } from './engine/record.js';
@@ -181,16 +182,23 @@ export interface Prepared {
  * for a connection judged before the full grace would have passed stops pass 2, which runs
  * again with the full grace (ConnectionTracker.lateCopy, verify.ts): so the report is the one
  * of the full grace, and a too short guess costs time, never a finding.
- * LVSAUDIT_CLOSE_GRACE_MS sets it for tests: `full`, or a number of ms (a tiny one makes nearly
- * every run stop and start again).
+ *
+ * Rules also read how far each capture has been read when they judge (its last frame so far):
+ * a check that looks CAPTURE_END_SLACK_NS back from a capture's end needs the grace above that
+ * (at judgement every capture has been read to the merge time, which is a grace past the
+ * connection), so it never goes below MIN_GRACE_NS.
+ * LVSAUDIT_CLOSE_GRACE_MS sets it for tests: `full`, or a number of ms, below the floor too (a
+ * tiny grace makes nearly every run stop and start again: the redo path).
  */
+const MIN_GRACE_NS = 2 * CAPTURE_END_SLACK_NS;
+
 function closeGrace(input: VerifyInput, windowNs: number, clocks: readonly ClockEstimate[]): number {
   const full = fullGrace(windowNs);
   const forced = process.env.LVSAUDIT_CLOSE_GRACE_MS;
   if (input.fullGrace === true || forced === 'full') return full;
   if (forced !== undefined && Number(forced) >= 0) return Math.min(full, Number(forced) * 1e6);
   const spread = clocks.reduce((m, c) => Math.max(m, c.spreadNs), 0);
-  return Math.min(full, Math.max(windowNs / 10, 16 * spread));
+  return Math.min(full, Math.max(windowNs / 10, 16 * spread, MIN_GRACE_NS));
 }
 
 /** Pass 1: a bounded sample of every capture → clocks, topology, service. */

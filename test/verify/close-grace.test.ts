@@ -6,17 +6,21 @@
  * redone with the full grace. So the report must be the full grace's, whatever the grace.
  *
  * Checked through the CLI on every committed capture set: the default grace, and a grace of
- * 1 µs, which judges every connection at the first sweep after it closes. Sweeps fall every
- * sixteenth of a window, so at the default window (1 s) the last copies of most fixtures are
- * in by then; a 5 ms window (sweeps every 0.3 ms, both runs at that window) makes most runs
- * stop and start again, which exercises the redo path and the late-record test on every set,
- * on one thread and split over two. Only the live-set peaks may differ.
+ * 1 µs (LVSAUDIT_CLOSE_GRACE_MS, a test hook: pass 2 never goes below 2 ms by itself), which
+ * judges every connection at the first sweep after it closes. Sweeps fall every sixteenth of a
+ * window, so at the default window (1 s) the last copies of most fixtures are in by then; a
+ * 5 ms window (sweeps every 0.3 ms, both runs at that window) makes most runs stop and start
+ * again, which exercises the redo path and the late-record test on every set, on one thread
+ * and split over two. Only the live-set peaks may differ.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
+import { prepare, type VerifyInput } from '../../src/verify/prepare.js';
+import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { captureSets, pointArgs } from '../helpers/capture-sets.js';
 import { repoRoot } from '../helpers/env.js';
 
@@ -46,6 +50,35 @@ function run(argv: string[], grace: string | null, threads = 1): Run {
 const REDONE = 'pass 1 and 2 run again with the full grace';
 const FOR_ANSWERS = `${REDONE}: the director answered with an ICMP error or fragmented a packet`;
 const all = captureSets();
+
+describe('the grace pass 2 tries first', () => {
+  const dir = captureSets().find((s) => s.name === 'verify/nat-ok')!.dir;
+  const conf = path.join(dir, 'service.conf');
+  const input = (windowMs: number): VerifyInput => ({
+    services: parseServiceConfig(readFileSync(conf, 'utf8'), conf),
+    points: [
+      { kind: 'client', files: [path.join(dir, 'client.pcap')] },
+      { kind: 'director', files: [path.join(dir, 'director-eth0.pcap'), path.join(dir, 'director-eth1.pcap')] },
+      { kind: 'rs', files: [path.join(dir, 'rs1.pcap')] },
+    ],
+    profile: 'linux',
+    windowMs,
+  });
+  const grace = async (windowMs: number, extra: Partial<VerifyInput> = {}): Promise<number> => (await prepare({ ...input(windowMs), ...extra })).closeGraceNs;
+
+  it('is a tenth of the window, never below 2 ms (the end-of-capture slack), never above two windows', async () => {
+    const saved = process.env.LVSAUDIT_CLOSE_GRACE_MS;
+    delete process.env.LVSAUDIT_CLOSE_GRACE_MS;
+    try {
+      expect(await grace(1000)).toBe(100e6);
+      expect(await grace(5)).toBe(2e6);
+      expect(await grace(0.5)).toBe(1e6);
+      expect(await grace(1000, { fullGrace: true })).toBe(2000e6);
+    } finally {
+      if (saved !== undefined) process.env.LVSAUDIT_CLOSE_GRACE_MS = saved;
+    }
+  });
+});
 
 describe('closed connections judged before the full grace', () => {
   let tinyRedone = 0;

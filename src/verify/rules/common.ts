@@ -65,6 +65,14 @@ export function insideCapture(ctx: EngineContext, idx: number, t: number): boole
   return t >= p.firstTs - off + fuzz && t <= p.lastTs - off + ctx.windowNs;
 }
 
+/**
+ * A client packet within this much of the director capture's last frame may have left after
+ * tcpdump stopped (flow.ts): its missing forwarded copy proves nothing. prepare.ts keeps the
+ * short grace above it, so the capture's last frame as known at judgement is the same as at the
+ * end of the run for every packet this test could concern.
+ */
+export const CAPTURE_END_SLACK_NS = 1e6;
+
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export const isRst = (r: PacketRecord): boolean => (r.flags & 0x04) !== 0;

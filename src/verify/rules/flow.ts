@@ -6,7 +6,7 @@
 import type { Connection, Trace } from '../engine/connections.js';
 import type { EngineContext } from '../engine/context.js';
 import type { PacketRecord } from '../engine/record.js';
-import { copyAt, insideCapture, isRst, isSyn, type RuleModule } from './common.js';
+import { CAPTURE_END_SLACK_NS, copyAt, insideCapture, isRst, isSyn, type RuleModule } from './common.js';
 
 /**
  * A client packet the director correctly did not forward as it arrived (lvs-behavior.md):
@@ -62,7 +62,7 @@ export const flowRules: RuleModule = {
         if (t.c2s) {
           if (dir && Di) {
             // A packet at the very end of the director capture may have left after tcpdump stopped.
-            const atEnd = Di.ts >= dir.lastTs - 1e6 && !De;
+            const atEnd = Di.ts >= dir.lastTs - CAPTURE_END_SLACK_NS && !De;
             if (!atEnd && Di.ip.ttl > 1) {
               sink.check('flow.not-forwarded');
               if (!De && !R && !refusedAsSpecified(ctx, c, Di)) {
