@@ -16,7 +16,7 @@ import type { ArpReport } from './arp/types.js';
 import type { Packet } from '../decode/packet.js';
 import type { ConnectionLadder, LadderCopy } from './result.js';
 import { serviceAddresses, servicePorts, type ForwardMethod, type Service } from './service/model.js';
-import { ConnectionTracker, fullGrace, SWEEPS_PER_WINDOW, type Connection } from './engine/connections.js';
+import { ConnectionTracker, SWEEPS_PER_WINDOW, type Connection } from './engine/connections.js';
 import type { EngineContext } from './engine/context.js';
 import { DirectorAnswers } from './engine/director-answers.js';
 import { FnatTracker } from './engine/fnat-tracker.js';
@@ -289,9 +289,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
       undefined,
       pool,
       serviceEnd,
-      // UDP flows never close: their judgement waits for quiet, which the short grace would
-      // cut into at every pause of a flow.
-      service.protocol === 'udp' ? fullGrace(prep.windowNs) : prep.closeGraceNs,
+      prep.closeGraceNs,
     );
     engines.push({ ctx, sink, tracker });
   }
@@ -347,12 +345,12 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
     }
   });
   const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
-  // Some tracker judges closed connections before the full grace: then what it must not miss.
-  const early = prep.closeGraceNs < fullGrace(prep.windowNs) && engines.some((e) => e.tracker instanceof ConnectionTracker && e.ctx.service.protocol === 'tcp');
+  // The trackers that judge closed connections before the full grace, and what they must not miss.
+  const early = engines.flatMap((e) => (e.tracker instanceof ConnectionTracker && e.tracker.judgesEarly ? [e.tracker] : []));
   const stopIfLate = (): void => {
-    if (!early) return;
+    if (early.length === 0) return;
     if (answers.noted > 0) throw new LateCopy(true);
-    if (engines.some((e) => e.tracker instanceof ConnectionTracker && e.tracker.lateCopy)) throw new LateCopy(false);
+    if (early.some((t) => t.lateCopy)) throw new LateCopy(false);
   };
   try {
     await mergeReaders(

@@ -103,7 +103,7 @@ export async function verify(input: VerifyInput): Promise<VerifyResult> {
   } catch (e) {
     if (!(e instanceof LateCopy)) throw e;
     debug(`pass 1 and 2 run again with the full grace: ${e.message}`);
-    phases.mark('pass 2 stopped: a late record');
+    phases.mark('pass 2, stopped for the full grace');
     // Pass 1 again too: pass 2 consumed the points' samples (and helpers prepare their own).
     return await firstTry({ ...input, fullGrace: true }, phases, debug);
   }

@@ -3,6 +3,7 @@
  * directory with service.conf, client.pcap, director captures and rsN.pcap) and the CLI point
  * options for one, for the tests that run `verify` over every set.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './env.js';
@@ -38,4 +39,11 @@ export function pointArgs(dir: string): string[] {
     ...director.flatMap((f) => ['--director', path.join(dir, f)]),
     ...rs.flatMap((f) => ['--rs-capture', path.join(dir, f)]),
   ];
+}
+
+/** Writes a capture set with scripts/make-verify-fixtures.mjs (`--bulk N`, `--rs-client`, …)
+ *  into `dir`; throws with the generator's stderr when it fails. */
+export function makeVerifySet(dir: string, ...options: string[]): void {
+  const gen = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-verify-fixtures.mjs'), ...options, dir], { encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`make-verify-fixtures.mjs ${options.join(' ')} failed (${gen.status}): ${gen.stderr}`);
 }

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { captureSets, pointArgs } from '../helpers/capture-sets.js';
+import { captureSets, makeVerifySet, pointArgs } from '../helpers/capture-sets.js';
 import { repoRoot } from '../helpers/env.js';
 
 const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
@@ -89,8 +89,7 @@ describe('verify split over two threads', () => {
   it('a client of the VIP sending from a real server\'s address and service port: pass 2 is redone on one thread, same report', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lvsaudit-rs-client-'));
     try {
-      const gen = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-verify-fixtures.mjs'), '--rs-client', dir], { encoding: 'utf8' });
-      expect(gen.status, gen.stderr).toBe(0);
+      makeVerifySet(dir, '--rs-client');
       const args = ['--config', path.join(dir, 'service.conf'), ...pointArgs(dir), '--format', 'json'];
       const one = run(args, 1);
       const two = run(args, 2);
@@ -166,8 +165,7 @@ describe('verify split over two threads', () => {
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('is judged the same: 400 connections, rr order over both shares', () => {
-      const gen = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-verify-fixtures.mjs'), '--bulk', '400', dir], { encoding: 'utf8' });
-      expect(gen.status, gen.stderr).toBe(0);
+      makeVerifySet(dir, '--bulk', '400');
       const args = ['--config', path.join(dir, 'service.conf'), ...pointArgs(dir)];
       expectSame(args, 'json');
       const doc = JSON.parse(run([...args, '--format', 'json'], 2).stdout) as { stats: { connections: number }; rules: { rule: string; status: string; checked: number }[] };

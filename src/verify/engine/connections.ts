@@ -282,6 +282,13 @@ export class ConnectionTracker {
    * judgement. The caller stops and judges again with the full grace (verify.ts).
    */
   lateCopy = false;
+  /** Two windows (fullGrace), and how long after its last packet a closed connection is
+   *  judged: the short grace asked for, except for UDP, whose flows never close (their
+   *  judgement waits for quiet, which a short grace would cut into at every pause). */
+  private readonly fullGraceNs: number;
+  private readonly closeGraceNs: number;
+  /** Closed connections are judged before the full grace: `lateCopy` can happen. */
+  readonly judgesEarly: boolean;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -293,10 +300,13 @@ export class ConnectionTracker {
     /** Whether an address and port are a service's end (any service of the run): see
      *  clientAtServiceEnd. */
     private readonly serviceEnd?: (ip: string, port: number) => boolean,
-    /** How long after its last packet a closed connection is judged (prepare.ts closeGrace);
-     *  default and most: two windows (fullGrace). */
-    private readonly closeGraceNs = fullGrace(ctx.windowNs),
+    /** How long after its last packet a closed TCP connection is judged (prepare.ts
+     *  closeGrace); default and most: two windows (fullGrace). */
+    closeGraceNs = fullGrace(ctx.windowNs),
   ) {
+    this.fullGraceNs = fullGrace(ctx.windowNs);
+    this.closeGraceNs = ctx.service.protocol === 'udp' ? this.fullGraceNs : Math.min(closeGraceNs, this.fullGraceNs);
+    this.judgesEarly = this.closeGraceNs < this.fullGraceNs;
     learnDirectorMacs(ctx);
   }
 
@@ -396,8 +406,7 @@ export class ConnectionTracker {
       // Judged already. With the full grace it would still be live while a record merged before
       // the first sweep past lastT + full grace; a record's time is at most its merge time, so
       // this test flags every such record (and, harmlessly, a few more).
-      const full = fullGrace(this.ctx.windowNs);
-      if (this.closeGraceNs < full && r.t <= c.lastT + full + this.ctx.windowNs / SWEEPS_PER_WINDOW) this.lateCopy = true;
+      if (this.judgesEarly && r.t <= c.lastT + this.fullGraceNs + this.ctx.windowNs / SWEEPS_PER_WINDOW) this.lateCopy = true;
     }
     this.liveSet.attach(c, r);
     return true;
@@ -420,7 +429,7 @@ export class ConnectionTracker {
 
   /** Finalises connections closed (or idle) long enough before `now`. */
   sweep(now: number): void {
-    const grace = fullGrace(this.ctx.windowNs);
+    const grace = this.fullGraceNs;
     if (this.pendingCount > 0) {
       for (const [k, l] of this.pending) {
         const keep = l.filter((x) => x.role === null && now - x.t <= grace);

@@ -44,11 +44,13 @@ export interface PostedShare extends Omit<ShareResult, 'engines'> {
  *  is judged again). */
 export type HelperResult = { ok: true; fingerprint: string; share: PostedShare } | (ThreadFailure & { late?: 'answers' | 'record' });
 
+/** A share ready to post, and the buffers to move with it. */
 export function postable(share: ShareResult): { share: PostedShare; transfer: ArrayBuffer[] } {
   const engines = share.engines.map((e) => ({ ...e, all: packConnections(e.all) }));
   return { share: { ...share, engines }, transfer: engines.map((e) => e.all.nums.buffer as ArrayBuffer) };
 }
 
+/** A posted share as the main thread merges it. */
 export function received(share: PostedShare): ShareResult {
   return { ...share, engines: share.engines.map((e) => ({ ...e, all: unpackConnections(e.all) })) };
 }
@@ -89,8 +91,7 @@ export function splitPlan(input: VerifyInput): { of: number; why: string } {
     // Cores taken by other processes would make the threads time-share (decode/parallel/idle.ts).
     const busy = busyElsewhere();
     if (busy !== null) of = Math.min(of, Math.max(1, env.cores - busy));
-    if (of <= 1) return { of: 1, why: 'the other cores are busy' };
-    if (of < SPLIT_MIN_CORES) return { of: 1, why: `${of} free cores, fewer than ${SPLIT_MIN_CORES} (two threads measured no faster than one)` };
+    if (of < SPLIT_MIN_CORES) return { of: 1, why: `${of} free core(s), fewer than ${SPLIT_MIN_CORES} (two threads measured no faster than one)` };
   }
   return { of, why: forced ? 'forced' : `${bytes} capture bytes` };
 }
