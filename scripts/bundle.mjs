@@ -26,7 +26,8 @@
  *
  * Entry points: the CLI (main.js), the parallel summary's worker (worker.js, which
  * src/decode/parallel/index.ts finds next to the running code: both land in dist/bundle/) and
- * the split verify's helper (verify-worker.js, found the same way by src/verify/parallel/).
+ * the split verify's helper (verify-worker.js) and verify's feeder thread (feeder-worker.js), both
+ * found the same way by src/verify/parallel/.
  * `import.meta.url` becomes the bundle file's own URL. Children run as separate processes (lab
  * director child, VM guest) stay unbundled in dist/ and are found through src/package-root.ts.
  * bin/lvsaudit.js loads the bundle only when it is at least as new as dist/cli/main.js, so a plain
@@ -68,6 +69,7 @@ await build({
     path.join(root, 'dist', 'cli', 'main.js'),
     path.join(root, 'dist', 'decode', 'parallel', 'worker.js'),
     path.join(root, 'dist', 'verify', 'parallel', 'verify-worker.js'),
+    path.join(root, 'dist', 'verify', 'parallel', 'feeder-worker.js'),
   ],
   entryNames: '[name]',
   outdir,
@@ -94,7 +96,7 @@ await build({
   logLevel: 'warning',
 });
 writeFileSync(path.join(outdir, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
-for (const f of ['main.js', 'worker.js', 'verify-worker.js']) {
+for (const f of ['main.js', 'worker.js', 'verify-worker.js', 'feeder-worker.js']) {
   const file = path.join(outdir, f);
   const text = readFileSync(file, 'utf8');
   writeFileSync(file, text.replace(BUILD_ID_PLACEHOLDER, createHash('sha1').update(text).digest('hex')));

@@ -36,6 +36,9 @@ export interface VerifyInput {
   fullGrace?: boolean;
   /** Threads to split pass 2 over (default: LVSAUDIT_THREADS, else automatic; verify/parallel). */
   threads?: number;
+  /** Read pass 2's captures on a feeder thread while this one judges (verify/parallel/feeder.ts);
+   *  default: LVSAUDIT_FEEDER=1|0, else automatic (a second free core, big captures). */
+  feeder?: boolean;
   /** Called at the end of each phase with its name and wall time (LVSAUDIT_VERIFY_TIMING). */
   onPhase?: (phase: string, ms: number) => void;
 }
@@ -93,7 +96,11 @@ function settledBySample(points: readonly LoadedPoint[], clocks: readonly ClockE
   });
 }
 
-function keepFor(addrs: Set<string>, ports: Set<number>): (r: PacketRecord) => boolean {
+/** Whether a record concerns one of the configured services (any of their addresses or ports):
+ *  a configured run keeps only those. */
+export function keepForServices(services: readonly Service[]): (r: PacketRecord) => boolean {
+  const addrs = serviceAddresses(services);
+  const ports = servicePorts(services);
   return (r) =>
     addrs.has(r.ip.src) ||
     addrs.has(r.ip.dst) ||
@@ -206,7 +213,7 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
   const windowNs = (input.windowMs ?? 1000) * 1e6;
   const ignore = new Set(input.ignore ?? []);
   const configured = input.services !== null && input.services.services.length > 0;
-  const keep = configured ? keepFor(serviceAddresses(input.services!.services), servicePorts(input.services!.services)) : undefined;
+  const keep = configured ? keepForServices(input.services!.services) : undefined;
   const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
 
   const sample = input.sampleRecords ?? SAMPLE_RECORDS;

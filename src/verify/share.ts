@@ -11,9 +11,7 @@
  */
 import type { CaptureWarning } from '../decode/capture/index.js';
 import { formatTimestamp } from '../decode/frame.js';
-import { ArpAnalyzer } from './arp/index.js';
 import type { ArpReport } from './arp/types.js';
-import type { Packet } from '../decode/packet.js';
 import type { ConnectionLadder, LadderCopy } from './result.js';
 import { serviceAddresses, servicePorts, type ForwardMethod, type Service } from './service/model.js';
 import { ConnectionTracker, SWEEPS_PER_WINDOW, type Connection } from './engine/connections.js';
@@ -21,12 +19,12 @@ import type { EngineContext } from './engine/context.js';
 import { DirectorAnswers } from './engine/director-answers.js';
 import { FnatTracker } from './engine/fnat-tracker.js';
 import { compareJudge, judgeKeyOf, type JudgeKey } from './engine/judge-order.js';
-import { noteArp, type LoadedPoint } from './engine/load.js';
-import { shareFilter, shareSkip, type ShareSpec } from './engine/partition.js';
+import type { ReaderSummary } from './engine/load.js';
+import type { ShareSpec } from './engine/partition.js';
 import { RecordPool, type PacketRecord } from './engine/record.js';
 import { FindingSink, connLabel, type SinkState } from './engine/sink.js';
-import { mergeReaders, PointReader } from './engine/stream.js';
-import { anyFullnat, isFullnat, ownMac, type Prepared } from './prepare.js';
+import { LocalFeed, type FeedPlan, type RecordSource } from './feed.js';
+import { isFullnat, ownMac, type Prepared } from './prepare.js';
 import { checksumRules } from './rules/checksum.js';
 import type { RuleModule } from './rules/common.js';
 import { drRules } from './rules/dr.js';
@@ -81,7 +79,7 @@ export interface ShareResult {
 export interface MainExtras {
   /** Its engines, whose contexts the scheduling rules judge the merged connections with. */
   engines: Engine[];
-  readers: PointReader[];
+  readers: ReaderSummary[];
   warnings: CaptureWarning[];
   arpReport: ArpReport;
 }
@@ -243,11 +241,28 @@ export function mergeLadders(shares: readonly KeyedLadder[][], max: number): Con
     .map((k) => k.ladder);
 }
 
-/** Pass 2 over share `spec` of the connections; `main` also gathers MainExtras. */
-export function runShare(prep: Prepared, spec: ShareSpec, main: true): Promise<{ share: ShareResult; extras: MainExtras }>;
+/** Where a share's records come from when not read on its own thread (verify/parallel/feeder.ts):
+ *  given the plan, and the answers and record pool the share's trackers use. */
+export type OpenSource = (plan: FeedPlan, answers: DirectorAnswers, pool: RecordPool | null) => RecordSource;
+
+/** What the reading side needs from pass 1 (plain data). */
+export function feedPlan(prep: Prepared): FeedPlan {
+  return {
+    points: prep.points.map((p, i) => ({ name: p.name, kind: p.kind, files: p.files, offsetNs: prep.clocks[i]!.offsetNs })),
+    windowNs: prep.windowNs,
+    tickNs: prep.windowNs / SWEEPS_PER_WINDOW,
+    ...(prep.input.toaKinds ? { toaKinds: prep.input.toaKinds } : {}),
+    services: prep.services,
+    configured: prep.configured,
+  };
+}
+
+/** Pass 2 over share `spec` of the connections; `main` also gathers MainExtras. Its records
+ *  are read here, or come from `openSource` (main share only). */
+export function runShare(prep: Prepared, spec: ShareSpec, main: true, openSource?: OpenSource): Promise<{ share: ShareResult; extras: MainExtras }>;
 export function runShare(prep: Prepared, spec: ShareSpec, main: false): Promise<{ share: ShareResult; extras: null }>;
-export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): Promise<{ share: ShareResult; extras: MainExtras | null }> {
-  const { input, services, points, clocks, keep } = prep;
+export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean, openSource?: OpenSource): Promise<{ share: ShareResult; extras: MainExtras | null }> {
+  const { input, services, points } = prep;
   const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
   const maxLadders = input.maxLadders ?? 2000;
   const ladders = new LadderSet(maxLadders);
@@ -297,53 +312,12 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
   // The sample is learnt from; pass 2 streams and keeps nothing per point.
   for (const p of points) {
     p.records = [];
+    p.frames = 0;
     p.firstTs = Infinity;
     p.lastTs = -Infinity;
   }
-  const warnings: CaptureWarning[] = [];
-  const vipList = services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip);
-  const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
-  const arp = main ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
-  const readers: PointReader[] = [];
-  const withOptions = anyFullnat(services);
-  const share = shareFilter(services, spec);
-  // A helper share passes over other shares' plain TCP frames undecoded (ARP and capture
-  // checks need every frame decoded: the main share's).
-  const skip = main ? null : shareSkip(services, spec);
-  points.forEach((p: LoadedPoint, i) => {
-    const atDirector = p.kind !== 'rs';
-    // Every share keeps each point's time extent (rules ask whether a time lies inside a
-    // capture) and the director's ICMP answers and fragments; ARP is the main share's.
-    const observeTime = (ts: number): void => {
-      p.frames++;
-      if (ts < p.firstTs) p.firstTs = ts;
-      if (ts > p.lastTs) p.lastTs = ts;
-    };
-    const observe = (pkt: Packet): void => {
-      observeTime(pkt.tsSec * 1e9 + pkt.tsNsec);
-      if (arp) {
-        noteArp(p, pkt);
-        arp.observe(pkt, p.name);
-      }
-      if (atDirector) answers.observe(pkt);
-    };
-    for (const file of p.files) {
-      readers.push(
-        new PointReader(file, i, {
-          ...toa,
-          ...(keep ? { keep } : {}),
-          offsetNs: clocks[i]!.offsetNs,
-          maxStepBackNs: prep.windowNs,
-          tcpOptions: withOptions,
-          ...(pool ? { pool } : {}),
-          ...(share ? { share } : {}),
-          ...(skip ? { skip, observeSkipped: observeTime } : {}),
-          ...(main ? { onWarning: (w: CaptureWarning) => warnings.push(w) } : {}),
-          observe,
-        }),
-      );
-    }
-  });
+  const plan = feedPlan(prep);
+  const source = openSource ? openSource(plan, answers, pool) : new LocalFeed(plan, points, answers, { main, spec, pool });
   const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
   // The trackers that judge closed connections before the full grace, and what they must not miss.
   const early = engines.flatMap((e) => (e.tracker instanceof ConnectionTracker && e.tracker.judgesEarly ? [e.tracker] : []));
@@ -353,8 +327,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
     if (early.some((t) => t.lateCopy)) throw new LateCopy(false);
   };
   try {
-    await mergeReaders(
-      readers,
+    await source.run(
       sole
         ? (r) => {
             if (!sole.add(r)) pool!.give(r);
@@ -366,11 +339,11 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
         for (const e of engines) e.tracker.sweep(now);
         stopIfLate();
       },
-      prep.windowNs / SWEEPS_PER_WINDOW,
     );
   } finally {
-    // A capture that fails to read ends the run: the other files are closed, not left to GC.
-    await Promise.all(readers.map((r) => r.close()));
+    // A capture that fails to read, or a stop for the full grace, ends the run: the other files
+    // are closed (and a feeder thread stopped), not left to GC.
+    await source.close();
   }
   // The last records may have come after the last sweep.
   stopIfLate();
@@ -387,6 +360,6 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean): 
       ladders: ladders.result(),
       clientAtServiceEnd: engines.some((e) => e.tracker instanceof ConnectionTracker && e.tracker.clientAtServiceEnd),
     },
-    extras: arp ? { engines, readers, warnings, arpReport: arp.finish() } : null,
+    extras: main ? { engines, readers: source.readers(), warnings: source.warnings, arpReport: source.arpReport()! } : null,
   };
 }

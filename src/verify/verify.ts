@@ -33,7 +33,8 @@ import { FindingSink } from './engine/sink.js';
 import { received, splitPlan, startHelpers, type Helper } from './parallel/index.js';
 import { canSplit, fingerprint, PhaseClock, prepare, type Prepared, type VerifyInput } from './prepare.js';
 import { schedRules } from './rules/sched.js';
-import { LateCopy, mergeLadders, runShare, type MainExtras, type ShareResult } from './share.js';
+import { LateCopy, mergeLadders, runShare, type MainExtras, type OpenSource, type ShareResult } from './share.js';
+import { Feeder, FeederFailed, feederPlan } from './parallel/feeder.js';
 
 export type { VerifyInput } from './prepare.js';
 export { RULE_MODULES } from './share.js';
@@ -98,22 +99,36 @@ function unreproducible(main: MainExtras, shares: readonly ShareResult[]): strin
 export async function verify(input: VerifyInput): Promise<VerifyResult> {
   const phases = new PhaseClock(input.onPhase);
   const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (line: string): void => void process.stderr.write(`lvsaudit: verify: ${line}\n`) : (): void => {};
-  try {
-    return await firstTry(input, phases, debug);
-  } catch (e) {
-    if (!(e instanceof LateCopy)) throw e;
-    debug(`pass 1 and 2 run again with the full grace: ${e.message}`);
-    phases.mark('pass 2, stopped for the full grace');
-    // Pass 1 again too: pass 2 consumed the points' samples (and helpers prepare their own).
-    return await firstTry({ ...input, fullGrace: true }, phases, debug);
+  let run = input;
+  for (;;) {
+    try {
+      return await firstTry(run, phases, debug);
+    } catch (e) {
+      // Pass 1 again too, each time: pass 2 consumed the points' samples (and helpers prepare
+      // their own).
+      if (e instanceof LateCopy && run.fullGrace !== true) {
+        debug(`pass 1 and 2 run again with the full grace: ${e.message}`);
+        phases.mark('pass 2, stopped for the full grace');
+        run = { ...run, fullGrace: true };
+      } else if (e instanceof FeederFailed && run.feeder !== false) {
+        debug(`pass 1 and 2 run again without a feeder thread: ${e.message}`);
+        phases.mark('pass 2, stopped: the feeder thread failed');
+        run = { ...run, feeder: false };
+      } else {
+        throw e;
+      }
+    }
   }
 }
 
 /** Pass 2 with the grace prepare() chose, split when the plan says so; LateCopy escapes. */
 async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: string) => void): Promise<VerifyResult> {
   const plan = splitPlan(input);
-  // Helpers start first: their thread start and their own pass 1 overlap the main thread's.
+  // Helpers and the feeder start first: their thread start (and a helper's own pass 1) overlap
+  // the main thread's pass 1.
   const helpers = plan.of > 1 ? startHelpers(input, plan.of) : [];
+  const feed = plan.of > 1 ? { use: false, why: 'pass 2 is split by connection' } : feederPlan(input);
+  const feeder = feed.use ? Feeder.start() : null;
   try {
     const prep = await prepare(input, phases);
     const split = helpers.length > 0 && canSplit(prep);
@@ -122,8 +137,11 @@ async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: st
     // Before pass 2, which consumes the points' samples.
     const print = split ? fingerprint(prep) : '';
     phases.mark('set-up: clocks, topology, rules');
-    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true);
+    debug(feeder ? `pass 2 reads on a feeder thread (${feed.why})` : `pass 2 reads on the main thread: ${feed.use ? 'no thread could be started' : feed.why}`);
+    const openSource: OpenSource | undefined = feeder ? (fp, answers, pool) => feeder.open(fp, prep.points, answers, pool) : undefined;
+    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true, split ? undefined : openSource);
     phases.mark(split ? `pass 2: share 1 of ${plan.of} correlated and judged` : 'pass 2: every capture correlated and judged');
+    if (feeder && !split) debug(`feeder thread: ${feeder.report}`);
     if (!split) return assemble(input, prep, [mine.share], mine.extras, phases);
     const shares = [mine.share, ...(await helperShares(input, print, helpers, debug))];
     phases.mark('pass 2: the other shares');
@@ -136,7 +154,7 @@ async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: st
     phases.mark('pass 2: again on one thread');
     return assemble(input, again, [whole.share], whole.extras, phases);
   } finally {
-    await Promise.all(helpers.map((h) => h.stop()));
+    await Promise.all([...helpers.map((h) => h.stop()), feeder?.stop()]);
   }
 }
 

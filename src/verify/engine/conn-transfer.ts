@@ -9,6 +9,7 @@
  */
 import { newConnection, type Connection } from './connections.js';
 import type { PacketRef, Role } from './record.js';
+import { StringTable } from './string-table.js';
 
 export interface PackedConnections {
   count: number;
@@ -29,22 +30,6 @@ const SCHEDULED = 1;
 const CLOSED = 2;
 const FIN_C2S = 4;
 const FIN_S2C = 8;
-
-/** Strings as indexes into one table. */
-class StringTable {
-  readonly list: string[] = [];
-  private readonly index = new Map<string, number>();
-  of(s: string | null): number {
-    if (s === null) return -1;
-    let i = this.index.get(s);
-    if (i === undefined) {
-      i = this.list.length;
-      this.list.push(s);
-      this.index.set(s, i);
-    }
-    return i;
-  }
-}
 
 /** Numbers that may be absent: NaN stands for null (none of these is ever NaN). */
 const orNaN = (v: number | null): number => (v === null ? NaN : v);

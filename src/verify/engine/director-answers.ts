@@ -37,6 +37,9 @@ interface FragTotal {
 
 const MAX_ENTRIES = 1 << 16;
 
+/** One observation, as DirectorAnswers.drain hands it over. */
+export type AnswerNote = { icmp: string; answer: IcmpAnswer } | { frag: string; l4Hdr: number; l4Total: number };
+
 function addrText(ip: IpView, buf: Buffer, src: boolean): string {
   if (ip.version === 4) return ipv4ToString(src ? ip.src4 : ip.dst4);
   return ipv6ToString(buf, src ? ip.srcOff : ip.dstOff);
@@ -87,8 +90,7 @@ export class DirectorAnswers {
     if (!q.present || (q.l4 !== 'tcp' && q.l4 !== 'udp')) return;
     const sport = q.l4 === 'tcp' ? q.tcp.sport : q.udp.sport;
     const seq = q.l4 === 'tcp' ? q.tcp.seq : 0;
-    this.noted++;
-    bounded(this.icmp, answerKey(addrText(q.ip, p.buf, true), sport, q.ip.id, seq), {
+    this.putIcmp(answerKey(addrText(q.ip, p.buf, true), sport, q.ip.id, seq), {
       family: v4 ? 4 : 6,
       type: ic.type,
       code: ic.code,
@@ -99,18 +101,51 @@ export class DirectorAnswers {
     });
   }
 
-  private noteFragment(p: Packet): void {
+  private putIcmp(key: string, a: IcmpAnswer): void {
     this.noted++;
+    this.log?.push({ icmp: key, answer: a });
+    bounded(this.icmp, key, a);
+  }
+
+  private noteFragment(p: Packet): void {
     const ip = p.net.ip;
-    const k = fragKey(addrText(ip, p.buf, true), addrText(ip, p.buf, false), ip.id);
-    let f = this.frags.get(k);
-    if (!f) bounded(this.frags, k, (f = { l4Hdr: -1, l4Total: -1 }));
-    if (ip.fragOffset === 0) {
-      const l = p.net;
-      if (l.l4 === 'tcp') f.l4Hdr = l.tcp.hdrLen;
-      else if (l.l4 === 'udp') f.l4Hdr = 8;
+    const l = p.net;
+    const first = ip.fragOffset === 0 && (l.l4 === 'tcp' || l.l4 === 'udp');
+    const l4Hdr = first ? (l.l4 === 'tcp' ? l.tcp.hdrLen : 8) : -1;
+    const l4Total = ip.mf ? -1 : ip.fragOffset + ip.totalLen - ip.hdrLen;
+    this.putFragment(fragKey(addrText(ip, p.buf, true), addrText(ip, p.buf, false), ip.id), l4Hdr, l4Total);
+  }
+
+  /** `l4Hdr` from a first fragment, `l4Total` from a last one; -1: this fragment does not tell. */
+  private putFragment(key: string, l4Hdr: number, l4Total: number): void {
+    this.noted++;
+    this.log?.push({ frag: key, l4Hdr, l4Total });
+    let f = this.frags.get(key);
+    if (!f) bounded(this.frags, key, (f = { l4Hdr: -1, l4Total: -1 }));
+    if (l4Hdr >= 0) f.l4Hdr = l4Hdr;
+    if (l4Total >= 0) f.l4Total = l4Total;
+  }
+
+  /**
+   * What was noted, for another thread's copy: a feeder thread observes the packets and the
+   * judging thread's copy replays its notes at each tick (verify/parallel/feeder.ts), so both
+   * hold the same answers whenever rules read them. Null: nothing is kept.
+   */
+  log: AnswerNote[] | null = null;
+
+  /** The notes since the last call (logging from now on). */
+  drain(): AnswerNote[] {
+    const out = this.log ?? [];
+    this.log = [];
+    return out;
+  }
+
+  /** Notes drained from another copy, in their order. */
+  replay(notes: readonly AnswerNote[]): void {
+    for (const n of notes) {
+      if ('icmp' in n) this.putIcmp(n.icmp, n.answer);
+      else this.putFragment(n.frag, n.l4Hdr, n.l4Total);
     }
-    if (!ip.mf) f.l4Total = ip.fragOffset + ip.totalLen - ip.hdrLen;
   }
 
   /** The ICMP error the director sent about this packet, if any. */

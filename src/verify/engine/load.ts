@@ -109,8 +109,12 @@ export function noteArp(lp: LoadedPoint, p: Packet): void {
   set.add(macToString(p.buf, p.arp.shaOff));
 }
 
+/** How the reading of one capture file in pass 2 went (a PointReader's, or as a feeder thread
+ *  posts it): what the capture findings and the split check read. */
+export type ReaderSummary = Pick<PointReader, 'file' | 'point' | 'frames' | 'truncated' | 'malformedCount' | 'malformedFrames' | 'malformedWhat' | 'steppedBack'>;
+
 /** Findings about the captures themselves, from the main pass's readers. */
-export function captureFindings(readers: readonly PointReader[], points: readonly LoadedPoint[], warnings: readonly CaptureWarning[]): Finding[] {
+export function captureFindings(readers: readonly ReaderSummary[], points: readonly LoadedPoint[], warnings: readonly CaptureWarning[]): Finding[] {
   const out: Finding[] = [];
   const warned = new Set<string>();
   for (const w of warnings) {

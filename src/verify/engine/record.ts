@@ -14,6 +14,10 @@ export interface IpFields {
   v: 4 | 6;
   src: string;
   dst: string;
+  /** IPv4 addresses as int32 (0 for IPv6): what packing for another thread sends instead of
+   *  the text (engine/record-wire.ts). */
+  src4: number;
+  dst4: number;
   ttl: number;
   id: number;
   df: boolean;
@@ -68,8 +72,8 @@ export interface PacketRecord {
   c2s: boolean;
 }
 
-function blankIp(): IpFields {
-  return { v: 4, src: '', dst: '', ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
+export function blankIp(): IpFields {
+  return { v: 4, src: '', dst: '', src4: 0, dst4: 0, ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
 }
 
 /** A record with every field present (one object shape for fresh and reused records);
@@ -88,6 +92,8 @@ function fillIp(f: IpFields, v: IpView, buf: Buffer): IpFields {
   f.v = isV4 ? 4 : 6;
   f.src = isV4 ? ip4(v.src4) : ipv6ToString(buf, v.srcOff);
   f.dst = isV4 ? ip4(v.dst4) : ipv6ToString(buf, v.dstOff);
+  f.src4 = v.src4 | 0;
+  f.dst4 = v.dst4 | 0;
   f.ttl = v.ttl;
   f.id = v.id;
   f.df = v.df;
@@ -157,15 +163,17 @@ const macHi = new Int32Array(MAC_SLOTS).fill(-1);
 const macLo = new Int32Array(MAC_SLOTS);
 const macVal: string[] = new Array<string>(MAC_SLOTS).fill('');
 
-function ip4(a: number): string {
+/** The text of an IPv4 address (uint32 or int32), interned. */
+export function ip4(a: number): string {
   const key = a | 0;
   const slot = a & (IP_SLOTS - 1);
   // 255.255.255.255 is -1 as int32, the empty-slot mark: it just always misses.
   if (ipKey[slot] === key && key !== -1) return ipVal[slot]!;
-  let s = ip4Text.get(a);
+  // Keyed by the int32 form: the same address as uint32 or int32 finds the same entry.
+  let s = ip4Text.get(key);
   if (s === undefined) {
-    s = ipv4ToString(a);
-    if (ip4Text.size < MAX_INTERN) ip4Text.set(a, s);
+    s = ipv4ToString(key);
+    if (ip4Text.size < MAX_INTERN) ip4Text.set(key, s);
   }
   ipKey[slot] = key;
   ipVal[slot] = s;

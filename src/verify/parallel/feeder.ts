@@ -1,0 +1,252 @@
+/**
+ * Pass 2 of `verify` as a pipeline over two threads: a feeder thread reads, decodes and merges
+ * the captures (./feeder-worker.ts, running verify/feed.ts) while this thread judges (share.ts).
+ * The two halves cost about the same — on the bench set, reading with decoding, ARP analysis,
+ * record extraction and the merge took 0.65 s of a 1.25–1.45 s pass 2 on one thread — and unlike
+ * the split by connection (./index.ts), where every thread reads every capture, no work is done
+ * twice: the price is packing each record (engine/record-wire.ts) and reading it back.
+ *
+ * The judging side sees exactly what it would see reading itself: the same records and ticks in
+ * the same order, and at each tick the points' time extents and the director answers as they
+ * stood at that tick of the feeder's merge (the same merge). The report is therefore the same;
+ * test/verify/feeder.test.ts compares them on every committed capture set.
+ *
+ * The feeder starts before pass 1 (its start-up overlaps it) and is sent the plan after. If it
+ * cannot start, or fails other than on a capture error, the run is redone on one thread
+ * (FeederFailed, verify.ts); a capture error is the run's error, as on one thread.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { CaptureWarning } from '../../decode/capture/index.js';
+import { CaptureError } from '../../decode/capture/index.js';
+import { busyElsewhere } from '../../decode/parallel/idle.js';
+import { threadsFromEnv } from '../../decode/parallel/index.js';
+import type { ArpReport } from '../arp/types.js';
+import type { AnswerNote, DirectorAnswers } from '../engine/director-answers.js';
+import type { ReaderSummary } from '../engine/load.js';
+import type { PacketRecord, RecordPool } from '../engine/record.js';
+import { RecordUnpacker, WireRing, type RecordBatch } from '../engine/record-wire.js';
+import type { FeedPlan, PointExtent, RecordSource } from '../feed.js';
+import type { VerifyInput } from '../prepare.js';
+import { SPLIT_MIN_BYTES } from './index.js';
+
+/** Records (and ticks) per batch, and batches in the ring (4.6 MB in all): the feeder may run
+ *  that far ahead, which evens out the moments either side is slower. */
+const FEEDER_BATCH = 1024;
+const FEEDER_SLOTS = 24;
+
+/** What the feeder is started with (workerData). */
+export interface FeederTask {
+  /** One int32: the ring slots the feeder may still fill. */
+  credits: SharedArrayBuffer;
+  /** The WireRing's memory, and its shape. */
+  ring: SharedArrayBuffer;
+  slots: number;
+  entries: number;
+}
+
+export interface FeederEnd {
+  /** The feeder's time reading, and waiting for a free slot (LVSAUDIT_PARALLEL_DEBUG). */
+  busyMs: number;
+  waitedMs: number;
+  extents: number[];
+  answers: AnswerNote[];
+  readers: ReaderSummary[];
+  warnings: CaptureWarning[];
+  arpReport: ArpReport;
+}
+
+export type FeederMessage =
+  | { batch: RecordBatch }
+  | { end: FeederEnd }
+  | { error: { message: string; capture: { file: string; offset: number; detail: string } | null } };
+
+/** The feeder could not do its part (other than a capture error): redo the run on one thread. */
+export class FeederFailed extends Error {}
+
+const WORKER_URL = new URL('./feeder-worker.js', import.meta.url);
+
+/**
+ * Whether pass 2 reads on a feeder thread, and why (not). LVSAUDIT_FEEDER=1|0 or
+ * `input.feeder` force it either way; LVSAUDIT_THREADS=1 asks for one thread. Automatic: big
+ * enough captures (as for the split) and a second core free.
+ */
+export function feederPlan(input: VerifyInput): { use: boolean; why: string } {
+  const env = process.env.LVSAUDIT_FEEDER;
+  const forced = input.feeder ?? (env === '1' ? true : env === '0' ? false : undefined);
+  if (forced === false) return { use: false, why: 'feeder thread turned off' };
+  if (!existsSync(fileURLToPath(WORKER_URL))) return { use: false, why: 'no compiled feeder (feeder-worker.js)' };
+  const files = input.points.flatMap((p) => p.files);
+  if (files.includes('-')) return { use: false, why: 'standard input is read on the main thread' };
+  if (forced === true) return { use: true, why: 'forced' };
+  const threads = threadsFromEnv();
+  if (threads.forced && threads.threads <= 1) return { use: false, why: 'one thread asked for' };
+  let bytes = 0;
+  for (const f of files) {
+    try {
+      bytes += statSync(f).size;
+    } catch {
+      return { use: false, why: `${f}: cannot stat (the reader reports it)` };
+    }
+  }
+  if (bytes < SPLIT_MIN_BYTES) return { use: false, why: `${bytes} capture bytes, fewer than ${SPLIT_MIN_BYTES}` };
+  const busy = busyElsewhere();
+  const free = threads.cores - (busy ?? 0);
+  if (free < 2) return { use: false, why: `${free} free core(s)` };
+  return { use: true, why: `${bytes} capture bytes, ${free} free cores` };
+}
+
+/** A started feeder thread, waiting for its plan. */
+export class Feeder {
+  private readonly credits = new Int32Array(new SharedArrayBuffer(4));
+  readonly ring = WireRing.create(FEEDER_SLOTS, FEEDER_BATCH);
+  private readonly worker: Worker;
+  private readonly inbox: FeederMessage[] = [];
+  private waiting: ((m: FeederMessage) => void) | null = null;
+  private failed = false;
+  private stopped = false;
+  /** How the pipeline went, once a source has run (LVSAUDIT_PARALLEL_DEBUG). */
+  report = '';
+
+  /** Starts the thread (null when no thread can be had). */
+  static start(): Feeder | null {
+    try {
+      return new Feeder();
+    } catch {
+      return null;
+    }
+  }
+
+  private constructor() {
+    Atomics.store(this.credits, 0, FEEDER_SLOTS);
+    const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries };
+    this.worker = new Worker(WORKER_URL, { workerData: task });
+    this.worker.on('message', (m: FeederMessage) => this.deliver(m));
+    this.worker.on('error', (e: Error) => this.fail(`feeder thread: ${e.message}`));
+    this.worker.on('exit', (code) => this.fail(`feeder thread exited (${code})`));
+  }
+
+  private deliver(m: FeederMessage): void {
+    const w = this.waiting;
+    if (w) {
+      this.waiting = null;
+      w(m);
+    } else this.inbox.push(m);
+  }
+
+  /** An error event, or an exit (after its last message, if it had ended normally). */
+  private fail(reason: string): void {
+    if (this.stopped || this.failed) return;
+    this.failed = true;
+    this.deliver({ error: { message: reason, capture: null } });
+  }
+
+  /** The next message; an exit or error of the thread comes as an error message. */
+  next(): Promise<FeederMessage> | FeederMessage {
+    const m = this.inbox.shift();
+    if (m !== undefined) return m;
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  /** One batch read: the feeder may fill its slot again. */
+  credit(): void {
+    Atomics.add(this.credits, 0, 1);
+    Atomics.notify(this.credits, 0);
+  }
+
+  /** The record source of a share judged here, fed by this thread; sends the plan. */
+  open(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, pool: RecordPool | null): RecordSource {
+    this.worker.postMessage(plan);
+    return new FedSource(this, plan, extents, answers, pool);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // Wake it if it waits for a credit, so that terminate does not wait on a blocked thread.
+    Atomics.store(this.credits, 0, 1 << 30);
+    Atomics.notify(this.credits, 0);
+    await this.worker.terminate();
+  }
+}
+
+/** Records as the feeder posts them. */
+class FedSource implements RecordSource {
+  private readonly unpacker: RecordUnpacker;
+  private summaries: ReaderSummary[] = [];
+  readonly warnings: CaptureWarning[] = [];
+  private arp: ArpReport | null = null;
+
+  constructor(
+    private readonly feeder: Feeder,
+    plan: FeedPlan,
+    private readonly extents: readonly PointExtent[],
+    private readonly answers: DirectorAnswers,
+    private readonly pool: RecordPool | null,
+  ) {
+    this.unpacker = new RecordUnpacker(feeder.ring, plan.points.map((p) => p.offsetNs));
+  }
+
+  /** The points' extents as the feeder had them (frames, first, last per point). */
+  private setExtents(flat: readonly number[]): void {
+    this.extents.forEach((x, i) => {
+      x.frames = flat[3 * i]!;
+      x.firstTs = flat[3 * i + 1]!;
+      x.lastTs = flat[3 * i + 2]!;
+    });
+  }
+
+  async run(onRecord: (r: PacketRecord) => void, onTick: (now: number) => void): Promise<void> {
+    const u = this.unpacker;
+    const pool = this.pool;
+    let waited = 0;
+    let batches = 0;
+    for (;;) {
+      const w0 = performance.now();
+      const m = await this.feeder.next();
+      waited += performance.now() - w0;
+      if ('error' in m) {
+        const c = m.error.capture;
+        if (c) throw new CaptureError(c.file, c.offset, c.detail);
+        throw new FeederFailed(m.error.message);
+      }
+      if ('end' in m) {
+        const e = m.end;
+        this.setExtents(e.extents);
+        this.answers.replay(e.answers);
+        this.summaries = e.readers;
+        this.warnings.push(...e.warnings);
+        this.arp = e.arpReport;
+        this.feeder.report = `${batches} batches; the feeder read for ${e.busyMs.toFixed(0)} ms and waited ${e.waitedMs.toFixed(0)} ms for a free slot, this thread waited ${waited.toFixed(0)} ms for records`;
+        return;
+      }
+      batches++;
+      u.load(m.batch);
+      const n = m.batch.count;
+      for (let i = 0; i < n; i++) {
+        const tick = u.tickAt(i);
+        if (tick === null) {
+          onRecord(u.record(i, pool?.take()));
+          continue;
+        }
+        this.setExtents(tick.extents);
+        this.answers.replay(tick.answers);
+        onTick(tick.now);
+      }
+      this.feeder.credit();
+    }
+  }
+
+  readers(): ReaderSummary[] {
+    return this.summaries;
+  }
+
+  arpReport(): ArpReport | null {
+    return this.arp;
+  }
+
+  async close(): Promise<void> {
+    await this.feeder.stop();
+  }
+}
