@@ -16,7 +16,7 @@ import type { DirectorAnswers } from './engine/director-answers.js';
 import type { PointKindName, ReaderSummary } from './engine/load.js';
 import { shareFilter, shareSkip, type ShareSpec } from './engine/partition.js';
 import type { PacketRecord, RecordPool } from './engine/record.js';
-import { mergeReaders, PointReader } from './engine/stream.js';
+import { mergeQueues, PointReader, type ReaderOptions } from './engine/stream.js';
 import { keepForServices } from './prepare.js';
 import type { Service } from './service/model.js';
 import { anyFullnat } from './prepare.js';
@@ -61,9 +61,12 @@ export interface LocalFeedOptions {
   pool: RecordPool | null;
 }
 
-/** The captures read on this thread. */
-export class LocalFeed implements RecordSource {
-  private readonly list: PointReader[] = [];
+/**
+ * The captures read on this thread, by readers of kind R (made by `makeReader`): PointReaders
+ * queue records (LocalFeed), the feeder thread's PackingReaders packed entries.
+ */
+export class Feed<R extends PointReader> {
+  private readonly list: R[] = [];
   readonly warnings: CaptureWarning[] = [];
   private readonly arp: ArpAnalyzer | null;
 
@@ -72,6 +75,7 @@ export class LocalFeed implements RecordSource {
     extents: readonly PointExtent[],
     answers: DirectorAnswers,
     opts: LocalFeedOptions,
+    makeReader: (file: string, point: number, opts: ReaderOptions) => R,
   ) {
     const { services } = plan;
     const main = opts.main;
@@ -107,7 +111,7 @@ export class LocalFeed implements RecordSource {
       };
       for (const file of p.files) {
         this.list.push(
-          new PointReader(file, i, {
+          makeReader(file, i, {
             ...toa,
             ...(keep ? { keep } : {}),
             offsetNs: p.offsetNs,
@@ -124,9 +128,10 @@ export class LocalFeed implements RecordSource {
     });
   }
 
-  async run(onRecord: (r: PacketRecord) => void, onTick: (now: number) => void): Promise<void> {
+  /** Merges the readers' queues: `take` takes the head item of the reader it is given. */
+  async merge(take: (reader: R) => void, onTick: (now: number) => void): Promise<void> {
     try {
-      await mergeReaders(this.list, onRecord, onTick, this.plan.tickNs);
+      await mergeQueues(this.list, take, onTick, this.plan.tickNs);
     } finally {
       // A capture that fails to read ends the run: the other files are closed, not left to GC.
       await this.close();
@@ -143,5 +148,16 @@ export class LocalFeed implements RecordSource {
 
   async close(): Promise<void> {
     await Promise.all(this.list.map((r) => r.close()));
+  }
+}
+
+/** The captures read on this thread, into records. */
+export class LocalFeed extends Feed<PointReader> implements RecordSource {
+  constructor(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, opts: LocalFeedOptions) {
+    super(plan, extents, answers, opts, (file, point, o) => new PointReader(file, point, o));
+  }
+
+  run(onRecord: (r: PacketRecord) => void, onTick: (now: number) => void): Promise<void> {
+    return this.merge((reader) => onRecord(reader.shift()!), onTick);
   }
 }

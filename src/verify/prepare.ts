@@ -13,6 +13,8 @@ import { CAPTURE_END_SLACK_NS } from './rules/common.js';
 import { inferService } from './engine/infer.js';
 import { samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from './engine/load.js';
 import type { PacketRecord } from './engine/record.js';
+import type { EntryKeep } from './engine/record-wire.js';
+import { parseIpv4 } from '../decode/addr.js';
 
 export interface VerifyInput {
   services: ServiceSet | null;
@@ -107,6 +109,18 @@ export function keepForServices(services: readonly Service[]): (r: PacketRecord)
     (r.outer !== null && (addrs.has(r.outer.src) || addrs.has(r.outer.dst))) ||
     ports.has(r.sport) ||
     ports.has(r.dport);
+}
+
+/** keepForServices for packed entries (the feeder thread's readers, engine/packing-reader.ts). */
+export function entryKeepForServices(services: readonly Service[]): EntryKeep {
+  const v4 = new Set<number>();
+  const v6 = new Set<string>();
+  for (const a of serviceAddresses(services)) {
+    const n = a.includes(':') ? null : parseIpv4(a);
+    if (n === null) v6.add(a);
+    else v4.add(n | 0);
+  }
+  return { v4, v6, ports: servicePorts(services) };
 }
 
 /** Most frequent value of a list (ties: first seen). */

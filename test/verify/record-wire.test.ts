@@ -1,17 +1,33 @@
 /**
- * Records and ticks survive the packed trip from the feeder thread (engine/record-wire.ts)
- * exactly: every field, IPv4 as numbers and IPv6 as table strings, absent MACs and outer
- * headers, TCP option bytes, unsigned seq/ack, checksum verdicts, the corrected time, and ticks
- * in their place among the records, over enough batches to wrap the ring several times and
- * into reused records left dirty by earlier ones. Property test. The field lists below also fail
- * the test when PacketRecord or IpFields gains a field, until the packing carries it.
+ * The feeder thread packs what extractRecord would give straight from the decoded packet
+ * (engine/record-wire.ts packPacket); the judging thread reads it back (readEntry, via the
+ * batches of a shared ring). Both must agree with extractRecord itself, field for field:
+ *  - on every frame of every committed capture set (NAT, DR, TUN with IPIP/GRE/GUE outer
+ *    headers, FullNAT with TOA options, UDP, lab and replayed real-kernel captures), with and
+ *    without the option bytes;
+ *  - on built frames of every kind the decoder knows (IPv6, tunnels, SLL, ICMP errors), with
+ *    random bytes overwritten and random snap lengths (cut payloads, malformed headers);
+ *  - through batches that wrap a small ring, with ticks in their place among the records, and
+ *    into reused records left dirty by earlier ones.
+ * The entry filter of a configured run (keepsEntry) must keep exactly the records
+ * keepForServices keeps. The field lists fail the test when PacketRecord or IpFields gains a
+ * field, until the packing carries it.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ipv4ToString } from '../../src/decode/addr.js';
-import type { AnswerNote } from '../../src/verify/engine/director-answers.js';
-import { blankIp, blankRecord, type IpFields, type PacketRecord } from '../../src/verify/engine/record.js';
-import { RecordPacker, RecordUnpacker, WireRing, type TickNote } from '../../src/verify/engine/record-wire.js';
+import { readCaptureFrames } from '../helpers/frames.js';
+import { Decoder } from '../../src/decode/decoder.js';
+import type { Frame } from '../../src/decode/frame.js';
+import { blankIp, blankRecord, extractRecord, type PacketRecord } from '../../src/verify/engine/record.js';
+import { Entries, keepsEntry, packPacket, readEntry, RecordPacker, RecordUnpacker, STRIDE, WireRing, WireStrings, type TickNote } from '../../src/verify/engine/record-wire.js';
+import { entryKeepForServices, keepForServices } from '../../src/verify/prepare.js';
+import type { Service } from '../../src/verify/service/model.js';
+import { parseServiceConfig } from '../../src/verify/service/index.js';
+import { captureSets } from '../helpers/capture-sets.js';
+import { eth, icmp, ipv4, ipv6, pseudo4, pseudo6, tcp, u16, u32, udp } from '../decode/build.js';
+import { readFileSync } from 'node:fs';
 
 const RECORD_FIELDS = [
   'point', 'capture', 'frame', 'ts', 't', 'srcMac', 'dstMac', 'direction', 'ifIndex', 'interfaceId', 'ip', 'outer', 'tunnel',
@@ -20,72 +36,47 @@ const RECORD_FIELDS = [
 const IP_FIELDS = ['v', 'src', 'dst', 'src4', 'dst4', 'ttl', 'id', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
 const OFFSETS = [0, 1.5e9, -2.25e6, 7];
 
-const u32 = fc.nat({ max: 2 ** 32 - 1 });
-const verdict = fc.constantFrom(null, true, false);
+/** Packs `p` into a one-entry queue and reads it back; null when extractRecord gives none. */
+function roundTrip(d: Decoder, f: Frame, point: number, withOptions: boolean, strings: WireStrings, reader: string[]): PacketRecord | null {
+  const p = d.decode(f);
+  const e = new Entries(1, 4);
+  if (!packPacket(p, point, withOptions, e, 0, strings, strings.table.of(f.capture))) return null;
+  for (const s of strings.fresh()) reader.push(s);
+  const dirty = blankRecord();
+  dirty.outer = blankIp();
+  dirty.tcpOpts = new Uint8Array([9]);
+  dirty.role = 'R';
+  dirty.c2s = false;
+  return structuredClone(readEntry(e.i32, e.f64, 0, e.opts, reader, OFFSETS, dirty));
+}
 
-const ipFields: fc.Arbitrary<IpFields> = fc.oneof(
-  fc.record({ src: u32, dst: u32 }).map(({ src, dst }) => ({ v: 4 as const, src: ipv4ToString(src), dst: ipv4ToString(dst), src4: src | 0, dst4: dst | 0 })),
-  fc.record({ src: fc.constantFrom('2001:db8::1', 'fe80::1', '::'), dst: fc.constantFrom('2001:db8::2', '2001:db8:ffff::a') }).map(({ src, dst }) => ({ v: 6 as const, src, dst, src4: 0, dst4: 0 })),
-).chain((addr) =>
-  fc.record({
-    ttl: fc.nat({ max: 255 }),
-    id: fc.nat({ max: 65535 }),
-    df: fc.boolean(),
-    mf: fc.boolean(),
-    tos: fc.nat({ max: 255 }),
-    proto: fc.nat({ max: 255 }),
-    totalLen: fc.nat({ max: 65535 }),
-    checksumOk: verdict,
-  }).map((rest) => Object.assign(blankIp(), addr, rest)),
-);
+function expected(d: Decoder, f: Frame, point: number, withOptions: boolean): PacketRecord | null {
+  const r = extractRecord(d.decode(f), point, withOptions);
+  if (r === null) return null;
+  r.t = r.ts - OFFSETS[point]!;
+  return structuredClone(r);
+}
 
-const record: fc.Arbitrary<PacketRecord> = fc
-  .record({
-    point: fc.nat({ max: OFFSETS.length - 1 }),
-    capture: fc.constantFrom('client.pcap', 'director-eth0.pcap', 'director-eth1.pcap', '/tmp/x/rs1.pcapng'),
-    frame: fc.nat({ max: 2 ** 31 - 1 }),
-    ts: fc.oneof(fc.integer({ min: 0, max: 2 ** 53 - 1 }), fc.double({ min: 0, max: 4e18, noNaN: true })),
-    srcMac: fc.option(fc.constantFrom('02:00:00:00:00:01', '02:00:00:00:00:02', 'ff:ff:ff:ff:ff:ff')),
-    dstMac: fc.option(fc.constantFrom('02:00:00:00:00:01', '02:00:00:00:00:03')),
-    direction: fc.constantFrom(null, 'in' as const, 'out' as const),
-    ifIndex: fc.integer({ min: -1, max: 1000 }),
-    interfaceId: fc.nat({ max: 16 }),
-    ip: ipFields,
-    outer: fc.option(ipFields),
-    tunnel: fc.constantFrom(null, 'ipip', 'gre', 'gue'),
-    proto: fc.constantFrom('tcp' as const, 'udp' as const),
-    sport: fc.nat({ max: 65535 }),
-    dport: fc.nat({ max: 65535 }),
-    seq: u32,
-    ack: u32,
-    flags: fc.nat({ max: 255 }),
-    window: fc.nat({ max: 65535 }),
-    payloadLen: fc.nat({ max: 65535 }),
-    hash: fc.integer({ min: -1, max: 2 ** 31 - 1 }),
-    optSig: fc.nat({ max: 2 ** 31 - 1 }),
-    tcpOpts: fc.option(fc.uint8Array({ minLength: 1, maxLength: 40 })),
-    l4ChecksumOk: verdict,
-  })
-  .map((f) => {
-    const r = blankRecord();
-    Object.assign(r, f);
-    r.t = r.ts - OFFSETS[r.point]!;
-    return r;
-  });
+const c4 = (l: number): Uint8Array => pseudo4('10.0.0.1', '10.0.0.2', 6, l);
+const c6 = (l: number): Uint8Array => pseudo6('2001:db8::1', '2001:db8::2', 6, l);
+const in4 = ipv4({ proto: 6, src: '10.0.0.1', dst: '10.0.0.2' }, tcp({ flags: 0x12, options: [254, 8, ...u16(1), 1, 2, 3, 4, 2, 4, 5, 0xb4], payload: [1, 2, 3, 4, 5] }, c4));
+const in6 = ipv6({ nh: 6 }, tcp({ options: [253, 20, ...u16(7), ...Array(16).fill(1)], payload: [7, 7] }, c6));
+const SEEDS: Array<{ lt: number; bytes: number[] }> = [
+  { lt: 1, bytes: eth(0x0800, in4) },
+  { lt: 1, bytes: eth(0x86dd, in6) },
+  { lt: 1, bytes: eth(0x0800, ipv4({ proto: 4 }, in4)) },
+  { lt: 1, bytes: eth(0x0800, ipv4({ proto: 41 }, in6)) },
+  { lt: 1, bytes: eth(0x0800, ipv4({ proto: 47 }, [0xb0, 0, 0x08, 0, 0, 0, 0, 0, ...u32(1), ...u32(2), ...in4])) },
+  { lt: 1, bytes: eth(0x0800, ipv4({ proto: 17 }, udp(1, 6080, [0x00, 4, 0, 0, ...in4]))) },
+  { lt: 1, bytes: eth(0x0800, ipv4({ proto: 1 }, icmp(3, 4, [0, 0, ...u16(1400)], in4.slice(0, 48)))) },
+  { lt: 1, bytes: eth(0x0800, ipv4({ proto: 17 }, udp(53, 53, [1, 2, 3, 4]))) },
+  { lt: 101, bytes: ipv6({ nh: 41 }, in6) },
+  { lt: 101, bytes: in4 },
+];
 
-const answer: fc.Arbitrary<AnswerNote> = fc.oneof(
-  fc.record({ frag: fc.constantFrom('a>b#1', 'c>d#2'), l4Hdr: fc.integer({ min: -1, max: 60 }), l4Total: fc.integer({ min: -1, max: 9000 }) }),
-  fc.record({
-    icmp: fc.constantFrom('198.51.100.7|40000|1|5'),
-    answer: fc.record({ family: fc.constant(4 as const), type: fc.constant(11), code: fc.constant(0), mtu: fc.constant(-1), from: fc.constant('192.0.2.1'), capture: fc.constant('d.pcap'), frame: fc.nat() }),
-  }),
-);
-const tick: fc.Arbitrary<TickNote> = fc.record({
-  now: fc.integer({ min: 0, max: 2 ** 52 }),
-  extents: fc.array(fc.double({ noNaN: true }), { minLength: 3, maxLength: 12 }),
-  answers: fc.array(answer, { maxLength: 3 }),
-});
-const entry = fc.oneof({ arbitrary: record.map((r) => ({ r })), weight: 8 }, { arbitrary: tick.map((t) => ({ t })), weight: 1 });
+function frame(bytes: Buffer, lt: number, caplen: number): Frame {
+  return { capture: 'built.pcap', frame: 3, buf: bytes, off: 0, caplen, len: bytes.length, tsSec: 1_700_000_000, tsNsec: 123_456_789, linkType: lt, interfaceId: 0, direction: 'out', comment: null, fileOffset: 0 };
+}
 
 describe('record wire (feeder thread → judging thread)', () => {
   it('knows every field of a record and of its IP headers', () => {
@@ -93,59 +84,133 @@ describe('record wire (feeder thread → judging thread)', () => {
     expect(Object.keys(blankIp()).sort(), 'a new IpFields field must be packed by engine/record-wire.ts and listed here').toEqual([...IP_FIELDS].sort());
   });
 
-  it('gives back every record and tick, in order, over many batches through a small ring', () => {
-    fc.assert(
-      fc.property(fc.array(entry, { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 }), (entries, perBatch, slots) => {
-        const ring = WireRing.create(slots, perBatch);
-        let acquired = 0;
-        const packer = new RecordPacker(ring, () => acquired++);
-        const unpacker = new RecordUnpacker(ring, OFFSETS);
-        // One dirty record reused for every unpacked one: nothing of an earlier record may stay.
-        const reused = blankRecord();
-        reused.outer = blankIp();
-        reused.tcpOpts = new Uint8Array([1, 2, 3]);
-        reused.role = 'De';
-        reused.c2s = false;
-        const out: ({ r: PacketRecord } | { t: TickNote })[] = [];
-        let batches = 0;
-        const drain = (): void => {
-          const { batch } = packer.take();
-          batches++;
-          unpacker.load(batch);
-          for (let i = 0; i < batch.count; i++) {
-            const t = unpacker.tickAt(i);
-            out.push(t === null ? { r: structuredClone(unpacker.record(i, reused)) } : { t });
+  it('gives extractRecord\'s record for every frame of every committed capture set', () => {
+    let compared = 0;
+    for (const set of captureSets()) {
+      for (const file of readdirSync(set.dir).filter((f) => f.endsWith('.pcap'))) {
+        const strings = new WireStrings();
+        const table: string[] = [];
+        const d = new Decoder({});
+        for (const f of readCaptureFrames(path.join(set.dir, file))) {
+          for (const withOptions of [true, false]) {
+            const want = expected(d, f, 2, withOptions);
+            expect(roundTrip(d, f, 2, withOptions, strings, table), `${set.name}/${file}#${f.frame}`).toEqual(want);
+            if (want !== null) compared++;
           }
-        };
-        for (const e of entries) {
-          if ('r' in e) packer.add(e.r);
-          else packer.tick(e.t);
-          if (packer.full) drain();
         }
-        if (packer.size > 0) drain();
-        expect(acquired).toBe(batches);
-        expect(batches).toBe(Math.ceil(entries.length / perBatch));
-        expect(out).toEqual(entries);
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
+  });
+
+  it('gives extractRecord\'s record for built frames with random bytes overwritten and random snap lengths', () => {
+    fc.assert(
+      fc.property(fc.nat(SEEDS.length - 1), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 4 }), fc.option(fc.nat(), { nil: undefined }), fc.boolean(), (seed, flips, cut, withOptions) => {
+        const s = SEEDS[seed]!;
+        const bytes = Buffer.from(s.bytes);
+        for (const [at, v] of flips) bytes[at % bytes.length] = v;
+        const f = frame(bytes, s.lt, cut === undefined ? bytes.length : cut % (bytes.length + 1));
+        const d = new Decoder({ guePorts: [6080] });
+        const strings = new WireStrings();
+        expect(roundTrip(d, f, 1, withOptions, strings, [])).toEqual(expected(d, f, 1, withOptions));
       }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('carries entries and ticks in order through batches that wrap a small ring, into reused records', () => {
+    const d = new Decoder({ guePorts: [6080] });
+    const source = SEEDS.map((s, i) => ({ ...frame(Buffer.from(s.bytes), s.lt, s.bytes.length), frame: i + 1 }));
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ arbitrary: fc.nat(source.length - 1).map((i) => ({ i })), weight: 6 }, { arbitrary: fc.integer({ min: 0, max: 2 ** 40 }).map((now) => ({ now })), weight: 1 }), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        (plan, perBatch, slots) => {
+          const ring = WireRing.create(slots, perBatch);
+          const strings = new WireStrings();
+          let acquired = 0;
+          const packer = new RecordPacker(ring, strings, () => acquired++);
+          const unpacker = new RecordUnpacker(ring, OFFSETS);
+          const queue = new Entries(1, 4);
+          const reused = blankRecord();
+          const want: unknown[] = [];
+          const got: unknown[] = [];
+          let batches = 0;
+          const drain = (): void => {
+            const { batch } = packer.take();
+            batches++;
+            unpacker.load(batch);
+            for (let i = 0; i < batch.count; i++) {
+              const t = unpacker.tickAt(i);
+              got.push(t === null ? structuredClone(unpacker.record(i, reused)) : t.now);
+            }
+          };
+          for (const step of plan) {
+            if ('now' in step) {
+              const note: TickNote = { now: step.now, extents: [], answers: [] };
+              packer.tick(note);
+              want.push(step.now);
+            } else {
+              const f = source[step.i]!;
+              const point = step.i % OFFSETS.length;
+              // A queue that grows from one entry: its option bytes move into the batch's own.
+              const n = step.i % 3;
+              if (!packPacket(d.decode(f), point, true, queue, n, strings, strings.table.of(f.capture))) continue;
+              packer.add(queue, n);
+              want.push(expected(d, f, point, true));
+            }
+            if (packer.full) drain();
+          }
+          if (packer.size > 0) drain();
+          expect(acquired).toBe(batches);
+          expect(got).toEqual(want);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
-  it('reads seq and ack back unsigned, and IPv4 addresses back as interned text', () => {
-    const ring = WireRing.create(1, 4);
-    const packer = new RecordPacker(ring);
-    const r = blankRecord();
-    r.seq = 0xffffffff;
-    r.ack = 0x80000000;
-    r.ip = Object.assign(blankIp(), { src: '203.0.113.200', dst: '10.0.0.1', src4: 0xcb0071c8 | 0, dst4: 0x0a000001 });
-    packer.add(r);
-    packer.add(r);
-    const u = new RecordUnpacker(ring, OFFSETS);
-    u.load(packer.take().batch);
-    const a = u.record(0);
-    const b = u.record(1);
-    expect([a.seq, a.ack]).toEqual([0xffffffff, 0x80000000]);
-    expect([a.ip.src, a.ip.dst]).toEqual(['203.0.113.200', '10.0.0.1']);
-    expect(b.ip.src).toBe(a.ip.src);
+  it('keeps exactly the entries whose records keepForServices keeps', () => {
+    const nat = captureSets().find((s) => s.name === 'verify/nat-ok')!;
+    const conf = path.join(nat.dir, 'service.conf');
+    const configured = parseServiceConfig(readFileSync(conf, 'utf8'), conf).services;
+    const services: Service[][] = [configured, [{ ...configured[0]!, vip: '2001:db8::10', realServers: [] }], [{ ...configured[0]!, vport: 53, realServers: [] }]];
+    const d = new Decoder({});
+    let kept = 0;
+    let dropped = 0;
+    for (const svc of services) {
+      const keep = keepForServices(svc);
+      const entryKeep = entryKeepForServices(svc);
+      for (const set of captureSets()) {
+        for (const file of readdirSync(set.dir).filter((f) => f.endsWith('.pcap'))) {
+          const strings = new WireStrings();
+          for (const f of readCaptureFrames(path.join(set.dir, file))) {
+            const r = extractRecord(d.decode(f), 0, false);
+            const e = new Entries(1, 4);
+            const packed = packPacket(d.packet, 0, false, e, 0, strings, strings.table.of(f.capture));
+            expect(packed).toBe(r !== null);
+            if (r === null) continue;
+            const k = keep(r);
+            expect(keepsEntry(e, 0, strings.table.list, entryKeep), `${set.name}/${file}#${f.frame}`).toBe(k);
+            if (k) kept++;
+            else dropped++;
+          }
+        }
+      }
+    }
+    expect(kept).toBeGreaterThan(100);
+    expect(dropped).toBeGreaterThan(100);
+  });
+
+  it('reads seq and ack back unsigned', () => {
+    const e = new Entries(1, 4);
+    const strings = new WireStrings();
+    const bytes = Buffer.from(eth(0x0800, ipv4({ proto: 6, src: '203.0.113.200', dst: '10.0.0.1' }, tcp({ seq: 0xffffffff, ack: 0x80000000, flags: 0x10 }, (l) => pseudo4('203.0.113.200', '10.0.0.1', 6, l)))));
+    const d = new Decoder({});
+    expect(packPacket(d.decode(frame(bytes, 1, bytes.length)), 0, false, e, 0, strings, 0)).toBe(true);
+    expect(e.i32.length).toBe(STRIDE);
+    const r = readEntry(e.i32, e.f64, 0, null, [...strings.table.list], OFFSETS);
+    expect([r.seq, r.ack, r.ip.src, r.ip.dst]).toEqual([0xffffffff, 0x80000000, '203.0.113.200', '10.0.0.1']);
   });
 });

@@ -1,52 +1,63 @@
 /**
- * Packet records (engine/record.ts) packed into typed arrays, for the trip from the feeder
- * thread, which reads and decodes the captures, to the thread that judges them
- * (verify/parallel/feeder.ts). Structured clone would write every property name of every
- * record again; here a record is STRIDE int32 slots (its capture time a float64 over the first
- * two) in a ring of batch slots shared by both threads (a WireRing: nothing is allocated or
- * copied per batch), IPv4 addresses are numbers (the judging side turns them into its own
- * interned text), other strings indexes into a table that grows on both sides (each distinct
- * MAC, file name or IPv6 address crosses once), and TCP option bytes a range of one byte array
- * moved with the batch.
+ * Packet records (engine/record.ts) in packed form, for the trip from the feeder thread, which
+ * reads and decodes the captures, to the thread that judges them (verify/parallel/feeder.ts).
+ *
+ * The feeder never builds a PacketRecord: `packPacket` writes what extractRecord would put in
+ * one straight from the decoded packet view into an *entry* of STRIDE int32 slots (the capture
+ * time a float64 over the first two): IPv4 addresses and MACs as numbers (the judging side turns
+ * them into its own interned text), other strings as indexes into a table that grows on both
+ * sides (file names, tunnel kinds, IPv6 addresses: each crosses once), TCP option bytes as a
+ * range of a byte array. Entries wait in their reader's queue (PackingReader) until the merge
+ * copies them into a batch in a ring of batch slots shared by both threads (WireRing: nothing is
+ * allocated or copied per batch but the entries); the judging side reads each back into a
+ * record (RecordUnpacker). test/verify/record-wire.test.ts checks that what comes out equals
+ * extractRecord's record for every frame of the committed captures and for mutated frames.
  *
  * An entry whose point slot is negative is not a record but a tick of the merge (the
  * connection-judging sweeps of engine/stream.ts mergeReaders), numbered into `RecordBatch.ticks`:
  * ticks and records keep the one order the merge gave them.
  */
 import type { Direction } from '../../decode/frame.js';
+import { ipv6ToString } from '../../decode/addr.js';
+import type { IpView, NetLayers, Packet } from '../../decode/packet.js';
 import type { AnswerNote } from './director-answers.js';
-import { blankIp, blankRecord, ip4, type IpFields, type PacketRecord } from './record.js';
+import { blankIp, blankRecord, ip4, macHiOf, macLoOf, macOf, optionsEnd, optionsHash, payloadHash, transportOf, type IpFields, type PacketRecord } from './record.js';
 import { StringTable } from './string-table.js';
 
 /** int32 slots per entry (even: the float64 capture time sits on slots 0–1). */
-export const STRIDE = 44;
+export const STRIDE = 46;
 
-// Slot numbers. IP header fields occupy IP_FIELDS slots from IP (inner) and OUTER.
+// Slot numbers. IP header fields occupy 9 slots from IP (inner) and OUTER.
 const POINT = 2;
 const CAPTURE = 3;
 const FRAME = 4;
-const SRC_MAC = 5;
-const DST_MAC = 6;
-const DIRECTION = 7;
-const IF_INDEX = 8;
-const INTERFACE_ID = 9;
-const IP = 10;
-const HAS_OUTER = 19;
-const OUTER = 20;
-const TUNNEL = 29;
-const PROTO = 30;
-const SPORT = 31;
-const DPORT = 32;
-const SEQ = 33;
-const ACK = 34;
-const FLAGS = 35;
-const WINDOW = 36;
-const PAYLOAD_LEN = 37;
-const HASH = 38;
-const OPT_SIG = 39;
-const OPTS_AT = 40;
-const OPTS_LEN = 41;
-const L4_CHECKSUM = 42;
+/** 1: Ethernet MACs present (MAC slots valid), 0: none. */
+const HAS_MACS = 5;
+const SRC_MAC_HI = 6;
+const SRC_MAC_LO = 7;
+const DST_MAC_HI = 8;
+const DST_MAC_LO = 9;
+const DIRECTION = 10;
+const IF_INDEX = 11;
+const INTERFACE_ID = 12;
+const IP = 13;
+const HAS_OUTER = 22;
+const OUTER = 23;
+const TUNNEL = 32;
+const PROTO = 33;
+const SPORT = 34;
+const DPORT = 35;
+const SEQ = 36;
+const ACK = 37;
+const FLAGS = 38;
+const WINDOW = 39;
+const PAYLOAD_LEN = 40;
+const HASH = 41;
+const OPT_SIG = 42;
+/** Where the entry's option bytes start in its byte array (-1: none), and how many. */
+const OPTS_AT = 43;
+const OPTS_LEN = 44;
+const L4_CHECKSUM = 45;
 
 const IP_V = 0;
 const IP_SRC = 1;
@@ -92,6 +103,163 @@ export interface RecordBatch {
 }
 
 /**
+ * A run of entries in one int32 array, with the option bytes they refer to: a reader's queue,
+ * or a batch being filled. Grows when `grow` (a queue); a batch has its slot's fixed size.
+ */
+export class Entries {
+  i32: Int32Array;
+  f64: Float64Array;
+  opts: Uint8Array;
+  optsLen = 0;
+
+  constructor(entries: number, optBytes = 1024) {
+    this.i32 = new Int32Array(entries * STRIDE);
+    this.f64 = new Float64Array(this.i32.buffer);
+    this.opts = new Uint8Array(optBytes);
+  }
+
+  /** Makes room for entry `n` (0-based): a queue grows as a slice's records come in. */
+  room(n: number): void {
+    if ((n + 1) * STRIDE <= this.i32.length) return;
+    const bigger = new Int32Array(Math.max(this.i32.length * 2, (n + 1) * STRIDE));
+    bigger.set(this.i32);
+    this.i32 = bigger;
+    this.f64 = new Float64Array(bigger.buffer);
+  }
+
+  /** Appends option bytes; returns where they start. */
+  addOpts(src: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (this.optsLen + len > this.opts.length) {
+      const bigger = new Uint8Array(Math.max(this.opts.length * 2, this.optsLen + len));
+      bigger.set(this.opts.subarray(0, this.optsLen));
+      this.opts = bigger;
+    }
+    const at = this.optsLen;
+    for (let i = 0; i < len; i++) this.opts[at + i] = src[start + i]!;
+    this.optsLen += len;
+    return at;
+  }
+}
+
+/** Strings of the entries as table indexes, and the table's growth to send with each batch. */
+export class WireStrings {
+  readonly table = new StringTable();
+  /** Strings already sent with an earlier batch. */
+  private sent = 0;
+
+  /** The strings added since the last call. */
+  fresh(): string[] {
+    const out = this.table.list.slice(this.sent);
+    this.sent = this.table.list.length;
+    return out;
+  }
+}
+
+function packIp(v: IpView, buf: Uint8Array, i32: Int32Array, o: number, strings: WireStrings): void {
+  const v4 = v.version === 4;
+  i32[o + IP_V] = v4 ? 4 : 6;
+  i32[o + IP_SRC] = v4 ? v.src4 : strings.table.of(ipv6ToString(buf, v.srcOff));
+  i32[o + IP_DST] = v4 ? v.dst4 : strings.table.of(ipv6ToString(buf, v.dstOff));
+  i32[o + IP_TTL] = v.ttl;
+  i32[o + IP_ID] = v.id;
+  i32[o + IP_BITS] = (v.df ? DF : 0) | (v.mf ? MF : 0) | (tri(v.checksumOk) << 2);
+  i32[o + IP_TOS] = v.tos;
+  i32[o + IP_PROTO] = v.proto;
+  i32[o + IP_TOTAL_LEN] = v.totalLen;
+}
+
+/**
+ * Packs the record extractRecord(p, point, withOptions) would give into entry `n` of `e`;
+ * false (nothing written) when it gives none. `captureId` is p.capture's index in `strings`.
+ * Keep the two in step: the wire test compares them frame by frame.
+ */
+export function packPacket(p: Packet, point: number, withOptions: boolean, e: Entries, n: number, strings: WireStrings, captureId: number): boolean {
+  const l: NetLayers | null = transportOf(p);
+  if (!l) return false;
+  e.room(n);
+  const i32 = e.i32;
+  const o = n * STRIDE;
+  const buf = p.buf;
+  const isTcp = l.l4 === 'tcp';
+  const tcp = l.tcp;
+  const udp = l.udp;
+  const pl = isTcp ? tcp.payloadLen : udp.payloadLen;
+  const plOff = isTcp ? tcp.payloadOff : udp.payloadOff;
+  const wireLen = isTcp ? tcp.payloadWireLen : udp.length - 8;
+  const tunnelled = p.tunnel !== null && p.inner.present;
+  e.f64[o >> 1] = p.tsSec * 1e9 + p.tsNsec;
+  i32[o + POINT] = point;
+  i32[o + CAPTURE] = captureId;
+  i32[o + FRAME] = p.frame;
+  if (p.eth.present) {
+    i32[o + HAS_MACS] = 1;
+    i32[o + SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
+    i32[o + SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
+    i32[o + DST_MAC_HI] = macHiOf(buf, p.eth.dstOff);
+    i32[o + DST_MAC_LO] = macLoOf(buf, p.eth.dstOff);
+  } else {
+    i32[o + HAS_MACS] = 0;
+  }
+  i32[o + DIRECTION] = p.direction === null ? 0 : p.direction === 'in' ? 1 : 2;
+  i32[o + IF_INDEX] = p.sll.present ? p.sll.ifIndex : -1;
+  i32[o + INTERFACE_ID] = p.interfaceId;
+  packIp(l.ip, buf, i32, o + IP, strings);
+  i32[o + HAS_OUTER] = tunnelled ? 1 : 0;
+  if (tunnelled) packIp(p.net.ip, buf, i32, o + OUTER, strings);
+  i32[o + TUNNEL] = tunnelled ? strings.table.of(p.tunnel) : -1;
+  i32[o + PROTO] = isTcp ? 0 : 1;
+  i32[o + SPORT] = isTcp ? tcp.sport : udp.sport;
+  i32[o + DPORT] = isTcp ? tcp.dport : udp.dport;
+  i32[o + SEQ] = isTcp ? tcp.seq : 0;
+  i32[o + ACK] = isTcp ? tcp.ack : 0;
+  i32[o + FLAGS] = isTcp ? tcp.flags : 0;
+  i32[o + WINDOW] = isTcp ? tcp.window : 0;
+  i32[o + PAYLOAD_LEN] = Math.max(wireLen, pl);
+  i32[o + HASH] = pl < wireLen ? -1 : payloadHash(buf, plOff, pl);
+  i32[o + OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
+  const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
+  if (optEnd < 0) {
+    i32[o + OPTS_AT] = -1;
+    i32[o + OPTS_LEN] = 0;
+  } else {
+    const start = tcp.off + 20;
+    i32[o + OPTS_AT] = e.addOpts(buf, start, optEnd);
+    i32[o + OPTS_LEN] = optEnd - start;
+  }
+  i32[o + L4_CHECKSUM] = tri(isTcp ? tcp.checksumOk : udp.checksumOk);
+  return true;
+}
+
+/** The addresses and ports a configured run keeps records of (prepare.ts keepForServices), as
+ *  packed entries name them: IPv4 as int32, IPv6 as text. */
+export interface EntryKeep {
+  v4: ReadonlySet<number>;
+  v6: ReadonlySet<string>;
+  ports: ReadonlySet<number>;
+}
+
+function keepsAddr(i32: Int32Array, ip: number, slot: number, strings: readonly string[], keep: EntryKeep): boolean {
+  const a = i32[ip + slot]!;
+  return i32[ip + IP_V] === 4 ? keep.v4.has(a) : keep.v6.has(strings[a]!);
+}
+
+/** Whether entry `n` of `e` names a kept address (inner, or outer when tunnelled) or port: the
+ *  test keepForServices makes of a record. */
+export function keepsEntry(e: Entries, n: number, strings: readonly string[], keep: EntryKeep): boolean {
+  const i32 = e.i32;
+  const o = n * STRIDE;
+  if (keepsAddr(i32, o + IP, IP_SRC, strings, keep) || keepsAddr(i32, o + IP, IP_DST, strings, keep)) return true;
+  if (i32[o + HAS_OUTER] === 1 && (keepsAddr(i32, o + OUTER, IP_SRC, strings, keep) || keepsAddr(i32, o + OUTER, IP_DST, strings, keep))) return true;
+  return keep.ports.has(i32[o + SPORT]!) || keep.ports.has(i32[o + DPORT]!);
+}
+
+/** The capture time of entry `n`. */
+export function entryTs(e: Entries, n: number): number {
+  return e.f64[(n * STRIDE) >> 1]!;
+}
+
+/**
  * The batch slots both threads share: `slots` batches of `entries` entries. The feeder fills a
  * slot only once the judging side has given it back (verify/parallel/feeder.ts counts them).
  */
@@ -118,39 +286,78 @@ export class WireRing {
 }
 
 /**
- * Ids of a few recent strings, looked up by identity before the table's map: a capture point
- * has a handful of MACs and files, and the records' strings are interned (engine/record.ts), so
- * an identity hit is the common case and costs a compare instead of a hash lookup.
+ * Fills the ring's slots with entries and ticks, one batch per slot in turn (feeder side). The
+ * caller takes the batch when it is `full`, or at the end; `acquire` is called before a batch's
+ * first entry is written and returns once that slot is free.
  */
-class RecentIds {
-  private readonly keys: (string | null)[] = [null, null, null, null, null, null, null, null];
-  private readonly ids = new Int32Array(8);
-  private next = 0;
-  constructor(private readonly table: StringTable) {}
+export class RecordPacker {
+  /** The batch is written here, then copied into its ring slot whole: stores into memory
+   *  shared between threads measured slower, one by one, than into the thread's own. */
+  private readonly batch: Entries;
+  private slot = 0;
+  private count = 0;
+  private open = false;
+  private ticks: TickNote[] = [];
 
-  of(s: string | null): number {
-    if (s === null) return -1;
-    const keys = this.keys;
-    for (let i = 0; i < 8; i++) if (keys[i] === s) return this.ids[i]!;
-    const id = this.table.of(s);
-    keys[this.next] = s;
-    this.ids[this.next] = id;
-    this.next = (this.next + 1) & 7;
-    return id;
+  constructor(
+    private readonly ring: WireRing,
+    private readonly strings: WireStrings,
+    private readonly acquire: () => void = () => {},
+  ) {
+    this.batch = new Entries(ring.entries, 16 * 1024);
   }
-}
 
-function packIp(f: IpFields, i32: Int32Array, o: number, strings: StringTable): void {
-  const v4 = f.v === 4;
-  i32[o + IP_V] = f.v;
-  i32[o + IP_SRC] = v4 ? f.src4 : strings.of(f.src);
-  i32[o + IP_DST] = v4 ? f.dst4 : strings.of(f.dst);
-  i32[o + IP_TTL] = f.ttl;
-  i32[o + IP_ID] = f.id;
-  i32[o + IP_BITS] = (f.df ? DF : 0) | (f.mf ? MF : 0) | (tri(f.checksumOk) << 2);
-  i32[o + IP_TOS] = f.tos;
-  i32[o + IP_PROTO] = f.proto;
-  i32[o + IP_TOTAL_LEN] = f.totalLen;
+  get size(): number {
+    return this.count;
+  }
+
+  /** Whether the batch has no room left. */
+  get full(): boolean {
+    return this.count >= this.ring.entries;
+  }
+
+  private entry(): number {
+    if (!this.open) {
+      this.acquire();
+      this.open = true;
+    }
+    if (this.count >= this.ring.entries) throw new Error('RecordPacker: batch full (take it first)');
+    return this.count++;
+  }
+
+  /** Copies entry `n` of `src` (a reader's queue) into the batch. */
+  add(src: Entries, n: number): void {
+    const d = this.entry() * STRIDE;
+    const s = n * STRIDE;
+    const from = src.i32;
+    const to = this.batch.i32;
+    for (let k = 0; k < STRIDE; k++) to[d + k] = from[s + k]!;
+    const at = from[s + OPTS_AT]!;
+    if (at >= 0) to[d + OPTS_AT] = this.batch.addOpts(src.opts, at, at + from[s + OPTS_LEN]!);
+  }
+
+  tick(note: TickNote): void {
+    const d = this.entry() * STRIDE;
+    this.batch.i32[d + POINT] = -1 - this.ticks.length;
+    this.ticks.push(note);
+  }
+
+  /** The batch so far, and the buffers to move with it; the next one goes to the next slot. */
+  take(): { batch: RecordBatch; transfer: ArrayBuffer[] } {
+    const b = this.batch;
+    let opts: ArrayBuffer | null = null;
+    if (b.optsLen > 0) {
+      opts = b.opts.buffer.slice(0, b.optsLen) as ArrayBuffer;
+      b.optsLen = 0;
+    }
+    if (this.open) this.ring.i32.set(b.i32.subarray(0, this.count * STRIDE), this.ring.at(this.slot, 0));
+    const batch: RecordBatch = { slot: this.slot, count: this.count, strings: this.strings.fresh(), opts, ticks: this.ticks };
+    this.slot = (this.slot + 1) % this.ring.slots;
+    this.count = 0;
+    this.open = false;
+    this.ticks = [];
+    return { batch, transfer: opts !== null ? [opts] : [] };
+  }
 }
 
 function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly string[]): IpFields {
@@ -174,124 +381,7 @@ function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly str
   return f;
 }
 
-const INITIAL_OPT_BYTES = 16 * 1024;
-
-/**
- * Packs records and ticks into the ring's slots, one batch per slot in turn (feeder side). The
- * caller takes the batch when it holds `ring.entries` entries, or at the end; `acquire` is
- * called before a batch's first entry is written and returns once that slot is free.
- */
-export class RecordPacker {
-  private readonly strings = new StringTable();
-  private readonly recent = new RecentIds(this.strings);
-  /** Strings already sent with an earlier batch. */
-  private sent = 0;
-  private slot = 0;
-  private count = 0;
-  private open = false;
-  private opts = new Uint8Array(INITIAL_OPT_BYTES);
-  private optsLen = 0;
-  private ticks: TickNote[] = [];
-  /** The batch is written here, then copied into its ring slot whole: stores into memory
-   *  shared between threads measured slower, one by one, than into the thread's own. */
-  private readonly i32: Int32Array;
-  private readonly f64: Float64Array;
-
-  constructor(
-    private readonly ring: WireRing,
-    private readonly acquire: () => void = () => {},
-  ) {
-    this.i32 = new Int32Array(ring.entries * STRIDE);
-    this.f64 = new Float64Array(this.i32.buffer);
-  }
-
-  get size(): number {
-    return this.count;
-  }
-
-  /** Whether the batch has no room left. */
-  get full(): boolean {
-    return this.count >= this.ring.entries;
-  }
-
-  private entry(): number {
-    if (!this.open) {
-      this.acquire();
-      this.open = true;
-    }
-    if (this.count >= this.ring.entries) throw new Error('RecordPacker: batch full (take it first)');
-    return this.count++ * STRIDE;
-  }
-
-  add(r: PacketRecord): void {
-    const o = this.entry();
-    const i32 = this.i32;
-    const strings = this.strings;
-    const recent = this.recent;
-    this.f64[o >> 1] = r.ts;
-    i32[o + POINT] = r.point;
-    i32[o + CAPTURE] = recent.of(r.capture);
-    i32[o + FRAME] = r.frame;
-    i32[o + SRC_MAC] = recent.of(r.srcMac);
-    i32[o + DST_MAC] = recent.of(r.dstMac);
-    i32[o + DIRECTION] = r.direction === null ? 0 : r.direction === 'in' ? 1 : 2;
-    i32[o + IF_INDEX] = r.ifIndex;
-    i32[o + INTERFACE_ID] = r.interfaceId;
-    packIp(r.ip, i32, o + IP, strings);
-    i32[o + HAS_OUTER] = r.outer === null ? 0 : 1;
-    if (r.outer !== null) packIp(r.outer, i32, o + OUTER, strings);
-    i32[o + TUNNEL] = recent.of(r.tunnel);
-    i32[o + PROTO] = r.proto === 'tcp' ? 0 : 1;
-    i32[o + SPORT] = r.sport;
-    i32[o + DPORT] = r.dport;
-    i32[o + SEQ] = r.seq;
-    i32[o + ACK] = r.ack;
-    i32[o + FLAGS] = r.flags;
-    i32[o + WINDOW] = r.window;
-    i32[o + PAYLOAD_LEN] = r.payloadLen;
-    i32[o + HASH] = r.hash;
-    i32[o + OPT_SIG] = r.optSig;
-    const opts = r.tcpOpts;
-    if (opts === null) {
-      i32[o + OPTS_AT] = -1;
-      i32[o + OPTS_LEN] = 0;
-    } else {
-      if (this.optsLen + opts.length > this.opts.length) {
-        const bigger = new Uint8Array(Math.max(this.opts.length * 2, this.optsLen + opts.length));
-        bigger.set(this.opts.subarray(0, this.optsLen));
-        this.opts = bigger;
-      }
-      this.opts.set(opts, this.optsLen);
-      i32[o + OPTS_AT] = this.optsLen;
-      i32[o + OPTS_LEN] = opts.length;
-      this.optsLen += opts.length;
-    }
-    i32[o + L4_CHECKSUM] = tri(r.l4ChecksumOk);
-  }
-
-  tick(note: TickNote): void {
-    const o = this.entry();
-    this.i32[o + POINT] = -1 - this.ticks.length;
-    this.ticks.push(note);
-  }
-
-  /** The batch so far, and the buffers to move with it; the next one goes to the next slot. */
-  take(): { batch: RecordBatch; transfer: ArrayBuffer[] } {
-    const opts = this.optsLen > 0 ? (this.opts.buffer as ArrayBuffer) : null;
-    if (this.open) this.ring.i32.set(this.i32.subarray(0, this.count * STRIDE), this.ring.at(this.slot, 0));
-    const batch: RecordBatch = { slot: this.slot, count: this.count, strings: this.strings.list.slice(this.sent), opts, ticks: this.ticks };
-    this.sent = this.strings.list.length;
-    this.slot = (this.slot + 1) % this.ring.slots;
-    this.count = 0;
-    this.open = false;
-    if (opts !== null) this.opts = new Uint8Array(INITIAL_OPT_BYTES);
-    this.optsLen = 0;
-    this.ticks = [];
-    return { batch, transfer: opts !== null ? [opts] : [] };
-  }
-}
-
-/** Reads batches back into records (judging side), in entry order. */
+/** Reads entries back into records (judging side). */
 export class RecordUnpacker {
   private readonly strings: string[] = [];
   private opts: Uint8Array | null = null;
@@ -318,43 +408,52 @@ export class RecordUnpacker {
 
   /** Entry `i` of the loaded batch as a record (written into `into` when given). */
   record(i: number, into?: PacketRecord): PacketRecord {
-    const i32 = this.ring.i32;
-    const strings = this.strings;
-    const o = this.ring.at(this.batch!.slot, i);
-    const r = into ?? blankRecord();
-    const ts = this.ring.f64[o >> 1]!;
-    r.point = i32[o + POINT]!;
-    r.capture = strings[i32[o + CAPTURE]!]!;
-    r.frame = i32[o + FRAME]!;
-    r.ts = ts;
-    r.t = ts - this.offsetsNs[r.point]!;
-    const sm = i32[o + SRC_MAC]!;
-    const dm = i32[o + DST_MAC]!;
-    r.srcMac = sm < 0 ? null : strings[sm]!;
-    r.dstMac = dm < 0 ? null : strings[dm]!;
-    r.direction = DIRECTIONS[i32[o + DIRECTION]!]!;
-    r.ifIndex = i32[o + IF_INDEX]!;
-    r.interfaceId = i32[o + INTERFACE_ID]!;
-    unpackIp(r.ip, i32, o + IP, strings);
-    r.outer = i32[o + HAS_OUTER] === 0 ? null : unpackIp(r.outer ?? blankIp(), i32, o + OUTER, strings);
-    const tu = i32[o + TUNNEL]!;
-    r.tunnel = tu < 0 ? null : strings[tu]!;
-    r.proto = i32[o + PROTO] === 0 ? 'tcp' : 'udp';
-    r.sport = i32[o + SPORT]!;
-    r.dport = i32[o + DPORT]!;
-    // seq and ack are unsigned 32-bit numbers: stored as int32, read back unsigned.
-    r.seq = i32[o + SEQ]! >>> 0;
-    r.ack = i32[o + ACK]! >>> 0;
-    r.flags = i32[o + FLAGS]!;
-    r.window = i32[o + WINDOW]!;
-    r.payloadLen = i32[o + PAYLOAD_LEN]!;
-    r.hash = i32[o + HASH]!;
-    r.optSig = i32[o + OPT_SIG]!;
-    const at = i32[o + OPTS_AT]!;
-    r.tcpOpts = at < 0 ? null : this.opts!.slice(at, at + i32[o + OPTS_LEN]!);
-    r.l4ChecksumOk = untri(i32[o + L4_CHECKSUM]!);
-    r.role = null;
-    r.c2s = true;
-    return r;
+    return readEntry(this.ring.i32, this.ring.f64, this.ring.at(this.batch!.slot, i), this.opts, this.strings, this.offsetsNs, into);
   }
+}
+
+/** Entry at int32 index `o` as a record. */
+export function readEntry(
+  i32: Int32Array,
+  f64: Float64Array,
+  o: number,
+  opts: Uint8Array | null,
+  strings: readonly string[],
+  offsetsNs: readonly number[],
+  into?: PacketRecord,
+): PacketRecord {
+  const r = into ?? blankRecord();
+  const ts = f64[o >> 1]!;
+  r.point = i32[o + POINT]!;
+  r.capture = strings[i32[o + CAPTURE]!]!;
+  r.frame = i32[o + FRAME]!;
+  r.ts = ts;
+  r.t = ts - offsetsNs[r.point]!;
+  const macs = i32[o + HAS_MACS] === 1;
+  r.srcMac = macs ? macOf(i32[o + SRC_MAC_HI]!, i32[o + SRC_MAC_LO]!) : null;
+  r.dstMac = macs ? macOf(i32[o + DST_MAC_HI]!, i32[o + DST_MAC_LO]!) : null;
+  r.direction = DIRECTIONS[i32[o + DIRECTION]!]!;
+  r.ifIndex = i32[o + IF_INDEX]!;
+  r.interfaceId = i32[o + INTERFACE_ID]!;
+  unpackIp(r.ip, i32, o + IP, strings);
+  r.outer = i32[o + HAS_OUTER] === 0 ? null : unpackIp(r.outer ?? blankIp(), i32, o + OUTER, strings);
+  const tu = i32[o + TUNNEL]!;
+  r.tunnel = tu < 0 ? null : strings[tu]!;
+  r.proto = i32[o + PROTO] === 0 ? 'tcp' : 'udp';
+  r.sport = i32[o + SPORT]!;
+  r.dport = i32[o + DPORT]!;
+  // seq and ack are unsigned 32-bit numbers: stored as int32, read back unsigned.
+  r.seq = i32[o + SEQ]! >>> 0;
+  r.ack = i32[o + ACK]! >>> 0;
+  r.flags = i32[o + FLAGS]!;
+  r.window = i32[o + WINDOW]!;
+  r.payloadLen = i32[o + PAYLOAD_LEN]!;
+  r.hash = i32[o + HASH]!;
+  r.optSig = i32[o + OPT_SIG]!;
+  const at = i32[o + OPTS_AT]!;
+  r.tcpOpts = at < 0 ? null : opts!.slice(at, at + i32[o + OPTS_LEN]!);
+  r.l4ChecksumOk = untri(i32[o + L4_CHECKSUM]!);
+  r.role = null;
+  r.c2s = true;
+  return r;
 }

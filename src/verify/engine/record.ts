@@ -129,17 +129,22 @@ export function payloadHash(buf: Uint8Array, off: number, len: number): number {
   return h & 0x7fffffff;
 }
 
-function optionBytes(p: Packet, l: NetLayers): Uint8Array | null {
+/** Where the TCP option bytes a record keeps end (they start at tcp.off + 20), or -1 for none.
+ *  By header length, not by decoded options: a malformed option (a TOA with a bad length byte)
+ *  is exactly what the FullNAT rules must see. */
+export function optionsEnd(p: Packet, l: NetLayers): number {
   const t = l.tcp;
-  // By header length, not by decoded options: a malformed option (a TOA with a bad length
-  // byte) is exactly what the FullNAT rules must see.
-  if (t.hdrLen <= 20) return null;
-  const start = t.off + 20;
+  if (t.hdrLen <= 20) return -1;
   const end = Math.min(t.off + t.hdrLen, p.end);
-  return end > start ? Uint8Array.prototype.slice.call(p.buf, start, end) : null;
+  return end > t.off + 20 ? end : -1;
 }
 
-function optionsHash(p: Packet, l: NetLayers): number {
+function optionBytes(p: Packet, l: NetLayers): Uint8Array | null {
+  const end = optionsEnd(p, l);
+  return end < 0 ? null : Uint8Array.prototype.slice.call(p.buf, l.tcp.off + 20, end);
+}
+
+export function optionsHash(p: Packet, l: NetLayers): number {
   const t = l.tcp;
   if (t.optCount === 0) return 0;
   const start = t.off + 20;
@@ -180,12 +185,31 @@ export function ip4(a: number): string {
   return s;
 }
 
+/** A MAC address as two numbers: its first two bytes, and its last four as an int32. */
+export function macHiOf(buf: Uint8Array, off: number): number {
+  return (buf[off]! << 8) | buf[off + 1]!;
+}
+export function macLoOf(buf: Uint8Array, off: number): number {
+  return (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
+}
+
 function mac(buf: Buffer, off: number): string {
-  const hi = (buf[off]! << 8) | buf[off + 1]!;
-  const lo = (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
+  return macOf(macHiOf(buf, off), macLoOf(buf, off));
+}
+
+const macBytes = new Uint8Array(6);
+
+/** The text of a MAC address given as macHiOf / macLoOf, interned. */
+export function macOf(hi: number, lo: number): string {
   const slot = (lo ^ (lo >>> 8) ^ hi) & (MAC_SLOTS - 1);
   if (macHi[slot] === hi && macLo[slot] === lo) return macVal[slot]!;
-  const text = macToString(buf, off);
+  macBytes[0] = hi >>> 8;
+  macBytes[1] = hi;
+  macBytes[2] = lo >>> 24;
+  macBytes[3] = lo >>> 16;
+  macBytes[4] = lo >>> 8;
+  macBytes[5] = lo;
+  const text = macToString(macBytes, 0);
   let s = macText.get(text);
   if (s === undefined) {
     s = text;

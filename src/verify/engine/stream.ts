@@ -55,9 +55,9 @@ export class PointReader {
    *  it runs dry instead of shifting or splicing the array (a splice allocated its removed part). */
   private readonly queue: PacketRecord[] = [];
   /** Merge time of each queued record (see mergeFloor). */
-  private readonly queueT: number[] = [];
-  private qi = 0;
-  private qn = 0;
+  protected readonly queueT: number[] = [];
+  protected qi = 0;
+  protected qn = 0;
   /**
    * The latest corrected time of any frame of the file so far: a record is merged at this time,
    * not at its own. A capture's timestamps may step back a little (multi-queue NICs, `-i any`);
@@ -66,7 +66,7 @@ export class PointReader {
    * run keeps some of them). At the floor, a file's records merge in file order, whoever reads
    * them. Rules still see each record's own time.
    */
-  private mergeFloor = -Infinity;
+  protected mergeFloor = -Infinity;
   /** A step back larger than `maxStepBackNs` was met: the floor was reset there, and the merge
    *  order of that file's records then depends on which of them a thread keeps (verify.ts runs
    *  a split run again on one thread). */
@@ -93,7 +93,7 @@ export class PointReader {
   constructor(
     readonly file: string,
     readonly point: number,
-    private readonly opts: ReaderOptions,
+    protected readonly opts: ReaderOptions,
   ) {
     this.decoder = new Decoder(opts.toaKinds ? { toaKinds: opts.toaKinds } : {});
   }
@@ -130,23 +130,28 @@ export class PointReader {
         }
         this.opts.observe?.(p);
         if (this.opts.share !== undefined && !this.opts.share(p)) return;
-        const pool = this.opts.pool;
-        const into = pool?.take();
-        const r = extractRecord(p, this.point, this.opts.tcpOptions !== false, into);
-        if (r === null) {
-          if (into) pool!.give(into);
-          return;
-        }
-        if (!this.opts.keep || this.opts.keep(r)) {
-          r.t = r.ts - this.opts.offsetNs;
-          this.queueT[this.qn] = this.mergeFloor;
-          this.queue[this.qn++] = r;
-        } else {
-          pool?.give(r);
-        }
+        this.queuePacket(p);
       },
       this.opts.onWarning ? { onWarning: this.opts.onWarning } : {},
     );
+  }
+
+  /** Extracts a decoded packet of this thread's share and queues it when it is kept. */
+  protected queuePacket(p: Packet): void {
+    const pool = this.opts.pool;
+    const into = pool?.take();
+    const r = extractRecord(p, this.point, this.opts.tcpOptions !== false, into);
+    if (r === null) {
+      if (into) pool!.give(into);
+      return;
+    }
+    if (!this.opts.keep || this.opts.keep(r)) {
+      r.t = r.ts - this.opts.offsetNs;
+      this.queueT[this.qn] = this.mergeFloor;
+      this.queue[this.qn++] = r;
+    } else {
+      pool?.give(r);
+    }
   }
 
   /** Every frame, decoded or not: counts, time extent, merge floor. */
@@ -167,15 +172,26 @@ export class PointReader {
     return this.qi < this.qn ? this.queueT[this.qi]! : Infinity;
   }
 
+  /** Whether an item is queued. */
+  hasQueued(): boolean {
+    return this.qi < this.qn;
+  }
+
   peek(): PacketRecord | undefined {
     return this.qi < this.qn ? this.queue[this.qi] : undefined;
   }
 
   shift(): PacketRecord | undefined {
     if (this.qi >= this.qn) return undefined;
-    const r = this.queue[this.qi++];
-    if (this.qi === this.qn) this.qi = this.qn = 0;
+    const r = this.queue[this.qi];
+    this.advance();
     return r;
+  }
+
+  /** Drops the head of the queue (a drained queue is refilled from slot 0). Its slot keeps its
+   *  contents until the next fill, so a subclass's caller may still read it. */
+  protected advance(): void {
+    if (++this.qi === this.qn) this.qi = this.qn = 0;
   }
 
   /** Reads until at least one record is queued or the file ends. */
@@ -253,6 +269,20 @@ export async function mergeReaders(
   onTick: (now: number) => void,
   tickNs: number,
 ): Promise<void> {
+  await mergeQueues(readers, (reader) => onRecord(reader.shift()!), onTick, tickNs);
+}
+
+/**
+ * mergeReaders over any reader kind: `take(reader)` takes the reader's head item (exactly one),
+ * the next in merge order. The feeder thread's readers queue packed entries instead of records
+ * (engine/record-wire.ts PackingReader).
+ */
+export async function mergeQueues<R extends PointReader>(
+  readers: readonly R[],
+  take: (reader: R) => void,
+  onTick: (now: number) => void,
+  tickNs: number,
+): Promise<void> {
   const k = readers.length;
   // Merge time of each reader's next record; Infinity once it has none left.
   const head = new Float64Array(k);
@@ -273,14 +303,13 @@ export async function mergeReaders(
     }
     if (best < 0) return;
     const reader = readers[best]!;
-    const rec = reader.shift()!;
     if (bestT >= nextTick) {
       const grid = Math.floor(bestT / tickNs) * tickNs;
       if (nextTick !== -Infinity) onTick(grid);
       nextTick = grid + tickNs;
     }
-    onRecord(rec);
-    if (reader.peek() === undefined) await reader.fill();
+    take(reader);
+    if (!reader.hasQueued()) await reader.fill();
     head[best] = reader.peekTime();
   }
 }

@@ -16,9 +16,10 @@ import { CaptureError } from '../../decode/capture/index.js';
 import { DirectorAnswers } from '../engine/director-answers.js';
 import type { ReaderSummary } from '../engine/load.js';
 import { WHOLE } from '../engine/partition.js';
-import { RecordPool } from '../engine/record.js';
-import { RecordPacker, WireRing } from '../engine/record-wire.js';
-import { LocalFeed, type FeedPlan, type PointExtent } from '../feed.js';
+import { PackingReader } from '../engine/packing-reader.js';
+import { RecordPacker, WireRing, WireStrings } from '../engine/record-wire.js';
+import { Feed, type FeedPlan, type PointExtent } from '../feed.js';
+import { entryKeepForServices } from '../prepare.js';
 import type { FeederMessage, FeederTask } from './feeder.js';
 
 const task = workerData as FeederTask;
@@ -38,9 +39,9 @@ async function run(plan: FeedPlan): Promise<void> {
   const flatExtents = (): number[] => extents.flatMap((x) => [x.frames, x.firstTs, x.lastTs]);
   const answers = new DirectorAnswers();
   answers.log = [];
-  // Records live here only from extraction until they are packed: a small pool serves them all.
-  const pool = new RecordPool();
-  const feed = new LocalFeed(plan, extents, answers, { main: true, spec: WHOLE, pool });
+  const strings = new WireStrings();
+  const entryKeep = plan.configured ? entryKeepForServices(plan.services) : null;
+  const feed = new Feed(plan, extents, answers, { main: true, spec: WHOLE, pool: null }, (file, point, opts) => new PackingReader(file, point, opts, strings, entryKeep));
   // A ring slot is written only once the judging side has handed it back (a credit).
   let waitMs = 0;
   const t0 = performance.now();
@@ -54,7 +55,7 @@ async function run(plan: FeedPlan): Promise<void> {
     Atomics.sub(credits, 0, 1);
     waitMs += performance.now() - w0;
   };
-  const packer = new RecordPacker(new WireRing(task.ring, task.slots, task.entries), acquire);
+  const packer = new RecordPacker(new WireRing(task.ring, task.slots, task.entries), strings, acquire);
   // LVSAUDIT_FEEDER_FAULT (tests): a feeder that fails, or ends without a word, once it has
   // sent a batch must leave the report as it is (the run is redone on one thread).
   const fault = process.env.LVSAUDIT_FEEDER_FAULT;
@@ -64,10 +65,9 @@ async function run(plan: FeedPlan): Promise<void> {
     if (fault === 'fail') throw new Error('fault injected (LVSAUDIT_FEEDER_FAULT=fail)');
     if (fault === 'exit') process.exit(3);
   };
-  await feed.run(
-    (r) => {
-      packer.add(r);
-      pool.give(r);
+  await feed.merge(
+    (reader) => {
+      reader.takeInto(packer);
       if (packer.full) send();
     },
     (now) => {
