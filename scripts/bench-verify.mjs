@@ -75,7 +75,9 @@ function runOnce(dir, env) {
   if (exit !== 0) throw new Error(`verify failed (exit ${exit}): ${err.split('\n').slice(0, 3).join(' | ')}`);
   const report = JSON.parse(readFileSync(out, 'utf8'));
   const shares = Number(/pass 2 split in (\d+) shares/.exec(err)?.[1] ?? 1);
-  return { seconds, rssKiB: m ? Number(m[1]) : null, cpuSeconds: user && sys ? Number(user[1]) + Number(sys[1]) : null, report, shares };
+  const fed = err.includes('pass 2 reads on a feeder thread');
+  const how = shares > 1 ? `pass 2 split in ${shares} shares` : fed ? 'pass 2 read on a feeder thread and judged on the main one' : 'pass 2 on one thread';
+  return { seconds, rssKiB: m ? Number(m[1]) : null, cpuSeconds: user && sys ? Number(user[1]) + Number(sys[1]) : null, report, how };
 }
 
 /** A bench.mjs section: { name, run(ctx) } → { pps, medianPps, seconds, medianSeconds, rssKiB, note }.
@@ -99,21 +101,23 @@ function makeSection(name, env) {
       seconds: secs[0],
       medianSeconds: median,
       rssKiB: rss,
-      note: `${packets.toLocaleString('en-US')} packets over 5 files, pass 2 on ${runs[0].shares} thread(s)${Number.isFinite(cpu) ? `, ${Math.round(packets / cpu).toLocaleString('en-US')} pkt/s per CPU second` : ''}; target ≥ 1,000,000 pkt/s, RSS ≤ 512 MiB`,
+      note: `${packets.toLocaleString('en-US')} packets over 5 files, ${runs[0].how}${Number.isFinite(cpu) ? `, ${Math.round(packets / cpu).toLocaleString('en-US')} pkt/s per CPU second` : ''}; target ≥ 1,000,000 pkt/s, RSS ≤ 512 MiB`,
     };
   };
   return { name, run };
 }
 
-/** What users get (pass 2 split over the free cores when the set is big enough and there are at
- *  least three of them: verify/parallel SPLIT_MIN_CORES). */
+/** What users get: with two free cores, pass 2 read on a feeder thread while the main one judges
+ *  (verify/parallel/feeder.ts); with three or more, split by connection (SPLIT_MIN_CORES). */
 export const verifySection = makeSection('verify (NAT, 4 points)', {});
-/** Pass 2 split over two threads, forced (on 2 cores the automatic plan keeps one thread). */
+/** Everything on one thread (LVSAUDIT_THREADS=1): what the feeder gains. */
+export const verifyOneThreadSection = makeSection('verify on one thread', { LVSAUDIT_THREADS: '1' });
+/** Pass 2 split by connection over two threads, forced (automatic only from three free cores). */
 export const verifySplitSection = makeSection('verify, split over 2 threads', { LVSAUDIT_THREADS: '2' });
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const rate = (x) => `${Math.round(x).toLocaleString('en-US')} pkt/s`;
-  for (const section of [verifySection, verifySplitSection]) {
+  for (const section of [verifySection, verifyOneThreadSection, verifySplitSection]) {
     const r = section.run();
     console.log(
       `${section.name}: best ${rate(r.pps)} (${r.seconds.toFixed(2)} s), median ${rate(r.medianPps)} (${r.medianSeconds.toFixed(2)} s)` +

@@ -33,7 +33,7 @@ import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { verifySplitSection, verifySection } from './bench-verify.mjs';
+import { verifyOneThreadSection, verifySplitSection, verifySection } from './bench-verify.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
@@ -245,7 +245,7 @@ export const sections = [
   },
 ];
 
-sections.push(verifySection, verifySplitSection);
+sections.push(verifySection, verifyOneThreadSection, verifySplitSection);
 
 /** Targets: [name, numerator section, denominator section, minimum ratio]. */
 export const targets = [

@@ -24,7 +24,8 @@ import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
 import type { ArpReport } from '../arp/types.js';
 import type { AnswerNote, DirectorAnswers } from '../engine/director-answers.js';
-import type { ReaderSummary } from '../engine/load.js';
+import type { PointKindName, ReaderSummary } from '../engine/load.js';
+import type { Service } from '../service/model.js';
 import type { PacketRecord, RecordPool } from '../engine/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from '../engine/record-wire.js';
 import type { FeedPlan, PointExtent, RecordSource } from '../feed.js';
@@ -34,7 +35,7 @@ import { SPLIT_MIN_BYTES } from './index.js';
 /** Records (and ticks) per batch, and batches in the ring (4.6 MB in all): the feeder may run
  *  that far ahead, which evens out the moments either side is slower. */
 const FEEDER_BATCH = 1024;
-const FEEDER_SLOTS = 24;
+const FEEDER_SLOTS = 96;
 
 /** What the feeder is started with (workerData). */
 export interface FeederTask {
@@ -44,6 +45,9 @@ export interface FeederTask {
   ring: SharedArrayBuffer;
   slots: number;
   entries: number;
+  /** What the feeder reads while pass 1 runs (feeder-worker.ts rehearse): the input's captures
+   *  and configured services. */
+  rehearsal: { points: { kind: PointKindName; files: string[] }[]; services: Service[]; toaKinds?: number[] };
 }
 
 export interface FeederEnd {
@@ -109,18 +113,23 @@ export class Feeder {
   /** How the pipeline went, once a source has run (LVSAUDIT_PARALLEL_DEBUG). */
   report = '';
 
-  /** Starts the thread (null when no thread can be had). */
-  static start(): Feeder | null {
+  /** Starts the thread for `input` (null when no thread can be had). */
+  static start(input: VerifyInput): Feeder | null {
     try {
-      return new Feeder();
+      return new Feeder(input);
     } catch {
       return null;
     }
   }
 
-  private constructor() {
+  private constructor(input: VerifyInput) {
     Atomics.store(this.credits, 0, FEEDER_SLOTS);
-    const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries };
+    const rehearsal = {
+      points: input.points.map((p) => ({ kind: p.kind, files: p.files })),
+      services: input.services?.services ?? [],
+      ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}),
+    };
+    const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries, rehearsal };
     this.worker = new Worker(WORKER_URL, { workerData: task });
     this.worker.on('message', (m: FeederMessage) => this.deliver(m));
     this.worker.on('error', (e: Error) => this.fail(`feeder thread: ${e.message}`));
