@@ -17,9 +17,8 @@ import type { PointKindName, ReaderSummary } from './engine/load.js';
 import { shareFilter, shareSkip, type ShareSpec } from './engine/partition.js';
 import type { PacketRecord, RecordPool } from './engine/record.js';
 import { mergeQueues, PointReader, type ReaderOptions } from './engine/stream.js';
-import { keepForServices } from './prepare.js';
+import { anyFullnat, keepForServices } from './prepare.js';
 import type { Service } from './service/model.js';
-import { anyFullnat } from './prepare.js';
 
 /** What pass 2's reading needs from pass 1, as plain data (a feeder thread is sent it). */
 export interface FeedPlan {
@@ -54,7 +53,7 @@ export interface RecordSource {
   close(): Promise<void>;
 }
 
-export interface LocalFeedOptions {
+export interface FeedOptions {
   /** The main share: ARP analysis and capture warnings are its alone, and it decodes every frame. */
   main: boolean;
   spec: ShareSpec;
@@ -74,7 +73,7 @@ export class Feed<R extends PointReader> {
     private readonly plan: FeedPlan,
     extents: readonly PointExtent[],
     answers: DirectorAnswers,
-    opts: LocalFeedOptions,
+    opts: FeedOptions,
     makeReader: (file: string, point: number, opts: ReaderOptions) => R,
   ) {
     const { services } = plan;
@@ -153,7 +152,7 @@ export class Feed<R extends PointReader> {
 
 /** The captures read on this thread, into records. */
 export class LocalFeed extends Feed<PointReader> implements RecordSource {
-  constructor(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, opts: LocalFeedOptions) {
+  constructor(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, opts: FeedOptions) {
     super(plan, extents, answers, opts, (file, point, o) => new PointReader(file, point, o));
   }
 

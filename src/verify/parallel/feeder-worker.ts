@@ -1,7 +1,8 @@
 /**
  * Feeder-thread entry of a `verify` run (./feeder.ts): reads and decodes every capture of
- * pass 2 with the judging side's own reading code (verify/feed.ts LocalFeed), and posts the
- * merged records and ticks packed in batches (engine/record-wire.ts). At each tick it also posts
+ * pass 2 with the judging side's own reading code (verify/feed.ts Feed, with readers that pack
+ * what they keep: engine/packing-reader.ts), and posts the merged entries and ticks in batches
+ * (engine/record-wire.ts). At each tick it also posts
  * what rules read while they judge: the points' time extents so far and the director answers
  * noted since the previous tick.
  *

@@ -4,7 +4,8 @@
  * The two halves cost about the same — on the bench set, reading with decoding, ARP analysis,
  * record extraction and the merge took 0.65 s of a 1.25–1.45 s pass 2 on one thread — and unlike
  * the split by connection (./index.ts), where every thread reads every capture, no work is done
- * twice: the price is packing each record (engine/record-wire.ts) and reading it back.
+ * twice: the price is packing each record (engine/record-wire.ts; the feeder packs straight from
+ * the decoded packet) and reading it back.
  *
  * The judging side sees exactly what it would see reading itself: the same records and ticks in
  * the same order, and at each tick the points' time extents and the director answers as they
@@ -25,15 +26,17 @@ import { threadsFromEnv } from '../../decode/parallel/index.js';
 import type { ArpReport } from '../arp/types.js';
 import type { AnswerNote, DirectorAnswers } from '../engine/director-answers.js';
 import type { PointKindName, ReaderSummary } from '../engine/load.js';
-import type { Service } from '../service/model.js';
 import type { PacketRecord, RecordPool } from '../engine/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from '../engine/record-wire.js';
 import type { FeedPlan, PointExtent, RecordSource } from '../feed.js';
 import type { VerifyInput } from '../prepare.js';
+import type { Service } from '../service/model.js';
 import { SPLIT_MIN_BYTES } from './index.js';
 
-/** Records (and ticks) per batch, and batches in the ring (4.6 MB in all): the feeder may run
- *  that far ahead, which evens out the moments either side is slower. */
+/** Records (and ticks) per batch, and batches in the ring (18 MB in all): the feeder may run
+ *  that far ahead. Each side has slower moments (the feeder's first batches, bursts of
+ *  judgement on this side); with 24 batches both sides waited 100–180 ms for the other on the
+ *  bench set, with 96 the feeder hardly waits. */
 const FEEDER_BATCH = 1024;
 const FEEDER_SLOTS = 96;
 
