@@ -45,7 +45,12 @@ const SCAN_MAX = 64;
  * Fills `c.traces` from `c.records` (sorted by corrected time), and the connection's SYN
  * bookkeeping: first client SYN anywhere, first forwarded SYN, SYN time at the director.
  */
-export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping): void {
+/** A new trace: fresh, unless the tracker lends it one it reuses (engine/connections.ts). */
+export type TraceMaker = (c2s: boolean, key: number, t0: number) => Trace;
+
+export const newTrace: TraceMaker = (c2s, key, t0) => ({ c2s, key, list: [], path: null, pathStore: null, t0 });
+
+export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, make: TraceMaker = newTrace): void {
   const byKey = c.records.length > SCAN_MAX ? new Map<number, Trace[]>() : null;
   const traces = c.traces;
   for (const r of c.records) {
@@ -65,7 +70,7 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping): 
       }
     }
     if (!chosen) {
-      chosen = { c2s: r.c2s, key, list: [], path: null, t0: r.t };
+      chosen = make(r.c2s, key, r.t);
       traces.push(chosen);
       if (byKey !== null) {
         const same = byKey.get(key);

@@ -43,7 +43,9 @@ export function pathOrder(t: Trace): readonly PacketRecord[] {
   // the path is the list itself (the trace is complete, nothing pushes to it any more). This
   // spared a third of verify's allocations (one array per trace).
   if (inPathOrder(t.list, order)) return (t.path = t.list);
-  const out: PacketRecord[] = [];
+  // A reused trace (engine/connections.ts SpareParts) reuses the array of its last sorted path.
+  const out = (t.pathStore ??= []);
+  while (out.length > 0) out.pop();
   for (const role of order) for (const r of t.list) if (r.role === role) out.push(r);
   t.path = out;
   return out;
