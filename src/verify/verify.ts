@@ -128,7 +128,7 @@ async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: st
   // the main thread's pass 1.
   const helpers = plan.of > 1 ? startHelpers(input, plan.of) : [];
   const feed = plan.of > 1 ? { use: false, why: 'pass 2 is split by connection' } : feederPlan(input);
-  const feeder = feed.use ? Feeder.start(input) : null;
+  const feeder = feed.use ? Feeder.start() : null;
   try {
     const prep = await prepare(input, phases);
     const split = helpers.length > 0 && canSplit(prep);

@@ -90,56 +90,12 @@ async function run(plan: FeedPlan): Promise<void> {
   });
 }
 
-/** Records a rehearsal reads at most. */
-const REHEARSAL_RECORDS = 40_000;
-const STOP = Symbol('rehearsal over');
-
-/**
- * While the judging thread runs pass 1, this thread reads the start of the captures through
- * the very path pass 2 takes (readers, decoder, observers, packing, merge) and throws it all
- * away: V8 then has that code compiled and optimised when the plan comes. Without it, pass 2's
- * first batches came from cold code while the judging thread, warm from pass 1, waited: 60–90 ms
- * of its 70–150 ms of waiting on the bench set. It stops as soon as the plan comes (`over`).
- * Any error is left for the real reading to meet and report.
- */
-async function rehearse(over: () => boolean): Promise<void> {
-  const { points, services, toaKinds } = task.rehearsal;
-  const plan: FeedPlan = {
-    points: points.map((p) => ({ name: p.kind, kind: p.kind, files: p.files, offsetNs: 0 })),
-    windowNs: 1e9,
-    tickNs: 1e9 / 16,
-    ...(toaKinds ? { toaKinds } : {}),
-    services,
-    configured: services.length > 0,
-  };
-  const extents = plan.points.map(() => ({ frames: 0, firstTs: Infinity, lastTs: -Infinity }));
-  const strings = new WireStrings();
-  const entryKeep = plan.configured ? entryKeepForServices(services) : null;
-  const feed = new Feed(plan, extents, new DirectorAnswers(), { main: true, spec: WHOLE, pool: null }, (file, point, opts) => new PackingReader(file, point, opts, strings, entryKeep));
-  const packer = new RecordPacker(WireRing.create(1, task.entries), strings);
-  let n = 0;
-  try {
-    await feed.merge(
-      (reader) => {
-        reader.takeInto(packer);
-        if (packer.full) packer.take();
-        if (++n >= REHEARSAL_RECORDS || over()) throw STOP;
-      },
-      () => {},
-    );
-  } catch {
-    // STOP, or an error the real reading will report.
-  }
-}
-
-let plan: FeedPlan | null = null;
-const rehearsal = rehearse(() => plan !== null);
-parentPort!.once('message', (p: FeedPlan) => {
-  plan = p;
-  rehearsal
-    .then(() => run(p))
-    .catch((e: unknown) => {
-      const capture = e instanceof CaptureError ? { file: e.file, offset: e.offset, detail: e.detail } : null;
-      post({ error: { message: e instanceof Error ? e.message : String(e), capture } });
-    });
+// Nothing is done before the plan comes. Reading the start of the captures meanwhile, to have
+// the code compiled when pass 2 starts, was tried: it took the second core from pass 1 on the
+// main thread (110–130 ms became 180–250 ms) for no gain in pass 2.
+parentPort!.once('message', (plan: FeedPlan) => {
+  run(plan).catch((e: unknown) => {
+    const capture = e instanceof CaptureError ? { file: e.file, offset: e.offset, detail: e.detail } : null;
+    post({ error: { message: e instanceof Error ? e.message : String(e), capture } });
+  });
 });

@@ -25,12 +25,11 @@ import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
 import type { ArpReport } from '../arp/types.js';
 import type { AnswerNote, DirectorAnswers } from '../engine/director-answers.js';
-import type { PointKindName, ReaderSummary } from '../engine/load.js';
+import type { ReaderSummary } from '../engine/load.js';
 import type { PacketRecord, RecordPool } from '../engine/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from '../engine/record-wire.js';
 import type { FeedPlan, PointExtent, RecordSource } from '../feed.js';
 import type { VerifyInput } from '../prepare.js';
-import type { Service } from '../service/model.js';
 import { SPLIT_MIN_BYTES } from './index.js';
 
 /** Records (and ticks) per batch, and batches in the ring (18 MB in all): the feeder may run
@@ -48,9 +47,6 @@ export interface FeederTask {
   ring: SharedArrayBuffer;
   slots: number;
   entries: number;
-  /** What the feeder reads while pass 1 runs (feeder-worker.ts rehearse): the input's captures
-   *  and configured services. */
-  rehearsal: { points: { kind: PointKindName; files: string[] }[]; services: Service[]; toaKinds?: number[] };
 }
 
 export interface FeederEnd {
@@ -116,23 +112,18 @@ export class Feeder {
   /** How the pipeline went, once a source has run (LVSAUDIT_PARALLEL_DEBUG). */
   report = '';
 
-  /** Starts the thread for `input` (null when no thread can be had). */
-  static start(input: VerifyInput): Feeder | null {
+  /** Starts the thread (null when no thread can be had). */
+  static start(): Feeder | null {
     try {
-      return new Feeder(input);
+      return new Feeder();
     } catch {
       return null;
     }
   }
 
-  private constructor(input: VerifyInput) {
+  private constructor() {
     Atomics.store(this.credits, 0, FEEDER_SLOTS);
-    const rehearsal = {
-      points: input.points.map((p) => ({ kind: p.kind, files: p.files })),
-      services: input.services?.services ?? [],
-      ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}),
-    };
-    const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries, rehearsal };
+    const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries };
     this.worker = new Worker(WORKER_URL, { workerData: task });
     this.worker.on('message', (m: FeederMessage) => this.deliver(m));
     this.worker.on('error', (e: Error) => this.fail(`feeder thread: ${e.message}`));
