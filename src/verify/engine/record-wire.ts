@@ -288,12 +288,13 @@ export class WireRing {
 /**
  * Fills the ring's slots with entries and ticks, one batch per slot in turn (feeder side). The
  * caller takes the batch when it is `full`, or at the end; `acquire` is called before a batch's
- * first entry is written and returns once that slot is free.
+ * first entry is written and returns once that slot is free. Entries are written into the slot
+ * itself: filling a batch of the thread's own and copying it into the slot whole measured
+ * slower (the feeder's time 0.88–1.2 s against 0.72–1.07 s, runs paired).
  */
 export class RecordPacker {
-  /** The batch is written here, then copied into its ring slot whole: stores into memory
-   *  shared between threads measured slower, one by one, than into the thread's own. */
-  private readonly batch: Entries;
+  /** The batch's option bytes (its entries go straight into the ring slot). */
+  private readonly optBytes = new Entries(0, 16 * 1024);
   private slot = 0;
   private count = 0;
   private open = false;
@@ -303,9 +304,7 @@ export class RecordPacker {
     private readonly ring: WireRing,
     private readonly strings: WireStrings,
     private readonly acquire: () => void = () => {},
-  ) {
-    this.batch = new Entries(ring.entries, 16 * 1024);
-  }
+  ) {}
 
   get size(): number {
     return this.count;
@@ -316,41 +315,41 @@ export class RecordPacker {
     return this.count >= this.ring.entries;
   }
 
+  /** The ring index of the batch's next entry. */
   private entry(): number {
     if (!this.open) {
       this.acquire();
       this.open = true;
     }
     if (this.count >= this.ring.entries) throw new Error('RecordPacker: batch full (take it first)');
-    return this.count++;
+    return this.ring.at(this.slot, this.count++);
   }
 
   /** Copies entry `n` of `src` (a reader's queue) into the batch. */
   add(src: Entries, n: number): void {
-    const d = this.entry() * STRIDE;
+    const d = this.entry();
     const s = n * STRIDE;
     const from = src.i32;
-    const to = this.batch.i32;
+    const to = this.ring.i32;
     for (let k = 0; k < STRIDE; k++) to[d + k] = from[s + k]!;
     const at = from[s + OPTS_AT]!;
-    if (at >= 0) to[d + OPTS_AT] = this.batch.addOpts(src.opts, at, at + from[s + OPTS_LEN]!);
+    if (at >= 0) to[d + OPTS_AT] = this.optBytes.addOpts(src.opts, at, at + from[s + OPTS_LEN]!);
   }
 
   tick(note: TickNote): void {
-    const d = this.entry() * STRIDE;
-    this.batch.i32[d + POINT] = -1 - this.ticks.length;
+    const d = this.entry();
+    this.ring.i32[d + POINT] = -1 - this.ticks.length;
     this.ticks.push(note);
   }
 
   /** The batch so far, and the buffers to move with it; the next one goes to the next slot. */
   take(): { batch: RecordBatch; transfer: ArrayBuffer[] } {
-    const b = this.batch;
+    const b = this.optBytes;
     let opts: ArrayBuffer | null = null;
     if (b.optsLen > 0) {
       opts = b.opts.buffer.slice(0, b.optsLen) as ArrayBuffer;
       b.optsLen = 0;
     }
-    if (this.open) this.ring.i32.set(b.i32.subarray(0, this.count * STRIDE), this.ring.at(this.slot, 0));
     const batch: RecordBatch = { slot: this.slot, count: this.count, strings: this.strings.fresh(), opts, ticks: this.ticks };
     this.slot = (this.slot + 1) % this.ring.slots;
     this.count = 0;
