@@ -21,7 +21,7 @@ import type { Direction } from '../../decode/frame.js';
 import { ipv6ToString } from '../../decode/addr.js';
 import type { IpView, NetLayers, Packet } from '../../decode/packet.js';
 import type { AnswerNote } from './director-answers.js';
-import { blankIp, blankRecord, ip4, macHiOf, macLoOf, macOf, optionsEnd, optionsHash, payloadHash, transportOf, type IpFields, type PacketRecord } from './record.js';
+import { blankIp, blankRecord, ip4, macHiOf, macLoOf, macOf, optionsEnd, optionsHash, recordPayloadHash, recordPayloadLen, transportOf, type IpFields, type PacketRecord } from './record.js';
 import { StringTable } from './string-table.js';
 
 /** int32 slots per entry (even: the float64 capture time sits on slots 0–1). */
@@ -184,9 +184,6 @@ export function packPacket(p: Packet, point: number, withOptions: boolean, e: En
   const isTcp = l.l4 === 'tcp';
   const tcp = l.tcp;
   const udp = l.udp;
-  const pl = isTcp ? tcp.payloadLen : udp.payloadLen;
-  const plOff = isTcp ? tcp.payloadOff : udp.payloadOff;
-  const wireLen = isTcp ? tcp.payloadWireLen : udp.length - 8;
   const tunnelled = p.tunnel !== null && p.inner.present;
   e.f64[o >> 1] = p.tsSec * 1e9 + p.tsNsec;
   i32[o + POINT] = point;
@@ -215,8 +212,8 @@ export function packPacket(p: Packet, point: number, withOptions: boolean, e: En
   i32[o + ACK] = isTcp ? tcp.ack : 0;
   i32[o + FLAGS] = isTcp ? tcp.flags : 0;
   i32[o + WINDOW] = isTcp ? tcp.window : 0;
-  i32[o + PAYLOAD_LEN] = Math.max(wireLen, pl);
-  i32[o + HASH] = pl < wireLen ? -1 : payloadHash(buf, plOff, pl);
+  i32[o + PAYLOAD_LEN] = recordPayloadLen(l);
+  i32[o + HASH] = recordPayloadHash(p, l);
   i32[o + OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
   const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
   if (optEnd < 0) {
@@ -369,7 +366,8 @@ function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly str
   f.src4 = v4 ? src : 0;
   f.dst4 = v4 ? dst : 0;
   f.ttl = i32[o + IP_TTL]!;
-  f.id = i32[o + IP_ID]!;
+  // Unsigned: an IPv6 fragment header's identification has 32 bits.
+  f.id = i32[o + IP_ID]! >>> 0;
   const bits = i32[o + IP_BITS]!;
   f.df = (bits & DF) !== 0;
   f.mf = (bits & MF) !== 0;

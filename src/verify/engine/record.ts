@@ -230,6 +230,20 @@ export function transportOf(p: Packet): NetLayers | null {
   return l;
 }
 
+/** The payload length a record keeps: the transport's length on the wire, which is more than
+ *  the captured bytes when snaplen cut them. */
+export function recordPayloadLen(l: NetLayers): number {
+  return l.l4 === 'tcp' ? Math.max(l.tcp.payloadWireLen, l.tcp.payloadLen) : Math.max(l.udp.length - 8, l.udp.payloadLen);
+}
+
+/** The payload hash a record keeps: -1 when snaplen cut the payload. */
+export function recordPayloadHash(p: Packet, l: NetLayers): number {
+  const isTcp = l.l4 === 'tcp';
+  const pl = isTcp ? l.tcp.payloadLen : l.udp.payloadLen;
+  const wireLen = isTcp ? l.tcp.payloadWireLen : l.udp.length - 8;
+  return pl < wireLen ? -1 : payloadHash(p.buf, isTcp ? l.tcp.payloadOff : l.udp.payloadOff, pl);
+}
+
 /** Copies what the engine needs out of the reused packet view. `withOptions` false leaves
  *  `tcpOpts` null: only FullNAT rules read the option bytes, and the copy is one allocation
  *  (with its own backing store) per packet that carries options. `into` is a record from a
@@ -241,9 +255,6 @@ export function extractRecord(p: Packet, point: number, withOptions = true, into
   const isTcp = l.l4 === 'tcp';
   const tcp = l.tcp;
   const udp = l.udp;
-  const pl = isTcp ? tcp.payloadLen : udp.payloadLen;
-  const plOff = isTcp ? tcp.payloadOff : udp.payloadOff;
-  const wireLen = isTcp ? tcp.payloadWireLen : udp.length - 8;
   const tunnelled = p.tunnel !== null && p.inner.present;
   const ts = p.tsSec * 1e9 + p.tsNsec;
   const r = into ?? blankRecord();
@@ -267,8 +278,8 @@ export function extractRecord(p: Packet, point: number, withOptions = true, into
   r.ack = isTcp ? tcp.ack : 0;
   r.flags = isTcp ? tcp.flags : 0;
   r.window = isTcp ? tcp.window : 0;
-  r.payloadLen = Math.max(wireLen, pl);
-  r.hash = pl < wireLen ? -1 : payloadHash(buf, plOff, pl);
+  r.payloadLen = recordPayloadLen(l);
+  r.hash = recordPayloadHash(p, l);
   r.optSig = isTcp ? optionsHash(p, l) : 0;
   r.tcpOpts = isTcp && withOptions ? optionBytes(p, l) : null;
   r.l4ChecksumOk = isTcp ? tcp.checksumOk : udp.checksumOk;

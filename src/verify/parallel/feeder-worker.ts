@@ -2,9 +2,8 @@
  * Feeder-thread entry of a `verify` run (./feeder.ts): reads and decodes every capture of
  * pass 2 with the judging side's own reading code (verify/feed.ts Feed, with readers that pack
  * what they keep: engine/packing-reader.ts), and posts the merged entries and ticks in batches
- * (engine/record-wire.ts). At each tick it also posts
- * what rules read while they judge: the points' time extents so far and the director answers
- * noted since the previous tick.
+ * (engine/record-wire.ts). At each tick it also posts what rules read while they judge: the
+ * points' time extents so far and the director answers noted since the previous tick.
  *
  * Flow control: the batches go through a ring of slots in memory both threads share
  * (engine/record-wire.ts WireRing). A slot is filled only against a credit in the shared
