@@ -39,6 +39,13 @@ import { SPLIT_MIN_BYTES } from './index.js';
 const FEEDER_BATCH = 1024;
 const FEEDER_SLOTS = 96;
 
+/** The ring's batch count: FEEDER_SLOTS, or LVSAUDIT_FEEDER_SLOTS (tests: a small ring wraps,
+ *  and the feeder waits for slots, on a small capture set). */
+function ringSlots(): number {
+  const n = Number(process.env.LVSAUDIT_FEEDER_SLOTS);
+  return Number.isInteger(n) && n >= 1 ? n : FEEDER_SLOTS;
+}
+
 /** What the feeder is started with (workerData). */
 export interface FeederTask {
   /** One int32: the ring slots the feeder may still fill. */
@@ -103,7 +110,7 @@ export function feederPlan(input: VerifyInput): { use: boolean; why: string } {
 /** A started feeder thread, waiting for its plan. */
 export class Feeder {
   private readonly credits = new Int32Array(new SharedArrayBuffer(4));
-  readonly ring = WireRing.create(FEEDER_SLOTS, FEEDER_BATCH);
+  readonly ring = WireRing.create(ringSlots(), FEEDER_BATCH);
   private readonly worker: Worker;
   private readonly inbox: FeederMessage[] = [];
   private waiting: ((m: FeederMessage) => void) | null = null;
@@ -122,7 +129,7 @@ export class Feeder {
   }
 
   private constructor() {
-    Atomics.store(this.credits, 0, FEEDER_SLOTS);
+    Atomics.store(this.credits, 0, this.ring.slots);
     const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries };
     this.worker = new Worker(WORKER_URL, { workerData: task });
     this.worker.on('message', (m: FeederMessage) => this.deliver(m));
