@@ -24,53 +24,58 @@ import type { AnswerNote } from './director-answers.js';
 import { blankIp, blankRecord, ip4, macHiOf, macLoOf, macOf, optionsEnd, optionsHash, recordPayloadHash, recordPayloadLen, transportOf, type IpFields, type PacketRecord } from './record.js';
 import { StringTable } from './string-table.js';
 
-/** int32 slots per entry (even: the float64 capture time sits on slots 0–1). */
-export const STRIDE = 46;
+/** int32 slots per entry (even: the float64 capture time sits on slots 0–1). Small fields share
+ *  slots: every entry is copied once more, from its reader's queue into the ring, and 46 slots
+ *  of one field each cost the feeder more than the bit work of 32. */
+export const STRIDE = 32;
 
-// Slot numbers. IP header fields occupy 9 slots from IP (inner) and OUTER.
+// Slot numbers. An IP header takes 5 slots from IP (inner) and OUTER.
 const POINT = 2;
 const CAPTURE = 3;
 const FRAME = 4;
-/** 1: Ethernet MACs present (MAC slots valid), 0: none. */
-const HAS_MACS = 5;
+/** Bits: HAS_MACS, HAS_OUTER, UDP; the direction (from DIR_SHIFT) and the L4 checksum verdict
+ *  (from L4_SHIFT), two bits each. */
+const META = 5;
 const SRC_MAC_HI = 6;
 const SRC_MAC_LO = 7;
 const DST_MAC_HI = 8;
 const DST_MAC_LO = 9;
-const DIRECTION = 10;
-const IF_INDEX = 11;
-const INTERFACE_ID = 12;
-const IP = 13;
-const HAS_OUTER = 22;
-const OUTER = 23;
-const TUNNEL = 32;
-const PROTO = 33;
-const SPORT = 34;
-const DPORT = 35;
-const SEQ = 36;
-const ACK = 37;
-const FLAGS = 38;
-const WINDOW = 39;
-const PAYLOAD_LEN = 40;
-const HASH = 41;
-const OPT_SIG = 42;
+const IF_INDEX = 10;
+const INTERFACE_ID = 11;
+const IP = 12;
+const OUTER = 17;
+const TUNNEL = 22;
+/** sport << 16 | dport. */
+const PORTS = 23;
+const SEQ = 24;
+const ACK = 25;
+/** TCP flags << 16 | window. */
+const FLAGS_WINDOW = 26;
+const PAYLOAD_LEN = 27;
+const HASH = 28;
+const OPT_SIG = 29;
 /** Where the entry's option bytes start in its byte array (-1: none), and how many. */
-const OPTS_AT = 43;
-const OPTS_LEN = 44;
-const L4_CHECKSUM = 45;
+const OPTS_AT = 30;
+const OPTS_LEN = 31;
 
-const IP_V = 0;
+const HAS_MACS = 1;
+const HAS_OUTER = 2;
+const UDP = 4;
+const DIR_SHIFT = 3;
+const L4_SHIFT = 5;
+
+/** An IP header's slots: IP_HEAD packs IPv6 (bit 0), DF, MF, the checksum verdict (bits 3–4),
+ *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). */
+const IP_HEAD = 0;
 const IP_SRC = 1;
 const IP_DST = 2;
-const IP_TTL = 3;
-const IP_ID = 4;
-const IP_BITS = 5;
-const IP_TOS = 6;
-const IP_PROTO = 7;
-const IP_TOTAL_LEN = 8;
+const IP_ID = 3;
+const IP_TOTAL_LEN = 4;
 
-const DF = 1;
-const MF = 2;
+const V6 = 1;
+const DF = 2;
+const MF = 4;
+const CSUM_SHIFT = 3;
 
 /** A checksum verdict: 0 not checked (null), 1 good, 2 bad. */
 function tri(v: boolean | null): number {
@@ -158,14 +163,10 @@ export class WireStrings {
 
 function packIp(v: IpView, buf: Uint8Array, i32: Int32Array, o: number, strings: WireStrings): void {
   const v4 = v.version === 4;
-  i32[o + IP_V] = v4 ? 4 : 6;
+  i32[o + IP_HEAD] = (v4 ? 0 : V6) | (v.df ? DF : 0) | (v.mf ? MF : 0) | (tri(v.checksumOk) << CSUM_SHIFT) | (v.ttl << 8) | (v.tos << 16) | (v.proto << 24);
   i32[o + IP_SRC] = v4 ? v.src4 : strings.table.of(ipv6ToString(buf, v.srcOff));
   i32[o + IP_DST] = v4 ? v.dst4 : strings.table.of(ipv6ToString(buf, v.dstOff));
-  i32[o + IP_TTL] = v.ttl;
   i32[o + IP_ID] = v.id;
-  i32[o + IP_BITS] = (v.df ? DF : 0) | (v.mf ? MF : 0) | (tri(v.checksumOk) << 2);
-  i32[o + IP_TOS] = v.tos;
-  i32[o + IP_PROTO] = v.proto;
   i32[o + IP_TOTAL_LEN] = v.totalLen;
 }
 
@@ -189,29 +190,24 @@ export function packPacket(p: Packet, point: number, withOptions: boolean, e: En
   i32[o + POINT] = point;
   i32[o + CAPTURE] = captureId;
   i32[o + FRAME] = p.frame;
+  const dir = p.direction === null ? 0 : p.direction === 'in' ? 1 : 2;
+  const l4Ok = tri(isTcp ? tcp.checksumOk : udp.checksumOk);
+  i32[o + META] = (p.eth.present ? HAS_MACS : 0) | (tunnelled ? HAS_OUTER : 0) | (isTcp ? 0 : UDP) | (dir << DIR_SHIFT) | (l4Ok << L4_SHIFT);
   if (p.eth.present) {
-    i32[o + HAS_MACS] = 1;
     i32[o + SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
     i32[o + SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
     i32[o + DST_MAC_HI] = macHiOf(buf, p.eth.dstOff);
     i32[o + DST_MAC_LO] = macLoOf(buf, p.eth.dstOff);
-  } else {
-    i32[o + HAS_MACS] = 0;
   }
-  i32[o + DIRECTION] = p.direction === null ? 0 : p.direction === 'in' ? 1 : 2;
   i32[o + IF_INDEX] = p.sll.present ? p.sll.ifIndex : -1;
   i32[o + INTERFACE_ID] = p.interfaceId;
   packIp(l.ip, buf, i32, o + IP, strings);
-  i32[o + HAS_OUTER] = tunnelled ? 1 : 0;
   if (tunnelled) packIp(p.net.ip, buf, i32, o + OUTER, strings);
   i32[o + TUNNEL] = tunnelled ? strings.table.of(p.tunnel) : -1;
-  i32[o + PROTO] = isTcp ? 0 : 1;
-  i32[o + SPORT] = isTcp ? tcp.sport : udp.sport;
-  i32[o + DPORT] = isTcp ? tcp.dport : udp.dport;
+  i32[o + PORTS] = isTcp ? (tcp.sport << 16) | tcp.dport : (udp.sport << 16) | udp.dport;
   i32[o + SEQ] = isTcp ? tcp.seq : 0;
   i32[o + ACK] = isTcp ? tcp.ack : 0;
-  i32[o + FLAGS] = isTcp ? tcp.flags : 0;
-  i32[o + WINDOW] = isTcp ? tcp.window : 0;
+  i32[o + FLAGS_WINDOW] = isTcp ? (tcp.flags << 16) | tcp.window : 0;
   i32[o + PAYLOAD_LEN] = recordPayloadLen(l);
   i32[o + HASH] = recordPayloadHash(p, l);
   i32[o + OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
@@ -224,7 +220,6 @@ export function packPacket(p: Packet, point: number, withOptions: boolean, e: En
     i32[o + OPTS_AT] = e.addOpts(buf, start, optEnd);
     i32[o + OPTS_LEN] = optEnd - start;
   }
-  i32[o + L4_CHECKSUM] = tri(isTcp ? tcp.checksumOk : udp.checksumOk);
   return true;
 }
 
@@ -238,7 +233,7 @@ export interface EntryKeep {
 
 function keepsAddr(i32: Int32Array, ip: number, slot: number, strings: readonly string[], keep: EntryKeep): boolean {
   const a = i32[ip + slot]!;
-  return i32[ip + IP_V] === 4 ? keep.v4.has(a) : keep.v6.has(strings[a]!);
+  return (i32[ip + IP_HEAD]! & V6) === 0 ? keep.v4.has(a) : keep.v6.has(strings[a]!);
 }
 
 /** Whether entry `n` of `e` names a kept address (inner, or outer when tunnelled) or port: the
@@ -247,8 +242,9 @@ export function keepsEntry(e: Entries, n: number, strings: readonly string[], ke
   const i32 = e.i32;
   const o = n * STRIDE;
   if (keepsAddr(i32, o + IP, IP_SRC, strings, keep) || keepsAddr(i32, o + IP, IP_DST, strings, keep)) return true;
-  if (i32[o + HAS_OUTER] === 1 && (keepsAddr(i32, o + OUTER, IP_SRC, strings, keep) || keepsAddr(i32, o + OUTER, IP_DST, strings, keep))) return true;
-  return keep.ports.has(i32[o + SPORT]!) || keep.ports.has(i32[o + DPORT]!);
+  if ((i32[o + META]! & HAS_OUTER) !== 0 && (keepsAddr(i32, o + OUTER, IP_SRC, strings, keep) || keepsAddr(i32, o + OUTER, IP_DST, strings, keep))) return true;
+  const ports = i32[o + PORTS]!;
+  return keep.ports.has(ports >>> 16) || keep.ports.has(ports & 0xffff);
 }
 
 /** The capture time of entry `n`. */
@@ -357,7 +353,8 @@ export class RecordPacker {
 }
 
 function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly string[]): IpFields {
-  const v4 = i32[o + IP_V] !== 6;
+  const head = i32[o + IP_HEAD]!;
+  const v4 = (head & V6) === 0;
   const src = i32[o + IP_SRC]!;
   const dst = i32[o + IP_DST]!;
   f.v = v4 ? 4 : 6;
@@ -365,15 +362,14 @@ function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly str
   f.dst = v4 ? ip4(dst) : strings[dst]!;
   f.src4 = v4 ? src : 0;
   f.dst4 = v4 ? dst : 0;
-  f.ttl = i32[o + IP_TTL]!;
+  f.ttl = (head >>> 8) & 0xff;
   // Unsigned: an IPv6 fragment header's identification has 32 bits.
   f.id = i32[o + IP_ID]! >>> 0;
-  const bits = i32[o + IP_BITS]!;
-  f.df = (bits & DF) !== 0;
-  f.mf = (bits & MF) !== 0;
-  f.checksumOk = untri(bits >> 2);
-  f.tos = i32[o + IP_TOS]!;
-  f.proto = i32[o + IP_PROTO]!;
+  f.df = (head & DF) !== 0;
+  f.mf = (head & MF) !== 0;
+  f.checksumOk = untri((head >>> CSUM_SHIFT) & 3);
+  f.tos = (head >>> 16) & 0xff;
+  f.proto = head >>> 24;
   f.totalLen = i32[o + IP_TOTAL_LEN]!;
   return f;
 }
@@ -426,30 +422,33 @@ export function readEntry(
   r.frame = i32[o + FRAME]!;
   r.ts = ts;
   r.t = ts - offsetsNs[r.point]!;
-  const macs = i32[o + HAS_MACS] === 1;
+  const meta = i32[o + META]!;
+  const macs = (meta & HAS_MACS) !== 0;
   r.srcMac = macs ? macOf(i32[o + SRC_MAC_HI]!, i32[o + SRC_MAC_LO]!) : null;
   r.dstMac = macs ? macOf(i32[o + DST_MAC_HI]!, i32[o + DST_MAC_LO]!) : null;
-  r.direction = DIRECTIONS[i32[o + DIRECTION]!]!;
+  r.direction = DIRECTIONS[(meta >>> DIR_SHIFT) & 3]!;
   r.ifIndex = i32[o + IF_INDEX]!;
   r.interfaceId = i32[o + INTERFACE_ID]!;
   unpackIp(r.ip, i32, o + IP, strings);
-  r.outer = i32[o + HAS_OUTER] === 0 ? null : unpackIp(r.outer ?? blankIp(), i32, o + OUTER, strings);
+  r.outer = (meta & HAS_OUTER) === 0 ? null : unpackIp(r.outer ?? blankIp(), i32, o + OUTER, strings);
   const tu = i32[o + TUNNEL]!;
   r.tunnel = tu < 0 ? null : strings[tu]!;
-  r.proto = i32[o + PROTO] === 0 ? 'tcp' : 'udp';
-  r.sport = i32[o + SPORT]!;
-  r.dport = i32[o + DPORT]!;
+  r.proto = (meta & UDP) === 0 ? 'tcp' : 'udp';
+  const ports = i32[o + PORTS]!;
+  r.sport = ports >>> 16;
+  r.dport = ports & 0xffff;
   // seq and ack are unsigned 32-bit numbers: stored as int32, read back unsigned.
   r.seq = i32[o + SEQ]! >>> 0;
   r.ack = i32[o + ACK]! >>> 0;
-  r.flags = i32[o + FLAGS]!;
-  r.window = i32[o + WINDOW]!;
+  const fw = i32[o + FLAGS_WINDOW]!;
+  r.flags = fw >>> 16;
+  r.window = fw & 0xffff;
   r.payloadLen = i32[o + PAYLOAD_LEN]!;
   r.hash = i32[o + HASH]!;
   r.optSig = i32[o + OPT_SIG]!;
   const at = i32[o + OPTS_AT]!;
   r.tcpOpts = at < 0 ? null : opts!.slice(at, at + i32[o + OPTS_LEN]!);
-  r.l4ChecksumOk = untri(i32[o + L4_CHECKSUM]!);
+  r.l4ChecksumOk = untri((meta >>> L4_SHIFT) & 3);
   r.role = null;
   r.c2s = true;
   return r;
