@@ -154,7 +154,8 @@ async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: st
     phases.mark('pass 2: again on one thread');
     return assemble(input, again, [whole.share], whole.extras, phases);
   } finally {
-    await Promise.all([...helpers.map((h) => h.stop()), feeder?.stop()]);
+    feeder?.stop();
+    await Promise.all(helpers.map((h) => h.stop()));
   }
 }
 
