@@ -247,11 +247,6 @@ export function keepsEntry(e: Entries, n: number, strings: readonly string[], ke
   return keep.ports.has(ports >>> 16) || keep.ports.has(ports & 0xffff);
 }
 
-/** The capture time of entry `n`. */
-export function entryTs(e: Entries, n: number): number {
-  return e.f64[(n * STRIDE) >> 1]!;
-}
-
 /**
  * The batch slots both threads share: `slots` batches of `entries` entries. The feeder fills a
  * slot only once the judging side has given it back (verify/parallel/feeder.ts counts them).

@@ -177,10 +177,6 @@ export class PointReader {
     return this.qi < this.qn;
   }
 
-  peek(): PacketRecord | undefined {
-    return this.qi < this.qn ? this.queue[this.qi] : undefined;
-  }
-
   shift(): PacketRecord | undefined {
     if (this.qi >= this.qn) return undefined;
     const r = this.queue[this.qi];
@@ -320,7 +316,7 @@ export async function sampleFile(file: string, point: number, limit: number, opt
   const records: PacketRecord[] = [];
   while (records.length < limit) {
     // Awaited only when the queue is empty: an await per record cost more than the record.
-    if (reader.peek() === undefined) await reader.fill();
+    if (!reader.hasQueued()) await reader.fill();
     const r = reader.shift();
     if (!r) break;
     records.push(r);

@@ -16,7 +16,7 @@
  * cannot start, or fails other than on a capture error, the run is redone on one thread
  * (FeederFailed, verify.ts); a capture error is the run's error, as on one thread.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { CaptureWarning } from '../../decode/capture/index.js';
@@ -30,7 +30,7 @@ import type { PacketRecord, RecordPool } from '../engine/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from '../engine/record-wire.js';
 import type { FeedPlan, PointExtent, RecordSource } from '../feed.js';
 import type { VerifyInput } from '../prepare.js';
-import { SPLIT_MIN_BYTES } from './index.js';
+import { captureBytes, SPLIT_MIN_BYTES } from './index.js';
 
 /** Records (and ticks) per batch, and batches in the ring (18 MB in all): the feeder may run
  *  that far ahead. Each side has slower moments (the feeder's first batches, bursts of
@@ -87,19 +87,11 @@ export function feederPlan(input: VerifyInput): { use: boolean; why: string } {
   const forced = input.feeder ?? (env === '1' ? true : env === '0' ? false : undefined);
   if (forced === false) return { use: false, why: 'feeder thread turned off' };
   if (!existsSync(fileURLToPath(WORKER_URL))) return { use: false, why: 'no compiled feeder (feeder-worker.js)' };
-  const files = input.points.flatMap((p) => p.files);
-  if (files.includes('-')) return { use: false, why: 'standard input is read on the main thread' };
+  const bytes = captureBytes(input);
+  if (typeof bytes === 'string') return { use: false, why: bytes };
   if (forced === true) return { use: true, why: 'forced' };
   const threads = threadsFromEnv();
   if (threads.forced && threads.threads <= 1) return { use: false, why: 'one thread asked for' };
-  let bytes = 0;
-  for (const f of files) {
-    try {
-      bytes += statSync(f).size;
-    } catch {
-      return { use: false, why: `${f}: cannot stat (the reader reports it)` };
-    }
-  }
   if (bytes < SPLIT_MIN_BYTES) return { use: false, why: `${bytes} capture bytes, fewer than ${SPLIT_MIN_BYTES}` };
   const busy = busyElsewhere();
   const free = threads.cores - (busy ?? 0);

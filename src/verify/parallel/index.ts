@@ -76,16 +76,9 @@ export function splitPlan(input: VerifyInput): { of: number; why: string } {
     return { of: 1, why: 'FullNAT rewrites the client address: its connections cannot be split by client' };
   }
   if (!existsSync(fileURLToPath(WORKER_URL))) return { of: 1, why: 'no compiled helper (verify-worker.js)' };
-  const files = input.points.flatMap((p) => p.files);
-  let bytes = 0;
-  for (const f of files) {
-    if (f === '-') return { of: 1, why: 'standard input can be read once' };
-    try {
-      bytes += statSync(f).size;
-    } catch {
-      return { of: 1, why: `${f}: cannot stat (the reader reports it)` };
-    }
-  }
+  const size = captureBytes(input);
+  if (typeof size === 'string') return { of: 1, why: size };
+  const bytes = size;
   if (!forced) {
     if (bytes < SPLIT_MIN_BYTES) return { of: 1, why: `${bytes} capture bytes, fewer than ${SPLIT_MIN_BYTES}` };
     // Cores taken by other processes would make the threads time-share (decode/parallel/idle.ts).
@@ -94,6 +87,21 @@ export function splitPlan(input: VerifyInput): { of: number; why: string } {
     if (of < SPLIT_MIN_CORES) return { of: 1, why: `${of} free core(s), fewer than ${SPLIT_MIN_CORES} (two threads measured no faster than one)` };
   }
   return { of, why: forced ? 'forced' : `${bytes} capture bytes` };
+}
+
+/** The captures' size in bytes, or why a second thread cannot read them (standard input, a
+ *  file that cannot be stat'ed): the split and the feeder (./feeder.ts) both ask. */
+export function captureBytes(input: VerifyInput): number | string {
+  let bytes = 0;
+  for (const f of input.points.flatMap((p) => p.files)) {
+    if (f === '-') return 'standard input can be read once';
+    try {
+      bytes += statSync(f).size;
+    } catch {
+      return `${f}: cannot stat (the reader reports it)`;
+    }
+  }
+  return bytes;
 }
 
 /** Starts helpers for shares 1..of-1 of `input` (functions in it are not sent). */
