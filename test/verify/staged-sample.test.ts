@@ -1,5 +1,5 @@
 /**
- * Pass 1 of verify first reads a small sample (an eighth) and reads the full one only when the
+ * Pass 1 of verify first reads a small sample (a thirty-second) and reads the full one only when the
  * small one leaves a clock resting on fewer than 256 matched packets, or a real-server capture
  * that names no service address, while the files had more to give (src/verify/verify.ts
  * settledBySample). What the staging may change is how many packets a clock offset rests on
@@ -61,9 +61,9 @@ describe('staged first pass', () => {
   });
 
   it('a small sample that pins every clock is used, and the result is the full sample\'s', async () => {
-    // Sample 4000 → first stage 500 records per file (2000 for the client reference): the
+    // Sample 16000 → first stage 500 records per file (2000 for the client reference): the
     // files hold more, and 500 records give well over 256 matched packets per point.
-    const { staged, full } = await both({ services: services(dir), points: setPoints(dir), profile: 'linux', sampleRecords: 4000 });
+    const { staged, full } = await both({ services: services(dir), points: setPoints(dir), profile: 'linux', sampleRecords: 16000 });
     expect(staged.verdict).toBe('pass');
     for (const n of pairsOf(staged)) expect(n).toBeGreaterThanOrEqual(256);
     // The staged run stopped early: fewer pairs behind the clocks than the full sample found.
@@ -74,7 +74,7 @@ describe('staged first pass', () => {
   });
 
   it('a small sample with too few matched packets is replaced by the full one (identical result)', async () => {
-    // Sample 400 → first stage 50 records per file: fewer than 256 pairs, the files hold more.
+    // Sample 400 → first stage 12 records per file: fewer than 256 pairs, the files hold more.
     const { staged, full } = await both({ services: services(dir), points: setPoints(dir), profile: 'linux', sampleRecords: 400 });
     expect(pairsOf(full).some((n) => n > 50)).toBe(true);
     expect(staged).toEqual(full);
