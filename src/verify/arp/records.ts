@@ -275,14 +275,14 @@ export class ArpCollector {
     if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point, tsNs);
     else if (dstId >= 0 && p.net.ip.version === 4) {
       const dst4 = p.net.ip.dst4;
-      if (dst4 === cap.vipYes) this.observeIpv4(p, point, tsNs, cap, srcId, dstId);
+      if (dst4 === cap.vipYes) this.observeIpv4(p, point, cap, srcId, dstId);
       else if (dst4 !== cap.vipNo0) {
         if (dst4 === cap.vipNo1) {
           cap.vipNo1 = cap.vipNo0;
           cap.vipNo0 = dst4;
         } else if (this.isVip(dst4)) {
           cap.vipYes = dst4;
-          this.observeIpv4(p, point, tsNs, cap, srcId, dstId);
+          this.observeIpv4(p, point, cap, srcId, dstId);
         } else {
           cap.vipNo1 = cap.vipNo0;
           cap.vipNo0 = dst4;
@@ -418,14 +418,14 @@ export class ArpCollector {
     });
   }
 
-  private observeIpv4(p: Packet, point: string, tsNs: number, cap: CaptureState, srcId: number, dstId: number): void {
+  private observeIpv4(p: Packet, point: string, cap: CaptureState, srcId: number, dstId: number): void {
     const ip = p.net.ip;
     this.vipFrames++;
     const vk = vlanKey(p);
     const dst = ip.dst4 | 0; // int32: a small-integer Map key
     let agg = cap.agg;
     if (agg === null || cap.aggDst !== dst || cap.aggSrcId !== srcId || cap.aggDstId !== dstId || cap.aggVk !== vk) {
-      agg = this.findAgg(p, point, tsNs, vk, dst, srcId, dstId);
+      agg = this.findAgg(p, point, vk, dst, srcId, dstId);
       if (agg === null) return; // bound reached (counted)
       cap.agg = agg;
       cap.aggPoint = '';
@@ -436,7 +436,7 @@ export class ArpCollector {
       cap.aggVk = vk;
     }
     agg.frames++;
-    agg.lastTsNs = tsNs;
+    agg.lastTsNs = frameTimeNs(p);
     // Each check first compares with the capture's previous frame of the flow, so the Sets are
     // only touched when something changed.
     if (cap.aggPoint !== point) {
@@ -461,7 +461,7 @@ export class ArpCollector {
       const slot = (Math.imul(sport, 0x9e3779b1) ^ src4 ^ (src4 >>> 13)) & (CONN_SLOTS - 1);
       let c = this.connCache[slot];
       if (c === undefined || c.sport !== sport || c.src !== src4 || this.connCacheAgg[slot] !== agg) {
-        c = this.findConn(p, point, tsNs, agg, l4, sport, src4, slot);
+        c = this.findConn(p, point, agg, l4, sport, src4, slot);
       }
       c.frames++;
       agg.lastConn = c;
@@ -469,7 +469,7 @@ export class ArpCollector {
   }
 
   /** The aggregate of (VLAN, dst, dst MAC, src MAC), made on first sight; null past the bound. */
-  private findAgg(p: Packet, point: string, tsNs: number, vk: number, dst: number, srcId: number, dstId: number): IpAgg | null {
+  private findAgg(p: Packet, point: string, vk: number, dst: number, srcId: number, dstId: number): IpAgg | null {
     const slot = ((dst ^ (dst >>> 12) ^ (srcId * 31) ^ (dstId * 17) ^ vk) >>> 0) % AGG_SLOTS;
     const k = slot * 4;
     const ck = this.aggCacheKey;
@@ -492,8 +492,10 @@ export class ArpCollector {
         srcMac: this.macIds.macs[srcId]!,
         dstMac: this.macIds.macs[dstId]!,
         frames: 0,
-        first: where(p, point, tsNs),
-        lastTsNs: 0,
+        first: where(p, point, frameTimeNs(p)),
+        // A float from the start: a field that starts as a small integer and then holds floats
+        // boxed a heap number per frame.
+        lastTsNs: frameTimeNs(p),
         points: new Set(),
         srcIps: new Set(),
         conns: new Map(),
@@ -515,7 +517,7 @@ export class ArpCollector {
 
   /** The connection (src IP, sport) of `agg` from its index, or a new one (counted); an indexed
    *  one goes into the cache at `slot`. */
-  private findConn(p: Packet, point: string, tsNs: number, agg: IpAgg, l4: 'tcp' | 'udp', sport: number, src4: number, slot: number): ConnRecord {
+  private findConn(p: Packet, point: string, agg: IpAgg, l4: 'tcp' | 'udp', sport: number, src4: number, slot: number): ConnRecord {
     const key = sport * 0x1_0000_0000 + src4;
     let c = agg.connIndex.get(key);
     if (c === undefined) {
@@ -530,7 +532,7 @@ export class ArpCollector {
       // Past the bound connections are still counted (their small record is kept in the
       // index) but not listed as evidence, so they need no place of their own.
       const listed = agg.conns.size < MAX_CONNS_PER_AGG;
-      c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: src4, sport, dport, first: listed ? where(p, point, tsNs) : UNLISTED, frames: 0 };
+      c = { proto: l4 === 'tcp' ? IpProto.TCP : IpProto.UDP, src: src4, sport, dport, first: listed ? where(p, point, frameTimeNs(p)) : UNLISTED, frames: 0 };
       if (listed) agg.conns.set(agg.conns.size, c);
       agg.connIndex.set(key, c);
     }

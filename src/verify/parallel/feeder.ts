@@ -205,11 +205,15 @@ class FedSource implements RecordSource {
     const u = this.unpacker;
     const pool = this.pool;
     let waited = 0;
+    let firstWait = 0;
+    let wait50 = 0;
     let batches = 0;
     for (;;) {
       const w0 = performance.now();
       const m = await this.feeder.next();
       waited += performance.now() - w0;
+      if (batches === 0) firstWait = waited;
+      if (batches === 50) wait50 = waited;
       if ('error' in m) {
         const c = m.error.capture;
         if (c) throw new CaptureError(c.file, c.offset, c.detail);
@@ -222,7 +226,7 @@ class FedSource implements RecordSource {
         this.summaries = e.readers;
         this.warnings.push(...e.warnings);
         this.arp = e.arpReport;
-        this.feeder.report = `${batches} batches; the feeder read for ${e.busyMs.toFixed(0)} ms and waited ${e.waitedMs.toFixed(0)} ms for a free slot, this thread waited ${waited.toFixed(0)} ms for records`;
+        this.feeder.report = `${batches} batches; the feeder read for ${e.busyMs.toFixed(0)} ms and waited ${e.waitedMs.toFixed(0)} ms for a free slot, this thread waited ${waited.toFixed(0)} ms for records (${firstWait.toFixed(0)} ms for the first batch, ${wait50.toFixed(0)} ms by the 50th)`;
         return;
       }
       batches++;
