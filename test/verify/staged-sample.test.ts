@@ -1,7 +1,7 @@
 /**
- * Pass 1 of verify first reads a small sample (a thirty-second) and reads the full one only when the
- * small one leaves a clock resting on fewer than 256 matched packets, or a real-server capture
- * that names no service address, while the files had more to give (src/verify/verify.ts
+ * Pass 1 of verify first reads small samples (a thirty-second, then an eighth) and reads the full
+ * one only when they leave a clock resting on fewer than 256 matched packets, or a real-server
+ * capture that names no service address, while the files had more to give (src/verify/prepare.ts
  * settledBySample). What the staging may change is how many packets a clock offset rests on
  * (and so their spread); nothing else: findings, tallies, stats and ladders must equal those of the full sample.
  */
@@ -73,8 +73,20 @@ describe('staged first pass', () => {
     expect(sansPairs(staged)).toEqual(sansPairs(full));
   });
 
-  it('a small sample with too few matched packets is replaced by the full one (identical result)', async () => {
-    // Sample 400 → first stage 12 records per file: fewer than 256 pairs, the files hold more.
+  it('a first stage with too few matched packets is followed by the second (an eighth)', async () => {
+    // Sample 4000 → first stage 125 records per file, which cannot give 256 pairs; second stage
+    // 500 (2000 for the client reference), which does.
+    const { staged, full } = await both({ services: services(dir), points: setPoints(dir), profile: 'linux', sampleRecords: 4000 });
+    expect(staged.verdict).toBe('pass');
+    // Not the first stage: 256 pairs or more need more than 125 records per file.
+    for (const n of pairsOf(staged)) expect(n).toBeGreaterThanOrEqual(256);
+    // Not the full sample: fewer pairs behind the clocks than it found.
+    expect(pairsOf(staged).reduce((a, b) => a + b, 0)).toBeLessThan(pairsOf(full).reduce((a, b) => a + b, 0));
+    expect(sansPairs(staged)).toEqual(sansPairs(full));
+  });
+
+  it('small samples with too few matched packets are replaced by the full one (identical result)', async () => {
+    // Sample 400 → stages of 12 and 50 records per file: fewer than 256 pairs, the files hold more.
     const { staged, full } = await both({ services: services(dir), points: setPoints(dir), profile: 'linux', sampleRecords: 400 });
     expect(pairsOf(full).some((n) => n > 50)).toBe(true);
     expect(staged).toEqual(full);

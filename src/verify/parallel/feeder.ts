@@ -212,8 +212,6 @@ class FedSource implements RecordSource {
       const w0 = performance.now();
       const m = await this.feeder.next();
       waited += performance.now() - w0;
-      if (batches === 0) firstWait = waited;
-      if (batches === 50) wait50 = waited;
       if ('error' in m) {
         const c = m.error.capture;
         if (c) throw new CaptureError(c.file, c.offset, c.detail);
@@ -226,10 +224,12 @@ class FedSource implements RecordSource {
         this.summaries = e.readers;
         this.warnings.push(...e.warnings);
         this.arp = e.arpReport;
-        this.feeder.report = `${batches} batches; the feeder read for ${e.busyMs.toFixed(0)} ms and waited ${e.waitedMs.toFixed(0)} ms for a free slot, this thread waited ${waited.toFixed(0)} ms for records (${firstWait.toFixed(0)} ms for the first batch, ${wait50.toFixed(0)} ms by the 50th)`;
+        this.feeder.report = `${batches} batches; the feeder read for ${e.busyMs.toFixed(0)} ms and waited ${e.waitedMs.toFixed(0)} ms for a free slot, this thread waited ${waited.toFixed(0)} ms for records${batches > 0 ? ` (${firstWait.toFixed(0)} ms for the first batch${batches >= 50 ? `, ${wait50.toFixed(0)} ms by the 50th` : ''})` : ''}`;
         return;
       }
       batches++;
+      if (batches === 1) firstWait = waited;
+      if (batches === 50) wait50 = waited;
       u.load(m.batch);
       const n = m.batch.count;
       for (let i = 0; i < n; i++) {
