@@ -139,9 +139,9 @@ async function firstTry(input: VerifyInput, phases: PhaseClock, debug: (line: st
     phases.mark('set-up: clocks, topology, rules');
     debug(feeder ? `pass 2 reads on a feeder thread (${feed.why})` : `pass 2 reads on the main thread: ${feed.use ? 'no thread could be started' : feed.why}`);
     const openSource: OpenSource | undefined = feeder ? (fp, answers, pool) => feeder.open(fp, prep.points, answers, pool) : undefined;
-    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true, split ? undefined : openSource);
+    const mine = await runShare(prep, split ? { index: 0, of: plan.of } : WHOLE, true, openSource);
     phases.mark(split ? `pass 2: share 1 of ${plan.of} correlated and judged` : 'pass 2: every capture correlated and judged');
-    if (feeder && !split) debug(`feeder thread: ${feeder.report}`);
+    if (feeder) debug(`feeder thread: ${feeder.report}`);
     if (!split) return assemble(input, prep, [mine.share], mine.extras, phases);
     const shares = [mine.share, ...(await helperShares(input, print, helpers, debug))];
     phases.mark('pass 2: the other shares');

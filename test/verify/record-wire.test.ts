@@ -34,7 +34,7 @@ const RECORD_FIELDS = [
   'point', 'capture', 'frame', 'ts', 't', 'srcMac', 'dstMac', 'direction', 'ifIndex', 'interfaceId', 'ip', 'outer', 'tunnel',
   'proto', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'payloadLen', 'hash', 'optSig', 'tcpOpts', 'l4ChecksumOk', 'role', 'c2s',
 ];
-const IP_FIELDS = ['v', 'src', 'dst', 'src4', 'dst4', 'ttl', 'id', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
+const IP_FIELDS = ['v', 'src', 'dst', 'ttl', 'id', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
 const OFFSETS = [0, 1.5e9, -2.25e6, 7];
 
 /** Packs `p` into a one-entry queue and reads it back; null when extractRecord gives none. */

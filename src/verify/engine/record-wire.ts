@@ -355,8 +355,6 @@ function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly str
   f.v = v4 ? 4 : 6;
   f.src = v4 ? ip4(src) : strings[src]!;
   f.dst = v4 ? ip4(dst) : strings[dst]!;
-  f.src4 = v4 ? src : 0;
-  f.dst4 = v4 ? dst : 0;
   f.ttl = (head >>> 8) & 0xff;
   // Unsigned: an IPv6 fragment header's identification has 32 bits.
   f.id = i32[o + IP_ID]! >>> 0;

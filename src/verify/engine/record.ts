@@ -14,10 +14,6 @@ export interface IpFields {
   v: 4 | 6;
   src: string;
   dst: string;
-  /** IPv4 addresses as int32 (0 for IPv6): what packing for another thread sends instead of
-   *  the text (engine/record-wire.ts). */
-  src4: number;
-  dst4: number;
   ttl: number;
   id: number;
   df: boolean;
@@ -73,7 +69,7 @@ export interface PacketRecord {
 }
 
 export function blankIp(): IpFields {
-  return { v: 4, src: '', dst: '', src4: 0, dst4: 0, ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
+  return { v: 4, src: '', dst: '', ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
 }
 
 /** A record with every field present (one object shape for fresh and reused records);
@@ -92,8 +88,6 @@ function fillIp(f: IpFields, v: IpView, buf: Buffer): IpFields {
   f.v = isV4 ? 4 : 6;
   f.src = isV4 ? ip4(v.src4) : ipv6ToString(buf, v.srcOff);
   f.dst = isV4 ? ip4(v.dst4) : ipv6ToString(buf, v.dstOff);
-  f.src4 = v.src4 | 0;
-  f.dst4 = v.dst4 | 0;
   f.ttl = v.ttl;
   f.id = v.id;
   f.df = v.df;

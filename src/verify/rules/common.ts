@@ -6,6 +6,7 @@ import type { Connection, Trace } from '../engine/connections.js';
 import type { EngineContext } from '../engine/context.js';
 import type { PacketRecord, Role } from '../engine/record.js';
 import type { FindingSink } from '../engine/sink.js';
+import { emptyKeepingStorage } from '../engine/traces.js';
 
 export interface RuleModule {
   family: string;
@@ -45,7 +46,7 @@ export function pathOrder(t: Trace): readonly PacketRecord[] {
   if (inPathOrder(t.list, order)) return (t.path = t.list);
   // A reused trace (engine/connections.ts SpareParts) reuses the array of its last sorted path.
   const out = (t.pathStore ??= []);
-  while (out.length > 0) out.pop();
+  emptyKeepingStorage(out);
   for (const role of order) for (const r of t.list) if (r.role === role) out.push(r);
   t.path = out;
   return out;
