@@ -18,8 +18,8 @@ import { ArpAnalyzer, ARP_RULES, type ArpReport } from '../verify/arp/index.js';
 import { hasError, type Finding, type Severity } from '../verify/findings.js';
 import { loadServiceConfig, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
-import { InputError } from './errors.js';
-import type { CommandRegistrar } from './main.js';
+import { InputError } from '../errors.js';
+import type { CommandRegistrar } from './registrar.js';
 
 export interface ArpCliOptions {
   vip?: string[];

@@ -17,9 +17,9 @@ import { forEachPacket } from '../decode/stream.js';
 import { summarizeParallel } from '../decode/parallel/index.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import { parseToaKinds } from './options.js';
-import type { CommandRegistrar } from './main.js';
+import type { CommandRegistrar } from './registrar.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
 

@@ -5,8 +5,8 @@
  * while no other module owns it.
  */
 import type { Command } from 'commander';
-import { InputError } from './errors.js';
-import type { CommandRegistrar } from './main.js';
+import { InputError } from '../errors.js';
+import type { CommandRegistrar } from './registrar.js';
 import { FAULT_MODES, IPVS_FAULTS, IPVS_MODES, ipvsCase, type IpvsCase, type IpvsFault, type IpvsMode } from '../lab/ipvs-director.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 

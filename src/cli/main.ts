@@ -4,11 +4,9 @@
  * stack traces only under --debug).
  */
 import { Command, CommanderError } from 'commander';
-import { CliError } from './errors.js';
+import { CliError } from '../errors.js';
 import { VERSION } from '../version.js';
-
-/** A subcommand module registers itself on the program; its action resolves to an exit code. */
-export type CommandRegistrar = (program: Command, setExit: (code: number) => void) => void;
+import type { CommandRegistrar } from './registrar.js';
 
 /**
  * Subcommand modules, loaded on demand: `decode` need not pay for loading verify, the lab and

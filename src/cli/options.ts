@@ -1,5 +1,5 @@
 /** Option parsers more than one subcommand shares, so their errors read the same everywhere. */
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 
 /** `--toa-kind 254,200` → [254, 200]; a value that is not an option kind is a usage error. */
 export function parseToaKinds(text: string): number[] {

@@ -6,8 +6,8 @@
  * expects; exit 1 when any scenario is not.
  */
 import type { Command } from 'commander';
-import { InputError } from './errors.js';
-import type { CommandRegistrar } from './main.js';
+import { InputError } from '../errors.js';
+import type { CommandRegistrar } from './registrar.js';
 import { parseHostPort, type ForwardMethod } from '../verify/service/index.js';
 import { FAULTS, type DirectorProfile } from '../replay/director/index.js';
 import { DEFAULT_SCENARIOS, SCENARIOS } from '../replay/scenarios/catalog.js';

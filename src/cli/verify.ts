@@ -24,9 +24,9 @@ import {
 import { verify, type VerifyInput } from '../verify/verify.js';
 import type { PointInput } from '../verify/engine/load.js';
 import type { Profile } from '../verify/engine/context.js';
-import { InputError } from './errors.js';
+import { InputError } from '../errors.js';
 import { parseToaKinds } from './options.js';
-import type { CommandRegistrar } from './main.js';
+import type { CommandRegistrar } from './registrar.js';
 
 interface VerifyCliOptions {
   config?: string[];

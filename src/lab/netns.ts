@@ -7,7 +7,7 @@
  * host's own link table is never used for lab links.
  */
 import { execFileSync, spawn as spawnChild, type ChildProcess } from 'node:child_process';
-import { EnvironmentError } from '../cli/errors.js';
+import { EnvironmentError } from '../errors.js';
 
 /** Every lab object (namespace) name starts with this, so `lab down` can find leftovers. */
 export const LAB_NAME_ROOT = 'lvsa-';

@@ -30,7 +30,7 @@ import { parseServiceConfig } from '../verify/service/index.js';
 import { verify } from '../verify/verify.js';
 import { hasError } from '../verify/findings.js';
 import type { VerifyResult } from '../verify/result.js';
-import { EnvironmentError, InputError } from '../cli/errors.js';
+import { EnvironmentError, InputError } from '../errors.js';
 import { distFile } from '../package-root.js';
 
 export type RefMode = 'nat' | 'dr' | 'fullnat';

@@ -15,7 +15,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Lab, type Bridge, type CapturePoint, type LabOptions, type Namespace } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
-import { EnvironmentError, InputError } from '../cli/errors.js';
+import { EnvironmentError, InputError } from '../errors.js';
 
 export type ScenarioName =
   | 'nat'

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { EnvironmentError, InputError } from '../cli/errors.js';
+import { EnvironmentError, InputError } from '../errors.js';
 import { loadCap } from './cap-port.js';
 import { ipv4ToString, parseIpv4 } from '../decode/addr.js';
 import { decodeBytes } from '../decode/decoder.js';

@@ -11,7 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PcapWriter } from '../decode/capture/index.js';
-import { EnvironmentError, InputError } from '../cli/errors.js';
+import { EnvironmentError, InputError } from '../errors.js';
 import { ipv4ToString } from '../decode/addr.js';
 import { CapPort, interfaceMac } from '../live/cap-port.js';
 import { PacketBuilder } from './builder/index.js';

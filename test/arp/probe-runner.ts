@@ -3,7 +3,7 @@
  *   ip netns exec NS npx vite-node test/arp/probe-runner.ts -- IFACE VIP COUNT [DIRECTOR_MAC]
  * Prints the ArpProbeResult as JSON; exit 4 when the environment cannot probe.
  */
-import { CliError } from '../../src/cli/errors.js';
+import { CliError } from '../../src/errors.js';
 import { probeArp } from '../../src/live/arp-probe.js';
 
 const args = process.argv.slice(2).filter((a) => a !== '--');

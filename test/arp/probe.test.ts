@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../src/decode/capture/index.js';
 import { buildWhoHas, judgeProbe, ProbeCollector, probeArp, type ProbeAnswer } from '../../src/live/arp-probe.js';
-import { EnvironmentError, InputError } from '../../src/cli/errors.js';
+import { EnvironmentError, InputError } from '../../src/errors.js';
 import { PacketBuilder } from '../../src/replay/builder/index.js';
 import { hasCommand, need } from '../helpers/env.js';
 import { IP, MAC } from './fixture-gen.js';

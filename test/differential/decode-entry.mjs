@@ -2,7 +2,7 @@
 // the same commander wiring and error-to-exit-code mapping, for the decode command alone.
 import { Command, CommanderError } from 'commander';
 import { registerDecode } from '../../dist/cli/decode.js';
-import { CliError } from '../../dist/cli/errors.js';
+import { CliError } from '../../dist/errors.js';
 
 let code = 0;
 const program = new Command('lvsaudit').exitOverride();

@@ -3,8 +3,8 @@
  * `lvsaudit: …` errors), capturing stdout and stderr — faster than spawning the built CLI.
  */
 import { Command, CommanderError } from 'commander';
-import { CliError } from '../../src/cli/errors.js';
-import type { CommandRegistrar } from '../../src/cli/main.js';
+import { CliError } from '../../src/errors.js';
+import type { CommandRegistrar } from '../../src/cli/registrar.js';
 
 export interface CliRun {
   code: number;

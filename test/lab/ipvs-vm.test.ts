@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipvsMatrixPath, loadIpvsResults, renderMatrix, type MatrixOutcome } from '../../src/lab/matrix.js';
 import { hasCommand, isRoot, need } from '../helpers/env.js';
 import { casesFromOptions, labExitCode, renderIpvsJson, renderIpvsText, runLabIpvs } from '../../src/cli/lab-ipvs.js';
-import { EnvironmentError, InputError } from '../../src/cli/errors.js';
+import { EnvironmentError, InputError } from '../../src/errors.js';
 import { ipvsCase, kernelConnections } from '../../src/lab/ipvs-director.js';
 import { buildInitramfs, isStaticElf } from '../../src/lab/vm/initramfs.js';
 import { bzImageRelease, findInstalledKernel } from '../../src/lab/vm/kernel.js';

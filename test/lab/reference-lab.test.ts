@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseLabFaults, referenceServiceConfig, runReferenceLab } from '../../src/lab/reference-lab.js';
 import { listHostLinks, listNamespaces, namespacePids } from '../../src/lab/netns.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
-import { InputError } from '../../src/cli/errors.js';
+import { InputError } from '../../src/errors.js';
 import { need, repoRoot } from '../helpers/env.js';
 import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
 

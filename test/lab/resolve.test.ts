@@ -1,6 +1,6 @@
 /** `lab run` option mapping: which scenario a mode/director/fault selects, and the errors. */
 import { describe, expect, it } from 'vitest';
-import { EnvironmentError, InputError } from '../../src/cli/errors.js';
+import { EnvironmentError, InputError } from '../../src/errors.js';
 import { LAB_FAULTS, SCENARIOS, resolveScenario } from '../../src/lab/scenarios.js';
 
 describe('resolveScenario', () => {

@@ -1,6 +1,6 @@
 // Bad configs: each must be a ConfigError (an InputError, exit 2) naming file, line and what.
 import { describe, expect, it } from 'vitest';
-import { InputError } from '../../src/cli/errors.js';
+import { InputError } from '../../src/errors.js';
 import {
   ConfigError,
   loadServiceConfig,

@@ -10,7 +10,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, re
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { EnvironmentError } from '../../cli/errors.js';
+import { EnvironmentError } from '../../errors.js';
 import { INITRAMFS_MODULES, loadOrder, readModuleIndex } from './kmod.js';
 
 /** 9p mount tags shared by the launcher and /init. */

@@ -8,7 +8,7 @@
  */
 import { closeSync, existsSync, openSync, readSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EnvironmentError, InputError } from '../../cli/errors.js';
+import { EnvironmentError, InputError } from '../../errors.js';
 
 export const INSTALL_KERNEL_HINT =
   'install a kernel with IPVS modules (Debian/Ubuntu: apt-get install linux-image-amd64) or pass --kernel PATH --modules DIR';

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { EnvironmentError } from '../../cli/errors.js';
+import { EnvironmentError } from '../../errors.js';
 import { CONSOLE_MARK, TAG_MODULES, TAG_OUT, TAG_ROOT, vmCacheDir } from './initramfs.js';
 
 export const QEMU = 'qemu-system-x86_64';

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EnvironmentError } from '../../cli/errors.js';
+import { EnvironmentError } from '../../errors.js';
 import { PACKAGE, distFile } from '../../package-root.js';
 import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsCase } from '../ipvs-director.js';
 import type { ConnectionResult } from '../services.js';

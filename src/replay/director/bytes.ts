@@ -1,7 +1,7 @@
 /** Small byte helpers of the reference director: IPv4 numbers, MACs, incremental checksum patches. */
 import { parseIpv4, parseMac } from '../../decode/addr.js';
 import { updateChecksumIncremental } from '../builder/index.js';
-import { InputError } from '../../cli/errors.js';
+import { InputError } from '../../errors.js';
 
 export function ip4(text: string): number {
   const v = parseIpv4(text);

@@ -3,7 +3,7 @@
  * lvs-behavior.md, so that fixtures and lab runs can prove the verifier notices.
  * A switch may take a number: `drop-every-nth=3`.
  */
-import { InputError } from '../../cli/errors.js';
+import { InputError } from '../../errors.js';
 
 export const FAULTS = {
   'no-ttl-decrement': 'client→RS TTL not decremented although the profile decrements it (§1.2, R1)',

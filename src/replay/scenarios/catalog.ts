@@ -8,7 +8,7 @@ import { LinkType } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
 import { ipv4ToString, readIpv4 } from '../../decode/addr.js';
 import { PacketBuilder, type TcpOption } from '../builder/index.js';
-import { InputError } from '../../cli/errors.js';
+import { InputError } from '../../errors.js';
 import type { ForwardMethod } from '../../verify/service/index.js';
 import type { DirectorProfile } from '../director/index.js';
 import { TcpClient, type ClientIo, type ConnPlan } from './tcp-client.js';

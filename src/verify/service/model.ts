@@ -4,7 +4,7 @@
  * command-line flags) produces it and every rule reads it, so it is plain data: JSON-friendly
  * objects with canonical address text (RFC 5952 for IPv6) so lookups can compare strings.
  */
-import { InputError } from '../../cli/errors.js';
+import { InputError } from '../../errors.js';
 import { ipv4ToString, ipv6ToString, parseIpv4, parseIpv6 } from '../../decode/addr.js';
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';

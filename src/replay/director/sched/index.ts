@@ -1,5 +1,5 @@
 /** Scheduler factory: the mainline schedulers the reference director implements (§1.10). */
-import { InputError } from '../../../cli/errors.js';
+import { InputError } from '../../../errors.js';
 import { DestinationHash, SourceHash } from './hash.js';
 import { LeastConnection, WeightedLeastConnection } from './lc.js';
 import { RoundRobin } from './rr.js';
