@@ -15,7 +15,7 @@ import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
 import { forEachPacket } from '../decode/stream.js';
 import { probeArp, type ArpProbeResult } from '../live/arp-probe.js';
 import { ArpAnalyzer, ARP_RULES, type ArpReport } from '../verify/arp/index.js';
-import { hasError, type Finding, type Severity } from '../verify/findings.js';
+import { hasError, type Finding, type Severity } from '../verify/model/findings.js';
 import { loadServiceConfig, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';

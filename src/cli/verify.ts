@@ -6,13 +6,13 @@
 import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { CaptureError } from '../decode/capture/index.js';
-import { hasError } from '../verify/findings.js';
+import { hasError } from '../verify/model/findings.js';
 import { renderJson } from '../verify/report/json.js';
 import { renderJunit } from '../verify/report/junit.js';
 import { renderLadder, selectConnections } from '../verify/report/ladder.js';
 import { renderText } from '../verify/report/text.js';
 import { writeEvidencePcapng } from '../verify/report/evidence.js';
-import type { VerifyResult } from '../verify/result.js';
+import type { VerifyResult } from '../verify/model/result.js';
 import {
   describeService,
   loadServiceConfig,
@@ -22,8 +22,8 @@ import {
   type ServiceSet,
 } from '../verify/service/index.js';
 import { verify, type VerifyInput } from '../verify/verify.js';
-import type { PointInput } from '../verify/engine/load.js';
-import type { Profile } from '../verify/engine/context.js';
+import type { PointInput } from '../verify/read/points.js';
+import type { Profile } from '../verify/correlate/context.js';
 import { InputError } from '../errors.js';
 import { parseToaKinds } from './options.js';
 import type { CommandRegistrar } from './registrar.js';

@@ -9,12 +9,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { EnvironmentError, InputError } from '../errors.js';
-import { loadCap } from './cap-port.js';
+import { loadCap } from '../decode/capture/cap-port.js';
 import { ipv4ToString, parseIpv4 } from '../decode/addr.js';
 import { decodeBytes } from '../decode/decoder.js';
 import { LinkType } from '../decode/frame.js';
 import { PacketBuilder } from '../replay/builder/index.js';
-import type { Finding } from '../verify/findings.js';
+import type { Finding } from '../verify/model/findings.js';
 import { macNum, macText, parseMacNum } from '../verify/arp/mac.js';
 import { arpIgnoreHint } from '../verify/arp/hints.js';
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { PcapWriter } from '../decode/capture/index.js';
 import { EnvironmentError, InputError } from '../errors.js';
 import { ipv4ToString } from '../decode/addr.js';
-import { CapPort, interfaceMac } from '../live/cap-port.js';
+import { CapPort, interfaceMac } from '../decode/capture/cap-port.js';
 import { PacketBuilder } from './builder/index.js';
 import { parseServiceConfig, type ForwardMethod, type ServiceSet } from '../verify/service/index.js';
 import type { DirectorConfig, DirectorProfile } from './director/index.js';

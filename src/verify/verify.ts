@@ -18,26 +18,26 @@
  *   const result = await verify({ services, points: [{ kind: 'client', files: ['cl.pcap'] }, …],
  *                                 profile: 'linux' });
  */
-import type { Finding, NotEvaluated } from './findings.js';
-import { hasError } from './findings.js';
-import type { ClockOffset, PointSummary, RuleTally, VerifyResult } from './result.js';
-import { RULES, missingReason, type PointNeed } from './rules-catalog.js';
+import type { Finding, NotEvaluated } from './model/findings.js';
+import { hasError } from './model/findings.js';
+import type { ClockOffset, PointSummary, RuleTally, VerifyResult } from './model/result.js';
+import { RULES, missingReason, type PointNeed } from './model/catalog.js';
 import type { ForwardMethod } from './service/model.js';
-import type { Connection } from './engine/connections.js';
-import type { EngineContext } from './engine/context.js';
-import type { PacketRef } from './engine/record.js';
-import { AFTER_ALL, compareText } from './engine/judge-order.js';
-import { captureFindings } from './engine/load.js';
-import { WHOLE } from './engine/partition.js';
-import { FindingSink } from './engine/sink.js';
+import type { Connection } from './model/connection.js';
+import type { EngineContext } from './correlate/context.js';
+import type { PacketRef } from './model/record.js';
+import { AFTER_ALL, compareText } from './judge/order.js';
+import { captureFindings } from './read/points.js';
+import { WHOLE } from './parallel/partition.js';
+import { FindingSink } from './judge/sink.js';
 import { received, splitPlan, startHelpers, type Helper } from './parallel/index.js';
-import { canSplit, fingerprint, PhaseClock, prepare, type Prepared, type VerifyInput } from './prepare.js';
-import { schedRules } from './rules/sched.js';
-import { LateCopy, mergeLadders, runShare, type MainExtras, type OpenSource, type ShareResult } from './share.js';
+import { canSplit, fingerprint, PhaseClock, prepare, type Prepared, type VerifyInput } from './correlate/prepare.js';
+import { schedRules } from './judge/rules/sched.js';
+import { LateCopy, mergeLadders, runShare, type MainExtras, type OpenSource, type ShareResult } from './judge/judge.js';
 import { Feeder, FeederFailed, feederPlan } from './parallel/feeder.js';
 
-export type { VerifyInput } from './prepare.js';
-export { RULE_MODULES } from './share.js';
+export type { VerifyInput } from './correlate/prepare.js';
+export { RULE_MODULES } from './judge/judge.js';
 
 /** One service judged over all shares. */
 interface Judged {

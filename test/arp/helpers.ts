@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { forEachPacket } from '../../src/decode/stream.js';
 import { ArpAnalyzer, type ArpContext, type ArpReport } from '../../src/verify/arp/index.js';
-import type { Finding } from '../../src/verify/findings.js';
+import type { Finding } from '../../src/verify/model/findings.js';
 import { fixtureDir } from './fixture-gen.js';
 
 export const fixture = (name: string): string => path.join(fixtureDir, `${name}.pcap`);

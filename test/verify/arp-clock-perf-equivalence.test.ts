@@ -22,9 +22,10 @@ import { LinkType, type Frame } from '../../src/decode/frame.js';
 import { PacketBuilder } from '../../src/replay/builder/index.js';
 import { ArpAnalyzer, type ArpReport } from '../../src/verify/arp/index.js';
 import { ArpCollector } from '../../src/verify/arp/records.js';
-import { estimateClocks, type ClockEstimate } from '../../src/verify/engine/clock.js';
-import type { LoadedPoint, PointKindName } from '../../src/verify/engine/load.js';
-import { extractRecord, type PacketRecord } from '../../src/verify/engine/record.js';
+import { estimateClocks, type ClockEstimate } from '../../src/verify/correlate/clock.js';
+import type { LoadedPoint, PointKindName } from '../../src/verify/read/points.js';
+import { extractRecord } from '../../src/verify/read/record.js';
+import type { PacketRecord } from '../../src/verify/model/record.js';
 
 // ---------------------------------------------------------------- ARP collector
 

@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sharedDir } from '../helpers/env.js';
-import { RULES, RULE_BY_ID, missingReason } from '../../src/verify/rules-catalog.js';
-import { fitsCycle, wrrCycle } from '../../src/verify/rules/sched.js';
+import { RULES, RULE_BY_ID, missingReason } from '../../src/verify/model/catalog.js';
+import { fitsCycle, wrrCycle } from '../../src/verify/judge/rules/sched.js';
 import { RULE_MODULES } from '../../src/verify/verify.js';
 
 const rulesMd = path.join(sharedDir, 'spec', 'rules.md');

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prepare, type VerifyInput } from '../../src/verify/prepare.js';
+import { prepare, type VerifyInput } from '../../src/verify/correlate/prepare.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { captureSets, makeVerifySet, pointArgs } from '../helpers/capture-sets.js';
 import { repoRoot } from '../helpers/env.js';

@@ -7,9 +7,10 @@
 import { serialize } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { newConnection, type Connection } from '../../src/verify/engine/connections.js';
-import { packConnections, unpackConnections } from '../../src/verify/engine/conn-transfer.js';
-import type { PacketRef } from '../../src/verify/engine/record.js';
+import { newConnection } from '../../src/verify/correlate/connections.js';
+import type { Connection } from '../../src/verify/model/connection.js';
+import { packConnections, unpackConnections } from '../../src/verify/parallel/conn-transfer.js';
+import type { PacketRef } from '../../src/verify/model/record.js';
 
 const ref: fc.Arbitrary<PacketRef | null> = fc.option(
   fc.record({

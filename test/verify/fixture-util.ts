@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { verify, type VerifyInput } from '../../src/verify/verify.js';
-import type { VerifyResult } from '../../src/verify/result.js';
+import type { VerifyResult } from '../../src/verify/model/result.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const fixturesDir = path.join(repoRoot, 'fixtures', 'verify');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RULE_BY_ID } from '../../src/verify/rules-catalog.js';
+import { RULE_BY_ID } from '../../src/verify/model/catalog.js';
 import { expectedOf, fixturesDir, problemRules, repoRoot, runSet, setNames } from './fixture-util.js';
 
 const sets = setNames();

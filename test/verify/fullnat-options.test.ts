@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { findToa, hasTimestamp, listOptions, optionMss, sackEdges, toaText } from '../../src/verify/engine/fnat-options.js';
-import type { PacketRecord } from '../../src/verify/engine/record.js';
+import { findToa, hasTimestamp, listOptions, optionMss, sackEdges, toaText } from '../../src/verify/judge/fnat-options.js';
+import type { PacketRecord } from '../../src/verify/model/record.js';
 import { encodeTcpOptions, type TcpOption } from '../../src/replay/builder/index.js';
 
 const rec = (opts: Uint8Array | null, flags = 0x10): PacketRecord => ({ tcpOpts: opts, flags }) as unknown as PacketRecord;

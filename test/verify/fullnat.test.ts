@@ -12,7 +12,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { verify, type VerifyInput } from '../../src/verify/verify.js';
-import type { VerifyResult } from '../../src/verify/result.js';
+import type { VerifyResult } from '../../src/verify/model/result.js';
 import { renderLadder } from '../../src/verify/report/ladder.js';
 import { hasCommand, isCI, repoRoot } from '../helpers/env.js';
 import { distReady, runDecode } from '../differential/cli.js';

@@ -14,8 +14,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../src/decode/capture/writer.js';
-import { shareFilter, type ShareSpec } from '../../src/verify/engine/partition.js';
-import { mergeReaders, PointReader } from '../../src/verify/engine/stream.js';
+import { shareFilter, type ShareSpec } from '../../src/verify/parallel/partition.js';
+import { mergeReaders, PointReader } from '../../src/verify/read/stream.js';
 import type { Service } from '../../src/verify/service/model.js';
 
 const service = {

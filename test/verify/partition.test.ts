@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../src/decode/decoder.js';
 import { LinkType, type Frame } from '../../src/decode/frame.js';
-import { bucketRange, shareFilter, shareSkip, type ShareSpec } from '../../src/verify/engine/partition.js';
+import { bucketRange, shareFilter, shareSkip, type ShareSpec } from '../../src/verify/parallel/partition.js';
 import type { Service } from '../../src/verify/service/model.js';
 
 const VIP = [192, 0, 2, 10];

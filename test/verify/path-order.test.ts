@@ -5,9 +5,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Trace } from '../../src/verify/engine/connections.js';
-import { blankRecord, type PacketRecord, type Role } from '../../src/verify/engine/record.js';
-import { pathOrder } from '../../src/verify/rules/common.js';
+import type { Trace } from '../../src/verify/model/connection.js';
+import { blankRecord } from '../../src/verify/read/record.js';
+import type { PacketRecord, Role } from '../../src/verify/model/record.js';
+import { pathOrder } from '../../src/verify/judge/rules/common.js';
 
 const ROLES: readonly Role[] = ['C', 'Di', 'De', 'R'];
 

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWrite, writeCaptureSet } from '../../src/replay/replay.js';
-import { RecordPool } from '../../src/verify/engine/record.js';
+import { RecordPool } from '../../src/verify/read/record.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { verify, type VerifyInput } from '../../src/verify/verify.js';
 import { expectedOf, fixturesDir, repoRoot, setNames } from './fixture-util.js';

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { verify } from '../../src/verify/verify.js';
-import type { VerifyResult } from '../../src/verify/result.js';
+import type { VerifyResult } from '../../src/verify/model/result.js';
 import { repoRoot } from './fixture-util.js';
 
 const replayDir = path.join(repoRoot, 'fixtures', 'replay');

@@ -19,7 +19,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runWrite, writeCaptureSet, type ReplayWriteOptions } from '../../src/replay/replay.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { verify, type VerifyInput } from '../../src/verify/verify.js';
-import type { VerifyResult } from '../../src/verify/result.js';
+import type { VerifyResult } from '../../src/verify/model/result.js';
 import { repoRoot } from './fixture-util.js';
 
 const need = (cond: boolean, reason: string): boolean => {

@@ -4,7 +4,7 @@
  * The core answers ARP for the VIP (client side) and for the DIP/LIPs (RS side) itself.
  * Frames the director sent itself (its own source MACs) are ignored when captured back.
  */
-import { CapPort } from '../../live/cap-port.js';
+import { CapPort } from '../../decode/capture/cap-port.js';
 import { ReferenceDirector } from './director.js';
 import type { DirectorConfig, DirectorEvent } from './types.js';
 

@@ -9,7 +9,7 @@
 import { formatTimestamp } from '../../decode/frame.js';
 import { ipv4ToString, parseIpv4 } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
-import type { Finding, NotEvaluated } from '../findings.js';
+import type { Finding, NotEvaluated } from '../model/findings.js';
 import { learn, type Knowledge } from './knowledge.js';
 import { macText, parseMacNum } from './mac.js';
 import { ArpCollector, byTime, mergeCopies, type ArpRecord } from './records.js';

@@ -5,7 +5,7 @@
  */
 import { formatTimestamp } from '../../decode/frame.js';
 import { ipv4ToString } from '../../decode/addr.js';
-import type { Evidence, Finding } from '../findings.js';
+import type { Evidence, Finding } from '../model/findings.js';
 import { arpAnnounceHint, arpIgnoreHint, garpHint, poisonedHint } from './hints.js';
 import { describeMac, shortName, type Knowledge } from './knowledge.js';
 import { macText } from './mac.js';

@@ -2,7 +2,7 @@
  * Public shapes of the ARP diagnosis (`lvsaudit arp`, and the ARP part of `verify`).
  * Everything here is plain JSON-friendly data: the JSON reporter writes it as is.
  */
-import type { Finding, NotEvaluated } from '../findings.js';
+import type { Finding, NotEvaluated } from '../model/findings.js';
 
 /** What the caller knows before looking at packets. All optional: the rest is inferred. */
 export interface ArpContext {

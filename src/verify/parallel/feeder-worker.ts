@@ -13,13 +13,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureError } from '../../decode/capture/index.js';
-import { DirectorAnswers } from '../engine/director-answers.js';
-import type { ReaderSummary } from '../engine/load.js';
-import { WHOLE } from '../engine/partition.js';
-import { PackingReader } from '../engine/packing-reader.js';
-import { RecordPacker, WireRing, WireStrings } from '../engine/record-wire.js';
-import { Feed, type FeedPlan, type PointExtent } from '../feed.js';
-import { entryKeepForServices } from '../prepare.js';
+import { DirectorAnswers } from '../read/director-answers.js';
+import type { ReaderSummary } from '../read/points.js';
+import { WHOLE } from './partition.js';
+import { PackingReader } from './packing-reader.js';
+import { RecordPacker, WireRing, WireStrings } from './record-wire.js';
+import { Feed, type FeedPlan, type PointExtent } from '../read/feed.js';
+import { entryKeepForServices } from '../correlate/prepare.js';
 import type { FeederMessage, FeederTask } from './feeder.js';
 
 const task = workerData as FeederTask;

@@ -24,12 +24,13 @@ import { CaptureError } from '../../decode/capture/index.js';
 import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
 import type { ArpReport } from '../arp/types.js';
-import type { AnswerNote, DirectorAnswers } from '../engine/director-answers.js';
-import type { ReaderSummary } from '../engine/load.js';
-import type { PacketRecord, RecordPool } from '../engine/record.js';
-import { RecordUnpacker, WireRing, type RecordBatch } from '../engine/record-wire.js';
-import type { FeedPlan, PointExtent, RecordSource } from '../feed.js';
-import type { VerifyInput } from '../prepare.js';
+import type { AnswerNote, DirectorAnswers } from '../read/director-answers.js';
+import type { ReaderSummary } from '../read/points.js';
+import type { RecordPool } from '../read/record.js';
+import type { PacketRecord } from '../model/record.js';
+import { RecordUnpacker, WireRing, type RecordBatch } from './record-wire.js';
+import type { FeedPlan, PointExtent, RecordSource } from '../read/feed.js';
+import type { VerifyInput } from '../correlate/prepare.js';
 import { captureBytes, SPLIT_MIN_BYTES } from './index.js';
 
 /** Records (and ticks) per batch, and batches in the ring (18 MB in all): the feeder may run

@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { busyElsewhere } from '../../decode/parallel/idle.js';
 import { threadsFromEnv } from '../../decode/parallel/index.js';
 import { runThread, type ThreadFailure } from '../../decode/parallel/thread.js';
-import { packConnections, unpackConnections, type PackedConnections } from '../engine/conn-transfer.js';
-import type { ShareSpec } from '../engine/partition.js';
-import { anyFullnat, type VerifyInput } from '../prepare.js';
-import type { EngineShare, ShareResult } from '../share.js';
+import { packConnections, unpackConnections, type PackedConnections } from './conn-transfer.js';
+import type { ShareSpec } from './partition.js';
+import type { VerifyInput } from '../correlate/prepare.js';
+import { anyFullnat } from '../service/model.js';
+import type { EngineShare, ShareResult } from '../judge/judge.js';
 
 /** Below this many capture bytes in all, one thread: a helper's start (~50 ms) would not pay. */
 export const SPLIT_MIN_BYTES = 16 * 1024 * 1024;

@@ -5,8 +5,8 @@
  * points and services.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { canSplit, fingerprint, PhaseClock, prepare } from '../prepare.js';
-import { LateCopy, runShare } from '../share.js';
+import { canSplit, fingerprint, PhaseClock, prepare } from '../correlate/prepare.js';
+import { LateCopy, runShare } from '../judge/judge.js';
 import { postable, type HelperResult, type HelperTask } from './index.js';
 
 const task = workerData as HelperTask;

@@ -4,7 +4,7 @@
  * opens one file in Wireshark instead of hunting frames across captures.
  */
 import { readCapture, PcapngWriter } from '../../decode/capture/index.js';
-import type { Finding } from '../findings.js';
+import type { Finding } from '../model/findings.js';
 
 export async function writeEvidencePcapng(findings: readonly Finding[], outPath: string): Promise<number> {
   // capture → frame → comment lines and the point the capture belongs to

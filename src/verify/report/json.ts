@@ -1,6 +1,6 @@
 /** `--format json`: one document, the shape cli.md promises ("verify"). */
 import { VERSION } from '../../version.js';
-import type { VerifyResult } from '../result.js';
+import type { VerifyResult } from '../model/result.js';
 
 export function renderJson(r: VerifyResult): string {
   const doc = {

@@ -3,8 +3,8 @@
  * test. Failures carry the findings; rules that could not be evaluated are skipped with the
  * reason (never reported as passed).
  */
-import type { Finding } from '../findings.js';
-import type { VerifyResult } from '../result.js';
+import type { Finding } from '../model/findings.js';
+import type { VerifyResult } from '../model/result.js';
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -4,7 +4,7 @@
  * on the way (so a NAT dst rewrite, a TTL decrement or a FullNAT seq shift is visible at once).
  */
 import Table from 'cli-table3';
-import type { ConnectionLadder, LadderCopy } from '../result.js';
+import type { ConnectionLadder, LadderCopy } from '../model/result.js';
 
 const ROLES: LadderCopy['role'][] = ['client', 'director-in', 'director-out', 'rs'];
 

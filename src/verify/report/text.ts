@@ -4,8 +4,8 @@
  * terminal; frame numbers are the ones Wireshark shows.
  */
 import Table from 'cli-table3';
-import type { Finding, Severity } from '../findings.js';
-import type { VerifyResult } from '../result.js';
+import type { Finding, Severity } from '../model/findings.js';
+import type { VerifyResult } from '../model/result.js';
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 

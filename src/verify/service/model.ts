@@ -328,3 +328,12 @@ export function describeService(s: Service): string {
   if (s.sorryServer) out += ` sorry ${formatHostPort(s.sorryServer.ip, s.sorryServer.port)}`;
   return out;
 }
+
+/** Whether any service forwards (to any of its real servers) by FullNAT. */
+export function anyFullnat(services: readonly Service[]): boolean {
+  return services.some((s) => s.method === 'fullnat' || s.realServers.some((r) => r.method === 'fullnat'));
+}
+
+export function isFullnat(s: Service): boolean {
+  return s.realServers.length > 0 ? s.realServers.every((r) => r.method === 'fullnat') : s.method === 'fullnat';
+}

@@ -1,0 +1,365 @@
+/**
+ * Correlation for FullNAT services (lvs-behavior.md §2.1, §3.1).
+ *
+ * A FullNAT director rewrites both ends: the client leg is CIP:cport ↔ VIP:vport, the RS leg is
+ * LIP:lport ↔ RIP:rport, and the client's sequence space is shifted by a per-connection delta.
+ * Nothing the NAT/DR/TUN tracker keys on survives, so this tracker follows the two legs
+ * separately and links them by what FullNAT leaves alone:
+ *  - the SYN: the director forwards the client's SYN with its IP ID unchanged (§2.1 "ID/TOS/DF
+ *    unchanged"), so an RS-leg SYN is the client SYN with the same IP ID seen just before it;
+ *  - the SYN-ACK: the RS's ISN is not shifted (no synproxy), so both legs' SYN-ACKs carry the
+ *    same seq — this link survives a director capture that is missing.
+ * The TOA is deliberately not used to link: a TOA naming the wrong client is a fault to report.
+ *
+ * Within a linked connection the copies of one packet are grouped into traces by the fields the
+ * director does not shift: client → RS by (ack, flags, payload length), RS → client by (seq,
+ * flags, payload length), preferring the copy with the same IP ID. The seq of client packets
+ * and the ack of RS packets are what the delta rules judge, so they are kept out of the key: a
+ * drifting delta is reported as fnat.seq-delta, not as a packet that was never forwarded.
+ *
+ * Same streaming contract as ConnectionTracker: add() in corrected-time order, sweep(now)
+ * finalises connections closed (or idle) for longer than the grace, finish() the rest.
+ */
+import { TcpFlag } from '../../decode/packet.js';
+import { IDLE_STEP_WINDOWS, newConnection, sortedByTime } from './connections.js';
+import type { Connection } from '../model/connection.js';
+import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, type TraceGrouping } from './traces.js';
+import type { EngineContext } from './context.js';
+import { numericKey, refOf } from '../read/record.js';
+import type { PacketRecord, PacketRef, Role } from '../model/record.js';
+import { LiveConnections } from './live.js';
+
+export interface FnatLeg {
+  lip: string;
+  lport: number;
+  rip: string;
+  rport: number;
+  /** seq of the SYN toward the RS (client ISN + delta), null when the SYN was not seen. */
+  synSeq: number | null;
+  /** RS ISN (its SYN-ACK seq), null until seen. */
+  rsIsn: number | null;
+  /** Records held until the leg is linked to its client connection. */
+  records: PacketRecord[];
+  firstT: number;
+  lastT: number;
+  closed: boolean;
+  finC2s: boolean;
+  finS2c: boolean;
+  conn: Connection | null;
+  linkedBy: 'syn' | 'syn-ack' | null;
+  /** Another live leg on the same LIP:lport → RIP:rport when this one started (fnat.src). */
+  reuseOf: { client: string; cport: number; since: number; ref: PacketRef | null } | null;
+  synRef: PacketRef | null;
+}
+
+export interface FnatInfo {
+  leg: FnatLeg | null;
+  clientFamily: 4 | 6;
+}
+
+const infos = new WeakMap<Connection, FnatInfo>();
+
+/** FullNAT facts of a connection built by FnatTracker (undefined for other trackers' connections). */
+export function fnatInfo(c: Connection): FnatInfo | undefined {
+  return infos.get(c);
+}
+
+const SYN = TcpFlag.SYN;
+const ACK = TcpFlag.ACK;
+const isPureSyn = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === SYN;
+const isSynAck = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === (SYN | ACK);
+
+interface Stamped<T> {
+  v: T;
+  t: number;
+}
+
+export class FnatTracker {
+  readonly all: Connection[] = [];
+  /** RS-leg connections never linked to a client connection (RS capture only, or unmatched). */
+  unlinkedLegs = 0;
+  /** The connections holding records, and the counters that show memory stays bounded. */
+  readonly liveSet = new LiveConnections();
+  private readonly current = new Map<string, Connection>();
+  private readonly legs = new Map<string, FnatLeg[]>();
+  private readonly unlinked = new Set<FnatLeg>();
+  private readonly clientSynById = new Map<number, Stamped<Connection>[]>();
+  private readonly legSynById = new Map<number, Stamped<FnatLeg>[]>();
+  private readonly clientSynAck = new Map<number, Stamped<Connection>>();
+  private readonly legSynAck = new Map<number, Stamped<FnatLeg>>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly onFinal: (c: Connection) => void,
+    private readonly idleNs = 60e9,
+  ) {}
+
+  /** An RS-leg packet: to/from a configured RIP, on its port — or on any port when the other
+   *  end is a configured local address (a director using the wrong port is fnat.src, not noise). */
+  private rsLegEnd(rip: string, port: number, other: string): boolean {
+    const rs = this.ctx.rsByIp.get(rip);
+    if (!rs) return false;
+    return rs.port === 0 || rs.port === port || this.ctx.service.vport === 0 || this.ctx.service.localAddresses.includes(other);
+  }
+
+  add(r: PacketRecord): void {
+    const { vip, vport, protocol } = this.ctx.service;
+    r.role = null;
+    if (r.proto !== protocol) return;
+    // The first fragment of a datagram: the director reassembles before translating (§2.1), so
+    // its forwarded copy is the whole segment, which the last fragment's trace cannot match.
+    if (r.ip.mf) return;
+    const kind = this.ctx.points[r.point]!.kind;
+    if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
+      if (kind !== 'rs') this.clientLeg(r, true);
+    } else if (r.ip.src === vip && (vport === 0 || r.sport === vport)) {
+      if (kind !== 'rs') this.clientLeg(r, false);
+    } else if (this.rsLegEnd(r.ip.dst, r.dport, r.ip.src)) {
+      if (kind !== 'client') this.rsLeg(r, true);
+    } else if (this.rsLegEnd(r.ip.src, r.sport, r.ip.dst)) {
+      if (kind !== 'client') this.rsLeg(r, false);
+    }
+  }
+
+  private clientLeg(r: PacketRecord, c2s: boolean): void {
+    const cip = c2s ? r.ip.src : r.ip.dst;
+    const cport = c2s ? r.sport : r.dport;
+    const key = `${cip}|${cport}`;
+    let c = this.current.get(key);
+    const syn = c2s && isPureSyn(r);
+    if (c && syn && c.isn !== r.seq) c = undefined;
+    if (!c) {
+      const isn = syn ? r.seq : null;
+      c = newConnection(cip, cport, isn);
+      infos.set(c, { leg: null, clientFamily: cip.includes(':') ? 6 : 4 });
+      this.current.set(key, c);
+      this.all.push(c);
+    }
+    const kind = this.ctx.points[r.point]!.kind;
+    r.c2s = c2s;
+    r.role = kind === 'client' ? 'C' : c2s ? 'Di' : 'De';
+    this.liveSet.attach(c, r);
+    if (syn && r.ip.id !== 0) {
+      push(this.clientSynById, r.ip.id, { v: c, t: r.t });
+      const legs = this.legSynById.get(r.ip.id);
+      const leg = legs && nearest(legs, r.t, this.ctx.windowNs, (l) => l.conn === null);
+      if (leg) this.link(leg, c, 'syn');
+    }
+    if (!c2s && isSynAck(r)) {
+      this.clientSynAck.set(r.seq, { v: c, t: r.t });
+      const l = this.legSynAck.get(r.seq);
+      if (l && l.v.conn === null && Math.abs(l.t - r.t) <= 2 * this.ctx.windowNs) this.link(l.v, c, 'syn-ack');
+    }
+  }
+
+  private rsLeg(r: PacketRecord, c2s: boolean): void {
+    const lip = c2s ? r.ip.src : r.ip.dst;
+    const lport = c2s ? r.sport : r.dport;
+    const rip = c2s ? r.ip.dst : r.ip.src;
+    const rport = c2s ? r.dport : r.sport;
+    const key = `${lip}|${lport}|${rip}|${rport}`;
+    let list = this.legs.get(key);
+    if (!list) this.legs.set(key, (list = []));
+    const syn = c2s && isPureSyn(r);
+    let leg: FnatLeg | undefined;
+    if (syn) {
+      // The same seq is a copy or retransmission of that leg's SYN — unless the client SYN it
+      // forwards (same IP ID) belongs to another connection: a reused LIP:lport whose
+      // (deterministic) secure ISN repeats.
+      const cs = r.ip.id !== 0 ? this.clientSynById.get(r.ip.id) : undefined;
+      const fwdOf = cs ? nearest(cs, r.t, this.ctx.windowNs, () => true) : null;
+      leg = list.find((l) => l.synSeq === r.seq && (fwdOf === null || l.conn === null || l.conn === fwdOf));
+      if (!leg) {
+        const liveOther = list.find((l) => !l.closed && r.t - l.lastT < this.idleNs);
+        leg = this.newLeg(lip, lport, rip, rport, r);
+        leg.synSeq = r.seq;
+        if (liveOther) {
+          const oc = liveOther.conn;
+          leg.reuseOf = { client: oc?.client ?? '?', cport: oc?.cport ?? 0, since: liveOther.firstT, ref: liveOther.synRef };
+        }
+        list.push(leg);
+      }
+    } else if (list.length === 1) {
+      leg = list[0]!;
+    } else if (list.length > 1) {
+      // One 4-tuple with several legs (reuse): the one whose sequence space the packet is in.
+      let best = Infinity;
+      for (const l of list) {
+        if (l.synSeq === null) continue;
+        const d = ((c2s ? r.seq : r.ack) - l.synSeq) >>> 0;
+        // Ties (a repeated ISN): the newest leg, later packets belong to the latest connection.
+        if (d <= best) {
+          best = d;
+          leg = l;
+        }
+      }
+      leg ??= list[list.length - 1]!;
+    }
+    if (!leg) {
+      leg = this.newLeg(lip, lport, rip, rport, r);
+      list.push(leg);
+    }
+    const kind = this.ctx.points[r.point]!.kind;
+    r.c2s = c2s;
+    r.role = kind === 'rs' ? 'R' : c2s ? 'De' : 'Di';
+    if (syn) leg.synRef ??= refOf(r);
+    if (r.t > leg.lastT) leg.lastT = r.t;
+    if ((r.flags & TcpFlag.RST) !== 0) leg.closed = true;
+    if ((r.flags & TcpFlag.FIN) !== 0) {
+      if (c2s) leg.finC2s = true;
+      else leg.finS2c = true;
+      if (leg.finC2s && leg.finS2c) leg.closed = true;
+    }
+    if (leg.conn) this.liveSet.attach(leg.conn, r);
+    else {
+      leg.records.push(r);
+      this.liveSet.hold(1);
+    }
+    if (syn && r.ip.id !== 0 && leg.conn === null) {
+      push(this.legSynById, r.ip.id, { v: leg, t: r.t });
+      const cs = this.clientSynById.get(r.ip.id);
+      const c = cs && nearest(cs, r.t, this.ctx.windowNs, (x) => infos.get(x)!.leg === null);
+      if (c) this.link(leg, c, 'syn');
+    }
+    if (!c2s && isSynAck(r)) {
+      leg.rsIsn = r.seq;
+      this.legSynAck.set(r.seq, { v: leg, t: r.t });
+      const c = this.clientSynAck.get(r.seq);
+      if (leg.conn === null && c && infos.get(c.v)!.leg === null && Math.abs(c.t - r.t) <= 2 * this.ctx.windowNs) this.link(leg, c.v, 'syn-ack');
+    }
+  }
+
+  private newLeg(lip: string, lport: number, rip: string, rport: number, r: PacketRecord): FnatLeg {
+    const leg: FnatLeg = {
+      lip,
+      lport,
+      rip,
+      rport,
+      synSeq: null,
+      rsIsn: null,
+      records: [],
+      firstT: r.t,
+      lastT: r.t,
+      closed: false,
+      finC2s: false,
+      finS2c: false,
+      conn: null,
+      linkedBy: null,
+      reuseOf: null,
+      synRef: null,
+    };
+    this.unlinked.add(leg);
+    return leg;
+  }
+
+  private link(leg: FnatLeg, c: Connection, by: 'syn' | 'syn-ack'): void {
+    const info = infos.get(c)!;
+    if (info.leg !== null || leg.conn !== null) return;
+    info.leg = leg;
+    leg.conn = c;
+    leg.linkedBy = by;
+    this.unlinked.delete(leg);
+    this.liveSet.hold(-leg.records.length);
+    for (const x of leg.records) this.liveSet.attach(c, x);
+    leg.records = [];
+  }
+
+  sweep(now: number): void {
+    const grace = 2 * this.ctx.windowNs;
+    for (const c of this.liveSet.due(now, grace, this.idleNs, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
+    for (const leg of this.unlinked) {
+      const quiet = now - leg.lastT;
+      if ((leg.closed && quiet > grace) || quiet > this.idleNs) this.dropLeg(leg);
+    }
+    const old = now - 4 * this.ctx.windowNs;
+    for (const m of [this.clientSynById, this.legSynById] as Map<number, Stamped<unknown>[]>[]) {
+      for (const [k, l] of m) {
+        const keep = l.filter((x) => x.t >= old);
+        if (keep.length === 0) m.delete(k);
+        else if (keep.length !== l.length) m.set(k, keep);
+      }
+    }
+    for (const m of [this.clientSynAck, this.legSynAck] as Map<number, Stamped<unknown>>[]) for (const [k, x] of m) if (x.t < old) m.delete(k);
+  }
+
+  finish(): void {
+    for (const c of [...this.liveSet.active]) this.finalise(c);
+    for (const leg of [...this.unlinked]) this.dropLeg(leg);
+  }
+
+  private dropLeg(leg: FnatLeg): void {
+    this.unlinked.delete(leg);
+    this.liveSet.hold(-leg.records.length);
+    leg.records = [];
+    this.unlinkedLegs++;
+    this.forgetLeg(leg);
+  }
+
+  private forgetLeg(leg: FnatLeg): void {
+    const key = `${leg.lip}|${leg.lport}|${leg.rip}|${leg.rport}`;
+    const list = this.legs.get(key);
+    if (!list) return;
+    const i = list.indexOf(leg);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.legs.delete(key);
+  }
+
+  private finalise(c: Connection): void {
+    const info = infos.get(c)!;
+    const leg = info.leg;
+    if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
+    if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
+    c.traces = [];
+    // IP IDs tell packets apart only when the director keeps them (the SYN link proved it).
+    groupTraces(c, this.ctx.windowNs, fnatGrouping(leg?.linkedBy === 'syn'));
+    if (leg) {
+      c.backend = leg.rip;
+      c.backendFrom = c.records.some((r) => r.role === 'De' && r.c2s) ? 'director' : 'rs';
+      c.scheduled = c.records.some((r) => r.role === 'De' && r.c2s);
+    }
+    this.onFinal(c);
+    this.liveSet.release(c);
+    c.records = [];
+    c.traces = [];
+    if (leg) this.forgetLeg(leg);
+  }
+}
+
+function push<K, T>(m: Map<K, T[]>, k: K, v: T): void {
+  const l = m.get(k);
+  if (l) l.push(v);
+  else m.set(k, [v]);
+}
+
+/** The candidate closest in time (within the window) that passes `ok`. */
+function nearest<T>(list: Stamped<T>[], t: number, windowNs: number, ok: (v: T) => boolean): T | null {
+  let best: Stamped<T> | null = null;
+  for (const x of list) {
+    if (Math.abs(x.t - t) > windowNs || !ok(x.v)) continue;
+    if (!best || Math.abs(x.t - t) < Math.abs(best.t - t)) best = x;
+  }
+  return best ? best.v : null;
+}
+
+/** FullNAT rewrites the server's seq on the client leg and the client's on the RS leg (§3.2), so
+ *  the key of a client→server copy is its ack, of a reply its seq. A copy prefers the trace with
+ *  its own IPv4 ID; when the director keeps IDs (linked by SYN), a copy on the other leg with
+ *  another ID is another packet (IPv6 has no ID, and NAT64 makes one up). */
+function fnatGrouping(idsKept: boolean): TraceGrouping {
+  return {
+    key: (r) => (r.c2s ? numericKey(1, 0, r.ack, r.flags, r.payloadLen, 0) : numericKey(0, r.seq, 0, r.flags, r.payloadLen, 0)),
+    fit: (t, r) => {
+      if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && x.ip.id === r.ip.id)) return FIT_BEST;
+      if (idsKept && r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) return FIT_NO;
+      return FIT_MAYBE;
+    },
+  };
+}
+
+/** Which leg a copy was captured on: the client leg (C and the director's client side) or the RS leg. */
+export function legOf(r: PacketRecord): 'client' | 'rs' {
+  const role: Role | null = r.role;
+  if (role === 'C') return 'client';
+  if (role === 'R') return 'rs';
+  return (role === 'Di') === r.c2s ? 'client' : 'rs';
+}

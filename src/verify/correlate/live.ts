@@ -1,0 +1,82 @@
+/**
+ * The connections currently holding packets, shared by the NAT/DR/TUN and the FullNAT trackers:
+ * attaching a record and the counters that show memory is bounded by live connections, not by
+ * capture length (stats.maxLiveConnections / maxLivePackets).
+ */
+import { TcpFlag } from '../../decode/packet.js';
+import type { Connection } from '../model/connection.js';
+import type { PacketRecord } from '../model/record.js';
+
+export class LiveConnections {
+  readonly active = new Set<Connection>();
+  /** The closed ones among them: between idle scans, a sweep only looks at these. */
+  private readonly closing = new Set<Connection>();
+  /** Corrected time of the next scan of every live connection for idleness (due). */
+  private nextIdleScan = -Infinity;
+  /** Records attached to a connection over the run. */
+  correlated = 0;
+  /** Records held right now, and the most held at once. */
+  held = 0;
+  maxHeld = 0;
+  /** Most connections holding records at once. */
+  maxActive = 0;
+
+  /** Adds a record to its connection, reopening a judged one (a long idle gap splits it). */
+  attach(c: Connection, r: PacketRecord): void {
+    if (!this.active.has(c)) {
+      if (c.segments > 0) c.records = [];
+      c.segments++;
+      this.active.add(c);
+      if (this.active.size > this.maxActive) this.maxActive = this.active.size;
+    }
+    c.records.push(r);
+    this.hold(1);
+    if (r.t > c.lastT) c.lastT = r.t;
+    if ((r.flags & TcpFlag.RST) !== 0) c.closed = true;
+    if ((r.flags & TcpFlag.FIN) !== 0) {
+      if (r.c2s) c.finC2s = true;
+      else c.finS2c = true;
+      if (c.finC2s && c.finS2c) c.closed = true;
+    }
+    if (c.closed) this.closing.add(c);
+    this.correlated++;
+  }
+
+  /** Counts records held outside connections too (FullNAT legs waiting to be linked). */
+  hold(n: number): void {
+    this.held += n;
+    if (this.held > this.maxHeld) this.maxHeld = this.held;
+  }
+
+  /**
+   * Connections due for judgement: closed and quiet for `graceNs`, or idle for `idleNs`. Sweeps
+   * come every sixteenth of a window; walking every live connection each time cost a long,
+   * quiet capture with many idle keep-alive connections far more than its packets did. So a
+   * sweep looks at the closed ones, and at all of them for idleness only when `now` crosses a
+   * multiple of `idleStepNs` (a multiple of the sweep grid), judged as of that multiple: the
+   * connections a thread of a split run judges do not depend on when its sweeps fall. An idle
+   * connection is judged up to `idleStepNs` after its idle time. When the idle time is within
+   * the grace (UDP flows, which never close), every sweep looks at every connection.
+   */
+  due(now: number, graceNs: number, idleNs: number, idleStepNs: number): Connection[] {
+    const out: Connection[] = [];
+    if (idleNs <= graceNs) {
+      for (const c of this.active) if (now - c.lastT > idleNs) out.push(c);
+      return out;
+    }
+    for (const c of this.closing) if (now - c.lastT > graceNs) out.push(c);
+    if (now >= this.nextIdleScan) {
+      const at = Math.floor(now / idleStepNs) * idleStepNs;
+      for (const c of this.active) if (!c.closed && at - c.lastT > idleNs) out.push(c);
+      this.nextIdleScan = at + idleStepNs;
+    }
+    return out;
+  }
+
+  /** The connection was judged: it holds nothing any more. */
+  release(c: Connection): void {
+    this.active.delete(c);
+    this.closing.delete(c);
+    this.held -= c.records.length;
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Flow correlation rules (rules.md "Flow correlation"): was every packet that reached the
+ * director forwarded, did forwarded copies arrive, did anything reach a real server around the
+ * director, and where do RSTs and SYN retransmissions come from.
+ */
+import type { Connection, Trace } from '../../model/connection.js';
+import type { EngineContext } from '../../correlate/context.js';
+import type { PacketRecord } from '../../model/record.js';
+import { CAPTURE_END_SLACK_NS } from '../../read/points.js';
+import { copyAt, insideCapture, isRst, isSyn, type RuleModule } from './common.js';
+
+/**
+ * A client packet the director correctly did not forward as it arrived (lvs-behavior.md):
+ *  - a first IP fragment: the kernel reassembles before IPVS, so the forwarded copy is the whole
+ *    datagram (same client address, IP ID and seq, payload = all fragments) — §1.6 gather_frags;
+ *  - answered by the director with ICMP time-exceeded (TTL ≤ 1, §1.2 step 3, R1) or with
+ *    fragmentation-needed / packet-too-big for a DF packet above the MTU (§1.2 step 5, R8);
+ *  - a non-SYN packet of a connection IPVS never scheduled (no SYN seen, nothing of it forwarded):
+ *    no conn entry → not scheduled, delivered to the director's own stack, which may answer RST
+ *    (§1.7).
+ */
+function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord): boolean {
+  const answers = ctx.answers;
+  if (Di.ip.mf && answers) {
+    const whole = answers.reassembledPayload(Di.ip.src, Di.ip.dst, Di.ip.id);
+    for (const t of c.traces) {
+      if (!t.c2s) continue;
+      const fwd = copyAt(t, 'De') ?? copyAt(t, 'R');
+      // With the whole datagram's size known, seq + size identify the reassembled copy, so a
+      // director that also rewrites the IP ID is judged by rewrite.ip-fields, not reported here.
+      const same = whole < 0 ? fwd?.ip.id === Di.ip.id : fwd?.payloadLen === whole;
+      if (fwd && same && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src) return true;
+    }
+  }
+  const icmp = answers?.icmpFor(Di.ip.src, Di.sport, Di.ip.id, Di.seq);
+  if (icmp) {
+    const timeExceeded = icmp.family === 4 ? icmp.type === 11 : icmp.type === 3;
+    if (timeExceeded && Di.ip.ttl <= 1) return true;
+    const tooBig = icmp.family === 4 ? icmp.type === 3 && icmp.code === 4 && Di.ip.df : icmp.type === 2;
+    if (tooBig && icmp.mtu > 0 && Di.ip.totalLen > icmp.mtu) return true;
+  }
+  if ((Di.flags & 0x02) === 0 && c.isn === null) {
+    const forwarded = c.traces.some((t) => t.c2s && (copyAt(t, 'De') !== undefined || copyAt(t, 'R') !== undefined));
+    if (!forwarded) return true;
+  }
+  return false;
+}
+
+export const flowRules: RuleModule = {
+  family: 'flow',
+  ids: ['flow.not-forwarded', 'flow.lost-in-transit', 'flow.bypassed-director', 'flow.unexpected-rst', 'flow.syn-retransmit'],
+  run(ctx, conns, sink) {
+    const dIdx = ctx.directorIdx;
+    const cIdx = ctx.clientIdx;
+    const dir = ctx.points[dIdx];
+    for (const c of conns) {
+      const synTraces: Trace[] = [];
+      for (const t of c.traces) {
+        const C = copyAt(t, 'C');
+        const Di = copyAt(t, 'Di');
+        const De = copyAt(t, 'De');
+        const R = copyAt(t, 'R');
+        if (t.c2s) {
+          if (dir && Di) {
+            // A packet at the very end of the director capture may have left after tcpdump stopped.
+            const atEnd = Di.ts >= dir.lastTs - CAPTURE_END_SLACK_NS && !De;
+            if (!atEnd && Di.ip.ttl > 1) {
+              sink.check('flow.not-forwarded');
+              if (!De && !R && !refusedAsSpecified(ctx, c, Di)) {
+                const expect = c.backend ? ` to real server ${c.backend}` : '';
+                sink.add(
+                  'flow.not-forwarded',
+                  c,
+                  `a client packet reached the director (frame ${Di.frame}) and no forwarded copy${expect} left it within ${ctx.windowNs / 1e6} ms`,
+                  'the director dropped it: check `ipvsadm -Lnc` for the connection, that the real server is present with weight > 0, conntrack/firewall FORWARD rules and rp_filter on the director',
+                  C ? [C, Di] : [Di],
+                );
+              }
+            }
+          }
+          if (De) {
+            const rip = c.backend;
+            const rsIdx = rip ? ctx.rsPointByIp.get(rip) : undefined;
+            if (rsIdx !== undefined && insideCapture(ctx, rsIdx, De.t)) {
+              sink.check('flow.lost-in-transit');
+              if (!R) {
+                sink.add(
+                  'flow.lost-in-transit',
+                  c,
+                  `a copy forwarded to ${rip} (frame ${De.frame}) never reached the real-server capture`,
+                  'check the link/switch between director and real server, the RS firewall, and the RS capture filter',
+                  [De],
+                );
+              }
+            }
+          }
+          if (dir && R && !Di && !De && R.ip.dst === ctx.service.vip && !R.outer && insideCapture(ctx, dIdx, R.t)) {
+            sink.check('flow.bypassed-director');
+            sink.add(
+              'flow.bypassed-director',
+              c,
+              `a packet to the VIP reached ${ctx.points[R.point]!.name} without passing the director (src MAC ${R.srcMac ?? '?'})`,
+              "the client (or its router) resolves the VIP to the real server's MAC: set arp_ignore=1 and arp_announce=2 on the real servers and flush the client's ARP cache",
+              C ? [C, R] : [R],
+            );
+          } else if (dir && R) {
+            sink.check('flow.bypassed-director');
+          }
+          if (isSyn(C ?? Di ?? De ?? R!)) synTraces.push(t);
+        } else {
+          // Replies: lost between director and client (NAT), or between RS and client (DR/TUN).
+          const from = De ?? (ctx.methods.has('nat') ? undefined : R);
+          if (from && cIdx >= 0 && insideCapture(ctx, cIdx, from.t)) {
+            sink.check('flow.lost-in-transit');
+            if (!C) {
+              sink.add(
+                'flow.lost-in-transit',
+                c,
+                `a reply (frame ${from.frame} at ${ctx.points[from.point]!.name}) never reached the client capture`,
+                'check the path back to the client (routers, firewalls, asymmetric routing)',
+                [from],
+              );
+            }
+          }
+        }
+        // RSTs: the originating leg must show it.
+        const any = t.list[0]!;
+        if (isRst(any)) {
+          const originRole = t.c2s ? 'C' : 'R';
+          const originIdx = t.c2s ? cIdx : c.backend ? ctx.rsPointByIp.get(c.backend) ?? -1 : -1;
+          if (originIdx >= 0 && insideCapture(ctx, originIdx, any.t)) {
+            sink.check('flow.unexpected-rst');
+            if (!copyAt(t, originRole)) {
+              sink.add(
+                'flow.unexpected-rst',
+                c,
+                `an RST on the ${t.c2s ? 'client → server' : 'server → client'} leg that the ${t.c2s ? 'client' : 'real server'} did not send`,
+                'the director or a middlebox generated it: check conn_reuse_mode/expire_nodest_conn on the director and stateful firewalls on the path',
+                t.list,
+              );
+            }
+          }
+        }
+      }
+      // SYN retransmission: the client sent its SYN again because the first one got no answer.
+      // Say where it was lost: at the director (not forwarded) or after it (forwarded, no reply).
+      if (synTraces.length > 1) {
+        sink.check('flow.syn-retransmit');
+        const first = synTraces[0]!;
+        const second = synTraces[1]!;
+        const answeredBefore = c.traces.some((t) => !t.c2s && t.t0 < second.t0 && (t.list[0]!.flags & 0x12) === 0x12);
+        const Di = copyAt(first, 'Di');
+        const fwd = copyAt(first, 'De') ?? copyAt(first, 'R');
+        if (!answeredBefore && (Di || fwd)) {
+          const droppedAtDirector = Di !== undefined && fwd === undefined;
+          sink.add(
+            'flow.syn-retransmit',
+            c,
+            droppedAtDirector
+              ? 'the client retransmitted its SYN because the director dropped the first one'
+              : `the client retransmitted its SYN: the first was forwarded${c.backend ? ` to ${c.backend}` : ''} and never answered`,
+            droppedAtDirector
+              ? 'a SYN hitting an old connection entry is dropped when it uses conntrack (conn_reuse_mode, lvs-behavior.md §1.7); also check for no available real server'
+              : `the real server dropped the SYN silently: VIP not configured on it (DR/TUN: ip addr add VIP/32 dev lo), a firewall, or rp_filter on ${c.backend ?? 'the real server'}`,
+            synTraces.flatMap((t) => t.list).slice(0, 8),
+          );
+        }
+      }
+    }
+  },
+};

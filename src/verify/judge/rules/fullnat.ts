@@ -1,0 +1,583 @@
+/**
+ * FullNAT rules (rules.md "FullNAT"; lvs-behavior.md §2.1–2.4 Alibaba, §3.1 DPVS, §3.4 RS
+ * modules, §7 R9–R13) over connections built by engine/fnat-tracker.ts, whose traces join the
+ * client leg (CIP:cport ↔ VIP:vport) and the RS leg (LIP:lport ↔ RIP:rport).
+ *
+ * Which copy is judged: the one the director sent, else the one the next point received —
+ * client → RS: RS-leg copy at the director (De), else at the RS (R), against the client-leg copy
+ * the director received (Di), else the client's own (C); replies the other way round.
+ *
+ * TOA presence follows the profile (R12): alibaba puts it in the SYN and in every
+ * non-SYN/RST/FIN packet whose ack is RS ISN+1; dpvs not in the SYN, FIN allowed. The packet that
+ * matters is the handshake-completing ACK — the only one the RS module reads (§3.4) — so its
+ * TOA is reported on its own. A missing TOA is fnat.toa-no-room (warning) when the option space
+ * or the MTU had no room under the profile's insertion logic (R13): alibaba gives up when the
+ * options exceed 40 − TOA length or the segment exceeds MTU − TOA length; dpvs first prunes
+ * NOPs and old TOAs and, outside the SYN, SACK blocks. When dpvs inserted TOA after pruning,
+ * what it removed is checked against what it may remove.
+ */
+import type { Connection, Trace } from '../../model/connection.js';
+import type { EngineContext } from '../../correlate/context.js';
+import { fnatInfo, type FnatInfo } from '../../correlate/fnat-tracker.js';
+import {
+  findToa,
+  hasTimestamp,
+  listOptions,
+  optionMss,
+  optionSpace,
+  profileToaKinds,
+  sackEdges,
+  toaText,
+  type Toa,
+} from '../fnat-options.js';
+import type { PacketRecord } from '../../model/record.js';
+import type { FindingSink } from '../sink.js';
+import { copyAt, hostPort, type RuleModule } from './common.js';
+
+const SYN = 0x02;
+const ACK = 0x10;
+const FIN = 0x01;
+const RST = 0x04;
+
+type FnatProfile = 'alibaba' | 'dpvs' | null;
+
+/** Client-leg and RS-leg copies of one trace, as the director received / sent them. */
+export interface LegCopies {
+  client: PacketRecord | undefined;
+  rs: PacketRecord | undefined;
+}
+
+export function legCopies(t: Trace): LegCopies {
+  return t.c2s
+    ? { client: copyAt(t, 'Di') ?? copyAt(t, 'C'), rs: copyAt(t, 'De') ?? copyAt(t, 'R') }
+    : { client: copyAt(t, 'De') ?? copyAt(t, 'C'), rs: copyAt(t, 'Di') ?? copyAt(t, 'R') };
+}
+
+const isPureSyn = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === SYN;
+
+/** Client sequence delta of a connection: from its SYN pair, else the first c2s pair. */
+export function seqDeltaOf(traces: readonly Trace[]): number | null {
+  let first: number | null = null;
+  for (const t of traces) {
+    if (!t.c2s) continue;
+    const { client, rs } = legCopies(t);
+    if (!client || !rs) continue;
+    const d = (rs.seq - client.seq) >>> 0;
+    if (isPureSyn(client)) return d;
+    first ??= d;
+  }
+  return first;
+}
+
+/** RS-side path MTU: the RS's MSS (its SYN-ACK) plus the headers, else Ethernet's 1500. */
+function pathMtu(traces: readonly Trace[]): number {
+  for (const t of traces) {
+    if (t.c2s) continue;
+    const { rs } = legCopies(t);
+    if (!rs || (rs.flags & (SYN | ACK)) !== (SYN | ACK)) continue;
+    const mss = optionMss(rs.tcpOpts);
+    if (mss > 0) return mss + (rs.ip.v === 4 ? 40 : 60);
+  }
+  return 1500;
+}
+
+/** Options dpvs never prunes (tcp_in_prune_options, §3.1): SYN MSS, WS, SACKP, TS, MPTCP, TFO; otherwise TS. */
+const DPVS_PROTECTED_SYN: ReadonlySet<number> = new Set([2, 3, 4, 8, 30, 34]);
+const DPVS_PROTECTED: ReadonlySet<number> = new Set([8]);
+
+/** Option space after dpvs's first pruning step (NOPs and old kind-254 removed), padded. */
+function dpvsAfterNopPrune(opts: Uint8Array | null): number {
+  let n = 0;
+  for (const o of listOptions(opts)) if (o.kind !== 1 && o.kind !== 254) n += o.len;
+  return (n + 3) & ~3;
+}
+
+/** Smallest option space dpvs can reach: only the protected options left. */
+function dpvsMinimalSpace(opts: Uint8Array | null, syn: boolean): number {
+  const keep = syn ? DPVS_PROTECTED_SYN : DPVS_PROTECTED;
+  let n = 0;
+  for (const o of listOptions(opts)) if (keep.has(o.kind)) n += o.len;
+  return (n + 3) & ~3;
+}
+
+/** Options as "kind:hexbytes" keys, without NOPs (which a director may add or prune). */
+function optionKeys(b: Uint8Array | null, skipIndex: number): string[] {
+  return listOptions(b)
+    .map((o, i) => ({ o, i }))
+    .filter(({ o, i }) => i !== skipIndex && o.kind !== 1)
+    .map(({ o }) => Buffer.from(b!.subarray(o.off, o.off + o.len)).toString('hex'));
+}
+
+const OPT_NAME: Record<number, string> = { 2: 'MSS', 3: 'window scale', 4: 'SACK-permitted', 5: 'SACK', 8: 'timestamp', 19: 'MD5', 29: 'TCP-AO', 30: 'MPTCP', 34: 'TFO', 254: 'kind 254' };
+
+const NOTE = {
+  toa: 'lvs-behavior.md §2.3 (ALI), §3.1 (DPVS), §3.4 (RS module), §7 R11–R13',
+};
+
+interface ConnView {
+  ctx: EngineContext;
+  c: Connection;
+  info: FnatInfo;
+  sink: FindingSink;
+  fp: FnatProfile;
+  traces: Trace[];
+}
+
+export interface FullnatRuleOptions {
+  /** TOA kinds accepted (--toa-kind); default per profile. */
+  toaKinds?: readonly number[];
+}
+
+export function makeFullnatRules(opts: FullnatRuleOptions = {}): RuleModule {
+  return {
+    family: 'fnat',
+    ids: [
+      'fnat.src',
+      'fnat.seq-delta',
+      'fnat.toa-missing',
+      'fnat.toa-mismatch',
+      'fnat.toa-placement',
+      'fnat.toa-format',
+      'fnat.toa-no-room',
+      'fnat.mss-adjust',
+      'fnat.ts-not-removed',
+      'fnat.mtu',
+      'rewrite.ttl',
+      'rewrite.ip-fields',
+      'rewrite.payload',
+      'rewrite.tcp-fields',
+    ],
+    run(ctx, conns, sink) {
+      const fp: FnatProfile = ctx.profile === 'alibaba' || ctx.profile === 'dpvs' ? ctx.profile : null;
+      for (const c of conns) {
+        const info = fnatInfo(c);
+        if (!info || !info.leg) continue;
+        const v: ConnView = { ctx, c, info, sink, fp, traces: [...c.traces].sort((a, b) => a.t0 - b.t0) };
+        srcRule(v);
+        seqDeltaRule(v);
+        toaRules(v, opts.toaKinds);
+        synRules(v);
+        invariantRules(v);
+      }
+    },
+  };
+}
+
+/** Default instance (profile TOA kinds). */
+export const fullnatRules: RuleModule = makeFullnatRules();
+
+function srcRule({ ctx, c, info, sink, traces }: ConnView): void {
+  const leg = info.leg!;
+  const { localAddresses } = ctx.service;
+  sink.check('fnat.src');
+  const first = traces.map((t) => (t.c2s ? legCopies(t).rs : undefined)).find((x) => x !== undefined);
+  const ev = first ? [first] : [];
+  const problems: string[] = [];
+  if (leg.lip === c.client) problems.push(`source not translated (still the client ${c.client})`);
+  else if (localAddresses.length > 0 && !localAddresses.includes(leg.lip)) {
+    problems.push(`source ${leg.lip} is not a local address of the service (${localAddresses.join(', ')})`);
+  }
+  const rs = ctx.rsByIp.get(leg.rip);
+  if (rs && rs.port !== 0 && rs.port !== leg.rport) problems.push(`destination port ${leg.rport}, configured ${rs.port}`);
+  if (problems.length > 0) {
+    sink.add(
+      'fnat.src',
+      c,
+      `forwarded as ${hostPort(leg.lip, leg.lport)} → ${hostPort(leg.rip, leg.rport)}: ${problems.join('; ')}`,
+      'FullNAT sends client → RS traffic from one of the service local addresses (ipvsadm -P … -z LIP / keepalived local_address_group, lvs-behavior.md §2.1); check the laddr list of this service',
+      ev,
+      'src',
+    );
+  }
+  if (leg.reuseOf) {
+    const o = leg.reuseOf;
+    sink.add(
+      'fnat.src',
+      c,
+      `${hostPort(leg.lip, leg.lport)} → ${hostPort(leg.rip, leg.rport)} is reused while it still serves the live connection of ${hostPort(o.client, o.cport)}`,
+      'the director must skip local ports in use toward the same RIP:port (ALI ip_vs_hbind_laddr, lport_tries, lvs-behavior.md §2.1): the RS cannot tell the two connections apart; check the lport range and the conn table (ipvsadm -Lnc)',
+      [...(leg.synRef ? [leg.synRef] : []), ...(o.ref ? [o.ref] : [])],
+      'reuse',
+    );
+  }
+}
+
+function seqDeltaRule({ c, sink, traces }: ConnView): void {
+  const delta = seqDeltaOf(traces);
+  if (delta === null) return;
+  const shift = (x: number): string => `${x >= 0x80000000 ? '-' : '+'}${x >= 0x80000000 ? 0x100000000 - x : x}`;
+  for (const t of traces) {
+    const { client, rs } = legCopies(t);
+    if (!client || !rs) continue;
+    sink.check('fnat.seq-delta');
+    if (t.c2s) {
+      const d = (rs.seq - client.seq) >>> 0;
+      if (d !== delta) {
+        sink.add(
+          'fnat.seq-delta',
+          c,
+          `client seq ${client.seq} forwarded as ${rs.seq}: delta ${shift(d)} differs from the connection's ${shift(delta)}`,
+          'FullNAT shifts the client sequence space by one constant per connection (tcp_in_adjust_seq, lvs-behavior.md §2.2, §7 R9); a changing delta desynchronises the RS (dup ACKs, resets)',
+          [client, rs],
+          'c2s',
+        );
+      }
+    } else {
+      const problems: string[] = [];
+      if ((rs.flags & ACK) !== 0 && ((rs.ack - delta) >>> 0) !== client.ack) {
+        problems.push(`ack ${rs.ack} forwarded as ${client.ack}, expected ${(rs.ack - delta) >>> 0}`);
+      }
+      const re = sackEdges(rs.tcpOpts);
+      const ce = sackEdges(client.tcpOpts);
+      for (let i = 0; i < Math.min(re.length, ce.length); i++) {
+        if (((re[i]! - delta) >>> 0) !== ce[i]) {
+          problems.push(`SACK edge ${re[i]} forwarded as ${ce[i]}, expected ${(re[i]! - delta) >>> 0}`);
+          break;
+        }
+      }
+      if (problems.length > 0) {
+        sink.add(
+          'fnat.seq-delta',
+          c,
+          `reply not shifted back by the delta ${shift(delta)}: ${problems.join('; ')}`,
+          'RS → client ack and every SACK edge must be shifted back by the same delta (tcp_out_adjust_seq, lvs-behavior.md §2.4, §7 R9); unshifted SACK blocks make the client retransmit or drop data',
+          [rs, client],
+          's2c',
+        );
+      }
+    }
+  }
+}
+
+interface ToaExpectation {
+  /** true: the profile inserts TOA here; false: it must not; null: cannot say. */
+  expected: boolean | null;
+  why: string;
+}
+
+function expectation(fp: FnatProfile, r: PacketRecord, rsIsn: number | null): ToaExpectation {
+  const syn = isPureSyn(r);
+  const ackMatch = rsIsn !== null && (r.flags & ACK) !== 0 && r.ack === ((rsIsn + 1) >>> 0);
+  if (syn) {
+    if (fp === 'alibaba') return { expected: true, why: 'alibaba inserts TOA into the SYN (tcp_fnat_in_handler, §2.2)' };
+    if (fp === 'dpvs') return { expected: false, why: 'dpvs does not insert TOA into SYNs since 30f421d1 (2023-12, §3.1)' };
+    return { expected: null, why: '' };
+  }
+  if ((r.flags & RST) !== 0) return { expected: false, why: 'no profile inserts TOA into an RST (§2.2, §3.1)' };
+  if (rsIsn === null) return { expected: null, why: '' };
+  if ((r.flags & FIN) !== 0) {
+    if (!ackMatch) return { expected: false, why: `TOA goes only on packets whose ack is RS ISN+1 (${(rsIsn + 1) >>> 0}) (§2.2, §3.1)` };
+    if (fp === 'alibaba') return { expected: false, why: 'alibaba does not insert TOA into FIN-carrying packets (§2.2)' };
+    if (fp === 'dpvs') return { expected: true, why: 'dpvs inserts TOA into a FIN whose ack is RS ISN+1 (fea3c435, §3.1)' };
+    return { expected: null, why: '' };
+  }
+  if (ackMatch) return { expected: true, why: 'every non-SYN/RST/FIN packet whose ack is RS ISN+1 carries TOA (§2.2, §3.1, R12)' };
+  return { expected: false, why: `TOA goes only on packets whose ack is RS ISN+1 (${(rsIsn + 1) >>> 0}) (§2.2, §3.1, R12)` };
+}
+
+function toaRules(v: ConnView, override: readonly number[] | undefined): void {
+  const { c, info, sink, fp, traces } = v;
+  const leg = info.leg!;
+  const family = info.clientFamily;
+  const toaLen = family === 4 ? 8 : 20;
+  const kinds = profileToaKinds(fp ?? 'dpvs', family, override);
+  const mtu = pathMtu(traces);
+  let handshake: Trace | null = null;
+  for (const t of traces) {
+    if (!t.c2s) continue;
+    const { rs } = legCopies(t);
+    if (rs && leg.rsIsn !== null && (rs.flags & (SYN | RST)) === 0 && (rs.flags & ACK) !== 0 && rs.ack === ((leg.rsIsn + 1) >>> 0)) {
+      handshake = t;
+      break;
+    }
+  }
+  const missingOther: PacketRecord[] = [];
+  let handshakeMissing: PacketRecord[] | null = null;
+  let synAbsent: PacketRecord | null = null;
+  const afMismatch = (rs: PacketRecord): boolean => rs.ip.v !== family;
+
+  for (const t of traces) {
+    if (!t.c2s) continue;
+    const { client, rs } = legCopies(t);
+    if (!rs) continue;
+    const toa: Toa | null = findToa(rs, client ? client.tcpOpts : undefined, kinds);
+    const exp = expectation(fp, rs, leg.rsIsn);
+    const ev = client ? [client, rs] : [rs];
+    const syn = isPureSyn(rs);
+    if (toa) {
+      sink.check('fnat.toa-format');
+      const lenOk = toa.len === toaLen;
+      const formatOk = kinds.has(toa.kind) && lenOk;
+      if (!formatOk) {
+        sink.add(
+          'fnat.toa-format',
+          c,
+          `TOA kind ${toa.kind} length ${toa.len} to ${leg.rip}: profile ${fp ?? 'default'} for an IPv${family} client expects kind ${[...kinds].join('/')} length ${toaLen}`,
+          `the RS TOA module reads only its own kind and length (ALI: 254/8; DPVS: 254/8 or 20; Jupiter: 200/201) and ignores any other, so the RS sees the LIP (${NOTE.toa}); match --profile/--toa-kind to the director, or the RS module to the director`,
+          ev,
+        );
+      }
+      sink.check('fnat.toa-placement');
+      if (toa.index !== 0) {
+        sink.add(
+          'fnat.toa-placement',
+          c,
+          `TOA is option #${toa.index + 1}, not the first option after the base TCP header`,
+          `ALI/DPVS insert TOA immediately after the 20-byte base header (§2.3, R11); an RS module that stops at an earlier EOL or a malformed option never finds it`,
+          ev,
+          'index',
+        );
+      }
+      if (exp.expected === false) {
+        sink.add(
+          'fnat.toa-placement',
+          c,
+          `TOA on a ${syn ? 'SYN' : (rs.flags & RST) !== 0 ? 'RST' : (rs.flags & FIN) !== 0 ? 'FIN' : 'packet'} toward ${leg.rip} (ack ${rs.ack}): ${exp.why}`,
+          fp ? `this capture does not follow profile ${fp}: if the director is another FullNAT implementation, check with its profile` : 'set --profile alibaba or dpvs',
+          ev,
+          syn ? 'syn' : 'other',
+        );
+      }
+      if (formatOk || (toa.family === family && lenOk)) {
+        sink.check('fnat.toa-mismatch');
+        if (toa.addr !== c.client || toa.port !== c.cport) {
+          sink.add(
+            'fnat.toa-mismatch',
+            c,
+            `${toaText(toa)} on the ${handshake === t ? 'handshake-completing ACK' : syn ? 'SYN' : 'packet'} toward ${leg.rip}, but this connection's client is ${hostPort(c.client, c.cport)}`,
+            'the RS application will log/authorise the wrong client: the director filled TOA from another connection or the wrong field (cp->cport/caddr, §2.3)',
+            ev,
+          );
+        }
+      }
+      sink.check('fnat.mtu');
+      if (rs.ip.totalLen > mtu) {
+        sink.add(
+          'fnat.mtu',
+          c,
+          `a TOA-carrying segment of ${rs.ip.totalLen} bytes left toward ${leg.rip}; path MTU ${mtu} (RS MSS + headers)`,
+          'ALI skips TOA when skb->len > MTU − TOA length (FAIL_LEN), DPVS prunes or skips (EDPVS_FRAG) (§2.3, §3.1, R13): this segment will be dropped or fragmented',
+          ev,
+        );
+      }
+      if (exp.expected === true) {
+        sink.check('fnat.toa-missing');
+        sink.check('fnat.toa-no-room');
+      }
+      if (client && fp) removedOptions(v, client, rs, toa);
+      continue;
+    }
+    if (client && fp) removedOptions(v, client, rs, null);
+    if (exp.expected !== true) continue;
+    sink.check('fnat.toa-missing');
+    sink.check('fnat.toa-no-room');
+    // Absent where the profile inserts it: legitimately (no room, MTU, family) or not.
+    const base = client ?? rs;
+    let noRoom: string | null = null;
+    if (fp === 'alibaba' && afMismatch(rs)) noRoom = `client IPv${family} and RS IPv${rs.ip.v}: alibaba adds no TOA across families (FULLNAT_ADD_TOA_FAIL_PROTO)`;
+    else if (fp === 'dpvs') {
+      const minimal = dpvsMinimalSpace(base.tcpOpts, syn);
+      const prunedLen = base.ip.totalLen - (optionSpace(base.tcpOpts) - minimal);
+      if (minimal + toaLen > 40) noRoom = `options need ${minimal} bytes even after pruning every unprotected option; TOA needs ${toaLen} of 40`;
+      else if (prunedLen + toaLen > mtu) noRoom = `the segment (${prunedLen} bytes after pruning) + TOA exceeds the path MTU ${mtu}`;
+    } else {
+      const space = optionSpace(base.tcpOpts);
+      if (space + toaLen > 40) noRoom = `options already use ${space} of 40 bytes; TOA needs ${toaLen}`;
+      else if (base.ip.totalLen + toaLen > mtu) noRoom = `the ${base.ip.totalLen}-byte segment + TOA exceeds the path MTU ${mtu}`;
+    }
+    if (noRoom !== null) {
+      sink.add(
+        'fnat.toa-no-room',
+        c,
+        `no TOA on ${handshake === t ? 'the handshake-completing ACK' : syn ? 'the SYN' : 'a packet'} toward ${leg.rip}: ${noRoom}`,
+        `legitimate under profile ${fp ?? 'default'} (§2.3, §3.1, R13)${handshake === t ? ', but the RS will see the LIP as the peer of this connection' : ''}`,
+        ev,
+        handshake === t ? 'handshake' : 'other',
+      );
+      continue;
+    }
+    if (syn) synAbsent = rs;
+    else if (handshake === t) handshakeMissing = ev;
+    else missingOther.push(rs);
+  }
+
+  if (handshakeMissing) {
+    const also = [synAbsent ? 'the SYN' : null, missingOther.length > 0 ? `${missingOther.length} later packet(s) with ack RS ISN+1` : null].filter(Boolean);
+    sink.add(
+      'fnat.toa-missing',
+      c,
+      `the handshake-completing ACK reached ${leg.rip} without TOA although there was room — the RS module reads only this packet, so the RS sees ${hostPort(leg.lip, leg.lport)} instead of ${hostPort(c.client, c.cport)}${also.length > 0 ? ` (also missing from ${also.join(' and ')})` : ''}`,
+      `the director did not insert TOA (ALI/DPVS toa_entry, tcp_opt_add_toa; ${NOTE.toa}); check the FullNAT build/sysctls and ipvsadm --ext-stats counters`,
+      [...handshakeMissing, ...(synAbsent ? [synAbsent] : []), ...missingOther.slice(0, 3)],
+      'handshake',
+    );
+    return;
+  }
+  if (missingOther.length > 0) {
+    sink.add(
+      'fnat.toa-missing',
+      c,
+      `${missingOther.length} packet(s) toward ${leg.rip} with ack RS ISN+1 carry no TOA although the profile inserts it there (the handshake-completing ACK ${handshake ? 'had it' : 'was not seen'})`,
+      `profile ${fp ?? 'default'} inserts TOA into every such packet (${NOTE.toa}); harmless for the RS module, which reads the handshake ACK, unless that ACK is lost`,
+      missingOther.slice(0, 4),
+      'other',
+    );
+  }
+  if (synAbsent) {
+    sink.add(
+      'fnat.toa-placement',
+      c,
+      `no TOA in the SYN toward ${leg.rip}: alibaba inserts TOA into the SYN (§2.2); dpvs since 2023-12 does not (§3.1)`,
+      'the capture looks like a DPVS director: check with --profile dpvs',
+      [synAbsent],
+      'syn',
+    );
+  }
+}
+
+/**
+ * Options the director removed from a client → RS packet. Both profiles turn the SYN timestamp
+ * into NOPs (§2.2, §3.1). Alibaba removes nothing else (no compaction, §2.3). DPVS may drop NOPs
+ * and old TOAs, and outside a SYN SACK blocks — the latter only when TOA would not fit otherwise
+ * (tcp_in_prune_options, §3.1).
+ */
+function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: PacketRecord, toa: Toa | null): void {
+  // A malformed option (e.g. a TOA with a wrong length byte) hides what follows it.
+  if (listOptions(rs.tcpOpts).some((o) => o.broken) || (toa && toa.len !== 8 && toa.len !== 20)) return;
+  const syn = isPureSyn(client);
+  const before = optionKeys(client.tcpOpts, -1);
+  const after = optionKeys(rs.tcpOpts, toa ? toa.index : -1);
+  const left = [...after];
+  const removed: string[] = [];
+  for (const k of before) {
+    const i = left.indexOf(k);
+    if (i >= 0) left.splice(i, 1);
+    else removed.push(k);
+  }
+  const kindOf = (k: string): number => parseInt(k.slice(0, 2), 16);
+  const allowed = (k: string): boolean => {
+    const kind = kindOf(k);
+    if (syn && kind === 8) return true; // timestamp → NOPs in the SYN (§2.2, §3.1)
+    if (fp !== 'dpvs') return false;
+    if (kind === 254) return true;
+    // Unprotected options may go only when the options minus NOPs and old TOAs still leave no room.
+    if (toa && !(syn ? DPVS_PROTECTED_SYN : DPVS_PROTECTED).has(kind)) return dpvsAfterNopPrune(client.tcpOpts) + toa.len > 40;
+    return false;
+  };
+  sink.check('rewrite.tcp-fields');
+  const bad = removed.filter((k) => !allowed(k));
+  if (bad.length > 0) {
+    sink.add(
+      'rewrite.tcp-fields',
+      c,
+      `the director removed ${bad.map((k) => OPT_NAME[kindOf(k)] ?? `kind ${kindOf(k)}`).join(', ')} from a client packet${toa ? ' while inserting TOA' : ''}`,
+      fp === 'dpvs'
+        ? 'DPVS prunes NOPs and old TOAs first and drops unprotected options only when TOA still does not fit (SYN: MSS, WS, SACKP, TS, MPTCP, TFO protected; otherwise TS) (tcp_in_prune_options, lvs-behavior.md §3.1)'
+        : 'Alibaba FullNAT only replaces the SYN timestamp with NOPs and inserts TOA; it never removes client options (lvs-behavior.md §2.2, §2.3)',
+      [client, rs],
+      'pruned',
+    );
+  }
+}
+
+
+function synRules({ c, info, sink, traces }: ConnView): void {
+  const family = info.clientFamily;
+  for (const t of traces) {
+    const { client, rs } = legCopies(t);
+    if (!rs) continue;
+    if (t.c2s && isPureSyn(rs)) {
+      sink.check('fnat.ts-not-removed');
+      if (hasTimestamp(rs.tcpOpts) && (!client || hasTimestamp(client.tcpOpts))) {
+        sink.add(
+          'fnat.ts-not-removed',
+          c,
+          `the SYN toward ${rs.ip.dst} still carries the timestamp option`,
+          'ALI (timestamp_remove_entry=1) and DPVS replace the SYN timestamp with NOPs (§2.2, §3.1, R10): the RS would negotiate timestamps that break with many clients behind one LIP (PAWS)',
+          client ? [client, rs] : [rs],
+        );
+      }
+    }
+    if (!t.c2s && client && (rs.flags & (SYN | ACK)) === (SYN | ACK)) {
+      sink.check('fnat.mss-adjust');
+      const rsMss = optionMss(rs.tcpOpts);
+      const got = optionMss(client.tcpOpts);
+      const want = rsMss < 0 ? -1 : rsMss - (family === 4 ? 8 : 20);
+      if (got !== want) {
+        sink.add(
+          'fnat.mss-adjust',
+          c,
+          `SYN-ACK MSS ${rsMss < 0 ? 'none' : rsMss} from the RS reached the client as ${got < 0 ? 'none' : got}; expected ${want < 0 ? 'none' : want} (RS MSS − ${family === 4 ? 8 : 20})`,
+          'the director lowers the SYN-ACK MSS by the TOA length (mss_adjust_entry, tcp_opt_adjust_mss; §2.4, §3.1, R10) so that a full-size client segment still fits the MTU with TOA',
+          [rs, client],
+        );
+      }
+    }
+  }
+}
+
+/** What FullNAT must leave alone on both legs (§2.1, §3.1, §7 R2, R4): TTL, IP ID, DF/MF, TOS, payload. */
+function invariantRules({ ctx, c, sink, traces }: ConnView): void {
+  for (const t of traces) {
+    const { client, rs } = legCopies(t);
+    if (!client || !rs) continue;
+    const [a, b] = t.c2s ? [client, rs] : [rs, client];
+    const across = a.point === b.point && a.point === ctx.directorIdx;
+    if (across) {
+      sink.check('rewrite.ttl');
+      const want = 0;
+      if (a.ip.ttl - b.ip.ttl !== want) {
+        sink.add(
+          'rewrite.ttl',
+          c,
+          `TTL ${a.ip.ttl} → ${b.ip.ttl} across the director (${t.c2s ? 'client → RS' : 'reply'}); FullNAT (${ctx.profile}) keeps the TTL`,
+          'ALI FullNAT does not touch the TTL; DPVS only with xmit_ttl configured (lvs-behavior.md §2.1, §3.1, R2)',
+          [a, b],
+        );
+      }
+    }
+    sink.check('rewrite.ip-fields');
+    const diffs: string[] = [];
+    if (a.ip.id !== b.ip.id && a.ip.v === 4 && b.ip.v === 4) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
+    if (a.ip.df !== b.ip.df && a.ip.v === 4 && b.ip.v === 4) diffs.push(`DF ${a.ip.df ? 1 : 0} → ${b.ip.df ? 1 : 0}`);
+    if (a.ip.tos !== b.ip.tos) diffs.push(`TOS 0x${a.ip.tos.toString(16)} → 0x${b.ip.tos.toString(16)}`);
+    if (diffs.length > 0) {
+      sink.add('rewrite.ip-fields', c, `${diffs.join(', ')} between the client and RS legs`, 'FullNAT rewrites only addresses and ports (lvs-behavior.md §2.1, R4)', [a, b]);
+    }
+    if (a.hash >= 0 && b.hash >= 0 && a.payloadLen === b.payloadLen) {
+      sink.check('rewrite.payload');
+      if (a.hash !== b.hash) {
+        sink.add('rewrite.payload', c, `payload bytes differ between the client and RS legs (${a.payloadLen} bytes)`, 'TOA goes into the TCP options, never the payload (§2.3); a proxy-protocol header would change the length, not the bytes', [a, b]);
+      }
+    }
+  }
+}
+
+/**
+ * The flow rules for FullNAT connections, minus the client-leg connections that never had a SYN
+ * and never linked to an RS leg: a non-SYN packet without a connection entry is dropped by ALI
+ * (tcp_drop_entry, §2.6) and handed to the local stack by DPVS (§3.1), and a connection whose
+ * SYN precedes the captures cannot be linked to its RS leg — neither is a forwarding failure.
+ */
+export function fullnatFlow(flow: RuleModule): RuleModule {
+  return {
+    family: flow.family,
+    ids: flow.ids,
+    run(ctx, conns, sink) {
+      const judged: Connection[] = [];
+      for (const c of conns) {
+        const i = fnatInfo(c);
+        if (i && i.leg === null && c.isn === null) continue;
+        // A DF client segment larger than the RS-side path MTU is answered with ICMP
+        // frag-needed and dropped (§2.1, §3.1, R8): not forwarding it is correct.
+        const mtu = pathMtu(c.traces);
+        const oversize = (t: Trace): boolean => {
+          const { client, rs } = legCopies(t);
+          return t.c2s && !rs && client !== undefined && client.ip.df && client.ip.totalLen > mtu;
+        };
+        judged.push(c.traces.some(oversize) ? { ...c, traces: c.traces.filter((t) => !oversize(t)) } : c);
+      }
+      flow.run(ctx, judged, sink);
+    },
+  };
+}

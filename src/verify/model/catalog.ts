@@ -1,0 +1,138 @@
+/**
+ * Every rule id of rules.md with the facts the engine and the reporters need: severity,
+ * the capture points a rule cannot do without, and the forwarding methods it applies to.
+ * The summary table lists every rule of the run's methods from here, and a rule whose points
+ * are missing is reported as not evaluated with the reason (never as passed).
+ */
+import type { Severity } from './findings.js';
+import type { ForwardMethod } from '../service/model.js';
+
+export type PointNeed = 'client' | 'director' | 'rs';
+
+export type RuleFamily = 'capture' | 'checksum' | 'flow' | 'rewrite' | 'nat' | 'dr' | 'tun' | 'fnat' | 'arp' | 'sched';
+
+export interface RuleInfo {
+  id: string;
+  severity: Severity;
+  family: RuleFamily;
+  /** All of these points must be captured. */
+  needsAll: PointNeed[];
+  /** At least one of these points (besides needsAll); empty = no extra need. */
+  needsAny: PointNeed[];
+  /** Methods the rule applies to; empty = all. */
+  methods: ForwardMethod[];
+  /** Needs the configured service (not an inferred one). */
+  needsConfig: boolean;
+  /** Evaluated by the verify engine of this module (false: other engines, e.g. FullNAT, ARP). */
+  engine: 'verify' | 'arp' | 'fnat';
+  what: string;
+}
+
+const r = (
+  id: string,
+  severity: Severity,
+  family: RuleFamily,
+  needsAll: PointNeed[],
+  needsAny: PointNeed[],
+  methods: ForwardMethod[],
+  what: string,
+  opts: { needsConfig?: boolean; engine?: RuleInfo['engine'] } = {},
+): RuleInfo => ({
+  id,
+  severity,
+  family,
+  needsAll,
+  needsAny,
+  methods,
+  needsConfig: opts.needsConfig ?? false,
+  engine: opts.engine ?? 'verify',
+  what,
+});
+
+const NDT: ForwardMethod[] = ['nat', 'dr', 'tun'];
+/** FullNAT keeps TTL and IP fields too, its rules judge option removal (rules/fullnat.ts), and
+ *  the scheduling rules run on its connections as on the others. */
+const NDTF: ForwardMethod[] = [...NDT, 'fullnat'];
+/** The FullNAT engine pairs the client-side leg (client or director ingress) with the LIP leg:
+ *  real-server captures alone show only the LIP side, so nothing of FullNAT can be judged. */
+const FNAT_POINTS: PointNeed[] = ['client', 'director'];
+
+export const RULES: readonly RuleInfo[] = [
+  r('capture.truncated-file', 'warning', 'capture', [], [], [], 'capture file ends inside a record'),
+  r('capture.malformed', 'warning', 'capture', [], [], [], 'malformed header in a packet'),
+  r('capture.clock-offset', 'info', 'capture', [], [], [], 'clock offset of each capture against the client capture'),
+  r('checksum.ip', 'error', 'checksum', [], [], [], 'bad IPv4 header checksum on a received/forwarded packet'),
+  r('checksum.l4', 'error', 'checksum', [], [], [], 'bad TCP/UDP checksum on a received/forwarded packet'),
+  r('checksum.offload-likely', 'info', 'checksum', [], [], [], 'bad checksum on a packet the capturing host sent (TX offload)'),
+  r('flow.not-forwarded', 'error', 'flow', ['director'], [], [], 'packet for the VIP reached the director and was not forwarded'),
+  r('flow.lost-in-transit', 'warning', 'flow', ['director'], ['rs', 'client'], [], 'forwarded copy never reached the next capture point'),
+  r('flow.bypassed-director', 'error', 'flow', ['director', 'rs'], [], [], 'packet to the VIP reached a real server without passing the director'),
+  r('flow.unexpected-rst', 'warning', 'flow', [], ['client', 'rs'], [], 'RST on one leg that the other leg did not send'),
+  r('flow.syn-retransmit', 'warning', 'flow', [], ['director', 'rs'], [], 'client retransmitted a SYN that the director dropped (or that was forwarded and never answered)'),
+  r('rewrite.ttl', 'error', 'rewrite', ['director'], [], NDTF, 'TTL change across the director differs from the profile'),
+  r('rewrite.ip-fields', 'error', 'rewrite', [], [], NDTF, 'IP ID, DF/MF or TOS changed on a forwarded packet'),
+  r('rewrite.payload', 'error', 'rewrite', [], [], [], 'L4 payload bytes differ across points'),
+  r('rewrite.tcp-fields', 'error', 'rewrite', [], [], NDTF, 'TCP window/options changed where the method keeps them'),
+  r('nat.dst', 'error', 'nat', [], ['director', 'rs'], ['nat'], 'forwarded destination is not RIP:rport of a configured real server, or source changed'),
+  r('nat.reply-src', 'error', 'nat', ['director'], [], ['nat'], 'reply leaves the director without source rewritten to VIP:vport'),
+  r('nat.reply-bypass', 'error', 'nat', ['rs'], ['director', 'client'], ['nat'], 'real-server reply does not go back through the director'),
+  r('nat.rip-leak', 'error', 'nat', ['client'], [], ['nat'], 'client capture shows a packet from a RIP'),
+  r('dr.l3-modified', 'error', 'dr', ['director'], [], ['dr'], 'something besides MACs, TTL and IP checksum changed across the director'),
+  r('dr.dst-mac', 'error', 'dr', ['director', 'rs'], [], ['dr'], 'egress destination MAC is not the scheduled real server'),
+  r('dr.reply-src', 'error', 'dr', [], ['rs', 'client'], ['dr'], 'real-server reply source is not VIP:vport'),
+  r('dr.reply-via-director', 'warning', 'dr', ['rs', 'director'], [], ['dr'], 'real-server replies are sent to the director MAC'),
+  r('dr.vip-not-bound', 'error', 'dr', [], ['rs', 'client'], ['dr'], 'real server answers a forwarded SYN with RST/ICMP'),
+  r('tun.outer', 'error', 'tun', [], ['director', 'rs'], ['tun'], 'outer tunnel header wrong (dst, protocol, TTL, DF)'),
+  r('tun.inner', 'error', 'tun', ['director'], [], ['tun'], 'inner packet changed beyond TTL -1 and its checksum'),
+  r('tun.mtu', 'error', 'tun', ['director'], [], ['tun'], 'DF packet larger than MTU - tunnel overhead was forwarded'),
+  r('fnat.src', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'FullNAT source not a local address / LIP:lport reused', { engine: 'fnat' }),
+  r('fnat.seq-delta', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'FullNAT seq delta not constant', { engine: 'fnat' }),
+  r('fnat.toa-missing', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA missing', { engine: 'fnat' }),
+  r('fnat.toa-mismatch', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA address differs from client', { engine: 'fnat' }),
+  r('fnat.toa-placement', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA placement', { engine: 'fnat' }),
+  r('fnat.toa-format', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA format', { engine: 'fnat' }),
+  r('fnat.toa-no-room', 'warning', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA legitimately absent', { engine: 'fnat' }),
+  r('fnat.mss-adjust', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'SYN-ACK MSS not adjusted', { engine: 'fnat' }),
+  r('fnat.ts-not-removed', 'warning', 'fnat', [], FNAT_POINTS, ['fullnat'], 'timestamp option not stripped', { engine: 'fnat' }),
+  r('fnat.mtu', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA segment exceeds path MTU', { engine: 'fnat' }),
+  r('arp.vip-answered-by-rs', 'error', 'arp', [], [], [], 'ARP reply for the VIP from a non-director', { engine: 'arp' }),
+  r('arp.vip-announced-by-rs', 'error', 'arp', [], [], [], 'ARP request with sender VIP from a non-director', { engine: 'arp' }),
+  r('arp.vip-garp-by-non-director', 'error', 'arp', [], [], [], 'gratuitous ARP for the VIP from a non-director', { engine: 'arp' }),
+  r('arp.client-poisoned', 'error', 'arp', [], [], [], 'client sends VIP traffic to a non-director MAC', { engine: 'arp' }),
+  r('arp.flip-flop', 'warning', 'arp', [], [], [], 'IP alternates between two MACs', { engine: 'arp' }),
+  r('arp.changed-mac', 'info', 'arp', [], [], [], 'IP moved to a new MAC', { engine: 'arp' }),
+  r('arp.unsolicited-reply', 'warning', 'arp', [], [], [], 'ARP reply answering no request', { engine: 'arp' }),
+  r('arp.sender-mac-mismatch', 'warning', 'arp', [], [], [], 'ARP sender MAC differs from Ethernet source', { engine: 'arp' }),
+  r('arp.unanswered', 'warning', 'arp', [], [], [], 'who-has without reply', { engine: 'arp' }),
+  r('arp.garp-burst', 'info', 'arp', [], [], [], 'GARP timeline per VIP', { engine: 'arp' }),
+  r('sched.unknown-rs', 'error', 'sched', [], ['director', 'rs'], NDTF, 'connection forwarded to an address that is not a configured real server', { needsConfig: true }),
+  r('sched.weight0', 'error', 'sched', [], ['director', 'rs'], NDTF, 'new connection to a weight-0 real server', { needsConfig: true }),
+  r('sched.persistence', 'error', 'sched', [], ['director', 'rs'], NDTF, 'one client sent to two real servers within the persistence timeout', { needsConfig: true }),
+  r('sched.distribution', 'warning', 'sched', ['director'], [], NDTF, 'new-connection order inconsistent with the scheduler', { needsConfig: true }),
+];
+
+export const RULE_BY_ID: ReadonlyMap<string, RuleInfo> = new Map(RULES.map((x) => [x.id, x]));
+
+/** Severity of a rule id (unknown ids are errors: a typo must not hide a failure). */
+export function severityOf(id: string): Severity {
+  return RULE_BY_ID.get(id)?.severity ?? 'error';
+}
+
+/** Why a rule cannot run with these points/config/methods, or null when it can. */
+export function missingReason(
+  rule: RuleInfo,
+  have: ReadonlySet<PointNeed>,
+  methods: ReadonlySet<ForwardMethod>,
+  configured: boolean,
+): string | null {
+  if (rule.methods.length > 0 && methods.size > 0 && !rule.methods.some((m) => methods.has(m))) {
+    return `applies to ${rule.methods.join('/')}; the service uses ${[...methods].join('/')}`;
+  }
+  const missing = rule.needsAll.filter((p) => !have.has(p));
+  if (missing.length > 0) return `needs the ${missing.join(' and ')} capture (not given)`;
+  if (rule.needsAny.length > 0 && !rule.needsAny.some((p) => have.has(p))) {
+    return `needs a ${rule.needsAny.join(' or ')} capture (none given)`;
+  }
+  if (rule.needsConfig && !configured) return 'needs the service configuration (--config or flags); the service was inferred';
+  return null;
+}

@@ -1,0 +1,66 @@
+/**
+ * The compact copy of one decoded packet that verify keeps (read/record.ts extracts it): what
+ * correlation matches on and what the rules compare across points.
+ */
+import type { Direction } from '../../decode/frame.js';
+
+export interface IpFields {
+  v: 4 | 6;
+  src: string;
+  dst: string;
+  ttl: number;
+  id: number;
+  df: boolean;
+  mf: boolean;
+  tos: number;
+  proto: number;
+  totalLen: number;
+  checksumOk: boolean | null;
+}
+
+/** Where a copy sits on the path: client, director ingress/egress, real server. */
+export type Role = 'C' | 'Di' | 'De' | 'R';
+
+export interface PacketRecord {
+  /** Index into the run's point list. */
+  point: number;
+  capture: string;
+  frame: number;
+  /** Capture timestamp (ns, float) as recorded, and corrected by the point's clock offset. */
+  ts: number;
+  t: number;
+  srcMac: string | null;
+  dstMac: string | null;
+  /** pcapng epb_flags / SLL packet type direction. */
+  direction: Direction;
+  ifIndex: number;
+  interfaceId: number;
+  /** The transport-carrying IP header (the inner one for a tunnelled packet). */
+  ip: IpFields;
+  /** The outer header of a tunnelled packet (IPIP, GRE, GUE), else null. */
+  outer: IpFields | null;
+  tunnel: string | null;
+  proto: 'tcp' | 'udp';
+  sport: number;
+  dport: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  window: number;
+  payloadLen: number;
+  /** FNV-1a over the captured payload bytes; -1 when the payload is cut by snaplen. */
+  hash: number;
+  /** FNV-1a of the TCP option bytes (0 = none), compared across points. */
+  optSig: number;
+  /** Raw TCP option bytes (null = none): FullNAT rules read TOA, MSS, TS and SACK from them
+   *  (judge/fnat-options.ts). Only segments that carry options pay for the copy. */
+  tcpOpts: Uint8Array | null;
+  l4ChecksumOk: boolean | null;
+  /** Filled by classification. */
+  role: Role | null;
+  /** true: client → server direction. */
+  c2s: boolean;
+}
+
+/** What evidence needs of a packet: kept per connection after its packets are dropped. */
+export type PacketRef = Pick<PacketRecord, 'point' | 'capture' | 'frame' | 'role'>;

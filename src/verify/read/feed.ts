@@ -1,0 +1,168 @@
+/**
+ * The reading side of pass 2: every capture read side by side in corrected time
+ * (engine/stream.ts), with what must see every frame — frame counts and time extent per point,
+ * the ARP analysis, the director's ICMP answers and fragments — and the records merged, with
+ * the ticks on which connections are judged, into the judging side (share.ts).
+ *
+ * The reading runs on the judging thread itself (LocalFeed) or on a feeder thread
+ * (verify/parallel/feeder.ts), which runs this same code and posts the records packed; either
+ * way the judging side sees the same records, ticks, extents and answers in the same order.
+ */
+import type { CaptureWarning } from '../../decode/capture/index.js';
+import type { Packet } from '../../decode/packet.js';
+import { ArpAnalyzer } from '../arp/index.js';
+import type { ArpReport } from '../arp/types.js';
+import type { DirectorAnswers } from './director-answers.js';
+import type { PointKindName, ReaderSummary } from './points.js';
+import { shareFilter, shareSkip, type ShareSpec } from '../parallel/partition.js';
+import type { RecordPool } from './record.js';
+import type { PacketRecord } from '../model/record.js';
+import { mergeQueues, PointReader, type ReaderOptions } from './stream.js';
+import { keepForServices } from './keep.js';
+import { anyFullnat, type Service } from '../service/model.js';
+
+/** What pass 2's reading needs from pass 1, as plain data (a feeder thread is sent it). */
+export interface FeedPlan {
+  points: { name: string; kind: PointKindName; files: string[]; offsetNs: number }[];
+  windowNs: number;
+  /** Sweeps of the merge (ConnectionTracker.sweep) fall on this grid of corrected time. */
+  tickNs: number;
+  toaKinds?: number[];
+  services: Service[];
+  /** Keep only the services' records (a configured run; prepare.ts keepForServices). */
+  configured: boolean;
+}
+
+/** What every frame of a point updates (LoadedPoint has them): rules read the time extent
+ *  while pass 2 runs (rules/common.ts insideCapture, flow.not-forwarded). */
+export interface PointExtent {
+  frames: number;
+  firstTs: number;
+  lastTs: number;
+}
+
+/** Where pass 2's records come from. */
+export interface RecordSource {
+  /** Streams every record and tick in merge order; rejects with the first read error. */
+  run(onRecord: (r: PacketRecord) => void, onTick: (now: number) => void): Promise<void>;
+  /** Once run has ended: each capture file's reading, the capture warnings, the ARP report
+   *  (null when this source did no ARP analysis: a helper share's). */
+  readers(): ReaderSummary[];
+  readonly warnings: CaptureWarning[];
+  arpReport(): ArpReport | null;
+  /** Stops (also after a failure or a stop of the judging side). */
+  close(): Promise<void>;
+}
+
+export interface FeedOptions {
+  /** The main share: ARP analysis and capture warnings are its alone, and it decodes every frame. */
+  main: boolean;
+  spec: ShareSpec;
+  pool: RecordPool | null;
+}
+
+/**
+ * The captures read on this thread, by readers of kind R (made by `makeReader`): PointReaders
+ * queue records (LocalFeed), the feeder thread's PackingReaders packed entries.
+ */
+export class Feed<R extends PointReader> {
+  private readonly list: R[] = [];
+  readonly warnings: CaptureWarning[] = [];
+  private readonly arp: ArpAnalyzer | null;
+
+  constructor(
+    private readonly plan: FeedPlan,
+    extents: readonly PointExtent[],
+    answers: DirectorAnswers,
+    opts: FeedOptions,
+    makeReader: (file: string, point: number, opts: ReaderOptions) => R,
+  ) {
+    const { services } = plan;
+    const main = opts.main;
+    const vipList = services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip);
+    const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
+    const arp = main ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
+    this.arp = arp;
+    const keep = plan.configured ? keepForServices(services) : undefined;
+    const toa = plan.toaKinds ? { toaKinds: plan.toaKinds } : {};
+    const withOptions = anyFullnat(services);
+    const share = shareFilter(services, opts.spec);
+    // A helper share passes over other shares' plain TCP frames undecoded (ARP and capture
+    // checks need every frame decoded: the main share's).
+    const skip = main ? null : shareSkip(services, opts.spec);
+    const pool = opts.pool;
+    const warnings = this.warnings;
+    plan.points.forEach((p, i) => {
+      const atDirector = p.kind !== 'rs';
+      const x = extents[i]!;
+      // Every share keeps each point's time extent (rules ask whether a time lies inside a
+      // capture) and the director's ICMP answers and fragments; ARP is the main share's.
+      // (Pass 1 also gathers ARP sender bindings per point; the contexts pass 2 judges with are
+      // built from those before it starts, so pass 2 does not gather them again.)
+      const observeTime = (ts: number): void => {
+        x.frames++;
+        if (ts < x.firstTs) x.firstTs = ts;
+        if (ts > x.lastTs) x.lastTs = ts;
+      };
+      const observe = (pkt: Packet): void => {
+        // observeTime's work written out: a float argument to a call V8 does not inline is
+        // boxed, a heap number per frame.
+        const ts = pkt.tsSec * 1e9 + pkt.tsNsec;
+        x.frames++;
+        if (ts < x.firstTs) x.firstTs = ts;
+        if (ts > x.lastTs) x.lastTs = ts;
+        if (arp) arp.observe(pkt, p.name);
+        if (atDirector) answers.observe(pkt);
+      };
+      for (const file of p.files) {
+        this.list.push(
+          makeReader(file, i, {
+            ...toa,
+            ...(keep ? { keep } : {}),
+            offsetNs: p.offsetNs,
+            maxStepBackNs: plan.windowNs,
+            tcpOptions: withOptions,
+            ...(pool ? { pool } : {}),
+            ...(share ? { share } : {}),
+            ...(skip ? { skip, observeSkipped: observeTime } : {}),
+            ...(main ? { onWarning: (w: CaptureWarning) => warnings.push(w) } : {}),
+            observe,
+          }),
+        );
+      }
+    });
+  }
+
+  /** Merges the readers' queues: `take` takes the head item of the reader it is given. */
+  async merge(take: (reader: R) => void, onTick: (now: number) => void): Promise<void> {
+    try {
+      await mergeQueues(this.list, take, onTick, this.plan.tickNs);
+    } finally {
+      // A capture that fails to read ends the run: the other files are closed, not left to GC.
+      await this.close();
+    }
+  }
+
+  readers(): ReaderSummary[] {
+    return this.list;
+  }
+
+  arpReport(): ArpReport | null {
+    return this.arp ? this.arp.finish() : null;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.list.map((r) => r.close()));
+  }
+}
+
+/** The captures read on this thread, into records. */
+export class LocalFeed extends Feed<PointReader> implements RecordSource {
+  constructor(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, opts: FeedOptions) {
+    super(plan, extents, answers, opts, (file, point, o) => new PointReader(file, point, o));
+  }
+
+  run(onRecord: (r: PacketRecord) => void, onTick: (now: number) => void): Promise<void> {
+    return this.merge((reader) => onRecord(reader.shift()!), onTick);
+  }
+}
