@@ -108,7 +108,8 @@ function makeSection(name, env) {
 }
 
 /** What users get: with two free cores, pass 2 read on a feeder thread while the main one judges
- *  (verify/parallel/feeder.ts); with three or more, split by connection (SPLIT_MIN_CORES). */
+ *  (src/verify/parallel/feeder.ts); with three or more, split by connection
+ *  (src/verify/parallel/plan.ts SPLIT_MIN_CORES). */
 export const verifySection = makeSection('verify (NAT, 4 points)', {});
 /** Everything on one thread (LVSAUDIT_THREADS=1): what the feeder gains. */
 export const verifyOneThreadSection = makeSection('verify on one thread', { LVSAUDIT_THREADS: '1' });

@@ -27,7 +27,7 @@
  * Entry points: the CLI (main.js), the parallel summary's worker (worker.js, which
  * src/decode/parallel/index.ts finds next to the running code: both land in dist/bundle/) and
  * the split verify's helper (verify-worker.js) and verify's feeder thread (feeder-worker.js), both
- * found the same way by src/verify/parallel/.
+ * found the same way by src/verify/parallel/plan.ts.
  * `import.meta.url` becomes the bundle file's own URL. Children run as separate processes (lab
  * director child, VM guest) stay unbundled in dist/ and are found through src/package-root.ts.
  * bin/lvsaudit.js loads the bundle only when it is at least as new as dist/cli/main.js, so a plain

@@ -11,8 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const cli = path.join(root, 'bin', 'lvsaudit.js');
-const out = process.argv[2];
+// LVSAUDIT_BIN runs another build's CLI (an older checkout's bin/lvsaudit.js) over this tree's fixtures.
+const cli = process.env.LVSAUDIT_BIN ? path.resolve(process.env.LVSAUDIT_BIN) : path.join(root, 'bin', 'lvsaudit.js');
+const out = process.argv[2] ? path.resolve(process.argv[2]) : undefined;
 if (!out) {
   process.stderr.write('usage: snapshot-outputs.mjs DIR\n');
   process.exit(2);
@@ -51,7 +52,8 @@ function pointArgs(dir) {
 }
 
 function run(args, env = {}) {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'buffer', env: { ...process.env, ...env }, maxBuffer: 1 << 30 });
+  // Run in DIR so that the evidence file is named the same, relative, in every snapshot.
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: out, encoding: 'buffer', env: { ...process.env, ...env }, maxBuffer: 1 << 30 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
 }
 
@@ -78,7 +80,7 @@ for (const s of sets()) {
       writeFileSync(path.join(out, `${s.name}.${label}.${format}`), `exit ${r.status}\n${r.stderr}${body}`);
       count++;
     }
-    const pcap = path.join(out, `${s.name}.${label}.evidence.pcapng`);
+    const pcap = `${s.name}.${label}.evidence.pcapng`;
     const r = run([...args, '--format', 'text', '--pcap-out', pcap, '--show', ':']);
     writeFileSync(path.join(out, `${s.name}.${label}.show`), `exit ${r.status}\n${r.stderr}${r.stdout.toString('utf8')}`);
     count += 2;

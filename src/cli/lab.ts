@@ -1,13 +1,13 @@
 /**
- * `lvsaudit lab` (cli.md "replay and lab"):
- *   lab run --mode M --director reference|nftables|ipvs|ipvs-vm [--profile P] [--fault F]... [--out DIR] [--verify]
+ * `lvsaudit lab` (cli.md "lab"):
+ *   lab run --director reference|nftables|ipvs --mode M [--fault F]... [--profile P] [--out DIR] [--verify]
  *   lab down [--prefix P]      remove leftovers of labs (namespaces/links named lvsa-…)
  *   lab matrix [--case ID]...  the reference-director matrix as a table (exit 1 on a mismatch)
  *
- * Directors: `reference` = the userspace reference director in a netns lab (src/lab/reference-lab.ts);
- * `nftables` = the kernel's netfilter as director (src/lab/scenarios.ts, NAT/DR); `ipvs`/`ipvs-vm`
- * = real IPVS in a QEMU VM (src/cli/lab-ipvs.ts). Exit codes: with --verify, verify's (0/1);
- * 2 usage; 4 environment (not root, no cap, no VM).
+ * One lab for every director kind: one address plan (src/lab/plan.ts), one fault vocabulary
+ * (src/lab/faults.ts), one run sequence (src/lab/sequence.ts). The ipvs kind runs that sequence
+ * in a QEMU VM (src/lab/vm). Exit codes: with --verify verify's (0 no error finding, 1 one);
+ * without, 0 once the captures are written; 2 usage; 4 the environment cannot run the lab.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,39 +15,90 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import type { CommandRegistrar } from './registrar.js';
-import { addIpvsLabOptions, runLabIpvs, type LabIpvsOptions } from './lab-ipvs.js';
-import { checkProfile, defaultProfile, parseLabFaults, parseRefMode, runReferenceLab, type ReferenceLabResult } from '../lab/reference-lab.js';
-import { ADDR, resolveScenario, runScenario, type ScenarioResult } from '../lab/scenarios.js';
+import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
+import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
+import { ipvsCase } from '../lab/ipvs-director.js';
+import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '../lab/faults.js';
+import { labExitCode, runLabCase, type LabCase, type LabCaseResult } from '../lab/sequence.js';
+import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
 import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
-import { verify } from '../verify/verify.js';
-import { hasError } from '../verify/findings.js';
-import { parseServiceConfig, describeService, type Service } from '../verify/service/index.js';
+import { describeService, type Service } from '../verify/service/index.js';
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
-import type { VerifyResult } from '../verify/result.js';
+import type { VerifyResult } from '../verify/model/result.js';
 
-export interface LabRunOptions extends LabIpvsOptions {
+export interface LabRunOptions {
   director: string;
+  /** Modes; several (ipvs only) run in one VM boot. */
+  mode: string[];
   profile?: string;
+  scheduler?: string[];
+  fault?: string[];
+  connections?: number;
+  out?: string;
+  /** Run verify on the captures and exit with its code. */
+  verify?: boolean;
+  format?: string;
+  kernel?: string;
+  modules?: string;
+  accel?: string;
+  /** Seconds before the VM is killed. */
+  timeout?: number;
 }
 
-function oneMode(o: LabRunOptions): string {
-  const modes = (o.mode ?? []).flatMap((m) => m.split(',')).map((m) => m.trim()).filter(Boolean);
-  if (modes.length !== 1) throw new InputError(`--director ${o.director} runs one --mode at a time (nat, dr${o.director === 'reference' ? ', fullnat' : ''})`);
-  return modes[0]!;
+const SCHEDULER_RE = /^[a-z]{2,8}$/;
+
+function splitList(values: readonly string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
 }
 
-/** Options that only the VM director understands are usage errors elsewhere (not silently ignored). */
-function rejectVmOptions(o: LabRunOptions): void {
-  const vmOnly: Array<[string, unknown]> = [
-    ['--scheduler', o.scheduler?.length ? o.scheduler : undefined],
-    ['--kernel', o.kernel],
-    ['--modules', o.modules],
-    ['--timeout', o.timeout],
-    ['--accel', o.accel !== undefined && o.accel !== 'auto' ? o.accel : undefined],
+/** `--director` → kind (`ipvs-vm` is an alias of ipvs). */
+export function directorKind(name: string): DirectorKind {
+  const kind = name === 'ipvs-vm' ? 'ipvs' : name;
+  if (!DIRECTOR_KINDS.includes(kind as DirectorKind)) throw new InputError(`--director ${name}: expected ${DIRECTOR_KINDS.join(', ')} (or ipvs-vm)`);
+  return kind as DirectorKind;
+}
+
+/** Options that only some kinds understand are usage errors elsewhere (not silently ignored). */
+function rejectOptions(kind: DirectorKind, o: LabRunOptions): void {
+  const only: Array<[string, unknown, readonly DirectorKind[]]> = [
+    ['--scheduler', o.scheduler?.length ? o.scheduler : undefined, ['ipvs']],
+    ['--kernel', o.kernel, ['ipvs']],
+    ['--modules', o.modules, ['ipvs']],
+    ['--timeout', o.timeout, ['ipvs']],
+    ['--accel', o.accel !== undefined && o.accel !== 'auto' ? o.accel : undefined, ['ipvs']],
+    ['--profile', o.profile, ['reference']],
   ];
-  for (const [name, v] of vmOnly) if (v !== undefined) throw new InputError(`${name} applies to --director ipvs only`);
+  for (const [name, v, kinds] of only) {
+    if (v !== undefined && !kinds.includes(kind)) throw new InputError(`${name} applies to --director ${kinds.join(', ')} only`);
+  }
+}
+
+/** The cases an option set asks for (checked: InputError on a usage mistake). */
+export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[] {
+  const modes = splitList(o.mode);
+  if (modes.length === 0) throw new InputError('--mode is required');
+  if (modes.length > 1 && kind !== 'ipvs') throw new InputError(`--director ${kind} runs one --mode at a time (several modes share one VM boot with --director ipvs)`);
+  if (o.connections !== undefined && (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 50)) {
+    throw new InputError('--connections must be an integer from 1 to 50');
+  }
+  const faults = o.fault ?? [];
+  const cases: LabCase[] = [];
+  for (const m of modes) {
+    const mode = checkKindMode(kind, m);
+    if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
+    else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections));
+    else {
+      const schedulers = splitList(o.scheduler);
+      if (schedulers.length === 0) schedulers.push('rr');
+      for (const s of schedulers) {
+        if (!SCHEDULER_RE.test(s)) throw new InputError(`--scheduler ${s}: not a scheduler name`);
+        cases.push(ipvsCase(mode, s, faults, o.connections));
+      }
+    }
+  }
+  return cases;
 }
 
 function outDir(o: LabRunOptions): string {
@@ -60,102 +111,144 @@ function serviceLines(r: VerifyResult): string[] {
   return (Array.isArray(s) ? s : [s]).map((x) => describeService(x as Service));
 }
 
-function connectionLines(conns: ScenarioResult['connections']): string[] {
-  return conns.map((c) => `  :${c.localPort} ${c.ok ? `answered by ${c.body}` : `failed (${c.error ?? 'no HTTP 200'})`}`);
+function verifyText(v: VerifyResult | null): string {
+  return v ? `\n${renderText(v, { serviceLines: serviceLines(v) })}` : '';
 }
 
-function renderReferenceText(r: ReferenceLabResult, dir: string): string {
+function renderCaseText(r: LabCaseResult, dir: string): string {
+  const stats = r.facts.directorStats as { in: number; out: number } | null | undefined;
   const lines = [
-    `lab: reference director, mode ${r.mode}, profile ${r.profile}, prefix ${r.prefix} (removed)`,
-    `faults: ${[...r.faults.director, ...r.faults.rs.map((f) => `${f.rs}:${f.kind}`)].join(', ') || 'none'}`,
-    `director frames in/out: ${r.directorStats ? `${r.directorStats.in}/${r.directorStats.out}` : '?'}; took ${(r.durationMs / 1000).toFixed(1)} s`,
+    `lab: ${r.kind} director, case ${r.case.id} (mode ${r.case.mode}, profile ${r.case.profile}), prefix ${r.prefix} (removed); took ${(r.durationMs / 1000).toFixed(1)} s`,
+    `faults: ${faultLabels(r.case.faults).join(', ') || 'none'}`,
+    ...(stats !== undefined ? [`director frames in/out: ${stats ? `${stats.in}/${stats.out}` : '?'}`] : []),
     'client connections:',
-    ...connectionLines(r.connections),
+    ...r.connections.map((c) => `  :${c.localPort} ${c.ok ? `answered by ${c.body}` : `failed (${c.error ?? 'no HTTP 200'})`}`),
     `captures and service.conf in ${dir}: ${Object.keys(r.captures).sort().map((p) => `${p}.pcap`).join(', ')}`,
   ];
-  let out = lines.join('\n') + '\n';
-  if (r.verify) out += `\n${renderText(r.verify, { serviceLines: serviceLines(r.verify) })}`;
-  return out;
+  return lines.join('\n') + '\n' + verifyText(r.verify);
 }
 
-function renderLabJson(doc: Record<string, unknown>, v: VerifyResult | null): string {
+function renderCaseJson(r: LabCaseResult, dir: string, exitCode: number): string {
+  const { verify: v, case: c, ...rest } = r;
   // verify's own JSON document is embedded as-is (parsed back), so both share one schema.
   const verifyDoc = v ? (JSON.parse(renderJson(v)) as unknown) : null;
-  return JSON.stringify({ tool: 'lvsaudit', ...doc, verify: verifyDoc }, null, 2) + '\n';
+  const doc = { tool: 'lvsaudit', director: r.kind, ...rest, id: c.id, mode: c.mode, profile: c.profile, faults: faultLabels(c.faults), outDir: dir, exitCode, verify: verifyDoc };
+  return JSON.stringify(doc, null, 2) + '\n';
 }
 
-async function runReference(o: LabRunOptions, write: (s: string) => void): Promise<number> {
-  rejectVmOptions(o);
-  const mode = parseRefMode(oneMode(o));
-  const profile: string = o.profile ?? defaultProfile(mode);
-  checkProfile(mode, profile);
-  const faults = parseLabFaults(mode, o.fault ?? []);
-  const dir = outDir(o);
-  const r = await runReferenceLab({
-    mode,
-    profile,
-    faults,
-    outDir: dir,
+function seconds(ms: number | null): string {
+  return ms === null ? '?' : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function rsName(ripPort: string): string {
+  return ripPort.startsWith('10.0.0.11:') ? 'rs1' : ripPort.startsWith('10.0.0.12:') ? 'rs2' : ripPort;
+}
+
+/** Human summary of an ipvs run: one line per case with the kernel's own schedule. */
+export function renderIpvsText(r: IpvsLabResult): string {
+  const lines: string[] = [];
+  lines.push(
+    `kernel ${r.guestKernel ?? r.kernel.release} (${r.kernel.kernel}), accel ${r.accel}${r.kvmNote ? ` (${r.kvmNote})` : ''}`,
+    `boot ${seconds(r.bootMs)}, run ${seconds(r.runMs)}, total ${seconds(r.totalMs)}; results in ${r.outDir}`,
+  );
+  if (r.moduleErrors.length) lines.push(`module errors: ${r.moduleErrors.join('; ')}`);
+  lines.push('');
+  const w = Math.max(4, ...r.cases.map((c) => c.case.id.length));
+  lines.push(`${'case'.padEnd(w)}  answered  kernel schedule (ipvsadm -Lnc)   verify  expected`);
+  for (const c of r.cases) {
+    const answered = c.error ? 'error' : `${c.connections.filter((x) => x.ok).length}/${c.connections.length}`;
+    const sched = Object.keys(c.kernelSchedule)
+      .map(Number)
+      .sort((a, b) => a - b)
+      .map((p) => rsName(c.kernelSchedule[p]!))
+      .join(' ');
+    const verdict = c.verify?.verdict ?? (c.error ? 'error' : '-');
+    const exp = c.verify ? `${c.expected.verdict}${c.mismatches.length === 0 ? ' (as expected)' : ' MISMATCH'}` : c.expected.verdict;
+    lines.push(`${c.case.id.padEnd(w)}  ${answered.padEnd(8)}  ${(sched || '-').padEnd(31)}  ${verdict.padEnd(6)}  ${exp}`);
+  }
+  for (const c of r.cases) {
+    if (c.error) lines.push('', `${c.case.id}: could not run: ${c.error}`);
+    const errors = c.verify?.findings.filter((f) => f.severity === 'error') ?? [];
+    if (errors.length) {
+      lines.push('', `${c.case.id}: ${[...new Set(errors.map((f) => f.rule))].join(', ')}`);
+      for (const f of errors.slice(0, 4)) lines.push(`  ${f.rule}: ${f.message}`);
+      if (errors.length > 4) lines.push(`  … ${errors.length - 4} more`);
+    }
+    for (const m of c.mismatches) lines.push(`${c.case.id}: ${m}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** JSON document of an ipvs run (verify results without ladders, to keep it readable). */
+export function renderIpvsJson(r: IpvsLabResult): string {
+  return (
+    JSON.stringify(
+      {
+        tool: 'lvsaudit',
+        director: 'ipvs',
+        kernel: { release: r.guestKernel, path: r.kernel.kernel, modules: r.kernel.modulesDir },
+        accel: r.accel,
+        kvmNote: r.kvmNote,
+        bootMs: r.bootMs,
+        runMs: r.runMs,
+        totalMs: r.totalMs,
+        outDir: r.outDir,
+        exitCode: labExitCode(r.cases),
+        cases: r.cases.map((c) => ({
+          id: c.case.id,
+          case: c.case,
+          dir: c.dir,
+          error: c.error,
+          connections: c.connections,
+          kernelSchedule: c.kernelSchedule,
+          kernelConns: c.kernelConns,
+          verdict: c.verify?.verdict ?? null,
+          findings: c.verify?.findings ?? [],
+          rules: c.verify?.rules ?? [],
+          expected: c.expected,
+          mismatches: c.mismatches,
+        })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+async function runIpvs(cases: LabCase[], o: LabRunOptions, write: (s: string) => void): Promise<number> {
+  const accel = o.accel ?? 'auto';
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new InputError(`--accel ${accel}: expected auto, kvm or tcg`);
+  const started = Date.now();
+  const r = await runIpvsLab({
+    cases,
+    ...(o.out !== undefined ? { outDir: o.out } : {}),
+    ...(o.kernel !== undefined ? { kernel: o.kernel } : {}),
+    ...(o.modules !== undefined ? { modules: o.modules } : {}),
+    accel,
+    ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
     verify: o.verify === true,
-    ...(o.connections !== undefined ? { connections: o.connections } : {}),
+    onProgress: (line) => {
+      // Progress goes to stderr so --format json stays a clean document on stdout.
+      process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+    },
   });
-  if (o.format === 'json') {
-    const { verify: v, ...rest } = r;
-    write(renderLabJson({ director: 'reference', outDir: dir, ...rest }, v));
-  } else write(renderReferenceText(r, dir));
-  return r.exitCode;
+  write(o.format === 'json' ? renderIpvsJson(r) : renderIpvsText(r));
+  return labExitCode(r.cases);
 }
 
-/** The nftables (kernel netfilter) director of src/lab/scenarios.ts, verified with its scenario's profile. */
-async function runNftables(o: LabRunOptions, write: (s: string) => void): Promise<number> {
-  rejectVmOptions(o);
-  if (o.profile !== undefined) throw new InputError('--profile: the nftables director fixes the profile per scenario');
-  const name = resolveScenario(oneMode(o), 'reference', (o.fault ?? []).flatMap((f) => f.split(',')).filter(Boolean));
-  const dir = outDir(o);
-  const r = await runScenario(name, dir, o.connections !== undefined ? { connections: o.connections } : {});
-  let v: VerifyResult | null = null;
-  if (o.verify === true) {
-    v = await verify({
-      services: parseServiceConfig(r.serviceConfig, 'service.conf'),
-      profile: r.info.profile,
-      points: [
-        { kind: 'client', files: [r.captures.client!] },
-        // One capture on `any` holds both directions of the director (the per-port ones duplicate it).
-        { kind: 'director', files: [r.captures.director!] },
-        { kind: 'rs', files: [r.captures.rs1!], rsIp: ADDR.rip1 },
-        { kind: 'rs', files: [r.captures.rs2!], rsIp: ADDR.rip2 },
-      ],
-    });
-  }
-  if (o.format === 'json') {
-    write(renderLabJson({ director: 'nftables', scenario: r.name, profile: r.info.profile, outDir: dir, captures: r.captures, service: r.service, connections: r.connections, expected: r.info.expected, durationMs: r.durationMs }, v));
-  } else {
-    const lines = [
-      `lab: nftables director, scenario ${r.name} (${r.info.title}), profile ${r.info.profile}; took ${(r.durationMs / 1000).toFixed(1)} s`,
-      'client connections:',
-      ...connectionLines(r.connections),
-      `captures and service.conf in ${dir}`,
-    ];
-    write(lines.join('\n') + '\n' + (v ? `\n${renderText(v, { serviceLines: serviceLines(v) })}` : ''));
-  }
-  return v !== null && hasError(v.findings) ? 1 : 0;
-}
-
-/** `lab run`: dispatch on --director. */
+/** `lab run`: the cases of the options, through the shared sequence of the director kind. */
 export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
   if (o.format !== undefined && o.format !== 'text' && o.format !== 'json') throw new InputError(`--format ${o.format}: text or json`);
-  switch (o.director) {
-    case 'ipvs':
-    case 'ipvs-vm':
-      if (o.profile !== undefined) throw new InputError('--profile: the ipvs director is verified with profile linux');
-      return runLabIpvs(o, write);
-    case 'reference':
-      return runReference(o, write);
-    case 'nftables':
-      return runNftables(o, write);
-    default:
-      throw new InputError(`--director ${o.director}: expected reference, nftables, ipvs or ipvs-vm`);
-  }
+  const kind = directorKind(o.director);
+  rejectOptions(kind, o);
+  const cases = casesFromOptions(kind, o);
+  if (kind === 'ipvs') return runIpvs(cases, o, write);
+  const c = cases[0]!;
+  const dir = outDir(o);
+  const r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true });
+  const code = labExitCode([r]);
+  write(o.format === 'json' ? renderCaseJson(r, dir, code) : renderCaseText(r, dir));
+  return code;
 }
 
 function collect(v: string, prev: string[] = []): string[] {
@@ -164,22 +257,29 @@ function collect(v: string, prev: string[] = []): string[] {
 
 export const registerLab: CommandRegistrar = (program: Command, setExit: (code: number) => void): void => {
   const lab = program.command('lab').description('network-namespace labs: traffic through a director, captured at every point, verified');
-  const run = lab
+  lab
     .command('run')
     .description('build the lab for a method, run client traffic through the director, capture every point, optionally verify')
-    .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter, nat/dr), ipvs|ipvs-vm (real IPVS in a VM)')
+    .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun)')
+    .option('--mode <mode>', 'nat, dr, tun or fullnat (ipvs: repeat or comma-separate for several in one VM boot)', collect)
+    .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, or a director switch (repeatable)', collect)
     .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba)')
-    // Declared before addIpvsLabOptions' --no-verify: --verify turns it on, --no-verify off, and
-    // the default stays undefined (reference/nftables: off; ipvs: on, as H9's command had it).
-    .option('--verify', 'run verify on the captures and exit with its code');
-  addIpvsLabOptions(run);
-  run.addHelpText(
-    'after',
-    '\n--fault (reference): a reference-director switch (see `lvsaudit replay --list`) or a real-server fault rs1|rs2:arp_ignore=0, :arp_announce=0, :no-vip (dr), :gateway-bypass (nat)',
-  );
-  run.action(async (opts: LabRunOptions) => {
-    setExit(await runLab(opts));
-  });
+    .option('--verify', 'run verify on the captures and exit with its code')
+    .option('--connections <n>', 'client connections per case', (v) => Number.parseInt(v, 10))
+    .option('--out <dir>', 'results directory (captures, service.conf)')
+    .option('--format <format>', 'text or json', 'text')
+    .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr)', collect)
+    .option('--kernel <path>', 'ipvs: bzImage to boot (default: the installed kernel with IPVS modules)')
+    .option('--modules <dir>', 'ipvs: modules of that kernel (directory with modules.dep, or INSTALL_MOD_PATH)')
+    .option('--accel <accel>', 'ipvs: auto (KVM if it works, else TCG), kvm or tcg')
+    .option('--timeout <seconds>', 'ipvs: kill the VM after this long', (v) => Number.parseInt(v, 10))
+    .addHelpText(
+      'after',
+      '\n--fault: real-server faults as rs1|rs2:<kind>; director switches: the reference director\'s (`lvsaudit replay --list`), nftables: routed.\nA fault a director kind cannot produce is a usage error (exit 2) naming the kinds that can. See cli.md "lab".',
+    )
+    .action(async (opts: LabRunOptions) => {
+      setExit(await runLab({ ...opts, mode: opts.mode ?? [] }));
+    });
 
   lab
     .command('down')

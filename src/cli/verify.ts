@@ -22,6 +22,7 @@ import {
   type ServiceSet,
 } from '../verify/service/index.js';
 import { verify, type VerifyInput } from '../verify/verify.js';
+import { passTwoFor } from '../verify/parallel/index.js';
 import type { PointInput } from '../verify/read/points.js';
 import type { Profile } from '../verify/correlate/context.js';
 import { InputError } from '../errors.js';
@@ -117,10 +118,13 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(process.env.LVSAUDIT_VERIFY_TIMING
       ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB (at ${Date.now() % 100000})\n`) }
       : {}),
+    // How pass 2 ran (threads or not) and whether a pass ran again, and why.
+    ...(process.env.LVSAUDIT_PARALLEL_DEBUG ? { onNote: (line: string) => void process.stderr.write(`lvsaudit: verify: ${line}\n`) } : {}),
   };
   let result: VerifyResult;
   try {
-    result = await verify(input);
+    // Pass 2 the fastest way this machine allows (verify/parallel); the same result as verify(input).
+    result = await verify(input, passTwoFor(input));
   } catch (err) {
     if (err instanceof CaptureError) throw new InputError(err.message);
     if (err instanceof Error && 'code' in err && (err as NodeJS.ErrnoException).code === 'ENOENT') {

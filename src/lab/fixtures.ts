@@ -4,7 +4,8 @@
  */
 import { readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ADDR, MAC, SCENARIOS, expectedRules, runScenario, type ScenarioInfo, type ScenarioOptions, type ScenarioResult } from './scenarios.js';
+import { SCENARIOS, expectedRules, runScenario, type ScenarioInfo, type ScenarioOptions, type ScenarioResult } from './scenarios.js';
+import { ADDR, MAC, rportOf } from './plan.js';
 
 function rsCaptureArgs(r: ScenarioResult): string {
   return [
@@ -20,9 +21,9 @@ function topologyText(info: ScenarioInfo): string {
     return [
       `- client ${ADDR.client} (${MAC.client}), default route via the director ${ADDR.clientGw}`,
       `- director: eth0 ${ADDR.clientGw} + VIP ${ADDR.natVip} (${MAC.directorWan}) on the client LAN; eth1 DIP ${ADDR.dip} (${MAC.directorLan}) on the RS LAN`,
-      `- rs1 ${ADDR.rip1} (${MAC.rs1}), rs2 ${ADDR.rip2} (${MAC.rs2}), HTTP on :${ADDR.port}`,
+      `- rs1 ${ADDR.rip1} (${MAC.rs1}), rs2 ${ADDR.rip2} (${MAC.rs2}), HTTP on :${rportOf(info.mode)}`,
       info.name === 'nat-reply-bypass'
-        ? `- gw: ${ADDR.bypassGwWan} (${MAC.gwWan}) on the client LAN, ${ADDR.bypassGwLan} (${MAC.gwLan}) on the RS LAN; rs1's default route`
+        ? `- router: ${ADDR.bypassGwWan} (${MAC.gwWan}) on the client LAN, ${ADDR.bypassGwLan} (${MAC.gwLan}) on the RS LAN; rs1's default route`
         : '',
     ]
       .filter((l) => l.length > 0)
@@ -58,7 +59,7 @@ export function scenarioReadme(r: ScenarioResult): string {
   lines.push('## How it was made', '');
   lines.push(
     'Real Linux TCP stacks in network namespaces (kernel without IPVS; the director is the kernel\'s own nftables), made by',
-    `\`node scripts/lab-fixtures.mjs ${info.name}\` (src/lab/scenarios.ts). Captures: tcpdump -U -s 0 --immediate-mode on every`,
+    `\`node scripts/lab-fixtures.mjs ${info.name}\` (src/lab/scenarios.ts, src/lab/sequence.ts). Captures: tcpdump -U -s 0 --immediate-mode on every`,
     'point, checksum/segmentation offloads off on every veth, IPv6 off. The client makes',
     `${r.connections.length} sequential HTTP/1.0 connections (local ports ${ADDR.clientBasePort}+i, 1.5 s timeout each).`,
     '',
@@ -97,7 +98,7 @@ export function expectedJson(r: ScenarioResult): Record<string, unknown> {
     verdict: info.expected.verdict,
     rules: expectedRules(r),
     vip: `${info.mode === 'nat' ? ADDR.natVip : ADDR.drVip}:${ADDR.port}`,
-    realServers: { rs1: `${ADDR.rip1}:${ADDR.port}`, rs2: `${ADDR.rip2}:${ADDR.port}` },
+    realServers: { rs1: `${ADDR.rip1}:${rportOf(info.mode)}`, rs2: `${ADDR.rip2}:${rportOf(info.mode)}` },
     directorMacs: info.mode === 'nat' ? [MAC.directorWan, MAC.directorLan] : [MAC.directorWan],
     realServerMacs: { rs1: MAC.rs1, rs2: MAC.rs2 },
     captures: Object.fromEntries(Object.entries(r.captures).map(([p, f]) => [p, basename(f)])),
@@ -126,13 +127,14 @@ export function fixturesIndex(): string {
     'Made by `node scripts/lab-fixtures.mjs` (needs root, iproute2, nftables, tcpdump, ethtool; run `npx tsc -p .` first).',
     'Each directory holds captures at every point, `service.conf` (ipvsadm-save -n of the equivalent IPVS service)',
     'and a README with the expected verdict. Addresses, MACs and client ports are fixed; timestamps, ISNs and',
-    'TCP timestamps differ between runs.',
+    'TCP timestamps differ between runs. The director is the nftables kind of the one lab (src/lab/sequence.ts);',
+    '`lvsaudit lab run --director nftables --mode M --fault F` runs the same case (faults column).',
     '',
-    '| scenario | mode | profile | expected | rules |',
-    '|---|---|---|---|---|',
+    '| scenario | mode | faults | profile | expected | rules |',
+    '|---|---|---|---|---|---|',
   ];
   for (const s of SCENARIOS) {
-    lines.push(`| [${s.name}](${s.name}/README.md) | ${s.mode} | ${s.profile} | ${s.expected.verdict} | ${s.expected.rules.join(', ')} |`);
+    lines.push(`| [${s.name}](${s.name}/README.md) | ${s.mode} | ${s.faults.join(', ') || 'none'} | ${s.profile} | ${s.expected.verdict} | ${s.expected.rules.join(', ')} |`);
   }
   lines.push('');
   return lines.join('\n');

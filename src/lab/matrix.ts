@@ -14,14 +14,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
 import type { DirectorProfile } from '../replay/director/types.js';
-import { parseLabFaults, runReferenceLab, type RefMode, type ReferenceLabResult } from './reference-lab.js';
-import type { VerifyResult } from '../verify/result.js';
+import { runReferenceLab, type ReferenceLabResult } from './reference-lab.js';
+import { parseLabFaults } from './faults.js';
+import type { LabMode } from './plan.js';
+import type { VerifyResult } from '../verify/model/result.js';
 
 export interface MatrixCase {
   /** `<method>/<fault or none>`, e.g. `fullnat-dpvs/toa-missing`. */
   id: string;
   method: string;
-  mode: RefMode;
+  mode: LabMode;
   profile: DirectorProfile;
   /** `--fault` value, or null for the conformant run. */
   fault: string | null;
@@ -30,7 +32,7 @@ export interface MatrixCase {
   required: readonly string[];
   /** Further error/warning rules the same fault causes on the wire (consequences, not noise). */
   allowed: readonly string[];
-  /** Matching case id of the IPVS VM lab (src/lab/ipvs-director.ts), when there is one. */
+  /** Matching case id of the IPVS VM lab (sequence.ts labCase ids), when there is one. */
   ipvsCase?: string;
   /** A case whose expected verdict the verifier does not reach yet: what happens and why. */
   knownGap?: string;
@@ -55,12 +57,12 @@ export const MATRIX_CASES: readonly MatrixCase[] = [
   ok(NAT, 'nat', 'nat-rr'),
   { ...NAT, id: 'nat/no-ttl-decrement', fault: 'no-ttl-decrement', expectExit: 1, required: ['rewrite.ttl'], allowed: [], why: 'director forwards client→RS without TTL −1 (§1.2)' },
   { ...NAT, id: 'nat/bad-l4-checksum', fault: 'bad-l4-checksum', expectExit: 1, required: ['checksum.l4'], allowed: [SYN_RETRY], why: 'director writes a wrong TCP checksum; the RS drops the SYN' },
-  { ...NAT, id: 'nat/rs2:gateway-bypass', fault: 'rs2:gateway-bypass', expectExit: 1, required: ['nat.reply-bypass', 'nat.rip-leak'], allowed: [SYN_RETRY, 'flow.unexpected-rst'], ipvsCase: 'nat-rr-nat-reply-bypass', why: "rs2's default route is a router, so its replies skip the un-NAT" },
+  { ...NAT, id: 'nat/rs2:gateway-bypass', fault: 'rs2:gateway-bypass', expectExit: 1, required: ['nat.reply-bypass', 'nat.rip-leak'], allowed: [SYN_RETRY, 'flow.unexpected-rst'], ipvsCase: 'nat-rr-rs2-gateway-bypass', why: "rs2's default route is a router, so its replies skip the un-NAT" },
   ok(DR, 'dr', 'dr-rr'),
   { ...DR, id: 'dr/no-ttl-decrement', fault: 'no-ttl-decrement', expectExit: 1, required: ['rewrite.ttl'], allowed: [], why: 'director forwards without TTL −1 although profile linux decrements it (§1.2)' },
   { ...DR, id: 'dr/bad-ip-checksum', fault: 'bad-ip-checksum', expectExit: 1, required: ['checksum.ip'], allowed: [SYN_RETRY], why: 'director writes a wrong IPv4 header checksum; the RS drops the SYN' },
-  { ...DR, id: 'dr/rs2:arp_ignore=0', fault: 'rs2:arp_ignore=0', expectExit: 1, required: ['arp.vip-answered-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-arp-ignore0', why: 'rs2 answers who-has VIP' },
-  { ...DR, id: 'dr/rs2:arp_announce=0', fault: 'rs2:arp_announce=0', expectExit: 1, required: ['arp.vip-announced-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-arp-announce0', why: 'rs2 sends ARP requests with the VIP as sender' },
+  { ...DR, id: 'dr/rs2:arp_ignore=0', fault: 'rs2:arp_ignore=0', expectExit: 1, required: ['arp.vip-answered-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_ignore0', why: 'rs2 answers who-has VIP' },
+  { ...DR, id: 'dr/rs2:arp_announce=0', fault: 'rs2:arp_announce=0', expectExit: 1, required: ['arp.vip-announced-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_announce0', why: 'rs2 sends ARP requests with the VIP as sender' },
   {
     ...DR,
     id: 'dr/rs2:no-vip',
@@ -115,7 +117,7 @@ export async function runMatrixCase(c: MatrixCase, outDir: string): Promise<Matr
     r = await runReferenceLab({
       mode: c.mode,
       profile: c.profile,
-      faults: parseLabFaults(c.mode, c.fault ? [c.fault] : []),
+      faults: parseLabFaults('reference', c.mode, c.fault ? [c.fault] : []),
       outDir,
       verify: true,
     });

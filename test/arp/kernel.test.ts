@@ -19,11 +19,18 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason } from '../../src/lab/netns.js';
 import { ADDR, MAC, runScenario, type ScenarioResult } from '../../src/lab/scenarios.js';
 import type { ArpProbeResult } from '../../src/live/arp-probe.js';
-import { need, repoRoot } from '../helpers/env.js';
+import { capLoads, hasCommand, need, repoRoot } from '../helpers/env.js';
 import { analyzeKernel, expectAnnounce0, expectCorrect, expectIgnore0, KERNEL_POINTS, kernelFixtureDir, type KernelPoint } from './kernel-expect.js';
 
 const labReason = labUnavailableReason();
-const canRun = need(labReason === null, labReason ?? '');
+// The DR scenarios build their director with nftables, set sysctls in every namespace and
+// capture with tcpdump; the live probe sends and captures through the optional `cap` binding.
+const canRun =
+  need(labReason === null, labReason ?? '') &&
+  need(hasCommand('nft'), 'nftables (nft) not installed') &&
+  need(hasCommand('tcpdump'), 'tcpdump not installed') &&
+  need(hasCommand('sysctl'), 'sysctl (procps) not installed') &&
+  need(capLoads(), "optional module 'cap' does not load (the live ARP probe needs it)");
 const work = mkdtempSync(path.join(tmpdir(), 'lvsa-arp-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

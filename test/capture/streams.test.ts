@@ -104,6 +104,34 @@ describe('gzip by content', () => {
     }
   });
 
+  it('a cut gzip stream yields every byte before the cut, whatever the chunk sizes, and the same warning', async () => {
+    const gz = gzipSync(plain);
+    for (const keep of [0.3, 0.6, 0.97]) {
+      const cut = gz.subarray(0, Math.floor(gz.length * keep));
+      const file = path.join(tmp, `cut-${keep}.bin`);
+      writeFileSync(file, cut);
+      const ref = summaryOfFrames();
+      const refWarnings: CaptureWarning[] = [];
+      readCaptureBuffer(cut, file, ref.onFrame, { onWarning: (w) => void refWarnings.push(w) });
+      expect(refWarnings).toHaveLength(1);
+      expect(refWarnings[0]!.message).toMatch(/^gzip stream ends early/);
+      for (const chunkSize of [16, 1000, 4096, 65536, 1 << 20]) {
+        const r = summaryOfFrames();
+        const warnings: CaptureWarning[] = [];
+        await readCapture(file, r.onFrame, { onWarning: (w) => void warnings.push(w), chunkSize });
+        expect(r.seen, `keep ${keep} chunk ${chunkSize}`).toEqual(ref.seen);
+        expect(warnings, `keep ${keep} chunk ${chunkSize}`).toEqual(refWarnings);
+        // The same bytes arriving in pieces of another size through a stream.
+        const s = summaryOfFrames();
+        const streamed: CaptureWarning[] = [];
+        const pieces = Array.from({ length: Math.ceil(cut.length / chunkSize) }, (_, i) => Buffer.from(cut.subarray(i * chunkSize, (i + 1) * chunkSize)));
+        await readCaptureStream(pieces, file, s.onFrame, { onWarning: (w) => void streamed.push(w), chunkSize: 4096 });
+        expect(s.seen).toEqual(ref.seen);
+        expect(streamed).toEqual(refWarnings);
+      }
+    }
+  });
+
   it('corrupt gzip data is a CaptureError', async () => {
     const gz = gzipSync(plain);
     gz.fill(0x55, 100, 200);

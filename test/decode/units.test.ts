@@ -4,6 +4,8 @@ import { decodeBytes, Decoder } from '../../src/decode/decoder.js';
 import { internetChecksum, pseudoHeaderSum4 } from '../../src/decode/checksum.js';
 import { LinkType } from '../../src/decode/frame.js';
 import { TcpFlag } from '../../src/decode/packet.js';
+import { isSyn, isSynAck } from '../../src/decode/proto/tcp.js';
+import { OPT_BAD_LENGTH, OPT_NO_LENGTH, OPT_OVERRUN, tcpOptionLength } from '../../src/decode/proto/tcp-options.js';
 import { eth, icmp, ip4, ip6, ipv4, ipv6, pseudo4, pseudo6, refChecksum, tcp, u16, u32, udp } from './build.js';
 
 const B = (a: number[]): Buffer => Buffer.from(a);
@@ -224,6 +226,24 @@ describe('TCP', () => {
     expect([p.malformed.present, p.malformed.layer, p.net.tcp.present, p.net.tcp.sport, p.net.tcp.optCount]).toEqual([true, 'tcp-options', true, 7, 1]);
     const z = decodeBytes(B(ipv4({ proto: 6 }, tcp({ options: [8, 0, 0, 0] }))), LinkType.RAW);
     expect(z.malformed.layer).toBe('tcp-options');
+  });
+  it('the shared option step: sizes, and why it stops, without reading past the end', () => {
+    const b = Uint8Array.from([0, 1, 2, 4, 5, 0xb4, 8, 1, 8, 10, 9]);
+    expect([tcpOptionLength(b, 0, b.length), tcpOptionLength(b, 1, b.length), tcpOptionLength(b, 2, b.length)]).toEqual([1, 1, 4]);
+    expect(tcpOptionLength(b, 6, b.length)).toBe(OPT_BAD_LENGTH);
+    expect(tcpOptionLength(b, 8, b.length)).toBe(OPT_OVERRUN);
+    expect(tcpOptionLength(b, 2, 3)).toBe(OPT_NO_LENGTH);
+    expect(tcpOptionLength(b, 2, 5)).toBe(OPT_OVERRUN);
+  });
+  it('isSyn and isSynAck read the SYN and ACK bits only', () => {
+    const f = (flags: number) => [isSyn({ flags }), isSynAck({ flags })];
+    expect([f(TcpFlag.SYN), f(TcpFlag.SYN | TcpFlag.ECE | TcpFlag.CWR), f(TcpFlag.SYN | TcpFlag.ACK), f(TcpFlag.ACK), f(0)]).toEqual([
+      [true, false],
+      [true, false],
+      [false, true],
+      [false, false],
+      [false, false],
+    ]);
   });
   it('data offset below 5 is malformed at tcp', () => {
     const p = decodeBytes(B(ipv4({ proto: 6 }, tcp({ doff: 3 }))), LinkType.RAW);

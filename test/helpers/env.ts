@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +35,25 @@ export function hasCommand(name: string): boolean {
   const found = r.status === 0;
   commandCache.set(name, found);
   return found;
+}
+
+let capCache: boolean | undefined;
+
+/**
+ * True when the optional libpcap binding `cap` loads here (the live reference director, the
+ * replayer's live mode and the live ARP probe send and capture through it). Loaded the way
+ * src/ loads it (require from the package), so a missing package, a failed native build or a
+ * missing libpcap all count as absent. Cached per process.
+ */
+export function capLoads(): boolean {
+  if (capCache !== undefined) return capCache;
+  try {
+    const mod = createRequire(import.meta.url)('cap') as { Cap?: unknown };
+    capCache = typeof mod.Cap === 'function';
+  } catch {
+    capCache = false;
+  }
+  return capCache;
 }
 
 const reported = new Set<string>();

@@ -1,19 +1,17 @@
 /**
- * Whether the reference-director lab can run here: root with network namespaces, tcpdump, and
- * the optional libpcap binding `cap` (the live director forwards through it).
+ * Whether the reference-director lab can run here: root with network namespaces, tcpdump,
+ * sysctl (every lab namespace is set up with it), and the optional libpcap binding `cap` (the
+ * live director forwards through it).
  */
 import { labUnavailableReason } from '../../src/lab/netns.js';
-import { hasCommand } from './env.js';
+import { capLoads, hasCommand } from './env.js';
 
-let capLoads = false;
-try {
-  await import('cap' as string);
-  capLoads = true;
-} catch {
-  capLoads = false;
-}
 const labReason = labUnavailableReason();
+const capOk = capLoads();
+const tcpdumpOk = hasCommand('tcpdump');
+const sysctlOk = hasCommand('sysctl');
 
-export const referenceLabReady: boolean = labReason === null && hasCommand('tcpdump') && capLoads;
+export const referenceLabReady: boolean = labReason === null && tcpdumpOk && sysctlOk && capOk;
 export const referenceLabReason: string =
-  labReason ?? (!capLoads ? "optional module 'cap' does not load" : 'tcpdump not installed');
+  labReason ??
+  (!capOk ? "optional module 'cap' does not load" : !tcpdumpOk ? 'tcpdump not installed' : 'sysctl (procps) not installed');

@@ -20,6 +20,7 @@ const labReason = labUnavailableReason();
 const canRun =
   need(labReason === null, labReason ?? '') &&
   need(hasCommand('tcpdump'), 'tcpdump not installed') &&
+  need(hasCommand('sysctl'), 'sysctl (procps) not installed') &&
   need(hasCommand('nft'), 'nftables (nft) not installed') &&
   need(hasCommand('ethtool'), 'ethtool not installed');
 

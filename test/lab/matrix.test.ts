@@ -53,16 +53,16 @@ describe('matrix table (pure)', () => {
       // Shape of `lvsaudit lab run --director ipvs --format json` (renderIpvsJson).
       writeFileSync(file, JSON.stringify({ tool: 'lvsaudit', director: 'ipvs', cases: [
         { id: 'nat-rr', verdict: 'pass', error: null, findings: [] },
-        { id: 'nat-rr-nat-reply-bypass', verdict: 'fail', error: null, findings: [{ rule: 'nat.reply-bypass', severity: 'error' }, { rule: 'flow.syn-retransmit', severity: 'warning' }] },
+        { id: 'nat-rr-rs2-gateway-bypass', verdict: 'fail', error: null, findings: [{ rule: 'nat.reply-bypass', severity: 'error' }, { rule: 'flow.syn-retransmit', severity: 'warning' }] },
       ] }));
       const ipvs = loadIpvsResults(file);
-      expect(ipvs?.get('nat-rr-nat-reply-bypass')).toEqual({ verdict: 'fail', rules: ['nat.reply-bypass'], error: null });
+      expect(ipvs?.get('nat-rr-rs2-gateway-bypass')).toEqual({ verdict: 'fail', rules: ['nat.reply-bypass'], error: null });
       const text = renderMatrix([outcome('nat/none', 0, []), outcome('nat/rs2:gateway-bypass', 1, ['nat.reply-bypass', 'nat.rip-leak']), outcome('dr/none', 0, [])], ipvs);
       const head = text.split('\n').find((l) => l.includes('method'))!;
       expect(head.indexOf('reference')).toBeGreaterThan(0);
       expect(head.indexOf('ipvs')).toBeGreaterThan(head.indexOf('reference'));
       expect(text).toContain('nat-rr: exit 0');
-      expect(text).toContain('nat-rr-nat-reply-bypass: exit 1');
+      expect(text).toContain('nat-rr-rs2-gateway-bypass: exit 1');
       expect(text).toContain('dr-rr not run');
       expect(renderMatrix([outcome('nat/none', 0, [])], null)).toContain('--director ipvs');
       expect(loadIpvsResults(join(dir, 'absent.json'))).toBeNull();

@@ -11,7 +11,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseLabFaults, referenceServiceConfig, runReferenceLab } from '../../src/lab/reference-lab.js';
+import { runReferenceLab } from '../../src/lab/reference-lab.js';
+import { parseLabFaults } from '../../src/lab/faults.js';
+import { serviceConfig } from '../../src/lab/plan.js';
 import { listHostLinks, listNamespaces, namespacePids } from '../../src/lab/netns.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { InputError } from '../../src/errors.js';
@@ -55,26 +57,26 @@ async function runningAfter(pids: Iterable<number>, ms = 3000): Promise<string[]
 
 describe('reference lab options (no root)', () => {
   it('splits director switches from rsN: faults and rejects faults for the wrong mode', () => {
-    expect(parseLabFaults('dr', ['no-ttl-decrement', 'rs2:arp_ignore=0,rs1:no-vip'])).toEqual({
+    expect(parseLabFaults('reference', 'dr', ['no-ttl-decrement', 'rs2:arp_ignore=0,rs1:no-vip'])).toEqual({
       director: ['no-ttl-decrement'],
       rs: [
         { rs: 'rs2', kind: 'arp_ignore=0' },
         { rs: 'rs1', kind: 'no-vip' },
       ],
     });
-    expect(() => parseLabFaults('nat', ['rs2:arp_ignore=0'])).toThrow(InputError);
-    expect(() => parseLabFaults('dr', ['rs2:gateway-bypass'])).toThrow(InputError);
-    expect(() => parseLabFaults('nat', ['rs3:gateway-bypass'])).toThrow(InputError);
-    expect(() => parseLabFaults('nat', ['not-a-fault'])).toThrow(InputError);
+    expect(() => parseLabFaults('reference', 'nat', ['rs2:arp_ignore=0'])).toThrow(InputError);
+    expect(() => parseLabFaults('reference', 'dr', ['rs2:gateway-bypass'])).toThrow(InputError);
+    expect(() => parseLabFaults('reference', 'nat', ['rs3:gateway-bypass'])).toThrow(InputError);
+    expect(() => parseLabFaults('reference', 'nat', ['not-a-fault'])).toThrow(InputError);
   });
   it('writes service configs the service parser reads as the method asked for', () => {
     const methods = { nat: 'nat', dr: 'dr', fullnat: 'fullnat' } as const;
     for (const [mode, method] of Object.entries(methods)) {
-      const set = parseServiceConfig(referenceServiceConfig(mode as 'nat'), 'service.conf');
+      const set = parseServiceConfig(serviceConfig(mode as 'nat'), 'service.conf');
       expect(set.services).toHaveLength(1);
       expect(set.services[0]!.realServers.map((r) => r.method)).toEqual([method, method]);
     }
-    expect(parseServiceConfig(referenceServiceConfig('fullnat'), 's').services[0]!.localAddresses).toEqual(['10.0.1.1']);
+    expect(parseServiceConfig(serviceConfig('fullnat'), 's').services[0]!.localAddresses).toEqual(['10.0.1.1']);
   });
 });
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasCommand, need } from '../helpers/env.js';
 import { labUnavailableReason } from '../../src/lab/netns.js';
 import { ADDR, MAC, SCENARIOS, runScenario, type ScenarioResult } from '../../src/lab/scenarios.js';
+import { rportOf } from '../../src/lab/plan.js';
 import { alive, hostLinkNames, linkType, netnsNames, pidsIn, tcpdumpCount, tsharkCount, tsharkFields } from './oracle.js';
 
 const labReason = labUnavailableReason();
@@ -17,7 +18,8 @@ const canRun =
   need(labReason === null, labReason ?? '') &&
   need(hasCommand('tshark'), 'tshark not installed') &&
   need(hasCommand('nft'), 'nftables (nft) not installed') &&
-  need(hasCommand('tcpdump'), 'tcpdump not installed');
+  need(hasCommand('tcpdump'), 'tcpdump not installed') &&
+  need(hasCommand('sysctl'), 'sysctl (procps) not installed');
 
 interface Run {
   result: ScenarioResult;
@@ -86,7 +88,7 @@ describe.skipIf(!canRun)('lab scenarios on the real kernel', () => {
         // rs2 never sees traffic when rs1 has taken over the VIP; every other point does.
         expect(tsharkCount(r.result.captures.client!, 'tcp')).toBeGreaterThan(0);
         expect(statSync(r.result.service).size).toBeGreaterThan(0);
-        expect(r.result.serviceConfig).toMatch(new RegExp(`-a -t [0-9.]+:80 -r ${ADDR.rip1.replace(/\./g, '\\.')}:80 -[mg] -w 1`));
+        expect(r.result.serviceConfig).toMatch(new RegExp(`-a -t [0-9.]+:80 -r ${ADDR.rip1.replace(/\./g, '\\.')}:${rportOf(info.mode)} -[mg] -w 1`));
       });
 
       it('leaves no namespace, link or process behind', () => {

@@ -18,23 +18,11 @@ import path from 'node:path';
 import { runLive } from '../../src/replay/replay.js';
 import { startLiveDirector } from '../../src/replay/director/index.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
-import { hasCommand, isCI, isRoot } from '../helpers/env.js';
+import { capLoads, hasCommand, isRoot, need } from '../helpers/env.js';
 
-const need = (cond: boolean, reason: string): boolean => {
-  if (!cond && isCI) throw new Error(reason);
-  if (!cond) console.log(`skip: ${reason}`);
-  return cond;
-};
-
-let capLoads = false;
-try {
-  await import('cap' as string);
-  capLoads = true;
-} catch {
-  capLoads = false;
-}
-const ready = isRoot && hasCommand('ip') && hasCommand('python3') && capLoads;
-const reason = !isRoot ? 'needs root (netns, veth, raw capture)' : !capLoads ? "optional module 'cap' does not load" : 'needs ip and python3';
+const capOk = capLoads();
+const ready = isRoot && hasCommand('ip') && hasCommand('python3') && capOk;
+const reason = !isRoot ? 'needs root (netns, veth, raw capture)' : !capOk ? "optional module 'cap' does not load" : 'needs ip and python3';
 
 const id = (process.pid % 0xffff).toString(16).padStart(4, '0');
 const NS = `h10r${id}`;

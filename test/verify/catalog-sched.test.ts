@@ -10,6 +10,8 @@ import { sharedDir } from '../helpers/env.js';
 import { RULES, RULE_BY_ID, missingReason } from '../../src/verify/model/catalog.js';
 import { fitsCycle, wrrCycle } from '../../src/verify/judge/rules/sched.js';
 import { RULE_MODULES } from '../../src/verify/verify.js';
+import { fullnatRules } from '../../src/verify/judge/rules/fullnat.js';
+import { CAPTURE } from '../../src/verify/judge/rules/capture.js';
 
 const rulesMd = path.join(sharedDir, 'spec', 'rules.md');
 
@@ -26,6 +28,12 @@ describe('rule catalog', () => {
   it('every rule a verify module reports is in the catalog', () => {
     for (const m of RULE_MODULES) for (const id of m.ids) expect(RULE_BY_ID.has(id), id).toBe(true);
     expect(new Set(RULES.map((r) => r.id)).size).toBe(RULES.length);
+  });
+
+  it('every verify, FullNAT and capture rule of the catalog has a registered function', () => {
+    const registered = new Set([...RULE_MODULES, fullnatRules].flatMap((m) => m.ids));
+    for (const r of CAPTURE) registered.add(r.id);
+    for (const r of RULES) if (r.engine !== 'arp') expect(registered.has(r.id), r.id).toBe(true);
   });
 
   it('explains why a rule is not evaluated', () => {

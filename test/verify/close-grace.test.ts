@@ -1,5 +1,5 @@
 /**
- * Pass 2 first judges a closed TCP connection a short grace after its last packet (prepare.ts
+ * Pass 2 first judges a closed TCP connection a short grace after its last packet (correlate/prepare.ts
  * closeGrace) instead of two windows (fullGrace), which keeps far fewer records in memory; a
  * record that the full grace would still have joined to a judged connection (and any ICMP error
  * or fragment at the director, which rules read when they judge) stops pass 2, and the run is

@@ -1,6 +1,6 @@
 /**
  * A helper thread's judged connection summaries survive the packed trip to the main thread
- * (engine/conn-transfer.ts) exactly: every field, null and absent values, -Infinity times, the
+ * (verify/parallel/conn-transfer.ts) exactly: every field, null and absent values, -Infinity times, the
  * packet references. Property test; toStrictEqual also fails when Connection gains a field the
  * packing does not carry.
  */

@@ -1,6 +1,6 @@
 /**
- * The merge order of pass 2 (engine/stream.ts) does not depend on which records a thread keeps:
- * a share of a split run (engine/partition.ts) merges its records in the order one thread
+ * The merge order of pass 2 (verify/read/stream.ts) does not depend on which records a thread keeps:
+ * a share of a split run (verify/parallel/partition.ts) merges its records in the order one thread
  * merges them, also when a capture's timestamps step back a little (multi-queue NICs, `-i any`),
  * because each file's records are merged at the latest time seen in that file so far. Property
  * test over generated captures with random step-backs. Several short steps back in a row can add

@@ -1,5 +1,5 @@
 /**
- * engine/partition.ts: the shares of a split verify run. Properties over generated frames:
+ * verify/parallel/partition.ts: the shares of a split verify run. Properties over generated frames:
  * every TCP/UDP packet belongs to exactly one share; a packet and its reply, and the copies of
  * a packet on both sides of a NAT director, are in the same share; and the raw-frame check a
  * helper uses to pass over frames undecoded (shareSkip) never skips a frame that the decoded
@@ -112,7 +112,7 @@ function sharesOf(f: Frame): number[] {
   return filters.map((keep, i) => (keep(decoder.decode(f)) ? i : -1)).filter((i) => i >= 0);
 }
 
-describe('verify shares (engine/partition.ts)', () => {
+describe('verify shares (verify/parallel/partition.ts)', () => {
   it('bucket ranges of 1, 2, 3 and 4 shares cover every bucket once', () => {
     for (const of of [1, 2, 3, 4]) {
       const ranges = Array.from({ length: of }, (_, index) => bucketRange({ index, of }));

@@ -1,5 +1,5 @@
 /**
- * verify reuses the records of judged connections (engine/record.ts RecordPool) instead of
+ * verify reuses the records of judged connections (verify/read/record.ts RecordPool) instead of
  * allocating a record per packet. A record handed out again while something still referred to
  * it would silently corrupt another connection's evidence, so the whole result (findings with
  * their evidence frames, rule tallies, stats, ladders) must be identical with and without reuse:

@@ -1,7 +1,7 @@
 /**
- * The feeder thread packs what extractRecord would give straight from the decoded packet
- * (engine/record-wire.ts packPacket); the judging thread reads it back (readEntry, via the
- * batches of a shared ring). Both must agree with extractRecord itself, field for field:
+ * The feeder thread packs the record extractRecord gives (verify/parallel/record-wire.ts
+ * packPacket, packRecord); the judging thread reads it back (readEntry, via the batches of a
+ * shared ring). What comes out must equal extractRecord's record, field for field:
  *  - on every frame of every committed capture set (NAT, DR, TUN with IPIP/GRE/GUE outer
  *    headers, FullNAT with TOA options, UDP, lab and replayed real-kernel captures), with and
  *    without the option bytes;
@@ -10,8 +10,9 @@
  *  - through batches that wrap a small ring, with ticks in their place among the records, and
  *    into reused records left dirty by earlier ones.
  * The entry filter of a configured run (keepsEntry) must keep exactly the records
- * keepForServices keeps. The field lists fail the test when PacketRecord or IpFields gains a
- * field, until the packing carries it.
+ * keepForServices keeps, whether it tests the record just packed or reads the entry back. The
+ * field lists fail the test when PacketRecord or IpFields gains a field, until the packing
+ * carries it.
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -22,8 +23,7 @@ import { Decoder } from '../../src/decode/decoder.js';
 import type { Frame } from '../../src/decode/frame.js';
 import { blankIp, blankRecord, extractRecord } from '../../src/verify/read/record.js';
 import type { PacketRecord } from '../../src/verify/model/record.js';
-import { Entries, keepsEntry, packPacket, readEntry, RecordPacker, RecordUnpacker, STRIDE, WireRing, WireStrings, type TickNote } from '../../src/verify/parallel/record-wire.js';
-import { entryKeepForServices } from '../../src/verify/correlate/prepare.js';
+import { Entries, keepsEntry, packPacket, packRecord, readEntry, RecordPacker, RecordUnpacker, STRIDE, WireRing, WireStrings, type TickNote } from '../../src/verify/parallel/record-wire.js';
 import { keepForServices } from '../../src/verify/read/keep.js';
 import type { Service } from '../../src/verify/service/model.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
@@ -71,8 +71,8 @@ function frame(bytes: Buffer, lt: number, caplen: number): Frame {
 
 describe('record wire (feeder thread → judging thread)', () => {
   it('knows every field of a record and of its IP headers', () => {
-    expect(Object.keys(blankRecord()).sort(), 'a new PacketRecord field must be packed by engine/record-wire.ts and listed here').toEqual([...RECORD_FIELDS].sort());
-    expect(Object.keys(blankIp()).sort(), 'a new IpFields field must be packed by engine/record-wire.ts and listed here').toEqual([...IP_FIELDS].sort());
+    expect(Object.keys(blankRecord()).sort(), 'a new PacketRecord field must be packed by verify/parallel/record-wire.ts and listed here').toEqual([...RECORD_FIELDS].sort());
+    expect(Object.keys(blankIp()).sort(), 'a new IpFields field must be packed by verify/parallel/record-wire.ts and listed here').toEqual([...IP_FIELDS].sort());
   });
 
   it('gives extractRecord\'s record for every frame of every committed capture set', () => {
@@ -172,7 +172,6 @@ describe('record wire (feeder thread → judging thread)', () => {
     let dropped = 0;
     for (const svc of services) {
       const keep = keepForServices(svc);
-      const entryKeep = entryKeepForServices(svc);
       for (const set of captureSets()) {
         for (const file of readdirSync(set.dir).filter((f) => f.endsWith('.pcap'))) {
           const strings = new WireStrings();
@@ -183,7 +182,10 @@ describe('record wire (feeder thread → judging thread)', () => {
             expect(packed).toBe(r !== null);
             if (r === null) continue;
             const k = keep(r);
-            expect(keepsEntry(e, 0, strings.table.list, entryKeep), `${set.name}/${file}#${f.frame}`).toBe(k);
+            expect(keepsEntry(e, 0, strings.table.list, keep), `${set.name}/${file}#${f.frame}`).toBe(k);
+            // Once another entry was packed since, the entry is read back to be tested.
+            packPacket(d.packet, 0, false, new Entries(1, 4), 0, strings, strings.table.of(f.capture));
+            expect(keepsEntry(e, 0, strings.table.list, keep), `${set.name}/${file}#${f.frame} read back`).toBe(k);
             if (k) kept++;
             else dropped++;
           }
@@ -192,6 +194,21 @@ describe('record wire (feeder thread → judging thread)', () => {
     }
     expect(kept).toBeGreaterThan(100);
     expect(dropped).toBeGreaterThan(100);
+  });
+
+  it('carries every field of a record, tunnelled IPv6 with options and no MACs included', () => {
+    const r = blankRecord();
+    Object.assign(r, {
+      point: 2, capture: 'x.pcapng', frame: 77, ts: 1.7e18 + 5, t: 1.7e18 + 5, srcMac: null, dstMac: '02:00:00:00:00:01', direction: 'in', ifIndex: 3,
+      interfaceId: 1, tunnel: 'gue', proto: 'udp', sport: 65535, dport: 1, seq: 0xfffffffe, ack: 0x80000001, flags: 0x1ff, window: 65535,
+      payloadLen: 9000, hash: -1, optSig: 0x7fffffff, tcpOpts: new Uint8Array([2, 4, 5, 180]), l4ChecksumOk: false,
+    });
+    Object.assign(r.ip, { v: 6, src: '2001:db8::1', dst: '2001:db8::2', ttl: 255, id: 0xffffffff, df: true, mf: true, tos: 255, proto: 17, totalLen: 65535, checksumOk: null });
+    r.outer = { ...blankIp(), src: '192.0.2.1', dst: '10.0.0.11', ttl: 1, id: 65535, df: false, mf: false, tos: 0, proto: 17, totalLen: 9100, checksumOk: true };
+    const strings = new WireStrings();
+    const e = new Entries(1, 4);
+    packRecord(r, e, 0, strings);
+    expect(readEntry(e.i32, e.f64, 0, e.opts, strings.table.list, null)).toEqual(r);
   });
 
   it('reads seq and ack back unsigned', () => {

@@ -1,5 +1,5 @@
 /**
- * A `verify` run split over threads by client endpoint (src/verify/parallel, engine/partition.ts)
+ * A `verify` run split over threads by client endpoint (src/verify/parallel/split.ts, partition.ts)
  * reports exactly what one thread reports: the same findings in the same order, with the same
  * evidence, tallies and ladders. Checked through the CLI (the helper thread runs the compiled
  * bundle) on every committed NAT/DR/TUN capture set — the synthetic faults, the real-kernel lab

@@ -1,7 +1,7 @@
 /**
  * Pass 1 of verify first reads small samples (a thirty-second, then an eighth) and reads the full
  * one only when they leave a clock resting on fewer than 256 matched packets, or a real-server
- * capture that names no service address, while the files had more to give (src/verify/prepare.ts
+ * capture that names no service address, while the files had more to give (src/verify/correlate/prepare.ts
  * settledBySample). What the staging may change is how many packets a clock offset rests on
  * (and so their spread); nothing else: findings, tallies, stats and ladders must equal those of the full sample.
  */

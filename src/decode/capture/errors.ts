@@ -29,3 +29,12 @@ export interface CaptureWarning {
   code: CaptureWarningCode;
   message: string;
 }
+
+/**
+ * The words of the one `capture.truncated-file` warning for a file that ends inside a record,
+ * from every reader of it (the serial parser, the byte ranges of decode --summary): `reason`
+ * is what else cut the input (a gzip stream that ends early), if anything.
+ */
+export function cutRecordMessage(present: number, wanted: number, reason?: string): string {
+  return `${reason ? `${reason}; ` : ''}capture ends inside a record: ${present} of ${wanted} bytes present`;
+}

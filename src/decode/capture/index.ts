@@ -2,5 +2,5 @@
 export { CaptureError, type CaptureWarning, type CaptureWarningCode } from './errors.js';
 export type { CaptureSummary, InterfaceInfo, ReadOptions, FrameCallback } from './types.js';
 export { CaptureParser } from './parser.js';
-export { FileChunks, readCapture, readCaptureBuffer, readCaptureStream } from './reader.js';
+export { CaptureReader, readCapture, readCaptureBuffer, readCaptureStream } from './reader.js';
 export { PcapWriter, PcapngWriter, type PcapWriterOptions, type PcapngInterface, type PcapngPacketOptions } from './writer.js';

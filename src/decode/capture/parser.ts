@@ -5,6 +5,7 @@
  * initial size only for a single huge record. Memory is therefore one chunk plus the
  * largest record, whatever the file size.
  */
+import { cutRecordMessage } from './errors.js';
 import { PcapFormat, pcapMagic } from './pcap.js';
 import { PCAPNG_SHB, PcapngFormat } from './pcapng.js';
 import { ReadContext, type CaptureSummary, type FrameCallback, type ReadOptions, type RecordFormat } from './types.js';
@@ -154,8 +155,7 @@ export class CaptureParser {
     }
     if (this.carryLen > 0) {
       s.truncated = true;
-      const reason = cutReason ? `${cutReason}; ` : '';
-      this.ctx.warn(this.offset, 'capture.truncated-file', `${reason}capture ends inside a record: ${this.carryLen} of ${this.carryWant} bytes present`);
+      this.ctx.warn(this.offset, 'capture.truncated-file', cutRecordMessage(this.carryLen, this.carryWant, cutReason));
     } else if (cutReason) {
       s.truncated = true;
       this.ctx.warn(this.offset, 'capture.truncated-file', cutReason);

@@ -6,8 +6,10 @@ import { DEFAULT_MAX_SNAPLEN, MAX_RECORD, type ReadContext, type RecordFormat } 
 
 export const PCAP_MAGIC_US = 0xa1b2c3d4;
 export const PCAP_MAGIC_NS = 0xa1b23c4d;
-const FILE_HEADER = 24;
-const RECORD_HEADER = 16;
+export const PCAP_FILE_HEADER = 24;
+export const PCAP_RECORD_HEADER = 16;
+const FILE_HEADER = PCAP_FILE_HEADER;
+const RECORD_HEADER = PCAP_RECORD_HEADER;
 /** The link-type field carries FCS information in its upper bits (libpcap LT_LINKTYPE). */
 const LINKTYPE_MASK = 0x03ffffff;
 
@@ -21,18 +23,37 @@ export function pcapMagic(be32: number): { le: boolean; nano: boolean } | null {
   return null;
 }
 
+/**
+ * The PcapFormat of a classic pcap file whose first bytes are `head`, its file header parsed
+ * (the byte ranges of decode --summary start from it); null when `head` does not start with a
+ * pcap magic. Throws the reader's CaptureError for a header the reader rejects.
+ */
+export function pcapFromHeader(ctx: ReadContext, head: Buffer): PcapFormat | null {
+  if (head.length < FILE_HEADER) return null;
+  const magic = pcapMagic(head.readUInt32BE(0));
+  if (magic === null) return null;
+  const format = new PcapFormat(ctx, magic.le, magic.nano);
+  format.parse(head, 0, FILE_HEADER, 0);
+  return format;
+}
+
 export class PcapFormat implements RecordFormat {
   readonly name = 'pcap' as const;
   headerDone = false;
   private linkType = 0;
   /** Largest incl_len accepted; beyond it the record header is garbage, not a big packet. */
-  private maxCaplen = DEFAULT_MAX_SNAPLEN;
+  private caplenLimit = DEFAULT_MAX_SNAPLEN;
 
   constructor(
     private readonly ctx: ReadContext,
-    private readonly le: boolean,
-    private readonly nano: boolean,
+    readonly le: boolean,
+    readonly nano: boolean,
   ) {}
+
+  /** Largest incl_len accepted (from the file header's snaplen, within fixed bounds). */
+  get maxCaplen(): number {
+    return this.caplenLimit;
+  }
 
   private u32(buf: Buffer, p: number): number {
     return this.le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
@@ -42,8 +63,8 @@ export class PcapFormat implements RecordFormat {
     if (!this.headerDone) return FILE_HEADER;
     if (avail < RECORD_HEADER) return RECORD_HEADER;
     const incl = this.u32(buf, pos + 8);
-    if (incl > this.maxCaplen) {
-      throw this.ctx.error(fileOffset, `record captured length ${incl} exceeds the limit ${this.maxCaplen} (corrupt record header)`);
+    if (incl > this.caplenLimit) {
+      throw this.ctx.error(fileOffset, `record captured length ${incl} exceeds the limit ${this.caplenLimit} (corrupt record header)`);
     }
     return RECORD_HEADER + incl;
   }
@@ -66,7 +87,7 @@ export class PcapFormat implements RecordFormat {
     const fracLimit = this.nano ? 1e9 : 1e6;
     const scale = this.nano ? 1 : 1000;
     const linkType = this.linkType;
-    const maxCaplen = this.maxCaplen;
+    const maxCaplen = this.caplenLimit;
     let p = pos;
     while (end - p >= RECORD_HEADER) {
       const incl = le
@@ -137,7 +158,7 @@ export class PcapFormat implements RecordFormat {
     if (major < 2) throw this.ctx.error(fileOffset, `archaic pcap version ${major} (need 2.x)`);
     const snaplen = this.u32(buf, pos + 16);
     this.linkType = (this.u32(buf, pos + 20) & LINKTYPE_MASK) >>> 0;
-    this.maxCaplen = Math.min(MAX_RECORD, Math.max(snaplen, DEFAULT_MAX_SNAPLEN));
+    this.caplenLimit = Math.min(MAX_RECORD, Math.max(snaplen, DEFAULT_MAX_SNAPLEN));
     const s = this.ctx.summary;
     s.format = 'pcap';
     s.sections = 1;

@@ -8,17 +8,27 @@ import { MAX_RECORD, type ReadContext, type RecordFormat } from './types.js';
 import { tsToSecNsec, tsUnitText, type TsOut, type TsUnit } from './timestamp.js';
 
 export const PCAPNG_SHB = 0x0a0d0d0a;
+export const PCAPNG_IDB = 0x00000001;
+export const PCAPNG_PB = 0x00000002;
+export const PCAPNG_SPB = 0x00000003;
+export const PCAPNG_EPB = 0x00000006;
 const BOM = 0x1a2b3c4d;
 const BOM_SWAPPED = 0x4d3c2b1a;
 
+/** Byte order of a section from its byte-order magic read little-endian: true = little
+ *  endian, false = big endian, null = not a byte-order magic. */
+export function pcapngByteOrder(bomLE: number): boolean | null {
+  return bomLE === BOM ? true : bomLE === BOM_SWAPPED ? false : null;
+}
+
 const BLOCK_NAMES: ReadonlyMap<number, string> = new Map([
   [PCAPNG_SHB, 'SHB'],
-  [0x00000001, 'IDB'],
-  [0x00000002, 'PB'],
-  [0x00000003, 'SPB'],
+  [PCAPNG_IDB, 'IDB'],
+  [PCAPNG_PB, 'PB'],
+  [PCAPNG_SPB, 'SPB'],
   [0x00000004, 'NRB'],
   [0x00000005, 'ISB'],
-  [0x00000006, 'EPB'],
+  [PCAPNG_EPB, 'EPB'],
   [0x00000007, 'IRIG'],
   [0x00000008, 'AFDX'],
   [0x00000009, 'SJE'],
@@ -26,6 +36,11 @@ const BLOCK_NAMES: ReadonlyMap<number, string> = new Map([
   [0x00000bad, 'CB'],
   [0x40000bad, 'DCB'],
 ]);
+
+/** Whether `type` is a block type the reader names (others are counted as UNKNOWN and skipped). */
+export function pcapngKnownBlock(type: number): boolean {
+  return BLOCK_NAMES.has(type);
+}
 
 function blockName(type: number): string {
   return BLOCK_NAMES.get(type) ?? `UNKNOWN(0x${type.toString(16).padStart(8, '0')})`;
@@ -50,7 +65,7 @@ interface Iface {
   hiNs: number;
 }
 
-const EPB = 0x00000006;
+const EPB = PCAPNG_EPB;
 const EPB_MIN = 32;
 
 /** Unsigned 32-bit read without Buffer's bounds validation (the fast path checked the block). */
@@ -67,12 +82,13 @@ const IF_NAME = 2;
 const IF_TSRESOL = 9;
 const IF_TSOFFSET = 14;
 
-const MIN_SIZE: ReadonlyMap<number, number> = new Map([
+/** Smallest total length of the blocks whose fixed fields the reader reads. */
+export const PCAPNG_MIN_SIZE: ReadonlyMap<number, number> = new Map([
   [PCAPNG_SHB, 28],
-  [0x00000001, 20],
-  [0x00000002, 32],
-  [0x00000003, 16],
-  [0x00000006, 32],
+  [PCAPNG_IDB, 20],
+  [PCAPNG_PB, 32],
+  [PCAPNG_SPB, 16],
+  [PCAPNG_EPB, 32],
 ]);
 
 export class PcapngFormat implements RecordFormat {
@@ -85,6 +101,11 @@ export class PcapngFormat implements RecordFormat {
   private readonly ts: TsOut = { sec: 0, nsec: 0 };
 
   constructor(private readonly ctx: ReadContext) {}
+
+  /** Byte order of the current section (the last SHB parsed). */
+  get littleEndian(): boolean {
+    return this.le;
+  }
 
   private u32(buf: Buffer, p: number): number {
     return this.le ? buf.readUInt32LE(p) : buf.readUInt32BE(p);
@@ -101,9 +122,9 @@ export class PcapngFormat implements RecordFormat {
     // The SHB type is a palindrome, so it reads the same in either byte order.
     if (buf.readUInt32LE(pos) === PCAPNG_SHB) {
       const bom = buf.readUInt32LE(pos + 8);
-      if (bom === BOM) le = true;
-      else if (bom === BOM_SWAPPED) le = false;
-      else throw this.ctx.error(fileOffset, `section header block has a bad byte-order magic 0x${bom.toString(16).padStart(8, '0')}`);
+      const order = pcapngByteOrder(bom);
+      if (order === null) throw this.ctx.error(fileOffset, `section header block has a bad byte-order magic 0x${bom.toString(16).padStart(8, '0')}`);
+      le = order;
     }
     const len = le ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
     if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) {
@@ -194,7 +215,7 @@ export class PcapngFormat implements RecordFormat {
     if (trailer !== len) {
       throw this.ctx.error(fileOffset, `${name} block length ${len} does not match its trailing length ${trailer}`);
     }
-    const min = MIN_SIZE.get(type);
+    const min = PCAPNG_MIN_SIZE.get(type);
     if (min !== undefined && len < min) throw this.ctx.error(fileOffset, `${name} block length ${len} is below its minimum ${min}`);
     const counts = this.ctx.summary.blockCounts;
     counts[name] = (counts[name] ?? 0) + 1;
@@ -202,14 +223,14 @@ export class PcapngFormat implements RecordFormat {
       case PCAPNG_SHB:
         this.parseShb(buf, pos, fileOffset);
         return true;
-      case 0x00000001:
+      case PCAPNG_IDB:
         this.parseIdb(buf, pos, len, fileOffset);
         return true;
       case EPB:
         return this.parsePacketBlock(buf, pos, len, fileOffset, 'EPB');
-      case 0x00000003:
+      case PCAPNG_SPB:
         return this.parseSpb(buf, pos, len, fileOffset);
-      case 0x00000002:
+      case PCAPNG_PB:
         return this.parsePacketBlock(buf, pos, len, fileOffset, 'PB');
       default:
         return true;

@@ -1,17 +1,28 @@
 /**
- * Entry points: read a capture from a path, from stdin ('-'), from any byte stream, or
- * from a Buffer already in memory. gzip is recognised by its content (1f 8b), never by
- * the file name, and decompressed on the fly.
+ * The one capture reader of decode, verify, arp and the evidence writer: a path, stdin ('-')
+ * or any byte stream becomes decompressed chunks, which the push parser (./parser.ts) turns
+ * into frames. gzip is recognised by its content (1f 8b), never by the file name, and
+ * decompressed on the fly. Everything about where the bytes come from lives here: the chunk
+ * size, the read-ahead, the gzip handling and the rule for a gzip stream cut short
+ * (`gzipFailure`), so every command reads a damaged file the same way.
+ *
+ * Two ways to drive it. `readCapture`/`readCaptureStream` read a whole capture (decode,
+ * arp). `CaptureReader` hands the chunks out as the caller asks for them (`next`, `feed`):
+ * verify reads many captures side by side and parses each only as far as the merge needs.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
-import { constants as zc, createGunzip, gunzipSync } from 'node:zlib';
+import { constants as zc, createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import { CaptureError } from './errors.js';
 import { CaptureParser } from './parser.js';
 import type { CaptureSummary, FrameCallback, ReadOptions } from './types.js';
 
-const DEFAULT_CHUNK = 1024 * 1024;
+/** Bytes read (or decompressed) at a time unless ReadOptions.chunkSize says otherwise. */
+export const DEFAULT_CHUNK = 1024 * 1024;
+/** Smallest chunk accepted: the parser needs 4 bytes to tell the format; 16 keeps reads sane. */
+const MIN_CHUNK = 16;
+
+/** What a cut gzip stream reports (alone, or before the cut record's detail). */
+export const GZIP_CUT = 'gzip stream ends early';
 
 function isGzip(b: Buffer): boolean {
   return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
@@ -21,200 +32,54 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** zlib reports a stream that stops before its end as Z_BUF_ERROR "unexpected end of file". */
-function isGzipCut(e: unknown): boolean {
-  return e instanceof Error && (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
+/**
+ * The one rule for a gzip stream that fails while being decompressed. A stream that stops
+ * before its end (zlib: Z_BUF_ERROR, "unexpected end of file": a capture gzip'd while being
+ * written, a copy cut short) is a cut file, as tcpdump treats a capture cut mid-write: every
+ * packet before the cut is read, and the reader warns once (`capture.truncated-file`) —
+ * returned here as the cut reason for CaptureParser.end. Anything else (corrupt data, a bad
+ * CRC, a bad header) means the bytes cannot be trusted: a CaptureError at `offset`, the
+ * decompressed offset of the first record not yet parsed.
+ */
+export function gzipFailure(e: unknown, file: string, offset: number): string {
+  if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'Z_BUF_ERROR') return GZIP_CUT;
+  throw new CaptureError(file, offset, `gzip: ${errorText(e)}`);
 }
 
-/** Reads a whole capture held in memory. Frames point into `bytes` (or its decompressed copy). */
-export function readCaptureBuffer(bytes: Buffer, name: string, onFrame: FrameCallback, opts: ReadOptions = {}): CaptureSummary {
-  const parser = new CaptureParser(name, onFrame, opts);
-  let data = bytes;
-  let cut: string | undefined;
-  const gz = isGzip(bytes);
-  if (gz) {
-    try {
-      data = gunzipSync(bytes);
-    } catch (e) {
-      if (!isGzipCut(e)) throw new CaptureError(name, 0, `gzip: ${errorText(e)}`);
-      // Keep whatever decompresses: a capture gzip'd while being written may be cut short.
-      data = gunzipSync(bytes, { finishFlush: zc.Z_SYNC_FLUSH });
-      cut = 'gzip stream ends early';
-    }
-  }
-  parser.summary.gzip = gz;
-  parser.push(data);
-  return parser.end(cut);
-}
-
-function syncToAsync(it: Iterator<Buffer>): AsyncIterator<Buffer> {
-  return {
-    next: async () => it.next(),
-    return: async () => it.return?.() ?? { done: true, value: undefined },
-  };
-}
-
-/** Collects leading chunks until the two gzip magic bytes can be seen. */
-async function peek(it: AsyncIterator<Buffer | string>): Promise<{ head: Buffer[]; done: boolean }> {
-  const head: Buffer[] = [];
-  let n = 0;
-  while (n < 2) {
-    const r = await it.next();
-    if (r.done) return { head, done: true };
-    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-    head.push(b);
-    n += b.length;
-  }
-  return { head, done: false };
-}
-
-async function* rest(head: Buffer[], it: AsyncIterator<Buffer | string>, done: boolean): AsyncGenerator<Buffer> {
-  for (const b of head) yield b;
-  if (done) return;
-  for (;;) {
-    const r = await it.next();
-    if (r.done) return;
-    yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-  }
+/** Decompressed bytes in chunks. A chunk is valid until the next call of `next()`. */
+interface ChunkSource {
+  readonly gzip: boolean;
+  /** The next chunk, or null at the end of the input. Source failures are thrown as they come. */
+  next(): Promise<Buffer | null>;
+  close(): Promise<void>;
 }
 
 /**
- * Reads a capture from a byte stream (stdin, a child's stdout, a generator, an array of
- * chunks). The producer
- * must not reuse a chunk's memory after yielding it when the content may be gzip'd.
+ * The chunks of a plain capture file, in two reused buffers: while one chunk is parsed and
+ * decoded the next is read in libuv's thread pool, so the main thread does not sit idle
+ * waiting for each read, and no buffer is allocated per chunk (fresh buffers cost page
+ * faults). Only a regular file is read ahead: on a FIFO a read issued after the consumer
+ * stopped could wait forever for a writer.
  */
-export async function readCaptureStream(
-  source: AsyncIterable<Buffer | string> | Iterable<Buffer>,
-  name: string,
-  onFrame: FrameCallback,
-  opts: ReadOptions = {},
-): Promise<CaptureSummary> {
-  const parser = new CaptureParser(name, onFrame, opts);
-  const it: AsyncIterator<Buffer | string> =
-    Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : syncToAsync(source[Symbol.iterator]());
-  let peeked: { head: Buffer[]; done: boolean };
-  try {
-    peeked = await peek(it);
-  } catch (e) {
-    throw new CaptureError(name, 0, `read error: ${errorText(e)}`);
-  }
-  const { head, done } = peeked;
-  const gz = head.length > 0 && isGzip(Buffer.concat(head.slice(0, 2)));
-  parser.summary.gzip = gz;
-  let input: AsyncIterable<Buffer> = rest(head, it, done);
-  let gunzip: ReturnType<typeof createGunzip> | null = null;
-  if (gz) {
-    const raw = Readable.from(input, { objectMode: false });
-    gunzip = createGunzip({ chunkSize: opts.chunkSize ?? DEFAULT_CHUNK });
-    const g = gunzip;
-    raw.on('error', (e) => g.destroy(e));
-    raw.pipe(g);
-    input = g;
-  }
-  let cut: string | undefined;
-  const chunks = input[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      let r: IteratorResult<Buffer>;
-      // Only failures of the source (read errors, bad gzip) are mapped here; whatever the
-      // consumer's callback throws from push() propagates unchanged.
-      try {
-        r = await chunks.next();
-      } catch (e) {
-        if (gz && isGzipCut(e)) cut = 'gzip stream ends early';
-        else throw new CaptureError(name, parser.recordOffset, `${gz ? 'gzip' : 'read error'}: ${errorText(e)}`);
-        break;
-      }
-      if (r.done) break;
-      if (!parser.push(r.value)) break;
-    }
-  } finally {
-    await chunks.return?.().catch(() => undefined);
-    gunzip?.destroy();
-    await it.return?.();
-  }
-  return parser.end(cut);
-}
-
-/**
- * Reads the capture at `path` ('-' = stdin), calling `onFrame` for every frame with one
- * reused Frame (valid only during the call; return false to stop). Resolves to a summary;
- * rejects with CaptureError for input that is not a readable capture.
- */
-export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
-  if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
-  const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, 16);
-  const parser = new CaptureParser(path, onFrame, opts);
-  const chunks = await FileChunks.open(path, chunkSize, () => parser.summary.bytes);
-  try {
-    if (chunks.gzip) return await readCaptureStream(createReadStream(path, { highWaterMark: chunkSize }), path, onFrame, opts);
-    for (let c = await chunks.next(); c !== null; c = await chunks.next()) if (!parser.push(c)) break;
-  } finally {
-    await chunks.close();
-  }
-  return parser.end();
-}
-
-/**
- * The chunks of a capture file, pulled one at a time, in two reused buffers: while one chunk is
- * parsed and decoded the next is read in libuv's thread pool, so the main thread does not sit
- * idle waiting for each read (idle time was a quarter of `decode --summary` wall time with one
- * buffer), and no buffer is allocated per chunk (fresh buffers cost page faults). A chunk is
- * valid until the next call of `next()`: the parser copies any partial record out of it before
- * that, and frames are valid only during their callback. Only a regular file is read ahead: on
- * a FIFO a read issued after the consumer stopped could wait forever for a writer. A gzip file
- * is only recognised here (`gzip`); its reader decompresses a stream instead.
- */
-export class FileChunks {
-  private readonly bufs: [Buffer, Buffer];
+class FileChunks implements ChunkSource {
+  readonly gzip = false;
   private cur = 0;
-  private first: number;
   private pending: Promise<number> | null = null;
   private done = false;
 
-  private constructor(
+  constructor(
     private fh: FileHandle | null,
-    private readonly path: string,
     private readonly chunkSize: number,
     private readonly ahead: boolean,
-    readonly gzip: boolean,
-    bufs: [Buffer, Buffer],
-    first: number,
-    /** Where a read error is reported (bytes consumed so far). */
-    private readonly at: () => number,
-  ) {
-    this.bufs = bufs;
-    this.first = first;
-  }
-
-  static async open(path: string, chunkSize: number, at: () => number = () => 0): Promise<FileChunks> {
-    let fh: FileHandle;
-    try {
-      fh = await open(path, 'r');
-    } catch (e) {
-      throw new CaptureError(path, 0, `cannot open: ${errorText(e)}`);
-    }
-    try {
-      const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)];
-      const n = (await fh.read(bufs[0], 0, chunkSize, null)).bytesRead;
-      const ahead = (await fh.stat()).isFile();
-      return new FileChunks(fh, path, chunkSize, ahead, isGzip(bufs[0].subarray(0, n)), bufs, n, at);
-    } catch (e) {
-      await fh.close();
-      throw e instanceof CaptureError ? e : new CaptureError(path, 0, `read error: ${errorText(e)}`);
-    }
-  }
+    private readonly bufs: [Buffer, Buffer],
+    /** Bytes of the first chunk, already in bufs[0] (-1 once handed out). */
+    private first: number,
+  ) {}
 
   private readInto(b: Buffer): Promise<number> {
-    return this.fh!.read(b, 0, this.chunkSize, null).then(
-      (r) => r.bytesRead,
-      (e: unknown) => {
-        throw new CaptureError(this.path, this.at(), `read error: ${errorText(e)}`);
-      },
-    );
+    return this.fh!.read(b, 0, this.chunkSize, null).then((r) => r.bytesRead);
   }
 
-  /** The next chunk, or null at the end of the file. */
   async next(): Promise<Buffer | null> {
     if (this.done) return null;
     let n: number;
@@ -232,7 +97,12 @@ export class FileChunks {
       this.done = true;
       return null;
     }
-    if (this.ahead) this.pending = this.readInto(this.bufs[this.cur ^ 1]!);
+    if (this.ahead) {
+      const p = this.readInto(this.bufs[this.cur ^ 1]!);
+      // A failed read-ahead is reported when its chunk is asked for, not as an unhandled rejection.
+      p.catch(() => undefined);
+      this.pending = p;
+    }
     return this.bufs[this.cur]!.subarray(0, n);
   }
 
@@ -244,4 +114,326 @@ export class FileChunks {
     await this.fh?.close();
     this.fh = null;
   }
+}
+
+/**
+ * Chunks of a byte stream (stdin, a child's stdout, an array of chunks, the compressed bytes
+ * of a gzip file), decompressed through zlib when `gzip`. The producer must not reuse a
+ * chunk's memory after yielding it when the content is gzip'd (zlib may still hold it).
+ *
+ * The compressed bytes are written into zlib by hand rather than piped: at their end zlib is
+ * first asked for everything it can decompress (a sync flush) and only then told the input is
+ * over. A stream cut short then yields every byte before the cut, whatever the chunk sizes,
+ * before zlib's "unexpected end of file" (with a plain pipe, the output of zlib's last call
+ * is dropped with that error, and how much that is depends on where the chunks fell).
+ */
+class StreamChunks implements ChunkSource {
+  private readonly chunks: AsyncIterator<Buffer>;
+  private gunzip: Gunzip | null = null;
+
+  constructor(
+    raw: AsyncIterable<Buffer>,
+    readonly gzip: boolean,
+    chunkSize: number,
+    /** Ends the underlying input (a file handle, the source's iterator). */
+    private readonly release: () => Promise<void>,
+  ) {
+    if (gzip) {
+      // zlib refuses output chunks below Z_MIN_CHUNK (64 bytes).
+      const g = createGunzip({ chunkSize: Math.max(chunkSize, zc.Z_MIN_CHUNK) });
+      this.gunzip = g;
+      void pump(raw, g);
+      this.chunks = g[Symbol.asyncIterator]();
+    } else {
+      this.chunks = raw[Symbol.asyncIterator]();
+    }
+  }
+
+  async next(): Promise<Buffer | null> {
+    const r = await this.chunks.next();
+    return r.done ? null : r.value;
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.return?.().catch(() => undefined);
+    this.gunzip?.destroy();
+    await this.release();
+  }
+}
+
+/** Resolves once `g` can take more input or is gone (destroyed streams emit no 'drain'). */
+function writable(g: Gunzip): Promise<void> {
+  return new Promise((resolve) => {
+    const go = (): void => {
+      g.off('drain', go);
+      g.off('close', go);
+      resolve();
+    };
+    g.on('drain', go);
+    g.on('close', go);
+  });
+}
+
+/** Writes the compressed bytes into `g`, flushes, ends it (see StreamChunks); a failure of the
+ *  source ends `g` with that error, which the consumer's iteration then throws. */
+async function pump(raw: AsyncIterable<Buffer>, g: Gunzip): Promise<void> {
+  try {
+    for await (const b of raw) {
+      if (g.destroyed) return;
+      if (!g.write(b)) await writable(g);
+    }
+    if (g.destroyed) return;
+    await new Promise<void>((resolve) => {
+      g.once('close', resolve);
+      g.flush(zc.Z_SYNC_FLUSH, () => {
+        g.off('close', resolve);
+        resolve();
+      });
+    });
+    if (!g.destroyed) g.end();
+  } catch (e) {
+    g.destroy(e instanceof Error ? e : new Error(String(e)));
+  }
+}
+
+/** The rest of a file after its first chunk (already read into `first`), in fresh buffers:
+ *  the gzip path's input, read from the same handle so that a FIFO loses nothing. */
+async function* restOfFile(fh: FileHandle, first: Buffer, chunkSize: number): AsyncGenerator<Buffer> {
+  yield first;
+  for (;;) {
+    const b = Buffer.allocUnsafe(chunkSize);
+    const n = (await fh.read(b, 0, chunkSize, null)).bytesRead;
+    if (n === 0) return;
+    yield b.subarray(0, n);
+  }
+}
+
+function toBuffer(b: Buffer | string): Buffer {
+  return typeof b === 'string' ? Buffer.from(b) : b;
+}
+
+/** The source's chunks from the start again, after `head` was taken to look for the gzip magic. */
+async function* replay(head: Buffer[], it: AsyncIterator<Buffer | string>, done: boolean): AsyncGenerator<Buffer> {
+  for (const b of head) yield b;
+  if (done) return;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    yield toBuffer(r.value);
+  }
+}
+
+function syncToAsync(it: Iterator<Buffer>): AsyncIterator<Buffer> {
+  return {
+    next: async () => it.next(),
+    return: async () => it.return?.() ?? { done: true, value: undefined },
+  };
+}
+
+/**
+ * One capture being read: its decompressed chunks pushed into the parser as the caller asks.
+ * `next()` loads a chunk; `feed(max)` parses up to `max` bytes of it (synchronously, so a
+ * caller that parses a chunk piecemeal awaits once per chunk, not per piece); `end()` ends
+ * the input and gives the summary, with the one `capture.truncated-file` warning of a cut
+ * file; `close()` releases the input (also after a failure or an early stop).
+ */
+export class CaptureReader {
+  private chunk: Buffer | null = null;
+  private at = 0;
+  /** Set when the input ended early (a cut gzip stream): reported by end(). */
+  private cut: string | undefined;
+  private exhausted = false;
+
+  private constructor(
+    private readonly source: ChunkSource,
+    private readonly parser: CaptureParser,
+    readonly file: string,
+  ) {
+    parser.summary.gzip = source.gzip;
+  }
+
+  /** Opens the capture file at `path` (not stdin: see readCapture). */
+  static async open(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureReader> {
+    const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, MIN_CHUNK);
+    const parser = new CaptureParser(path, onFrame, opts);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      throw new CaptureError(path, 0, `cannot open: ${errorText(e)}`);
+    }
+    try {
+      const head = Buffer.allocUnsafe(chunkSize);
+      const n = (await fh.read(head, 0, chunkSize, null)).bytesRead;
+      const first = head.subarray(0, n);
+      if (isGzip(first)) {
+        const handle = fh;
+        return new CaptureReader(new StreamChunks(restOfFile(handle, first, chunkSize), true, chunkSize, () => handle.close()), parser, path);
+      }
+      const ahead = (await fh.stat()).isFile();
+      return new CaptureReader(new FileChunks(fh, chunkSize, ahead, [head, Buffer.allocUnsafe(chunkSize)], n), parser, path);
+    } catch (e) {
+      await fh.close();
+      throw e instanceof CaptureError ? e : new CaptureError(path, 0, `read error: ${errorText(e)}`);
+    }
+  }
+
+  /** Reads a capture from a byte stream or iterable of chunks (stdin, a child's stdout, tests). */
+  static async fromStream(
+    source: AsyncIterable<Buffer | string> | Iterable<Buffer>,
+    name: string,
+    onFrame: FrameCallback,
+    opts: ReadOptions = {},
+  ): Promise<CaptureReader> {
+    const parser = new CaptureParser(name, onFrame, opts);
+    const it: AsyncIterator<Buffer | string> =
+      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : syncToAsync(source[Symbol.iterator]());
+    // Chunks are collected until the two gzip magic bytes can be seen.
+    const head: Buffer[] = [];
+    let seen = 0;
+    let done = false;
+    try {
+      while (seen < 2) {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          break;
+        }
+        const b = toBuffer(r.value);
+        head.push(b);
+        seen += b.length;
+      }
+    } catch (e) {
+      throw new CaptureError(name, 0, `read error: ${errorText(e)}`);
+    }
+    const gz = head.length > 0 && isGzip(Buffer.concat(head.slice(0, 2)));
+    const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, MIN_CHUNK);
+    const release = async (): Promise<void> => {
+      await it.return?.();
+    };
+    return new CaptureReader(new StreamChunks(replay(head, it, done), gz, chunkSize, release), parser, name);
+  }
+
+  get summary(): CaptureSummary {
+    return this.parser.summary;
+  }
+
+  /** Offset of the next record not yet parsed. */
+  get recordOffset(): number {
+    return this.parser.recordOffset;
+  }
+
+  /**
+   * Loads the next chunk, dropping what is left of the current one. False at the end of the
+   * input (a cut gzip stream included) or once the consumer has stopped the read; throws a
+   * CaptureError for an input that cannot be read on.
+   */
+  async next(): Promise<boolean> {
+    this.chunk = null;
+    this.at = 0;
+    if (this.exhausted || this.parser.isStopped) return false;
+    let c: Buffer | null;
+    try {
+      c = await this.source.next();
+    } catch (e) {
+      if (e instanceof CaptureError) throw e;
+      const at = this.parser.recordOffset;
+      if (this.source.gzip) this.cut = gzipFailure(e, this.file, at);
+      else throw new CaptureError(this.file, at, `read error: ${errorText(e)}`);
+      c = null;
+    }
+    if (c === null) {
+      this.exhausted = true;
+      return false;
+    }
+    this.chunk = c;
+    return true;
+  }
+
+  /**
+   * Parses up to `max` bytes of the loaded chunk. False when it has none left (load the next)
+   * or the consumer has stopped. Whatever the consumer's callback throws propagates unchanged.
+   */
+  feed(max = Infinity): boolean {
+    const c = this.chunk;
+    if (c === null || this.at >= c.length) return false;
+    const from = this.at;
+    if (max >= c.length - from) {
+      this.at = c.length;
+      return this.parser.push(from === 0 ? c : c.subarray(from));
+    }
+    this.at = from + max;
+    return this.parser.push(c.subarray(from, this.at));
+  }
+
+  /**
+   * Ends the input: header-level damage throws (CaptureParser.end); a file cut inside a record
+   * or a cut gzip stream sets `truncated` and warns once, `capture.truncated-file`.
+   */
+  end(): CaptureSummary {
+    return this.parser.end(this.cut);
+  }
+
+  async close(): Promise<void> {
+    this.chunk = null;
+    this.exhausted = true;
+    await this.source.close();
+  }
+}
+
+/** Reads every chunk of `reader` into its parser, closes it and ends the read. */
+async function readAll(reader: CaptureReader): Promise<CaptureSummary> {
+  try {
+    while (await reader.next()) reader.feed();
+  } finally {
+    await reader.close();
+  }
+  return reader.end();
+}
+
+/**
+ * Reads a capture from a byte stream (stdin, a child's stdout, a generator, an array of
+ * chunks). The producer must not reuse a chunk's memory after yielding it when the content
+ * may be gzip'd.
+ */
+export async function readCaptureStream(
+  source: AsyncIterable<Buffer | string> | Iterable<Buffer>,
+  name: string,
+  onFrame: FrameCallback,
+  opts: ReadOptions = {},
+): Promise<CaptureSummary> {
+  return readAll(await CaptureReader.fromStream(source, name, onFrame, opts));
+}
+
+/**
+ * Reads the capture at `path` ('-' = stdin), calling `onFrame` for every frame with one
+ * reused Frame (valid only during the call; return false to stop). Resolves to a summary;
+ * rejects with CaptureError for input that is not a readable capture.
+ */
+export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
+  if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
+  return readAll(await CaptureReader.open(path, onFrame, opts));
+}
+
+/**
+ * Reads a whole capture held in memory (tests, tools), with the same parser and the same
+ * gzip rule as the streamed reads. Frames point into `bytes` (or its decompressed copy).
+ */
+export function readCaptureBuffer(bytes: Buffer, name: string, onFrame: FrameCallback, opts: ReadOptions = {}): CaptureSummary {
+  const parser = new CaptureParser(name, onFrame, opts);
+  let data = bytes;
+  let cut: string | undefined;
+  const gz = isGzip(bytes);
+  if (gz) {
+    try {
+      data = gunzipSync(bytes);
+    } catch (e) {
+      cut = gzipFailure(e, name, 0);
+      // Everything that decompresses before the cut, as the streamed read delivers it.
+      data = gunzipSync(bytes, { finishFlush: zc.Z_SYNC_FLUSH });
+    }
+  }
+  parser.summary.gzip = gz;
+  parser.push(data);
+  return parser.end(cut);
 }

@@ -1,8 +1,8 @@
 /**
  * How many cores other processes are using right now, so the automatic thread count does not
  * split a file over cores that are busy: on a 2-core machine with one core taken, two threads
- * time-share the other and only add their start-up and second JIT warm-up (measured: 0.55 s
- * serial vs 0.68 s over two threads on the bench file with one core busy).
+ * time-share the other and only add their start-up and second JIT warm-up: slower than one
+ * thread.
  *
  * Linux only: the running count of /proc/loadavg (runnable threads system-wide, this instant)
  * minus this process's own runnable threads (/proc/self/task/N/stat). The smallest of a few

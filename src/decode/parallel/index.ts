@@ -47,19 +47,16 @@ import { runThread } from './thread.js';
 import { PCAP_FILE_HEADER, pcapLayout, walkRange, type PcapLayout, type RangeResult, type RangeTask } from './range.js';
 import { MAX_PREFIX, pcapngPrefix, walkPcapngRange, type PcapngLayout, type PcapngRangeTask } from './pcapng-range.js';
 
-/** Files smaller than this are read serially: worker start-up (~40 ms) would not pay off. */
+/** Files smaller than this are read serially: a worker's start-up would not pay off. */
 export const DEFAULT_MIN_BYTES = 32 * 1024 * 1024;
 /** More ranges than this gain little: reading from the page cache starts to dominate. */
 export const MAX_AUTO_THREADS = 4;
 const CHUNK = 1024 * 1024;
 /**
- * Extra bytes for range 0: the main thread starts decoding at once while a worker first spends
- * 40–55 ms starting and loading its modules (2-core VM, CLI run). The main thread is also
- * slower per byte than a worker during that time (its own cold JIT plus the worker's start-up
- * on the other core), so the balance point is small. On the 247 MB bench file, 16 interleaved
- * runs each: leads of 0, 4, 8 and 16 MiB gave medians of 342, 346, 349 and 354 ms (minima
- * within 3 ms of each other); 4 MiB keeps a little for the worker's start. Capped at a quarter
- * of the file.
+ * Extra bytes for range 0: the main thread starts decoding at once while a worker first starts
+ * and loads its modules. The main thread is also slower per byte than a worker during that
+ * time (its own cold JIT plus the worker's start-up on the other core), so the balance point is
+ * small: a few MiB cover the worker's start. Capped at a quarter of the file.
  */
 const LEAD_BYTES = 4 * 1024 * 1024;
 

@@ -31,9 +31,19 @@
  * previous range stopped.
  */
 import { fstatSync, readSync } from 'node:fs';
-import { PCAPNG_SHB, PcapngFormat } from '../capture/pcapng.js';
+import {
+  PCAPNG_EPB,
+  PCAPNG_IDB,
+  PCAPNG_MIN_SIZE,
+  PCAPNG_PB,
+  PCAPNG_SHB,
+  PCAPNG_SPB,
+  PcapngFormat,
+  pcapngByteOrder,
+  pcapngKnownBlock,
+} from '../capture/pcapng.js';
 import { ReadContext } from '../capture/types.js';
-import type { CaptureWarning } from '../capture/errors.js';
+import { CaptureError, cutRecordMessage, type CaptureWarning } from '../capture/errors.js';
 import type { Frame } from '../frame.js';
 import { Decoder } from '../decoder.js';
 import type { DecodeOptions } from '../packet.js';
@@ -48,20 +58,8 @@ export const MAX_PREFIX = 1024 * 1024;
 const CHAIN = 8;
 const BLOCK_HEADER = 12;
 
-const IDB = 1;
-const PB = 2;
-const SPB = 3;
-const EPB = 6;
-/** Block types the scan accepts: those the serial reader names (others are skipped by it too,
- *  but a guess on an unknown type is not worth the risk; a true one only costs the split). */
-const KNOWN = new Set([PCAPNG_SHB, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x00000bad, 0x40000bad]);
-const MIN_SIZE: ReadonlyMap<number, number> = new Map([
-  [PCAPNG_SHB, 28],
-  [IDB, 20],
-  [PB, 32],
-  [SPB, 16],
-  [EPB, 32],
-]);
+const IDB = PCAPNG_IDB;
+const EPB = PCAPNG_EPB;
 
 /** What the main thread learnt from the file's first blocks (see `pcapngPrefix`). */
 export interface PcapngLayout {
@@ -95,28 +93,33 @@ function u32(buf: Uint8Array, p: number, le: boolean): number {
 }
 
 /**
- * Walks the block headers of `head` (the file's first bytes, `fileSize` in all) up to the first
- * packet block. A layout when the file starts with one SHB (valid byte-order magic, version 1)
- * and reaches a packet block within `head` without a second SHB; else why not (the serial
- * reader then reads the file and reports whatever is wrong with it).
+ * Parses the blocks of `head` (the file's first bytes, `fileSize` in all) with the serial
+ * reader's PcapngFormat up to the first packet block. A layout when the file starts with one
+ * valid SHB and reaches a packet block within `head` without a second SHB; else why not (the
+ * serial reader then reads the file and reports whatever is wrong with it).
  */
 export function pcapngPrefix(head: Uint8Array, fileSize: number): PcapngLayout | string {
-  if (head.length < 28 || u32(head, 0, true) !== PCAPNG_SHB) return 'not pcapng';
-  const bom = u32(head, 8, true);
-  const le = bom === 0x1a2b3c4d ? true : bom === 0x4d3c2b1a ? false : null;
-  if (le === null) return 'pcapng with a bad byte-order magic';
-  if ((le ? head[12]! | (head[13]! << 8) : (head[12]! << 8) | head[13]!) !== 1) return 'pcapng version is not 1';
+  const buf = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+  if (buf.length < PCAPNG_MIN_SIZE.get(PCAPNG_SHB)! || buf.readUInt32LE(0) !== PCAPNG_SHB) return 'not pcapng';
+  const ctx = new ReadContext('', () => true, undefined);
+  const format = new PcapngFormat(ctx);
   let p = 0;
-  let interfaces = 0;
-  for (;;) {
-    if (p + BLOCK_HEADER > head.length) return p >= fileSize ? 'pcapng without packet blocks' : `no packet block in the first ${head.length} bytes`;
-    const type = u32(head, p, le);
-    const len = u32(head, p + 4, le);
-    if (len < BLOCK_HEADER || len % 4 !== 0) return `pcapng block at offset ${p} has a bad length`;
-    if (p > 0 && type === PCAPNG_SHB) return 'pcapng with a second section before the first packet';
-    if (type === EPB || type === SPB || type === PB) return { le, firstPacket: p, interfaces };
-    if (type === IDB) interfaces++;
-    p += len;
+  try {
+    for (;;) {
+      if (p + BLOCK_HEADER > buf.length) return p >= fileSize ? 'pcapng without packet blocks' : `no packet block in the first ${buf.length} bytes`;
+      const type = p === 0 ? PCAPNG_SHB : u32(buf, p, format.littleEndian);
+      if (p > 0 && type === PCAPNG_SHB) return 'pcapng with a second section before the first packet';
+      if (type === EPB || type === PCAPNG_SPB || type === PCAPNG_PB) {
+        return { le: format.littleEndian, firstPacket: p, interfaces: ctx.summary.interfaces.length };
+      }
+      const size = format.recordSize(buf, p, buf.length - p, p);
+      if (p + size > buf.length) return `no packet block in the first ${buf.length} bytes`;
+      format.parse(buf, p, size, p);
+      p += size;
+    }
+  } catch (e) {
+    if (e instanceof CaptureError) return `pcapng prefix: ${e.detail}`;
+    throw e;
   }
 }
 
@@ -161,10 +164,12 @@ function plausibleBlock(w: Window, q: number, l: PcapngLayout): number {
   const type = u32(b, q, l.le);
   // An SHB may switch the byte order, so its length cannot be read in this one; a walk that
   // meets it refuses the split, so the scan need not look further.
-  if (type === PCAPNG_SHB) return u32(b, q + 8, true) === 0x1a2b3c4d || u32(b, q + 8, true) === 0x4d3c2b1a ? SECTION : -1;
+  if (type === PCAPNG_SHB) return pcapngByteOrder(u32(b, q + 8, true)) !== null ? SECTION : -1;
   const len = u32(b, q + 4, l.le);
-  if (!KNOWN.has(type) || len < BLOCK_HEADER || len % 4 !== 0 || len > PARALLEL_MAX_BLOCK) return -1;
-  if (len < (MIN_SIZE.get(type) ?? BLOCK_HEADER)) return -1;
+  // Only block types the serial reader names: it skips unknown ones too, but a guess that rests
+  // on an unknown type is not worth the risk (a true one only costs the split).
+  if (!pcapngKnownBlock(type) || len < BLOCK_HEADER || len % 4 !== 0 || len > PARALLEL_MAX_BLOCK) return -1;
+  if (len < (PCAPNG_MIN_SIZE.get(type) ?? BLOCK_HEADER)) return -1;
   if (type === EPB && (u32(b, q + 8, l.le) >= l.interfaces || u32(b, q + 20, l.le) > len - 32)) return -1;
   if (!w.has(q + len)) return w.endsFile ? 0 : -1;
   if (u32(w.buf, q + len - 4, l.le) !== len) return -1;
@@ -306,7 +311,7 @@ function walk(fd: number, task: PcapngRangeTask, match: RangePredicate | null): 
     if (n === 0) {
       if (avail === 0) return done(filePos, true, null);
       // The serial reader's end(): the size its recordSize asked for, and what is there.
-      const message = `capture ends inside a record: ${avail} of ${want} bytes present`;
+      const message = cutRecordMessage(avail, want);
       return done(filePos + avail, true, { file: task.file, offset: filePos, code: 'capture.truncated-file', message });
     }
     hi += n;

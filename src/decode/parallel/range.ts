@@ -9,8 +9,10 @@
  * straddles `end` included. The walk stops at the first record starting at or after `end` and
  * reports that offset, so the caller can check that the ranges chain exactly.
  *
- * The walk reuses PcapFormat.parseRun, the serial reader's own record loop, so a record is
- * cut, timed and delivered exactly as in a single pass. Anything the serial reader would
+ * The walk reuses the serial reader's own code: its file-header parse (pcapFromHeader), its
+ * record loop (PcapFormat.parseRun), its record sizes and its cut-record warning, so a record
+ * is cut, timed and delivered exactly as in a single pass; only the reading of the bytes (a
+ * byte range, synchronously, on a worker thread) is this module's own. Anything the serial reader would
  * treat specially inside the range (an out-of-range timestamp fraction: a warning; a length
  * beyond the limit: a fatal error) makes the range answer `ok: false`, and the caller then
  * runs the ordinary serial reader, which reports it as always. The one exception is a record
@@ -21,16 +23,16 @@
  * which keeps a worker's start-up short.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { PcapFormat, pcapMagic } from '../capture/pcap.js';
-import { DEFAULT_MAX_SNAPLEN, MAX_RECORD, ReadContext } from '../capture/types.js';
-import type { CaptureWarning } from '../capture/errors.js';
+import { PCAP_FILE_HEADER, PCAP_RECORD_HEADER, pcapFromHeader, type PcapFormat } from '../capture/pcap.js';
+import { DEFAULT_MAX_SNAPLEN, ReadContext } from '../capture/types.js';
+import { CaptureError, cutRecordMessage, type CaptureWarning } from '../capture/errors.js';
 import type { Frame } from '../frame.js';
 import { Decoder } from '../decoder.js';
 import type { DecodeOptions, Packet } from '../packet.js';
 import { DecodeSummary, type SummaryCounts } from '../summary.js';
 
-export const PCAP_FILE_HEADER = 24;
-const RECORD_HEADER = 16;
+export { PCAP_FILE_HEADER };
+const RECORD_HEADER = PCAP_RECORD_HEADER;
 /** Records a plausible boundary must be followed by (each plausible) unless the file ends first. */
 const CHAIN = 8;
 /** A record's timestamp must lie within this many seconds of the file's first record. */
@@ -88,18 +90,27 @@ export type RangeResult =
 
 const epochMs = (): number => performance.timeOrigin + performance.now();
 
+/** A reader context for parsing alone: frames are not wanted, warnings not expected. */
+function quietContext(file: string, onFrame: (f: Frame) => boolean = () => true): ReadContext {
+  return new ReadContext(file, onFrame, undefined);
+}
+
+/** The file header parsed by the serial reader's own code; null when the reader rejects it. */
+function formatOf(ctx: ReadContext, header: Buffer): PcapFormat | null {
+  try {
+    return pcapFromHeader(ctx, header);
+  } catch (e) {
+    if (e instanceof CaptureError) return null; // the serial reader reports it
+    throw e;
+  }
+}
+
 /** Reads the file header and first record header; null when the file is not plain classic pcap fit for splitting. */
 export function pcapLayout(head: Buffer): PcapLayout | null {
   if (head.length < PCAP_FILE_HEADER + RECORD_HEADER) return null;
-  const magic = pcapMagic(head.readUInt32BE(0));
-  if (magic === null) return null;
-  const { le, nano } = magic;
-  const u16 = (p: number): number => (le ? head.readUInt16LE(p) : head.readUInt16BE(p));
-  const u32 = (p: number): number => (le ? head.readUInt32LE(p) : head.readUInt32BE(p));
-  if (u16(4) < 2) return null; // the serial reader rejects it with its own error
-  const maxCaplen = Math.min(MAX_RECORD, Math.max(u32(16), DEFAULT_MAX_SNAPLEN));
-  if (maxCaplen > PARALLEL_MAX_CAPLEN) return null;
-  return { le, nano, maxCaplen, firstSec: u32(PCAP_FILE_HEADER) };
+  const format = formatOf(quietContext(''), head.subarray(0, PCAP_FILE_HEADER));
+  if (format === null || format.maxCaplen > PARALLEL_MAX_CAPLEN) return null;
+  return { le: format.le, nano: format.nano, maxCaplen: format.maxCaplen, firstSec: u32At(head, PCAP_FILE_HEADER, format.le) };
 }
 
 function u32At(buf: Buffer, p: number, le: boolean): number {
@@ -219,9 +230,8 @@ function walk(fd: number, task: RangeTask, match: RangePredicate | null): Walked
     if (match === null || match(p)) summary.add(p);
     return true;
   };
-  const ctx = new ReadContext(task.file, onFrame, undefined);
-  const format = new PcapFormat(ctx, l.le, l.nano);
-  format.parse(Buffer.from(task.header), 0, PCAP_FILE_HEADER, 0);
+  const format = formatOf(quietContext(task.file, onFrame), Buffer.from(task.header));
+  if (format === null || format.le !== l.le || format.nano !== l.nano) return { ok: false, reason: 'the file header does not parse as it did on the main thread' };
 
   // Incomplete records at a chunk's end are moved in front of the next chunk, into a headroom
   // one maximal record long, so parseRun always sees whole records in one buffer.
@@ -244,9 +254,9 @@ function walk(fd: number, task: RangeTask, match: RangePredicate | null): Walked
     const n = readSync(fd, buf, headroom, chunk, filePos + pending);
     if (n === 0) {
       if (pending === 0) return done(filePos, true, null);
-      // The serial reader's end(): a cut header wants 16 bytes, a cut body the record's size.
-      const want = pending < RECORD_HEADER ? RECORD_HEADER : RECORD_HEADER + u32At(buf, headroom - pending + 8, l.le);
-      const message = `capture ends inside a record: ${pending} of ${want} bytes present`;
+      // The serial reader's end(): the size its recordSize asks for, and what is there.
+      const want = format.recordSize(buf, headroom - pending, pending, filePos);
+      const message = cutRecordMessage(pending, want);
       return done(filePos + pending, true, { file: task.file, offset: filePos, code: 'capture.truncated-file', message });
     }
     const from = headroom - pending;

@@ -46,6 +46,27 @@ export function isKnownExperiment(buf: Uint8Array, o: number, len: number, flags
   return false;
 }
 
+/** tcpOptionLength's answers when the option at `i` cannot be stepped over. */
+export const OPT_NO_LENGTH = -1; // the length byte is not before `end`
+export const OPT_BAD_LENGTH = -2; // the length byte is below 2 (it counts kind and itself)
+export const OPT_OVERRUN = -3; // the option runs past `end`
+
+/**
+ * The one walk over TCP option bytes (RFC 9293 §3.1): the size of the option that starts at
+ * `i`, reading nothing at or past `end` — 1 for EOL and NOP, else its length byte — or one of
+ * the negative OPT_ answers above. What EOL means (the rest is padding) and what to do with
+ * a broken option is each caller's: the decoder reports it, the FullNAT rules keep it as a
+ * malformed TOA, the reference director stops. A plain function of numbers, so the decoder's
+ * loop pays no allocation for sharing it.
+ */
+export function tcpOptionLength(buf: Uint8Array, i: number, end: number): number {
+  if (buf[i]! <= TcpOpt.NOP) return 1;
+  if (i + 2 > end) return OPT_NO_LENGTH;
+  const len = buf[i + 1]!;
+  if (len < 2) return OPT_BAD_LENGTH;
+  return i + len > end ? OPT_OVERRUN : len;
+}
+
 /** Walks options in [start, hdrEnd); bytes past `end` (capture end) were not captured. */
 export function decodeTcpOptions(ctx: DecodeCtx, t: TcpView, start: number, hdrEnd: number, end: number, mode: number): void {
   const { buf } = ctx;
@@ -53,41 +74,29 @@ export function decodeTcpOptions(ctx: DecodeCtx, t: TcpView, start: number, hdrE
   let i = start;
   while (i < limit) {
     if (t.optCount >= MAX_TCP_OPTIONS) return;
+    const len = tcpOptionLength(buf, i, limit);
+    if (len < 0) {
+      brokenOption(ctx, i, len, hdrEnd, mode);
+      return;
+    }
     const kind = buf[i]!;
-    if (kind === TcpOpt.EOL || kind === TcpOpt.NOP) {
-      const n = t.optCount++;
-      t.optKind[n] = kind;
-      t.optOff[n] = i;
-      t.optLen[n] = 1;
-      if (kind === TcpOpt.EOL) return; // the rest of the option space is padding
-      i++;
-      continue;
-    }
-    if (i + 2 > limit) {
-      if (i + 2 > hdrEnd) ctx.malformed('tcp-options', i, 'option length byte beyond TCP header');
-      else ctx.truncate('tcp-options', mode);
-      return;
-    }
-    const len = buf[i + 1]!;
-    if (len < 2) {
-      ctx.malformed('tcp-options', i, 'option length below 2');
-      return;
-    }
-    if (i + len > hdrEnd) {
-      ctx.malformed('tcp-options', i, 'option runs past the TCP header');
-      return;
-    }
-    if (i + len > end) {
-      ctx.truncate('tcp-options', mode);
-      return;
-    }
     const n = t.optCount++;
     t.optKind[n] = kind;
     t.optOff[n] = i;
     t.optLen[n] = len;
-    parseOption(ctx, t, kind, i, len, n);
+    if (kind === TcpOpt.EOL) return; // the rest of the option space is padding
+    if (kind !== TcpOpt.NOP) parseOption(ctx, t, kind, i, len, n);
     i += len;
   }
+}
+
+/** An option the walk stopped at, within the capture: malformed when it breaks the TCP header
+ *  itself, truncated when only the capture ends inside it. */
+function brokenOption(ctx: DecodeCtx, i: number, why: number, hdrEnd: number, mode: number): void {
+  if (why === OPT_BAD_LENGTH) ctx.malformed('tcp-options', i, 'option length below 2');
+  else if (why === OPT_NO_LENGTH && i + 2 > hdrEnd) ctx.malformed('tcp-options', i, 'option length byte beyond TCP header');
+  else if (why === OPT_OVERRUN && i + ctx.buf[i + 1]! > hdrEnd) ctx.malformed('tcp-options', i, 'option runs past the TCP header');
+  else ctx.truncate('tcp-options', mode);
 }
 
 function parseOption(ctx: DecodeCtx, t: TcpView, kind: number, o: number, len: number, index: number): void {

@@ -1,8 +1,25 @@
 /** TCP (RFC 9293): base header, options (tcp-options.ts), checksum with the pseudo-header. */
 import { internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../checksum.js';
-import { IpProto, type NetLayers } from '../packet.js';
+import { IpProto, TcpFlag, type NetLayers } from '../packet.js';
 import { M_FRAGMENT, type DecodeCtx } from './context.js';
 import { decodeTcpOptions } from './tcp-options.js';
+
+/** Anything carrying TCP flags: a decoded TcpView, or a copy of one that kept them (0 when not TCP). */
+export interface TcpFlagged {
+  readonly flags: number;
+}
+
+const SYN_ACK = TcpFlag.SYN | TcpFlag.ACK;
+
+/** The segment that opens a connection: SYN set, ACK clear. */
+export function isSyn(seg: TcpFlagged): boolean {
+  return (seg.flags & SYN_ACK) === TcpFlag.SYN;
+}
+
+/** The server's answer to it: SYN and ACK both set. */
+export function isSynAck(seg: TcpFlagged): boolean {
+  return (seg.flags & SYN_ACK) === SYN_ACK;
+}
 
 export function decodeTcp(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
   const { buf } = ctx;

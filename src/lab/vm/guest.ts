@@ -1,15 +1,17 @@
 /**
  * Guest-side runner: executed by the VM's run.sh (`node dist/lab/vm/guest.js JOB.json`) in a
  * chroot of the host's root filesystem under the VM's kernel. Loads the IPVS modules of that
- * kernel, runs every case of the job through ipvs-director.ts, writes the results into the
- * writable export and returns; /init then syncs and powers off.
+ * kernel, runs every case of the job through the shared lab sequence with the ipvs director
+ * (one LabSession per mode), writes the results into the writable export and returns; /init
+ * then syncs and powers off.
  *
  * Progress goes to the serial console as `lvsa: …` lines, which the host prints live.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IpvsSession, type IpvsCase } from '../ipvs-director.js';
+import { ipvsDriver } from '../ipvs-director.js';
+import { LabSession, type LabCase } from '../sequence.js';
 import { CONSOLE_MARK } from './initramfs.js';
 import { LAB_MODULES, loadOrder, readModuleIndex, schedulerModule } from './kmod.js';
 
@@ -20,7 +22,7 @@ export interface GuestJob {
   modulesDir: string;
   /** Results directory, as the guest sees it. */
   outDir: string;
-  cases: IpvsCase[];
+  cases: LabCase[];
   /** Per-connection client timeout, ms. */
   clientTimeoutMs?: number;
 }
@@ -89,12 +91,12 @@ export async function runGuestJob(job: GuestJob): Promise<GuestReport> {
   const modes = [...new Set(job.cases.map((c) => c.mode))];
   for (const mode of modes) {
     const group = job.cases.filter((c) => c.mode === mode);
-    let session: IpvsSession | null = null;
+    let session: LabSession | null = null;
     let openError: string | null = null;
     const t0 = Date.now();
     try {
       if (!ipvsReady) throw new Error(`kernel ${kernelRelease} has no IPVS (/proc/net/ip_vs missing): ${mods.errors.join('; ')}`);
-      session = await IpvsSession.open(mode, { timeoutMs: job.clientTimeoutMs ?? 2000 });
+      session = await LabSession.open(ipvsDriver, mode, { timeoutMs: job.clientTimeoutMs ?? 2000 });
       say(`topology ${mode} ready (${Date.now() - t0} ms)`);
     } catch (e) {
       openError = e instanceof Error ? e.message : String(e);

@@ -1,21 +1,20 @@
 /**
  * Host side of `lab run --director ipvs`: pick the kernel, build/reuse the initramfs, write the
  * job into the results directory, boot the VM (which runs src/lab/vm/guest.ts under that
- * kernel), then verify every case's captures with the verify library (profile linux) against
- * the service the kernel itself reports (`ipvsadm -Sn`), and compare with the expected outcome.
+ * kernel; the guest runs the shared lab sequence up to its teardown), then run the sequence's
+ * verify step on every case's captures against the service the kernel itself reports
+ * (`ipvsadm -Sn`), and compare with the expected outcome.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../../errors.js';
 import { PACKAGE, distFile } from '../../package-root.js';
-import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsCase } from '../ipvs-director.js';
+import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsFacts } from '../ipvs-director.js';
+import { verifyCaptures, type LabCase } from '../sequence.js';
 import type { ConnectionResult } from '../services.js';
-import { ADDR } from '../scenarios.js';
-import type { VerifyResult } from '../../verify/result.js';
-import { verify } from '../../verify/verify.js';
-import { parseServiceConfig } from '../../verify/service/index.js';
-import type { PointInput } from '../../verify/engine/load.js';
+import { ADDR } from '../plan.js';
+import type { VerifyResult } from '../../verify/model/result.js';
 import type { GuestJob, GuestReport } from './guest.js';
 import { GUEST_MODULES, GUEST_OUT, buildInitramfs, findStaticBusybox } from './initramfs.js';
 import { resolveKernel, type KernelChoice } from './kernel.js';
@@ -59,7 +58,7 @@ export function ipvsLabUnavailableReason(opts: { kernel?: string; modules?: stri
 }
 
 export interface IpvsLabOptions {
-  cases: IpvsCase[];
+  cases: LabCase[];
   /** Results directory on the host (default: a new directory under the system temp dir). */
   outDir?: string;
   kernel?: string;
@@ -73,8 +72,8 @@ export interface IpvsLabOptions {
   verify?: boolean;
 }
 
-export interface IpvsCaseResult {
-  case: IpvsCase;
+export interface LabCaseResult {
+  case: LabCase;
   dir: string;
   /** Capture files by point, host paths. */
   captures: Record<string, string>;
@@ -106,7 +105,7 @@ export interface IpvsLabResult {
   outDir: string;
   consoleLog: string;
   moduleErrors: string[];
-  cases: IpvsCaseResult[];
+  cases: LabCaseResult[];
 }
 
 /** Connections per destination from `ipvsadm -Ln --stats` (the "Conns" column of `->` lines). */
@@ -146,19 +145,8 @@ function compareSchedule(r: VerifyResult, kernel: Record<number, string>): strin
   return problems;
 }
 
-async function verifyCase(dir: string, files: Record<string, string>): Promise<VerifyResult> {
-  const services = parseServiceConfig(readFileSync(join(dir, 'service.conf'), 'utf8'), join(dir, 'service.conf'));
-  const points: PointInput[] = [
-    { kind: 'client', files: [files.client!] },
-    { kind: 'director', files: [files.director!] },
-    { kind: 'rs', files: [files.rs1!], rsIp: ADDR.rip1 },
-    { kind: 'rs', files: [files.rs2!], rsIp: ADDR.rip2 },
-  ];
-  return verify({ services, points, profile: 'linux' });
-}
-
 /** `insmod` lines for the lab modules in dependency order (paths as the guest sees them). */
-function insmodLines(hostDir: string, guestDir: string, cases: readonly IpvsCase[]): string[] {
+function insmodLines(hostDir: string, guestDir: string, cases: readonly LabCase[]): string[] {
   const index = readModuleIndex(hostDir);
   const schedulers = [...new Set(cases.map((c) => schedulerModule(c.scheduler)))];
   const { order } = loadOrder(index, [...LAB_MODULES, ...schedulers]);
@@ -243,7 +231,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
   }
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as GuestReport;
 
-  const cases: IpvsCaseResult[] = [];
+  const cases: LabCaseResult[] = [];
   for (const c of opts.cases) {
     const dir = join(outDir, c.id);
     const status = report.cases.find((s) => s.id === c.id);
@@ -266,23 +254,23 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
     const saved = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as {
       captures: Record<string, string>;
       connections: ConnectionResult[];
-      ipvsadmStats: string;
-      ipvsadmConns: string;
+      serviceConfig: string;
+      facts: IpvsFacts;
       clientBasePort: number;
     };
     // The guest wrote guest paths; the same files are in `dir` on the host.
     const captures: Record<string, string> = {};
     for (const point of Object.keys(saved.captures)) captures[point] = join(dir, `${point}.pcap`);
-    const v = opts.verify === false ? null : await verifyCase(dir, captures);
-    const kernelSchedule = kernelConnections(saved.ipvsadmConns, ADDR.client, saved.clientBasePort, c.connections);
+    const v = opts.verify === false ? null : await verifyCaptures(captures, saved.serviceConfig, c.profile);
+    const kernelSchedule = kernelConnections(saved.facts.ipvsadmConns, ADDR.client, saved.clientBasePort, c.connections);
     const mismatches = v ? [...compare(v, expected), ...compareSchedule(v, kernelSchedule)] : [];
     cases.push({
       ...base,
       captures,
       connections: saved.connections,
       error: null,
-      ipvsadmStats: saved.ipvsadmStats,
-      kernelConns: parseStatsConns(saved.ipvsadmStats),
+      ipvsadmStats: saved.facts.ipvsadmStats,
+      kernelConns: parseStatsConns(saved.facts.ipvsadmStats),
       kernelSchedule,
       verify: v,
       mismatches,

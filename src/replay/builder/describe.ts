@@ -4,7 +4,8 @@
  * intent can be read in test output and in replay logs.
  */
 import type { Ipv4Spec, Ipv6Spec, Layer, TcpSpec } from './types.js';
-import { describeTcpOption, parseTcpFlags, tcpdumpFlags } from './tcp-options.js';
+import { describeTcpOption, parseTcpFlags } from './tcp-options.js';
+import { tcpFlagsText } from '../../decode/print/fmt.js';
 import { DEFAULT_GUE_SPORT, DEFAULT_TCP_WINDOW, DEFAULT_TTL, PROTO_NONE_V4, PROTO_NONE_V6 } from './defaults.js';
 
 export interface LayerSize {
@@ -48,7 +49,7 @@ function ipv6Attrs(s: Ipv6Spec): string {
 
 function tcpText(s: TcpSpec, payloadLen: number): string {
   const flags = parseTcpFlags(s.flags);
-  let t = `Flags [${tcpdumpFlags(flags)}], seq ${(s.seq ?? 0) >>> 0}`;
+  let t = `Flags [${tcpFlagsText(flags)}], seq ${(s.seq ?? 0) >>> 0}`;
   if (flags & 0x010) t += `, ack ${(s.ack ?? 0) >>> 0}`;
   t += `, win ${s.window ?? DEFAULT_TCP_WINDOW}`;
   if (flags & 0x020) t += `, urg ${s.urgent ?? 0}`;

@@ -9,6 +9,7 @@
 import type { TcpOption } from './types.js';
 import { encodeTcpOption } from './tcp-options.js';
 import { locateL4, recomputeIpv4Checksum, recomputeL4Checksum } from './checksum-fix.js';
+import { tcpOptionLength, TcpOpt } from '../../decode/proto/tcp-options.js';
 
 export type InsertResult =
   | { ok: true; packet: Buffer }
@@ -55,16 +56,10 @@ export function nopTcpOption(packet: Buffer, ipOff: number, kind: number): numbe
   const hl = (packet[loc.off + 12]! >> 4) * 4;
   const end = loc.off + Math.min(hl, loc.len);
   let n = 0;
-  for (let i = loc.off + 20; i < end; ) {
-    const k = packet[i]!;
-    if (k === 0) break;
-    if (k === 1) {
-      i++;
-      continue;
-    }
-    const len = packet[i + 1] ?? 0;
-    if (len < 2 || i + len > end) break;
-    if (k === kind) {
+  for (let i = loc.off + 20; i < end && packet[i] !== TcpOpt.EOL; ) {
+    const len = tcpOptionLength(packet, i, end);
+    if (len < 0) break;
+    if (packet[i] === kind) {
       packet.fill(1, i, i + len);
       n++;
     }

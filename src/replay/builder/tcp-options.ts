@@ -1,4 +1,4 @@
-/** TCP flags and options: encoding for the builder and short text for describe(). */
+/** TCP flags and options: encoding for the builder and short option text for describe(). */
 import type { TcpOption } from './types.js';
 import { ipBytes, isIpv6Text } from './addr-bytes.js';
 
@@ -21,21 +21,6 @@ export function parseTcpFlags(flags: string | number): number {
     v |= bit;
   }
   return v;
-}
-
-/** tcpdump's flag text: S F R P U E W N and '.' for ACK, in tcpdump's order. */
-export function tcpdumpFlags(bits: number): string {
-  let s = '';
-  if (bits & 0x002) s += 'S';
-  if (bits & 0x001) s += 'F';
-  if (bits & 0x004) s += 'R';
-  if (bits & 0x008) s += 'P';
-  if (bits & 0x020) s += 'U';
-  if (bits & 0x040) s += 'E';
-  if (bits & 0x080) s += 'W';
-  if (bits & 0x100) s += 'N';
-  if (bits & 0x010) s += '.';
-  return s === '' ? 'none' : s;
 }
 
 /** Default TOA kind by the carried address family (Alibaba: 254 for IPv4, 253 for IPv6; §2.3). */

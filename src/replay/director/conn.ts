@@ -139,17 +139,17 @@ export class ConnTable {
   }
 
   findFromClient(proto: number, cip: number, cport: number, vip: number, vport: number, nowMs: number): Conn | undefined {
-    const c = this.byClient.get(ckey(proto, cip, cport, vip, vport));
-    if (c && c.expiresMs <= nowMs) {
-      this.remove(c);
-      return undefined;
-    }
-    return c;
+    return this.unexpired(this.byClient.get(ckey(proto, cip, cport, vip, vport)), nowMs);
   }
 
   /** RS→director packet: src RIP:rport, dst (CIP or LIP):(cport or lport). */
   findFromRs(proto: number, rip: number, rport: number, dst: number, dport: number, nowMs: number): Conn | undefined {
-    const c = this.byRs.get(ckey(proto, rip, rport, dst, dport));
+    return this.unexpired(this.byRs.get(ckey(proto, rip, rport, dst, dport)), nowMs);
+  }
+
+  /** An entry found by a lookup, unless its timer ran out: then it is removed, as the kernel's
+   *  expiry would have done by now. */
+  private unexpired(c: Conn | undefined, nowMs: number): Conn | undefined {
     if (c && c.expiresMs <= nowMs) {
       this.remove(c);
       return undefined;

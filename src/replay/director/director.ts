@@ -502,27 +502,7 @@ export class ReferenceDirector {
       if (this.faults.has('seq-drift') && !syn) c.seqDelta = (c.seqDelta + 1) >>> 0;
       addToSeqField(ip, 4, c.seqDelta);
     }
-    const ihl = (ip[0]! & 15) * 4;
-    const csum = ihl + (proto === TCP ? 16 : 6);
-    const udpZero = proto === UDP && ip.readUInt16BE(csum) === 0;
-    const oldSrc = ip.readUInt32BE(12);
-    const oldDst = ip.readUInt32BE(16);
-    ip.writeUInt32BE(c.lip, 12);
-    ip.writeUInt32BE(c.rip, 16);
-    if (udpZero) {
-      ip.writeUInt16BE(c.lport, ihl);
-      ip.writeUInt16BE(c.rport, ihl + 2);
-    } else {
-      pseudoAddrChange(ip, csum, oldSrc, c.lip);
-      pseudoAddrChange(ip, csum, oldDst, c.rip);
-      patchL4(ip, ihl, csum, ihl, ihl + 4, () => {
-        ip.writeUInt16BE(c.lport, ihl);
-        ip.writeUInt16BE(c.rport, ihl + 2);
-      });
-    }
-    // DPVS recomputes the TCP checksum on every packet (tcp_send_csum); ALI updates it incrementally.
-    if (this.profile === 'dpvs' && proto === TCP) setL4Checksum(ip);
-    recomputeIpv4Checksum(ip, 0);
+    this.fnatRewrite(ip, c.lip, c.lport, c.rip, c.rport);
     return ip;
   }
 
@@ -655,25 +635,39 @@ export class ReferenceDirector {
       if (flags & 0x10 && !this.faults.has('ack-not-shifted')) addToSeqField(ip, 8, -c.seqDelta);
       if (!this.faults.has('sack-not-shifted')) shiftSack(ip, c.seqDelta);
     }
+    this.fnatRewrite(ip, c.vip, c.vport, c.cip, c.cport);
+    this.log('rs', nowMs, 'forward', `fullnat reply → ${ipv4ToString(c.cip)}:${c.cport}`);
+    return this.toClient(ip, this.gatewayMac ?? c.clientMac, 'fullnat reply');
+  }
+
+  /**
+   * FullNAT replaces both ends of an IPv4 packet: addresses and ports, the L4 checksum updated
+   * incrementally (a bad one stays bad; a UDP datagram sent without one keeps none), then the
+   * IP header checksum. DPVS recomputes the TCP checksum on every packet (tcp_send_csum); ALI
+   * updates it incrementally.
+   */
+  private fnatRewrite(ip: Buffer, src: number, sport: number, dst: number, dport: number): void {
+    const proto = ip[9]!;
+    const ihl = (ip[0]! & 15) * 4;
     const csum = ihl + (proto === TCP ? 16 : 6);
-    const zero = proto === UDP && ip.readUInt16BE(csum) === 0;
-    ip.writeUInt32BE(c.vip, 12);
-    ip.writeUInt32BE(c.cip, 16);
-    if (zero) {
-      ip.writeUInt16BE(c.vport, ihl);
-      ip.writeUInt16BE(c.cport, ihl + 2);
+    const udpZero = proto === UDP && ip.readUInt16BE(csum) === 0;
+    const oldSrc = ip.readUInt32BE(12);
+    const oldDst = ip.readUInt32BE(16);
+    ip.writeUInt32BE(src, 12);
+    ip.writeUInt32BE(dst, 16);
+    if (udpZero) {
+      ip.writeUInt16BE(sport, ihl);
+      ip.writeUInt16BE(dport, ihl + 2);
     } else {
-      pseudoAddrChange(ip, csum, c.rip, c.vip);
-      pseudoAddrChange(ip, csum, c.lip, c.cip);
+      pseudoAddrChange(ip, csum, oldSrc, src);
+      pseudoAddrChange(ip, csum, oldDst, dst);
       patchL4(ip, ihl, csum, ihl, ihl + 4, () => {
-        ip.writeUInt16BE(c.vport, ihl);
-        ip.writeUInt16BE(c.cport, ihl + 2);
+        ip.writeUInt16BE(sport, ihl);
+        ip.writeUInt16BE(dport, ihl + 2);
       });
     }
     if (this.profile === 'dpvs' && proto === TCP) setL4Checksum(ip);
     recomputeIpv4Checksum(ip, 0);
-    this.log('rs', nowMs, 'forward', `fullnat reply → ${ipv4ToString(c.cip)}:${c.cport}`);
-    return this.toClient(ip, this.gatewayMac ?? c.clientMac, 'fullnat reply');
   }
 
   // ------------------------------------------------------------------------------- helpers

@@ -6,6 +6,7 @@
  */
 import { recomputeIpv4Checksum, recomputeL4Checksum } from '../builder/index.js';
 import { patchL4 } from './bytes.js';
+import { tcpOptionLength, TcpOpt } from '../../decode/proto/tcp-options.js';
 
 export interface OptRef {
   kind: number;
@@ -29,17 +30,10 @@ export function listOptions(ip: Buffer): OptRef[] {
   const { l4, hdrLen } = tcpLoc(ip);
   const end = Math.min(l4 + hdrLen, ip.length);
   const out: OptRef[] = [];
-  for (let i = l4 + 20; i < end; ) {
-    const k = ip[i]!;
-    if (k === 0) break;
-    if (k === 1) {
-      out.push({ kind: 1, off: i, len: 1 });
-      i++;
-      continue;
-    }
-    const len = ip[i + 1] ?? 0;
-    if (len < 2 || i + len > end) break;
-    out.push({ kind: k, off: i, len });
+  for (let i = l4 + 20; i < end && ip[i] !== TcpOpt.EOL; ) {
+    const len = tcpOptionLength(ip, i, end);
+    if (len < 0) break;
+    out.push({ kind: ip[i]!, off: i, len });
     i += len;
   }
   return out;
@@ -50,7 +44,7 @@ export function removeTimestamp(ip: Buffer): boolean {
   const { l4, csum } = tcpLoc(ip);
   let done = false;
   for (const o of listOptions(ip)) {
-    if (o.kind !== 8) continue;
+    if (o.kind !== TcpOpt.TIMESTAMP) continue;
     patchL4(ip, l4, csum, o.off, o.off + o.len, () => ip.fill(1, o.off, o.off + o.len));
     done = true;
   }
@@ -61,7 +55,7 @@ export function removeTimestamp(ip: Buffer): boolean {
 export function adjustMss(ip: Buffer, by: number): number {
   const { l4, csum } = tcpLoc(ip);
   for (const o of listOptions(ip)) {
-    if (o.kind !== 2 || o.len !== 4) continue;
+    if (o.kind !== TcpOpt.MSS || o.len !== 4) continue;
     const v = Math.max(0, ip.readUInt16BE(o.off + 2) - by);
     patchL4(ip, l4, csum, o.off + 2, o.off + 4, () => ip.writeUInt16BE(v, o.off + 2));
     return v;
@@ -74,7 +68,7 @@ export function shiftSack(ip: Buffer, delta: number): number {
   const { l4, csum } = tcpLoc(ip);
   let n = 0;
   for (const o of listOptions(ip)) {
-    if (o.kind !== 5) continue;
+    if (o.kind !== TcpOpt.SACK) continue;
     for (let p = o.off + 2; p + 8 <= o.off + o.len; p += 8) {
       patchL4(ip, l4, csum, p, p + 8, () => {
         ip.writeUInt32BE((ip.readUInt32BE(p) - delta) >>> 0, p);

@@ -8,6 +8,7 @@
 import { decodeBytes } from '../../decode/decoder.js';
 import { LinkType } from '../../decode/frame.js';
 import { ipv4ToString } from '../../decode/addr.js';
+import { isSyn } from '../../decode/proto/tcp.js';
 import { PacketBuilder, type TcpOption } from '../builder/index.js';
 import { dnsAnswer } from './udp-client.js';
 
@@ -86,7 +87,7 @@ export class SimServer {
       this.conns.delete(key);
       return [];
     }
-    if ((t.flags & 0x12) === 0x02) {
+    if (isSyn(t)) {
       if (!c) {
         const isn = mix(this.cfg.seed, ++this.counter);
         c = {

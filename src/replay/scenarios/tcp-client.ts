@@ -6,6 +6,7 @@
  */
 import { ipv4ToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
+import { isSynAck } from '../../decode/proto/tcp.js';
 import { fragmentIpv4, PacketBuilder, type TcpOption } from '../builder/index.js';
 
 export interface ClientIo {
@@ -138,7 +139,7 @@ export class TcpClient {
       this.rec.closed = true;
       return;
     }
-    if ((t.flags & 0x12) === 0x12) {
+    if (isSynAck(t)) {
       if (t.ack !== this.sndNxt) return; // not for our SYN
       this.rec.synAck = true;
       this.rec.synAckMss = t.mss;

@@ -6,6 +6,7 @@
 import { formatTimestamp } from '../../decode/frame.js';
 import { ipv4ToString } from '../../decode/addr.js';
 import type { Evidence, Finding } from '../model/findings.js';
+import type { RuleId } from '../model/catalog.js';
 import { arpAnnounceHint, arpIgnoreHint, garpHint, poisonedHint } from './hints.js';
 import { describeMac, shortName, type Knowledge } from './knowledge.js';
 import { macText } from './mac.js';
@@ -87,7 +88,7 @@ function requestFor(input: RuleInput, rep: ArpRecord): ArpRecord | undefined {
 }
 
 /** arp.vip-answered-by-rs: ARP reply with sender IP = VIP from a non-director MAC. */
-export function vipAnsweredByRs(input: RuleInput): Finding[] {
+export function vipAnsweredByRs(input: RuleInput): Finding<RuleId>[] {
   const { k } = input;
   const groups = groupBy(input.arp, (r) =>
     r.op === 2 && !r.gratuitous && k.vipSet.has(r.spa) && isNonDirector(k, r.spa, r.sha) ? `${r.vlan}|${r.spa}|${r.sha}` : null,
@@ -114,7 +115,7 @@ export function vipAnsweredByRs(input: RuleInput): Finding[] {
 }
 
 /** arp.vip-announced-by-rs: ARP request with sender IP = VIP (not gratuitous) from a non-director. */
-export function vipAnnouncedByRs(input: RuleInput): Finding[] {
+export function vipAnnouncedByRs(input: RuleInput): Finding<RuleId>[] {
   const { k } = input;
   const groups = groupBy(input.arp, (r) =>
     r.op === 1 && !r.gratuitous && k.vipSet.has(r.spa) && isNonDirector(k, r.spa, r.sha) ? `${r.vlan}|${r.spa}|${r.sha}` : null,
@@ -146,7 +147,7 @@ const FORM_TEXT: Record<GarpForm, string> = {
 };
 
 /** arp.vip-garp-by-non-director: gratuitous ARP (either form) for a VIP from a non-director. */
-export function vipGarpByNonDirector(input: RuleInput): Finding[] {
+export function vipGarpByNonDirector(input: RuleInput): Finding<RuleId>[] {
   const { k } = input;
   const groups = groupBy(input.arp, (r) =>
     r.gratuitous && k.vipSet.has(r.spa) && isNonDirector(k, r.spa, r.sha) ? `${r.vlan}|${r.spa}|${r.sha}` : null,
@@ -203,9 +204,9 @@ function victimText(k: Knowledge, agg: IpAgg): string {
 }
 
 /** arp.client-poisoned: a client or router sends VIP traffic to a MAC that is not a director. */
-export function clientPoisoned(input: RuleInput): Finding[] {
+export function clientPoisoned(input: RuleInput): Finding<RuleId>[] {
   const { k } = input;
-  const out: Finding[] = [];
+  const out: Finding<RuleId>[] = [];
   for (const agg of input.aggs) {
     if (!k.vipSet.has(agg.dst) || !isNonDirector(k, agg.dst, agg.dstMac)) continue;
     // Frames a director forwards to a real server carry the VIP as destination too: not a bypass.
@@ -275,8 +276,8 @@ function transitions(input: RuleInput): Map<string, Transition[]> {
 }
 
 /** arp.flip-flop: an IP's MAC goes back to a MAC it had before (arpwatch "flip flop"). */
-export function flipFlop(input: RuleInput): Finding[] {
-  const out: Finding[] = [];
+export function flipFlop(input: RuleInput): Finding<RuleId>[] {
+  const out: Finding<RuleId>[] = [];
   for (const list of transitions(input).values()) {
     const flips = list.filter((t) => t.back);
     if (flips.length === 0) continue;
@@ -300,8 +301,8 @@ export function flipFlop(input: RuleInput): Finding[] {
 
 /** arp.changed-mac: an IP moved to a MAC it never had before; with a GARP burst from the new MAC
  *  it is the VRRP failover pattern. */
-export function changedMac(input: RuleInput): Finding[] {
-  const out: Finding[] = [];
+export function changedMac(input: RuleInput): Finding<RuleId>[] {
+  const out: Finding<RuleId>[] = [];
   for (const list of transitions(input).values()) {
     for (const t of list) {
       if (t.back) continue;
@@ -337,7 +338,7 @@ export function changedMac(input: RuleInput): Finding[] {
 }
 
 /** arp.unsolicited-reply: a (non-gratuitous) ARP reply that answers no request seen. */
-export function unsolicitedReply(input: RuleInput): Finding[] {
+export function unsolicitedReply(input: RuleInput): Finding<RuleId>[] {
   const requests = groupBy(input.arp, (r) => (r.op === 1 ? `${r.vlan}|${r.tpa}` : null));
   const groups = groupBy(input.arp, (rep) => {
     if (rep.op !== 2 || rep.gratuitous) return null;
@@ -364,7 +365,7 @@ export function unsolicitedReply(input: RuleInput): Finding[] {
 }
 
 /** arp.sender-mac-mismatch: ARP sender hardware address differs from the link-layer source. */
-export function senderMacMismatch(input: RuleInput): Finding[] {
+export function senderMacMismatch(input: RuleInput): Finding<RuleId>[] {
   const groups = groupBy(input.arp, (r) =>
     r.ethSrc !== null && r.ethSrc !== r.sha ? `${r.vlan}|${r.ethSrc}|${r.sha}` : null,
   );
@@ -385,7 +386,7 @@ export function senderMacMismatch(input: RuleInput): Finding[] {
 }
 
 /** arp.unanswered: who-has that got no reply, judged only where the capture could see it. */
-export function unanswered(input: RuleInput): Finding[] {
+export function unanswered(input: RuleInput): Finding<RuleId>[] {
   const replies = groupBy(input.arp, (r) => (r.op === 2 ? `${r.vlan}|${r.spa}` : null));
   const groups = groupBy(input.arp, (req) => {
     if (req.op !== 1 || req.gratuitous || req.probe) return null;
@@ -417,8 +418,8 @@ export function unanswered(input: RuleInput): Finding[] {
 }
 
 /** arp.garp-burst: GARP timeline per (VLAN, IP, MAC): bursts with count, spacing and form. */
-export function garpBurst(input: RuleInput): Finding[] {
-  const out: Finding[] = [];
+export function garpBurst(input: RuleInput): Finding<RuleId>[] {
+  const out: Finding<RuleId>[] = [];
   const groups = groupBy(input.arp, (r) => (r.gratuitous ? `${r.vlan}|${r.spa}|${r.sha}` : null));
   for (const all of groups.values()) {
     // The same GARP captured at several points must not count twice: use the capture that saw most.

@@ -11,6 +11,7 @@
  * When a packet was retransmitted, the copy with the same IP ID wins the slot.
  */
 import { TcpFlag } from '../../decode/packet.js';
+import { isSyn, isSynAck } from '../../decode/proto/tcp.js';
 import type { EngineContext } from './context.js';
 import type { LoadedPoint } from '../read/points.js';
 import { numericKey, refOf, type RecordPool } from '../read/record.js';
@@ -20,7 +21,6 @@ import { LiveConnections } from './live.js';
 import type { Connection, Trace } from '../model/connection.js';
 
 const SYN = TcpFlag.SYN;
-const ACK = TcpFlag.ACK;
 
 /**
  * UDP has no handshake or close: IPVS creates a UDP connection entry for the first datagram of a
@@ -86,7 +86,7 @@ function learnDirectorMacs(ctx: EngineContext): void {
         if (ctx.rsByIp.has(r.outer.dst) || ctx.inferred) dm.add(r.srcMac);
         continue;
       }
-      const syn = (r.flags & (SYN | ACK)) === SYN;
+      const syn = isSyn(r);
       if (r.ip.dst === vip) {
         groups.add(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id), r);
         if (ctx.methods.has('dr')) sansId.add(numericKey(r.sport, r.seq, r.ack, r.flags, r.payloadLen, -1), r);
@@ -96,7 +96,7 @@ function learnDirectorMacs(ctx: EngineContext): void {
         udpToRip.push(r);
       } else if (r.ip.src === vip && r.sport === ctx.service.vport && ctx.methods.has('nat')) {
         dm.add(r.srcMac);
-      } else if ((r.flags & (SYN | ACK)) === (SYN | ACK) && ctx.rsByIp.has(r.ip.src) && ctx.methods.has('nat')) {
+      } else if (isSynAck(r) && ctx.rsByIp.has(r.ip.src) && ctx.methods.has('nat')) {
         const k = numericKey(r.dport, r.seq, r.ack, r.flags, r.payloadLen, r.ip.id);
         const first = ripSynAcks.get(k);
         if (!first || r.ts < first.ts) ripSynAcks.set(k, r);
@@ -148,7 +148,7 @@ function learnDirectorMacs(ctx: EngineContext): void {
       // is no SYN to pick the first one of a flow).
       for (const r of p.records) {
         if (!r.srcMac || r.ip.dst !== p.rsIp) continue;
-        if ((r.flags & (SYN | ACK)) === SYN || (r.proto === 'udp' && !ctx.rsByIp.has(r.ip.src))) dm.add(r.srcMac);
+        if (isSyn(r) || (r.proto === 'udp' && !ctx.rsByIp.has(r.ip.src))) dm.add(r.srcMac);
       }
     }
   }
@@ -235,7 +235,7 @@ export class ConnectionTracker {
    * A client of the VIP sent from a service's address or port (a real server that is also a
    * client, from its service port). Then a record may have a client endpoint at both ends,
    * which `add` decides with what it knows of both: a run split by client endpoint
-   * (engine/partition.ts) knows only its own share's, and is redone on one thread (verify.ts).
+   * (parallel/partition.ts) knows only its own share's, and is redone on one thread (verify.ts).
    */
   clientAtServiceEnd = false;
   /**
@@ -350,7 +350,7 @@ export class ConnectionTracker {
     const cip = fromClient ? r.ip.src : r.ip.dst;
     const cport = fromClient ? r.sport : r.dport;
     // The ISN each point saw last for this endpoint (a point may miss a SYN the others saw).
-    if (fromClient && proto === 'tcp' && (r.flags & SYN) !== 0 && (r.flags & ACK) === 0) end.isn[r.point] = r.seq;
+    if (fromClient && proto === 'tcp' && isSyn(r)) end.isn[r.point] = r.seq;
     const seen = end.isn[r.point]!;
     const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : Number.isNaN(seen) ? null : seen;
     const gens = end.conns;
@@ -419,11 +419,9 @@ export class ConnectionTracker {
   }
 
   private finalise(c: Connection): void {
-    // Records arrive merged in corrected time; only the ones retried from `pending` come late.
-    if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
     const spare = this.pool ? this.spare : null;
-    c.traces = spare ? spare.traceList() : [];
-    groupTraces(c, this.ctx.windowNs, natGrouping, spare ? spare.makeTrace : undefined);
+    if (spare) groupTraces(c, this.ctx.windowNs, natGrouping, spare.traceList(), spare.makeTrace);
+    else groupTraces(c, this.ctx.windowNs, natGrouping);
     if (this.ctx.service.protocol === 'udp') udpSchedulingEvidence(c);
     findBackend(this.ctx, c);
     this.onFinal(c);
@@ -443,9 +441,9 @@ export class ConnectionTracker {
 /**
  * Traces and the arrays of a connection's records and traces, kept for reuse once it is judged
  * (with the record pool, under the same condition: the tracker is the only user). Each judged
- * connection dropped ~10 objects and arrays that had grown push by push; on the bench set they
- * were a third of pass 2's allocation (groupTraces alone 80 of 318 MiB), all for the garbage
- * collector. Nothing refers to them after judgement: rules keep PacketRefs and texts.
+ * connection would otherwise drop about ten objects and arrays that had grown push by push,
+ * a large share of pass 2's allocation, all for the garbage collector. Nothing refers to them
+ * after judgement: rules keep PacketRefs and texts.
  */
 class SpareParts {
   private readonly traces: Trace[] = [];
@@ -498,11 +496,6 @@ interface ClientPort {
   isn: number[];
   /** Its connections, one per ISN (UDP: generation; null: SYN not seen), oldest first. */
   conns: Connection[];
-}
-
-export function sortedByTime(rs: readonly PacketRecord[]): boolean {
-  for (let i = 1; i < rs.length; i++) if (rs[i]!.t < rs[i - 1]!.t) return false;
-  return true;
 }
 
 /** A connection with nothing seen yet (both trackers start them here). */

@@ -7,10 +7,7 @@
  */
 import type { RealServer } from '../service/model.js';
 import type { LoadedPoint } from '../read/points.js';
-import type { PacketRecord } from '../model/record.js';
-
-const isSyn = (r: PacketRecord): boolean => r.proto === 'tcp' && (r.flags & 0x12) === 0x02;
-const isSynAck = (r: PacketRecord): boolean => r.proto === 'tcp' && (r.flags & 0x12) === 0x12;
+import { isSyn, isSynAck } from '../../decode/proto/tcp.js';
 
 export interface InferredFullnat {
   realServers: RealServer[];

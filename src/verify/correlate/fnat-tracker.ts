@@ -20,14 +20,14 @@
  * Same streaming contract as ConnectionTracker: add() in corrected-time order, sweep(now)
  * finalises connections closed (or idle) for longer than the grace, finish() the rest.
  */
-import { TcpFlag } from '../../decode/packet.js';
-import { IDLE_STEP_WINDOWS, newConnection, sortedByTime } from './connections.js';
+import { isSyn, isSynAck } from '../../decode/proto/tcp.js';
+import { IDLE_STEP_WINDOWS, newConnection } from './connections.js';
 import type { Connection } from '../model/connection.js';
 import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, type TraceGrouping } from './traces.js';
 import type { EngineContext } from './context.js';
 import { numericKey, refOf } from '../read/record.js';
 import type { PacketRecord, PacketRef, Role } from '../model/record.js';
-import { LiveConnections } from './live.js';
+import { LiveConnections, noteClose } from './live.js';
 
 export interface FnatLeg {
   lip: string;
@@ -63,11 +63,6 @@ const infos = new WeakMap<Connection, FnatInfo>();
 export function fnatInfo(c: Connection): FnatInfo | undefined {
   return infos.get(c);
 }
-
-const SYN = TcpFlag.SYN;
-const ACK = TcpFlag.ACK;
-const isPureSyn = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === SYN;
-const isSynAck = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === (SYN | ACK);
 
 interface Stamped<T> {
   v: T;
@@ -126,7 +121,7 @@ export class FnatTracker {
     const cport = c2s ? r.sport : r.dport;
     const key = `${cip}|${cport}`;
     let c = this.current.get(key);
-    const syn = c2s && isPureSyn(r);
+    const syn = c2s && isSyn(r);
     if (c && syn && c.isn !== r.seq) c = undefined;
     if (!c) {
       const isn = syn ? r.seq : null;
@@ -160,7 +155,7 @@ export class FnatTracker {
     const key = `${lip}|${lport}|${rip}|${rport}`;
     let list = this.legs.get(key);
     if (!list) this.legs.set(key, (list = []));
-    const syn = c2s && isPureSyn(r);
+    const syn = c2s && isSyn(r);
     let leg: FnatLeg | undefined;
     if (syn) {
       // The same seq is a copy or retransmission of that leg's SYN — unless the client SYN it
@@ -204,12 +199,7 @@ export class FnatTracker {
     r.role = kind === 'rs' ? 'R' : c2s ? 'De' : 'Di';
     if (syn) leg.synRef ??= refOf(r);
     if (r.t > leg.lastT) leg.lastT = r.t;
-    if ((r.flags & TcpFlag.RST) !== 0) leg.closed = true;
-    if ((r.flags & TcpFlag.FIN) !== 0) {
-      if (c2s) leg.finC2s = true;
-      else leg.finS2c = true;
-      if (leg.finC2s && leg.finS2c) leg.closed = true;
-    }
+    noteClose(leg, r);
     if (leg.conn) this.liveSet.attach(leg.conn, r);
     else {
       leg.records.push(r);
@@ -308,8 +298,6 @@ export class FnatTracker {
     const info = infos.get(c)!;
     const leg = info.leg;
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
-    if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
-    c.traces = [];
     // IP IDs tell packets apart only when the director keeps them (the SYN link proved it).
     groupTraces(c, this.ctx.windowNs, fnatGrouping(leg?.linkedBy === 'syn'));
     if (leg) {

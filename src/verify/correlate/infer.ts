@@ -6,10 +6,8 @@
  */
 import type { ForwardMethod, RealServer, Service } from '../service/model.js';
 import type { LoadedPoint } from '../read/points.js';
-import type { PacketRecord } from '../model/record.js';
 import { inferFullnat } from './fnat-infer.js';
-
-const isSyn = (r: PacketRecord): boolean => r.proto === 'tcp' && (r.flags & 0x12) === 0x02;
+import { isSyn } from '../../decode/proto/tcp.js';
 
 function topKey<T>(counts: Map<string, { n: number; v: T }>): T | null {
   let best: { n: number; v: T } | null = null;

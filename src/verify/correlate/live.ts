@@ -7,6 +7,19 @@ import { TcpFlag } from '../../decode/packet.js';
 import type { Connection } from '../model/connection.js';
 import type { PacketRecord } from '../model/record.js';
 
+/** What a TCP close leaves on a connection (or a FullNAT leg not yet linked to one). */
+export type CloseState = Pick<Connection, 'closed' | 'finC2s' | 'finS2c'>;
+
+/** Closed by an RST either way, or once both directions sent a FIN. */
+export function noteClose(s: CloseState, r: PacketRecord): void {
+  if ((r.flags & TcpFlag.RST) !== 0) s.closed = true;
+  if ((r.flags & TcpFlag.FIN) !== 0) {
+    if (r.c2s) s.finC2s = true;
+    else s.finS2c = true;
+    if (s.finC2s && s.finS2c) s.closed = true;
+  }
+}
+
 export class LiveConnections {
   readonly active = new Set<Connection>();
   /** The closed ones among them: between idle scans, a sweep only looks at these. */
@@ -32,12 +45,7 @@ export class LiveConnections {
     c.records.push(r);
     this.hold(1);
     if (r.t > c.lastT) c.lastT = r.t;
-    if ((r.flags & TcpFlag.RST) !== 0) c.closed = true;
-    if ((r.flags & TcpFlag.FIN) !== 0) {
-      if (r.c2s) c.finC2s = true;
-      else c.finS2c = true;
-      if (c.finC2s && c.finS2c) c.closed = true;
-    }
+    noteClose(c, r);
     if (c.closed) this.closing.add(c);
     this.correlated++;
   }

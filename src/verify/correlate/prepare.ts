@@ -1,11 +1,11 @@
 /**
  * Pass 1 of `verify`: a bounded sample of every capture gives the clock offsets
- * (engine/clock.ts), which capture is which real server, and the service when none is
- * configured (engine/infer.ts). Everything pass 2 needs to start is in the `Prepared` it
- * returns. It is deterministic: a helper thread of a split run (verify/parallel) prepares the
- * same input on its own and must arrive at the same `Prepared` (checked by its fingerprint).
+ * (correlate/clock.ts), which capture is which real server, and the service when none is
+ * configured (correlate/infer.ts). Everything pass 2 needs to start is in the `Prepared` it
+ * returns. It is deterministic: the same input always prepares to the same `Prepared`, so pass 1
+ * may be run again, or elsewhere, and agree.
  */
-import { anyFullnat, isFullnat, serviceAddresses, servicePorts, type Service, type ServiceSet } from '../service/model.js';
+import { isFullnat, serviceAddresses, type Service, type ServiceSet } from '../service/model.js';
 import { estimateClocks, referencePoint, type ClockEstimate } from './clock.js';
 import type { Profile } from './context.js';
 import { fullGrace } from './connections.js';
@@ -13,8 +13,6 @@ import { inferService } from './infer.js';
 import { keepForServices } from '../read/keep.js';
 import { CAPTURE_END_SLACK_NS, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from '../read/points.js';
 import type { PacketRecord } from '../model/record.js';
-import type { EntryKeep } from '../parallel/record-wire.js';
-import { parseIpv4 } from '../../decode/addr.js';
 
 export interface VerifyInput {
   services: ServiceSet | null;
@@ -31,18 +29,16 @@ export interface VerifyInput {
   /** Reuse judged packet records (default true; false exists so tests can prove the reuse
    *  changes nothing). */
   reuseRecords?: boolean;
-  /** Try smaller samples (prepare.ts STAGE_DIVISORS) before the full one (default true; see settledBySample). */
+  /** Try smaller samples (STAGE_DIVISORS) before the full one (default true; see settledBySample). */
   stagedSample?: boolean;
   /** Judge closed connections only after the full grace (two windows) instead of trying a
    *  shorter one first (closeGrace); verify.ts sets it when it runs pass 2 again. */
   fullGrace?: boolean;
-  /** Threads to split pass 2 over (default: LVSAUDIT_THREADS, else automatic; verify/parallel). */
-  threads?: number;
-  /** Read pass 2's captures on a feeder thread while this one judges (verify/parallel/feeder.ts);
-   *  default: LVSAUDIT_FEEDER=1|0, else automatic (a second free core, big captures). */
-  feeder?: boolean;
   /** Called at the end of each phase with its name and wall time (LVSAUDIT_VERIFY_TIMING). */
   onPhase?: (phase: string, ms: number) => void;
+  /** Told, one line each, how the run went where it could have gone otherwise: a pass run
+   *  again, and why (LVSAUDIT_PARALLEL_DEBUG). */
+  onNote?: (line: string) => void;
 }
 
 /** Reports the wall time of each phase of a run to `onPhase`, when there is one. */
@@ -60,14 +56,17 @@ export class PhaseClock {
 /** A wider second sample, when the first samples of two captures did not overlap in time. */
 const WIDE_SAMPLE_FACTOR = 50;
 
-/** The stages pass 1 tries before the full sample (configured NAT/DR/TUN services), as fractions
- *  of it: by default 625 records per capture (2 500 for the reference), then 2 500 (10 000).
- *  Pass 1 runs on code not yet compiled, so every record costs: on the 1 M-packet bench set,
- *  pass 1 ended 155–195 ms after the process started instead of 199–270 ms with a first stage
- *  of 2 500 records (6 runs each), and the median run took 0.99 s instead of 1.12 s (12
- *  interleaved runs each). The second stage is for captures that share less
- *  with the reference's first records: with eight real servers each sees an eighth of the
- *  connections, and 625 of its records overlap fewer than 256 of the reference's 2 500. */
+/**
+ * The stages pass 1 tries before the full sample (configured NAT/DR/TUN services), as fractions
+ * of it: by default 625 records per capture (2 500 for the reference), then 2 500 (10 000).
+ * A speed measure, but one of pass 1 itself, on any number of threads: pass 1 runs on code not
+ * yet compiled, so every sampled record costs, and a small sample usually pins the clocks and
+ * the topology as well as the full one. settledBySample accepts a stage only when the full
+ * sample could not tell more (test/verify/staged-sample.test.ts compares the reports), so the
+ * stages change the time of a run, never its result. The second stage is for captures that
+ * share less with the reference's first records: with eight real servers each sees an eighth
+ * of the connections, and 625 of its records overlap fewer than 256 of the reference's 2 500.
+ */
 const STAGE_DIVISORS = [32, 8];
 /** Matched packets that pin a clock offset: the median of this many differences moves by well
  *  under the one-way latency when more are added. */
@@ -79,8 +78,7 @@ function sampleCut(points: readonly LoadedPoint[], i: number, refIdx: number, si
 }
 
 /**
- * Whether a small first sample already gives what the full one would (pass 1 is ~15 % of a big
- * run, most of it retaining the sampled records): every point's clock rests on ENOUGH_PAIRS
+ * Whether a small first sample already gives what the full one would: every point's clock rests on ENOUGH_PAIRS
  * matched packets, and every real-server capture names a service address (so it can be
  * recognised) — or else neither it nor the reference had more records to give, in which case
  * the full sample would read exactly the same records.
@@ -94,18 +92,6 @@ function settledBySample(points: readonly LoadedPoint[], clocks: readonly ClockE
     if (p.kind === 'rs' && !p.rsIp && more(i)) return p.records.some((r) => addrs.has(r.ip.src) || addrs.has(r.ip.dst) || (r.outer !== null && (addrs.has(r.outer.dst) || addrs.has(r.outer.src))));
     return true;
   });
-}
-
-/** keepForServices for packed entries (the feeder thread's readers, engine/packing-reader.ts). */
-export function entryKeepForServices(services: readonly Service[]): EntryKeep {
-  const v4 = new Set<number>();
-  const v6 = new Set<string>();
-  for (const a of serviceAddresses(services)) {
-    const n = a.includes(':') ? null : parseIpv4(a);
-    if (n === null) v6.add(a);
-    else v4.add(n | 0);
-  }
-  return { v4, v6, ports: servicePorts(services) };
 }
 
 /** Most frequent value of a list (ties: first seen). */
@@ -186,8 +172,8 @@ export interface Prepared {
  * The grace pass 2 first tries: a tenth of the window, or sixteen times the widest clock spread
  * pass 1 measured, whichever is longer (never more than the full grace). A record that comes
  * for a connection judged before the full grace would have passed stops pass 2, which runs
- * again with the full grace (ConnectionTracker.lateCopy, verify.ts): so the report is the one
- * of the full grace, and a too short guess costs time, never a finding.
+ * again with the full grace (ConnectionTracker.lateCopy, judge/judge.ts LateCopy, verify.ts):
+ * so the report is the one of the full grace, and a too short guess costs time, never a finding.
  *
  * Rules also read how far each capture has been read when they judge (its last frame so far):
  * a check that looks CAPTURE_END_SLACK_NS back from a capture's end needs the grace above that
@@ -262,20 +248,4 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
   }
 
   return { input, windowNs, ignore, configured, keep, points, clocks, refIdx, services, inferred, closeGraceNs: closeGrace(input, windowNs, clocks) };
-}
-
-/** Whether pass 2 may be split by client endpoint (engine/partition.ts): not for FullNAT, which
- *  rewrites the client address, and not without a service to name the client end. */
-export function canSplit(p: Prepared): boolean {
-  return p.services.length > 0 && !anyFullnat(p.services);
-}
-
-/** What two runs of `prepare` on one input must agree on for their pass-2 shares to fit. */
-export function fingerprint(p: Prepared): string {
-  return JSON.stringify({
-    clocks: p.clocks.map((c) => [c.offsetNs, c.pairs]),
-    points: p.points.map((x) => [x.name, x.rsIp, x.kind, x.files]),
-    services: p.services,
-    inferred: p.inferred,
-  });
 }

@@ -1,13 +1,13 @@
 /**
  * Grouping a connection's records into traces: the copies of one packet as the capture points
- * saw it. Both trackers (engine/connections.ts for NAT/DR/TUN, engine/fnat-tracker.ts for
- * FullNAT) group the same way and differ only in the key (which TCP invariants survive the
- * method) and in which open trace a copy prefers, so the walk lives here once.
+ * saw it. Both trackers (connections.ts for NAT/DR/TUN, fnat-tracker.ts for FullNAT) group the
+ * same way and differ only in the key (which TCP invariants survive the method) and in which
+ * open trace a copy prefers, so the walk lives here once.
  *
  * A trace holds at most one copy per slot (point × role) and spans at most the window; when a
  * packet was retransmitted, the trace whose copies share the record's IP ID wins.
  */
-import { TcpFlag } from '../../decode/packet.js';
+import { isSyn } from '../../decode/proto/tcp.js';
 import type { Connection, Trace } from '../model/connection.js';
 import { refOf } from '../read/record.js';
 import type { PacketRecord } from '../model/record.js';
@@ -25,9 +25,6 @@ export interface TraceGrouping {
   fit(t: Trace, r: PacketRecord): number;
 }
 
-const SYN = TcpFlag.SYN;
-const ACK = TcpFlag.ACK;
-
 /** True when the trace already holds a copy from r's point in r's role. */
 function slotTaken(t: Trace, r: PacketRecord): boolean {
   const list = t.list;
@@ -42,25 +39,33 @@ function slotTaken(t: Trace, r: PacketRecord): boolean {
  *  short connection has a handful); longer ones index them by key. Same order either way. */
 const SCAN_MAX = 64;
 
-/** A new trace: fresh, unless the tracker lends it one it reuses (engine/connections.ts). */
+/** A new trace: fresh, unless the tracker lends it one it reuses (connections.ts). */
 export type TraceMaker = (c2s: boolean, key: number, t0: number) => Trace;
 
 export const newTrace: TraceMaker = (c2s, key, t0) => ({ c2s, key, list: [], path: null, pathStore: null, t0 });
 
 /** Empties an array and keeps its storage for the next pushes (reused traces and their arrays):
- *  V8 frees the storage of an array whose length is set to 0, and pops only shorten it
- *  (measured: 89 collections against 1 for refilling a thousand 32-element arrays 2 000 times). */
+ *  V8 frees the storage of an array whose length is set to 0, and pops only shorten it, so
+ *  refilling a popped array allocates nothing. */
 export function emptyKeepingStorage(a: unknown[]): void {
   while (a.length > 0) a.pop();
 }
 
+function sortedByTime(rs: readonly PacketRecord[]): boolean {
+  for (let i = 1; i < rs.length; i++) if (rs[i]!.t < rs[i - 1]!.t) return false;
+  return true;
+}
+
 /**
- * Fills `c.traces` from `c.records` (sorted by corrected time), and the connection's SYN
- * bookkeeping: first client SYN anywhere, first forwarded SYN, SYN time at the director.
+ * Sets `c.traces` to `into` (empty) filled from `c.records`, which it first sorts by corrected
+ * time where they are not (records merge in that order; only late ones, retried or linked,
+ * break it), and the connection's SYN bookkeeping: first client SYN anywhere, first forwarded
+ * SYN, SYN time at the director.
  */
-export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, make: TraceMaker = newTrace): void {
+export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, into: Trace[] = [], make: TraceMaker = newTrace): void {
+  if (!sortedByTime(c.records)) c.records.sort((a, b) => a.t - b.t);
   const byKey = c.records.length > SCAN_MAX ? new Map<number, Trace[]>() : null;
-  const traces = c.traces;
+  const traces = (c.traces = into);
   for (const r of c.records) {
     if (r.t > c.lastT) c.lastT = r.t;
     const key = g.key(r);
@@ -87,7 +92,7 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, m
       }
     }
     chosen.list.push(r);
-    if (r.c2s && (r.flags & (SYN | ACK)) === SYN) {
+    if (r.c2s && isSyn(r)) {
       c.synRecord ??= refOf(r);
       if (r.role === 'De' || r.role === 'R') c.fwdSynRecord ??= refOf(r);
       if (c.synT === null || (r.role === 'Di' && c.synAtDirector === null)) c.synT = r.t;

@@ -2,10 +2,10 @@
  * TCP options as the FullNAT rules need them, read from a record's raw option bytes
  * (PacketRecord.tcpOpts). The decoder's own TOA view accepts only the decode-time kinds; the
  * rules must also see a *wrong* TOA (kind 200 under the alibaba profile, a length the RS module
- * rejects), so they walk the option bytes themselves. Only called per FullNAT connection at
- * finalisation, never on the read path.
+ * rejects), so they walk the option bytes again, with the decoder's own step (tcpOptionLength).
+ * Only called per FullNAT connection at finalisation, never on the read path.
  */
-import { isKnownExperiment } from '../../decode/proto/tcp-options.js';
+import { isKnownExperiment, OPT_NO_LENGTH, tcpOptionLength, TcpOpt } from '../../decode/proto/tcp-options.js';
 import { ipv4ToString, ipv6ToString } from '../../decode/addr.js';
 import type { PacketRecord } from '../model/record.js';
 import type { Profile } from '../correlate/context.js';
@@ -19,38 +19,37 @@ export interface TcpOption {
   broken?: boolean;
 }
 
-/** Options in wire order; NOP and EOL are one byte; walking stops at EOL or after a broken
- *  length (listed with `broken`, so that a malformed TOA is still seen as one). */
+/** Options in wire order; NOP is one byte; walking stops at EOL or after a broken length
+ *  (listed with `broken`, so that a malformed TOA is still seen as one). */
 export function listOptions(b: Uint8Array | null): TcpOption[] {
   const out: TcpOption[] = [];
   if (!b) return out;
-  let i = 0;
-  while (i < b.length) {
-    const kind = b[i]!;
-    if (kind === 0) break;
-    if (kind === 1) {
-      out.push({ kind, off: i, len: 1 });
-      i++;
-      continue;
-    }
-    const len = b[i + 1];
-    if (len === undefined || len < 2 || i + len > b.length) {
-      out.push({ kind, off: i, len: len ?? 0, broken: true });
+  for (let i = 0; i < b.length && b[i] !== TcpOpt.EOL; ) {
+    const len = tcpOptionLength(b, i, b.length);
+    if (len < 0) {
+      out.push({ kind: b[i]!, off: i, len: len === OPT_NO_LENGTH ? 0 : b[i + 1]!, broken: true });
       break;
     }
-    out.push({ kind, off: i, len });
+    out.push({ kind: b[i]!, off: i, len });
     i += len;
   }
   return out;
 }
 
+/** The first well-formed MSS option's value, or -1. */
 export function optionMss(b: Uint8Array | null): number {
-  for (const o of listOptions(b)) if (o.kind === 2 && o.len === 4 && !o.broken) return (b![o.off + 2]! << 8) | b![o.off + 3]!;
+  if (!b) return -1;
+  for (let i = 0; i < b.length && b[i] !== TcpOpt.EOL; ) {
+    const len = tcpOptionLength(b, i, b.length);
+    if (len < 0) break;
+    if (b[i] === TcpOpt.MSS && len === 4) return (b[i + 2]! << 8) | b[i + 3]!;
+    i += len;
+  }
   return -1;
 }
 
 export function hasTimestamp(b: Uint8Array | null): boolean {
-  return listOptions(b).some((o) => o.kind === 8);
+  return listOptions(b).some((o) => o.kind === TcpOpt.TIMESTAMP);
 }
 
 const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
@@ -59,7 +58,7 @@ const u32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! <<
 export function sackEdges(b: Uint8Array | null): number[] {
   const out: number[] = [];
   for (const o of listOptions(b)) {
-    if (o.kind !== 5 || o.broken) continue;
+    if (o.kind !== TcpOpt.SACK || o.broken) continue;
     for (let p = o.off + 2; p + 8 <= o.off + o.len; p += 8) out.push(u32(b!, p), u32(b!, p + 4));
   }
   return out;

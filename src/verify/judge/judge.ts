@@ -1,16 +1,19 @@
 /**
- * Pass 2 of `verify` over one share of the connections (engine/partition.ts; the whole run is
- * share 0 of 1): every capture is read side by side in corrected time (engine/stream.ts),
- * records are classified into connections (engine/connections.ts, engine/fnat-tracker.ts), and
- * each connection is judged by the rule modules once it has closed, then its packets are
- * forgotten. What a share hands back (ShareResult) is plain data, so a helper thread can post
- * it (verify/parallel); verify.ts merges the shares and runs the scheduling rules over all.
+ * Pass 2 of `verify`: every capture is read side by side in corrected time (read/feed.ts),
+ * records are classified into connections (correlate/connections.ts, correlate/fnat-tracker.ts),
+ * and each connection is judged by the rule modules once it has closed, then its packets are
+ * forgotten. What pass 2 hands back (Judged) is plain data; verify.ts runs the scheduling rules
+ * over it and assembles the result.
  *
- * The main share (`main`) also does what must happen once per run: the ARP analysis, frame
- * counts and times per point, and the capture findings of its readers.
+ * Two extension points let pass 2 be done otherwise with the same outcome: where the records
+ * come from (OpenSource: a RecordSource giving the records and ticks LocalFeed would), and which
+ * client endpoints are judged (read/feed.ts RecordSelection: parts judged apart, whose Judged
+ * values are merged, give what judging all at once gives). PassTwo is how verify.ts asks for
+ * pass 2; judgeHere is the plain one.
  */
 import type { CaptureWarning } from '../../decode/capture/index.js';
 import { formatTimestamp } from '../../decode/frame.js';
+import { tcpFlagsText } from '../../decode/print/fmt.js';
 import type { ArpReport } from '../arp/types.js';
 import type { ConnectionLadder, LadderCopy } from '../model/result.js';
 import { isFullnat, serviceAddresses, servicePorts, type ForwardMethod, type Service } from '../service/model.js';
@@ -21,12 +24,11 @@ import { DirectorAnswers } from '../read/director-answers.js';
 import { FnatTracker } from '../correlate/fnat-tracker.js';
 import { compareJudge, judgeKeyOf, type JudgeKey } from './order.js';
 import type { ReaderSummary } from '../read/points.js';
-import type { ShareSpec } from '../parallel/partition.js';
 import { RecordPool } from '../read/record.js';
 import type { PacketRecord } from '../model/record.js';
 import { FindingSink, connLabel, type SinkState } from './sink.js';
-import { LocalFeed, type FeedPlan, type RecordSource } from '../read/feed.js';
-import { ownMac, type Prepared } from '../correlate/prepare.js';
+import { LocalFeed, type FeedPlan, type RecordSelection, type RecordSource } from '../read/feed.js';
+import { ownMac, type PhaseClock, type Prepared } from '../correlate/prepare.js';
 import { checksumRules } from './rules/checksum.js';
 import type { RuleModule } from './rules/common.js';
 import { drRules } from './rules/dr.js';
@@ -39,10 +41,10 @@ import { schedRules } from './rules/sched.js';
 import { tunRules } from './rules/tun.js';
 
 /**
- * Pass 2 judged closed connections sooner than the full grace (prepare.ts closeGrace), and a
- * record then came that the full grace would have judged with one of them, or the director
- * answered a packet with an ICMP error or fragmented one (rules read those at judgement). The
- * share stops; verify.ts runs pass 2 again with the full grace.
+ * Pass 2 judged closed connections sooner than the full grace (correlate/prepare.ts closeGrace),
+ * and a record then came that the full grace would have judged with one of them, or the
+ * director answered a packet with an ICMP error or fragmented one (rules read those at
+ * judgement). Pass 2 stops; verify.ts runs pass 1 and 2 again with the full grace.
  */
 export class LateCopy extends Error {
   constructor(readonly answers: boolean) {
@@ -52,10 +54,10 @@ export class LateCopy extends Error {
 
 export const RULE_MODULES: readonly RuleModule[] = [flowRules, checksumRules, rewriteRules, natRules, drRules, tunRules, schedRules];
 
-/** One service's part of a share: its findings, its connections' summaries and its counters. */
-export interface EngineShare {
+/** One service as pass 2 judged it: its findings, its connections' summaries, its counters. */
+export interface JudgedService {
   sink: SinkState;
-  /** Every connection the share saw, judged (summaries: their packets are dropped). */
+  /** Every connection pass 2 saw, judged (summaries: their packets are dropped). */
   all: Connection[];
   correlated: number;
   maxActive: number;
@@ -67,33 +69,33 @@ export interface KeyedLadder {
   ladder: ConnectionLadder;
 }
 
-/** What a share hands back: plain data (structured-clone safe). */
-export interface ShareResult {
+/** What pass 2 hands back: plain data (structured-clone safe). */
+export interface Judged {
   /** In the order of `Prepared.services`. */
-  engines: EngineShare[];
-  /** The earliest ladders of the share in report order, at most maxLadders. */
+  services: JudgedService[];
+  /** The earliest ladders in report order, at most maxLadders. */
   ladders: KeyedLadder[];
   /** A client endpoint was also a service end (ConnectionTracker.clientAtServiceEnd). */
   clientAtServiceEnd: boolean;
 }
 
-/** What only the main share gathers. */
-export interface MainExtras {
-  /** Its engines, whose contexts the scheduling rules judge the merged connections with. */
+/** What a run gathers once, besides the judging (JudgeOptions.runFacts). */
+export interface RunFacts {
+  /** The engines, whose contexts the scheduling rules judge the connections with. */
   engines: Engine[];
   readers: ReaderSummary[];
   warnings: CaptureWarning[];
   arpReport: ArpReport;
 }
 
-/** The engine and the rules of one service within a share. */
+/** The engine and the rules of one service in pass 2. */
 export interface Engine {
   ctx: EngineContext;
   sink: FindingSink;
   tracker: ConnectionTracker | FnatTracker;
 }
 
-/** A share's engine context for one service (the same in every share: built from pass 1). */
+/** The engine context of one service (built from pass 1 alone: the same wherever pass 2 runs). */
 export function makeContext(service: Service, prep: Prepared): EngineContext {
   const { inferred, points, clocks, windowNs } = prep;
   const rsByIp = new Map(service.realServers.map((r) => [r.ip, r]));
@@ -134,18 +136,6 @@ export function makeContext(service: Service, prep: Prepared): EngineContext {
 }
 
 const ROLE_NAME = { C: 'client', Di: 'director-in', De: 'director-out', R: 'rs' } as const;
-
-function flagText(f: number): string {
-  const names: [number, string][] = [
-    [0x02, 'S'],
-    [0x01, 'F'],
-    [0x04, 'R'],
-    [0x08, 'P'],
-    [0x10, '.'],
-    [0x20, 'U'],
-  ];
-  return names.filter(([b]) => (f & b) !== 0).map(([, n]) => n).join('');
-}
 
 function ladder(ctx: EngineContext, c: Connection, rules: string[]): ConnectionLadder {
   const t0 = c.records[0]?.t ?? 0;
@@ -190,7 +180,7 @@ function ladder(ctx: EngineContext, c: Connection, rules: string[]): ConnectionL
         };
       });
       const any = t.list[0]!;
-      return { direction: t.c2s ? ('c2s' as const) : ('s2c' as const), flags: flagText(any.flags), seq: any.seq, ack: any.ack, payloadLen: any.payloadLen, copies: out };
+      return { direction: t.c2s ? ('c2s' as const) : ('s2c' as const), flags: any.proto === 'udp' ? '-' : tcpFlagsText(any.flags), seq: any.seq, ack: any.ack, payloadLen: any.payloadLen, copies: out };
     });
   const ns = first ? first.ts : 0;
   return {
@@ -234,17 +224,17 @@ class LadderSet {
   }
 }
 
-/** The ladders of all shares, merged in report order and cut to `max`. */
-export function mergeLadders(shares: readonly KeyedLadder[][], max: number): ConnectionLadder[] {
-  return shares
+/** Ladder lists judged apart, merged in report order and cut to `max`. */
+export function mergeLadders(lists: readonly KeyedLadder[][], max: number): ConnectionLadder[] {
+  return lists
     .flat()
     .sort((a, b) => compareJudge(a.key, b.key))
     .slice(0, max)
     .map((k) => k.ladder);
 }
 
-/** Where a share's records come from when not read on its own thread (verify/parallel/feeder.ts):
- *  given the plan, and the answers and record pool the share's trackers use. */
+/** Where pass 2's records come from when not read here (LocalFeed): given the plan, and the
+ *  answers and record pool the trackers use. */
 export type OpenSource = (plan: FeedPlan, answers: DirectorAnswers, pool: RecordPool | null) => RecordSource;
 
 /** What the reading side needs from pass 1 (plain data). */
@@ -259,20 +249,30 @@ export function feedPlan(prep: Prepared): FeedPlan {
   };
 }
 
-/** Pass 2 over share `spec` of the connections; `main` also gathers MainExtras. Its records
- *  are read here, or come from `openSource` (main share only). */
-export function runShare(prep: Prepared, spec: ShareSpec, main: true, openSource?: OpenSource): Promise<{ share: ShareResult; extras: MainExtras }>;
-export function runShare(prep: Prepared, spec: ShareSpec, main: false): Promise<{ share: ShareResult; extras: null }>;
-export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean, openSource?: OpenSource): Promise<{ share: ShareResult; extras: MainExtras | null }> {
+export interface JudgeOptions {
+  /** Also gather RunFacts (ARP analysis, capture warnings and readings); default true. */
+  runFacts?: boolean;
+  /** Judge only these client endpoints' records; default all. */
+  selection?: RecordSelection | null;
+  /** Default: read here (LocalFeed). */
+  openSource?: OpenSource;
+}
+
+/** Pass 2 over `prep`, which it consumes (a second pass 2 needs pass 1 again). RunFacts are
+ *  null when `runFacts` is false. */
+export function judgeCaptures(prep: Prepared, opts?: JudgeOptions & { runFacts?: true }): Promise<{ judged: Judged; facts: RunFacts }>;
+export function judgeCaptures(prep: Prepared, opts: JudgeOptions & { runFacts: false }): Promise<{ judged: Judged; facts: null }>;
+export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Promise<{ judged: Judged; facts: RunFacts | null }> {
+  const runFacts = opts.runFacts !== false;
   const { input, services, points } = prep;
   const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
   const maxLadders = input.maxLadders ?? 2000;
   const ladders = new LadderSet(maxLadders);
   const engines: Engine[] = [];
-  // ICMP errors and fragments, shared by every service's rules (see engine/director-answers.ts).
+  // ICMP errors and fragments, shared by every service's rules (see read/director-answers.ts).
   const answers = new DirectorAnswers();
   // One NAT/DR/TUN service: its tracker is the only user of the records, so judged ones can be
-  // reused (engine/record.ts RecordPool). With several trackers a record may sit in more than one.
+  // reused (read/record.ts RecordPool). With several trackers a record may sit in more than one.
   const pool = input.reuseRecords !== false && services.length === 1 && !isFullnat(services[0]!) ? new RecordPool() : null;
   const addrs = serviceAddresses(services);
   const ports = servicePorts(services);
@@ -282,7 +282,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean, o
     const sink = new FindingSink(ctx, prep.ignore);
     if (isFullnat(service)) {
       // FullNAT changes the client address and seq: its own tracker links the two legs
-      // (engine/fnat-tracker.ts) and its rules judge them (rules/fullnat.ts).
+      // (correlate/fnat-tracker.ts) and its rules judge them (judge/rules/fullnat.ts).
       const perConn = [fullnatFlow(flowRules), checksumRules, makeFullnatRules(toa)];
       const tracker = new FnatTracker(ctx, (c) => {
         const key = judgeKeyOf(c);
@@ -319,7 +319,7 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean, o
     p.lastTs = -Infinity;
   }
   const plan = feedPlan(prep);
-  const source = openSource ? openSource(plan, answers, pool) : new LocalFeed(plan, points, answers, { main, spec, pool });
+  const source = opts.openSource ? opts.openSource(plan, answers, pool) : new LocalFeed(plan, points, answers, { runFacts, selection: opts.selection ?? null, pool });
   const sole = pool ? (engines[0]!.tracker as ConnectionTracker) : null;
   // The trackers that judge closed connections before the full grace, and what they must not miss.
   const early = engines.flatMap((e) => (e.tracker instanceof ConnectionTracker && e.tracker.judgesEarly ? [e.tracker] : []));
@@ -343,16 +343,16 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean, o
       },
     );
   } finally {
-    // A capture that fails to read, or a stop for the full grace, ends the run: the other files
-    // are closed (and a feeder thread stopped), not left to GC.
+    // A capture that fails to read, or a stop for the full grace, ends the run: the source
+    // closes its files, not left to GC.
     await source.close();
   }
   // The last records may have come after the last sweep.
   stopIfLate();
   for (const e of engines) e.tracker.finish();
   return {
-    share: {
-      engines: engines.map((e) => ({
+    judged: {
+      services: engines.map((e) => ({
         sink: e.sink.exportState(),
         all: e.tracker.all,
         correlated: e.tracker.liveSet.correlated,
@@ -362,6 +362,36 @@ export async function runShare(prep: Prepared, spec: ShareSpec, main: boolean, o
       ladders: ladders.result(),
       clientAtServiceEnd: engines.some((e) => e.tracker instanceof ConnectionTracker && e.tracker.clientAtServiceEnd),
     },
-    extras: main ? { engines, readers: source.readers(), warnings: source.warnings, arpReport: source.arpReport()! } : null,
+    facts: runFacts ? { engines, readers: source.readers(), warnings: source.warnings, arpReport: source.arpReport()! } : null,
   };
 }
+
+/** Pass 2 as verify.ts asks for it, and what it gives back: the Prepared the result was judged
+ *  against (pass 2 may have had to run pass 1 again), the judgement and the run's facts. */
+export interface PassTwoResult {
+  prep: Prepared;
+  judged: Judged;
+  facts: RunFacts;
+}
+
+/**
+ * How verify.ts has pass 2 done. Any implementation must give the Judged that judgeHere gives
+ * for the same Prepared; it may throw LateCopy as judgeHere does (verify.ts then runs pass 1
+ * and 2 again with the full grace, asking the same PassTwo).
+ */
+export interface PassTwo {
+  run(prep: Prepared, phases: PhaseClock): Promise<PassTwoResult>;
+  /** Releases what it holds; called once the run ends, also after a failure. */
+  close(): Promise<void>;
+}
+
+/** Pass 2 read and judged here, at once. */
+export const judgeHere: PassTwo = {
+  async run(prep, phases) {
+    const { judged, facts } = await judgeCaptures(prep);
+    phases.mark('pass 2: every capture correlated and judged');
+    return { prep, judged, facts };
+  },
+  close: () => Promise.resolve(),
+};
+

@@ -5,7 +5,7 @@
  * counts how often each rule was checked, for the summary table.
  */
 import type { Evidence, Finding } from '../model/findings.js';
-import { severityOf } from '../model/catalog.js';
+import { severityOf, type RuleId } from '../model/catalog.js';
 import type { Connection } from '../model/connection.js';
 import type { EngineContext } from '../correlate/context.js';
 import type { PacketRef, Role } from '../model/record.js';
@@ -23,10 +23,10 @@ const ROLE_NOTE: Record<Role, string> = {
 };
 
 interface Pending {
-  finding: Finding;
+  finding: Finding<RuleId>;
   count: number;
   /** Where it sorts in the report: the connection judged when it was (first) raised, then the
-   *  sink's add counter (engine/judge-order.ts). */
+   *  sink's add counter (order.ts). */
   key: JudgeKey;
   seq: number;
   /** Merge key of a finding not tied to one connection (rule and the rule's own key): such a
@@ -59,14 +59,14 @@ interface Deferred {
   value: string;
   /** Raise the finding only when the fact holds (else also when it does not). */
   onlyIf: boolean;
-  finding: Finding;
+  finding: Finding<RuleId>;
   /** Appended to the message when the fact holds. */
   ifHolds: string;
 }
 
 /** What a share of a split run hands over (structured-clone safe). */
 export interface SinkState {
-  counts: [string, number][];
+  counts: [RuleId, number][];
   pendings: Pending[];
   facts: [string, string[]][];
   deferred: Deferred[];
@@ -75,7 +75,7 @@ export interface SinkState {
 export class FindingSink {
   /** Evaluations per rule; a box per rule so a check is one lookup, not a lookup and a store
    *  (rules check several times per packet). */
-  private readonly counts = new Map<string, { n: number }>();
+  private readonly counts = new Map<RuleId, { n: number }>();
   private readonly pending = new Map<string, Pending>();
   private readonly order: Pending[] = [];
   /** The connection being judged (begin) and the number of adds so far. */
@@ -102,14 +102,14 @@ export class FindingSink {
   }
 
   /** Counts one evaluation of `rule` (a packet, a trace or a connection checked). */
-  check(rule: string, n = 1): void {
+  check(rule: RuleId, n = 1): void {
     const c = this.counts.get(rule);
     if (c !== undefined) c.n += n;
     else this.counts.set(rule, { n });
   }
 
   /** How many times `rule` was evaluated. */
-  checked(rule: string): number {
+  checked(rule: RuleId): number {
     return this.counts.get(rule)?.n ?? 0;
   }
 
@@ -126,7 +126,7 @@ export class FindingSink {
   }
 
   /** Reports a violation; repeated reports for the same rule and connection are merged. */
-  add(rule: string, conn: Connection | null, message: string, hint: string, records: readonly PacketRef[], key?: string): void {
+  add(rule: RuleId, conn: Connection | null, message: string, hint: string, records: readonly PacketRef[], key?: string): void {
     if (this.ignore.has(rule)) return;
     const seq = this.seq++;
     const ev = records.map((r) => this.evidence(r));
@@ -160,7 +160,7 @@ export class FindingSink {
       }
       return;
     }
-    const finding: Finding = { rule, severity: severityOf(rule), message, hint, evidence: ev.slice(0, MAX_EVIDENCE) };
+    const finding: Finding<RuleId> = { rule, severity: severityOf(rule), message, hint, evidence: ev.slice(0, MAX_EVIDENCE) };
     finding.conn = connLabel(this.ctx, conn);
     const np: Pending = { finding, count: 1, key: this.cur, seq, shared: null, evKeys: null };
     this.pending.set(k, np);
@@ -179,9 +179,9 @@ export class FindingSink {
    * decided by resolve(), at the place in the report it would have had if raised now. With
    * `onlyIf` it is raised only when the fact holds; `ifHolds` is added to its message then.
    */
-  addIfFact(rule: string, conn: Connection, fact: string, value: string, onlyIf: boolean, message: string, ifHolds: string, hint: string, records: readonly PacketRef[]): void {
+  addIfFact(rule: RuleId, conn: Connection, fact: string, value: string, onlyIf: boolean, message: string, ifHolds: string, hint: string, records: readonly PacketRef[]): void {
     if (this.ignore.has(rule)) return;
-    const finding: Finding = { rule, severity: severityOf(rule), message, hint, evidence: records.slice(0, MAX_EVIDENCE).map((r) => this.evidence(r)), conn: connLabel(this.ctx, conn) };
+    const finding: Finding<RuleId> = { rule, severity: severityOf(rule), message, hint, evidence: records.slice(0, MAX_EVIDENCE).map((r) => this.evidence(r)), conn: connLabel(this.ctx, conn) };
     this.deferred.push({ key: this.cur, seq: this.seq++, fact, value, onlyIf, finding, ifHolds });
   }
 
@@ -197,7 +197,7 @@ export class FindingSink {
     this.deferred = [];
   }
 
-  failedCount(rule: string): number {
+  failedCount(rule: RuleId): number {
     let n = 0;
     for (const p of this.order) if (p.finding.rule === rule) n += p.count;
     return n;
@@ -235,14 +235,14 @@ export class FindingSink {
   }
 
   /**
-   * The findings in report order (engine/judge-order.ts), at most MAX_PER_RULE per rule: a
+   * The findings in report order (order.ts), at most MAX_PER_RULE per rule: a
    * systematic fault (every connection's TTL) would otherwise print thousands of identical
    * findings. The rest of a rule's connections are folded into one last finding that counts
    * them and cites a few.
    */
-  findings(): Finding[] {
-    const out: Finding[] = [];
-    const perRule = new Map<string, Finding[]>();
+  findings(): Finding<RuleId>[] {
+    const out: Finding<RuleId>[] = [];
+    const perRule = new Map<RuleId, Finding<RuleId>[]>();
     const sorted = [...this.order].sort((a, b) => compareJudge(a.key, b.key) || a.seq - b.seq);
     for (const p of sorted) {
       const where = p.finding.conn ? 'in this connection' : 'in all';

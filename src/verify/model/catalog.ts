@@ -3,41 +3,48 @@
  * the capture points a rule cannot do without, and the forwarding methods it applies to.
  * The summary table lists every rule of the run's methods from here, and a rule whose points
  * are missing is reported as not evaluated with the reason (never as passed).
+ *
+ * `RuleId` is derived from this list, so a rule id written anywhere else (a rule function's
+ * table key, a finding) that is not here does not compile; the rule functions take their
+ * points from here too (judge/rules/common.ts needsOf), so the two cannot disagree.
  */
-import type { Severity } from './findings.js';
 import type { ForwardMethod } from '../service/model.js';
+
+/** How serious a finding of a rule is (the exit code hangs on 'error', cli.md). */
+export type Severity = 'error' | 'warning' | 'info';
 
 export type PointNeed = 'client' | 'director' | 'rs';
 
 export type RuleFamily = 'capture' | 'checksum' | 'flow' | 'rewrite' | 'nat' | 'dr' | 'tun' | 'fnat' | 'arp' | 'sched';
 
-export interface RuleInfo {
-  id: string;
-  severity: Severity;
-  family: RuleFamily;
+export interface RuleSpec {
+  readonly id: string;
+  readonly severity: Severity;
+  readonly family: RuleFamily;
   /** All of these points must be captured. */
-  needsAll: PointNeed[];
+  readonly needsAll: readonly PointNeed[];
   /** At least one of these points (besides needsAll); empty = no extra need. */
-  needsAny: PointNeed[];
+  readonly needsAny: readonly PointNeed[];
   /** Methods the rule applies to; empty = all. */
-  methods: ForwardMethod[];
+  readonly methods: readonly ForwardMethod[];
   /** Needs the configured service (not an inferred one). */
-  needsConfig: boolean;
-  /** Evaluated by the verify engine of this module (false: other engines, e.g. FullNAT, ARP). */
-  engine: 'verify' | 'arp' | 'fnat';
-  what: string;
+  readonly needsConfig: boolean;
+  /** Which engine judges it: the connection judge, the FullNAT judge, or the ARP analysis. */
+  readonly engine: 'verify' | 'arp' | 'fnat';
+  readonly what: string;
 }
 
-const r = (
-  id: string,
+/** One catalog row; generic in the id so that the list keeps each id as a literal type. */
+const r = <Id extends string>(
+  id: Id,
   severity: Severity,
   family: RuleFamily,
-  needsAll: PointNeed[],
-  needsAny: PointNeed[],
-  methods: ForwardMethod[],
+  needsAll: readonly PointNeed[],
+  needsAny: readonly PointNeed[],
+  methods: readonly ForwardMethod[],
   what: string,
-  opts: { needsConfig?: boolean; engine?: RuleInfo['engine'] } = {},
-): RuleInfo => ({
+  opts: { needsConfig?: boolean; engine?: RuleSpec['engine'] } = {},
+): RuleSpec & { readonly id: Id } => ({
   id,
   severity,
   family,
@@ -49,15 +56,15 @@ const r = (
   what,
 });
 
-const NDT: ForwardMethod[] = ['nat', 'dr', 'tun'];
-/** FullNAT keeps TTL and IP fields too, its rules judge option removal (rules/fullnat.ts), and
+const NDT: readonly ForwardMethod[] = ['nat', 'dr', 'tun'];
+/** FullNAT keeps TTL and IP fields too, its rules judge option removal (judge/rules/fullnat.ts), and
  *  the scheduling rules run on its connections as on the others. */
-const NDTF: ForwardMethod[] = [...NDT, 'fullnat'];
+const NDTF: readonly ForwardMethod[] = [...NDT, 'fullnat'];
 /** The FullNAT engine pairs the client-side leg (client or director ingress) with the LIP leg:
  *  real-server captures alone show only the LIP side, so nothing of FullNAT can be judged. */
-const FNAT_POINTS: PointNeed[] = ['client', 'director'];
+const FNAT_POINTS: readonly PointNeed[] = ['client', 'director'];
 
-export const RULES: readonly RuleInfo[] = [
+export const RULES = [
   r('capture.truncated-file', 'warning', 'capture', [], [], [], 'capture file ends inside a record'),
   r('capture.malformed', 'warning', 'capture', [], [], [], 'malformed header in a packet'),
   r('capture.clock-offset', 'info', 'capture', [], [], [], 'clock offset of each capture against the client capture'),
@@ -109,18 +116,31 @@ export const RULES: readonly RuleInfo[] = [
   r('sched.weight0', 'error', 'sched', [], ['director', 'rs'], NDTF, 'new connection to a weight-0 real server', { needsConfig: true }),
   r('sched.persistence', 'error', 'sched', [], ['director', 'rs'], NDTF, 'one client sent to two real servers within the persistence timeout', { needsConfig: true }),
   r('sched.distribution', 'warning', 'sched', ['director'], [], NDTF, 'new-connection order inconsistent with the scheduler', { needsConfig: true }),
-];
+] as const satisfies readonly RuleSpec[];
 
-export const RULE_BY_ID: ReadonlyMap<string, RuleInfo> = new Map(RULES.map((x) => [x.id, x]));
+/** A rule id of the catalog. */
+export type RuleId = (typeof RULES)[number]['id'];
 
-/** Severity of a rule id (unknown ids are errors: a typo must not hide a failure). */
-export function severityOf(id: string): Severity {
-  return RULE_BY_ID.get(id)?.severity ?? 'error';
+export const RULE_BY_ID: ReadonlyMap<string, RuleSpec> = new Map(RULES.map((x) => [x.id, x]));
+
+/** The catalog entry of a rule id (every RuleId has one). */
+export function ruleSpec(id: RuleId): RuleSpec {
+  return RULE_BY_ID.get(id)!;
+}
+
+/** True when `id` is a rule of the catalog (ids that come from the user, e.g. --ignore). */
+export function isRuleId(id: string): id is RuleId {
+  return RULE_BY_ID.has(id);
+}
+
+/** Severity of a rule id. */
+export function severityOf(id: RuleId): Severity {
+  return ruleSpec(id).severity;
 }
 
 /** Why a rule cannot run with these points/config/methods, or null when it can. */
 export function missingReason(
-  rule: RuleInfo,
+  rule: RuleSpec,
   have: ReadonlySet<PointNeed>,
   methods: ReadonlySet<ForwardMethod>,
   configured: boolean,

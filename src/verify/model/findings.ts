@@ -2,7 +2,9 @@
  * Findings are what `verify` and `arp` report. Their shape is public (cli.md, JSON output),
  * so every producer builds them through this one module.
  */
-export type Severity = 'error' | 'warning' | 'info';
+import type { Severity } from './catalog.js';
+
+export type { RuleId, Severity } from './catalog.js';
 
 /** A capture point: where a capture was taken. RS points carry the real server's address. */
 export type PointKind = 'client' | 'director' | 'rs';
@@ -16,8 +18,12 @@ export interface Evidence {
   note?: string;
 }
 
-export interface Finding {
-  rule: string;
+/**
+ * One finding. Producers build a `Finding<RuleId>`, so an id the catalog does not have does not
+ * compile; readers (reporters, tests, the JSON shape) see the id as a string.
+ */
+export interface Finding<Id extends string = string> {
+  rule: Id;
   severity: Severity;
   message: string;
   hint: string;
@@ -26,8 +32,8 @@ export interface Finding {
   conn?: string;
 }
 
-export interface NotEvaluated {
-  rule: string;
+export interface NotEvaluated<Id extends string = string> {
+  rule: Id;
   reason: string;
 }
 

@@ -1,9 +1,8 @@
 /**
- * Judged connection summaries (engine/connections.ts `Connection`, packets dropped) packed for
- * the trip from a helper thread to the main thread of a split `verify` run (verify/parallel).
- * Structured clone writes every property name and every string of every object again: 17 500
- * summaries of the bench set were 9 MB, 40 ms to write in the helper and 65 ms to read on the
- * main thread, which waits for them before it can merge. Packed, they are one Float64Array
+ * Judged connection summaries (model/connection.ts `Connection`, packets dropped) packed for
+ * the trip from a helper thread to the main thread of a split pass 2 (./split.ts). Structured
+ * clone writes every property name and every string of every object again, megabytes for a big
+ * run, which the main thread waits for before it can merge. Packed, they are one Float64Array
  * (moved, not copied) and a table of the distinct strings (client addresses, real servers,
  * capture files).
  */

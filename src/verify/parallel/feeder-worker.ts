@@ -1,12 +1,12 @@
 /**
  * Feeder-thread entry of a `verify` run (./feeder.ts): reads and decodes every capture of
- * pass 2 with the judging side's own reading code (verify/feed.ts Feed, with readers that pack
- * what they keep: engine/packing-reader.ts), and posts the merged entries and ticks in batches
- * (engine/record-wire.ts). At each tick it also posts what rules read while they judge: the
+ * pass 2 with the judging side's own reading code (read/feed.ts Feed, with readers that pack
+ * what they keep: ./packing-reader.ts), and posts the merged entries and ticks in batches
+ * (./record-wire.ts). At each tick it also posts what rules read while they judge: the
  * points' time extents so far and the director answers noted since the previous tick.
  *
  * Flow control: the batches go through a ring of slots in memory both threads share
- * (engine/record-wire.ts WireRing). A slot is filled only against a credit in the shared
+ * (./record-wire.ts WireRing). A slot is filled only against a credit in the shared
  * counter, which the judging thread gives back once it has read the slot, so memory stays
  * bounded however far reading could run ahead of judging. The wait is Atomics.wait: this thread
  * has nothing else to do meanwhile.
@@ -15,11 +15,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureError } from '../../decode/capture/index.js';
 import { DirectorAnswers } from '../read/director-answers.js';
 import type { ReaderSummary } from '../read/points.js';
-import { WHOLE } from './partition.js';
 import { PackingReader } from './packing-reader.js';
 import { RecordPacker, WireRing, WireStrings } from './record-wire.js';
 import { Feed, type FeedPlan, type PointExtent } from '../read/feed.js';
-import { entryKeepForServices } from '../correlate/prepare.js';
+import { keepForServices } from '../read/keep.js';
 import type { FeederMessage, FeederTask } from './feeder.js';
 
 const task = workerData as FeederTask;
@@ -40,8 +39,8 @@ async function run(plan: FeedPlan): Promise<void> {
   const answers = new DirectorAnswers();
   answers.log = [];
   const strings = new WireStrings();
-  const entryKeep = plan.configured ? entryKeepForServices(plan.services) : null;
-  const feed = new Feed(plan, extents, answers, { main: true, spec: WHOLE, pool: null }, (file, point, opts) => new PackingReader(file, point, opts, strings, entryKeep));
+  const entryKeep = plan.configured ? keepForServices(plan.services) : null;
+  const feed = new Feed(plan, extents, answers, { runFacts: true, selection: null, pool: null }, (file, point, opts) => new PackingReader(file, point, opts, strings, entryKeep));
   // A ring slot is written only once the judging side has handed it back (a credit).
   let waitMs = 0;
   const t0 = performance.now();
@@ -90,8 +89,8 @@ async function run(plan: FeedPlan): Promise<void> {
 }
 
 // Nothing is done before the plan comes. Reading the start of the captures meanwhile, to have
-// the code compiled when pass 2 starts, was tried: it took the second core from pass 1 on the
-// main thread (110–130 ms became 180–250 ms) for no gain in pass 2.
+// the code compiled when pass 2 starts, would take the second core from pass 1 on the main
+// thread for no gain in pass 2.
 parentPort!.once('message', (plan: FeedPlan) => {
   run(plan).catch((e: unknown) => {
     const capture = e instanceof CaptureError ? { file: e.file, offset: e.offset, detail: e.detail } : null;

@@ -1,11 +1,9 @@
 /**
- * Pass 2 of `verify` as a pipeline over two threads: a feeder thread reads, decodes and merges
- * the captures (./feeder-worker.ts, running verify/feed.ts) while this thread judges (share.ts).
- * The two halves cost about the same — on the bench set, reading with decoding, ARP analysis,
- * record extraction and the merge took 0.65 s of a 1.25–1.45 s pass 2 on one thread — and unlike
- * the split by connection (./index.ts), where every thread reads every capture, no work is done
- * twice: the price is packing each record (engine/record-wire.ts; the feeder packs straight from
- * the decoded packet) and reading it back.
+ * Pass 2 as a pipeline over two threads: a feeder thread reads, decodes and merges the captures
+ * (./feeder-worker.ts, running read/feed.ts) while this thread judges (judge/judge.ts). The two
+ * halves cost about the same, and unlike the split by connection (./split.ts), where every
+ * thread reads every capture, no work is done twice: the price is packing each record
+ * (./record-wire.ts) and reading it back.
  *
  * The judging side sees exactly what it would see reading itself: the same records and ticks in
  * the same order, and at each tick the points' time extents and the director answers as they
@@ -13,16 +11,12 @@
  * test/verify/feeder.test.ts compares them on every committed capture set.
  *
  * The feeder starts before pass 1 (its start-up overlaps it) and is sent the plan after. If it
- * cannot start, or fails other than on a capture error, the run is redone on one thread
- * (FeederFailed, verify.ts); a capture error is the run's error, as on one thread.
+ * cannot start, or fails other than on a capture error, pass 2 is done on this thread
+ * (FeederFailed, FedPassTwo); a capture error is the run's error, as on one thread.
  */
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import type { CaptureWarning } from '../../decode/capture/index.js';
 import { CaptureError } from '../../decode/capture/index.js';
-import { busyElsewhere } from '../../decode/parallel/idle.js';
-import { threadsFromEnv } from '../../decode/parallel/index.js';
 import type { ArpReport } from '../arp/types.js';
 import type { AnswerNote, DirectorAnswers } from '../read/director-answers.js';
 import type { ReaderSummary } from '../read/points.js';
@@ -30,13 +24,14 @@ import type { RecordPool } from '../read/record.js';
 import type { PacketRecord } from '../model/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from './record-wire.js';
 import type { FeedPlan, PointExtent, RecordSource } from '../read/feed.js';
-import type { VerifyInput } from '../correlate/prepare.js';
-import { captureBytes, SPLIT_MIN_BYTES } from './index.js';
+import { prepare, type PhaseClock, type Prepared } from '../correlate/prepare.js';
+import { judgeCaptures, type PassTwo, type PassTwoResult } from '../judge/judge.js';
+import { FEEDER_URL } from './plan.js';
 
-/** Records (and ticks) per batch, and batches in the ring (18 MB in all): the feeder may run
+/** Records (and ticks) per batch, and batches in the ring (about 11 MiB): the feeder may run
  *  that far ahead. Each side has slower moments (the feeder's first batches, bursts of
- *  judgement on this side); with 24 batches both sides waited 100–180 ms for the other on the
- *  bench set, with 96 the feeder hardly waits. */
+ *  judgement on this side); a ring of a few dozen batches made both sides wait for the other,
+ *  with 96 the feeder hardly waits. */
 const FEEDER_BATCH = 1024;
 const FEEDER_SLOTS = 96;
 
@@ -76,30 +71,6 @@ export type FeederMessage =
 /** The feeder could not do its part (other than a capture error): redo the run on one thread. */
 export class FeederFailed extends Error {}
 
-const WORKER_URL = new URL('./feeder-worker.js', import.meta.url);
-
-/**
- * Whether pass 2 reads on a feeder thread, and why (not). LVSAUDIT_FEEDER=1|0 or
- * `input.feeder` force it either way; LVSAUDIT_THREADS=1 asks for one thread. Automatic: big
- * enough captures (as for the split) and a second core free.
- */
-export function feederPlan(input: VerifyInput): { use: boolean; why: string } {
-  const env = process.env.LVSAUDIT_FEEDER;
-  const forced = input.feeder ?? (env === '1' ? true : env === '0' ? false : undefined);
-  if (forced === false) return { use: false, why: 'feeder thread turned off' };
-  if (!existsSync(fileURLToPath(WORKER_URL))) return { use: false, why: 'no compiled feeder (feeder-worker.js)' };
-  const bytes = captureBytes(input);
-  if (typeof bytes === 'string') return { use: false, why: bytes };
-  if (forced === true) return { use: true, why: 'forced' };
-  const threads = threadsFromEnv();
-  if (threads.forced && threads.threads <= 1) return { use: false, why: 'one thread asked for' };
-  if (bytes < SPLIT_MIN_BYTES) return { use: false, why: `${bytes} capture bytes, fewer than ${SPLIT_MIN_BYTES}` };
-  const busy = busyElsewhere();
-  const free = threads.cores - (busy ?? 0);
-  if (free < 2) return { use: false, why: `${free} free core(s)` };
-  return { use: true, why: `${bytes} capture bytes, ${free} free cores` };
-}
-
 /** A started feeder thread, waiting for its plan. */
 export class Feeder {
   private readonly credits = new Int32Array(new SharedArrayBuffer(4));
@@ -124,7 +95,7 @@ export class Feeder {
   private constructor() {
     Atomics.store(this.credits, 0, this.ring.slots);
     const task: FeederTask = { credits: this.credits.buffer as SharedArrayBuffer, ring: this.ring.buffer, slots: this.ring.slots, entries: this.ring.entries };
-    this.worker = new Worker(WORKER_URL, { workerData: task });
+    this.worker = new Worker(FEEDER_URL, { workerData: task });
     this.worker.on('message', (m: FeederMessage) => this.deliver(m));
     this.worker.on('error', (e: Error) => this.fail(`feeder thread: ${e.message}`));
     this.worker.on('exit', (code) => this.fail(`feeder thread exited (${code})`));
@@ -158,14 +129,14 @@ export class Feeder {
     Atomics.notify(this.credits, 0);
   }
 
-  /** The record source of a share judged here, fed by this thread; sends the plan. */
+  /** The record source of a pass 2 judged on this thread, fed by the feeder; sends the plan. */
   open(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, pool: RecordPool | null): RecordSource {
     this.worker.postMessage(plan);
     return new FedSource(this, plan, extents, answers, pool);
   }
 
-  /** Ends the thread. Not waited for: its teardown (up to 30 ms measured) runs beside the rest
-   *  of the run, and the process still waits for it before exiting. */
+  /** Ends the thread. Not waited for: its teardown runs beside the rest of the run, and the
+   *  process still waits for it before exiting. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -257,6 +228,55 @@ class FedSource implements RecordSource {
 
   close(): Promise<void> {
     this.feeder.stop();
+    return Promise.resolve();
+  }
+}
+
+/** Pass 2 read on a feeder thread and judged here; here alone once the feeder has failed. */
+export class FedPassTwo implements PassTwo {
+  private failed = false;
+
+  constructor(
+    /** Started before pass 1; a second pass 2 (the full grace) starts another. */
+    private feeder: Feeder | null,
+    private readonly why: string,
+    private readonly note: (line: string) => void,
+  ) {}
+
+  async run(prep: Prepared, phases: PhaseClock): Promise<PassTwoResult> {
+    const feeder = this.failed ? null : (this.feeder ?? Feeder.start());
+    this.feeder = null;
+    if (feeder === null) {
+      this.note(`pass 2 reads on the main thread: ${this.failed ? 'the feeder thread failed' : 'no thread could be started'}`);
+      return this.here(prep, phases);
+    }
+    this.note(`pass 2 reads on a feeder thread (${this.why})`);
+    try {
+      const r = await judgeCaptures(prep, { openSource: (plan, answers, pool) => feeder.open(plan, prep.points, answers, pool) });
+      phases.mark('pass 2: every capture correlated and judged');
+      this.note(`feeder thread: ${feeder.report}`);
+      return { prep, ...r };
+    } catch (e) {
+      if (!(e instanceof FeederFailed)) throw e;
+      this.failed = true;
+      this.note(`pass 1 and 2 run again without a feeder thread: ${e.message}`);
+      phases.mark('pass 2, stopped: the feeder thread failed');
+      // Pass 1 again: pass 2 consumed the points' samples.
+      return this.here(await prepare(prep.input, phases), phases);
+    } finally {
+      feeder.stop();
+    }
+  }
+
+  private async here(prep: Prepared, phases: PhaseClock): Promise<PassTwoResult> {
+    const r = await judgeCaptures(prep);
+    phases.mark('pass 2: every capture correlated and judged');
+    return { prep, ...r };
+  }
+
+  close(): Promise<void> {
+    this.feeder?.stop();
+    this.feeder = null;
     return Promise.resolve();
   }
 }

@@ -1,8 +1,8 @@
 /**
- * A capture reader of the feeder thread (verify/parallel/feeder.ts): like PointReader, but what
- * it queues for each kept packet is a packed entry (engine/record-wire.ts), written straight
+ * A capture reader of the feeder thread (./feeder.ts): like PointReader, but what
+ * it queues for each kept packet is a packed entry (./record-wire.ts), written straight
  * from the decoded packet, instead of a PacketRecord object that would only be packed again.
- * The merge (engine/stream.ts mergeQueues) copies the head entry into the outgoing batch.
+ * The merge (../read/stream.ts mergeQueues) copies the head entry into the outgoing batch.
  */
 import type { Packet } from '../../decode/packet.js';
 import { Entries, keepsEntry, packPacket, type EntryKeep, type RecordPacker, type WireStrings } from './record-wire.js';

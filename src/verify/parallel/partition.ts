@@ -1,7 +1,7 @@
 /**
  * Splitting pass 2 over threads by connection. NAT, DR and TUN keep the client's address and
  * port at every point (lvs-behavior.md §1.3–1.5), and every piece of state the NAT/DR/TUN
- * tracker keeps is per client endpoint (engine/connections.ts: its ports, ISNs, connections,
+ * tracker keeps is per client endpoint (correlate/connections.ts: its ports, ISNs, connections,
  * held records and UDP generations are all looked up by address and port). So the records of
  * one client endpoint, at every point and in both directions, can be judged apart from all
  * others: each thread reads every capture but extracts only the records whose client endpoint
@@ -21,6 +21,7 @@ import { LinkType, type Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
 import { serviceAddresses, servicePorts, type Service } from '../service/model.js';
 import { mix, transportOf } from '../read/record.js';
+import type { RecordSelection } from '../read/feed.js';
 
 /** Which part of the connections a thread judges: share `index` of `of` (0 of 1: all). */
 export interface ShareSpec {
@@ -28,17 +29,14 @@ export interface ShareSpec {
   of: number;
 }
 
-export const WHOLE: ShareSpec = { index: 0, of: 1 };
-
 const BUCKETS = 1024;
 
 /**
- * Share 0 is the main thread's, which also does what only one thread may: ARP analysis, frame
- * counts, capture findings (engine/share.ts), so it decodes every frame; a helper starts ~50 ms
- * late (thread start, its own first pass) but passes over other shares' TCP frames undecoded
- * (shareSkip). On the bench set (2-core VM) the main thread ended its pass 2 340–450 ms after
- * the helper with equal shares and 110–540 ms before it with 0.4; 0.45 is between, and the
- * spread of single runs there (−140 to +540 ms) is larger than what is left to balance.
+ * Share 0 is the main thread's, which also gathers what a run gathers once: ARP analysis,
+ * capture warnings (judge/judge.ts RunFacts), so it decodes every frame; a helper starts later
+ * (thread start, its own pass 1) but passes over other shares' TCP frames undecoded
+ * (shareSkip). With equal shares the main thread finished last, with 0.4 first: 0.45 lies
+ * between, and single runs vary by more than what is left to balance.
  */
 const MAIN_FRACTION = 0.45;
 
@@ -113,7 +111,7 @@ function bucketOf(ends: ServiceEnds, src: number, dst: number, srcSvc: boolean, 
 }
 
 /**
- * The predicate a reader applies to each decoded packet (engine/stream.ts `share`): true when
+ * The predicate a reader applies to each decoded packet (read/stream.ts `share`): true when
  * its client endpoint is in this share, when its client end cannot be told, or when it carries
  * no TCP/UDP (nothing to extract). Null for the whole run.
  */
@@ -197,4 +195,11 @@ export function shareSkip(services: readonly Service[], spec: ShareSpec): ((f: F
     const k = bucketOf(ends, src, dst, v4.has(src), v4.has(dst), sport, dport, vip4.get(src), vip4.get(dst));
     return k >= 0 && (k < lo || k >= hi);
   };
+}
+
+/** What share `spec` takes, as pass 2 is given it (null: everything, the whole run). */
+export function shareSelection(services: readonly Service[], spec: ShareSpec): RecordSelection | null {
+  const takes = shareFilter(services, spec);
+  const passesOver = shareSkip(services, spec);
+  return takes && passesOver ? { takes, passesOver } : null;
 }

@@ -1,65 +1,65 @@
 /**
- * Packet records (engine/record.ts) in packed form, for the trip from the feeder thread, which
- * reads and decodes the captures, to the thread that judges them (verify/parallel/feeder.ts).
+ * Packet records (model/record.ts) in packed form, for the trip from the feeder thread, which
+ * reads and decodes the captures, to the thread that judges them (./feeder.ts).
  *
- * The feeder never builds a PacketRecord: `packPacket` writes what extractRecord would put in
- * one straight from the decoded packet view into an *entry* of STRIDE int32 slots (the capture
- * time a float64 over the first two): IPv4 addresses and MACs as numbers (the judging side turns
- * them into its own interned text), other strings as indexes into a table that grows on both
- * sides (file names, tunnel kinds, IPv6 addresses: each crosses once), TCP option bytes as a
- * range of a byte array. Entries wait in their reader's queue (PackingReader) until the merge
- * copies them into a batch in a ring of batch slots shared by both threads (WireRing: nothing is
- * allocated or copied per batch but the entries); the judging side reads each back into a
- * record (RecordUnpacker). test/verify/record-wire.test.ts checks that what comes out equals
- * extractRecord's record for every frame of the committed captures and for mutated frames.
+ * There is one record format: the PacketRecord that read/record.ts extractRecord makes from a
+ * decoded packet, and kept or not by read/keep.ts keepForServices. The wire entry is that
+ * record packed (packRecord), and read back into one (readEntry): neither side decides a field
+ * on its own. `packPacket` is extractRecord into a reused record, then packRecord; `keepsEntry`
+ * asks the record predicate. test/verify/record-wire.test.ts checks that every field of a record
+ * survives the trip, and that what comes out equals extractRecord's record for every frame of
+ * the committed captures and for mutated frames.
+ *
+ * An entry is STRIDE int32 slots (the capture time a float64 over the first two). Every string
+ * (capture file, addresses, MACs, tunnel kind) is an index into a table that grows on both
+ * sides: each distinct string crosses once, and the judging side's records share one string
+ * per value, as extractRecord's interned ones do. TCP option bytes are a range of a byte array.
+ * Entries wait in their reader's queue (PackingReader) until the merge copies them into a batch
+ * in a ring of batch slots shared by both threads (WireRing: nothing is allocated or copied per
+ * batch but the entries); the judging side reads each back into a record (RecordUnpacker).
  *
  * An entry whose point slot is negative is not a record but a tick of the merge (the
- * connection-judging sweeps of engine/stream.ts mergeReaders), numbered into `RecordBatch.ticks`:
+ * connection-judging sweeps of read/stream.ts mergeQueues), numbered into `RecordBatch.ticks`:
  * ticks and records keep the one order the merge gave them.
  */
 import type { Direction } from '../../decode/frame.js';
-import { ipv6ToString } from '../../decode/addr.js';
-import type { IpView, NetLayers, Packet } from '../../decode/packet.js';
+import type { Packet } from '../../decode/packet.js';
 import type { AnswerNote } from '../read/director-answers.js';
-import { blankIp, blankRecord, ip4, macHiOf, macLoOf, macOf, optionsEnd, optionsHash, recordPayloadHash, recordPayloadLen, transportOf } from '../read/record.js';
+import { blankIp, blankRecord, extractRecord, optionsEnd } from '../read/record.js';
 import type { IpFields, PacketRecord } from '../model/record.js';
 import { StringTable } from './string-table.js';
 
 /** int32 slots per entry (even: the float64 capture time sits on slots 0–1). Small fields share
- *  slots: every entry is copied once more, from its reader's queue into the ring, and 46 slots
- *  of one field each cost the feeder more than the bit work of 32. */
-export const STRIDE = 32;
+ *  slots: every entry is copied once more, from its reader's queue into the ring. */
+export const STRIDE = 30;
 
 // Slot numbers. An IP header takes 5 slots from IP (inner) and OUTER.
 const POINT = 2;
 const CAPTURE = 3;
-const FRAME = 4;
-/** Bits: HAS_MACS, HAS_OUTER, UDP; the direction (from DIR_SHIFT) and the L4 checksum verdict
- *  (from L4_SHIFT), two bits each. */
-const META = 5;
-const SRC_MAC_HI = 6;
-const SRC_MAC_LO = 7;
-const DST_MAC_HI = 8;
-const DST_MAC_LO = 9;
-const IF_INDEX = 10;
-const INTERFACE_ID = 11;
-const IP = 12;
-const OUTER = 17;
-const TUNNEL = 22;
+/** Bits: HAS_OUTER, UDP; the direction (from DIR_SHIFT) and the L4 checksum verdict (from
+ *  L4_SHIFT), two bits each. */
+const META = 4;
+const FRAME = 5;
+const SRC_MAC = 6;
+const DST_MAC = 7;
+const IF_INDEX = 8;
+const INTERFACE_ID = 9;
+const IP = 10;
+const OUTER = 15;
+const TUNNEL = 20;
 /** sport << 16 | dport. */
-const PORTS = 23;
-const SEQ = 24;
-const ACK = 25;
+const PORTS = 21;
+const SEQ = 22;
+const ACK = 23;
 /** TCP flags << 16 | window. */
-const FLAGS_WINDOW = 26;
-const PAYLOAD_LEN = 27;
-const HASH = 28;
-const OPT_SIG = 29;
+const FLAGS_WINDOW = 24;
+const PAYLOAD_LEN = 25;
+const HASH = 26;
+const OPT_SIG = 27;
 /** Where the entry's option bytes start in its byte array (-1: none), and how many. */
-const OPTS_AT = 30;
-const OPTS_LEN = 31;
+const OPTS_AT = 28;
+const OPTS_LEN = 29;
 
-const HAS_MACS = 1;
 const HAS_OUTER = 2;
 const UDP = 4;
 const DIR_SHIFT = 3;
@@ -88,12 +88,24 @@ function untri(v: number): boolean | null {
 
 const DIRECTIONS: readonly Direction[] = [null, 'in', 'out'];
 
-/** What the judging thread needs at a tick besides its time (verify/parallel/feeder.ts). */
+/** The string fields of an entry, for WireStrings.at (an IP header's source, then destination). */
+const FIELD_SRC_MAC = 0;
+const FIELD_DST_MAC = 1;
+const FIELD_IP = 2;
+const FIELD_OUTER = 4;
+const FIELD_TUNNEL = 6;
+const FIELDS = 7;
+
+function directionCode(d: Direction): number {
+  return d === null ? 0 : d === 'in' ? 1 : 2;
+}
+
+/** What the judging thread needs at a tick besides its time (./feeder.ts). */
 export interface TickNote {
   now: number;
   /** Per point: frames, first and last capture time so far (3 numbers each). */
   extents: number[];
-  /** Director answers noted since the previous tick (engine/director-answers.ts). */
+  /** Director answers noted since the previous tick (read/director-answers.ts). */
   answers: AnswerNote[];
 }
 
@@ -110,7 +122,7 @@ export interface RecordBatch {
 
 /**
  * A run of entries in one int32 array, with the option bytes they refer to: a reader's queue,
- * or a batch being filled. Grows when `grow` (a queue); a batch has its slot's fixed size.
+ * or a batch being filled. A queue grows as records come (room); a batch has its slot's size.
  */
 export class Entries {
   i32: Int32Array;
@@ -153,6 +165,20 @@ export class WireStrings {
   readonly table = new StringTable();
   /** Strings already sent with an earlier batch. */
   private sent = 0;
+  /** The last string of each field (FIELD_*) and its index. A record's strings are interned
+   *  (read/record.ts), so a repeat is the same string: an identity compare instead of a lookup
+   *  in the table's map, for MACs nearly always, for addresses often. */
+  private readonly last: (string | null)[] = new Array<string | null>(FIELDS).fill(null);
+  private readonly lastAt = new Int32Array(FIELDS).fill(-1);
+
+  /** The table index of `s` (-1: null), as field `field` of an entry. */
+  at(field: number, s: string | null): number {
+    if (s === this.last[field]) return this.lastAt[field]!;
+    const i = this.table.of(s);
+    this.last[field] = s;
+    this.lastAt[field] = i;
+    return i;
+  }
 
   /** The strings added since the last call. */
   fresh(): string[] {
@@ -162,90 +188,91 @@ export class WireStrings {
   }
 }
 
-function packIp(v: IpView, buf: Uint8Array, i32: Int32Array, o: number, strings: WireStrings): void {
-  const v4 = v.version === 4;
-  i32[o + IP_HEAD] = (v4 ? 0 : V6) | (v.df ? DF : 0) | (v.mf ? MF : 0) | (tri(v.checksumOk) << CSUM_SHIFT) | (v.ttl << 8) | (v.tos << 16) | (v.proto << 24);
-  i32[o + IP_SRC] = v4 ? v.src4 : strings.table.of(ipv6ToString(buf, v.srcOff));
-  i32[o + IP_DST] = v4 ? v.dst4 : strings.table.of(ipv6ToString(buf, v.dstOff));
-  i32[o + IP_ID] = v.id;
-  i32[o + IP_TOTAL_LEN] = v.totalLen;
+function packIp(f: IpFields, i32: Int32Array, o: number, strings: WireStrings, field: number): void {
+  i32[o + IP_HEAD] = (f.v === 4 ? 0 : V6) | (f.df ? DF : 0) | (f.mf ? MF : 0) | (tri(f.checksumOk) << CSUM_SHIFT) | (f.ttl << 8) | (f.tos << 16) | (f.proto << 24);
+  i32[o + IP_SRC] = strings.at(field, f.src);
+  i32[o + IP_DST] = strings.at(field + 1, f.dst);
+  i32[o + IP_ID] = f.id;
+  i32[o + IP_TOTAL_LEN] = f.totalLen;
 }
 
 /**
- * Packs the record extractRecord(p, point, withOptions) would give into entry `n` of `e`;
- * false (nothing written) when it gives none. `captureId` is p.capture's index in `strings`.
- * Keep the two in step: the wire test compares them frame by frame.
+ * Packs record `r` into entry `n` of `e`, all but its corrected time (the judging side
+ * subtracts the point's offset again) and what classification fills later (role, c2s: a fresh
+ * record's). `captureId` is r.capture's index in `strings`, when the caller knows it.
  */
-export function packPacket(p: Packet, point: number, withOptions: boolean, e: Entries, n: number, strings: WireStrings, captureId: number): boolean {
-  const l: NetLayers | null = transportOf(p);
-  if (!l) return false;
+export function packRecord(r: PacketRecord, e: Entries, n: number, strings: WireStrings, captureId = strings.table.of(r.capture)): void {
   e.room(n);
   const i32 = e.i32;
   const o = n * STRIDE;
-  const buf = p.buf;
-  const isTcp = l.l4 === 'tcp';
-  const tcp = l.tcp;
-  const udp = l.udp;
-  const tunnelled = p.tunnel !== null && p.inner.present;
-  e.f64[o >> 1] = p.tsSec * 1e9 + p.tsNsec;
-  i32[o + POINT] = point;
+  const outer = r.outer;
+  e.f64[o >> 1] = r.ts;
+  i32[o + POINT] = r.point;
   i32[o + CAPTURE] = captureId;
-  i32[o + FRAME] = p.frame;
-  const dir = p.direction === null ? 0 : p.direction === 'in' ? 1 : 2;
-  const l4Ok = tri(isTcp ? tcp.checksumOk : udp.checksumOk);
-  i32[o + META] = (p.eth.present ? HAS_MACS : 0) | (tunnelled ? HAS_OUTER : 0) | (isTcp ? 0 : UDP) | (dir << DIR_SHIFT) | (l4Ok << L4_SHIFT);
-  if (p.eth.present) {
-    i32[o + SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
-    i32[o + SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
-    i32[o + DST_MAC_HI] = macHiOf(buf, p.eth.dstOff);
-    i32[o + DST_MAC_LO] = macLoOf(buf, p.eth.dstOff);
-  }
-  i32[o + IF_INDEX] = p.sll.present ? p.sll.ifIndex : -1;
-  i32[o + INTERFACE_ID] = p.interfaceId;
-  packIp(l.ip, buf, i32, o + IP, strings);
-  if (tunnelled) packIp(p.net.ip, buf, i32, o + OUTER, strings);
-  i32[o + TUNNEL] = tunnelled ? strings.table.of(p.tunnel) : -1;
-  i32[o + PORTS] = isTcp ? (tcp.sport << 16) | tcp.dport : (udp.sport << 16) | udp.dport;
-  i32[o + SEQ] = isTcp ? tcp.seq : 0;
-  i32[o + ACK] = isTcp ? tcp.ack : 0;
-  i32[o + FLAGS_WINDOW] = isTcp ? (tcp.flags << 16) | tcp.window : 0;
-  i32[o + PAYLOAD_LEN] = recordPayloadLen(l);
-  i32[o + HASH] = recordPayloadHash(p, l);
-  i32[o + OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
-  const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
-  if (optEnd < 0) {
+  i32[o + META] = (outer !== null ? HAS_OUTER : 0) | (r.proto === 'udp' ? UDP : 0) | (directionCode(r.direction) << DIR_SHIFT) | (tri(r.l4ChecksumOk) << L4_SHIFT);
+  i32[o + FRAME] = r.frame;
+  i32[o + SRC_MAC] = strings.at(FIELD_SRC_MAC, r.srcMac);
+  i32[o + DST_MAC] = strings.at(FIELD_DST_MAC, r.dstMac);
+  i32[o + IF_INDEX] = r.ifIndex;
+  i32[o + INTERFACE_ID] = r.interfaceId;
+  packIp(r.ip, i32, o + IP, strings, FIELD_IP);
+  if (outer !== null) packIp(outer, i32, o + OUTER, strings, FIELD_OUTER);
+  i32[o + TUNNEL] = strings.at(FIELD_TUNNEL, r.tunnel);
+  i32[o + PORTS] = (r.sport << 16) | r.dport;
+  i32[o + SEQ] = r.seq;
+  i32[o + ACK] = r.ack;
+  i32[o + FLAGS_WINDOW] = (r.flags << 16) | r.window;
+  i32[o + PAYLOAD_LEN] = r.payloadLen;
+  i32[o + HASH] = r.hash;
+  i32[o + OPT_SIG] = r.optSig;
+  const opts = r.tcpOpts;
+  if (opts === null) {
     i32[o + OPTS_AT] = -1;
     i32[o + OPTS_LEN] = 0;
-  } else {
-    const start = tcp.off + 20;
-    i32[o + OPTS_AT] = e.addOpts(buf, start, optEnd);
-    i32[o + OPTS_LEN] = optEnd - start;
+  } else packOptions(e, o, opts, 0, opts.length);
+}
+
+/** Gives entry slot `o` of `e` the option bytes src[start, end). */
+function packOptions(e: Entries, o: number, src: Uint8Array, start: number, end: number): void {
+  e.i32[o + OPTS_AT] = e.addOpts(src, start, end);
+  e.i32[o + OPTS_LEN] = end - start;
+}
+
+/** The record packPacket extracted last, and the entry it packed it into: keepsEntry asks
+ *  about that entry right after, and tests this record instead of reading the entry back. */
+const extracted = blankRecord();
+let extractedInto: Entries | null = null;
+let extractedAt = -1;
+
+/**
+ * Packs extractRecord(p, point, withOptions) into entry `n` of `e`; false (nothing written)
+ * when it gives no record. `captureId` is p.capture's index in `strings`. The option bytes go
+ * from the packet straight into the entry: the range extractRecord would copy (optionsEnd),
+ * without the copy.
+ */
+export function packPacket(p: Packet, point: number, withOptions: boolean, e: Entries, n: number, strings: WireStrings, captureId: number): boolean {
+  const r = extractRecord(p, point, false, extracted);
+  if (r === null) {
+    extractedInto = null;
+    return false;
   }
+  packRecord(r, e, n, strings, captureId);
+  const end = withOptions && r.proto === 'tcp' ? optionsEnd(p, p.transport) : -1;
+  if (end >= 0) packOptions(e, n * STRIDE, p.buf, p.transport.tcp.off + 20, end);
+  extractedInto = e;
+  extractedAt = n;
   return true;
 }
 
-/** The addresses and ports a configured run keeps records of (prepare.ts keepForServices), as
- *  packed entries name them: IPv4 as int32, IPv6 as text. */
-export interface EntryKeep {
-  v4: ReadonlySet<number>;
-  v6: ReadonlySet<string>;
-  ports: ReadonlySet<number>;
-}
+/** The records a configured run keeps (read/keep.ts keepForServices). */
+export type EntryKeep = (r: PacketRecord) => boolean;
 
-function keepsAddr(i32: Int32Array, ip: number, slot: number, strings: readonly string[], keep: EntryKeep): boolean {
-  const a = i32[ip + slot]!;
-  return (i32[ip + IP_HEAD]! & V6) === 0 ? keep.v4.has(a) : keep.v6.has(strings[a]!);
-}
+const kept = blankRecord();
 
-/** Whether entry `n` of `e` names a kept address (inner, or outer when tunnelled) or port: the
- *  test keepForServices makes of a record. */
+/** Whether `keep` keeps the record entry `n` of `e` holds. */
 export function keepsEntry(e: Entries, n: number, strings: readonly string[], keep: EntryKeep): boolean {
-  const i32 = e.i32;
-  const o = n * STRIDE;
-  if (keepsAddr(i32, o + IP, IP_SRC, strings, keep) || keepsAddr(i32, o + IP, IP_DST, strings, keep)) return true;
-  if ((i32[o + META]! & HAS_OUTER) !== 0 && (keepsAddr(i32, o + OUTER, IP_SRC, strings, keep) || keepsAddr(i32, o + OUTER, IP_DST, strings, keep))) return true;
-  const ports = i32[o + PORTS]!;
-  return keep.ports.has(ports >>> 16) || keep.ports.has(ports & 0xffff);
+  if (e === extractedInto && n === extractedAt) return keep(extracted);
+  return keep(readEntry(e.i32, e.f64, n * STRIDE, e.opts, strings, null, kept));
 }
 
 /**
@@ -278,8 +305,8 @@ export class WireRing {
  * Fills the ring's slots with entries and ticks, one batch per slot in turn (feeder side). The
  * caller takes the batch when it is `full`, or at the end; `acquire` is called before a batch's
  * first entry is written and returns once that slot is free. Entries are written into the slot
- * itself: filling a batch of the thread's own and copying it into the slot whole measured
- * slower (the feeder's time 0.88–1.2 s against 0.72–1.07 s, runs paired).
+ * itself: a batch filled apart and then copied into the slot whole costs a second copy of
+ * every entry.
  */
 export class RecordPacker {
   /** The batch's option bytes (its entries go straight into the ring slot). */
@@ -350,12 +377,9 @@ export class RecordPacker {
 
 function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly string[]): IpFields {
   const head = i32[o + IP_HEAD]!;
-  const v4 = (head & V6) === 0;
-  const src = i32[o + IP_SRC]!;
-  const dst = i32[o + IP_DST]!;
-  f.v = v4 ? 4 : 6;
-  f.src = v4 ? ip4(src) : strings[src]!;
-  f.dst = v4 ? ip4(dst) : strings[dst]!;
+  f.v = (head & V6) === 0 ? 4 : 6;
+  f.src = strings[i32[o + IP_SRC]!]!;
+  f.dst = strings[i32[o + IP_DST]!]!;
   f.ttl = (head >>> 8) & 0xff;
   // Unsigned: an IPv6 fragment header's identification has 32 bits.
   f.id = i32[o + IP_ID]! >>> 0;
@@ -368,6 +392,11 @@ function unpackIp(f: IpFields, i32: Int32Array, o: number, strings: readonly str
   return f;
 }
 
+/** The string at table index `i` (-1: null). */
+function textAt(strings: readonly string[], i: number): string | null {
+  return i < 0 ? null : strings[i]!;
+}
+
 /** Reads entries back into records (judging side). */
 export class RecordUnpacker {
   private readonly strings: string[] = [];
@@ -376,7 +405,7 @@ export class RecordUnpacker {
 
   constructor(
     private readonly ring: WireRing,
-    /** `offsetsNs[point]`: the clock offset a record's corrected time subtracts (engine/stream.ts). */
+    /** `offsetsNs[point]`: the clock offset a record's corrected time subtracts (read/stream.ts). */
     private readonly offsetsNs: readonly number[],
   ) {}
 
@@ -399,14 +428,15 @@ export class RecordUnpacker {
   }
 }
 
-/** Entry at int32 index `o` as a record. */
+/** Entry at int32 index `o` as a record; its corrected time subtracts `offsetsNs[point]`
+ *  (null: left equal to the capture time). */
 export function readEntry(
   i32: Int32Array,
   f64: Float64Array,
   o: number,
   opts: Uint8Array | null,
   strings: readonly string[],
-  offsetsNs: readonly number[],
+  offsetsNs: readonly number[] | null,
   into?: PacketRecord,
 ): PacketRecord {
   const r = into ?? blankRecord();
@@ -415,18 +445,16 @@ export function readEntry(
   r.capture = strings[i32[o + CAPTURE]!]!;
   r.frame = i32[o + FRAME]!;
   r.ts = ts;
-  r.t = ts - offsetsNs[r.point]!;
+  r.t = offsetsNs === null ? ts : ts - offsetsNs[r.point]!;
   const meta = i32[o + META]!;
-  const macs = (meta & HAS_MACS) !== 0;
-  r.srcMac = macs ? macOf(i32[o + SRC_MAC_HI]!, i32[o + SRC_MAC_LO]!) : null;
-  r.dstMac = macs ? macOf(i32[o + DST_MAC_HI]!, i32[o + DST_MAC_LO]!) : null;
+  r.srcMac = textAt(strings, i32[o + SRC_MAC]!);
+  r.dstMac = textAt(strings, i32[o + DST_MAC]!);
   r.direction = DIRECTIONS[(meta >>> DIR_SHIFT) & 3]!;
   r.ifIndex = i32[o + IF_INDEX]!;
   r.interfaceId = i32[o + INTERFACE_ID]!;
   unpackIp(r.ip, i32, o + IP, strings);
   r.outer = (meta & HAS_OUTER) === 0 ? null : unpackIp(r.outer ?? blankIp(), i32, o + OUTER, strings);
-  const tu = i32[o + TUNNEL]!;
-  r.tunnel = tu < 0 ? null : strings[tu]!;
+  r.tunnel = textAt(strings, i32[o + TUNNEL]!);
   r.proto = (meta & UDP) === 0 ? 'tcp' : 'udp';
   const ports = i32[o + PORTS]!;
   r.sport = ports >>> 16;

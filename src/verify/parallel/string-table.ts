@@ -1,6 +1,6 @@
 /**
  * Strings as indexes into one table, for data that crosses threads packed in typed arrays
- * (engine/conn-transfer.ts, engine/record-wire.ts): each distinct string travels once.
+ * (./conn-transfer.ts, ./record-wire.ts): each distinct string travels once.
  */
 export class StringTable {
   readonly list: string[] = [];

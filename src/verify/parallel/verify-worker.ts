@@ -1,13 +1,12 @@
 /**
- * Helper-thread entry of a split `verify` run (./index.ts): prepares the input as the main
- * thread does, runs pass 2 over its share and posts the share back with the fingerprint of its
- * pass 1, by which the main thread checks that both threads judged against the same clocks,
- * points and services.
+ * Helper-thread entry of a split pass 2 (./split.ts): prepares the input as the main thread
+ * does, judges its share and posts the share back with the fingerprint of its pass 1, by which
+ * the main thread checks that both threads judged against the same clocks, points and services.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { canSplit, fingerprint, PhaseClock, prepare } from '../correlate/prepare.js';
-import { LateCopy, runShare } from '../judge/judge.js';
-import { postable, type HelperResult, type HelperTask } from './index.js';
+import { PhaseClock, prepare } from '../correlate/prepare.js';
+import { LateCopy } from '../judge/judge.js';
+import { canSplit, fingerprint, judgeShare, postable, type HelperResult, type HelperTask } from './split.js';
 
 const task = workerData as HelperTask;
 // LVSAUDIT_VERIFY_TIMING: the helper's phases too, with wall-clock stamps to line them up.
@@ -23,12 +22,12 @@ async function run(): Promise<{ result: HelperResult; transfer: ArrayBuffer[] }>
     phases.mark('start');
     const prep = await prepare(task.input, phases);
     if (!canSplit(prep)) return { result: { ok: false, reason: 'the service cannot be split by client' }, transfer: [] };
-    // LVSAUDIT_HELPER_FAULT (tests): a helper that fails, or whose first pass disagrees, must
+    // LVSAUDIT_HELPER_FAULT (tests): a helper that fails, or whose pass 1 disagrees, must
     // leave the report as it is (the main thread runs the share itself).
     const fault = process.env.LVSAUDIT_HELPER_FAULT;
     if (fault === 'fail') throw new Error('fault injected (LVSAUDIT_HELPER_FAULT=fail)');
     const print = fault === 'disagree' ? `${fingerprint(prep)}x` : fingerprint(prep);
-    const { share } = await runShare(prep, task.spec, false);
+    const share = await judgeShare(prep, task.spec);
     phases.mark('pass 2');
     const posted = postable(share);
     return { result: { ok: true, fingerprint: print, share: posted.share }, transfer: posted.transfer };

@@ -1,27 +1,27 @@
 /**
  * The reading side of pass 2: every capture read side by side in corrected time
- * (engine/stream.ts), with what must see every frame — frame counts and time extent per point,
+ * (read/stream.ts), with what must see every frame — frame counts and time extent per point,
  * the ARP analysis, the director's ICMP answers and fragments — and the records merged, with
- * the ticks on which connections are judged, into the judging side (share.ts).
+ * the ticks on which connections are judged, into the judging side (judge/judge.ts).
  *
- * The reading runs on the judging thread itself (LocalFeed) or on a feeder thread
- * (verify/parallel/feeder.ts), which runs this same code and posts the records packed; either
- * way the judging side sees the same records, ticks, extents and answers in the same order.
+ * The judging side pulls from a RecordSource. LocalFeed reads here; any other source must give
+ * the same records, ticks, extents and answers in the same order (verify/parallel runs this same
+ * Feed elsewhere and replays it).
  */
 import type { CaptureWarning } from '../../decode/capture/index.js';
+import type { Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
 import { ArpAnalyzer } from '../arp/index.js';
 import type { ArpReport } from '../arp/types.js';
 import type { DirectorAnswers } from './director-answers.js';
 import type { PointKindName, ReaderSummary } from './points.js';
-import { shareFilter, shareSkip, type ShareSpec } from '../parallel/partition.js';
 import type { RecordPool } from './record.js';
 import type { PacketRecord } from '../model/record.js';
 import { mergeQueues, PointReader, type ReaderOptions } from './stream.js';
 import { keepForServices } from './keep.js';
 import { anyFullnat, type Service } from '../service/model.js';
 
-/** What pass 2's reading needs from pass 1, as plain data (a feeder thread is sent it). */
+/** What pass 2's reading needs from pass 1, as plain data (structured-clone safe). */
 export interface FeedPlan {
   points: { name: string; kind: PointKindName; files: string[]; offsetNs: number }[];
   windowNs: number;
@@ -29,12 +29,12 @@ export interface FeedPlan {
   tickNs: number;
   toaKinds?: number[];
   services: Service[];
-  /** Keep only the services' records (a configured run; prepare.ts keepForServices). */
+  /** Keep only the services' records (a configured run; read/keep.ts keepForServices). */
   configured: boolean;
 }
 
 /** What every frame of a point updates (LoadedPoint has them): rules read the time extent
- *  while pass 2 runs (rules/common.ts insideCapture, flow.not-forwarded). */
+ *  while pass 2 runs (judge/rules/common.ts insideCapture, flow.not-forwarded). */
 export interface PointExtent {
   frames: number;
   firstTs: number;
@@ -46,7 +46,7 @@ export interface RecordSource {
   /** Streams every record and tick in merge order; rejects with the first read error. */
   run(onRecord: (r: PacketRecord) => void, onTick: (now: number) => void): Promise<void>;
   /** Once run has ended: each capture file's reading, the capture warnings, the ARP report
-   *  (null when this source did no ARP analysis: a helper share's). */
+   *  (null when this source did no ARP analysis: FeedOptions.runFacts false). */
   readers(): ReaderSummary[];
   readonly warnings: CaptureWarning[];
   arpReport(): ArpReport | null;
@@ -54,16 +54,28 @@ export interface RecordSource {
   close(): Promise<void>;
 }
 
+/**
+ * Which records a pass 2 takes when it judges only some client endpoints (null: all). Every
+ * frame is still counted and observed; a packet `takes` refuses is not extracted.
+ */
+export interface RecordSelection {
+  readonly takes: (p: Packet) => boolean;
+  /** Whether a raw frame is certainly not taken, so it need not be decoded at all: asked only
+   *  when nothing else needs every frame decoded (FeedOptions.runFacts false). */
+  readonly passesOver: (f: Frame) => boolean;
+}
+
 export interface FeedOptions {
-  /** The main share: ARP analysis and capture warnings are its alone, and it decodes every frame. */
-  main: boolean;
-  spec: ShareSpec;
+  /** Gather what a run gathers once: the ARP analysis and the capture warnings. Their reading
+   *  decodes every frame. */
+  runFacts: boolean;
+  selection: RecordSelection | null;
   pool: RecordPool | null;
 }
 
 /**
- * The captures read on this thread, by readers of kind R (made by `makeReader`): PointReaders
- * queue records (LocalFeed), the feeder thread's PackingReaders packed entries.
+ * The captures read side by side, by readers of kind R (made by `makeReader`): PointReaders
+ * queue records (LocalFeed); verify/parallel's readers queue what they keep in its own form.
  */
 export class Feed<R extends PointReader> {
   private readonly list: R[] = [];
@@ -78,25 +90,24 @@ export class Feed<R extends PointReader> {
     makeReader: (file: string, point: number, opts: ReaderOptions) => R,
   ) {
     const { services } = plan;
-    const main = opts.main;
+    const runFacts = opts.runFacts;
     const vipList = services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip);
     const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
-    const arp = main ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
+    const arp = runFacts ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
     this.arp = arp;
     const keep = plan.configured ? keepForServices(services) : undefined;
     const toa = plan.toaKinds ? { toaKinds: plan.toaKinds } : {};
     const withOptions = anyFullnat(services);
-    const share = shareFilter(services, opts.spec);
-    // A helper share passes over other shares' plain TCP frames undecoded (ARP and capture
-    // checks need every frame decoded: the main share's).
-    const skip = main ? null : shareSkip(services, opts.spec);
+    const share = opts.selection?.takes ?? null;
+    // Frames no record is taken from go undecoded unless the run's facts need every frame.
+    const skip = runFacts ? null : (opts.selection?.passesOver ?? null);
     const pool = opts.pool;
     const warnings = this.warnings;
     plan.points.forEach((p, i) => {
       const atDirector = p.kind !== 'rs';
       const x = extents[i]!;
-      // Every share keeps each point's time extent (rules ask whether a time lies inside a
-      // capture) and the director's ICMP answers and fragments; ARP is the main share's.
+      // Every reading keeps each point's time extent (rules ask whether a time lies inside a
+      // capture) and the director's ICMP answers and fragments; ARP only with runFacts.
       // (Pass 1 also gathers ARP sender bindings per point; the contexts pass 2 judges with are
       // built from those before it starts, so pass 2 does not gather them again.)
       const observeTime = (ts: number): void => {
@@ -125,7 +136,7 @@ export class Feed<R extends PointReader> {
             ...(pool ? { pool } : {}),
             ...(share ? { share } : {}),
             ...(skip ? { skip, observeSkipped: observeTime } : {}),
-            ...(main ? { onWarning: (w: CaptureWarning) => warnings.push(w) } : {}),
+            ...(runFacts ? { onWarning: (w: CaptureWarning) => warnings.push(w) } : {}),
             observe,
           }),
         );
@@ -156,7 +167,7 @@ export class Feed<R extends PointReader> {
   }
 }
 
-/** The captures read on this thread, into records. */
+/** The captures read here, into records: the RecordSource of a run read where it is judged. */
 export class LocalFeed extends Feed<PointReader> implements RecordSource {
   constructor(plan: FeedPlan, extents: readonly PointExtent[], answers: DirectorAnswers, opts: FeedOptions) {
     super(plan, extents, answers, opts, (file, point, o) => new PointReader(file, point, o));

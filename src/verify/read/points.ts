@@ -4,10 +4,8 @@
  * malformed headers), which are reported instead of aborting the run.
  */
 import path from 'node:path';
-import type { CaptureWarning } from '../../decode/capture/index.js';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
-import type { Finding } from '../model/findings.js';
 import type { PacketRecord } from '../model/record.js';
 import { sampleFile, type PointReader } from './stream.js';
 
@@ -113,49 +111,10 @@ export function noteArp(lp: LoadedPoint, p: Packet): void {
  *  posts it): what the capture findings and the split check read. */
 export type ReaderSummary = Pick<PointReader, 'file' | 'point' | 'frames' | 'truncated' | 'malformedCount' | 'malformedFrames' | 'malformedWhat' | 'steppedBack'>;
 
-/** Findings about the captures themselves, from the main pass's readers. */
-export function captureFindings(readers: readonly ReaderSummary[], points: readonly LoadedPoint[], warnings: readonly CaptureWarning[]): Finding[] {
-  const out: Finding[] = [];
-  const warned = new Set<string>();
-  for (const w of warnings) {
-    warned.add(w.file);
-    const rd = readers.find((r) => r.file === w.file);
-    out.push({
-      rule: 'capture.truncated-file',
-      severity: 'warning',
-      message: `${w.file}: ${w.message} (byte ${w.offset}); everything before it is analysed`,
-      hint: 'the capture was cut while being written (tcpdump killed, disk full); re-capture or accept the loss',
-      evidence: [{ capture: w.file, frame: rd?.frames ?? 0, point: rd ? points[rd.point]!.name : '' }],
-    });
-  }
-  for (const rd of readers) {
-    const name = points[rd.point]!.name;
-    if (rd.truncated && !warned.has(rd.file)) {
-      out.push({
-        rule: 'capture.truncated-file',
-        severity: 'warning',
-        message: `${rd.file}: the file ends inside a record; everything before it is analysed`,
-        hint: 'the capture was cut while being written; re-capture or accept the loss',
-        evidence: [{ capture: rd.file, frame: rd.frames, point: name }],
-      });
-    }
-    if (rd.malformedCount > 0) {
-      out.push({
-        rule: 'capture.malformed',
-        severity: 'warning',
-        message: `${rd.file}: ${rd.malformedCount} packet(s) with a malformed header (first: ${rd.malformedWhat})`,
-        hint: 'the packets are kept with what decoded; check the capture link type and snap length',
-        evidence: rd.malformedFrames.map((frame) => ({ capture: rd.file, frame, point: name })),
-      });
-    }
-  }
-  return out;
-}
-
 /**
  * A client packet within this much of the director capture's last frame may have left after
- * tcpdump stopped (judge/rules/flow.ts): its missing forwarded copy proves nothing. correlate/prepare.ts keeps the
- * short grace above it, so the capture's last frame as known at judgement is the same as at the
- * end of the run for every packet this test could concern.
+ * tcpdump stopped (judge/rules/flow.ts): its missing forwarded copy proves nothing.
+ * correlate/prepare.ts keeps the short grace above it, so the capture's last frame as known at
+ * judgement is the same as at the end of the run for every packet this test could concern.
  */
 export const CAPTURE_END_SLACK_NS = 1e6;

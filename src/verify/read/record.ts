@@ -5,6 +5,9 @@
  * (the service model compares strings), the invariants the correlator matches on (IP ID, TCP
  * seq/ack/flags, payload length and a 32-bit payload hash), and the fields rules compare
  * across points (TTL, DF, TOS, MACs, checksum verdicts, tunnel outer header).
+ *
+ * extractRecord is the one place a record's fields are decided: a record carried in another
+ * form is this record packed and read back, never extracted a second way.
  */
 import { ipv4ToString, ipv6ToString, macToString } from '../../decode/addr.js';
 import type { IpView, NetLayers, Packet } from '../../decode/packet.js';
@@ -89,7 +92,7 @@ export function optionsHash(p: Packet, l: NetLayers): number {
 }
 
 // Address and MAC texts repeat across millions of packets: intern them so each record points at
-// one shared string instead of allocating its own (the records dominate the engine's memory).
+// one shared string instead of allocating its own (the records dominate verify's memory).
 // A small direct-mapped cache sits in front of each intern map: a capture point sees a few
 // MACs and service addresses over and over, and the cache keys live in Int32Arrays because a
 // number above 2^31 kept in a variable or passed as a Map key is a heap allocation each time.
@@ -249,8 +252,6 @@ export class RecordPool {
   }
 }
 
-
-
 /** A small copy of a record's identity (the full record holds headers and would pin them). */
 export function refOf(r: PacketRecord): PacketRef {
   return { point: r.point, capture: r.capture, frame: r.frame, role: r.role };
@@ -261,8 +262,8 @@ export function describeRecord(r: PacketRecord): string {
   return `${r.capture}#${r.frame}`;
 }
 
-/** Mixes 32-bit values (murmur3 finaliser style) into an unsigned 32-bit hash; used to build
- *  numeric map keys, and the buckets of a split verify run (engine/partition.ts). */
+/** Mixes 32-bit values (murmur3 finaliser style) into an unsigned 32-bit hash: numeric map
+ *  keys, hash buckets. */
 export function mix(h: number, v: number): number {
   h = Math.imul(h ^ v, 0x85ebca6b);
   h ^= h >>> 13;

@@ -3,13 +3,13 @@
  *
  * Copies of one packet sit in different files (client, director legs, real servers); to judge a
  * connection and then forget its packets, the files must be read side by side, in capture time
- * corrected by each point's clock offset. Each file is read chunk by chunk through the capture
- * push parser only when its queue of decoded records runs dry, so a file does not run ahead of
- * the others and the memory in flight is one chunk per file plus the live connections.
+ * corrected by each point's clock offset. Each file is read through the capture reader of
+ * decode (decode/capture/reader.ts CaptureReader: the same chunks, gzip handling and rule for a
+ * cut file as `lvsaudit decode`), parsed a slice at a time and only when its queue of decoded
+ * records runs dry, so a file does not run ahead of the others and the memory in flight is one
+ * chunk per file plus the live connections.
  */
-import { createReadStream } from 'node:fs';
-import { createGunzip } from 'node:zlib';
-import { CaptureError, CaptureParser, FileChunks, type CaptureWarning } from '../../decode/capture/index.js';
+import { CaptureReader, type CaptureWarning } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
@@ -24,30 +24,33 @@ export interface ReaderOptions {
   onWarning?: (w: CaptureWarning) => void;
   /** ns subtracted from capture time to get reference time. */
   offsetNs: number;
+  /** Bytes read at a time and parsed at a time (tests: small values cross more chunk ends);
+   *  default: READ-byte chunks parsed in SLICE pieces. */
   chunkSize?: number;
   /** Copy the TCP option bytes into records (FullNAT rules need them); default true. */
   tcpOptions?: boolean;
-  /** Reuse judged records (engine/record.ts RecordPool) instead of allocating. */
+  /** Reuse judged records (./record.ts RecordPool) instead of allocating. */
   pool?: RecordPool;
   /** A step back in a file's corrected time larger than this is not smoothed over in the merge
    *  order (see PointReader.steppedBack); default: none is. */
   maxStepBackNs?: number;
-  /** This thread's share of the connections (engine/partition.ts): a packet it returns false
+  /** This thread's share of the connections (../parallel/partition.ts): a packet it returns false
    *  for is decoded and observed but not extracted. */
   share?: (p: Packet) => boolean;
-  /** Frames to pass over undecoded (engine/partition.ts shareSkip); `observeSkipped` gets the
+  /** Frames to pass over undecoded (../parallel/partition.ts shareSkip); `observeSkipped` gets the
    *  capture time of each. */
   skip?: (f: Frame) => boolean;
   observeSkipped?: (tsNs: number) => void;
 }
 
-/** Bytes handed to the parser at a time. Small on purpose: a slice's records are all extracted
- *  at once and then wait in the queue until the merge reaches them, so the slice sets how many
- *  records are in flight across the files — 32 KiB keeps them (~250 per file) in the CPU cache;
- *  256 KiB measured 15–20 % slower on the 1 M packet bench set. */
+/** Bytes handed to the parser at a time (the reader's chunks are larger). Small on purpose: a
+ *  slice's records are all extracted at once and then wait in the queue until the merge reaches
+ *  them, so the slice sets how many records are in flight across the files — 32 KiB keeps them
+ *  (~250 per file) in the CPU cache; 256 KiB slices were markedly slower on the bench set. */
 const SLICE = 32 * 1024;
-/** Bytes read from the file at a time, then parsed slice by slice: one read per 32 KiB cost
- *  ~7 % of a run in read calls (3 000 of them per 100 MB); reads of 512 KiB, ~6 % less time. */
+/** Bytes read at a time from each capture: half the reader's default, as every file of the run
+ *  holds two such buffers at once (read-ahead) and smaller reads kept more of the merge's working
+ *  set in cache on the bench set; much smaller reads cost more in read calls than they saved. */
 const READ = 512 * 1024;
 
 /** One capture file as a queue of records, refilled one chunk at a time. */
@@ -72,16 +75,8 @@ export class PointReader {
    *  order of that file's records then depends on which of them a thread keeps (verify.ts runs
    *  a split run again on one thread). */
   steppedBack = false;
-  private it: AsyncIterator<Buffer> | null = null;
-  /** The file under a gzip stream: ending the gunzip iterator does not close it. */
-  private raw: ReturnType<typeof createReadStream> | null = null;
-  /** A plain file: chunks read ahead into reused buffers (no allocation per chunk). */
-  private chunks: FileChunks | null = null;
-  /** The chunk being parsed, and how far. */
-  private chunk: Buffer | null = null;
-  private chunkAt = 0;
-  private started = false;
-  private parser: CaptureParser | null = null;
+  /** The capture being read; null until the first fill. */
+  private reader: CaptureReader | null = null;
   private readonly decoder: Decoder;
   done = false;
   frames = 0;
@@ -100,21 +95,8 @@ export class PointReader {
   }
 
   private async start(): Promise<void> {
-    this.started = true;
-    const size = this.opts.chunkSize ?? READ;
-    const chunks = await FileChunks.open(this.file, size, () => this.parser?.recordOffset ?? 0);
-    if (chunks.gzip) {
-      await chunks.close();
-      const raw = createReadStream(this.file, { highWaterMark: size });
-      this.raw = raw;
-      const src = raw.pipe(createGunzip());
-      raw.on('error', (e) => src.destroy(e));
-      this.it = (src as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-    } else {
-      this.chunks = chunks;
-    }
     const skip = this.opts.skip;
-    this.parser = new CaptureParser(
+    this.reader = await CaptureReader.open(
       this.file,
       (frame) => {
         this.noteFrame(frame);
@@ -132,7 +114,10 @@ export class PointReader {
         if (this.opts.share !== undefined && !this.opts.share(p)) return;
         this.queuePacket(p);
       },
-      this.opts.onWarning ? { onWarning: this.opts.onWarning } : {},
+      {
+        ...(this.opts.onWarning ? { onWarning: this.opts.onWarning } : {}),
+        chunkSize: this.opts.chunkSize ?? READ,
+      },
     );
   }
 
@@ -194,57 +179,31 @@ export class PointReader {
 
   /** Reads until at least one record is queued or the file ends. */
   async fill(): Promise<void> {
-    if (!this.started) await this.start();
+    if (this.reader === null) {
+      if (this.done) return;
+      await this.start();
+    }
+    const reader = this.reader!;
+    const slice = this.opts.chunkSize ?? SLICE;
     while (this.qi >= this.qn && !this.done) {
-      if (this.chunks !== null) {
-        const c = this.chunk;
-        if (c !== null && this.chunkAt < c.length) {
-          const end = Math.min(c.length, this.chunkAt + (this.opts.chunkSize ?? SLICE));
-          this.parser!.push(c.subarray(this.chunkAt, end));
-          this.chunkAt = end;
-          continue;
-        }
-        this.chunk = await this.chunks.next();
-        this.chunkAt = 0;
-        if (this.chunk === null) {
-          this.finishParser();
-          await this.chunks.close();
-          return;
-        }
-        continue;
-      }
-      let next: IteratorResult<Buffer>;
-      try {
-        next = await this.it!.next();
-      } catch (e) {
-        if (e instanceof CaptureError) throw e;
-        const cut = /unexpected end|incorrect header|invalid/i.test(String(e));
-        if (!cut) throw new CaptureError(this.file, this.parser!.recordOffset, `read error: ${e instanceof Error ? e.message : String(e)}`);
-        this.finishParser('gzip stream ends early');
+      // Slices of the loaded chunk are parsed without an await; one await per chunk.
+      if (reader.feed(slice)) continue;
+      if (!(await reader.next())) {
+        this.done = true;
+        await reader.close();
+        this.truncated = reader.end().truncated;
         return;
       }
-      if (next.done) {
-        this.finishParser();
-        return;
-      }
-      this.parser!.push(next.value);
     }
   }
 
+  /** The file ended inside a record or in a cut gzip stream (the reader warned once). */
   truncated = false;
-
-  private finishParser(cut?: string): void {
-    this.done = true;
-    const s = this.parser!.end(cut);
-    this.truncated = s.truncated;
-  }
 
   /** Stops reading (sampling pass). */
   async close(): Promise<void> {
     this.done = true;
-    await this.chunks?.close();
-    await this.it?.return?.();
-    this.raw?.destroy();
+    await this.reader?.close();
   }
 }
 
@@ -273,7 +232,7 @@ export async function mergeReaders(
 /**
  * mergeReaders over any reader kind: `take(reader)` takes the reader's head item (exactly one),
  * the next in merge order. The feeder thread's readers queue packed entries instead of records
- * (engine/record-wire.ts PackingReader).
+ * (../parallel/packing-reader.ts PackingReader).
  */
 export async function mergeQueues<R extends PointReader>(
   readers: readonly R[],

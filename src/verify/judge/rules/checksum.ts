@@ -8,7 +8,8 @@
  * director; when the downstream copy is bad too, or not captured, the director broke it.
  */
 import type { PacketRecord } from '../../model/record.js';
-import { copyAt, pathOrder, type RuleModule } from './common.js';
+import type { FindingSink } from '../sink.js';
+import { copyAt, pathOrder, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
 
 function ipOk(r: PacketRecord): boolean | null {
   const outer = r.outer?.checksumOk ?? true;
@@ -18,73 +19,106 @@ function ipOk(r: PacketRecord): boolean | null {
   return true;
 }
 
-export const checksumRules: RuleModule = {
-  family: 'checksum',
-  ids: ['checksum.ip', 'checksum.l4', 'checksum.offload-likely'],
-  run(ctx, conns, sink) {
-    for (const c of conns) {
-      // Checks counted per connection, not per packet: the sink's tally is a map update.
-      let checkedIp = 0;
-      let checkedL4 = 0;
-      for (const t of c.traces) {
-        const path = pathOrder(t);
-        for (let i = 0; i < path.length; i++) {
-          const r = path[i]!;
-          const sentHere = (t.c2s && r.role === 'C') || (!t.c2s && r.role === 'R');
-          for (let v = 0; v < 2; v++) {
-            const rule = v === 0 ? 'checksum.ip' : 'checksum.l4';
-            const ok = v === 0 ? ipOk(r) : r.l4ChecksumOk;
-            if (ok === null) continue;
-            if (!sentHere) {
-              if (v === 0) checkedIp++;
-              else checkedL4++;
-            }
-            if (ok) continue;
-            const layer = rule === 'checksum.ip' ? 'IPv4 header' : `${r.proto.toUpperCase()}`;
-            const pointName = ctx.points[r.point]!.name;
-            if (sentHere) {
-              sink.add(
-                'checksum.offload-likely',
-                null,
-                `${pointName} sent packets whose ${layer} checksum is wrong in its own capture: transmit checksum offload, not a fault`,
-                'nothing to fix; capture on another host, or disable offload (ethtool -K IFACE tx off) to see final checksums',
-                [r],
-                `${pointName}|${rule}`,
-              );
-              continue;
-            }
-            if (r.role === 'De') {
-              const down = t.c2s ? copyAt(t, 'R') : copyAt(t, 'C');
-              const downOk = down ? (rule === 'checksum.ip' ? ipOk(down) : down.l4ChecksumOk) : null;
-              if (downOk === true) {
-                sink.add(
-                  'checksum.offload-likely',
-                  null,
-                  `the director's egress copies carry a wrong ${layer} checksum that is correct on the wire: offload on the director`,
-                  'nothing to fix; the downstream capture shows a correct checksum',
-                  [r, down!],
-                  `${pointName}|${rule}`,
-                );
-                continue;
-              }
-            }
-            const prev = path[i - 1];
-            const where =
-              r.role === 'De' ? 'forwarded by the director' : r.role === 'Di' ? 'received by the director' : `received at ${pointName}`;
-            sink.add(
-              rule,
-              c,
-              `bad ${layer} checksum on a packet ${where} (frame ${r.frame} of ${r.capture})${prev ? `; the previous hop's copy was ${rule === 'checksum.ip' ? (ipOk(prev) === false ? 'bad too' : 'good') : prev.l4ChecksumOk === false ? 'bad too' : 'good'}` : ''}`,
-              r.role === 'De' || (prev && prev.role === 'De')
-                ? 'the director rewrote the packet without a correct checksum update (incremental update after the address/port rewrite, lvs-behavior.md §1.3 R5): check the director build, offload settings on its egress NIC (ethtool -K IFACE tx off to test)'
-                : 'the packet was corrupted before this point: check the NIC/driver or the middlebox on the path',
-              prev ? [prev, r] : [r],
-            );
-          }
-        }
-      }
-      if (checkedIp > 0) sink.check('checksum.ip', checkedIp);
-      if (checkedL4 > 0) sink.check('checksum.l4', checkedL4);
-    }
+/** The checksum walk's state: checks counted per connection, not per packet (the sink's tally
+ *  is a map update). */
+export class ChecksumView extends TraceView {
+  checkedIp = 0;
+  checkedL4 = 0;
+  /** The copy before the one judged, in path order. */
+  prev: PacketRecord | undefined;
+}
+
+type Layer = 'checksum.ip' | 'checksum.l4';
+
+const layerOk = (layer: Layer, r: PacketRecord): boolean | null => (layer === 'checksum.ip' ? ipOk(r) : r.l4ChecksumOk);
+
+/** True when copy `r` was captured on the host that sent it (its checksum is not final there). */
+const sentHere = (v: ChecksumView, r: PacketRecord): boolean => (v.t.c2s && r.role === 'C') || (!v.t.c2s && r.role === 'R');
+
+/**
+ * checksum.offload-likely: a bad checksum of `layer` that transmit offload explains — in the
+ * sender's own capture, or on a director egress copy whose downstream copy is good. Reports it
+ * and returns true; false leaves the bad checksum to the layer's rule.
+ */
+function offloadLikely(v: ChecksumView, layer: Layer, r: PacketRecord, sink: FindingSink): boolean {
+  const { ctx, t } = v;
+  const what = layer === 'checksum.ip' ? 'IPv4 header' : `${r.proto.toUpperCase()}`;
+  const pointName = ctx.points[r.point]!.name;
+  if (sentHere(v, r)) {
+    sink.add(
+      'checksum.offload-likely',
+      null,
+      `${pointName} sent packets whose ${what} checksum is wrong in its own capture: transmit checksum offload, not a fault`,
+      'nothing to fix; capture on another host, or disable offload (ethtool -K IFACE tx off) to see final checksums',
+      [r],
+      `${pointName}|${layer}`,
+    );
+    return true;
+  }
+  if (r.role !== 'De') return false;
+  const down = t.c2s ? copyAt(t, 'R') : copyAt(t, 'C');
+  if (!down || layerOk(layer, down) !== true) return false;
+  sink.add(
+    'checksum.offload-likely',
+    null,
+    `the director's egress copies carry a wrong ${what} checksum that is correct on the wire: offload on the director`,
+    'nothing to fix; the downstream capture shows a correct checksum',
+    [r, down],
+    `${pointName}|${layer}`,
+  );
+  return true;
+}
+
+/** checksum.ip / checksum.l4 at copy `r`: a bad checksum where the packet was received or
+ *  forwarded (one the sender's capture shows is offload, not a fault). */
+function judgeLayer(v: ChecksumView, layer: Layer, r: PacketRecord, sink: FindingSink): void {
+  const ok = layerOk(layer, r);
+  if (ok === null) return;
+  if (!sentHere(v, r)) {
+    if (layer === 'checksum.ip') v.checkedIp++;
+    else v.checkedL4++;
+  }
+  if (ok || offloadLikely(v, layer, r, sink)) return;
+  const what = layer === 'checksum.ip' ? 'IPv4 header' : `${r.proto.toUpperCase()}`;
+  const pointName = v.ctx.points[r.point]!.name;
+  const prev = v.prev;
+  const where = r.role === 'De' ? 'forwarded by the director' : r.role === 'Di' ? 'received by the director' : `received at ${pointName}`;
+  sink.add(
+    layer,
+    v.c,
+    `bad ${what} checksum on a packet ${where} (frame ${r.frame} of ${r.capture})${prev ? `; the previous hop's copy was ${layer === 'checksum.ip' ? (ipOk(prev) === false ? 'bad too' : 'good') : prev.l4ChecksumOk === false ? 'bad too' : 'good'}` : ''}`,
+    r.role === 'De' || (prev && prev.role === 'De')
+      ? 'the director rewrote the packet without a correct checksum update (incremental update after the address/port rewrite, lvs-behavior.md §1.3 R5): check the director build, offload settings on its egress NIC (ethtool -K IFACE tx off to test)'
+      : 'the packet was corrupted before this point: check the NIC/driver or the middlebox on the path',
+    prev ? [prev, r] : [r],
+  );
+}
+
+/** The checksum rules by id, in judging order: at each copy, the IP header, then L4. */
+export const CHECKSUM_RULES = {
+  'checksum.ip': {
+    begin(v: ChecksumView): void {
+      v.checkedIp = 0;
+      v.checkedL4 = 0;
+    },
+    copy(v: ChecksumView, r: PacketRecord, i: number, sink: FindingSink): void {
+      v.prev = i > 0 ? pathOrder(v.t)[i - 1] : undefined;
+      judgeLayer(v, 'checksum.ip', r, sink);
+    },
+    end(v: ChecksumView, sink: FindingSink): void {
+      if (v.checkedIp > 0) sink.check('checksum.ip', v.checkedIp);
+    },
   },
-};
+  'checksum.l4': {
+    copy(v: ChecksumView, r: PacketRecord, _i: number, sink: FindingSink): void {
+      judgeLayer(v, 'checksum.l4', r, sink);
+    },
+    end(v: ChecksumView, sink: FindingSink): void {
+      if (v.checkedL4 > 0) sink.check('checksum.l4', v.checkedL4);
+    },
+  },
+  // Raised by the two rules above (offloadLikely): the same bad checksum is either a fault or offload.
+  'checksum.offload-likely': {},
+} as const satisfies RuleTable<ChecksumView>;
+
+export const checksumRules: RuleModule = ruleModule('checksum', [walk(CHECKSUM_RULES, () => new ChecksumView())]);

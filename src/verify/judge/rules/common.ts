@@ -1,17 +1,173 @@
 /**
- * Shared shapes of the rule modules: one module per rule family, each with the ids it may
- * report and a `run` over the correlated connections.
+ * The shape every connection rule has: one function per rule id, registered in its family's
+ * table keyed by that id, with the capture points it needs read from the catalog (one fact).
+ *
+ * A family judges a connection in one walk over its traces (and, where a rule compares copies,
+ * over each trace's copies or hops in path order), calling each rule's function at each step
+ * in table order. One walk rather than one per rule: the copies of a trace are found once, and
+ * the findings of a connection keep the order the report has always listed them in. The walk
+ * state is one reused object per family, so judging allocates nothing per packet for it.
  */
 import type { Connection, Trace } from '../../model/connection.js';
 import type { EngineContext } from '../../correlate/context.js';
 import type { PacketRecord, Role } from '../../model/record.js';
+import { ruleSpec, type PointNeed, type RuleId } from '../../model/catalog.js';
 import type { FindingSink } from '../sink.js';
 import { emptyKeepingStorage } from '../../correlate/traces.js';
 
+/** A group of rules the judge runs together over connections (a family, or FullNAT's set). */
 export interface RuleModule {
   family: string;
-  ids: readonly string[];
+  ids: readonly RuleId[];
   run(ctx: EngineContext, conns: readonly Connection[], sink: FindingSink): void;
+}
+
+/** The capture points a rule needs: all of `all`, and one of `any` when not empty. */
+export interface RuleNeeds {
+  readonly all: readonly PointNeed[];
+  readonly any: readonly PointNeed[];
+}
+
+/** A rule's needs, from its catalog entry. */
+export function needsOf(id: RuleId): RuleNeeds {
+  const spec = ruleSpec(id);
+  return { all: spec.needsAll, any: spec.needsAny };
+}
+
+/**
+ * Where a walk stands: the connection and, while it walks the traces, the trace and its copies
+ * by role (the first of each). Families extend it with what their rules keep per connection.
+ */
+export class TraceView {
+  ctx!: EngineContext;
+  c!: Connection;
+  t!: Trace;
+  C: PacketRecord | undefined;
+  Di: PacketRecord | undefined;
+  De: PacketRecord | undefined;
+  R: PacketRecord | undefined;
+
+  /** A new connection (before the `begin` steps). */
+  open(ctx: EngineContext, c: Connection): void {
+    this.ctx = ctx;
+    this.c = c;
+  }
+
+  /** The traces walked, in order. */
+  traces(): readonly Trace[] {
+    return this.c.traces;
+  }
+
+  /** Moves to trace `t`: its copies by role, found in one pass over its list. */
+  at(t: Trace): void {
+    this.t = t;
+    let C: PacketRecord | undefined;
+    let Di: PacketRecord | undefined;
+    let De: PacketRecord | undefined;
+    let R: PacketRecord | undefined;
+    for (const r of t.list) {
+      const role = r.role;
+      if (role === 'C') C ??= r;
+      else if (role === 'Di') Di ??= r;
+      else if (role === 'De') De ??= r;
+      else if (role === 'R') R ??= r;
+    }
+    this.C = C;
+    this.Di = Di;
+    this.De = De;
+    this.R = R;
+  }
+}
+
+/** What one rule does at each step of its family's walk (each step optional). */
+export interface RuleSteps<V extends TraceView> {
+  /** Before the traces of a connection. */
+  begin?(v: V, sink: FindingSink): void;
+  /** At each trace. */
+  trace?(v: V, sink: FindingSink): void;
+  /** At each copy of the trace, in path order (after every rule's `trace`). */
+  copy?(v: V, r: PacketRecord, i: number, sink: FindingSink): void;
+  /** At each pair of consecutive copies in path order (after every rule's `copy`). */
+  hop?(v: V, a: PacketRecord, b: PacketRecord, sink: FindingSink): void;
+  /** After the traces. */
+  end?(v: V, sink: FindingSink): void;
+  /** After every rule's `end`: a finding that depends on what other rules concluded. */
+  after?(v: V, sink: FindingSink): void;
+}
+
+/** A family's table: rule id → its steps. Key order is judging order. */
+export type RuleTable<V extends TraceView> = { readonly [K in RuleId]?: RuleSteps<V> };
+
+/** One registered rule: its id, the points it needs (the catalog's) and its steps. */
+export interface JudgeRule<V extends TraceView> extends RuleSteps<V> {
+  readonly id: RuleId;
+  readonly needs: RuleNeeds;
+}
+
+type Step<V extends TraceView, K extends keyof RuleSteps<V>> = NonNullable<RuleSteps<V>[K]>;
+
+/** One walk: its rules in table order and the steps of each kind, bound once. */
+export interface Walk<V extends TraceView> {
+  readonly rules: readonly JudgeRule<V>[];
+  /** The walk's reused state (a family may load per-connection facts into it first). */
+  readonly view: V;
+  /** Judges a connection; false from `applies` skips it. */
+  judge(ctx: EngineContext, c: Connection, sink: FindingSink): void;
+}
+
+/**
+ * The walk over a table. `applies` says whether the family judges a connection at all (its
+ * forwarding method); `fresh` makes the family's reused view.
+ */
+export function walk<V extends TraceView>(table: RuleTable<V>, fresh: () => V, applies?: (v: V) => boolean): Walk<V> {
+  const rules: JudgeRule<V>[] = (Object.keys(table) as RuleId[]).map((id) => ({ id, needs: needsOf(id), ...table[id]! }));
+  const begins: Step<V, 'begin'>[] = [];
+  const traces: Step<V, 'trace'>[] = [];
+  const copies: Step<V, 'copy'>[] = [];
+  const hops: Step<V, 'hop'>[] = [];
+  const ends: Step<V, 'end'>[] = [];
+  const afters: Step<V, 'after'>[] = [];
+  for (const r of rules) {
+    if (r.begin) begins.push(r.begin);
+    if (r.trace) traces.push(r.trace);
+    if (r.copy) copies.push(r.copy);
+    if (r.hop) hops.push(r.hop);
+    if (r.end) ends.push(r.end);
+    if (r.after) afters.push(r.after);
+  }
+  const v = fresh();
+  return {
+    rules,
+    view: v,
+    judge(ctx, c, sink) {
+      v.open(ctx, c);
+      if (applies && !applies(v)) return;
+      for (const f of begins) f(v, sink);
+      if (traces.length > 0 || copies.length > 0 || hops.length > 0) {
+        for (const t of v.traces()) {
+          v.at(t);
+          for (const f of traces) f(v, sink);
+          if (copies.length === 0 && hops.length === 0) continue;
+          const path = pathOrder(t);
+          if (copies.length > 0) for (let i = 0; i < path.length; i++) for (const f of copies) f(v, path[i]!, i, sink);
+          if (hops.length > 0) for (let i = 1; i < path.length; i++) for (const f of hops) f(v, path[i - 1]!, path[i]!, sink);
+        }
+      }
+      for (const f of ends) f(v, sink);
+      for (const f of afters) f(v, sink);
+    },
+  };
+}
+
+/** A family as the judge runs it: its walks in order, over each connection. */
+export function ruleModule(family: string, walks: readonly Walk<TraceView>[]): RuleModule {
+  return {
+    family,
+    ids: [...new Set(walks.flatMap((w) => w.rules.map((r) => r.id)))],
+    run(ctx, conns, sink) {
+      for (const c of conns) for (const w of walks) w.judge(ctx, c, sink);
+    },
+  };
 }
 
 /** First copy of a trace in a role. */
@@ -44,7 +200,7 @@ export function pathOrder(t: Trace): readonly PacketRecord[] {
   // the path is the list itself (the trace is complete, nothing pushes to it any more). This
   // spared a third of verify's allocations (one array per trace).
   if (inPathOrder(t.list, order)) return (t.path = t.list);
-  // A reused trace (engine/connections.ts SpareParts) reuses the array of its last sorted path.
+  // A reused trace (correlate/connections.ts SpareParts) reuses the array of its last sorted path.
   const out = (t.pathStore ??= []);
   emptyKeepingStorage(out);
   for (const role of order) for (const r of t.list) if (r.role === role) out.push(r);
@@ -71,5 +227,3 @@ export function insideCapture(ctx: EngineContext, idx: number, t: number): boole
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export const isRst = (r: PacketRecord): boolean => (r.flags & 0x04) !== 0;
-export const isSyn = (r: PacketRecord): boolean => (r.flags & 0x02) !== 0 && (r.flags & 0x10) === 0;
-export const isSynAck = (r: PacketRecord): boolean => (r.flags & 0x12) === 0x12;

@@ -1,6 +1,6 @@
 /**
  * FullNAT rules (rules.md "FullNAT"; lvs-behavior.md §2.1–2.4 Alibaba, §3.1 DPVS, §3.4 RS
- * modules, §7 R9–R13) over connections built by engine/fnat-tracker.ts, whose traces join the
+ * modules, §7 R9–R13) over connections built by correlate/fnat-tracker.ts, whose traces join the
  * client leg (CIP:cport ↔ VIP:vport) and the RS leg (LIP:lport ↔ RIP:rport).
  *
  * Which copy is judged: the one the director sent, else the one the next point received —
@@ -32,7 +32,7 @@ import {
 } from '../fnat-options.js';
 import type { PacketRecord } from '../../model/record.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, hostPort, type RuleModule } from './common.js';
+import { copyAt, hostPort, TraceView, walk, type RuleModule, type RuleTable, type Walk } from './common.js';
 
 const SYN = 0x02;
 const ACK = 0x10;
@@ -114,63 +114,48 @@ const NOTE = {
   toa: 'lvs-behavior.md §2.3 (ALI), §3.1 (DPVS), §3.4 (RS module), §7 R11–R13',
 };
 
-interface ConnView {
-  ctx: EngineContext;
-  c: Connection;
-  info: FnatInfo;
-  sink: FindingSink;
-  fp: FnatProfile;
-  traces: Trace[];
+/**
+ * Where a FullNAT walk stands: the connection's link to its RS leg, its traces in time order,
+ * and the client-leg and RS-leg copies of the trace (legCopies, without an object per trace).
+ */
+export class FnatView extends TraceView {
+  info!: FnatInfo;
+  fp: FnatProfile = null;
+  sorted: readonly Trace[] = [];
+  client: PacketRecord | undefined;
+  rs: PacketRecord | undefined;
+
+  /** The connection's facts, shared by every walk (loaded once per connection). */
+  load(info: FnatInfo, fp: FnatProfile, sorted: readonly Trace[]): void {
+    this.info = info;
+    this.fp = fp;
+    this.sorted = sorted;
+  }
+
+  override traces(): readonly Trace[] {
+    return this.sorted;
+  }
+
+  override at(t: Trace): void {
+    super.at(t);
+    if (t.c2s) {
+      this.client = this.Di ?? this.C;
+      this.rs = this.De ?? this.R;
+    } else {
+      this.client = this.De ?? this.C;
+      this.rs = this.Di ?? this.R;
+    }
+  }
 }
 
-export interface FullnatRuleOptions {
-  /** TOA kinds accepted (--toa-kind); default per profile. */
-  toaKinds?: readonly number[];
-}
-
-export function makeFullnatRules(opts: FullnatRuleOptions = {}): RuleModule {
-  return {
-    family: 'fnat',
-    ids: [
-      'fnat.src',
-      'fnat.seq-delta',
-      'fnat.toa-missing',
-      'fnat.toa-mismatch',
-      'fnat.toa-placement',
-      'fnat.toa-format',
-      'fnat.toa-no-room',
-      'fnat.mss-adjust',
-      'fnat.ts-not-removed',
-      'fnat.mtu',
-      'rewrite.ttl',
-      'rewrite.ip-fields',
-      'rewrite.payload',
-      'rewrite.tcp-fields',
-    ],
-    run(ctx, conns, sink) {
-      const fp: FnatProfile = ctx.profile === 'alibaba' || ctx.profile === 'dpvs' ? ctx.profile : null;
-      for (const c of conns) {
-        const info = fnatInfo(c);
-        if (!info || !info.leg) continue;
-        const v: ConnView = { ctx, c, info, sink, fp, traces: [...c.traces].sort((a, b) => a.t0 - b.t0) };
-        srcRule(v);
-        seqDeltaRule(v);
-        toaRules(v, opts.toaKinds);
-        synRules(v);
-        invariantRules(v);
-      }
-    },
-  };
-}
-
-/** Default instance (profile TOA kinds). */
-export const fullnatRules: RuleModule = makeFullnatRules();
-
-function srcRule({ ctx, c, info, sink, traces }: ConnView): void {
+/** fnat.src: the RS leg leaves from a local address of the service, to the configured port,
+ *  and no LIP:lport is reused while it serves another live connection. */
+function src(v: FnatView, sink: FindingSink): void {
+  const { ctx, c, info, sorted } = v;
   const leg = info.leg!;
   const { localAddresses } = ctx.service;
   sink.check('fnat.src');
-  const first = traces.map((t) => (t.c2s ? legCopies(t).rs : undefined)).find((x) => x !== undefined);
+  const first = sorted.map((t) => (t.c2s ? legCopies(t).rs : undefined)).find((x) => x !== undefined);
   const ev = first ? [first] : [];
   const problems: string[] = [];
   if (leg.lip === c.client) problems.push(`source not translated (still the client ${c.client})`);
@@ -202,13 +187,22 @@ function srcRule({ ctx, c, info, sink, traces }: ConnView): void {
   }
 }
 
-function seqDeltaRule({ c, sink, traces }: ConnView): void {
-  const delta = seqDeltaOf(traces);
-  if (delta === null) return;
-  const shift = (x: number): string => `${x >= 0x80000000 ? '-' : '+'}${x >= 0x80000000 ? 0x100000000 - x : x}`;
-  for (const t of traces) {
-    const { client, rs } = legCopies(t);
-    if (!client || !rs) continue;
+/** The seq-delta walk's state: the connection's client sequence delta. */
+export class SeqView extends FnatView {
+  delta: number | null = null;
+}
+
+const shift = (x: number): string => `${x >= 0x80000000 ? '-' : '+'}${x >= 0x80000000 ? 0x100000000 - x : x}`;
+
+/** fnat.seq-delta: one constant shift of the client sequence space, undone on replies (ack and
+ *  SACK edges). */
+const seqDelta = {
+  begin(v: SeqView): void {
+    v.delta = seqDeltaOf(v.sorted);
+  },
+  trace(v: SeqView, sink: FindingSink): void {
+    const { c, t, client, rs, delta } = v;
+    if (delta === null || !client || !rs) return;
     sink.check('fnat.seq-delta');
     if (t.c2s) {
       const d = (rs.seq - client.seq) >>> 0;
@@ -222,32 +216,32 @@ function seqDeltaRule({ c, sink, traces }: ConnView): void {
           'c2s',
         );
       }
-    } else {
-      const problems: string[] = [];
-      if ((rs.flags & ACK) !== 0 && ((rs.ack - delta) >>> 0) !== client.ack) {
-        problems.push(`ack ${rs.ack} forwarded as ${client.ack}, expected ${(rs.ack - delta) >>> 0}`);
-      }
-      const re = sackEdges(rs.tcpOpts);
-      const ce = sackEdges(client.tcpOpts);
-      for (let i = 0; i < Math.min(re.length, ce.length); i++) {
-        if (((re[i]! - delta) >>> 0) !== ce[i]) {
-          problems.push(`SACK edge ${re[i]} forwarded as ${ce[i]}, expected ${(re[i]! - delta) >>> 0}`);
-          break;
-        }
-      }
-      if (problems.length > 0) {
-        sink.add(
-          'fnat.seq-delta',
-          c,
-          `reply not shifted back by the delta ${shift(delta)}: ${problems.join('; ')}`,
-          'RS → client ack and every SACK edge must be shifted back by the same delta (tcp_out_adjust_seq, lvs-behavior.md §2.4, §7 R9); unshifted SACK blocks make the client retransmit or drop data',
-          [rs, client],
-          's2c',
-        );
+      return;
+    }
+    const problems: string[] = [];
+    if ((rs.flags & ACK) !== 0 && ((rs.ack - delta) >>> 0) !== client.ack) {
+      problems.push(`ack ${rs.ack} forwarded as ${client.ack}, expected ${(rs.ack - delta) >>> 0}`);
+    }
+    const re = sackEdges(rs.tcpOpts);
+    const ce = sackEdges(client.tcpOpts);
+    for (let i = 0; i < Math.min(re.length, ce.length); i++) {
+      if (((re[i]! - delta) >>> 0) !== ce[i]) {
+        problems.push(`SACK edge ${re[i]} forwarded as ${ce[i]}, expected ${(re[i]! - delta) >>> 0}`);
+        break;
       }
     }
-  }
-}
+    if (problems.length > 0) {
+      sink.add(
+        'fnat.seq-delta',
+        c,
+        `reply not shifted back by the delta ${shift(delta)}: ${problems.join('; ')}`,
+        'RS → client ack and every SACK edge must be shifted back by the same delta (tcp_out_adjust_seq, lvs-behavior.md §2.4, §7 R9); unshifted SACK blocks make the client retransmit or drop data',
+        [rs, client],
+        's2c',
+      );
+    }
+  },
+};
 
 interface ToaExpectation {
   /** true: the profile inserts TOA here; false: it must not; null: cannot say. */
@@ -275,145 +269,237 @@ function expectation(fp: FnatProfile, r: PacketRecord, rsIsn: number | null): To
   return { expected: false, why: `TOA goes only on packets whose ack is RS ISN+1 (${(rsIsn + 1) >>> 0}) (§2.2, §3.1, R12)` };
 }
 
-function toaRules(v: ConnView, override: readonly number[] | undefined): void {
-  const { c, info, sink, fp, traces } = v;
-  const leg = info.leg!;
-  const family = info.clientFamily;
-  const toaLen = family === 4 ? 8 : 20;
-  const kinds = profileToaKinds(fp ?? 'dpvs', family, override);
-  const mtu = pathMtu(traces);
-  let handshake: Trace | null = null;
-  for (const t of traces) {
-    if (!t.c2s) continue;
-    const { rs } = legCopies(t);
-    if (rs && leg.rsIsn !== null && (rs.flags & (SYN | RST)) === 0 && (rs.flags & ACK) !== 0 && rs.ack === ((leg.rsIsn + 1) >>> 0)) {
-      handshake = t;
-      break;
-    }
-  }
-  const missingOther: PacketRecord[] = [];
-  let handshakeMissing: PacketRecord[] | null = null;
-  let synAbsent: PacketRecord | null = null;
-  const afMismatch = (rs: PacketRecord): boolean => rs.ip.v !== family;
 
-  for (const t of traces) {
-    if (!t.c2s) continue;
-    const { client, rs } = legCopies(t);
-    if (!rs) continue;
-    const toa: Toa | null = findToa(rs, client ? client.tcpOpts : undefined, kinds);
-    const exp = expectation(fp, rs, leg.rsIsn);
-    const ev = client ? [client, rs] : [rs];
-    const syn = isPureSyn(rs);
-    if (toa) {
-      sink.check('fnat.toa-format');
-      const lenOk = toa.len === toaLen;
-      const formatOk = kinds.has(toa.kind) && lenOk;
-      if (!formatOk) {
-        sink.add(
-          'fnat.toa-format',
-          c,
-          `TOA kind ${toa.kind} length ${toa.len} to ${leg.rip}: profile ${fp ?? 'default'} for an IPv${family} client expects kind ${[...kinds].join('/')} length ${toaLen}`,
-          `the RS TOA module reads only its own kind and length (ALI: 254/8; DPVS: 254/8 or 20; Jupiter: 200/201) and ignores any other, so the RS sees the LIP (${NOTE.toa}); match --profile/--toa-kind to the director, or the RS module to the director`,
-          ev,
-        );
+/**
+ * The TOA walk's state. Per connection: the TOA kinds and length the profile expects, the
+ * RS-side MTU, the handshake-completing trace, and the packets found without a TOA the profile
+ * would have inserted. Per client → RS trace: its TOA, what the profile expects there, and
+ * why a missing TOA is legitimate (noRoom).
+ */
+export class ToaView extends FnatView {
+  kinds: ReadonlySet<number> = new Set();
+  family: 4 | 6 = 4;
+  toaLen = 8;
+  mtu = 1500;
+  handshake: Trace | null = null;
+  readonly missingOther: PacketRecord[] = [];
+  handshakeMissing: PacketRecord[] | null = null;
+  synAbsent: PacketRecord | null = null;
+  /** The trace is client → RS with an RS-leg copy (the others are not judged here). */
+  judged = false;
+  toa: Toa | null = null;
+  exp: ToaExpectation = { expected: null, why: '' };
+  ev: PacketRecord[] = [];
+  syn = false;
+  noRoom: string | null = null;
+
+  constructor(private readonly override: readonly number[] | undefined) {
+    super();
+  }
+
+  /** Per connection, once load() gave its facts. */
+  override open(ctx: EngineContext, c: Connection): void {
+    super.open(ctx, c);
+    const { info, fp, sorted } = this;
+    const leg = info.leg!;
+    this.family = info.clientFamily;
+    this.toaLen = this.family === 4 ? 8 : 20;
+    this.kinds = profileToaKinds(fp ?? 'dpvs', this.family, this.override);
+    this.mtu = pathMtu(sorted);
+    this.handshake = null;
+    for (const t of sorted) {
+      if (!t.c2s) continue;
+      const { rs } = legCopies(t);
+      if (rs && leg.rsIsn !== null && (rs.flags & (SYN | RST)) === 0 && (rs.flags & ACK) !== 0 && rs.ack === ((leg.rsIsn + 1) >>> 0)) {
+        this.handshake = t;
+        break;
       }
-      sink.check('fnat.toa-placement');
-      if (toa.index !== 0) {
-        sink.add(
-          'fnat.toa-placement',
-          c,
-          `TOA is option #${toa.index + 1}, not the first option after the base TCP header`,
-          `ALI/DPVS insert TOA immediately after the 20-byte base header (§2.3, R11); an RS module that stops at an earlier EOL or a malformed option never finds it`,
-          ev,
-          'index',
-        );
-      }
-      if (exp.expected === false) {
-        sink.add(
-          'fnat.toa-placement',
-          c,
-          `TOA on a ${syn ? 'SYN' : (rs.flags & RST) !== 0 ? 'RST' : (rs.flags & FIN) !== 0 ? 'FIN' : 'packet'} toward ${leg.rip} (ack ${rs.ack}): ${exp.why}`,
-          fp ? `this capture does not follow profile ${fp}: if the director is another FullNAT implementation, check with its profile` : 'set --profile alibaba or dpvs',
-          ev,
-          syn ? 'syn' : 'other',
-        );
-      }
-      if (formatOk || (toa.family === family && lenOk)) {
-        sink.check('fnat.toa-mismatch');
-        if (toa.addr !== c.client || toa.port !== c.cport) {
-          sink.add(
-            'fnat.toa-mismatch',
-            c,
-            `${toaText(toa)} on the ${handshake === t ? 'handshake-completing ACK' : syn ? 'SYN' : 'packet'} toward ${leg.rip}, but this connection's client is ${hostPort(c.client, c.cport)}`,
-            'the RS application will log/authorise the wrong client: the director filled TOA from another connection or the wrong field (cp->cport/caddr, §2.3)',
-            ev,
-          );
-        }
-      }
-      sink.check('fnat.mtu');
-      if (rs.ip.totalLen > mtu) {
-        sink.add(
-          'fnat.mtu',
-          c,
-          `a TOA-carrying segment of ${rs.ip.totalLen} bytes left toward ${leg.rip}; path MTU ${mtu} (RS MSS + headers)`,
-          'ALI skips TOA when skb->len > MTU − TOA length (FAIL_LEN), DPVS prunes or skips (EDPVS_FRAG) (§2.3, §3.1, R13): this segment will be dropped or fragmented',
-          ev,
-        );
-      }
-      if (exp.expected === true) {
-        sink.check('fnat.toa-missing');
-        sink.check('fnat.toa-no-room');
-      }
-      if (client && fp) removedOptions(v, client, rs, toa);
-      continue;
     }
-    if (client && fp) removedOptions(v, client, rs, null);
-    if (exp.expected !== true) continue;
-    sink.check('fnat.toa-missing');
-    sink.check('fnat.toa-no-room');
-    // Absent where the profile inserts it: legitimately (no room, MTU, family) or not.
-    const base = client ?? rs;
-    let noRoom: string | null = null;
-    if (fp === 'alibaba' && afMismatch(rs)) noRoom = `client IPv${family} and RS IPv${rs.ip.v}: alibaba adds no TOA across families (FULLNAT_ADD_TOA_FAIL_PROTO)`;
-    else if (fp === 'dpvs') {
-      const minimal = dpvsMinimalSpace(base.tcpOpts, syn);
-      const prunedLen = base.ip.totalLen - (optionSpace(base.tcpOpts) - minimal);
-      if (minimal + toaLen > 40) noRoom = `options need ${minimal} bytes even after pruning every unprotected option; TOA needs ${toaLen} of 40`;
-      else if (prunedLen + toaLen > mtu) noRoom = `the segment (${prunedLen} bytes after pruning) + TOA exceeds the path MTU ${mtu}`;
-    } else {
-      const space = optionSpace(base.tcpOpts);
-      if (space + toaLen > 40) noRoom = `options already use ${space} of 40 bytes; TOA needs ${toaLen}`;
-      else if (base.ip.totalLen + toaLen > mtu) noRoom = `the ${base.ip.totalLen}-byte segment + TOA exceeds the path MTU ${mtu}`;
-    }
-    if (noRoom !== null) {
+    this.missingOther.length = 0;
+    this.handshakeMissing = null;
+    this.synAbsent = null;
+  }
+
+  override at(t: Trace): void {
+    super.at(t);
+    const { client, rs } = this;
+    this.judged = t.c2s && rs !== undefined;
+    if (!this.judged) return;
+    const leg = this.info.leg!;
+    this.toa = findToa(rs!, client ? client.tcpOpts : undefined, this.kinds);
+    this.exp = expectation(this.fp, rs!, leg.rsIsn);
+    this.ev = client ? [client, rs!] : [rs!];
+    this.syn = isPureSyn(rs!);
+    this.noRoom = this.toa === null && this.exp.expected === true ? noRoomReason(this, client ?? rs!, rs!) : null;
+  }
+}
+
+/** Why a TOA the profile inserts here could legitimately be left out (no room in the options or
+ *  the MTU, or address families that differ), or null when there was room. */
+function noRoomReason(v: ToaView, base: PacketRecord, rs: PacketRecord): string | null {
+  const { fp, family, toaLen, mtu, syn } = v;
+  if (fp === 'alibaba' && rs.ip.v !== family) return `client IPv${family} and RS IPv${rs.ip.v}: alibaba adds no TOA across families (FULLNAT_ADD_TOA_FAIL_PROTO)`;
+  if (fp === 'dpvs') {
+    const minimal = dpvsMinimalSpace(base.tcpOpts, syn);
+    const prunedLen = base.ip.totalLen - (optionSpace(base.tcpOpts) - minimal);
+    if (minimal + toaLen > 40) return `options need ${minimal} bytes even after pruning every unprotected option; TOA needs ${toaLen} of 40`;
+    if (prunedLen + toaLen > mtu) return `the segment (${prunedLen} bytes after pruning) + TOA exceeds the path MTU ${mtu}`;
+    return null;
+  }
+  const space = optionSpace(base.tcpOpts);
+  if (space + toaLen > 40) return `options already use ${space} of 40 bytes; TOA needs ${toaLen}`;
+  if (base.ip.totalLen + toaLen > mtu) return `the ${base.ip.totalLen}-byte segment + TOA exceeds the path MTU ${mtu}`;
+  return null;
+}
+
+/** fnat.toa-format: a TOA of the profile's kind and of the length for the client's family. */
+function toaFormat(v: ToaView, sink: FindingSink): void {
+  const { c, toa, kinds, toaLen, fp, family, ev } = v;
+  if (!v.judged || !toa) return;
+  sink.check('fnat.toa-format');
+  if (kinds.has(toa.kind) && toa.len === toaLen) return;
+  sink.add(
+    'fnat.toa-format',
+    c,
+    `TOA kind ${toa.kind} length ${toa.len} to ${v.info.leg!.rip}: profile ${fp ?? 'default'} for an IPv${family} client expects kind ${[...kinds].join('/')} length ${toaLen}`,
+    `the RS TOA module reads only its own kind and length (ALI: 254/8; DPVS: 254/8 or 20; Jupiter: 200/201) and ignores any other, so the RS sees the LIP (${NOTE.toa}); match --profile/--toa-kind to the director, or the RS module to the director`,
+    ev,
+  );
+}
+
+/**
+ * fnat.toa-placement: TOA is the first option, only on the packets the profile puts it on, and
+ * (alibaba) in the SYN — the last reported after the connection, unless fnat.toa-missing's
+ * report on the handshake ACK already names the SYN.
+ */
+const toaPlacement = {
+  trace(v: ToaView, sink: FindingSink): void {
+    const { c, toa, exp, fp, ev, syn } = v;
+    if (!v.judged || !toa) return;
+    const rs = v.rs!;
+    const leg = v.info.leg!;
+    sink.check('fnat.toa-placement');
+    if (toa.index !== 0) {
       sink.add(
-        'fnat.toa-no-room',
+        'fnat.toa-placement',
         c,
-        `no TOA on ${handshake === t ? 'the handshake-completing ACK' : syn ? 'the SYN' : 'a packet'} toward ${leg.rip}: ${noRoom}`,
-        `legitimate under profile ${fp ?? 'default'} (§2.3, §3.1, R13)${handshake === t ? ', but the RS will see the LIP as the peer of this connection' : ''}`,
+        `TOA is option #${toa.index + 1}, not the first option after the base TCP header`,
+        `ALI/DPVS insert TOA immediately after the 20-byte base header (§2.3, R11); an RS module that stops at an earlier EOL or a malformed option never finds it`,
         ev,
-        handshake === t ? 'handshake' : 'other',
+        'index',
       );
-      continue;
     }
-    if (syn) synAbsent = rs;
-    else if (handshake === t) handshakeMissing = ev;
-    else missingOther.push(rs);
-  }
-
-  if (handshakeMissing) {
-    const also = [synAbsent ? 'the SYN' : null, missingOther.length > 0 ? `${missingOther.length} later packet(s) with ack RS ISN+1` : null].filter(Boolean);
+    if (exp.expected === false) {
+      sink.add(
+        'fnat.toa-placement',
+        c,
+        `TOA on a ${syn ? 'SYN' : (rs.flags & RST) !== 0 ? 'RST' : (rs.flags & FIN) !== 0 ? 'FIN' : 'packet'} toward ${leg.rip} (ack ${rs.ack}): ${exp.why}`,
+        fp ? `this capture does not follow profile ${fp}: if the director is another FullNAT implementation, check with its profile` : 'set --profile alibaba or dpvs',
+        ev,
+        syn ? 'syn' : 'other',
+      );
+    }
+  },
+  // After fnat.toa-missing's report, which takes the SYN in when the handshake ACK lacks TOA too.
+  after(v: ToaView, sink: FindingSink): void {
+    if (v.handshakeMissing || !v.synAbsent) return;
     sink.add(
-      'fnat.toa-missing',
-      c,
-      `the handshake-completing ACK reached ${leg.rip} without TOA although there was room — the RS module reads only this packet, so the RS sees ${hostPort(leg.lip, leg.lport)} instead of ${hostPort(c.client, c.cport)}${also.length > 0 ? ` (also missing from ${also.join(' and ')})` : ''}`,
-      `the director did not insert TOA (ALI/DPVS toa_entry, tcp_opt_add_toa; ${NOTE.toa}); check the FullNAT build/sysctls and ipvsadm --ext-stats counters`,
-      [...handshakeMissing, ...(synAbsent ? [synAbsent] : []), ...missingOther.slice(0, 3)],
-      'handshake',
+      'fnat.toa-placement',
+      v.c,
+      `no TOA in the SYN toward ${v.info.leg!.rip}: alibaba inserts TOA into the SYN (§2.2); dpvs since 2023-12 does not (§3.1)`,
+      'the capture looks like a DPVS director: check with --profile dpvs',
+      [v.synAbsent],
+      'syn',
     );
-    return;
-  }
-  if (missingOther.length > 0) {
+  },
+};
+
+/** fnat.toa-mismatch: the TOA carries this connection's client address and port. */
+function toaMismatch(v: ToaView, sink: FindingSink): void {
+  const { c, t, toa, kinds, toaLen, family, ev, syn, handshake } = v;
+  if (!v.judged || !toa) return;
+  const lenOk = toa.len === toaLen;
+  if (!((kinds.has(toa.kind) && lenOk) || (toa.family === family && lenOk))) return;
+  sink.check('fnat.toa-mismatch');
+  if (toa.addr === c.client && toa.port === c.cport) return;
+  sink.add(
+    'fnat.toa-mismatch',
+    c,
+    `${toaText(toa)} on the ${handshake === t ? 'handshake-completing ACK' : syn ? 'SYN' : 'packet'} toward ${v.info.leg!.rip}, but this connection's client is ${hostPort(c.client, c.cport)}`,
+    'the RS application will log/authorise the wrong client: the director filled TOA from another connection or the wrong field (cp->cport/caddr, §2.3)',
+    ev,
+  );
+}
+
+/** fnat.mtu: a TOA-carrying segment fits the RS-side path MTU. */
+function fnatMtu(v: ToaView, sink: FindingSink): void {
+  const { c, toa, mtu, ev } = v;
+  if (!v.judged || !toa) return;
+  const rs = v.rs!;
+  sink.check('fnat.mtu');
+  if (rs.ip.totalLen <= mtu) return;
+  sink.add(
+    'fnat.mtu',
+    c,
+    `a TOA-carrying segment of ${rs.ip.totalLen} bytes left toward ${v.info.leg!.rip}; path MTU ${mtu} (RS MSS + headers)`,
+    'ALI skips TOA when skb->len > MTU − TOA length (FAIL_LEN), DPVS prunes or skips (EDPVS_FRAG) (§2.3, §3.1, R13): this segment will be dropped or fragmented',
+    ev,
+  );
+}
+
+/** rewrite.tcp-fields under FullNAT: options the director removed beyond what the profile may. */
+function tcpFields(v: ToaView, sink: FindingSink): void {
+  if (!v.judged || !v.client || !v.fp) return;
+  removedOptions(v, v.client, v.rs!, v.toa, sink);
+}
+
+/** fnat.toa-no-room: a TOA the profile inserts here is absent, legitimately (R13). */
+function toaNoRoom(v: ToaView, sink: FindingSink): void {
+  const { c, t, fp, ev, syn, handshake, noRoom } = v;
+  if (!v.judged || v.exp.expected !== true) return;
+  sink.check('fnat.toa-no-room');
+  if (noRoom === null) return;
+  sink.add(
+    'fnat.toa-no-room',
+    c,
+    `no TOA on ${handshake === t ? 'the handshake-completing ACK' : syn ? 'the SYN' : 'a packet'} toward ${v.info.leg!.rip}: ${noRoom}`,
+    `legitimate under profile ${fp ?? 'default'} (§2.3, §3.1, R13)${handshake === t ? ', but the RS will see the LIP as the peer of this connection' : ''}`,
+    ev,
+    handshake === t ? 'handshake' : 'other',
+  );
+}
+
+/**
+ * fnat.toa-missing: a TOA the profile inserts here is absent although there was room. Gathered
+ * over the connection, then reported once: the handshake-completing ACK on its own (the packet
+ * the RS module reads, §3.4), else the later packets.
+ */
+const toaMissing = {
+  trace(v: ToaView, sink: FindingSink): void {
+    if (!v.judged || v.exp.expected !== true) return;
+    sink.check('fnat.toa-missing');
+    if (v.toa !== null || v.noRoom !== null) return;
+    const rs = v.rs!;
+    if (v.syn) v.synAbsent = rs;
+    else if (v.handshake === v.t) v.handshakeMissing = v.ev;
+    else v.missingOther.push(rs);
+  },
+  end(v: ToaView, sink: FindingSink): void {
+    const { c, fp, handshake, handshakeMissing, synAbsent, missingOther } = v;
+    const leg = v.info.leg!;
+    if (handshakeMissing) {
+      const also = [synAbsent ? 'the SYN' : null, missingOther.length > 0 ? `${missingOther.length} later packet(s) with ack RS ISN+1` : null].filter(Boolean);
+      sink.add(
+        'fnat.toa-missing',
+        c,
+        `the handshake-completing ACK reached ${leg.rip} without TOA although there was room — the RS module reads only this packet, so the RS sees ${hostPort(leg.lip, leg.lport)} instead of ${hostPort(c.client, c.cport)}${also.length > 0 ? ` (also missing from ${also.join(' and ')})` : ''}`,
+        `the director did not insert TOA (ALI/DPVS toa_entry, tcp_opt_add_toa; ${NOTE.toa}); check the FullNAT build/sysctls and ipvsadm --ext-stats counters`,
+        [...handshakeMissing, ...(synAbsent ? [synAbsent] : []), ...missingOther.slice(0, 3)],
+        'handshake',
+      );
+      return;
+    }
+    if (missingOther.length === 0) return;
     sink.add(
       'fnat.toa-missing',
       c,
@@ -422,18 +508,8 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
       missingOther.slice(0, 4),
       'other',
     );
-  }
-  if (synAbsent) {
-    sink.add(
-      'fnat.toa-placement',
-      c,
-      `no TOA in the SYN toward ${leg.rip}: alibaba inserts TOA into the SYN (§2.2); dpvs since 2023-12 does not (§3.1)`,
-      'the capture looks like a DPVS director: check with --profile dpvs',
-      [synAbsent],
-      'syn',
-    );
-  }
-}
+  },
+};
 
 /**
  * Options the director removed from a client → RS packet. Both profiles turn the SYN timestamp
@@ -441,7 +517,7 @@ function toaRules(v: ConnView, override: readonly number[] | undefined): void {
  * and old TOAs, and outside a SYN SACK blocks — the latter only when TOA would not fit otherwise
  * (tcp_in_prune_options, §3.1).
  */
-function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: PacketRecord, toa: Toa | null): void {
+function removedOptions({ c, fp }: FnatView, client: PacketRecord, rs: PacketRecord, toa: Toa | null, sink: FindingSink): void {
   // A malformed option (e.g. a TOA with a wrong length byte) hides what follows it.
   if (listOptions(rs.tcpOpts).some((o) => o.broken) || (toa && toa.len !== 8 && toa.len !== 20)) return;
   const syn = isPureSyn(client);
@@ -481,77 +557,161 @@ function removedOptions({ c, sink, fp }: ConnView, client: PacketRecord, rs: Pac
 }
 
 
-function synRules({ c, info, sink, traces }: ConnView): void {
-  const family = info.clientFamily;
-  for (const t of traces) {
-    const { client, rs } = legCopies(t);
-    if (!rs) continue;
-    if (t.c2s && isPureSyn(rs)) {
-      sink.check('fnat.ts-not-removed');
-      if (hasTimestamp(rs.tcpOpts) && (!client || hasTimestamp(client.tcpOpts))) {
-        sink.add(
-          'fnat.ts-not-removed',
-          c,
-          `the SYN toward ${rs.ip.dst} still carries the timestamp option`,
-          'ALI (timestamp_remove_entry=1) and DPVS replace the SYN timestamp with NOPs (§2.2, §3.1, R10): the RS would negotiate timestamps that break with many clients behind one LIP (PAWS)',
-          client ? [client, rs] : [rs],
-        );
-      }
-    }
-    if (!t.c2s && client && (rs.flags & (SYN | ACK)) === (SYN | ACK)) {
-      sink.check('fnat.mss-adjust');
-      const rsMss = optionMss(rs.tcpOpts);
-      const got = optionMss(client.tcpOpts);
-      const want = rsMss < 0 ? -1 : rsMss - (family === 4 ? 8 : 20);
-      if (got !== want) {
-        sink.add(
-          'fnat.mss-adjust',
-          c,
-          `SYN-ACK MSS ${rsMss < 0 ? 'none' : rsMss} from the RS reached the client as ${got < 0 ? 'none' : got}; expected ${want < 0 ? 'none' : want} (RS MSS − ${family === 4 ? 8 : 20})`,
-          'the director lowers the SYN-ACK MSS by the TOA length (mss_adjust_entry, tcp_opt_adjust_mss; §2.4, §3.1, R10) so that a full-size client segment still fits the MTU with TOA',
-          [rs, client],
-        );
-      }
-    }
-  }
+
+/** fnat.ts-not-removed: the SYN toward the RS no longer carries the timestamp option. */
+function tsNotRemoved(v: FnatView, sink: FindingSink): void {
+  const { c, t, client, rs } = v;
+  if (!rs || !t.c2s || !isPureSyn(rs)) return;
+  sink.check('fnat.ts-not-removed');
+  if (!hasTimestamp(rs.tcpOpts) || (client && !hasTimestamp(client.tcpOpts))) return;
+  sink.add(
+    'fnat.ts-not-removed',
+    c,
+    `the SYN toward ${rs.ip.dst} still carries the timestamp option`,
+    'ALI (timestamp_remove_entry=1) and DPVS replace the SYN timestamp with NOPs (§2.2, §3.1, R10): the RS would negotiate timestamps that break with many clients behind one LIP (PAWS)',
+    client ? [client, rs] : [rs],
+  );
 }
 
-/** What FullNAT must leave alone on both legs (§2.1, §3.1, §7 R2, R4): TTL, IP ID, DF/MF, TOS, payload. */
-function invariantRules({ ctx, c, sink, traces }: ConnView): void {
-  for (const t of traces) {
-    const { client, rs } = legCopies(t);
-    if (!client || !rs) continue;
-    const [a, b] = t.c2s ? [client, rs] : [rs, client];
-    const across = a.point === b.point && a.point === ctx.directorIdx;
-    if (across) {
-      sink.check('rewrite.ttl');
-      const want = 0;
-      if (a.ip.ttl - b.ip.ttl !== want) {
-        sink.add(
-          'rewrite.ttl',
-          c,
-          `TTL ${a.ip.ttl} → ${b.ip.ttl} across the director (${t.c2s ? 'client → RS' : 'reply'}); FullNAT (${ctx.profile}) keeps the TTL`,
-          'ALI FullNAT does not touch the TTL; DPVS only with xmit_ttl configured (lvs-behavior.md §2.1, §3.1, R2)',
-          [a, b],
-        );
-      }
-    }
-    sink.check('rewrite.ip-fields');
-    const diffs: string[] = [];
-    if (a.ip.id !== b.ip.id && a.ip.v === 4 && b.ip.v === 4) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
-    if (a.ip.df !== b.ip.df && a.ip.v === 4 && b.ip.v === 4) diffs.push(`DF ${a.ip.df ? 1 : 0} → ${b.ip.df ? 1 : 0}`);
-    if (a.ip.tos !== b.ip.tos) diffs.push(`TOS 0x${a.ip.tos.toString(16)} → 0x${b.ip.tos.toString(16)}`);
-    if (diffs.length > 0) {
-      sink.add('rewrite.ip-fields', c, `${diffs.join(', ')} between the client and RS legs`, 'FullNAT rewrites only addresses and ports (lvs-behavior.md §2.1, R4)', [a, b]);
-    }
-    if (a.hash >= 0 && b.hash >= 0 && a.payloadLen === b.payloadLen) {
-      sink.check('rewrite.payload');
-      if (a.hash !== b.hash) {
-        sink.add('rewrite.payload', c, `payload bytes differ between the client and RS legs (${a.payloadLen} bytes)`, 'TOA goes into the TCP options, never the payload (§2.3); a proxy-protocol header would change the length, not the bytes', [a, b]);
-      }
-    }
-  }
+/** fnat.mss-adjust: the SYN-ACK MSS reaches the client lowered by the TOA length. */
+function mssAdjust(v: FnatView, sink: FindingSink): void {
+  const { c, t, client, rs } = v;
+  if (!rs || t.c2s || !client || (rs.flags & (SYN | ACK)) !== (SYN | ACK)) return;
+  const family = v.info.clientFamily;
+  sink.check('fnat.mss-adjust');
+  const rsMss = optionMss(rs.tcpOpts);
+  const got = optionMss(client.tcpOpts);
+  const want = rsMss < 0 ? -1 : rsMss - (family === 4 ? 8 : 20);
+  if (got === want) return;
+  sink.add(
+    'fnat.mss-adjust',
+    c,
+    `SYN-ACK MSS ${rsMss < 0 ? 'none' : rsMss} from the RS reached the client as ${got < 0 ? 'none' : got}; expected ${want < 0 ? 'none' : want} (RS MSS − ${family === 4 ? 8 : 20})`,
+    'the director lowers the SYN-ACK MSS by the TOA length (mss_adjust_entry, tcp_opt_adjust_mss; §2.4, §3.1, R10) so that a full-size client segment still fits the MTU with TOA',
+    [rs, client],
+  );
 }
+
+/** The two copies of a trace FullNAT must leave alone (§2.1, §3.1, §7 R2, R4), sender first,
+ *  or null. */
+function invariantPair(v: FnatView): [PacketRecord, PacketRecord] | null {
+  const { t, client, rs } = v;
+  if (!client || !rs) return null;
+  return t.c2s ? [client, rs] : [rs, client];
+}
+
+/** rewrite.ttl under FullNAT: the TTL is kept across the director. */
+function fnatTtl(v: FnatView, sink: FindingSink): void {
+  const pair = invariantPair(v);
+  if (!pair) return;
+  const [a, b] = pair;
+  const { ctx, c, t } = v;
+  if (a.point !== b.point || a.point !== ctx.directorIdx) return;
+  sink.check('rewrite.ttl');
+  if (a.ip.ttl - b.ip.ttl === 0) return;
+  sink.add(
+    'rewrite.ttl',
+    c,
+    `TTL ${a.ip.ttl} → ${b.ip.ttl} across the director (${t.c2s ? 'client → RS' : 'reply'}); FullNAT (${ctx.profile}) keeps the TTL`,
+    'ALI FullNAT does not touch the TTL; DPVS only with xmit_ttl configured (lvs-behavior.md §2.1, §3.1, R2)',
+    [a, b],
+  );
+}
+
+/** rewrite.ip-fields under FullNAT: IP ID, DF (IPv4 both sides) and TOS kept across the legs. */
+function fnatIpFields(v: FnatView, sink: FindingSink): void {
+  const pair = invariantPair(v);
+  if (!pair) return;
+  const [a, b] = pair;
+  sink.check('rewrite.ip-fields');
+  const diffs: string[] = [];
+  if (a.ip.id !== b.ip.id && a.ip.v === 4 && b.ip.v === 4) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
+  if (a.ip.df !== b.ip.df && a.ip.v === 4 && b.ip.v === 4) diffs.push(`DF ${a.ip.df ? 1 : 0} → ${b.ip.df ? 1 : 0}`);
+  if (a.ip.tos !== b.ip.tos) diffs.push(`TOS 0x${a.ip.tos.toString(16)} → 0x${b.ip.tos.toString(16)}`);
+  if (diffs.length === 0) return;
+  sink.add('rewrite.ip-fields', v.c, `${diffs.join(', ')} between the client and RS legs`, 'FullNAT rewrites only addresses and ports (lvs-behavior.md §2.1, R4)', [a, b]);
+}
+
+/** rewrite.payload under FullNAT: the payload bytes kept across the legs. */
+function fnatPayload(v: FnatView, sink: FindingSink): void {
+  const pair = invariantPair(v);
+  if (!pair) return;
+  const [a, b] = pair;
+  if (a.hash < 0 || b.hash < 0 || a.payloadLen !== b.payloadLen) return;
+  sink.check('rewrite.payload');
+  if (a.hash === b.hash) return;
+  sink.add('rewrite.payload', v.c, `payload bytes differ between the client and RS legs (${a.payloadLen} bytes)`, 'TOA goes into the TCP options, never the payload (§2.3); a proxy-protocol header would change the length, not the bytes', [a, b]);
+}
+
+/**
+ * The FullNAT rules by id, one table per walk over the connection's traces, the walks in
+ * judging order: each walk sees every trace before the next one starts.
+ */
+export const FNAT_SRC_RULES = {
+  'fnat.src': { begin: src },
+} as const satisfies RuleTable<FnatView>;
+
+export const FNAT_SEQ_RULES = {
+  'fnat.seq-delta': seqDelta,
+} as const satisfies RuleTable<SeqView>;
+
+/** TOA: per trace the format, placement, client, MTU, removed options, then the absent TOAs. */
+export const FNAT_TOA_RULES = {
+  'fnat.toa-format': { trace: toaFormat },
+  'fnat.toa-placement': toaPlacement,
+  'fnat.toa-mismatch': { trace: toaMismatch },
+  'fnat.mtu': { trace: fnatMtu },
+  'rewrite.tcp-fields': { trace: tcpFields },
+  'fnat.toa-no-room': { trace: toaNoRoom },
+  'fnat.toa-missing': toaMissing,
+} as const satisfies RuleTable<ToaView>;
+
+export const FNAT_SYN_RULES = {
+  'fnat.ts-not-removed': { trace: tsNotRemoved },
+  'fnat.mss-adjust': { trace: mssAdjust },
+} as const satisfies RuleTable<FnatView>;
+
+/** What FullNAT must leave alone on both legs: TTL, IP ID, DF/MF, TOS, payload. */
+export const FNAT_INVARIANT_RULES = {
+  'rewrite.ttl': { trace: fnatTtl },
+  'rewrite.ip-fields': { trace: fnatIpFields },
+  'rewrite.payload': { trace: fnatPayload },
+} as const satisfies RuleTable<FnatView>;
+
+export interface FullnatRuleOptions {
+  /** TOA kinds accepted (--toa-kind); default per profile. */
+  toaKinds?: readonly number[];
+}
+
+export function makeFullnatRules(opts: FullnatRuleOptions = {}): RuleModule {
+  const walks: Walk<FnatView>[] = [
+    walk(FNAT_SRC_RULES, () => new FnatView()),
+    walk(FNAT_SEQ_RULES, () => new SeqView()),
+    walk(FNAT_TOA_RULES, () => new ToaView(opts.toaKinds)),
+    walk(FNAT_SYN_RULES, () => new FnatView()),
+    walk(FNAT_INVARIANT_RULES, () => new FnatView()),
+  ];
+  return {
+    family: 'fnat',
+    ids: [...new Set(walks.flatMap((w) => w.rules.map((r) => r.id)))],
+    run(ctx, conns, sink) {
+      const fp: FnatProfile = ctx.profile === 'alibaba' || ctx.profile === 'dpvs' ? ctx.profile : null;
+      for (const c of conns) {
+        const info = fnatInfo(c);
+        if (!info || !info.leg) continue;
+        // Sorted once per connection, for every walk.
+        const sorted = [...c.traces].sort((a, b) => a.t0 - b.t0);
+        for (const w of walks) {
+          w.view.load(info, fp, sorted);
+          w.judge(ctx, c, sink);
+        }
+      }
+    },
+  };
+}
+
+/** Default instance (profile TOA kinds). */
+export const fullnatRules: RuleModule = makeFullnatRules();
 
 /**
  * The flow rules for FullNAT connections, minus the client-leg connections that never had a SYN

@@ -1,0 +1,162 @@
+/**
+ * The lab's one fault vocabulary, the same for every director kind:
+ *   rsN:<kind>  a real-server misconfiguration (rs1 or rs2): arp_ignore=0, arp_announce=0,
+ *               no-vip, gateway-bypass, reply-from-rip;
+ *   <switch>    a director switch: the reference director's fault switches
+ *               (src/replay/director/faults.ts), or nftables' `routed` variant.
+ * Which director kinds and modes can produce each one is in the tables below; anything else is a
+ * one-line usage error (exit 2) that names the kinds that can.
+ */
+import { InputError } from '../errors.js';
+import { FAULTS as REFERENCE_SWITCHES, parseFaults } from '../replay/director/faults.js';
+import type { LabMode, RsName } from './plan.js';
+
+export type DirectorKind = 'reference' | 'nftables' | 'ipvs';
+export const DIRECTOR_KINDS: readonly DirectorKind[] = ['reference', 'nftables', 'ipvs'];
+
+/** Methods each director kind runs. */
+export const KIND_MODES: Readonly<Record<DirectorKind, readonly LabMode[]>> = {
+  reference: ['nat', 'dr', 'fullnat'],
+  nftables: ['nat', 'dr'],
+  ipvs: ['nat', 'dr', 'tun'],
+};
+
+export type RsFaultKind = 'arp_ignore=0' | 'arp_announce=0' | 'no-vip' | 'gateway-bypass' | 'reply-from-rip';
+
+export interface RsFaultInfo {
+  modes: readonly LabMode[];
+  kinds: readonly DirectorKind[];
+  what: string;
+  /** Error rules a correct checker reports for it (at least). */
+  rules: readonly string[];
+}
+
+export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
+  'arp_ignore=0': {
+    modes: ['dr', 'tun'],
+    kinds: ['reference', 'nftables', 'ipvs'],
+    what: 'the real server answers who-has VIP (its VIP on lo) on its LAN port',
+    rules: ['arp.vip-answered-by-rs'],
+  },
+  'arp_announce=0': {
+    modes: ['dr', 'tun'],
+    kinds: ['reference', 'nftables', 'ipvs'],
+    what: 'the real server sends ARP requests with the VIP as sender address (the router accepts them at once)',
+    rules: ['arp.vip-announced-by-rs'],
+  },
+  'no-vip': {
+    modes: ['dr'],
+    kinds: ['reference', 'nftables', 'ipvs'],
+    what: 'the real server does not have the VIP at all (Linux drops the forwarded SYNs silently)',
+    rules: ['dr.vip-not-bound'],
+  },
+  'gateway-bypass': {
+    modes: ['nat'],
+    kinds: ['reference', 'nftables', 'ipvs'],
+    what: "the real server's default route is a router, not the director (replies skip the un-NAT)",
+    rules: ['nat.reply-bypass', 'nat.rip-leak'],
+  },
+  'reply-from-rip': {
+    modes: ['dr'],
+    kinds: ['reference', 'nftables'],
+    what: 'the real server has no VIP; an nftables rule rewrites dst VIP to its RIP, so it answers from the RIP',
+    rules: ['dr.reply-src'],
+  },
+};
+
+export interface RsFault {
+  rs: RsName;
+  kind: RsFaultKind;
+}
+
+export interface LabFaults {
+  /** Director switches (reference: its fault switches; nftables: `routed`). */
+  director: string[];
+  rs: RsFault[];
+}
+
+export const NO_FAULTS: LabFaults = { director: [], rs: [] };
+
+/** nftables director switches: not faults but a variant of the director. */
+export const NFTABLES_SWITCHES: Readonly<Record<string, string>> = {
+  routed: 'DR through the kernel\'s IP forwarding (TTL −1, profile linux) instead of an L2 rewrite',
+};
+
+/**
+ * Older spellings kept as aliases (the nftables and ipvs labs had them, always on rs1). They are
+ * documented in cli.md as aliases; the canonical form is rsN:<kind>.
+ */
+export const FAULT_ALIASES: Readonly<Record<string, string>> = {
+  'arp-ignore0': 'rs1:arp_ignore=0',
+  'arp-announce0': 'rs1:arp_announce=0',
+  'nat-reply-bypass': 'rs1:gateway-bypass',
+  'reply-bypass': 'rs1:gateway-bypass',
+  'vip-not-bound': 'rs1:no-vip',
+  'reply-from-rip': 'rs1:reply-from-rip',
+};
+
+function kindsForSwitch(name: string): DirectorKind[] {
+  const base = name.split('=', 1)[0]!;
+  const kinds: DirectorKind[] = [];
+  if (Object.prototype.hasOwnProperty.call(REFERENCE_SWITCHES, base)) kinds.push('reference');
+  if (Object.prototype.hasOwnProperty.call(NFTABLES_SWITCHES, base)) kinds.push('nftables');
+  return kinds;
+}
+
+/** Split comma lists, trim, resolve aliases. */
+export function faultWords(list: readonly string[]): string[] {
+  return list
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0)
+    .map((v) => FAULT_ALIASES[v] ?? v);
+}
+
+/**
+ * Parse `--fault` values for a director kind and mode. Unknown names, faults the kind cannot
+ * produce and faults that do not apply to the mode are InputError (exit 2).
+ */
+export function parseLabFaults(kind: DirectorKind, mode: LabMode, list: readonly string[]): LabFaults {
+  const out: LabFaults = { director: [], rs: [] };
+  for (const word of faultWords(list)) {
+    const m = /^(rs\d+):(.+)$/.exec(word);
+    if (m) {
+      const info = (RS_FAULTS as Readonly<Record<string, RsFaultInfo>>)[m[2]!];
+      if (!info) throw new InputError(`--fault ${word}: unknown real-server fault (known: ${Object.keys(RS_FAULTS).map((k) => `rsN:${k}`).join(', ')})`);
+      if (m[1] !== 'rs1' && m[1] !== 'rs2') throw new InputError(`--fault ${word}: the lab has real servers rs1 and rs2`);
+      if (!info.kinds.includes(kind)) throw new InputError(`--fault ${word}: --director ${kind} cannot produce it (${info.kinds.join(', ')} can)`);
+      if (!info.modes.includes(mode)) throw new InputError(`--fault ${word} applies to --mode ${info.modes.join('/')}, not ${mode}`);
+      out.rs.push({ rs: m[1], kind: m[2] as RsFaultKind });
+      continue;
+    }
+    const kinds = kindsForSwitch(word);
+    if (kinds.length === 0) {
+      throw new InputError(
+        `--fault ${word}: unknown (real-server faults: ${Object.keys(RS_FAULTS).map((k) => `rsN:${k}`).join(', ')}; director switches: \`lvsaudit replay --list\`, nftables: ${Object.keys(NFTABLES_SWITCHES).join(', ')})`,
+      );
+    }
+    if (!kinds.includes(kind)) throw new InputError(`--fault ${word}: --director ${kind} cannot produce it (${kinds.join(', ')} can)`);
+    if (kind === 'nftables' && word === 'routed' && mode !== 'dr') throw new InputError(`--fault routed applies to --mode dr, not ${mode}`);
+    out.director.push(word);
+  }
+  if (kind === 'reference') parseFaults(out.director); // checks switch arguments (`drop-every-nth=3`)
+  return out;
+}
+
+/** The faults as `--fault` words, in the canonical spelling. */
+export function faultLabels(f: LabFaults): string[] {
+  return [...f.director, ...f.rs.map((x) => `${x.rs}:${x.kind}`)];
+}
+
+export function hasRsFault(f: LabFaults, rs: RsName, kind: RsFaultKind): boolean {
+  return f.rs.some((x) => x.rs === rs && x.kind === kind);
+}
+
+/** Check that a director kind runs a mode (InputError naming the kinds that do). */
+export function checkKindMode(kind: DirectorKind, mode: string): LabMode {
+  const known = KIND_MODES[kind];
+  if (known.includes(mode as LabMode)) return mode as LabMode;
+  const others = DIRECTOR_KINDS.filter((k) => KIND_MODES[k].includes(mode as LabMode));
+  if (others.length === 0) throw new InputError(`--mode ${mode}: expected one of nat, dr, tun, fullnat`);
+  throw new InputError(`--mode ${mode}: --director ${kind} runs ${known.join(', ')} (${mode}: ${others.join(', ')})`);
+}

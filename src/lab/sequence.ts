@@ -1,0 +1,537 @@
+/**
+ * The lab's one run sequence, shared by every director kind:
+ *
+ *   build topology → configure director → apply faults → start captures → run client
+ *   → stop captures → verify → tear down
+ *
+ * A director kind only says how its director is configured and removed (DirectorDriver); the
+ * namespaces, addresses (plan.ts), real-server faults (faults.ts), capture points, client and
+ * verify step are the same for all. The ipvs kind runs the same sequence inside a VM (its kernel
+ * has IPVS) up to the teardown, and verifies on the host with verifyCaptures.
+ *
+ * Topologies:
+ *   NAT / FullNAT: client ─ wan bridge ─ director eth0 │ director eth1 ─ lan bridge ─ rs1, rs2;
+ *     real servers route via the DIP (FullNAT: only the LIP network).
+ *   DR / TUN: client ─ router ─ lan bridge ─ director eth0 (one-armed), rs1, rs2; the VIP on each
+ *     real server's lo (DR) or tunnel device (TUN) with arp_ignore=1, arp_announce=2, rp_filter=0,
+ *     default route via the router.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace } from './topology.js';
+import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
+import { ADDR, LAN_PREFIX, MAC, REAL_SERVERS, rportOf, serviceConfig, twoArmed, vipOf, type LabMode, type RealServerPlan } from './plan.js';
+import { faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
+import type { DirectorProfile } from '../replay/director/types.js';
+import { parseServiceConfig } from '../verify/service/index.js';
+import { verify } from '../verify/verify.js';
+import { hasError } from '../verify/model/findings.js';
+import type { VerifyResult } from '../verify/model/result.js';
+
+/** One run through the lab: a service (mode, scheduler, weights) and its faults. */
+export interface LabCase {
+  /** Directory name and label, e.g. `nat-rr`, `dr-rr-rs2-arp_ignore0`. */
+  id: string;
+  mode: LabMode;
+  scheduler: string;
+  /** Weights of rs1 and rs2. */
+  weights: [number, number];
+  faults: LabFaults;
+  /** Sequential client connections. */
+  connections: number;
+  /** Profile the director follows and verify checks against. */
+  profile: DirectorProfile;
+}
+
+export interface LabCaseOptions {
+  scheduler?: string;
+  faults?: LabFaults;
+  connections?: number;
+  profile: DirectorProfile;
+}
+
+/** A case with the lab's defaults: weighted schedulers get 3:1 and 8 connections (two rounds), others 1:1 and 4. */
+export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
+  const scheduler = o.scheduler ?? 'rr';
+  const faults = o.faults ?? { director: [], rs: [] };
+  const weighted = scheduler === 'wrr' || scheduler === 'wlc' || scheduler === 'sed';
+  const words = faultLabels(faults).map((f) => f.replace(/:/g, '-').replace(/=/g, ''));
+  return {
+    id: [mode, scheduler, ...words].join('-'),
+    mode,
+    scheduler,
+    weights: weighted ? [3, 1] : [1, 1],
+    faults,
+    connections: o.connections ?? (weighted ? 8 : 4),
+    profile: o.profile,
+  };
+}
+
+/** The service text of a case: the plan's service with the case's scheduler and weights. */
+export function caseServiceConfig(c: LabCase): string {
+  return serviceConfig(c.mode, { scheduler: c.scheduler, weights: c.weights });
+}
+
+export interface LabRealServer extends RealServerPlan {
+  ns: Namespace;
+}
+
+export interface LabTopology {
+  lab: Lab;
+  mode: LabMode;
+  client: Namespace;
+  director: Namespace;
+  /** DR/TUN: the client's router on the RS LAN; NAT/FullNAT: the bypass router once a fault adds it. */
+  router: Namespace | null;
+  /** NAT/FullNAT: the client LAN; DR/TUN: null. */
+  wan: Bridge | null;
+  lan: Bridge;
+  vip: string;
+  rs: LabRealServer[];
+  /** DR/TUN: device holding the VIP on the real servers (lo, tunl0 or ipip0); else ''. */
+  vipDev: string;
+  /** Capture points of the conformant lab (a fault may add the bypass router). */
+  points: CapturePoint[];
+}
+
+/** What a director kind contributes to the sequence. */
+export interface DirectorDriver {
+  readonly kind: DirectorKind;
+  /**
+   * Kernel directors own the DIP and VIP in their namespace; the userspace reference director
+   * leaves its ports without addresses and answers ARP and forwards itself.
+   */
+  readonly addressed: boolean;
+  /**
+   * Kernel directors are captured on `any` (one file, both legs, in kernel order); the userspace
+   * director, which sends through libpcap on each port, on each port.
+   */
+  readonly directorCapture: 'any' | 'per-port';
+  /** Configure the director for one case (after the topology, before the faults). */
+  configure(t: LabTopology, c: LabCase): Promise<ConfiguredDirector>;
+}
+
+export interface ConfiguredDirector {
+  /**
+   * After the captures stopped: collect what the director knows (written into `dir`), and the
+   * service text verify should use (what the director itself reports, where it can).
+   */
+  finish(dir: string, traffic: { clientBasePort: number; connections: number }): Promise<{ serviceConfig: string; facts: Record<string, unknown> }>;
+  /** Undo the configuration (the topology may serve another case). */
+  remove(): Promise<void>;
+}
+
+export type LabStage = 'topology' | 'director' | 'faults' | 'captures' | 'traffic';
+
+export interface SessionOptions {
+  lab?: LabOptions;
+  /** Per-connection client timeout (default 1500 ms). */
+  timeoutMs?: number;
+  /** Called after each stage; throwing aborts the run (the lab is still destroyed). */
+  onStage?: (stage: LabStage, lab: Lab) => void;
+}
+
+export interface LabCaseRun {
+  id: string;
+  /** Capture files by point. */
+  captures: Record<string, string>;
+  connections: ConnectionResult[];
+  /** service.conf as written into the case directory. */
+  service: string;
+  serviceConfig: string;
+  /** Local port of the client's first connection. */
+  clientBasePort: number;
+  /** Director-specific facts (reference: frame counts; ipvs: ipvsadm outputs). */
+  facts: Record<string, unknown>;
+  durationMs: number;
+}
+
+function shQuote(a: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run several commands, each inside a lab namespace, from one shell: under an emulated CPU a
+ * spawn from node costs far more than one from sh, and a topology needs dozens of them.
+ */
+export function nsBatch(lab: Lab, commands: ReadonlyArray<readonly [Namespace, readonly string[]]>): void {
+  if (commands.length === 0) return;
+  const script = ['set -e', ...commands.map(([ns, argv]) => ['ip', 'netns', 'exec', ns.name, ...argv].map(shQuote).join(' '))].join('\n');
+  lab.exec(lab.allNamespaces[0]!, ['sh', '-c', script], { timeoutMs: 60_000 });
+}
+
+function arpSettings(scopes: readonly string[], arpIgnore: number, arpAnnounce: number): string[] {
+  return scopes.flatMap((s) => [`net.ipv4.conf.${s}.arp_ignore=${arpIgnore}`, `net.ipv4.conf.${s}.arp_announce=${arpAnnounce}`]);
+}
+
+function arpScopes(t: LabTopology): string[] {
+  return t.mode === 'tun' ? ['all', 'eth0', t.vipDev] : ['all', 'eth0'];
+}
+
+function rsLink(lab: Lab, lan: Bridge, r: RealServerPlan, ns: Namespace): void {
+  lab.link(ns, lan, { a: { addr: `${r.rip}/${LAN_PREFIX}`, mac: r.mac } });
+}
+
+function directorPoints(director: Namespace, mode: LabMode, capture: DirectorDriver['directorCapture']): CapturePoint[] {
+  const perPort: CapturePoint[] = [{ point: 'director-eth0', ns: director, iface: 'eth0' }];
+  if (twoArmed(mode)) perPort.push({ point: 'director-eth1', ns: director, iface: 'eth1' });
+  if (capture === 'per-port') return perPort;
+  return [twoArmed(mode) ? { point: 'director', ns: director, iface: 'any', sll2: true } : { point: 'director', ns: director, iface: 'eth0' }];
+}
+
+function buildTwoArmed(lab: Lab, mode: LabMode, driver: DirectorDriver): LabTopology {
+  const client = lab.addNamespace('client');
+  const director = lab.addNamespace('director');
+  const rsNs = REAL_SERVERS.map((r) => lab.addNamespace(r.name));
+  const wan = lab.addBridge('wan');
+  const lan = lab.addBridge('lan');
+  lab.link(client, wan, { a: { addr: `${ADDR.client}/${LAN_PREFIX}`, mac: MAC.client } });
+  const wanAddrs = driver.addressed ? [`${ADDR.clientGw}/${LAN_PREFIX}`, `${ADDR.natVip}/${LAN_PREFIX}`] : [];
+  lab.link(director, wan, { a: { ifname: 'eth0', addr: wanAddrs, mac: MAC.directorWan } });
+  lab.link(director, lan, { a: { ifname: 'eth1', addr: driver.addressed ? [`${ADDR.dip}/${LAN_PREFIX}`] : [], mac: MAC.directorLan } });
+  const rs = REAL_SERVERS.map((r, i) => ({ ...r, ns: rsNs[i]! }));
+  for (const r of rs) rsLink(lab, lan, r, r.ns);
+  if (driver.addressed) {
+    // The VIP is on the client's own LAN; the route carries what a client sends elsewhere (its
+    // RST to a leaked RIP). Without a kernel director nobody owns clientGw, and a route to it
+    // would only add unanswered ARP requests to the captures.
+    lab.addRoute(client, 'default', ADDR.clientGw);
+    // NAT replies are routed through a kernel director (FORWARD hook), so it must forward.
+    lab.sysctl(director, 'net.ipv4.ip_forward', 1);
+  }
+  for (const r of rs) {
+    // FullNAT replies go to the LIP: only that network is routed via the director.
+    if (mode === 'fullnat') lab.addRoute(r.ns, ADDR.lipNet, ADDR.dip);
+    else lab.addRoute(r.ns, 'default', ADDR.dip);
+  }
+  return {
+    lab,
+    mode,
+    client,
+    director,
+    router: null,
+    wan,
+    lan,
+    vip: vipOf(mode),
+    rs,
+    vipDev: '',
+    points: [
+      { point: 'client', ns: client, iface: 'eth0' },
+      ...directorPoints(director, mode, driver.directorCapture),
+      ...rs.map((r) => ({ point: r.name, ns: r.ns, iface: 'eth0' })),
+    ],
+  };
+}
+
+function buildSharedLan(lab: Lab, mode: LabMode, driver: DirectorDriver): LabTopology {
+  const client = lab.addNamespace('client');
+  const router = lab.addNamespace('router');
+  const director = lab.addNamespace('director');
+  const rsNs = REAL_SERVERS.map((r) => lab.addNamespace(r.name));
+  const lan = lab.addBridge('lan');
+  lab.link(client, router, {
+    a: { addr: `${ADDR.client}/${LAN_PREFIX}`, mac: MAC.client },
+    b: { addr: `${ADDR.clientGw}/${LAN_PREFIX}`, mac: MAC.routerWan },
+  });
+  lab.link(router, lan, { a: { addr: `${ADDR.routerLan}/${LAN_PREFIX}`, mac: MAC.routerLan } });
+  lab.link(director, lan, { a: { ifname: 'eth0', addr: driver.addressed ? [`${ADDR.dip}/${LAN_PREFIX}`, `${ADDR.drVip}/32`] : [], mac: MAC.directorWan } });
+  const rs = REAL_SERVERS.map((r, i) => ({ ...r, ns: rsNs[i]! }));
+  for (const r of rs) rsLink(lab, lan, r, r.ns);
+  lab.addRoute(client, 'default', ADDR.clientGw);
+  lab.sysctl(router, 'net.ipv4.ip_forward', 1);
+  // Like the kernel selftest: a kernel director never routes client traffic itself in DR/TUN.
+  if (driver.addressed) lab.sysctl(director, 'net.ipv4.conf.all.send_redirects', 0);
+  const cmds: Array<[Namespace, string[]]> = [];
+  for (const r of rs) {
+    cmds.push([r.ns, ['sysctl', '-q', '-w', ...arpSettings(['all', 'eth0'], 1, 2), 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.eth0.rp_filter=0']]);
+    // TUN: the VIP goes on the decapsulating device, added after waitReady (addTunnels).
+    if (mode === 'dr') cmds.push([r.ns, ['ip', 'addr', 'add', `${ADDR.drVip}/32`, 'dev', 'lo']]);
+    cmds.push([r.ns, ['ip', 'route', 'add', 'default', 'via', ADDR.routerLan]]);
+  }
+  nsBatch(lab, cmds);
+  return {
+    lab,
+    mode,
+    client,
+    director,
+    router,
+    wan: null,
+    lan,
+    vip: ADDR.drVip,
+    rs,
+    vipDev: mode === 'dr' ? 'lo' : '',
+    points: [
+      { point: 'client', ns: client, iface: 'eth0' },
+      { point: 'router', ns: router, iface: 'eth1' },
+      ...directorPoints(director, mode, driver.directorCapture),
+      ...rs.map((r) => ({ point: r.name, ns: r.ns, iface: 'eth0' })),
+    ],
+  };
+}
+
+/**
+ * The IPIP device that decapsulates the director's packets on a TUN real server: the fallback
+ * `tunl0` when the kernel creates one per namespace, else a wildcard ipip device of our own
+ * (the lab VM sets fb_tunnels_only_for_init_net so other namespaces carry no idle tunl0).
+ */
+function tunnelDevice(lab: Lab, ns: Namespace): string {
+  const links = JSON.parse(lab.ip(ns, ['-j', 'link', 'show'])) as Array<{ ifname: string }>;
+  const dev = links.some((l) => l.ifname === 'tunl0') ? 'tunl0' : 'ipip0';
+  if (dev === 'ipip0') lab.ip(ns, ['link', 'add', dev, 'type', 'ipip']);
+  lab.ip(ns, ['link', 'set', dev, 'up']);
+  return dev;
+}
+
+/**
+ * TUN real servers: the decapsulating device with the VIP, rp_filter off on it. Done after
+ * Lab.waitReady, which waits for operstate UP and a tunnel device only ever reports UNKNOWN.
+ */
+function addTunnels(t: LabTopology): void {
+  for (const { ns } of t.rs) {
+    const dev = tunnelDevice(t.lab, ns);
+    t.vipDev = dev;
+    nsBatch(t.lab, [
+      [ns, ['sysctl', '-q', '-w', ...arpSettings([dev], 1, 2), `net.ipv4.conf.${dev}.rp_filter=0`]],
+      [ns, ['ip', 'addr', 'add', `${ADDR.drVip}/32`, 'dev', dev]],
+    ]);
+  }
+}
+
+/** Build the conformant lab of a mode and start the real servers' HTTP services. */
+export async function buildTopology(lab: Lab, mode: LabMode, driver: DirectorDriver): Promise<LabTopology> {
+  const t = twoArmed(mode) ? buildTwoArmed(lab, mode, driver) : buildSharedLan(lab, mode, driver);
+  await lab.waitReady(15_000);
+  if (mode === 'tun') addTunnels(t);
+  await Promise.all(t.rs.map((r) => startHttpServer(lab, r.ns, r.name, rportOf(mode))));
+  return t;
+}
+
+/** The bypass router of fault rsN:gateway-bypass: joins both LANs of a two-armed lab. */
+async function bypassRouter(t: LabTopology): Promise<Namespace> {
+  if (t.router !== null) return t.router;
+  const { lab } = t;
+  const router = lab.addNamespace('router');
+  lab.link(router, t.wan!, { a: { addr: `${ADDR.bypassGwWan}/${LAN_PREFIX}`, mac: MAC.gwWan } });
+  lab.link(router, t.lan, { a: { addr: `${ADDR.bypassGwLan}/${LAN_PREFIX}`, mac: MAC.gwLan } });
+  lab.sysctl(router, 'net.ipv4.ip_forward', 1);
+  await lab.waitReady(15_000);
+  t.router = router;
+  return router;
+}
+
+function replyFromRipRules(rip: string): string {
+  return `table ip lvsa_fault {
+  chain prerouting {
+    type filter hook prerouting priority raw; policy accept;
+    ip daddr ${ADDR.drVip} tcp dport ${ADDR.port} notrack ip daddr set ${rip}
+  }
+}
+`;
+}
+
+/** Apply one real-server fault; returns what reverts it. */
+async function applyRsFault(t: LabTopology, f: RsFault): Promise<() => void> {
+  const { lab } = t;
+  const rs = t.rs.find((r) => r.name === f.rs)!;
+  const setArp = (ignore: number, announce: number): void => nsBatch(lab, [[rs.ns, ['sysctl', '-q', '-w', ...arpSettings(arpScopes(t), ignore, announce)]]]);
+  switch (f.kind) {
+    case 'arp_ignore=0':
+      setArp(0, 2);
+      return () => setArp(1, 2);
+    case 'arp_announce=0': {
+      setArp(1, 0);
+      // Accept a changed MAC at once, like many non-Linux routers (Linux ignores changes for
+      // locktime = 1 s after an update, which would hide the poisoning until a later resolution).
+      const key = 'net.ipv4.neigh.eth1.locktime';
+      const old = t.router !== null ? lab.readSysctl(t.router, key) : null;
+      if (t.router !== null) lab.sysctl(t.router, key, 0);
+      return () => {
+        setArp(1, 2);
+        if (t.router !== null && old !== null) lab.sysctl(t.router, key, old);
+      };
+    }
+    case 'no-vip':
+      lab.ip(rs.ns, ['addr', 'del', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+      return () => lab.ip(rs.ns, ['addr', 'add', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+    case 'reply-from-rip':
+      // Accept the VIP without binding it: the kernel then answers from the RIP.
+      lab.ip(rs.ns, ['addr', 'del', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+      lab.nft(rs.ns, replyFromRipRules(rs.rip));
+      return () => {
+        lab.exec(rs.ns, ['nft', 'delete', 'table', 'ip', 'lvsa_fault']);
+        lab.ip(rs.ns, ['addr', 'add', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+      };
+    case 'gateway-bypass': {
+      await bypassRouter(t);
+      lab.ip(rs.ns, ['route', 'replace', 'default', 'via', ADDR.bypassGwLan]);
+      return () => lab.ip(rs.ns, ['route', 'replace', 'default', 'via', ADDR.dip]);
+    }
+  }
+}
+
+/** Apply every real-server fault of a case; returns what reverts them all (in reverse order). */
+export async function applyRsFaults(t: LabTopology, faults: LabFaults): Promise<() => void> {
+  const reverts: Array<() => void> = [];
+  try {
+    for (const f of faults.rs) reverts.push(await applyRsFault(t, f));
+  } catch (e) {
+    for (const r of reverts.reverse()) r();
+    throw e;
+  }
+  return () => {
+    for (const r of reverts.reverse()) r();
+  };
+}
+
+/** Capture points of a case: the topology's, plus the bypass router once a fault added it. */
+function casePoints(t: LabTopology): CapturePoint[] {
+  const points = [...t.points];
+  if (t.router !== null && !points.some((p) => p.point === 'router')) points.push({ point: 'router', ns: t.router, iface: 'eth1' });
+  return points;
+}
+
+/**
+ * One topology for one mode, reused by several cases (building namespaces and starting the HTTP
+ * servers is the slow part under an emulated CPU). Each case gets its director configuration,
+ * its faults (reverted afterwards), flushed neighbour caches (so the ARP a fault causes happens
+ * inside its captures), its own client ports and its own captures.
+ */
+export class LabSession {
+  private casesRun = 0;
+
+  private constructor(
+    readonly driver: DirectorDriver,
+    readonly topo: LabTopology,
+    private readonly opts: SessionOptions,
+  ) {}
+
+  get lab(): Lab {
+    return this.topo.lab;
+  }
+
+  /** Build topology. Destroys the lab if that fails. */
+  static async open(driver: DirectorDriver, mode: LabMode, opts: SessionOptions = {}): Promise<LabSession> {
+    const lab = new Lab(opts.lab);
+    try {
+      const topo = await buildTopology(lab, mode, driver);
+      opts.onStage?.('topology', lab);
+      return new LabSession(driver, topo, opts);
+    } catch (e) {
+      await lab.destroy();
+      throw e;
+    }
+  }
+
+  /** configure director → apply faults → start captures → run client → stop captures. */
+  async run(c: LabCase, outDir: string): Promise<LabCaseRun> {
+    if (c.mode !== this.topo.mode) throw new Error(`case ${c.id} is ${c.mode}, session is ${this.topo.mode}`);
+    const started = Date.now();
+    const { lab, topo } = this;
+    const stage = (s: LabStage): void => this.opts.onStage?.(s, lab);
+    const dir = resolve(outDir);
+    mkdirSync(dir, { recursive: true });
+    // New local ports per case: no director or TCP state of an earlier case is ever reused.
+    const clientBasePort = ADDR.clientBasePort + 100 * this.casesRun++;
+    const director = await this.driver.configure(topo, c);
+    let revert: () => void = () => undefined;
+    let captures: Capture[] = [];
+    try {
+      stage('director');
+      revert = await applyRsFaults(topo, c.faults);
+      stage('faults');
+      nsBatch(
+        lab,
+        lab.allNamespaces.filter((ns) => ns.role !== 'wan' && ns.role !== 'lan').map((ns) => [ns, ['ip', 'neigh', 'flush', 'all']] as const),
+      );
+      const capturing = await lab.captureEveryPoint(casePoints(topo), dir);
+      captures = capturing.captures;
+      stage('captures');
+      const connections = await runHttpClient(lab, topo.client, {
+        host: topo.vip,
+        port: ADDR.port,
+        basePort: clientBasePort,
+        count: c.connections,
+        timeoutMs: this.opts.timeoutMs ?? 1500,
+        gapMs: 100,
+      });
+      stage('traffic');
+      await lab.settleAndStopCaptures(300);
+      const { serviceConfig: text, facts } = await director.finish(dir, { clientBasePort, connections: c.connections });
+      const service = join(dir, 'service.conf');
+      writeFileSync(service, text);
+      const result: LabCaseRun = {
+        id: c.id,
+        captures: capturing.files,
+        connections,
+        service,
+        serviceConfig: text,
+        clientBasePort,
+        facts,
+        durationMs: Date.now() - started,
+      };
+      writeFileSync(join(dir, 'case.json'), JSON.stringify({ case: c, ...result }, null, 2) + '\n');
+      return result;
+    } finally {
+      await Promise.all(captures.map((x) => x.stop().catch(() => undefined)));
+      if (!lab.isDestroyed) {
+        revert();
+        await director.remove();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.lab.destroy();
+  }
+}
+
+/** Verify a lab's captures: client, director (one file on `any`, else each port), each real server by RIP. */
+export async function verifyCaptures(captures: Record<string, string>, serviceText: string, profile: DirectorProfile): Promise<VerifyResult> {
+  const director = captures.director !== undefined ? [captures.director] : ['director-eth0', 'director-eth1'].map((p) => captures[p]).filter((f): f is string => f !== undefined);
+  return verify({
+    services: parseServiceConfig(serviceText, 'service.conf'),
+    profile,
+    points: [
+      { kind: 'client', files: [captures.client!] },
+      { kind: 'director', files: director },
+      ...REAL_SERVERS.map((r) => ({ kind: 'rs' as const, files: [captures[r.name]!], rsIp: r.rip })),
+    ],
+  });
+}
+
+export interface LabCaseResult extends LabCaseRun {
+  case: LabCase;
+  kind: DirectorKind;
+  prefix: string;
+  verify: VerifyResult | null;
+}
+
+export interface RunLabCaseOptions extends SessionOptions {
+  verify?: boolean;
+}
+
+/** The whole sequence for one case in a lab of its own; the lab is destroyed before this returns or throws. */
+export async function runLabCase(driver: DirectorDriver, c: LabCase, outDir: string, o: RunLabCaseOptions = {}): Promise<LabCaseResult> {
+  const session = await LabSession.open(driver, c.mode, o);
+  try {
+    const run = await session.run(c, outDir);
+    const v = o.verify === true ? await verifyCaptures(run.captures, run.serviceConfig, c.profile) : null;
+    return { ...run, case: c, kind: driver.kind, prefix: session.lab.prefix, verify: v };
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * The exit code of `lab run` (cli.md): 4 when a case could not run here, else with --verify
+ * verify's (1 on an error finding, 0 without), else 0.
+ */
+export function labExitCode(results: ReadonlyArray<{ verify: VerifyResult | null; error?: string | null }>): number {
+  if (results.some((r) => r.error !== undefined && r.error !== null)) return 4;
+  return results.some((r) => r.verify !== null && hasError(r.verify.findings)) ? 1 : 0;
+}
+
+/** Error-severity rule ids of a verify result (sorted, unique). */
+export function errorRules(r: VerifyResult): string[] {
+  return [...new Set(r.findings.filter((f) => f.severity === 'error').map((f) => f.rule))].sort();
+}
