@@ -173,6 +173,9 @@ export class TcpView {
   checksum = 0;
   /** null when not verifiable (segment cut by snaplen, or a fragment). */
   checksumOk: boolean | null = null;
+  /** The checksum is wrong and equals the pseudo-header sum alone: what TX checksum offload
+   *  leaves for the NIC to finish (capture-artifacts.md §1), not a corruption. */
+  checksumPartial = false;
   payloadOff = 0;
   /** Payload bytes present in the capture. */
   payloadLen = 0;
@@ -211,6 +214,7 @@ export class TcpView {
   reset(): void {
     this.present = false;
     this.checksumOk = null;
+    this.checksumPartial = false;
     this.optCount = 0;
     this.mss = -1;
     this.wscale = -1;
@@ -236,11 +240,14 @@ export class UdpView {
   checksum = 0;
   /** null when not verifiable; true for an IPv4 zero checksum ("none"). */
   checksumOk: boolean | null = null;
+  /** Wrong and equal to the pseudo-header sum alone: TX checksum offload (see TcpView). */
+  checksumPartial = false;
   payloadOff = 0;
   payloadLen = 0;
   reset(): void {
     this.present = false;
     this.checksumOk = null;
+    this.checksumPartial = false;
     this.payloadLen = 0;
   }
 }

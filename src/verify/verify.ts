@@ -29,6 +29,7 @@ import type { EngineContext } from './correlate/context.js';
 import type { PacketRef } from './model/record.js';
 import { AFTER_ALL, compareText } from './judge/order.js';
 import { judgeCaptures } from './judge/rules/capture.js';
+import { mergeNotes, type CaptureNotes } from './model/capture-notes.js';
 import { FindingSink } from './judge/sink.js';
 import { PhaseClock, prepare, type Prepared, type VerifyInput } from './correlate/prepare.js';
 import { schedRules } from './judge/rules/sched.js';
@@ -112,7 +113,9 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
     return { ctx: e.ctx, sink, all: inOrder, correlated, maxActive, maxHeld };
   });
 
-  const captures = judgeCaptures({ readers: facts.readers, points, warnings: facts.warnings, clocks, refIdx, ignore });
+  const notes: CaptureNotes = {};
+  for (const { sink } of judged) mergeNotes(notes, sink.notes);
+  const captures = judgeCaptures({ readers: facts.readers, points, warnings: facts.warnings, clocks, refIdx, ignore, notes });
   const findings: Finding[] = captures.findings;
   const clockOffsets: ClockOffset[] = captures.clockOffsets;
 

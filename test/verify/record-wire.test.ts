@@ -34,7 +34,7 @@ import { readFileSync } from 'node:fs';
 
 const RECORD_FIELDS = [
   'point', 'capture', 'frame', 'ts', 't', 'srcMac', 'dstMac', 'direction', 'ifIndex', 'interfaceId', 'ip', 'outer', 'tunnel',
-  'proto', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'payloadLen', 'hash', 'optSig', 'tcpOpts', 'l4ChecksumOk', 'role', 'c2s',
+  'proto', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'payloadLen', 'hash', 'optSig', 'tcpOpts', 'l4ChecksumOk', 'l4ChecksumPartial', 'mss', 'role', 'c2s',
 ];
 const IP_FIELDS = ['v', 'src', 'dst', 'ttl', 'id', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
 const OFFSETS = [0, 1.5e9, -2.25e6, 7];

@@ -39,6 +39,8 @@ const L25 = litw(',"urgent":');
 const L26 = litw(',"checksum":');
 const L27 = litw(',"checksumOk":');
 const L28 = litw(',"payloadLen":');
+/** Only when set: a TX-offload checksum (the pseudo-header sum alone). */
+const PARTIAL = litw(',"checksumPartial":true');
 const L29 = litw(',"capturedPayloadLen":');
 const L30 = litw(',"options":[');
 const L31 = litw(',"toa":{"kind":');
@@ -118,7 +120,7 @@ export function tcpText(tcp: TcpView, buf: Uint8Array): string {
   // Only ports and seq are there (an ICMP quote keeps 8 bytes of the segment).
   if (tcp.hdrLen === 0) return 'tcp seq ' + tcp.seq;
   let s = '';
-  if (tcp.checksumOk === false) s += '[bad tcp cksum ' + hex16(tcp.checksum) + '] ';
+  if (tcp.checksumOk === false) s += (tcp.checksumPartial ? '[partial tcp cksum ' : '[bad tcp cksum ') + hex16(tcp.checksum) + '] ';
   s += 'Flags [' + tcpFlagsText(tcp.flags) + '], seq ' + tcp.seq;
   if (tcp.flags & 0x010) s += ', ack ' + tcp.ack;
   s += ', win ' + tcp.window;
@@ -239,6 +241,7 @@ export function tcpJson(o: ByteSink, tcp: TcpView, buf: Uint8Array): void {
   o.uint(tcp.checksum);
   o.pos = L27(o.buf, o.pos);
   o.bool(tcp.checksumOk);
+  if (tcp.checksumPartial) o.pos = PARTIAL(o.buf, o.pos);
   o.pos = L28(o.buf, o.pos);
   o.uint(tcp.payloadWireLen);
   o.pos = L29(o.buf, o.pos);

@@ -9,10 +9,12 @@ const L1 = litw(',"dport":');
 const L2 = litw(',"len":');
 const L3 = litw(',"checksum":');
 const L4 = litw(',"checksumOk":');
+/** Only when set: a TX-offload checksum (the pseudo-header sum alone). */
+const PARTIAL = litw(',"checksumPartial":true');
 const L5 = litw(',"payloadLen":');
 
 export function udpText(udp: UdpView): string {
-  const bad = udp.checksumOk === false ? '[bad udp cksum ' + hex16(udp.checksum) + '] ' : '';
+  const bad = udp.checksumOk === false ? (udp.checksumPartial ? '[partial udp cksum ' : '[bad udp cksum ') + hex16(udp.checksum) + '] ' : '';
   // Payload length from the UDP header, as tcpdump prints it.
   return bad + 'UDP, length ' + Math.max(0, udp.length - 8);
 }
@@ -28,6 +30,7 @@ export function udpJson(o: ByteSink, udp: UdpView): void {
   o.uint(udp.checksum);
   o.pos = L4(o.buf, o.pos);
   o.bool(udp.checksumOk);
+  if (udp.checksumPartial) o.pos = PARTIAL(o.buf, o.pos);
   o.pos = L5(o.buf, o.pos);
   o.uint(udp.payloadLen);
   o.byte(125);

@@ -1,5 +1,5 @@
 /** TCP (RFC 9293): base header, options (tcp-options.ts), checksum with the pseudo-header. */
-import { internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../checksum.js';
+import { fold16, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../checksum.js';
 import { IpProto, TcpFlag, type NetLayers } from '../packet.js';
 import { M_FRAGMENT, type DecodeCtx } from './context.js';
 import { decodeTcpOptions } from './tcp-options.js';
@@ -93,5 +93,8 @@ export function decodeTcp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
     } else {
       t.checksumOk = internetChecksum(buf, off, segWire, ps) === 0;
     }
+    // Only a wrong checksum pays for this test: a sender with TX offload stores the folded
+    // pseudo-header sum and lets the NIC add the rest (__tcp_v4_send_check, tcp_v6_send_check).
+    if (!t.checksumOk) t.checksumPartial = t.checksum === fold16(ps);
   }
 }

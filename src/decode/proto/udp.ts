@@ -1,5 +1,5 @@
 /** UDP (RFC 768); GUE is opened on the configured destination ports. */
-import { internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../checksum.js';
+import { fold16, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../checksum.js';
 import { IpProto, type NetLayers } from '../packet.js';
 import { M_FRAGMENT, M_TUNNEL, type DecodeCtx } from './context.js';
 import { decodeGue } from './tunnel.js';
@@ -54,6 +54,8 @@ export function decodeUdp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
         ? pseudoHeaderSum4(buf, L.ip.srcOff, L.ip.dstOff, IpProto.UDP, len)
         : pseudoHeaderSum6(buf, L.ip.srcOff, ctx.v6PseudoDstOff, IpProto.UDP, len);
       u.checksumOk = internetChecksum(buf, off, len, ps) === 0;
+      // TX checksum offload (udp4_hwcsum, udp6_hwcsum): the folded pseudo-header sum alone.
+      if (!u.checksumOk) u.checksumPartial = u.checksum === fold16(ps);
     }
   }
   if ((mode & M_TUNNEL) !== 0 && ctx.guePort[u.dport] === 1) decodeGue(ctx, u.payloadOff, dEnd, mode);

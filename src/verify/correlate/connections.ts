@@ -16,7 +16,7 @@ import type { EngineContext } from './context.js';
 import type { LoadedPoint } from '../read/points.js';
 import { numericKey, refOf, type RecordPool } from '../read/record.js';
 import type { PacketRecord, Role } from '../model/record.js';
-import { emptyKeepingStorage, FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, newTrace, type TraceGrouping } from './traces.js';
+import { emptyKeepingStorage, FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, joinSegments, newTrace, type TraceGrouping } from './traces.js';
 import { LiveConnections } from './live.js';
 import type { Connection, Trace } from '../model/connection.js';
 
@@ -352,7 +352,7 @@ export class ConnectionTracker {
     // The ISN each point saw last for this endpoint (a point may miss a SYN the others saw).
     if (fromClient && proto === 'tcp' && isSyn(r)) end.isn[r.point] = r.seq;
     const seen = end.isn[r.point]!;
-    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : Number.isNaN(seen) ? null : seen;
+    const isn = proto === 'udp' ? this.udpGeneration(cip, cport, r.t) : tcpIsn(end, seen, r, fromClient);
     const gens = end.conns;
     let c: Connection | undefined;
     // Newest first: a port reused by the client has its current connection at the end.
@@ -422,6 +422,7 @@ export class ConnectionTracker {
     const spare = this.pool ? this.spare : null;
     if (spare) groupTraces(c, this.ctx.windowNs, natGrouping, spare.traceList(), spare.makeTrace);
     else groupTraces(c, this.ctx.windowNs, natGrouping);
+    if (this.ctx.service.protocol === 'tcp') joinSegments(c, this.ctx.windowNs);
     if (this.ctx.service.protocol === 'udp') udpSchedulingEvidence(c);
     findBackend(this.ctx, c);
     this.onFinal(c);
@@ -457,6 +458,8 @@ class SpareParts {
     t.c2s = c2s;
     t.key = key;
     t.t0 = t0;
+    t.segmented = false;
+    t.pieces = null;
     return t;
   };
 
@@ -525,6 +528,32 @@ export function newConnection(client: string, cport: number, isn: number | null)
  *  with its own IP ID (a retransmission is another packet with the same key). UDP datagrams
  *  have no seq (0), so the key is only direction and length: one with another IP ID fits a
  *  trace only when the payloads agree (hash −1 = not captured whole, cannot tell). */
+/** True when record `r` belongs to the sequence space that starts at `isn` (NAT, DR and TUN
+ *  never shift sequence numbers): its seq (client → server) or its ACK (the other way) lies in
+ *  the half of the space after the ISN. A segment without ACK fits any. */
+function inSpace(isn: number, r: PacketRecord, fromClient: boolean): boolean {
+  if (fromClient) return ((r.seq - isn) >>> 0) < 0x80000000;
+  if ((r.flags & TcpFlag.ACK) === 0) return true;
+  return ((r.ack - isn - 1) >>> 0) < 0x80000000;
+}
+
+/**
+ * The ISN of the connection a TCP record belongs to: the one its own point saw last in a SYN,
+ * when the record fits its sequence space. A point can miss the SYN the others saw (its
+ * capture started later, or dropped that frame) or hold a stale one (the client reused its
+ * port): then the newest connection of the endpoint whose sequence space fits, so that the
+ * point's copies join the copies the other points saw instead of a connection of their own.
+ */
+function tcpIsn(end: ClientPort, seen: number, r: PacketRecord, fromClient: boolean): number | null {
+  if (!Number.isNaN(seen) && inSpace(seen, r, fromClient)) return seen;
+  const gens = end.conns;
+  for (let i = gens.length - 1; i >= 0; i--) {
+    const isn = gens[i]!.isn;
+    if (isn !== null && isn !== seen && inSpace(isn, r, fromClient)) return isn;
+  }
+  return Number.isNaN(seen) ? null : seen;
+}
+
 const natGrouping: TraceGrouping = {
   key: (r) => numericKey(r.c2s ? 1 : 0, r.seq, r.ack, r.flags, r.payloadLen, 0),
   fit: (t, r) => {

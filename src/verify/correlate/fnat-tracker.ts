@@ -23,7 +23,7 @@
 import { isSyn, isSynAck } from '../../decode/proto/tcp.js';
 import { IDLE_STEP_WINDOWS, newConnection } from './connections.js';
 import type { Connection } from '../model/connection.js';
-import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, type TraceGrouping } from './traces.js';
+import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, joinSegments, type TraceGrouping } from './traces.js';
 import type { EngineContext } from './context.js';
 import { numericKey, refOf } from '../read/record.js';
 import type { PacketRecord, PacketRef, Role } from '../model/record.js';
@@ -300,6 +300,8 @@ export class FnatTracker {
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
     // IP IDs tell packets apart only when the director keeps them (the SYN link proved it).
     groupTraces(c, this.ctx.windowNs, fnatGrouping(leg?.linkedBy === 'syn'));
+    // Client data is in two sequence spaces (the delta): byte ranges are measured per leg.
+    joinSegments(c, this.ctx.windowNs, legOf);
     if (leg) {
       c.backend = leg.rip;
       c.backendFrom = c.records.some((r) => r.role === 'De' && r.c2s) ? 'director' : 'rs';

@@ -42,7 +42,7 @@ const SCAN_MAX = 64;
 /** A new trace: fresh, unless the tracker lends it one it reuses (connections.ts). */
 export type TraceMaker = (c2s: boolean, key: number, t0: number) => Trace;
 
-export const newTrace: TraceMaker = (c2s, key, t0) => ({ c2s, key, list: [], path: null, pathStore: null, t0 });
+export const newTrace: TraceMaker = (c2s, key, t0) => ({ c2s, key, list: [], path: null, pathStore: null, t0, segmented: false, pieces: null });
 
 /** Empties an array and keeps its storage for the next pushes (reused traces and their arrays):
  *  V8 frees the storage of an array whose length is set to 0, and pops only shorten it, so
@@ -98,5 +98,192 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, i
       if (c.synT === null || (r.role === 'Di' && c.synAtDirector === null)) c.synT = r.t;
       if (r.role === 'Di' && c.synAtDirector === null) c.synAtDirector = refOf(r);
     }
+  }
+}
+
+/** A TCP data trace's first copy (its representative), or null for one that carries no data
+ *  or is an IP fragment. */
+function dataCopy(t: Trace, c2s: boolean): PacketRecord | null {
+  const r = t.list[0];
+  if (r === undefined || t.c2s !== c2s || r.proto !== 'tcp' || r.payloadLen === 0) return null;
+  // A first IP fragment overlaps the datagram the director reassembled and forwarded; the flow
+  // rules know that pair (flow.ts refusedAsSpecified), it is not a segmentation offload.
+  for (const x of t.list) if (x.ip.mf) return null;
+  return r;
+}
+
+/**
+ * Whether some data trace of one direction overlaps an earlier one: the only way copies of the
+ * same bytes can have been cut differently (or retransmitted). One pass, no allocation: the
+ * common connection, whose segments follow each other, costs a comparison per trace.
+ */
+function overlapsEarlier(c: Connection, c2s: boolean): boolean {
+  let base = 0;
+  let maxEnd = -1;
+  for (const t of c.traces) {
+    const r = dataCopy(t, c2s);
+    if (r === null) continue;
+    if (maxEnd < 0) base = r.seq;
+    const start = (r.seq - base) >>> 0;
+    if (start < maxEnd) return true;
+    if (start + r.payloadLen > maxEnd) maxEnd = start + r.payloadLen;
+  }
+  return false;
+}
+
+/** One byte range of a data copy, relative to the direction's first sequence number. */
+interface Span {
+  slot: string;
+  start: number;
+  end: number;
+}
+
+/** A group of traces being joined: the byte ranges its copies hold, per slot. */
+class JoinGroup {
+  readonly members: Trace[] = [];
+  readonly spans: Span[] = [];
+
+  /** True when `other` holds no range that overlaps one of ours at the same slot: the two are
+   *  pieces of one packet's bytes, not a packet and its retransmission. */
+  fits(other: JoinGroup): boolean {
+    for (const a of this.spans) {
+      for (const b of other.spans) if (a.slot === b.slot && a.start < b.end && b.start < a.end) return false;
+    }
+    return true;
+  }
+
+  absorb(other: JoinGroup): void {
+    this.members.push(...other.members);
+    this.spans.push(...other.spans);
+  }
+}
+
+const slotOf = (r: PacketRecord): string => `${r.point}|${r.role}`;
+
+/**
+ * Joins the traces that hold the same bytes cut differently at different points
+ * (capture-artifacts.md §2): a sender with TSO/GSO is captured before the NIC cuts its 64 KB
+ * super-segment into MSS-size segments, a receiver with GRO after it merged them, and a director
+ * may do either. Grouped by exact (seq, length), such copies fall into different traces, each
+ * missing the points where the bytes were cut otherwise, and the flow rules would call them
+ * lost. Traces of one direction whose byte ranges overlap and lie within the window of each
+ * other are joined, the closest in time first, as long as no slot would then hold the same
+ * bytes twice: a retransmission repeats bytes at the slots its original passed, so it stays
+ * apart, and segments join the copy they were cut from or merged into rather than an earlier
+ * transmission of the same bytes. A joined trace's list holds, per slot, the copy that starts
+ * the range (it has the super-segment's sequence number and IP ID: GSO gives the first segment
+ * the super-segment's ID, GRO keeps the first segment's header), the other copies in `pieces`.
+ */
+export function joinSegments(c: Connection, windowNs: number, leg?: SeqLeg): void {
+  if (c.traces.length < 2) return;
+  for (const c2s of [true, false]) {
+    // With legs in two sequence spaces a trace's first copy says nothing about the others':
+    // every direction with data is joined the long way.
+    if (leg !== undefined || overlapsEarlier(c, c2s)) joinDirection(c, c2s, windowNs, leg);
+  }
+}
+
+/**
+ * Which sequence space a copy is in, for a method that shifts one (FullNAT: the client leg and
+ * the real-server leg of client data differ by the connection's delta). Byte ranges are then
+ * measured from each leg's own first sequence number: its SYN's, else its first data copy's.
+ */
+export type SeqLeg = (r: PacketRecord) => 'client' | 'rs';
+
+/** Where each leg's byte stream starts, in direction `c2s`. */
+function legBases(c: Connection, c2s: boolean, data: readonly Trace[], leg: SeqLeg | undefined): (r: PacketRecord) => number {
+  const of = leg ?? ((): 'client' => 'client');
+  const base = new Map<string, number>();
+  for (const t of c.traces) {
+    if (t.c2s !== c2s || t.list[0] === undefined || (t.list[0].flags & 0x02) === 0) continue;
+    for (const r of t.list) if (!base.has(of(r))) base.set(of(r), (r.seq + 1) >>> 0);
+  }
+  const first = new Map<string, PacketRecord>();
+  for (const t of data) {
+    for (const r of t.list) {
+      const f = first.get(of(r));
+      if (f === undefined || r.t < f.t) first.set(of(r), r);
+    }
+  }
+  for (const [l, r] of first) if (!base.has(l)) base.set(l, r.seq);
+  return (r) => (r.seq - base.get(of(r))!) >>> 0;
+}
+
+function joinDirection(c: Connection, c2s: boolean, windowNs: number, leg?: SeqLeg): void {
+  const data = c.traces.filter((t) => dataCopy(t, c2s) !== null);
+  if (data.length < 2) return;
+  const rel = legBases(c, c2s, data, leg);
+  const start = (t: Trace): number => rel(t.list[0]!);
+  const end = (t: Trace): number => start(t) + t.list[0]!.payloadLen;
+  data.sort((a, b) => start(a) - start(b) || a.t0 - b.t0);
+  const groups = data.map((t) => {
+    const g = new JoinGroup();
+    g.members.push(t);
+    for (const r of t.list) g.spans.push({ slot: slotOf(r), start: rel(r), end: rel(r) + r.payloadLen });
+    return g;
+  });
+  // Candidate pairs: overlapping byte ranges within the window, closest in time first.
+  const pairs: [number, number, number][] = [];
+  for (let i = 0; i < data.length; i++) {
+    const e = end(data[i]!);
+    for (let j = i + 1; j < data.length && start(data[j]!) < e; j++) {
+      const dt = Math.abs(data[i]!.t0 - data[j]!.t0);
+      if (dt <= windowNs) pairs.push([dt, i, j]);
+    }
+  }
+  if (pairs.length === 0) return;
+  pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  const owner = groups.map((_, i) => i);
+  const root = (i: number): number => {
+    let x = i;
+    while (owner[x] !== x) x = owner[x] = owner[owner[x]!]!;
+    return x;
+  };
+  let joined = false;
+  for (const [, i, j] of pairs) {
+    const ra = root(i);
+    const rb = root(j);
+    if (ra === rb || !groups[ra]!.fits(groups[rb]!)) continue;
+    const [keep, gone] = ra < rb ? [ra, rb] : [rb, ra];
+    groups[keep]!.absorb(groups[gone]!);
+    owner[gone] = keep;
+    joined = true;
+  }
+  if (!joined) return;
+  const gone = new Set<Trace>();
+  groups.forEach((g, i) => {
+    if (owner[i] !== i || g.members.length < 2) return;
+    const bySlot = new Map<string, PacketRecord[]>();
+    for (const m of g.members) {
+      for (const r of m.list) {
+        const slot = slotOf(r);
+        const l = bySlot.get(slot);
+        if (l) l.push(r);
+        else bySlot.set(slot, [r]);
+      }
+    }
+    const list: PacketRecord[] = [];
+    const pieces: PacketRecord[] = [];
+    for (const copies of bySlot.values()) {
+      copies.sort((a, b) => rel(a) - rel(b) || a.t - b.t);
+      list.push(copies[0]!);
+      for (let k = 1; k < copies.length; k++) pieces.push(copies[k]!);
+    }
+    list.sort((a, b) => a.t - b.t);
+    // The earliest member (in the connection's order) takes the group's place.
+    const members = g.members;
+    const keep = members.reduce((a, b) => (c.traces.indexOf(a) <= c.traces.indexOf(b) ? a : b));
+    keep.list.length = 0;
+    keep.list.push(...list);
+    keep.pieces = pieces;
+    keep.segmented = true;
+    keep.path = null;
+    keep.t0 = Math.min(...members.map((m) => m.t0));
+    for (const m of members) if (m !== keep) gone.add(m);
+  });
+  if (gone.size > 0) {
+    const kept = c.traces.filter((t) => !gone.has(t));
+    c.traces.length = 0;
+    c.traces.push(...kept);
   }
 }

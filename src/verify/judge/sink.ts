@@ -10,6 +10,7 @@ import type { Connection } from '../model/connection.js';
 import type { EngineContext } from '../correlate/context.js';
 import type { PacketRef, Role } from '../model/record.js';
 import { AFTER_ALL, compareJudge, type JudgeKey } from './order.js';
+import { addNote, mergeNotes, type CaptureNotes, type NoteKind } from '../model/capture-notes.js';
 
 const MAX_EVIDENCE = 24;
 /** Findings listed one by one per rule before the rest are folded into a summary. */
@@ -70,6 +71,7 @@ export interface SinkState {
   pendings: Pending[];
   facts: [string, string[]][];
   deferred: Deferred[];
+  notes: CaptureNotes;
 }
 
 export class FindingSink {
@@ -83,6 +85,9 @@ export class FindingSink {
   private seq = 0;
   private readonly facts = new Map<string, Set<string>>();
   private deferred: Deferred[] = [];
+  /** What the rules learnt about the captures (offloads, gaps, snaplen): the capture rules
+   *  report it per point (judge/rules/capture.ts). */
+  readonly notes: CaptureNotes = {};
 
   constructor(
     private readonly ctx: EngineContext,
@@ -106,6 +111,12 @@ export class FindingSink {
     const c = this.counts.get(rule);
     if (c !== undefined) c.n += n;
     else this.counts.set(rule, { n });
+  }
+
+  /** Notes one packet that shows a capture artifact (not a fault of the deployment), at its own
+   *  point or, for a gap, at the point that missed it (`r` is then the copy that proves it). */
+  captureNote(kind: NoteKind, r: PacketRef, size = 0, point = r.point): void {
+    addNote(this.notes, kind, r, size, point);
   }
 
   /** How many times `rule` was evaluated. */
@@ -210,6 +221,7 @@ export class FindingSink {
       pendings: this.order,
       facts: [...this.facts].map(([fact, values]) => [fact, [...values]]),
       deferred: this.deferred,
+      notes: this.notes,
     };
   }
 
@@ -222,6 +234,7 @@ export class FindingSink {
     for (const [rule, n] of state.counts) this.check(rule, n);
     for (const [fact, values] of state.facts) for (const v of values) this.note(fact, v);
     this.deferred.push(...state.deferred);
+    mergeNotes(this.notes, state.notes);
     for (const p of state.pendings) {
       const mine = p.shared === null ? undefined : this.pending.get(p.shared);
       if (mine) {

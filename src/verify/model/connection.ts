@@ -16,6 +16,12 @@ export interface Trace {
   path: PacketRecord[] | null;
   pathStore: PacketRecord[] | null;
   t0: number;
+  /** The copies carry the same bytes cut differently: a TSO/GSO super-segment at one point and
+   *  the segments it was cut into at another, or segments GRO merged (correlate/traces.ts
+   *  joinSegments). `list` then holds one copy per slot, the one that starts the byte range
+   *  (same sequence number and IP ID at every point), and `pieces` the slots' other copies. */
+  segmented: boolean;
+  pieces: PacketRecord[] | null;
 }
 
 export interface Connection {

@@ -56,6 +56,12 @@ export interface PacketRecord {
    *  (judge/fnat-options.ts). Only segments that carry options pay for the copy. */
   tcpOpts: Uint8Array | null;
   l4ChecksumOk: boolean | null;
+  /** The L4 checksum is the pseudo-header sum alone: TX checksum offload on the sending host
+   *  (or IPVS rewriting such a packet), finished by a NIC after the capture tap. */
+  l4ChecksumPartial: boolean;
+  /** The MSS option of a SYN or SYN-ACK (0 when absent): the largest segment the sender of the
+   *  SYN accepts, by which a larger one is known to be a GSO/TSO or GRO super-segment. */
+  mss: number;
   /** Filled by classification. */
   role: Role | null;
   /** true: client → server direction. */

@@ -37,7 +37,7 @@ export const STRIDE = 30;
 const POINT = 2;
 const CAPTURE = 3;
 /** Bits: HAS_OUTER, UDP; the direction (from DIR_SHIFT) and the L4 checksum verdict (from
- *  L4_SHIFT), two bits each. */
+ *  L4_SHIFT), two bits each; L4_PARTIAL; the MSS option in the high 16 bits. */
 const META = 4;
 const FRAME = 5;
 const SRC_MAC = 6;
@@ -64,6 +64,8 @@ const HAS_OUTER = 2;
 const UDP = 4;
 const DIR_SHIFT = 3;
 const L4_SHIFT = 5;
+const L4_PARTIAL = 1 << 7;
+const MSS_SHIFT = 16;
 
 /** An IP header's slots: IP_HEAD packs IPv6 (bit 0), DF, MF, the checksum verdict (bits 3–4),
  *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). */
@@ -209,7 +211,7 @@ export function packRecord(r: PacketRecord, e: Entries, n: number, strings: Wire
   e.f64[o >> 1] = r.ts;
   i32[o + POINT] = r.point;
   i32[o + CAPTURE] = captureId;
-  i32[o + META] = (outer !== null ? HAS_OUTER : 0) | (r.proto === 'udp' ? UDP : 0) | (directionCode(r.direction) << DIR_SHIFT) | (tri(r.l4ChecksumOk) << L4_SHIFT);
+  i32[o + META] = (outer !== null ? HAS_OUTER : 0) | (r.proto === 'udp' ? UDP : 0) | (directionCode(r.direction) << DIR_SHIFT) | (tri(r.l4ChecksumOk) << L4_SHIFT) | (r.l4ChecksumPartial ? L4_PARTIAL : 0) | (r.mss << MSS_SHIFT);
   i32[o + FRAME] = r.frame;
   i32[o + SRC_MAC] = strings.at(FIELD_SRC_MAC, r.srcMac);
   i32[o + DST_MAC] = strings.at(FIELD_DST_MAC, r.dstMac);
@@ -471,6 +473,8 @@ export function readEntry(
   const at = i32[o + OPTS_AT]!;
   r.tcpOpts = at < 0 ? null : opts!.slice(at, at + i32[o + OPTS_LEN]!);
   r.l4ChecksumOk = untri((meta >>> L4_SHIFT) & 3);
+  r.l4ChecksumPartial = (meta & L4_PARTIAL) !== 0;
+  r.mss = meta >>> MSS_SHIFT;
   r.role = null;
   r.c2s = true;
   return r;

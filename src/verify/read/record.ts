@@ -23,7 +23,7 @@ export function blankRecord(): PacketRecord {
   return {
     point: 0, capture: '', frame: 0, ts: 0, t: 0, srcMac: null, dstMac: null, direction: null, ifIndex: -1, interfaceId: 0,
     ip: blankIp(), outer: null, tunnel: null, proto: 'tcp', sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, window: 0,
-    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, role: null, c2s: true,
+    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, l4ChecksumPartial: false, mss: 0, role: null, c2s: true,
   };
 }
 
@@ -222,6 +222,8 @@ export function extractRecord(p: Packet, point: number, withOptions = true, into
   r.optSig = isTcp ? optionsHash(p, l) : 0;
   r.tcpOpts = isTcp && withOptions ? optionBytes(p, l) : null;
   r.l4ChecksumOk = isTcp ? tcp.checksumOk : udp.checksumOk;
+  r.l4ChecksumPartial = isTcp ? tcp.checksumPartial : udp.checksumPartial;
+  r.mss = isTcp && tcp.mss > 0 ? tcp.mss : 0;
   r.role = null;
   r.c2s = true;
   return r;

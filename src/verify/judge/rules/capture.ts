@@ -10,10 +10,11 @@
 import type { CaptureWarning } from '../../../decode/capture/index.js';
 import type { Finding } from '../../model/findings.js';
 import type { ClockOffset } from '../../model/result.js';
-import type { RuleId } from '../../model/catalog.js';
+import { ruleSpec, type RuleId } from '../../model/catalog.js';
 import type { ClockEstimate } from '../../correlate/clock.js';
 import type { LoadedPoint, ReaderSummary } from '../../read/points.js';
 import { needsOf, type RuleNeeds } from './common.js';
+import type { CaptureNotes, NoteKind, PointNote } from '../../model/capture-notes.js';
 
 /** What the capture rules read: the main share's readers and warnings, and pass 1's clocks. */
 export interface CaptureFacts {
@@ -25,6 +26,8 @@ export interface CaptureFacts {
   refIdx: number;
   /** Rule ids the user asked to leave out (--ignore). */
   ignore: ReadonlySet<string>;
+  /** What judging the connections noted about the captures (every service's, merged). */
+  notes: CaptureNotes;
 }
 
 export interface CaptureJudgement {
@@ -111,11 +114,59 @@ function clockOffset({ facts, out }: CaptureView, i: number): void {
   });
 }
 
+/** A capture rule reported from the connection judges' notes: one finding per point. */
+function fromNotes(rule: RuleId, kind: NoteKind, say: (point: string, n: PointNote) => { message: string; hint: string }): CaptureSteps {
+  return {
+    point({ facts, out }, i) {
+      const n = facts.notes[kind]?.[i];
+      if (n === undefined || n.count === 0 || facts.ignore.has(rule)) return;
+      const name = facts.points[i]!.name;
+      out.findings.push({
+        rule,
+        severity: ruleSpec(rule).severity,
+        ...say(name, n),
+        evidence: n.evidence.map((e) => ({ capture: e.capture, frame: e.frame, point: facts.points[e.point]!.name })),
+      });
+    },
+  };
+}
+
+const frames = (n: PointNote): string => n.evidence.map((e) => e.frame).join(', ');
+const files = (n: PointNote): string => n.evidence.map((e) => `${e.capture.replace(/^.*\//, '')}#${e.frame}`).join(', ');
+
+/** capture.checksum-offload: TCP/UDP checksums left partial by TX offload (capture-artifacts.md §1). */
+const checksumOffload = fromNotes('capture.checksum-offload', 'partial-checksum', (point, n) => ({
+  message: `${point}: ${n.count} packet(s) carry the partial pseudo-header checksum that TX checksum offload leaves for the NIC (first frames ${frames(n)}); their checksums are judged where they are final`,
+  hint: 'nothing to fix: the capture tap sees packets before the NIC finishes the checksum (ethtool -K IFACE tx off shows final ones)',
+}));
+
+/** capture.segmentation-offload: super-segments at a point (capture-artifacts.md §2). */
+const segmentationOffload = fromNotes('capture.segmentation-offload', 'super-segment', (point, n) => ({
+  message: `${point}: ${n.count} packet(s) larger than one segment on the wire, the largest ${n.largest} bytes (first frames ${frames(n)}): TSO/GSO before segmentation or GRO after merging; paired with the other points by sequence range, their size and checksum not judged`,
+  hint: 'nothing to fix: ethtool -K IFACE tso off gso off gro off makes the capture show wire-size segments',
+}));
+
+/** capture.gaps: packets a capture missed while the flow shows they were delivered (§3). */
+const gaps = fromNotes('capture.gaps', 'gap', (point, n) => ({
+  message: `${point}: the capture missed ${n.count} packet(s) that the flow shows were delivered (their bytes were acknowledged, or later packets of the connection passed); no flow finding is made from their absence (seen elsewhere as ${files(n)})`,
+  hint: 'tcpdump reports "packets dropped by kernel" when its buffer overflows: capture with a larger buffer (-B 32768), a filter, or -s 128',
+}));
+
+/** capture.snaplen: packets whose bytes past the snap length a rule needed (§3). */
+const snaplenCut = fromNotes('capture.snaplen', 'snaplen', (point, n) => ({
+  message: `${point}: ${n.count} packet(s) cut by the snap length before the end of their payload (first frames ${frames(n)}): payload comparison and L4 checksum not evaluated for them`,
+  hint: 'capture with a larger snap length (tcpdump -s 0) to have them judged',
+}));
+
 /** The capture rules by id, in report order. */
 export const CAPTURE_RULES = {
   'capture.truncated-file': truncatedFile,
   'capture.malformed': { reader: malformed },
   'capture.clock-offset': { point: clockOffset },
+  'capture.checksum-offload': checksumOffload,
+  'capture.segmentation-offload': segmentationOffload,
+  'capture.gaps': gaps,
+  'capture.snaplen': snaplenCut,
 } as const satisfies { readonly [K in RuleId]?: CaptureSteps };
 
 /** A capture rule as registered: its id, its points (the catalog's: none) and its steps. */

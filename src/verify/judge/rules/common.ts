@@ -210,18 +210,17 @@ export function pathOrder(t: Trace): readonly PacketRecord[] {
 
 /**
  * True when corrected time `t` lies inside what point `idx` captured (its clock corrected), so
- * that "no copy there" is evidence. Start: captures are started by hand at different times, so
- * a packet before a capture's first frame (within the clock estimate's fuzz: four times its
- * spread) proves nothing. End: a classic pcap does not record when tcpdump stopped; a capture is
- * taken to run one window past its last frame (a director that sees nothing more while a real
- * server keeps receiving VIP traffic is the bypass symptom, not a stopped capture).
+ * that "no copy there" is evidence. Captures are started and stopped by hand at different times
+ * (capture-artifacts.md §3), and a classic pcap does not record when tcpdump stopped: a point's
+ * span is from its first to its last frame. At the start, a packet within the clock estimate's
+ * fuzz (four times its spread) of the first frame proves nothing either.
  */
 export function insideCapture(ctx: EngineContext, idx: number, t: number): boolean {
   const p = ctx.points[idx];
   if (!p) return false;
   const off = ctx.clocks[idx]?.offsetNs ?? 0;
   const fuzz = Math.min(4 * (ctx.clocks[idx]?.spreadNs ?? 0), ctx.windowNs / 10);
-  return t >= p.firstTs - off + fuzz && t <= p.lastTs - off + ctx.windowNs;
+  return t >= p.firstTs - off + fuzz && t <= p.lastTs - off;
 }
 
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);

@@ -38,8 +38,9 @@ function silentRs(ctx: EngineContext, c: Connection, sink: FindingSink): void {
   }
   if (syns.length === 0) return;
   const last = syns[syns.length - 1]!;
-  // The RS capture must still run a window after the last SYN for "sent nothing" to be evidence.
-  if (!insideCapture(ctx, rsIdx, last.t + ctx.windowNs)) return;
+  // The RS capture must have been running when the last SYN came for "sent nothing" to be
+  // evidence (a silent real server's capture ends with the SYNs it did not answer).
+  if (!insideCapture(ctx, rsIdx, last.t)) return;
   // One SYN could be one lost packet, unless the RS answers other connections of the run (any
   // of them, judged before or after this one: decided when all are judged).
   sink.addIfFact(

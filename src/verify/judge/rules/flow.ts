@@ -106,12 +106,24 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
   );
 }
 
-/** flow.bypassed-director: a packet to the VIP reached a real server and not the director. */
+/**
+ * flow.bypassed-director: a packet to the VIP reached a real server and not the director. The
+ * real server's copy says where it came from: sent by a director MAC, it passed the director
+ * and the director's capture missed it (a gap, not a fault); sent by another MAC, it bypassed
+ * the director whatever the director's capture covers; with no MAC (a cooked capture), only
+ * the director's capture running at the time is evidence.
+ */
 function bypassedDirector(v: FlowView, sink: FindingSink): void {
   const { ctx, c, t, C, Di, De, R } = v;
   if (!t.c2s || !R || !ctx.points[ctx.directorIdx]) return;
   sink.check('flow.bypassed-director');
-  if (Di || De || R.ip.dst !== ctx.service.vip || R.outer || !insideCapture(ctx, ctx.directorIdx, R.t)) return;
+  if (Di || De || R.ip.dst !== ctx.service.vip || R.outer) return;
+  const inside = insideCapture(ctx, ctx.directorIdx, R.t);
+  if (R.srcMac !== null && ctx.directorMacs.has(R.srcMac)) {
+    if (inside) sink.captureNote('gap', R, 0, ctx.directorIdx);
+    return;
+  }
+  if (R.srcMac === null && !inside) return;
   sink.add(
     'flow.bypassed-director',
     c,

@@ -48,9 +48,16 @@ export interface LegCopies {
 }
 
 export function legCopies(t: Trace): LegCopies {
-  return t.c2s
-    ? { client: copyAt(t, 'Di') ?? copyAt(t, 'C'), rs: copyAt(t, 'De') ?? copyAt(t, 'R') }
-    : { client: copyAt(t, 'De') ?? copyAt(t, 'C'), rs: copyAt(t, 'Di') ?? copyAt(t, 'R') };
+  const [cd, rd] = t.c2s ? (['Di', 'De'] as const) : (['De', 'Di'] as const);
+  const client = copyAt(t, cd) ?? copyAt(t, 'C');
+  const rs = copyAt(t, rd) ?? copyAt(t, 'R');
+  if (!t.segmented || !client || !rs || client.payloadLen === rs.payloadLen) return { client, rs };
+  // Cut differently at different points (segmentation offload): compare the copies of each leg
+  // that hold the same bytes, where there are such.
+  for (const a of [client, copyAt(t, 'C')]) {
+    for (const b of [rs, copyAt(t, 'R')]) if (a && b && a.payloadLen === b.payloadLen) return { client: a, rs: b };
+  }
+  return { client, rs };
 }
 
 const isPureSyn = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === SYN;
@@ -138,13 +145,9 @@ export class FnatView extends TraceView {
 
   override at(t: Trace): void {
     super.at(t);
-    if (t.c2s) {
-      this.client = this.Di ?? this.C;
-      this.rs = this.De ?? this.R;
-    } else {
-      this.client = this.De ?? this.C;
-      this.rs = this.Di ?? this.R;
-    }
+    const { client, rs } = legCopies(t);
+    this.client = client;
+    this.rs = rs;
   }
 }
 

@@ -1,0 +1,198 @@
+/**
+ * Metamorphic tests: a capture transformed the way production captures differ from pristine
+ * ones (test/helpers/capture-transform.ts, after ../shared/spec/capture-artifacts.md) keeps its
+ * verdict. Over every committed capture set (synthetic faults, real-kernel lab captures,
+ * reference-director replays, FullNAT sets), one capture at a time is:
+ *  - missing random frames (tcpdump's "packets dropped by kernel"),
+ *  - started late or stopped early,
+ *  - cut to a snaplen of 96,
+ *  - written by a host with TX checksum offload (the partial pseudo-header sum in every TCP/UDP
+ *    checksum),
+ *  - taken where GRO merges consecutive segments, or where TSO/GSO segments appear cut.
+ * A clean set must stay free of error findings under every transformation. A faulty set must
+ * keep its fault's rule wherever the evidence survives: when some finding of that rule has all its
+ * evidence frames outside what the transformation touched.
+ */
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseServiceConfig } from '../../src/verify/service/index.js';
+import { verify, type VerifyInput } from '../../src/verify/verify.js';
+import type { VerifyResult } from '../../src/verify/model/result.js';
+import { captureSets } from '../helpers/capture-sets.js';
+import { repoRoot } from '../helpers/env.js';
+import {
+  cutSpan,
+  dropFrames,
+  mergeSegments,
+  partialChecksums,
+  readPcap,
+  snaplen,
+  splitSegments,
+  writePcap,
+  type PcapFile,
+} from '../helpers/capture-transform.js';
+
+interface SetInfo {
+  name: string;
+  dir: string;
+  profile: VerifyInput['profile'];
+  files: string[];
+}
+
+function profileOf(dir: string): VerifyInput['profile'] {
+  for (const [file, pick] of [
+    ['expected.json', (j: { profile?: string }) => j.profile],
+    ['replay.json', (j: { recipe?: { profile?: string } }) => j.recipe?.profile],
+  ] as const) {
+    const f = path.join(dir, file);
+    if (!existsSync(f)) continue;
+    const p = (pick as (j: unknown) => string | undefined)(JSON.parse(readFileSync(f, 'utf8')));
+    if (p) return p as VerifyInput['profile'];
+  }
+  return 'linux';
+}
+
+/** The capture files of a set as verify is given them (per-interface director files when
+ *  the set has them, else director.pcap). */
+function setFiles(dir: string): string[] {
+  const all = readdirSync(dir).filter((f) => f.endsWith('.pcap'));
+  const perIf = all.filter((f) => /^director-.+\.pcap$/.test(f));
+  return all.filter((f) => (perIf.length > 0 ? f !== 'director.pcap' : true)).sort();
+}
+
+function sets(): SetInfo[] {
+  const out: SetInfo[] = captureSets().map((s) => ({ ...s, profile: profileOf(s.dir), files: setFiles(s.dir) }));
+  const fullnat = path.join(repoRoot, 'fixtures', 'fullnat');
+  if (existsSync(fullnat)) {
+    for (const n of readdirSync(fullnat).sort()) {
+      const dir = path.join(fullnat, n);
+      if (existsSync(path.join(dir, 'service.conf'))) out.push({ name: `fullnat/${n}`, dir, profile: profileOf(dir), files: setFiles(dir) });
+    }
+  }
+  return out;
+}
+
+function run(dir: string, files: string[], profile: VerifyInput['profile']): Promise<VerifyResult> {
+  const conf = path.join(dir, 'service.conf');
+  const points: VerifyInput['points'] = [];
+  const director = files.filter((f) => f.startsWith('director'));
+  points.push({ kind: 'client', files: [path.join(dir, 'client.pcap')] });
+  if (director.length > 0) points.push({ kind: 'director', files: director.map((f) => path.join(dir, f)) });
+  for (const f of files.filter((f) => /^rs\d+\.pcap$/.test(f))) points.push({ kind: 'rs', files: [path.join(dir, f)] });
+  return verify({ services: parseServiceConfig(readFileSync(conf, 'utf8'), conf), points, profile });
+}
+
+const errorsOf = (r: VerifyResult): VerifyResult['findings'] => r.findings.filter((f) => f.severity === 'error');
+
+/** What one transformation did to one capture: the new file and the original frame numbers
+ *  (1-based) it removed or changed. */
+interface Transformed {
+  file: PcapFile;
+  touched: Set<number>;
+}
+
+type Transform = (f: PcapFile, seed: number) => Transformed;
+
+const all = (f: PcapFile): Set<number> => new Set(f.packets.map((_, i) => i + 1));
+
+/** Frames whose bytes differ after the transformation (by content, in order). */
+function changedFrames(before: PcapFile, after: PcapFile): Set<number> {
+  const kept = new Set(after.packets.map((p) => p.data.toString('latin1')));
+  const touched = new Set<number>();
+  before.packets.forEach((p, i) => {
+    if (!kept.has(p.data.toString('latin1'))) touched.add(i + 1);
+  });
+  return touched;
+}
+
+const TRANSFORMS: Record<string, Transform> = {
+  'frames missing': (f, seed) => {
+    const every = 5 + (seed % 9);
+    const phase = seed % every;
+    const touched = new Set<number>();
+    const file = dropFrames(f, (i) => {
+      const drop = i % every === phase;
+      if (drop) touched.add(i + 1);
+      return drop;
+    });
+    return { file, touched };
+  },
+  'started late': (f, seed) => {
+    const from = Math.floor((f.packets.length * (1 + (seed % 4))) / 10);
+    return { file: cutSpan(f, from, f.packets.length), touched: new Set(Array.from({ length: from }, (_, i) => i + 1)) };
+  },
+  'stopped early': (f, seed) => {
+    const to = f.packets.length - Math.floor((f.packets.length * (1 + (seed % 4))) / 10);
+    return { file: cutSpan(f, 0, to), touched: new Set(Array.from({ length: f.packets.length - to }, (_, i) => to + i + 1)) };
+  },
+  'snaplen 96': (f) => ({ file: snaplen(f, 96), touched: new Set(f.packets.flatMap((p, i) => (p.data.length > 96 ? [i + 1] : []))) }),
+  'partial checksums': (f) => {
+    const file = partialChecksums(f, () => true);
+    return { file, touched: changedFrames(f, file) };
+  },
+  'GRO merged': (f) => {
+    const file = mergeSegments(f, 64);
+    return { file, touched: changedFrames(f, file) };
+  },
+  'TSO segmented': (f, seed) => {
+    const file = splitSegments(f, 8 + (seed % 3) * 8);
+    return { file, touched: changedFrames(f, file) };
+  },
+};
+
+const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'lvsaudit-artifacts-'));
+afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));
+
+const RUNS = Number(process.env.LVSAUDIT_ARTIFACT_RUNS ?? 3);
+
+describe('production capture artifacts keep the verdict', () => {
+  const list = sets();
+  it('finds the committed capture sets', () => {
+    expect(list.length).toBeGreaterThan(40);
+  });
+
+  for (const s of list) {
+    describe(s.name, () => {
+      let baseline: VerifyResult | null = null;
+      const base = async (): Promise<VerifyResult> => (baseline ??= await run(s.dir, s.files, s.profile));
+
+      for (const [name, transform] of Object.entries(TRANSFORMS)) {
+        it(name, async () => {
+          const b = await base();
+          const faultRules = new Set(errorsOf(b).map((f) => f.rule));
+          await fc.assert(
+            fc.asyncProperty(fc.integer({ min: 0, max: s.files.length - 1 }), fc.nat(1000), async (which, seed) => {
+              const target = s.files[which]!;
+              const before = readPcap(readFileSync(path.join(s.dir, target)));
+              const t = transform(before, seed);
+              const dir = mkdtempSync(path.join(tmpRoot, 'set-'));
+              try {
+                for (const f of [...s.files, 'service.conf']) if (f !== target) copyFileSync(path.join(s.dir, f), path.join(dir, f));
+                writeFileSync(path.join(dir, target), writePcap(t.file));
+                const r = await run(dir, s.files, s.profile);
+                const errors = errorsOf(r);
+                const context = `${s.name}: ${name} on ${target} (seed ${seed}, ${t.touched.size} frames touched)`;
+                if (faultRules.size === 0) {
+                  expect(errors.map((e) => `${e.rule}: ${e.message}`), context).toEqual([]);
+                  return;
+                }
+                // The fault's rules whose evidence the transformation left alone must still fire.
+                const surviving = [...faultRules].filter((rule) =>
+                  errorsOf(b).some((f) => f.rule === rule && f.evidence.length > 0 && f.evidence.every((e) => path.basename(e.capture) !== target || !t.touched.has(e.frame))),
+                );
+                const found = new Set(errors.map((e) => e.rule));
+                expect(surviving.filter((rule) => !found.has(rule)), context).toEqual([]);
+              } finally {
+                rmSync(dir, { recursive: true, force: true });
+              }
+            }),
+            { numRuns: RUNS, seed: 16 },
+          );
+        });
+      }
+    });
+  }
+});
