@@ -178,6 +178,7 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
       const { result, output } = await runVerify(o);
       if (o.output) writeFileSync(o.output, output);
       else process.stdout.write(output);
-      setExit(hasError(result.findings) ? 1 : 0);
+      // 3: nothing of the service was judged (cli.md): never a pass.
+      setExit(hasError(result.findings) ? 1 : result.verdict === 'no-data' ? 3 : 0);
     });
 };

@@ -21,7 +21,8 @@
  */
 import type { Finding, NotEvaluated } from './model/findings.js';
 import { hasError } from './model/findings.js';
-import type { ClockOffset, PointSummary, RuleTally, VerifyResult } from './model/result.js';
+import type { ClockOffset, PointSummary, RuleTally, ServiceTraffic, VerifyResult } from './model/result.js';
+import { serviceName } from './service/model.js';
 import { RULES, missingReason, type PointNeed } from './model/catalog.js';
 import type { ForwardMethod } from './service/model.js';
 import type { Connection } from './model/connection.js';
@@ -96,6 +97,26 @@ export async function verify(input: VerifyInput, passTwo: PassTwo = judgeHere): 
   }
 }
 
+const isoOf = (ns: number): string => new Date(Math.floor(ns / 1e6)).toISOString();
+
+/**
+ * Why nothing was judged, or null when something was: no service, no connection of any
+ * service, or (with two points or more) no connection whose packets two points share — the
+ * captures are then of other traffic or of other times, and a pass would be vacuous.
+ */
+function noData(traffic: readonly ServiceTraffic[], pointCount: number, points: readonly PointSummary[]): string | null {
+  if (traffic.length === 0) return 'no service: no configuration given and no client SYN to infer it from';
+  const names = traffic.map((t) => t.service).join(', ');
+  if (traffic.every((t) => t.connections === 0)) {
+    return `no connection of ${names} in the captures: check the service address and port (--config, --vip) and that the captures are of this service`;
+  }
+  if (pointCount > 1 && traffic.every((t) => t.matched === 0)) {
+    const spans = points.map((p) => `${p.point} ${p.first ?? '-'} – ${p.last ?? '-'}`).join('; ');
+    return `${traffic.reduce((n, t) => n + t.connections, 0)} connection(s) of ${names}, but no packet of them was seen at two capture points: the captures do not cover the same traffic (spans: ${spans})`;
+  }
+  return null;
+}
+
 /** Runs the scheduling rules over every judged connection, and assembles the result. */
 function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseClock): VerifyResult {
   const { input, points, clocks, refIdx, services, inferred, ignore, configured } = prep;
@@ -158,19 +179,33 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
     }
   }
 
-  const pointSummaries: PointSummary[] = points.map((p, i) => ({
-    point: p.name,
-    captures: p.files,
-    frames: p.frames,
-    clockOffsetMs: i === refIdx ? 0 : clocks[i]!.pairs > 0 ? clocks[i]!.offsetNs / 1e6 : null,
-  }));
+  const pointSummaries: PointSummary[] = points.map((p, i) => {
+    const off = clocks[i]?.offsetNs ?? 0;
+    const empty = !(p.firstTs <= p.lastTs);
+    return {
+      point: p.name,
+      captures: p.files,
+      frames: p.frames,
+      clockOffsetMs: i === refIdx ? 0 : clocks[i]!.pairs > 0 ? clocks[i]!.offsetNs / 1e6 : null,
+      first: empty ? null : isoOf(p.firstTs - off),
+      last: empty ? null : isoOf(p.lastTs - off),
+    };
+  });
 
   const connCount = judged.reduce((n, e) => n + e.all.length, 0);
+  const traffic: ServiceTraffic[] = judged.map(({ ctx, sink }) => ({
+    service: serviceName(ctx.service),
+    connections: sink.judgedConnections,
+    matched: sink.matchedConnections,
+  }));
+  const noDataReason = hasError(findings) ? null : noData(traffic, points.length, pointSummaries);
 
   phases.mark('scheduling rules, tallies');
   const serviceOut = services.length === 1 ? services[0] : services;
   return {
-    verdict: hasError(findings) ? 'fail' : 'pass',
+    verdict: hasError(findings) ? 'fail' : noDataReason !== null ? 'no-data' : 'pass',
+    ...(noDataReason !== null ? { noDataReason } : {}),
+    traffic,
     service: serviceOut ?? null,
     serviceInferred: inferred,
     profile,

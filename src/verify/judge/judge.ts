@@ -287,6 +287,7 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
       const tracker = new FnatTracker(ctx, (c) => {
         const key = judgeKeyOf(c);
         sink.begin(key);
+        sink.countConnection(c);
         for (const m of perConn) m.run(ctx, [c], sink);
         if (ladders.wants(key)) ladders.add(key, decorateFullnatLadder(ctx, c, ladder(ctx, c, []), input.toaKinds));
       });
@@ -300,6 +301,7 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
       (c) => {
         const key = judgeKeyOf(c);
         sink.begin(key);
+        sink.countConnection(c);
         for (const m of perConn) m.run(ctx, [c], sink);
         if (ladders.wants(key)) ladders.add(key, ladder(ctx, c, []));
       },

@@ -72,6 +72,7 @@ export interface SinkState {
   facts: [string, string[]][];
   deferred: Deferred[];
   notes: CaptureNotes;
+  seen: [number, number];
 }
 
 export class FindingSink {
@@ -88,6 +89,10 @@ export class FindingSink {
   /** What the rules learnt about the captures (offloads, gaps, snaplen): the capture rules
    *  report it per point (judge/rules/capture.ts). */
   readonly notes: CaptureNotes = {};
+  /** Connections judged, and those of them whose packets were matched across capture points
+   *  (or director ingress and egress): none matched is no evidence at all (NO DATA). */
+  judgedConnections = 0;
+  matchedConnections = 0;
 
   constructor(
     private readonly ctx: EngineContext,
@@ -117,6 +122,12 @@ export class FindingSink {
    *  point or, for a gap, at the point that missed it (`r` is then the copy that proves it). */
   captureNote(kind: NoteKind, r: PacketRef, size = 0, point = r.point): void {
     addNote(this.notes, kind, r, size, point);
+  }
+
+  /** Counts a judged connection, and whether any of its packets was seen twice on its path. */
+  countConnection(c: Connection): void {
+    this.judgedConnections++;
+    if (c.traces.some((t) => t.list.length > 1)) this.matchedConnections++;
   }
 
   /** How many times `rule` was evaluated. */
@@ -222,6 +233,7 @@ export class FindingSink {
       facts: [...this.facts].map(([fact, values]) => [fact, [...values]]),
       deferred: this.deferred,
       notes: this.notes,
+      seen: [this.judgedConnections, this.matchedConnections],
     };
   }
 
@@ -235,6 +247,8 @@ export class FindingSink {
     for (const [fact, values] of state.facts) for (const v of values) this.note(fact, v);
     this.deferred.push(...state.deferred);
     mergeNotes(this.notes, state.notes);
+    this.judgedConnections += state.seen[0];
+    this.matchedConnections += state.seen[1];
     for (const p of state.pendings) {
       const mine = p.shared === null ? undefined : this.pending.get(p.shared);
       if (mine) {

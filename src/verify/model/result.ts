@@ -11,6 +11,9 @@ export interface PointSummary {
   frames: number;
   /** Estimated clock offset against the client capture in ms (null when not estimable). */
   clockOffsetMs: number | null;
+  /** First and last frame, in the reference clock (ISO 8601; null for a capture without frames). */
+  first: string | null;
+  last: string | null;
 }
 
 /** Per-rule tally for the summary table: how often the rule was checked and failed. */
@@ -22,8 +25,30 @@ export interface RuleTally {
   failed: number;
 }
 
+/**
+ * pass: rules were judged and none found an error; fail: an error finding; no-data: nothing of
+ * the service was found to judge (wrong VIP, unrelated captures, captures that do not overlap),
+ * which must never read as a pass (exit 3).
+ */
+export type Verdict = 'pass' | 'fail' | 'no-data';
+
+/** What the captures held of one service. */
+export interface ServiceTraffic {
+  /** "TCP 192.0.2.10:80". */
+  service: string;
+  /** Connections judged. */
+  connections: number;
+  /** Of them, those with a packet seen at two points on its path (director ingress and egress
+   *  count as two). */
+  matched: number;
+}
+
 export interface VerifyResult {
-  verdict: 'pass' | 'fail';
+  verdict: Verdict;
+  /** Why the verdict is no-data (absent otherwise). */
+  noDataReason?: string;
+  /** Per service, what the captures held of it (verify; absent for `arp`). */
+  traffic?: ServiceTraffic[];
   /** Service(s) as configured or inferred (JSON-friendly plain object). */
   service: unknown;
   /** True when the service was inferred from traffic rather than configured. */

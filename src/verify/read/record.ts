@@ -87,7 +87,9 @@ export function optionsHash(p: Packet, l: NetLayers): number {
   const t = l.tcp;
   if (t.optCount === 0) return 0;
   const start = t.off + 20;
-  const end = Math.min(t.off + t.hdrLen, p.end);
+  // Options cut by the snap length: -1, never compared (as a payload's hash).
+  if (t.off + t.hdrLen > p.end) return -1;
+  const end = t.off + t.hdrLen;
   return end > start ? payloadHash(p.buf, start, end - start) : 0;
 }
 

@@ -23,6 +23,13 @@ export function renderJunit(r: VerifyResult, serviceLabel: string): string {
     byRule.set(f.rule, list);
   }
   const cases: string[] = [];
+  let errors = 0;
+  if (r.verdict === 'no-data') {
+    // Nothing judged is not a pass: a CI gate must go red, as on an error.
+    errors++;
+    const why = esc(r.noDataReason ?? 'no data');
+    cases.push(`    <testcase classname="${esc(serviceLabel)}" name="no-data"><error message="${why}" type="no-data">${why}</error></testcase>`);
+  }
   let failures = 0;
   let skipped = 0;
   for (const t of r.rules) {
@@ -48,8 +55,8 @@ export function renderJunit(r: VerifyResult, serviceLabel: string): string {
   }
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="lvsaudit" tests="${r.rules.length}" failures="${failures}" skipped="${skipped}">`,
-    `  <testsuite name="lvsaudit verify (${esc(r.profile)})" tests="${r.rules.length}" failures="${failures}" skipped="${skipped}">`,
+    `<testsuites name="lvsaudit" tests="${r.rules.length + errors}" failures="${failures}"${errors > 0 ? ` errors="${errors}"` : ''} skipped="${skipped}">`,
+    `  <testsuite name="lvsaudit verify (${esc(r.profile)})" tests="${r.rules.length + errors}" failures="${failures}"${errors > 0 ? ` errors="${errors}"` : ''} skipped="${skipped}">`,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

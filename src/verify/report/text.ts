@@ -19,14 +19,27 @@ export interface TextOptions {
   all?: boolean;
 }
 
+const VERDICT_TEXT: Record<VerifyResult['verdict'], string> = { pass: 'PASS', fail: 'FAIL', 'no-data': 'NO DATA' };
+
 export function renderText(r: VerifyResult, opts: TextOptions): string {
   const out: string[] = [];
-  out.push(`verdict: ${r.verdict.toUpperCase()}  (profile ${r.profile})`);
+  out.push(`verdict: ${VERDICT_TEXT[r.verdict]}  (profile ${r.profile})`);
+  if (r.noDataReason !== undefined) out.push(`  ${r.noDataReason}`);
   const label = r.serviceInferred ? 'service (inferred from traffic)' : 'service';
-  for (const line of opts.serviceLines) out.push(`${label}: ${line}`);
+  opts.serviceLines.forEach((line, i) => {
+    const t = r.traffic?.[i];
+    out.push(`${label}: ${line}${t ? ` — ${t.connections} connection(s), ${t.matched} seen at two points` : ''}`);
+  });
   for (const p of r.points) {
     const off = p.clockOffsetMs === null ? '' : `, clock offset ${p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs.toFixed(3)} ms`;
     out.push(`point ${p.point}: ${p.captures.join(', ')} (${p.frames} frames${off})`);
+  }
+  const spans = r.points.filter((p) => p.first !== null);
+  if (spans.length > 0) {
+    for (const p of spans) out.push(`  span ${p.point}: ${p.first} – ${p.last}`);
+    const from = spans.reduce((a, p) => (p.first! > a ? p.first! : a), spans[0]!.first!);
+    const to = spans.reduce((a, p) => (p.last! < a ? p.last! : a), spans[0]!.last!);
+    out.push(from <= to ? `  span shared by every point: ${from} – ${to}` : '  span shared by every point: none (the captures do not overlap in time)');
   }
   out.push('');
 

@@ -21,17 +21,20 @@ import { isSyn } from '../../../decode/proto/tcp.js';
  *    no conn entry → not scheduled, delivered to the director's own stack, which may answer RST
  *    (§1.7).
  */
-function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord): boolean {
+function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord, C: PacketRecord | undefined): boolean {
   const answers = ctx.answers;
   if (Di.ip.mf && answers) {
     const whole = answers.reassembledPayload(Di.ip.src, Di.ip.dst, Di.ip.id);
     for (const t of c.traces) {
       if (!t.c2s) continue;
-      const fwd = copyAt(t, 'De') ?? copyAt(t, 'R');
-      // With the whole datagram's size known, seq + size identify the reassembled copy, so a
-      // director that also rewrites the IP ID is judged by rewrite.ip-fields, not reported here.
-      const same = whole < 0 ? fwd?.ip.id === Di.ip.id : fwd?.payloadLen === whole;
-      if (fwd && same && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src) return true;
+      // Either forwarded copy: the director's egress capture may show the datagram cut by
+      // segmentation offload, the real server's whole.
+      for (const fwd of [copyAt(t, 'De'), copyAt(t, 'R')]) {
+        // With the whole datagram's size known, seq + size identify the reassembled copy, so a
+        // director that also rewrites the IP ID is judged by rewrite.ip-fields, not reported here.
+        const same = whole < 0 ? fwd?.ip.id === Di.ip.id : fwd?.payloadLen === whole;
+        if (fwd && same && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src) return true;
+      }
     }
   }
   const icmp = answers?.icmpFor(Di.ip.src, Di.sport, Di.ip.id, Di.seq);
@@ -39,7 +42,10 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord)
     const timeExceeded = icmp.family === 4 ? icmp.type === 11 : icmp.type === 3;
     if (timeExceeded && Di.ip.ttl <= 1) return true;
     const tooBig = icmp.family === 4 ? icmp.type === 3 && icmp.code === 4 && Di.ip.df : icmp.type === 2;
-    if (tooBig && icmp.mtu > 0 && Di.ip.totalLen > icmp.mtu) return true;
+    // The packet as sent: the director ingress copy may be a piece of it where the capture
+    // shows segmentation offload (the client's copy is then the whole).
+    const size = Math.max(Di.ip.totalLen, C?.ip.totalLen ?? 0);
+    if (tooBig && icmp.mtu > 0 && size > icmp.mtu) return true;
   }
   if ((Di.flags & 0x02) === 0 && c.isn === null) {
     const forwarded = c.traces.some((t) => t.c2s && (copyAt(t, 'De') !== undefined || copyAt(t, 'R') !== undefined));
@@ -62,7 +68,7 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   const atEnd = Di.ts >= dir.lastTs - CAPTURE_END_SLACK_NS && !De;
   if (atEnd || Di.ip.ttl <= 1) return;
   sink.check('flow.not-forwarded');
-  if (De || R || refusedAsSpecified(ctx, c, Di)) return;
+  if (De || R || refusedAsSpecified(ctx, c, Di, C)) return;
   const expect = c.backend ? ` to real server ${c.backend}` : '';
   sink.add(
     'flow.not-forwarded',

@@ -5,7 +5,8 @@
  *    linux-legacy; NAT replies −1 under both (kernel ip_forward, §1.1).
  *  - rewrite.ip-fields: IP ID, DF, MF, TOS equal at every hop (inner header for TUN).
  *  - rewrite.payload: payload hash equal at every hop.
- *  - rewrite.tcp-fields: window and options equal at every hop (seq/ack are the match key:
+ *  - rewrite.tcp-fields: window and options equal at every hop (the window not where GRO merged
+ *    segments, the options not where the snap length cut them) (seq/ack are the match key:
  *    a director that shifted them would leave the copies unmatched → flow.not-forwarded).
  */
 import type { ForwardMethod } from '../../service/model.js';
@@ -97,11 +98,18 @@ function payload(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Finding
 /** rewrite.tcp-fields: TCP window and options equal across a hop. */
 function tcpFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: FindingSink): void {
   if (a.proto !== 'tcp') return;
+  // A copy GRO merged carries the window of the last segment it took in (capture-artifacts.md
+  // §2); options cut by the snap length cannot be compared.
+  const windowKept = !v.t.segmented || a.payloadLen === b.payloadLen;
+  const options = a.optSig !== -1 && b.optSig !== -1;
+  if (!windowKept && !options) return;
   v.tcpChecks++;
-  if (a.window === b.window && a.optSig === b.optSig) return;
+  const windowChanged = windowKept && a.window !== b.window;
+  const optionsChanged = options && a.optSig !== b.optSig;
+  if (!windowChanged && !optionsChanged) return;
   const td: string[] = [];
-  if (a.window !== b.window) td.push(`window ${a.window} → ${b.window}`);
-  if (a.optSig !== b.optSig) td.push('TCP options changed');
+  if (windowChanged) td.push(`window ${a.window} → ${b.window}`);
+  if (optionsChanged) td.push('TCP options changed');
   sink.add(
     'rewrite.tcp-fields',
     v.c,

@@ -6,6 +6,7 @@
  */
 import { methodOf } from '../../correlate/context.js';
 import type { FindingSink } from '../sink.js';
+import { isSuperSegment, SegmentLimits } from '../segments.js';
 import { ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
 
 /** Link MTU assumed for tun.mtu: captures do not record it. */
@@ -49,7 +50,9 @@ function inner(v: TraceView, sink: FindingSink): void {
   const diffs: string[] = [];
   if (Di.ip.src !== De.ip.src || Di.ip.dst !== De.ip.dst) diffs.push(`addresses ${Di.ip.src}>${Di.ip.dst} → ${De.ip.src}>${De.ip.dst}`);
   if (Di.sport !== De.sport || Di.dport !== De.dport) diffs.push(`ports ${Di.sport}/${Di.dport} → ${De.sport}/${De.dport}`);
-  if (Di.ip.totalLen !== De.ip.totalLen) diffs.push(`length ${Di.ip.totalLen} → ${De.ip.totalLen}`);
+  // Cut differently on the two sides (segmentation offload, segments.ts): the lengths of the
+  // copies that start the same bytes differ by design.
+  if (Di.ip.totalLen !== De.ip.totalLen && !t.segmented) diffs.push(`length ${Di.ip.totalLen} → ${De.ip.totalLen}`);
   if (diffs.length === 0) return;
   sink.add(
     'tun.inner',
@@ -61,9 +64,11 @@ function inner(v: TraceView, sink: FindingSink): void {
 }
 
 /** tun.mtu: no DF packet larger than the tunnel MTU is forwarded. */
-function mtu(v: TraceView, sink: FindingSink): void {
+function mtu(v: TunView, sink: FindingSink): void {
   const { c, t, Di, De } = v;
   if (!t.c2s || !Di || !De || !De.outer) return;
+  // A super-segment the director's capture saw before GSO cut it is not what was sent.
+  if (isSuperSegment(v.limits, t, De)) return;
   sink.check('tun.mtu');
   if (De.outer.totalLen <= ASSUMED_MTU || !Di.ip.df) return;
   sink.add(
@@ -75,11 +80,21 @@ function mtu(v: TraceView, sink: FindingSink): void {
   );
 }
 
+/** The TUN walk's state: the connection's segment limits (tun.mtu). */
+export class TunView extends TraceView {
+  readonly limits = new SegmentLimits();
+}
+
 /** The TUN rules by id, in judging order. */
 export const TUN_RULES = {
-  'tun.outer': { trace: outer },
+  'tun.outer': {
+    begin(v: TunView): void {
+      v.limits.of(v.c);
+    },
+    trace: outer,
+  },
   'tun.inner': { trace: inner },
   'tun.mtu': { trace: mtu },
-} as const satisfies RuleTable<TraceView>;
+} as const satisfies RuleTable<TunView>;
 
-export const tunRules: RuleModule = ruleModule('tun', [walk(TUN_RULES, () => new TraceView(), (v) => methodOf(v.ctx, v.c.backend) === 'tun')]);
+export const tunRules: RuleModule = ruleModule('tun', [walk(TUN_RULES, () => new TunView(), (v) => methodOf(v.ctx, v.c.backend) === 'tun')]);
