@@ -558,6 +558,12 @@ const natGrouping: TraceGrouping = {
   key: (r) => numericKey(r.c2s ? 1 : 0, r.seq, r.ack, r.flags, r.payloadLen, 0),
   fit: (t, r) => {
     for (const x of t.list) if (x.ip.id === r.ip.id) return FIT_BEST;
+    // A new IP ID and new TCP options (a timestamp that moved on) at once: another transmission
+    // of the same bytes, not this packet rewritten (a fault changes one of them, and a data
+    // packet's copies cut differently are joined again by joinSegments).
+    if (r.ip.v === 4 && r.optSig > 0) {
+      for (const x of t.list) if (x.optSig > 0 && x.optSig !== r.optSig) return FIT_NO;
+    }
     if (r.proto === 'udp' && r.hash >= 0) {
       for (const x of t.list) if (x.hash >= 0 && x.hash !== r.hash) return FIT_NO;
     }

@@ -10,7 +10,7 @@
 import { isSyn } from '../../decode/proto/tcp.js';
 import type { Connection, Trace } from '../model/connection.js';
 import { refOf } from '../read/record.js';
-import type { PacketRecord } from '../model/record.js';
+import type { PacketRecord, Role } from '../model/record.js';
 
 /** How well an open trace fits a record: NO (never this one), MAYBE (first such trace is
  *  taken if nothing better), BEST (take it now). */
@@ -25,12 +25,33 @@ export interface TraceGrouping {
   fit(t: Trace, r: PacketRecord): number;
 }
 
-/** True when the trace already holds a copy from r's point in r's role. */
+/** Position of a role on the path of a packet of direction c2s (client → RS, or the reverse). */
+const C2S_RANK: Record<Role, number> = { C: 0, Di: 1, De: 2, R: 3 };
+const S2C_RANK: Record<Role, number> = { R: 0, Di: 1, De: 2, C: 3 };
+
+/**
+ * Corrected clocks of different points agree to well within this (correlate/clock.ts): a copy
+ * upstream on the path captured later than this after a downstream copy is not the same packet.
+ */
+const ORDER_SLACK_NS = 1e6;
+
+/**
+ * True when the trace already holds a copy from r's point in r's role, or a copy r cannot be
+ * of the same packet as: one downstream of r on the path that was captured before r (a packet
+ * leaves the director after it came in, reaches the real server after it left the director). On
+ * one capture clock (the director's ingress and egress) the order is exact; across points,
+ * within ORDER_SLACK_NS. Such an r is a retransmission of bytes the trace's copies carried in
+ * other segments (segmentation offload cuts them differently at each point).
+ */
 function slotTaken(t: Trace, r: PacketRecord): boolean {
   const list = t.list;
+  const rank = r.c2s ? C2S_RANK : S2C_RANK;
+  const mine = r.role === null ? -1 : rank[r.role];
   for (let i = 0; i < list.length; i++) {
     const x = list[i]!;
     if (x.point === r.point && x.role === r.role) return true;
+    if (x.role === null || mine < 0 || rank[x.role] <= mine) continue;
+    if (r.t - x.t > (x.point === r.point ? 0 : ORDER_SLACK_NS)) return true;
   }
   return false;
 }

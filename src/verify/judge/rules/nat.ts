@@ -5,7 +5,9 @@
  */
 import { methodOf } from '../../correlate/context.js';
 import type { FindingSink } from '../sink.js';
-import { hostPort, insideCapture, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { copyAt, hostPort, insideCapture, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import type { PacketRecord } from '../../model/record.js';
+import { isSyn } from '../../../decode/proto/tcp.js';
 
 /** The NAT walk's state: whether the connection's reply bypass was reported (once is enough). */
 export class NatView extends TraceView {
@@ -92,7 +94,45 @@ const replyBypass = {
       C ? [R, C] : [R],
     );
   },
+  end(v: NatView, sink: FindingSink): void {
+    unansweredAtDirector(v, sink);
+  },
 };
+
+/**
+ * nat.reply-bypass from the director's side alone (no capture of that real server): the
+ * client's SYN was forwarded, the client sent it again, and nothing of the connection ever came
+ * back through the director. A NAT real server whose default route is not the director answers
+ * straight to the client, which drops (or resets) a SYN-ACK from an address it never called.
+ */
+function unansweredAtDirector(v: NatView, sink: FindingSink): void {
+  const { ctx, c } = v;
+  const dIdx = ctx.directorIdx;
+  if (v.bypassReported || dIdx < 0 || c.backend === null || ctx.rsPointByIp.has(c.backend)) return;
+  const syns: PacketRecord[] = [];
+  let forwarded: PacketRecord | undefined;
+  for (const t of c.traces) {
+    if (!t.c2s) {
+      // Anything of the server side through the director: the replies do come back.
+      if (copyAt(t, 'Di') || copyAt(t, 'De')) return;
+      continue;
+    }
+    const Di = copyAt(t, 'Di');
+    if (!Di || !isSyn(Di)) continue;
+    syns.push(Di);
+    forwarded ??= copyAt(t, 'De');
+  }
+  if (syns.length < 2 || !forwarded || !insideCapture(ctx, dIdx, syns[syns.length - 1]!.t)) return;
+  sink.check('nat.reply-bypass');
+  v.bypassReported = true;
+  sink.add(
+    'nat.reply-bypass',
+    c,
+    `real server ${c.backend} never answered through the director: its SYN was forwarded (frame ${forwarded.frame}), the client sent it ${syns.length} times, and no reply came back`,
+    `the likely cause is the default route of real server ${c.backend}: it must point to the director's address on its LAN (ip route replace default via DIP), or its replies go straight to the client, which drops them (lvs-behavior.md §1.3); a real server that drops the SYNs looks the same from here: capture on it to tell`,
+    [syns[0]!, forwarded, ...syns.slice(1, 3)],
+  );
+}
 
 /** nat.rip-leak: any reply the client received from a RIP (after the connection's traces). */
 function ripLeak(v: NatView, sink: FindingSink): void {
