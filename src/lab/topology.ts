@@ -54,7 +54,36 @@ export interface EndOptions {
   addr?: string | readonly string[];
   /** MAC address (default deterministic from namespace index and interface number). */
   mac?: string;
+  /** What this end does with NIC offloads (default `off`); for a bridge link, `b` sets the bridge port's. */
+  offloads?: OffloadProfile;
 }
+
+/**
+ * What one veth end does with NIC offloads (`ethtool -K`), i.e. what a tcpdump on it shows:
+ *   off       every offload off: finished checksums and wire-sized segments in every capture;
+ *   host      a host's defaults: TX checksum offload (partial checksums in the sender's capture),
+ *             TSO/GSO (the sender's capture shows super-segments) and GRO (the receiver's capture
+ *             shows merged segments);
+ *   segment   as host but TSO off, GSO on: the stack cuts super-segments in software before the
+ *             tap, so this end's capture shows MSS-size segments going out (a forwarder whose
+ *             egress NIC cannot do TSO);
+ *   finish    TX checksum and TSO off, GSO on, GRO off: every packet leaves with its segments cut
+ *             and its checksums computed in software, as a userspace forwarder behind this port
+ *             (libpcap, no offload metadata) needs them;
+ *   switch    TX checksum offload and GSO on, TSO and GRO off: a switch port, which hands on
+ *             wire-size segments (veth runs the receiver's GRO only for packets from a peer
+ *             without TSO, so this is also what lets the far end's GRO merge them).
+ */
+export type OffloadProfile = 'off' | 'host' | 'segment' | 'finish' | 'switch';
+
+/** `ethtool -K` words of each profile. veth accepts `gro on` since Linux 5.13 (NAPI without XDP). */
+export const OFFLOAD_SETTINGS: Readonly<Record<OffloadProfile, readonly string[]>> = {
+  off: ['tx', 'off', 'rx', 'off', 'gro', 'off', 'gso', 'off', 'tso', 'off'],
+  host: ['tx', 'on', 'rx', 'on', 'tso', 'on', 'gso', 'on', 'gro', 'on'],
+  segment: ['tx', 'on', 'rx', 'on', 'tso', 'off', 'gso', 'on', 'gro', 'on'],
+  finish: ['tx', 'off', 'rx', 'on', 'tso', 'off', 'gso', 'on', 'gro', 'off'],
+  switch: ['tx', 'on', 'rx', 'on', 'tso', 'off', 'gso', 'on', 'gro', 'off'],
+};
 
 export interface LinkOptions {
   a?: EndOptions;
@@ -68,6 +97,12 @@ export interface CaptureOptions {
   sll2?: boolean;
   /** Extra tcpdump filter words (BPF), e.g. ['not', 'ip6']. */
   filter?: readonly string[];
+  /**
+   * Capture buffer (tcpdump -B, KiB). In immediate mode libpcap's ring holds fixed slots, sized
+   * for 64 KB frames on a device with offloads, so the default 2 MiB holds a few dozen packets:
+   * enough for small connections, not for a burst of super-segments and the segments cut from them.
+   */
+  bufferKiB?: number;
 }
 
 /** Where a lab captures: tcpdump on `iface` (or `any`) in `ns`, named `point` in the capture set. */
@@ -86,6 +121,8 @@ export interface Capture {
   readonly file: string;
   /** Stop with SIGINT after a short drain, wait until tcpdump has flushed and exited. */
   stop(): Promise<void>;
+  /** After stop(): "N packets dropped by kernel" as tcpdump reported it at exit (null: not reported). */
+  dropped(): number | null;
 }
 
 export interface LabOptions {
@@ -201,8 +238,8 @@ export class Lab {
 
   /**
    * Connect namespace `a` to namespace `b` (point-to-point veth) or to bridge `b` (veth whose
-   * far end is a bridge port). Both ends are brought up with offloads off, so captures show
-   * finished checksums and wire-sized segments. Returns the `a` end (and the `b` end).
+   * far end is a bridge port). Each end gets its offload profile (default `off`, so captures show
+   * finished checksums and wire-sized segments). Returns the `a` end (and the `b` end).
    */
   link(a: Namespace, b: Namespace | Bridge, opts: LinkOptions = {}): { a: Endpoint; b: Endpoint } {
     this.assertLive();
@@ -223,8 +260,8 @@ export class Lab {
       this.ip(a, ['link', 'set', aIf, 'mtu', String(opts.mtu)]);
       this.ip(bNs, ['link', 'set', bIf, 'mtu', String(opts.mtu)]);
     }
-    this.disableOffloads(a, aIf);
-    this.disableOffloads(bNs, bIf);
+    this.setOffloads(a, aIf, opts.a?.offloads ?? 'off');
+    this.setOffloads(bNs, bIf, opts.b?.offloads ?? 'off');
     const aAddrs = toList(opts.a?.addr);
     for (const addr of aAddrs) this.ip(a, ['addr', 'add', addr, 'dev', aIf]);
     let bAddrs: string[] = [];
@@ -329,6 +366,7 @@ export class Lab {
    */
   async startCapture(ns: Namespace, iface: string, file: string, opts: CaptureOptions = {}): Promise<Capture> {
     const argv = ['tcpdump', '-n', '--immediate-mode', '-U', '-s', '0', '-i', iface, '-Z', 'root', '-w', file];
+    if (opts.bufferKiB !== undefined) argv.push('-B', String(opts.bufferKiB));
     if (opts.sll2) argv.push('-y', 'LINUX_SLL2');
     if (opts.filter && opts.filter.length > 0) argv.push(...opts.filter);
     const proc = this.spawn(ns, argv);
@@ -344,6 +382,10 @@ export class Lab {
         await new Promise((r) => setTimeout(r, 150));
         await proc.stop('SIGINT', 3000);
       },
+      dropped: () => {
+        const m = /(\d+) packets? dropped by kernel/.exec(proc.stderr());
+        return m ? Number(m[1]) : null;
+      },
     };
     this.captures.add(capture);
     return capture;
@@ -356,10 +398,14 @@ export class Lab {
 
   /** Starts a capture at every point, writing `<dir>/<point>.pcap`; all are listening when it
    *  resolves. Returns point → file, and the captures (to stop just these ones). */
-  async captureEveryPoint(points: readonly CapturePoint[], dir: string): Promise<{ files: Record<string, string>; captures: Capture[] }> {
+  async captureEveryPoint(
+    points: readonly CapturePoint[],
+    dir: string,
+    opts: Pick<CaptureOptions, 'bufferKiB'> = {},
+  ): Promise<{ files: Record<string, string>; captures: Capture[] }> {
     const files: Record<string, string> = {};
     for (const p of points) files[p.point] = join(dir, `${p.point}.pcap`);
-    const captures = await Promise.all(points.map((p) => this.startCapture(p.ns, p.iface, files[p.point]!, { sll2: p.sll2 === true })));
+    const captures = await Promise.all(points.map((p) => this.startCapture(p.ns, p.iface, files[p.point]!, { ...opts, sll2: p.sll2 === true })));
     return { files, captures };
   }
 
@@ -414,12 +460,10 @@ export class Lab {
     return `${stem}${this.ifNumber(ns)}`;
   }
 
-  private disableOffloads(ns: Namespace, ifname: string): void {
-    // Checksum offload off: captures on veth otherwise show partial checksums on sent packets.
-    // GRO/GSO/TSO off: segments in captures are the wire-sized ones the peer actually gets.
-    this.exec(ns, ['ethtool', '-K', ifname, 'tx', 'off', 'rx', 'off', 'gro', 'off', 'gso', 'off', 'tso', 'off'], {
-      allowFail: true,
-    });
+  private setOffloads(ns: Namespace, ifname: string, profile: OffloadProfile): void {
+    // `off` is best effort (a kernel that lacks a switch has no such offload to show either);
+    // the other profiles exist to show offload artifacts, so a refused switch is an error.
+    this.exec(ns, ['ethtool', '-K', ifname, ...OFFLOAD_SETTINGS[profile]], { allowFail: profile === 'off' });
   }
 }
 

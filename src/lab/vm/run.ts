@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../../errors.js';
 import { PACKAGE, distFile } from '../../package-root.js';
 import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsFacts } from '../ipvs-director.js';
-import { verifyCaptures, type LabCase } from '../sequence.js';
+import { verifyCaptures, type LabCase, type LabOffloads } from '../sequence.js';
 import type { ConnectionResult } from '../services.js';
 import { ADDR } from '../plan.js';
 import type { VerifyResult } from '../../verify/model/result.js';
@@ -70,6 +70,8 @@ export interface IpvsLabOptions {
   onProgress?: (line: string) => void;
   /** Run verify on the captures (default true). */
   verify?: boolean;
+  /** NIC offloads of the lab's veths inside the VM (default off; sequence.ts offloadPlan). */
+  offloads?: LabOffloads;
 }
 
 export interface LabCaseResult {
@@ -176,6 +178,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
     modulesDir: exportModules ? GUEST_MODULES : kernel.modulesDir,
     outDir: GUEST_OUT,
     cases: opts.cases,
+    ...(opts.offloads !== undefined ? { offloads: opts.offloads } : {}),
   };
   writeFileSync(join(outDir, 'job.json'), JSON.stringify(job, null, 2) + '\n');
   writeFileSync(
