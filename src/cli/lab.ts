@@ -158,7 +158,7 @@ function rsName(ripPort: string): string {
 export function renderIpvsText(r: IpvsLabResult): string {
   const lines: string[] = [];
   lines.push(
-    `kernel ${r.guestKernel ?? r.kernel.release} (${r.kernel.kernel}), accel ${r.accel}${r.kvmNote ? ` (${r.kvmNote})` : ''}`,
+    `kernel ${r.guestKernel ?? r.kernel.release} (${r.kernel.kernel}), accel ${r.accel}${r.kvmNote ? ` (${r.kvmNote})` : ''}, offloads ${r.offloads}`,
     `boot ${seconds(r.bootMs)}, run ${seconds(r.runMs)}, total ${seconds(r.totalMs)}; results in ${r.outDir}`,
   );
   if (r.moduleErrors.length) lines.push(`module errors: ${r.moduleErrors.join('; ')}`);
@@ -199,6 +199,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
         kernel: { release: r.guestKernel, path: r.kernel.kernel, modules: r.kernel.modulesDir },
         accel: r.accel,
         kvmNote: r.kvmNote,
+        offloads: r.offloads,
         bootMs: r.bootMs,
         runMs: r.runMs,
         totalMs: r.totalMs,
@@ -217,6 +218,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
           rules: c.verify?.rules ?? [],
           expected: c.expected,
           mismatches: c.mismatches,
+          offloadState: c.offloadState,
         })),
       },
       null,

@@ -272,6 +272,12 @@ export function offloadReadme(d: OffloadFixtureDoc): string {
     `HTTP/1.0 connections (local ports ${run.clientBasePort}+i), each answered with ${run.shape.responseBytes} bytes (numbered lines, so every segment's payload differs).`,
     'tcpdump -U -s 0 --immediate-mode -B 65536 at every point; the run fails if tcpdump reports a drop, so nothing is missing from the captures.',
     'Captures are gzip\'d (lvsaudit reads them as they are).',
+    ...(f.director === 'ipvs'
+      ? [
+          'ipvsadm-conns.txt, ipvsadm-stats.txt, ipvsadm-list.txt: the kernel\'s own tables after the run (`ipvsadm -Lnc`, `-Ln --stats`, `-Ln`);',
+          'cases of one mode share a VM lab session, so the connection table also lists the earlier cases\' client ports.',
+        ]
+      : []),
     '',
     'Offloads (`ethtool -k` as the kernel reported them after the lab was set up; sequence.ts offloadPlan):',
     '',
@@ -369,6 +375,7 @@ export function offloadFixturesIndex(root: string): string {
     '| fixture | director | mode | faults | profile | expected | rules | super-segments sent | GRO-merged received | partial checksums |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
+  const totals = { bad: 0, partial: 0 };
   for (const f of OFFLOAD_FIXTURES) {
     const file = join(root, f.name, 'expected.json');
     if (!existsSync(file)) continue;
@@ -376,9 +383,14 @@ export function offloadFixturesIndex(root: string): string {
     const obs = Object.values(e.observed);
     const sum = (k: keyof CaptureObservation): number => obs.reduce((a, o) => a + o[k], 0);
     const rules = [...e.rules, ...e.allowed.map((r) => `(${r})`)].join(', ');
+    totals.bad += sum('badChecksum');
+    totals.partial += sum('partialChecksum');
     L.push(`| [${f.name}](${f.name}/README.md) | ${f.director} | ${f.mode} | ${f.faults.join(', ') || 'none'} | ${e.profile} | ${e.verdict} | ${rules} | ${sum('bigSent')} | ${sum('bigReceived')} | ${sum('partialChecksum')}/${sum('badChecksum')} |`);
   }
   L.push('', 'Rules in parentheses: consequences of the same fault a checker may report. Counts over all capture points of the fixture.', '');
+  if (totals.bad > 0) {
+    L.push(`Every TCP checksum tshark calls bad in these captures is the partial pseudo-header sum: ${totals.partial} of ${totals.bad}. Super-segments appear only where a host sends (the real servers), GRO-merged packets only where a host or a forwarder receives.`, '');
+  }
   return L.join('\n');
 }
 

@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace, type OffloadProfile } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
 import { ADDR, LAN_PREFIX, MAC, REAL_SERVERS, rportOf, serviceConfig, twoArmed, vipOf, type LabMode, type RealServerPlan } from './plan.js';
+import { EnvironmentError } from '../errors.js';
 import { faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
 import type { DirectorProfile } from '../replay/director/types.js';
 import { parseServiceConfig } from '../verify/service/index.js';
@@ -80,9 +81,8 @@ export type LabOffloads = 'on' | 'off';
 export const LAB_OFFLOADS: readonly LabOffloads[] = ['off', 'on'];
 
 /**
- * tcpdump -B with offloads on. In immediate mode libpcap's ring has fixed slots sized for 64 KB
- * frames once a device has offloads; a response burst through the director's `any` capture
- * (super-segments in, the segments cut from them out) overran 32 MiB, not 64 MiB.
+ * tcpdump -B with offloads on (batched captures, CaptureOptions): a case's bursts at the
+ * director's `any` capture (super-segments in, the segments cut from them out) are a few MB.
  */
 export const OFFLOAD_CAPTURE_BUFFER_KIB = 64 * 1024;
 
@@ -401,14 +401,22 @@ export function readOffloadState(lab: Lab): Record<string, DeviceOffloads> {
   ].join('\n');
   const names = lab.allNamespaces.map((n) => n.name);
   const text = lab.exec(lab.allNamespaces[0]!, ['sh', '-c', script, 'sh', ...names], { timeoutMs: 60_000 });
+  const roles = new Map(lab.allNamespaces.map((n) => [n.name, n.role]));
+  return parseOffloadState(text, (ns) => roles.get(ns) ?? ns);
+}
+
+/**
+ * Parse `== <namespace> <device>` headers, each followed by that device's `ethtool -k` output,
+ * into `role/device` → switches (`roleOf` maps a namespace name to its role).
+ */
+export function parseOffloadState(text: string, roleOf: (ns: string) => string = (ns) => ns): Record<string, DeviceOffloads> {
   const out: Record<string, DeviceOffloads> = {};
   let cur: DeviceOffloads | null = null;
   for (const line of text.split('\n')) {
     const head = /^== (\S+) (\S+)$/.exec(line);
     if (head) {
-      const role = lab.allNamespaces.find((n) => n.name === head[1])?.role ?? head[1]!;
       cur = { tx: false, tso: false, gso: false, gro: false };
-      out[`${role}/${head[2]}`] = cur;
+      out[`${roleOf(head[1]!)}/${head[2]}`] = cur;
       continue;
     }
     const m = /^([a-z-]+):\s+(on|off)/.exec(line);
@@ -581,7 +589,7 @@ export class LabSession {
       );
       const points = casePoints(topo);
       // A lab without offloads keeps tcpdump's default buffer, which its small packets never fill.
-      const capturing = await lab.captureEveryPoint(points, dir, topo.shape.offloads === 'on' ? { bufferKiB: OFFLOAD_CAPTURE_BUFFER_KIB } : {});
+      const capturing = await lab.captureEveryPoint(points, dir, topo.shape.offloads === 'on' ? { bufferKiB: OFFLOAD_CAPTURE_BUFFER_KIB, batched: true } : {});
       captures = capturing.captures;
       stage('captures');
       const connections = await runHttpClient(lab, topo.client, {
@@ -596,8 +604,8 @@ export class LabSession {
       await lab.settleAndStopCaptures(300);
       // A capture that missed packets is not the capture of this run: fail rather than hand
       // verify (or a fixture) gaps the network never had.
-      const drops = points.map((p, i) => [p.point, captures[i]!.dropped()] as const).filter(([, n]) => n !== null && n > 0);
-      if (drops.length > 0) throw new Error(`tcpdump dropped packets: ${drops.map(([p, n]) => `${p} ${n}`).join(', ')}`);
+      const missed = points.map((p, i) => [p.point, captures[i]!.missed()] as const).filter(([, n]) => n !== null && n > 0);
+      if (missed.length > 0) throw new EnvironmentError(`tcpdump missed packets: ${missed.map(([p, n]) => `${p} ${n}`).join(', ')}`);
       const { serviceConfig: text, facts } = await director.finish(dir, { clientBasePort, connections: c.connections });
       const service = join(dir, 'service.conf');
       writeFileSync(service, text);

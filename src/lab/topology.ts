@@ -8,6 +8,7 @@
  * deterministic and cannot clash with the host. MAC addresses are deterministic (see labMac)
  * so fixtures made from a lab are stable between runs.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
@@ -103,6 +104,14 @@ export interface CaptureOptions {
    * enough for small connections, not for a burst of super-segments and the segments cut from them.
    */
   bufferKiB?: number;
+  /**
+   * Without --immediate-mode (TPACKET_V3): the ring packs frames by their size and hands them
+   * over in blocks, so a burst of super-segments and the segments cut from them fits where fixed
+   * immediate-mode slots overflow, and tcpdump wakes once per block instead of once per packet
+   * (what keeps up under an emulated CPU). A block reaches tcpdump when full or after libpcap's
+   * 1 s timeout, so stop() waits until the file has stopped growing for longer than that.
+   */
+  batched?: boolean;
 }
 
 /** Where a lab captures: tcpdump on `iface` (or `any`) in `ns`, named `point` in the capture set. */
@@ -121,8 +130,47 @@ export interface Capture {
   readonly file: string;
   /** Stop with SIGINT after a short drain, wait until tcpdump has flushed and exited. */
   stop(): Promise<void>;
-  /** After stop(): "N packets dropped by kernel" as tcpdump reported it at exit (null: not reported). */
-  dropped(): number | null;
+  /**
+   * After stop(): packets this capture missed, from tcpdump's exit counts: dropped by the
+   * kernel (ring full), plus packets the filter passed that tcpdump never wrote (still in the
+   * ring when it stopped). Null when tcpdump printed no counts.
+   */
+  missed(): number | null;
+}
+
+/** Packets a tcpdump missed, from its exit lines ("N packets captured / received by filter / dropped by kernel"). */
+export function missedPackets(stderr: string): number | null {
+  const count = (what: string): number | null => {
+    const m = new RegExp(`(\\d+) packets? ${what}`).exec(stderr);
+    return m ? Number(m[1]) : null;
+  };
+  const captured = count('captured');
+  const received = count('received by filter');
+  const dropped = count('dropped by kernel');
+  if (captured === null || received === null || dropped === null) return null;
+  return dropped + Math.max(0, received - dropped - captured);
+}
+
+/** Resolves once `file` has not grown for `quietMs` (or after `maxMs`). */
+async function fileQuiet(file: string, quietMs: number, maxMs: number): Promise<void> {
+  const size = (): number => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return -1;
+    }
+  };
+  const started = Date.now();
+  let last = size();
+  let since = Date.now();
+  while (Date.now() - since < quietMs && Date.now() - started < maxMs) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = size();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
 }
 
 export interface LabOptions {
@@ -365,7 +413,7 @@ export class Lab {
    * `file`. Resolves once tcpdump reports it is listening, so no early packet is missed.
    */
   async startCapture(ns: Namespace, iface: string, file: string, opts: CaptureOptions = {}): Promise<Capture> {
-    const argv = ['tcpdump', '-n', '--immediate-mode', '-U', '-s', '0', '-i', iface, '-Z', 'root', '-w', file];
+    const argv = ['tcpdump', '-n', ...(opts.batched ? [] : ['--immediate-mode']), '-U', '-s', '0', '-i', iface, '-Z', 'root', '-w', file];
     if (opts.bufferKiB !== undefined) argv.push('-B', String(opts.bufferKiB));
     if (opts.sll2) argv.push('-y', 'LINUX_SLL2');
     if (opts.filter && opts.filter.length > 0) argv.push(...opts.filter);
@@ -378,14 +426,13 @@ export class Lab {
       stop: async () => {
         if (!this.captures.has(capture)) return;
         this.captures.delete(capture);
-        // Let packets already in flight reach the socket before we stop reading it.
-        await new Promise((r) => setTimeout(r, 150));
+        // Let packets already in flight reach the socket before we stop reading it; a batched
+        // capture gets them one ring block at a time, the last one after libpcap's 1 s timeout.
+        if (opts.batched) await fileQuiet(file, 1500, 20_000);
+        else await new Promise((r) => setTimeout(r, 150));
         await proc.stop('SIGINT', 3000);
       },
-      dropped: () => {
-        const m = /(\d+) packets? dropped by kernel/.exec(proc.stderr());
-        return m ? Number(m[1]) : null;
-      },
+      missed: () => missedPackets(proc.stderr()),
     };
     this.captures.add(capture);
     return capture;
@@ -401,7 +448,7 @@ export class Lab {
   async captureEveryPoint(
     points: readonly CapturePoint[],
     dir: string,
-    opts: Pick<CaptureOptions, 'bufferKiB'> = {},
+    opts: Pick<CaptureOptions, 'bufferKiB' | 'batched'> = {},
   ): Promise<{ files: Record<string, string>; captures: Capture[] }> {
     const files: Record<string, string> = {};
     for (const p of points) files[p.point] = join(dir, `${p.point}.pcap`);

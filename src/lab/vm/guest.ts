@@ -98,7 +98,17 @@ export async function runGuestJob(job: GuestJob): Promise<GuestReport> {
     const t0 = Date.now();
     try {
       if (!ipvsReady) throw new Error(`kernel ${kernelRelease} has no IPVS (/proc/net/ip_vs missing): ${mods.errors.join('; ')}`);
-      session = await LabSession.open(ipvsDriver, mode, { timeoutMs: job.clientTimeoutMs ?? 2000, ...(job.offloads !== undefined ? { offloads: job.offloads } : {}) });
+      // Stage times on the console: where a run under an emulated CPU spends its minutes.
+      let last = Date.now();
+      const onStage = (s: string): void => {
+        say(`  ${s} +${Date.now() - last} ms`);
+        last = Date.now();
+      };
+      session = await LabSession.open(ipvsDriver, mode, {
+        timeoutMs: job.clientTimeoutMs ?? 2000,
+        ...(job.offloads !== undefined ? { offloads: job.offloads } : {}),
+        onStage,
+      });
       say(`topology ${mode} ready (${Date.now() - t0} ms)`);
     } catch (e) {
       openError = e instanceof Error ? e.message : String(e);
