@@ -18,6 +18,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { shQuote } from './netns.js';
 import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace, type OffloadProfile } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
 import { ADDR, LAN_PREFIX, MAC, REAL_SERVERS, rportOf, serviceConfig, twoArmed, vipOf, type LabMode, type RealServerPlan } from './plan.js';
@@ -81,10 +82,10 @@ export type LabOffloads = 'on' | 'off';
 export const LAB_OFFLOADS: readonly LabOffloads[] = ['off', 'on'];
 
 /**
- * tcpdump -B with offloads on (batched captures, CaptureOptions): a case's bursts at the
- * director's `any` capture (super-segments in, the segments cut from them out) are a few MB.
+ * tcpdump -B of a lab's captures (batched, CaptureOptions): with offloads on a case's bursts at
+ * the director's `any` capture (super-segments in, the segments cut from them out) are a few MB.
  */
-export const OFFLOAD_CAPTURE_BUFFER_KIB = 64 * 1024;
+export const CAPTURE_BUFFER_KIB = 64 * 1024;
 
 /** Response body size with offloads on unless asked otherwise: enough for 64 KB super-segments. */
 export const OFFLOAD_RESPONSE_BYTES = 300 * 1024;
@@ -213,10 +214,6 @@ export interface LabCaseRun {
   /** With offloads on: the devices' offload switches as the kernel reported them. */
   offloadState: Record<string, DeviceOffloads> | null;
   durationMs: number;
-}
-
-function shQuote(a: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
 }
 
 /**
@@ -588,8 +585,10 @@ export class LabSession {
         lab.allNamespaces.filter((ns) => ns.role !== 'wan' && ns.role !== 'lan').map((ns) => [ns, ['ip', 'neigh', 'flush', 'all']] as const),
       );
       const points = casePoints(topo);
-      // A lab without offloads keeps tcpdump's default buffer, which its small packets never fill.
-      const capturing = await lab.captureEveryPoint(points, dir, topo.shape.offloads === 'on' ? { bufferKiB: OFFLOAD_CAPTURE_BUFFER_KIB, batched: true } : {});
+      // Batched with a large ring for every lab: in immediate mode tcpdump under the VM's
+      // emulated CPU fell behind even the small packets of a lab without offloads and the kernel
+      // dropped some at the director (fixed slots, default 2 MiB ring).
+      const capturing = await lab.captureEveryPoint(points, dir, { bufferKiB: CAPTURE_BUFFER_KIB, batched: true });
       captures = capturing.captures;
       stage('captures');
       const connections = await runHttpClient(lab, topo.client, {
@@ -604,8 +603,8 @@ export class LabSession {
       await lab.settleAndStopCaptures(300);
       // A capture that missed packets is not the capture of this run: fail rather than hand
       // verify (or a fixture) gaps the network never had.
-      const missed = points.map((p, i) => [p.point, captures[i]!.missed()] as const).filter(([, n]) => n !== null && n > 0);
-      if (missed.length > 0) throw new EnvironmentError(`tcpdump missed packets: ${missed.map(([p, n]) => `${p} ${n}`).join(', ')}`);
+      const missed = points.map((p, i) => [p.point, captures[i]!] as const).filter(([, x]) => (x.missed() ?? 0) > 0);
+      if (missed.length > 0) throw new EnvironmentError(`tcpdump missed packets: ${missed.map(([p, x]) => `${p} ${x.missed()} (${x.counts()})`).join('; ')}`);
       const { serviceConfig: text, facts } = await director.finish(dir, { clientBasePort, connections: c.connections });
       const service = join(dir, 'service.conf');
       writeFileSync(service, text);

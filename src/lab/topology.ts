@@ -18,6 +18,7 @@ import {
   deleteNamespace,
   listNamespaces,
   run,
+  runScript,
   spawnInNamespace,
   type LabProcess,
   type RunOptions,
@@ -136,6 +137,8 @@ export interface Capture {
    * ring when it stopped). Null when tcpdump printed no counts.
    */
   missed(): number | null;
+  /** After stop(): tcpdump's exit lines (its packet counts). */
+  counts(): string;
 }
 
 /** Packets a tcpdump missed, from its exit lines ("N packets captured / received by filter / dropped by kernel"). */
@@ -265,22 +268,24 @@ export class Lab {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(role)) throw new Error(`bad role name: ${role}`);
     const name = `${this.prefix}${role}`;
     if (this.namespaces.some((n) => n.name === name)) throw new Error(`namespace ${role} exists`);
-    run(['ip', 'netns', 'add', name]);
     const ns: Namespace = { role, name, index: this.namespaces.length + 1 };
+    // Registered before it exists, so a failure half-way still has it deleted with the lab.
     this.namespaces.push(ns);
-    this.ip(ns, ['link', 'set', 'lo', 'up']);
-    if (!this.ipv6) {
-      this.sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', 1);
-      this.sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', 1);
-    }
+    runScript([
+      ['ip', 'netns', 'add', name],
+      ['ip', '-n', name, 'link', 'set', 'lo', 'up'],
+      ...(this.ipv6 ? [] : [['ip', 'netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']]),
+    ]);
     return ns;
   }
 
   /** Create an L2 segment: a bridge (STP off, no forward delay) in its own namespace. */
   addBridge(role: string): Bridge {
     const ns = this.addNamespace(role);
-    this.ip(ns, ['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
-    this.ip(ns, ['link', 'set', 'br0', 'up']);
+    runScript([
+      ['ip', '-n', ns.name, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'],
+      ['ip', '-n', ns.name, 'link', 'set', 'br0', 'up'],
+    ]);
     return { kind: 'bridge', ns, dev: 'br0' };
   }
 
@@ -302,25 +307,23 @@ export class Lab {
     const bMac = toBridge ? labMac(bNs.index, this.ifNumber(bNs), true) : (opts.b?.mac ?? labMac(bNs.index, this.ifNumber(bNs)));
     this.bump(a);
     this.bump(bNs);
-    // Create the pair inside `a` with the peer placed straight into the other namespace.
-    this.ip(a, ['link', 'add', aIf, 'address', aMac, 'type', 'veth', 'peer', 'name', bIf, 'address', bMac, 'netns', bNs.name]);
-    if (opts.mtu !== undefined) {
-      this.ip(a, ['link', 'set', aIf, 'mtu', String(opts.mtu)]);
-      this.ip(bNs, ['link', 'set', bIf, 'mtu', String(opts.mtu)]);
-    }
-    this.setOffloads(a, aIf, opts.a?.offloads ?? 'off');
-    this.setOffloads(bNs, bIf, opts.b?.offloads ?? 'off');
+    this.assertLive();
+    const ipA = (args: readonly string[]): string[] => ['ip', '-n', a.name, ...args];
+    const ipB = (args: readonly string[]): string[] => ['ip', '-n', bNs.name, ...args];
     const aAddrs = toList(opts.a?.addr);
-    for (const addr of aAddrs) this.ip(a, ['addr', 'add', addr, 'dev', aIf]);
-    let bAddrs: string[] = [];
-    if (toBridge) {
-      this.ip(bNs, ['link', 'set', bIf, 'master', b.dev]);
-    } else {
-      bAddrs = toList(opts.b?.addr);
-      for (const addr of bAddrs) this.ip(bNs, ['addr', 'add', addr, 'dev', bIf]);
-    }
-    this.ip(a, ['link', 'set', aIf, 'up']);
-    this.ip(bNs, ['link', 'set', bIf, 'up']);
+    const bAddrs = toBridge ? [] : toList(opts.b?.addr);
+    // One shell for the whole link (see runScript). The pair is created inside `a` with the peer
+    // placed straight into the other namespace.
+    runScript([
+      ipA(['link', 'add', aIf, 'address', aMac, 'type', 'veth', 'peer', 'name', bIf, 'address', bMac, 'netns', bNs.name]),
+      ...(opts.mtu !== undefined ? [ipA(['link', 'set', aIf, 'mtu', String(opts.mtu)]), ipB(['link', 'set', bIf, 'mtu', String(opts.mtu)])] : []),
+      this.offloadCommand(a, aIf, opts.a?.offloads ?? 'off'),
+      this.offloadCommand(bNs, bIf, opts.b?.offloads ?? 'off'),
+      ...aAddrs.map((addr) => ipA(['addr', 'add', addr, 'dev', aIf])),
+      ...(toBridge ? [ipB(['link', 'set', bIf, 'master', b.dev])] : bAddrs.map((addr) => ipB(['addr', 'add', addr, 'dev', bIf]))),
+      ipA(['link', 'set', aIf, 'up']),
+      ipB(['link', 'set', bIf, 'up']),
+    ]);
     return {
       a: { ns: a, ifname: aIf, mac: aMac, addrs: aAddrs },
       b: { ns: bNs, ifname: bIf, mac: bMac, addrs: bAddrs },
@@ -346,18 +349,25 @@ export class Lab {
   /** Interfaces (ns/if) that are not up yet, and bridge ports not yet forwarding. */
   private notReady(): string[] {
     const pending: string[] = [];
-    for (const ns of this.namespaces) {
-      const links = JSON.parse(this.ip(ns, ['-j', 'link', 'show'])) as Array<{ ifname: string; operstate?: string }>;
+    // Every namespace's links (and bridge ports) from one shell, each JSON document ended by a mark.
+    const script = this.namespaces.flatMap((ns) => [
+      ['ip', '-n', ns.name, '-j', 'link', 'show'],
+      ['echo', '@@'],
+      ['ip', 'netns', 'exec', ns.name, 'bridge', '-j', 'link', 'show'],
+      ['echo', '@@'],
+    ]);
+    const docs = runScript(script).split('@@\n').map((d) => (d.trim().length > 0 ? d : '[]'));
+    this.namespaces.forEach((ns, i) => {
+      const links = JSON.parse(docs[2 * i] ?? '[]') as Array<{ ifname: string; operstate?: string }>;
       for (const l of links) {
         if (l.ifname === 'lo') continue;
         if (l.operstate !== 'UP') pending.push(`${ns.role}/${l.ifname}:${l.operstate ?? '?'}`);
       }
-      if (!links.some((l) => l.ifname === 'br0')) continue;
-      const ports = JSON.parse(this.exec(ns, ['bridge', '-j', 'link', 'show'])) as Array<{ ifname: string; state?: string }>;
+      const ports = JSON.parse(docs[2 * i + 1] ?? '[]') as Array<{ ifname: string; state?: string }>;
       for (const p of ports) {
         if (p.state !== 'forwarding') pending.push(`${ns.role}/${p.ifname}:${p.state ?? '?'}`);
       }
-    }
+    });
     return pending;
   }
 
@@ -428,11 +438,13 @@ export class Lab {
         this.captures.delete(capture);
         // Let packets already in flight reach the socket before we stop reading it; a batched
         // capture gets them one ring block at a time, the last one after libpcap's 1 s timeout.
-        if (opts.batched) await fileQuiet(file, 1500, 20_000);
-        else await new Promise((r) => setTimeout(r, 150));
+        // Immediate mode hands over each packet at once: a file quiet for 400 ms has caught up,
+        // also under the lab VM's emulated CPU, where tcpdump can lag the traffic by more than that.
+        await fileQuiet(file, opts.batched ? 1500 : 400, 20_000);
         await proc.stop('SIGINT', 3000);
       },
       missed: () => missedPackets(proc.stderr()),
+      counts: () => proc.stderr().split('\n').filter((l) => /^\d+ packets? /.test(l)).join(', '),
     };
     this.captures.add(capture);
     return capture;
@@ -507,10 +519,11 @@ export class Lab {
     return `${stem}${this.ifNumber(ns)}`;
   }
 
-  private setOffloads(ns: Namespace, ifname: string, profile: OffloadProfile): void {
+  private offloadCommand(ns: Namespace, ifname: string, profile: OffloadProfile): string[] | { argv: string[]; allowFail: true } {
     // `off` is best effort (a kernel that lacks a switch has no such offload to show either);
     // the other profiles exist to show offload artifacts, so a refused switch is an error.
-    this.exec(ns, ['ethtool', '-K', ifname, ...OFFLOAD_SETTINGS[profile]], { allowFail: profile === 'off' });
+    const argv = ['ip', 'netns', 'exec', ns.name, 'ethtool', '-K', ifname, ...OFFLOAD_SETTINGS[profile]];
+    return profile === 'off' ? { argv, allowFail: true } : argv;
   }
 }
 
