@@ -270,7 +270,7 @@ export function offloadReadme(d: OffloadFixtureDoc): string {
     `\`node scripts/offload-fixtures.mjs ${f.name}\`, i.e. \`lvsaudit lab run --director ${f.director} --mode ${f.mode}${f.faults.map((x) => ` --fault ${x}`).join('')} --offloads on --connections ${run.case.connections}\`:`,
     `real Linux TCP stacks in network namespaces${f.director === 'ipvs' ? ' inside the QEMU VM (the Debian kernel with IPVS)' : ' on the host kernel'}; the client makes ${run.case.connections} sequential`,
     `HTTP/1.0 connections (local ports ${run.clientBasePort}+i), each answered with ${run.shape.responseBytes} bytes (numbered lines, so every segment's payload differs).`,
-    'tcpdump -U -s 0 -B 65536 at every point; the run fails if tcpdump's exit counts show a packet dropped or left unread, so nothing is missing from the captures.',
+    'tcpdump -U -s 0 -B 65536 at every point, stopped once its file is quiet; the run fails if tcpdump reports a packet dropped by the kernel, so nothing is missing from the captures.',
     'Captures are gzip\'d (lvsaudit reads them as they are).',
     ...(f.director === 'ipvs'
       ? [

@@ -132,26 +132,20 @@ export interface Capture {
   /** Stop with SIGINT after a short drain, wait until tcpdump has flushed and exited. */
   stop(): Promise<void>;
   /**
-   * After stop(): packets this capture missed, from tcpdump's exit counts: dropped by the
-   * kernel (ring full), plus packets the filter passed that tcpdump never wrote (still in the
-   * ring when it stopped). Null when tcpdump printed no counts.
+   * After stop(): packets this capture missed, i.e. dropped by the kernel because the ring was
+   * full (a hole in the capture). Null when tcpdump printed no counts. Packets the filter counted
+   * but tcpdump never wrote are not holes: stop() waits until the file is quiet, so they arrived
+   * after the capture's end (a client still retransmitting, say).
    */
   missed(): number | null;
   /** After stop(): tcpdump's exit lines (its packet counts). */
   counts(): string;
 }
 
-/** Packets a tcpdump missed, from its exit lines ("N packets captured / received by filter / dropped by kernel"). */
+/** Packets a tcpdump's kernel ring dropped, from its exit line "N packets dropped by kernel". */
 export function missedPackets(stderr: string): number | null {
-  const count = (what: string): number | null => {
-    const m = new RegExp(`(\\d+) packets? ${what}`).exec(stderr);
-    return m ? Number(m[1]) : null;
-  };
-  const captured = count('captured');
-  const received = count('received by filter');
-  const dropped = count('dropped by kernel');
-  if (captured === null || received === null || dropped === null) return null;
-  return dropped + Math.max(0, received - dropped - captured);
+  const m = /(\d+) packets? dropped by kernel/.exec(stderr);
+  return m ? Number(m[1]) : null;
 }
 
 /** Resolves once `file` has not grown for `quietMs` (or after `maxMs`). */
