@@ -193,6 +193,11 @@ export interface SessionOptions {
   responseBytes?: number;
   /** Per-connection client timeout (default 1500 ms). */
   timeoutMs?: number;
+  /**
+   * Also capture each port of a two-armed director on its own (director-eth0/-eth1) beside its
+   * `any` capture: fixtures/lab carries both forms, and verify reads either.
+   */
+  directorPorts?: boolean;
   /** Called after each stage; throwing aborts the run (the lab is still destroyed). */
   onStage?: (stage: LabStage, lab: Lab) => void;
 }
@@ -585,6 +590,9 @@ export class LabSession {
         lab.allNamespaces.filter((ns) => ns.role !== 'wan' && ns.role !== 'lan').map((ns) => [ns, ['ip', 'neigh', 'flush', 'all']] as const),
       );
       const points = casePoints(topo);
+      if (this.opts.directorPorts === true && this.driver.directorCapture === 'any' && twoArmed(topo.mode)) {
+        points.push(...directorPoints(topo.director, topo.mode, 'per-port'));
+      }
       // Batched with a large ring for every lab: in immediate mode tcpdump under the VM's
       // emulated CPU fell behind even the small packets of a lab without offloads and the kernel
       // dropped some at the director (fixed slots, default 2 MiB ring).
