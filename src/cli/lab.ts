@@ -19,7 +19,7 @@ import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
 import { ipvsCase } from '../lab/ipvs-director.js';
 import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '../lab/faults.js';
-import { labExitCode, runLabCase, type LabCase, type LabCaseResult } from '../lab/sequence.js';
+import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
 import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
@@ -45,6 +45,8 @@ export interface LabRunOptions {
   accel?: string;
   /** Seconds before the VM is killed. */
   timeout?: number;
+  /** `on`: the lab's veths keep a host's offloads (sequence.ts offloadPlan); default off. */
+  offloads?: string;
 }
 
 const SCHEDULER_RE = /^[a-z]{2,8}$/;
@@ -101,6 +103,13 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
   return cases;
 }
 
+/** `--offloads` value → LabOffloads (default off); anything else is a usage error. */
+export function parseOffloads(v: string | undefined): LabOffloads {
+  if (v === undefined) return 'off';
+  if (!LAB_OFFLOADS.includes(v as LabOffloads)) throw new InputError(`--offloads ${v}: expected ${LAB_OFFLOADS.join(' or ')}`);
+  return v as LabOffloads;
+}
+
 function outDir(o: LabRunOptions): string {
   return o.out !== undefined ? resolve(o.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-lab-'));
 }
@@ -119,6 +128,7 @@ function renderCaseText(r: LabCaseResult, dir: string): string {
   const stats = r.facts.directorStats as { in: number; out: number } | null | undefined;
   const lines = [
     `lab: ${r.kind} director, case ${r.case.id} (mode ${r.case.mode}, profile ${r.case.profile}), prefix ${r.prefix} (removed); took ${(r.durationMs / 1000).toFixed(1)} s`,
+    `offloads: ${r.shape.offloads}${r.shape.offloads === 'on' ? ` (responses of ${r.shape.responseBytes} bytes)` : ''}`,
     `faults: ${faultLabels(r.case.faults).join(', ') || 'none'}`,
     ...(stats !== undefined ? [`director frames in/out: ${stats ? `${stats.in}/${stats.out}` : '?'}`] : []),
     'client connections:',
@@ -148,7 +158,7 @@ function rsName(ripPort: string): string {
 export function renderIpvsText(r: IpvsLabResult): string {
   const lines: string[] = [];
   lines.push(
-    `kernel ${r.guestKernel ?? r.kernel.release} (${r.kernel.kernel}), accel ${r.accel}${r.kvmNote ? ` (${r.kvmNote})` : ''}`,
+    `kernel ${r.guestKernel ?? r.kernel.release} (${r.kernel.kernel}), accel ${r.accel}${r.kvmNote ? ` (${r.kvmNote})` : ''}, offloads ${r.offloads}`,
     `boot ${seconds(r.bootMs)}, run ${seconds(r.runMs)}, total ${seconds(r.totalMs)}; results in ${r.outDir}`,
   );
   if (r.moduleErrors.length) lines.push(`module errors: ${r.moduleErrors.join('; ')}`);
@@ -189,6 +199,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
         kernel: { release: r.guestKernel, path: r.kernel.kernel, modules: r.kernel.modulesDir },
         accel: r.accel,
         kvmNote: r.kvmNote,
+        offloads: r.offloads,
         bootMs: r.bootMs,
         runMs: r.runMs,
         totalMs: r.totalMs,
@@ -207,6 +218,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
           rules: c.verify?.rules ?? [],
           expected: c.expected,
           mismatches: c.mismatches,
+          offloadState: c.offloadState,
         })),
       },
       null,
@@ -227,6 +239,7 @@ async function runIpvs(cases: LabCase[], o: LabRunOptions, write: (s: string) =>
     accel,
     ...(o.timeout !== undefined ? { timeoutMs: o.timeout * 1000 } : {}),
     verify: o.verify === true,
+    offloads: parseOffloads(o.offloads),
     onProgress: (line) => {
       // Progress goes to stderr so --format json stays a clean document on stdout.
       process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
@@ -241,11 +254,12 @@ export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) 
   if (o.format !== undefined && o.format !== 'text' && o.format !== 'json') throw new InputError(`--format ${o.format}: text or json`);
   const kind = directorKind(o.director);
   rejectOptions(kind, o);
+  const offloads = parseOffloads(o.offloads);
   const cases = casesFromOptions(kind, o);
   if (kind === 'ipvs') return runIpvs(cases, o, write);
   const c = cases[0]!;
   const dir = outDir(o);
-  const r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true });
+  const r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true, offloads });
   const code = labExitCode([r]);
   write(o.format === 'json' ? renderCaseJson(r, dir, code) : renderCaseText(r, dir));
   return code;
@@ -273,6 +287,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--modules <dir>', 'ipvs: modules of that kernel (directory with modules.dep, or INSTALL_MOD_PATH)')
     .option('--accel <accel>', 'ipvs: auto (KVM if it works, else TCG), kvm or tcg')
     .option('--timeout <seconds>', 'ipvs: kill the VM after this long', (v) => Number.parseInt(v, 10))
+    .option('--offloads <on|off>', 'on: veths keep a host\'s offloads (TSO/GSO, TX checksum, GRO; one forwarding hop segments in software) and responses are 300 KB', 'off')
     .addHelpText(
       'after',
       '\n--fault: real-server faults as rs1|rs2:<kind>; director switches: the reference director\'s (`lvsaudit replay --list`), nftables: routed.\nA fault a director kind cannot produce is a usage error (exit 2) naming the kinds that can. See cli.md "lab".',
@@ -297,13 +312,15 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .description('run the reference-director lab matrix (every method, conformant and with faults) and print it as a table')
     .option('--case <id>', 'only this case (repeatable), e.g. nat/none, dr/rs2:arp_ignore=0', collect)
     .option('--out <dir>', 'keep the captures of every case here')
-    .action(async (opts: { case?: string[]; out?: string }) => {
+    .option('--offloads <on|off>', 'run every case with production offloads (see lab run)', 'off')
+    .action(async (opts: { case?: string[]; out?: string; offloads?: string }) => {
+      const offloads = parseOffloads(opts.offloads);
       const ids = opts.case ?? [];
       const cases = ids.length ? MATRIX_CASES.filter((c) => ids.includes(c.id)) : MATRIX_CASES;
       const unknown = ids.filter((id) => !MATRIX_CASES.some((c) => c.id === id));
       if (unknown.length) throw new InputError(`--case ${unknown.join(', ')}: known cases are ${MATRIX_CASES.map((c) => c.id).join(', ')}`);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
-      const outcomes = await runMatrix(root, cases, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
+      const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
       process.stdout.write(renderMatrix(outcomes) + `captures in ${root}\n`);
       setExit(outcomes.every((o) => o.ok) ? 0 : 1);
     });

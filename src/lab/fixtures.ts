@@ -111,9 +111,11 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(dir)) {
-    if (f.endsWith('.pcap') || f === 'service.conf' || f === 'README.md' || f === 'expected.json') rmSync(join(dir, f));
+    if (f.endsWith('.pcap') || f === 'service.conf' || f === 'README.md' || f === 'expected.json' || f === 'case.json') rmSync(join(dir, f));
   }
-  const r = await runScenario(name, dir, opts);
+  const r = await runScenario(name, dir, { directorPorts: true, ...opts });
+  // The run's own record names temporary paths; README.md and expected.json say what it holds.
+  rmSync(join(dir, 'case.json'), { force: true });
   writeFileSync(join(dir, 'README.md'), scenarioReadme(r));
   writeFileSync(join(dir, 'expected.json'), `${JSON.stringify(expectedJson(r), null, 2)}\n`);
   return r;

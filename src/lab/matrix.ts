@@ -17,6 +17,7 @@ import type { DirectorProfile } from '../replay/director/types.js';
 import { runReferenceLab, type ReferenceLabResult } from './reference-lab.js';
 import { parseLabFaults } from './faults.js';
 import type { LabMode } from './plan.js';
+import type { LabOffloads } from './sequence.js';
 import type { VerifyResult } from '../verify/model/result.js';
 
 export interface MatrixCase {
@@ -110,7 +111,12 @@ export function judge(c: MatrixCase, exitCode: number, errors: readonly string[]
   return { missing, unrelated, ok: missing.length === 0 && unrelated.length === 0 && exitCode === expectedExit };
 }
 
-export async function runMatrixCase(c: MatrixCase, outDir: string): Promise<MatrixOutcome> {
+export interface MatrixOptions {
+  /** Offloads of every case's lab (sequence.ts offloadPlan; default off). */
+  offloads?: LabOffloads;
+}
+
+export async function runMatrixCase(c: MatrixCase, outDir: string, o: MatrixOptions = {}): Promise<MatrixOutcome> {
   const started = Date.now();
   let r: ReferenceLabResult;
   try {
@@ -120,6 +126,7 @@ export async function runMatrixCase(c: MatrixCase, outDir: string): Promise<Matr
       faults: parseLabFaults('reference', c.mode, c.fault ? [c.fault] : []),
       outDir,
       verify: true,
+      ...(o.offloads !== undefined ? { offloads: o.offloads } : {}),
     });
   } catch (e) {
     return { case: c, exitCode: null, errors: [], warnings: [], missing: [...c.required], unrelated: [], answered: '-', ok: false, error: (e as Error).message, durationMs: Date.now() - started };
@@ -206,10 +213,15 @@ export function renderMatrix(outcomes: readonly MatrixOutcome[], ipvs: Map<strin
 }
 
 /** Run all (or the selected) cases one after the other; each case gets its own fresh lab. */
-export async function runMatrix(outRoot: string, cases: readonly MatrixCase[] = MATRIX_CASES, onCase?: (o: MatrixOutcome) => void): Promise<MatrixOutcome[]> {
+export async function runMatrix(
+  outRoot: string,
+  cases: readonly MatrixCase[] = MATRIX_CASES,
+  opts: MatrixOptions = {},
+  onCase?: (o: MatrixOutcome) => void,
+): Promise<MatrixOutcome[]> {
   const out: MatrixOutcome[] = [];
   for (const c of cases) {
-    const o = await runMatrixCase(c, join(outRoot, c.id.replace(/[/:=]/g, '_')));
+    const o = await runMatrixCase(c, join(outRoot, c.id.replace(/[/:=]/g, '_')), opts);
     onCase?.(o);
     out.push(o);
   }

@@ -43,6 +43,21 @@ export function run(argv: readonly string[], opts: RunOptions = {}): string {
   }
 }
 
+/** One argv word for a POSIX shell script. */
+export function shQuote(a: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Run several commands from one `sh -e`: each spawn from node forks the whole node process, which
+ * under the lab VM's emulated CPU costs far more than the command itself. A command marked
+ * `allowFail` may fail without stopping the rest.
+ */
+export function runScript(commands: ReadonlyArray<readonly string[] | { argv: readonly string[]; allowFail: true }>, opts: RunOptions = {}): string {
+  const lines = commands.map((c) => ('argv' in c ? `${c.argv.map(shQuote).join(' ')} || true` : c.map(shQuote).join(' ')));
+  return run(['sh', '-ec', lines.join('\n')], { timeoutMs: 60_000, ...opts });
+}
+
 /** True when `cmd` can be found on PATH (checked by running it with a harmless argument). */
 export function hasCommand(cmd: string, probeArgs: readonly string[] = ['--version']): boolean {
   try {

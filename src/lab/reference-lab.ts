@@ -12,7 +12,7 @@ import type { LabProcess } from './netns.js';
 import type { ChildDirectorSpec } from './reference-director-child.js';
 import { ADDR, MAC, REAL_SERVERS, twoArmed, type LabMode } from './plan.js';
 import { parseLabFaults, type LabFaults } from './faults.js';
-import { caseServiceConfig, labCase, labExitCode, runLabCase, type DirectorDriver, type LabCase, type LabCaseResult, type LabStage, type LabTopology } from './sequence.js';
+import { caseServiceConfig, labCase, labExitCode, runLabCase, type DirectorDriver, type LabCase, type LabCaseResult, type LabOffloads, type LabStage, type LabTopology } from './sequence.js';
 import type { Lab, LabOptions } from './topology.js';
 import type { DirectorProfile } from '../replay/director/types.js';
 import { EnvironmentError, InputError } from '../errors.js';
@@ -102,6 +102,8 @@ export interface ReferenceLabOptions {
   timeoutMs?: number;
   lab?: LabOptions;
   onStage?: (stage: LabStage, lab: Lab) => void;
+  /** NIC offloads of the lab (default off; sequence.ts offloadPlan). */
+  offloads?: LabOffloads;
 }
 
 export interface ReferenceLabResult extends LabCaseResult {
@@ -131,6 +133,7 @@ export async function runReferenceLab(o: ReferenceLabOptions): Promise<Reference
     ...(o.lab !== undefined ? { lab: o.lab } : {}),
     ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
     ...(o.onStage !== undefined ? { onStage: o.onStage } : {}),
+    ...(o.offloads !== undefined ? { offloads: o.offloads } : {}),
   });
   const directorStats = (r.facts.directorStats as { in: number; out: number } | null | undefined) ?? null;
   return { ...r, directorStats, exitCode: labExitCode([r]) };

@@ -6,12 +6,20 @@
 import type { Lab, Namespace } from './topology.js';
 import type { LabProcess } from './netns.js';
 
-/** HTTP server: answers every request with `<name>\n` and closes (one connection = one request). */
+/**
+ * HTTP server: answers every request with `<name>\n` and closes (one connection = one request).
+ * With a body size, the first line is followed by numbered filler lines up to that many bytes:
+ * large enough responses make the sender's TCP hand the tap super-segments (TSO/GSO), and the
+ * numbers keep every segment's payload distinct.
+ */
 const SERVER_CODE = [
-  "const [name, port] = process.argv.slice(1);",
+  "const [name, port, size] = process.argv.slice(1);",
+  "let body = name + '\\n';",
+  "for (let i = 0; body.length < Number(size); i++) body += name + ' ' + String(i).padStart(10, '0') + '\\n';",
+  "body = Buffer.from(body).subarray(0, Math.max(Number(size), name.length + 1));",
   "const srv = require('http').createServer((req, res) => {",
   "  res.setHeader('Connection', 'close');",
-  "  res.end(name + '\\n');",
+  "  res.end(body);",
   "});",
   "srv.listen(Number(port), '0.0.0.0', () => console.log('ready ' + name));",
   "process.on('SIGTERM', () => process.exit(0));",
@@ -39,8 +47,9 @@ const CLIENT_CODE = [
   "    s.on('close', () => {",
   "      clearTimeout(t);",
   "      const ok = error === null && data.startsWith('HTTP/1.1 200');",
-  "      const body = (data.split('\\r\\n\\r\\n')[1] || '').trim();",
-  "      results.push({ localPort, ok, body, error });",
+  "      const content = data.split('\\r\\n\\r\\n').slice(1).join('\\r\\n\\r\\n');",
+  "      const body = content.split('\\n')[0].trim();",
+  "      results.push({ localPort, ok, body, bytes: Buffer.byteLength(content), error });",
   "      resolve();",
   "    });",
   "  });",
@@ -58,8 +67,10 @@ const CLIENT_CODE = [
 export interface ConnectionResult {
   localPort: number;
   ok: boolean;
-  /** Response body (the real server's name when it worked). */
+  /** First line of the response body (the real server's name when it worked). */
   body: string;
+  /** Body bytes received (the server's response size when it worked). */
+  bytes?: number;
   error: string | null;
 }
 
@@ -74,9 +85,9 @@ export interface ClientOptions {
   gapMs: number;
 }
 
-/** Start the HTTP server in `ns` and wait until it listens. */
-export async function startHttpServer(lab: Lab, ns: Namespace, name: string, port = 80): Promise<LabProcess> {
-  const p = lab.spawn(ns, [process.execPath, '-e', SERVER_CODE, name, String(port)]);
+/** Start the HTTP server in `ns` and wait until it listens; responses carry `bodyBytes` bytes (at least the name line). */
+export async function startHttpServer(lab: Lab, ns: Namespace, name: string, port = 80, bodyBytes = 0): Promise<LabProcess> {
+  const p = lab.spawn(ns, [process.execPath, '-e', SERVER_CODE, name, String(port), String(bodyBytes)]);
   await p.waitForOutput(/ready/, 10_000);
   return p;
 }

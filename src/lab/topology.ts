@@ -8,6 +8,7 @@
  * deterministic and cannot clash with the host. MAC addresses are deterministic (see labMac)
  * so fixtures made from a lab are stable between runs.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
@@ -17,6 +18,7 @@ import {
   deleteNamespace,
   listNamespaces,
   run,
+  runScript,
   spawnInNamespace,
   type LabProcess,
   type RunOptions,
@@ -54,7 +56,36 @@ export interface EndOptions {
   addr?: string | readonly string[];
   /** MAC address (default deterministic from namespace index and interface number). */
   mac?: string;
+  /** What this end does with NIC offloads (default `off`); for a bridge link, `b` sets the bridge port's. */
+  offloads?: OffloadProfile;
 }
+
+/**
+ * What one veth end does with NIC offloads (`ethtool -K`), i.e. what a tcpdump on it shows:
+ *   off       every offload off: finished checksums and wire-sized segments in every capture;
+ *   host      a host's defaults: TX checksum offload (partial checksums in the sender's capture),
+ *             TSO/GSO (the sender's capture shows super-segments) and GRO (the receiver's capture
+ *             shows merged segments);
+ *   segment   as host but TSO off, GSO on: the stack cuts super-segments in software before the
+ *             tap, so this end's capture shows MSS-size segments going out (a forwarder whose
+ *             egress NIC cannot do TSO);
+ *   finish    TX checksum and TSO off, GSO on, GRO off: every packet leaves with its segments cut
+ *             and its checksums computed in software, as a userspace forwarder behind this port
+ *             (libpcap, no offload metadata) needs them;
+ *   switch    TX checksum offload and GSO on, TSO and GRO off: a switch port, which hands on
+ *             wire-size segments (veth runs the receiver's GRO only for packets from a peer
+ *             without TSO, so this is also what lets the far end's GRO merge them).
+ */
+export type OffloadProfile = 'off' | 'host' | 'segment' | 'finish' | 'switch';
+
+/** `ethtool -K` words of each profile. veth accepts `gro on` since Linux 5.13 (NAPI without XDP). */
+export const OFFLOAD_SETTINGS: Readonly<Record<OffloadProfile, readonly string[]>> = {
+  off: ['tx', 'off', 'rx', 'off', 'gro', 'off', 'gso', 'off', 'tso', 'off'],
+  host: ['tx', 'on', 'rx', 'on', 'tso', 'on', 'gso', 'on', 'gro', 'on'],
+  segment: ['tx', 'on', 'rx', 'on', 'tso', 'off', 'gso', 'on', 'gro', 'on'],
+  finish: ['tx', 'off', 'rx', 'on', 'tso', 'off', 'gso', 'on', 'gro', 'off'],
+  switch: ['tx', 'on', 'rx', 'on', 'tso', 'off', 'gso', 'on', 'gro', 'off'],
+};
 
 export interface LinkOptions {
   a?: EndOptions;
@@ -68,6 +99,20 @@ export interface CaptureOptions {
   sll2?: boolean;
   /** Extra tcpdump filter words (BPF), e.g. ['not', 'ip6']. */
   filter?: readonly string[];
+  /**
+   * Capture buffer (tcpdump -B, KiB). In immediate mode libpcap's ring holds fixed slots, sized
+   * for 64 KB frames on a device with offloads, so the default 2 MiB holds a few dozen packets:
+   * enough for small connections, not for a burst of super-segments and the segments cut from them.
+   */
+  bufferKiB?: number;
+  /**
+   * Without --immediate-mode (TPACKET_V3): the ring packs frames by their size and hands them
+   * over in blocks, so a burst of super-segments and the segments cut from them fits where fixed
+   * immediate-mode slots overflow, and tcpdump wakes once per block instead of once per packet
+   * (what keeps up under an emulated CPU). A block reaches tcpdump when full or after libpcap's
+   * 1 s timeout, so stop() waits until the file has stopped growing for longer than that.
+   */
+  batched?: boolean;
 }
 
 /** Where a lab captures: tcpdump on `iface` (or `any`) in `ns`, named `point` in the capture set. */
@@ -86,6 +131,43 @@ export interface Capture {
   readonly file: string;
   /** Stop with SIGINT after a short drain, wait until tcpdump has flushed and exited. */
   stop(): Promise<void>;
+  /**
+   * After stop(): packets this capture missed, i.e. dropped by the kernel because the ring was
+   * full (a hole in the capture). Null when tcpdump printed no counts. Packets the filter counted
+   * but tcpdump never wrote are not holes: stop() waits until the file is quiet, so they arrived
+   * after the capture's end (a client still retransmitting, say).
+   */
+  missed(): number | null;
+  /** After stop(): tcpdump's exit lines (its packet counts). */
+  counts(): string;
+}
+
+/** Packets a tcpdump's kernel ring dropped, from its exit line "N packets dropped by kernel". */
+export function missedPackets(stderr: string): number | null {
+  const m = /(\d+) packets? dropped by kernel/.exec(stderr);
+  return m ? Number(m[1]) : null;
+}
+
+/** Resolves once `file` has not grown for `quietMs` (or after `maxMs`). */
+async function fileQuiet(file: string, quietMs: number, maxMs: number): Promise<void> {
+  const size = (): number => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return -1;
+    }
+  };
+  const started = Date.now();
+  let last = size();
+  let since = Date.now();
+  while (Date.now() - since < quietMs && Date.now() - started < maxMs) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = size();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    }
+  }
 }
 
 export interface LabOptions {
@@ -180,29 +262,31 @@ export class Lab {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(role)) throw new Error(`bad role name: ${role}`);
     const name = `${this.prefix}${role}`;
     if (this.namespaces.some((n) => n.name === name)) throw new Error(`namespace ${role} exists`);
-    run(['ip', 'netns', 'add', name]);
     const ns: Namespace = { role, name, index: this.namespaces.length + 1 };
+    // Registered before it exists, so a failure half-way still has it deleted with the lab.
     this.namespaces.push(ns);
-    this.ip(ns, ['link', 'set', 'lo', 'up']);
-    if (!this.ipv6) {
-      this.sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', 1);
-      this.sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', 1);
-    }
+    runScript([
+      ['ip', 'netns', 'add', name],
+      ['ip', '-n', name, 'link', 'set', 'lo', 'up'],
+      ...(this.ipv6 ? [] : [['ip', 'netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']]),
+    ]);
     return ns;
   }
 
   /** Create an L2 segment: a bridge (STP off, no forward delay) in its own namespace. */
   addBridge(role: string): Bridge {
     const ns = this.addNamespace(role);
-    this.ip(ns, ['link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0']);
-    this.ip(ns, ['link', 'set', 'br0', 'up']);
+    runScript([
+      ['ip', '-n', ns.name, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'],
+      ['ip', '-n', ns.name, 'link', 'set', 'br0', 'up'],
+    ]);
     return { kind: 'bridge', ns, dev: 'br0' };
   }
 
   /**
    * Connect namespace `a` to namespace `b` (point-to-point veth) or to bridge `b` (veth whose
-   * far end is a bridge port). Both ends are brought up with offloads off, so captures show
-   * finished checksums and wire-sized segments. Returns the `a` end (and the `b` end).
+   * far end is a bridge port). Each end gets its offload profile (default `off`, so captures show
+   * finished checksums and wire-sized segments). Returns the `a` end (and the `b` end).
    */
   link(a: Namespace, b: Namespace | Bridge, opts: LinkOptions = {}): { a: Endpoint; b: Endpoint } {
     this.assertLive();
@@ -217,25 +301,23 @@ export class Lab {
     const bMac = toBridge ? labMac(bNs.index, this.ifNumber(bNs), true) : (opts.b?.mac ?? labMac(bNs.index, this.ifNumber(bNs)));
     this.bump(a);
     this.bump(bNs);
-    // Create the pair inside `a` with the peer placed straight into the other namespace.
-    this.ip(a, ['link', 'add', aIf, 'address', aMac, 'type', 'veth', 'peer', 'name', bIf, 'address', bMac, 'netns', bNs.name]);
-    if (opts.mtu !== undefined) {
-      this.ip(a, ['link', 'set', aIf, 'mtu', String(opts.mtu)]);
-      this.ip(bNs, ['link', 'set', bIf, 'mtu', String(opts.mtu)]);
-    }
-    this.disableOffloads(a, aIf);
-    this.disableOffloads(bNs, bIf);
+    this.assertLive();
+    const ipA = (args: readonly string[]): string[] => ['ip', '-n', a.name, ...args];
+    const ipB = (args: readonly string[]): string[] => ['ip', '-n', bNs.name, ...args];
     const aAddrs = toList(opts.a?.addr);
-    for (const addr of aAddrs) this.ip(a, ['addr', 'add', addr, 'dev', aIf]);
-    let bAddrs: string[] = [];
-    if (toBridge) {
-      this.ip(bNs, ['link', 'set', bIf, 'master', b.dev]);
-    } else {
-      bAddrs = toList(opts.b?.addr);
-      for (const addr of bAddrs) this.ip(bNs, ['addr', 'add', addr, 'dev', bIf]);
-    }
-    this.ip(a, ['link', 'set', aIf, 'up']);
-    this.ip(bNs, ['link', 'set', bIf, 'up']);
+    const bAddrs = toBridge ? [] : toList(opts.b?.addr);
+    // One shell for the whole link (see runScript). The pair is created inside `a` with the peer
+    // placed straight into the other namespace.
+    runScript([
+      ipA(['link', 'add', aIf, 'address', aMac, 'type', 'veth', 'peer', 'name', bIf, 'address', bMac, 'netns', bNs.name]),
+      ...(opts.mtu !== undefined ? [ipA(['link', 'set', aIf, 'mtu', String(opts.mtu)]), ipB(['link', 'set', bIf, 'mtu', String(opts.mtu)])] : []),
+      this.offloadCommand(a, aIf, opts.a?.offloads ?? 'off'),
+      this.offloadCommand(bNs, bIf, opts.b?.offloads ?? 'off'),
+      ...aAddrs.map((addr) => ipA(['addr', 'add', addr, 'dev', aIf])),
+      ...(toBridge ? [ipB(['link', 'set', bIf, 'master', b.dev])] : bAddrs.map((addr) => ipB(['addr', 'add', addr, 'dev', bIf]))),
+      ipA(['link', 'set', aIf, 'up']),
+      ipB(['link', 'set', bIf, 'up']),
+    ]);
     return {
       a: { ns: a, ifname: aIf, mac: aMac, addrs: aAddrs },
       b: { ns: bNs, ifname: bIf, mac: bMac, addrs: bAddrs },
@@ -261,18 +343,25 @@ export class Lab {
   /** Interfaces (ns/if) that are not up yet, and bridge ports not yet forwarding. */
   private notReady(): string[] {
     const pending: string[] = [];
-    for (const ns of this.namespaces) {
-      const links = JSON.parse(this.ip(ns, ['-j', 'link', 'show'])) as Array<{ ifname: string; operstate?: string }>;
+    // Every namespace's links (and bridge ports) from one shell, each JSON document ended by a mark.
+    const script = this.namespaces.flatMap((ns) => [
+      ['ip', '-n', ns.name, '-j', 'link', 'show'],
+      ['echo', '@@'],
+      ['ip', 'netns', 'exec', ns.name, 'bridge', '-j', 'link', 'show'],
+      ['echo', '@@'],
+    ]);
+    const docs = runScript(script).split('@@\n').map((d) => (d.trim().length > 0 ? d : '[]'));
+    this.namespaces.forEach((ns, i) => {
+      const links = JSON.parse(docs[2 * i] ?? '[]') as Array<{ ifname: string; operstate?: string }>;
       for (const l of links) {
         if (l.ifname === 'lo') continue;
         if (l.operstate !== 'UP') pending.push(`${ns.role}/${l.ifname}:${l.operstate ?? '?'}`);
       }
-      if (!links.some((l) => l.ifname === 'br0')) continue;
-      const ports = JSON.parse(this.exec(ns, ['bridge', '-j', 'link', 'show'])) as Array<{ ifname: string; state?: string }>;
+      const ports = JSON.parse(docs[2 * i + 1] ?? '[]') as Array<{ ifname: string; state?: string }>;
       for (const p of ports) {
         if (p.state !== 'forwarding') pending.push(`${ns.role}/${p.ifname}:${p.state ?? '?'}`);
       }
-    }
+    });
     return pending;
   }
 
@@ -328,7 +417,8 @@ export class Lab {
    * `file`. Resolves once tcpdump reports it is listening, so no early packet is missed.
    */
   async startCapture(ns: Namespace, iface: string, file: string, opts: CaptureOptions = {}): Promise<Capture> {
-    const argv = ['tcpdump', '-n', '--immediate-mode', '-U', '-s', '0', '-i', iface, '-Z', 'root', '-w', file];
+    const argv = ['tcpdump', '-n', ...(opts.batched ? [] : ['--immediate-mode']), '-U', '-s', '0', '-i', iface, '-Z', 'root', '-w', file];
+    if (opts.bufferKiB !== undefined) argv.push('-B', String(opts.bufferKiB));
     if (opts.sll2) argv.push('-y', 'LINUX_SLL2');
     if (opts.filter && opts.filter.length > 0) argv.push(...opts.filter);
     const proc = this.spawn(ns, argv);
@@ -340,10 +430,15 @@ export class Lab {
       stop: async () => {
         if (!this.captures.has(capture)) return;
         this.captures.delete(capture);
-        // Let packets already in flight reach the socket before we stop reading it.
-        await new Promise((r) => setTimeout(r, 150));
+        // Let packets already in flight reach the socket before we stop reading it; a batched
+        // capture gets them one ring block at a time, the last one after libpcap's 1 s timeout.
+        // Immediate mode hands over each packet at once: a file quiet for 400 ms has caught up,
+        // also under the lab VM's emulated CPU, where tcpdump can lag the traffic by more than that.
+        await fileQuiet(file, opts.batched ? 1500 : 400, 20_000);
         await proc.stop('SIGINT', 3000);
       },
+      missed: () => missedPackets(proc.stderr()),
+      counts: () => proc.stderr().split('\n').filter((l) => /^\d+ packets? /.test(l)).join(', '),
     };
     this.captures.add(capture);
     return capture;
@@ -356,10 +451,14 @@ export class Lab {
 
   /** Starts a capture at every point, writing `<dir>/<point>.pcap`; all are listening when it
    *  resolves. Returns point → file, and the captures (to stop just these ones). */
-  async captureEveryPoint(points: readonly CapturePoint[], dir: string): Promise<{ files: Record<string, string>; captures: Capture[] }> {
+  async captureEveryPoint(
+    points: readonly CapturePoint[],
+    dir: string,
+    opts: Pick<CaptureOptions, 'bufferKiB' | 'batched'> = {},
+  ): Promise<{ files: Record<string, string>; captures: Capture[] }> {
     const files: Record<string, string> = {};
     for (const p of points) files[p.point] = join(dir, `${p.point}.pcap`);
-    const captures = await Promise.all(points.map((p) => this.startCapture(p.ns, p.iface, files[p.point]!, { sll2: p.sll2 === true })));
+    const captures = await Promise.all(points.map((p) => this.startCapture(p.ns, p.iface, files[p.point]!, { ...opts, sll2: p.sll2 === true })));
     return { files, captures };
   }
 
@@ -414,12 +513,11 @@ export class Lab {
     return `${stem}${this.ifNumber(ns)}`;
   }
 
-  private disableOffloads(ns: Namespace, ifname: string): void {
-    // Checksum offload off: captures on veth otherwise show partial checksums on sent packets.
-    // GRO/GSO/TSO off: segments in captures are the wire-sized ones the peer actually gets.
-    this.exec(ns, ['ethtool', '-K', ifname, 'tx', 'off', 'rx', 'off', 'gro', 'off', 'gso', 'off', 'tso', 'off'], {
-      allowFail: true,
-    });
+  private offloadCommand(ns: Namespace, ifname: string, profile: OffloadProfile): string[] | { argv: string[]; allowFail: true } {
+    // `off` is best effort (a kernel that lacks a switch has no such offload to show either);
+    // the other profiles exist to show offload artifacts, so a refused switch is an error.
+    const argv = ['ip', 'netns', 'exec', ns.name, 'ethtool', '-K', ifname, ...OFFLOAD_SETTINGS[profile]];
+    return profile === 'off' ? { argv, allowFail: true } : argv;
   }
 }
 

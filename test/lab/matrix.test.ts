@@ -80,7 +80,7 @@ describe('lab matrix, reference director (netns)', () => {
       const root = mkdtempSync(join(tmpdir(), 'lvsa-h13-matrix-'));
       const t0 = Date.now();
       try {
-        const outcomes = await runMatrix(root, MATRIX_CASES, (o) =>
+        const outcomes = await runMatrix(root, MATRIX_CASES, {}, (o) =>
           console.log(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} exit ${o.exitCode} [${o.errors.join(', ')}] warn [${o.warnings.join(', ')}] ${o.answered} ${(o.durationMs / 1000).toFixed(1)} s${o.error ? ` error ${o.error}` : ''}`),
         );
         console.log(renderMatrix(outcomes));

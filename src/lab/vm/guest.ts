@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipvsDriver } from '../ipvs-director.js';
-import { LabSession, type LabCase } from '../sequence.js';
+import { LabSession, type LabCase, type LabOffloads } from '../sequence.js';
 import { CONSOLE_MARK } from './initramfs.js';
 import { LAB_MODULES, loadOrder, readModuleIndex, schedulerModule } from './kmod.js';
 
@@ -25,6 +25,8 @@ export interface GuestJob {
   cases: LabCase[];
   /** Per-connection client timeout, ms. */
   clientTimeoutMs?: number;
+  /** NIC offloads of the lab's veths (default off; sequence.ts offloadPlan). */
+  offloads?: LabOffloads;
 }
 
 export interface GuestCaseStatus {
@@ -96,7 +98,17 @@ export async function runGuestJob(job: GuestJob): Promise<GuestReport> {
     const t0 = Date.now();
     try {
       if (!ipvsReady) throw new Error(`kernel ${kernelRelease} has no IPVS (/proc/net/ip_vs missing): ${mods.errors.join('; ')}`);
-      session = await LabSession.open(ipvsDriver, mode, { timeoutMs: job.clientTimeoutMs ?? 2000 });
+      // Stage times on the console: where a run under an emulated CPU spends its minutes.
+      let last = Date.now();
+      const onStage = (s: string): void => {
+        say(`  ${s} +${Date.now() - last} ms`);
+        last = Date.now();
+      };
+      session = await LabSession.open(ipvsDriver, mode, {
+        timeoutMs: job.clientTimeoutMs ?? 2000,
+        ...(job.offloads !== undefined ? { offloads: job.offloads } : {}),
+        onStage,
+      });
       say(`topology ${mode} ready (${Date.now() - t0} ms)`);
     } catch (e) {
       openError = e instanceof Error ? e.message : String(e);

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { EnvironmentError } from '../../errors.js';
 import { PACKAGE, distFile } from '../../package-root.js';
 import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsFacts } from '../ipvs-director.js';
-import { verifyCaptures, type LabCase } from '../sequence.js';
+import { verifyCaptures, type DeviceOffloads, type LabCase, type LabOffloads } from '../sequence.js';
 import type { ConnectionResult } from '../services.js';
 import { ADDR } from '../plan.js';
 import type { VerifyResult } from '../../verify/model/result.js';
@@ -70,6 +70,8 @@ export interface IpvsLabOptions {
   onProgress?: (line: string) => void;
   /** Run verify on the captures (default true). */
   verify?: boolean;
+  /** NIC offloads of the lab's veths inside the VM (default off; sequence.ts offloadPlan). */
+  offloads?: LabOffloads;
 }
 
 export interface LabCaseResult {
@@ -90,10 +92,14 @@ export interface LabCaseResult {
   expected: ExpectedOutcome;
   /** Differences between the verify result and the expected outcome (empty = as expected). */
   mismatches: string[];
+  /** With offloads on: the devices' offload switches as the guest kernel reported them. */
+  offloadState: Record<string, DeviceOffloads> | null;
 }
 
 export interface IpvsLabResult {
   kernel: KernelChoice;
+  /** NIC offloads of the lab's veths in this run. */
+  offloads: LabOffloads;
   guestKernel: string | null;
   accel: Accel;
   kvmNote: string | null;
@@ -176,6 +182,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
     modulesDir: exportModules ? GUEST_MODULES : kernel.modulesDir,
     outDir: GUEST_OUT,
     cases: opts.cases,
+    ...(opts.offloads !== undefined ? { offloads: opts.offloads } : {}),
   };
   writeFileSync(join(outDir, 'job.json'), JSON.stringify(job, null, 2) + '\n');
   writeFileSync(
@@ -248,6 +255,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
         kernelSchedule: {},
         verify: null,
         mismatches: ['case did not run'],
+        offloadState: null,
       });
       continue;
     }
@@ -257,6 +265,7 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
       serviceConfig: string;
       facts: IpvsFacts;
       clientBasePort: number;
+      offloadState?: Record<string, DeviceOffloads> | null;
     };
     // The guest wrote guest paths; the same files are in `dir` on the host.
     const captures: Record<string, string> = {};
@@ -274,10 +283,12 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
       kernelSchedule,
       verify: v,
       mismatches,
+      offloadState: saved.offloadState ?? null,
     });
   }
   return {
     kernel,
+    offloads: opts.offloads ?? 'off',
     guestKernel: report.kernelRelease,
     accel: vm.accel,
     kvmNote: vm.kvmNote,
