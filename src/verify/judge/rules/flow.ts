@@ -79,6 +79,26 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   );
 }
 
+/**
+ * True when trace `t`'s packet reached the point of `role` although that capture does not show
+ * it (capture-artifacts.md §3): a later packet of the same direction is there, and the sender
+ * never sent this one again. A TCP packet lost on the way is retransmitted (the same sequence
+ * number, or a SYN or FIN again); one the capture missed is not. UDP has no such proof.
+ */
+function missedBy(c: Connection, t: Trace, role: 'R' | 'C'): boolean {
+  const r = t.list[0]!;
+  if (r.proto !== 'tcp') return false;
+  let later = false;
+  for (const x of c.traces) {
+    if (x === t || x.c2s !== t.c2s || x.t0 < t.t0) continue;
+    const y = x.list[0]!;
+    const again = y.seq === r.seq && (r.payloadLen > 0 ? y.payloadLen > 0 : (r.flags & 0x03) !== 0 && (y.flags & 0x03) === (r.flags & 0x03));
+    if (again) return false;
+    if (copyAt(x, role) !== undefined) later = true;
+  }
+  return later;
+}
+
 /** flow.lost-in-transit: a forwarded copy (or a reply) never reached the next capture point. */
 function lostInTransit(v: FlowView, sink: FindingSink): void {
   const { ctx, c, t, C, De, R } = v;
@@ -89,6 +109,7 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
     if (rsIdx === undefined || !insideCapture(ctx, rsIdx, De.t)) return;
     sink.check('flow.lost-in-transit');
     if (R) return;
+    if (missedBy(c, t, 'R')) return sink.captureNote('gap', De, 0, rsIdx);
     sink.add(
       'flow.lost-in-transit',
       c,
@@ -103,6 +124,7 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
   if (!from || ctx.clientIdx < 0 || !insideCapture(ctx, ctx.clientIdx, from.t)) return;
   sink.check('flow.lost-in-transit');
   if (C) return;
+  if (missedBy(c, t, 'C')) return sink.captureNote('gap', from, 0, ctx.clientIdx);
   sink.add(
     'flow.lost-in-transit',
     c,

@@ -111,10 +111,11 @@ function unansweredAtDirector(v: NatView, sink: FindingSink): void {
   if (v.bypassReported || dIdx < 0 || c.backend === null || ctx.rsPointByIp.has(c.backend)) return;
   const syns: PacketRecord[] = [];
   let forwarded: PacketRecord | undefined;
+  let answered = false;
   for (const t of c.traces) {
     if (!t.c2s) {
       // Anything of the server side through the director: the replies do come back.
-      if (copyAt(t, 'Di') || copyAt(t, 'De')) return;
+      answered ||= copyAt(t, 'Di') !== undefined || copyAt(t, 'De') !== undefined;
       continue;
     }
     const Di = copyAt(t, 'Di');
@@ -122,8 +123,9 @@ function unansweredAtDirector(v: NatView, sink: FindingSink): void {
     syns.push(Di);
     forwarded ??= copyAt(t, 'De');
   }
-  if (syns.length < 2 || !forwarded || !insideCapture(ctx, dIdx, syns[syns.length - 1]!.t)) return;
+  if (!forwarded) return;
   sink.check('nat.reply-bypass');
+  if (answered || syns.length < 2 || !insideCapture(ctx, dIdx, syns[syns.length - 1]!.t)) return;
   v.bypassReported = true;
   sink.add(
     'nat.reply-bypass',
