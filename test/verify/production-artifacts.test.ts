@@ -75,10 +75,14 @@ function sets(): SetInfo[] {
   return out;
 }
 
-function run(dir: string, files: string[], profile: VerifyInput['profile']): Promise<VerifyResult> {
+function run(dir: string, files: string[], profile: VerifyInput['profile'], directorOnly = false): Promise<VerifyResult> {
   const conf = path.join(dir, 'service.conf');
   const points: VerifyInput['points'] = [];
   const director = files.filter((f) => f.startsWith('director'));
+  if (directorOnly) {
+    points.push({ kind: 'director', files: director.map((f) => path.join(dir, f)) });
+    return verify({ services: parseServiceConfig(readFileSync(conf, 'utf8'), conf), points, profile });
+  }
   points.push({ kind: 'client', files: [path.join(dir, 'client.pcap')] });
   if (director.length > 0) points.push({ kind: 'director', files: director.map((f) => path.join(dir, f)) });
   for (const f of files.filter((f) => /^rs\d+\.pcap$/.test(f))) points.push({ kind: 'rs', files: [path.join(dir, f)] });
@@ -194,5 +198,41 @@ describe('production capture artifacts keep the verdict', () => {
         });
       }
     });
+  }
+});
+
+/**
+ * The director's capture alone (`tcpdump -i any` on the director, where most audits start):
+ * a conformant set stays free of errors when that capture starts late, stops early or is cut to
+ * a snaplen, although no other point can confirm what the director forwarded. (Frames missing
+ * from it are not here: where the flow proves nothing — a UDP datagram, a DR connection's
+ * last packets, whose answers never pass the director — a missing egress copy is reported.)
+ */
+describe('the director\'s capture alone keeps a clean verdict', () => {
+  const clean = sets().filter((s) => s.files.some((f) => f.startsWith('director')));
+  for (const s of clean) {
+    const director = s.files.filter((f) => f.startsWith('director'));
+    for (const name of ['started late', 'stopped early', 'snaplen 96'] as const) {
+      it(`${s.name}: ${name}`, async () => {
+        const base = await run(s.dir, s.files, s.profile, true);
+        if (errorsOf(base).length > 0) return;
+        await fc.assert(
+          fc.asyncProperty(fc.integer({ min: 0, max: director.length - 1 }), fc.nat(1000), async (which, seed) => {
+            const target = director[which]!;
+            const t = TRANSFORMS[name]!(readPcap(readFileSync(path.join(s.dir, target))), seed);
+            const dir = mkdtempSync(path.join(tmpRoot, 'dir-'));
+            try {
+              for (const f of [...director, 'service.conf']) if (f !== target) copyFileSync(path.join(s.dir, f), path.join(dir, f));
+              writeFileSync(path.join(dir, target), writePcap(t.file));
+              const r = await run(dir, s.files, s.profile, true);
+              expect(errorsOf(r).map((e) => `${e.rule}: ${e.message}`), `${s.name}: ${name} on ${target} (seed ${seed})`).toEqual([]);
+            } finally {
+              rmSync(dir, { recursive: true, force: true });
+            }
+          }),
+          { numRuns: RUNS, seed: 61 },
+        );
+      });
+    }
   }
 });

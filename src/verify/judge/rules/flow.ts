@@ -67,8 +67,21 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // A packet at the very end of the director capture may have left after tcpdump stopped.
   const atEnd = Di.ts >= dir.lastTs - CAPTURE_END_SLACK_NS && !De;
   if (atEnd || Di.ip.ttl <= 1) return;
+  // The director captured per interface (several files, each with its own span): with no
+  // egress copy of the connection from this packet on, the egress file may not have been
+  // running (started later, stopped earlier): its absence proves nothing.
+  if (dir.files.length > 1 && !egressFrom(c, Di.t)) return;
   sink.check('flow.not-forwarded');
   if (De || R || refusedAsSpecified(ctx, c, Di, C)) return;
+  // With no capture at the real server to agree, a packet that was forwarded as far as the flow
+  // can tell (later ones were and it was never sent again, or the peer took its ACK) is one the
+  // director's capture missed.
+  const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
+  const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
+  if (!rsSees && (missedBy(c, t, 'De') || ackTaken(c, t))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  // A connection's last bare ACK: nothing follows it to show whether it got through, and
+  // nothing the director could lose with it; without the real server's capture, no evidence.
+  if (!rsSees && Di.proto === 'tcp' && Di.payloadLen === 0 && (Di.flags & 0x07) === 0 && !laterInDirection(c, t)) return;
   const expect = c.backend ? ` to real server ${c.backend}` : '';
   sink.add(
     'flow.not-forwarded',
@@ -85,7 +98,7 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
  * never sent this one again. A TCP packet lost on the way is retransmitted (the same sequence
  * number, or a SYN or FIN again); one the capture missed is not. UDP has no such proof.
  */
-function missedBy(c: Connection, t: Trace, role: 'R' | 'C'): boolean {
+function missedBy(c: Connection, t: Trace, role: 'R' | 'C' | 'De'): boolean {
   const r = t.list[0]!;
   if (r.proto !== 'tcp') return false;
   let later = false;
@@ -97,6 +110,43 @@ function missedBy(c: Connection, t: Trace, role: 'R' | 'C'): boolean {
     if (copyAt(x, role) !== undefined) later = true;
   }
   return later;
+}
+
+/** True when some client packet of the connection left the director (on the interface toward
+ *  the real servers) at or after `t`. */
+function egressFrom(c: Connection, t: number): boolean {
+  for (const x of c.traces) {
+    if (!x.c2s) continue;
+    for (const r of x.list) if (r.role === 'De' && r.t >= t) return true;
+  }
+  return false;
+}
+
+/** True when the connection has a packet of `t`'s direction after it. */
+function laterInDirection(c: Connection, t: Trace): boolean {
+  for (const x of c.traces) if (x !== t && x.c2s === t.c2s && x.t0 > t.t0) return true;
+  return false;
+}
+
+/** Sequence space a TCP packet takes: its payload, and one for SYN and for FIN. */
+const seqEnd = (r: PacketRecord): number => (r.seq + r.payloadLen + ((r.flags & 0x02) !== 0 ? 1 : 0) + ((r.flags & 0x01) !== 0 ? 1 : 0)) >>> 0;
+
+/**
+ * True when trace `t`'s packet acknowledges a packet of the other direction that was never sent
+ * again: the peer got the acknowledgement (a lost one leaves the peer retransmitting). Only a
+ * packet that carries nothing else to lose (no payload, SYN or FIN of its own) is proved so.
+ */
+function ackTaken(c: Connection, t: Trace): boolean {
+  const r = t.list[0]!;
+  if (r.proto !== 'tcp' || r.payloadLen > 0 || (r.flags & 0x13) !== 0x10) return false;
+  let acked: PacketRecord | null = null;
+  for (const x of c.traces) {
+    if (x.c2s === t.c2s) continue;
+    const y = x.list[0]!;
+    if (x.t0 < t.t0 && seqEnd(y) === r.ack && seqEnd(y) !== y.seq) acked = y;
+    else if (acked !== null && x.t0 > t.t0 && y.seq === acked.seq) return false;
+  }
+  return acked !== null;
 }
 
 /** flow.lost-in-transit: a forwarded copy (or a reply) never reached the next capture point. */
