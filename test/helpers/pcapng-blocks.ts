@@ -47,6 +47,10 @@ export class Blocks {
     const pad = Buffer.alloc((4 - (data.length % 4)) % 4);
     return this.block(2, Buffer.concat([this.u16(ifid), this.u16(0), this.ts64(ts), this.u32(data.length), this.u32(data.length), data, pad, ...opts, ...(opts.length ? [this.end()] : [])]));
   }
+  /** Interface Statistics Block (options such as isb_ifdrop 5, isb_osdrop 7 as i64). */
+  isb(ifid: number, ts: bigint, opts: Buffer[]): this {
+    return this.block(5, Buffer.concat([this.u32(ifid), this.ts64(ts), ...opts, ...(opts.length ? [this.end()] : [])]));
+  }
   spb(data: Buffer): this {
     const pad = Buffer.alloc((4 - (data.length % 4)) % 4);
     return this.block(3, Buffer.concat([this.u32(data.length), data, pad]));

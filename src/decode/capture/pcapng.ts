@@ -12,6 +12,7 @@ export const PCAPNG_IDB = 0x00000001;
 export const PCAPNG_PB = 0x00000002;
 export const PCAPNG_SPB = 0x00000003;
 export const PCAPNG_EPB = 0x00000006;
+export const PCAPNG_ISB = 0x00000005;
 const BOM = 0x1a2b3c4d;
 const BOM_SWAPPED = 0x4d3c2b1a;
 
@@ -81,6 +82,8 @@ const OPT_PACKET_FLAGS = 2; // epb_flags and the obsolete pack_flags share code 
 const IF_NAME = 2;
 const IF_TSRESOL = 9;
 const IF_TSOFFSET = 14;
+const ISB_IFDROP = 5;
+const ISB_OSDROP = 7;
 
 /** Smallest total length of the blocks whose fixed fields the reader reads. */
 export const PCAPNG_MIN_SIZE: ReadonlyMap<number, number> = new Map([
@@ -89,6 +92,7 @@ export const PCAPNG_MIN_SIZE: ReadonlyMap<number, number> = new Map([
   [PCAPNG_PB, 32],
   [PCAPNG_SPB, 16],
   [PCAPNG_EPB, 32],
+  [PCAPNG_ISB, 24],
 ]);
 
 export class PcapngFormat implements RecordFormat {
@@ -230,6 +234,9 @@ export class PcapngFormat implements RecordFormat {
         return this.parsePacketBlock(buf, pos, len, fileOffset, 'EPB');
       case PCAPNG_SPB:
         return this.parseSpb(buf, pos, len, fileOffset);
+      case PCAPNG_ISB:
+        this.parseIsb(buf, pos, len, fileOffset);
+        return true;
       case PCAPNG_PB:
         return this.parsePacketBlock(buf, pos, len, fileOffset, 'PB');
       default:
@@ -284,6 +291,40 @@ export class PcapngFormat implements RecordFormat {
     const nsPerUnit = !unit.binary && unit.exp >= 3 && unit.exp <= 9 ? 10 ** (9 - unit.exp) : 0;
     this.ifaces.push({ globalId: interfaces.length, linkType, snaplen, unit, tsOffsetSec, nsPerUnit, hiKey: -1, hiSec: 0, hiNs: 0 });
     interfaces.push({ linkType, snaplen, name, tsResolution: tsUnitText(unit), tsOffsetSec, section: this.section });
+  }
+
+  /**
+   * Interface Statistics Block: the drop counters (dumpcap writes one per interface at the end;
+   * counters are cumulative, so the last block of an interface holds the totals).
+   */
+  private parseIsb(buf: Buffer, pos: number, len: number, fileOffset: number): void {
+    const id = this.u32(buf, pos + 8);
+    const i = this.ifaces[id];
+    if (i === undefined) {
+      this.ctx.warn(fileOffset, 'capture.malformed', `ISB refers to interface ${id} but section ${this.section} has ${this.ifaces.length} interface(s)`);
+      return;
+    }
+    const info = this.ctx.summary.interfaces[i.globalId]!;
+    const end = pos + len - 4;
+    let p = pos + 20;
+    while (p + 4 <= end) {
+      const code = this.u16(buf, p);
+      const olen = this.u16(buf, p + 2);
+      const v = p + 4;
+      if (code === OPT_ENDOFOPT) break;
+      if (v + olen > end) {
+        this.ctx.warn(fileOffset, 'capture.malformed', `ISB option ${code} overruns its block`);
+        return;
+      }
+      if ((code === ISB_IFDROP || code === ISB_OSDROP) && olen >= 8) {
+        const hi = this.le ? buf.readUInt32LE(v + 4) : buf.readUInt32BE(v);
+        const lo = this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4);
+        const n = hi * 4294967296 + lo;
+        if (code === ISB_IFDROP) info.ifDrop = n;
+        else info.osDrop = n;
+      }
+      p = v + ((olen + 3) & ~3);
+    }
   }
 
   private iface(id: number, fileOffset: number, what: string): Iface {

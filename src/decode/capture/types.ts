@@ -16,6 +16,11 @@ export interface InterfaceInfo {
   tsOffsetSec: number;
   /** 0-based pcapng section (SHB) the interface belongs to; 0 for classic pcap. */
   section: number;
+  /** Packets lost before the file, from the interface's last pcapng Interface Statistics Block:
+   *  isb_ifdrop (by the interface or driver) and isb_osdrop (by the capture system, tcpdump's
+   *  "dropped by kernel"); null when no statistics block gave it (classic pcap never does). */
+  ifDrop?: number | null;
+  osDrop?: number | null;
 }
 
 export interface CaptureSummary {

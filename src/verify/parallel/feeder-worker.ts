@@ -29,8 +29,8 @@ function post(m: FeederMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 function summary(r: ReaderSummary): ReaderSummary {
-  const { file, point, frames, truncated, malformedCount, malformedFrames, malformedWhat, steppedBack } = r;
-  return { file, point, frames, truncated, malformedCount, malformedFrames, malformedWhat, steppedBack };
+  const { file, point, frames, truncated, drops, malformedCount, malformedFrames, malformedWhat, steppedBack } = r;
+  return { file, point, frames, truncated, drops, malformedCount, malformedFrames, malformedWhat, steppedBack };
 }
 
 async function run(plan: FeedPlan): Promise<void> {

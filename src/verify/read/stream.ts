@@ -9,12 +9,23 @@
  * records runs dry, so a file does not run ahead of the others and the memory in flight is one
  * chunk per file plus the live connections.
  */
-import { CaptureReader, type CaptureWarning } from '../../decode/capture/index.js';
+import { CaptureReader, type CaptureWarning, type InterfaceInfo } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
 import { extractRecord, type RecordPool } from './record.js';
 import type { PacketRecord } from '../model/record.js';
+
+/** The drops pcapng Interface Statistics Blocks report over a file's interfaces, or null when
+ *  none reports any counter (classic pcap, or a writer that leaves them out). */
+export function interfaceDrops(interfaces: readonly InterfaceInfo[]): number | null {
+  let n: number | null = null;
+  for (const i of interfaces) {
+    if (i.ifDrop != null) n = (n ?? 0) + i.ifDrop;
+    if (i.osDrop != null) n = (n ?? 0) + i.osDrop;
+  }
+  return n;
+}
 
 export interface ReaderOptions {
   toaKinds?: number[];
@@ -191,7 +202,9 @@ export class PointReader {
       if (!(await reader.next())) {
         this.done = true;
         await reader.close();
-        this.truncated = reader.end().truncated;
+        const summary = reader.end();
+        this.truncated = summary.truncated;
+        this.drops = interfaceDrops(summary.interfaces);
         return;
       }
     }
@@ -199,6 +212,8 @@ export class PointReader {
 
   /** The file ended inside a record or in a cut gzip stream (the reader warned once). */
   truncated = false;
+  /** Packets the capture lost before the file, as its pcapng statistics say (null: not said). */
+  drops: number | null = null;
 
   /** Stops reading (sampling pass). */
   async close(): Promise<void> {

@@ -146,11 +146,33 @@ const segmentationOffload = fromNotes('capture.segmentation-offload', 'super-seg
   hint: 'nothing to fix: ethtool -K IFACE tso off gso off gro off makes the capture show wire-size segments',
 }));
 
-/** capture.gaps: packets a capture missed while the flow shows they were delivered (§3). */
-const gaps = fromNotes('capture.gaps', 'gap', (point, n) => ({
-  message: `${point}: the capture missed ${n.count} packet(s) that the flow shows were delivered (their bytes were acknowledged, or later packets of the connection passed); no flow finding is made from their absence (seen elsewhere as ${files(n)})`,
-  hint: 'tcpdump reports "packets dropped by kernel" when its buffer overflows: capture with a larger buffer (-B 32768), a filter, or -s 128',
+const GAP_HINT = 'tcpdump reports "packets dropped by kernel" when its buffer overflows: capture with a larger buffer (-B 32768), a filter, or -s 128';
+
+/** capture.gaps: packets a capture missed while the flow shows they were delivered, and the
+ *  drops the capture's own pcapng statistics report (§3). */
+const gapsFromFlow = fromNotes('capture.gaps', 'gap', (point, n) => ({
+  message: `${point}: the capture missed ${n.count} packet(s) that the flow shows were delivered (later packets of the connection got there and the sender never sent them again, or the peer took their acknowledgement); no flow finding is made from their absence (seen elsewhere as ${files(n)})`,
+  hint: GAP_HINT,
 }));
+
+const gaps: CaptureSteps = {
+  point(v, i) {
+    gapsFromFlow.point!(v, i);
+    const { facts, out } = v;
+    if (facts.ignore.has('capture.gaps')) return;
+    for (const rd of facts.readers) {
+      if (rd.point !== i || rd.drops === null || rd.drops === 0) continue;
+      const name = facts.points[i]!.name;
+      out.findings.push({
+        rule: 'capture.gaps',
+        severity: ruleSpec('capture.gaps').severity,
+        message: `${rd.file}: the capture's interface statistics report ${rd.drops} packet(s) dropped before they were written (isb_ifdrop + isb_osdrop)`,
+        hint: GAP_HINT,
+        evidence: [{ capture: rd.file, frame: rd.frames, point: name }],
+      });
+    }
+  },
+};
 
 /** capture.snaplen: packets whose bytes past the snap length a rule needed (§3). */
 const snaplenCut = fromNotes('capture.snaplen', 'snaplen', (point, n) => ({
