@@ -24,16 +24,25 @@
  * comparable with figures from a quiet machine. Packets per CPU-second (user + system of the
  * fastest-CPU run, from /usr/bin/time -v) is printed too: it is the least load-sensitive figure.
  *
- * Environment: BENCH_PACKETS (default 2000000), BENCH_TSHARK_PACKETS (default 200000), BENCH_REPEAT.
- * Structure: `sections` is a list of { name, run(ctx) } the integrator can extend (e.g. a
- * verify section); `runBench(sections)` runs them and prints the table.
+ * Then the verify sections (scripts/bench-verify.mjs): the bulk NAT set (automatic threads, one
+ * thread, forced split) and the production-shaped NAT set (super-segments, GRO, partial checksums:
+ * scripts/make-production-set.mjs), each on its own set generated once into /tmp.
+ *
+ *   node --expose-gc scripts/bench.mjs [WORD…]   only the sections whose name contains a WORD
+ *                                                (e.g. `verify`; BENCH_SECTIONS=verify,tcpdump too)
+ *
+ * Environment: BENCH_PACKETS (default 2000000), BENCH_TSHARK_PACKETS (default 200000), BENCH_REPEAT,
+ * BENCH_SECTIONS; the verify sets: BENCH_VERIFY_PACKETS, BENCH_PROD_PACKETS, BENCH_PROD_DIRECTOR_IN.
+ * Structure: `sections` is a list of { name, run(ctx), ownData? } the integrator can extend;
+ * `runBench(sections)` runs them and prints the table (the decode capture is generated only when a
+ * section without `ownData` runs).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { verifyOneThreadSection, verifySplitSection, verifySection } from './bench-verify.mjs';
+import { verifyOneThreadSection, verifyProductionSection, verifySplitSection, verifySection } from './bench-verify.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
@@ -245,7 +254,13 @@ export const sections = [
   },
 ];
 
-sections.push(verifySection, verifyOneThreadSection, verifySplitSection);
+sections.push(verifySection, verifyOneThreadSection, verifySplitSection, verifyProductionSection);
+
+/** The sections whose name contains one of `words` (all of them when there is none). */
+export function selectSections(words, list = sections) {
+  const w = words.map((x) => x.trim()).filter(Boolean);
+  return w.length === 0 ? list : list.filter((s) => w.some((x) => s.name.includes(x)));
+}
 
 /** Targets: [name, numerator section, denominator section, minimum ratio]. */
 export const targets = [
@@ -258,9 +273,10 @@ export async function runBench(list = sections) {
   if (!existsSync(path.join(repoRoot, 'dist', 'cli', 'decode.js'))) {
     spawnSync('npx', ['tsc', '-p', '.'], { cwd: repoRoot, stdio: 'inherit' });
   }
-  const ctx = await ensureCapture();
+  // Sections with their own data (the verify sets) do not need the decode capture.
+  const ctx = list.some((s) => !s.ownData) ? await ensureCapture() : null;
   console.log(
-    `capture: ${ctx.file} (${ctx.packets.toLocaleString('en-US')} packets, ${(statSync(ctx.file).size / 1e6).toFixed(0)} MB), ` +
+    (ctx ? `capture: ${ctx.file} (${ctx.packets.toLocaleString('en-US')} packets, ${(statSync(ctx.file).size / 1e6).toFixed(0)} MB), ` : '') +
       `node ${process.version}, best of ${REPEAT} runs`,
   );
   const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -281,7 +297,7 @@ export async function runBench(list = sections) {
     const x = results[a];
     const y = results[b];
     if (!x?.pps || !y?.pps) {
-      console.log(`${label}: n/a`);
+      if (x || y) console.log(`${label}: n/a`);
       continue;
     }
     // Best against best and median against median: both sides ran on the same machine
@@ -305,5 +321,11 @@ export async function runBench(list = sections) {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  await runBench();
+  const words = [...process.argv.slice(2), ...(process.env.BENCH_SECTIONS ?? '').split(',')];
+  const list = selectSections(words);
+  if (list.length === 0) {
+    console.error(`no section matches ${words.filter(Boolean).join(', ')}; sections: ${sections.map((s) => s.name).join(' | ')}`);
+    process.exit(2);
+  }
+  await runBench(list);
 }

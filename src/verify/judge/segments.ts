@@ -6,9 +6,9 @@
  * and PSH are those of another segment than the one it starts with.
  *
  * A copy is a super-segment when it carries more than the peer accepts in one segment (the MSS
- * of the SYN or SYN-ACK it answers), or when the same bytes are cut smaller at another point of
- * its trace (a joined trace, correlate/traces.ts joinSegments). Without a handshake in the
- * captures, more than a standard Ethernet payload is the sign.
+ * of the SYN or SYN-ACK it answers), or, where it was received, when the same bytes are cut
+ * smaller at another point of its trace (a joined trace, correlate/traces.ts joinSegments).
+ * Without a handshake in the captures, more than a standard Ethernet payload is the sign.
  */
 import type { Connection, Trace } from '../model/connection.js';
 import type { PacketRecord } from '../model/record.js';
@@ -44,7 +44,9 @@ export class SegmentLimits {
 /** True when copy `r` of trace `t` holds more bytes than one segment on the wire. */
 export function isSuperSegment(limits: SegmentLimits, t: Trace, r: PacketRecord): boolean {
   if (r.proto !== 'tcp' || r.payloadLen === 0) return false;
-  if (t.segmented) {
+  // Bytes cut smaller elsewhere show a merge only where the copy was received (GRO works on
+  // the way in): a sender's or forwarder's copy is judged by the MSS alone.
+  if (t.segmented && receivedHere(t, r)) {
     for (const x of t.list) if (x.payloadLen < r.payloadLen) return true;
   }
   const mss = t.c2s ? limits.c2s : limits.s2c;
