@@ -30,20 +30,21 @@ const C2S_RANK: Record<Role, number> = { C: 0, Di: 1, De: 2, R: 3 };
 const S2C_RANK: Record<Role, number> = { R: 0, Di: 1, De: 2, C: 3 };
 
 /**
- * Corrected clocks of different points agree to well within this (correlate/clock.ts): a copy
- * upstream on the path captured later than this after a downstream copy is not the same packet.
+ * Across points the corrected clocks can be off by a forwarding delay (correlate/clock.ts reads
+ * part of a slow director's latency as clock offset): a copy upstream on the path is taken for
+ * another packet only when captured more than this share of the window after a downstream copy.
  */
-const ORDER_SLACK_NS = 1e6;
+const ORDER_SLACK_SHARE = 10;
 
 /**
  * True when the trace already holds a copy from r's point in r's role, or a copy r cannot be
  * of the same packet as: one downstream of r on the path that was captured before r (a packet
  * leaves the director after it came in, reaches the real server after it left the director). On
  * one capture clock (the director's ingress and egress) the order is exact; across points,
- * within ORDER_SLACK_NS. Such an r is a retransmission of bytes the trace's copies carried in
+ * within a tenth of the window (ORDER_SLACK_SHARE). Such an r is a retransmission of bytes the trace's copies carried in
  * other segments (segmentation offload cuts them differently at each point).
  */
-function slotTaken(t: Trace, r: PacketRecord): boolean {
+function slotTaken(t: Trace, r: PacketRecord, windowNs: number): boolean {
   const list = t.list;
   const rank = r.c2s ? C2S_RANK : S2C_RANK;
   const mine = r.role === null ? -1 : rank[r.role];
@@ -51,7 +52,7 @@ function slotTaken(t: Trace, r: PacketRecord): boolean {
     const x = list[i]!;
     if (x.point === r.point && x.role === r.role) return true;
     if (x.role === null || mine < 0 || rank[x.role] <= mine) continue;
-    if (r.t - x.t > (x.point === r.point ? 0 : ORDER_SLACK_NS)) return true;
+    if (r.t - x.t > (x.point === r.point ? 0 : windowNs / ORDER_SLACK_SHARE)) return true;
   }
   return false;
 }
@@ -94,7 +95,7 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, i
     let chosen: Trace | null = null;
     if (candidates !== undefined) {
       for (const t of candidates) {
-        if (t.key !== key || Math.abs(r.t - t.t0) > windowNs || slotTaken(t, r)) continue;
+        if (t.key !== key || Math.abs(r.t - t.t0) > windowNs || slotTaken(t, r, windowNs)) continue;
         const fit = g.fit(t, r);
         if (fit === FIT_BEST) {
           chosen = t;
