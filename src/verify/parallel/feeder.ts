@@ -23,7 +23,7 @@ import type { ReaderSummary } from '../read/points.js';
 import type { RecordPool } from '../read/record.js';
 import type { PacketRecord } from '../model/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from './record-wire.js';
-import type { FeedPlan, PointExtent, RecordSource } from '../read/feed.js';
+import { captureList, type FeedPlan, type PointExtent, type RecordSource } from '../read/feed.js';
 import { prepare, type PhaseClock, type Prepared } from '../correlate/prepare.js';
 import { judgeCaptures, type PassTwo, type PassTwoResult } from '../judge/judge.js';
 import { FEEDER_URL } from './plan.js';
@@ -161,7 +161,11 @@ class FedSource implements RecordSource {
     private readonly answers: DirectorAnswers,
     private readonly pool: RecordPool | null,
   ) {
-    this.unpacker = new RecordUnpacker(feeder.ring, plan.points.map((p) => p.offsetNs));
+    this.unpacker = new RecordUnpacker(
+      feeder.ring,
+      plan.points.map((p) => p.offsetNs),
+      captureList(plan),
+    );
   }
 
   /** The points' extents as the feeder had them (frames, first, last per point). */
