@@ -5,12 +5,14 @@
  */
 import { methodOf } from '../../correlate/context.js';
 import type { FindingSink } from '../sink.js';
-import { hostPort, insideCapture, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { hostPort, insideCapture, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 
 /** The NAT walk's state: whether the connection's reply bypass was reported (once is enough). */
-export class NatView extends TraceView {
+export class NatState {
   bypassReported = false;
 }
+
+export type NatView = TraceView<NatState>;
 
 /** nat.dst: a forwarded copy goes to RIP:rport of a configured real server, source unchanged. */
 function dst(v: NatView, sink: FindingSink): void {
@@ -62,7 +64,7 @@ function replySrc(v: NatView, sink: FindingSink): void {
 /** nat.reply-bypass: a real server's reply goes back through the director. */
 const replyBypass = {
   begin(v: NatView): void {
-    v.bypassReported = false;
+    v.s.bypassReported = false;
   },
   trace(v: NatView, sink: FindingSink): void {
     const { ctx, c, t, C, Di, De, R } = v;
@@ -78,8 +80,8 @@ const replyBypass = {
     // the reply itself: a director egress copy from the RIP is nat.reply-src instead.
     const clientSawRip = C !== undefined && C.ip.src !== vip && De === undefined;
     if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
-    if ((viaDirectorMac && dirSaw && !clientSawRip) || v.bypassReported) return;
-    v.bypassReported = true;
+    if ((viaDirectorMac && dirSaw && !clientSawRip) || v.s.bypassReported) return;
+    v.s.bypassReported = true;
     const why: string[] = [];
     if (!viaDirectorMac) why.push(`sent to MAC ${R.dstMac}, not the director's`);
     if (!dirSaw) why.push('never seen at the director');
@@ -120,6 +122,6 @@ export const NAT_RULES = {
   'nat.reply-src': { trace: replySrc },
   'nat.reply-bypass': replyBypass,
   'nat.rip-leak': { end: ripLeak },
-} as const satisfies RuleTable<NatView>;
+} as const satisfies RuleTable<NatState>;
 
-export const natRules: RuleModule = ruleModule('nat', [walk(NAT_RULES, () => new NatView(), (v) => methodOf(v.ctx, v.c.backend) === 'nat')]);
+export const natRules: RuleModule = ruleModule('nat', [walk(NAT_RULES, new NatState(), { applies: (v) => methodOf(v.ctx, v.c.backend) === 'nat' })]);

@@ -6,13 +6,13 @@
  */
 import { methodOf } from '../../correlate/context.js';
 import type { FindingSink } from '../sink.js';
-import { ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 
 /** Link MTU assumed for tun.mtu: captures do not record it. */
 const ASSUMED_MTU = 1500;
 
 /** tun.outer: the outer header of a forwarded copy (destination, protocol, TTL, DF, source). */
-function outer(v: TraceView, sink: FindingSink): void {
+function outer(v: TraceView<null>, sink: FindingSink): void {
   const { ctx, c, t, Di, De, R } = v;
   if (!t.c2s) return;
   const fwd = De ?? R;
@@ -42,7 +42,7 @@ function outer(v: TraceView, sink: FindingSink): void {
 }
 
 /** tun.inner: the tunnelled packet is the one the client sent (beyond TTL and checksum). */
-function inner(v: TraceView, sink: FindingSink): void {
+function inner(v: TraceView<null>, sink: FindingSink): void {
   const { c, t, Di, De } = v;
   if (!t.c2s || !Di || !De || !De.outer) return;
   sink.check('tun.inner');
@@ -61,7 +61,7 @@ function inner(v: TraceView, sink: FindingSink): void {
 }
 
 /** tun.mtu: no DF packet larger than the tunnel MTU is forwarded. */
-function mtu(v: TraceView, sink: FindingSink): void {
+function mtu(v: TraceView<null>, sink: FindingSink): void {
   const { c, t, Di, De } = v;
   if (!t.c2s || !Di || !De || !De.outer) return;
   sink.check('tun.mtu');
@@ -80,6 +80,6 @@ export const TUN_RULES = {
   'tun.outer': { trace: outer },
   'tun.inner': { trace: inner },
   'tun.mtu': { trace: mtu },
-} as const satisfies RuleTable<TraceView>;
+} as const satisfies RuleTable<null>;
 
-export const tunRules: RuleModule = ruleModule('tun', [walk(TUN_RULES, () => new TraceView(), (v) => methodOf(v.ctx, v.c.backend) === 'tun')]);
+export const tunRules: RuleModule = ruleModule('tun', [walk(TUN_RULES, null, { applies: (v) => methodOf(v.ctx, v.c.backend) === 'tun' })]);
