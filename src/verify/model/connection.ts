@@ -16,6 +16,12 @@ export interface Trace {
   path: PacketRecord[] | null;
   pathStore: PacketRecord[] | null;
   t0: number;
+  /** The first copy in each role (of `list`), set as copies are grouped: every rule family
+   *  asks for them at every trace. */
+  C: PacketRecord | undefined;
+  Di: PacketRecord | undefined;
+  De: PacketRecord | undefined;
+  R: PacketRecord | undefined;
 }
 
 export interface Connection {

@@ -56,24 +56,13 @@ export class TraceView<S> {
   constructor(readonly s: S) {}
 }
 
-/** Moves `v` to trace `t`: its copies by role, found in one pass over its list. */
+/** Moves `v` to trace `t` and its copies by role. */
 function place<S>(v: TraceView<S>, t: Trace): void {
   v.t = t;
-  let C: PacketRecord | undefined;
-  let Di: PacketRecord | undefined;
-  let De: PacketRecord | undefined;
-  let R: PacketRecord | undefined;
-  for (const r of t.list) {
-    const role = r.role;
-    if (role === 'C') C ??= r;
-    else if (role === 'Di') Di ??= r;
-    else if (role === 'De') De ??= r;
-    else if (role === 'R') R ??= r;
-  }
-  v.C = C;
-  v.Di = Di;
-  v.De = De;
-  v.R = R;
+  v.C = t.C;
+  v.Di = t.Di;
+  v.De = t.De;
+  v.R = t.R;
 }
 
 /** What one rule does at each step of its family's walk (each step optional). */
@@ -184,8 +173,7 @@ export function ruleModule(family: string, walks: readonly Walk<unknown>[]): Rul
 
 /** First copy of a trace in a role. */
 export function copyAt(t: Trace, role: Role): PacketRecord | undefined {
-  for (const r of t.list) if (r.role === role) return r;
-  return undefined;
+  return t[role];
 }
 
 const C2S_ORDER: readonly Role[] = ['C', 'Di', 'De', 'R'];
