@@ -169,62 +169,79 @@ export function recordPayloadHash(p: Packet, l: NetLayers): number {
 // numbers that readEntry turns into interned text (ip4, macOf), IPv6 addresses are bytes, the
 // tunnel kind a code, the capture file an index into the caller's list of files.
 
-/** int32 slots per entry (even: the float64 capture time sits on slots 0–1). Small fields share
- *  slots, as entries are copied whole (a reader's queue into another buffer). */
-export const STRIDE = 32;
+// The layout is in const enums: tsc writes their numbers where they are used, so packing and
+// reading an entry load no variable for them (this module is initialised lazily in the
+// bundle, which makes its top-level constants variables there).
 
-// Slot numbers. An IP header takes 5 slots from IP (inner) and OUTER.
-/** The point's index; never negative for a record, so a holder of entries may mark other
- *  items there with negative numbers. */
-export const POINT_SLOT = 2;
-const CAPTURE = 3;
-const FRAME = 4;
-/** Bits: HAS_MACS, HAS_OUTER, UDP; the direction (from DIR_SHIFT) and the L4 checksum verdict
- *  (from L4_SHIFT), two bits each; the tunnel kind (from TUNNEL_SHIFT, an index in TUNNELS). */
-const META = 5;
-const SRC_MAC_HI = 6;
-const SRC_MAC_LO = 7;
-const DST_MAC_HI = 8;
-const DST_MAC_LO = 9;
-const IF_INDEX = 10;
-const INTERFACE_ID = 11;
-const IP = 12;
-const OUTER = 17;
-/** sport << 16 | dport. */
-const PORTS = 22;
-const SEQ = 23;
-const ACK = 24;
-/** TCP flags << 16 | window. */
-const FLAGS_WINDOW = 25;
-const PAYLOAD_LEN = 26;
-const HASH = 27;
-const OPT_SIG = 28;
-/** Where the entry's bytes start in its Entries' byte array (-1: none), and how many there
- *  are; the TCP option bytes are the last OPTS_LEN of them. */
-export const BYTES_AT_SLOT = 29;
-export const BYTES_LEN_SLOT = 30;
-const OPTS_LEN = 31;
+/** Slot numbers of an entry. An IP header takes 5 slots from IP (inner) and OUTER. */
+const enum Slot {
+  /** int32 slots per entry (even: the float64 capture time sits on slots 0–1). Small fields
+   *  share slots, as entries are copied whole (a reader's queue into another buffer). */
+  COUNT = 32,
+  /** The point's index; never negative for a record, so a holder of entries may mark other
+   *  items there with negative numbers. */
+  POINT = 2,
+  CAPTURE = 3,
+  FRAME = 4,
+  /** Bits (Meta): whether MACs and an outer header are there, UDP; the direction and the L4
+   *  checksum verdict, two bits each; the tunnel kind (an index in TUNNELS). */
+  META = 5,
+  SRC_MAC_HI = 6,
+  SRC_MAC_LO = 7,
+  DST_MAC_HI = 8,
+  DST_MAC_LO = 9,
+  IF_INDEX = 10,
+  INTERFACE_ID = 11,
+  IP = 12,
+  OUTER = 17,
+  /** sport << 16 | dport. */
+  PORTS = 22,
+  SEQ = 23,
+  ACK = 24,
+  /** TCP flags << 16 | window. */
+  FLAGS_WINDOW = 25,
+  PAYLOAD_LEN = 26,
+  HASH = 27,
+  OPT_SIG = 28,
+  /** Where the entry's bytes start in its Entries' byte array (-1: none), and how many there
+   *  are; the TCP option bytes are the last OPTS_LEN of them. */
+  BYTES_AT = 29,
+  BYTES_LEN = 30,
+  OPTS_LEN = 31,
+}
 
-const HAS_MACS = 1;
-const HAS_OUTER = 2;
-const UDP = 4;
-const DIR_SHIFT = 3;
-const L4_SHIFT = 5;
-const TUNNEL_SHIFT = 7;
+const enum Meta {
+  HAS_MACS = 1,
+  HAS_OUTER = 2,
+  UDP = 4,
+  DIR_SHIFT = 3,
+  L4_SHIFT = 5,
+  TUNNEL_SHIFT = 7,
+}
 
-/** An IP header's slots: IP_HEAD packs IPv6 (bit 0), DF, MF, the checksum verdict (bits 3–4),
- *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). IP_SRC and IP_DST hold an IPv4 address,
- *  or where the IPv6 address's 16 bytes start in the entry's bytes. */
-const IP_HEAD = 0;
-const IP_SRC = 1;
-const IP_DST = 2;
-const IP_ID = 3;
-const IP_TOTAL_LEN = 4;
+/** An IP header's slots: HEAD packs IPv6 (bit 0), DF, MF, the checksum verdict (bits 3–4),
+ *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). SRC and DST hold an IPv4 address, or
+ *  where the IPv6 address's 16 bytes start in the entry's bytes. */
+const enum IpSlot {
+  HEAD = 0,
+  SRC = 1,
+  DST = 2,
+  ID = 3,
+  TOTAL_LEN = 4,
+}
 
-const V6 = 1;
-const DF = 2;
-const MF = 4;
-const CSUM_SHIFT = 3;
+const enum IpHead {
+  V6 = 1,
+  DF = 2,
+  MF = 4,
+  CSUM_SHIFT = 3,
+}
+
+/** int32 slots per entry, and the slots other holders of entries read. */
+export const STRIDE: number = Slot.COUNT;
+export const POINT_SLOT: number = Slot.POINT;
+export const BYTES_AT_SLOT: number = Slot.BYTES_AT;
+export const BYTES_LEN_SLOT: number = Slot.BYTES_LEN;
 
 /** A checksum verdict: 0 not checked (null), 1 good, 2 bad. */
 function tri(v: boolean | null): number {
@@ -249,15 +266,15 @@ export class Entries {
   bytesLen = 0;
 
   constructor(entries: number, bytes = 1024) {
-    this.i32 = new Int32Array(entries * STRIDE);
+    this.i32 = new Int32Array(entries * Slot.COUNT);
     this.f64 = new Float64Array(this.i32.buffer);
     this.bytes = new Uint8Array(bytes);
   }
 
   /** Makes room for entry `n` (0-based). */
   room(n: number): void {
-    if ((n + 1) * STRIDE <= this.i32.length) return;
-    const bigger = new Int32Array(Math.max(this.i32.length * 2, (n + 1) * STRIDE));
+    if ((n + 1) * Slot.COUNT <= this.i32.length) return;
+    const bigger = new Int32Array(Math.max(this.i32.length * 2, (n + 1) * Slot.COUNT));
     bigger.set(this.i32);
     this.i32 = bigger;
     this.f64 = new Float64Array(bigger.buffer);
@@ -284,16 +301,16 @@ export class Entries {
 function packIp(v: IpView, buf: Uint8Array, e: Entries, o: number, first: number): void {
   const i32 = e.i32;
   const v4 = v.version === 4;
-  i32[o + IP_HEAD] = (v4 ? 0 : V6) | (v.df ? DF : 0) | (v.mf ? MF : 0) | (tri(v.checksumOk) << CSUM_SHIFT) | (v.ttl << 8) | (v.tos << 16) | (v.proto << 24);
+  i32[o + IpSlot.HEAD] = (v4 ? 0 : IpHead.V6) | (v.df ? IpHead.DF : 0) | (v.mf ? IpHead.MF : 0) | (tri(v.checksumOk) << IpHead.CSUM_SHIFT) | (v.ttl << 8) | (v.tos << 16) | (v.proto << 24);
   if (v4) {
-    i32[o + IP_SRC] = v.src4;
-    i32[o + IP_DST] = v.dst4;
+    i32[o + IpSlot.SRC] = v.src4;
+    i32[o + IpSlot.DST] = v.dst4;
   } else {
-    i32[o + IP_SRC] = e.addBytes(buf, v.srcOff, v.srcOff + 16) - first;
-    i32[o + IP_DST] = e.addBytes(buf, v.dstOff, v.dstOff + 16) - first;
+    i32[o + IpSlot.SRC] = e.addBytes(buf, v.srcOff, v.srcOff + 16) - first;
+    i32[o + IpSlot.DST] = e.addBytes(buf, v.dstOff, v.dstOff + 16) - first;
   }
-  i32[o + IP_ID] = v.id;
-  i32[o + IP_TOTAL_LEN] = v.totalLen;
+  i32[o + IpSlot.ID] = v.id;
+  i32[o + IpSlot.TOTAL_LEN] = v.totalLen;
 }
 
 /**
@@ -309,64 +326,64 @@ export function packPacket(p: Packet, point: number, capture: number, withOption
   if (!l) return false;
   e.room(n);
   const i32 = e.i32;
-  const o = n * STRIDE;
+  const o = n * Slot.COUNT;
   const buf = p.buf;
   const isTcp = l.l4 === 'tcp';
   const tcp = l.tcp;
   const udp = l.udp;
   const tunnelled = p.tunnel !== null && p.inner.present;
   e.f64[o >> 1] = p.tsSec * 1e9 + p.tsNsec;
-  i32[o + POINT_SLOT] = point;
-  i32[o + CAPTURE] = capture;
-  i32[o + FRAME] = p.frame;
+  i32[o + Slot.POINT] = point;
+  i32[o + Slot.CAPTURE] = capture;
+  i32[o + Slot.FRAME] = p.frame;
   const dir = p.direction === null ? 0 : p.direction === 'in' ? 1 : 2;
   const l4Ok = tri(isTcp ? tcp.checksumOk : udp.checksumOk);
   const tunnel = tunnelled ? TUNNELS.indexOf(p.tunnel) : 0;
-  i32[o + META] = (p.eth.present ? HAS_MACS : 0) | (tunnelled ? HAS_OUTER : 0) | (isTcp ? 0 : UDP) | (dir << DIR_SHIFT) | (l4Ok << L4_SHIFT) | (tunnel << TUNNEL_SHIFT);
+  i32[o + Slot.META] = (p.eth.present ? Meta.HAS_MACS : 0) | (tunnelled ? Meta.HAS_OUTER : 0) | (isTcp ? 0 : Meta.UDP) | (dir << Meta.DIR_SHIFT) | (l4Ok << Meta.L4_SHIFT) | (tunnel << Meta.TUNNEL_SHIFT);
   if (p.eth.present) {
-    i32[o + SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
-    i32[o + SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
-    i32[o + DST_MAC_HI] = macHiOf(buf, p.eth.dstOff);
-    i32[o + DST_MAC_LO] = macLoOf(buf, p.eth.dstOff);
+    i32[o + Slot.SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
+    i32[o + Slot.SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
+    i32[o + Slot.DST_MAC_HI] = macHiOf(buf, p.eth.dstOff);
+    i32[o + Slot.DST_MAC_LO] = macLoOf(buf, p.eth.dstOff);
   }
-  i32[o + IF_INDEX] = p.sll.present ? p.sll.ifIndex : -1;
-  i32[o + INTERFACE_ID] = p.interfaceId;
+  i32[o + Slot.IF_INDEX] = p.sll.present ? p.sll.ifIndex : -1;
+  i32[o + Slot.INTERFACE_ID] = p.interfaceId;
   const first = e.bytesLen;
-  packIp(l.ip, buf, e, o + IP, first);
-  if (tunnelled) packIp(p.net.ip, buf, e, o + OUTER, first);
-  i32[o + PORTS] = isTcp ? (tcp.sport << 16) | tcp.dport : (udp.sport << 16) | udp.dport;
-  i32[o + SEQ] = isTcp ? tcp.seq : 0;
-  i32[o + ACK] = isTcp ? tcp.ack : 0;
-  i32[o + FLAGS_WINDOW] = isTcp ? (tcp.flags << 16) | tcp.window : 0;
-  i32[o + PAYLOAD_LEN] = recordPayloadLen(l);
-  i32[o + HASH] = recordPayloadHash(p, l);
-  i32[o + OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
+  packIp(l.ip, buf, e, o + Slot.IP, first);
+  if (tunnelled) packIp(p.net.ip, buf, e, o + Slot.OUTER, first);
+  i32[o + Slot.PORTS] = isTcp ? (tcp.sport << 16) | tcp.dport : (udp.sport << 16) | udp.dport;
+  i32[o + Slot.SEQ] = isTcp ? tcp.seq : 0;
+  i32[o + Slot.ACK] = isTcp ? tcp.ack : 0;
+  i32[o + Slot.FLAGS_WINDOW] = isTcp ? (tcp.flags << 16) | tcp.window : 0;
+  i32[o + Slot.PAYLOAD_LEN] = recordPayloadLen(l);
+  i32[o + Slot.HASH] = recordPayloadHash(p, l);
+  i32[o + Slot.OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
   const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
   if (optEnd >= 0) e.addBytes(buf, tcp.off + 20, optEnd);
-  i32[o + OPTS_LEN] = optEnd >= 0 ? optEnd - (tcp.off + 20) : 0;
+  i32[o + Slot.OPTS_LEN] = optEnd >= 0 ? optEnd - (tcp.off + 20) : 0;
   const len = e.bytesLen - first;
-  i32[o + BYTES_AT_SLOT] = len > 0 ? first : -1;
-  i32[o + BYTES_LEN_SLOT] = len;
+  i32[o + Slot.BYTES_AT] = len > 0 ? first : -1;
+  i32[o + Slot.BYTES_LEN] = len;
   return true;
 }
 
 function readIp(f: IpFields, i32: Int32Array, o: number, bytes: Uint8Array, at: number): IpFields {
-  const head = i32[o + IP_HEAD]!;
-  const v4 = (head & V6) === 0;
-  const src = i32[o + IP_SRC]!;
-  const dst = i32[o + IP_DST]!;
+  const head = i32[o + IpSlot.HEAD]!;
+  const v4 = (head & IpHead.V6) === 0;
+  const src = i32[o + IpSlot.SRC]!;
+  const dst = i32[o + IpSlot.DST]!;
   f.v = v4 ? 4 : 6;
   f.src = v4 ? ip4(src) : ipv6ToString(bytes, at + src);
   f.dst = v4 ? ip4(dst) : ipv6ToString(bytes, at + dst);
   f.ttl = (head >>> 8) & 0xff;
   // Unsigned: an IPv6 fragment header's identification has 32 bits.
-  f.id = i32[o + IP_ID]! >>> 0;
-  f.df = (head & DF) !== 0;
-  f.mf = (head & MF) !== 0;
+  f.id = i32[o + IpSlot.ID]! >>> 0;
+  f.df = (head & IpHead.DF) !== 0;
+  f.mf = (head & IpHead.MF) !== 0;
   f.tos = (head >>> 16) & 0xff;
   f.proto = head >>> 24;
-  f.totalLen = i32[o + IP_TOTAL_LEN]!;
-  f.checksumOk = untri((head >>> CSUM_SHIFT) & 3);
+  f.totalLen = i32[o + IpSlot.TOTAL_LEN]!;
+  f.checksumOk = untri((head >>> IpHead.CSUM_SHIFT) & 3);
   return f;
 }
 
@@ -379,39 +396,39 @@ function readIp(f: IpFields, i32: Int32Array, o: number, bytes: Uint8Array, at: 
 export function readEntry(i32: Int32Array, f64: Float64Array, o: number, bytes: Uint8Array, captures: readonly string[], into?: PacketRecord): PacketRecord {
   const r = into ?? blankRecord();
   const ts = f64[o >> 1]!;
-  const meta = i32[o + META]!;
-  const at = i32[o + BYTES_AT_SLOT]!;
-  const macs = (meta & HAS_MACS) !== 0;
-  r.point = i32[o + POINT_SLOT]!;
-  r.capture = captures[i32[o + CAPTURE]!]!;
-  r.frame = i32[o + FRAME]!;
+  const meta = i32[o + Slot.META]!;
+  const at = i32[o + Slot.BYTES_AT]!;
+  const macs = (meta & Meta.HAS_MACS) !== 0;
+  r.point = i32[o + Slot.POINT]!;
+  r.capture = captures[i32[o + Slot.CAPTURE]!]!;
+  r.frame = i32[o + Slot.FRAME]!;
   r.ts = ts;
   r.t = ts;
-  r.srcMac = macs ? macOf(i32[o + SRC_MAC_HI]!, i32[o + SRC_MAC_LO]!) : null;
-  r.dstMac = macs ? macOf(i32[o + DST_MAC_HI]!, i32[o + DST_MAC_LO]!) : null;
-  r.direction = DIRECTIONS[(meta >>> DIR_SHIFT) & 3]!;
-  r.ifIndex = i32[o + IF_INDEX]!;
-  r.interfaceId = i32[o + INTERFACE_ID]!;
-  readIp(r.ip, i32, o + IP, bytes, at);
-  r.outer = (meta & HAS_OUTER) === 0 ? null : readIp(r.outer ?? blankIp(), i32, o + OUTER, bytes, at);
-  r.tunnel = TUNNELS[(meta >>> TUNNEL_SHIFT) & 7]!;
-  r.proto = (meta & UDP) === 0 ? 'tcp' : 'udp';
-  const ports = i32[o + PORTS]!;
+  r.srcMac = macs ? macOf(i32[o + Slot.SRC_MAC_HI]!, i32[o + Slot.SRC_MAC_LO]!) : null;
+  r.dstMac = macs ? macOf(i32[o + Slot.DST_MAC_HI]!, i32[o + Slot.DST_MAC_LO]!) : null;
+  r.direction = DIRECTIONS[(meta >>> Meta.DIR_SHIFT) & 3]!;
+  r.ifIndex = i32[o + Slot.IF_INDEX]!;
+  r.interfaceId = i32[o + Slot.INTERFACE_ID]!;
+  readIp(r.ip, i32, o + Slot.IP, bytes, at);
+  r.outer = (meta & Meta.HAS_OUTER) === 0 ? null : readIp(r.outer ?? blankIp(), i32, o + Slot.OUTER, bytes, at);
+  r.tunnel = TUNNELS[(meta >>> Meta.TUNNEL_SHIFT) & 7]!;
+  r.proto = (meta & Meta.UDP) === 0 ? 'tcp' : 'udp';
+  const ports = i32[o + Slot.PORTS]!;
   r.sport = ports >>> 16;
   r.dport = ports & 0xffff;
   // seq and ack are unsigned 32-bit numbers: stored as int32, read back unsigned.
-  r.seq = i32[o + SEQ]! >>> 0;
-  r.ack = i32[o + ACK]! >>> 0;
-  const fw = i32[o + FLAGS_WINDOW]!;
+  r.seq = i32[o + Slot.SEQ]! >>> 0;
+  r.ack = i32[o + Slot.ACK]! >>> 0;
+  const fw = i32[o + Slot.FLAGS_WINDOW]!;
   r.flags = fw >>> 16;
   r.window = fw & 0xffff;
-  r.payloadLen = i32[o + PAYLOAD_LEN]!;
-  r.hash = i32[o + HASH]!;
-  r.optSig = i32[o + OPT_SIG]!;
-  const optsLen = i32[o + OPTS_LEN]!;
-  const end = at + i32[o + BYTES_LEN_SLOT]!;
+  r.payloadLen = i32[o + Slot.PAYLOAD_LEN]!;
+  r.hash = i32[o + Slot.HASH]!;
+  r.optSig = i32[o + Slot.OPT_SIG]!;
+  const optsLen = i32[o + Slot.OPTS_LEN]!;
+  const end = at + i32[o + Slot.BYTES_LEN]!;
   r.tcpOpts = optsLen === 0 ? null : bytes.slice(end - optsLen, end);
-  r.l4ChecksumOk = untri((meta >>> L4_SHIFT) & 3);
+  r.l4ChecksumOk = untri((meta >>> Meta.L4_SHIFT) & 3);
   r.role = null;
   r.c2s = true;
   return r;
@@ -426,20 +443,20 @@ export interface EntryMatch {
 }
 
 function ipMentions(i32: Int32Array, o: number, bytes: Uint8Array, at: number, m: EntryMatch): boolean {
-  if ((i32[o + IP_HEAD]! & V6) === 0) return m.v4.has(i32[o + IP_SRC]!) || m.v4.has(i32[o + IP_DST]!);
+  if ((i32[o + IpSlot.HEAD]! & IpHead.V6) === 0) return m.v4.has(i32[o + IpSlot.SRC]!) || m.v4.has(i32[o + IpSlot.DST]!);
   // The text is made only when some IPv6 address is looked for.
-  return m.v6.size > 0 && (m.v6.has(ipv6ToString(bytes, at + i32[o + IP_SRC]!)) || m.v6.has(ipv6ToString(bytes, at + i32[o + IP_DST]!)));
+  return m.v6.size > 0 && (m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.SRC]!)) || m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.DST]!)));
 }
 
 /** Whether entry `n` of `e` names an address of `m` (inner header, or outer when tunnelled)
  *  or a port of it, as source or destination. */
 export function entryMentions(e: Entries, n: number, m: EntryMatch): boolean {
   const i32 = e.i32;
-  const o = n * STRIDE;
-  const at = i32[o + BYTES_AT_SLOT]!;
-  if (ipMentions(i32, o + IP, e.bytes, at, m)) return true;
-  if ((i32[o + META]! & HAS_OUTER) !== 0 && ipMentions(i32, o + OUTER, e.bytes, at, m)) return true;
-  const ports = i32[o + PORTS]!;
+  const o = n * Slot.COUNT;
+  const at = i32[o + Slot.BYTES_AT]!;
+  if (ipMentions(i32, o + Slot.IP, e.bytes, at, m)) return true;
+  if ((i32[o + Slot.META]! & Meta.HAS_OUTER) !== 0 && ipMentions(i32, o + Slot.OUTER, e.bytes, at, m)) return true;
+  const ports = i32[o + Slot.PORTS]!;
   return m.ports.has(ports >>> 16) || m.ports.has(ports & 0xffff);
 }
 
