@@ -28,10 +28,10 @@ import { prepare, type PhaseClock, type Prepared } from '../correlate/prepare.js
 import { judgeCaptures, type PassTwo, type PassTwoResult } from '../judge/judge.js';
 import { FEEDER_URL } from './plan.js';
 
-/** Records (and ticks) per batch, and batches in the ring (about 11 MiB): the feeder may run
- *  that far ahead. Each side has slower moments (the feeder's first batches, bursts of
- *  judgement on this side); a ring of a few dozen batches made both sides wait for the other,
- *  with 96 the feeder hardly waits. */
+/** Records (and ticks) per batch, and batches in the ring (12 MiB of 32-slot entries): the
+ *  feeder may run that far ahead. Each side has slower moments (the feeder's first batches,
+ *  bursts of judgement on this side); a ring of a few dozen batches made both sides wait for
+ *  the other, with 96 the feeder hardly waits. */
 const FEEDER_BATCH = 1024;
 const FEEDER_SLOTS = 96;
 
