@@ -61,7 +61,7 @@ describe('connection summaries packed for a helper thread', () => {
 
   it('refuses a connection that still holds packets (only judged summaries travel)', () => {
     const c = newConnection('198.51.100.7', 40000, 1);
-    c.traces.push({ c2s: true, key: 1, list: [], path: null, pathStore: null, t0: 0 });
+    c.traces.push({ c2s: true, key: 1, list: [], path: null, pathStore: null, t0: 0, segmented: false, pieces: null, C: undefined, Di: undefined, De: undefined, R: undefined });
     expect(() => packConnections([c])).toThrow(/not judged/);
   });
 

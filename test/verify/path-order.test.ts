@@ -19,7 +19,7 @@ function trace(c2s: boolean, roles: readonly Role[]): Trace {
     r.frame = i + 1;
     return r;
   });
-  return { c2s, key: 0, list, path: null, pathStore: null, t0: 0 };
+  return { c2s, key: 0, list, path: null, pathStore: null, t0: 0, segmented: false, pieces: null, C: undefined, Di: undefined, De: undefined, R: undefined };
 }
 
 /** The definition: each role of the direction's path, in turn, with its copies in list order. */

@@ -476,6 +476,7 @@ class SpareParts {
     for (const t of c.traces) {
       emptyKeepingStorage(t.list);
       t.path = null;
+      t.C = t.Di = t.De = t.R = undefined;
       if (this.traces.length < SpareParts.MAX) this.traces.push(t);
     }
     emptyKeepingStorage(c.traces);

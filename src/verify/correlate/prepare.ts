@@ -11,8 +11,8 @@ import type { Profile } from './context.js';
 import { fullGrace } from './connections.js';
 import { inferService } from './infer.js';
 import { keepForServices } from '../read/keep.js';
+import type { RecordKeep } from '../read/stream.js';
 import { CAPTURE_END_SLACK_NS, samplePoints, SAMPLE_RECORDS, type LoadedPoint, type PointInput } from '../read/points.js';
-import type { PacketRecord } from '../model/record.js';
 
 export interface VerifyInput {
   services: ServiceSet | null;
@@ -158,7 +158,7 @@ export interface Prepared {
   ignore: Set<string>;
   configured: boolean;
   /** Which records concern the configured services (undefined: all). */
-  keep: ((r: PacketRecord) => boolean) | undefined;
+  keep: RecordKeep | undefined;
   points: LoadedPoint[];
   clocks: ClockEstimate[];
   refIdx: number;

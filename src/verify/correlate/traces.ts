@@ -64,7 +64,20 @@ const SCAN_MAX = 64;
 /** A new trace: fresh, unless the tracker lends it one it reuses (connections.ts). */
 export type TraceMaker = (c2s: boolean, key: number, t0: number) => Trace;
 
-export const newTrace: TraceMaker = (c2s, key, t0) => ({ c2s, key, list: [], path: null, pathStore: null, t0, segmented: false, pieces: null });
+export const newTrace: TraceMaker = (c2s, key, t0) => ({
+  c2s,
+  key,
+  list: [],
+  path: null,
+  pathStore: null,
+  t0,
+  segmented: false,
+  pieces: null,
+  C: undefined,
+  Di: undefined,
+  De: undefined,
+  R: undefined,
+});
 
 /** Empties an array and keeps its storage for the next pushes (reused traces and their arrays):
  *  V8 frees the storage of an array whose length is set to 0, and pops only shorten it, so
@@ -114,6 +127,11 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, i
       }
     }
     chosen.list.push(r);
+    const role = r.role;
+    if (role === 'C') chosen.C ??= r;
+    else if (role === 'Di') chosen.Di ??= r;
+    else if (role === 'De') chosen.De ??= r;
+    else if (role === 'R') chosen.R ??= r;
     if (r.c2s && isSyn(r)) {
       c.synRecord ??= refOf(r);
       if (r.role === 'De' || r.role === 'R') c.fwdSynRecord ??= refOf(r);
@@ -297,6 +315,10 @@ function joinDirection(c: Connection, c2s: boolean, windowNs: number, leg?: SeqL
     const keep = members.reduce((a, b) => (c.traces.indexOf(a) <= c.traces.indexOf(b) ? a : b));
     keep.list.length = 0;
     keep.list.push(...list);
+    keep.C = list.find((r) => r.role === 'C');
+    keep.Di = list.find((r) => r.role === 'Di');
+    keep.De = list.find((r) => r.role === 'De');
+    keep.R = list.find((r) => r.role === 'R');
     keep.pieces = pieces;
     keep.segmented = true;
     keep.path = null;

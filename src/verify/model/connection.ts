@@ -22,6 +22,12 @@ export interface Trace {
    *  (same sequence number and IP ID at every point), and `pieces` the slots' other copies. */
   segmented: boolean;
   pieces: PacketRecord[] | null;
+  /** The first copy in each role (of `list`), set as copies are grouped: every rule family
+   *  asks for them at every trace. */
+  C: PacketRecord | undefined;
+  Di: PacketRecord | undefined;
+  De: PacketRecord | undefined;
+  R: PacketRecord | undefined;
 }
 
 export interface Connection {

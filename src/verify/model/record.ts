@@ -1,6 +1,7 @@
 /**
- * The compact copy of one decoded packet that verify keeps (read/record.ts extracts it): what
- * correlation matches on and what the rules compare across points.
+ * The compact copy of one decoded packet that verify keeps (read/record.ts packs it straight
+ * from the decoded packet and reads it back into this object): what correlation matches on and
+ * what the rules compare across points.
  */
 import type { Direction } from '../../decode/frame.js';
 

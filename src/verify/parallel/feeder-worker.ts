@@ -16,9 +16,8 @@ import { CaptureError } from '../../decode/capture/index.js';
 import { DirectorAnswers } from '../read/director-answers.js';
 import type { ReaderSummary } from '../read/points.js';
 import { PackingReader } from './packing-reader.js';
-import { RecordPacker, WireRing, WireStrings } from './record-wire.js';
+import { RecordPacker, WireRing } from './record-wire.js';
 import { Feed, type FeedPlan, type PointExtent } from '../read/feed.js';
-import { keepForServices } from '../read/keep.js';
 import type { FeederMessage, FeederTask } from './feeder.js';
 
 const task = workerData as FeederTask;
@@ -38,9 +37,7 @@ async function run(plan: FeedPlan): Promise<void> {
   const flatExtents = (): number[] => extents.flatMap((x) => [x.frames, x.firstTs, x.lastTs]);
   const answers = new DirectorAnswers();
   answers.log = [];
-  const strings = new WireStrings();
-  const entryKeep = plan.configured ? keepForServices(plan.services) : null;
-  const feed = new Feed(plan, extents, answers, { runFacts: true, selection: null, pool: null }, (file, point, opts) => new PackingReader(file, point, opts, strings, entryKeep));
+  const feed = new Feed(plan, extents, answers, { runFacts: true, selection: null, pool: null }, (file, point, opts) => new PackingReader(file, point, opts));
   // A ring slot is written only once the judging side has handed it back (a credit).
   let waitMs = 0;
   const t0 = performance.now();
@@ -54,7 +51,7 @@ async function run(plan: FeedPlan): Promise<void> {
     Atomics.sub(credits, 0, 1);
     waitMs += performance.now() - w0;
   };
-  const packer = new RecordPacker(new WireRing(task.ring, task.slots, task.entries), strings, acquire);
+  const packer = new RecordPacker(new WireRing(task.ring, task.slots, task.entries), acquire);
   // LVSAUDIT_FEEDER_FAULT (tests): a feeder that fails, or ends without a word, once it has
   // sent a batch must leave the report as it is (the run is redone on one thread).
   const fault = process.env.LVSAUDIT_FEEDER_FAULT;

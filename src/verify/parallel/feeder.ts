@@ -23,15 +23,15 @@ import type { ReaderSummary } from '../read/points.js';
 import type { RecordPool } from '../read/record.js';
 import type { PacketRecord } from '../model/record.js';
 import { RecordUnpacker, WireRing, type RecordBatch } from './record-wire.js';
-import type { FeedPlan, PointExtent, RecordSource } from '../read/feed.js';
+import { captureList, type FeedPlan, type PointExtent, type RecordSource } from '../read/feed.js';
 import { prepare, type PhaseClock, type Prepared } from '../correlate/prepare.js';
 import { judgeCaptures, type PassTwo, type PassTwoResult } from '../judge/judge.js';
 import { FEEDER_URL } from './plan.js';
 
-/** Records (and ticks) per batch, and batches in the ring (about 11 MiB): the feeder may run
- *  that far ahead. Each side has slower moments (the feeder's first batches, bursts of
- *  judgement on this side); a ring of a few dozen batches made both sides wait for the other,
- *  with 96 the feeder hardly waits. */
+/** Records (and ticks) per batch, and batches in the ring (12 MiB of 32-slot entries): the
+ *  feeder may run that far ahead. Each side has slower moments (the feeder's first batches,
+ *  bursts of judgement on this side); a ring of a few dozen batches made both sides wait for
+ *  the other, with 96 the feeder hardly waits. */
 const FEEDER_BATCH = 1024;
 const FEEDER_SLOTS = 96;
 
@@ -161,7 +161,11 @@ class FedSource implements RecordSource {
     private readonly answers: DirectorAnswers,
     private readonly pool: RecordPool | null,
   ) {
-    this.unpacker = new RecordUnpacker(feeder.ring, plan.points.map((p) => p.offsetNs));
+    this.unpacker = new RecordUnpacker(
+      feeder.ring,
+      plan.points.map((p) => p.offsetNs),
+      captureList(plan),
+    );
   }
 
   /** The points' extents as the feeder had them (frames, first, last per point). */

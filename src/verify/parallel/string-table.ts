@@ -1,6 +1,6 @@
 /**
  * Strings as indexes into one table, for data that crosses threads packed in typed arrays
- * (./conn-transfer.ts, ./record-wire.ts): each distinct string travels once.
+ * (./conn-transfer.ts): each distinct string travels once.
  */
 export class StringTable {
   readonly list: string[] = [];

@@ -33,6 +33,12 @@ export interface FeedPlan {
   configured: boolean;
 }
 
+/** The run's capture files in plan order: a packed record names its file by its index here
+ *  (./record.ts), wherever the entry is read back. */
+export function captureList(plan: FeedPlan): string[] {
+  return plan.points.flatMap((p) => p.files);
+}
+
 /** What every frame of a point updates (LoadedPoint has them): rules read the time extent
  *  while pass 2 runs (judge/rules/common.ts insideCapture, flow.not-forwarded). */
 export interface PointExtent {
@@ -74,8 +80,9 @@ export interface FeedOptions {
 }
 
 /**
- * The captures read side by side, by readers of kind R (made by `makeReader`): PointReaders
- * queue records (LocalFeed); verify/parallel's readers queue what they keep in its own form.
+ * The captures read side by side, by readers of kind R (made by `makeReader`): the merge takes
+ * each reader's head as a record (LocalFeed), or a reader kind of verify/parallel takes it as it
+ * is queued, packed.
  */
 export class Feed<R extends PointReader> {
   private readonly list: R[] = [];
@@ -102,6 +109,7 @@ export class Feed<R extends PointReader> {
     // Frames no record is taken from go undecoded unless the run's facts need every frame.
     const skip = runFacts ? null : (opts.selection?.passesOver ?? null);
     const pool = opts.pool;
+    const captures = captureList(plan);
     const warnings = this.warnings;
     plan.points.forEach((p, i) => {
       const atDirector = p.kind !== 'rs';
@@ -131,6 +139,7 @@ export class Feed<R extends PointReader> {
             ...toa,
             ...(keep ? { keep } : {}),
             offsetNs: p.offsetNs,
+            captures,
             maxStepBackNs: plan.windowNs,
             tcpOptions: withOptions,
             ...(pool ? { pool } : {}),

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { PacketRecord } from '../model/record.js';
-import { sampleFile, type PointReader } from './stream.js';
+import { sampleFile, type PointReader, type RecordKeep } from './stream.js';
 
 export type PointKindName = 'client' | 'director' | 'rs';
 
@@ -36,7 +36,7 @@ export interface LoadedPoint {
 
 export interface LoadOptions {
   /** Keeps a packet when it returns true (service addresses); undefined keeps every TCP/UDP packet. */
-  keep?: (r: PacketRecord) => boolean;
+  keep?: RecordKeep;
   toaKinds?: number[];
 }
 

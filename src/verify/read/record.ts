@@ -1,16 +1,21 @@
 /**
  * The compact copy of one decoded packet that the verify engine keeps. The decoder's `Packet`
  * is a reused view over a buffer that the reader recycles, so everything rules need later is
- * copied out here, once, and only for packets that concern the service: addresses as text
- * (the service model compares strings), the invariants the correlator matches on (IP ID, TCP
- * seq/ack/flags, payload length and a 32-bit payload hash), and the fields rules compare
- * across points (TTL, DF, TOS, MACs, checksum verdicts, tunnel outer header).
+ * copied out, once, and only for packets that concern the service: the addresses, the
+ * invariants the correlator matches on (IP ID, TCP seq/ack/flags, payload length and a 32-bit
+ * payload hash), and the fields rules compare across points (TTL, DF, TOS, MACs, checksum
+ * verdicts, tunnel outer header).
  *
- * extractRecord is the one place a record's fields are decided: a record carried in another
- * form is this record packed and read back, never extracted a second way.
+ * A record has one description, in two forms kept here side by side: packed (an *entry*:
+ * int32 slots, no object, no string), which `packPacket` writes straight from the packet view,
+ * and the PacketRecord object (model/record.ts) that correlation and the rules read, which
+ * `readEntry` makes from an entry and from nothing else. Readers queue entries and make the
+ * record only when the merge takes it (read/stream.ts); anything that carries records
+ * elsewhere carries entries. extractRecord is the two steps at once.
  */
 import { ipv4ToString, ipv6ToString, macToString } from '../../decode/addr.js';
-import type { IpView, NetLayers, Packet } from '../../decode/packet.js';
+import type { Direction } from '../../decode/frame.js';
+import type { IpView, NetLayers, Packet, TunnelKind } from '../../decode/packet.js';
 import type { IpFields, PacketRecord, PacketRef } from '../model/record.js';
 
 export function blankIp(): IpFields {
@@ -18,30 +23,13 @@ export function blankIp(): IpFields {
 }
 
 /** A record with every field present (one object shape for fresh and reused records);
- *  extractRecord overwrites them all. */
+ *  readEntry overwrites them all. */
 export function blankRecord(): PacketRecord {
   return {
     point: 0, capture: '', frame: 0, ts: 0, t: 0, srcMac: null, dstMac: null, direction: null, ifIndex: -1, interfaceId: 0,
     ip: blankIp(), outer: null, tunnel: null, proto: 'tcp', sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, window: 0,
     payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, l4ChecksumPartial: false, mss: 0, role: null, c2s: true,
   };
-}
-
-/** Overwrites every field of `f` from the IP view (a pooled record reuses its header objects). */
-function fillIp(f: IpFields, v: IpView, buf: Buffer): IpFields {
-  const isV4 = v.version === 4;
-  f.v = isV4 ? 4 : 6;
-  f.src = isV4 ? ip4(v.src4) : ipv6ToString(buf, v.srcOff);
-  f.dst = isV4 ? ip4(v.dst4) : ipv6ToString(buf, v.dstOff);
-  f.ttl = v.ttl;
-  f.id = v.id;
-  f.df = v.df;
-  f.mf = v.mf;
-  f.tos = v.tos;
-  f.proto = v.proto;
-  f.totalLen = v.totalLen;
-  f.checksumOk = v.checksumOk;
-  return f;
 }
 
 /**
@@ -76,11 +64,6 @@ export function optionsEnd(p: Packet, l: NetLayers): number {
   if (t.hdrLen <= 20) return -1;
   const end = Math.min(t.off + t.hdrLen, p.end);
   return end > t.off + 20 ? end : -1;
-}
-
-function optionBytes(p: Packet, l: NetLayers): Uint8Array | null {
-  const end = optionsEnd(p, l);
-  return end < 0 ? null : Uint8Array.prototype.slice.call(p.buf, l.tcp.off + 20, end);
 }
 
 export function optionsHash(p: Packet, l: NetLayers): number {
@@ -134,10 +117,6 @@ export function macLoOf(buf: Uint8Array, off: number): number {
   return (buf[off + 2]! << 24) | (buf[off + 3]! << 16) | (buf[off + 4]! << 8) | buf[off + 5]!;
 }
 
-function mac(buf: Buffer, off: number): string {
-  return macOf(macHiOf(buf, off), macLoOf(buf, off));
-}
-
 const macBytes = new Uint8Array(6);
 
 /** The text of a MAC address given as macHiOf / macLoOf, interned. */
@@ -185,50 +164,322 @@ export function recordPayloadHash(p: Packet, l: NetLayers): number {
   return pl < wireLen ? -1 : payloadHash(p.buf, isTcp ? l.tcp.payloadOff : l.udp.payloadOff, pl);
 }
 
-/** Copies what the engine needs out of the reused packet view. `withOptions` false leaves
- *  `tcpOpts` null: only FullNAT rules read the option bytes, and the copy is one allocation
- *  (with its own backing store) per packet that carries options. `into` is a record from a
- *  RecordPool to overwrite instead of allocating one. */
-export function extractRecord(p: Packet, point: number, withOptions = true, into?: PacketRecord): PacketRecord | null {
+// ---------------------------------------------------------------------------------------------
+// The packed form. An entry is STRIDE int32 slots (the capture time a float64 over slots 0–1)
+// and, when it needs them, a run of bytes in its Entries' byte array: the 16-byte IPv6
+// addresses, then the TCP option bytes. Strings are not stored: IPv4 addresses and MACs are
+// numbers that readEntry turns into interned text (ip4, macOf), IPv6 addresses are bytes, the
+// tunnel kind a code, the capture file an index into the caller's list of files.
+
+// The layout is in const enums: tsc writes their numbers where they are used, so packing and
+// reading an entry load no variable for them (this module is initialised lazily in the
+// bundle, which makes its top-level constants variables there).
+
+/** Slot numbers of an entry. An IP header takes 5 slots from IP (inner) and OUTER. */
+const enum Slot {
+  /** int32 slots per entry (even: the float64 capture time sits on slots 0–1). Small fields
+   *  share slots, as entries are copied whole (a reader's queue into another buffer). */
+  COUNT = 32,
+  /** The point's index; never negative for a record, so a holder of entries may mark other
+   *  items there with negative numbers. */
+  POINT = 2,
+  CAPTURE = 3,
+  FRAME = 4,
+  /** Bits (Meta): whether MACs and an outer header are there, UDP; the direction and the L4
+   *  checksum verdict, two bits each; the tunnel kind (an index in TUNNELS). */
+  META = 5,
+  SRC_MAC_HI = 6,
+  SRC_MAC_LO = 7,
+  DST_MAC_HI = 8,
+  DST_MAC_LO = 9,
+  IF_INDEX = 10,
+  INTERFACE_ID = 11,
+  IP = 12,
+  OUTER = 17,
+  /** sport << 16 | dport. */
+  PORTS = 22,
+  SEQ = 23,
+  ACK = 24,
+  /** TCP flags << 16 | window. */
+  FLAGS_WINDOW = 25,
+  PAYLOAD_LEN = 26,
+  HASH = 27,
+  OPT_SIG = 28,
+  /** Where the entry's bytes start in its Entries' byte array (-1: none), and how many there
+   *  are; the TCP option bytes are the last OPTS_LEN of them. */
+  BYTES_AT = 29,
+  BYTES_LEN = 30,
+  OPTS_LEN = 31,
+}
+
+const enum Meta {
+  HAS_MACS = 1,
+  HAS_OUTER = 2,
+  UDP = 4,
+  DIR_SHIFT = 3,
+  L4_SHIFT = 5,
+  TUNNEL_SHIFT = 7,
+  /** The L4 checksum is the partial pseudo-header sum (TX offload). */
+  L4_PARTIAL = 1 << 10,
+  /** The MSS option of a SYN or SYN-ACK, in the high 16 bits. */
+  MSS_SHIFT = 16,
+}
+
+/** An IP header's slots: HEAD packs IPv6 (bit 0), DF, MF, the checksum verdict (bits 3–4),
+ *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). SRC and DST hold an IPv4 address, or
+ *  where the IPv6 address's 16 bytes start in the entry's bytes. */
+const enum IpSlot {
+  HEAD = 0,
+  SRC = 1,
+  DST = 2,
+  ID = 3,
+  TOTAL_LEN = 4,
+}
+
+const enum IpHead {
+  V6 = 1,
+  DF = 2,
+  MF = 4,
+  CSUM_SHIFT = 3,
+}
+
+/** int32 slots per entry, and the slots other holders of entries read. */
+export const STRIDE: number = Slot.COUNT;
+export const POINT_SLOT: number = Slot.POINT;
+export const BYTES_AT_SLOT: number = Slot.BYTES_AT;
+export const BYTES_LEN_SLOT: number = Slot.BYTES_LEN;
+
+/** A checksum verdict: 0 not checked (null), 1 good, 2 bad. */
+function tri(v: boolean | null): number {
+  return v === null ? 0 : v ? 1 : 2;
+}
+function untri(v: number): boolean | null {
+  return v === 0 ? null : v === 1;
+}
+
+const DIRECTIONS: readonly Direction[] = [null, 'in', 'out'];
+/** Tunnel kinds by code (0: not tunnelled). */
+const TUNNELS: readonly TunnelKind[] = [null, 'ipip', 'ip6ip', 'sit', 'ip6ip6', 'gre', 'gue'];
+
+/**
+ * Entries in one int32 array, with the bytes they refer to: a reader's queue of kept packets,
+ * or any other holder of entries. Grows as entries come (room, addBytes).
+ */
+export class Entries {
+  i32: Int32Array;
+  f64: Float64Array;
+  bytes: Uint8Array;
+  bytesLen = 0;
+
+  constructor(entries: number, bytes = 1024) {
+    this.i32 = new Int32Array(entries * Slot.COUNT);
+    this.f64 = new Float64Array(this.i32.buffer);
+    this.bytes = new Uint8Array(bytes);
+  }
+
+  /** Makes room for entry `n` (0-based). */
+  room(n: number): void {
+    if ((n + 1) * Slot.COUNT <= this.i32.length) return;
+    const bigger = new Int32Array(Math.max(this.i32.length * 2, (n + 1) * Slot.COUNT));
+    bigger.set(this.i32);
+    this.i32 = bigger;
+    this.f64 = new Float64Array(bigger.buffer);
+  }
+
+  /** Appends src[start, end) to the byte array; returns where it starts. */
+  addBytes(src: Uint8Array, start: number, end: number): number {
+    const len = end - start;
+    if (this.bytesLen + len > this.bytes.length) {
+      const bigger = new Uint8Array(Math.max(this.bytes.length * 2, this.bytesLen + len));
+      bigger.set(this.bytes.subarray(0, this.bytesLen));
+      this.bytes = bigger;
+    }
+    const at = this.bytesLen;
+    const to = this.bytes;
+    for (let i = 0; i < len; i++) to[at + i] = src[start + i]!;
+    this.bytesLen += len;
+    return at;
+  }
+}
+
+/** Packs an IP view into the 5 slots at `o`; an IPv6 address goes into the entry's bytes,
+ *  `first` being where they start. */
+function packIp(v: IpView, buf: Uint8Array, e: Entries, o: number, first: number): void {
+  const i32 = e.i32;
+  const v4 = v.version === 4;
+  i32[o + IpSlot.HEAD] = (v4 ? 0 : IpHead.V6) | (v.df ? IpHead.DF : 0) | (v.mf ? IpHead.MF : 0) | (tri(v.checksumOk) << IpHead.CSUM_SHIFT) | (v.ttl << 8) | (v.tos << 16) | (v.proto << 24);
+  if (v4) {
+    i32[o + IpSlot.SRC] = v.src4;
+    i32[o + IpSlot.DST] = v.dst4;
+  } else {
+    i32[o + IpSlot.SRC] = e.addBytes(buf, v.srcOff, v.srcOff + 16) - first;
+    i32[o + IpSlot.DST] = e.addBytes(buf, v.dstOff, v.dstOff + 16) - first;
+  }
+  i32[o + IpSlot.ID] = v.id;
+  i32[o + IpSlot.TOTAL_LEN] = v.totalLen;
+}
+
+/**
+ * Packs what verify keeps of the decoded packet `p` into entry `n` of `e`: false (nothing
+ * written) when `p` carries no record (no TCP/UDP, a non-first fragment). This is where a
+ * record's fields are decided: addresses, the invariants correlation matches on (IP ID,
+ * seq/ack/flags, payload length and hash), the fields rules compare. `capture` is the index of
+ * p's file in the list readEntry will be given. `withOptions` false keeps no TCP option bytes:
+ * only FullNAT rules read them.
+ */
+export function packPacket(p: Packet, point: number, capture: number, withOptions: boolean, e: Entries, n: number): boolean {
   const l = transportOf(p);
-  if (!l) return null;
+  if (!l) return false;
+  e.room(n);
+  const i32 = e.i32;
+  const o = n * Slot.COUNT;
   const buf = p.buf;
   const isTcp = l.l4 === 'tcp';
   const tcp = l.tcp;
   const udp = l.udp;
   const tunnelled = p.tunnel !== null && p.inner.present;
-  const ts = p.tsSec * 1e9 + p.tsNsec;
+  e.f64[o >> 1] = p.tsSec * 1e9 + p.tsNsec;
+  i32[o + Slot.POINT] = point;
+  i32[o + Slot.CAPTURE] = capture;
+  i32[o + Slot.FRAME] = p.frame;
+  const dir = p.direction === null ? 0 : p.direction === 'in' ? 1 : 2;
+  const l4Ok = tri(isTcp ? tcp.checksumOk : udp.checksumOk);
+  const tunnel = tunnelled ? TUNNELS.indexOf(p.tunnel) : 0;
+  const partial = (isTcp ? tcp.checksumPartial : udp.checksumPartial) ? Meta.L4_PARTIAL : 0;
+  const mss = isTcp && tcp.mss > 0 ? tcp.mss : 0;
+  i32[o + Slot.META] =
+    (p.eth.present ? Meta.HAS_MACS : 0) | (tunnelled ? Meta.HAS_OUTER : 0) | (isTcp ? 0 : Meta.UDP) | (dir << Meta.DIR_SHIFT) | (l4Ok << Meta.L4_SHIFT) | (tunnel << Meta.TUNNEL_SHIFT) | partial | (mss << Meta.MSS_SHIFT);
+  if (p.eth.present) {
+    i32[o + Slot.SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
+    i32[o + Slot.SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
+    i32[o + Slot.DST_MAC_HI] = macHiOf(buf, p.eth.dstOff);
+    i32[o + Slot.DST_MAC_LO] = macLoOf(buf, p.eth.dstOff);
+  }
+  i32[o + Slot.IF_INDEX] = p.sll.present ? p.sll.ifIndex : -1;
+  i32[o + Slot.INTERFACE_ID] = p.interfaceId;
+  const first = e.bytesLen;
+  packIp(l.ip, buf, e, o + Slot.IP, first);
+  if (tunnelled) packIp(p.net.ip, buf, e, o + Slot.OUTER, first);
+  i32[o + Slot.PORTS] = isTcp ? (tcp.sport << 16) | tcp.dport : (udp.sport << 16) | udp.dport;
+  i32[o + Slot.SEQ] = isTcp ? tcp.seq : 0;
+  i32[o + Slot.ACK] = isTcp ? tcp.ack : 0;
+  i32[o + Slot.FLAGS_WINDOW] = isTcp ? (tcp.flags << 16) | tcp.window : 0;
+  i32[o + Slot.PAYLOAD_LEN] = recordPayloadLen(l);
+  i32[o + Slot.HASH] = recordPayloadHash(p, l);
+  i32[o + Slot.OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
+  const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
+  if (optEnd >= 0) e.addBytes(buf, tcp.off + 20, optEnd);
+  i32[o + Slot.OPTS_LEN] = optEnd >= 0 ? optEnd - (tcp.off + 20) : 0;
+  const len = e.bytesLen - first;
+  i32[o + Slot.BYTES_AT] = len > 0 ? first : -1;
+  i32[o + Slot.BYTES_LEN] = len;
+  return true;
+}
+
+function readIp(f: IpFields, i32: Int32Array, o: number, bytes: Uint8Array, at: number): IpFields {
+  const head = i32[o + IpSlot.HEAD]!;
+  const v4 = (head & IpHead.V6) === 0;
+  const src = i32[o + IpSlot.SRC]!;
+  const dst = i32[o + IpSlot.DST]!;
+  f.v = v4 ? 4 : 6;
+  f.src = v4 ? ip4(src) : ipv6ToString(bytes, at + src);
+  f.dst = v4 ? ip4(dst) : ipv6ToString(bytes, at + dst);
+  f.ttl = (head >>> 8) & 0xff;
+  // Unsigned: an IPv6 fragment header's identification has 32 bits.
+  f.id = i32[o + IpSlot.ID]! >>> 0;
+  f.df = (head & IpHead.DF) !== 0;
+  f.mf = (head & IpHead.MF) !== 0;
+  f.tos = (head >>> 16) & 0xff;
+  f.proto = head >>> 24;
+  f.totalLen = i32[o + IpSlot.TOTAL_LEN]!;
+  f.checksumOk = untri((head >>> IpHead.CSUM_SHIFT) & 3);
+  return f;
+}
+
+/**
+ * The record entry at int32 index `o` holds (`bytes`: its Entries' byte array), written into
+ * `into` when given (a pooled record: every field is overwritten). Its corrected time `t` is
+ * left equal to the capture time: the caller subtracts its point's clock offset. `captures`
+ * names the files the entry's capture index refers to.
+ */
+export function readEntry(i32: Int32Array, f64: Float64Array, o: number, bytes: Uint8Array, captures: readonly string[], into?: PacketRecord): PacketRecord {
   const r = into ?? blankRecord();
-  r.point = point;
-  r.capture = p.capture;
-  r.frame = p.frame;
+  const ts = f64[o >> 1]!;
+  const meta = i32[o + Slot.META]!;
+  const at = i32[o + Slot.BYTES_AT]!;
+  const macs = (meta & Meta.HAS_MACS) !== 0;
+  r.point = i32[o + Slot.POINT]!;
+  r.capture = captures[i32[o + Slot.CAPTURE]!]!;
+  r.frame = i32[o + Slot.FRAME]!;
   r.ts = ts;
   r.t = ts;
-  r.srcMac = p.eth.present ? mac(buf, p.eth.srcOff) : null;
-  r.dstMac = p.eth.present ? mac(buf, p.eth.dstOff) : null;
-  r.direction = p.direction;
-  r.ifIndex = p.sll.present ? p.sll.ifIndex : -1;
-  r.interfaceId = p.interfaceId;
-  fillIp(r.ip, l.ip, buf);
-  r.outer = tunnelled ? fillIp(r.outer ?? blankIp(), p.net.ip, buf) : null;
-  r.tunnel = tunnelled ? p.tunnel : null;
-  r.proto = isTcp ? 'tcp' : 'udp';
-  r.sport = isTcp ? tcp.sport : udp.sport;
-  r.dport = isTcp ? tcp.dport : udp.dport;
-  r.seq = isTcp ? tcp.seq : 0;
-  r.ack = isTcp ? tcp.ack : 0;
-  r.flags = isTcp ? tcp.flags : 0;
-  r.window = isTcp ? tcp.window : 0;
-  r.payloadLen = recordPayloadLen(l);
-  r.hash = recordPayloadHash(p, l);
-  r.optSig = isTcp ? optionsHash(p, l) : 0;
-  r.tcpOpts = isTcp && withOptions ? optionBytes(p, l) : null;
-  r.l4ChecksumOk = isTcp ? tcp.checksumOk : udp.checksumOk;
-  r.l4ChecksumPartial = isTcp ? tcp.checksumPartial : udp.checksumPartial;
-  r.mss = isTcp && tcp.mss > 0 ? tcp.mss : 0;
+  r.srcMac = macs ? macOf(i32[o + Slot.SRC_MAC_HI]!, i32[o + Slot.SRC_MAC_LO]!) : null;
+  r.dstMac = macs ? macOf(i32[o + Slot.DST_MAC_HI]!, i32[o + Slot.DST_MAC_LO]!) : null;
+  r.direction = DIRECTIONS[(meta >>> Meta.DIR_SHIFT) & 3]!;
+  r.ifIndex = i32[o + Slot.IF_INDEX]!;
+  r.interfaceId = i32[o + Slot.INTERFACE_ID]!;
+  readIp(r.ip, i32, o + Slot.IP, bytes, at);
+  r.outer = (meta & Meta.HAS_OUTER) === 0 ? null : readIp(r.outer ?? blankIp(), i32, o + Slot.OUTER, bytes, at);
+  r.tunnel = TUNNELS[(meta >>> Meta.TUNNEL_SHIFT) & 7]!;
+  r.proto = (meta & Meta.UDP) === 0 ? 'tcp' : 'udp';
+  const ports = i32[o + Slot.PORTS]!;
+  r.sport = ports >>> 16;
+  r.dport = ports & 0xffff;
+  // seq and ack are unsigned 32-bit numbers: stored as int32, read back unsigned.
+  r.seq = i32[o + Slot.SEQ]! >>> 0;
+  r.ack = i32[o + Slot.ACK]! >>> 0;
+  const fw = i32[o + Slot.FLAGS_WINDOW]!;
+  r.flags = fw >>> 16;
+  r.window = fw & 0xffff;
+  r.payloadLen = i32[o + Slot.PAYLOAD_LEN]!;
+  r.hash = i32[o + Slot.HASH]!;
+  r.optSig = i32[o + Slot.OPT_SIG]!;
+  const optsLen = i32[o + Slot.OPTS_LEN]!;
+  const end = at + i32[o + Slot.BYTES_LEN]!;
+  r.tcpOpts = optsLen === 0 ? null : bytes.slice(end - optsLen, end);
+  r.l4ChecksumOk = untri((meta >>> Meta.L4_SHIFT) & 3);
+  r.l4ChecksumPartial = (meta & Meta.L4_PARTIAL) !== 0;
+  r.mss = meta >>> Meta.MSS_SHIFT;
   r.role = null;
   r.c2s = true;
   return r;
+}
+
+/** Addresses and ports to look for in entries: IPv4 addresses as int32 numbers, IPv6 ones as
+ *  text (as readEntry writes them). */
+export interface EntryMatch {
+  v4: ReadonlySet<number>;
+  v6: ReadonlySet<string>;
+  ports: ReadonlySet<number>;
+}
+
+function ipMentions(i32: Int32Array, o: number, bytes: Uint8Array, at: number, m: EntryMatch): boolean {
+  if ((i32[o + IpSlot.HEAD]! & IpHead.V6) === 0) return m.v4.has(i32[o + IpSlot.SRC]!) || m.v4.has(i32[o + IpSlot.DST]!);
+  // The text is made only when some IPv6 address is looked for.
+  return m.v6.size > 0 && (m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.SRC]!)) || m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.DST]!)));
+}
+
+/** Whether entry `n` of `e` names an address of `m` (inner header, or outer when tunnelled)
+ *  or a port of it, as source or destination. */
+export function entryMentions(e: Entries, n: number, m: EntryMatch): boolean {
+  const i32 = e.i32;
+  const o = n * Slot.COUNT;
+  const at = i32[o + Slot.BYTES_AT]!;
+  if (ipMentions(i32, o + Slot.IP, e.bytes, at, m)) return true;
+  if ((i32[o + Slot.META]! & Meta.HAS_OUTER) !== 0 && ipMentions(i32, o + Slot.OUTER, e.bytes, at, m)) return true;
+  const ports = i32[o + Slot.PORTS]!;
+  return m.ports.has(ports >>> 16) || m.ports.has(ports & 0xffff);
+}
+
+/** One entry to pack into and read back from (extractRecord). */
+const scratch = new Entries(1);
+
+/** The record of decoded packet `p` (null when it carries none), as readers make it:
+ *  packPacket, then readEntry. `into`: a pooled record to overwrite. */
+export function extractRecord(p: Packet, point: number, withOptions = true, into?: PacketRecord): PacketRecord | null {
+  scratch.bytesLen = 0;
+  if (!packPacket(p, point, 0, withOptions, scratch, 0)) return null;
+  return readEntry(scratch.i32, scratch.f64, 0, scratch.bytes, [p.capture], into);
 }
 
 /**

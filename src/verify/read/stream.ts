@@ -13,7 +13,7 @@ import { CaptureReader, type CaptureWarning, type InterfaceInfo } from '../../de
 import { Decoder } from '../../decode/decoder.js';
 import type { Frame } from '../../decode/frame.js';
 import type { Packet } from '../../decode/packet.js';
-import { extractRecord, type RecordPool } from './record.js';
+import { Entries, packPacket, readEntry, STRIDE, type RecordPool } from './record.js';
 import type { PacketRecord } from '../model/record.js';
 
 /** The drops pcapng Interface Statistics Blocks report over a file's interfaces, or null when
@@ -27,9 +27,12 @@ export function interfaceDrops(interfaces: readonly InterfaceInfo[]): number | n
   return n;
 }
 
+/** Whether the record packed as entry `n` of `e` is kept (./keep.ts). */
+export type RecordKeep = (e: Entries, n: number) => boolean;
+
 export interface ReaderOptions {
   toaKinds?: number[];
-  keep?: (r: PacketRecord) => boolean;
+  keep?: RecordKeep;
   /** Every decoded packet (ARP rules, frame counts). */
   observe?: (p: Packet) => void;
   onWarning?: (w: CaptureWarning) => void;
@@ -42,6 +45,9 @@ export interface ReaderOptions {
   tcpOptions?: boolean;
   /** Reuse judged records (./record.ts RecordPool) instead of allocating. */
   pool?: RecordPool;
+  /** The run's capture files, which entries name by index (./feed.ts captureList); default
+   *  this reader's file alone. */
+  captures?: readonly string[];
   /** A step back in a file's corrected time larger than this is not smoothed over in the merge
    *  order (see PointReader.steppedBack); default: none is. */
   maxStepBackNs?: number;
@@ -55,8 +61,8 @@ export interface ReaderOptions {
 }
 
 /** Bytes handed to the parser at a time (the reader's chunks are larger). Small on purpose: a
- *  slice's records are all extracted at once and then wait in the queue until the merge reaches
- *  them, so the slice sets how many records are in flight across the files — 32 KiB keeps them
+ *  slice's packets are all packed at once and then wait in the queue until the merge reaches
+ *  them, so the slice sets how many entries are in flight across the files — 32 KiB keeps them
  *  (~250 per file) in the CPU cache; 256 KiB slices were markedly slower on the bench set. */
 const SLICE = 32 * 1024;
 /** Bytes read at a time from each capture: half the reader's default, as every file of the run
@@ -64,12 +70,19 @@ const SLICE = 32 * 1024;
  *  set in cache on the bench set; much smaller reads cost more in read calls than they saved. */
 const READ = 512 * 1024;
 
-/** One capture file as a queue of records, refilled one chunk at a time. */
+/** Entries a queue starts with room for: a 32 KiB slice of small packets. */
+const QUEUE_START = 512;
+
+/**
+ * One capture file as a queue of kept packets, refilled one slice at a time. The queue holds
+ * them packed (./record.ts entries: no object per packet while it waits); `shift` makes the
+ * head's record as the merge takes it.
+ */
 export class PointReader {
-  /** Records queue[qi..qn): filled only when empty (fill), so the slots are reused from 0 once
-   *  it runs dry instead of shifting or splicing the array (a splice allocated its removed part). */
-  private readonly queue: PacketRecord[] = [];
-  /** Merge time of each queued record (see mergeFloor). */
+  /** Entries [qi..qn): filled only when empty (fill), so they are reused from 0 once the queue
+   *  runs dry, the byte array too. */
+  protected readonly entries = new Entries(QUEUE_START);
+  /** Merge time of each queued entry (see mergeFloor). */
   protected readonly queueT: number[] = [];
   protected qi = 0;
   protected qn = 0;
@@ -89,6 +102,9 @@ export class PointReader {
   /** The capture being read; null until the first fill. */
   private reader: CaptureReader | null = null;
   private readonly decoder: Decoder;
+  private readonly captures: readonly string[];
+  /** This file's index in `captures`. */
+  private readonly captureNo: number;
   done = false;
   frames = 0;
   firstTs = Infinity;
@@ -103,6 +119,9 @@ export class PointReader {
     protected readonly opts: ReaderOptions,
   ) {
     this.decoder = new Decoder(opts.toaKinds ? { toaKinds: opts.toaKinds } : {});
+    this.captures = opts.captures ?? [file];
+    this.captureNo = this.captures.indexOf(file);
+    if (this.captureNo < 0) throw new Error(`PointReader: ${file} is not in the capture list`);
   }
 
   private async start(): Promise<void> {
@@ -132,22 +151,21 @@ export class PointReader {
     );
   }
 
-  /** Extracts a decoded packet of this thread's share and queues it when it is kept. */
-  protected queuePacket(p: Packet): void {
-    const pool = this.opts.pool;
-    const into = pool?.take();
-    const r = extractRecord(p, this.point, this.opts.tcpOptions !== false, into);
-    if (r === null) {
-      if (into) pool!.give(into);
+  /** Packs a decoded packet of this thread's share into the queue when it is kept. */
+  private queuePacket(p: Packet): void {
+    const n = this.qn;
+    const e = this.entries;
+    // The byte array starts over only once the queue has drained.
+    if (n === 0) e.bytesLen = 0;
+    const bytesBefore = e.bytesLen;
+    if (!packPacket(p, this.point, this.captureNo, this.opts.tcpOptions !== false, e, n)) return;
+    const keep = this.opts.keep;
+    if (keep !== undefined && !keep(e, n)) {
+      e.bytesLen = bytesBefore;
       return;
     }
-    if (!this.opts.keep || this.opts.keep(r)) {
-      r.t = r.ts - this.opts.offsetNs;
-      this.queueT[this.qn] = this.mergeFloor;
-      this.queue[this.qn++] = r;
-    } else {
-      pool?.give(r);
-    }
+    this.queueT[n] = this.mergeFloor;
+    this.qn = n + 1;
   }
 
   /** Every frame, decoded or not: counts, time extent, merge floor. Given the frame, not its
@@ -175,15 +193,18 @@ export class PointReader {
     return this.qi < this.qn;
   }
 
+  /** The head's record (a pooled one when the options give a pool), dropped from the queue. */
   shift(): PacketRecord | undefined {
     if (this.qi >= this.qn) return undefined;
-    const r = this.queue[this.qi];
+    const e = this.entries;
+    const r = readEntry(e.i32, e.f64, this.qi * STRIDE, e.bytes, this.captures, this.opts.pool?.take());
+    r.t = r.ts - this.opts.offsetNs;
     this.advance();
     return r;
   }
 
-  /** Drops the head of the queue (a drained queue is refilled from slot 0). Its slot keeps its
-   *  contents until the next fill, so a subclass's caller may still read it. */
+  /** Drops the head of the queue (a drained queue is refilled from entry 0). Its entry keeps
+   *  its contents until the next fill, so a subclass's caller may still read it. */
   protected advance(): void {
     if (++this.qi === this.qn) this.qi = this.qn = 0;
   }
@@ -245,9 +266,9 @@ export async function mergeReaders(
 }
 
 /**
- * mergeReaders over any reader kind: `take(reader)` takes the reader's head item (exactly one),
- * the next in merge order. The feeder thread's readers queue packed entries instead of records
- * (../parallel/packing-reader.ts PackingReader).
+ * mergeReaders with any way of taking: `take(reader)` takes the reader's head item (exactly
+ * one), the next in merge order, as a record (shift) or otherwise (a subclass may copy the
+ * head entry elsewhere: ../parallel/packing-reader.ts PackingReader).
  */
 export async function mergeQueues<R extends PointReader>(
   readers: readonly R[],

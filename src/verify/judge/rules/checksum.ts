@@ -10,7 +10,7 @@
 import type { PacketRecord } from '../../model/record.js';
 import type { FindingSink } from '../sink.js';
 import { isSuperSegment, receivedHere, SegmentLimits } from '../segments.js';
-import { copyAt, pathOrder, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { copyAt, pathOrder, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 
 function ipOk(r: PacketRecord): boolean | null {
   const outer = r.outer?.checksumOk ?? true;
@@ -22,14 +22,16 @@ function ipOk(r: PacketRecord): boolean | null {
 
 /** The checksum walk's state: checks counted per connection, not per packet (the sink's tally
  *  is a map update). */
-export class ChecksumView extends TraceView {
+export class ChecksumState {
   checkedIp = 0;
   checkedL4 = 0;
+  /** The copy before the one judged, in path order. */
+  prev: PacketRecord | undefined = undefined;
   /** The connection's largest wire-size segments (segments.ts). */
   readonly limits = new SegmentLimits();
-  /** The copy before the one judged, in path order. */
-  prev: PacketRecord | undefined;
 }
+
+export type ChecksumView = TraceView<ChecksumState>;
 
 type Layer = 'checksum.ip' | 'checksum.l4';
 
@@ -86,16 +88,16 @@ function judgeLayer(v: ChecksumView, layer: Layer, r: PacketRecord, sink: Findin
     // partial when it rewrites), or GRO merged segments under the first one's checksum
     // (capture-artifacts.md §1, §2). Judged where the packet was final, noted here.
     if (r.l4ChecksumPartial) return sink.captureNote('partial-checksum', r);
-    if (receivedHere(v.t, r) && isSuperSegment(v.limits, v.t, r)) return;
+    if (receivedHere(v.t, r) && isSuperSegment(v.s.limits, v.t, r)) return;
   }
   if (!sentHere(v, r)) {
-    if (layer === 'checksum.ip') v.checkedIp++;
-    else v.checkedL4++;
+    if (layer === 'checksum.ip') v.s.checkedIp++;
+    else v.s.checkedL4++;
   }
   if (ok || offloadLikely(v, layer, r, sink)) return;
   const what = layer === 'checksum.ip' ? 'IPv4 header' : `${r.proto.toUpperCase()}`;
   const pointName = v.ctx.points[r.point]!.name;
-  const prev = v.prev;
+  const prev = v.s.prev;
   const where = r.role === 'De' ? 'forwarded by the director' : r.role === 'Di' ? 'received by the director' : `received at ${pointName}`;
   sink.add(
     layer,
@@ -114,7 +116,7 @@ function judgePieces(v: ChecksumView, layer: Layer, sink: FindingSink): void {
   const pieces = v.t.pieces;
   if (pieces === null) return;
   for (const r of pieces) {
-    if (layer === 'checksum.l4' && isSuperSegment(v.limits, v.t, r)) sink.captureNote('super-segment', r, r.ip.totalLen);
+    if (layer === 'checksum.l4' && isSuperSegment(v.s.limits, v.t, r)) sink.captureNote('super-segment', r, r.ip.totalLen);
     judgeLayer(v, layer, r, sink);
   }
 }
@@ -123,20 +125,20 @@ function judgePieces(v: ChecksumView, layer: Layer, sink: FindingSink): void {
 export const CHECKSUM_RULES = {
   'checksum.ip': {
     begin(v: ChecksumView): void {
-      v.checkedIp = 0;
-      v.checkedL4 = 0;
-      v.limits.of(v.c);
+      v.s.checkedIp = 0;
+      v.s.checkedL4 = 0;
+      v.s.limits.of(v.c);
     },
     trace(v: ChecksumView, sink: FindingSink): void {
-      v.prev = undefined;
+      v.s.prev = undefined;
       judgePieces(v, 'checksum.ip', sink);
     },
     copy(v: ChecksumView, r: PacketRecord, i: number, sink: FindingSink): void {
-      v.prev = i > 0 ? pathOrder(v.t)[i - 1] : undefined;
+      v.s.prev = i > 0 ? pathOrder(v.t)[i - 1] : undefined;
       judgeLayer(v, 'checksum.ip', r, sink);
     },
     end(v: ChecksumView, sink: FindingSink): void {
-      if (v.checkedIp > 0) sink.check('checksum.ip', v.checkedIp);
+      if (v.s.checkedIp > 0) sink.check('checksum.ip', v.s.checkedIp);
     },
   },
   'checksum.l4': {
@@ -144,15 +146,15 @@ export const CHECKSUM_RULES = {
       judgePieces(v, 'checksum.l4', sink);
     },
     copy(v: ChecksumView, r: PacketRecord, _i: number, sink: FindingSink): void {
-      if (isSuperSegment(v.limits, v.t, r)) sink.captureNote('super-segment', r, r.ip.totalLen);
+      if (isSuperSegment(v.s.limits, v.t, r)) sink.captureNote('super-segment', r, r.ip.totalLen);
       judgeLayer(v, 'checksum.l4', r, sink);
     },
     end(v: ChecksumView, sink: FindingSink): void {
-      if (v.checkedL4 > 0) sink.check('checksum.l4', v.checkedL4);
+      if (v.s.checkedL4 > 0) sink.check('checksum.l4', v.s.checkedL4);
     },
   },
   // Raised by the two rules above (offloadLikely): the same bad checksum is either a fault or offload.
   'checksum.offload-likely': {},
-} as const satisfies RuleTable<ChecksumView>;
+} as const satisfies RuleTable<ChecksumState>;
 
-export const checksumRules: RuleModule = ruleModule('checksum', [walk(CHECKSUM_RULES, () => new ChecksumView())]);
+export const checksumRules: RuleModule = ruleModule('checksum', [walk(CHECKSUM_RULES, new ChecksumState())]);

@@ -5,8 +5,9 @@
  * A family judges a connection in one walk over its traces (and, where a rule compares copies,
  * over each trace's copies or hops in path order), calling each rule's function at each step
  * in table order. One walk rather than one per rule: the copies of a trace are found once, and
- * the findings of a connection keep the order the report has always listed them in. The walk
- * state is one reused object per family, so judging allocates nothing per packet for it.
+ * the findings of a connection keep the order the report has always listed them in. The walk's
+ * view (TraceView) and the family's state are reused objects, so judging allocates nothing per
+ * packet for them.
  */
 import type { Connection, Trace } from '../../model/connection.js';
 import type { EngineContext } from '../../correlate/context.js';
@@ -36,97 +37,91 @@ export function needsOf(id: RuleId): RuleNeeds {
 
 /**
  * Where a walk stands: the connection and, while it walks the traces, the trace and its copies
- * by role (the first of each). Families extend it with what their rules keep per connection.
+ * by role (the first of each). `s` is the family's own state: what its rules keep per
+ * connection, or work out once per trace for each other (WalkHooks).
+ *
+ * Every family's walk writes its view at every trace, so every family's view is this one
+ * class, and a family's state hangs off it: with a subclass per family, the walk's writes met
+ * a different object shape in each family and V8 could no longer make them plain stores.
  */
-export class TraceView {
+export class TraceView<S> {
   ctx!: EngineContext;
   c!: Connection;
   t!: Trace;
-  C: PacketRecord | undefined;
-  Di: PacketRecord | undefined;
-  De: PacketRecord | undefined;
-  R: PacketRecord | undefined;
+  C: PacketRecord | undefined = undefined;
+  Di: PacketRecord | undefined = undefined;
+  De: PacketRecord | undefined = undefined;
+  R: PacketRecord | undefined = undefined;
 
-  /** A new connection (before the `begin` steps). */
-  open(ctx: EngineContext, c: Connection): void {
-    this.ctx = ctx;
-    this.c = c;
-  }
+  constructor(readonly s: S) {}
+}
 
-  /** The traces walked, in order. */
-  traces(): readonly Trace[] {
-    return this.c.traces;
-  }
-
-  /** Moves to trace `t`: its copies by role, found in one pass over its list. */
-  at(t: Trace): void {
-    this.t = t;
-    let C: PacketRecord | undefined;
-    let Di: PacketRecord | undefined;
-    let De: PacketRecord | undefined;
-    let R: PacketRecord | undefined;
-    for (const r of t.list) {
-      const role = r.role;
-      if (role === 'C') C ??= r;
-      else if (role === 'Di') Di ??= r;
-      else if (role === 'De') De ??= r;
-      else if (role === 'R') R ??= r;
-    }
-    this.C = C;
-    this.Di = Di;
-    this.De = De;
-    this.R = R;
-  }
+/** Moves `v` to trace `t` and its copies by role. */
+function place<S>(v: TraceView<S>, t: Trace): void {
+  v.t = t;
+  v.C = t.C;
+  v.Di = t.Di;
+  v.De = t.De;
+  v.R = t.R;
 }
 
 /** What one rule does at each step of its family's walk (each step optional). */
-export interface RuleSteps<V extends TraceView> {
+export interface RuleSteps<S> {
   /** Before the traces of a connection. */
-  begin?(v: V, sink: FindingSink): void;
+  begin?(v: TraceView<S>, sink: FindingSink): void;
   /** At each trace. */
-  trace?(v: V, sink: FindingSink): void;
+  trace?(v: TraceView<S>, sink: FindingSink): void;
   /** At each copy of the trace, in path order (after every rule's `trace`). */
-  copy?(v: V, r: PacketRecord, i: number, sink: FindingSink): void;
+  copy?(v: TraceView<S>, r: PacketRecord, i: number, sink: FindingSink): void;
   /** At each pair of consecutive copies in path order (after every rule's `copy`). */
-  hop?(v: V, a: PacketRecord, b: PacketRecord, sink: FindingSink): void;
+  hop?(v: TraceView<S>, a: PacketRecord, b: PacketRecord, sink: FindingSink): void;
   /** After the traces. */
-  end?(v: V, sink: FindingSink): void;
+  end?(v: TraceView<S>, sink: FindingSink): void;
   /** After every rule's `end`: a finding that depends on what other rules concluded. */
-  after?(v: V, sink: FindingSink): void;
+  after?(v: TraceView<S>, sink: FindingSink): void;
 }
 
 /** A family's table: rule id → its steps. Key order is judging order. */
-export type RuleTable<V extends TraceView> = { readonly [K in RuleId]?: RuleSteps<V> };
+export type RuleTable<S> = { readonly [K in RuleId]?: RuleSteps<S> };
 
 /** One registered rule: its id, the points it needs (the catalog's) and its steps. */
-export interface JudgeRule<V extends TraceView> extends RuleSteps<V> {
+export interface JudgeRule<S> extends RuleSteps<S> {
   readonly id: RuleId;
   readonly needs: RuleNeeds;
 }
 
-type Step<V extends TraceView, K extends keyof RuleSteps<V>> = NonNullable<RuleSteps<V>[K]>;
+type Step<S, K extends keyof RuleSteps<S>> = NonNullable<RuleSteps<S>[K]>;
+
+/** What a family adds to its walk, besides its rules (each optional). */
+export interface WalkHooks<S> {
+  /** Per connection, before `applies` and the `begin` steps: facts its rules share. */
+  open?(v: TraceView<S>): void;
+  /** Whether the family judges the connection at all (its forwarding method). */
+  applies?(v: TraceView<S>): boolean;
+  /** The traces in the order walked; default the connection's. */
+  traces?(v: TraceView<S>): readonly Trace[];
+  /** Per trace, once its copies by role are found: facts the trace's rules share. */
+  at?(v: TraceView<S>): void;
+}
 
 /** One walk: its rules in table order and the steps of each kind, bound once. */
-export interface Walk<V extends TraceView> {
-  readonly rules: readonly JudgeRule<V>[];
-  /** The walk's reused state (a family may load per-connection facts into it first). */
-  readonly view: V;
+export interface Walk<S> {
+  readonly rules: readonly JudgeRule<S>[];
+  /** The walk's reused view (a family may load per-connection facts into its state first). */
+  readonly view: TraceView<S>;
   /** Judges a connection; false from `applies` skips it. */
   judge(ctx: EngineContext, c: Connection, sink: FindingSink): void;
 }
 
-/**
- * The walk over a table. `applies` says whether the family judges a connection at all (its
- * forwarding method); `fresh` makes the family's reused view.
- */
-export function walk<V extends TraceView>(table: RuleTable<V>, fresh: () => V, applies?: (v: V) => boolean): Walk<V> {
-  const rules: JudgeRule<V>[] = (Object.keys(table) as RuleId[]).map((id) => ({ id, needs: needsOf(id), ...table[id]! }));
-  const begins: Step<V, 'begin'>[] = [];
-  const traces: Step<V, 'trace'>[] = [];
-  const copies: Step<V, 'copy'>[] = [];
-  const hops: Step<V, 'hop'>[] = [];
-  const ends: Step<V, 'end'>[] = [];
-  const afters: Step<V, 'after'>[] = [];
+/** The walk over a table, with the family's state `state` (one object, reused). */
+export function walk<S>(table: RuleTable<S>, state: S, hooks: WalkHooks<S> = {}): Walk<S> {
+  const rules: JudgeRule<S>[] = (Object.keys(table) as RuleId[]).map((id) => ({ id, needs: needsOf(id), ...table[id]! }));
+  const begins: Step<S, 'begin'>[] = [];
+  const traces: Step<S, 'trace'>[] = [];
+  const copies: Step<S, 'copy'>[] = [];
+  const hops: Step<S, 'hop'>[] = [];
+  const ends: Step<S, 'end'>[] = [];
+  const afters: Step<S, 'after'>[] = [];
   for (const r of rules) {
     if (r.begin) begins.push(r.begin);
     if (r.trace) traces.push(r.trace);
@@ -135,17 +130,23 @@ export function walk<V extends TraceView>(table: RuleTable<V>, fresh: () => V, a
     if (r.end) ends.push(r.end);
     if (r.after) afters.push(r.after);
   }
-  const v = fresh();
+  const v = new TraceView(state);
+  const { open, applies, at } = hooks;
+  const order = hooks.traces;
+  const perTrace = traces.length > 0 || copies.length > 0 || hops.length > 0;
   return {
     rules,
     view: v,
     judge(ctx, c, sink) {
-      v.open(ctx, c);
+      v.ctx = ctx;
+      v.c = c;
+      if (open) open(v);
       if (applies && !applies(v)) return;
       for (const f of begins) f(v, sink);
-      if (traces.length > 0 || copies.length > 0 || hops.length > 0) {
-        for (const t of v.traces()) {
-          v.at(t);
+      if (perTrace) {
+        for (const t of order ? order(v) : c.traces) {
+          place(v, t);
+          if (at) at(v);
           for (const f of traces) f(v, sink);
           if (copies.length === 0 && hops.length === 0) continue;
           const path = pathOrder(t);
@@ -160,7 +161,7 @@ export function walk<V extends TraceView>(table: RuleTable<V>, fresh: () => V, a
 }
 
 /** A family as the judge runs it: its walks in order, over each connection. */
-export function ruleModule(family: string, walks: readonly Walk<TraceView>[]): RuleModule {
+export function ruleModule(family: string, walks: readonly Walk<unknown>[]): RuleModule {
   return {
     family,
     ids: [...new Set(walks.flatMap((w) => w.rules.map((r) => r.id)))],
@@ -172,8 +173,7 @@ export function ruleModule(family: string, walks: readonly Walk<TraceView>[]): R
 
 /** First copy of a trace in a role. */
 export function copyAt(t: Trace, role: Role): PacketRecord | undefined {
-  for (const r of t.list) if (r.role === role) return r;
-  return undefined;
+  return t[role];
 }
 
 const C2S_ORDER: readonly Role[] = ['C', 'Di', 'De', 'R'];

@@ -8,7 +8,7 @@ import type { Connection } from '../../model/connection.js';
 import { methodOf, type EngineContext } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, hostPort, insideCapture, isRst, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { copyAt, hostPort, insideCapture, isRst, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
 
 /** The run-wide fact (FindingSink.note) that a real server (by RIP) answers some connection:
@@ -58,10 +58,12 @@ function silentRs(ctx: EngineContext, c: Connection, sink: FindingSink): void {
 
 /** The DR walk's state for dr.vip-not-bound: the first forwarded SYN, and whether a reply to
  *  it was judged. */
-export class DrView extends TraceView {
-  synForwarded: PacketRecord | undefined;
+export class DrState {
+  synForwarded: PacketRecord | undefined = undefined;
   answered = false;
 }
+
+export type DrView = TraceView<DrState>;
 
 /** dr.l3-modified: between director ingress and egress only MACs, TTL and checksum change. */
 function l3Modified(v: DrView, sink: FindingSink): void {
@@ -145,18 +147,18 @@ const vipNotBound = {
   begin(v: DrView, sink: FindingSink): void {
     const { c } = v;
     if (c.backend && c.traces.some((t) => !t.c2s && copyAt(t, 'R'))) sink.note(ANSWERING, c.backend);
-    v.synForwarded = undefined;
-    v.answered = false;
+    v.s.synForwarded = undefined;
+    v.s.answered = false;
   },
   trace(v: DrView, sink: FindingSink): void {
     const { ctx, c, t, C, De, R } = v;
     if (t.c2s) {
-      if (isSyn(t.list[0]!) && (De || R)) v.synForwarded ??= R ?? De;
+      if (isSyn(t.list[0]!) && (De || R)) v.s.synForwarded ??= R ?? De;
       return;
     }
     const reply = R ?? C;
-    if (!reply || !v.synForwarded || v.answered) return;
-    v.answered = true;
+    if (!reply || !v.s.synForwarded || v.s.answered) return;
+    v.s.answered = true;
     sink.check('dr.vip-not-bound');
     if (!isRst(reply)) return;
     const vip = ctx.service.vip;
@@ -165,11 +167,11 @@ const vipNotBound = {
       c,
       `the real server answered the forwarded SYN with RST`,
       `the VIP ${vip} is not configured on real server ${c.backend ?? '?'} or nothing listens on it: ip addr add ${vip}/32 dev lo, with arp_ignore=1/arp_announce=2 (lvs-behavior.md §4)`,
-      [v.synForwarded, reply],
+      [v.s.synForwarded, reply],
     );
   },
   end(v: DrView, sink: FindingSink): void {
-    if (v.answered || !v.synForwarded) return;
+    if (v.s.answered || !v.s.synForwarded) return;
     sink.check('dr.vip-not-bound');
     silentRs(v.ctx, v.c, sink);
   },
@@ -182,6 +184,6 @@ export const DR_RULES = {
   'dr.reply-src': { trace: replySrc },
   'dr.reply-via-director': { trace: replyViaDirector },
   'dr.vip-not-bound': vipNotBound,
-} as const satisfies RuleTable<DrView>;
+} as const satisfies RuleTable<DrState>;
 
-export const drRules: RuleModule = ruleModule('dr', [walk(DR_RULES, () => new DrView(), (v) => methodOf(v.ctx, v.c.backend) === 'dr')]);
+export const drRules: RuleModule = ruleModule('dr', [walk(DR_RULES, new DrState(), { applies: (v) => methodOf(v.ctx, v.c.backend) === 'dr' })]);

@@ -8,7 +8,7 @@ import type { EngineContext } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
 import { CAPTURE_END_SLACK_NS } from '../../read/points.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, insideCapture, isRst, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { copyAt, insideCapture, isRst, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
 
 /**
@@ -55,9 +55,11 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord,
 }
 
 /** The flow walk's state: the SYN traces of the connection so far (flow.syn-retransmit). */
-export class FlowView extends TraceView {
+export class FlowState {
   readonly synTraces: Trace[] = [];
 }
+
+export type FlowView = TraceView<FlowState>;
 
 /** flow.not-forwarded: a client packet reached the director and no forwarded copy left it. */
 function notForwarded(v: FlowView, sink: FindingSink): void {
@@ -236,14 +238,15 @@ function unexpectedRst(v: FlowView, sink: FindingSink): void {
  */
 const synRetransmit = {
   begin(v: FlowView): void {
-    v.synTraces.length = 0;
+    v.s.synTraces.length = 0;
   },
   trace(v: FlowView): void {
     const { t, C, Di, De, R } = v;
-    if (t.c2s && isSyn(C ?? Di ?? De ?? R!)) v.synTraces.push(t);
+    if (t.c2s && isSyn(C ?? Di ?? De ?? R!)) v.s.synTraces.push(t);
   },
   end(v: FlowView, sink: FindingSink): void {
-    const { c, synTraces } = v;
+    const { c } = v;
+    const { synTraces } = v.s;
     if (synTraces.length <= 1) return;
     sink.check('flow.syn-retransmit');
     const first = synTraces[0]!;
@@ -274,6 +277,6 @@ export const FLOW_RULES = {
   'flow.bypassed-director': { trace: bypassedDirector },
   'flow.unexpected-rst': { trace: unexpectedRst },
   'flow.syn-retransmit': synRetransmit,
-} as const satisfies RuleTable<FlowView>;
+} as const satisfies RuleTable<FlowState>;
 
-export const flowRules: RuleModule = ruleModule('flow', [walk(FLOW_RULES, () => new FlowView())]);
+export const flowRules: RuleModule = ruleModule('flow', [walk(FLOW_RULES, new FlowState())]);

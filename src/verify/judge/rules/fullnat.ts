@@ -17,7 +17,6 @@
  * what it removed is checked against what it may remove.
  */
 import type { Connection, Trace } from '../../model/connection.js';
-import type { EngineContext } from '../../correlate/context.js';
 import { fnatInfo, type FnatInfo } from '../../correlate/fnat-tracker.js';
 import {
   findToa,
@@ -32,7 +31,7 @@ import {
 } from '../fnat-options.js';
 import type { PacketRecord } from '../../model/record.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, hostPort, TraceView, walk, type RuleModule, type RuleTable, type Walk } from './common.js';
+import { hostPort, walk, type RuleModule, type RuleTable, type TraceView, type Walk, type WalkHooks } from './common.js';
 
 const SYN = 0x02;
 const ACK = 0x10;
@@ -48,14 +47,13 @@ export interface LegCopies {
 }
 
 export function legCopies(t: Trace): LegCopies {
-  const [cd, rd] = t.c2s ? (['Di', 'De'] as const) : (['De', 'Di'] as const);
-  const client = copyAt(t, cd) ?? copyAt(t, 'C');
-  const rs = copyAt(t, rd) ?? copyAt(t, 'R');
+  const client = t.c2s ? t.Di ?? t.C : t.De ?? t.C;
+  const rs = t.c2s ? t.De ?? t.R : t.Di ?? t.R;
   if (!t.segmented || !client || !rs || client.payloadLen === rs.payloadLen) return { client, rs };
   // Cut differently at different points (segmentation offload): compare the copies of each leg
   // that hold the same bytes, where there are such.
-  for (const a of [client, copyAt(t, 'C')]) {
-    for (const b of [rs, copyAt(t, 'R')]) if (a && b && a.payloadLen === b.payloadLen) return { client: a, rs: b };
+  for (const a of [client, t.C]) {
+    for (const b of [rs, t.R]) if (a && b && a.payloadLen === b.payloadLen) return { client: a, rs: b };
   }
   return { client, rs };
 }
@@ -122,15 +120,16 @@ const NOTE = {
 };
 
 /**
- * Where a FullNAT walk stands: the connection's link to its RS leg, its traces in time order,
- * and the client-leg and RS-leg copies of the trace (legCopies, without an object per trace).
+ * A FullNAT walk's state: the connection's link to its RS leg, its traces in time order (the
+ * order walked), and the client-leg and RS-leg copies of the trace (legCopies, without an
+ * object per trace).
  */
-export class FnatView extends TraceView {
+export class FnatState {
   info!: FnatInfo;
   fp: FnatProfile = null;
   sorted: readonly Trace[] = [];
-  client: PacketRecord | undefined;
-  rs: PacketRecord | undefined;
+  client: PacketRecord | undefined = undefined;
+  rs: PacketRecord | undefined = undefined;
 
   /** The connection's facts, shared by every walk (loaded once per connection). */
   load(info: FnatInfo, fp: FnatProfile, sorted: readonly Trace[]): void {
@@ -138,23 +137,37 @@ export class FnatView extends TraceView {
     this.fp = fp;
     this.sorted = sorted;
   }
-
-  override traces(): readonly Trace[] {
-    return this.sorted;
-  }
-
-  override at(t: Trace): void {
-    super.at(t);
-    const { client, rs } = legCopies(t);
-    this.client = client;
-    this.rs = rs;
-  }
 }
+
+export type FnatView = TraceView<FnatState>;
+
+/** Per trace: its client-leg and RS-leg copies. */
+function legsAt(v: FnatView): void {
+  const s = v.s;
+  const t = v.t;
+  if (!t.segmented) {
+    if (t.c2s) {
+      s.client = v.Di ?? v.C;
+      s.rs = v.De ?? v.R;
+    } else {
+      s.client = v.De ?? v.C;
+      s.rs = v.Di ?? v.R;
+    }
+    return;
+  }
+  const { client, rs } = legCopies(t);
+  s.client = client;
+  s.rs = rs;
+}
+
+/** A FullNAT walk: the traces in time order, and the leg copies at each. */
+const FNAT_WALK: WalkHooks<FnatState> = { traces: (v) => v.s.sorted, at: legsAt };
 
 /** fnat.src: the RS leg leaves from a local address of the service, to the configured port,
  *  and no LIP:lport is reused while it serves another live connection. */
 function src(v: FnatView, sink: FindingSink): void {
-  const { ctx, c, info, sorted } = v;
+  const { ctx, c } = v;
+  const { info, sorted } = v.s;
   const leg = info.leg!;
   const { localAddresses } = ctx.service;
   sink.check('fnat.src');
@@ -191,9 +204,11 @@ function src(v: FnatView, sink: FindingSink): void {
 }
 
 /** The seq-delta walk's state: the connection's client sequence delta. */
-export class SeqView extends FnatView {
+export class SeqState extends FnatState {
   delta: number | null = null;
 }
+
+export type SeqView = TraceView<SeqState>;
 
 const shift = (x: number): string => `${x >= 0x80000000 ? '-' : '+'}${x >= 0x80000000 ? 0x100000000 - x : x}`;
 
@@ -201,10 +216,11 @@ const shift = (x: number): string => `${x >= 0x80000000 ? '-' : '+'}${x >= 0x800
  *  SACK edges). */
 const seqDelta = {
   begin(v: SeqView): void {
-    v.delta = seqDeltaOf(v.sorted);
+    v.s.delta = seqDeltaOf(v.s.sorted);
   },
   trace(v: SeqView, sink: FindingSink): void {
-    const { c, t, client, rs, delta } = v;
+    const { c, t } = v;
+    const { client, rs, delta } = v.s;
     if (delta === null || !client || !rs) return;
     sink.check('fnat.seq-delta');
     if (t.c2s) {
@@ -279,7 +295,7 @@ function expectation(fp: FnatProfile, r: PacketRecord, rsIsn: number | null): To
  * would have inserted. Per client → RS trace: its TOA, what the profile expects there, and
  * why a missing TOA is legitimate (noRoom).
  */
-export class ToaView extends FnatView {
+export class ToaState extends FnatState {
   kinds: ReadonlySet<number> = new Set();
   family: 4 | 6 = 4;
   toaLen = 8;
@@ -296,51 +312,58 @@ export class ToaView extends FnatView {
   syn = false;
   noRoom: string | null = null;
 
-  constructor(private readonly override: readonly number[] | undefined) {
+  constructor(
+    /** TOA kinds accepted (--toa-kind), over the profile's. */
+    readonly toaKinds: readonly number[] | undefined,
+  ) {
     super();
   }
+}
 
-  /** Per connection, once load() gave its facts. */
-  override open(ctx: EngineContext, c: Connection): void {
-    super.open(ctx, c);
-    const { info, fp, sorted } = this;
-    const leg = info.leg!;
-    this.family = info.clientFamily;
-    this.toaLen = this.family === 4 ? 8 : 20;
-    this.kinds = profileToaKinds(fp ?? 'dpvs', this.family, this.override);
-    this.mtu = pathMtu(sorted);
-    this.handshake = null;
-    for (const t of sorted) {
-      if (!t.c2s) continue;
-      const { rs } = legCopies(t);
-      if (rs && leg.rsIsn !== null && (rs.flags & (SYN | RST)) === 0 && (rs.flags & ACK) !== 0 && rs.ack === ((leg.rsIsn + 1) >>> 0)) {
-        this.handshake = t;
-        break;
-      }
+export type ToaView = TraceView<ToaState>;
+
+/** Per connection, once load() gave its facts. */
+function toaOpen(v: ToaView): void {
+  const s = v.s;
+  const { info, fp, sorted } = s;
+  const leg = info.leg!;
+  s.family = info.clientFamily;
+  s.toaLen = s.family === 4 ? 8 : 20;
+  s.kinds = profileToaKinds(fp ?? 'dpvs', s.family, s.toaKinds);
+  s.mtu = pathMtu(sorted);
+  s.handshake = null;
+  for (const t of sorted) {
+    if (!t.c2s) continue;
+    const { rs } = legCopies(t);
+    if (rs && leg.rsIsn !== null && (rs.flags & (SYN | RST)) === 0 && (rs.flags & ACK) !== 0 && rs.ack === ((leg.rsIsn + 1) >>> 0)) {
+      s.handshake = t;
+      break;
     }
-    this.missingOther.length = 0;
-    this.handshakeMissing = null;
-    this.synAbsent = null;
   }
+  s.missingOther.length = 0;
+  s.handshakeMissing = null;
+  s.synAbsent = null;
+}
 
-  override at(t: Trace): void {
-    super.at(t);
-    const { client, rs } = this;
-    this.judged = t.c2s && rs !== undefined;
-    if (!this.judged) return;
-    const leg = this.info.leg!;
-    this.toa = findToa(rs!, client ? client.tcpOpts : undefined, this.kinds);
-    this.exp = expectation(this.fp, rs!, leg.rsIsn);
-    this.ev = client ? [client, rs!] : [rs!];
-    this.syn = isPureSyn(rs!);
-    this.noRoom = this.toa === null && this.exp.expected === true ? noRoomReason(this, client ?? rs!, rs!) : null;
-  }
+/** Per trace: the leg copies, then the trace's TOA and what the profile expects there. */
+function toaAt(v: ToaView): void {
+  legsAt(v);
+  const s = v.s;
+  const { client, rs } = s;
+  s.judged = v.t.c2s && rs !== undefined;
+  if (!s.judged) return;
+  const leg = s.info.leg!;
+  s.toa = findToa(rs!, client ? client.tcpOpts : undefined, s.kinds);
+  s.exp = expectation(s.fp, rs!, leg.rsIsn);
+  s.ev = client ? [client, rs!] : [rs!];
+  s.syn = isPureSyn(rs!);
+  s.noRoom = s.toa === null && s.exp.expected === true ? noRoomReason(s, client ?? rs!, rs!) : null;
 }
 
 /** Why a TOA the profile inserts here could legitimately be left out (no room in the options or
  *  the MTU, or address families that differ), or null when there was room. */
-function noRoomReason(v: ToaView, base: PacketRecord, rs: PacketRecord): string | null {
-  const { fp, family, toaLen, mtu, syn } = v;
+function noRoomReason(s: ToaState, base: PacketRecord, rs: PacketRecord): string | null {
+  const { fp, family, toaLen, mtu, syn } = s;
   if (fp === 'alibaba' && rs.ip.v !== family) return `client IPv${family} and RS IPv${rs.ip.v}: alibaba adds no TOA across families (FULLNAT_ADD_TOA_FAIL_PROTO)`;
   if (fp === 'dpvs') {
     const minimal = dpvsMinimalSpace(base.tcpOpts, syn);
@@ -357,14 +380,15 @@ function noRoomReason(v: ToaView, base: PacketRecord, rs: PacketRecord): string 
 
 /** fnat.toa-format: a TOA of the profile's kind and of the length for the client's family. */
 function toaFormat(v: ToaView, sink: FindingSink): void {
-  const { c, toa, kinds, toaLen, fp, family, ev } = v;
-  if (!v.judged || !toa) return;
+  const { c } = v;
+  const { toa, kinds, toaLen, fp, family, ev } = v.s;
+  if (!v.s.judged || !toa) return;
   sink.check('fnat.toa-format');
   if (kinds.has(toa.kind) && toa.len === toaLen) return;
   sink.add(
     'fnat.toa-format',
     c,
-    `TOA kind ${toa.kind} length ${toa.len} to ${v.info.leg!.rip}: profile ${fp ?? 'default'} for an IPv${family} client expects kind ${[...kinds].join('/')} length ${toaLen}`,
+    `TOA kind ${toa.kind} length ${toa.len} to ${v.s.info.leg!.rip}: profile ${fp ?? 'default'} for an IPv${family} client expects kind ${[...kinds].join('/')} length ${toaLen}`,
     `the RS TOA module reads only its own kind and length (ALI: 254/8; DPVS: 254/8 or 20; Jupiter: 200/201) and ignores any other, so the RS sees the LIP (${NOTE.toa}); match --profile/--toa-kind to the director, or the RS module to the director`,
     ev,
   );
@@ -377,10 +401,11 @@ function toaFormat(v: ToaView, sink: FindingSink): void {
  */
 const toaPlacement = {
   trace(v: ToaView, sink: FindingSink): void {
-    const { c, toa, exp, fp, ev, syn } = v;
-    if (!v.judged || !toa) return;
-    const rs = v.rs!;
-    const leg = v.info.leg!;
+    const { c } = v;
+    const { toa, exp, fp, ev, syn } = v.s;
+    if (!v.s.judged || !toa) return;
+    const rs = v.s.rs!;
+    const leg = v.s.info.leg!;
     sink.check('fnat.toa-placement');
     if (toa.index !== 0) {
       sink.add(
@@ -405,13 +430,13 @@ const toaPlacement = {
   },
   // After fnat.toa-missing's report, which takes the SYN in when the handshake ACK lacks TOA too.
   after(v: ToaView, sink: FindingSink): void {
-    if (v.handshakeMissing || !v.synAbsent) return;
+    if (v.s.handshakeMissing || !v.s.synAbsent) return;
     sink.add(
       'fnat.toa-placement',
       v.c,
-      `no TOA in the SYN toward ${v.info.leg!.rip}: alibaba inserts TOA into the SYN (§2.2); dpvs since 2023-12 does not (§3.1)`,
+      `no TOA in the SYN toward ${v.s.info.leg!.rip}: alibaba inserts TOA into the SYN (§2.2); dpvs since 2023-12 does not (§3.1)`,
       'the capture looks like a DPVS director: check with --profile dpvs',
-      [v.synAbsent],
+      [v.s.synAbsent],
       'syn',
     );
   },
@@ -419,8 +444,9 @@ const toaPlacement = {
 
 /** fnat.toa-mismatch: the TOA carries this connection's client address and port. */
 function toaMismatch(v: ToaView, sink: FindingSink): void {
-  const { c, t, toa, kinds, toaLen, family, ev, syn, handshake } = v;
-  if (!v.judged || !toa) return;
+  const { c, t } = v;
+  const { toa, kinds, toaLen, family, ev, syn, handshake } = v.s;
+  if (!v.s.judged || !toa) return;
   const lenOk = toa.len === toaLen;
   if (!((kinds.has(toa.kind) && lenOk) || (toa.family === family && lenOk))) return;
   sink.check('fnat.toa-mismatch');
@@ -428,7 +454,7 @@ function toaMismatch(v: ToaView, sink: FindingSink): void {
   sink.add(
     'fnat.toa-mismatch',
     c,
-    `${toaText(toa)} on the ${handshake === t ? 'handshake-completing ACK' : syn ? 'SYN' : 'packet'} toward ${v.info.leg!.rip}, but this connection's client is ${hostPort(c.client, c.cport)}`,
+    `${toaText(toa)} on the ${handshake === t ? 'handshake-completing ACK' : syn ? 'SYN' : 'packet'} toward ${v.s.info.leg!.rip}, but this connection's client is ${hostPort(c.client, c.cport)}`,
     'the RS application will log/authorise the wrong client: the director filled TOA from another connection or the wrong field (cp->cport/caddr, §2.3)',
     ev,
   );
@@ -436,15 +462,16 @@ function toaMismatch(v: ToaView, sink: FindingSink): void {
 
 /** fnat.mtu: a TOA-carrying segment fits the RS-side path MTU. */
 function fnatMtu(v: ToaView, sink: FindingSink): void {
-  const { c, toa, mtu, ev } = v;
-  if (!v.judged || !toa) return;
-  const rs = v.rs!;
+  const { c } = v;
+  const { toa, mtu, ev } = v.s;
+  if (!v.s.judged || !toa) return;
+  const rs = v.s.rs!;
   sink.check('fnat.mtu');
   if (rs.ip.totalLen <= mtu) return;
   sink.add(
     'fnat.mtu',
     c,
-    `a TOA-carrying segment of ${rs.ip.totalLen} bytes left toward ${v.info.leg!.rip}; path MTU ${mtu} (RS MSS + headers)`,
+    `a TOA-carrying segment of ${rs.ip.totalLen} bytes left toward ${v.s.info.leg!.rip}; path MTU ${mtu} (RS MSS + headers)`,
     'ALI skips TOA when skb->len > MTU − TOA length (FAIL_LEN), DPVS prunes or skips (EDPVS_FRAG) (§2.3, §3.1, R13): this segment will be dropped or fragmented',
     ev,
   );
@@ -452,20 +479,21 @@ function fnatMtu(v: ToaView, sink: FindingSink): void {
 
 /** rewrite.tcp-fields under FullNAT: options the director removed beyond what the profile may. */
 function tcpFields(v: ToaView, sink: FindingSink): void {
-  if (!v.judged || !v.client || !v.fp) return;
-  removedOptions(v, v.client, v.rs!, v.toa, sink);
+  if (!v.s.judged || !v.s.client || !v.s.fp) return;
+  removedOptions(v, v.s.client, v.s.rs!, v.s.toa, sink);
 }
 
 /** fnat.toa-no-room: a TOA the profile inserts here is absent, legitimately (R13). */
 function toaNoRoom(v: ToaView, sink: FindingSink): void {
-  const { c, t, fp, ev, syn, handshake, noRoom } = v;
-  if (!v.judged || v.exp.expected !== true) return;
+  const { c, t } = v;
+  const { fp, ev, syn, handshake, noRoom } = v.s;
+  if (!v.s.judged || v.s.exp.expected !== true) return;
   sink.check('fnat.toa-no-room');
   if (noRoom === null) return;
   sink.add(
     'fnat.toa-no-room',
     c,
-    `no TOA on ${handshake === t ? 'the handshake-completing ACK' : syn ? 'the SYN' : 'a packet'} toward ${v.info.leg!.rip}: ${noRoom}`,
+    `no TOA on ${handshake === t ? 'the handshake-completing ACK' : syn ? 'the SYN' : 'a packet'} toward ${v.s.info.leg!.rip}: ${noRoom}`,
     `legitimate under profile ${fp ?? 'default'} (§2.3, §3.1, R13)${handshake === t ? ', but the RS will see the LIP as the peer of this connection' : ''}`,
     ev,
     handshake === t ? 'handshake' : 'other',
@@ -479,17 +507,18 @@ function toaNoRoom(v: ToaView, sink: FindingSink): void {
  */
 const toaMissing = {
   trace(v: ToaView, sink: FindingSink): void {
-    if (!v.judged || v.exp.expected !== true) return;
+    if (!v.s.judged || v.s.exp.expected !== true) return;
     sink.check('fnat.toa-missing');
-    if (v.toa !== null || v.noRoom !== null) return;
-    const rs = v.rs!;
-    if (v.syn) v.synAbsent = rs;
-    else if (v.handshake === v.t) v.handshakeMissing = v.ev;
-    else v.missingOther.push(rs);
+    if (v.s.toa !== null || v.s.noRoom !== null) return;
+    const rs = v.s.rs!;
+    if (v.s.syn) v.s.synAbsent = rs;
+    else if (v.s.handshake === v.t) v.s.handshakeMissing = v.s.ev;
+    else v.s.missingOther.push(rs);
   },
   end(v: ToaView, sink: FindingSink): void {
-    const { c, fp, handshake, handshakeMissing, synAbsent, missingOther } = v;
-    const leg = v.info.leg!;
+    const { c } = v;
+    const { fp, handshake, handshakeMissing, synAbsent, missingOther } = v.s;
+    const leg = v.s.info.leg!;
     if (handshakeMissing) {
       const also = [synAbsent ? 'the SYN' : null, missingOther.length > 0 ? `${missingOther.length} later packet(s) with ack RS ISN+1` : null].filter(Boolean);
       sink.add(
@@ -520,7 +549,9 @@ const toaMissing = {
  * and old TOAs, and outside a SYN SACK blocks — the latter only when TOA would not fit otherwise
  * (tcp_in_prune_options, §3.1).
  */
-function removedOptions({ c, fp }: FnatView, client: PacketRecord, rs: PacketRecord, toa: Toa | null, sink: FindingSink): void {
+function removedOptions(v: FnatView, client: PacketRecord, rs: PacketRecord, toa: Toa | null, sink: FindingSink): void {
+  const { c } = v;
+  const { fp } = v.s;
   // A malformed option (e.g. a TOA with a wrong length byte) hides what follows it.
   if (listOptions(rs.tcpOpts).some((o) => o.broken) || (toa && toa.len !== 8 && toa.len !== 20)) return;
   const syn = isPureSyn(client);
@@ -563,7 +594,8 @@ function removedOptions({ c, fp }: FnatView, client: PacketRecord, rs: PacketRec
 
 /** fnat.ts-not-removed: the SYN toward the RS no longer carries the timestamp option. */
 function tsNotRemoved(v: FnatView, sink: FindingSink): void {
-  const { c, t, client, rs } = v;
+  const { c, t } = v;
+  const { client, rs } = v.s;
   if (!rs || !t.c2s || !isPureSyn(rs)) return;
   sink.check('fnat.ts-not-removed');
   if (!hasTimestamp(rs.tcpOpts) || (client && !hasTimestamp(client.tcpOpts))) return;
@@ -578,9 +610,10 @@ function tsNotRemoved(v: FnatView, sink: FindingSink): void {
 
 /** fnat.mss-adjust: the SYN-ACK MSS reaches the client lowered by the TOA length. */
 function mssAdjust(v: FnatView, sink: FindingSink): void {
-  const { c, t, client, rs } = v;
+  const { c, t } = v;
+  const { client, rs } = v.s;
   if (!rs || t.c2s || !client || (rs.flags & (SYN | ACK)) !== (SYN | ACK)) return;
-  const family = v.info.clientFamily;
+  const family = v.s.info.clientFamily;
   sink.check('fnat.mss-adjust');
   const rsMss = optionMss(rs.tcpOpts);
   const got = optionMss(client.tcpOpts);
@@ -598,7 +631,8 @@ function mssAdjust(v: FnatView, sink: FindingSink): void {
 /** The two copies of a trace FullNAT must leave alone (§2.1, §3.1, §7 R2, R4), sender first,
  *  or null. */
 function invariantPair(v: FnatView): [PacketRecord, PacketRecord] | null {
-  const { t, client, rs } = v;
+  const { t } = v;
+  const { client, rs } = v.s;
   if (!client || !rs) return null;
   return t.c2s ? [client, rs] : [rs, client];
 }
@@ -652,11 +686,11 @@ function fnatPayload(v: FnatView, sink: FindingSink): void {
  */
 export const FNAT_SRC_RULES = {
   'fnat.src': { begin: src },
-} as const satisfies RuleTable<FnatView>;
+} as const satisfies RuleTable<FnatState>;
 
 export const FNAT_SEQ_RULES = {
   'fnat.seq-delta': seqDelta,
-} as const satisfies RuleTable<SeqView>;
+} as const satisfies RuleTable<SeqState>;
 
 /** TOA: per trace the format, placement, client, MTU, removed options, then the absent TOAs. */
 export const FNAT_TOA_RULES = {
@@ -667,19 +701,19 @@ export const FNAT_TOA_RULES = {
   'rewrite.tcp-fields': { trace: tcpFields },
   'fnat.toa-no-room': { trace: toaNoRoom },
   'fnat.toa-missing': toaMissing,
-} as const satisfies RuleTable<ToaView>;
+} as const satisfies RuleTable<ToaState>;
 
 export const FNAT_SYN_RULES = {
   'fnat.ts-not-removed': { trace: tsNotRemoved },
   'fnat.mss-adjust': { trace: mssAdjust },
-} as const satisfies RuleTable<FnatView>;
+} as const satisfies RuleTable<FnatState>;
 
 /** What FullNAT must leave alone on both legs: TTL, IP ID, DF/MF, TOS, payload. */
 export const FNAT_INVARIANT_RULES = {
   'rewrite.ttl': { trace: fnatTtl },
   'rewrite.ip-fields': { trace: fnatIpFields },
   'rewrite.payload': { trace: fnatPayload },
-} as const satisfies RuleTable<FnatView>;
+} as const satisfies RuleTable<FnatState>;
 
 export interface FullnatRuleOptions {
   /** TOA kinds accepted (--toa-kind); default per profile. */
@@ -687,12 +721,12 @@ export interface FullnatRuleOptions {
 }
 
 export function makeFullnatRules(opts: FullnatRuleOptions = {}): RuleModule {
-  const walks: Walk<FnatView>[] = [
-    walk(FNAT_SRC_RULES, () => new FnatView()),
-    walk(FNAT_SEQ_RULES, () => new SeqView()),
-    walk(FNAT_TOA_RULES, () => new ToaView(opts.toaKinds)),
-    walk(FNAT_SYN_RULES, () => new FnatView()),
-    walk(FNAT_INVARIANT_RULES, () => new FnatView()),
+  const walks: Walk<FnatState>[] = [
+    walk<FnatState>(FNAT_SRC_RULES, new FnatState(), FNAT_WALK),
+    walk<SeqState>(FNAT_SEQ_RULES, new SeqState(), FNAT_WALK),
+    walk<ToaState>(FNAT_TOA_RULES, new ToaState(opts.toaKinds), { traces: (v) => v.s.sorted, open: toaOpen, at: toaAt }),
+    walk<FnatState>(FNAT_SYN_RULES, new FnatState(), FNAT_WALK),
+    walk<FnatState>(FNAT_INVARIANT_RULES, new FnatState(), FNAT_WALK),
   ];
   return {
     family: 'fnat',
@@ -705,7 +739,7 @@ export function makeFullnatRules(opts: FullnatRuleOptions = {}): RuleModule {
         // Sorted once per connection, for every walk.
         const sorted = [...c.traces].sort((a, b) => a.t0 - b.t0);
         for (const w of walks) {
-          w.view.load(info, fp, sorted);
+          w.view.s.load(info, fp, sorted);
           w.judge(ctx, c, sink);
         }
       }

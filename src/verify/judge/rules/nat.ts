@@ -5,14 +5,16 @@
  */
 import { methodOf } from '../../correlate/context.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, hostPort, insideCapture, ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { copyAt, hostPort, insideCapture, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import type { PacketRecord } from '../../model/record.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
 
 /** The NAT walk's state: whether the connection's reply bypass was reported (once is enough). */
-export class NatView extends TraceView {
+export class NatState {
   bypassReported = false;
 }
+
+export type NatView = TraceView<NatState>;
 
 /** nat.dst: a forwarded copy goes to RIP:rport of a configured real server, source unchanged. */
 function dst(v: NatView, sink: FindingSink): void {
@@ -64,7 +66,7 @@ function replySrc(v: NatView, sink: FindingSink): void {
 /** nat.reply-bypass: a real server's reply goes back through the director. */
 const replyBypass = {
   begin(v: NatView): void {
-    v.bypassReported = false;
+    v.s.bypassReported = false;
   },
   trace(v: NatView, sink: FindingSink): void {
     const { ctx, c, t, C, Di, De, R } = v;
@@ -80,8 +82,8 @@ const replyBypass = {
     // the reply itself: a director egress copy from the RIP is nat.reply-src instead.
     const clientSawRip = C !== undefined && C.ip.src !== vip && De === undefined;
     if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
-    if ((viaDirectorMac && dirSaw && !clientSawRip) || v.bypassReported) return;
-    v.bypassReported = true;
+    if ((viaDirectorMac && dirSaw && !clientSawRip) || v.s.bypassReported) return;
+    v.s.bypassReported = true;
     const why: string[] = [];
     if (!viaDirectorMac) why.push(`sent to MAC ${R.dstMac}, not the director's`);
     if (!dirSaw) why.push('never seen at the director');
@@ -108,7 +110,7 @@ const replyBypass = {
 function unansweredAtDirector(v: NatView, sink: FindingSink): void {
   const { ctx, c } = v;
   const dIdx = ctx.directorIdx;
-  if (v.bypassReported || dIdx < 0 || c.backend === null || ctx.rsPointByIp.has(c.backend)) return;
+  if (v.s.bypassReported || dIdx < 0 || c.backend === null || ctx.rsPointByIp.has(c.backend)) return;
   const syns: PacketRecord[] = [];
   let forwarded: PacketRecord | undefined;
   let answered = false;
@@ -126,7 +128,7 @@ function unansweredAtDirector(v: NatView, sink: FindingSink): void {
   if (!forwarded) return;
   sink.check('nat.reply-bypass');
   if (answered || syns.length < 2 || !insideCapture(ctx, dIdx, syns[syns.length - 1]!.t)) return;
-  v.bypassReported = true;
+  v.s.bypassReported = true;
   sink.add(
     'nat.reply-bypass',
     c,
@@ -162,6 +164,6 @@ export const NAT_RULES = {
   'nat.reply-src': { trace: replySrc },
   'nat.reply-bypass': replyBypass,
   'nat.rip-leak': { end: ripLeak },
-} as const satisfies RuleTable<NatView>;
+} as const satisfies RuleTable<NatState>;
 
-export const natRules: RuleModule = ruleModule('nat', [walk(NAT_RULES, () => new NatView(), (v) => methodOf(v.ctx, v.c.backend) === 'nat')]);
+export const natRules: RuleModule = ruleModule('nat', [walk(NAT_RULES, new NatState(), { applies: (v) => methodOf(v.ctx, v.c.backend) === 'nat' })]);

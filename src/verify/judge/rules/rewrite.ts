@@ -13,7 +13,7 @@ import type { ForwardMethod } from '../../service/model.js';
 import { expectedTtlDecrement, methodOf } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
 import type { FindingSink } from '../sink.js';
-import { ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 
 /** "client", "director ingress", "director egress", "rs:10.0.0.11". */
 const pname = (ctxPoints: { name: string }[], r: PacketRecord): string =>
@@ -21,16 +21,19 @@ const pname = (ctxPoints: { name: string }[], r: PacketRecord): string =>
 
 /** The rewrite walk's state: the connection's method, and checks counted per connection, not
  *  per hop (the sink's tally is a map update). */
-export class RewriteView extends TraceView {
+export class RewriteState {
   method: ForwardMethod = 'nat';
   ipChecks = 0;
   payloadChecks = 0;
   tcpChecks = 0;
 }
 
+export type RewriteView = TraceView<RewriteState>;
+
 /** rewrite.ttl: the TTL change across the director (Di → De) against the profile. */
 function ttl(v: RewriteView, sink: FindingSink): void {
-  const { ctx, c, t, Di, De, method } = v;
+  const { ctx, c, t, Di, De } = v;
+  const { method } = v.s;
   if (!Di || !De) return;
   const expected = t.c2s ? expectedTtlDecrement(ctx, method) : method === 'nat' ? 1 : null;
   if (expected === 1 && t.c2s && Di.ip.ttl <= 1) {
@@ -65,7 +68,7 @@ function ttl(v: RewriteView, sink: FindingSink): void {
 
 /** rewrite.ip-fields: IP ID, DF, MF and TOS equal across a hop. */
 function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: FindingSink): void {
-  v.ipChecks++;
+  v.s.ipChecks++;
   if (a.ip.id === b.ip.id && a.ip.df === b.ip.df && a.ip.mf === b.ip.mf && a.ip.tos === b.ip.tos) return;
   const diffs: string[] = [];
   if (a.ip.id !== b.ip.id) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
@@ -84,7 +87,7 @@ function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Findin
 /** rewrite.payload: the payload bytes equal across a hop (when both copies carry all of it). */
 function payload(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: FindingSink): void {
   if (a.hash < 0 || b.hash < 0 || a.payloadLen !== b.payloadLen) return;
-  v.payloadChecks++;
+  v.s.payloadChecks++;
   if (a.hash === b.hash) return;
   sink.add(
     'rewrite.payload',
@@ -103,7 +106,7 @@ function tcpFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Findi
   const windowKept = !v.t.segmented || a.payloadLen === b.payloadLen;
   const options = a.optSig !== -1 && b.optSig !== -1;
   if (!windowKept && !options) return;
-  v.tcpChecks++;
+  v.s.tcpChecks++;
   const windowChanged = windowKept && a.window !== b.window;
   const optionsChanged = options && a.optSig !== b.optSig;
   if (!windowChanged && !optionsChanged) return;
@@ -124,33 +127,33 @@ export const REWRITE_RULES = {
   'rewrite.ttl': { trace: ttl },
   'rewrite.ip-fields': {
     begin(v: RewriteView): void {
-      v.ipChecks = 0;
-      v.payloadChecks = 0;
-      v.tcpChecks = 0;
+      v.s.ipChecks = 0;
+      v.s.payloadChecks = 0;
+      v.s.tcpChecks = 0;
     },
     hop: ipFields,
     end(v: RewriteView, sink: FindingSink): void {
-      if (v.ipChecks > 0) sink.check('rewrite.ip-fields', v.ipChecks);
+      if (v.s.ipChecks > 0) sink.check('rewrite.ip-fields', v.s.ipChecks);
     },
   },
   'rewrite.payload': {
     hop: payload,
     end(v: RewriteView, sink: FindingSink): void {
-      if (v.payloadChecks > 0) sink.check('rewrite.payload', v.payloadChecks);
+      if (v.s.payloadChecks > 0) sink.check('rewrite.payload', v.s.payloadChecks);
     },
   },
   'rewrite.tcp-fields': {
     hop: tcpFields,
     end(v: RewriteView, sink: FindingSink): void {
-      if (v.tcpChecks > 0) sink.check('rewrite.tcp-fields', v.tcpChecks);
+      if (v.s.tcpChecks > 0) sink.check('rewrite.tcp-fields', v.s.tcpChecks);
     },
   },
-} as const satisfies RuleTable<RewriteView>;
+} as const satisfies RuleTable<RewriteState>;
 
 /** FullNAT connections are judged by the FullNAT rules (fullnat.ts), which keep other fields. */
 function notFullnat(v: RewriteView): boolean {
-  v.method = methodOf(v.ctx, v.c.backend);
-  return v.method !== 'fullnat';
+  v.s.method = methodOf(v.ctx, v.c.backend);
+  return v.s.method !== 'fullnat';
 }
 
-export const rewriteRules: RuleModule = ruleModule('rewrite', [walk(REWRITE_RULES, () => new RewriteView(), notFullnat)]);
+export const rewriteRules: RuleModule = ruleModule('rewrite', [walk(REWRITE_RULES, new RewriteState(), { applies: notFullnat })]);

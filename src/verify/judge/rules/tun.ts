@@ -7,13 +7,20 @@
 import { methodOf } from '../../correlate/context.js';
 import type { FindingSink } from '../sink.js';
 import { isSuperSegment, SegmentLimits } from '../segments.js';
-import { ruleModule, TraceView, walk, type RuleModule, type RuleTable } from './common.js';
+import { ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
+
+/** The TUN walk's state: the connection's segment limits (tun.mtu). */
+export class TunState {
+  readonly limits = new SegmentLimits();
+}
+
+export type TunView = TraceView<TunState>;
 
 /** Link MTU assumed for tun.mtu: captures do not record it. */
 const ASSUMED_MTU = 1500;
 
 /** tun.outer: the outer header of a forwarded copy (destination, protocol, TTL, DF, source). */
-function outer(v: TraceView, sink: FindingSink): void {
+function outer(v: TunView, sink: FindingSink): void {
   const { ctx, c, t, Di, De, R } = v;
   if (!t.c2s) return;
   const fwd = De ?? R;
@@ -43,7 +50,7 @@ function outer(v: TraceView, sink: FindingSink): void {
 }
 
 /** tun.inner: the tunnelled packet is the one the client sent (beyond TTL and checksum). */
-function inner(v: TraceView, sink: FindingSink): void {
+function inner(v: TunView, sink: FindingSink): void {
   const { c, t, Di, De } = v;
   if (!t.c2s || !Di || !De || !De.outer) return;
   sink.check('tun.inner');
@@ -68,7 +75,7 @@ function mtu(v: TunView, sink: FindingSink): void {
   const { c, t, Di, De } = v;
   if (!t.c2s || !Di || !De || !De.outer) return;
   // A super-segment the director's capture saw before GSO cut it is not what was sent.
-  if (isSuperSegment(v.limits, t, De)) return;
+  if (isSuperSegment(v.s.limits, t, De)) return;
   sink.check('tun.mtu');
   if (De.outer.totalLen <= ASSUMED_MTU || !Di.ip.df) return;
   sink.add(
@@ -80,21 +87,16 @@ function mtu(v: TunView, sink: FindingSink): void {
   );
 }
 
-/** The TUN walk's state: the connection's segment limits (tun.mtu). */
-export class TunView extends TraceView {
-  readonly limits = new SegmentLimits();
-}
-
 /** The TUN rules by id, in judging order. */
 export const TUN_RULES = {
   'tun.outer': {
     begin(v: TunView): void {
-      v.limits.of(v.c);
+      v.s.limits.of(v.c);
     },
     trace: outer,
   },
   'tun.inner': { trace: inner },
   'tun.mtu': { trace: mtu },
-} as const satisfies RuleTable<TunView>;
+} as const satisfies RuleTable<TunState>;
 
-export const tunRules: RuleModule = ruleModule('tun', [walk(TUN_RULES, () => new TunView(), (v) => methodOf(v.ctx, v.c.backend) === 'tun')]);
+export const tunRules: RuleModule = ruleModule('tun', [walk(TUN_RULES, new TunState(), { applies: (v) => methodOf(v.ctx, v.c.backend) === 'tun' })]);
