@@ -81,28 +81,31 @@ export function optionsHash(p: Packet, l: NetLayers): number {
 // A small direct-mapped cache sits in front of each intern map: a capture point sees a few
 // MACs and service addresses over and over, and the cache keys live in Int32Arrays because a
 // number above 2^31 kept in a variable or passed as a Map key is a heap allocation each time.
+// The sizes are a const enum for the reason the entry layout is (below).
+const enum Intern {
+  MAX = 1 << 16,
+  IP_SLOTS = 256,
+  MAC_SLOTS = 64,
+}
 const ip4Text = new Map<number, string>();
 const macText = new Map<string, string>();
-const MAX_INTERN = 1 << 16;
-const IP_SLOTS = 256;
-const ipKey = new Int32Array(IP_SLOTS).fill(-1);
-const ipVal: string[] = new Array<string>(IP_SLOTS).fill('');
-const MAC_SLOTS = 64;
-const macHi = new Int32Array(MAC_SLOTS).fill(-1);
-const macLo = new Int32Array(MAC_SLOTS);
-const macVal: string[] = new Array<string>(MAC_SLOTS).fill('');
+const ipKey = new Int32Array(Intern.IP_SLOTS).fill(-1);
+const ipVal: string[] = new Array<string>(Intern.IP_SLOTS).fill('');
+const macHi = new Int32Array(Intern.MAC_SLOTS).fill(-1);
+const macLo = new Int32Array(Intern.MAC_SLOTS);
+const macVal: string[] = new Array<string>(Intern.MAC_SLOTS).fill('');
 
 /** The text of an IPv4 address (uint32 or int32), interned. */
 export function ip4(a: number): string {
   const key = a | 0;
-  const slot = a & (IP_SLOTS - 1);
+  const slot = a & (Intern.IP_SLOTS - 1);
   // 255.255.255.255 is -1 as int32, the empty-slot mark: it just always misses.
   if (ipKey[slot] === key && key !== -1) return ipVal[slot]!;
   // Keyed by the int32 form: the same address as uint32 or int32 finds the same entry.
   let s = ip4Text.get(key);
   if (s === undefined) {
     s = ipv4ToString(key);
-    if (ip4Text.size < MAX_INTERN) ip4Text.set(key, s);
+    if (ip4Text.size < Intern.MAX) ip4Text.set(key, s);
   }
   ipKey[slot] = key;
   ipVal[slot] = s;
@@ -121,7 +124,7 @@ const macBytes = new Uint8Array(6);
 
 /** The text of a MAC address given as macHiOf / macLoOf, interned. */
 export function macOf(hi: number, lo: number): string {
-  const slot = (lo ^ (lo >>> 8) ^ hi) & (MAC_SLOTS - 1);
+  const slot = (lo ^ (lo >>> 8) ^ hi) & (Intern.MAC_SLOTS - 1);
   if (macHi[slot] === hi && macLo[slot] === lo) return macVal[slot]!;
   macBytes[0] = hi >>> 8;
   macBytes[1] = hi;
@@ -133,7 +136,7 @@ export function macOf(hi: number, lo: number): string {
   let s = macText.get(text);
   if (s === undefined) {
     s = text;
-    if (macText.size < MAX_INTERN) macText.set(text, s);
+    if (macText.size < Intern.MAX) macText.set(text, s);
   }
   macHi[slot] = hi;
   macLo[slot] = lo;
