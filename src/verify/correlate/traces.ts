@@ -26,8 +26,20 @@ export interface TraceGrouping {
 }
 
 /** Position of a role on the path of a packet of direction c2s (client → RS, or the reverse). */
-const C2S_RANK: Record<Role, number> = { C: 0, Di: 1, De: 2, R: 3 };
-const S2C_RANK: Record<Role, number> = { R: 0, Di: 1, De: 2, C: 3 };
+function rankOf(role: Role | null, c2s: boolean): number {
+  switch (role) {
+    case 'C':
+      return c2s ? 0 : 3;
+    case 'Di':
+      return 1;
+    case 'De':
+      return 2;
+    case 'R':
+      return c2s ? 3 : 0;
+    default:
+      return -1;
+  }
+}
 
 /**
  * Across points the corrected clocks can be off by a forwarding delay (correlate/clock.ts reads
@@ -46,12 +58,11 @@ const ORDER_SLACK_SHARE = 10;
  */
 function slotTaken(t: Trace, r: PacketRecord, windowNs: number): boolean {
   const list = t.list;
-  const rank = r.c2s ? C2S_RANK : S2C_RANK;
-  const mine = r.role === null ? -1 : rank[r.role];
+  const mine = rankOf(r.role, r.c2s);
   for (let i = 0; i < list.length; i++) {
     const x = list[i]!;
     if (x.point === r.point && x.role === r.role) return true;
-    if (x.role === null || mine < 0 || rank[x.role] <= mine) continue;
+    if (mine < 0 || rankOf(x.role, r.c2s) <= mine) continue;
     if (r.t - x.t > (x.point === r.point ? 0 : windowNs / ORDER_SLACK_SHARE)) return true;
   }
   return false;

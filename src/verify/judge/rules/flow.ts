@@ -72,7 +72,7 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // The director captured per interface (several files, each with its own span): with no
   // egress copy of the connection from this packet on, the egress file may not have been
   // running (started later, stopped earlier): its absence proves nothing.
-  if (dir.files.length > 1 && !egressFrom(c, Di.t)) return;
+  if (dir.files.length > 1 && !De && !R && !egressFrom(c, Di.t)) return;
   sink.check('flow.not-forwarded');
   if (De || R || refusedAsSpecified(ctx, c, Di, C)) return;
   // With no capture at the real server to agree, a packet that was forwarded as far as the flow
