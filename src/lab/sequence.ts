@@ -595,7 +595,7 @@ export class LabSession {
       }
       // Batched with a large ring for every lab: in immediate mode tcpdump under the VM's
       // emulated CPU fell behind even the small packets of a lab without offloads and the kernel
-      // dropped some at the director (fixed slots, default 2 MiB ring).
+      // dropped some at the director (fixed slots in libpcap's default ring).
       const capturing = await lab.captureEveryPoint(points, dir, { bufferKiB: CAPTURE_BUFFER_KIB, batched: true });
       captures = capturing.captures;
       stage('captures');

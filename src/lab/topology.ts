@@ -101,7 +101,7 @@ export interface CaptureOptions {
   filter?: readonly string[];
   /**
    * Capture buffer (tcpdump -B, KiB). In immediate mode libpcap's ring holds fixed slots, sized
-   * for 64 KB frames on a device with offloads, so the default 2 MiB holds a few dozen packets:
+   * for 64 KB frames on a device with offloads, so libpcap's default ring holds few packets:
    * enough for small connections, not for a burst of super-segments and the segments cut from them.
    */
   bufferKiB?: number;
@@ -110,7 +110,7 @@ export interface CaptureOptions {
    * over in blocks, so a burst of super-segments and the segments cut from them fits where fixed
    * immediate-mode slots overflow, and tcpdump wakes once per block instead of once per packet
    * (what keeps up under an emulated CPU). A block reaches tcpdump when full or after libpcap's
-   * 1 s timeout, so stop() waits until the file has stopped growing for longer than that.
+   * buffer timeout, so stop() waits until the file has stopped growing for longer than that.
    */
   batched?: boolean;
 }
@@ -431,9 +431,9 @@ export class Lab {
         if (!this.captures.has(capture)) return;
         this.captures.delete(capture);
         // Let packets already in flight reach the socket before we stop reading it; a batched
-        // capture gets them one ring block at a time, the last one after libpcap's 1 s timeout.
-        // Immediate mode hands over each packet at once: a file quiet for 400 ms has caught up,
-        // also under the lab VM's emulated CPU, where tcpdump can lag the traffic by more than that.
+        // capture gets them one ring block at a time, the last one after libpcap's buffer timeout
+        // (the batched quiet spell outlasts it). Immediate mode hands over each packet at once:
+        // a shorter quiet spell means it has caught up, also under the lab VM's emulated CPU.
         await fileQuiet(file, opts.batched ? 1500 : 400, 20_000);
         await proc.stop('SIGINT', 3000);
       },

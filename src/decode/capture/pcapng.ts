@@ -262,17 +262,7 @@ export class PcapngFormat implements RecordFormat {
     let name: string | null = null;
     const unit: TsUnit = { binary: false, exp: 6 };
     let tsOffsetSec = 0;
-    const end = pos + len - 4;
-    let p = pos + 16;
-    while (p + 4 <= end) {
-      const code = this.u16(buf, p);
-      const olen = this.u16(buf, p + 2);
-      const v = p + 4;
-      if (code === OPT_ENDOFOPT) break;
-      if (v + olen > end) {
-        this.ctx.warn(fileOffset, 'capture.malformed', `IDB option ${code} overruns its block`);
-        break;
-      }
+    this.eachOption(buf, pos + 16, pos + len - 4, fileOffset, 'IDB', (code, v, olen) => {
       if (code === IF_NAME && name === null) name = buf.toString('utf8', v, v + olen).replace(/\0+$/, '');
       else if (code === IF_TSRESOL && olen >= 1) {
         const r = buf[v]!;
@@ -280,12 +270,9 @@ export class PcapngFormat implements RecordFormat {
         unit.exp = r & 0x7f;
       } else if (code === IF_TSOFFSET && olen >= 8) {
         // Signed 64-bit seconds; exact for any offset below 2^53.
-        const hi = this.le ? buf.readInt32LE(v + 4) : buf.readInt32BE(v);
-        const lo = this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4);
-        tsOffsetSec = hi * 4294967296 + lo;
+        tsOffsetSec = this.i64(buf, v);
       }
-      p = v + ((olen + 3) & ~3);
-    }
+    });
     const interfaces = this.ctx.summary.interfaces;
     // From ms to ns units: lo·nsPerUnit stays below 2^53 (coarser units take the general path).
     const nsPerUnit = !unit.binary && unit.exp >= 3 && unit.exp <= 9 ? 10 ** (9 - unit.exp) : 0;
@@ -305,26 +292,39 @@ export class PcapngFormat implements RecordFormat {
       return;
     }
     const info = this.ctx.summary.interfaces[i.globalId]!;
-    const end = pos + len - 4;
-    let p = pos + 20;
+    this.eachOption(buf, pos + 20, pos + len - 4, fileOffset, 'ISB', (code, v, olen) => {
+      if (olen < 8) return;
+      if (code === ISB_IFDROP) info.ifDrop = this.u64(buf, v);
+      else if (code === ISB_OSDROP) info.osDrop = this.u64(buf, v);
+    });
+  }
+
+  /** Calls `each` for every option of an IDB or ISB in [p, end), until opt_endofopt; an
+   *  option that overruns its block is warned about and ends the walk. */
+  private eachOption(buf: Buffer, p: number, end: number, fileOffset: number, what: string, each: (code: number, v: number, olen: number) => void): void {
     while (p + 4 <= end) {
       const code = this.u16(buf, p);
       const olen = this.u16(buf, p + 2);
       const v = p + 4;
-      if (code === OPT_ENDOFOPT) break;
+      if (code === OPT_ENDOFOPT) return;
       if (v + olen > end) {
-        this.ctx.warn(fileOffset, 'capture.malformed', `ISB option ${code} overruns its block`);
+        this.ctx.warn(fileOffset, 'capture.malformed', `${what} option ${code} overruns its block`);
         return;
       }
-      if ((code === ISB_IFDROP || code === ISB_OSDROP) && olen >= 8) {
-        const hi = this.le ? buf.readUInt32LE(v + 4) : buf.readUInt32BE(v);
-        const lo = this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4);
-        const n = hi * 4294967296 + lo;
-        if (code === ISB_IFDROP) info.ifDrop = n;
-        else info.osDrop = n;
-      }
+      each(code, v, olen);
       p = v + ((olen + 3) & ~3);
     }
+  }
+
+  /** 64-bit option values in the section's byte order, exact below 2^53. */
+  private u64(buf: Buffer, v: number): number {
+    const hi = this.le ? buf.readUInt32LE(v + 4) : buf.readUInt32BE(v);
+    return hi * 4294967296 + (this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4));
+  }
+
+  private i64(buf: Buffer, v: number): number {
+    const hi = this.le ? buf.readInt32LE(v + 4) : buf.readInt32BE(v);
+    return hi * 4294967296 + (this.le ? buf.readUInt32LE(v) : buf.readUInt32BE(v + 4));
   }
 
   private iface(id: number, fileOffset: number, what: string): Iface {
