@@ -10,7 +10,7 @@
  */
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { parseIpv4, parseMac } from '../decode/addr.js';
+import { parseIpv4, parseIpv6, parseMac } from '../decode/addr.js';
 import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
 import { forEachPacket } from '../decode/stream.js';
 import { probeArp, type ArpProbeResult } from '../live/arp-probe.js';
@@ -24,6 +24,7 @@ import type { CommandRegistrar } from './registrar.js';
 export interface ArpCliOptions {
   vip?: string[];
   directorMac?: string[];
+  directorIp?: string[];
   config?: string[];
   director?: string[];
   format?: string;
@@ -35,11 +36,20 @@ export interface ArpCliOptions {
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
+/** An address of either family; IP:PORT and [IPv6]:PORT (as verify takes them) drop the port. */
+function parseAddressArg(option: string, v: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(v);
+  const ip = bracketed ? bracketed[1]! : v.includes('.') && v.split(':').length === 2 ? v.split(':')[0]! : v;
+  if (parseIpv4(ip) === null && parseIpv6(ip) === null) throw new InputError(`${option} ${v}: not an IPv4 or IPv6 address`);
+  return ip;
+}
+
 function parseVip(v: string, prev: string[] | undefined): string[] {
-  // ARP is IPv4: an IP:PORT form (as verify takes) is accepted and the port ignored.
-  const ip = v.includes(':') && v.split(':').length === 2 ? v.split(':')[0]! : v;
-  if (parseIpv4(ip) === null) throw new InputError(`--vip ${v}: not an IPv4 address (ARP is IPv4 only)`);
-  return collect(ip, prev);
+  return collect(parseAddressArg('--vip', v), prev);
+}
+
+function parseDirectorIp(v: string, prev: string[] | undefined): string[] {
+  return collect(parseAddressArg('--director-ip', v), prev);
 }
 
 function parseDirectorMac(v: string, prev: string[] | undefined): string[] {
@@ -73,14 +83,14 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   if (opts.config?.length) {
     const set = mergeServiceSets(await Promise.all(opts.config.map((f) => loadServiceConfig(f))));
     for (const s of set.services) {
-      if (s.family === 4 && s.vip !== '' && !vips.includes(s.vip)) {
+      if (s.vip !== '' && !vips.includes(s.vip)) {
         vips.push(s.vip);
         vipSources[s.vip] = 'config';
       }
       for (const rs of s.realServers) if (!realServers.includes(rs.ip)) realServers.push(rs.ip);
     }
   }
-  const analyzer = new ArpAnalyzer({ vips, vipSources, directorMacs: opts.directorMac ?? [], realServers });
+  const analyzer = new ArpAnalyzer({ vips, vipSources, directorMacs: opts.directorMac ?? [], directorIps: opts.directorIp ?? [], realServers });
   const onWarning = (w: CaptureWarning): void => {
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
   };
@@ -129,7 +139,8 @@ function summaryLine(findings: readonly Finding[]): string {
 
 export function renderArpText(r: ArpReport): string {
   const out: string[] = [];
-  out.push(`arp: ${hasError(r.findings) ? 'FAIL' : 'PASS'}  (${summaryLine(r.findings)}; ${r.stats.arpPackets} ARP packets in ${r.stats.frames} frames)`);
+  const nd = r.stats.ndpPackets > 0 ? ` (${r.stats.ndpPackets} of them neighbor discovery)` : '';
+  out.push(`arp: ${hasError(r.findings) ? 'FAIL' : 'PASS'}  (${summaryLine(r.findings)}; ${r.stats.arpPackets} ARP packets${nd} in ${r.stats.frames} frames)`);
   if (r.vips.length === 0) out.push('VIP: none given or inferred (use --vip or --config)');
   for (const v of r.vips) {
     const d = r.directors.find((x) => x.vip === v.ip);
@@ -138,6 +149,15 @@ export function renderArpText(r: ArpReport): string {
     if (d) {
       const how = d.method === 'given' ? 'given' : d.method === 'none' ? 'not inferred' : `inferred (${d.method})`;
       out.push(`  director ${d.macs.length ? d.macs.join(', ') : '?'} — ${how}: ${d.reason}`);
+    }
+  }
+  if (r.roles.length > 0) {
+    out.push('roles:');
+    for (const x of r.roles) {
+      const ips = x.ips.length > 0 ? ` ${x.ips.join(', ')}` : '';
+      const vip = x.vip !== undefined && x.role !== 'router' ? ` of ${x.vip}` : '';
+      const frames = x.evidence.length > 0 ? ` [${x.evidence.map((e) => `${e.capture}#${e.frame}`).join(', ')}]` : '';
+      out.push(`  ${x.role.replace('-', ' ')}${vip} ${x.mac}${ips} — ${x.how}, ${x.confidence}: ${x.reason}${frames}`);
     }
   }
   if (r.stats.dropped > 0) out.push(`warning: ${r.stats.dropped} records dropped at the memory bound; counts are lower bounds`);
@@ -167,6 +187,7 @@ export function renderArpJson(r: ArpReport): string {
     verdict: hasError(r.findings) ? 'fail' : 'pass',
     vips: r.vips,
     directors: r.directors,
+    roles: r.roles,
     findings: r.findings,
     notEvaluated: r.notEvaluated,
     timeline: r.timeline,
@@ -209,6 +230,7 @@ export async function runArp(captures: readonly string[], opts: ArpCliOptions): 
     }
     if (!opts.iface) throw new InputError('arp --live needs --iface IFACE');
     if (opts.vip?.length !== 1) throw new InputError('arp --live needs exactly one --vip IP');
+    if (parseIpv4(opts.vip[0]!) === null) throw new InputError(`arp --live --vip ${opts.vip[0]!}: probes IPv4 VIPs only (it sends ARP who-has)`);
     const r = await probeArp({ iface: opts.iface, vip: opts.vip[0]!, count: opts.count ?? 3, directorMacs: opts.directorMac ?? [] });
     process.stdout.write(format === 'json' ? renderProbeJson(r) : renderProbeText(r));
     return hasError(r.findings) ? 1 : 0;
@@ -222,7 +244,7 @@ export async function runArp(captures: readonly string[], opts: ArpCliOptions): 
 export const registerArp: CommandRegistrar = (program: Command, setExit: (code: number) => void): void => {
   program
     .command('arp')
-    .summary('diagnose DR/TUN ARP problems (real servers claiming the VIP) offline or live')
+    .summary('diagnose DR/TUN ARP and IPv6 neighbor discovery problems (real servers claiming the VIP) offline or live')
     .description(
       'Offline: the ARP rules over the captures, the director inference and a per-VLAN/IP MAC timeline.\n' +
         'A CAPTURE may be POINT=FILE (client, router, director, rs:IP, rsN) to say where it was taken.\n' +
@@ -230,8 +252,9 @@ export const registerArp: CommandRegistrar = (program: Command, setExit: (code: 
         'more than one MAC, or one that is not a --director-mac, is a finding.',
     )
     .argument('[captures...]', 'CAPTURE or POINT=CAPTURE files (pcap, pcapng, gzip, "-")')
-    .option('--vip <ip>', 'VIP (repeatable); else taken from --config or inferred', parseVip)
+    .option('--vip <ip>', 'VIP, IPv4 (ARP) or IPv6 (neighbor discovery) (repeatable); else taken from --config or inferred', parseVip)
     .option('--director-mac <mac>', 'MAC of a director or VRRP peer (repeatable); else inferred', parseDirectorMac)
+    .option('--director-ip <ip>', "a director's own address (DIP): the MAC claiming it is a director (repeatable)", parseDirectorIp)
     .option('--config <file>', 'ipvsadm-save/-Ln or keepalived.conf: VIPs and real servers (repeatable)', collect)
     .option('--director <file>', 'a capture taken on the director (repeatable)', collect)
     .option('--format <fmt>', 'text (default) or json')

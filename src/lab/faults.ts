@@ -36,7 +36,8 @@ export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
     modes: ['dr', 'tun'],
     kinds: ['reference', 'nftables', 'ipvs'],
     what: 'the real server answers who-has VIP (its VIP on lo) on its LAN port',
-    rules: ['arp.vip-answered-by-rs'],
+    // The director answers the same who-has: two MACs claim the VIP.
+    rules: ['arp.vip-answered-by-rs', 'arp.vip-conflict'],
   },
   'arp_announce=0': {
     modes: ['dr', 'tun'],

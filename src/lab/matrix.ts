@@ -52,7 +52,9 @@ function ok(base: typeof NAT | typeof DR | typeof FNAT_ALI | typeof FNAT_DPVS, i
 /** Connections that time out make the client retransmit its SYN: a consequence, not noise. */
 const SYN_RETRY = 'flow.syn-retransmit';
 /** A real server that claims the VIP pulls the router's VIP traffic away from the director. */
-const POISONED = ['arp.client-poisoned', 'flow.bypassed-director'];
+/** What a real server claiming the VIP may cause: the router follows it, and when the director
+ *  claims the VIP again afterwards the claims alternate. */
+const POISONED = ['arp.client-poisoned', 'flow.bypassed-director', 'arp.vip-conflict'];
 
 export const MATRIX_CASES: readonly MatrixCase[] = [
   ok(NAT, 'nat', 'nat-rr'),
@@ -62,7 +64,7 @@ export const MATRIX_CASES: readonly MatrixCase[] = [
   ok(DR, 'dr', 'dr-rr'),
   { ...DR, id: 'dr/no-ttl-decrement', fault: 'no-ttl-decrement', expectExit: 1, required: ['rewrite.ttl'], allowed: [], why: 'director forwards without TTL −1 although profile linux decrements it (§1.2)' },
   { ...DR, id: 'dr/bad-ip-checksum', fault: 'bad-ip-checksum', expectExit: 1, required: ['checksum.ip'], allowed: [SYN_RETRY], why: 'director writes a wrong IPv4 header checksum; the RS drops the SYN' },
-  { ...DR, id: 'dr/rs2:arp_ignore=0', fault: 'rs2:arp_ignore=0', expectExit: 1, required: ['arp.vip-answered-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_ignore0', why: 'rs2 answers who-has VIP' },
+  { ...DR, id: 'dr/rs2:arp_ignore=0', fault: 'rs2:arp_ignore=0', expectExit: 1, required: ['arp.vip-answered-by-rs', 'arp.vip-conflict'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_ignore0', why: 'rs2 answers who-has VIP' },
   { ...DR, id: 'dr/rs2:arp_announce=0', fault: 'rs2:arp_announce=0', expectExit: 1, required: ['arp.vip-announced-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_announce0', why: 'rs2 sends ARP requests with the VIP as sender' },
   {
     ...DR,

@@ -120,10 +120,10 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     setup: 'As dr, but rs1 has arp_ignore=0 (all and eth0): its VIP on lo is answered on eth0.',
     expected: {
       verdict: 'fail',
-      rules: ['arp.vip-answered-by-rs'],
+      rules: ['arp.vip-answered-by-rs', 'arp.vip-conflict'],
       whenBypassed: ['arp.client-poisoned', 'flow.bypassed-director'],
       notes:
-        'The router\'s who-has VIP gets two replies (director and rs1). Which one the router keeps is a race; when rs1 wins, later VIP traffic also bypasses the director (arp.client-poisoned, flow.bypassed-director).',
+        'The router\'s who-has VIP gets two replies (director and rs1): a VIP conflict. Which one the router keeps is a race; when rs1 wins, later VIP traffic also bypasses the director (arp.client-poisoned, flow.bypassed-director).',
     },
   },
   {

@@ -45,9 +45,14 @@ describe('lvsaudit arp (offline)', () => {
   });
 
   it('--ignore drops a rule; the verdict follows what is left', async () => {
-    const r = await runArpCli(['--ignore', 'arp.vip-answered-by-rs', fixture('vip-answered-by-rs')]);
-    expect(r.code).toBe(0);
-    expect(r.out).not.toContain('arp.vip-answered-by-rs');
+    const one = await runArpCli(['--ignore', 'arp.vip-answered-by-rs', fixture('vip-answered-by-rs')]);
+    // The double answer is still a conflict.
+    expect(one.code).toBe(1);
+    expect(one.out).not.toContain('arp.vip-answered-by-rs');
+    expect(one.out).toContain('arp.vip-conflict');
+    const both = await runArpCli(['--ignore', 'arp.vip-answered-by-rs', '--ignore', 'arp.vip-conflict', fixture('vip-answered-by-rs')]);
+    expect(both.code).toBe(0);
+    expect(both.out).not.toContain('[error]');
   });
 
   it('--config + POINT=FILE: VIP and RIPs from ipvsadm-save, director from the director capture', async () => {

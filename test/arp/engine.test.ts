@@ -101,11 +101,25 @@ describe('director knowledge', () => {
 });
 
 describe('rules stay silent when the captures cannot tell', () => {
-  it('no ARP at all: every ARP-packet rule not evaluated; client-poisoned still judged from IP frames', () => {
+  it('no ARP at all: every ARP-packet rule not evaluated; client-poisoned too when the only MAC the VIP traffic goes to never claims it (a gateway)', () => {
     const r = run([{ t: 0, b: syn(MAC.client, MAC.director, IP.client, IP.vip, 40000) }], { vips: [IP.vip] });
     expect(r.findings).toEqual([]);
-    expect(new Set(r.notEvaluated.map((n) => n.rule))).toEqual(new Set(ARP_RULES.filter((x) => x !== 'arp.client-poisoned')));
-    expect(r.notEvaluated.every((n) => n.reason === 'no ARP packets in the captures')).toBe(true);
+    expect(new Set(r.notEvaluated.map((n) => n.rule))).toEqual(new Set(ARP_RULES));
+    const byRule = new Map(r.notEvaluated.map((n) => [n.rule, n.reason]));
+    expect(byRule.get('arp.vip-conflict')).toBe('no ARP or neighbor discovery packets in the captures');
+    expect(byRule.get('arp.client-poisoned')).toContain(`goes to ${MAC.director}, which never claims it in ARP: a gateway`);
+  });
+
+  it('client-poisoned is judged from IP frames once the receiving MAC claimed the VIP', () => {
+    const r = run(
+      [
+        { t: 0, b: arp(2, MAC.director, IP.vip, MAC.client, IP.client) },
+        { t: 0.1, b: syn(MAC.client, MAC.director, IP.client, IP.vip, 40000) },
+      ],
+      { vips: [IP.vip] },
+    );
+    expect(r.findings.filter((f) => f.severity === 'error')).toEqual([]);
+    expect(r.notEvaluated.map((n) => n.rule)).not.toContain('arp.client-poisoned');
   });
 
   it('one packet seen at three points counts once', () => {

@@ -64,7 +64,8 @@ describe('ARP fixtures: one rule each', () => {
 
   it('vip-answered-by-rs: names RS1 (IP and MAC), the arp_ignore sysctl, the request and the reply', async () => {
     const r = await analyze([fixture('vip-answered-by-rs')]);
-    expect(rulesOf(r)).toEqual(['arp.changed-mac', 'arp.vip-answered-by-rs']);
+    // The director and RS1 both answer who-has VIP: a conflict whatever the roles.
+    expect(rulesOf(r)).toEqual(['arp.changed-mac', 'arp.vip-answered-by-rs', 'arp.vip-conflict']);
     const [f] = only(r, 'arp.vip-answered-by-rs');
     expect(f!.severity).toBe('error');
     expect(f!.message).toContain(`${IP.rs1} (${MAC.rs1})`);
@@ -114,6 +115,7 @@ describe('ARP fixtures: one rule each', () => {
       'arp.client-poisoned',
       'arp.vip-announced-by-rs',
       'arp.vip-answered-by-rs',
+      'arp.vip-conflict',
       'arp.vip-garp-by-non-director',
     ]);
   });
@@ -168,8 +170,9 @@ describe('ARP fixtures: one rule each', () => {
 
   it('vlan: findings and timeline rows keep VLAN stacks apart', async () => {
     const r = await analyze([fixture('vlan')]);
-    expect(rulesOf(r)).toEqual(['arp.changed-mac', 'arp.vip-answered-by-rs']);
+    expect(rulesOf(r)).toEqual(['arp.changed-mac', 'arp.vip-answered-by-rs', 'arp.vip-conflict']);
     expect(only(r, 'arp.vip-answered-by-rs')[0]!.message).toContain(`answered who-has ${IP.vip} on VLAN 100`);
+    expect(only(r, 'arp.vip-conflict')[0]!.message).toContain(`VIP ${IP.vip} on VLAN 100 is claimed by 2 MACs`);
     // 10.0.0.20 on VLAN 100, 200 and 100.20 is three addresses, not a MAC change
     const dup = r.timeline.filter((t) => t.ip === IP.dup).map((t) => [t.vlan, t.mac]);
     expect(dup).toEqual([

@@ -310,7 +310,7 @@ describe('ARP collector: memos and caches change no result', () => {
   });
 
   it('past the connection index bound the count stops and says it is a lower bound (was: every frame counted anew)', () => {
-    const c = new ArpCollector((d) => d === ipNumOf(VIPS[0]!), 2);
+    const c = new ArpCollector((d) => d === ipNumOf(VIPS[0]!), { maxConnIndex: 2 });
     // Three connections (distinct source ports), each seen three times, interleaved.
     const specs = Array.from({ length: 9 }, (_, i) => s({ sport: i % 3 }));
     feed(feedList(specs), 'view-per-capture', (p, pt) => c.observe(p, pt));
@@ -319,7 +319,7 @@ describe('ARP collector: memos and caches change no result', () => {
     expect(agg.frames).toBe(9);
     expect(agg.connCount).toBe(2);
     expect(agg.connCountCapped).toBe(true);
-    const roomy = new ArpCollector((d) => d === ipNumOf(VIPS[0]!), 3);
+    const roomy = new ArpCollector((d) => d === ipNumOf(VIPS[0]!), { maxConnIndex: 3 });
     feed(feedList(specs), 'view-per-capture', (p, pt) => roomy.observe(p, pt));
     expect([roomy.aggs[0]!.connCount, roomy.aggs[0]!.connCountCapped]).toStrictEqual([3, false]);
   });

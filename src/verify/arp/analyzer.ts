@@ -7,8 +7,8 @@
  *   const report = a.finish();
  */
 import { formatTimestamp } from '../../decode/frame.js';
-import { ipv4ToString, parseIpv4 } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
+import { AddressBook } from './addr.js';
 import type { Finding, NotEvaluated } from '../model/findings.js';
 import { learn, type Knowledge } from './knowledge.js';
 import { macText, parseMacNum } from './mac.js';
@@ -18,6 +18,7 @@ import type { ArpContext, ArpReport, TimelineRow, VipInfo } from './types.js';
 
 /** Rule ids in catalog order (rules.md "ARP"). */
 export const ARP_RULES = [
+  'arp.vip-conflict',
   'arp.vip-answered-by-rs',
   'arp.vip-announced-by-rs',
   'arp.vip-garp-by-non-director',
@@ -30,13 +31,16 @@ export const ARP_RULES = [
   'arp.garp-burst',
 ] as const;
 
-const VIP_RULES = ARP_RULES.slice(0, 4);
+/** Rules that need the VIP's directors (arp.vip-conflict needs only the VIP). */
+const VIP_RULES = ARP_RULES.slice(1, 5);
 
 export class ArpAnalyzer {
   private readonly collector: ArpCollector;
   private readonly givenVips = new Map<number, VipInfo['source']>();
   private readonly directorMacs: number[] = [];
   private readonly realServers = new Set<number>();
+  private readonly directorIps = new Set<number>();
+  private readonly addrs = new AddressBook();
 
   /**
    * Throws a plain Error naming the bad value when a VIP, MAC or RIP does not parse; the CLI
@@ -44,10 +48,14 @@ export class ArpAnalyzer {
    */
   constructor(private readonly ctx: ArpContext = {}) {
     for (const v of ctx.vips ?? []) {
-      if (v.includes(':')) continue; // an IPv6 VIP has no ARP (neighbour discovery is not covered)
-      const n = parseIpv4(v);
-      if (n === null) throw new Error(`not an IPv4 VIP: ${v}`);
+      const n = this.addrs.parse(v);
+      if (n === null) throw new Error(`not an IP address: VIP ${v}`);
       this.givenVips.set(n, ctx.vipSources?.[v] ?? 'given');
+    }
+    for (const d of ctx.directorIps ?? []) {
+      const n = this.addrs.parse(d);
+      if (n === null) throw new Error(`not an IP address: director ${d}`);
+      this.directorIps.add(n);
     }
     for (const m of ctx.directorMacs ?? []) {
       const n = parseMacNum(m);
@@ -55,12 +63,12 @@ export class ArpAnalyzer {
       this.directorMacs.push(n);
     }
     for (const r of ctx.realServers ?? []) {
-      const n = parseIpv4(r);
-      if (n !== null) this.realServers.add(n); // IPv6 real servers have no ARP
+      const n = this.addrs.parse(r);
+      if (n !== null) this.realServers.add(n);
     }
     const vips = this.givenVips;
-    // Without VIPs every IPv4 destination is aggregated (bounded) so they can be inferred later.
-    this.collector = new ArpCollector(vips.size > 0 ? (d) => vips.has(d) : () => true);
+    // Without VIPs every destination is aggregated (bounded) so they can be inferred later.
+    this.collector = new ArpCollector(vips.size > 0 ? (d) => vips.has(d) : () => true, { addrs: this.addrs, vipsGiven: vips.size > 0 });
   }
 
   /** Look at one decoded packet taken at capture point `point` ("client", "director", "rs:IP"). */
@@ -72,10 +80,13 @@ export class ArpAnalyzer {
     const c = this.collector;
     const arp = mergeCopies([...c.arp].sort(byTime));
     const k = learn({
+      addrs: this.addrs,
       arp,
       aggs: c.aggs,
+      replies: c.replies,
       givenVips: this.givenVips,
       directorMacs: this.directorMacs,
+      directorIps: this.directorIps,
       realServers: this.realServers,
       directorPoint: this.ctx.directorPoint ?? 'director',
       pointMacs: c.pointMacs,
@@ -93,6 +104,7 @@ export class ArpAnalyzer {
     const notEvaluated = this.notEvaluated(k, arp.length, input.aggs.length);
     const skip = new Set(notEvaluated.filter((n) => !n.reason.startsWith('for VIP')).map((n) => n.rule));
     const producers: Array<[string, (i: rules.RuleInput) => Finding[]]> = [
+      ['arp.vip-conflict', rules.vipConflict],
       ['arp.vip-answered-by-rs', rules.vipAnsweredByRs],
       ['arp.vip-announced-by-rs', rules.vipAnnouncedByRs],
       ['arp.vip-garp-by-non-director', rules.vipGarpByNonDirector],
@@ -110,20 +122,27 @@ export class ArpAnalyzer {
     return {
       vips: k.vips,
       directors: k.directors,
+      roles: k.roles,
       findings,
       notEvaluated,
       timeline: timeline(arp, k),
-      stats: { frames: c.frames, arpPackets: c.arp.length, vipFrames: input.aggs.reduce((s, a) => s + a.frames, 0), dropped: c.dropped },
+      stats: {
+        frames: c.frames,
+        arpPackets: c.arp.length,
+        ndpPackets: c.arp.reduce((n, r) => n + (r.ndp ? 1 : 0), 0),
+        vipFrames: input.aggs.reduce((s, a) => s + a.frames, 0),
+        dropped: c.dropped,
+      },
     };
   }
 
   private notEvaluated(k: Knowledge, arpCount: number, vipAggs: number): NotEvaluated[] {
     const out: NotEvaluated[] = [];
     if (arpCount === 0) {
-      for (const rule of ARP_RULES) if (rule !== 'arp.client-poisoned') out.push({ rule, reason: 'no ARP packets in the captures' });
+      for (const rule of ARP_RULES) if (rule !== 'arp.client-poisoned') out.push({ rule, reason: 'no ARP or neighbor discovery packets in the captures' });
     }
     if (k.vipSet.size === 0) {
-      for (const rule of VIP_RULES) {
+      for (const rule of ['arp.vip-conflict', ...VIP_RULES]) {
         if (!out.some((n) => n.rule === rule)) {
           out.push({ rule, reason: 'no VIP given (--vip, --config) and none inferred (no host both claims an address and forwards traffic to it)' });
         }
@@ -137,7 +156,7 @@ export class ArpAnalyzer {
     if (vipAggs === 0 && !out.some((n) => n.rule === 'arp.client-poisoned')) {
       out.push({
         rule: 'arp.client-poisoned',
-        reason: 'no Ethernet IPv4 frames to a VIP in the captures (cooked/SLL captures have no destination MAC)',
+        reason: 'no Ethernet frames to a VIP in the captures (cooked/SLL captures have no destination MAC)',
       });
     }
     return out;
@@ -156,13 +175,15 @@ function timeline(arp: readonly ArpRecord[], k: Knowledge): TimelineRow[] {
         ? 'director'
         : isVip && (k.directorsOf.get(r.spa)?.size ?? 0) > 0
           ? 'NOT a director'
-          : k.realServers.has(r.spa)
+          : k.realServers.has(r.spa) || k.vipServers.has(r.sha)
             ? 'real server'
-            : '';
+            : k.roles.some((x) => x.role === 'router' && x.mac === macText(r.sha))
+              ? 'router'
+              : '';
       row = {
         r: {
           vlan: r.vlan,
-          ip: ipv4ToString(r.spa) + (isVip ? ' (VIP)' : ''),
+          ip: k.addrs.text(r.spa) + (isVip ? ' (VIP)' : ''),
           mac: macText(r.sha),
           firstSeen: formatTimestamp(r.tsSec, r.tsNsec),
           lastSeen: '',

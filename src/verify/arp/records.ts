@@ -1,12 +1,15 @@
 /**
- * What the ARP engine keeps from the packet stream. ARP is rare, so each ARP packet becomes a
- * small record (copied out of the reused Packet view). IPv4 frames are many, so they are only
- * counted into aggregates keyed by numbers — (VLAN, IP dst, Ethernet src, Ethernet dst) — which
- * allocate once per new key and never per frame.
+ * What the ARP engine keeps from the packet stream. ARP and IPv6 neighbor discovery are rare, so
+ * each ARP packet and each neighbor solicitation or advertisement becomes a small record (copied
+ * out of the reused Packet view; NDP written as the ARP it stands for, RFC 4861 §7). IP frames
+ * are many, so they are only counted into aggregates keyed by numbers — (VLAN, IP dst, Ethernet
+ * src, Ethernet dst), and for the VIPs' replies (VLAN, IP src, Ethernet src) — which allocate once
+ * per new key and never per frame. Addresses of both families are numbers (`AddressBook`).
  */
 import type { Packet } from '../../decode/packet.js';
 import { IpProto } from '../../decode/packet.js';
 import { frameTimeNs } from '../../decode/frame.js';
+import { AddressBook } from './addr.js';
 import { MacIds, macNum, BROADCAST_MAC, ZERO_MAC } from './mac.js';
 
 export type GarpForm = 'keepalived' | 'kernel' | 'reply' | 'request';
@@ -24,6 +27,10 @@ export interface ArpRecord extends Where {
   /** Observation order: ties in time keep stream order. */
   seq: number;
   vlan: string;
+  /** An IPv6 neighbor solicitation (op 1) or advertisement (op 2), not ARP. Its addresses are
+   *  AddressBook keys: spa the solicitor (NS) or the target advertised (NA), tpa the target (NS)
+   *  or the IPv6 destination (NA); sha the link-layer option or else the Ethernet source. */
+  ndp: boolean;
   op: number;
   sha: number;
   spa: number;
@@ -32,9 +39,9 @@ export interface ArpRecord extends Where {
   /** Link-layer source (Ethernet or SLL address); null when the link layer has none. */
   ethSrc: number | null;
   ethDst: number | null;
-  /** spa == tpa != 0. */
+  /** spa == tpa != 0; for NDP an unsolicited advertisement (S flag clear). */
   gratuitous: boolean;
-  /** RFC 5227 probe (spa 0.0.0.0): claims nothing. */
+  /** RFC 5227 probe (spa 0.0.0.0) or duplicate address detection (NS from ::): claims nothing. */
   probe: boolean;
   /** The same packet seen at other capture points (filled by `mergeCopies`). */
   copies: Where[];
@@ -78,9 +85,27 @@ export interface IpAgg {
   lastConn: ConnRecord | null;
 }
 
+/**
+ * Frames sent from a VIP by one MAC: the service's replies. In DR and TUN a real server sends
+ * them itself, so they leave it with the initial TTL / hop limit; a NAT director forwards them,
+ * one lower.
+ */
+export interface ReplyAgg {
+  vlan: string;
+  vip: number;
+  srcMac: number;
+  frames: number;
+  /** Frames whose TTL / hop limit is an initial value (64, 128, 255): sent, not forwarded. */
+  unforwarded: number;
+  first: Where;
+  /** Their TTL / hop limit as first seen. */
+  firstTtl: number;
+}
+
 /** Bounds: nothing in a sane capture reaches them; reaching one is counted in stats.dropped. */
 export const MAX_ARP_RECORDS = 500_000;
 export const MAX_IP_AGGS = 200_000;
+export const MAX_REPLY_AGGS = 4096;
 const MAX_CONNS_PER_AGG = 64;
 const MAX_SRC_IPS = 16;
 /** Connections tracked per aggregate for counting (beyond: the count is a lower bound). */
@@ -166,6 +191,11 @@ interface CaptureState {
   vipYes: number;
   vipNo0: number;
   vipNo1: number;
+  /** The same memo for IP sources (replies from a VIP), and the last reply aggregate. */
+  srcYes: number;
+  srcNo0: number;
+  srcNo1: number;
+  reply: ReplyAgg | null;
   /** Last aggregate with its key (VLAN key, dst int32, MAC ids), and the point and IP source
    *  this capture last added to its Sets (adding again would change nothing: a Set at its bound
    *  never shrinks). Per capture, since one aggregate is seen at several points in turn. */
@@ -194,6 +224,8 @@ const CONN_SLOTS = 4096;
 export class ArpCollector {
   readonly arp: ArpRecord[] = [];
   readonly aggs: IpAgg[] = [];
+  readonly replies: ReplyAgg[] = [];
+  private readonly replyIndex = new Map<string, ReplyAgg>();
   private readonly macIds = new MacIds();
   /** vlanKey → IP dst (int32) → dst MAC id → src MAC id → aggregate. */
   private readonly aggIndex = new Map<number, Map<number, Map<number, Map<number, IpAgg>>>>();
@@ -214,13 +246,23 @@ export class ArpCollector {
   dropped = 0;
   private seq = 0;
 
-  /** `isVip` decides which IPv4 frames are aggregated: all (VIPs inferred later) or only VIPs.
-   *  It must answer the same for the same address every time (its answers are memoised). */
+  /** `isVip` decides which IP frames are aggregated: all (VIPs inferred later) or only VIPs.
+   *  It must answer the same for the same address key every time (its answers are memoised).
+   *  `vipsGiven`: isVip knows the VIPs (they are in `addrs`), so frames sent from a VIP are
+   *  aggregated too and IPv6 addresses of other frames need not be interned. */
+  readonly addrs: AddressBook;
+  private readonly vipsGiven: boolean;
+  /** Connections indexed per aggregate (tests lower it). */
+  private readonly maxConnIndex: number;
+
   constructor(
-    private readonly isVip: (dst4: number) => boolean,
-    /** Connections indexed per aggregate (tests lower it). */
-    private readonly maxConnIndex = MAX_CONN_INDEX,
-  ) {}
+    private readonly isVip: (addr: number) => boolean,
+    opts: { addrs?: AddressBook; vipsGiven?: boolean; maxConnIndex?: number } = {},
+  ) {
+    this.addrs = opts.addrs ?? new AddressBook();
+    this.vipsGiven = opts.vipsGiven ?? false;
+    this.maxConnIndex = opts.maxConnIndex ?? MAX_CONN_INDEX;
+  }
 
   observe(p: Packet, point: string): void {
     this.frames++;
@@ -272,23 +314,75 @@ export class ArpCollector {
       cap.pairFrames++;
       cap.unicastTo[dstId] = 1;
     }
-    if (p.arp.present && p.arp.isEthIpv4) this.observeArp(p, point, tsNs);
-    else if (dstId >= 0 && p.net.ip.version === 4) {
-      const dst4 = p.net.ip.dst4;
-      if (dst4 === cap.vipYes) this.observeIpv4(p, point, cap, srcId, dstId);
-      else if (dst4 !== cap.vipNo0) {
-        if (dst4 === cap.vipNo1) {
-          cap.vipNo1 = cap.vipNo0;
-          cap.vipNo0 = dst4;
-        } else if (this.isVip(dst4)) {
-          cap.vipYes = dst4;
-          this.observeIpv4(p, point, cap, srcId, dstId);
-        } else {
-          cap.vipNo1 = cap.vipNo0;
-          cap.vipNo0 = dst4;
-        }
+    if (p.arp.present && p.arp.isEthIpv4) {
+      this.observeArp(p, point, tsNs);
+      return;
+    }
+    const ip = p.net.ip;
+    if (ip.version === 6 && p.net.l4 === 'icmpv6' && ip.ttl === 255) {
+      // RFC 4861 §7.1.1: a neighbor message with another hop limit did not come from the link.
+      const t = p.net.icmp.type;
+      if (t === 135 || t === 136) this.observeNdp(p, point, tsNs);
+    }
+    if (dstId < 0) return;
+    let dst: number;
+    if (ip.version === 4) dst = ip.dst4;
+    else if (ip.version === 6) dst = this.addrs.key6(p.buf, ip.dstOff, !this.vipsGiven);
+    else return;
+    if (dst === cap.vipYes) this.observeIp(p, point, cap, dst, srcId, dstId);
+    else if (dst !== cap.vipNo0) {
+      if (dst === cap.vipNo1) {
+        cap.vipNo1 = cap.vipNo0;
+        cap.vipNo0 = dst;
+      } else if (dst >= 0 && this.isVip(dst)) {
+        cap.vipYes = dst;
+        this.observeIp(p, point, cap, dst, srcId, dstId);
+      } else {
+        cap.vipNo1 = cap.vipNo0;
+        cap.vipNo0 = dst;
       }
     }
+    // The service's replies: TCP or UDP from a VIP (a director's own neighbor advertisements and
+    // ICMP come from the VIP too). VIPs are given, so an IPv6 source is only looked up.
+    if (!this.vipsGiven || (p.net.l4 !== 'tcp' && p.net.l4 !== 'udp')) return;
+    const src = ip.version === 4 ? ip.src4 : this.addrs.key6(p.buf, ip.srcOff, false);
+    if (src === cap.srcYes) this.observeReply(p, point, cap, src, srcId);
+    else if (src !== cap.srcNo0) {
+      if (src === cap.srcNo1) {
+        cap.srcNo1 = cap.srcNo0;
+        cap.srcNo0 = src;
+      } else if (src >= 0 && this.isVip(src)) {
+        cap.srcYes = src;
+        this.observeReply(p, point, cap, src, srcId);
+      } else {
+        cap.srcNo1 = cap.srcNo0;
+        cap.srcNo0 = src;
+      }
+    }
+  }
+
+  /** One frame sent from a VIP by the MAC of id `srcId`. */
+  private observeReply(p: Packet, point: string, cap: CaptureState, vip: number, srcId: number): void {
+    const mac = this.macIds.macs[srcId]!;
+    let r = cap.reply;
+    if (r === null || r.vip !== vip || r.srcMac !== mac) {
+      const vlan = vlanText(p);
+      const key = `${vlan}|${vip}|${mac}`;
+      r = this.replyIndex.get(key) ?? null;
+      if (r === null) {
+        if (this.replies.length >= MAX_REPLY_AGGS) {
+          this.dropped++;
+          return;
+        }
+        r = { vlan, vip, srcMac: mac, frames: 0, unforwarded: 0, first: where(p, point, frameTimeNs(p)), firstTtl: p.net.ip.ttl };
+        this.replyIndex.set(key, r);
+        this.replies.push(r);
+      }
+      cap.reply = r;
+    }
+    r.frames++;
+    const ttl = p.net.ip.ttl;
+    if (ttl === 64 || ttl === 128 || ttl === 255) r.unforwarded++;
   }
 
   /** The state of p's capture file, made on its first frame; remembers p as the file's view. */
@@ -318,6 +412,10 @@ export class ArpCollector {
       vipYes: -1,
       vipNo0: -1,
       vipNo1: -1,
+      srcYes: -1,
+      srcNo0: -1,
+      srcNo1: -1,
+      reply: null,
       agg: null,
       aggPoint: '',
       aggSrc: -1,
@@ -405,6 +503,7 @@ export class ArpCollector {
       ...where(p, point, tsNs),
       seq: this.seq++,
       vlan: vlanText(p),
+      ndp: false,
       op: a.op,
       sha: macNum(p.buf, a.shaOff),
       spa: a.spa,
@@ -418,11 +517,77 @@ export class ArpCollector {
     });
   }
 
-  private observeIpv4(p: Packet, point: string, cap: CaptureState, srcId: number, dstId: number): void {
+  /**
+   * A neighbor solicitation or advertisement as the ARP packet it stands for: NS = who-has target
+   * tell source (from :: it is duplicate address detection, a probe), NA = target is-at the
+   * target link-layer address; an advertisement not sent in answer (S clear) is the gratuitous
+   * ARP of IPv6 (RFC 4861 §7.2.6).
+   */
+  private observeNdp(p: Packet, point: string, tsNs: number): void {
+    const buf = p.buf;
+    const off = p.net.icmp.off;
+    const end = Math.min(p.end, p.net.ip.off + p.net.ip.totalLen);
+    if (off + 24 > end) return; // cut before the target: nothing to record
+    if (this.arp.length >= MAX_ARP_RECORDS) {
+      this.dropped++;
+      return;
+    }
+    const solicit = p.net.icmp.type === 135;
+    const target = this.addrs.key6(buf, off + 8);
+    if (target < 0) {
+      this.dropped++;
+      return;
+    }
+    // The link-layer address option: source (1) in a solicitation, target (2) in an advertisement.
+    let lla: number | null = null;
+    const want = solicit ? 1 : 2;
+    for (let o = off + 24; o + 8 <= end; ) {
+      const len = buf[o + 1]! * 8;
+      if (len === 0) break; // RFC 4861 §4.6: a zero length is invalid, stop reading options
+      if (buf[o] === want && len >= 8) {
+        lla = macNum(buf, o + 2);
+        break;
+      }
+      o += len;
+    }
+    let ethSrc: number | null = null;
+    let ethDst: number | null = null;
+    if (p.eth.present) {
+      ethSrc = macNum(buf, p.eth.srcOff);
+      ethDst = macNum(buf, p.eth.dstOff);
+    } else if (p.sll.present && p.sll.addrLen === 6) {
+      ethSrc = macNum(buf, p.sll.addrOff);
+    }
+    const sender = lla ?? ethSrc;
+    if (sender === null) return; // no link-layer address anywhere: it claims nothing we can name
+    const src = this.addrs.key6(buf, p.net.ip.srcOff);
+    const dst = this.addrs.key6(buf, p.net.ip.dstOff);
+    const solicited = !solicit && (buf[off + 4]! & 0x40) !== 0;
+    this.arp.push({
+      ...where(p, point, tsNs),
+      seq: this.seq++,
+      vlan: vlanText(p),
+      ndp: true,
+      op: solicit ? 1 : 2,
+      sha: sender,
+      spa: solicit ? Math.max(src, 0) : target,
+      tha: ethDst ?? ZERO_MAC,
+      tpa: solicit ? target : Math.max(dst, 0),
+      ethSrc,
+      ethDst,
+      gratuitous: !solicit && !solicited,
+      probe: solicit && src === 0,
+      copies: [],
+    });
+  }
+
+  private observeIp(p: Packet, point: string, cap: CaptureState, dstKey: number, srcId: number, dstId: number): void {
     const ip = p.net.ip;
     this.vipFrames++;
     const vk = vlanKey(p);
-    const dst = ip.dst4 | 0; // int32: a small-integer Map key
+    const v6 = ip.version === 6;
+    // int32 for IPv4: a small-integer Map key; an IPv6 key is above 2^32 and stays as it is.
+    const dst = v6 ? dstKey : dstKey | 0;
     let agg = cap.agg;
     if (agg === null || cap.aggDst !== dst || cap.aggSrcId !== srcId || cap.aggDstId !== dstId || cap.aggVk !== vk) {
       agg = this.findAgg(p, point, vk, dst, srcId, dstId);
@@ -443,7 +608,7 @@ export class ArpCollector {
       cap.aggPoint = point;
       agg.points.add(point);
     }
-    const src4 = ip.src4;
+    const src4 = v6 ? this.addrs.key6(p.buf, ip.srcOff) : ip.src4;
     if (cap.aggSrc !== src4) {
       cap.aggSrc = src4;
       if (agg.srcIps.size < MAX_SRC_IPS) agg.srcIps.add(src4);
@@ -458,7 +623,7 @@ export class ArpCollector {
       }
       // (src IP, sport) identifies a client connection well enough; a clash across dports only
       // merges two connections in a count.
-      const slot = (Math.imul(sport, 0x9e3779b1) ^ src4 ^ (src4 >>> 13)) & (CONN_SLOTS - 1);
+      const slot = (Math.imul(sport, 0x9e3779b1) ^ (src4 | 0) ^ ((src4 | 0) >>> 13)) & (CONN_SLOTS - 1);
       let c = this.connCache[slot];
       if (c === undefined || c.sport !== sport || c.src !== src4 || this.connCacheAgg[slot] !== agg) {
         c = this.findConn(p, point, agg, l4, sport, src4, slot);
@@ -488,7 +653,7 @@ export class ArpCollector {
       }
       agg = {
         vlan: vlanText(p),
-        dst: p.net.ip.dst4,
+        dst: p.net.ip.version === 6 ? dst : p.net.ip.dst4,
         srcMac: this.macIds.macs[srcId]!,
         dstMac: this.macIds.macs[dstId]!,
         frames: 0,
@@ -518,7 +683,9 @@ export class ArpCollector {
   /** The connection (src IP, sport) of `agg` from its index, or a new one (counted); an indexed
    *  one goes into the cache at `slot`. */
   private findConn(p: Packet, point: string, agg: IpAgg, l4: 'tcp' | 'udp', sport: number, src4: number, slot: number): ConnRecord {
-    const key = sport * 0x1_0000_0000 + src4;
+    // An IPv6 source key is above 2^32 (or −1 when the book is full): negative keys keep the
+    // families apart.
+    const key = src4 >= 0x1_0000_0000 || src4 < 0 ? -(sport * 0x10000 + (src4 < 0 ? 0xffff : src4 - 0x1_0000_0000)) - 1 : sport * 0x1_0000_0000 + src4;
     let c = agg.connIndex.get(key);
     if (c === undefined) {
       if (agg.connIndex.size >= this.maxConnIndex) {

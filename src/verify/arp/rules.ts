@@ -4,10 +4,9 @@
  * each MAC is) and returns findings with evidence (capture, frame, point) and a hint.
  */
 import { formatTimestamp } from '../../decode/frame.js';
-import { ipv4ToString } from '../../decode/addr.js';
 import type { Evidence, Finding } from '../model/findings.js';
 import type { RuleId } from '../model/catalog.js';
-import { arpAnnounceHint, arpIgnoreHint, garpHint, poisonedHint } from './hints.js';
+import { arpAnnounceHint, arpIgnoreHint, conflictHint, garpHint, poisonedHint } from './hints.js';
 import { describeMac, shortName, type Knowledge } from './knowledge.js';
 import { macText } from './mac.js';
 import { garpForm, type ArpRecord, type GarpForm, type IpAgg, type Where } from './records.js';
@@ -65,6 +64,11 @@ function isNonDirector(k: Knowledge, vip: number, mac: number): boolean {
   return d !== undefined && d.size > 0 && !k.allDirectors.has(mac);
 }
 
+/** "who-has" of ARP, "neighbor solicitation for" of IPv6. */
+const askWord = (r: ArpRecord): string => (r.ndp ? 'neighbor solicitation for' : 'who-has');
+const askedWord = (r: ArpRecord): string => (r.ndp ? 'neighbor solicitations for' : 'who-has');
+const protoWord = (r: ArpRecord): string => (r.ndp ? 'neighbor discovery' : 'ARP');
+
 /** The request a reply answers: same VLAN, asked for the reply's sender, by its target. */
 function answers(req: ArpRecord, rep: ArpRecord, windowNs: number): boolean {
   return (
@@ -95,20 +99,20 @@ export function vipAnsweredByRs(input: RuleInput): Finding<RuleId>[] {
   );
   return [...groups.values()].map((list) => {
     const first = list[0]!;
-    const vip = ipv4ToString(first.spa);
+    const vip = input.k.addrs.text(first.spa);
     const evidence: Evidence[] = [];
     for (const rep of list.slice(0, MAX_EVIDENCE / 2)) {
       const req = requestFor(input, rep);
-      if (req) evidence.push(ev(req, `who-has ${vip} tell ${ipv4ToString(req.spa)}`));
+      if (req) evidence.push(ev(req, `${askWord(req)} ${vip} ${req.ndp ? 'from' : 'tell'} ${input.k.addrs.text(req.spa)}`));
       evidence.push(ev(rep, `${vip} is-at ${macText(rep.sha)} (not a director)`));
     }
     return {
       rule: 'arp.vip-answered-by-rs',
       severity: 'error',
       message:
-        `${describeMac(k, first.sha)} answered who-has ${vip}${onVlan(first.vlan)} ` +
-        `(${plural(list.length, 'reply')}, first at ${ts(first)}); the director is ${directorText(k, first.spa)}`,
-      hint: arpIgnoreHint(shortName(k, first.sha), vip),
+        `${describeMac(k, first.sha)} answered ${askedWord(first)} ${vip}${onVlan(first.vlan)} ` +
+        `(${plural(list.length, first.ndp ? 'advertisement' : 'reply')}, first at ${ts(first)}); the director is ${directorText(k, first.spa)}`,
+      hint: arpIgnoreHint(shortName(k, first.sha), vip, first.ndp),
       evidence,
     };
   });
@@ -122,22 +126,25 @@ export function vipAnnouncedByRs(input: RuleInput): Finding<RuleId>[] {
   );
   return [...groups.values()].map((list) => {
     const first = list[0]!;
-    const vip = ipv4ToString(first.spa);
-    const targets = [...new Set(list.map((r) => r.tpa))].map(ipv4ToString);
+    const vip = input.k.addrs.text(first.spa);
+    const targets = [...new Set(list.map((r) => r.tpa))].map((a) => input.k.addrs.text(a));
     return {
       rule: 'arp.vip-announced-by-rs',
       severity: 'error',
       message:
-        `${describeMac(k, first.sha)} sent who-has ${targets.join(', ')} with sender address ${vip}${onVlan(first.vlan)} ` +
-        `(${plural(list.length, 'request')}, first at ${ts(first)}): every host that receives it may cache ${vip} → ` +
+        `${describeMac(k, first.sha)} sent ${askWord(first)} ${targets.join(', ')} with ${first.ndp ? 'source' : 'sender'} address ${vip}${onVlan(first.vlan)} ` +
+        `(${plural(list.length, first.ndp ? 'solicitation' : 'request')}, first at ${ts(first)}): every host that receives it may cache ${vip} → ` +
         `${macText(first.sha)}; the director is ${directorText(k, first.spa)}`,
-      hint: arpAnnounceHint(shortName(k, first.sha), vip),
+      hint: arpAnnounceHint(shortName(k, first.sha), vip, first.ndp),
       evidence: list
         .slice(0, MAX_EVIDENCE)
-        .map((r) => ev(r, `who-has ${ipv4ToString(r.tpa)} tell ${vip} from ${macText(r.sha)}`)),
+        .map((r) => ev(r, `${askWord(r)} ${input.k.addrs.text(r.tpa)} ${r.ndp ? 'from' : 'tell'} ${vip} from ${macText(r.sha)}`)),
     };
   });
 }
+
+/** The form of a gratuitous announcement as printed: an unsolicited advertisement for IPv6. */
+const formText = (r: ArpRecord): string => (r.ndp ? 'unsolicited neighbor advertisement' : FORM_TEXT[garpForm(r)]);
 
 const FORM_TEXT: Record<GarpForm, string> = {
   keepalived: 'request, tha ff:ff:ff:ff:ff:ff (keepalived form)',
@@ -154,18 +161,111 @@ export function vipGarpByNonDirector(input: RuleInput): Finding<RuleId>[] {
   );
   return [...groups.values()].map((list) => {
     const first = list[0]!;
-    const vip = ipv4ToString(first.spa);
-    const forms = [...new Set(list.map(garpForm))].map((f) => FORM_TEXT[f]);
+    const vip = input.k.addrs.text(first.spa);
+    const forms = [...new Set(list.map(formText))];
+    const what = first.ndp ? 'unsolicited neighbor advertisements' : 'gratuitous ARP';
     return {
       rule: 'arp.vip-garp-by-non-director',
       severity: 'error',
       message:
-        `${describeMac(k, first.sha)} sent gratuitous ARP for ${vip}${onVlan(first.vlan)} ` +
+        `${describeMac(k, first.sha)} sent ${what} for ${vip}${onVlan(first.vlan)} ` +
         `(${plural(list.length, 'packet')}, ${forms.join('; ')}, first at ${ts(first)}); the director is ${directorText(k, first.spa)}`,
-      hint: garpHint(shortName(k, first.sha), vip),
-      evidence: list.slice(0, MAX_EVIDENCE).map((r) => ev(r, `gratuitous ARP ${vip} is-at ${macText(r.sha)}`)),
+      hint: garpHint(shortName(k, first.sha), vip, first.ndp),
+      evidence: list.slice(0, MAX_EVIDENCE).map((r) => ev(r, `${first.ndp ? 'unsolicited advertisement' : 'gratuitous ARP'} ${vip} is-at ${macText(r.sha)}`)),
     };
   });
+}
+
+/** Who a claimant is, for the conflict message: its role when known, else its MAC. */
+function claimantText(k: Knowledge, vip: number, mac: number): string {
+  if (k.directorsOf.get(vip)?.has(mac)) return `director ${macText(mac)}`;
+  if (k.allDirectors.has(mac)) return `director (of another VIP) ${macText(mac)}`;
+  if (k.rsMacs.has(mac) || k.vipServers.has(mac) || k.forwardedTo.has(mac)) return describeMac(k, mac);
+  const ips = [...(k.ownIps.get(mac) ?? [])];
+  return ips.length > 0 ? `${ips.map((ip) => k.addrs.text(ip)).join(', ')} (${macText(mac)})` : macText(mac);
+}
+
+/**
+ * arp.vip-conflict: two or more MACs claim one VIP on one link, and it is not a failover. A
+ * conflict is a who-has answered by more than one MAC, or claims that go back to a MAC that
+ * claimed before; one move to a new MAC (a failover announced by gratuitous ARP, a NIC change)
+ * is `arp.changed-mac`. It needs no role: whoever the claimants are, hosts on the link follow
+ * whichever spoke last and a person must look.
+ */
+export function vipConflict(input: RuleInput): Finding<RuleId>[] {
+  const { k } = input;
+  const out: Finding<RuleId>[] = [];
+  const text = (a: number): string => k.addrs.text(a);
+  const claims = groupBy(input.arp, (r) => (!r.probe && r.spa !== 0 && k.vipSet.has(r.spa) ? `${r.vlan}|${r.spa}` : null));
+  const requests = groupBy(input.arp, (r) => (r.op === 1 && k.vipSet.has(r.tpa) ? `${r.vlan}|${r.tpa}` : null));
+  for (const [key, list] of claims) {
+    const macs = new Map<number, { first: ArpRecord; last: ArpRecord; n: number }>();
+    for (const r of list) {
+      const m = macs.get(r.sha);
+      if (m) {
+        m.last = r;
+        m.n++;
+      } else macs.set(r.sha, { first: r, last: r, n: 1 });
+    }
+    if (macs.size < 2) continue;
+    // Who-has answered by more than one MAC: each reply joined to the latest request it answers.
+    const asked = requests.get(key) ?? [];
+    const byRequest = new Map<ArpRecord, ArpRecord[]>();
+    for (const rep of list) {
+      if (rep.op !== 2 || rep.gratuitous) continue;
+      let req: ArpRecord | undefined;
+      for (const r of asked) {
+        if (r.tsNs > rep.tsNs + SKEW_NS) break;
+        if (answers(r, rep, input.windowNs)) req = r;
+      }
+      if (req === undefined) continue;
+      const got = byRequest.get(req);
+      if (got) got.push(rep);
+      else byRequest.set(req, [rep]);
+    }
+    const doubles: Array<{ req: ArpRecord; replies: ArpRecord[] }> = [];
+    for (const [req, replies] of byRequest) {
+      const oneEach = [...new Map(replies.map((r) => [r.sha, r])).values()];
+      if (oneEach.length >= 2) doubles.push({ req, replies: oneEach });
+    }
+    // Claims that return to an earlier MAC.
+    const returns: ArpRecord[] = [];
+    const seen = new Set<number>([list[0]!.sha]);
+    let cur = list[0]!.sha;
+    for (const r of list) {
+      if (r.sha === cur) continue;
+      if (seen.has(r.sha)) returns.push(r);
+      seen.add(r.sha);
+      cur = r.sha;
+    }
+    if (doubles.length === 0 && returns.length === 0) continue;
+    const first = list[0]!;
+    const vip = text(first.spa);
+    const who = [...macs].map(
+      ([mac, m]) =>
+        `${claimantText(k, first.spa, mac)}: ${plural(m.n, 'claim')}, first at ${ts(m.first)} (frame ${m.first.frame}), last at ${ts(m.last)} (frame ${m.last.frame})`,
+    );
+    const how: string[] = [];
+    if (doubles.length > 0) how.push(`${first.ndp ? plural(doubles.length, 'solicitation') : `${doubles.length} who-has`} answered by more than one MAC`);
+    if (returns.length > 0) how.push(`${plural(returns.length, 'claim')} going back to a MAC that claimed it before`);
+    const evidence: Evidence[] = [...macs].map(([mac, m]) => ev(m.first, `first claim by ${macText(mac)}`));
+    for (const d of doubles.slice(0, 1)) {
+      evidence.push(ev(d.req, `${askWord(d.req)} ${vip}`));
+      for (const r of d.replies.slice(0, 3)) evidence.push(ev(r, `${vip} is-at ${macText(r.sha)}`));
+    }
+    for (const r of returns) {
+      if (evidence.length >= MAX_EVIDENCE + macs.size) break;
+      evidence.push(ev(r, `${vip} is-at ${macText(r.sha)} again`));
+    }
+    out.push({
+      rule: 'arp.vip-conflict',
+      severity: 'error',
+      message: `VIP ${vip}${onVlan(first.vlan)} is claimed by ${macs.size} MACs in ${protoWord(first)} (${how.join('; ')}) — ${who.join('; ')}`,
+      hint: conflictHint(vip, first.ndp),
+      evidence,
+    });
+  }
+  return out;
 }
 
 function causeOf(r: ArpRecord | undefined): 'reply' | 'request' | 'garp' | 'unknown' {
@@ -197,10 +297,10 @@ function victimText(k: Knowledge, agg: IpAgg): string {
   const own = k.ownIps.get(agg.srcMac) ?? new Set<number>();
   const behind = [...agg.srcIps].filter((ip) => !own.has(ip));
   if (behind.length === 0 || (own.size === 0 && agg.srcIps.size === 1)) {
-    return `client ${[...agg.srcIps].map(ipv4ToString).join(', ')} (${macText(agg.srcMac)})`;
+    return `client ${[...agg.srcIps].map((ip) => k.addrs.text(ip)).join(', ')} (${macText(agg.srcMac)})`;
   }
-  const ownText = own.size > 0 ? `${[...own].map(ipv4ToString).join(', ')} ` : '';
-  return `router ${ownText}(${macText(agg.srcMac)}) forwarding for ${behind.map(ipv4ToString).join(', ')}`;
+  const ownText = own.size > 0 ? `${[...own].map((ip) => k.addrs.text(ip)).join(', ')} ` : '';
+  return `router ${ownText}(${macText(agg.srcMac)}) forwarding for ${behind.map((ip) => k.addrs.text(ip)).join(', ')}`;
 }
 
 /** arp.client-poisoned: a client or router sends VIP traffic to a MAC that is not a director. */
@@ -214,21 +314,32 @@ export function clientPoisoned(input: RuleInput): Finding<RuleId>[] {
     // Only a MAC known to hold the VIP (it claimed it, the director forwards to it, or it owns a
     // configured RIP) is a bypass; anything else is a routed hop seen on another segment (a client
     // capture sends VIP traffic to its gateway).
-    const suspect = k.claimants.get(agg.dst)?.has(agg.dstMac) || k.forwardedTo.has(agg.dstMac) || k.rsMacs.has(agg.dstMac);
+    const suspect =
+      k.claimants.get(agg.dst)?.has(agg.dstMac) || k.forwardedTo.has(agg.dstMac) || k.rsMacs.has(agg.dstMac) || k.vipServers.has(agg.dstMac);
     if (!suspect) continue;
-    const vip = ipv4ToString(agg.dst);
+    const vip = input.k.addrs.text(agg.dst);
     const cause = teacher(input, agg);
     const victim = victimText(k, agg);
     const evidence: Evidence[] = [];
     if (cause) {
-      const kind = cause.gratuitous ? 'gratuitous ARP' : cause.op === 2 ? 'ARP reply' : 'ARP request';
+      const kind = cause.ndp
+        ? cause.gratuitous
+          ? 'unsolicited neighbor advertisement'
+          : cause.op === 2
+            ? 'neighbor advertisement'
+            : 'neighbor solicitation'
+        : cause.gratuitous
+          ? 'gratuitous ARP'
+          : cause.op === 2
+            ? 'ARP reply'
+            : 'ARP request';
       evidence.push(ev(cause, `${kind} that taught ${vip} → ${macText(cause.sha)}`));
     }
     evidence.push(ev(agg.first, `first frame to ${vip} sent to ${macText(agg.dstMac)}`));
     const conns = [...agg.conns.values()].filter((c) => c.first.frame !== agg.first.frame || c.first.capture !== agg.first.capture);
     for (const c of conns.slice(0, MAX_EVIDENCE - evidence.length)) {
       evidence.push(
-        ev(c.first, `${c.proto === 6 ? 'tcp' : 'udp'} ${ipv4ToString(c.src)}:${c.sport} → ${vip}:${c.dport} bypassed the director`),
+        ev(c.first, `${c.proto === 6 ? 'tcp' : 'udp'} ${input.k.addrs.text(c.src)}:${c.sport} → ${vip}:${c.dport} bypassed the director`),
       );
     }
     const inConns = agg.connCount > 0 ? ` in ${agg.connCountCapped ? 'at least ' : ''}${plural(agg.connCount, 'connection')}` : '';
@@ -241,7 +352,7 @@ export function clientPoisoned(input: RuleInput): Finding<RuleId>[] {
       message:
         `${victim} sends traffic for ${vip}${onVlan(agg.vlan)} to ${describeMac(k, agg.dstMac)}, not to the director ` +
         `(${directorText(k, agg.dst)}): ${plural(agg.frames, 'frame')}${inConns} bypassed the director${because}`,
-      hint: poisonedHint(causeOf(cause), shortName(k, agg.dstMac), vip, victim),
+      hint: poisonedHint(causeOf(cause), shortName(k, agg.dstMac), vip, victim, agg.dst >= 0x1_0000_0000),
       evidence,
     });
   }
@@ -288,10 +399,10 @@ export function flipFlop(input: RuleInput): Finding<RuleId>[] {
       rule: 'arp.flip-flop',
       severity: 'warning',
       message:
-        `${ipv4ToString(t0.ip)}${vip}${onVlan(t0.vlan)} alternates between ${[...macs].map(macText).join(' and ')}: ` +
+        `${input.k.addrs.text(t0.ip)}${vip}${onVlan(t0.vlan)} alternates between ${[...macs].map(macText).join(' and ')}: ` +
         `${plural(list.length, 'change')}, ${flips.length} back to an earlier MAC, first at ${ts(list[0]!.to)}`,
       hint:
-        `Two hosts claim ${ipv4ToString(t0.ip)}; caches on this segment follow whichever spoke last. ` +
+        `Two hosts claim ${input.k.addrs.text(t0.ip)}; caches on this segment follow whichever spoke last. ` +
         (vip ? 'For a VIP, the non-director is a real server answering or announcing it: see the arp.vip-* findings.' : 'Find the duplicate address.'),
       evidence: list.slice(0, MAX_EVIDENCE).map((t) => ev(t.to, `${macText(t.from)} → ${macText(t.to.sha)}`)),
     });
@@ -315,22 +426,23 @@ export function changedMac(input: RuleInput): Finding<RuleId>[] {
           r.point === t.to.point &&
           Math.abs(r.tsNs - t.to.tsNs) <= BURST_GAP_NS,
       );
+      const garp = t.to.ndp ? 'unsolicited neighbor advertisement' : 'gratuitous ARP';
       const withBurst =
         garps.length >= 2
-          ? `, announced by a burst of ${garps.length} gratuitous ARPs from the new MAC: the VRRP failover pattern`
+          ? `, announced by a burst of ${garps.length} ${garp}s from the new MAC: the VRRP failover pattern`
           : garps.length === 1
-            ? ', announced by one gratuitous ARP'
-            : ', with no gratuitous ARP';
+            ? `, announced by one ${garp}`
+            : `, with no ${garp}`;
       out.push({
         rule: 'arp.changed-mac',
         severity: 'info',
         message:
-          `${ipv4ToString(t.ip)}${onVlan(t.vlan)} moved from ${macText(t.from)} to ${macText(t.to.sha)} at ${ts(t.to)}${withBurst}`,
+          `${input.k.addrs.text(t.ip)}${onVlan(t.vlan)} moved from ${macText(t.from)} to ${macText(t.to.sha)} at ${ts(t.to)}${withBurst}`,
         hint:
           garps.length >= 2
             ? 'Expected at a director failover (keepalived sends a GARP burst as new master); no action needed if a failover happened then.'
             : 'If no failover or NIC change happened then, another host claims this address.',
-        evidence: [ev(t.to, `first ARP from the new MAC ${macText(t.to.sha)}`), ...garps.slice(0, 3).map((g) => ev(g, 'gratuitous ARP'))],
+        evidence: [ev(t.to, `first ${t.to.ndp ? 'neighbor discovery packet' : 'ARP'} from the new MAC ${macText(t.to.sha)}`), ...garps.slice(0, 3).map((g) => ev(g, garp))],
       });
     }
   }
@@ -354,8 +466,8 @@ export function unsolicitedReply(input: RuleInput): Finding<RuleId>[] {
       rule: 'arp.unsolicited-reply',
       severity: 'warning',
       message:
-        `${macText(first.sha)} sent ${plural(list.length, 'ARP reply')} "${ipv4ToString(first.spa)} is-at ${macText(first.sha)}" ` +
-        `to ${ipv4ToString(first.tpa)}${onVlan(first.vlan)} that answer no request seen (first at ${ts(first)})`,
+        `${macText(first.sha)} sent ${plural(list.length, 'ARP reply')} "${input.k.addrs.text(first.spa)} is-at ${macText(first.sha)}" ` +
+        `to ${input.k.addrs.text(first.tpa)}${onVlan(first.vlan)} that answer no request seen (first at ${ts(first)})`,
       hint:
         'Unsolicited replies rewrite caches of hosts that accept them (ARP spoofing, or a misconfigured HA script); ' +
         'if the sender is not the owner of the address, find the software sending them.',
@@ -376,7 +488,7 @@ export function senderMacMismatch(input: RuleInput): Finding<RuleId>[] {
       severity: 'warning',
       message:
         `${plural(list.length, 'ARP packet')} from link-layer source ${macText(first.ethSrc!)} carry sender MAC ` +
-        `${macText(first.sha)} (sender IP ${ipv4ToString(first.spa)})${onVlan(first.vlan)}, first at ${ts(first)}`,
+        `${macText(first.sha)} (sender IP ${input.k.addrs.text(first.spa)})${onVlan(first.vlan)}, first at ${ts(first)}`,
       hint:
         'Receivers cache the ARP sender MAC, not the Ethernet source: frames then go to a MAC that did not send the ARP. ' +
         'Legitimate for a proxy or some VRRP virtual-MAC setups; otherwise spoofing or a bridging bug.',
@@ -400,14 +512,14 @@ export function unanswered(input: RuleInput): Finding<RuleId>[] {
   return [...groups.values()].map((list) => {
     const first = list[0]!;
     const last = list[list.length - 1]!;
-    const target = ipv4ToString(first.tpa);
+    const target = input.k.addrs.text(first.tpa);
     const isRs = input.k.realServers.has(first.tpa);
     const span = ((last.tsNs - first.tsNs) / 1e9).toFixed(1);
     return {
       rule: 'arp.unanswered',
       severity: 'warning',
       message:
-        `who-has ${target}${isRs ? ' (a configured real server)' : ''} tell ${ipv4ToString(first.spa)} (${macText(first.sha)})` +
+        `who-has ${target}${isRs ? ' (a configured real server)' : ''} tell ${input.k.addrs.text(first.spa)} (${macText(first.sha)})` +
         `${onVlan(first.vlan)} got no reply: ${plural(list.length, 'request')} over ${span} s from ${ts(first)}`,
       hint: isRs
         ? `Real server ${target} is down, or not on this L2 segment/VLAN: DR needs the director and the real servers on one link.`
@@ -432,11 +544,11 @@ export function garpBurst(input: RuleInput): Finding<RuleId>[] {
       else bursts.push([r]);
     }
     const first = list[0]!;
-    const ip = ipv4ToString(first.spa);
+    const ip = input.k.addrs.text(first.spa);
     const text = bursts.map((b) => {
       const gaps = b.slice(1).map((r, i) => (r.tsNs - b[i]!.tsNs) / 1e6);
       const spacing = gaps.length ? `, spacing ${Math.min(...gaps).toFixed(0)}–${Math.max(...gaps).toFixed(0)} ms` : '';
-      const forms = [...new Set(b.map(garpForm))].map((f) => FORM_TEXT[f]).join('; ');
+      const forms = [...new Set(b.map(formText))].join('; ');
       return `${ts(b[0]!)} ${b.length}× ${forms}${spacing}`;
     });
     out.push({

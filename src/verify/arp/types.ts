@@ -2,16 +2,18 @@
  * Public shapes of the ARP diagnosis (`lvsaudit arp`, and the ARP part of `verify`).
  * Everything here is plain JSON-friendly data: the JSON reporter writes it as is.
  */
-import type { Finding, NotEvaluated } from '../model/findings.js';
+import type { Evidence, Finding, NotEvaluated } from '../model/findings.js';
 
 /** What the caller knows before looking at packets. All optional: the rest is inferred. */
 export interface ArpContext {
-  /** VIPs from --vip or the service config. IPv6 VIPs are skipped (no ARP); IPv4 text otherwise. */
+  /** VIPs from --vip or the service config, either family (IPv6 is judged on neighbor discovery). */
   vips?: readonly string[];
   /** Where each VIP came from (printed); default 'given'. */
   vipSources?: Readonly<Record<string, 'given' | 'config'>>;
   /** Director MACs from --director-mac. */
   directorMacs?: readonly string[];
+  /** Director addresses (DIPs) from --director-ip: the MACs that claim them are directors. */
+  directorIps?: readonly string[];
   /** Real-server addresses (RIPs) from the service config: they name the culprit in hints. */
   realServers?: readonly string[];
   /** Point name of director captures (default "director"): forwarding seen there names the director. */
@@ -23,8 +25,10 @@ export interface ArpContext {
 /** How the director MACs of a VIP became known; printed so the user can check the guess. */
 export type DirectorMethod =
   | 'given' // --director-mac
+  | 'director-ip' // claims a --director-ip address
   | 'director-capture' // claims/receives the VIP and forwards VIP traffic, seen in a director capture
   | 'forwarding' // claims/receives the VIP and forwards VIP traffic (any capture)
+  | 'not-the-server' // claims or receives the VIP while another claimant sends the service's replies itself
   | 'not-a-real-server' // the only claimant that is not a configured real server
   | 'sole-claimant' // the only MAC that ever claimed the VIP
   | 'none'; // could not be inferred: VIP rules not evaluated
@@ -35,6 +39,22 @@ export interface DirectorInference {
   method: DirectorMethod;
   /** One human sentence: why these MACs. */
   reason: string;
+}
+
+/** How a MAC's role became known, how sure it is, and the frames that show it. */
+export interface RoleInference {
+  mac: string;
+  role: 'director' | 'real-server' | 'router';
+  /** Its own addresses seen in ARP / neighbor discovery (RIP, DIP, router address). */
+  ips: string[];
+  /** The VIP the role is about (directors and real servers found through a VIP's traffic). */
+  vip?: string;
+  how: 'given' | 'config' | 'inferred';
+  /** certain: given, or seen at the director capture; likely: one consistent sign in the
+   *  traffic; guess: by elimination (pass --director-mac to be sure). */
+  confidence: 'certain' | 'likely' | 'guess';
+  reason: string;
+  evidence: Evidence[];
 }
 
 export interface VipInfo {
@@ -54,13 +74,16 @@ export interface TimelineRow {
   requests: number;
   replies: number;
   gratuitous: number;
-  /** 'director' | 'vip-claim-by-non-director' | 'real-server' | '' — what the engine thinks the MAC is. */
+  /** 'director' | 'NOT a director' | 'real server' | 'router' | '' — what the engine thinks the MAC is. */
   role: string;
 }
 
 export interface ArpStats {
   frames: number;
+  /** ARP packets and IPv6 neighbor solicitations/advertisements. */
   arpPackets: number;
+  /** Of which neighbor discovery. */
+  ndpPackets: number;
   /** Ethernet IPv4 unicast frames to a VIP. */
   vipFrames: number;
   /** Records dropped because a memory bound was reached (reported, never silent). */
@@ -70,6 +93,7 @@ export interface ArpStats {
 export interface ArpReport {
   vips: VipInfo[];
   directors: DirectorInference[];
+  roles: RoleInference[];
   findings: Finding[];
   notEvaluated: NotEvaluated[];
   timeline: TimelineRow[];

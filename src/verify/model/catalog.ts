@@ -106,6 +106,7 @@ export const RULES = [
   r('fnat.mss-adjust', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'SYN-ACK MSS not adjusted', { engine: 'fnat' }),
   r('fnat.ts-not-removed', 'warning', 'fnat', [], FNAT_POINTS, ['fullnat'], 'timestamp option not stripped', { engine: 'fnat' }),
   r('fnat.mtu', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'TOA segment exceeds path MTU', { engine: 'fnat' }),
+  r('arp.vip-conflict', 'error', 'arp', [], [], [], 'VIP claimed by two or more MACs, not a failover', { engine: 'arp' }),
   r('arp.vip-answered-by-rs', 'error', 'arp', [], [], [], 'ARP reply for the VIP from a non-director', { engine: 'arp' }),
   r('arp.vip-announced-by-rs', 'error', 'arp', [], [], [], 'ARP request with sender VIP from a non-director', { engine: 'arp' }),
   r('arp.vip-garp-by-non-director', 'error', 'arp', [], [], [], 'gratuitous ARP for the VIP from a non-director', { engine: 'arp' }),

@@ -98,7 +98,7 @@ export class Feed<R extends PointReader> {
   ) {
     const { services } = plan;
     const runFacts = opts.runFacts;
-    const vipList = services.filter((s) => s.family === 4 && s.vip).map((s) => s.vip);
+    const vipList = services.filter((s) => s.vip).map((s) => s.vip);
     const ripList = services.flatMap((s) => s.realServers.map((r) => r.ip));
     const arp = runFacts ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
     this.arp = arp;
