@@ -2,7 +2,8 @@
  * Public shapes of the ARP diagnosis (`lvsaudit arp`, and the ARP part of `verify`).
  * Everything here is plain JSON-friendly data: the JSON reporter writes it as is.
  */
-import type { Evidence, Finding, NotEvaluated } from '../model/findings.js';
+import type { Finding, NotEvaluated } from '../model/findings.js';
+import type { DirectorInference, RoleInference } from '../model/roles.js';
 
 /** What the caller knows before looking at packets. All optional: the rest is inferred. */
 export interface ArpContext {
@@ -22,40 +23,7 @@ export interface ArpContext {
   replyWindowSec?: number;
 }
 
-/** How the director MACs of a VIP became known; printed so the user can check the guess. */
-export type DirectorMethod =
-  | 'given' // --director-mac
-  | 'director-ip' // claims a --director-ip address
-  | 'director-capture' // claims/receives the VIP and forwards VIP traffic, seen in a director capture
-  | 'forwarding' // claims/receives the VIP and forwards VIP traffic (any capture)
-  | 'not-the-server' // claims or receives the VIP while another claimant sends the service's replies itself
-  | 'not-a-real-server' // the only claimant that is not a configured real server
-  | 'sole-claimant' // the only MAC that ever claimed the VIP
-  | 'none'; // could not be inferred: VIP rules not evaluated
-
-export interface DirectorInference {
-  vip: string;
-  macs: string[];
-  method: DirectorMethod;
-  /** One human sentence: why these MACs. */
-  reason: string;
-}
-
-/** How a MAC's role became known, how sure it is, and the frames that show it. */
-export interface RoleInference {
-  mac: string;
-  role: 'director' | 'real-server' | 'router';
-  /** Its own addresses seen in ARP / neighbor discovery (RIP, DIP, router address). */
-  ips: string[];
-  /** The VIP the role is about (directors and real servers found through a VIP's traffic). */
-  vip?: string;
-  how: 'given' | 'config' | 'inferred';
-  /** certain: given, or seen at the director capture; likely: one consistent sign in the
-   *  traffic; guess: by elimination (pass --director-mac to be sure). */
-  confidence: 'certain' | 'likely' | 'guess';
-  reason: string;
-  evidence: Evidence[];
-}
+export type { DirectorInference, DirectorMethod, RoleInference } from '../model/roles.js';
 
 export interface VipInfo {
   ip: string;

@@ -2,6 +2,7 @@
  * The outcome of one `verify` (or `arp`) run: what every reporter (text, JSON, JUnit,
  * evidence pcapng) renders. The JSON reporter writes it nearly as is (cli.md "verify").
  */
+import type { DirectorInference, RoleInference } from './roles.js';
 import type { Finding, NotEvaluated } from './findings.js';
 
 export interface PointSummary {
@@ -62,6 +63,8 @@ export interface VerifyResult {
   /** Verify engine extras (optional so other producers need not fill them). */
   connections?: ConnectionLadder[];
   clockOffsets?: ClockOffset[];
+  /** Who the ARP / neighbor discovery analysis took for the directors, real servers and routers. */
+  arp?: { directors: DirectorInference[]; roles: RoleInference[] };
 }
 
 /** One copy of a packet at one capture point, for ladder diagrams (verify engine). */

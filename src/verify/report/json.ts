@@ -16,6 +16,7 @@ export function renderJson(r: VerifyResult): string {
     findings: r.findings,
     notEvaluated: r.notEvaluated,
     rules: r.rules,
+    ...(r.arp !== undefined ? { arp: r.arp } : {}),
     stats: r.stats,
   };
   return `${JSON.stringify(doc, null, 2)}\n`;

@@ -41,6 +41,10 @@ export function renderText(r: VerifyResult, opts: TextOptions): string {
     const to = spans.reduce((a, p) => (p.last! < a ? p.last! : a), spans[0]!.last!);
     out.push(from <= to ? `  span shared by every point: ${from} – ${to}` : '  span shared by every point: none (the captures do not overlap in time)');
   }
+  for (const d of r.arp?.directors ?? []) {
+    const how = d.method === 'given' ? 'given' : d.method === 'none' ? 'not inferred' : `inferred (${d.method})`;
+    out.push(`arp: director of ${d.vip}: ${d.macs.length > 0 ? d.macs.join(', ') : '?'} — ${how}: ${d.reason}`);
+  }
   out.push('');
 
   const table = new Table({ head: ['rule', 'status', 'checked', 'failed'], style: { head: [], border: [], compact: true } });
