@@ -1,6 +1,6 @@
 // fast-check: no input makes the parsers throw anything but ConfigError, and the ipvsadm-save
 // writer round-trips every valid model (model → toIpvsadmSave → parse gives the same model).
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -20,7 +20,10 @@ import {
 } from '../../src/verify/service/index.js';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'configs');
-const fixtures = readdirSync(dir).map((f) => readFileSync(path.join(dir, f), 'utf8'));
+const fixtures = readdirSync(dir)
+  .map((f) => path.join(dir, f))
+  .filter((f) => statSync(f).isFile())
+  .map((f) => readFileSync(f, 'utf8'));
 
 /** Runs fn; returns normally when it succeeds or throws a ConfigError, rethrows anything else. */
 function onlyConfigError(fn: () => unknown): void {
