@@ -6,13 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { type ConfigFormat, type ServiceSet, ConfigError } from './model.js';
 import { parseIpvsadmRules } from './ipvsadm-rules.js';
 import { parseIpvsadmList } from './ipvsadm-list.js';
-import { parseKeepalived } from './keepalived.js';
+import { type KeepalivedOptions, parseKeepalived } from './keepalived.js';
 import { PROC_CONN_HEADER, type ProcOptions, looksLikeProcIpVs, parseProcIpVs } from './proc.js';
 
 export * from './model.js';
 export { parseIpvsadmRules } from './ipvsadm-rules.js';
 export { parseIpvsadmList } from './ipvsadm-list.js';
-export { parseKeepalived } from './keepalived.js';
+export { parseKeepalived, type KeepalivedOptions } from './keepalived.js';
 export {
   DEFAULT_PROC_HZ,
   crossCheckConnections,
@@ -32,7 +32,7 @@ export { serviceFromFlags, serviceSetFromFlags, type ServiceFlags } from './flag
 
 // A keepalived line may carry a config-id condition (`@main virtual_server …`).
 const KEEPALIVED_TOP =
-  /^\s*(@\^?\S+\s+)?(virtual_server|virtual_server_group|local_address_group|global_defs|vrrp_instance|vrrp_sync_group|vrrp_script|static_ipaddress|static_routes|include)(\s|\{|$)/;
+  /^\s*((@\^?\S+\s+)?(virtual_server|virtual_server_group|local_address_group|global_defs|vrrp_instance|vrrp_sync_group|vrrp_script|static_ipaddress|static_routes|include[rmwba]?)(\s|\{|$)|\$[A-Za-z_][A-Za-z0-9_]*=|~(SEQx?|LST)\()/;
 
 /** The config format of `text`, or null when it is none of the supported ones. */
 export function detectFormat(text: string): Exclude<ConfigFormat, 'flags' | 'inferred'> | null {
@@ -49,7 +49,7 @@ export function detectFormat(text: string): Exclude<ConfigFormat, 'flags' | 'inf
 }
 
 /** Options of formats that depend on the director they came from. */
-export type ConfigOptions = ProcOptions;
+export interface ConfigOptions extends KeepalivedOptions, ProcOptions {}
 
 /** Parses a service config of any supported format. Throws ConfigError (exit 2) on bad input. */
 export function parseServiceConfig(text: string, fileName: string, opts: ConfigOptions = {}): ServiceSet {
@@ -69,7 +69,7 @@ export function parseServiceConfig(text: string, fileName: string, opts: ConfigO
   }
   const set =
     format === 'keepalived'
-      ? parseKeepalived(text, fileName)
+      ? parseKeepalived(text, fileName, opts)
       : format === 'ipvsadm-list'
         ? parseIpvsadmList(text, fileName)
         : format === 'proc-ip-vs'
@@ -84,7 +84,7 @@ export function loadServiceConfig(path: string): Promise<ServiceSet> {
   return loadServiceConfigWith(path, {});
 }
 
-/** loadServiceConfig with the director-dependent options (kernel HZ). */
+/** loadServiceConfig with the director-dependent options (keepalived config id, kernel HZ). */
 export async function loadServiceConfigWith(path: string, opts: ConfigOptions): Promise<ServiceSet> {
   let text: string;
   try {
