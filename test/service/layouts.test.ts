@@ -234,6 +234,25 @@ describe('parameters, conditions and keywords', () => {
     expect(errorOf(() => parseServiceConfig(hash, 'k.conf')).line).toBe(2);
   });
 
+  it('virtual_server_group: fwmark N inet6 fixes the family, an entry without port is port 0', () => {
+    const text = [
+      'virtual_server_group g {',
+      '  fwmark 9 inet6',
+      '  192.168.0.7',
+      '}',
+      'virtual_server group g {',
+      '  persistence_timeout 60',
+      '  lb_kind TUN',
+      '  real_server 10.0.0.1 80 {',
+      '  }',
+      '}',
+    ].join('\n');
+    expect(parseServiceConfig(text, 'k.conf').services.map((s) => `${serviceKey(s)} v${s.family}`)).toEqual(['fwm:9:v6 v6', 'tcp:192.168.0.7:0 v4']);
+    expect(errorOf(() => parseServiceConfig(text.replace('inet6', 'ipv7'), 'k.conf'))).toMatchObject({ line: 2 });
+    const laddr = 'local_address_group l {\n  10.0.0.9 dpdk0 extra\n}\nvirtual_server 1.2.3.4 80 {\n}\n';
+    expect(errorOf(() => parseServiceConfig(laddr, 'k.conf')).what).toMatch(/unexpected "extra" in local_address_group l/);
+  });
+
   it('a virtual_server without a port is the port-0 persistent service', () => {
     const set = parseServiceConfig('virtual_server 1.2.3.4 {\n  persistence_timeout 60\n  real_server 10.0.0.1 {\n  }\n}\n', 'k.conf');
     expect(set.services[0]).toMatchObject({ vport: 0, persistenceTimeout: 60 });

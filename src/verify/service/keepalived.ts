@@ -191,6 +191,8 @@ interface Identity {
   /** Where the identity was written (a group entry may be in another file than its user). */
   file: string;
   line: number;
+  /** A fwmark group entry said inet/inet6. */
+  familyGiven?: boolean;
 }
 
 const LB_KIND: Record<string, ForwardMethod> = { NAT: 'nat', DR: 'dr', TUN: 'tun', FNAT: 'fullnat' };
@@ -248,6 +250,7 @@ export function parseKeepalived(text: string, file: string, opts: KeepalivedOpti
         const ips: string[] = [];
         for (const e of st.children) {
           // DPVS allows "IP ifname"; the interface does not change what a capture shows.
+          if (e.words.length > 2) failAt(e)(`unexpected "${e.words.slice(2).join(' ')}" in local_address_group ${name}`);
           for (const ip of expandRange(e.words[0]!, failAt(e)).ips) if (!ips.includes(ip)) ips.push(ip);
         }
         laddrGroups.set(name, ips);
@@ -295,12 +298,20 @@ export function parseKeepalived(text: string, file: string, opts: KeepalivedOpti
 }
 
 function groupEntry(e: Stmt, fail: Fail): Identity[] {
-  const [a, b] = e.words;
-  if (a === 'fwmark') return [{ protocol: 'tcp', vip: '', vport: 0, family: 4, fwmark: parseFwmark(b ?? '', fail), file: e.file, line: e.line }];
-  if (a === undefined || b === undefined) fail('virtual_server_group entry needs IP PORT (or IP-RANGE PORT, fwmark N)');
-  const port = parsePort(b);
-  if (port === null) fail(`bad port "${b}"`);
+  const [a, b, c] = e.words;
+  if (a === 'fwmark') {
+    // `fwmark N [inet|inet6]`: the family is only needed when every real server is tunnelled.
+    if (e.words.length > 3) fail(`unexpected "${e.words.slice(3).join(' ')}" in a virtual_server_group entry`);
+    if (c !== undefined && c !== 'inet' && c !== 'inet6') fail(`bad fwmark family "${c}" (inet or inet6)`);
+    const id: Identity = { protocol: 'tcp', vip: '', vport: 0, family: c === 'inet6' ? 6 : 4, fwmark: parseFwmark(b ?? '', fail), file: e.file, line: e.line };
+    if (c !== undefined) id.familyGiven = true;
+    return [id];
+  }
+  if (a === undefined) fail('virtual_server_group entry needs IP [PORT] (or IP-RANGE [PORT], fwmark N)');
   if (e.words.length > 2) fail(`unexpected "${e.words.slice(2).join(' ')}" in a virtual_server_group entry`);
+  // No port: the port-0 service, valid when the virtual_server is persistent (finishService checks).
+  const port = b === undefined ? 0 : parsePort(b);
+  if (port === null) fail(`bad port "${b}"`);
   const r = expandRange(a, fail);
   return r.ips.map((ip) => ({ protocol: 'tcp' as const, vip: ip, vport: port, family: r.family, file: e.file, line: e.line }));
 }
@@ -309,7 +320,7 @@ function buildVirtualServer(st: Stmt, id: Identity, laddrGroups: Map<string, str
   const file = id.file;
   const s = newService({ ...id, source: { file, line: id.line } });
   let method: MethodSpec = { method: 'nat' }; // keepalived's default lb_kind
-  let family: 4 | 6 | null = null;
+  let family: 4 | 6 | null = id.familyGiven ? id.family : null;
   const body = st.children ?? [];
   // Service-level keywords first: real servers inherit lb_kind wherever it is written in the block.
   for (const k of body) {
