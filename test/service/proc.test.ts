@@ -65,6 +65,15 @@ describe('/proc/net/ip_vs from the IPVS VM', () => {
     expect(proc.format).toBe('proc-ip-vs');
   });
 
+  it('tells a fwmark of eight decimal digits (ipvsadm -Ln) from the hex one /proc prints, by the next lines', () => {
+    const listing = 'IP Virtual Server version 1.2.1 (size=4096)\nFWM  10000000 rr\n  -> 10.0.0.1:0                  Route   1      0          0\n';
+    expect(detectFormat(listing)).toBe('ipvsadm-list');
+    const proc = 'IP Virtual Server version 1.2.1 (size=4096)\nFWM  10000000 rr \n  -> 0A000001:0000      Route   1      0          0\n';
+    expect(detectFormat(proc)).toBe('proc-ip-vs');
+    expect(parseServiceConfig(proc, 'p').services[0]!.fwmark).toBe(0x10000000);
+    expect(detectFormat('FWM  0000000A wlc \n')).toBe('proc-ip-vs');
+  });
+
   it('gives the same services as ipvsadm -Sn of the same kernel, but for scheduler flags and tunnel types', () => {
     expect(proc.services.length).toBe(9);
     expect(comparable(proc)).toEqual(comparable(withoutUnprinted(saved)));

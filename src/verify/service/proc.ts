@@ -107,8 +107,11 @@ export function looksLikeProcIpVs(lines: readonly string[]): boolean {
     const m = SERVICE_LINE.exec(l) ?? DEST_LINE.exec(l);
     if (m) return bracketEndpoint(m[m.length === 6 ? 1 : 2]!) !== null;
     const f = FWM_LINE.exec(l);
-    // "FWM  00000001": ipvsadm prints the mark in decimal without padding.
-    if (f) return /^[0-9A-F]{8}$/.test(f[1]!) && f[1]!.startsWith('0');
+    if (!f) continue;
+    // "FWM  00000001": ipvsadm prints the mark in decimal without padding, so a leading zero or
+    // a hex letter says /proc; eight decimal digits without either could be both, look further.
+    if (!/^[0-9A-F]{8}$/.test(f[1]!)) return false;
+    if (f[1]!.startsWith('0') || /[A-F]/.test(f[1]!)) return true;
   }
   return false;
 }
