@@ -185,6 +185,7 @@ describe('parameters, conditions and keywords', () => {
   const vs = (body: string): string => `virtual_server 1.2.3.4 80 {\n${body}\n  real_server 10.0.0.1 80 {\n  }\n}\n`;
   it.each([
     ['unknown scheduler', vs('  lb_algo foobar'), 2, /unknown scheduler "foobar"/],
+    ['include without a name', 'global_defs {\n}\ninclude\n', 3, /include needs a file name/],
     ['unknown real_server keyword', 'virtual_server 1.2.3.4 80 {\n  real_server 10.0.0.1 80 {\n    wieght 3\n  }\n}\n', 3, /unknown real_server keyword "wieght"/],
     ['unknown top-level keyword', 'global_defs {\n}\nvirtual_sever 1.2.3.4 80 {\n}\n', 3, /unknown keepalived keyword "virtual_sever"/],
     ['extra words after a keyword', vs('  lb_algo rr wrr'), 2, /unexpected "wrr" after lb_algo rr/],

@@ -106,6 +106,7 @@ function readFile(st: ReadState, text: string, file: string): void {
       continue;
     }
     if (t === '') continue;
+    if (/^include[rmwba]?$/.test(t)) fail(`${t} needs a file name or pattern`);
     const inc = INCLUDE.exec(t);
     if (inc) {
       include(st, inc[1]!, inc[2]!.trim(), file, line);
@@ -250,14 +251,15 @@ function include(st: ReadState, variant: string, pattern: string, file: string, 
  * never match a leading dot or cross a slash; directories are left out (keepalived skips them).
  */
 export function expandPattern(pattern: string, fail: (what: string) => never): string[] {
-  const out: string[] = [];
+  // A Set keeps the first place of a file two alternatives both match, in insertion order.
+  const out = new Set<string>();
   for (const alt of expandBraces(pattern, fail)) {
     const found: string[] = [];
     walk(alt.startsWith('/') ? '/' : '', alt.split('/').filter((s, i) => s !== '' || i === 0), 0, found, fail);
     found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const f of found) if (!out.includes(f)) out.push(f);
+    for (const f of found) out.add(f);
   }
-  return out;
+  return [...out];
 }
 
 function walk(dir: string, segs: string[], i: number, found: string[], fail: (what: string) => never): void {
