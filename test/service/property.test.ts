@@ -15,6 +15,8 @@ import {
   parseIpvsadmList,
   parseIpvsadmRules,
   parseKeepalived,
+  parseProcIpVs,
+  parseProcIpVsConn,
   parseServiceConfig,
   toIpvsadmSave,
 } from '../../src/verify/service/index.js';
@@ -40,6 +42,8 @@ const parsers: [string, (t: string) => unknown][] = [
   ['parseIpvsadmRules', (t) => parseIpvsadmRules(t, 'f')],
   ['parseIpvsadmList', (t) => parseIpvsadmList(t, 'f')],
   ['parseKeepalived', (t) => parseKeepalived(t, 'f')],
+  ['parseProcIpVs', (t) => parseProcIpVs(t, 'f')],
+  ['parseProcIpVsConn', (t) => parseProcIpVsConn(t, 'f')],
 ];
 
 // Words that steer random text into the parsers' deeper paths.
@@ -51,6 +55,9 @@ const vocab = fc.constantFrom(
   'group', 'fwmark', 'persistence_timeout', 'persistence_granularity', 'protocol', 'UDP', 'TCP', 'FWM', '->', 'Route',
   'Masq', 'Tunnel', 'FullNat', 'persistent', 'mask', '(sh-port)', 'IPv6', '10.0.0.1-300', 'Prot LocalAddress:Port',
   'IP Virtual Server version 1.2.1', '\n', '  ',
+  // keepalived's reader and /proc/net/ip_vs
+  'include', 'includem', 'none.d/*.conf', '[z-a]*.conf', '{a,b', '$X=1', '$X= \\', '${X}', '$X', '@a', '@^a', '${_ENV X}',
+  '~SEQ(', 'C0A80016:0050', '0A00000B:1F90', 'FWM  00000001', '[2001:0db8:0000:0000:0000:0000:0000:0022]:0050', 'persistent 2500 FFFFFFFF',
 );
 const wordsText = fc.array(vocab, { maxLength: 60 }).map((w) => w.join(' '));
 

@@ -141,6 +141,7 @@ function processLine(st: ReadState, text: string, file: string, line: number, de
   if (/^~(SEQx?|LST)\(/.test(t)) fail('keepalived ~SEQ/~LST blocks are not supported by lvsaudit; expand them first');
   const def = DEFINITION.exec(t);
   if (def) {
+    if (def[2]!.trim() === '\\') fail(`a multi-line definition ($${def[1]}= \\) must start its own line, without a condition`);
     st.defs.set(def[1]!, def[2]!.trim());
     return;
   }
@@ -303,7 +304,11 @@ function globSegment(seg: string, fail: (what: string) => never): RegExp {
     } else if (c === '\\' && i + 1 < seg.length) re += escapeRe(seg[++i]!);
     else re += escapeRe(c);
   }
-  return new RegExp(re + '$');
+  try {
+    return new RegExp(re + '$');
+  } catch {
+    return fail(`bad include pattern "${seg}"`);
+  }
 }
 
 function escapeRe(c: string): string {
