@@ -160,7 +160,8 @@ describe('serviceFromFlags', () => {
     [{ rs: ['10.0.0.999'] }, /--rs "10.0.0.999": not IP/],
     [{ rs: [] }, /at least one real server/],
     [{ laddr: ['10.9.9.9'] }, /--laddr "10.9.9.9": local addresses only apply to --mode fullnat/],
-    [{ scheduler: 'w l c' }, /bad scheduler name/],
+    [{ scheduler: 'w l c' }, /unknown scheduler "w l c"/],
+    [{ scheduler: 'foobar' }, /--scheduler "foobar": unknown scheduler "foobar" \(one of rr, wrr/],
     [{ persistence: 0 }, /--persistence "0"/],
     [{ protocol: 'icmp' }, /unknown protocol/],
   ] as [Partial<ServiceFlags>, RegExp][])('%o is refused', (patch, what) => {

@@ -1,6 +1,6 @@
 // fast-check: no input makes the parsers throw anything but ConfigError, and the ipvsadm-save
 // writer round-trips every valid model (model → toIpvsadmSave → parse gives the same model).
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -15,12 +15,17 @@ import {
   parseIpvsadmList,
   parseIpvsadmRules,
   parseKeepalived,
+  parseProcIpVs,
+  parseProcIpVsConn,
   parseServiceConfig,
   toIpvsadmSave,
 } from '../../src/verify/service/index.js';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'configs');
-const fixtures = readdirSync(dir).map((f) => readFileSync(path.join(dir, f), 'utf8'));
+const fixtures = readdirSync(dir)
+  .map((f) => path.join(dir, f))
+  .filter((f) => statSync(f).isFile())
+  .map((f) => readFileSync(f, 'utf8'));
 
 /** Runs fn; returns normally when it succeeds or throws a ConfigError, rethrows anything else. */
 function onlyConfigError(fn: () => unknown): void {
@@ -37,6 +42,8 @@ const parsers: [string, (t: string) => unknown][] = [
   ['parseIpvsadmRules', (t) => parseIpvsadmRules(t, 'f')],
   ['parseIpvsadmList', (t) => parseIpvsadmList(t, 'f')],
   ['parseKeepalived', (t) => parseKeepalived(t, 'f')],
+  ['parseProcIpVs', (t) => parseProcIpVs(t, 'f')],
+  ['parseProcIpVsConn', (t) => parseProcIpVsConn(t, 'f')],
 ];
 
 // Words that steer random text into the parsers' deeper paths.
@@ -48,6 +55,9 @@ const vocab = fc.constantFrom(
   'group', 'fwmark', 'persistence_timeout', 'persistence_granularity', 'protocol', 'UDP', 'TCP', 'FWM', '->', 'Route',
   'Masq', 'Tunnel', 'FullNat', 'persistent', 'mask', '(sh-port)', 'IPv6', '10.0.0.1-300', 'Prot LocalAddress:Port',
   'IP Virtual Server version 1.2.1', '\n', '  ',
+  // keepalived's reader and /proc/net/ip_vs
+  'include', 'includem', 'none.d/*.conf', '[z-a]*.conf', '{a,b', '$X=1', '$X= \\', '${X}', '$X', '@a', '@^a', '${_ENV X}',
+  '~SEQ(', 'C0A80016:0050', '0A00000B:1F90', 'FWM  00000001', '[2001:0db8:0000:0000:0000:0000:0000:0022]:0050', 'persistent 2500 FFFFFFFF',
 );
 const wordsText = fc.array(vocab, { maxLength: 60 }).map((w) => w.join(' '));
 

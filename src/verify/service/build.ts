@@ -44,9 +44,22 @@ export function parseFwmark(text: string, fail: Fail): number {
   return n;
 }
 
+/**
+ * Every scheduler a supported director knows: the mainline kernel's ip_vs_*.c modules (the list
+ * keepalived.conf(5) gives for lvs_sched) plus DPVS's conhash. A name outside it would make
+ * ipvsadm fail to load a module (or DPVS refuse the service), so it is a config error here.
+ */
+export const KNOWN_SCHEDULERS: readonly string[] = [
+  'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos', 'conhash',
+];
+
 export function parseScheduler(text: string | undefined, fail: Fail): string {
-  if (text === undefined || !/^[a-z][a-z0-9_-]{0,15}$/i.test(text)) return fail(`bad scheduler name "${text ?? ''}"`);
-  return text.toLowerCase();
+  if (text === undefined || text === '') return fail('missing scheduler name');
+  const name = text.toLowerCase();
+  if (!KNOWN_SCHEDULERS.includes(name)) {
+    return fail(`unknown scheduler "${text}" (one of ${KNOWN_SCHEDULERS.join(', ')})`);
+  }
+  return name;
 }
 
 export function parseSchedFlags(text: string, fail: Fail): string[] {
@@ -93,16 +106,34 @@ export function addRealServer(s: Service, rs: RealServer, fail: Fail): RealServe
     fail(`real server ${rs.ip} is IPv${fam} but ${s.vip} is IPv${s.family} (${rs.method.toUpperCase()} cannot change family)`);
   }
   if ((rs.method === 'dr' || rs.method === 'tun') && s.fwmark === undefined) rs.port = s.vport;
-  if (s.realServers.some((r) => r.ip === rs.ip && r.port === rs.port)) {
-    fail(`real server ${formatHostPort(rs.ip, rs.port)} already exists in ${serviceKey(s)}`);
-  }
+  const taken = destinationIndex(s.realServers);
+  const key = formatHostPort(rs.ip, rs.port);
+  if (taken.has(key)) fail(`real server ${key} already exists in ${serviceKey(s)}`);
   if (rs.method !== 'tun') {
     delete rs.tunnelType;
     delete rs.tunnelPort;
     delete rs.tunnelCsum;
   }
   s.realServers.push(rs);
+  taken.add(key);
   return rs;
+}
+
+/**
+ * The destinations already in a service, for the duplicate check: scanning the array for every
+ * added server made a config of n real servers cost n² comparisons. The index lives beside the
+ * array (not in the plain-data model) and is rebuilt when a parser removed entries behind its
+ * back (ipvsadm -d / -e splice the array), which a size mismatch reveals.
+ */
+const destinationIndexes = new WeakMap<RealServer[], Set<string>>();
+
+function destinationIndex(list: RealServer[]): Set<string> {
+  let index = destinationIndexes.get(list);
+  if (index === undefined || index.size !== list.length) {
+    index = new Set(list.map((r) => formatHostPort(r.ip, r.port)));
+    destinationIndexes.set(list, index);
+  }
+  return index;
 }
 
 /**

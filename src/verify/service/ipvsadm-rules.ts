@@ -118,6 +118,10 @@ def(['-F', '--ifname', '--dest-check', '--conn-timeout', '--proxy-protocol', '--
 });
 def(['-k', '--blklst', '-2', '--whtlst', '--mcast-interface', '--syncid'], { key: 'ignoredArg', arg: 'req' });
 
+/** Option keys valid only on destination commands (-a/-e/-d) and only on service ones (-A/-E). */
+const DEST_ONLY = new Set(['rs', 'dr', 'nat', 'tun', 'fullnat', 'snat', 'weight', 'threshold', 'tuntype', 'tunport', 'nocsum', 'csum', 'remcsum']);
+const SERVICE_ONLY = new Set(['sched', 'schedflags', 'persistent', 'netmask', 'ops', 'pe', 'synproxy']);
+
 interface Parsed {
   command: Command;
   commandText: string;
@@ -213,10 +217,8 @@ function parseLine(tokens: string[], fail: Fail): Parsed | null {
       fail(`option ${name} takes no value`);
     }
     if (spec.key === 'ignored' || spec.key === 'ignoredArg') continue;
-    const destOnly = ['rs', 'dr', 'nat', 'tun', 'fullnat', 'snat', 'weight', 'threshold', 'tuntype', 'tunport', 'nocsum', 'csum', 'remcsum'];
-    const svcOnly = ['sched', 'schedflags', 'persistent', 'netmask', 'ops', 'pe', 'synproxy'];
-    if (destOnly.includes(spec.key) && !isDest) fail(`option ${name} is not valid with ${commandText}`);
-    if (svcOnly.includes(spec.key) && !isService) fail(`option ${name} is not valid with ${commandText}`);
+    if (DEST_ONLY.has(spec.key) && !isDest) fail(`option ${name} is not valid with ${commandText}`);
+    if (SERVICE_ONLY.has(spec.key) && !isService) fail(`option ${name} is not valid with ${commandText}`);
     if (spec.key === 'laddr' && command !== 'add-laddr' && command !== 'del-laddr') {
       fail(`option ${name} is only valid with -P/--add-laddr or -Q/--del-laddr`);
     }

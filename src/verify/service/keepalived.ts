@@ -1,8 +1,11 @@
 /**
  * keepalived.conf `virtual_server` blocks (lvs-behavior.md §5.2), including the Alibaba/DPVS
  * keepalived additions (lb_kind FNAT, local_address_group / laddr_group_name, syn_proxy).
- * The file is first read into a tree of statements ({ } blocks, # and ! comments), then the
- * LVS parts are interpreted; VRRP and global sections are skipped, checkers are ignored.
+ * The text is first read as keepalived reads it (includes, @ conditions, $ parameters:
+ * keepalived-text.ts), then into a tree of statements ({ } blocks), then the LVS parts are
+ * interpreted. VRRP and global sections and checker blocks do not change forwarding and are
+ * skipped whole; every other keyword must be one keepalived (or its DPVS/Alibaba forks) has,
+ * so a misspelt one is an error instead of a silently different service.
  */
 import {
   type ForwardMethod,
@@ -17,6 +20,7 @@ import {
   parsePort,
   serviceKey,
 } from './model.js';
+import { type KeepalivedOptions, type SourceLine, readKeepalivedText } from './keepalived-text.js';
 import {
   type Fail,
   DEFAULT_PERSISTENCE,
@@ -33,37 +37,45 @@ import {
   setPersistenceMask,
 } from './build.js';
 
+export type { KeepalivedOptions } from './keepalived-text.js';
+
 interface Stmt {
   words: string[];
+  file: string;
   line: number;
   children?: Stmt[];
+}
+
+/** Fails at a statement's own file and line. */
+function failAt(st: { file: string; line: number }): Fail {
+  return (what) => {
+    throw new ConfigError(st.file, st.line, what);
+  };
 }
 
 /** Largest address range expanded from one `a.b.c.d-e` entry. */
 const MAX_RANGE = 256;
 
 /** Reads the statement tree; throws ConfigError on unbalanced braces. */
-export function readStatements(text: string, file: string): Stmt[] {
+export function readStatements(lines: readonly SourceLine[]): Stmt[] {
   interface Tok {
     t: string;
+    file: string;
     line: number;
-    /** A quoted word is never a brace. */
+    /** A quoted word is never a brace; '\n' ends a statement. */
     quoted?: boolean;
   }
   const toks: Tok[] = [];
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
+  for (const l of lines) {
     const re = /"([^"]*)"|([{}])|([^\s{}"]+)/g;
-    for (let m = re.exec(lines[i]!); m; m = re.exec(lines[i]!)) {
+    for (let m = re.exec(l.text); m; m = re.exec(l.text)) {
       const word = m[1] ?? m[2] ?? m[3]!;
-      if (m[1] === undefined && (word.startsWith('#') || word.startsWith('!'))) break; // comment to end of line
-      toks.push(m[1] !== undefined ? { t: word, line, quoted: true } : { t: word, line });
+      toks.push(m[1] !== undefined ? { t: word, file: l.file, line: l.line, quoted: true } : { t: word, file: l.file, line: l.line });
     }
-    toks.push({ t: '\n', line });
+    toks.push({ t: '\n', file: l.file, line: l.line });
   }
   let pos = 0;
-  const block = (openLine: number, depth: number): Stmt[] => {
+  const block = (opener: { file: string; line: number }, depth: number): Stmt[] => {
     const out: Stmt[] = [];
     let cur: Stmt | null = null;
     while (pos < toks.length) {
@@ -76,27 +88,68 @@ export function readStatements(text: string, file: string): Stmt[] {
         if (!owner) {
           // "{" on its own line belongs to the statement just before it.
           const last = out[out.length - 1];
-          if (!last || last.children) throw new ConfigError(file, tok.line, '"{" without a keyword before it');
+          if (!last || last.children) throw new ConfigError(tok.file, tok.line, '"{" without a keyword before it');
           owner = out.pop()!;
         }
-        owner.children = block(tok.line, depth + 1);
+        owner.children = block(tok, depth + 1);
         out.push(owner);
         cur = null;
       } else if (tok.t === '}' && !tok.quoted) {
-        if (depth === 0) throw new ConfigError(file, tok.line, 'unmatched "}"');
+        if (depth === 0) throw new ConfigError(tok.file, tok.line, 'unmatched "}"');
         if (cur) out.push(cur);
         return out;
       } else {
-        if (!cur) cur = { words: [], line: tok.line };
+        if (!cur) cur = { words: [], file: tok.file, line: tok.line };
         cur.words.push(tok.t);
       }
     }
-    if (depth > 0) throw new ConfigError(file, openLine, '"{" is never closed');
+    if (depth > 0) throw new ConfigError(opener.file, opener.line, '"{" is never closed');
     if (cur) out.push(cur);
     return out;
   };
-  return block(0, 0);
+  return block({ file: '', line: 0 }, 0);
 }
+
+/**
+ * Top-level keywords that configure something other than IPVS services (keepalived.conf(5):
+ * global, BFD, VRRP and static sections; DPVS keepalived's deny/tunnel groups). Their blocks are
+ * skipped whole. Anything starting `vrrp_` is VRRP too.
+ */
+const OTHER_TOP = new Set([
+  'global_defs', 'static_ipaddress', 'static_routes', 'static_rules', 'linkbeat_interfaces',
+  'interface_up_down_delays', 'track_file', 'track_process', 'bfd_instance', 'SSL', 'garp_group',
+  'net_namespace', 'net_namespace_ipvs', 'namespace_with_ipsets', 'instance', 'use_pid_dir',
+  'linkbeat_use_polling', 'child_wait_time', 'deny_address_group', 'tunnel_group',
+]);
+
+/**
+ * virtual_server keywords that do not change how packets are forwarded (health checking,
+ * quorum, notification, SNMP; DPVS rate limits and SNAT matches), from keepalived.conf(5) and
+ * the DPVS/Alibaba parsers. They are accepted and not modelled.
+ */
+const VS_IGNORED = new Set([
+  'delay_loop', 'ha_suspend', 'smtp_alert', 'virtualhost', 'snmp_name', 'alpha', 'omega', 'quorum',
+  'hysteresis', 'quorum_up', 'quorum_down', 'sorry_server_inhibit', 'sorry_server_lvs_method',
+  'connect_timeout', 'retry', 'delay_before_retry', 'warmup', 'inhibit_on_failure', 'nat_mask',
+  'establish_timeout', 'bps', 'limit_proportion', 'hash_target', 'src-range',
+  'dst-range', 'oif', 'iif', 'daddr_group_name', 'vip_bind_dev', 'blklst_group_name',
+  'whtlst_group_name', 'proxy_protocol', 'expire_quiescent_conn', 'quic',
+]);
+
+/** Most words a modelled virtual_server statement takes (keyword included): more is an error. */
+const WORDS: Record<string, number> = {
+  lb_algo: 2, lvs_sched: 2, persistence_timeout: 2, persistence_granularity: 2, persistence_engine: 2,
+  protocol: 2, ip_family: 2, laddr_group_name: 2, syn_proxy: 1, ops: 1, sorry_server: 3,
+  'sh-port': 1, 'sh-fallback': 1, 'mh-port': 1, 'mh-fallback': 1, 'flag-1': 1, 'flag-2': 1, 'flag-3': 1,
+};
+
+/** real_server keywords that do not change forwarding, and its checker blocks. */
+const RS_IGNORED = new Set([
+  'notify_up', 'notify_down', 'uthreshold', 'lthreshold', 'smtp_alert', 'virtualhost', 'snmp_name',
+  'alpha', 'connect_timeout', 'retry', 'delay_before_retry', 'warmup', 'delay_loop', 'inhibit_on_failure',
+  'HTTP_GET', 'SSL_GET', 'TCP_CHECK', 'SMTP_CHECK', 'DNS_CHECK', 'MISC_CHECK', 'BFD_CHECK', 'UDP_CHECK',
+  'PING_CHECK', 'FILE_CHECK',
+]);
 
 /** Expands `10.0.0.5`, `10.0.0.5-9` (last IPv4 octet) or `2001:db8::10-1f` (last IPv6 group, hex). */
 function expandRange(text: string, fail: Fail): { ips: string[]; family: 4 | 6 } {
@@ -135,7 +188,11 @@ interface Identity {
   vport: number;
   family: 4 | 6;
   fwmark?: number;
+  /** Where the identity was written (a group entry may be in another file than its user). */
+  file: string;
   line: number;
+  /** A fwmark group entry said inet/inet6. */
+  familyGiven?: boolean;
 }
 
 const LB_KIND: Record<string, ForwardMethod> = { NAT: 'nat', DR: 'dr', TUN: 'tun', FNAT: 'fullnat' };
@@ -174,21 +231,17 @@ function parseLbKind(words: string[], fail: Fail): MethodSpec {
   return spec;
 }
 
-export function parseKeepalived(text: string, file: string): ServiceSet {
-  const tree = readStatements(text, file);
-  const notes: string[] = [];
+export function parseKeepalived(text: string, file: string, opts: KeepalivedOptions = {}): ServiceSet {
+  const read = readKeepalivedText(text, file, opts);
+  const tree = readStatements(read.lines);
+  const notes: string[] = [...read.notes];
   const laddrGroups = new Map<string, string[]>();
   const vsGroups = new Map<string, Stmt>();
-  const failAt =
-    (line: number): Fail =>
-    (what) => {
-      throw new ConfigError(file, line, what);
-    };
   // Groups may be defined after the virtual_server that names them: collect them first.
   for (const st of tree) {
-    const kw = st.words[0];
+    const kw = st.words[0]!;
     if (kw === 'local_address_group' || kw === 'virtual_server_group') {
-      const fail: Fail = failAt(st.line);
+      const fail: Fail = failAt(st);
       const name = st.words[1];
       if (!name || st.words.length > 2) fail(`${kw} needs exactly one name`);
       if (!st.children) fail(`${kw} ${name} needs a { } block`);
@@ -197,21 +250,22 @@ export function parseKeepalived(text: string, file: string): ServiceSet {
         const ips: string[] = [];
         for (const e of st.children) {
           // DPVS allows "IP ifname"; the interface does not change what a capture shows.
-          for (const ip of expandRange(e.words[0]!, failAt(e.line)).ips) if (!ips.includes(ip)) ips.push(ip);
+          if (e.words.length > 2) failAt(e)(`unexpected "${e.words.slice(2).join(' ')}" in local_address_group ${name}`);
+          for (const ip of expandRange(e.words[0]!, failAt(e)).ips) if (!ips.includes(ip)) ips.push(ip);
         }
         laddrGroups.set(name, ips);
       } else {
         if (vsGroups.has(name)) fail(`virtual_server_group ${name} defined twice`);
         vsGroups.set(name, st);
       }
-    } else if (kw === 'include') {
-      notes.push(`${file}:${st.line}: include ${st.words.slice(1).join(' ')} not followed; pass that file with --config too`);
+    } else if (kw !== 'virtual_server' && !OTHER_TOP.has(kw) && !kw.startsWith('vrrp_')) {
+      failAt(st)(`unknown keepalived keyword "${kw}"`);
     }
   }
   const services = new Map<string, Service>();
   for (const st of tree) {
     if (st.words[0] !== 'virtual_server') continue;
-    const fail: Fail = failAt(st.line);
+    const fail: Fail = failAt(st);
     if (!st.children) fail('virtual_server needs a { } block');
     const ids: Identity[] = [];
     const [, a1, a2, ...extra] = st.words;
@@ -219,22 +273,22 @@ export function parseKeepalived(text: string, file: string): ServiceSet {
     if (a1 === 'group') {
       const g = vsGroups.get(a2 ?? '');
       if (!g) fail(`virtual_server_group "${a2 ?? ''}" is not defined`);
-      notes.push(`${file}:${st.line}: virtual_server group ${a2} expanded into one service per group entry`);
-      for (const e of g.children ?? []) ids.push(...groupEntry(e, failAt(e.line)));
+      notes.push(`${st.file}:${st.line}: virtual_server group ${a2} expanded into one service per group entry`);
+      for (const e of g.children ?? []) ids.push(...groupEntry(e, failAt(e)));
     } else if (a1 === 'fwmark') {
-      ids.push({ protocol: 'tcp', vip: '', vport: 0, family: 4, fwmark: parseFwmark(a2 ?? '', fail), line: st.line });
+      ids.push({ protocol: 'tcp', vip: '', vport: 0, family: 4, fwmark: parseFwmark(a2 ?? '', fail), file: st.file, line: st.line });
     } else if (a1 === 'match') {
-      notes.push(`${file}:${st.line}: DPVS virtual_server match … not supported; skipped`);
-      continue;
+      fail('DPVS "virtual_server match" (SNAT) services are not supported by lvsaudit');
     } else {
-      if (a1 === undefined || a2 === undefined) fail('virtual_server needs IP PORT, fwmark N or group NAME');
+      if (a1 === undefined) fail('virtual_server needs IP [PORT], fwmark N or group NAME');
       const addr = parseAddress(a1, 'virtual server', fail);
-      const port = parsePort(a2);
+      // keepalived allows leaving the port out of a persistent service (port 0, all ports).
+      const port = a2 === undefined ? 0 : parsePort(a2);
       if (port === null) fail(`bad virtual server port "${a2}"`);
-      ids.push({ protocol: 'tcp', vip: addr.ip, vport: port, family: addr.family, line: st.line });
+      ids.push({ protocol: 'tcp', vip: addr.ip, vport: port, family: addr.family, file: st.file, line: st.line });
     }
     for (const id of ids) {
-      const s = buildVirtualServer(st, id, laddrGroups, file, notes);
+      const s = buildVirtualServer(st, id, laddrGroups, notes);
       const key = serviceKey(s);
       if (services.has(key)) fail(`virtual_server ${key} defined twice`);
       services.set(key, s);
@@ -244,32 +298,36 @@ export function parseKeepalived(text: string, file: string): ServiceSet {
 }
 
 function groupEntry(e: Stmt, fail: Fail): Identity[] {
-  const [a, b] = e.words;
-  if (a === 'fwmark') return [{ protocol: 'tcp', vip: '', vport: 0, family: 4, fwmark: parseFwmark(b ?? '', fail), line: e.line }];
-  if (a === undefined || b === undefined) fail('virtual_server_group entry needs IP PORT (or IP-RANGE PORT, fwmark N)');
-  const port = parsePort(b);
+  const [a, b, c] = e.words;
+  if (a === 'fwmark') {
+    // `fwmark N [inet|inet6]`: the family is only needed when every real server is tunnelled.
+    if (e.words.length > 3) fail(`unexpected "${e.words.slice(3).join(' ')}" in a virtual_server_group entry`);
+    if (c !== undefined && c !== 'inet' && c !== 'inet6') fail(`bad fwmark family "${c}" (inet or inet6)`);
+    const id: Identity = { protocol: 'tcp', vip: '', vport: 0, family: c === 'inet6' ? 6 : 4, fwmark: parseFwmark(b ?? '', fail), file: e.file, line: e.line };
+    if (c !== undefined) id.familyGiven = true;
+    return [id];
+  }
+  if (a === undefined) fail('virtual_server_group entry needs IP [PORT] (or IP-RANGE [PORT], fwmark N)');
+  if (e.words.length > 2) fail(`unexpected "${e.words.slice(2).join(' ')}" in a virtual_server_group entry`);
+  // No port: the port-0 service, valid when the virtual_server is persistent (finishService checks).
+  const port = b === undefined ? 0 : parsePort(b);
   if (port === null) fail(`bad port "${b}"`);
   const r = expandRange(a, fail);
-  return r.ips.map((ip) => ({ protocol: 'tcp' as const, vip: ip, vport: port, family: r.family, line: e.line }));
+  return r.ips.map((ip) => ({ protocol: 'tcp' as const, vip: ip, vport: port, family: r.family, file: e.file, line: e.line }));
 }
 
-function buildVirtualServer(
-  st: Stmt,
-  id: Identity,
-  laddrGroups: Map<string, string[]>,
-  file: string,
-  notes: string[],
-): Service {
+function buildVirtualServer(st: Stmt, id: Identity, laddrGroups: Map<string, string[]>, notes: string[]): Service {
+  const file = id.file;
   const s = newService({ ...id, source: { file, line: id.line } });
   let method: MethodSpec = { method: 'nat' }; // keepalived's default lb_kind
-  let family: 4 | 6 | null = null;
+  let family: 4 | 6 | null = id.familyGiven ? id.family : null;
   const body = st.children ?? [];
   // Service-level keywords first: real servers inherit lb_kind wherever it is written in the block.
   for (const k of body) {
-    const fail: Fail = (what) => {
-      throw new ConfigError(file, k.line, what);
-    };
+    const fail: Fail = failAt(k);
     const [kw, v] = k.words;
+    const most = WORDS[kw!];
+    if (most !== undefined && k.words.length > most) fail(`unexpected "${k.words.slice(most).join(' ')}" after ${k.words.slice(0, most).join(' ')}`);
     switch (kw) {
       case 'lb_algo':
       case 'lvs_sched':
@@ -310,8 +368,16 @@ function buildVirtualServer(
         s.sorryServer = { ip: a.ip, port: p };
         break;
       }
+      case 'persistence_engine':
+        if (v === undefined) fail('persistence_engine needs a name');
+        s.pe = v;
+        break;
+      case 'persistence_granularity':
+      case 'real_server':
+        break; // below, once the family is known
       default:
         if (kw !== undefined && SCHED_FLAG_NAMES.includes(kw)) addSchedFlag(s, kw);
+        else if (!VS_IGNORED.has(kw!)) fail(`unknown virtual_server keyword "${kw}"`);
     }
   }
   if (s.fwmark !== undefined && family !== null) s.family = family;
@@ -321,17 +387,13 @@ function buildVirtualServer(
   // persistence_granularity needs the family, which ip_family may have set after it.
   for (const k of body) {
     if (k.words[0] !== 'persistence_granularity') continue;
-    const fail: Fail = (what) => {
-      throw new ConfigError(file, k.line, what);
-    };
+    const fail: Fail = failAt(k);
     if (k.words[1] === undefined) fail('persistence_granularity needs a netmask');
     setPersistenceMask(s, k.words[1], fail);
   }
   for (const k of body) {
     if (k.words[0] !== 'real_server') continue;
-    const fail: Fail = (what) => {
-      throw new ConfigError(file, k.line, what);
-    };
+    const fail: Fail = failAt(k);
     const [, ipText, portText, ...extra] = k.words;
     if (ipText === undefined) fail('real_server needs IP PORT');
     if (extra.length) fail(`unexpected "${extra.join(' ')}" after real_server ${ipText} ${portText}`);
@@ -346,20 +408,19 @@ function buildVirtualServer(
     let rsMethod = method;
     let weight = 1;
     for (const c of k.children ?? []) {
-      const cfail: Fail = (what) => {
-        throw new ConfigError(file, c.line, what);
-      };
+      const cfail: Fail = failAt(c);
       const [ckw, cv] = c.words;
+      if (ckw === 'weight' && c.words.length > 2) cfail(`unexpected "${c.words.slice(2).join(' ')}" after weight ${cv}`);
       if (ckw === 'weight') weight = parseWeight(cv, cfail);
       else if (ckw === 'lvs_method' || ckw === 'lb_kind') rsMethod = parseLbKind(c.words, cfail);
-      // Checker blocks (TCP_CHECK, HTTP_GET, MISC_CHECK …) and thresholds do not change forwarding.
+      else if (!RS_IGNORED.has(ckw!)) cfail(`unknown real_server keyword "${ckw}"`);
     }
-    const rs: RealServer = { ip: a.ip, port, weight, method: rsMethod.method, source: { file, line: k.line } };
+    const rs: RealServer = { ip: a.ip, port, weight, method: rsMethod.method, source: { file: k.file, line: k.line } };
     if (rsMethod.tunnelType) rs.tunnelType = rsMethod.tunnelType;
     if (rsMethod.tunnelPort !== undefined) rs.tunnelPort = rsMethod.tunnelPort;
     if (rsMethod.tunnelCsum) rs.tunnelCsum = rsMethod.tunnelCsum;
     if ((rs.method === 'dr' || rs.method === 'tun') && s.fwmark === undefined && port !== s.vport) {
-      notes.push(`${file}:${k.line}: real_server ${ipText} port ${port} ignored: ${rs.method.toUpperCase()} keeps the VIP port ${s.vport}`);
+      notes.push(`${k.file}:${k.line}: real_server ${ipText} port ${port} ignored: ${rs.method.toUpperCase()} keeps the VIP port ${s.vport}`);
     }
     addRealServer(s, rs, fail);
   }

@@ -11,7 +11,7 @@ export type Protocol = 'tcp' | 'udp' | 'sctp';
 export type ForwardMethod = 'nat' | 'dr' | 'tun' | 'fullnat';
 export type TunnelType = 'ipip' | 'gue' | 'gre';
 export type TunnelCsum = 'nocsum' | 'csum' | 'remcsum';
-export type ConfigFormat = 'ipvsadm-save' | 'ipvsadm-list' | 'keepalived' | 'flags' | 'inferred';
+export type ConfigFormat = 'ipvsadm-save' | 'ipvsadm-list' | 'proc-ip-vs' | 'keepalived' | 'flags' | 'inferred';
 
 /** Where a service or real server was defined (line 0 = not from a file, e.g. flags). */
 export interface SourceRef {
