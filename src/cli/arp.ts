@@ -8,6 +8,7 @@
  * where it was taken; `--director FILE` is `director=FILE`. Live: who-has VIP on one interface,
  * every answering MAC listed. Exit 0 / 1 (an error finding) / 2 (bad input) / 4 (live not possible).
  */
+import { statSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { parseIpv4, parseMac } from '../decode/addr.js';
@@ -19,6 +20,7 @@ import { hasError, type Finding, type Severity } from '../verify/model/findings.
 import { loadServiceConfig, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
+import { closestNames, parseIntegerOption } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
 export interface ArpCliOptions {
@@ -37,8 +39,9 @@ const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?
 
 function parseVip(v: string, prev: string[] | undefined): string[] {
   // ARP is IPv4: an IP:PORT form (as verify takes) is accepted and the port ignored.
-  const ip = v.includes(':') && v.split(':').length === 2 ? v.split(':')[0]! : v;
-  if (parseIpv4(ip) === null) throw new InputError(`--vip ${v}: not an IPv4 address (ARP is IPv4 only)`);
+  const parts = v.split(':');
+  const ip = parts.length === 2 && /^\d{1,5}$/.test(parts[1]!) && Number(parts[1]) <= 65535 ? parts[0]! : v;
+  if (parseIpv4(ip) === null) throw new InputError(`--vip '${v}': not an IPv4 address or IPv4:PORT (ARP is IPv4 only)`);
   return collect(ip, prev);
 }
 
@@ -48,16 +51,43 @@ function parseDirectorMac(v: string, prev: string[] | undefined): string[] {
 }
 
 function parseCount(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 10) throw new InputError(`--count ${v}: must be 1..10`);
-  return Number(v);
+  return parseIntegerOption('--count', v, 1, 10, 'probes');
 }
 
-const POINT_ARG = /^(client|router|director|rs\d*|rs:[0-9.]+)=(.+)$/;
+const POINTS_HELP = 'client, router, director, rs:IP, rsN';
 
-/** `director=d.pcap` → ['d.pcap', 'director']; a plain file is point "capture". */
+/** `WORD=…` where WORD could be meant as a capture point name. */
+const POINT_LIKE = /^([A-Za-z][\w.:-]*)=(.+)$/;
+
+function isExistingFile(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The point name of `POINT=FILE`, checked: `rs:IP` needs an IPv4 address (ARP is IPv4). */
+function pointName(word: string): string | null {
+  if (word === 'client' || word === 'router' || word === 'director' || /^rs\d*$/.test(word)) return word;
+  if (word.startsWith('rs:')) {
+    if (parseIpv4(word.slice(3)) === null) throw new InputError(`capture point '${word}': '${word.slice(3)}' is not an IPv4 address (rs:IP)`);
+    return word;
+  }
+  return null;
+}
+
+/**
+ * `director=d.pcap` → ['d.pcap', 'director']; a plain file is point "capture". `martian=x`
+ * is an unknown point (a usage error), unless the whole argument names an existing file.
+ */
 export function splitPointArg(arg: string): [string, string] {
-  const m = POINT_ARG.exec(arg);
-  return m ? [m[2]!, m[1]!] : [arg, 'capture'];
+  const m = POINT_LIKE.exec(arg);
+  if (m === null) return [arg, 'capture'];
+  if (isExistingFile(arg) && !isExistingFile(m[2]!)) return [arg, 'capture'];
+  const point = pointName(m[1]!);
+  if (point === null) throw new InputError(`unknown capture point '${m[1]!}' (${POINTS_HELP})`);
+  return [m[2]!, point];
 }
 
 /** Runs the offline diagnosis; resolves to the report (the CLI prints it). */
@@ -65,7 +95,9 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
   for (const r of opts.ignore ?? []) {
-    if (!(ARP_RULES as readonly string[]).includes(r)) throw new InputError(`--ignore ${r}: not an ARP rule id (${ARP_RULES.join(', ')})`);
+    if ((ARP_RULES as readonly string[]).includes(r)) continue;
+    const near = closestNames(r, ARP_RULES);
+    throw new InputError(`--ignore '${r}': not an ARP rule id${near.length ? `; closest: ${near.join(', ')}` : ''} (ARP rules: ${ARP_RULES.join(', ')})`);
   }
   const vips = [...(opts.vip ?? [])];
   const vipSources: Record<string, 'given' | 'config'> = Object.fromEntries(vips.map((v) => [v, 'given']));
