@@ -46,7 +46,7 @@ function parseVip(v: string, prev: string[] | undefined): string[] {
 }
 
 function parseDirectorMac(v: string, prev: string[] | undefined): string[] {
-  if (parseMac(v) === null) throw new InputError(`--director-mac ${v}: not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  if (parseMac(v) === null) throw new InputError(`--director-mac '${v}': not a MAC address (aa:bb:cc:dd:ee:ff)`);
   return collect(v, prev);
 }
 
@@ -229,7 +229,7 @@ export function renderProbeJson(r: ArpProbeResult): string {
 
 function checkFormat(f: string | undefined): 'text' | 'json' {
   if (f === undefined || f === 'text' || f === 'json') return f ?? 'text';
-  throw new InputError(`--format ${f}: arp writes text or json`);
+  throw new InputError(`--format '${f}': arp writes text or json`);
 }
 
 /** The whole command: resolves to the exit code. */

@@ -65,7 +65,7 @@ function splitList(values: readonly string[] | undefined): string[] {
 /** `--director` → kind (`ipvs-vm` is an alias of ipvs). */
 export function directorKind(name: string): DirectorKind {
   const kind = name === 'ipvs-vm' ? 'ipvs' : name;
-  if (!DIRECTOR_KINDS.includes(kind as DirectorKind)) throw new InputError(`--director ${name}: expected ${DIRECTOR_KINDS.join(', ')} (or ipvs-vm)`);
+  if (!DIRECTOR_KINDS.includes(kind as DirectorKind)) throw new InputError(`--director '${name}': expected ${DIRECTOR_KINDS.join(', ')} (or ipvs-vm)`);
   return kind as DirectorKind;
 }
 
@@ -112,7 +112,7 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
 /** `--offloads` value → LabOffloads (default off); anything else is a usage error. */
 export function parseOffloads(v: string | undefined): LabOffloads {
   if (v === undefined) return 'off';
-  if (!LAB_OFFLOADS.includes(v as LabOffloads)) throw new InputError(`--offloads ${v}: expected ${LAB_OFFLOADS.join(' or ')}`);
+  if (!LAB_OFFLOADS.includes(v as LabOffloads)) throw new InputError(`--offloads '${v}': expected ${LAB_OFFLOADS.join(' or ')}`);
   return v as LabOffloads;
 }
 
@@ -235,7 +235,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
 
 async function runIpvs(cases: LabCase[], o: LabRunOptions, write: (s: string) => void): Promise<number> {
   const accel = o.accel ?? 'auto';
-  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new InputError(`--accel ${accel}: expected auto, kvm or tcg`);
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new InputError(`--accel '${accel}': expected auto, kvm or tcg`);
   const started = Date.now();
   const r = await runIpvsLab({
     cases,
@@ -257,7 +257,7 @@ async function runIpvs(cases: LabCase[], o: LabRunOptions, write: (s: string) =>
 
 /** `lab run`: the cases of the options, through the shared sequence of the director kind. */
 export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  if (o.format !== undefined && o.format !== 'text' && o.format !== 'json') throw new InputError(`--format ${o.format}: text or json`);
+  if (o.format !== undefined && o.format !== 'text' && o.format !== 'json') throw new InputError(`--format '${o.format}': text or json`);
   const kind = directorKind(o.director);
   rejectOptions(kind, o);
   const offloads = parseOffloads(o.offloads);

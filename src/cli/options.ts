@@ -78,7 +78,8 @@ export function closestNames(word: string, candidates: readonly string[], n = 3)
   const scored = candidates.map((c) => {
     const d = editDistance(w, c);
     const contains = w.length >= 2 && (c.includes(w) || (tail.length >= 3 && c.includes(tail)));
-    return { c, d: contains ? Math.min(d, 1) : d };
+    // A true one-edit typo still ranks before a name that merely contains the word.
+    return { c, d: contains ? Math.min(d, 1.5) : d };
   });
   const limit = Math.max(2, Math.floor(w.length / 3));
   return scored
@@ -120,8 +121,8 @@ function statOrNull(p: string): Stats | null {
     return statSync(p);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    if (code === 'ENOTDIR') throw new InputError(`${p}: a part of the path is not a directory`);
+    // ENOTDIR: a parent is a file; the caller's walk up the path names it.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     if (code === 'EACCES') throw new InputError(`${p}: permission denied`);
     throw e;
   }
