@@ -168,7 +168,9 @@ export function checkOutputFile(option: string, file: string, inputs: readonly s
     return;
   }
   if (st.isDirectory()) fail('is a directory');
-  for (const input of inputs) {
+  // Only a regular file can be both read and overwritten; a terminal or /dev/null may well be
+  // both /dev/stdin and /dev/stdout.
+  for (const input of st.isFile() ? inputs : []) {
     if (input === '-') continue;
     let ist: Stats | null = null;
     try {
