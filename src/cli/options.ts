@@ -168,9 +168,9 @@ export function checkOutputFile(option: string, file: string, inputs: readonly s
     return;
   }
   if (st.isDirectory()) fail('is a directory');
-  // Only a regular file can be both read and overwritten; a terminal or /dev/null may well be
-  // both /dev/stdin and /dev/stdout.
-  for (const input of st.isFile() ? inputs : []) {
+  // A file or FIFO that the run reads cannot also take its output; a terminal or /dev/null
+  // may well be both /dev/stdin and /dev/stdout.
+  for (const input of st.isFile() || st.isFIFO() ? inputs : []) {
     if (input === '-') continue;
     let ist: Stats | null = null;
     try {
@@ -241,6 +241,23 @@ export function checkOutputDirectory(option: string, dir: string): void {
     if (parent === probe) fail('no such directory');
     probe = parent;
   }
+}
+
+/**
+ * An input named by an option exists and is not a directory (`-` is standard input). Only
+ * stat'ed, never opened: a FIFO stays unread until its turn.
+ */
+export function checkInputFile(option: string, file: string): void {
+  if (file === '-') return;
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputError(`${option} ${file}: no such file`);
+    throw new InputError(`${option} ${file}: ${errnoText(e).replace('not writable', 'not readable')}`);
+  }
+  if (st.isDirectory()) throw new InputError(`${option} ${file}: is a directory`);
 }
 
 /** A write that failed after the checks (disk full, a file removed meanwhile): a usage-level error naming the option. */

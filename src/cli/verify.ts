@@ -30,6 +30,7 @@ import { RULES } from '../verify/model/catalog.js';
 import { MAX_PERSISTENCE } from '../verify/service/build.js';
 import { InputError } from '../errors.js';
 import {
+  checkInputFile,
   checkOutputFile,
   checkRuleIds,
   outputWriteError,
@@ -135,6 +136,10 @@ export function checkVerifyOptions(o: VerifyCliOptions): CheckedOptions {
   const toaKinds = o.toaKind === undefined ? undefined : parseToaKinds(o.toaKind);
   checkRuleIds('--ignore', o.ignore ?? [], RULES.map((r) => r.id));
   if (points.length === 0) throw new InputError('no capture given (--client, --director, --rs-capture)');
+  // A mistyped last capture is said before the first ones are sampled (a big gzip takes a while).
+  for (const f of o.client ?? []) checkInputFile('--client', f);
+  for (const f of o.director ?? []) checkInputFile('--director', f);
+  for (const p of points) if (p.kind === 'rs') checkInputFile('--rs-capture', p.files[0]!);
   const inputs = [...points.flatMap((p) => p.files), ...(o.config ?? [])];
   if (o.output !== undefined) checkOutputFile('--output', o.output, inputs);
   if (o.pcapOut !== undefined) checkOutputFile('--pcap-out', o.pcapOut, inputs);

@@ -56,6 +56,8 @@ const verifyRows: Row[] = [
   ['unknown mode (commander choice)', ['verify', ...caps, '--mode', 'snat'], /--mode.*'snat' is invalid/],
   ['unknown profile (commander choice)', ['verify', ...caps, '--profile', 'bsd'], /--profile.*'bsd' is invalid/],
   ['unknown option (commander)', ['verify', ...caps, '--windw', '5'], /^unknown option '--windw' \(Did you mean --window\?\)$/],
+  ['a later capture that does not exist, said before the FIFO is read', ['verify', ...caps, '--director', path.join(tmp, 'nope.pcap')], /^--director .*nope\.pcap: no such file$/],
+  ['a capture that is a directory', ['verify', ...caps, '--rs-capture', tmp], /^--rs-capture .*: is a directory$/],
   ['missing option argument (commander)', ['verify', ...caps, '--output'], /--output <file>' argument missing/],
 ];
 for (const v of ['Infinity', '0x10', ' 5', '1e3', '-5', '', '0', 'NaN', '5ms', '3600001']) {
