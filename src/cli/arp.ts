@@ -20,7 +20,7 @@ import { hasError, type Finding, type Severity } from '../verify/model/findings.
 import { loadServiceConfig, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
-import { closestNames, parseIntegerOption } from './options.js';
+import { checkInput, closestNames, parseIntegerOption } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
 export interface ArpCliOptions {
@@ -93,12 +93,15 @@ export function splitPointArg(arg: string): [string, string] {
 /** Runs the offline diagnosis; resolves to the report (the CLI prints it). */
 export async function runArpOffline(captures: readonly string[], opts: ArpCliOptions): Promise<ArpReport> {
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
+  const labels = [...(opts.director ?? []).map((f) => `--director ${f}`), ...captures];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
   for (const r of opts.ignore ?? []) {
     if ((ARP_RULES as readonly string[]).includes(r)) continue;
     const near = closestNames(r, ARP_RULES);
     throw new InputError(`--ignore '${r}': not an ARP rule id${near.length ? `; closest: ${near.join(', ')}` : ''} (ARP rules: ${ARP_RULES.join(', ')})`);
   }
+  // A mistyped later capture is said before the earlier ones are read.
+  inputs.forEach(([file], i) => checkInput(labels[i]!, file));
   const vips = [...(opts.vip ?? [])];
   const vipSources: Record<string, 'given' | 'config'> = Object.fromEntries(vips.map((v) => [v, 'given']));
   const realServers: string[] = [];

@@ -248,16 +248,21 @@ export function checkOutputDirectory(option: string, dir: string): void {
  * stat'ed, never opened: a FIFO stays unread until its turn.
  */
 export function checkInputFile(option: string, file: string): void {
+  checkInput(`${option} ${file}`, file);
+}
+
+/** checkInputFile with the whole argument as the label (`director=d.pcap: no such file`). */
+export function checkInput(label: string, file: string): void {
   if (file === '-') return;
   let st: Stats;
   try {
     st = statSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputError(`${option} ${file}: no such file`);
-    throw new InputError(`${option} ${file}: ${errnoText(e).replace('not writable', 'not readable')}`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new InputError(`${label}: no such file`);
+    throw new InputError(`${label}: ${errnoText(e).replace('not writable', 'not readable')}`);
   }
-  if (st.isDirectory()) throw new InputError(`${option} ${file}: is a directory`);
+  if (st.isDirectory()) throw new InputError(`${label}: is a directory`);
 }
 
 /** A write that failed after the checks (disk full, a file removed meanwhile): a usage-level error naming the option. */

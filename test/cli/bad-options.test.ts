@@ -93,6 +93,7 @@ const arpRows: Row[] = [
   ['--count with a space', ['arp', '--count', ' 3', fifo], /^--count ' 3'/],
   ['--vip that does not parse', ['arp', '--vip', '10.0.0.300', fifo], /^--vip '10\.0\.0\.300': not an IPv4 address/],
   ['--vip with a bad port', ['arp', '--vip', '10.0.0.1:http', fifo], /^--vip '10\.0\.0\.1:http'/],
+  ['a later capture that does not exist, said before the FIFO is read', ['arp', fifo, `director=${tmp}/nope.pcap`], /^director=.*nope\.pcap: no such file$/],
   ['unknown option (commander)', ['arp', '--bogus', fifo], /^unknown option '--bogus'$/],
 ];
 
