@@ -153,7 +153,8 @@ function sameTarget(a: string, b: string): boolean {
   try {
     const x = statSync(a);
     const y = statSync(b);
-    return x.dev === y.dev && x.ino === y.ino;
+    // /dev/null (or a terminal) may take both outputs; one file or FIFO cannot.
+    return (x.isFile() || x.isFIFO()) && x.dev === y.dev && x.ino === y.ino;
   } catch {
     return resolvePath(a) === resolvePath(b);
   }
