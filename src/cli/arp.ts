@@ -8,6 +8,7 @@
  * where it was taken; `--director FILE` is `director=FILE`. Live: who-has VIP on one interface,
  * every answering MAC listed. Exit 0 / 1 (an error finding) / 2 (bad input) / 4 (live not possible).
  */
+import { statSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { parseIpv4, parseIpv6, parseMac } from '../decode/addr.js';
@@ -16,12 +17,13 @@ import { forEachPacket } from '../decode/stream.js';
 import { probeArp, type ArpProbeResult } from '../live/arp-probe.js';
 import { ArpAnalyzer, ARP_RULES, type ArpReport } from '../verify/arp/index.js';
 import { hasError, type Finding, type Severity } from '../verify/model/findings.js';
-import { loadServiceConfig, mergeServiceSets } from '../verify/service/index.js';
+import { loadServiceConfigWith, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
+import { addConfigReadOptions, checkInput, closestNames, configOptionsOf, parseIntegerOption, type ConfigReadOptions } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
-export interface ArpCliOptions {
+export interface ArpCliOptions extends ConfigReadOptions {
   vip?: string[];
   directorMac?: string[];
   directorIp?: string[];
@@ -38,9 +40,14 @@ const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?
 
 /** An address of either family; IP:PORT and [IPv6]:PORT (as verify takes them) drop the port. */
 function parseAddressArg(option: string, v: string): string {
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(v);
-  const ip = bracketed ? bracketed[1]! : v.includes('.') && v.split(':').length === 2 ? v.split(':')[0]! : v;
-  if (parseIpv4(ip) === null && parseIpv6(ip) === null) throw new InputError(`${option} ${v}: not an IPv4 or IPv6 address`);
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(v);
+  const parts = v.split(':');
+  const v4port = !bracketed && parts.length === 2 && /^\d{1,5}$/.test(parts[1]!);
+  const port = bracketed ? bracketed[2] : v4port ? parts[1] : undefined;
+  const ip = bracketed ? bracketed[1]! : v4port ? parts[0]! : v;
+  if ((parseIpv4(ip) === null && parseIpv6(ip) === null) || (port !== undefined && Number(port) > 65535)) {
+    throw new InputError(`${option} '${v}': not an IPv4 or IPv6 address (IP, IP:PORT or [IPv6]:PORT)`);
+  }
   return ip;
 }
 
@@ -53,35 +60,68 @@ function parseDirectorIp(v: string, prev: string[] | undefined): string[] {
 }
 
 function parseDirectorMac(v: string, prev: string[] | undefined): string[] {
-  if (parseMac(v) === null) throw new InputError(`--director-mac ${v}: not a MAC address (aa:bb:cc:dd:ee:ff)`);
+  if (parseMac(v) === null) throw new InputError(`--director-mac '${v}': not a MAC address (aa:bb:cc:dd:ee:ff)`);
   return collect(v, prev);
 }
 
 function parseCount(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 10) throw new InputError(`--count ${v}: must be 1..10`);
-  return Number(v);
+  return parseIntegerOption('--count', v, 1, 10, 'probes');
 }
 
-const POINT_ARG = /^(client|router|director|rs\d*|rs:[0-9.]+)=(.+)$/;
+const POINTS_HELP = 'client, router, director, rs:IP, rsN';
 
-/** `director=d.pcap` → ['d.pcap', 'director']; a plain file is point "capture". */
+/** `WORD=…` where WORD could be meant as a capture point name. */
+const POINT_LIKE = /^([A-Za-z][\w.:-]*)=(.+)$/;
+
+function isExistingFile(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The point name of `POINT=FILE`, checked: `rs:IP` needs an IPv4 address (ARP is IPv4). */
+function pointName(word: string): string | null {
+  if (word === 'client' || word === 'router' || word === 'director' || /^rs\d*$/.test(word)) return word;
+  if (word.startsWith('rs:')) {
+    if (parseIpv4(word.slice(3)) === null) throw new InputError(`capture point '${word}': '${word.slice(3)}' is not an IPv4 address (rs:IP)`);
+    return word;
+  }
+  return null;
+}
+
+/**
+ * `director=d.pcap` → ['d.pcap', 'director']; a plain file is point "capture". `martian=x`
+ * is an unknown point (a usage error), unless the whole argument names an existing file.
+ */
 export function splitPointArg(arg: string): [string, string] {
-  const m = POINT_ARG.exec(arg);
-  return m ? [m[2]!, m[1]!] : [arg, 'capture'];
+  const m = POINT_LIKE.exec(arg);
+  if (m === null) return [arg, 'capture'];
+  if (isExistingFile(arg) && !isExistingFile(m[2]!)) return [arg, 'capture'];
+  const point = pointName(m[1]!);
+  if (point === null) throw new InputError(`unknown capture point '${m[1]!}' (${POINTS_HELP})`);
+  return [m[2]!, point];
 }
 
 /** Runs the offline diagnosis; resolves to the report (the CLI prints it). */
 export async function runArpOffline(captures: readonly string[], opts: ArpCliOptions): Promise<ArpReport> {
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
+  const labels = [...(opts.director ?? []).map((f) => `--director ${f}`), ...captures];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
   for (const r of opts.ignore ?? []) {
-    if (!(ARP_RULES as readonly string[]).includes(r)) throw new InputError(`--ignore ${r}: not an ARP rule id (${ARP_RULES.join(', ')})`);
+    if ((ARP_RULES as readonly string[]).includes(r)) continue;
+    const near = closestNames(r, ARP_RULES);
+    throw new InputError(`--ignore '${r}': not an ARP rule id${near.length ? `; closest: ${near.join(', ')}` : ''} (ARP rules: ${ARP_RULES.join(', ')})`);
   }
+  // A mistyped later capture is said before the earlier ones are read.
+  inputs.forEach(([file], i) => checkInput(labels[i]!, file));
   const vips = [...(opts.vip ?? [])];
   const vipSources: Record<string, 'given' | 'config'> = Object.fromEntries(vips.map((v) => [v, 'given']));
   const realServers: string[] = [];
   if (opts.config?.length) {
-    const set = mergeServiceSets(await Promise.all(opts.config.map((f) => loadServiceConfig(f))));
+    const read = configOptionsOf(opts);
+    const set = mergeServiceSets(await Promise.all(opts.config.map((f) => loadServiceConfigWith(f, read))));
     for (const s of set.services) {
       if (s.vip !== '' && !vips.includes(s.vip)) {
         vips.push(s.vip);
@@ -218,7 +258,7 @@ export function renderProbeJson(r: ArpProbeResult): string {
 
 function checkFormat(f: string | undefined): 'text' | 'json' {
   if (f === undefined || f === 'text' || f === 'json') return f ?? 'text';
-  throw new InputError(`--format ${f}: arp writes text or json`);
+  throw new InputError(`--format '${f}': arp writes text or json`);
 }
 
 /** The whole command: resolves to the exit code. */
@@ -242,7 +282,7 @@ export async function runArp(captures: readonly string[], opts: ArpCliOptions): 
 }
 
 export const registerArp: CommandRegistrar = (program: Command, setExit: (code: number) => void): void => {
-  program
+  const cmd = program
     .command('arp')
     .summary('diagnose DR/TUN ARP and IPv6 neighbor discovery problems (real servers claiming the VIP) offline or live')
     .description(
@@ -265,4 +305,5 @@ export const registerArp: CommandRegistrar = (program: Command, setExit: (code: 
     .action(async (captures: string[], opts: ArpCliOptions) => {
       setExit(await runArp(captures, opts));
     });
+  addConfigReadOptions(cmd);
 };

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../errors.js';
+import { KNOWN_SCHEDULERS, checkOutputDirectory, parseIntegerOption, parseSchedulerOption } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
@@ -26,6 +27,7 @@ import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
 import { describeService, type Service } from '../verify/service/index.js';
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
+import { reportedRules } from '../verify/report/rule-status.js';
 import type { VerifyResult } from '../verify/model/result.js';
 
 export interface LabRunOptions {
@@ -49,7 +51,12 @@ export interface LabRunOptions {
   offloads?: string;
 }
 
-const SCHEDULER_RE = /^[a-z]{2,8}$/;
+/** The IPVS VM runs a mainline kernel: its schedulers, not DPVS's. */
+const IPVS_SCHEDULERS = KNOWN_SCHEDULERS.filter((s) => s !== 'conhash');
+
+const MAX_CONNECTIONS = 50;
+/** A VM run longer than a day is a mistyped --timeout. */
+const MAX_TIMEOUT_S = 86400;
 
 function splitList(values: readonly string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0);
@@ -58,7 +65,7 @@ function splitList(values: readonly string[] | undefined): string[] {
 /** `--director` → kind (`ipvs-vm` is an alias of ipvs). */
 export function directorKind(name: string): DirectorKind {
   const kind = name === 'ipvs-vm' ? 'ipvs' : name;
-  if (!DIRECTOR_KINDS.includes(kind as DirectorKind)) throw new InputError(`--director ${name}: expected ${DIRECTOR_KINDS.join(', ')} (or ipvs-vm)`);
+  if (!DIRECTOR_KINDS.includes(kind as DirectorKind)) throw new InputError(`--director '${name}': expected ${DIRECTOR_KINDS.join(', ')} (or ipvs-vm)`);
   return kind as DirectorKind;
 }
 
@@ -82,8 +89,8 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
   const modes = splitList(o.mode);
   if (modes.length === 0) throw new InputError('--mode is required');
   if (modes.length > 1 && kind !== 'ipvs') throw new InputError(`--director ${kind} runs one --mode at a time (several modes share one VM boot with --director ipvs)`);
-  if (o.connections !== undefined && (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > 50)) {
-    throw new InputError('--connections must be an integer from 1 to 50');
+  if (o.connections !== undefined && (!Number.isInteger(o.connections) || o.connections < 1 || o.connections > MAX_CONNECTIONS)) {
+    throw new InputError(`--connections '${o.connections}': not a whole number of connections in 1..${MAX_CONNECTIONS}`);
   }
   const faults = o.fault ?? [];
   const cases: LabCase[] = [];
@@ -95,8 +102,7 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
       const schedulers = splitList(o.scheduler);
       if (schedulers.length === 0) schedulers.push('rr');
       for (const s of schedulers) {
-        if (!SCHEDULER_RE.test(s)) throw new InputError(`--scheduler ${s}: not a scheduler name`);
-        cases.push(ipvsCase(mode, s, faults, o.connections));
+        cases.push(ipvsCase(mode, parseSchedulerOption('--scheduler', s, IPVS_SCHEDULERS), faults, o.connections));
       }
     }
   }
@@ -106,7 +112,7 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
 /** `--offloads` value → LabOffloads (default off); anything else is a usage error. */
 export function parseOffloads(v: string | undefined): LabOffloads {
   if (v === undefined) return 'off';
-  if (!LAB_OFFLOADS.includes(v as LabOffloads)) throw new InputError(`--offloads ${v}: expected ${LAB_OFFLOADS.join(' or ')}`);
+  if (!LAB_OFFLOADS.includes(v as LabOffloads)) throw new InputError(`--offloads '${v}': expected ${LAB_OFFLOADS.join(' or ')}`);
   return v as LabOffloads;
 }
 
@@ -215,7 +221,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
           kernelConns: c.kernelConns,
           verdict: c.verify?.verdict ?? null,
           findings: c.verify?.findings ?? [],
-          rules: c.verify?.rules ?? [],
+          rules: c.verify ? reportedRules(c.verify) : [],
           expected: c.expected,
           mismatches: c.mismatches,
           offloadState: c.offloadState,
@@ -229,7 +235,7 @@ export function renderIpvsJson(r: IpvsLabResult): string {
 
 async function runIpvs(cases: LabCase[], o: LabRunOptions, write: (s: string) => void): Promise<number> {
   const accel = o.accel ?? 'auto';
-  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new InputError(`--accel ${accel}: expected auto, kvm or tcg`);
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new InputError(`--accel '${accel}': expected auto, kvm or tcg`);
   const started = Date.now();
   const r = await runIpvsLab({
     cases,
@@ -251,11 +257,17 @@ async function runIpvs(cases: LabCase[], o: LabRunOptions, write: (s: string) =>
 
 /** `lab run`: the cases of the options, through the shared sequence of the director kind. */
 export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  if (o.format !== undefined && o.format !== 'text' && o.format !== 'json') throw new InputError(`--format ${o.format}: text or json`);
+  if (o.format !== undefined && o.format !== 'text' && o.format !== 'json') throw new InputError(`--format '${o.format}': text or json`);
   const kind = directorKind(o.director);
   rejectOptions(kind, o);
   const offloads = parseOffloads(o.offloads);
   const cases = casesFromOptions(kind, o);
+  if (o.accel !== undefined && o.accel !== 'auto' && o.accel !== 'kvm' && o.accel !== 'tcg') throw new InputError(`--accel '${o.accel}': expected auto, kvm or tcg`);
+  if (o.timeout !== undefined && (!Number.isInteger(o.timeout) || o.timeout < 1 || o.timeout > MAX_TIMEOUT_S)) {
+    throw new InputError(`--timeout '${o.timeout}': not a whole number of seconds in 1..${MAX_TIMEOUT_S}`);
+  }
+  // Before a namespace is built or a VM booted (cli.md "Options and usage errors").
+  if (o.out !== undefined) checkOutputDirectory('--out', o.out);
   if (kind === 'ipvs') return runIpvs(cases, o, write);
   const c = cases[0]!;
   const dir = outDir(o);
@@ -279,14 +291,14 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, or a director switch (repeatable)', collect)
     .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba)')
     .option('--verify', 'run verify on the captures and exit with its code')
-    .option('--connections <n>', 'client connections per case', (v) => Number.parseInt(v, 10))
+    .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
     .option('--out <dir>', 'results directory (captures, service.conf)')
     .option('--format <format>', 'text or json', 'text')
     .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr)', collect)
     .option('--kernel <path>', 'ipvs: bzImage to boot (default: the installed kernel with IPVS modules)')
     .option('--modules <dir>', 'ipvs: modules of that kernel (directory with modules.dep, or INSTALL_MOD_PATH)')
     .option('--accel <accel>', 'ipvs: auto (KVM if it works, else TCG), kvm or tcg')
-    .option('--timeout <seconds>', 'ipvs: kill the VM after this long', (v) => Number.parseInt(v, 10))
+    .option('--timeout <seconds>', 'ipvs: kill the VM after this long', (v) => parseIntegerOption('--timeout', v, 1, MAX_TIMEOUT_S, 'seconds'))
     .option('--offloads <on|off>', 'on: veths keep a host\'s offloads (TSO/GSO, TX checksum, GRO; one forwarding hop segments in software) and responses are 300 KB', 'off')
     .addHelpText(
       'after',
@@ -319,6 +331,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
       const cases = ids.length ? MATRIX_CASES.filter((c) => ids.includes(c.id)) : MATRIX_CASES;
       const unknown = ids.filter((id) => !MATRIX_CASES.some((c) => c.id === id));
       if (unknown.length) throw new InputError(`--case ${unknown.join(', ')}: known cases are ${MATRIX_CASES.map((c) => c.id).join(', ')}`);
+      if (opts.out !== undefined) checkOutputDirectory('--out', opts.out);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
       const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
       process.stdout.write(renderMatrix(outcomes) + `captures in ${root}\n`);

@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .option('--debug', 'print stack traces of internal errors')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(usageLine(s)) });
   for (const register of await registrarsFor(argv)) register(program, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -45,6 +45,21 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err, argv.includes('--debug'));
   }
+}
+
+/**
+ * commander's own usage errors (unknown option or command, missing argument, invalid choice)
+ * in lvsaudit's form: one line starting `lvsaudit:` (cli.md "Exit codes"). commander starts
+ * them with `error: ` and puts its "Did you mean" on a second line.
+ */
+export function usageLine(message: string): string {
+  const text = message
+    .replace(/^error: /, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' ');
+  return `lvsaudit: ${text}\n`;
 }
 
 function reportError(err: unknown, debug: boolean): number {

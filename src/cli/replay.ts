@@ -10,6 +10,8 @@ import { InputError } from '../errors.js';
 import type { CommandRegistrar } from './registrar.js';
 import { parseHostPort, type ForwardMethod } from '../verify/service/index.js';
 import { FAULTS, type DirectorProfile } from '../replay/director/index.js';
+import { SCHEDULERS } from '../replay/director/sched/index.js';
+import { checkOutputDirectory, checkOutputFile, parseIntegerOption, parseSchedulerOption } from './options.js';
 import { DEFAULT_SCENARIOS, SCENARIOS } from '../replay/scenarios/catalog.js';
 import { capturePcap, formatResults, runLive, runWrite, writeCaptureSet } from '../replay/replay.js';
 
@@ -44,11 +46,7 @@ interface ReplayOpts {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
-function int(name: string, v: string, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new InputError(`${name}: "${v}" is not an integer in ${min}..${max}`);
-  return n;
-}
+const int = parseIntegerOption;
 
 export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
   program
@@ -83,21 +81,41 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
         for (const [k, v] of Object.entries(FAULTS)) process.stdout.write(`fault    ${k.padEnd(22)} ${v}\n`);
         return;
       }
+      // Every value is checked before a frame is built or sent (cli.md "Options and usage errors").
+      if (o.method !== undefined && o.mode !== undefined && o.method !== o.mode) throw new InputError(`--method ${o.method} and --mode ${o.mode} disagree (--mode is an alias of --method)`);
       const methodText = o.method ?? o.mode ?? 'nat';
-      if (!METHODS.includes(methodText)) throw new InputError(`--method: "${methodText}" is not one of ${METHODS.join(', ')}`);
+      if (!METHODS.includes(methodText)) throw new InputError(`--method '${methodText}': not one of ${METHODS.join(', ')}`);
       const method = methodText as ForwardMethod;
       const profileText = o.profile ?? (method === 'fullnat' ? 'alibaba' : 'linux');
-      if (!PROFILES.includes(profileText)) throw new InputError(`--profile: "${profileText}" is not one of ${PROFILES.join(', ')}`);
+      if (!PROFILES.includes(profileText)) throw new InputError(`--profile '${profileText}': not one of ${PROFILES.join(', ')}`);
       const profile = profileText as DirectorProfile;
       const scenarios = o.scenario ? o.scenario.split(',').map((s) => s.trim()).filter(Boolean) : DEFAULT_SCENARIOS;
-      for (const s of scenarios) if (!(s in SCENARIOS)) throw new InputError(`--scenario: unknown "${s}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+      for (const s of scenarios) if (!(s in SCENARIOS)) throw new InputError(`--scenario '${s}': unknown (known: ${Object.keys(SCENARIOS).join(', ')})`);
       const vip = o.vip ? parseHostPort(o.vip) : null;
-      if (o.vip && (!vip || vip.family !== 4 || vip.port === null)) throw new InputError(`--vip: "${o.vip}" is not IPv4:PORT`);
+      if (o.vip && (!vip || vip.family !== 4 || vip.port === null)) throw new InputError(`--vip '${o.vip}': not IPv4:PORT`);
       const seed = int('--seed', o.seed, 0, 0xffffffff);
-      const mtu = int('--mtu', o.mtu, 576, 65535);
+      const mtu = int('--mtu', o.mtu, 576, 65535, 'bytes');
       const modes = [o.iface, o.write ?? o.out].filter((x) => x !== undefined).length;
       if (modes !== 1) throw new InputError('give exactly one of --iface IFACE (live) or --write FILE / --out DIR (no NIC)');
-      if (o.configFormat !== 'ipvsadm' && o.configFormat !== 'keepalived') throw new InputError('--config-format: ipvsadm or keepalived');
+      if (o.configFormat !== 'ipvsadm' && o.configFormat !== 'keepalived') throw new InputError(`--config-format '${o.configFormat}': ipvsadm or keepalived`);
+      if (o.iface) {
+        for (const [name, v] of [['--write', o.write], ['--out', o.out], ['--persistence', o.persistence]] as const) {
+          if (v !== undefined) throw new InputError(`${name} is for --write/--out runs, not --iface`);
+        }
+      } else {
+        for (const [name, v] of [['--capture', o.capture], ['--client-mac', o.clientMac], ['--director-mac', o.directorMac]] as const) {
+          if (v !== undefined) throw new InputError(`${name} is for live runs (--iface), not --write/--out`);
+        }
+        if (o.clientIp.length > 0) throw new InputError('--client-ip is for live runs (--iface), not --write/--out');
+      }
+      const rate = int('--rate', o.rate, 1, 100000, 'frames per second');
+      const timeoutMs = int('--timeout', o.timeout, 10, 600000, 'milliseconds');
+      const clients = int('--clients', o.clients, 1, o.iface ? 250 : 200, 'clients');
+      const scheduler = parseSchedulerOption('--scheduler', o.scheduler, SCHEDULERS);
+      const persistence = o.persistence !== undefined ? int('--persistence', o.persistence, 1, 86400 * 31, 'seconds') : null;
+      if (o.write !== undefined) checkOutputFile('--write', o.write);
+      if (o.out !== undefined) checkOutputDirectory('--out', o.out);
+      if (o.capture !== undefined) checkOutputFile('--capture', o.capture);
       if (o.iface) {
         if (!vip) throw new InputError('--vip IP:PORT is required with --iface');
         if (o.fault.length) throw new InputError('--fault applies to the reference director (--write/--out), not to a live director');
@@ -110,12 +128,12 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
           profile,
           mtu,
           seed,
-          rate: int('--rate', o.rate, 1, 100000),
+          rate,
           clientIps: o.clientIp,
-          clients: int('--clients', o.clients, 1, 250),
+          clients,
           clientMac: o.clientMac,
           directorMac: o.directorMac,
-          timeoutMs: int('--timeout', o.timeout, 10, 600000),
+          timeoutMs,
           capture: o.capture,
         });
         process.stdout.write(formatResults(results));
@@ -128,10 +146,10 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
         profile,
         faults: o.fault,
         seed,
-        scheduler: o.scheduler,
-        persistence: o.persistence ? int('--persistence', o.persistence, 1, 86400 * 31) : null,
+        scheduler,
+        persistence,
         mtu,
-        clients: int('--clients', o.clients, 1, 200),
+        clients,
         configFormat: o.configFormat,
         ...(vip ? { vip: vip.ip, vport: vip.port! } : {}),
       });

@@ -3,7 +3,8 @@
  * verify library, render with the chosen reporter. Exit 0 = no error finding, 1 = at least one,
  * 2 = bad input.
  */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CaptureError } from '../decode/capture/index.js';
 import { hasError } from '../verify/model/findings.js';
@@ -15,7 +16,7 @@ import { writeEvidencePcapng } from '../verify/report/evidence.js';
 import type { VerifyResult } from '../verify/model/result.js';
 import {
   describeService,
-  loadServiceConfig,
+  loadServiceConfigWith,
   mergeServiceSets,
   serviceSetFromFlags,
   type Service,
@@ -25,11 +26,26 @@ import { verify, type VerifyInput } from '../verify/verify.js';
 import { passTwoFor } from '../verify/parallel/index.js';
 import type { PointInput } from '../verify/read/points.js';
 import type { Profile } from '../verify/correlate/context.js';
+import { RULES } from '../verify/model/catalog.js';
+import { MAX_PERSISTENCE } from '../verify/service/build.js';
 import { InputError } from '../errors.js';
-import { parseToaKinds } from './options.js';
+import {
+  checkInputFile,
+  checkOutputFile,
+  checkRuleIds,
+  outputWriteError,
+  parseIntegerOption,
+  parseIpOption,
+  parsePositiveDecimalOption,
+  parseSchedulerOption,
+  parseToaKinds,
+  addConfigReadOptions,
+  configOptionsOf,
+  type ConfigReadOptions,
+} from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
-interface VerifyCliOptions {
+interface VerifyCliOptions extends ConfigReadOptions {
   config?: string[];
   vip?: string;
   mode?: string;
@@ -54,29 +70,127 @@ interface VerifyCliOptions {
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
-/** `--rs-capture [IP=]FILE`: the RS address is optional (recognised from the traffic). */
-function rsPoint(arg: string): PointInput {
-  const m = /^([0-9a-fA-F:.[\]]+)=(.+)$/.exec(arg);
-  if (m && (m[1]!.includes('.') || m[1]!.includes(':'))) {
-    return { kind: 'rs', files: [m[2]!], rsIp: m[1]!.replace(/^\[|\]$/g, '') };
+/** Longest correlation window taken (an hour): a wider one would hold a capture's every packet. */
+const MAX_WINDOW_MS = 3_600_000;
+
+/** What looks like an address before `=` in `--rs-capture IP=FILE`. */
+const RS_CAPTURE_ARG = /^(\[[0-9a-fA-F:.]*\]|[0-9a-fA-F:.]*[.:][0-9a-fA-F:.]*)=(.+)$/;
+
+function isExistingFile(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
   }
-  return { kind: 'rs', files: [arg] };
 }
 
-async function loadServices(o: VerifyCliOptions): Promise<ServiceSet | null> {
+/**
+ * `--rs-capture [IP=]FILE`: the RS address is optional (recognised from the traffic). An
+ * address that does not parse (10.0.0.300) is a usage error, unless the whole argument names
+ * an existing file (a file may have `=` in its name).
+ */
+export function rsPoint(arg: string): PointInput {
+  const m = RS_CAPTURE_ARG.exec(arg);
+  if (m === null || (isExistingFile(arg) && !isExistingFile(m[2]!))) return { kind: 'rs', files: [arg] };
+  return { kind: 'rs', files: [m[2]!], rsIp: parseIpOption('--rs-capture', m[1]!.replace(/^\[|\]$/g, '')) };
+}
+
+/** The option values that need parsing, parsed; every check that needs no file runs here. */
+interface CheckedOptions {
+  points: PointInput[];
+  windowMs: number | undefined;
+  persistence: number | true | undefined;
+  scheduler: string | undefined;
+  toaKinds: number[] | undefined;
+}
+
+/**
+ * Every option value, checked before anything is read (cli.md "Options and usage errors"):
+ * numbers strictly, names against what lvsaudit knows, output files for writability.
+ */
+export function checkVerifyOptions(o: VerifyCliOptions): CheckedOptions {
+  const points: PointInput[] = [
+    ...(o.client ?? []).map((f): PointInput => ({ kind: 'client', files: [f] })),
+    ...(o.director ?? []).map((f): PointInput => ({ kind: 'director', files: [f] })),
+    ...(o.rsCapture ?? []).map(rsPoint),
+  ];
+  const flagged = o.vip !== undefined || o.mode !== undefined || (o.rs?.length ?? 0) > 0;
+  if (!flagged) {
+    // These describe the service of --vip/--mode/--rs; with --config alone they would be
+    // silently dropped, so the run would not check what the user asked for.
+    const orphan = (
+      [
+        ['--scheduler', o.scheduler],
+        ['--laddr', o.laddr],
+        ['--persistence', o.persistence],
+        ['--protocol', o.protocol],
+      ] as const
+    ).find(([, v]) => v !== undefined);
+    if (orphan) throw new InputError(`${orphan[0]} describes the service given by --vip, --mode and --rs (a --config file says it itself)`);
+  }
+  const scheduler = o.scheduler === undefined ? undefined : parseSchedulerOption('--scheduler', o.scheduler);
+  const persistence =
+    o.persistence === undefined || o.persistence === false
+      ? undefined
+      : o.persistence === true
+        ? true
+        : parseIntegerOption('--persistence', o.persistence, 1, MAX_PERSISTENCE, 'seconds');
+  const windowMs = o.window === undefined ? undefined : parsePositiveDecimalOption('--window', o.window, MAX_WINDOW_MS, 'milliseconds');
+  const toaKinds = o.toaKind === undefined ? undefined : parseToaKinds(o.toaKind);
+  checkRuleIds('--ignore', o.ignore ?? [], RULES.map((r) => r.id));
+  if (points.length === 0) throw new InputError('no capture given (--client, --director, --rs-capture)');
+  // A mistyped last capture is said before the first ones are sampled (a big gzip takes a while).
+  for (const f of o.client ?? []) checkInputFile('--client', f);
+  for (const f of o.director ?? []) checkInputFile('--director', f);
+  for (const p of points) if (p.kind === 'rs') checkInputFile('--rs-capture', p.files[0]!);
+  const inputs = [...points.flatMap((p) => p.files), ...(o.config ?? [])];
+  if (o.output !== undefined) checkOutputFile('--output', o.output, inputs);
+  if (o.pcapOut !== undefined) checkOutputFile('--pcap-out', o.pcapOut, inputs);
+  if (o.output !== undefined && o.pcapOut !== undefined && sameTarget(o.output, o.pcapOut)) {
+    throw new InputError(`--pcap-out ${o.pcapOut}: the same file as --output`);
+  }
+  return { points, windowMs, persistence, scheduler, toaKinds };
+}
+
+function sameTarget(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    // /dev/null (or a terminal) may take both outputs; one file or FIFO cannot.
+    return (x.isFile() || x.isFIFO()) && x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return resolvePath(a) === resolvePath(b);
+  }
+}
+
+/**
+ * A real-server capture named by address must belong to a real server of the services: a
+ * typo there would otherwise be judged as a real server that received nothing.
+ */
+function checkRsCaptures(points: readonly PointInput[], services: ServiceSet): void {
+  const rips = [...new Set(services.services.flatMap((s) => s.realServers.map((r) => r.ip)))];
+  for (const p of points) {
+    if (p.kind !== 'rs' || p.rsIp === undefined || rips.includes(p.rsIp)) continue;
+    throw new InputError(`--rs-capture ${p.rsIp}=${p.files[0]!}: ${p.rsIp} is not a real server of the service (real servers: ${rips.join(', ') || 'none'})`);
+  }
+}
+
+async function loadServices(o: VerifyCliOptions, checked: CheckedOptions): Promise<ServiceSet | null> {
   const sets: ServiceSet[] = [];
-  if (o.config?.length) sets.push(mergeServiceSets(await Promise.all(o.config.map(loadServiceConfig))));
+  if (o.config?.length) {
+    const read = configOptionsOf(o);
+    sets.push(mergeServiceSets(await Promise.all(o.config.map((f) => loadServiceConfigWith(f, read)))));
+  }
   const flagged = o.vip !== undefined || o.mode !== undefined || (o.rs?.length ?? 0) > 0;
   if (flagged) {
     if (!o.vip || !o.mode || !o.rs?.length) throw new InputError('--vip, --mode and --rs go together (or use --config)');
-    const persistence = o.persistence === undefined ? undefined : o.persistence === true ? true : Number(o.persistence);
-    if (typeof persistence === 'number' && !(persistence > 0)) throw new InputError(`--persistence ${String(o.persistence)}: seconds > 0`);
+    const { persistence, scheduler } = checked;
     sets.push(
       serviceSetFromFlags({
         vip: o.vip,
         mode: o.mode,
         rs: o.rs,
-        ...(o.scheduler ? { scheduler: o.scheduler } : {}),
+        ...(scheduler !== undefined ? { scheduler } : {}),
         ...(o.laddr ? { laddr: o.laddr } : {}),
         ...(persistence !== undefined ? { persistence } : {}),
         ...(o.protocol ? { protocol: o.protocol } : {}),
@@ -95,20 +209,15 @@ function serviceLines(r: VerifyResult): string[] {
 }
 
 export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyResult; output: string }> {
-  const points: PointInput[] = [
-    ...(o.client ?? []).map((f): PointInput => ({ kind: 'client', files: [f] })),
-    ...(o.director ?? []).map((f): PointInput => ({ kind: 'director', files: [f] })),
-    ...(o.rsCapture ?? []).map(rsPoint),
-  ];
-  if (points.length === 0) throw new InputError('no capture given (--client, --director, --rs-capture)');
-  const services = await loadServices(o);
-  const windowMs = o.window === undefined ? undefined : Number(o.window);
-  if (windowMs !== undefined && !(windowMs > 0)) throw new InputError(`--window ${o.window}: milliseconds > 0`);
+  const checked = checkVerifyOptions(o);
+  const { points, windowMs, toaKinds } = checked;
+  const services = await loadServices(o, checked);
+  if (services !== null) checkRsCaptures(points, services);
   const input: VerifyInput = {
     services,
     points,
     profile: o.profile,
-    ...(o.toaKind ? { toaKinds: parseToaKinds(o.toaKind) } : {}),
+    ...(toaKinds !== undefined ? { toaKinds } : {}),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
     // Ladder diagrams are only printed for --show (text): building one per connection costs
@@ -143,15 +252,21 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
       for (const c of chosen.slice(0, 20)) output += `\n${renderLadder(c)}`;
     }
   }
-  if (o.pcapOut) {
-    const n = await writeEvidencePcapng(result.findings, o.pcapOut);
+  if (o.pcapOut !== undefined) {
+    let n: number;
+    try {
+      n = await writeEvidencePcapng(result.findings, o.pcapOut);
+    } catch (e) {
+      if (e instanceof Error && 'code' in e) throw outputWriteError('--pcap-out', o.pcapOut, e);
+      throw e;
+    }
     process.stderr.write(`lvsaudit: wrote ${n} evidence packet(s) to ${o.pcapOut}\n`);
   }
   return { result, output };
 }
 
 export const registerVerify: CommandRegistrar = (program: Command, setExit: (code: number) => void): void => {
-  program
+  const cmd = program
     .command('verify')
     .description('check that the director forwarded every connection correctly, across capture points')
     .option('--config <file>', 'ipvsadm-save / ipvsadm -Ln / keepalived.conf (repeatable)', collect)
@@ -176,9 +291,15 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
     .option('--window <ms>', 'correlation window after clock correction (default 1000)')
     .action(async (o: VerifyCliOptions) => {
       const { result, output } = await runVerify(o);
-      if (o.output) writeFileSync(o.output, output);
-      else process.stdout.write(output);
+      if (o.output !== undefined) {
+        try {
+          writeFileSync(o.output, output);
+        } catch (e) {
+          throw outputWriteError('--output', o.output, e);
+        }
+      } else process.stdout.write(output);
       // 3: nothing of the service was judged (cli.md): never a pass.
       setExit(hasError(result.findings) ? 1 : result.verdict === 'no-data' ? 3 : 0);
     });
+  addConfigReadOptions(cmd);
 };

@@ -1,6 +1,7 @@
 /** `--format json`: one document, the shape cli.md promises ("verify"). */
 import { VERSION } from '../../version.js';
 import type { VerifyResult } from '../model/result.js';
+import { reportedRules } from './rule-status.js';
 
 export function renderJson(r: VerifyResult): string {
   const doc = {
@@ -15,7 +16,8 @@ export function renderJson(r: VerifyResult): string {
     points: r.points,
     findings: r.findings,
     notEvaluated: r.notEvaluated,
-    rules: r.rules,
+    // The text table's status (warn/info for rules with only warnings/info), so the two agree.
+    rules: reportedRules(r),
     ...(r.arp !== undefined ? { arp: r.arp } : {}),
     stats: r.stats,
   };

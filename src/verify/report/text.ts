@@ -6,6 +6,7 @@
 import Table from 'cli-table3';
 import type { Finding, Severity } from '../model/findings.js';
 import type { VerifyResult } from '../model/result.js';
+import { reportedRules } from './rule-status.js';
 
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
@@ -48,7 +49,8 @@ export function renderText(r: VerifyResult, opts: TextOptions): string {
   out.push('');
 
   const table = new Table({ head: ['rule', 'status', 'checked', 'failed'], style: { head: [], border: [], compact: true } });
-  const interesting = r.rules.filter((t) => t.checked > 0 || t.status !== 'pass');
+  // Status: fail (an error finding), warn (warnings only), info (info only), pass, not-evaluated.
+  const interesting = reportedRules(r).filter((t) => t.checked > 0 || t.status !== 'pass');
   for (const t of interesting) table.push([t.rule, t.status, String(t.checked), String(t.failed)]);
   if (interesting.length > 0) out.push(table.toString(), '');
 
