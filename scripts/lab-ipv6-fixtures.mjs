@@ -3,9 +3,11 @@
 // addressPlan(6); the nftables director kind). Needs root, iproute2, nftables, tcpdump, ethtool,
 // and a build: `npx tsc -p .` first.
 // Usage: node scripts/lab-ipv6-fixtures.mjs [--out DIR] [NAME...]   (default: every case below)
+//        node scripts/lab-ipv6-fixtures.mjs --ipvs [--out DIR]   the IPVS VM sets (one boot, qemu;
+//        minutes under an emulated CPU): ipvs-dr-ipv6-wrr, ipvs-nat-ipv6-wrr
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { nftablesCase, nftablesDriver } = await import(join(repoRoot, 'dist/lab/scenarios.js'));
@@ -44,9 +46,76 @@ const CASES = [
 const args = process.argv.slice(2);
 let out = join(repoRoot, 'fixtures/lab');
 const names = [];
+let ipvs = false;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--out') out = resolve(args[++i] ?? '');
+  else if (args[i] === '--ipvs') ipvs = true;
   else names.push(args[i]);
+}
+
+/** Real IPVS in the lab VM: wrr 3:1 over IPv6, DR and NAT; the kernel's own connection table
+ *  (ipvsadm -Lnc) is kept beside the captures as the oracle of every scheduling decision. */
+async function ipvsSets() {
+  const { runIpvsLab } = await import(join(repoRoot, 'dist/lab/vm/run.js'));
+  const { ipvsCase } = await import(join(repoRoot, 'dist/lab/ipvs-director.js'));
+  const cases = [ipvsCase('dr', 'wrr', [], 8, 6), ipvsCase('nat', 'wrr', [], 8, 6)];
+  const r = await runIpvsLab({ cases, onProgress: (l) => console.log(`  ${l}`) });
+  let bad = 0;
+  for (const c of r.cases) {
+    const name = `ipvs-${c.case.mode}-ipv6-wrr`;
+    if (c.error !== null) {
+      bad++;
+      console.error(`${name}: FAILED: ${c.error}`);
+      continue;
+    }
+    const dir = join(out, name);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const files = ['client.pcap', 'director.pcap', 'rs1.pcap', 'rs2.pcap', 'service.conf', 'ipvsadm-conns.txt', 'ipvsadm-stats.txt'];
+    for (const f of files) if (existsSync(join(c.dir, f))) copyFileSync(join(c.dir, f), join(dir, f));
+    const expected = {
+      scenario: name,
+      mode: c.case.mode,
+      family: 6,
+      profile: 'linux',
+      kernel: r.guestKernel,
+      verdict: 'pass',
+      rules: [],
+      realServers: { rs1: ADDR6.rip1, rs2: ADDR6.rip2 },
+      realServerMacs: { rs1: MAC.rs1, rs2: MAC.rs2 },
+      kernelSchedule: c.kernelSchedule,
+      connections: c.connections.map(({ localPort, ok, body, error }) => ({ localPort, ok, body, error })),
+    };
+    writeFileSync(join(dir, 'expected.json'), JSON.stringify(expected, null, 2) + '\n');
+    writeFileSync(
+      join(dir, 'README.md'),
+      [
+        `# ${name}: real IPVS (${r.guestKernel}), IPv6 ${c.case.mode.toUpperCase()}, wrr 3:1, conformant`,
+        '',
+        `The kernel's ip_vs in the lab VM (\`lvsaudit lab run --director ipvs\`'s sequence with the IPv6 address plan), made by \`node scripts/lab-ipv6-fixtures.mjs --ipvs\`. service.conf is \`ipvsadm -Sn\` of the configured director; ipvsadm-conns.txt is its connection table after the run (\`ipvsadm -Lnc\`): the kernel's decision for every client port, the oracle the test compares verify's real server of each connection with.`,
+        '',
+        c.case.mode === 'dr'
+          ? 'DR: the director resolves each RIP by neighbor solicitation; the real servers answer with advertisements naming their MACs (what verify learns them from). Captures: client, director eth0, rs1, rs2.'
+          : 'NAT: the director captured on `any` (LINUX_SLL2: both legs, no Ethernet header). Captures: client, director, rs1, rs2.',
+        '',
+        `Client: ${c.connections.length} sequential HTTP/1.0 connections from ports ${c.connections[0]?.localPort}+i; kernel schedule ${Object.entries(c.kernelSchedule).map(([p, rs]) => `${p}→${rs}`).join(', ')}.`,
+        '',
+        'Expected verdict: **pass**, with dr.dst-mac (DR) and sched.unknown-rs, sched.weight0, sched.distribution evaluated.',
+        '',
+        '```',
+        'lvsaudit verify --config service.conf --client client.pcap --director director.pcap --rs-capture rs1.pcap --rs-capture rs2.pcap',
+        '```',
+        '',
+      ].join('\n'),
+    );
+    console.log(`${name}: ${c.connections.filter((x) => x.ok).length}/${c.connections.length} connections ok, verify ${c.verify?.verdict ?? '-'}${c.mismatches.length ? ` (${c.mismatches.join('; ')})` : ''}`);
+  }
+  return bad;
+}
+
+if (ipvs) {
+  process.exitCode = (await ipvsSets()) > 0 ? 1 : 0;
+  process.exit();
 }
 const selected = names.length > 0 ? CASES.filter((c) => names.includes(c.name)) : CASES;
 let failed = 0;

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { addressPlan, realServers, serviceConfig, vipOf } from '../../src/lab/plan.js';
 import { nftablesCase } from '../../src/lab/scenarios.js';
 import { caseServiceConfig } from '../../src/lab/sequence.js';
+import { kernelConnections } from '../../src/lab/ipvs-director.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { InputError } from '../../src/errors.js';
 
@@ -47,5 +48,18 @@ describe('IPv6 lab plan', () => {
     expect(() => nftablesCase('dr', ['rs1:arp_ignore=0'], 4, 6)).toThrow(InputError);
     expect(() => nftablesCase('dr', ['rs1:arp_ignore=0'], 4, 6)).toThrow(/rs1:arp_ignore=0 has no IPv6 form/);
     expect(() => nftablesCase('nat', ['rs2:gateway-bypass'], 4, 6)).not.toThrow();
+  });
+
+  it("reads the kernel's IPv6 connection table (ipvsadm -Lnc brackets IPv6 addresses)", () => {
+    const conns = [
+      'IPVS connection entries',
+      'pro expire state       source             virtual            destination',
+      'TCP 01:58  TIME_WAIT   [2001:db8:1::2]:40001 [2001:db8:1::100]:80 [2001:db8::11]:8080',
+      'TCP 01:58  TIME_WAIT   [2001:db8:1::2]:40000 [2001:db8:1::100]:80 [2001:db8::12]:8080',
+      'TCP 01:58  TIME_WAIT   [2001:db8:1::3]:40002 [2001:db8:1::100]:80 [2001:db8::12]:8080',
+      'TCP 01:57  TIME_WAIT   172.16.0.2:40002   172.16.0.100:80    10.0.0.11:80',
+    ].join('\n');
+    expect(kernelConnections(conns, '2001:db8:1::2', 40000, 3)).toEqual({ 40000: '[2001:db8::12]:8080', 40001: '[2001:db8::11]:8080' });
+    expect(kernelConnections(conns, '172.16.0.2', 40000, 3)).toEqual({ 40002: '10.0.0.11:80' });
   });
 });

@@ -11,6 +11,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../src/decode/decoder.js';
+import { kernelConnections } from '../../src/lab/ipvs-director.js';
+import { ADDR6 } from '../../src/lab/plan.js';
 import { neighbourBinding } from '../../src/verify/read/ndp.js';
 import { samplePoints } from '../../src/verify/read/points.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
@@ -132,6 +134,44 @@ describe('metamorphic: a wrong configuration fails the sched rules on IPv6', () 
       const text = conf().split('\n').map((l) => (l.includes(`[${e.realServers.rs2}]`) ? l.replace(/-w 1/, '-w 0') : l)).join('\n');
       const r = await run(name, { service: text });
       expect(errorRules(r)).toContain('sched.weight0');
+    });
+  }
+});
+
+/**
+ * Real IPVS (the lab VM, Debian's kernel) with IPv6 wrr 3:1 services: the kernel's own
+ * connection table (ipvsadm -Lnc, kept beside the captures) is the oracle of which real server
+ * each connection went to, independent of how verify correlates.
+ */
+describe('real IPVS over IPv6 (fixtures/lab/ipvs-nat-ipv6-wrr)', () => {
+  for (const name of ['ipvs-nat-ipv6-wrr']) {
+    it(`${name}: pass, the rules evaluate, every connection's real server is the kernel's`, async () => {
+      const d = path.join(labDir, name);
+      const conf = path.join(d, 'service.conf');
+      const e = expected(name);
+      const r = await verify({
+        services: parseServiceConfig(readFileSync(conf, 'utf8'), conf),
+        profile: 'linux',
+        points: [
+          { kind: 'client', files: [path.join(d, 'client.pcap')] },
+          { kind: 'director', files: [path.join(d, 'director.pcap')] },
+          { kind: 'rs', files: [path.join(d, 'rs1.pcap')] },
+          { kind: 'rs', files: [path.join(d, 'rs2.pcap')] },
+        ],
+      });
+      expect(r.verdict).toBe('pass');
+      expectEvaluated(r, [...(e.mode === 'dr' ? ['dr.dst-mac'] : []), ...SCHED]);
+      // The table holds every case the VM ran; this set's client ports are its connections'.
+      const clientPorts = (e as Expected & { connections: Array<{ localPort: number }> }).connections.map((c) => c.localPort);
+      const kernel = kernelConnections(readFileSync(path.join(d, 'ipvsadm-conns.txt'), 'utf8'), ADDR6.client, Math.min(...clientPorts), clientPorts.length);
+      const ports = Object.keys(kernel);
+      expect(ports.length).toBe(clientPorts.length);
+      const mine = new Map<number, string | null>();
+      for (const c of r.connections ?? []) mine.set(Number(/:(\d+) ->/.exec(c.conn)?.[1]), c.realServer);
+      for (const port of ports) {
+        const rs = kernel[Number(port)]!;
+        expect(mine.get(Number(port)), `client port ${port}`).toBe(rs.slice(1, rs.lastIndexOf(']')));
+      }
     });
   }
 });
