@@ -129,7 +129,8 @@ const IPV6_NOTE = [
   'README and expected.json, and they are kept out of the table above, whose rows are read as IPv4 cases):',
   'dr-ipv6 (routed DR: the director resolves the RIPs by NS/NA, pass), dr-ipv6-l2 (netdev L2 rewrite: no packet',
   'names a RIP, pass with dr.dst-mac and sched.* not evaluated unless the RS captures are named), nat-ipv6 (pass),',
-  'dr-ipv6-vip-not-bound (fail: dr.vip-not-bound), nat-ipv6-reply-bypass (fail: nat.reply-bypass, nat.rip-leak).',
+  'dr-ipv6-vip-not-bound (fail: dr.vip-not-bound), nat-ipv6-reply-bypass (fail: nat.reply-bypass, nat.rip-leak);',
+  'ipvs-nat-ipv6-wrr (real IPVS in the lab VM, `--ipvs`: pass, with the kernel\'s connection table).',
   '',
 ];
 
