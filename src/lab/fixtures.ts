@@ -122,8 +122,10 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 }
 
 /** Index README for the fixture root. */
-/** The IPv6 sets (scripts/lab-ipv6-fixtures.mjs) are named outside the table: test/verify/lab.test.ts
- *  reads its rows as IPv4 cases. */
+/** The IPv6 sets of fixtures/lab (scripts/lab-ipv6-fixtures.mjs; test/verify/ipv6-parity.test.ts). */
+export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
+
+/** The IPv6 sets are named outside the table: test/verify/lab.test.ts reads its rows as IPv4 cases. */
 const IPV6_NOTE = [
   'IPv6 sets (`node scripts/lab-ipv6-fixtures.mjs`, the same lab with the IPv6 address plan; each has its own',
   'README and expected.json, and they are kept out of the table above, whose rows are read as IPv4 cases):',

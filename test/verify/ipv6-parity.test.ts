@@ -100,9 +100,10 @@ describe('healthy IPv6 sets: dr.dst-mac and sched.* evaluate', () => {
     expectEvaluated(r, SCHED);
   });
 
-  it('sched.persistence says the service is not persistent rather than "nothing correlated"', async () => {
+  it('sched.persistence and checksum.ip say why they cannot evaluate rather than "nothing correlated"', async () => {
     const r = await run('dr-ipv6');
     expect(notEvaluated(r, 'sched.persistence')?.reason).toMatch(/not persistent/);
+    expect(notEvaluated(r, 'checksum.ip')?.reason).toMatch(/IPv6 has no header checksum/);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * Why a rule of the scheduling or DR families checked nothing although connections were
- * correlated: "nothing to check" alone leaves a user with an IPv6 DR service, say, no way to
+ * Why a rule checked nothing although connections were correlated (the scheduling rules,
+ * dr.dst-mac, checksum.ip): "nothing to check" alone leaves a user with an IPv6 DR service, say, no way to
  * know that the real servers' MACs were never learnt. The cause comes from what the run knew
  * (the engine context) and what the connections lack; null when the generic reason is the truth.
  */
@@ -25,10 +25,12 @@ function unknownRealServers(ctx: EngineContext): string | null {
   );
 }
 
-/** The reason `rule` (a sched.* or dr.* id) found nothing to check, or null for the generic one. */
+/** The reason `rule` found nothing to check, or null for the generic one. */
 export function whyUnchecked(rule: string, ctx: EngineContext, conns: readonly Connection[]): string | null {
   if (conns.length === 0) return null;
   const s = ctx.service;
+  // A TUN service over IPv4 tunnels has IPv4 outer headers whose checksum is checked.
+  if (rule === 'checksum.ip') return s.vip.includes(':') && !ctx.methods.has('tun') ? 'IPv6 has no header checksum (RFC 8200): only IPv4 headers are checked' : null;
   if (rule.startsWith('sched.')) {
     if (ctx.inferred) return 'the service was inferred from the captures: scheduling is judged against a configured service (--config or --vip/--rs/--scheduler)';
     if (rule === 'sched.persistence' && s.persistenceTimeout === null) return 'the service is not persistent';
