@@ -248,8 +248,9 @@ describe('NDP bindings', () => {
       fc.property(hex6, hex6, macArb, fc.boolean(), fc.boolean(), fc.constantFrom(255, 64), (src, target, mac, isNa, withOpt, hlim) => {
         const opt = withOpt ? { kind: isNa ? 2 : 1, mac } : null;
         const p = decodeBytes(ndpFrame(isNa ? 136 : 135, src, target, opt, hlim), 1);
-        const got: Array<[string, string]> = [];
-        neighbourBinding(p, (ip, m) => got.push([ip, m]));
+        const into = new Map<string, Set<string>>();
+        neighbourBinding(p, into);
+        const got = [...into].flatMap(([ip, macs]) => [...macs].map((m): [string, string] => [ip, m]));
         if (hlim !== 255 || (!isNa && !withOpt) || (!isNa && /^[0:]+$/.test(src))) return got.length === 0;
         if (got.length !== 1) return false;
         const [ip, m] = got[0]!;
@@ -273,12 +274,12 @@ describe('NDP bindings', () => {
 
   it('a source link-layer option in an NA, or a target option in an NS, binds nothing from the option', () => {
     const na = decodeBytes(ndpFrame(136, '2001:db8::11', '2001:db8::11', { kind: 1, mac: '0a:0b:0c:0d:0e:0f' }, 255), 1);
-    const got: string[] = [];
-    neighbourBinding(na, (_ip, m) => got.push(m));
-    expect(got).toEqual(['02:00:00:00:00:02']);
+    const fromNa = new Map<string, Set<string>>();
+    neighbourBinding(na, fromNa);
+    expect([...fromNa]).toEqual([['2001:db8::11', new Set(['02:00:00:00:00:02'])]]);
     const ns = decodeBytes(ndpFrame(135, '2001:db8::11', '2001:db8::12', { kind: 2, mac: '0a:0b:0c:0d:0e:0f' }, 255), 1);
-    got.length = 0;
-    neighbourBinding(ns, (_ip, m) => got.push(m));
-    expect(got).toEqual([]);
+    const fromNs = new Map<string, Set<string>>();
+    neighbourBinding(ns, fromNs);
+    expect(fromNs.size).toBe(0);
   });
 });

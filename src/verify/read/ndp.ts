@@ -42,12 +42,22 @@ function linkLayerOption(buf: Uint8Array, icmpOff: number, end: number, kind: nu
   return -1;
 }
 
+/** Address text → the MACs bound to it (LoadedPoint.arp). */
+export type Bindings = Map<string, Set<string>>;
+
+/** Adds `mac` to the MACs of `ip`. */
+export function bindMac(into: Bindings, ip: string, mac: string): void {
+  let set = into.get(ip);
+  if (!set) into.set(ip, (set = new Set()));
+  set.add(mac);
+}
+
 /**
- * The binding an NS or NA carries, handed to `bind(ip, mac)`: the solicitation's source address
- * and its source link-layer option (not from a DAD probe, whose source is ::), or the
- * advertisement's target address and its target link-layer option (else its Ethernet source).
+ * Adds the binding an NS or NA carries to `into`: the solicitation's source address and its
+ * source link-layer option (not from a DAD probe, whose source is ::), or the advertisement's
+ * target address and its target link-layer option (else its Ethernet source).
  */
-export function neighbourBinding(p: Packet, bind: (ip: string, mac: string) => void): void {
+export function neighbourBinding(p: Packet, into: Bindings): void {
   const L = p.net;
   if (L.l4 !== 'icmpv6' || !L.icmp.present || L.ip.version !== 6 || L.ip.isFragment) return;
   const type = L.icmp.type;
@@ -59,12 +69,12 @@ export function neighbourBinding(p: Packet, bind: (ip: string, mac: string) => v
   if (type === NS) {
     if (unspecified(buf, L.ip.srcOff)) return;
     const mac = linkLayerOption(buf, off, end, OPT_SOURCE_LLA);
-    if (mac >= 0) bind(ipv6ToString(buf, L.ip.srcOff), macToString(buf, mac));
+    if (mac >= 0) bindMac(into, ipv6ToString(buf, L.ip.srcOff), macToString(buf, mac));
   } else {
     // An answer to a unicast probe (neighbour unreachability detection) may leave the option
     // out (RFC 4861 §7.2.4): the frame's own source is then the target's MAC.
     const opt = linkLayerOption(buf, off, end, OPT_TARGET_LLA);
     const mac = opt >= 0 ? opt : p.eth.present ? p.eth.srcOff : -1;
-    if (mac >= 0) bind(ipv6ToString(buf, off + 8), macToString(buf, mac));
+    if (mac >= 0) bindMac(into, ipv6ToString(buf, off + 8), macToString(buf, mac));
   }
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { PacketRecord } from '../model/record.js';
-import { neighbourBinding } from './ndp.js';
+import { bindMac, neighbourBinding } from './ndp.js';
 import { sampleFile, type PointReader, type RecordKeep } from './stream.js';
 
 export type PointKindName = 'client' | 'director' | 'rs';
@@ -104,17 +104,11 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
  *  Ethernet) or an NS/NA link-layer option (IPv6). */
 export function noteArp(lp: LoadedPoint, p: Packet): void {
   if (!p.arp.present) {
-    if (p.net.l4 === 'icmpv6') neighbourBinding(p, (ip, mac) => bindMac(lp, ip, mac));
+    if (p.net.l4 === 'icmpv6') neighbourBinding(p, lp.arp);
     return;
   }
   if (!p.arp.isEthIpv4 || p.arp.spa === 0) return;
-  bindMac(lp, ipv4ToString(p.arp.spa), macToString(p.buf, p.arp.shaOff));
-}
-
-function bindMac(lp: LoadedPoint, ip: string, mac: string): void {
-  let set = lp.arp.get(ip);
-  if (!set) lp.arp.set(ip, (set = new Set()));
-  set.add(mac);
+  bindMac(lp.arp, ipv4ToString(p.arp.spa), macToString(p.buf, p.arp.shaOff));
 }
 
 /** How the reading of one capture file in pass 2 went (a PointReader's, or as a feeder thread
