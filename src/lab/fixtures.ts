@@ -122,6 +122,20 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 }
 
 /** Index README for the fixture root. */
+/** The IPv6 sets of fixtures/lab (scripts/lab-ipv6-fixtures.mjs; test/verify/ipv6-parity.test.ts). */
+export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
+
+/** The IPv6 sets are named outside the table: test/verify/lab.test.ts reads its rows as IPv4 cases. */
+const IPV6_NOTE = [
+  'IPv6 sets (`node scripts/lab-ipv6-fixtures.mjs`, the same lab with the IPv6 address plan; each has its own',
+  'README and expected.json, and they are kept out of the table above, whose rows are read as IPv4 cases):',
+  'dr-ipv6 (routed DR: the director resolves the RIPs by NS/NA, pass), dr-ipv6-l2 (netdev L2 rewrite: no packet',
+  'names a RIP, pass with dr.dst-mac and sched.* not evaluated unless the RS captures are named), nat-ipv6 (pass),',
+  'dr-ipv6-vip-not-bound (fail: dr.vip-not-bound), nat-ipv6-reply-bypass (fail: nat.reply-bypass, nat.rip-leak);',
+  'ipvs-nat-ipv6-wrr (real IPVS in the lab VM, `--ipvs`: pass, with the kernel\'s connection table).',
+  '',
+];
+
 export function fixturesIndex(): string {
   const lines = [
     '# Real-kernel lab captures',
@@ -138,6 +152,6 @@ export function fixturesIndex(): string {
   for (const s of SCENARIOS) {
     lines.push(`| [${s.name}](${s.name}/README.md) | ${s.mode} | ${s.faults.join(', ') || 'none'} | ${s.profile} | ${s.expected.verdict} | ${s.expected.rules.join(', ')} |`);
   }
-  lines.push('');
+  lines.push('', ...IPV6_NOTE);
   return lines.join('\n');
 }

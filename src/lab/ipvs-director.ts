@@ -5,15 +5,15 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADDR, type LabMode } from './plan.js';
+import type { LabFamily, LabMode } from './plan.js';
 import { RS_FAULTS, parseLabFaults } from './faults.js';
 import { caseServiceConfig, labCase, type DirectorDriver, type LabCase } from './sequence.js';
 import type { Lab, Namespace } from './topology.js';
 import { parseServiceConfig, toIpvsadmSave } from '../verify/service/index.js';
 
 /** A case with the lab's defaults for the ipvs director (profile linux). `faults` are `--fault` words. */
-export function ipvsCase(mode: LabMode, scheduler = 'rr', faults: readonly string[] = [], connections?: number): LabCase {
-  return labCase(mode, { scheduler, faults: parseLabFaults('ipvs', mode, faults), profile: 'linux', ...(connections !== undefined ? { connections } : {}) });
+export function ipvsCase(mode: LabMode, scheduler = 'rr', faults: readonly string[] = [], connections?: number, family: LabFamily = 4): LabCase {
+  return labCase(mode, { scheduler, faults: parseLabFaults('ipvs', mode, faults), profile: 'linux', family, ...(connections !== undefined ? { connections } : {}) });
 }
 
 export interface ExpectedOutcome {
@@ -40,12 +40,13 @@ export function expectedFor(c: LabCase): ExpectedOutcome {
 /**
  * The kernel's scheduling decisions from `ipvsadm -Lnc`: client port -> `RIP:port`, for the
  * client ports [basePort, basePort+count) of `client`. Entries look like
- * `TCP 01:57  TIME_WAIT   172.16.0.2:40100   172.16.0.100:80    10.0.0.11:80`.
+ * `TCP 01:57  TIME_WAIT   172.16.0.2:40100   172.16.0.100:80    10.0.0.11:80`, IPv6 addresses
+ * in brackets (`[2001:db8:1::2]:40100`).
  */
 export function kernelConnections(text: string, client: string, basePort: number, count: number): Record<number, string> {
   const out: Record<number, string> = {};
   for (const line of text.split('\n')) {
-    const m = /^(TCP|UDP)\s+\S+\s+\S+\s+([\d.]+):(\d+)\s+\S+\s+(\S+)/.exec(line.trim());
+    const m = /^(TCP|UDP)\s+\S+\s+\S+\s+\[?([\d.a-fA-F:]+?)\]?:(\d+)\s+\S+\s+(\S+)/.exec(line.trim());
     if (!m || m[2] !== client) continue;
     const port = Number(m[3]);
     if (port >= basePort && port < basePort + count) out[port] = m[4]!;
@@ -94,7 +95,7 @@ export const ipvsDriver: DirectorDriver = {
     return {
       async finish(dir, traffic) {
         const [ipvsadmConns = '', ipvsadmList = ''] = lab.exec(director, ['sh', '-ec', 'ipvsadm -L -n -c; echo @@; ipvsadm -L -n']).split('@@\n');
-        const scheduled = Object.keys(kernelConnections(ipvsadmConns, ADDR.client, traffic.clientBasePort, traffic.connections)).length;
+        const scheduled = Object.keys(kernelConnections(ipvsadmConns, t.addr.client, traffic.clientBasePort, traffic.connections)).length;
         const ipvsadmStats = await settledStats(lab, director, scheduled);
         writeFileSync(join(dir, 'ipvsadm-conns.txt'), ipvsadmConns);
         writeFileSync(join(dir, 'ipvsadm-stats.txt'), ipvsadmStats);

@@ -10,6 +10,10 @@
  *     (on the director, and on each real server's lo or tunnel device).
  *   FullNAT local addresses: 10.0.1.0/24 (LIP 10.0.1.1).
  *
+ * IPv6 (family 6, addressPlan): the same roles in documentation prefixes, one /64 per LAN:
+ *   client LAN 2001:db8:1::/64 (client ::2, director or router ::1, NAT VIP ::100, bypass router
+ *   ::254); real-server LAN 2001:db8::/64 (DIP ::1, RIPs ::11 and ::12, router ::254, DR VIP ::100).
+ *
  * All addresses exist only inside the lab's namespaces (private ranges).
  */
 
@@ -25,6 +29,9 @@ export const SUBNET = {
 
 /** Prefix length of both LANs. */
 export const LAN_PREFIX = 24;
+
+/** The address family of a lab's service and LANs. */
+export type LabFamily = 4 | 6;
 
 export const ADDR = {
   client: '172.16.0.2',
@@ -49,6 +56,50 @@ export const ADDR = {
   /** Local port of the client's first connection; connection i uses clientBasePort + i. */
   clientBasePort: 40000,
 } as const;
+
+/** The addresses of one family, by role (ADDR's roles). */
+export interface AddressPlan {
+  family: LabFamily;
+  /** Prefix length of both LANs, and of a single address (the VIP on lo). */
+  lanPrefix: number;
+  hostPrefix: number;
+  client: string;
+  clientGw: string;
+  natVip: string;
+  bypassGwWan: string;
+  bypassGwLan: string;
+  dip: string;
+  drVip: string;
+  routerLan: string;
+  lipNet: string;
+  rip1: string;
+  rip2: string;
+}
+
+export const ADDR6 = {
+  client: '2001:db8:1::2',
+  clientGw: '2001:db8:1::1',
+  natVip: '2001:db8:1::100',
+  bypassGwWan: '2001:db8:1::254',
+  bypassGwLan: '2001:db8::254',
+  dip: '2001:db8::1',
+  drVip: '2001:db8::100',
+  routerLan: '2001:db8::254',
+  rip1: '2001:db8::11',
+  rip2: '2001:db8::12',
+} as const;
+
+/** The lab's addresses in one family. FullNAT has no IPv6 lab (its LIP network stays IPv4). */
+export function addressPlan(family: LabFamily): AddressPlan {
+  if (family === 6) return { family, lanPrefix: 64, hostPrefix: 128, ...ADDR6, lipNet: SUBNET.lip };
+  const { client, clientGw, natVip, bypassGwWan, bypassGwLan, dip, drVip, routerLan, lipNet, rip1, rip2 } = ADDR;
+  return { family, lanPrefix: LAN_PREFIX, hostPrefix: 32, client, clientGw, natVip, bypassGwWan, bypassGwLan, dip, drVip, routerLan, lipNet, rip1, rip2 };
+}
+
+/** `addr:port` as ipvsadm writes it: IPv6 in brackets. */
+export function hostPort(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
 
 /** Fixed MACs per role (02:1e:5a:00:<role>:<if>), so captures read the same on every run. */
 export const MAC = {
@@ -76,9 +127,19 @@ export const REAL_SERVERS: readonly RealServerPlan[] = [
   { name: 'rs2', rip: ADDR.rip2, mac: MAC.rs2 },
 ];
 
+/** The real servers of a family: the same names and MACs, the family's RIPs. */
+export function realServers(family: LabFamily): readonly RealServerPlan[] {
+  if (family === 4) return REAL_SERVERS;
+  return [
+    { name: 'rs1', rip: ADDR6.rip1, mac: MAC.rs1 },
+    { name: 'rs2', rip: ADDR6.rip2, mac: MAC.rs2 },
+  ];
+}
+
 /** The VIP of a method: on the client LAN for the two-armed methods, on the RS LAN otherwise. */
-export function vipOf(mode: LabMode): string {
-  return mode === 'nat' || mode === 'fullnat' ? ADDR.natVip : ADDR.drVip;
+export function vipOf(mode: LabMode, family: LabFamily = 4): string {
+  const a = addressPlan(family);
+  return mode === 'nat' || mode === 'fullnat' ? a.natVip : a.drVip;
 }
 
 /** The port the real servers listen on: DR and TUN cannot rewrite ports, NAT/FullNAT do. */
@@ -95,16 +156,19 @@ export interface ServiceOptions {
   scheduler?: string;
   /** Weights of rs1 and rs2. */
   weights?: readonly [number, number];
+  /** Address family of the service (default 4). */
+  family?: LabFamily;
 }
 
 /** The lab service as ipvsadm-save -n text: what every director kind implements. */
 export function serviceConfig(mode: LabMode, o: ServiceOptions = {}): string {
-  const svc = `${vipOf(mode)}:${ADDR.port}`;
+  const family = o.family ?? 4;
+  const svc = hostPort(vipOf(mode, family), ADDR.port);
   const sw = { nat: '-m', dr: '-g', tun: '-i', fullnat: '-b' }[mode];
   const weights = o.weights ?? [1, 1];
   const lines = [
     `-A -t ${svc} -s ${o.scheduler ?? 'rr'}`,
-    ...REAL_SERVERS.map((rs, i) => `-a -t ${svc} -r ${rs.rip}:${rportOf(mode)} ${sw} -w ${weights[i]}`),
+    ...realServers(family).map((rs, i) => `-a -t ${svc} -r ${hostPort(rs.rip, rportOf(mode))} ${sw} -w ${weights[i]}`),
   ];
   if (mode === 'fullnat') lines.push(`-P -t ${svc} -z ${ADDR.lip}`);
   return lines.join('\n') + '\n';

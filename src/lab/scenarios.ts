@@ -11,7 +11,7 @@
  *   of the client's source port; the lab client uses consecutive ports, which makes it round robin.
  *   Switch `routed`: the director forwards through IP routing instead (TTL −1, profile `linux`).
  */
-import { ADDR, MAC, rportOf, type LabMode } from './plan.js';
+import { ADDR, MAC, addressPlan, hostPort, rportOf, type AddressPlan, type LabFamily, type LabMode } from './plan.js';
 import { parseLabFaults, type LabFaults } from './faults.js';
 import { caseServiceConfig, labCase, runLabCase, type DirectorDriver, type LabCase, type LabCaseResult, type SessionOptions } from './sequence.js';
 import type { ConnectionResult } from './services.js';
@@ -199,10 +199,36 @@ export function nftablesProfile(mode: LabMode, faults: LabFaults): 'linux' | 'li
   return mode === 'dr' && !faults.director.includes('routed') ? 'linux-legacy' : 'linux';
 }
 
+/** Faults an IPv6 lab can make: the ones that need no IPv4-only sysctl or rule (arp_ignore and
+ *  arp_announce are IPv4's, reply-from-rip's rewrite is an IPv4 rule). */
+const IPV6_RS_FAULTS: ReadonlySet<string> = new Set(['no-vip', 'gateway-bypass']);
+const IPV6_DIRECTOR_SWITCHES: ReadonlySet<string> = new Set(['routed']);
+
 /** The nftables case of a mode and `--fault` words (checked: InputError on a usage mistake). */
-export function nftablesCase(mode: LabMode, faultWords: readonly string[] = [], connections?: number): LabCase {
+export function nftablesCase(mode: LabMode, faultWords: readonly string[] = [], connections?: number, family: LabFamily = 4): LabCase {
   const faults = parseLabFaults('nftables', mode, faultWords);
-  return labCase(mode, { faults, profile: nftablesProfile(mode, faults), ...(connections !== undefined ? { connections } : {}) });
+  if (family === 6) {
+    const unsupported = [...faults.director.filter((f) => !IPV6_DIRECTOR_SWITCHES.has(f)), ...faults.rs.filter((f) => !IPV6_RS_FAULTS.has(f.kind)).map((f) => `${f.rs}:${f.kind}`)];
+    if (unsupported.length > 0) throw new InputError(`fault ${unsupported.join(', ')} has no IPv6 form in the lab (IPv6: rsN:no-vip, rsN:gateway-bypass, routed)`);
+  }
+  return labCase(mode, { faults, profile: nftablesProfile(mode, faults), family, ...(connections !== undefined ? { connections } : {}) });
+}
+
+/**
+ * IPv6 NAT: conntrack's dnat with the round robin in the mark (an IPv6 address map with a port
+ * is not one nft expression); the first packet of a connection alone passes the nat chain.
+ */
+function natRules6(a: AddressPlan): string {
+  const match = `ip6 daddr ${a.natVip} tcp dport ${ADDR.port}`;
+  return `table ip6 lvsa_nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ${match} meta mark set numgen inc mod 2
+    ${match} meta mark 0 dnat to ${hostPort(a.rip1, rportOf('nat'))}
+    ${match} meta mark 1 dnat to ${hostPort(a.rip2, rportOf('nat'))}
+  }
+}
+`;
 }
 
 function natRules(): string {
@@ -216,11 +242,11 @@ function natRules(): string {
 }
 
 /** The frame leaves again on the same port with rewritten MACs, IP untouched. */
-function drNetdevRules(): string {
+function drNetdevRules(a: AddressPlan = addressPlan(4)): string {
   return `table netdev lvsa_dr {
   chain ingress {
     type filter hook ingress device "eth0" priority filter; policy accept;
-    ip daddr ${ADDR.drVip} tcp dport ${ADDR.port} ether saddr set ${MAC.directorWan} ether daddr set tcp sport & 1 map { 0 : ${MAC.rs1}, 1 : ${MAC.rs2} } fwd to "eth0"
+    ${a.family === 6 ? 'ip6' : 'ip'} daddr ${a.drVip} tcp dport ${ADDR.port} ether saddr set ${MAC.directorWan} ether daddr set tcp sport & 1 map { 0 : ${MAC.rs1}, 1 : ${MAC.rs2} } fwd to "eth0"
   }
 }
 `;
@@ -232,31 +258,39 @@ function drNetdevRules(): string {
  */
 function configureRouted(t: LabTopology): () => void {
   const { lab, director } = t;
+  const a = t.addr;
+  const v6 = a.family === 6;
+  const table = v6 ? 'ip6' : 'ip';
+  // `ip -6 rule` and `ip -6 route flush` name their family; the rest follow the address.
+  const ip = (args: readonly string[]): string => lab.ip(director, v6 ? ['-6', ...args] : args);
   lab.nft(
     director,
-    `table ip lvsa_dr {
+    `table ${table} lvsa_dr {
   chain prerouting {
     type filter hook prerouting priority raw; policy accept;
-    ip daddr ${ADDR.drVip} tcp dport ${ADDR.port} notrack meta mark set tcp sport & 1 map { 0 : 1, 1 : 2 }
+    ${table} daddr ${a.drVip} tcp dport ${ADDR.port} notrack meta mark set tcp sport & 1 map { 0 : 1, 1 : 2 }
   }
 }
 `,
   );
-  lab.ip(director, ['rule', 'add', 'pref', '10', 'fwmark', '1', 'lookup', '101']);
-  lab.ip(director, ['rule', 'add', 'pref', '11', 'fwmark', '2', 'lookup', '102']);
+  ip(['rule', 'add', 'pref', '10', 'fwmark', '1', 'lookup', '101']);
+  ip(['rule', 'add', 'pref', '11', 'fwmark', '2', 'lookup', '102']);
   // The VIP is local on the director; marked packets must reach the tables above first.
-  lab.ip(director, ['rule', 'add', 'pref', '100', 'lookup', 'local']);
-  lab.ip(director, ['rule', 'del', 'pref', '0']);
-  lab.addRoute(director, 'default', ADDR.rip1, ['dev', 'eth0', 'onlink', 'table', '101']);
-  lab.addRoute(director, 'default', ADDR.rip2, ['dev', 'eth0', 'onlink', 'table', '102']);
-  lab.sysctl(director, 'net.ipv4.ip_forward', 1);
-  lab.sysctl(director, 'net.ipv4.conf.eth0.send_redirects', 0);
+  ip(['rule', 'add', 'pref', '100', 'lookup', 'local']);
+  ip(['rule', 'del', 'pref', '0']);
+  // The RIP as next hop: the kernel resolves it (ARP, or NS/NA over IPv6) as IPVS DR does.
+  ip(['route', 'add', 'default', 'via', a.rip1, 'dev', 'eth0', 'onlink', 'table', '101']);
+  ip(['route', 'add', 'default', 'via', a.rip2, 'dev', 'eth0', 'onlink', 'table', '102']);
+  const forwarding = v6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward';
+  lab.sysctl(director, forwarding, 1);
+  // IPv6 sends no redirect here (the next hop is not link-local, RFC 4861 §8.2).
+  if (!v6) lab.sysctl(director, 'net.ipv4.conf.eth0.send_redirects', 0);
   return () => {
-    lab.ip(director, ['rule', 'add', 'pref', '0', 'lookup', 'local']);
-    for (const pref of ['10', '11', '100']) lab.ip(director, ['rule', 'del', 'pref', pref]);
-    for (const table of ['101', '102']) lab.ip(director, ['route', 'flush', 'table', table]);
-    lab.sysctl(director, 'net.ipv4.ip_forward', 0);
-    lab.exec(director, ['nft', 'delete', 'table', 'ip', 'lvsa_dr']);
+    ip(['rule', 'add', 'pref', '0', 'lookup', 'local']);
+    for (const pref of ['10', '11', '100']) ip(['rule', 'del', 'pref', pref]);
+    for (const t of ['101', '102']) ip(['route', 'flush', 'table', t]);
+    lab.sysctl(director, forwarding, 0);
+    lab.exec(director, ['nft', 'delete', 'table', table, 'lvsa_dr']);
   };
 }
 
@@ -269,13 +303,14 @@ export const nftablesDriver: DirectorDriver = {
     if (c.scheduler !== 'rr' || c.weights[0] !== c.weights[1]) throw new InputError('--director nftables schedules round robin only');
     const { lab, director } = t;
     let remove: () => void;
+    const v6 = t.addr.family === 6;
     if (t.mode === 'nat') {
-      lab.nft(director, natRules());
-      remove = () => lab.exec(director, ['nft', 'delete', 'table', 'ip', 'lvsa_nat']);
+      lab.nft(director, v6 ? natRules6(t.addr) : natRules());
+      remove = () => lab.exec(director, ['nft', 'delete', 'table', v6 ? 'ip6' : 'ip', 'lvsa_nat']);
     } else if (c.faults.director.includes('routed')) {
       remove = configureRouted(t);
     } else {
-      lab.nft(director, drNetdevRules());
+      lab.nft(director, drNetdevRules(t.addr));
       remove = () => lab.exec(director, ['nft', 'delete', 'table', 'netdev', 'lvsa_dr']);
     }
     return {

@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { shQuote } from './netns.js';
 import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace, type OffloadProfile } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
-import { ADDR, LAN_PREFIX, MAC, REAL_SERVERS, rportOf, serviceConfig, twoArmed, vipOf, type LabMode, type RealServerPlan } from './plan.js';
+import { ADDR, MAC, addressPlan, realServers, rportOf, serviceConfig, twoArmed, vipOf, type AddressPlan, type LabFamily, type LabMode, type RealServerPlan } from './plan.js';
 import { EnvironmentError } from '../errors.js';
 import { faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
 import type { DirectorProfile } from '../replay/director/types.js';
@@ -43,10 +43,13 @@ export interface LabCase {
   connections: number;
   /** Profile the director follows and verify checks against. */
   profile: DirectorProfile;
+  /** Address family of the service and LANs (absent: 4). */
+  family?: LabFamily;
 }
 
 export interface LabCaseOptions {
   scheduler?: string;
+  family?: LabFamily;
   faults?: LabFaults;
   connections?: number;
   profile: DirectorProfile;
@@ -58,20 +61,22 @@ export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
   const faults = o.faults ?? { director: [], rs: [] };
   const weighted = scheduler === 'wrr' || scheduler === 'wlc' || scheduler === 'sed';
   const words = faultLabels(faults).map((f) => f.replace(/:/g, '-').replace(/=/g, ''));
+  const family = o.family ?? 4;
   return {
-    id: [mode, scheduler, ...words].join('-'),
+    id: [mode, ...(family === 6 ? ['ipv6'] : []), scheduler, ...words].join('-'),
     mode,
     scheduler,
     weights: weighted ? [3, 1] : [1, 1],
     faults,
     connections: o.connections ?? (weighted ? 8 : 4),
     profile: o.profile,
+    ...(family === 6 ? { family } : {}),
   };
 }
 
 /** The service text of a case: the plan's service with the case's scheduler and weights. */
 export function caseServiceConfig(c: LabCase): string {
-  return serviceConfig(c.mode, { scheduler: c.scheduler, weights: c.weights });
+  return serviceConfig(c.mode, { scheduler: c.scheduler, weights: c.weights, family: c.family ?? 4 });
 }
 
 /**
@@ -129,6 +134,8 @@ export interface LabRealServer extends RealServerPlan {
 export interface LabTopology {
   lab: Lab;
   mode: LabMode;
+  /** The addresses of the lab's family (plan.ts). */
+  addr: AddressPlan;
   client: Namespace;
   director: Namespace;
   /** DR/TUN: the client's router on the RS LAN; NAT/FullNAT: the bypass router once a fault adds it. */
@@ -239,8 +246,13 @@ function arpScopes(t: LabTopology): string[] {
   return t.mode === 'tun' ? ['all', 'eth0', t.vipDev] : ['all', 'eth0'];
 }
 
-function rsLink(lab: Lab, lan: Bridge, r: RealServerPlan, ns: Namespace, o: OffloadPlan): void {
-  lab.link(ns, lan, { a: { addr: `${r.rip}/${LAN_PREFIX}`, mac: r.mac, offloads: o.host }, b: { offloads: o.port } });
+function rsLink(lab: Lab, lan: Bridge, r: RealServerPlan, ns: Namespace, o: OffloadPlan, a: AddressPlan): void {
+  lab.link(ns, lan, { a: { addr: `${r.rip}/${a.lanPrefix}`, mac: r.mac, offloads: o.host }, b: { offloads: o.port } });
+}
+
+/** The sysctl that makes a namespace forward packets of the lab's family. */
+function forwardingSysctl(a: AddressPlan): string {
+  return a.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward';
 }
 
 function directorPoints(director: Namespace, mode: LabMode, capture: DirectorDriver['directorCapture']): CapturePoint[] {
@@ -250,43 +262,45 @@ function directorPoints(director: Namespace, mode: LabMode, capture: DirectorDri
   return [twoArmed(mode) ? { point: 'director', ns: director, iface: 'any', sll2: true } : { point: 'director', ns: director, iface: 'eth0' }];
 }
 
-function buildTwoArmed(lab: Lab, mode: LabMode, driver: DirectorDriver, o: OffloadPlan): LabTopology {
+function buildTwoArmed(lab: Lab, mode: LabMode, driver: DirectorDriver, o: OffloadPlan, a: AddressPlan): LabTopology {
   const client = lab.addNamespace('client');
   const director = lab.addNamespace('director');
-  const rsNs = REAL_SERVERS.map((r) => lab.addNamespace(r.name));
+  const plan = realServers(a.family);
+  const rsNs = plan.map((r) => lab.addNamespace(r.name));
   const wan = lab.addBridge('wan');
   const lan = lab.addBridge('lan');
-  lab.link(client, wan, { a: { addr: `${ADDR.client}/${LAN_PREFIX}`, mac: MAC.client, offloads: o.host }, b: { offloads: o.port } });
-  const wanAddrs = driver.addressed ? [`${ADDR.clientGw}/${LAN_PREFIX}`, `${ADDR.natVip}/${LAN_PREFIX}`] : [];
+  lab.link(client, wan, { a: { addr: `${a.client}/${a.lanPrefix}`, mac: MAC.client, offloads: o.host }, b: { offloads: o.port } });
+  const wanAddrs = driver.addressed ? [`${a.clientGw}/${a.lanPrefix}`, `${a.natVip}/${a.lanPrefix}`] : [];
   lab.link(director, wan, { a: { ifname: 'eth0', addr: wanAddrs, mac: MAC.directorWan, offloads: o.director }, b: { offloads: o.directorPort } });
   lab.link(director, lan, {
-    a: { ifname: 'eth1', addr: driver.addressed ? [`${ADDR.dip}/${LAN_PREFIX}`] : [], mac: MAC.directorLan, offloads: o.director },
+    a: { ifname: 'eth1', addr: driver.addressed ? [`${a.dip}/${a.lanPrefix}`] : [], mac: MAC.directorLan, offloads: o.director },
     b: { offloads: o.directorPort },
   });
-  const rs = REAL_SERVERS.map((r, i) => ({ ...r, ns: rsNs[i]! }));
-  for (const r of rs) rsLink(lab, lan, r, r.ns, o);
+  const rs = plan.map((r, i) => ({ ...r, ns: rsNs[i]! }));
+  for (const r of rs) rsLink(lab, lan, r, r.ns, o, a);
   if (driver.addressed) {
     // The VIP is on the client's own LAN; the route carries what a client sends elsewhere (its
     // RST to a leaked RIP). Without a kernel director nobody owns clientGw, and a route to it
     // would only add unanswered ARP requests to the captures.
-    lab.addRoute(client, 'default', ADDR.clientGw);
+    lab.addRoute(client, 'default', a.clientGw);
     // NAT replies are routed through a kernel director (FORWARD hook), so it must forward.
-    lab.sysctl(director, 'net.ipv4.ip_forward', 1);
+    lab.sysctl(director, forwardingSysctl(a), 1);
   }
   for (const r of rs) {
     // FullNAT replies go to the LIP: only that network is routed via the director.
-    if (mode === 'fullnat') lab.addRoute(r.ns, ADDR.lipNet, ADDR.dip);
-    else lab.addRoute(r.ns, 'default', ADDR.dip);
+    if (mode === 'fullnat') lab.addRoute(r.ns, a.lipNet, a.dip);
+    else lab.addRoute(r.ns, 'default', a.dip);
   }
   return {
     lab,
     mode,
+    addr: a,
     client,
     director,
     router: null,
     wan,
     lan,
-    vip: vipOf(mode),
+    vip: vipOf(mode, a.family),
     rs,
     vipDev: '',
     points: [
@@ -300,44 +314,48 @@ function buildTwoArmed(lab: Lab, mode: LabMode, driver: DirectorDriver, o: Offlo
   };
 }
 
-function buildSharedLan(lab: Lab, mode: LabMode, driver: DirectorDriver, o: OffloadPlan): LabTopology {
+function buildSharedLan(lab: Lab, mode: LabMode, driver: DirectorDriver, o: OffloadPlan, a: AddressPlan): LabTopology {
   const client = lab.addNamespace('client');
   const router = lab.addNamespace('router');
   const director = lab.addNamespace('director');
-  const rsNs = REAL_SERVERS.map((r) => lab.addNamespace(r.name));
+  const plan = realServers(a.family);
+  const rsNs = plan.map((r) => lab.addNamespace(r.name));
   const lan = lab.addBridge('lan');
   lab.link(client, router, {
-    a: { addr: `${ADDR.client}/${LAN_PREFIX}`, mac: MAC.client, offloads: o.host },
-    b: { addr: `${ADDR.clientGw}/${LAN_PREFIX}`, mac: MAC.routerWan, offloads: o.router },
+    a: { addr: `${a.client}/${a.lanPrefix}`, mac: MAC.client, offloads: o.host },
+    b: { addr: `${a.clientGw}/${a.lanPrefix}`, mac: MAC.routerWan, offloads: o.router },
   });
-  lab.link(router, lan, { a: { addr: `${ADDR.routerLan}/${LAN_PREFIX}`, mac: MAC.routerLan, offloads: o.router }, b: { offloads: o.port } });
+  lab.link(router, lan, { a: { addr: `${a.routerLan}/${a.lanPrefix}`, mac: MAC.routerLan, offloads: o.router }, b: { offloads: o.port } });
   lab.link(director, lan, {
-    a: { ifname: 'eth0', addr: driver.addressed ? [`${ADDR.dip}/${LAN_PREFIX}`, `${ADDR.drVip}/32`] : [], mac: MAC.directorWan, offloads: o.director },
+    a: { ifname: 'eth0', addr: driver.addressed ? [`${a.dip}/${a.lanPrefix}`, `${a.drVip}/${a.hostPrefix}`] : [], mac: MAC.directorWan, offloads: o.director },
     b: { offloads: o.directorPort },
   });
-  const rs = REAL_SERVERS.map((r, i) => ({ ...r, ns: rsNs[i]! }));
-  for (const r of rs) rsLink(lab, lan, r, r.ns, o);
-  lab.addRoute(client, 'default', ADDR.clientGw);
-  lab.sysctl(router, 'net.ipv4.ip_forward', 1);
+  const rs = plan.map((r, i) => ({ ...r, ns: rsNs[i]! }));
+  for (const r of rs) rsLink(lab, lan, r, r.ns, o, a);
+  lab.addRoute(client, 'default', a.clientGw);
+  lab.sysctl(router, forwardingSysctl(a), 1);
   // Like the kernel selftest: a kernel director never routes client traffic itself in DR/TUN.
   if (driver.addressed) lab.sysctl(director, 'net.ipv4.conf.all.send_redirects', 0);
   const cmds: Array<[Namespace, string[]]> = [];
   for (const r of rs) {
     cmds.push([r.ns, ['sysctl', '-q', '-w', ...arpSettings(['all', 'eth0'], 1, 2), 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.eth0.rp_filter=0']]);
-    // TUN: the VIP goes on the decapsulating device, added after waitReady (addTunnels).
-    if (mode === 'dr') cmds.push([r.ns, ['ip', 'addr', 'add', `${ADDR.drVip}/32`, 'dev', 'lo']]);
-    cmds.push([r.ns, ['ip', 'route', 'add', 'default', 'via', ADDR.routerLan]]);
+    // TUN: the VIP goes on the decapsulating device, added after waitReady (addTunnels). IPv6
+    // has no arp_ignore: a VIP on lo is never advertised on eth0 (the kernel answers a
+    // solicitation only for addresses of the interface it came in on).
+    if (mode === 'dr') cmds.push([r.ns, ['ip', 'addr', 'add', `${a.drVip}/${a.hostPrefix}`, 'dev', 'lo']]);
+    cmds.push([r.ns, ['ip', 'route', 'add', 'default', 'via', a.routerLan]]);
   }
   nsBatch(lab, cmds);
   return {
     lab,
     mode,
+    addr: a,
     client,
     director,
     router,
     wan: null,
     lan,
-    vip: ADDR.drVip,
+    vip: a.drVip,
     rs,
     vipDev: mode === 'dr' ? 'lo' : '',
     offloads: o,
@@ -375,7 +393,7 @@ function addTunnels(t: LabTopology): void {
     t.vipDev = dev;
     nsBatch(t.lab, [
       [ns, ['sysctl', '-q', '-w', ...arpSettings([dev], 1, 2), `net.ipv4.conf.${dev}.rp_filter=0`]],
-      [ns, ['ip', 'addr', 'add', `${ADDR.drVip}/32`, 'dev', dev]],
+      [ns, ['ip', 'addr', 'add', `${t.addr.drVip}/${t.addr.hostPrefix}`, 'dev', dev]],
     ]);
   }
 }
@@ -440,14 +458,15 @@ export function labShape(o: Pick<SessionOptions, 'offloads' | 'responseBytes'>):
 }
 
 /** Build the conformant lab of a mode and start the real servers' HTTP services. */
-export async function buildTopology(lab: Lab, mode: LabMode, driver: DirectorDriver, shape: LabShape = labShape({})): Promise<LabTopology> {
+export async function buildTopology(lab: Lab, mode: LabMode, driver: DirectorDriver, shape: LabShape = labShape({}), family: LabFamily = 4): Promise<LabTopology> {
   const o = offloadPlan(shape.offloads, driver);
-  const t = twoArmed(mode) ? buildTwoArmed(lab, mode, driver, o) : buildSharedLan(lab, mode, driver, o);
+  const a = addressPlan(family);
+  const t = twoArmed(mode) ? buildTwoArmed(lab, mode, driver, o, a) : buildSharedLan(lab, mode, driver, o, a);
   t.shape = shape;
   await lab.waitReady(15_000);
   if (shape.offloads === 'on') t.offloadState = readOffloadState(lab);
   if (mode === 'tun') addTunnels(t);
-  await Promise.all(t.rs.map((r) => startHttpServer(lab, r.ns, r.name, rportOf(mode), shape.responseBytes)));
+  await Promise.all(t.rs.map((r) => startHttpServer(lab, r.ns, r.name, rportOf(mode), shape.responseBytes, family)));
   return t;
 }
 
@@ -457,9 +476,10 @@ async function bypassRouter(t: LabTopology): Promise<Namespace> {
   const { lab } = t;
   const router = lab.addNamespace('router');
   const o = t.offloads;
-  lab.link(router, t.wan!, { a: { addr: `${ADDR.bypassGwWan}/${LAN_PREFIX}`, mac: MAC.gwWan, offloads: o.router }, b: { offloads: o.port } });
-  lab.link(router, t.lan, { a: { addr: `${ADDR.bypassGwLan}/${LAN_PREFIX}`, mac: MAC.gwLan, offloads: o.router }, b: { offloads: o.port } });
-  lab.sysctl(router, 'net.ipv4.ip_forward', 1);
+  const a = t.addr;
+  lab.link(router, t.wan!, { a: { addr: `${a.bypassGwWan}/${a.lanPrefix}`, mac: MAC.gwWan, offloads: o.router }, b: { offloads: o.port } });
+  lab.link(router, t.lan, { a: { addr: `${a.bypassGwLan}/${a.lanPrefix}`, mac: MAC.gwLan, offloads: o.router }, b: { offloads: o.port } });
+  lab.sysctl(router, forwardingSysctl(a), 1);
   await lab.waitReady(15_000);
   t.router = router;
   return router;
@@ -479,6 +499,7 @@ function replyFromRipRules(rip: string): string {
 async function applyRsFault(t: LabTopology, f: RsFault): Promise<() => void> {
   const { lab } = t;
   const rs = t.rs.find((r) => r.name === f.rs)!;
+  const vipHost = `${t.addr.drVip}/${t.addr.hostPrefix}`;
   const setArp = (ignore: number, announce: number): void => nsBatch(lab, [[rs.ns, ['sysctl', '-q', '-w', ...arpSettings(arpScopes(t), ignore, announce)]]]);
   switch (f.kind) {
     case 'arp_ignore=0':
@@ -497,20 +518,20 @@ async function applyRsFault(t: LabTopology, f: RsFault): Promise<() => void> {
       };
     }
     case 'no-vip':
-      lab.ip(rs.ns, ['addr', 'del', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
-      return () => lab.ip(rs.ns, ['addr', 'add', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+      lab.ip(rs.ns, ['addr', 'del', vipHost, 'dev', t.vipDev]);
+      return () => lab.ip(rs.ns, ['addr', 'add', vipHost, 'dev', t.vipDev]);
     case 'reply-from-rip':
       // Accept the VIP without binding it: the kernel then answers from the RIP.
-      lab.ip(rs.ns, ['addr', 'del', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+      lab.ip(rs.ns, ['addr', 'del', vipHost, 'dev', t.vipDev]);
       lab.nft(rs.ns, replyFromRipRules(rs.rip));
       return () => {
         lab.exec(rs.ns, ['nft', 'delete', 'table', 'ip', 'lvsa_fault']);
-        lab.ip(rs.ns, ['addr', 'add', `${ADDR.drVip}/32`, 'dev', t.vipDev]);
+        lab.ip(rs.ns, ['addr', 'add', vipHost, 'dev', t.vipDev]);
       };
     case 'gateway-bypass': {
       await bypassRouter(t);
-      lab.ip(rs.ns, ['route', 'replace', 'default', 'via', ADDR.bypassGwLan]);
-      return () => lab.ip(rs.ns, ['route', 'replace', 'default', 'via', ADDR.dip]);
+      lab.ip(rs.ns, ['route', 'replace', 'default', 'via', t.addr.bypassGwLan]);
+      return () => lab.ip(rs.ns, ['route', 'replace', 'default', 'via', t.addr.dip]);
     }
   }
 }
@@ -556,10 +577,10 @@ export class LabSession {
   }
 
   /** Build topology. Destroys the lab if that fails. */
-  static async open(driver: DirectorDriver, mode: LabMode, opts: SessionOptions = {}): Promise<LabSession> {
-    const lab = new Lab(opts.lab);
+  static async open(driver: DirectorDriver, mode: LabMode, opts: SessionOptions = {}, family: LabFamily = 4): Promise<LabSession> {
+    const lab = new Lab(family === 6 ? { ...opts.lab, ipv6: true } : opts.lab);
     try {
-      const topo = await buildTopology(lab, mode, driver, labShape(opts));
+      const topo = await buildTopology(lab, mode, driver, labShape(opts), family);
       opts.onStage?.('topology', lab);
       return new LabSession(driver, topo, opts);
     } catch (e) {
@@ -571,6 +592,7 @@ export class LabSession {
   /** configure director → apply faults → start captures → run client → stop captures. */
   async run(c: LabCase, outDir: string): Promise<LabCaseRun> {
     if (c.mode !== this.topo.mode) throw new Error(`case ${c.id} is ${c.mode}, session is ${this.topo.mode}`);
+    if ((c.family ?? 4) !== this.topo.addr.family) throw new Error(`case ${c.id} is IPv${c.family ?? 4}, session is IPv${this.topo.addr.family}`);
     const started = Date.now();
     const { lab, topo } = this;
     const stage = (s: LabStage): void => this.opts.onStage?.(s, lab);
@@ -645,7 +667,7 @@ export class LabSession {
 }
 
 /** Verify a lab's captures: client, director (one file on `any`, else each port), each real server by RIP. */
-export async function verifyCaptures(captures: Record<string, string>, serviceText: string, profile: DirectorProfile): Promise<VerifyResult> {
+export async function verifyCaptures(captures: Record<string, string>, serviceText: string, profile: DirectorProfile, family: LabFamily = 4): Promise<VerifyResult> {
   const director = captures.director !== undefined ? [captures.director] : ['director-eth0', 'director-eth1'].map((p) => captures[p]).filter((f): f is string => f !== undefined);
   return verify({
     services: parseServiceConfig(serviceText, 'service.conf'),
@@ -653,7 +675,7 @@ export async function verifyCaptures(captures: Record<string, string>, serviceTe
     points: [
       { kind: 'client', files: [captures.client!] },
       { kind: 'director', files: director },
-      ...REAL_SERVERS.map((r) => ({ kind: 'rs' as const, files: [captures[r.name]!], rsIp: r.rip })),
+      ...realServers(family).map((r) => ({ kind: 'rs' as const, files: [captures[r.name]!], rsIp: r.rip })),
     ],
   });
 }
@@ -671,10 +693,10 @@ export interface RunLabCaseOptions extends SessionOptions {
 
 /** The whole sequence for one case in a lab of its own; the lab is destroyed before this returns or throws. */
 export async function runLabCase(driver: DirectorDriver, c: LabCase, outDir: string, o: RunLabCaseOptions = {}): Promise<LabCaseResult> {
-  const session = await LabSession.open(driver, c.mode, o);
+  const session = await LabSession.open(driver, c.mode, o, c.family ?? 4);
   try {
     const run = await session.run(c, outDir);
-    const v = o.verify === true ? await verifyCaptures(run.captures, run.serviceConfig, c.profile) : null;
+    const v = o.verify === true ? await verifyCaptures(run.captures, run.serviceConfig, c.profile, c.family ?? 4) : null;
     return { ...run, case: c, kind: driver.kind, prefix: session.lab.prefix, verify: v };
   } finally {
     await session.close();

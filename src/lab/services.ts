@@ -13,7 +13,7 @@ import type { LabProcess } from './netns.js';
  * numbers keep every segment's payload distinct.
  */
 const SERVER_CODE = [
-  "const [name, port, size] = process.argv.slice(1);",
+  "const [name, port, size, host] = process.argv.slice(1);",
   "let body = name + '\\n';",
   "for (let i = 0; body.length < Number(size); i++) body += name + ' ' + String(i).padStart(10, '0') + '\\n';",
   "body = Buffer.from(body).subarray(0, Math.max(Number(size), name.length + 1));",
@@ -21,7 +21,7 @@ const SERVER_CODE = [
   "  res.setHeader('Connection', 'close');",
   "  res.end(body);",
   "});",
-  "srv.listen(Number(port), '0.0.0.0', () => console.log('ready ' + name));",
+  "srv.listen(Number(port), host, () => console.log('ready ' + name));",
   "process.on('SIGTERM', () => process.exit(0));",
 ].join('\n');
 
@@ -85,9 +85,10 @@ export interface ClientOptions {
   gapMs: number;
 }
 
-/** Start the HTTP server in `ns` and wait until it listens; responses carry `bodyBytes` bytes (at least the name line). */
-export async function startHttpServer(lab: Lab, ns: Namespace, name: string, port = 80, bodyBytes = 0): Promise<LabProcess> {
-  const p = lab.spawn(ns, [process.execPath, '-e', SERVER_CODE, name, String(port), String(bodyBytes)]);
+/** Start the HTTP server in `ns` and wait until it listens; responses carry `bodyBytes` bytes
+ *  (at least the name line). An IPv6 lab listens on `::` (a namespace without IPv6 refuses it). */
+export async function startHttpServer(lab: Lab, ns: Namespace, name: string, port = 80, bodyBytes = 0, family: 4 | 6 = 4): Promise<LabProcess> {
+  const p = lab.spawn(ns, [process.execPath, '-e', SERVER_CODE, name, String(port), String(bodyBytes), family === 6 ? '::' : '0.0.0.0']);
   await p.waitForOutput(/ready/, 10_000);
   return p;
 }

@@ -268,7 +268,11 @@ export class Lab {
     runScript([
       ['ip', 'netns', 'add', name],
       ['ip', '-n', name, 'link', 'set', 'lo', 'up'],
-      ...(this.ipv6 ? [] : [['ip', 'netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']]),
+      // With IPv6, addresses skip duplicate address detection: a tentative address cannot be
+      // used for a second or more, and the lab's addresses are unique by construction.
+      this.ipv6
+        ? ['ip', 'netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']
+        : ['ip', 'netns', 'exec', name, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'],
     ]);
     return ns;
   }

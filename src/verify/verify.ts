@@ -33,6 +33,7 @@ import { judgeCaptures } from './judge/rules/capture.js';
 import { mergeNotes, type CaptureNotes } from './model/capture-notes.js';
 import { FindingSink } from './judge/sink.js';
 import { PhaseClock, prepare, type Prepared, type VerifyInput } from './correlate/prepare.js';
+import { whyUnchecked } from './judge/rules/why-unchecked.js';
 import { schedRules } from './judge/rules/sched.js';
 import { judgeHere, LateCopy, mergeLadders, type Judged, type PassTwo, type RunFacts } from './judge/judge.js';
 
@@ -169,7 +170,8 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
     // Failed checks as counted by the engine (findings are folded per connection and per rule).
     const failedChecks = sinkCtxs.reduce((n, s) => n + s.sink.failedCount(rule.id), 0);
     if (!reason && checked === 0 && failed === 0 && rule.family !== 'capture' && rule.id !== 'checksum.offload-likely') {
-      reason = 'nothing to check: no packet or connection the rule applies to was correlated';
+      const why = judged.map((j) => whyUnchecked(rule.id, j.ctx, j.all)).find((w) => w !== null);
+      reason = `nothing to check: ${why ?? 'no packet or connection the rule applies to was correlated'}`;
     }
     if (reason && failed === 0) {
       notEvaluated.push({ rule: rule.id, reason });

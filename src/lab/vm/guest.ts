@@ -89,10 +89,12 @@ export async function runGuestJob(job: GuestJob): Promise<GuestReport> {
   say(`modules ${mods.loaded.length} loaded${mods.errors.length ? `, ${mods.errors.length} errors: ${mods.errors.join('; ')}` : ''} (${uptime()} s)`);
   const cases: GuestCaseStatus[] = [];
   const ipvsReady = existsSync('/proc/net/ip_vs');
-  // One topology per mode, cases of that mode in the order given.
-  const modes = [...new Set(job.cases.map((c) => c.mode))];
-  for (const mode of modes) {
-    const group = job.cases.filter((c) => c.mode === mode);
+  // One topology per mode and address family, cases of that kind in the order given.
+  const kinds = [...new Set(job.cases.map((c) => `${c.mode}/${c.family ?? 4}`))];
+  for (const kind of kinds) {
+    const group = job.cases.filter((c) => `${c.mode}/${c.family ?? 4}` === kind);
+    const mode = group[0]!.mode;
+    const family = group[0]!.family ?? 4;
     let session: LabSession | null = null;
     let openError: string | null = null;
     const t0 = Date.now();
@@ -108,7 +110,7 @@ export async function runGuestJob(job: GuestJob): Promise<GuestReport> {
         timeoutMs: job.clientTimeoutMs ?? 2000,
         ...(job.offloads !== undefined ? { offloads: job.offloads } : {}),
         onStage,
-      });
+      }, family);
       say(`topology ${mode} ready (${Date.now() - t0} ms)`);
     } catch (e) {
       openError = e instanceof Error ? e.message : String(e);

@@ -13,7 +13,7 @@ import { PACKAGE, distFile } from '../../package-root.js';
 import { expectedFor, kernelConnections, type ExpectedOutcome, type IpvsFacts } from '../ipvs-director.js';
 import { verifyCaptures, type DeviceOffloads, type LabCase, type LabOffloads } from '../sequence.js';
 import type { ConnectionResult } from '../services.js';
-import { ADDR } from '../plan.js';
+import { addressPlan } from '../plan.js';
 import type { VerifyResult } from '../../verify/model/result.js';
 import type { GuestJob, GuestReport } from './guest.js';
 import { GUEST_MODULES, GUEST_OUT, buildInitramfs, findStaticBusybox } from './initramfs.js';
@@ -142,10 +142,13 @@ function compare(r: VerifyResult, exp: ExpectedOutcome): string[] {
 function compareSchedule(r: VerifyResult, kernel: Record<number, string>): string[] {
   const problems: string[] = [];
   for (const c of r.connections ?? []) {
-    const port = Number(c.client.slice(c.client.lastIndexOf(':') + 1));
+    // The client's port is in the connection label ("tcp CLIENT:PORT -> VIP:PORT"); `client`
+    // is the address alone.
+    const end = /^\S+ (\S+) ->/.exec(c.conn)?.[1] ?? '';
+    const port = Number(end.slice(end.lastIndexOf(':') + 1));
     const k = kernel[port];
     if (k === undefined || c.realServer === null) continue;
-    const rip = k.slice(0, k.lastIndexOf(':'));
+    const rip = k.slice(0, k.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
     if (!c.realServer.startsWith(rip)) problems.push(`client port ${port}: verify says ${c.realServer}, the kernel scheduled ${k}`);
   }
   return problems;
@@ -270,8 +273,9 @@ export async function runIpvsLab(opts: IpvsLabOptions): Promise<IpvsLabResult> {
     // The guest wrote guest paths; the same files are in `dir` on the host.
     const captures: Record<string, string> = {};
     for (const point of Object.keys(saved.captures)) captures[point] = join(dir, `${point}.pcap`);
-    const v = opts.verify === false ? null : await verifyCaptures(captures, saved.serviceConfig, c.profile);
-    const kernelSchedule = kernelConnections(saved.facts.ipvsadmConns, ADDR.client, saved.clientBasePort, c.connections);
+    const family = c.family ?? 4;
+    const v = opts.verify === false ? null : await verifyCaptures(captures, saved.serviceConfig, c.profile, family);
+    const kernelSchedule = kernelConnections(saved.facts.ipvsadmConns, addressPlan(family).client, saved.clientBasePort, c.connections);
     const mismatches = v ? [...compare(v, expected), ...compareSchedule(v, kernelSchedule)] : [];
     cases.push({
       ...base,

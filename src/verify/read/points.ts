@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 import type { PacketRecord } from '../model/record.js';
+import { bindMac, neighbourBinding } from './ndp.js';
 import { sampleFile, type PointReader, type RecordKeep } from './stream.js';
 
 export type PointKindName = 'client' | 'director' | 'rs';
@@ -28,7 +29,8 @@ export interface LoadedPoint {
   frames: number;
   /** The sample of the first pass (the main pass streams and keeps nothing per point). */
   records: PacketRecord[];
-  /** ARP sender IP → MACs seen at this point. */
+  /** Address → MACs seen at this point: ARP sender bindings (IPv4) and Neighbor Discovery
+   *  link-layer options (IPv6, read/ndp.ts), keyed by address text for either family. */
   arp: Map<string, Set<string>>;
   firstTs: number;
   lastTs: number;
@@ -98,13 +100,15 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
   return points;
 }
 
-/** Records the ARP sender binding of a packet (IPv4 over Ethernet) at its point. */
+/** Records the address → MAC binding a packet carries at its point: the ARP sender (IPv4 over
+ *  Ethernet) or an NS/NA link-layer option (IPv6). */
 export function noteArp(lp: LoadedPoint, p: Packet): void {
-  if (!p.arp.present || !p.arp.isEthIpv4 || p.arp.spa === 0) return;
-  const ip = ipv4ToString(p.arp.spa);
-  let set = lp.arp.get(ip);
-  if (!set) lp.arp.set(ip, (set = new Set()));
-  set.add(macToString(p.buf, p.arp.shaOff));
+  if (!p.arp.present) {
+    if (p.net.l4 === 'icmpv6') neighbourBinding(p, lp.arp);
+    return;
+  }
+  if (!p.arp.isEthIpv4 || p.arp.spa === 0) return;
+  bindMac(lp.arp, ipv4ToString(p.arp.spa), macToString(p.buf, p.arp.shaOff));
 }
 
 /** How the reading of one capture file in pass 2 went (a PointReader's, or as a feeder thread
