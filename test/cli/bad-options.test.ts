@@ -91,7 +91,7 @@ const arpRows: Row[] = [
   ['unknown ARP rule id', ['arp', '--ignore', 'arp.vip-answerd-by-rs', fifo], /^--ignore 'arp\.vip-answerd-by-rs': not an ARP rule id; closest: arp\.vip-answered-by-rs/],
   ['--count in hex', ['arp', '--count', '0x2', fifo], /^--count '0x2': not a whole number of probes in 1\.\.10/],
   ['--count with a space', ['arp', '--count', ' 3', fifo], /^--count ' 3'/],
-  ['--vip that does not parse', ['arp', '--vip', '10.0.0.300', fifo], /^--vip '10\.0\.0\.300': not an IPv4 address/],
+  ['--vip that does not parse', ['arp', '--vip', '10.0.0.300', fifo], /^--vip '10\.0\.0\.300': not an IPv4 or IPv6 address/],
   ['--vip with a bad port', ['arp', '--vip', '10.0.0.1:http', fifo], /^--vip '10\.0\.0\.1:http'/],
   ['a later capture that does not exist, said before the FIFO is read', ['arp', fifo, `director=${tmp}/nope.pcap`], /^director=.*nope\.pcap: no such file$/],
   ['unknown option (commander)', ['arp', '--bogus', fifo], /^unknown option '--bogus'$/],
