@@ -268,11 +268,21 @@ export class IcmpView {
   mtu = -1;
   /** Error messages quote the offending packet: decoded into `Packet.quoted`. */
   hasQuoted = false;
+  /** Neighbor solicitation / advertisement (ICMPv6 135/136, RFC 4861 §4.3, §4.4): offset of the
+   *  target address, −1 otherwise or when cut before it. */
+  ndTargetOff = -1;
+  /** Offset of the MAC in its Ethernet link-layer address option (source in an NS, target in an
+   *  NA), −1 when there is none. */
+  ndLinkAddrOff = -1;
+  /** The NA flags byte (R 0x80, S 0x40, O 0x20). */
+  ndFlags = 0;
   reset(): void {
     this.present = false;
     this.checksumOk = null;
     this.mtu = -1;
     this.hasQuoted = false;
+    this.ndTargetOff = -1;
+    this.ndLinkAddrOff = -1;
     this.echoId = 0;
     this.echoSeq = 0;
   }

@@ -3,6 +3,7 @@
  * and the output-path check, in-process: properties over generated values where the rule is
  * general (every integer of the range is taken back as itself, every other spelling refused).
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -177,16 +178,28 @@ describe('output paths', () => {
     expect(refusal(() => checkOutputFile('--output', path.join(tmp, '.', 'a-file'), [file]))).toMatch(/which this run reads/);
   });
 
-  it.skipIf(process.getuid?.() === 0)('refuses a read-only file and directory (as a user; root writes through modes)', () => {
+  it('refuses a read-only file and directory (modes as a user; a read-only mount as root, who writes through modes)', () => {
+    const asRoot = process.getuid?.() === 0;
     const ro = path.join(tmp, 'ro-dir');
     mkdirSync(ro);
-    const roFile = path.join(tmp, 'ro-file');
-    writeFileSync(roFile, 'x');
-    chmodSync(roFile, 0o444);
-    chmodSync(ro, 0o555);
-    expect(refusal(() => checkOutputFile('--output', roFile))).toMatch(/not writable/);
-    expect(refusal(() => checkOutputFile('--output', path.join(ro, 'x')))).toMatch(/is not writable/);
-    expect(refusal(() => checkOutputDirectory('--out', path.join(ro, 'sub')))).toMatch(/is not writable/);
+    let roFile = path.join(tmp, 'ro-file');
+    if (asRoot) {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', ro]);
+      roFile = path.join(ro, 'ro-file');
+      writeFileSync(roFile, 'x');
+      execFileSync('mount', ['-o', 'remount,ro', ro]);
+    } else {
+      writeFileSync(roFile, 'x');
+      chmodSync(roFile, 0o444);
+      chmodSync(ro, 0o555);
+    }
+    try {
+      expect(refusal(() => checkOutputFile('--output', roFile))).toMatch(/not writable/);
+      expect(refusal(() => checkOutputFile('--output', path.join(ro, 'x')))).toMatch(/is not writable/);
+      expect(refusal(() => checkOutputDirectory('--out', path.join(ro, 'sub')))).toMatch(/is not writable/);
+    } finally {
+      if (asRoot) execFileSync('umount', [ro]);
+    }
   });
 
   it('an output directory may be new (created later with its parents) but not a file or under one', () => {

@@ -19,6 +19,21 @@ function isError6(type: number): boolean {
   return type >= 1 && type <= 4;
 }
 
+/**
+ * Offset of the MAC in the Ethernet link-layer address option of `kind` (1 source, 2 target)
+ * among the neighbor discovery options from `o` to `end`, or −1. A zero-length option is
+ * malformed and ends the walk (RFC 4861 §4.6).
+ */
+function linkAddrOption(buf: Uint8Array, o: number, end: number, kind: number): number {
+  while (o + 2 <= end) {
+    const len = buf[o + 1]! * 8;
+    if (len === 0 || o + len > end) return -1;
+    if (buf[o] === kind && len === 8) return o + 2;
+    o += len;
+  }
+  return -1;
+}
+
 export function decodeIcmp(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number, version: 4 | 6): void {
   const { p, buf } = ctx;
   const c = L.icmp;
@@ -58,6 +73,10 @@ export function decodeIcmp(ctx: DecodeCtx, L: NetLayers, off: number, end: numbe
       c.echoSeq = (buf[off + 6]! << 8) | buf[off + 7]!;
     } else if (t === 2) {
       c.mtu = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+    } else if ((t === 135 || t === 136) && c.code === 0 && off + 24 <= end) {
+      c.ndTargetOff = off + 8;
+      c.ndFlags = buf[off + 4]!;
+      c.ndLinkAddrOff = linkAddrOption(buf, off + 24, Math.min(end, off + L.ip.payloadWireLen), t === 135 ? 1 : 2);
     }
     if (!isError6(t)) return;
   }

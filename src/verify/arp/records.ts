@@ -524,31 +524,18 @@ export class ArpCollector {
    * ARP of IPv6 (RFC 4861 §7.2.6).
    */
   private observeNdp(p: Packet, point: string, tsNs: number): void {
-    const buf = p.buf;
-    const off = p.net.icmp.off;
-    const end = Math.min(p.end, p.net.ip.off + p.net.ip.totalLen);
-    if (off + 24 > end) return; // cut before the target: nothing to record
+    const icmp = p.net.icmp;
+    if (icmp.ndTargetOff < 0 || p.net.ip.isFragment) return; // cut before the target: nothing to record
     if (this.arp.length >= MAX_ARP_RECORDS) {
       this.dropped++;
       return;
     }
-    const solicit = p.net.icmp.type === 135;
-    const target = this.addrs.key6(buf, off + 8);
+    const buf = p.buf;
+    const solicit = icmp.type === 135;
+    const target = this.addrs.key6(buf, icmp.ndTargetOff);
     if (target < 0) {
       this.dropped++;
       return;
-    }
-    // The link-layer address option: source (1) in a solicitation, target (2) in an advertisement.
-    let lla: number | null = null;
-    const want = solicit ? 1 : 2;
-    for (let o = off + 24; o + 8 <= end; ) {
-      const len = buf[o + 1]! * 8;
-      if (len === 0) break; // RFC 4861 §4.6: a zero length is invalid, stop reading options
-      if (buf[o] === want && len >= 8) {
-        lla = macNum(buf, o + 2);
-        break;
-      }
-      o += len;
     }
     let ethSrc: number | null = null;
     let ethDst: number | null = null;
@@ -558,11 +545,13 @@ export class ArpCollector {
     } else if (p.sll.present && p.sll.addrLen === 6) {
       ethSrc = macNum(buf, p.sll.addrOff);
     }
-    const sender = lla ?? ethSrc;
+    // The link-layer address option (source in a solicitation, target in an advertisement),
+    // else the frame's own source.
+    const sender = icmp.ndLinkAddrOff >= 0 ? macNum(buf, icmp.ndLinkAddrOff) : ethSrc;
     if (sender === null) return; // no link-layer address anywhere: it claims nothing we can name
     const src = this.addrs.key6(buf, p.net.ip.srcOff);
     const dst = this.addrs.key6(buf, p.net.ip.dstOff);
-    const solicited = !solicit && (buf[off + 4]! & 0x40) !== 0;
+    const solicited = !solicit && (icmp.ndFlags & 0x40) !== 0;
     this.arp.push({
       ...where(p, point, tsNs),
       seq: this.seq++,

@@ -5,18 +5,12 @@
  * link-layer address option. Pass 1 learns the real servers' MACs from them (DR frames never name
  * the RIP in the IP header), the same way it learns them from ARP on IPv4.
  *
- * Only the bytes of the captured frame are read; nothing is allocated unless the packet is an
- * NS or NA that carries a binding.
+ * The decoder finds the target and the link-layer option (IcmpView.nd*); nothing is allocated
+ * unless the packet is an NS or NA that carries a binding.
  */
 import { ipv6ToString, macToString } from '../../decode/addr.js';
 import type { Packet } from '../../decode/packet.js';
 
-const NS = 135;
-const NA = 136;
-const OPT_SOURCE_LLA = 1;
-const OPT_TARGET_LLA = 2;
-/** Type, code, checksum, reserved/flags (4), target address (16). */
-const FIXED_LEN = 24;
 /** RFC 4861 §7.1.1/§7.1.2: a node drops NS/NA whose hop limit is not 255 (it was routed). */
 const NDP_HOP_LIMIT = 255;
 
@@ -24,22 +18,6 @@ const NDP_HOP_LIMIT = 255;
 function unspecified(buf: Uint8Array, off: number): boolean {
   for (let i = 0; i < 16; i++) if (buf[off + i] !== 0) return false;
   return true;
-}
-
-/**
- * Offset of the Ethernet link-layer address option of `kind` in the NS/NA at `icmpOff` (options
- * up to `end`), or -1. An option of length 0 is malformed (§4.6) and ends the walk.
- */
-function linkLayerOption(buf: Uint8Array, icmpOff: number, end: number, kind: number): number {
-  let o = icmpOff + FIXED_LEN;
-  while (o + 2 <= end) {
-    const len = buf[o + 1]! * 8;
-    if (len === 0 || o + len > end) return -1;
-    // Ethernet: one 8-byte unit, the MAC after type and length.
-    if (buf[o] === kind && len === 8) return o + 2;
-    o += len;
-  }
-  return -1;
 }
 
 /** Address text → the MACs bound to it (LoadedPoint.arp). */
@@ -59,22 +37,16 @@ export function bindMac(into: Bindings, ip: string, mac: string): void {
  */
 export function neighbourBinding(p: Packet, into: Bindings): void {
   const L = p.net;
-  if (L.l4 !== 'icmpv6' || !L.icmp.present || L.ip.version !== 6 || L.ip.isFragment) return;
-  const type = L.icmp.type;
-  if ((type !== NS && type !== NA) || L.icmp.code !== 0 || L.ip.ttl !== NDP_HOP_LIMIT) return;
+  if (L.l4 !== 'icmpv6' || L.ip.version !== 6 || L.ip.isFragment || L.icmp.ndTargetOff < 0 || L.ip.ttl !== NDP_HOP_LIMIT) return;
   const buf = p.buf;
-  const off = L.icmp.off;
-  const end = Math.min(p.end, L.ip.payloadOff + L.ip.payloadLen);
-  if (off + FIXED_LEN > end) return;
-  if (type === NS) {
+  const lla = L.icmp.ndLinkAddrOff;
+  if (L.icmp.type === 135) {
     if (unspecified(buf, L.ip.srcOff)) return;
-    const mac = linkLayerOption(buf, off, end, OPT_SOURCE_LLA);
-    if (mac >= 0) bindMac(into, ipv6ToString(buf, L.ip.srcOff), macToString(buf, mac));
+    if (lla >= 0) bindMac(into, ipv6ToString(buf, L.ip.srcOff), macToString(buf, lla));
   } else {
     // An answer to a unicast probe (neighbour unreachability detection) may leave the option
     // out (RFC 4861 §7.2.4): the frame's own source is then the target's MAC.
-    const opt = linkLayerOption(buf, off, end, OPT_TARGET_LLA);
-    const mac = opt >= 0 ? opt : p.eth.present ? p.eth.srcOff : -1;
-    if (mac >= 0) bindMac(into, ipv6ToString(buf, off + 8), macToString(buf, mac));
+    const mac = lla >= 0 ? lla : p.eth.present ? p.eth.srcOff : -1;
+    if (mac >= 0) bindMac(into, ipv6ToString(buf, L.icmp.ndTargetOff), macToString(buf, mac));
   }
 }
