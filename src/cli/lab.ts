@@ -19,6 +19,7 @@ import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
 import { ipvsCase } from '../lab/ipvs-director.js';
+import type { LabFamily } from '../lab/plan.js';
 import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '../lab/faults.js';
 import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
@@ -38,6 +39,8 @@ export interface LabRunOptions {
   scheduler?: string[];
   fault?: string[];
   connections?: number;
+  /** Address family of the service and LANs: '4' (default) or '6'. */
+  family?: string;
   out?: string;
   /** Run verify on the captures and exit with its code. */
   verify?: boolean;
@@ -93,20 +96,30 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     throw new InputError(`--connections '${o.connections}': not a whole number of connections in 1..${MAX_CONNECTIONS}`);
   }
   const faults = o.fault ?? [];
+  const family = parseFamily(o.family);
+  if (family === 6 && kind === 'reference') throw new InputError('--family 6: the reference director lab is IPv4 only (IPv6: --director nftables or ipvs)');
   const cases: LabCase[] = [];
   for (const m of modes) {
     const mode = checkKindMode(kind, m);
+    if (family === 6 && mode !== 'nat' && mode !== 'dr') throw new InputError(`--family 6: --mode ${mode} has no IPv6 lab (nat, dr)`);
     if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
-    else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections));
+    else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections, family));
     else {
       const schedulers = splitList(o.scheduler);
       if (schedulers.length === 0) schedulers.push('rr');
       for (const s of schedulers) {
-        cases.push(ipvsCase(mode, parseSchedulerOption('--scheduler', s, IPVS_SCHEDULERS), faults, o.connections));
+        cases.push(ipvsCase(mode, parseSchedulerOption('--scheduler', s, IPVS_SCHEDULERS), faults, o.connections, family));
       }
     }
   }
   return cases;
+}
+
+/** `--family` value → 4 or 6 (default 4). */
+export function parseFamily(v: string | undefined): LabFamily {
+  if (v === undefined || v === '4') return 4;
+  if (v === '6') return 6;
+  throw new InputError(`--family '${v}': expected 4 or 6`);
 }
 
 /** `--offloads` value → LabOffloads (default off); anything else is a usage error. */
@@ -292,6 +305,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba)')
     .option('--verify', 'run verify on the captures and exit with its code')
     .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
+    .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed)')
     .option('--out <dir>', 'results directory (captures, service.conf)')
     .option('--format <format>', 'text or json', 'text')
     .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr)', collect)
