@@ -9,7 +9,7 @@ import { formatTimestamp } from '../../../decode/frame.js';
 import { macText, parseMacNum } from '../mac.js';
 import type { ArpRecord } from '../records.js';
 import { afterClaim, answersConflict, judgeClaim, type ClaimHistory, type ConflictReason } from './conflict.js';
-import { StationTable, newStation, stationKey, type StationKey } from './stations.js';
+import { LruMap, StationTable, newStation, stationKey, type StationKey } from './stations.js';
 import {
   DEFAULT_MAX_STATIONS,
   type Claimant,
@@ -59,6 +59,8 @@ interface PendingWhoHas {
 interface ActiveConflict {
   startNs: number;
   macs: Set<number>;
+  /** Claiming MACs past the listing bound. */
+  unlisted: number;
 }
 
 interface VipState {
@@ -105,7 +107,10 @@ export class ArpWatcher {
   private readonly rips: Set<number>;
   /** MAC → RIP of the real server that owns it (from the station table or an rs:IP capture). */
   private readonly rsMacs = new Map<number, number>();
+  private readonly rsByRip = new Map<number, number>();
   private readonly vipStates = new Map<StationKey, VipState>();
+  /** MAC → the non-VIP address it was last learned with; bounded like the station table. */
+  private readonly macAddr: LruMap<number, number>;
   /** Events of the current call; handed out and replaced only when something happened. */
   private out: WatchEvent[] = [];
   /** LINKTYPE_* of the frame being observed (for evidence). */
@@ -129,12 +134,14 @@ export class ArpWatcher {
     this.directors = parseList('director MAC', cfg.directorMacs, parseMacNum);
     this.rips = parseList('real server', cfg.realServers, parseIpv4);
     this.stations = new StationTable(cfg.maxStations ?? DEFAULT_MAX_STATIONS);
+    this.macAddr = new LruMap(this.stations.max);
   }
 
   /** Puts back stations of a previous run (no events); they count as seen before. */
   restore(stations: readonly Station[], dropped: number): void {
     for (const s of stations) {
-      if (this.rips.has(s.ip)) this.rsMacs.set(s.mac, s.ip);
+      if (this.rips.has(s.ip)) this.bindRs(s.mac, s.ip);
+      this.learnAddr(s.mac, s.ip);
       s.role = this.stationRole(s.ip, s.mac);
       this.stations.add(stationKey(s.vlan, s.ip), s);
     }
@@ -208,16 +215,27 @@ export class ArpWatcher {
     return ips.length > 0 ? `${macText(mac)} (${ips.join(', ')})` : macText(mac);
   }
 
-  /** Non-VIP addresses this MAC sends ARP from (scans the table: only when an event fires). */
+  /** One MAC per real server (its latest): the map stays as small as the list of RIPs. */
+  private bindRs(mac: number, rip: number): void {
+    const prev = this.rsByRip.get(rip);
+    if (prev !== undefined && prev !== mac) this.rsMacs.delete(prev);
+    this.rsByRip.set(rip, mac);
+    this.rsMacs.set(mac, rip);
+  }
+
+  /** The non-VIP address this MAC was last learned with (its RIP first when known). */
   private ipsOf(mac: number): string[] {
     const out: string[] = [];
     const rip = this.rsMacs.get(mac);
     if (rip !== undefined) out.push(ipv4ToString(rip));
-    for (const s of this.stations.values()) {
-      if (s.mac === mac && !this.vips.has(s.ip) && s.ip !== rip) out.push(ipv4ToString(s.ip));
-      if (out.length >= 8) break;
-    }
+    const ip = this.macAddr.get(mac);
+    if (ip !== undefined && ip !== rip) out.push(ipv4ToString(ip));
     return out;
+  }
+
+  /** Remembers `mac`'s address when a station is made or changes MAC (not per packet). */
+  private learnAddr(mac: number, ip: number): void {
+    if (!this.vips.has(ip)) this.macAddr.set(mac, ip);
   }
 
   /** A capture taken on real server RIP (point rs:RIP) sees unicast only to or from its host:
@@ -228,7 +246,7 @@ export class ArpWatcher {
       if (!point.startsWith('rs:')) return;
       const rip = parseIpv4(point.slice(3));
       if (rip === null || r.tpa === rip || this.vips.has(r.tpa)) return;
-      this.rsMacs.set(r.sha, rip);
+      this.bindRs(r.sha, rip);
     };
     bind(r.point);
     for (const c of r.copies) bind(c.point);
@@ -238,14 +256,16 @@ export class ArpWatcher {
     const t = r.tsNs;
     const key = stationKey(r.vlan, r.spa);
     let s = this.stations.touch(key);
-    if (this.rips.has(r.spa)) this.rsMacs.set(r.sha, r.spa);
+    if (this.rips.has(r.spa) && this.rsMacs.get(r.sha) !== r.spa) this.bindRs(r.sha, r.spa);
     if (s === undefined) {
+      this.learnAddr(r.sha, r.spa);
       s = newStation(r.vlan, r.spa, r.sha, t, this.stationRole(r.spa, r.sha));
       this.stations.add(key, s);
       this.emit('new-station', t, r.vlan, r.spa, r.sha, `new station ${ipv4ToString(r.spa)} at ${macText(r.sha)}${vlanSuffix(r.vlan)} (${s.role})`, [
         this.frameOf(r, buf, off, len, 'first ARP from this station'),
       ]);
     } else if (s.mac !== r.sha) {
+      this.learnAddr(r.sha, r.spa);
       const old = s.mac;
       const back = r.sha === s.previousMac;
       s.previousMac = old;
@@ -304,16 +324,15 @@ export class ArpWatcher {
     const v = this.vipState(r, r.spa);
     let c = v.claimants.get(r.sha);
     const prevLast = c?.lastNs ?? -Infinity;
-    if (c === undefined && v.claimants.size < MAX_CLAIMANTS) {
+    if (c === undefined) {
+      if (v.claimants.size >= MAX_CLAIMANTS) this.forgetQuietestClaimant(v);
       c = { mac: r.sha, firstNs: t, lastNs: t, count: 0, frame: null, nonDirectorReportedNs: 0 };
       v.claimants.set(r.sha, c);
     }
     const what = r.op === 2 ? 'reply' : r.gratuitous ? 'gratuitous ARP' : 'request with the VIP as sender';
-    if (c !== undefined) {
-      c.lastNs = t;
-      c.count++;
-      c.frame = this.frameOf(r, buf, off, len, `${macText(r.sha)} claims ${ipv4ToString(r.spa)} (${what})`);
-    }
+    c.lastNs = t;
+    c.count++;
+    c.frame = this.frameOf(r, buf, off, len, `${macText(r.sha)} claims ${ipv4ToString(r.spa)} (${what})`);
     const claim = { mac: r.sha, tNs: t, gratuitous: r.gratuitous };
     const verdict = judgeClaim(v.history, claim, CLAIM_WINDOW_NS);
     v.history = afterClaim(v.history, claim, verdict);
@@ -323,11 +342,19 @@ export class ArpWatcher {
       this.conflict(v, t, 'concurrent', [verdict.other, r.sha], null);
     }
     const nonDirector = this.directors.size > 0 ? !this.directors.has(r.sha) : this.rsMacs.has(r.sha);
-    if (nonDirector && c !== undefined && (c.nonDirectorReportedNs === 0 || t - prevLast > CLAIM_WINDOW_NS)) {
+    if (nonDirector && (c.nonDirectorReportedNs === 0 || t - prevLast > CLAIM_WINDOW_NS)) {
       c.nonDirectorReportedNs = t;
       const who = this.directors.size > 0 ? `the directors are ${[...this.directors].map(macText).join(', ')}` : 'it is a real server';
-      this.emit('vip-claimed-by-non-director', t, r.vlan, r.spa, r.sha, `VIP ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)} claimed in a ${what} by ${this.describeMac(r.sha)}, not a director: ${who}`, [c.frame!]);
+      this.emit('vip-claimed-by-non-director', t, r.vlan, r.spa, r.sha, `VIP ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)} claimed in a ${what} by ${this.describeMac(r.sha)}, not a director: ${who}`, [c.frame]);
     }
+  }
+
+  /** Makes room among a VIP's claimants: the one silent the longest goes (a conflict keeps its
+   *  MACs listed in its own set). */
+  private forgetQuietestClaimant(v: VipState): void {
+    let oldest: ClaimantState | null = null;
+    for (const c of v.claimants.values()) if (oldest === null || c.lastNs < oldest.lastNs) oldest = c;
+    if (oldest !== null) v.claimants.delete(oldest.mac);
   }
 
   private whoHas(r: ArpRecord, buf: Uint8Array, off: number, len: number): void {
@@ -355,10 +382,19 @@ export class ArpWatcher {
   /** Starts a conflict, or widens it with MACs it did not list yet (one event each time). */
   private conflict(v: VipState, t: number, reason: ConflictReason, macs: readonly number[], q: PendingWhoHas | null): void {
     const fresh = v.conflict === null;
-    if (v.conflict === null) v.conflict = { startNs: t, macs: new Set() };
-    const before = v.conflict.macs.size;
-    for (const m of macs) if (m >= 0) v.conflict.macs.add(m);
-    if (!fresh && v.conflict.macs.size === before) return;
+    if (v.conflict === null) v.conflict = { startNs: t, macs: new Set(), unlisted: 0 };
+    const k = v.conflict;
+    const listed = k.macs.size;
+    const unlisted = k.unlisted;
+    for (const m of macs) {
+      if (m < 0 || k.macs.has(m)) continue;
+      // A flood of claiming MACs is listed up to the bound and counted beyond it.
+      if (k.macs.size < MAX_CLAIMANTS) k.macs.add(m);
+      else k.unlisted++;
+    }
+    // Reported again for a newly listed MAC; past the bound at 1, 10, 100, … unlisted ones.
+    const decade = k.unlisted > unlisted && /^10*$/.test(String(k.unlisted));
+    if (!fresh && k.macs.size === listed && !decade) return;
     const list = [...v.conflict.macs];
     const claimants: Claimant[] = list.map((m) => {
       const c = v.claimants.get(m);
@@ -389,7 +425,7 @@ export class ArpWatcher {
       v.vlan,
       v.vip,
       culprit,
-      `VIP conflict ${ipv4ToString(v.vip)}${vlanSuffix(v.vlan)}: ${list.map((m) => this.describeMac(m)).join(' and ')}; ${why}`,
+      `VIP conflict ${ipv4ToString(v.vip)}${vlanSuffix(v.vlan)}: ${list.map((m) => this.describeMac(m)).join(' and ')}${k.unlisted > 0 ? ` and ${k.unlisted} more MACs` : ''}; ${why}`,
       frames,
       { claimants },
     );
