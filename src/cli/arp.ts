@@ -329,6 +329,10 @@ async function runArpWatchCli(captures: readonly string[], opts: ArpCliOptions, 
     ...(opts.duration !== undefined ? { durationSec: opts.duration } : {}),
     ...(opts.output !== undefined ? { output: opts.output } : {}),
     format,
+    onStarted: () => {
+      if (opts.iface !== undefined) process.stderr.write(`arp --watch: listening on ${opts.iface} (receive only)\n`);
+      else if (opts.follow) process.stderr.write(`arp --watch: following ${files[0]![0]}\n`);
+    },
   });
   const ev = Object.values(summary.events).reduce((a, b) => a + b, 0);
   process.stderr.write(
