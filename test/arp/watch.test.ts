@@ -208,6 +208,12 @@ describe('arp --watch: bad input is a one-line error, exit 2', () => {
     expect(r.err).toMatch(/^lvsaudit: .*service\.conf.*not a pcap or pcapng file/);
   });
 
+  it('an interface that does not exist: exit 4 with the reason', async () => {
+    const r = await watch(['--iface', 'lvsa-nosuch0']);
+    expect(r.code).toBe(4);
+    expect(r.err).toMatch(/^lvsaudit: interface lvsa-nosuch0: no such network interface here/);
+  });
+
   it('option mistakes', async () => {
     expect((await watch([])).err).toContain('needs either --iface IF or --file FILE');
     expect((await watch(['--iface', 'lo', '--file', fixture('clean')])).code).toBe(2);
