@@ -109,6 +109,8 @@ export class ArpWatcher {
   private readonly rsMacs = new Map<number, number>();
   private readonly rsByRip = new Map<number, number>();
   private readonly vipStates = new Map<StationKey, VipState>();
+  /** The same states as a list: walked at every packet without an iterator. */
+  private readonly vipList: VipState[] = [];
   /** MAC → the non-VIP address it was last learned with; bounded like the station table. */
   private readonly macAddr: LruMap<number, number>;
   /** Events of the current call; handed out and replaced only when something happened. */
@@ -242,14 +244,15 @@ export class ArpWatcher {
    *  a reply there not addressed to the RIP or a VIP was sent by that host. */
   private learnFromPoint(r: ArpRecord): void {
     if (r.op !== 2) return;
-    const bind = (point: string): void => {
-      if (!point.startsWith('rs:')) return;
-      const rip = parseIpv4(point.slice(3));
-      if (rip === null || r.tpa === rip || this.vips.has(r.tpa)) return;
-      this.bindRs(r.sha, rip);
-    };
-    bind(r.point);
-    for (const c of r.copies) bind(c.point);
+    this.bindFromPoint(r, r.point);
+    for (let i = 0; i < r.copies.length; i++) this.bindFromPoint(r, r.copies[i]!.point);
+  }
+
+  private bindFromPoint(r: ArpRecord, point: string): void {
+    if (!point.startsWith('rs:')) return;
+    const rip = parseIpv4(point.slice(3));
+    if (rip === null || r.tpa === rip || this.vips.has(r.tpa)) return;
+    if (this.rsMacs.get(r.sha) !== rip) this.bindRs(r.sha, rip);
   }
 
   private updateStation(r: ArpRecord, buf: Uint8Array, off: number, len: number): void {
@@ -315,6 +318,7 @@ export class ArpWatcher {
     if (v === undefined) {
       v = { vlan: r.vlan, vip, history: { owner: -1, ownerLastNs: 0, movedFrom: -1, movedNs: 0 }, claimants: new Map(), pending: [], conflict: null };
       this.vipStates.set(key, v);
+      this.vipList.push(v);
     }
     return v;
   }
@@ -433,7 +437,8 @@ export class ArpWatcher {
 
   /** Closes who-has requests past the reply window and conflicts that are over. */
   private advance(now: number): void {
-    for (const v of this.vipStates.values()) {
+    for (let i = 0; i < this.vipList.length; i++) {
+      const v = this.vipList[i]!;
       while (v.pending.length > 0 && now - v.pending[0]!.tNs > REPLY_WINDOW_NS) {
         const q = v.pending.shift()!;
         const k = v.conflict;
