@@ -278,6 +278,12 @@ export async function runArpWatch(opts: ArpWatchOptions): Promise<ArpWatchSummar
     const prev = loadState(opts.state);
     if (prev !== null) watcher.restore(prev.stations, prev.dropped);
   }
+  const flushState = (): void => {
+    if (opts.state !== undefined) saveState(opts.state, stateJson(watcher.stations.values(), watcher.dropped, Date.now()));
+  };
+  // Written once at the start too: a state file that cannot be written is found now, not after
+  // hours of watching.
+  flushState();
   const log = new EventLog(opts.output, opts.format);
   const ring = opts.evidence !== undefined ? new EvidenceRing(opts.evidence, opts.evidenceBytes) : null;
   let errorEvents = 0;
@@ -287,9 +293,6 @@ export async function runArpWatch(opts: ArpWatchOptions): Promise<ArpWatchSummar
       log.write(e);
       ring?.write(e);
     }
-  };
-  const flushState = (): void => {
-    if (opts.state !== undefined) saveState(opts.state, stateJson(watcher.stations.values(), watcher.dropped, Date.now()));
   };
   const ctl = new RunControl(opts.durationSec, () => log.reopen());
   const feeder = new Feeder(watcher, emit);

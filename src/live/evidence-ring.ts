@@ -8,7 +8,7 @@
 import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PcapngWriter } from '../decode/capture/writer.js';
-import { EnvironmentError } from '../errors.js';
+import { InputError } from '../errors.js';
 import type { WatchEvent } from '../verify/arp/watch/types.js';
 
 export const DEFAULT_EVIDENCE_BYTES = 64 * 1024 * 1024;
@@ -27,7 +27,7 @@ export class EvidenceRing {
     try {
       mkdirSync(dir, { recursive: true });
     } catch (e) {
-      throw new EnvironmentError(`--evidence ${dir}: cannot create the directory: ${(e as Error).message}`);
+      throw new InputError(`--evidence ${dir}: cannot create the directory: ${(e as Error).message}`);
     }
     // Continue the newest file of an earlier run rather than overwrite it.
     let newest = -1;
@@ -79,7 +79,7 @@ export class EvidenceRing {
         this.used += bytes.length;
       }
     } catch (err) {
-      throw new EnvironmentError(`--evidence ${this.current}: cannot write: ${(err as Error).message}`);
+      throw new InputError(`--evidence ${this.current}: cannot write: ${(err as Error).message}`);
     }
   }
 }

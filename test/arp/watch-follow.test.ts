@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ADDR, MAC as LAB_MAC } from '../../src/lab/plan.js';
 import { repoRoot } from '../helpers/env.js';
 import { kernelFixtureDir } from './kernel-expect.js';
@@ -16,6 +16,11 @@ import { kernelFixtureDir } from './kernel-expect.js';
 const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
 const work = mkdtempSync(path.join(tmpdir(), 'lvsa-follow-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+/** Watchers still running when a test fails are stopped (--follow never ends by itself). */
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 const router = readFileSync(path.join(kernelFixtureDir('arp-ignore0'), 'router.pcap'));
 /** Byte offset of classic-pcap record `n` (0-based) in `buf`. */
@@ -37,6 +42,7 @@ interface Running {
 
 function start(args: string[]): Running {
   const child = spawn(process.execPath, [cli, 'arp', '--watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -202,6 +202,13 @@ describe('arp --watch: bad input is a one-line error, exit 2', () => {
     expect(r.err).toContain(`${bad}: station 1: mac "zz" is not a MAC`);
   });
 
+  it('a state file that cannot be written is found before watching, not at the end', async () => {
+    const r = await watch(['--file', fixture('clean'), '--state', path.join(work, 'no-such-dir', 'state.json')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^lvsaudit: .*no-such-dir\/state\.json: cannot write the state file/);
+    expect(r.out).toBe('');
+  });
+
   it('a file that is not a capture', async () => {
     const r = await watch(['--file', path.join(ignore0, 'service.conf')]);
     expect(r.code).toBe(2);
