@@ -176,6 +176,14 @@ describe('ArpWatcher', () => {
     expect(split).toContain('vip-conflict');
   });
 
+  it('a failback announced by gratuitous ARP is a changed-mac, not a flip-flop; unannounced it is a flip-flop', () => {
+    const announced = run(new ArpWatcher(cfg), [garp(0, D), garp(20, B), garp(60, D)]);
+    expect(kinds(announced)).toEqual(['new-station', 'changed-mac', 'changed-mac']);
+    expect(announced[2]!.message).toContain('back to the MAC before, announced by gratuitous ARP');
+    const unannounced = run(new ArpWatcher(cfg), [garp(0, D), garp(20, B), answer(60, D)]);
+    expect(kinds(unannounced)).toEqual(['new-station', 'changed-mac', 'flip-flop']);
+  });
+
   it('shifting every timestamp by a constant changes no event but its time (metamorphic)', () => {
     fc.assert(
       fc.property(

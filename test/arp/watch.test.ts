@@ -119,6 +119,17 @@ describe('arp --watch --file (replay)', () => {
     expect(ev.map((e) => e.kind).slice(0, 3)).toEqual(['new-station', 'changed-mac', 'flip-flop']);
   });
 
+  it('sender-mac-mismatch.pcap: an ethernet-mismatch warning on the frame whose sender is not its Ethernet source', async () => {
+    const r = await watch(['--file', fixture('sender-mac-mismatch')]);
+    expect(r.code).toBe(0);
+    const m = events(r.out).filter((e) => e.kind === 'ethernet-mismatch');
+    expect(m).toHaveLength(1);
+    expect(m[0]!.severity).toBe('warning');
+    expect(m[0]!.ip).toBe(IP.gw);
+    expect(m[0]!.message).toContain(`ARP sender ${MAC.gw} in a frame from ${MAC.other}`);
+    expect(m[0]!.frames.map((f) => f.frame)).toEqual([9]);
+  });
+
   it('vlan.pcap: the same IP on different VLANs is different stations, no flip-flop across VLANs', async () => {
     const r = await watch(['--file', fixture('vlan')]);
     const ev = events(r.out);

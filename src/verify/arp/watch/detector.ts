@@ -88,6 +88,7 @@ const SEVERITY: Record<WatchEventKind, WatchSeverity> = {
   'vip-conflict': 'error',
   'vip-conflict-end': 'info',
   'vip-claimed-by-non-director': 'error',
+  'ethernet-mismatch': 'warning',
 };
 
 function parseList(what: string, list: readonly string[], parse: (t: string) => number | null): Set<number> {
@@ -129,6 +130,7 @@ export class ArpWatcher {
     'vip-conflict': 0,
     'vip-conflict-end': 0,
     'vip-claimed-by-non-director': 0,
+    'ethernet-mismatch': 0,
   };
 
   constructor(cfg: WatchConfig) {
@@ -277,7 +279,9 @@ export class ArpWatcher {
       s.garpCount = 0;
       s.role = this.stationRole(r.spa, r.sha);
       const frames = [this.frameOf(r, buf, off, len, `${ipv4ToString(r.spa)} now at ${macText(r.sha)}`)];
-      if (back) {
+      // Back to the MAC before, announced by gratuitous ARP, is a failback (keepalived's
+      // preemption): a move like the failover, not the alternation of two claimants.
+      if (back && !r.gratuitous) {
         if (t - s.flipReportedNs >= FLIP_QUIET_NS || s.flipReportedNs === 0) {
           const quiet = s.flipsQuiet > 0 ? ` (${s.flipsQuiet} more since the last report)` : '';
           s.flipsQuiet = 0;
@@ -287,7 +291,7 @@ export class ArpWatcher {
           });
         } else s.flipsQuiet++;
       } else {
-        const how = r.gratuitous ? ', announced by gratuitous ARP' : '';
+        const how = r.gratuitous ? (back ? ', back to the MAC before, announced by gratuitous ARP' : ', announced by gratuitous ARP') : '';
         this.emit('changed-mac', t, r.vlan, r.spa, r.sha, `changed MAC ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)}: ${this.describeMac(old)} → ${this.describeMac(r.sha)}${how}`, frames, {
           previousMac: macText(old),
         });
@@ -296,6 +300,18 @@ export class ArpWatcher {
     }
     s.lastNs = t;
     s.packets++;
+    if (r.ethSrc !== null && r.ethSrc !== r.sha && !s.mismatchReported) {
+      s.mismatchReported = true;
+      this.emit(
+        'ethernet-mismatch',
+        t,
+        r.vlan,
+        r.spa,
+        r.sha,
+        `ethernet mismatch ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)}: ARP sender ${macText(r.sha)} in a frame from ${macText(r.ethSrc)}`,
+        [this.frameOf(r, buf, off, len, `Ethernet source ${macText(r.ethSrc)} ≠ sender ${macText(r.sha)}`)],
+      );
+    }
     if (r.gratuitous) {
       if (s.garpCount === 0 || t - s.garpLastNs > BURST_GAP_NS) {
         s.garpStartNs = t;

@@ -32,6 +32,7 @@ export function newStation(vlan: string, ip: number, mac: number, tNs: number, r
     garpStartNs: 0,
     garpLastNs: 0,
     garpCount: 0,
+    mismatchReported: false,
     role,
   };
 }

@@ -30,6 +30,8 @@ export interface Station {
   garpStartNs: number;
   garpLastNs: number;
   garpCount: number;
+  /** An ARP sender MAC unlike its frame's Ethernet source was reported for this station. */
+  mismatchReported: boolean;
   role: StationRole;
 }
 
@@ -40,7 +42,8 @@ export type WatchEventKind =
   | 'garp-burst'
   | 'vip-conflict'
   | 'vip-conflict-end'
-  | 'vip-claimed-by-non-director';
+  | 'vip-claimed-by-non-director'
+  | 'ethernet-mismatch';
 
 export type WatchSeverity = 'error' | 'warning' | 'info';
 
