@@ -15,6 +15,7 @@ import { parseIpv4, parseIpv6, parseMac } from '../decode/addr.js';
 import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
 import { forEachPacket } from '../decode/stream.js';
 import { probeArp, type ArpProbeResult } from '../live/arp-probe.js';
+import { runArpWatch } from '../live/arp-watch.js';
 import { ArpAnalyzer, ARP_RULES, type ArpReport } from '../verify/arp/index.js';
 import { hasError, type Finding, type Severity } from '../verify/model/findings.js';
 import { loadServiceConfigWith, mergeServiceSets } from '../verify/service/index.js';
@@ -34,6 +35,15 @@ export interface ArpCliOptions extends ConfigReadOptions {
   live?: boolean;
   iface?: string;
   count?: number;
+  watch?: boolean;
+  file?: string[];
+  follow?: boolean;
+  state?: string;
+  evidence?: string;
+  evidenceSize?: number;
+  maxStations?: number;
+  duration?: number;
+  output?: string;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -264,6 +274,8 @@ function checkFormat(f: string | undefined): 'text' | 'json' {
 /** The whole command: resolves to the exit code. */
 export async function runArp(captures: readonly string[], opts: ArpCliOptions): Promise<number> {
   const format = checkFormat(opts.format);
+  if (opts.watch) return runArpWatchCli(captures, opts, format);
+  checkNotWatch(opts);
   if (opts.live) {
     if (captures.length > 0 || opts.director?.length || opts.config?.length) {
       throw new InputError('arp --live takes no CAPTURE, --director or --config');
@@ -301,9 +313,98 @@ export const registerArp: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--ignore <rule>', 'drop findings of this rule id (repeatable)', collect)
     .option('--live', 'probe the VIP on an interface instead of reading captures')
     .option('--iface <iface>', 'interface for --live (only this one is used)')
-    .option('--count <n>', 'who-has probes for --live, 1..10 (default 3, 1 s apart)', parseCount)
+    .option('--count <n>', 'who-has probes for --live, 1..10 (default 3, 1 s apart)', parseCount);
+  addWatchOptions(cmd)
     .action(async (captures: string[], opts: ArpCliOptions) => {
       setExit(await runArp(captures, opts));
     });
   addConfigReadOptions(cmd);
 };
+
+// ---- arp --watch: the options and the call into src/live/arp-watch.ts -------------------------
+
+function parsePositiveInt(name: string, max: number): (v: string) => number {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw new InputError(`${name} ${v}: must be an integer in 1..${max}`);
+    return Number(v);
+  };
+}
+
+function parseSeconds(v: string): number {
+  if (!/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) throw new InputError(`--duration ${v}: must be a positive number of seconds`);
+  return Number(v);
+}
+
+function addWatchOptions(cmd: Command): Command {
+  return cmd
+    .option('--watch', 'monitor: station table and one line per ARP event (live with --iface, or --file)')
+    .option('--file <file>', 'for --watch: a capture to replay, POINT=FILE allowed (repeatable; merged in time)', collect)
+    .option('--follow', 'for --watch --file: keep reading the file as it grows (like tail -f)')
+    .option('--state <file>', 'for --watch: station table kept in this JSON file across restarts')
+    .option('--evidence <dir>', "for --watch: every event's frames in a ring of pcapng files in DIR")
+    .option('--evidence-size <MiB>', 'for --watch: total size of the evidence ring (default 64)', parsePositiveInt('--evidence-size', 1_048_576))
+    .option('--max-stations <n>', 'for --watch: station table bound (default 65536; the longest quiet dropped first)', parsePositiveInt('--max-stations', 100_000_000))
+    .option('--duration <seconds>', 'for --watch: stop after this long (live and --follow)', parseSeconds)
+    .option('--output <file>', 'for --watch: append event lines to FILE instead of stdout (reopened on SIGHUP)');
+}
+
+const WATCH_ONLY: ReadonlyArray<[keyof ArpCliOptions, string]> = [
+  ['file', '--file'],
+  ['follow', '--follow'],
+  ['state', '--state'],
+  ['evidence', '--evidence'],
+  ['evidenceSize', '--evidence-size'],
+  ['maxStations', '--max-stations'],
+  ['duration', '--duration'],
+  ['output', '--output'],
+];
+
+function checkNotWatch(opts: ArpCliOptions): void {
+  for (const [k, flag] of WATCH_ONLY) if (opts[k] !== undefined) throw new InputError(`${flag} is for arp --watch`);
+}
+
+async function runArpWatchCli(captures: readonly string[], opts: ArpCliOptions, format: 'text' | 'json'): Promise<number> {
+  if (captures.length > 0) throw new InputError(`arp --watch reads --file FILE or --iface IF, not a CAPTURE argument (${captures[0]})`);
+  if (opts.live || opts.count !== undefined || opts.director?.length || opts.ignore?.length) {
+    throw new InputError('arp --watch takes no --live, --count, --director or --ignore');
+  }
+  const files = (opts.file ?? []).map(splitPointArg);
+  if ((opts.iface === undefined) === (files.length === 0)) throw new InputError('arp --watch needs either --iface IF or --file FILE');
+  if (opts.follow && files.length !== 1) throw new InputError('arp --watch --follow needs exactly one --file');
+  for (const v of opts.vip ?? []) {
+    if (parseIpv4(v) === null) throw new InputError(`arp --watch --vip ${v}: watches ARP, IPv4 VIPs only (an IPv6 VIP's neighbor discovery is read offline: lvsaudit arp --vip ${v} CAPTURE)`);
+  }
+  const vips = [...(opts.vip ?? [])];
+  const realServers: string[] = [];
+  if (opts.config?.length) {
+    const read = configOptionsOf(opts);
+    const set = mergeServiceSets(await Promise.all(opts.config.map((f) => loadServiceConfigWith(f, read))));
+    for (const s of set.services) {
+      if (s.family === 4 && s.vip !== '' && !vips.includes(s.vip)) vips.push(s.vip);
+      for (const rs of s.realServers) if (!realServers.includes(rs.ip)) realServers.push(rs.ip);
+    }
+  }
+  const summary = await runArpWatch({
+    ...(opts.iface !== undefined ? { iface: opts.iface } : { files }),
+    follow: opts.follow === true,
+    vips,
+    directorMacs: opts.directorMac ?? [],
+    realServers,
+    ...(opts.state !== undefined ? { state: opts.state } : {}),
+    ...(opts.evidence !== undefined ? { evidence: opts.evidence } : {}),
+    ...(opts.evidenceSize !== undefined ? { evidenceBytes: opts.evidenceSize * 1024 * 1024 } : {}),
+    ...(opts.maxStations !== undefined ? { maxStations: opts.maxStations } : {}),
+    ...(opts.duration !== undefined ? { durationSec: opts.duration } : {}),
+    ...(opts.output !== undefined ? { output: opts.output } : {}),
+    format,
+    onStarted: () => {
+      if (opts.iface !== undefined) process.stderr.write(`arp --watch: listening on ${opts.iface} (receive only)\n`);
+      else if (opts.follow) process.stderr.write(`arp --watch: following ${files[0]![0]}\n`);
+    },
+  });
+  const ev = Object.values(summary.events).reduce((a, b) => a + b, 0);
+  process.stderr.write(
+    `arp --watch: ${summary.records} ARP packets, ${summary.stations} stations (${summary.dropped} dropped at the bound), ${ev} events (${summary.errorEvents} errors)\n`,
+  );
+  return summary.errorEvents > 0 ? 1 : 0;
+}

@@ -43,7 +43,8 @@ export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
     modes: ['dr', 'tun'],
     kinds: ['reference', 'nftables', 'ipvs'],
     what: 'the real server sends ARP requests with the VIP as sender address (the router accepts them at once)',
-    rules: ['arp.vip-announced-by-rs'],
+    // Moments after the director answered the router for the VIP: two MACs claim it.
+    rules: ['arp.vip-announced-by-rs', 'arp.vip-conflict'],
   },
   'no-vip': {
     modes: ['dr'],

@@ -65,7 +65,7 @@ export const MATRIX_CASES: readonly MatrixCase[] = [
   { ...DR, id: 'dr/no-ttl-decrement', fault: 'no-ttl-decrement', expectExit: 1, required: ['rewrite.ttl'], allowed: [], why: 'director forwards without TTL −1 although profile linux decrements it (§1.2)' },
   { ...DR, id: 'dr/bad-ip-checksum', fault: 'bad-ip-checksum', expectExit: 1, required: ['checksum.ip'], allowed: [SYN_RETRY], why: 'director writes a wrong IPv4 header checksum; the RS drops the SYN' },
   { ...DR, id: 'dr/rs2:arp_ignore=0', fault: 'rs2:arp_ignore=0', expectExit: 1, required: ['arp.vip-answered-by-rs', 'arp.vip-conflict'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_ignore0', why: 'rs2 answers who-has VIP' },
-  { ...DR, id: 'dr/rs2:arp_announce=0', fault: 'rs2:arp_announce=0', expectExit: 1, required: ['arp.vip-announced-by-rs'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_announce0', why: 'rs2 sends ARP requests with the VIP as sender' },
+  { ...DR, id: 'dr/rs2:arp_announce=0', fault: 'rs2:arp_announce=0', expectExit: 1, required: ['arp.vip-announced-by-rs', 'arp.vip-conflict'], allowed: POISONED, ipvsCase: 'dr-rr-rs2-arp_announce0', why: 'rs2 sends ARP requests with the VIP as sender' },
   {
     ...DR,
     id: 'dr/rs2:no-vip',

@@ -136,7 +136,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       'As dr, but rs1 has arp_announce=0 (arp_ignore=1). Its first reply (source VIP) needs the router\'s MAC, so rs1 sends who-has ROUTER tell VIP. The router has neigh locktime=0 (accepts the update at once, like many non-Linux routers; with the Linux default of 1 s it happens on a later re-resolution) and now maps VIP -> rs1 MAC.',
     expected: {
       verdict: 'fail',
-      rules: ['arp.vip-announced-by-rs', 'arp.client-poisoned', 'flow.bypassed-director'],
+      rules: ['arp.vip-announced-by-rs', 'arp.vip-conflict', 'arp.client-poisoned', 'flow.bypassed-director'],
       notes:
         'After the poisoning ARP, the router sends VIP traffic straight to rs1: the director capture no longer sees those SYNs and rs1 receives them with the router as Ethernet source; every connection lands on rs1.',
     },

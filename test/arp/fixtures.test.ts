@@ -78,7 +78,7 @@ describe('ARP fixtures: one rule each', () => {
 
   it('vip-announced-by-rs + client-poisoned: the ARP request that taught the client, and the bypassing connections', async () => {
     const r = await analyze([fixture('vip-announced-by-rs')]);
-    expect(rulesOf(r)).toEqual(['arp.changed-mac', 'arp.client-poisoned', 'arp.vip-announced-by-rs']);
+    expect(rulesOf(r)).toEqual(['arp.changed-mac', 'arp.client-poisoned', 'arp.vip-announced-by-rs', 'arp.vip-conflict']);
     const [ann] = only(r, 'arp.vip-announced-by-rs');
     expect(ann!.hint).toContain('net.ipv4.conf.all.arp_announce=2');
     expect(ann!.message).toContain(`who-has ${IP.client} with sender address ${IP.vip}`);

@@ -490,31 +490,7 @@ export class ArpCollector {
       this.dropped++;
       return;
     }
-    const a = p.arp;
-    let ethSrc: number | null = null;
-    let ethDst: number | null = null;
-    if (p.eth.present) {
-      ethSrc = macNum(p.buf, p.eth.srcOff);
-      ethDst = macNum(p.buf, p.eth.dstOff);
-    } else if (p.sll.present && p.sll.addrLen === 6) {
-      ethSrc = macNum(p.buf, p.sll.addrOff);
-    }
-    this.arp.push({
-      ...where(p, point, tsNs),
-      seq: this.seq++,
-      vlan: vlanText(p),
-      ndp: false,
-      op: a.op,
-      sha: macNum(p.buf, a.shaOff),
-      spa: a.spa,
-      tha: macNum(p.buf, a.thaOff),
-      tpa: a.tpa,
-      ethSrc,
-      ethDst,
-      gratuitous: a.spa === a.tpa && a.spa !== 0,
-      probe: a.op === 1 && a.spa === 0,
-      copies: [],
-    });
+    this.arp.push(fillArpRecord(newArpRecord(), p, point, tsNs, this.seq++));
   }
 
   /**
@@ -696,6 +672,65 @@ export class ArpCollector {
     this.connCacheAgg[slot] = agg;
     return c;
   }
+}
+
+/** An empty record, to be filled by `fillArpRecord` (a long-running reader reuses one). */
+export function newArpRecord(): ArpRecord {
+  return {
+    capture: '',
+    frame: 0,
+    point: '',
+    tsSec: 0,
+    tsNsec: 0,
+    tsNs: 0,
+    seq: 0,
+    vlan: '',
+    ndp: false,
+    op: 0,
+    sha: 0,
+    spa: 0,
+    tha: 0,
+    tpa: 0,
+    ethSrc: null,
+    ethDst: null,
+    gratuitous: false,
+    probe: false,
+    copies: [],
+  };
+}
+
+/** Copies the ARP fields of `p` (an Ethernet/IPv4 ARP packet) into `r`; returns `r`. The one
+ *  place ARP packets become records, for the offline engine and the watcher alike. */
+export function fillArpRecord(r: ArpRecord, p: Packet, point: string, tsNs: number, seq: number): ArpRecord {
+  const a = p.arp;
+  let ethSrc: number | null = null;
+  let ethDst: number | null = null;
+  if (p.eth.present) {
+    ethSrc = macNum(p.buf, p.eth.srcOff);
+    ethDst = macNum(p.buf, p.eth.dstOff);
+  } else if (p.sll.present && p.sll.addrLen === 6) {
+    ethSrc = macNum(p.buf, p.sll.addrOff);
+  }
+  r.capture = p.capture;
+  r.frame = p.frame;
+  r.point = point;
+  r.tsSec = p.tsSec;
+  r.tsNsec = p.tsNsec;
+  r.tsNs = tsNs;
+  r.seq = seq;
+  r.vlan = vlanText(p);
+  r.ndp = false;
+  r.op = a.op;
+  r.sha = macNum(p.buf, a.shaOff);
+  r.spa = a.spa;
+  r.tha = macNum(p.buf, a.thaOff);
+  r.tpa = a.tpa;
+  r.ethSrc = ethSrc;
+  r.ethDst = ethDst;
+  r.gratuitous = a.spa === a.tpa && a.spa !== 0;
+  r.probe = a.op === 1 && a.spa === 0;
+  if (r.copies.length > 0) r.copies = [];
+  return r;
 }
 
 /** Form of a gratuitous ARP (lvs-behavior.md §4 "Gratuitous ARP formats"). */

@@ -8,6 +8,7 @@ import type { Evidence, Finding } from '../model/findings.js';
 import type { RuleId } from '../model/catalog.js';
 import { arpAnnounceHint, arpIgnoreHint, conflictHint, garpHint, poisonedHint } from './hints.js';
 import { describeMac, shortName, type Knowledge } from './knowledge.js';
+import { afterClaim, CLAIM_WINDOW_NS, judgeClaim, type ClaimHistory } from './conflict.js';
 import { macText } from './mac.js';
 import { garpForm, type ArpRecord, type GarpForm, type IpAgg, type Where } from './records.js';
 
@@ -187,9 +188,10 @@ function claimantText(k: Knowledge, vip: number, mac: number): string {
 
 /**
  * arp.vip-conflict: two or more MACs claim one VIP on one link, and it is not a failover. A
- * conflict is a who-has answered by more than one MAC, or claims that go back to a MAC that
- * claimed before; one move to a new MAC (a failover announced by gratuitous ARP, a NIC change)
- * is `arp.changed-mac`. It needs no role: whoever the claimants are, hosts on the link follow
+ * conflict is a who-has answered by more than one MAC, claims that go back to a MAC that
+ * claimed before, or a claim by another MAC within CLAIM_WINDOW_NS of the owner's last one
+ * without a gratuitous ARP (as `arp --watch` judges it); one move to a new MAC (a failover
+ * announced by gratuitous ARP, a NIC change long after) is `arp.changed-mac`. It needs no role: whoever the claimants are, hosts on the link follow
  * whichever spoke last and a person must look.
  */
 export function vipConflict(input: RuleInput): Finding<RuleId>[] {
@@ -228,13 +230,18 @@ export function vipConflict(input: RuleInput): Finding<RuleId>[] {
       const oneEach = [...new Map(replies.map((r) => [r.sha, r])).values()];
       if (oneEach.length >= 2) doubles.push({ req, replies: oneEach });
     }
-    // Claims that return to an earlier MAC.
+    // Claims that return to an earlier MAC; and, as `arp --watch` judges them, claims by another
+    // MAC close to the owner's last one without an announced move (conflict.ts).
     const returns: ArpRecord[] = [];
     const seen = new Set<number>([list[0]!.sha]);
     let cur = list[0]!.sha;
+    let history: ClaimHistory = { owner: -1, ownerLastNs: 0, movedFrom: -1, movedNs: 0 };
     for (const r of list) {
+      const claim = { mac: r.sha, tNs: r.tsNs, gratuitous: r.gratuitous };
+      const verdict = judgeClaim(history, claim, CLAIM_WINDOW_NS);
+      history = afterClaim(history, claim, verdict);
       if (r.sha === cur) continue;
-      if (seen.has(r.sha)) returns.push(r);
+      if (seen.has(r.sha) || verdict.conflict !== null) returns.push(r);
       seen.add(r.sha);
       cur = r.sha;
     }
@@ -247,7 +254,9 @@ export function vipConflict(input: RuleInput): Finding<RuleId>[] {
     );
     const how: string[] = [];
     if (doubles.length > 0) how.push(`${first.ndp ? plural(doubles.length, 'solicitation') : `${doubles.length} who-has`} answered by more than one MAC`);
-    if (returns.length > 0) how.push(`${plural(returns.length, 'claim')} going back to a MAC that claimed it before`);
+    if (returns.length > 0) {
+      how.push(`${plural(returns.length, 'unannounced claim')} by another MAC (back to an earlier one, or within ${CLAIM_WINDOW_NS / 1e9} s of the owner's last claim)`);
+    }
     const evidence: Evidence[] = [...macs].map(([mac, m]) => ev(m.first, `first claim by ${macText(mac)}`));
     for (const d of doubles.slice(0, 1)) {
       evidence.push(ev(d.req, `${askWord(d.req)} ${vip}`));
@@ -255,7 +264,7 @@ export function vipConflict(input: RuleInput): Finding<RuleId>[] {
     }
     for (const r of returns) {
       if (evidence.length >= MAX_EVIDENCE + macs.size) break;
-      evidence.push(ev(r, `${vip} is-at ${macText(r.sha)} again`));
+      evidence.push(ev(r, `${vip} is-at ${macText(r.sha)}, unannounced`));
     }
     out.push({
       rule: 'arp.vip-conflict',
