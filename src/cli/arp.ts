@@ -371,16 +371,13 @@ async function runArpWatchCli(captures: readonly string[], opts: ArpCliOptions, 
   const files = (opts.file ?? []).map(splitPointArg);
   if ((opts.iface === undefined) === (files.length === 0)) throw new InputError('arp --watch needs either --iface IF or --file FILE');
   if (opts.follow && files.length !== 1) throw new InputError('arp --watch --follow needs exactly one --file');
-  for (const v of opts.vip ?? []) {
-    if (parseIpv4(v) === null) throw new InputError(`arp --watch --vip ${v}: watches ARP, IPv4 VIPs only (an IPv6 VIP's neighbor discovery is read offline: lvsaudit arp --vip ${v} CAPTURE)`);
-  }
   const vips = [...(opts.vip ?? [])];
   const realServers: string[] = [];
   if (opts.config?.length) {
     const read = configOptionsOf(opts);
     const set = mergeServiceSets(await Promise.all(opts.config.map((f) => loadServiceConfigWith(f, read))));
     for (const s of set.services) {
-      if (s.family === 4 && s.vip !== '' && !vips.includes(s.vip)) vips.push(s.vip);
+      if (s.vip !== '' && !vips.includes(s.vip)) vips.push(s.vip);
       for (const rs of s.realServers) if (!realServers.includes(rs.ip)) realServers.push(rs.ip);
     }
   }

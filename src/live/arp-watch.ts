@@ -13,7 +13,7 @@ import { frameTimeNs, LinkType, type Frame } from '../decode/frame.js';
 import type { Packet } from '../decode/packet.js';
 import { forEachPacket } from '../decode/stream.js';
 import { EnvironmentError, InputError } from '../errors.js';
-import { fillArpRecord, mergeCopies, newArpRecord, byTime, type ArpRecord } from '../verify/arp/records.js';
+import { fillArpRecord, fillNdpRecord, mergeCopies, newArpRecord, byTime, type ArpRecord } from '../verify/arp/records.js';
 import { ArpWatcher } from '../verify/arp/watch/detector.js';
 import { eventJson, eventText } from '../verify/arp/watch/format.js';
 import { loadState, saveState, stateJson } from '../verify/arp/watch/state.js';
@@ -149,11 +149,18 @@ class Feeder {
   ) {}
 
   packet(p: Packet, point: string): void {
-    if (!p.arp.present || !p.arp.isEthIpv4) return;
-    const r = fillArpRecord(this.rec, p, point, frameTimeNs(p), this.seq++);
+    const r = recordOf(this.rec, p, point, this.seq, this.watcher);
+    if (r === null) return;
+    this.seq++;
     const events = this.watcher.observe(r, p.buf, p.off, p.end - p.off, p.linkType);
     if (events.length > 0) this.emit(events);
   }
+}
+
+/** An ARP packet, or a neighbor solicitation / advertisement, as a record in `r`; else null. */
+function recordOf(r: ArpRecord, p: Packet, point: string, seq: number, watcher: ArpWatcher): ArpRecord | null {
+  if (p.arp.present) return p.arp.isEthIpv4 ? fillArpRecord(r, p, point, frameTimeNs(p), seq) : null;
+  return p.net.icmp.ndTargetOff >= 0 ? fillNdpRecord(r, p, point, frameTimeNs(p), seq, watcher.addrs) : null;
 }
 
 function captureError(e: unknown): never {
@@ -176,8 +183,9 @@ async function replayMerged(files: ReadonlyArray<readonly [string, string]>, wat
       await forEachPacket(
         file,
         (p) => {
-          if (!p.arp.present || !p.arp.isEthIpv4) return;
-          const r = fillArpRecord(newArpRecord(), p, point, frameTimeNs(p), seq++);
+          const r = recordOf(newArpRecord(), p, point, seq, watcher);
+          if (r === null) return;
+          seq++;
           recs.push(r);
           bytes.set(r, { b: Buffer.from(p.buf.subarray(p.off, p.end)), linkType: p.linkType });
         },
@@ -275,11 +283,11 @@ async function live(iface: string, feeder: Feeder, watcher: ArpWatcher, emit: (e
 export async function runArpWatch(opts: ArpWatchOptions): Promise<ArpWatchSummary> {
   const watcher = new ArpWatcher({ vips: opts.vips, directorMacs: opts.directorMacs, realServers: opts.realServers, maxStations: opts.maxStations });
   if (opts.state !== undefined) {
-    const prev = loadState(opts.state);
+    const prev = loadState(opts.state, watcher.addrs);
     if (prev !== null) watcher.restore(prev.stations, prev.dropped);
   }
   const flushState = (): void => {
-    if (opts.state !== undefined) saveState(opts.state, stateJson(watcher.stations.values(), watcher.dropped, Date.now()));
+    if (opts.state !== undefined) saveState(opts.state, stateJson(watcher.stations.values(), watcher.dropped, Date.now(), watcher.addrs));
   };
   // Written once at the start too: a state file that cannot be written is found now, not after
   // hours of watching.

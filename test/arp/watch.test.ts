@@ -241,3 +241,36 @@ describe('arp --watch: bad input is a one-line error, exit 2', () => {
     expect((await watch(['--file', fixture('clean'), '--max-stations', '0'])).code).toBe(2);
   });
 });
+
+describe('arp --watch --file: IPv6 neighbor discovery (real kernels, fixtures/arp/kernel-ipv6)', () => {
+  const v6 = (scenario: string): string => path.join(kernelFixtureDir('..'), 'kernel-ipv6', scenario, 'client.pcap');
+  const VIP6 = '2001:db8::100';
+  const RS1_MAC = '02:1e:5b:00:04:00';
+  const DIRECTOR_MAC = '02:1e:5b:00:03:00';
+
+  it('vip-on-eth0: rs1 and the director both advertise the VIP to one solicitation: a vip-conflict naming both, exit 1', async () => {
+    const r = await watch(['--file', v6('vip-on-eth0'), '--vip', VIP6]);
+    expect(r.code).toBe(1);
+    const conflicts = events(r.out).filter((e) => e.kind === 'vip-conflict');
+    expect(conflicts).toHaveLength(1);
+    expect(conflicts[0]!.ip).toBe(VIP6);
+    expect(conflicts[0]!.message).toContain(RS1_MAC);
+    expect(conflicts[0]!.message).toContain(DIRECTOR_MAC);
+  });
+
+  it('correct: stations learnt from neighbor discovery, no error event, exit 0', async () => {
+    const r = await watch(['--file', v6('correct'), '--vip', VIP6]);
+    expect(r.code).toBe(0);
+    const ev = events(r.out);
+    expect(ev.filter((e) => e.severity === 'error')).toEqual([]);
+    expect(ev.filter((e) => e.kind === 'new-station').map((e) => [e.ip, e.mac])).toContainEqual([VIP6, DIRECTOR_MAC]);
+  });
+
+  it('a state file keeps IPv6 stations across a restart', async () => {
+    const state = path.join(work, 'v6-state.json');
+    await watch(['--file', v6('correct'), '--vip', VIP6, '--state', state]);
+    const again = await watch(['--file', v6('correct'), '--vip', VIP6, '--state', state]);
+    expect(events(again.out).filter((e) => e.kind === 'new-station')).toEqual([]);
+    expect(JSON.parse(readFileSync(state, 'utf8')).stations.map((s: { ip: string }) => s.ip)).toContain(VIP6);
+  });
+});

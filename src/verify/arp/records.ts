@@ -319,11 +319,7 @@ export class ArpCollector {
       return;
     }
     const ip = p.net.ip;
-    if (ip.version === 6 && p.net.l4 === 'icmpv6' && ip.ttl === 255) {
-      // RFC 4861 §7.1.1: a neighbor message with another hop limit did not come from the link.
-      const t = p.net.icmp.type;
-      if (t === 135 || t === 136) this.observeNdp(p, point, tsNs);
-    }
+    if (ip.version === 6 && p.net.l4 === 'icmpv6' && p.net.icmp.ndTargetOff >= 0) this.observeNdp(p, point, tsNs);
     if (dstId < 0) return;
     let dst: number;
     if (ip.version === 4) dst = ip.dst4;
@@ -493,57 +489,16 @@ export class ArpCollector {
     this.arp.push(fillArpRecord(newArpRecord(), p, point, tsNs, this.seq++));
   }
 
-  /**
-   * A neighbor solicitation or advertisement as the ARP packet it stands for: NS = who-has target
-   * tell source (from :: it is duplicate address detection, a probe), NA = target is-at the
-   * target link-layer address; an advertisement not sent in answer (S clear) is the gratuitous
-   * ARP of IPv6 (RFC 4861 §7.2.6).
-   */
+  /** A neighbor solicitation or advertisement, as the ARP packet it stands for (fillNdpRecord). */
   private observeNdp(p: Packet, point: string, tsNs: number): void {
-    const icmp = p.net.icmp;
-    if (icmp.ndTargetOff < 0 || p.net.ip.isFragment) return; // cut before the target: nothing to record
     if (this.arp.length >= MAX_ARP_RECORDS) {
       this.dropped++;
       return;
     }
-    const buf = p.buf;
-    const solicit = icmp.type === 135;
-    const target = this.addrs.key6(buf, icmp.ndTargetOff);
-    if (target < 0) {
-      this.dropped++;
-      return;
-    }
-    let ethSrc: number | null = null;
-    let ethDst: number | null = null;
-    if (p.eth.present) {
-      ethSrc = macNum(buf, p.eth.srcOff);
-      ethDst = macNum(buf, p.eth.dstOff);
-    } else if (p.sll.present && p.sll.addrLen === 6) {
-      ethSrc = macNum(buf, p.sll.addrOff);
-    }
-    // The link-layer address option (source in a solicitation, target in an advertisement),
-    // else the frame's own source.
-    const sender = icmp.ndLinkAddrOff >= 0 ? macNum(buf, icmp.ndLinkAddrOff) : ethSrc;
-    if (sender === null) return; // no link-layer address anywhere: it claims nothing we can name
-    const src = this.addrs.key6(buf, p.net.ip.srcOff);
-    const dst = this.addrs.key6(buf, p.net.ip.dstOff);
-    const solicited = !solicit && (icmp.ndFlags & 0x40) !== 0;
-    this.arp.push({
-      ...where(p, point, tsNs),
-      seq: this.seq++,
-      vlan: vlanText(p),
-      ndp: true,
-      op: solicit ? 1 : 2,
-      sha: sender,
-      spa: solicit ? Math.max(src, 0) : target,
-      tha: ethDst ?? ZERO_MAC,
-      tpa: solicit ? target : Math.max(dst, 0),
-      ethSrc,
-      ethDst,
-      gratuitous: !solicit && !solicited,
-      probe: solicit && src === 0,
-      copies: [],
-    });
+    const r = fillNdpRecord(newArpRecord(), p, point, tsNs, this.seq, this.addrs);
+    if (r === null) return;
+    this.seq++;
+    this.arp.push(r);
   }
 
   private observeIp(p: Packet, point: string, cap: CaptureState, dstKey: number, srcId: number, dstId: number): void {
@@ -774,4 +729,55 @@ export function mergeCopies(sorted: readonly ArpRecord[]): ArpRecord[] {
     out.push(r);
   }
   return out;
+}
+
+/**
+ * Copies a neighbor solicitation or advertisement of `p` into `r` as the ARP packet it stands
+ * for: NS = who-has target tell source (from :: it is duplicate address detection, a probe),
+ * NA = target is-at the target link-layer address (else the frame's source); an advertisement
+ * not sent in answer (S clear) is the gratuitous ARP of IPv6 (RFC 4861 §7.2.6). Null when `p` is
+ * none, was routed (hop limit not 255, §7.1.1), is a fragment, or names no MAC at all. Addresses
+ * are `addrs` keys. The one place NDP packets become records, for the offline engine and the
+ * watcher alike.
+ */
+export function fillNdpRecord(r: ArpRecord, p: Packet, point: string, tsNs: number, seq: number, addrs: AddressBook): ArpRecord | null {
+  const ip = p.net.ip;
+  const icmp = p.net.icmp;
+  if (ip.version !== 6 || p.net.l4 !== 'icmpv6' || icmp.ndTargetOff < 0 || ip.ttl !== 255 || ip.isFragment) return null;
+  const buf = p.buf;
+  let ethSrc: number | null = null;
+  let ethDst: number | null = null;
+  if (p.eth.present) {
+    ethSrc = macNum(buf, p.eth.srcOff);
+    ethDst = macNum(buf, p.eth.dstOff);
+  } else if (p.sll.present && p.sll.addrLen === 6) {
+    ethSrc = macNum(buf, p.sll.addrOff);
+  }
+  const sender = icmp.ndLinkAddrOff >= 0 ? macNum(buf, icmp.ndLinkAddrOff) : ethSrc;
+  if (sender === null) return null;
+  const target = addrs.key6(buf, icmp.ndTargetOff);
+  if (target < 0) return null; // the address book is full
+  const solicit = icmp.type === 135;
+  const src = addrs.key6(buf, ip.srcOff);
+  const dst = addrs.key6(buf, ip.dstOff);
+  r.capture = p.capture;
+  r.frame = p.frame;
+  r.point = point;
+  r.tsSec = p.tsSec;
+  r.tsNsec = p.tsNsec;
+  r.tsNs = tsNs;
+  r.seq = seq;
+  r.vlan = vlanText(p);
+  r.ndp = true;
+  r.op = solicit ? 1 : 2;
+  r.sha = sender;
+  r.spa = solicit ? Math.max(src, 0) : target;
+  r.tha = ethDst ?? ZERO_MAC;
+  r.tpa = solicit ? target : Math.max(dst, 0);
+  r.ethSrc = ethSrc;
+  r.ethDst = ethDst;
+  r.gratuitous = !solicit && (icmp.ndFlags & 0x40) === 0;
+  r.probe = solicit && src === 0;
+  if (r.copies.length > 0) r.copies = [];
+  return r;
 }

@@ -4,7 +4,7 @@
  * the events each input causes. No I/O, no timers: `lvsaudit arp --watch` drives it from a live
  * interface or a capture file, tests drive it directly.
  */
-import { ipv4ToString, parseIpv4 } from '../../../decode/addr.js';
+import { AddressBook } from '../addr.js';
 import { formatTimestamp } from '../../../decode/frame.js';
 import { macText, parseMacNum } from '../mac.js';
 import type { ArpRecord } from '../records.js';
@@ -116,6 +116,8 @@ export class ArpWatcher {
   private readonly macAddr: LruMap<number, number>;
   /** Events of the current call; handed out and replaced only when something happened. */
   private out: WatchEvent[] = [];
+  /** Address keys ↔ text, both families (neighbor discovery records carry IPv6 keys). */
+  readonly addrs: AddressBook;
   /** LINKTYPE_* of the frame being observed (for evidence). */
   private linkType = 1;
   /** The record being observed (null in tick): events at its time print its exact timestamp. */
@@ -134,9 +136,10 @@ export class ArpWatcher {
   };
 
   constructor(cfg: WatchConfig) {
-    this.vips = parseList('VIP', cfg.vips, parseIpv4);
+    this.addrs = cfg.addrs ?? new AddressBook();
+    this.vips = parseList('VIP', cfg.vips, (t) => this.addrs.parse(t));
     this.directors = parseList('director MAC', cfg.directorMacs, parseMacNum);
-    this.rips = parseList('real server', cfg.realServers, parseIpv4);
+    this.rips = parseList('real server', cfg.realServers, (t) => this.addrs.parse(t));
     this.stations = new StationTable(cfg.maxStations ?? DEFAULT_MAX_STATIONS);
     this.macAddr = new LruMap(this.stations.max);
   }
@@ -190,7 +193,7 @@ export class ArpWatcher {
     this.counts[kind]++;
     const r = this.cur;
     const time = r !== null && r.tsNs === tNs ? formatTimestamp(r.tsSec, r.tsNsec) : isoOfNs(tNs);
-    this.out.push({ kind, severity: SEVERITY[kind], time, vlan, ip: ipv4ToString(ip), mac: macText(mac), ...extra, message, frames });
+    this.out.push({ kind, severity: SEVERITY[kind], time, vlan, ip: this.addrs.text(ip), mac: macText(mac), ...extra, message, frames });
   }
 
   private frameOf(r: ArpRecord, buf: Uint8Array, off: number, len: number, note: string): EventFrame {
@@ -213,7 +216,7 @@ export class ArpWatcher {
   /** "02:…:04:00 (real server 10.0.0.11)": the MAC with what is known of its host. */
   private describeMac(mac: number): string {
     const rip = this.rsMacs.get(mac);
-    if (rip !== undefined) return `${macText(mac)} (real server ${ipv4ToString(rip)})`;
+    if (rip !== undefined) return `${macText(mac)} (real server ${this.addrs.text(rip)})`;
     if (this.directors.has(mac)) return `${macText(mac)} (director)`;
     const ips = this.ipsOf(mac);
     return ips.length > 0 ? `${macText(mac)} (${ips.join(', ')})` : macText(mac);
@@ -231,9 +234,9 @@ export class ArpWatcher {
   private ipsOf(mac: number): string[] {
     const out: string[] = [];
     const rip = this.rsMacs.get(mac);
-    if (rip !== undefined) out.push(ipv4ToString(rip));
+    if (rip !== undefined) out.push(this.addrs.text(rip));
     const ip = this.macAddr.get(mac);
-    if (ip !== undefined && ip !== rip) out.push(ipv4ToString(ip));
+    if (ip !== undefined && ip !== rip) out.push(this.addrs.text(ip));
     return out;
   }
 
@@ -252,7 +255,7 @@ export class ArpWatcher {
 
   private bindFromPoint(r: ArpRecord, point: string): void {
     if (!point.startsWith('rs:')) return;
-    const rip = parseIpv4(point.slice(3));
+    const rip = this.addrs.parse(point.slice(3));
     if (rip === null || r.tpa === rip || this.vips.has(r.tpa)) return;
     if (this.rsMacs.get(r.sha) !== rip) this.bindRs(r.sha, rip);
   }
@@ -266,7 +269,7 @@ export class ArpWatcher {
       this.learnAddr(r.sha, r.spa);
       s = newStation(r.vlan, r.spa, r.sha, t, this.stationRole(r.spa, r.sha));
       this.stations.add(key, s);
-      this.emit('new-station', t, r.vlan, r.spa, r.sha, `new station ${ipv4ToString(r.spa)} at ${macText(r.sha)}${vlanSuffix(r.vlan)} (${s.role})`, [
+      this.emit('new-station', t, r.vlan, r.spa, r.sha, `new station ${this.addrs.text(r.spa)} at ${macText(r.sha)}${vlanSuffix(r.vlan)} (${s.role})`, [
         this.frameOf(r, buf, off, len, 'first ARP from this station'),
       ]);
     } else if (s.mac !== r.sha) {
@@ -278,7 +281,7 @@ export class ArpWatcher {
       s.macChanges++;
       s.garpCount = 0;
       s.role = this.stationRole(r.spa, r.sha);
-      const frames = [this.frameOf(r, buf, off, len, `${ipv4ToString(r.spa)} now at ${macText(r.sha)}`)];
+      const frames = [this.frameOf(r, buf, off, len, `${this.addrs.text(r.spa)} now at ${macText(r.sha)}`)];
       // Back to the MAC before, announced by gratuitous ARP, is a failback (keepalived's
       // preemption): a move like the failover, not the alternation of two claimants.
       if (back && !r.gratuitous) {
@@ -286,13 +289,13 @@ export class ArpWatcher {
           const quiet = s.flipsQuiet > 0 ? ` (${s.flipsQuiet} more since the last report)` : '';
           s.flipsQuiet = 0;
           s.flipReportedNs = t;
-          this.emit('flip-flop', t, r.vlan, r.spa, r.sha, `flip-flop ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)}: back to ${this.describeMac(r.sha)} from ${this.describeMac(old)}${quiet}`, frames, {
+          this.emit('flip-flop', t, r.vlan, r.spa, r.sha, `flip-flop ${this.addrs.text(r.spa)}${vlanSuffix(r.vlan)}: back to ${this.describeMac(r.sha)} from ${this.describeMac(old)}${quiet}`, frames, {
             previousMac: macText(old),
           });
         } else s.flipsQuiet++;
       } else {
         const how = r.gratuitous ? (back ? ', back to the MAC before, announced by gratuitous ARP' : ', announced by gratuitous ARP') : '';
-        this.emit('changed-mac', t, r.vlan, r.spa, r.sha, `changed MAC ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)}: ${this.describeMac(old)} → ${this.describeMac(r.sha)}${how}`, frames, {
+        this.emit('changed-mac', t, r.vlan, r.spa, r.sha, `changed MAC ${this.addrs.text(r.spa)}${vlanSuffix(r.vlan)}: ${this.describeMac(old)} → ${this.describeMac(r.sha)}${how}`, frames, {
           previousMac: macText(old),
         });
       }
@@ -308,7 +311,7 @@ export class ArpWatcher {
         r.vlan,
         r.spa,
         r.sha,
-        `ethernet mismatch ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)}: ARP sender ${macText(r.sha)} in a frame from ${macText(r.ethSrc)}`,
+        `ethernet mismatch ${this.addrs.text(r.spa)}${vlanSuffix(r.vlan)}: ARP sender ${macText(r.sha)} in a frame from ${macText(r.ethSrc)}`,
         [this.frameOf(r, buf, off, len, `Ethernet source ${macText(r.ethSrc)} ≠ sender ${macText(r.sha)}`)],
       );
     }
@@ -321,7 +324,7 @@ export class ArpWatcher {
       s.garpLastNs = t;
       if (s.garpCount === BURST_MIN) {
         const ms = ((t - s.garpStartNs) / 1e6).toFixed(1);
-        this.emit('garp-burst', t, r.vlan, r.spa, r.sha, `gratuitous ARP burst ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)} from ${this.describeMac(r.sha)}: ${BURST_MIN} in ${ms} ms`, [
+        this.emit('garp-burst', t, r.vlan, r.spa, r.sha, `gratuitous ARP burst ${this.addrs.text(r.spa)}${vlanSuffix(r.vlan)} from ${this.describeMac(r.sha)}: ${BURST_MIN} in ${ms} ms`, [
           this.frameOf(r, buf, off, len, `gratuitous ARP ${BURST_MIN} of the burst`),
         ]);
       }
@@ -352,7 +355,7 @@ export class ArpWatcher {
     const what = r.op === 2 ? 'reply' : r.gratuitous ? 'gratuitous ARP' : 'request with the VIP as sender';
     c.lastNs = t;
     c.count++;
-    c.frame = this.frameOf(r, buf, off, len, `${macText(r.sha)} claims ${ipv4ToString(r.spa)} (${what})`);
+    c.frame = this.frameOf(r, buf, off, len, `${macText(r.sha)} claims ${this.addrs.text(r.spa)} (${what})`);
     const claim = { mac: r.sha, tNs: t, gratuitous: r.gratuitous };
     const verdict = judgeClaim(v.history, claim, CLAIM_WINDOW_NS);
     v.history = afterClaim(v.history, claim, verdict);
@@ -365,7 +368,7 @@ export class ArpWatcher {
     if (nonDirector && (c.nonDirectorReportedNs === 0 || t - prevLast > CLAIM_WINDOW_NS)) {
       c.nonDirectorReportedNs = t;
       const who = this.directors.size > 0 ? `the directors are ${[...this.directors].map(macText).join(', ')}` : 'it is a real server';
-      this.emit('vip-claimed-by-non-director', t, r.vlan, r.spa, r.sha, `VIP ${ipv4ToString(r.spa)}${vlanSuffix(r.vlan)} claimed in a ${what} by ${this.describeMac(r.sha)}, not a director: ${who}`, [c.frame]);
+      this.emit('vip-claimed-by-non-director', t, r.vlan, r.spa, r.sha, `VIP ${this.addrs.text(r.spa)}${vlanSuffix(r.vlan)} claimed in a ${what} by ${this.describeMac(r.sha)}, not a director: ${who}`, [c.frame]);
     }
   }
 
@@ -380,7 +383,7 @@ export class ArpWatcher {
   private whoHas(r: ArpRecord, buf: Uint8Array, off: number, len: number): void {
     const v = this.vipState(r, r.tpa);
     if (v.pending.length >= MAX_PENDING) v.pending.shift();
-    v.pending.push({ reqMac: r.sha, reqIp: r.spa, tNs: r.tsNs, answerers: [], frames: [this.frameOf(r, buf, off, len, `who-has ${ipv4ToString(r.tpa)} from ${ipv4ToString(r.spa)}`)] });
+    v.pending.push({ reqMac: r.sha, reqIp: r.spa, tNs: r.tsNs, answerers: [], frames: [this.frameOf(r, buf, off, len, `who-has ${this.addrs.text(r.tpa)} from ${this.addrs.text(r.spa)}`)] });
   }
 
   /** A reply for the VIP: counted as an answer of the latest matching who-has. */
@@ -429,7 +432,7 @@ export class ArpWatcher {
     });
     const why =
       reason === 'two-answers'
-        ? `two answers to one who-has from ${ipv4ToString(q!.reqIp)} (${macText(q!.reqMac)})`
+        ? `two answers to one who-has from ${this.addrs.text(q!.reqIp)} (${macText(q!.reqMac)})`
         : reason === 'alternating'
           ? 'claims alternate: the MAC it moved away from claims it again'
           : `claimed by another MAC within ${CLAIM_WINDOW_NS / 1e9} s without a gratuitous-ARP move`;
@@ -445,7 +448,7 @@ export class ArpWatcher {
       v.vlan,
       v.vip,
       culprit,
-      `VIP conflict ${ipv4ToString(v.vip)}${vlanSuffix(v.vlan)}: ${list.map((m) => this.describeMac(m)).join(' and ')}${k.unlisted > 0 ? ` and ${k.unlisted} more MACs` : ''}; ${why}`,
+      `VIP conflict ${this.addrs.text(v.vip)}${vlanSuffix(v.vlan)}: ${list.map((m) => this.describeMac(m)).join(' and ')}${k.unlisted > 0 ? ` and ${k.unlisted} more MACs` : ''}; ${why}`,
       frames,
       { claimants },
     );
@@ -459,7 +462,7 @@ export class ArpWatcher {
         const q = v.pending.shift()!;
         const k = v.conflict;
         if (k !== null && q.answerers.length === 1 && q.tNs > k.startNs) {
-          this.endConflict(v, q.tNs + REPLY_WINDOW_NS, q.answerers[0]!, `who-has from ${ipv4ToString(q.reqIp)} answered by ${this.describeMac(q.answerers[0]!)} alone`, q.frames);
+          this.endConflict(v, q.tNs + REPLY_WINDOW_NS, q.answerers[0]!, `who-has from ${this.addrs.text(q.reqIp)} answered by ${this.describeMac(q.answerers[0]!)} alone`, q.frames);
         }
       }
       const k = v.conflict;
@@ -485,7 +488,7 @@ export class ArpWatcher {
     const secs = ((t - v.conflict.startNs) / 1e9).toFixed(1);
     v.conflict = null;
     v.history = { owner, ownerLastNs: owner >= 0 ? (v.claimants.get(owner)?.lastNs ?? t) : 0, movedFrom: -1, movedNs: 0 };
-    this.emit('vip-conflict-end', t, v.vlan, v.vip, owner >= 0 ? owner : 0, `VIP conflict ${ipv4ToString(v.vip)}${vlanSuffix(v.vlan)} over after ${secs} s: ${why}`, frames);
+    this.emit('vip-conflict-end', t, v.vlan, v.vip, owner >= 0 ? owner : 0, `VIP conflict ${this.addrs.text(v.vip)}${vlanSuffix(v.vlan)} over after ${secs} s: ${why}`, frames);
   }
 }
 

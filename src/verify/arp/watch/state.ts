@@ -4,7 +4,7 @@
  * so a crash mid-write leaves the previous state, never half a file.
  */
 import { readFileSync, renameSync, writeFileSync, existsSync, unlinkSync } from 'node:fs';
-import { ipv4ToString, parseIpv4 } from '../../../decode/addr.js';
+import type { AddressBook } from '../addr.js';
 import { InputError } from '../../../errors.js';
 import { macText, parseMacNum } from '../mac.js';
 import { newStation } from './stations.js';
@@ -41,12 +41,12 @@ function isoMs(ns: number): string {
   return new Date(Math.floor(ns / 1e6)).toISOString();
 }
 
-export function stateJson(stations: Iterable<Station>, dropped: number, nowMs: number): StateJson {
+export function stateJson(stations: Iterable<Station>, dropped: number, nowMs: number, addrs: AddressBook): StateJson {
   const list: StationJson[] = [];
   for (const s of stations) {
     list.push({
       vlan: s.vlan,
-      ip: ipv4ToString(s.ip),
+      ip: addrs.text(s.ip),
       mac: macText(s.mac),
       previousMac: s.previousMac < 0 ? null : macText(s.previousMac),
       firstSeen: isoMs(s.firstNs),
@@ -88,7 +88,7 @@ function count(file: string, where: string, v: unknown): number {
 
 /** Reads a state file; null when it does not exist yet. Anything not understood is an error
  *  naming the file and the station. */
-export function loadState(file: string): { stations: Station[]; dropped: number } | null {
+export function loadState(file: string, addrs: AddressBook): { stations: Station[]; dropped: number } | null {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -114,8 +114,8 @@ export function loadState(file: string): { stations: Station[]; dropped: number 
     if (typeof x !== 'object' || x === null) fail(file, where, 'not an object');
     const j = x as Partial<Record<keyof StationJson, unknown>>;
     if (typeof j.vlan !== 'string' || !/^(\d{1,4}(\.\d{1,4})*)?$/.test(j.vlan)) fail(file, where, `vlan ${JSON.stringify(j.vlan)}`);
-    const ip = typeof j.ip === 'string' ? parseIpv4(j.ip) : null;
-    if (ip === null) fail(file, where, `ip ${JSON.stringify(j.ip)} is not IPv4`);
+    const ip = typeof j.ip === 'string' ? addrs.parse(j.ip) : null;
+    if (ip === null) fail(file, where, `ip ${JSON.stringify(j.ip)} is not an IP address`);
     const mac = typeof j.mac === 'string' ? parseMacNum(j.mac) : null;
     if (mac === null) fail(file, where, `mac ${JSON.stringify(j.mac)} is not a MAC`);
     let prev = -1;

@@ -10,6 +10,8 @@ const TWO32 = 0x1_0000_0000;
 
 /** Untagged and single-tagged stations get a number key (no string built per packet). */
 export function stationKey(vlan: string, ip: number): StationKey {
+  // An IPv6 key (above 2^32) would clash with the numeric forms below.
+  if (ip >= TWO32) return `6|${vlan}|${ip}`;
   // int32: a small integer, which a Map hashes without boxing a number.
   if (vlan === '') return ip | 0;
   if (vlan.indexOf('.') < 0) return (Number(vlan) + 1) * TWO32 + ip;

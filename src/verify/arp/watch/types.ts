@@ -2,6 +2,7 @@
  * Shapes of `lvsaudit arp --watch`: what the station table holds, what an event says. Plain
  * JSON-friendly data: the NDJSON output and the state file write them as they are.
  */
+import type { AddressBook } from '../addr.js';
 
 /** What the watcher thinks a station is (docs/cli.md `arp --watch`). */
 export type StationRole = 'director' | 'real-server' | 'vip-claimant' | 'other';
@@ -93,7 +94,7 @@ export interface WatchEvent {
 
 /** What the watcher is told before it sees packets. */
 export interface WatchConfig {
-  /** VIPs (IPv4 text). */
+  /** VIPs, IPv4 (ARP) or IPv6 (neighbor discovery) text. */
   vips: readonly string[];
   /** Director MACs from --director-mac: any other MAC claiming a VIP is a non-director. */
   directorMacs: readonly string[];
@@ -101,6 +102,8 @@ export interface WatchConfig {
   realServers: readonly string[];
   /** Station table bound (default DEFAULT_MAX_STATIONS). */
   maxStations?: number;
+  /** Shared with whoever makes the records (IPv6 addresses are its keys); default a new one. */
+  addrs?: AddressBook;
 }
 
 export const DEFAULT_MAX_STATIONS = 65536;
