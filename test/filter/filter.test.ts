@@ -110,7 +110,9 @@ describe('filter boolean structure', () => {
     ['not (tcp or udp)', ['arp', 'icmp']],
     ['(host 10.0.0.2 or host 10.0.0.11) and not arp', ['tcp4', 'ipip', 'icmp']],
     ['TCP AND PORT 80', ['tcp4']],
-    ['tcp or udp and port 53', ['tcp4', 'udp6', 'ipip']],
+    // tcpdump: and/or have equal precedence, left to right: (tcp or udp) and port 53.
+    ['tcp or udp and port 53', ['udp6']],
+    ['tcp or (udp and port 53)', ['tcp4', 'udp6', 'ipip']],
   ])('%s', (expr, want) => {
     expect(matching(expr)).toEqual(want);
   });
