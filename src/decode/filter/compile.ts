@@ -43,7 +43,9 @@ export const ETH_IPV6 = 0x86dd;
 export const ETH_ARP = 0x0806;
 export const ETH_RARP = 0x8035;
 const ETH_MPLS = 0x8847;
-const ETH_MPLS_MC = 0x8848;
+/** lpType / linkType0 of a frame too short to hold its link header's type field: any test of
+ *  the type reads past the end, which ends the filter (as tcpdump's first `ldh [12]` does). */
+export const TYPE_CUT = -2;
 const IPPROTO_FRAGMENT = 44;
 
 function isVlanTpid(t: number): boolean {
@@ -90,7 +92,10 @@ export function linkSetup(s: EvalState, p: Packet): void {
   const end = p.end;
   switch (p.linkType) {
     case LinkType.ETHERNET: {
-      if (o + 14 > end) return;
+      if (o + 14 > end) {
+        s.linkType0 = s.lpType = TYPE_CUT;
+        return;
+      }
       let t = (buf[o + 12]! << 8) | buf[o + 13]!;
       s.linkType0 = t;
       let off = o + 14;
@@ -103,40 +108,58 @@ export function linkSetup(s: EvalState, p: Packet): void {
       return;
     }
     case LinkType.LINUX_SLL:
-      if (o + 16 > end) return;
+      if (o + 16 > end) {
+        s.linkType0 = s.lpType = TYPE_CUT;
+        return;
+      }
       s.linkType0 = s.lpType = (buf[o + 14]! << 8) | buf[o + 15]!;
       s.lpOff = o + 16;
       return;
     case LinkType.LINUX_SLL2:
-      if (o + 20 > end) return;
+      if (o + 20 > end) {
+        s.linkType0 = s.lpType = TYPE_CUT;
+        return;
+      }
       s.linkType0 = s.lpType = (buf[o]! << 8) | buf[o + 1]!;
       s.lpOff = o + 20;
       return;
     case LinkType.RAW: {
-      if (o + 1 > end) return;
+      if (o + 1 > end) {
+        s.linkType0 = s.lpType = TYPE_CUT;
+        return;
+      }
       const v = buf[o]! >> 4;
-      s.lpType = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : -1;
+      // Link types without a type field: tcpdump's `ether proto` asks the same question as `ip`/`ip6`.
+      s.linkType0 = s.lpType = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : -1;
       return;
     }
     case LinkType.IPV4:
-      s.lpType = ETH_IPV4;
+      s.linkType0 = s.lpType = ETH_IPV4;
       return;
     case LinkType.IPV6:
-      s.lpType = ETH_IPV6;
+      s.linkType0 = s.lpType = ETH_IPV6;
       return;
     case LinkType.NULL:
     case LinkType.LOOP: {
-      if (o + 4 > end) return;
+      if (o + 4 > end) {
+        s.linkType0 = s.lpType = TYPE_CUT;
+        return;
+      }
       const le = buf[o]! | (buf[o + 1]! << 8) | (buf[o + 2]! << 16) | (buf[o + 3]! << 24);
       const be = (buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!;
       const af = (le & 0xffff0000) === 0 ? le : be;
       s.lpOff = o + 4;
-      s.lpType = af === 2 ? ETH_IPV4 : af === 24 || af === 28 || af === 30 ? ETH_IPV6 : -1;
+      s.linkType0 = s.lpType = af === 2 ? ETH_IPV4 : af === 24 || af === 28 || af === 30 ? ETH_IPV6 : -1;
       return;
     }
     default:
       return;
   }
+}
+
+function cut(s: EvalState): false {
+  s.abort = true;
+  return false;
 }
 
 function innerType(n: NetLayers): number {
@@ -146,6 +169,7 @@ function innerType(n: NetLayers): number {
 /** A network-layer test on the outer packet, or else on the tunnelled one (see the header). */
 export function onNet(t: NetTest): Pred {
   return (s) => {
+    if (s.lpType === TYPE_CUT) return cut(s);
     if (t(s, s.lpOff, s.lpType)) return true;
     const p = s.p;
     if (p.tunnel === null || !p.inner.present || s.abort) return false;
@@ -302,7 +326,7 @@ export const etherMulticast: Pred = (s) => s.p.linkType === LinkType.ETHERNET &&
 
 /** `ether proto N`: the link header's own type field (before any VLAN tag). */
 export function etherProto(n: number): Pred {
-  return (s) => s.linkType0 === n;
+  return (s) => (s.linkType0 === TYPE_CUT ? cut(s) : s.linkType0 === n);
 }
 
 export const ipBroadcast: NetTest = (s, off, t) => {
@@ -314,19 +338,21 @@ export const ipMulticast: NetTest = (s, off, t) => t === ETH_IPV4 && ld8(s, off 
 export const ip6Multicast: NetTest = (s, off, t) => t === ETH_IPV6 && ld8(s, off + 24) === 0xff;
 
 export function vlanPred(id: number | null): Pred {
-  if (id === null) return (s) => s.p.vlan.count > 0;
+  if (id === null) return (s) => (s.linkType0 === TYPE_CUT ? cut(s) : s.p.vlan.count > 0);
   return (s) => {
+    if (s.linkType0 === TYPE_CUT) return cut(s);
     const v = s.p.vlan;
     for (let i = 0; i < v.count; i++) if (v.id[i] === id) return true;
     return false;
   };
 }
 
-/** `mpls [label]`: the first label stack entry after the link header (and VLAN tags). */
+/** `mpls [label]`: unicast MPLS (0x8847, as tcpdump), the first label stack entry after the
+ *  link header (and VLAN tags). */
 export function mplsPred(label: number | null): Pred {
-  if (label === null) return (s) => s.lpType === ETH_MPLS || s.lpType === ETH_MPLS_MC;
+  if (label === null) return (s) => (s.lpType === TYPE_CUT ? cut(s) : s.lpType === ETH_MPLS);
   const want = (label << 12) >>> 0;
-  return (s) => (s.lpType === ETH_MPLS || s.lpType === ETH_MPLS_MC) && ((ld32(s, s.lpOff) & 0xfffff000) >>> 0) === want;
+  return (s) => (s.lpType === TYPE_CUT ? cut(s) : s.lpType === ETH_MPLS && ((ld32(s, s.lpOff) & 0xfffff000) >>> 0) === want);
 }
 
 // ---- arithmetic ----------------------------------------------------------------------------
@@ -404,12 +430,13 @@ export type LoadBase = (s: EvalState) => number; // -1: the packet is not of thi
 export const linkBase: LoadBase = (s) => s.p.off;
 
 export function networkBase(type: number): LoadBase {
-  return (s) => (s.lpType === type ? s.lpOff : -1);
+  return (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpType === type ? s.lpOff : -1);
 }
 
 /** tcp[], udp[], icmp[]…: IPv4 only, not a later fragment, after the IHL (as libpcap does). */
 export function transportBase(proto: number): LoadBase {
   return (s) => {
+    if (s.lpType === TYPE_CUT) return (cut(s), -1);
     if (s.lpType !== ETH_IPV4) return -1;
     const off = s.lpOff;
     if (ld8(s, off + 9) !== proto || (ld16(s, off + 6) & 0x1fff) !== 0) return -1;
@@ -418,7 +445,7 @@ export function transportBase(proto: number): LoadBase {
 }
 
 /** icmp6[]: IPv6 whose first next header is ICMPv6, after the fixed 40 bytes. */
-export const icmp6Base: LoadBase = (s) => (s.lpType === ETH_IPV6 && ld8(s, s.lpOff + 6) === 58 ? s.lpOff + 40 : -1);
+export const icmp6Base: LoadBase = (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpType === ETH_IPV6 && ld8(s, s.lpOff + 6) === 58 ? s.lpOff + 40 : -1);
 
 /** A load `proto[index:size]`; a packet without that protocol makes the relation around it false. */
 export function load(base: LoadBase, index: Arith, size: 1 | 2 | 4): Arith {

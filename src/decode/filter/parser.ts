@@ -448,12 +448,14 @@ export class Parser {
 
   /** Builds the primitive for qualifiers `q` and the ID at the cursor. */
   private withQuals(q: Quals): Pred {
+    // Protocol names are keywords too (`ip proto tcp`, tcpdump's `ip proto \tcp`).
+    if (q.type === 'proto') return this.protoPrimitive(q.proto);
     const t = this.tok();
     if (t === undefined || t.kind !== 'word' || !this.isBareId(t.text)) {
       if (q.type === 'port') this.fail('expected a port number (0-65535)');
       if (q.type === 'portrange') this.fail('expected a port range N-M');
       if (q.proto === 'ether' || q.proto === 'link') this.fail('expected a MAC address');
-      this.fail(q.type === 'proto' ? 'expected a protocol number or name' : 'expected an IP address');
+      this.fail('expected an IP address');
     }
     const dir: Dir = q.dir ?? 'or';
     const proto = q.proto;
@@ -461,8 +463,6 @@ export class Parser {
       case 'port':
       case 'portrange':
         return this.port(q.type, proto, dir);
-      case 'proto':
-        return this.protoPrimitive(proto);
       case 'net':
         return this.net(proto, dir);
       case 'host':
