@@ -357,14 +357,24 @@ export function mplsPred(label: number | null): Pred {
 
 // ---- arithmetic ----------------------------------------------------------------------------
 
-/** An arithmetic expression: its closure, and its value when it is a constant. */
+/**
+ * An arithmetic expression: its closure, its value when it is a constant, and `u`, the same
+ * value without the protocol checks of its loads. libpcap keeps only the left operand's
+ * protocol check in `a OP b` (`len + icmp[0]` reads icmp[0] from any packet, where the IPv4
+ * header length would put it), so the right operand of an operator is evaluated by `u`.
+ */
 export interface Arith {
   f: Num;
   c: number | null;
+  u: Num;
 }
 
-export const constant = (v: number): Arith => ({ f: () => v, c: v >>> 0 });
-export const lenArith: Arith = { f: (s) => s.p.len >>> 0, c: null };
+export const constant = (v: number): Arith => {
+  const f: Num = () => v;
+  return { f, c: v >>> 0, u: f };
+};
+const lenF: Num = (s) => s.p.len >>> 0;
+export const lenArith: Arith = { f: lenF, c: null, u: lenF };
 
 export type BinOp = '+' | '-' | '*' | '/' | '%' | '&' | '|' | '^' | '<<' | '>>';
 
@@ -395,65 +405,77 @@ function applyOp(op: BinOp, a: number, b: number): number {
 
 /** A binary operation; a division by a value that is 0 at run time ends the filter (as BPF does). */
 export function binary(op: BinOp, l: Arith, r: Arith): Arith {
-  if (l.c !== null && r.c !== null && !((op === '/' || op === '%') && r.c === 0)) {
-    const v = applyOp(op, l.c, r.c);
-    return { f: () => v, c: v };
-  }
-  const lf = l.f;
-  const rf = r.f;
-  if (op === '/' || op === '%') {
-    return {
-      f: (s) => {
-        const a = lf(s);
-        const b = rf(s);
-        if (b === 0) {
-          s.abort = true;
-          return 0;
+  if (l.c !== null && r.c !== null && !((op === '/' || op === '%') && r.c === 0)) return constant(applyOp(op, l.c, r.c));
+  const make = (lf: Num, rf: Num): Num =>
+    op === '/' || op === '%'
+      ? (s) => {
+          const a = lf(s);
+          const b = rf(s);
+          if (b === 0) {
+            s.abort = true;
+            return 0;
+          }
+          return applyOp(op, a, b);
         }
-        return applyOp(op, a, b);
-      },
-      c: null,
-    };
-  }
-  return { f: (s) => applyOp(op, lf(s), rf(s)), c: null };
+      : (s) => applyOp(op, lf(s), rf(s));
+  return { f: make(l.f, r.u), c: null, u: make(l.u, r.u) };
 }
 
 export function negate(e: Arith): Arith {
   if (e.c !== null) return constant((0 - e.c) >>> 0);
   const f = e.f;
-  return { f: (s) => (0 - f(s)) >>> 0, c: null };
+  const u = e.u;
+  return { f: (s) => (0 - f(s)) >>> 0, c: null, u: (s) => (0 - u(s)) >>> 0 };
 }
 
-/** Where `proto[...]` counts from, and which packets have that header at all. */
-export type LoadBase = (s: EvalState) => number; // -1: the packet is not of this protocol
+/** Where `proto[...]` counts from (-1: the packet is not of this protocol), with the
+ *  protocol check (`checked`) and without it (`raw`: where libpcap reads when it drops the check). */
+export interface LoadBase {
+  checked: (s: EvalState) => number;
+  raw: (s: EvalState) => number;
+}
 
-export const linkBase: LoadBase = (s) => s.p.off;
+const linkStart = (s: EvalState): number => s.p.off;
+export const linkBase: LoadBase = { checked: linkStart, raw: linkStart };
+
+const networkStart = (s: EvalState): number => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpOff);
 
 export function networkBase(type: number): LoadBase {
-  return (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpType === type ? s.lpOff : -1);
+  return { checked: (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpType === type ? s.lpOff : -1), raw: networkStart };
 }
 
 /** tcp[], udp[], icmp[]…: IPv4 only, not a later fragment, after the IHL (as libpcap does). */
 export function transportBase(proto: number): LoadBase {
-  return (s) => {
+  const raw = (s: EvalState): number => {
     if (s.lpType === TYPE_CUT) return (cut(s), -1);
-    if (s.lpType !== ETH_IPV4) return -1;
-    const off = s.lpOff;
-    if (ld8(s, off + 9) !== proto || (ld16(s, off + 6) & 0x1fff) !== 0) return -1;
-    return off + (ld8(s, off) & 0xf) * 4;
+    return s.lpOff + (ld8(s, s.lpOff) & 0xf) * 4;
+  };
+  return {
+    checked: (s) => {
+      if (s.lpType === TYPE_CUT) return (cut(s), -1);
+      if (s.lpType !== ETH_IPV4) return -1;
+      const off = s.lpOff;
+      if (ld8(s, off + 9) !== proto || (ld16(s, off + 6) & 0x1fff) !== 0) return -1;
+      return raw(s);
+    },
+    raw,
   };
 }
 
 /** icmp6[]: IPv6 whose first next header is ICMPv6, after the fixed 40 bytes. */
-export const icmp6Base: LoadBase = (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpType === ETH_IPV6 && ld8(s, s.lpOff + 6) === 58 ? s.lpOff + 40 : -1);
+export const icmp6Base: LoadBase = {
+  checked: (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpType === ETH_IPV6 && ld8(s, s.lpOff + 6) === 58 ? s.lpOff + 40 : -1),
+  raw: (s) => (s.lpType === TYPE_CUT ? (cut(s), -1) : s.lpOff + 40),
+};
 
 /** A load `proto[index:size]`; a packet without that protocol makes the relation around it false. */
 export function load(base: LoadBase, index: Arith, size: 1 | 2 | 4): Arith {
   const idx = index.f;
   const rd = size === 1 ? ld8 : size === 2 ? ld16 : ld32;
+  const { checked, raw } = base;
   return {
     f: (s) => {
-      const b = base(s);
+      const b = checked(s);
       if (b < 0) {
         s.miss = true;
         return 0;
@@ -461,6 +483,10 @@ export function load(base: LoadBase, index: Arith, size: 1 | 2 | 4): Arith {
       return rd(s, b + idx(s));
     },
     c: null,
+    u: (s) => {
+      const b = raw(s);
+      return b < 0 ? 0 : rd(s, b + idx(s));
+    },
   };
 }
 
