@@ -134,6 +134,35 @@ describe('filter boolean structure', () => {
   });
 });
 
+describe('pcap-filter constructs on built packets', () => {
+  it.each<[string, Name[]]>([
+    // Byte offsets count from the network header past any VLAN tag (tcp4 is tagged) …
+    ['tcp[tcpflags] & tcp-syn != 0', ['tcp4']],
+    ['tcp[13] & 0x02 != 0', ['tcp4']],
+    ['tcp[tcpflags] & tcp-ack != 0', []],
+    ['icmp[icmptype] = icmp-echo', ['icmp']],
+    ['ip[9] = 1', ['icmp']],
+    // … and read the outer packet only (ipip's outer protocol is 4).
+    ['ip[9] = 6', ['tcp4']],
+    ['ip[9] = 4', ['ipip']],
+    ['greater 1000', []],
+    ['less 1000', ['tcp4', 'udp6', 'arp', 'ipip', 'icmp']],
+    ['len > 0 and not len = 0', ['tcp4', 'udp6', 'arp', 'ipip', 'icmp']],
+    ['port 53 or 80', ['tcp4', 'udp6']],
+    ['host 10.0.0.254 or 10.0.0.1', ['arp', 'ipip', 'icmp']],
+    ['src or dst host 10.0.0.254', ['icmp']],
+    ['src and dst net 10.0.0.0/24', ['arp', 'ipip', 'icmp']],
+    ['ip proto \\tcp', ['tcp4', 'ipip']],
+    ['proto 17', ['udp6']],
+    ['ether proto \\arp', ['arp']],
+    ['ether broadcast', ['arp']],
+    ['ether multicast', ['arp']],
+    ['ip6 multicast', []],
+  ])('%s', (expr, want) => {
+    expect(matching(expr)).toEqual(want);
+  });
+});
+
 describe('filter errors', () => {
   it.each<[string, number, RegExp]>([
     ['port', 5, /expected a port number/],
@@ -146,6 +175,17 @@ describe('filter errors', () => {
     ['net 10.0.0.0/33', 5, /CIDR/],
     ['vlan 5000', 6, /VLAN id/],
     ['ether host zz', 12, /MAC/],
+    ['tcp[13:3] = 1', 8, /size of 1, 2 or 4/],
+    ['len / 0 = 1', 5, /division by zero/],
+    ['len % (2 - 2) = 1', 5, /division by zero/],
+    ['ip proto', 9, /protocol number/],
+    ['gateway 10.0.0.1', 1, /gateway/],
+    ['port http', 6, /port names are not looked up/],
+    ['host example.com', 6, /host names are not looked up/],
+    ['tcp host 10.0.0.1', 10, /'tcp' does not take a host/],
+    ['ip6 protochain 6', 5, /expected 'and', 'or'/],
+    ['ip[8 = 64', 6, /expected '\]'/],
+    ['tcp[tcpflags] & tcp-syn', 24, /expected a comparison/],
   ])('%s → column %i', (expr, column, msg) => {
     let err: unknown;
     try {

@@ -21,8 +21,10 @@ const load = fc.tuple(fc.constantFrom('ether', 'ip', 'ip6', 'tcp', 'udp', 'icmp'
 const atom = fc.oneof(num, load, fc.constant('len'), fc.constantFrom('tcpflags', 'tcp-syn', 'tcp-ack', 'icmp-echo', 'icmptype'));
 const arith: fc.Arbitrary<string> = fc.oneof(
   atom,
-  fc.tuple(atom, binop, atom).map(([a, op, b]) => (op === '/' || op === '%' ? `${a} ${op} ${b === '0' ? '1' : b}` : `${a} ${op} ${b}`)),
-  fc.tuple(atom, binop, atom).map(([a, op, b]) => `(${a} ${op === '/' || op === '%' ? '+' : op} ${b})`),
+  // A divisor that is 0 at run time ends the filter in BPF, wherever the optimizer put the test:
+  // divisors here are non-zero constants.
+  fc.tuple(atom, binop, atom, fc.integer({ min: 1, max: 9 })).map(([a, op, b, k]) => (op === '/' || op === '%' ? `${a} ${op} ${k}` : `${a} ${op} ${b}`)),
+  fc.tuple(atom, binop, atom, fc.integer({ min: 1, max: 9 })).map(([a, op, b, k]) => (op === '/' || op === '%' ? `(${a} ${op} ${k})` : `(${a} ${op} ${b})`)),
 );
 const relation = fc.tuple(arith, relop, arith).map(([a, op, b]) => `${a} ${op} ${b}`);
 const hosts = ['10.0.0.1', '192.168.1.1', '172.16.0.1', '2001:db8::1', 'fe80::1'];
@@ -35,15 +37,31 @@ const primitive = fc.oneof(
   fc.constantFrom('proto 6', 'ip proto 17', 'ip6 proto 58', 'ether proto 0x0806'),
   relation,
 );
-const expr: fc.Arbitrary<string> = fc.letrec<{ e: string }>((tie) => ({
+/** An expression and the primitives it is made of. */
+type Gen = { text: string; prims: string[] };
+const expr: fc.Arbitrary<Gen> = fc.letrec<{ e: Gen }>((tie) => ({
   e: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    primitive,
-    tie('e').map((x) => `not ${x}`),
-    tie('e').map((x) => `(${x})`),
-    fc.tuple(tie('e'), fc.constantFrom('and', 'or', '&&', '||'), tie('e')).map(([a, op, b]) => `${a} ${op} ${b}`),
+    primitive.map((p) => ({ text: p, prims: [p] })),
+    tie('e').map((x) => ({ text: `not ${x.text}`, prims: x.prims })),
+    tie('e').map((x) => ({ text: `(${x.text})`, prims: x.prims })),
+    fc.tuple(tie('e'), fc.constantFrom('and', 'or', '&&', '||'), tie('e')).map(([a, op, b]) => ({ text: `${a.text} ${op} ${b.text}`, prims: [...a.prims, ...b.prims] })),
   ),
 })).e;
+
+/**
+ * Frames on which a primitive of the expression reads past the captured bytes (it and its
+ * negation are both false): there tcpdump's answer depends on the order its optimizer gave
+ * the tests, ours on the order written (docs/cli.md), so they are not compared.
+ */
+function readsPastEnd(file: string, prims: readonly string[]): Set<number> {
+  const both = prims.flatMap((p) => [p, `not (${p})`]);
+  const out = new Set<number>();
+  for (const f of ourVerdicts(file, both)) {
+    for (let i = 0; i < both.length; i += 2) if (!f.keep[i] && !f.keep[i + 1]) out.add(f.frame);
+  }
+  return out;
+}
 
 describe('random FILTER expressions keep the frames tcpdump keeps', () => {
   let tmp: ReturnType<typeof tempDir> | null = null;
@@ -57,10 +75,14 @@ describe('random FILTER expressions keep the frames tcpdump keeps', () => {
   afterAll(() => tmp?.done());
 
   it.skipIf(!gate)('same frames as tcpdump -r FILE EXPR', () => {
+    let compared = 0;
     fc.assert(
-      fc.property(expr, (e) => {
+      fc.property(expr, ({ text: e, prims }) => {
         for (const m of merged) {
-          const d = differences(e, m, ourVerdicts(m.file, [e]), 0, tmp!.dir, true);
+          const past = readsPastEnd(m.file, prims);
+          const ours = ourVerdicts(m.file, [e]).filter((f) => !past.has(f.frame));
+          const d = differences(e, m, ours, 0, tmp!.dir, true);
+          compared += ours.length;
           // tcpdump refuses a few generated combinations (e.g. a constant division it folds to
           // an error); what it accepts must agree.
           if (typeof d !== 'string') expect(d.slice(0, 3)).toEqual([]);
@@ -68,5 +90,7 @@ describe('random FILTER expressions keep the frames tcpdump keeps', () => {
       }),
       { numRuns: 30 },
     );
+    // Most frames of most expressions are compared, not set aside.
+    expect(compared).toBeGreaterThan(30 * 1000);
   });
 });

@@ -213,16 +213,18 @@ export function anyOf(tests: NetTest[]): NetTest {
 
 export type Dir = 'src' | 'dst' | 'or' | 'and';
 
-function both(dir: Dir, src: () => boolean, dst: () => boolean): boolean {
+/** `test` at the source and/or destination spot as `dir` says; `test` is made once per filter,
+ *  so a packet's evaluation creates no closure. */
+function both(dir: Dir, s: EvalState, test: (s: EvalState, at: number) => boolean, srcAt: number, dstAt: number): boolean {
   switch (dir) {
     case 'src':
-      return src();
+      return test(s, srcAt);
     case 'dst':
-      return dst();
+      return test(s, dstAt);
     case 'or':
-      return src() || dst();
+      return test(s, srcAt) || test(s, dstAt);
     case 'and':
-      return src() && dst();
+      return test(s, srcAt) && test(s, dstAt);
   }
 }
 
@@ -231,6 +233,7 @@ export function host4(addr: number, mask: number, dir: Dir, types: readonly numb
   const inIp = types.includes(ETH_IPV4);
   const inArp = types.includes(ETH_ARP);
   const inRarp = types.includes(ETH_RARP);
+  const eq = (s: EvalState, at: number): boolean => ((ld32(s, at) & mask) >>> 0) === addr;
   return (s, off, t) => {
     let so: number;
     let dO: number;
@@ -241,9 +244,7 @@ export function host4(addr: number, mask: number, dir: Dir, types: readonly numb
       so = off + 14;
       dO = off + 24;
     } else return false;
-    const src = (): boolean => ((ld32(s, so) & mask) >>> 0) === addr;
-    const dst = (): boolean => ((ld32(s, dO) & mask) >>> 0) === addr;
-    return both(dir, src, dst);
+    return both(dir, s, eq, so, dO);
   };
 }
 
@@ -262,14 +263,8 @@ function match6(s: EvalState, at: number, want: Uint8Array, bits: number): boole
 }
 
 export function host6(want: Uint8Array, bits: number, dir: Dir): NetTest {
-  return (s, off, t) => {
-    if (t !== ETH_IPV6) return false;
-    return both(
-      dir,
-      () => match6(s, off + 8, want, bits),
-      () => match6(s, off + 24, want, bits),
-    );
-  };
+  const eq = (s: EvalState, at: number): boolean => match6(s, at, want, bits);
+  return (s, off, t) => t === ETH_IPV6 && both(dir, s, eq, off + 8, off + 24);
 }
 
 /**
@@ -278,7 +273,10 @@ export function host6(want: Uint8Array, bits: number, dir: Dir): NetTest {
  */
 export function portTest(lo: number, hi: number, dir: Dir, protos: readonly number[], v4: boolean, v6: boolean): NetTest {
   const has = (n: number): boolean => protos.includes(n);
-  const inRange = (v: number): boolean => v >= lo && v <= hi;
+  const inRange = (s: EvalState, at: number): boolean => {
+    const v = ld16(s, at);
+    return v >= lo && v <= hi;
+  };
   return (s, off, t) => {
     let tr: number;
     if (t === ETH_IPV4 && v4) {
@@ -289,11 +287,7 @@ export function portTest(lo: number, hi: number, dir: Dir, protos: readonly numb
       if (!has(ld8(s, off + 6))) return false;
       tr = off + 40;
     } else return false;
-    return both(
-      dir,
-      () => inRange(ld16(s, tr)),
-      () => inRange(ld16(s, tr + 2)),
-    );
+    return both(dir, s, inRange, tr, tr + 2);
   };
 }
 
@@ -307,13 +301,7 @@ export function etherHost(mac: Uint8Array, dir: Dir): Pred {
     for (let i = 0; i < 6; i++) if (s.buf[at + i] !== mac[i]) return false;
     return true;
   };
-  return (s) =>
-    s.p.linkType === LinkType.ETHERNET &&
-    both(
-      dir,
-      () => eq(s, s.p.off + 6),
-      () => eq(s, s.p.off),
-    );
+  return (s) => s.p.linkType === LinkType.ETHERNET && both(dir, s, eq, s.p.off + 6, s.p.off);
 }
 
 export const etherBroadcast: Pred = (s) => {
