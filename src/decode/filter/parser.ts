@@ -553,7 +553,7 @@ export class Parser {
     let hi: number;
     if (type === 'port') {
       const t = this.tok()!;
-      if (parseNumber(t.text) === null && /^[a-z]/.test(t.text)) this.fail('port names are not looked up; give a number');
+      if (parseNumber(t.text) === null && /^[a-z]/.test(t.text)) this.fail('expected a port number (port names are not looked up)');
       lo = hi = this.number('a port number', 65535);
     } else {
       const t = this.tok()!;
