@@ -335,6 +335,14 @@ export function vlanPred(id: number | null): Pred {
   };
 }
 
+/** `pppoed` (discovery), `pppoes [session]` (session stage; the id after version/type and code). */
+export const pppoedPred: Pred = (s) => (s.lpType === TYPE_CUT ? cut(s) : s.lpType === 0x8863);
+
+export function pppoesPred(session: number | null): Pred {
+  if (session === null) return (s) => (s.lpType === TYPE_CUT ? cut(s) : s.lpType === 0x8864);
+  return (s) => (s.lpType === TYPE_CUT ? cut(s) : s.lpType === 0x8864 && (ld32(s, s.lpOff) & 0xffff) === session);
+}
+
 /** `mpls [label]`: unicast MPLS (0x8847, as tcpdump), the first label stack entry after the
  *  link header (and VLAN tags). */
 export function mplsPred(label: number | null): Pred {

@@ -4,7 +4,7 @@
  *
  *   expr      := term (('and' | '&&' | 'or' | '||') (term | ID))*     and/or: equal precedence, left to right
  *   term      := ('not' | '!') term | '(' expr ')' | arith RELOP arith | primitive
- *   primitive := [proto] [dir] [type] ID | proto | other words (less, greater, vlan, …)
+ *   primitive := [proto] [dir] [type] ID | proto | other words (less, greater, vlan, mpls, pppoes, …)
  *   arith     := tcpdump's precedence: | < & < << >> < + - < * / < unary -; `%` and `^` take
  *                everything after them as their right operand (libpcap's grammar gives them
  *                no precedence, so yacc shifts)
@@ -38,6 +38,8 @@ import {
   linkBase,
   load,
   mplsPred,
+  pppoedPred,
+  pppoesPred,
   negate,
   networkBase,
   onNet,
@@ -72,7 +74,7 @@ const ARITH_OPS = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '<<', '>>']);
 /** Words that are never an ID. */
 const KEYWORDS = new Set([
   'and', 'or', 'not', 'src', 'dst', 'host', 'net', 'port', 'portrange', 'proto', 'mask', 'gateway', 'less', 'greater', 'len',
-  'broadcast', 'multicast', 'vlan', 'mpls', 'toa', 'tunnel', 'truncated', 'malformed', 'badsum',
+  'broadcast', 'multicast', 'vlan', 'mpls', 'pppoed', 'pppoes', 'toa', 'tunnel', 'truncated', 'malformed', 'badsum',
   ...PROTO_QUALS, ...TCP_FLAG_WORDS.keys(),
 ]);
 
@@ -337,6 +339,12 @@ export class Parser {
       case 'mpls':
         this.i++;
         return mplsPred(this.optionalNumber('an MPLS label', 0xfffff));
+      case 'pppoed':
+        this.i++;
+        return pppoedPred;
+      case 'pppoes':
+        this.i++;
+        return pppoesPred(this.optionalNumber('a PPPoE session id', 0xffff));
       case 'tunnel':
         this.i++;
         return tunnelPred;
