@@ -198,6 +198,27 @@ describe('filter errors', () => {
     expect((err as FilterError).message).toMatch(msg);
   });
 
+  it('random sequences of filter words compile or fail with a FilterError whose column is inside the text', () => {
+    const words = ['tcp', 'udp', 'ip', 'ip6', 'host', 'net', 'port', 'src', 'dst', 'and', 'or', 'not', '(', ')', '[', ']', ':',
+      '10.0.0.2', '2001:db8::1', '80', '0x10', 'len', '=', '!=', '>', '&', '|', '^', '%', '<<', '-', 'tcp-syn', 'tcpflags',
+      'greater', 'less', 'vlan', 'mpls', 'ether', 'proto', 'broadcast', 'toa', '\\tcp', '02:00:00:00:00:01', '10.0.0.0/8'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...words), { maxLength: 12 }), (ws) => {
+        const text = ws.join(' ');
+        try {
+          const f = compileFilter(text);
+          for (const p of Object.values(all)) expect(typeof f(p)).toBe('boolean');
+        } catch (e) {
+          expect(e).toBeInstanceOf(FilterError);
+          const col = (e as FilterError).column;
+          expect(col).toBeGreaterThanOrEqual(1);
+          expect(col).toBeLessThanOrEqual(text.length + 1);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('never throws anything but FilterError on arbitrary text', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 40 }), (s) => {
