@@ -94,8 +94,11 @@ export class ArpView {
   tpaOff = 0;
   spa = 0;
   tpa = 0;
-  /** Ethernet/IPv4 ARP (htype 1, ptype 0x0800, hlen 6, plen 4): the only kind the ARP rules read. */
+  /** Ethernet/IPv4 ARP (htype 1, ptype 0x0800, hlen 6, plen 4) carried as ARP, not RARP: the
+   *  only kind the ARP rules read. */
   isEthIpv4 = false;
+  /** Carried in a RARP frame (EtherType 0x8035), decoded as ARP is. */
+  reverse = false;
   /** spa == tpa (and spa != 0): gratuitous ARP, request or reply form. */
   gratuitous = false;
   /** Request with spa 0.0.0.0: RFC 5227 probe. */
@@ -103,6 +106,7 @@ export class ArpView {
   reset(): void {
     this.present = false;
     this.isEthIpv4 = false;
+    this.reverse = false;
     this.gratuitous = false;
     this.probe = false;
   }
@@ -415,6 +419,7 @@ export const IpProto = {
 export const EtherType = {
   IPV4: 0x0800,
   ARP: 0x0806,
+  RARP: 0x8035,
   VLAN: 0x8100,
   QINQ: 0x88a8,
   QINQ_OLD: 0x9100,

@@ -110,7 +110,9 @@ describe('filter boolean structure', () => {
     ['not (tcp or udp)', ['arp', 'icmp']],
     ['(host 10.0.0.2 or host 10.0.0.11) and not arp', ['tcp4', 'ipip', 'icmp']],
     ['TCP AND PORT 80', ['tcp4']],
-    ['tcp or udp and port 53', ['tcp4', 'udp6', 'ipip']],
+    // tcpdump: and/or have equal precedence, left to right: (tcp or udp) and port 53.
+    ['tcp or udp and port 53', ['udp6']],
+    ['tcp or (udp and port 53)', ['tcp4', 'udp6', 'ipip']],
   ])('%s', (expr, want) => {
     expect(matching(expr)).toEqual(want);
   });
@@ -132,6 +134,35 @@ describe('filter boolean structure', () => {
   });
 });
 
+describe('pcap-filter constructs on built packets', () => {
+  it.each<[string, Name[]]>([
+    // Byte offsets count from the network header past any VLAN tag (tcp4 is tagged) …
+    ['tcp[tcpflags] & tcp-syn != 0', ['tcp4']],
+    ['tcp[13] & 0x02 != 0', ['tcp4']],
+    ['tcp[tcpflags] & tcp-ack != 0', []],
+    ['icmp[icmptype] = icmp-echo', ['icmp']],
+    ['ip[9] = 1', ['icmp']],
+    // … and read the outer packet only (ipip's outer protocol is 4).
+    ['ip[9] = 6', ['tcp4']],
+    ['ip[9] = 4', ['ipip']],
+    ['greater 1000', []],
+    ['less 1000', ['tcp4', 'udp6', 'arp', 'ipip', 'icmp']],
+    ['len > 0 and not len = 0', ['tcp4', 'udp6', 'arp', 'ipip', 'icmp']],
+    ['port 53 or 80', ['tcp4', 'udp6']],
+    ['host 10.0.0.254 or 10.0.0.1', ['arp', 'ipip', 'icmp']],
+    ['src or dst host 10.0.0.254', ['icmp']],
+    ['src and dst net 10.0.0.0/24', ['arp', 'ipip', 'icmp']],
+    ['ip proto \\tcp', ['tcp4', 'ipip']],
+    ['proto 17', ['udp6']],
+    ['ether proto \\arp', ['arp']],
+    ['ether broadcast', ['arp']],
+    ['ether multicast', ['arp']],
+    ['ip6 multicast', []],
+  ])('%s', (expr, want) => {
+    expect(matching(expr)).toEqual(want);
+  });
+});
+
 describe('filter errors', () => {
   it.each<[string, number, RegExp]>([
     ['port', 5, /expected a port number/],
@@ -144,6 +175,17 @@ describe('filter errors', () => {
     ['net 10.0.0.0/33', 5, /CIDR/],
     ['vlan 5000', 6, /VLAN id/],
     ['ether host zz', 12, /MAC/],
+    ['tcp[13:3] = 1', 8, /size of 1, 2 or 4/],
+    ['len / 0 = 1', 5, /division by zero/],
+    ['len % (2 - 2) = 1', 5, /division by zero/],
+    ['ip proto', 9, /protocol number/],
+    ['gateway 10.0.0.1', 1, /gateway/],
+    ['port http', 6, /port names are not looked up/],
+    ['host example.com', 6, /host names are not looked up/],
+    ['tcp host 10.0.0.1', 10, /'tcp' does not take a host/],
+    ['ip6 protochain 6', 5, /expected 'and', 'or'/],
+    ['ip[8 = 64', 6, /expected '\]'/],
+    ['tcp[tcpflags] & tcp-syn', 24, /expected a comparison/],
   ])('%s → column %i', (expr, column, msg) => {
     let err: unknown;
     try {
@@ -154,6 +196,27 @@ describe('filter errors', () => {
     expect(err).toBeInstanceOf(FilterError);
     expect((err as FilterError).column).toBe(column);
     expect((err as FilterError).message).toMatch(msg);
+  });
+
+  it('random sequences of filter words compile or fail with a FilterError whose column is inside the text', () => {
+    const words = ['tcp', 'udp', 'ip', 'ip6', 'host', 'net', 'port', 'src', 'dst', 'and', 'or', 'not', '(', ')', '[', ']', ':',
+      '10.0.0.2', '2001:db8::1', '80', '0x10', 'len', '=', '!=', '>', '&', '|', '^', '%', '<<', '-', 'tcp-syn', 'tcpflags',
+      'greater', 'less', 'vlan', 'mpls', 'ether', 'proto', 'broadcast', 'toa', '\\tcp', '02:00:00:00:00:01', '10.0.0.0/8'];
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...words), { maxLength: 12 }), (ws) => {
+        const text = ws.join(' ');
+        try {
+          const f = compileFilter(text);
+          for (const p of Object.values(all)) expect(typeof f(p)).toBe('boolean');
+        } catch (e) {
+          expect(e).toBeInstanceOf(FilterError);
+          const col = (e as FilterError).column;
+          expect(col).toBeGreaterThanOrEqual(1);
+          expect(col).toBeLessThanOrEqual(text.length + 1);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('never throws anything but FilterError on arbitrary text', () => {

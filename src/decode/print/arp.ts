@@ -1,4 +1,6 @@
-/** ARP, worded like tcpdump -nn: `Request who-has A tell B`, `Reply A is-at MAC`. */
+/** ARP and RARP, worded like tcpdump -nn: `Request who-has A tell B`, `Reply A is-at MAC`,
+ *  `Reverse Request who-is MAC tell MAC`, `Reverse Reply MAC at A` (tcpdump words by the
+ *  operation, so RARP ops carried as ARP read the same). */
 import type { Packet } from '../packet.js';
 import { ip4, mac } from './fmt.js';
 import { litw, type ByteSink } from './sink.js';
@@ -15,6 +17,7 @@ const L7 = litw('","tha":"');
 const L8 = litw('","tpa":"');
 const L9 = litw('","gratuitous":');
 const L10 = litw(',"probe":');
+const L11 = litw(',"rarp":true');
 
 function isZero(buf: Uint8Array, off: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[off + i] !== 0) return false;
@@ -23,7 +26,7 @@ function isZero(buf: Uint8Array, off: number, len: number): boolean {
 
 export function arpText(p: Packet): string {
   const a = p.arp;
-  if (!a.isEthIpv4) {
+  if (!(a.htype === 1 && a.ptype === 0x0800 && a.hlen === 6 && a.plen === 4) || p.truncated === 'arp') {
     return 'ARP, htype ' + a.htype + ', ptype 0x' + a.ptype.toString(16).padStart(4, '0') + ', op ' + a.op;
   }
   let s = 'ARP, ';
@@ -33,6 +36,10 @@ export function arpText(p: Packet): string {
     s += ' tell ' + ip4(a.spa);
   } else if (a.op === 2) {
     s += 'Reply ' + ip4(a.spa) + ' is-at ' + mac(p.buf, a.shaOff);
+  } else if (a.op === 3) {
+    s += 'Reverse Request who-is ' + mac(p.buf, a.thaOff) + ' tell ' + mac(p.buf, a.shaOff);
+  } else if (a.op === 4) {
+    s += 'Reverse Reply ' + mac(p.buf, a.thaOff) + ' at ' + ip4(a.tpa);
   } else {
     s += 'op ' + a.op + ' ' + ip4(a.spa) + ' (' + mac(p.buf, a.shaOff) + ') > ' + ip4(a.tpa);
   }
@@ -68,5 +75,6 @@ export function arpJson(o: ByteSink, p: Packet): void {
   o.bool(a.gratuitous);
   o.pos = L10(o.buf, o.pos);
   o.bool(a.probe);
+  if (a.reverse) o.pos = L11(o.buf, o.pos);
   o.byte(125);
 }

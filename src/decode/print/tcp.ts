@@ -23,7 +23,9 @@ const L9 = litw(']}');
 const L10 = litw(',"name":"ts","val":');
 const L11 = litw(',"ecr":');
 const L12 = litw(',"name":"');
-const L13 = litw('","len":');
+const L13 = litw(',"len":');
+/** RFC 6994 experiment options also carry their ExID. */
+const EXID = litw('","exid":');
 const L14 = litw(',"data":"');
 const L15 = litw('"}');
 const L16 = litw('{"sport":');
@@ -50,7 +52,7 @@ const L32 = litw(',"addr":"');
 /** Flag letters of every 9-bit flags value, pre-encoded for ByteSink.lit. */
 const FLAGS_TEXT: Uint8Array[] = Array.from({ length: 512 }, (_, f) => lit(tcpFlagsText(f)));
 
-/** Names of the TCP option kinds we print by name (IANA registry). */
+/** Names of the TCP option kinds, as tcpdump spells them (its table of the IANA registry). */
 const OPTION_NAMES: Record<number, string> = {
   0: 'eol',
   1: 'nop',
@@ -58,16 +60,76 @@ const OPTION_NAMES: Record<number, string> = {
   3: 'wscale',
   4: 'sackOK',
   5: 'sack',
+  6: 'echo',
+  7: 'echoreply',
   8: 'TS',
+  11: 'cc',
+  12: 'ccnew',
+  13: 'ccecho',
   19: 'md5',
+  20: 'scps',
   28: 'uto',
   29: 'tcp-ao',
   30: 'mptcp',
   34: 'tfo',
+  254: 'exp',
 };
 
 export function tcpOptionName(kind: number): string {
   return OPTION_NAMES[kind] ?? 'unknown-' + kind;
+}
+
+/** RFC 6994 experiment IDs with a name: TCP Fast Open's (RFC 7413 §4.1.1). */
+const EXID_TFO = 0xf989;
+
+/**
+ * The name of the option at `off`, RFC 6994 experiments (kind 253/254) included: tcpdump's
+ * `exp-tfo` for the TFO ExID, `exp-XXXX` (the ExID in hex) otherwise; kind 253 stays
+ * `unknown-253` in text as in tcpdump, but its ExID is still read (`optionExid`).
+ */
+export function tcpOptionLabel(kind: number, buf: Uint8Array, off: number, len: number): string {
+  if (kind === 254 && len >= 4) {
+    const exid = u16(buf, off + 2);
+    return exid === EXID_TFO ? 'exp-tfo' : 'exp-' + exid.toString(16).padStart(4, '0');
+  }
+  return tcpOptionName(kind);
+}
+
+/** The RFC 6994 ExID of a kind 253/254 option, or -1. */
+export function optionExid(kind: number, buf: Uint8Array, off: number, len: number): number {
+  return (kind === 253 || kind === 254) && len >= 4 ? u16(buf, off + 2) : -1;
+}
+
+/** A TFO option's cookie part (RFC 7413 §4.1.1: none = a cookie request, else 4..16 even bytes). */
+function tfoText(buf: Uint8Array, off: number, n: number): string {
+  if (n === 0) return ' cookiereq';
+  if (n % 2 !== 0 || n < 4 || n > 16) return ' invalid';
+  return ' cookie ' + hex(buf, off, n);
+}
+
+/** Text of the options tcpdump prints with their fields beyond the name; null for the others. */
+function namedOptionText(kind: number, buf: Uint8Array, off: number, len: number): string | null {
+  switch (kind) {
+    case 6:
+    case 7:
+    case 11:
+    case 12:
+    case 13:
+      return len === 6 ? tcpOptionName(kind) + ' ' + u32(buf, off + 2) : null;
+    case 20:
+      return len === 4 ? 'scps cap ' + hex(buf, off + 2, 1) + ' id ' + buf[off + 3]! : 'scps[bad opt]';
+    case 29:
+      return len >= 4 ? 'tcp-ao keyid ' + buf[off + 2]! + ' rnextkeyid ' + buf[off + 3]! + ' mac 0x' + hex(buf, off + 4, len - 4) : null;
+    case 34:
+      return 'tfo' + tfoText(buf, off + 2, len - 2);
+    case 254:
+      if (len < 4) return null;
+      if (u16(buf, off + 2) === EXID_TFO) return 'exp-tfo' + tfoText(buf, off + 4, len - 4);
+      // tcpdump prints the ExID alone; --json keeps the bytes after it ("data").
+      return tcpOptionLabel(kind, buf, off, len);
+    default:
+      return null;
+  }
 }
 
 function u16(buf: Uint8Array, off: number): number {
@@ -110,8 +172,11 @@ function optionText(tcp: TcpView, buf: Uint8Array, i: number): string {
     }
     case 8:
       return len === 10 ? 'TS val ' + u32(buf, off + 2) + ' ecr ' + u32(buf, off + 6) : 'TS [bad length ' + len + ']';
-    default:
+    default: {
+      const named = namedOptionText(kind, buf, off, len);
+      if (named !== null) return named;
       return len > 2 ? tcpOptionName(kind) + ' 0x' + hex(buf, off + 2, len - 2) : tcpOptionName(kind);
+    }
   }
 }
 
@@ -206,7 +271,12 @@ function optionJson(o: ByteSink, tcp: TcpView, buf: Uint8Array, i: number): void
   }
   // Unknown kinds, and known kinds with a length the RFC does not allow: raw bytes.
   o.pos = L12(o.buf, o.pos);
-  o.ascii(tcpOptionName(kind));
+  o.ascii(tcpOptionLabel(kind, buf, off, len));
+  const exid = optionExid(kind, buf, off, len);
+  if (exid >= 0) {
+    o.pos = EXID(o.buf, o.pos);
+    o.uint(exid);
+  } else o.byte(34);
   o.pos = L13(o.buf, o.pos);
   o.uint(len);
   o.pos = L14(o.buf, o.pos);

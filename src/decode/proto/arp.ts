@@ -1,7 +1,10 @@
-/** ARP (RFC 826). Director ARP rules (lvs-behavior.md §4) read only Ethernet/IPv4 ARP. */
+/**
+ * ARP (RFC 826) and RARP (RFC 903: the same header under EtherType 0x8035, ops 3 and 4).
+ * Director ARP rules (lvs-behavior.md §4) read only Ethernet/IPv4 ARP, never RARP.
+ */
 import type { DecodeCtx } from './context.js';
 
-export function decodeArp(ctx: DecodeCtx, off: number, end: number): void {
+export function decodeArp(ctx: DecodeCtx, off: number, end: number, reverse = false): void {
   const { p, buf } = ctx;
   if (off + 8 > end) {
     ctx.truncate('arp', 0);
@@ -9,6 +12,7 @@ export function decodeArp(ctx: DecodeCtx, off: number, end: number): void {
   }
   const a = p.arp;
   a.present = true;
+  a.reverse = reverse;
   a.off = off;
   a.htype = (buf[off]! << 8) | buf[off + 1]!;
   a.ptype = (buf[off + 2]! << 8) | buf[off + 3]!;
@@ -27,11 +31,11 @@ export function decodeArp(ctx: DecodeCtx, off: number, end: number): void {
   if (a.plen === 4) {
     a.spa = ((buf[a.spaOff]! << 24) | (buf[a.spaOff + 1]! << 16) | (buf[a.spaOff + 2]! << 8) | buf[a.spaOff + 3]!) >>> 0;
     a.tpa = ((buf[a.tpaOff]! << 24) | (buf[a.tpaOff + 1]! << 16) | (buf[a.tpaOff + 2]! << 8) | buf[a.tpaOff + 3]!) >>> 0;
-    a.gratuitous = a.spa !== 0 && a.spa === a.tpa;
-    a.probe = a.op === 1 && a.spa === 0;
+    a.gratuitous = !reverse && a.spa !== 0 && a.spa === a.tpa;
+    a.probe = !reverse && a.op === 1 && a.spa === 0;
   } else {
     a.spa = 0;
     a.tpa = 0;
   }
-  a.isEthIpv4 = a.htype === 1 && a.ptype === 0x0800 && a.hlen === 6 && a.plen === 4;
+  a.isEthIpv4 = !reverse && a.htype === 1 && a.ptype === 0x0800 && a.hlen === 6 && a.plen === 4;
 }

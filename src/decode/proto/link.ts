@@ -22,6 +22,7 @@ export function decodeEtherType(ctx: DecodeCtx, type: number, off: number, end: 
   if (t === EtherType.IPV4) decodeIpv4(ctx, ctx.p.net, o, end, MODE_OUTER);
   else if (t === EtherType.IPV6) decodeIpv6(ctx, ctx.p.net, o, end, MODE_OUTER);
   else if (t === EtherType.ARP) decodeArp(ctx, o, end);
+  else if (t === EtherType.RARP) decodeArp(ctx, o, end, true);
 }
 
 /** Ethernet II / IEEE 802.3 frame at `off`. */
