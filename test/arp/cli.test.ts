@@ -37,7 +37,7 @@ describe('lvsaudit arp (offline)', () => {
     expect(doc.version).toBe(VERSION);
     expect(doc.verdict).toBe('fail');
     const findings = doc.findings as Array<{ rule: string; evidence: Array<{ capture: string; frame: number; point: string }> }>;
-    expect(findings.map((f) => f.rule).sort()).toEqual(['arp.changed-mac', 'arp.client-poisoned', 'arp.vip-announced-by-rs']);
+    expect(findings.map((f) => f.rule).sort()).toEqual(['arp.changed-mac', 'arp.client-poisoned', 'arp.vip-announced-by-rs', 'arp.vip-conflict']);
     expect(findings.find((f) => f.rule === 'arp.client-poisoned')!.evidence[0]).toMatchObject({ frame: 5, point: 'capture' });
     expect(doc.notEvaluated).toEqual([]);
     expect(Array.isArray(doc.timeline)).toBe(true);
