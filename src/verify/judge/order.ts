@@ -21,9 +21,11 @@ export interface JudgeKey {
 /** Findings raised after every connection was judged (the scheduling rules) sort last. */
 export const AFTER_ALL: JudgeKey = { t: Infinity, client: '', cport: 0, isn: 0, seg: 0 };
 
-/** The key of a connection being judged: its records are sorted by time at this point. */
+/** The key of a connection being judged: its records are sorted by time at this point. Every
+ *  part of a connection judged in parts (Connection.parts) takes the first part's place. */
 export function judgeKeyOf(c: Connection): JudgeKey {
-  return { t: c.records[0]?.t ?? c.lastT, client: c.client, cport: c.cport, isn: c.isn ?? -1, seg: c.segments };
+  if (c.parts === 0) c.keyT = c.records[0]?.t ?? c.lastT;
+  return { t: c.keyT, client: c.client, cport: c.cport, isn: c.isn ?? -1, seg: c.segments };
 }
 
 export function compareJudge(a: JudgeKey, b: JudgeKey): number {

@@ -57,4 +57,36 @@ export interface Connection {
   finS2c: boolean;
   /** How many times it was (re)opened: > 1 when judged idle and then continued. */
   segments: number;
+  /**
+   * A long-lived connection is judged in parts while it is open (correlate/live.ts): the traces
+   * whose copies have all arrived are judged and dropped, the rest wait. `parts` counts the parts
+   * of the current segment judged so far (0: none), `judgedUpTo` is the corrected time up to
+   * which traces (by their first copy) were judged, `keyT` the report position the first part
+   * took (judge/order.ts), `openT` the corrected time of the segment's first record.
+   */
+  parts: number;
+  judgedUpTo: number;
+  keyT: number;
+  openT: number;
+  /** Records held at which the connection is next looked at for a part (live.ts). */
+  nextPart: number;
+  /** The traces rules judge now: `traces[walkFrom .. walkTo)` (walkTo −1: to the end). The
+   *  traces outside are context that rules may look at (a later retransmission, an ACK). */
+  walkFrom: number;
+  walkTo: number;
+  /** What rules concluded about the whole connection in earlier parts (Carry bits). */
+  carry: number;
+}
+
+/** Bits of Connection.carry: conclusions an earlier part of the connection reached. */
+export const enum Carry {
+  /** The sink counted the connection as matched across points. */
+  Matched = 1,
+  /** nat.reply-bypass was reported for it (once per connection). */
+  NatBypass = 2,
+}
+
+/** The traces the rules judge now (Connection.walkFrom/walkTo). */
+export function walkEnd(c: Connection): number {
+  return c.walkTo < 0 ? c.traces.length : c.walkTo;
 }
