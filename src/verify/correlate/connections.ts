@@ -18,7 +18,7 @@ import { numericKey, refOf, type RecordPool } from '../read/record.js';
 import type { PacketRecord, Role } from '../model/record.js';
 import { emptyKeepingStorage, FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, joinSegments, newTrace, type TraceGrouping } from './traces.js';
 import { LiveConnections, PART_MIN_RECORDS } from './live.js';
-import type { Connection, Trace } from '../model/connection.js';
+import type { Connection, PartState, Trace } from '../model/connection.js';
 
 const SYN = TcpFlag.SYN;
 
@@ -414,7 +414,7 @@ export class ConnectionTracker {
     // memory follows the flows active in the last two windows, not the 300 s IPVS entry life.
     const idle = this.ctx.service.protocol === 'udp' ? Math.min(grace, this.idleNs) : this.idleNs;
     for (const c of this.liveSet.due(now, this.closeGraceNs, idle, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
-    for (const { c, upTo } of this.liveSet.judgeableBefore(now, this.ctx.windowNs)) this.judgePart(c, upTo);
+    for (const { c, part, upTo } of this.liveSet.judgeableBefore(now, this.ctx.windowNs)) this.judgePart(c, part, upTo);
   }
 
   /** Finalises everything still open (end of the captures). */
@@ -439,13 +439,13 @@ export class ConnectionTracker {
    * part or the final judgement. Traces are grouped in time order and a record never joins a
    * trace more than a window older, so regrouping what is left gives the traces it had.
    */
-  private judgePart(c: Connection, upTo: number): void {
+  private judgePart(c: Connection, part: PartState, upTo: number): void {
     this.group(c);
     const traces = c.traces;
     // Traces by first copy in time order (groupTraces creates them so; a join keeps the
     // earliest member). Before walkFrom: records that came after their part was judged.
     let from = 0;
-    while (from < traces.length && traces[from]!.t0 <= c.judgedUpTo) from++;
+    while (from < traces.length && traces[from]!.t0 <= part.judgedUpTo) from++;
     let to = from;
     while (to < traces.length && traces[to]!.t0 <= upTo) to++;
     const later = new Set<PacketRecord>();
@@ -459,13 +459,13 @@ export class ConnectionTracker {
     const kept: PacketRecord[] = this.pool ? this.spare.recordList() : [];
     for (const r of all) (later.has(r) ? kept : judged).push(r);
     c.records = judged;
-    c.walkFrom = from;
-    c.walkTo = to;
+    part.walkFrom = from;
+    part.walkTo = to;
     if (to > from) this.onFinal(c);
-    c.walkFrom = 0;
-    c.walkTo = -1;
-    if (to > from) c.parts++;
-    c.judgedUpTo = upTo;
+    part.walkFrom = 0;
+    part.walkTo = -1;
+    if (to > from) part.parts++;
+    part.judgedUpTo = upTo;
     c.records = kept;
     const spare = this.pool ? this.spare : null;
     if (spare) {
@@ -473,20 +473,24 @@ export class ConnectionTracker {
       emptyKeepingStorage(all);
       spare.giveTraces(c, all);
     } else c.traces = [];
-    this.liveSet.partJudged(c, judged.length);
+    this.liveSet.partJudged(c, part, judged.length);
   }
 
   private finalise(c: Connection): void {
     const spare = this.pool ? this.spare : null;
     this.group(c);
-    // After parts, the traces of records that came late for theirs are not judged again.
-    let from = 0;
-    while (from < c.traces.length && c.traces[from]!.t0 <= c.judgedUpTo) from++;
+    const part = c.part;
     const all = c.records;
-    if (from > 0) c.records = all.filter((r) => r.t > c.judgedUpTo);
-    c.walkFrom = from;
+    if (part !== null) {
+      // After parts, the traces of records that came late for theirs are not judged again.
+      let from = 0;
+      while (from < c.traces.length && c.traces[from]!.t0 <= part.judgedUpTo) from++;
+      if (from > 0) c.records = all.filter((r) => r.t > part.judgedUpTo);
+      part.walkFrom = from;
+    }
     this.onFinal(c);
-    c.walkFrom = 0;
+    // Judged: nothing reads the part state again (a reopened segment starts afresh).
+    c.part = null;
     c.records = all;
     this.liveSet.release(c);
     // Keep the summary only: the packets are judged. Nothing else refers to them now: held
@@ -599,14 +603,7 @@ export function newConnection(client: string, cport: number, isn: number | null)
     finC2s: false,
     finS2c: false,
     segments: 0,
-    parts: 0,
-    judgedUpTo: -Infinity,
-    keyT: 0,
-    openT: Infinity,
-    nextPart: PART_MIN_RECORDS,
-    walkFrom: 0,
-    walkTo: -1,
-    carry: 0,
+    part: null,
   };
 }
 

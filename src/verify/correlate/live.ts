@@ -4,7 +4,7 @@
  * capture length (stats.maxLiveConnections / maxLivePackets).
  */
 import { TcpFlag } from '../../decode/packet.js';
-import type { Connection } from '../model/connection.js';
+import type { Connection, PartState } from '../model/connection.js';
 import type { PacketRecord } from '../model/record.js';
 
 /** What a TCP close leaves on a connection (or a FullNAT leg not yet linked to one). */
@@ -65,21 +65,27 @@ export class LiveConnections {
     if (!this.active.has(c)) {
       if (c.segments > 0) c.records = [];
       c.segments++;
-      c.parts = 0;
-      c.judgedUpTo = -Infinity;
-      c.openT = Infinity;
-      c.nextPart = this.partMin;
+      c.part = null;
       this.active.add(c);
       if (this.active.size > this.maxActive) this.maxActive = this.active.size;
     }
     c.records.push(r);
     this.hold(1);
     if (r.t > c.lastT) c.lastT = r.t;
-    if (r.t < c.openT) c.openT = r.t;
-    if (c.records.length >= c.nextPart) this.heavy.add(c);
+    if (c.records.length >= (c.part === null ? this.partMin : c.part.nextPart)) this.goHeavy(c);
     noteClose(c, r);
     if (c.closed) this.closing.add(c);
     this.correlated++;
+  }
+
+  /** The connection holds enough records to be looked at for a part at the next sweep. */
+  private goHeavy(c: Connection): void {
+    if (c.part === null) {
+      let openT = Infinity;
+      for (const r of c.records) if (r.t < openT) openT = r.t;
+      c.part = { parts: 0, judgedUpTo: -Infinity, keyT: 0, openT, nextPart: this.partMin, walkFrom: 0, walkTo: -1, carry: 0 };
+    }
+    this.heavy.add(c);
   }
 
   /** Counts records held outside connections too (FullNAT legs waiting to be linked). */
@@ -119,28 +125,29 @@ export class LiveConnections {
    * whole windows so that where parts fall does not depend on when sweeps come. A connection
    * whose part would be empty, or too close to its first packet, waits for a later sweep.
    */
-  judgeableBefore(now: number, windowNs: number): { c: Connection; upTo: number }[] {
-    const out: { c: Connection; upTo: number }[] = [];
+  judgeableBefore(now: number, windowNs: number): { c: Connection; part: PartState; upTo: number }[] {
+    const out: { c: Connection; part: PartState; upTo: number }[] = [];
     if (this.heavy.size === 0) return out;
     const lag = PART_LAG_WINDOWS * windowNs;
     const upTo = Math.floor((now - lag) / windowNs) * windowNs;
     for (const c of this.heavy) {
-      if (c.records.length < c.nextPart) {
+      const part = c.part;
+      if (part === null || c.records.length < part.nextPart) {
         this.heavy.delete(c);
         continue;
       }
-      if (upTo - c.openT >= lag && upTo > c.judgedUpTo) out.push({ c, upTo });
+      if (upTo - part.openT >= lag && upTo > part.judgedUpTo) out.push({ c, part, upTo });
     }
     return out;
   }
 
   /** A part of `c` was judged: `dropped` records are no longer held; the next part waits until
    *  the connection holds twice what is left. */
-  partJudged(c: Connection, dropped: number): void {
+  partJudged(c: Connection, part: PartState, dropped: number): void {
     this.parts++;
     this.held -= dropped;
-    c.nextPart = Math.max(this.partMin, 2 * c.records.length);
-    if (c.records.length < c.nextPart) this.heavy.delete(c);
+    part.nextPart = Math.max(this.partMin, 2 * c.records.length);
+    if (c.records.length < part.nextPart) this.heavy.delete(c);
   }
 
   /** The connection was judged: it holds nothing any more. */

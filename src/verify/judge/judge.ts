@@ -18,7 +18,7 @@ import type { ArpReport } from '../arp/types.js';
 import type { ConnectionLadder, LadderCopy } from '../model/result.js';
 import { isFullnat, serviceAddresses, servicePorts, type ForwardMethod, type Service } from '../service/model.js';
 import { ConnectionTracker, SWEEPS_PER_WINDOW } from '../correlate/connections.js';
-import { walkEnd, type Connection } from '../model/connection.js';
+import { partsBefore, walkEnd, walkStart, type Connection } from '../model/connection.js';
 import type { EngineContext } from '../correlate/context.js';
 import { DirectorAnswers } from '../read/director-answers.js';
 import { FnatTracker } from '../correlate/fnat-tracker.js';
@@ -141,7 +141,7 @@ function ladder(ctx: EngineContext, c: Connection, rules: string[]): ConnectionL
   const t0 = c.records[0]?.t ?? 0;
   const first = c.records[0];
   const packets = c.traces
-    .slice(c.walkFrom, walkEnd(c))
+    .slice(walkStart(c), walkEnd(c))
     .sort((a, b) => a.t0 - b.t0)
     .map((t) => {
       const order = t.c2s ? ['C', 'Di', 'De', 'R'] : ['R', 'Di', 'De', 'C'];
@@ -305,7 +305,7 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
         sink.countConnection(c);
         for (const m of perConn) m.run(ctx, [c], sink);
         // A connection judged in parts has the ladder of its first part (the handshake).
-        if (c.parts === 0 && ladders.wants(key)) ladders.add(key, ladder(ctx, c, []));
+        if (partsBefore(c) === 0 && ladders.wants(key)) ladders.add(key, ladder(ctx, c, []));
       },
       undefined,
       pool,

@@ -68,7 +68,7 @@ function replySrc(v: NatView, sink: FindingSink): void {
 const replyBypass = {
   begin(v: NatView): void {
     // Once per connection, also when it is judged in parts.
-    v.s.bypassReported = (v.c.carry & Carry.NatBypass) !== 0;
+    v.s.bypassReported = v.c.part !== null && (v.c.part.carry & Carry.NatBypass) !== 0;
   },
   trace(v: NatView, sink: FindingSink): void {
     const { ctx, c, t, C, Di, De, R } = v;
@@ -86,7 +86,7 @@ const replyBypass = {
     if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
     if ((viaDirectorMac && dirSaw && !clientSawRip) || v.s.bypassReported) return;
     v.s.bypassReported = true;
-    c.carry |= Carry.NatBypass;
+    if (c.part !== null) c.part.carry |= Carry.NatBypass;
     const why: string[] = [];
     if (!viaDirectorMac) why.push(`sent to MAC ${R.dstMac}, not the director's`);
     if (!dirSaw) why.push('never seen at the director');
@@ -132,7 +132,7 @@ function unansweredAtDirector(v: NatView, sink: FindingSink): void {
   sink.check('nat.reply-bypass');
   if (answered || syns.length < 2 || !insideCapture(ctx, dIdx, syns[syns.length - 1]!.t)) return;
   v.s.bypassReported = true;
-  c.carry |= Carry.NatBypass;
+  if (c.part !== null) c.part.carry |= Carry.NatBypass;
   sink.add(
     'nat.reply-bypass',
     c,
