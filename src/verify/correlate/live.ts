@@ -40,18 +40,14 @@ export const PART_LAG_WINDOWS = 4;
 
 export class LiveConnections {
   readonly active = new Set<Connection>();
-  /** Open connections holding at least their `nextPart` records: sweeps judge parts of them. */
-  private readonly heavy = new Set<Connection>();
-  /** Parts judged (connections judged while open, a part at a time). */
-  parts = 0;
-
-  /** `partMin`: records a connection holds before it is judged in parts (PART_MIN_RECORDS;
-   *  Infinity: every connection is judged whole). */
-  constructor(private readonly partMin = PART_MIN_RECORDS) {}
   /** The closed ones among them: between idle scans, a sweep only looks at these. */
   private readonly closing = new Set<Connection>();
   /** Corrected time of the next scan of every live connection for idleness (due). */
   private nextIdleScan = -Infinity;
+  /** Open connections holding at least their `nextPart` records: sweeps judge parts of them. */
+  private readonly heavy = new Set<Connection>();
+  /** Parts judged (connections judged while open, a part at a time). */
+  parts = 0;
   /** Records attached to a connection over the run. */
   correlated = 0;
   /** Records held right now, and the most held at once. */
@@ -59,6 +55,10 @@ export class LiveConnections {
   maxHeld = 0;
   /** Most connections holding records at once. */
   maxActive = 0;
+
+  /** `partMin`: records a connection holds before it is judged in parts (PART_MIN_RECORDS;
+   *  Infinity: every connection is judged whole). */
+  constructor(private readonly partMin = PART_MIN_RECORDS) {}
 
   /** Adds a record to its connection, reopening a judged one (a long idle gap splits it). */
   attach(c: Connection, r: PacketRecord): void {

@@ -1,8 +1,8 @@
 /**
  * Pass 2 of `verify`: every capture is read side by side in corrected time (read/feed.ts),
  * records are classified into connections (correlate/connections.ts, correlate/fnat-tracker.ts),
- * and each connection is judged by the rule modules once it has closed, then its packets are
- * forgotten. What pass 2 hands back (Judged) is plain data; verify.ts runs the scheduling rules
+ * and each connection is judged by the rule modules once it has closed (a long-lived one in
+ * parts while it is open: correlate/live.ts), then its packets are forgotten. What pass 2 hands back (Judged) is plain data; verify.ts runs the scheduling rules
  * over it and assembles the result.
  *
  * Two extension points let pass 2 be done otherwise with the same outcome: where the records
