@@ -21,6 +21,13 @@
  * capture.segmentation-offload among its info findings and no error or warning.
  * Environment: BENCH_PROD_PACKETS (default 1 000 000, whole connections: a few more).
  *
+ * The memory soak (issue 21), sections "soak: long-lived connections" and "soak: short
+ * connections" (not selected by `verify`: they generate and read millions of packets): verify
+ * on SOAK_CONNS keep-alive NAT connections (make-production-set.mjs --long) and on the bulk set
+ * of short connections, each at two sizes, printing peak RSS beside the packet count.
+ * Environment: BENCH_SOAK_LONG (default 1000000,4000000), BENCH_SOAK_SHORT (default
+ * 2500000,10000000): comma-separated packet counts.
+ *
  *   node scripts/bench-verify.mjs [WORD…]   runs the sections whose name contains a WORD (all without)
  */
 import { spawnSync } from 'node:child_process';
@@ -37,6 +44,12 @@ const PROD_PACKETS = Number(process.env.BENCH_PROD_PACKETS ?? 1_000_000);
 const PROD_DIRECTOR_IN = process.env.BENCH_PROD_DIRECTOR_IN ?? 'gro';
 /** Bump when make-production-set.mjs writes different bytes: the cached set is then regenerated. */
 const PROD_GEN_VERSION = 1;
+/** The memory soak's sizes (packets): two each, so that growth with capture length shows. */
+const sizes = (v, dflt) => (v ?? dflt).split(',').map(Number).filter((n) => n > 0);
+const SOAK_LONG = sizes(process.env.BENCH_SOAK_LONG, '1000000,4000000');
+const SOAK_SHORT = sizes(process.env.BENCH_SOAK_SHORT, '2500000,10000000');
+const SOAK_CONNS = 4;
+const LONG_GEN_VERSION = 1;
 
 /** Generates (once, cached in /tmp) the bulk NAT set; returns its directory and packet count. */
 export function ensureVerifySet(packets = PACKETS) {
@@ -73,6 +86,23 @@ export function ensureProductionSet(packets = PROD_PACKETS, directorIn = PROD_DI
   const exp = JSON.parse(readFileSync(marker, 'utf8'));
   const bytes = Object.values(exp.files).reduce((a, f) => a + f.bytes, 0);
   return { dir, packets: exp.packets, connections: exp.connections, bytes, directorIn: exp.generator.directorIngress };
+}
+
+/** Generates (once, cached in /tmp) `conns` long-lived keep-alive NAT connections carrying
+ *  `packets` between them (make-production-set.mjs --long); returns its directory and count. */
+export function ensureLongSet(packets, conns = SOAK_CONNS) {
+  const dir = `/tmp/lvsaudit-bench-long-v${LONG_GEN_VERSION}-${conns}-${packets}`;
+  const marker = path.join(dir, 'expected.json');
+  if (!existsSync(marker)) {
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`bench-verify: generating ${conns} long-lived NAT connections of ~${packets} packets into ${dir} …\n`);
+    const r = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'make-production-set.mjs'), '--long', String(conns), '--packets', String(packets), dir], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (r.status !== 0) throw new Error('make-production-set.mjs --long failed');
+  }
+  const exp = JSON.parse(readFileSync(marker, 'utf8'));
+  return { dir, packets: exp.packets, connections: exp.connections };
 }
 
 function verifyArgs(dir) {
@@ -175,10 +205,46 @@ export const verifyProductionSection = makeSection('verify, production-shaped', 
   target: '',
 });
 
+/**
+ * The memory soak (issue 21): verify at two capture lengths of the same traffic, peak RSS beside
+ * the packet count, so that growth with capture length shows; the records held at once
+ * (stats.maxLivePackets) beside it. One run per size (the sets are large). Target: < 512 MiB.
+ */
+function soakSection(name, list, set, what) {
+  const run = () => {
+    const rows = [];
+    for (const n of list) {
+      const s = set(n);
+      const r = runOnce(s.dir, {});
+      if (r.report.stats.frames !== s.packets) throw new Error(`verify read ${r.report.stats.frames} frames, the set has ${s.packets}`);
+      if (r.report.verdict !== 'pass') throw new Error(`${name}: verify did not pass the conformant set ${s.dir}`);
+      rows.push({ ...r, packets: s.packets, held: r.report.stats.maxLivePackets, connections: r.report.stats.connections });
+    }
+    const last = rows[rows.length - 1];
+    const fmt = (x) => x.toLocaleString('en-US');
+    const mib = (k) => (k ? `${(k / 1024).toFixed(0)} MiB` : 'RSS n/a');
+    return {
+      pps: last.packets / last.seconds,
+      medianPps: last.packets / last.seconds,
+      seconds: last.seconds,
+      medianSeconds: last.seconds,
+      rssKiB: last.rssKiB,
+      note: `${what}: ${rows.map((r) => `${fmt(r.packets)} packets (${fmt(r.connections)} connections) → peak RSS ${mib(r.rssKiB)}, ${fmt(r.held)} records held at most`).join('; ')}; target < 512 MiB`,
+      rows,
+    };
+  };
+  return { name, run, ownData: true };
+}
+
+/** A few long-lived connections (keep-alive): memory must follow their rate, not their length. */
+export const soakLongSection = soakSection('soak: long-lived connections', SOAK_LONG, (n) => ensureLongSet(n), `${SOAK_CONNS} keep-alive NAT connections`);
+/** Many short connections (the bulk set): what stays per judged connection must stay small. */
+export const soakShortSection = soakSection('soak: short connections', SOAK_SHORT, (n) => ensureVerifySet(n), 'short NAT connections (8 packets at 4 points)');
+
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const rate = (x) => `${Math.round(x).toLocaleString('en-US')} pkt/s`;
   const words = process.argv.slice(2);
-  const all = [verifySection, verifyOneThreadSection, verifySplitSection, verifyProductionSection];
+  const all = [verifySection, verifyOneThreadSection, verifySplitSection, verifyProductionSection, soakLongSection, soakShortSection];
   for (const section of all.filter((x) => words.length === 0 || words.some((w) => x.name.includes(w)))) {
     const r = section.run();
     console.log(

@@ -28,11 +28,15 @@
  * thread, forced split) and the production-shaped NAT set (super-segments, GRO, partial checksums:
  * scripts/make-production-set.mjs), each on its own set generated once into /tmp.
  *
+ * Then the memory soak (`soak`): verify on a few long-lived connections and on many short ones,
+ * each at two capture lengths, peak RSS printed beside the packet count (bench-verify.mjs).
+ *
  *   node --expose-gc scripts/bench.mjs [WORD…]   only the sections whose name contains a WORD
- *                                                (e.g. `verify`; BENCH_SECTIONS=verify,tcpdump too)
+ *                                                (e.g. `verify`, `soak`; BENCH_SECTIONS=verify,tcpdump too)
  *
  * Environment: BENCH_PACKETS (default 2000000), BENCH_TSHARK_PACKETS (default 200000), BENCH_REPEAT,
- * BENCH_SECTIONS; the verify sets: BENCH_VERIFY_PACKETS, BENCH_PROD_PACKETS, BENCH_PROD_DIRECTOR_IN.
+ * BENCH_SECTIONS; the verify sets: BENCH_VERIFY_PACKETS, BENCH_PROD_PACKETS, BENCH_PROD_DIRECTOR_IN;
+ * the soak: BENCH_SOAK_LONG, BENCH_SOAK_SHORT.
  * Structure: `sections` is a list of { name, run(ctx), ownData? } the integrator can extend;
  * `runBench(sections)` runs them and prints the table (the decode capture is generated only when a
  * section without `ownData` runs).
@@ -42,7 +46,7 @@ import { existsSync, openSync, closeSync, readFileSync, statSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { verifyOneThreadSection, verifyProductionSection, verifySplitSection, verifySection } from './bench-verify.mjs';
+import { soakLongSection, soakShortSection, verifyOneThreadSection, verifyProductionSection, verifySplitSection, verifySection } from './bench-verify.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => pathToFileURL(path.join(repoRoot, 'dist', p)).href;
@@ -254,7 +258,7 @@ export const sections = [
   },
 ];
 
-sections.push(verifySection, verifyOneThreadSection, verifySplitSection, verifyProductionSection);
+sections.push(verifySection, verifyOneThreadSection, verifySplitSection, verifyProductionSection, soakLongSection, soakShortSection);
 
 /** The sections whose name contains one of `words` (all of them when there is none). */
 export function selectSections(words, list = sections) {

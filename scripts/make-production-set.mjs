@@ -37,7 +37,11 @@
  * Deterministic (seeded mulberry32): same options, byte-identical files.
  *
  * Usage: node scripts/make-production-set.mjs [--packets N] [--director-in segments|super|gro]
- *          [--seed S] [--concurrency C] DIR
+ *          [--seed S] [--concurrency C] [--long L] DIR
+ * --long L: instead, L long-lived keep-alive connections (database pool, HTTP keep-alive)
+ * carrying the N packets between them: one handshake each, then request/response exchanges
+ * (a request, 1–3 MSS response segments, the client's ACK) every 5 ms or so per connection,
+ * FIN teardown at the end; the memory soak of the verify benchmark (bench-verify.mjs).
  * N (default 1 000 000): connections are added until the packets over all five files reach N.
  * Writes DIR/{client,director-eth0,director-eth1,rs1,rs2}.pcap, service.conf and, last,
  * expected.json (packet counts per file: the marker of a complete set).
@@ -62,6 +66,7 @@ const TARGET = Number(opt('--packets', process.env.BENCH_PROD_PACKETS ?? 1_000_0
 const DIR_IN = opt('--director-in', 'segments');
 const SEED = Number(opt('--seed', 2016));
 const CONC = Math.max(1, Number(opt('--concurrency', 8)));
+const LONG = Math.max(0, Number(opt('--long', 0)));
 const outDir = path.resolve(argv[0] ?? '/tmp/lvsaudit-production-set');
 if (!['segments', 'super', 'gro'].includes(DIR_IN)) throw new Error(`--director-in: segments, super or gro, not ${DIR_IN}`);
 if (!(TARGET > 0)) throw new Error('--packets must be > 0');
@@ -352,8 +357,104 @@ function connection(i, t0) {
   return end;
 }
 
+/**
+ * --long: one keep-alive connection from `t0` (its handshake); `exchange(t)` adds one request/
+ * response exchange from client time t and returns its last timestamp, `close(t)` the teardown.
+ * Wire-size segments at every point (no offload shapes: the soak measures memory over time).
+ */
+function keepAlive(i, t0) {
+  const k = i % 2;
+  const rip = RIPS[k];
+  const rsP = RS[k];
+  const rsMac = MAC.rs[k];
+  const cport = 30000 + i;
+  let cseq = (rnd() * 4294967296) >>> 0;
+  let sseq = (rnd() * 4294967296) >>> 0;
+  let rsId = rint(0, 0xffff);
+  const cTs = (rnd() * 4294967296) >>> 0;
+  const sTs = (rnd() * 4294967296) >>> 0;
+  const cTsv = (t) => (cTs + Math.floor(t / 1e6)) >>> 0;
+  const sTsv = (t) => (sTs + Math.floor(t / 1e6)) >>> 0;
+  let end = t0;
+  const at = (p, t, f) => {
+    emit(p, t, f);
+    if (t > end) end = t;
+  };
+  const c2s = (t, flags, opts, payOff, payLen) => {
+    const id = clientId++ & 0xffff;
+    const syn = opts === 'syn' ? [cTsv(t), 0] : null;
+    const ts = opts === 'ts' ? [cTsv(t), sTsv(t - HOP)] : null;
+    const ack = flags & ACK ? sseq : 0;
+    const fc = frame(MAC.client, MAC.dirOut, CIP, VIP, id, 64, cport, VPORT, cseq, ack, flags, 502, ts, syn, POOL, payOff, payLen);
+    at(CLIENT, t, fc);
+    at(D0, t + HOP, fc);
+    const fr = frame(MAC.dirIn, rsMac, CIP, rip, id, 63, cport, RPORT, cseq, ack, flags, 502, ts, syn, POOL, payOff, payLen);
+    at(D1, t + HOP + PROC, fr);
+    at(rsP, t + 2 * HOP + PROC, fr);
+    cseq = (cseq + payLen + (flags & (SYN | FIN) ? 1 : 0)) >>> 0;
+    return t + 2 * HOP + PROC;
+  };
+  const s2c = (t, flags, opts, payOff, payLen) => {
+    const id = flags & SYN ? 0 : rsId++ & 0xffff;
+    const syn = opts === 'syn' ? [sTsv(t), cTsv(t - HOP)] : null;
+    const ts = opts === 'ts' ? [sTsv(t), cTsv(t - HOP)] : null;
+    const fr = frame(rsMac, MAC.dirIn, rip, CIP, id, 64, RPORT, cport, sseq, cseq, flags, 509, ts, syn, POOL, payOff, payLen);
+    at(rsP, t, fr);
+    at(D1, t + HOP, fr);
+    const fo = frame(MAC.dirOut, MAC.client, VIP, CIP, id, 63, VPORT, cport, sseq, cseq, flags, 509, ts, syn, POOL, payOff, payLen);
+    at(D0, t + HOP + PROC, fo);
+    at(CLIENT, t + 2 * HOP + PROC, fo);
+    sseq = (sseq + payLen + (flags & (SYN | FIN) ? 1 : 0)) >>> 0;
+    return t + 2 * HOP + PROC;
+  };
+  let t = c2s(t0, SYN, 'syn', 0, 0);
+  t = s2c(t + 20_000, SYN | ACK, 'syn', 0, 0);
+  c2s(t + 10_000, ACK, 'ts', 0, 0);
+  return {
+    exchange(tc) {
+      end = tc;
+      const req = rint(60, 400);
+      let ts = c2s(tc, ACK | PSH, 'ts', rint(0, POOL.length - req - 1), req) + rint(20_000, 200_000);
+      const n = rint(1, 3);
+      let last = 0;
+      for (let q = 0; q < n; q++) {
+        const len = q < n - 1 ? SEG : rint(100, SEG);
+        last = s2c(ts, ACK | (q === n - 1 ? PSH : 0), 'ts', rint(0, POOL.length - len - 1), len);
+        ts += SER;
+      }
+      c2s(last + 10_000, ACK, 'ts', 0, 0);
+      return end;
+    },
+    close(tc) {
+      const t1 = s2c(tc, FIN | ACK, 'ts', 0, 0);
+      const t2 = c2s(t1 + 20_000, FIN | ACK, 'ts', 0, 0);
+      s2c(t2 + 10_000, ACK, 'ts', 0, 0);
+      conn++;
+      return end;
+    },
+  };
+}
+
 const tGen = Date.now();
-while (emitted < TARGET) {
+if (LONG > 0) {
+  const PERIOD = 5_000_000;
+  const live = [];
+  let t = 0;
+  for (let i = 0; i < LONG; i++) live.push(keepAlive(i, (t += rint(20_000, 120_000))));
+  let round = 1;
+  // Every connection's exchange of a round ends before the next round starts: flushing by
+  // rounds keeps each file in time order.
+  const slot = Math.floor((PERIOD * 0.8) / LONG);
+  while (emitted < TARGET) {
+    const start = round * PERIOD;
+    live.forEach((c, i) => c.exchange(start + i * slot + rint(0, slot >> 2)));
+    if (round % 20 === 0) flushBatch();
+    round++;
+  }
+  live.forEach((c, i) => c.close(round * PERIOD + i * slot));
+  flushBatch();
+}
+while (emitted < TARGET && LONG === 0) {
   let batchEnd = batchStart;
   let start = batchStart;
   for (let c = 0; c < CONC && emitted < TARGET; c++) {
@@ -372,12 +473,15 @@ writeFileSync(
   '-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.0.0.11:8080 -m -w 1\n-a -t 192.0.2.10:80 -r 10.0.0.12:8080 -m -w 1\n',
 );
 const expected = {
-  description: `production-shaped conformant NAT: ${conn} connections with 64–300 KiB responses; TSO super-segments at the RS, director ingress ${DIR_IN}, MSS segments at director egress, GRO-merged at the client; every TCP checksum partial`,
+  description:
+    LONG > 0
+      ? `long-lived conformant NAT: ${conn} keep-alive connections of request/response exchanges every ~5 ms; wire-size segments; every TCP checksum partial`
+      : `production-shaped conformant NAT: ${conn} connections with 64–300 KiB responses; TSO super-segments at the RS, director ingress ${DIR_IN}, MSS segments at director egress, GRO-merged at the client; every TCP checksum partial`,
   method: 'nat',
   profile: 'linux',
   expectedRules: [],
-  expectedInfo: ['capture.checksum-offload', 'capture.segmentation-offload'],
-  generator: { script: 'scripts/make-production-set.mjs', seed: SEED, targetPackets: TARGET, directorIngress: DIR_IN, concurrency: CONC },
+  expectedInfo: LONG > 0 ? ['capture.checksum-offload'] : ['capture.checksum-offload', 'capture.segmentation-offload'],
+  generator: { script: 'scripts/make-production-set.mjs', seed: SEED, targetPackets: TARGET, directorIngress: DIR_IN, concurrency: CONC, ...(LONG > 0 ? { long: LONG } : {}) },
   connections: conn,
   packets,
   responseBytes: totalPayload,

@@ -17,8 +17,8 @@ import type { LoadedPoint } from '../read/points.js';
 import { numericKey, refOf, type RecordPool } from '../read/record.js';
 import type { PacketRecord, Role } from '../model/record.js';
 import { emptyKeepingStorage, FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, joinSegments, newTrace, type TraceGrouping } from './traces.js';
-import { LiveConnections } from './live.js';
-import type { Connection, Trace } from '../model/connection.js';
+import { LiveConnections, PART_MIN_RECORDS } from './live.js';
+import type { Connection, PartState, Trace } from '../model/connection.js';
 
 const SYN = TcpFlag.SYN;
 
@@ -226,7 +226,7 @@ export class ConnectionTracker {
   /** What is known per client address: one lookup per record finds all of it. */
   private readonly hosts = new Map<string, ClientHost>();
   /** The connections holding records, and the counters that show memory stays bounded. */
-  readonly liveSet = new LiveConnections();
+  readonly liveSet: LiveConnections;
   /** UDP flows: "cip|cport" → current generation and its last datagram (any point, either way). */
   private readonly udpFlows = new Map<string, { gen: number; lastT: number }>();
   /** Every connection ever seen, in creation order (summaries once finalised). */
@@ -267,7 +267,10 @@ export class ConnectionTracker {
     /** How long after its last packet a closed TCP connection is judged (prepare.ts
      *  closeGrace); default and most: two windows (fullGrace). */
     closeGraceNs = fullGrace(ctx.windowNs),
+    /** Records a connection holds before it is judged in parts (live.ts PART_MIN_RECORDS). */
+    partRecords = PART_MIN_RECORDS,
   ) {
+    this.liveSet = new LiveConnections(partRecords);
     this.fullGraceNs = fullGrace(ctx.windowNs);
     this.closeGraceNs = ctx.service.protocol === 'udp' ? this.fullGraceNs : Math.min(closeGraceNs, this.fullGraceNs);
     this.judgesEarly = this.closeGraceNs < this.fullGraceNs;
@@ -411,6 +414,7 @@ export class ConnectionTracker {
     // memory follows the flows active in the last two windows, not the 300 s IPVS entry life.
     const idle = this.ctx.service.protocol === 'udp' ? Math.min(grace, this.idleNs) : this.idleNs;
     for (const c of this.liveSet.due(now, this.closeGraceNs, idle, IDLE_STEP_WINDOWS * this.ctx.windowNs)) this.finalise(c);
+    for (const { c, part, upTo } of this.liveSet.judgeableBefore(now, this.ctx.windowNs)) this.judgePart(c, part, upTo);
   }
 
   /** Finalises everything still open (end of the captures). */
@@ -418,14 +422,76 @@ export class ConnectionTracker {
     for (const c of [...this.liveSet.active]) this.finalise(c);
   }
 
-  private finalise(c: Connection): void {
+  /** Groups the records the connection holds into traces and learns what judging needs. */
+  private group(c: Connection): void {
     const spare = this.pool ? this.spare : null;
     if (spare) groupTraces(c, this.ctx.windowNs, natGrouping, spare.traceList(), spare.makeTrace);
     else groupTraces(c, this.ctx.windowNs, natGrouping);
     if (this.ctx.service.protocol === 'tcp') joinSegments(c, this.ctx.windowNs);
     if (this.ctx.service.protocol === 'udp') udpSchedulingEvidence(c);
     findBackend(this.ctx, c);
+  }
+
+  /**
+   * Judges the part of an open connection whose traces start at or before `upTo` (every copy
+   * of them has arrived: LiveConnections.judgeableBefore) and drops their records; the later
+   * traces are context for the rules now and are grouped again, with what comes, for the next
+   * part or the final judgement. Traces are grouped in time order and a record never joins a
+   * trace more than a window older, so regrouping what is left gives the traces it had.
+   */
+  private judgePart(c: Connection, part: PartState, upTo: number): void {
+    this.group(c);
+    const traces = c.traces;
+    // Traces by first copy in time order (groupTraces creates them so; a join keeps the
+    // earliest member). Before walkFrom: records that came after their part was judged.
+    let from = 0;
+    while (from < traces.length && traces[from]!.t0 <= part.judgedUpTo) from++;
+    let to = from;
+    while (to < traces.length && traces[to]!.t0 <= upTo) to++;
+    const later = new Set<PacketRecord>();
+    for (let i = to; i < traces.length; i++) {
+      const t = traces[i]!;
+      for (const r of t.list) later.add(r);
+      if (t.pieces) for (const r of t.pieces) later.add(r);
+    }
+    const all = c.records;
+    const judged: PacketRecord[] = [];
+    const kept: PacketRecord[] = this.pool ? this.spare.recordList() : [];
+    for (const r of all) (later.has(r) ? kept : judged).push(r);
+    c.records = judged;
+    part.walkFrom = from;
+    part.walkTo = to;
+    if (to > from) this.onFinal(c);
+    part.walkFrom = 0;
+    part.walkTo = -1;
+    if (to > from) part.parts++;
+    part.judgedUpTo = upTo;
+    c.records = kept;
+    const spare = this.pool ? this.spare : null;
+    if (spare) {
+      for (const r of judged) this.pool!.give(r);
+      emptyKeepingStorage(all);
+      spare.giveTraces(c, all);
+    } else c.traces = [];
+    this.liveSet.partJudged(c, part, judged.length);
+  }
+
+  private finalise(c: Connection): void {
+    const spare = this.pool ? this.spare : null;
+    this.group(c);
+    const part = c.part;
+    const all = c.records;
+    if (part !== null) {
+      // After parts, the traces of records that came late for theirs are not judged again.
+      let from = 0;
+      while (from < c.traces.length && c.traces[from]!.t0 <= part.judgedUpTo) from++;
+      if (from > 0) c.records = all.filter((r) => r.t > part.judgedUpTo);
+      part.walkFrom = from;
+    }
     this.onFinal(c);
+    // Judged: nothing reads the part state again (a reopened segment starts afresh).
+    c.part = null;
+    c.records = all;
     this.liveSet.release(c);
     // Keep the summary only: the packets are judged. Nothing else refers to them now: held
     // records are dropped from `pending` (sweep) before any connection is judged, and rules
@@ -469,6 +535,21 @@ class SpareParts {
 
   recordList(): PacketRecord[] {
     return this.recordLists.pop() ?? [];
+  }
+
+  /** Takes back the traces of a part judged (their records are judged or kept elsewhere) and
+   *  `records`, the array that held them, emptied; the connection gets a fresh trace list. */
+  giveTraces(c: Connection, records: PacketRecord[]): void {
+    for (const t of c.traces) {
+      emptyKeepingStorage(t.list);
+      t.path = null;
+      t.C = t.Di = t.De = t.R = undefined;
+      if (this.traces.length < SpareParts.MAX) this.traces.push(t);
+    }
+    emptyKeepingStorage(c.traces);
+    if (this.traceLists.length < SpareParts.MAX) this.traceLists.push(c.traces);
+    c.traces = [];
+    if (this.recordLists.length < SpareParts.MAX) this.recordLists.push(records);
   }
 
   /** Takes back a judged connection's traces and arrays (emptied). */
@@ -522,6 +603,7 @@ export function newConnection(client: string, cport: number, isn: number | null)
     finC2s: false,
     finS2c: false,
     segments: 0,
+    part: null,
   };
 }
 

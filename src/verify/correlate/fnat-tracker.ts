@@ -311,6 +311,8 @@ export class FnatTracker {
     this.liveSet.release(c);
     c.records = [];
     c.traces = [];
+    // FullNAT judges a connection whole (no parts): the count of records held may have made one.
+    c.part = null;
     if (leg) this.forgetLeg(leg);
   }
 }

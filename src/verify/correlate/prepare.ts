@@ -29,6 +29,9 @@ export interface VerifyInput {
   /** Reuse judged packet records (default true; false exists so tests can prove the reuse
    *  changes nothing). */
   reuseRecords?: boolean;
+  /** Records an open connection holds before its complete traces are judged and dropped
+   *  (correlate/live.ts PART_MIN_RECORDS; tests lower it, Infinity judges every one whole). */
+  partRecords?: number;
   /** Try smaller samples (STAGE_DIVISORS) before the full one (default true; see settledBySample). */
   stagedSample?: boolean;
   /** Judge closed connections only after the full grace (two windows) instead of trying a

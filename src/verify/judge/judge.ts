@@ -1,8 +1,8 @@
 /**
  * Pass 2 of `verify`: every capture is read side by side in corrected time (read/feed.ts),
  * records are classified into connections (correlate/connections.ts, correlate/fnat-tracker.ts),
- * and each connection is judged by the rule modules once it has closed, then its packets are
- * forgotten. What pass 2 hands back (Judged) is plain data; verify.ts runs the scheduling rules
+ * and each connection is judged by the rule modules once it has closed (a long-lived one in
+ * parts while it is open: correlate/live.ts), then its packets are forgotten. What pass 2 hands back (Judged) is plain data; verify.ts runs the scheduling rules
  * over it and assembles the result.
  *
  * Two extension points let pass 2 be done otherwise with the same outcome: where the records
@@ -18,7 +18,7 @@ import type { ArpReport } from '../arp/types.js';
 import type { ConnectionLadder, LadderCopy } from '../model/result.js';
 import { isFullnat, serviceAddresses, servicePorts, type ForwardMethod, type Service } from '../service/model.js';
 import { ConnectionTracker, SWEEPS_PER_WINDOW } from '../correlate/connections.js';
-import type { Connection } from '../model/connection.js';
+import { partsBefore, walkEnd, walkStart, type Connection } from '../model/connection.js';
 import type { EngineContext } from '../correlate/context.js';
 import { DirectorAnswers } from '../read/director-answers.js';
 import { FnatTracker } from '../correlate/fnat-tracker.js';
@@ -140,7 +140,8 @@ const ROLE_NAME = { C: 'client', Di: 'director-in', De: 'director-out', R: 'rs' 
 function ladder(ctx: EngineContext, c: Connection, rules: string[]): ConnectionLadder {
   const t0 = c.records[0]?.t ?? 0;
   const first = c.records[0];
-  const packets = [...c.traces]
+  const packets = c.traces
+    .slice(walkStart(c), walkEnd(c))
     .sort((a, b) => a.t0 - b.t0)
     .map((t) => {
       const order = t.c2s ? ['C', 'Di', 'De', 'R'] : ['R', 'Di', 'De', 'C'];
@@ -303,12 +304,14 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
         sink.begin(key);
         sink.countConnection(c);
         for (const m of perConn) m.run(ctx, [c], sink);
-        if (ladders.wants(key)) ladders.add(key, ladder(ctx, c, []));
+        // A connection judged in parts has the ladder of its first part (the handshake).
+        if (partsBefore(c) === 0 && ladders.wants(key)) ladders.add(key, ladder(ctx, c, []));
       },
       undefined,
       pool,
       serviceEnd,
       prep.closeGraceNs,
+      input.partRecords,
     );
     engines.push({ ctx, sink, tracker });
   }

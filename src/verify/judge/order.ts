@@ -21,9 +21,13 @@ export interface JudgeKey {
 /** Findings raised after every connection was judged (the scheduling rules) sort last. */
 export const AFTER_ALL: JudgeKey = { t: Infinity, client: '', cport: 0, isn: 0, seg: 0 };
 
-/** The key of a connection being judged: its records are sorted by time at this point. */
+/** The key of a connection being judged: its records are sorted by time at this point. Every
+ *  part of a connection judged in parts (Connection.part) takes the first part's place. */
 export function judgeKeyOf(c: Connection): JudgeKey {
-  return { t: c.records[0]?.t ?? c.lastT, client: c.client, cport: c.cport, isn: c.isn ?? -1, seg: c.segments };
+  const part = c.part;
+  const t = part !== null && part.parts > 0 ? part.keyT : c.records[0]?.t ?? c.lastT;
+  if (part !== null) part.keyT = t;
+  return { t, client: c.client, cport: c.cport, isn: c.isn ?? -1, seg: c.segments };
 }
 
 export function compareJudge(a: JudgeKey, b: JudgeKey): number {

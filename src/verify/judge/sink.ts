@@ -6,7 +6,7 @@
  */
 import type { Evidence, Finding } from '../model/findings.js';
 import { severityOf, type RuleId } from '../model/catalog.js';
-import type { Connection } from '../model/connection.js';
+import { Carry, walkEnd, walkStart, type Connection } from '../model/connection.js';
 import type { EngineContext } from '../correlate/context.js';
 import type { PacketRef, Role } from '../model/record.js';
 import { AFTER_ALL, compareJudge, type JudgeKey } from './order.js';
@@ -124,10 +124,20 @@ export class FindingSink {
     addNote(this.notes, kind, r, size, point);
   }
 
-  /** Counts a judged connection, and whether any of its packets was seen twice on its path. */
+  /** Counts a judged connection, and whether any of its packets was seen twice on its path;
+   *  a connection judged in parts once, at its first part and the first part that matched. */
   countConnection(c: Connection): void {
-    this.judgedConnections++;
-    if (c.traces.some((t) => t.list.length > 1)) this.matchedConnections++;
+    const part = c.part;
+    if (part === null || part.parts === 0) this.judgedConnections++;
+    if (part !== null && (part.carry & Carry.Matched) !== 0) return;
+    const end = walkEnd(c);
+    for (let i = walkStart(c); i < end; i++) {
+      if (c.traces[i]!.list.length > 1) {
+        this.matchedConnections++;
+        if (part !== null) part.carry |= Carry.Matched;
+        return;
+      }
+    }
   }
 
   /** How many times `rule` was evaluated. */

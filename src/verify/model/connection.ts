@@ -57,4 +57,52 @@ export interface Connection {
   finS2c: boolean;
   /** How many times it was (re)opened: > 1 when judged idle and then continued. */
   segments: number;
+  /** Set once the connection holds enough records to be judged in parts while it is open
+   *  (correlate/live.ts); null for the others, judged whole (almost all). */
+  part: PartState | null;
+}
+
+/**
+ * A long-lived connection judged in parts while it is open (correlate/live.ts): the traces whose
+ * copies have all arrived are judged and dropped, the rest wait.
+ */
+export interface PartState {
+  /** Parts of the current segment judged so far. */
+  parts: number;
+  /** Corrected time up to which traces (by their first copy) were judged. */
+  judgedUpTo: number;
+  /** The report position the first part took (judge/order.ts). */
+  keyT: number;
+  /** Corrected time of the segment's first record. */
+  openT: number;
+  /** Records held at which the connection is next looked at for a part. */
+  nextPart: number;
+  /** The traces rules judge now: `traces[walkFrom .. walkTo)` (walkTo −1: to the end). The
+   *  traces outside are context that rules may look at (a later retransmission, an ACK). */
+  walkFrom: number;
+  walkTo: number;
+  /** What rules concluded about the whole connection in earlier parts (Carry bits). */
+  carry: number;
+}
+
+/** Bits of PartState.carry: conclusions an earlier part of the connection reached. */
+export const enum Carry {
+  /** The sink counted the connection as matched across points. */
+  Matched = 1,
+  /** nat.reply-bypass was reported for it (once per connection). */
+  NatBypass = 2,
+}
+
+/** The traces the rules judge now: `traces[walkStart(c) .. walkEnd(c))` (PartState). */
+export function walkStart(c: Connection): number {
+  return c.part === null ? 0 : c.part.walkFrom;
+}
+
+export function walkEnd(c: Connection): number {
+  return c.part === null || c.part.walkTo < 0 ? c.traces.length : c.part.walkTo;
+}
+
+/** How many parts of the connection were judged before this judgement (0: none). */
+export function partsBefore(c: Connection): number {
+  return c.part === null ? 0 : c.part.parts;
 }

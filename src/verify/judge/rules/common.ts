@@ -9,7 +9,7 @@
  * view (TraceView) and the family's state are reused objects, so judging allocates nothing per
  * packet for them.
  */
-import type { Connection, Trace } from '../../model/connection.js';
+import { walkEnd, walkStart, type Connection, type Trace } from '../../model/connection.js';
 import type { EngineContext } from '../../correlate/context.js';
 import type { PacketRecord, Role } from '../../model/record.js';
 import { ruleSpec, type PointNeed, type RuleId } from '../../model/catalog.js';
@@ -144,7 +144,12 @@ export function walk<S>(table: RuleTable<S>, state: S, hooks: WalkHooks<S> = {})
       if (applies && !applies(v)) return;
       for (const f of begins) f(v, sink);
       if (perTrace) {
-        for (const t of order ? order(v) : c.traces) {
+        // The part of the connection judged now (all of it unless it is judged in parts:
+        // PartState); FullNAT's own order is of a connection judged whole.
+        const list = order ? order(v) : c.traces;
+        const end = order ? list.length : walkEnd(c);
+        for (let i = order ? 0 : walkStart(c); i < end; i++) {
+          const t = list[i]!;
           place(v, t);
           if (at) at(v);
           for (const f of traces) f(v, sink);

@@ -4,6 +4,7 @@
  * visible to the client.
  */
 import { methodOf } from '../../correlate/context.js';
+import { Carry } from '../../model/connection.js';
 import type { FindingSink } from '../sink.js';
 import { copyAt, hostPort, insideCapture, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import type { PacketRecord } from '../../model/record.js';
@@ -66,7 +67,8 @@ function replySrc(v: NatView, sink: FindingSink): void {
 /** nat.reply-bypass: a real server's reply goes back through the director. */
 const replyBypass = {
   begin(v: NatView): void {
-    v.s.bypassReported = false;
+    // Once per connection, also when it is judged in parts.
+    v.s.bypassReported = v.c.part !== null && (v.c.part.carry & Carry.NatBypass) !== 0;
   },
   trace(v: NatView, sink: FindingSink): void {
     const { ctx, c, t, C, Di, De, R } = v;
@@ -84,6 +86,7 @@ const replyBypass = {
     if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
     if ((viaDirectorMac && dirSaw && !clientSawRip) || v.s.bypassReported) return;
     v.s.bypassReported = true;
+    if (c.part !== null) c.part.carry |= Carry.NatBypass;
     const why: string[] = [];
     if (!viaDirectorMac) why.push(`sent to MAC ${R.dstMac}, not the director's`);
     if (!dirSaw) why.push('never seen at the director');
@@ -129,6 +132,7 @@ function unansweredAtDirector(v: NatView, sink: FindingSink): void {
   sink.check('nat.reply-bypass');
   if (answered || syns.length < 2 || !insideCapture(ctx, dIdx, syns[syns.length - 1]!.t)) return;
   v.s.bypassReported = true;
+  if (c.part !== null) c.part.carry |= Carry.NatBypass;
   sink.add(
     'nat.reply-bypass',
     c,
