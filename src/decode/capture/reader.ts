@@ -381,10 +381,23 @@ export class CaptureReader {
   }
 }
 
+/** Input bytes parsed between two questions to ReadOptions.pace: a slice of the smallest
+ *  packets prints a few MiB of `decode --json`, the most a paced consumer holds unwritten. */
+export const PACE_SLICE = 64 * 1024;
+
 /** Reads every chunk of `reader` into its parser, closes it and ends the read. */
-async function readAll(reader: CaptureReader): Promise<CaptureSummary> {
+async function readAll(reader: CaptureReader, pace: (() => Promise<void> | null) | undefined): Promise<CaptureSummary> {
   try {
-    while (await reader.next()) reader.feed();
+    if (pace === undefined) {
+      while (await reader.next()) reader.feed();
+    } else {
+      while (await reader.next()) {
+        while (reader.feed(PACE_SLICE)) {
+          const wait = pace();
+          if (wait !== null) await wait;
+        }
+      }
+    }
   } finally {
     await reader.close();
   }
@@ -402,7 +415,7 @@ export async function readCaptureStream(
   onFrame: FrameCallback,
   opts: ReadOptions = {},
 ): Promise<CaptureSummary> {
-  return readAll(await CaptureReader.fromStream(source, name, onFrame, opts));
+  return readAll(await CaptureReader.fromStream(source, name, onFrame, opts), opts.pace);
 }
 
 /**
@@ -412,7 +425,7 @@ export async function readCaptureStream(
  */
 export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
   if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
-  return readAll(await CaptureReader.open(path, onFrame, opts));
+  return readAll(await CaptureReader.open(path, onFrame, opts), opts.pace);
 }
 
 /**
