@@ -11,7 +11,7 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { parseIpv4, parseMac } from '../decode/addr.js';
-import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
+import { CaptureError, oneShotInputs, type CaptureWarning } from '../decode/capture/index.js';
 import { forEachPacket } from '../decode/stream.js';
 import { probeArp, type ArpProbeResult } from '../live/arp-probe.js';
 import { ArpAnalyzer, ARP_RULES, type ArpReport } from '../verify/arp/index.js';
@@ -64,6 +64,7 @@ export function splitPointArg(arg: string): [string, string] {
 export async function runArpOffline(captures: readonly string[], opts: ArpCliOptions): Promise<ArpReport> {
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
+  oneShotInputs(inputs.map(([file]) => file));
   for (const r of opts.ignore ?? []) {
     if (!(ARP_RULES as readonly string[]).includes(r)) throw new InputError(`--ignore ${r}: not an ARP rule id (${ARP_RULES.join(', ')})`);
   }

@@ -14,6 +14,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { constants as zc, createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import { CaptureError } from './errors.js';
 import { CaptureParser } from './parser.js';
+import { streamInputOf } from './stream-input.js';
 import type { CaptureSummary, FrameCallback, ReadOptions } from './types.js';
 
 /** Bytes read (or decompressed) at a time unless ReadOptions.chunkSize says otherwise. */
@@ -252,8 +253,11 @@ export class CaptureReader {
     parser.summary.gzip = source.gzip;
   }
 
-  /** Opens the capture file at `path` (not stdin: see readCapture). */
+  /** Opens the capture file at `path`, or the input registered for it by keepStreamHeads
+   *  (./stream-input.ts: `-`, a FIFO), from its first byte again. */
   static async open(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureReader> {
+    const kept = streamInputOf(path);
+    if (kept !== undefined) return CaptureReader.fromStream(kept.bytes(), path, onFrame, opts);
     const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, MIN_CHUNK);
     const parser = new CaptureParser(path, onFrame, opts);
     let fh: FileHandle;
@@ -424,7 +428,7 @@ export async function readCaptureStream(
  * rejects with CaptureError for input that is not a readable capture.
  */
 export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
-  if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
+  if (path === '-' && streamInputOf(path) === undefined) return readCaptureStream(process.stdin, '-', onFrame, opts);
   return readAll(await CaptureReader.open(path, onFrame, opts), opts.pace);
 }
 
