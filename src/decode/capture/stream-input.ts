@@ -203,10 +203,19 @@ export function oneShotInputs(paths: readonly string[]): string[] {
 export function keepStreamHeads(paths: readonly string[]): KeptStreams {
   const inputs: StreamInput[] = [];
   for (const p of oneShotInputs(paths)) {
-    if (registered.has(p)) throw new InputError(`${p}: already being read by another run in this process`);
     const s = new StreamInput(p, p === '-' ? stdinBytes() : fifoBytes(p));
-    registered.set(p, s);
+    registerStreamInput(s);
     inputs.push(s);
   }
   return new KeptStreams(inputs);
+}
+
+/** Makes CaptureReader.open read `s.name` through `s` (keepStreamHeads; tests with a source of
+ *  their own); returns what undoes it. */
+export function registerStreamInput(s: StreamInput): () => void {
+  if (registered.has(s.name)) throw new InputError(`${s.name}: already being read by another run in this process`);
+  registered.set(s.name, s);
+  return () => {
+    if (registered.get(s.name) === s) registered.delete(s.name);
+  };
 }
