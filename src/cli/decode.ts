@@ -8,7 +8,7 @@
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
+import { CaptureError, oneShotInputs, type CaptureWarning } from '../decode/capture/index.js';
 import { FilterError, compileFilter, type PacketPredicate } from '../decode/filter.js';
 import type { JsonPrinter } from '../decode/print/json.js';
 import { ByteSink } from '../decode/print/sink.js';
@@ -137,6 +137,8 @@ function compile(filter: string): PacketPredicate | null {
 /** Runs decode over the captures; resolves to the exit code (always 0: decode has no findings). */
 export async function runDecode(captures: readonly string[], opts: DecodeOptions): Promise<number> {
   if (captures.length === 0) throw new InputError('decode: no CAPTURE given');
+  // A second '-' would read an exhausted standard input.
+  oneShotInputs(captures);
   const match = compile(opts.filter ?? '');
   const limit = opts.count ?? Infinity;
   const out = new Output(process.stdout);
