@@ -45,7 +45,8 @@ export async function writeEvidencePcapng(findings: readonly Finding[], outPath:
         });
         written++;
       }
-      return f.frame < last;
+      // A pipe's reader that has gone wants no more: the rest of the reading is skipped.
+      return f.frame < last && !writer.readerGone;
     });
   }
   writer.close();
