@@ -17,7 +17,8 @@ import { CaptureParser } from './parser.js';
 import { streamInputOf } from './stream-input.js';
 import type { CaptureSummary, FrameCallback, ReadOptions } from './types.js';
 
-/** Bytes read (or decompressed) at a time unless ReadOptions.chunkSize says otherwise. */
+/** Bytes read at a time from a file unless ReadOptions.chunkSize says otherwise (gzip is
+ *  decompressed in chunks of its own size: GZIP_OUT). */
 export const DEFAULT_CHUNK = 1024 * 1024;
 /** Smallest chunk accepted: the parser needs 4 bytes to tell the format; 16 keeps reads sane. */
 const MIN_CHUNK = 16;
