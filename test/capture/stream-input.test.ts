@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CaptureReader, PcapWriter, StreamInput, keepStreamHeads, oneShotInputs, registerStreamInput } from '../../src/decode/capture/index.js';
+import { CaptureReader, MAX_KEPT_HEAD, PcapWriter, StreamInput, keepStreamHeads, oneShotInputs, registerStreamInput } from '../../src/decode/capture/index.js';
 import { InputError } from '../../src/errors.js';
 
 /** A source that counts how often each chunk was taken from it. */
@@ -80,6 +80,23 @@ describe('StreamInput', () => {
     expect(total).toBe(100_000);
     // The kept head is let go as the last pass reads it; the rest is never kept.
     expect(peak).toBeLessThanOrEqual(3000);
+  });
+
+  it('keeping more than MAX_KEPT_HEAD while sampling is an error naming the stream; the last pass keeps nothing and may read on', async () => {
+    const mib = Buffer.alloc(1 << 20);
+    const chunks = (n: number): AsyncIterable<Buffer> =>
+      (async function* () {
+        // One buffer yielded again and again: the test holds no real memory for the kept list.
+        for (let i = 0; i < n; i++) yield mib;
+      })();
+    const over = (MAX_KEPT_HEAD >> 20) + 4;
+    const sampled = new StreamInput('big.fifo', chunks(over));
+    await expect(readSome(sampled, Infinity)).rejects.toThrow(`big.fifo: offset ${MAX_KEPT_HEAD}: the sample of pass 1 needs more than ${MAX_KEPT_HEAD >> 20} MiB of this stream kept`);
+    const read = new StreamInput('big.fifo', chunks(over));
+    read.lastPass();
+    let total = 0;
+    for await (const b of read.bytes()) total += b.length;
+    expect(total).toBe(over << 20);
   });
 
   it('a source that fails fails every opening that reaches the failure, with the stream named', async () => {
