@@ -12,7 +12,7 @@ import { statSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { parseIpv4, parseIpv6, parseMac } from '../decode/addr.js';
-import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
+import { CaptureError, oneShotInputs, type CaptureWarning } from '../decode/capture/index.js';
 import { forEachPacket } from '../decode/stream.js';
 import { probeArp, type ArpProbeResult } from '../live/arp-probe.js';
 import { runArpWatch } from '../live/arp-watch.js';
@@ -119,6 +119,7 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
   const labels = [...(opts.director ?? []).map((f) => `--director ${f}`), ...captures];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
+  oneShotInputs(inputs.map(([file]) => file));
   for (const r of opts.ignore ?? []) {
     if ((ARP_RULES as readonly string[]).includes(r)) continue;
     const near = closestNames(r, ARP_RULES);

@@ -8,7 +8,7 @@
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CaptureError, type CaptureWarning } from '../decode/capture/index.js';
+import { CaptureError, oneShotInputs, type CaptureWarning } from '../decode/capture/index.js';
 import { FilterError, compileFilter, type PacketPredicate } from '../decode/filter.js';
 import type { JsonPrinter } from '../decode/print/json.js';
 import { ByteSink } from '../decode/print/sink.js';
@@ -56,11 +56,20 @@ export interface DecodeOptions {
   filter?: string;
 }
 
-/** Output in large buffers (ByteSink); notices a closed pipe (`| head`) so the read can stop. */
+/**
+ * Output in large buffers (ByteSink). A file or /dev/null takes blocking writes. A pipe or a
+ * terminal is written through the stream, which queues what the reader has not taken yet:
+ * `pace` then holds the capture read back until the queue drains, so a slow reader (`| jq`,
+ * `| less`) slows the run instead of the output piling up in memory. A closed pipe (`| head`)
+ * stops the read.
+ */
 class Output {
   closed = false;
+  /** The stream's queue is over its high-water mark: the read waits for 'drain'. */
+  private full = false;
+  private drained: Promise<void> | null = null;
   readonly sink: ByteSink;
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(private readonly stream: NodeJS.WriteStream) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EPIPE') this.closed = true;
       else throw e;
@@ -70,7 +79,7 @@ class Output {
       this.sink = new ByteSink((b) => writeAll(1, b), 1 << 18, true);
     } else {
       this.sink = new ByteSink((b) => {
-        if (!this.closed) stream.write(b);
+        if (!this.closed && !stream.write(b)) this.full = true;
       });
     }
   }
@@ -81,6 +90,25 @@ class Output {
   flush(): void {
     this.sink.flush();
   }
+  /** ReadOptions.pace: null while the stream takes more, else the moment it has drained (or
+   *  closed: a closed pipe never drains). */
+  readonly pace = (): Promise<void> | null => {
+    if (!this.full || this.closed) return null;
+    this.drained ??= new Promise<void>((resolve) => {
+      const go = (): void => {
+        this.stream.off('drain', go);
+        this.stream.off('close', go);
+        this.stream.off('error', go);
+        this.full = false;
+        this.drained = null;
+        resolve();
+      };
+      this.stream.on('drain', go);
+      this.stream.on('close', go);
+      this.stream.on('error', go);
+    });
+    return this.drained;
+  };
 }
 
 function stdoutIsFile(): boolean {
@@ -109,6 +137,8 @@ function compile(filter: string): PacketPredicate | null {
 /** Runs decode over the captures; resolves to the exit code (always 0: decode has no findings). */
 export async function runDecode(captures: readonly string[], opts: DecodeOptions): Promise<number> {
   if (captures.length === 0) throw new InputError('decode: no CAPTURE given');
+  // A second '-' would read an exhausted standard input.
+  oneShotInputs(captures);
   const match = compile(opts.filter ?? '');
   const limit = opts.count ?? Infinity;
   const out = new Output(process.stdout);
@@ -140,7 +170,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
         const done = await summarizeParallel(capture, summary, { decode, filter: opts.filter ?? '', onWarning, ...(debug ? { debug } : {}) });
         if (done.parallel) continue;
       }
-      await forEachPacket(capture, onPacket, { decode, onWarning });
+      await forEachPacket(capture, onPacket, { decode, onWarning, pace: out.pace });
     } catch (e) {
       out.flush();
       if (e instanceof CaptureError) throw new InputError(e.message);

@@ -13,6 +13,8 @@ export interface PacketStreamOptions {
   onWarning?: (w: CaptureWarning) => void;
   /** Stop after this many frames (decode -c). */
   limit?: number;
+  /** Holds the read back while the consumer's output waits (ReadOptions.pace). */
+  pace?: () => Promise<void> | null;
 }
 
 /**
@@ -34,6 +36,6 @@ export async function forEachPacket(
       seen++;
       return more !== false && seen < limit;
     },
-    opts.onWarning ? { onWarning: opts.onWarning } : {},
+    { ...(opts.onWarning ? { onWarning: opts.onWarning } : {}), ...(opts.pace ? { pace: opts.pace } : {}) },
   );
 }

@@ -19,6 +19,7 @@
  *   const result = await verify({ services, points: [{ kind: 'client', files: ['cl.pcap'] }, …],
  *                                 profile: 'linux' });
  */
+import { keepStreamHeads, type KeptStreams } from '../decode/capture/index.js';
 import type { Finding, NotEvaluated } from './model/findings.js';
 import { hasError } from './model/findings.js';
 import type { ClockOffset, PointSummary, RuleTally, ServiceTraffic, VerifyResult } from './model/result.js';
@@ -77,11 +78,26 @@ function compareRef(a: PacketRef | null, b: PacketRef | null): number {
  */
 export async function verify(input: VerifyInput, passTwo: PassTwo = judgeHere): Promise<VerifyResult> {
   const phases = new PhaseClock(input.onPhase);
-  let run = input;
+  // Standard input and FIFOs: pass 1 samples their kept head, pass 2 reads it and then the rest
+  // of the stream (decode/capture/stream-input.ts). A stream cannot be read a third time, so
+  // pass 2 judges with the full grace at once instead of trying the short one and running
+  // again (the findings are the same; the peak statistics are those of the full grace).
+  let streams: KeptStreams;
+  try {
+    streams = keepStreamHeads(input.points.flatMap((p) => p.files));
+  } catch (e) {
+    await passTwo.close();
+    throw e;
+  }
+  if (streams.size > 0) {
+    input.onNote?.(`read once (${streams.inputs.map((s) => s.name).join(', ')}): pass 2 on one thread, with the full grace`);
+  }
+  let run: VerifyInput = streams.size > 0 ? { ...input, fullGrace: true } : input;
   try {
     for (;;) {
       const prep = await prepare(run, phases);
       phases.mark('set-up: clocks, topology, rules');
+      streams.lastPass();
       try {
         const done = await passTwo.run(prep, phases);
         return assemble(done.prep, done.judged, done.facts, phases);
@@ -94,6 +110,7 @@ export async function verify(input: VerifyInput, passTwo: PassTwo = judgeHere): 
       }
     }
   } finally {
+    streams.release();
     await passTwo.close();
   }
 }

@@ -155,6 +155,13 @@ describe('decode CLI', () => {
     expect(c.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a second - is a usage error before anything is printed (stdin can be read once)', () => {
+    const r = runDecode(['-', cap, '-'], { input: readFileSync(cap) });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("lvsaudit: '-' (standard input) is given twice: only one capture can be read from standard input\n");
+  });
+
   it('a capture cut mid-record warns on stderr, prints what is complete, exit 0', () => {
     const bytes = readFileSync(cap);
     const cut = path.join(dir, 'cut.pcap');

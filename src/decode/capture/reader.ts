@@ -14,9 +14,11 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { constants as zc, createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
 import { CaptureError } from './errors.js';
 import { CaptureParser } from './parser.js';
+import { streamInputOf } from './stream-input.js';
 import type { CaptureSummary, FrameCallback, ReadOptions } from './types.js';
 
-/** Bytes read (or decompressed) at a time unless ReadOptions.chunkSize says otherwise. */
+/** Bytes read at a time from a file unless ReadOptions.chunkSize says otherwise (gzip is
+ *  decompressed in chunks of its own size: GZIP_OUT). */
 export const DEFAULT_CHUNK = 1024 * 1024;
 /** Smallest chunk accepted: the parser needs 4 bytes to tell the format; 16 keeps reads sane. */
 const MIN_CHUNK = 16;
@@ -116,37 +118,17 @@ class FileChunks implements ChunkSource {
   }
 }
 
-/**
- * Chunks of a byte stream (stdin, a child's stdout, an array of chunks, the compressed bytes
- * of a gzip file), decompressed through zlib when `gzip`. The producer must not reuse a
- * chunk's memory after yielding it when the content is gzip'd (zlib may still hold it).
- *
- * The compressed bytes are written into zlib by hand rather than piped: at their end zlib is
- * first asked for everything it can decompress (a sync flush) and only then told the input is
- * over. A stream cut short then yields every byte before the cut, whatever the chunk sizes,
- * before zlib's "unexpected end of file" (with a plain pipe, the output of zlib's last call
- * is dropped with that error, and how much that is depends on where the chunks fell).
- */
-class StreamChunks implements ChunkSource {
+/** Chunks of a plain byte stream (stdin, a child's stdout, an array of chunks), as they come. */
+class PlainChunks implements ChunkSource {
+  readonly gzip = false;
   private readonly chunks: AsyncIterator<Buffer>;
-  private gunzip: Gunzip | null = null;
 
   constructor(
     raw: AsyncIterable<Buffer>,
-    readonly gzip: boolean,
-    chunkSize: number,
     /** Ends the underlying input (a file handle, the source's iterator). */
     private readonly release: () => Promise<void>,
   ) {
-    if (gzip) {
-      // zlib refuses output chunks below Z_MIN_CHUNK (64 bytes).
-      const g = createGunzip({ chunkSize: Math.max(chunkSize, zc.Z_MIN_CHUNK) });
-      this.gunzip = g;
-      void pump(raw, g);
-      this.chunks = g[Symbol.asyncIterator]();
-    } else {
-      this.chunks = raw[Symbol.asyncIterator]();
-    }
+    this.chunks = raw[Symbol.asyncIterator]();
   }
 
   async next(): Promise<Buffer | null> {
@@ -156,43 +138,167 @@ class StreamChunks implements ChunkSource {
 
   async close(): Promise<void> {
     await this.chunks.return?.().catch(() => undefined);
-    this.gunzip?.destroy();
     await this.release();
   }
 }
 
-/** Resolves once `g` can take more input or is gone (destroyed streams emit no 'drain'). */
-function writable(g: Gunzip): Promise<void> {
-  return new Promise((resolve) => {
-    const go = (): void => {
-      g.off('drain', go);
-      g.off('close', go);
-      resolve();
-    };
-    g.on('drain', go);
-    g.on('close', go);
-  });
-}
+/**
+ * Compressed bytes are written into zlib in pieces of this size cut at fixed offsets of the
+ * stream, and zlib's output buffer has a fixed size (GZIP_OUT), whatever sizes the input was
+ * read in and whoever reads: zlib then makes the same calls for every reader. That matters for
+ * corrupt data, because zlib drops the output of the call that fails: with the calls the same,
+ * decode, verify and arp (which read in different chunk sizes) parse the same bytes before the
+ * error and report it with the same offset and words.
+ */
+const GZIP_PIECE = 16 * 1024;
+/** Decompressed bytes per chunk (see GZIP_PIECE). */
+const GZIP_OUT = 256 * 1024;
+/** Decompressed bytes queued ahead of the reader before the next piece waits for it. */
+const GZIP_AHEAD = 2 * GZIP_OUT;
 
-/** Writes the compressed bytes into `g`, flushes, ends it (see StreamChunks); a failure of the
- *  source ends `g` with that error, which the consumer's iteration then throws. */
-async function pump(raw: AsyncIterable<Buffer>, g: Gunzip): Promise<void> {
-  try {
-    for await (const b of raw) {
-      if (g.destroyed) return;
-      if (!g.write(b)) await writable(g);
-    }
-    if (g.destroyed) return;
-    await new Promise<void>((resolve) => {
-      g.once('close', resolve);
-      g.flush(zc.Z_SYNC_FLUSH, () => {
-        g.off('close', resolve);
-        resolve();
-      });
+/**
+ * The decompressed chunks of a gzip stream (a file, stdin, a FIFO). Everything zlib outputs is
+ * queued as it comes ('data'), so every byte decompressed before a failure reaches the parser
+ * before the failure does (a stream's own iterator drops what is buffered when it fails). The
+ * producer must not reuse a chunk's memory after yielding it (zlib may still hold it).
+ *
+ * At the end of the compressed bytes zlib is first asked for everything it can decompress (a
+ * sync flush) and only then told the input is over: a stream cut short yields every byte before
+ * the cut before zlib's "unexpected end of file" (gzipFailure: a cut file).
+ */
+class GunzipChunks implements ChunkSource {
+  readonly gzip = true;
+  private readonly g: Gunzip = createGunzip({ chunkSize: GZIP_OUT });
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failure: Error | null = null;
+  /** The reader waiting for a chunk; the pump waiting for room, or for zlib to take a piece. */
+  private wake: (() => void) | null = null;
+  private room: (() => void) | null = null;
+  private settled: (() => void) | null = null;
+  private readonly raw: AsyncIterator<Buffer>;
+
+  constructor(
+    raw: AsyncIterable<Buffer>,
+    /** Ends the underlying input (a file handle, the source's iterator). */
+    private readonly release: () => Promise<void>,
+  ) {
+    this.raw = raw[Symbol.asyncIterator]();
+    const g = this.g;
+    g.on('data', (b: Buffer) => {
+      this.queue.push(b);
+      this.queued += b.length;
+      this.poke();
     });
-    if (!g.destroyed) g.end();
-  } catch (e) {
-    g.destroy(e instanceof Error ? e : new Error(String(e)));
+    const stop = (e?: Error): void => {
+      if (e !== undefined) this.failure ??= e;
+      this.ended = true;
+      this.poke();
+    };
+    g.on('end', () => stop());
+    g.on('error', stop);
+    g.on('close', () => stop());
+    void this.pump();
+  }
+
+  /** Wakes the reader; once the stream has ended, the pump too (for room, or for zlib). */
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+    if (this.ended) {
+      const r = this.room;
+      this.room = null;
+      r?.();
+      const s = this.settled;
+      this.settled = null;
+      s?.();
+    }
+  }
+
+  /** Writes one piece and waits until zlib is done with it (or has failed); false once ended. */
+  private async write(piece: Buffer): Promise<boolean> {
+    if (this.queued > GZIP_AHEAD && !this.ended) await new Promise<void>((r) => (this.room = r));
+    if (this.ended) return false;
+    await new Promise<void>((resolve) => {
+      this.settled = resolve;
+      this.g.write(piece, () => resolve());
+    });
+    this.settled = null;
+    return !this.ended;
+  }
+
+  private async pump(): Promise<void> {
+    const g = this.g;
+    let carry: Buffer | null = null;
+    let carried = 0;
+    try {
+      for (;;) {
+        const r = await this.raw.next();
+        if (r.done) break;
+        const b = r.value;
+        let at = 0;
+        while (at < b.length) {
+          if (carry === null && b.length - at >= GZIP_PIECE) {
+            if (!(await this.write(b.subarray(at, at + GZIP_PIECE)))) return;
+            at += GZIP_PIECE;
+            continue;
+          }
+          // A piece that spans two reads is gathered in a buffer of its own (zlib may hold it).
+          carry ??= Buffer.allocUnsafe(GZIP_PIECE);
+          const n = Math.min(GZIP_PIECE - carried, b.length - at);
+          b.copy(carry, carried, at, at + n);
+          carried += n;
+          at += n;
+          if (carried === GZIP_PIECE) {
+            const piece = carry;
+            carry = null;
+            carried = 0;
+            if (!(await this.write(piece))) return;
+          }
+        }
+      }
+      if (carry !== null && !(await this.write(carry.subarray(0, carried)))) return;
+      if (this.ended) return;
+      await new Promise<void>((resolve) => {
+        this.settled = resolve;
+        g.flush(zc.Z_SYNC_FLUSH, () => resolve());
+      });
+      this.settled = null;
+      if (!g.destroyed) g.end();
+    } catch (e) {
+      g.destroy(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  async next(): Promise<Buffer | null> {
+    for (;;) {
+      const b = this.queue.shift();
+      if (b !== undefined) {
+        this.queued -= b.length;
+        if (this.queued <= GZIP_AHEAD && this.room !== null) {
+          const r = this.room;
+          this.room = null;
+          r();
+        }
+        return b;
+      }
+      if (this.ended) {
+        if (this.failure !== null) throw this.failure;
+        return null;
+      }
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ended = true;
+    this.queue.length = 0;
+    this.g.destroy();
+    this.poke();
+    await this.raw.return?.().catch(() => undefined);
+    await this.release();
   }
 }
 
@@ -252,8 +358,11 @@ export class CaptureReader {
     parser.summary.gzip = source.gzip;
   }
 
-  /** Opens the capture file at `path` (not stdin: see readCapture). */
+  /** Opens the capture file at `path`, or the input registered for it by keepStreamHeads
+   *  (./stream-input.ts: `-`, a FIFO), from its first byte again. */
   static async open(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureReader> {
+    const kept = streamInputOf(path);
+    if (kept !== undefined) return CaptureReader.fromStream(kept.bytes(), path, onFrame, opts);
     const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, MIN_CHUNK);
     const parser = new CaptureParser(path, onFrame, opts);
     let fh: FileHandle;
@@ -268,7 +377,7 @@ export class CaptureReader {
       const first = head.subarray(0, n);
       if (isGzip(first)) {
         const handle = fh;
-        return new CaptureReader(new StreamChunks(restOfFile(handle, first, chunkSize), true, chunkSize, () => handle.close()), parser, path);
+        return new CaptureReader(new GunzipChunks(restOfFile(handle, first, chunkSize), () => handle.close()), parser, path);
       }
       const ahead = (await fh.stat()).isFile();
       return new CaptureReader(new FileChunks(fh, chunkSize, ahead, [head, Buffer.allocUnsafe(chunkSize)], n), parser, path);
@@ -307,11 +416,11 @@ export class CaptureReader {
       throw new CaptureError(name, 0, `read error: ${errorText(e)}`);
     }
     const gz = head.length > 0 && isGzip(Buffer.concat(head.slice(0, 2)));
-    const chunkSize = Math.max(opts.chunkSize ?? DEFAULT_CHUNK, MIN_CHUNK);
     const release = async (): Promise<void> => {
       await it.return?.();
     };
-    return new CaptureReader(new StreamChunks(replay(head, it, done), gz, chunkSize, release), parser, name);
+    const raw = replay(head, it, done);
+    return new CaptureReader(gz ? new GunzipChunks(raw, release) : new PlainChunks(raw, release), parser, name);
   }
 
   get summary(): CaptureSummary {
@@ -381,10 +490,23 @@ export class CaptureReader {
   }
 }
 
+/** Input bytes parsed between two questions to ReadOptions.pace: a slice of the smallest
+ *  packets prints a few MiB of `decode --json`, the most a paced consumer holds unwritten. */
+export const PACE_SLICE = 64 * 1024;
+
 /** Reads every chunk of `reader` into its parser, closes it and ends the read. */
-async function readAll(reader: CaptureReader): Promise<CaptureSummary> {
+async function readAll(reader: CaptureReader, pace: (() => Promise<void> | null) | undefined): Promise<CaptureSummary> {
   try {
-    while (await reader.next()) reader.feed();
+    if (pace === undefined) {
+      while (await reader.next()) reader.feed();
+    } else {
+      while (await reader.next()) {
+        while (reader.feed(PACE_SLICE)) {
+          const wait = pace();
+          if (wait !== null) await wait;
+        }
+      }
+    }
   } finally {
     await reader.close();
   }
@@ -402,7 +524,7 @@ export async function readCaptureStream(
   onFrame: FrameCallback,
   opts: ReadOptions = {},
 ): Promise<CaptureSummary> {
-  return readAll(await CaptureReader.fromStream(source, name, onFrame, opts));
+  return readAll(await CaptureReader.fromStream(source, name, onFrame, opts), opts.pace);
 }
 
 /**
@@ -411,8 +533,8 @@ export async function readCaptureStream(
  * rejects with CaptureError for input that is not a readable capture.
  */
 export async function readCapture(path: string, onFrame: FrameCallback, opts: ReadOptions = {}): Promise<CaptureSummary> {
-  if (path === '-') return readCaptureStream(process.stdin, '-', onFrame, opts);
-  return readAll(await CaptureReader.open(path, onFrame, opts));
+  if (path === '-' && streamInputOf(path) === undefined) return readCaptureStream(process.stdin, '-', onFrame, opts);
+  return readAll(await CaptureReader.open(path, onFrame, opts), opts.pace);
 }
 
 /**

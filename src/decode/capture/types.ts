@@ -42,8 +42,16 @@ export type FrameCallback = (f: Frame) => boolean | void;
 
 export interface ReadOptions {
   onWarning?: (w: CaptureWarning) => void;
-  /** Read size for streamed input, default 1 MiB. */
+  /** Read size for a capture file, default 1 MiB (a stream comes in the pieces it is written in;
+   *  gzip is decompressed in chunks of a fixed size, see reader.ts GZIP_PIECE). */
   chunkSize?: number;
+  /**
+   * Asked between slices of PACE_SLICE bytes of input (whole-capture reads: readCapture,
+   * readCaptureStream): a promise makes the read wait for it before parsing on. How a consumer
+   * whose output goes to a slow reader (a pipe) holds the read back, so what waits to be
+   * written stays one slice's worth.
+   */
+  pace?: () => Promise<void> | null;
 }
 
 /** Limits shared by both formats: nothing legitimate comes near them. */

@@ -32,11 +32,20 @@ class Sink {
     return { buf: this.stage, at };
   }
 
+  /** The file is a pipe whose reader has gone (EPIPE): what is written from then on is dropped,
+   *  as output to a closed `| head` is. */
+  readerGone = false;
+
   flush(): void {
     if (this.used === 0) return;
     if (this.fd !== null) {
       let done = 0;
-      while (done < this.used) done += writeSync(this.fd, this.stage, done, this.used - done);
+      try {
+        while (done < this.used && !this.readerGone) done += writeSync(this.fd, this.stage, done, this.used - done);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw e;
+        this.readerGone = true;
+      }
     } else {
       this.kept.push(Buffer.from(this.stage.subarray(0, this.used)));
     }
@@ -117,6 +126,11 @@ export class PcapWriter {
   /** The whole file so far (in-memory writers only). */
   toBuffer(): Buffer {
     return this.sink.toBuffer();
+  }
+
+  /** The output is a pipe whose reader has closed it: later packets were dropped. */
+  get readerGone(): boolean {
+    return this.sink.readerGone;
   }
 
   close(): void {
@@ -243,6 +257,11 @@ export class PcapngWriter {
 
   toBuffer(): Buffer {
     return this.sink.toBuffer();
+  }
+
+  /** The output is a pipe whose reader has closed it: later packets were dropped. */
+  get readerGone(): boolean {
+    return this.sink.readerGone;
   }
 
   close(): void {

@@ -93,7 +93,10 @@ export function captureBytes(input: VerifyInput): number | string {
   for (const f of input.points.flatMap((p) => p.files)) {
     if (f === '-') return 'standard input can be read once';
     try {
-      bytes += statSync(f).size;
+      const st = statSync(f);
+      // A FIFO, a pipe from process substitution: its bytes come once, to this thread's reader.
+      if (!st.isFile()) return `${f} is not a regular file: it can be read once`;
+      bytes += st.size;
     } catch {
       return `${f}: cannot stat (the reader reports it)`;
     }

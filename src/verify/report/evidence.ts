@@ -3,7 +3,8 @@
  * capture point (and link type), each packet commented with the rules it proves — so the user
  * opens one file in Wireshark instead of hunting frames across captures.
  */
-import { readCapture, PcapngWriter } from '../../decode/capture/index.js';
+import { isOneShot, readCapture, PcapngWriter } from '../../decode/capture/index.js';
+import { InputError } from '../../errors.js';
 import type { Finding } from '../model/findings.js';
 
 export async function writeEvidencePcapng(findings: readonly Finding[], outPath: string): Promise<number> {
@@ -19,6 +20,9 @@ export async function writeEvidencePcapng(findings: readonly Finding[], outPath:
       frames.set(e.frame, entry);
     }
   }
+  // The evidence is read back from the captures by frame number: a stream has been read.
+  const once = [...wanted.keys()].filter(isOneShot);
+  if (once.length > 0) throw new InputError(`--pcap-out: ${once.join(', ')} can be read only once (standard input, a FIFO): give the capture as a file to write its evidence packets`);
   const writer = new PcapngWriter({ path: outPath });
   const ifaces = new Map<string, number>();
   let written = 0;
@@ -41,7 +45,8 @@ export async function writeEvidencePcapng(findings: readonly Finding[], outPath:
         });
         written++;
       }
-      return f.frame < last;
+      // A pipe's reader that has gone wants no more: the rest of the reading is skipped.
+      return f.frame < last && !writer.readerGone;
     });
   }
   writer.close();
