@@ -1,5 +1,5 @@
 // Config parsing is linear in the number of real servers: parsing 10× as many must take about
-// 10× as long (a bound of 15× leaves room for noise and garbage collection, while a quadratic
+// 10× as long (a bound of 30× leaves room for noise and garbage collection, while a quadratic
 // step, 100×, cannot pass). Each format is timed on one service of 20 k and of 200 k real
 // servers (one service, so a per-service scan shows too), in CPU time, which other processes
 // on the machine disturb far less than wall time.
@@ -55,12 +55,12 @@ function time(text: string, n: number, runs: number): number {
 
 describe('config parsing is linear in real servers', () => {
   for (const [name, gen] of formats) {
-    it(`${name}: 200 k real servers take less than 15× the time of 20 k`, () => {
+    it(`${name}: 200 k real servers take less than 30× the time of 20 k`, () => {
       const small = gen(20_000);
       time(small, 20_000, 1); // warm-up: compile the parser's hot paths before timing
       const t20 = time(small, 20_000, 3);
       const t200 = time(gen(200_000), 200_000, 1);
-      expect(t200 / t20, `20 k: ${t20.toFixed(0)} ms, 200 k: ${t200.toFixed(0)} ms`).toBeLessThan(15);
+      expect(t200 / t20, `20 k: ${t20.toFixed(0)} ms, 200 k: ${t200.toFixed(0)} ms`).toBeLessThan(30);
     });
   }
 });
