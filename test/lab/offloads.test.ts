@@ -82,8 +82,9 @@ describe('--offloads and the offload plan (no lab)', () => {
   it('expects exactly the fault rules, the poisoning ones when the run shows the bypass', () => {
     expect(offloadExpectation(offloadFixture('nftables-nat'), false)).toEqual({ verdict: 'pass', rules: [], allowed: [] });
     const arp = offloadFixture('ipvs-dr-rs1-arp_ignore0');
-    expect(offloadExpectation(arp, false)).toEqual({ verdict: 'fail', rules: ['arp.vip-answered-by-rs'], allowed: ['arp.client-poisoned', 'flow.bypassed-director'] });
-    expect(offloadExpectation(arp, true).rules).toEqual(['arp.vip-answered-by-rs', 'arp.client-poisoned', 'flow.bypassed-director']);
+    // The director answers the same who-has: the VIP conflict is the fault's own rule.
+    expect(offloadExpectation(arp, false)).toEqual({ verdict: 'fail', rules: ['arp.vip-answered-by-rs', 'arp.vip-conflict'], allowed: ['arp.client-poisoned', 'flow.bypassed-director'] });
+    expect(offloadExpectation(arp, true).rules).toEqual(['arp.vip-answered-by-rs', 'arp.vip-conflict', 'arp.client-poisoned', 'flow.bypassed-director']);
     expect(offloadExpectation(offloadFixture('nftables-nat-rs1-gateway-bypass'), false)).toEqual({
       verdict: 'fail',
       rules: ['nat.reply-bypass', 'nat.rip-leak'],
