@@ -133,12 +133,17 @@ describe('rules stay silent when the captures cannot tell', () => {
     expect(r.timeline.find((t) => t.mac === MAC.rs1)!.packets).toBe(1);
   });
 
-  it('unanswered: not judged from a capture that never sees unicast frames to the asker', () => {
+  it('unanswered: not judged from a capture that never sees unicast frames other hosts send the asker', () => {
     const asks: In[] = [0, 1, 2].map((t) => ({ t, b: arp(1, MAC.gw, IP.gw, MAC.zero, IP.rs3) }));
-    const later: In = { t: 10, b: syn(MAC.client, MAC.director, IP.client, IP.vip, 40000) };
-    expect(run([...asks, later]).findings.map((f) => f.rule)).not.toContain('arp.unanswered');
-    const seesAsker: In = { t: 9, b: syn(MAC.client, MAC.gw, IP.client, IP.gw, 40001) };
-    expect(run([...asks, seesAsker, later]).findings.map((f) => f.rule)).toContain('arp.unanswered');
+    const later: In[] = [10, 11, 12].map((t) => ({ t, b: syn(MAC.client, MAC.director, IP.client, IP.vip, 40000 + t) }));
+    expect(run([...asks, ...later]).findings.map((f) => f.rule)).not.toContain('arp.unanswered');
+    // The capture's own host (the client, in most frames) sending to the asker shows nothing of
+    // what others send it: a real server's capture sees its own replies to the router.
+    const ownToAsker: In = { t: 9, b: syn(MAC.client, MAC.gw, IP.client, IP.gw, 40001) };
+    expect(run([...asks, ownToAsker, ...later]).findings.map((f) => f.rule)).not.toContain('arp.unanswered');
+    // A frame between two other hosts: a mirror port, where the reply would show.
+    const mirrored: In = { t: 9, b: syn(MAC.rs1, MAC.gw, IP.rs1, IP.gw, 40001) };
+    expect(run([...asks, mirrored, ...later]).findings.map((f) => f.rule)).toContain('arp.unanswered');
   });
 
   it('unanswered: a request in the last seconds of its capture is not judged', () => {

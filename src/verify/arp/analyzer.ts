@@ -98,7 +98,7 @@ export class ArpAnalyzer {
       windowNs: (this.ctx.replyWindowSec ?? 3) * 1e9,
       captureStart: c.captureStart,
       captureEnd: c.captureEnd,
-      unicastSeen: c.unicastSeen,
+      unicastSeen: c.unicastSeenFromOthers,
     };
 
     const notEvaluated = this.notEvaluated(k, arp.length, input.aggs.length);

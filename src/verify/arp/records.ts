@@ -171,6 +171,9 @@ interface CaptureState {
   endNs: number;
   /** By MAC id, packed: 1 when a unicast frame to that MAC was captured (can it see a reply to it?). */
   unicastTo: number[];
+  /** By MAC id, packed: who sent those frames — sender id + 1 when one sender, −1 several, 0 none.
+   *  A capture whose host is the only sender to a MAC sees none of the frames others send it. */
+  unicastFrom: number[];
   /** Point of the previous frame (the same string object in the ordinary case). */
   ptName: string;
   pt: PointState | null;
@@ -313,6 +316,8 @@ export class ArpCollector {
       }
       cap.pairFrames++;
       cap.unicastTo[dstId] = 1;
+      const from = cap.unicastFrom[dstId]!;
+      if (from !== srcId + 1 && from !== -1) cap.unicastFrom[dstId] = from === 0 ? srcId + 1 : -1;
     }
     if (p.arp.present && p.arp.isEthIpv4) {
       this.observeArp(p, point, tsNs);
@@ -396,6 +401,7 @@ export class ArpCollector {
       startNs: tsNs,
       endNs: tsNs,
       unicastTo: [],
+      unicastFrom: [],
       ptName: '',
       pt: null,
       hiA: -1,
@@ -439,6 +445,7 @@ export class ArpCollector {
   private grow(cap: CaptureState, pt: PointState): void {
     const n = this.macIds.macs.length;
     while (cap.unicastTo.length < n) cap.unicastTo.push(0);
+    while (cap.unicastFrom.length < n) cap.unicastFrom.push(0);
     while (pt.counts.length < n) pt.counts.push(0);
   }
 
@@ -459,6 +466,29 @@ export class ArpCollector {
       const set = new Set<number>();
       c.unicastTo.forEach((v, id) => {
         if (v) set.add(this.macIds.macs[id]!);
+      });
+      out.set(c.name, set);
+    }
+    return out;
+  }
+
+  /** Per capture file: the MACs it saw unicast frames delivered to from a host other than its
+   *  own. Its own host is the MAC in most of its point's unicast frames; two MACs level at the
+   *  top (a capture of two hosts talking) could each be it, so neither counts as a sender. A
+   *  capture that shows unicast between two hosts neither of which can be its own is a mirror
+   *  port or a hub: there every sender counts. */
+  get unicastSeenFromOthers(): Map<string, Set<number>> {
+    this.flushPairs();
+    const out = new Map<string, Set<number>>();
+    for (const c of this.captures.values()) {
+      const counts = c.pt?.counts ?? [];
+      let best = 0;
+      for (const n of counts) if (n > best) best = n;
+      const own = (id: number): boolean => best > 0 && counts[id] === best;
+      const mirror = c.unicastFrom.some((from, id) => from !== 0 && !own(id) && (from === -1 || !own(from - 1)));
+      const set = new Set<number>();
+      c.unicastFrom.forEach((from, id) => {
+        if (from === -1 || (from > 0 && (mirror || !own(from - 1)))) set.add(this.macIds.macs[id]!);
       });
       out.set(c.name, set);
     }

@@ -21,6 +21,7 @@ export interface RuleInput {
   windowNs: number;
   captureStart: ReadonlyMap<string, number>;
   captureEnd: ReadonlyMap<string, number>;
+  /** Per capture: MACs it saw unicast frames delivered to by hosts other than its own. */
   unicastSeen: ReadonlyMap<string, ReadonlySet<number>>;
 }
 
@@ -513,7 +514,9 @@ export function unanswered(input: RuleInput): Finding<RuleId>[] {
     if (req.op !== 1 || req.gratuitous || req.probe) return null;
     // Too close to the end of its capture: a reply may have come after the capture stopped.
     if ((input.captureEnd.get(req.capture) ?? 0) - req.tsNs < input.windowNs) return null;
-    // A capture that never sees unicast frames to the asker cannot see the (unicast) reply.
+    // A capture that never sees unicast frames other hosts send the asker cannot see the
+    // (unicast) reply: a real server's capture sees its own frames to the router, not the
+    // director's reply to it.
     if (![req, ...req.copies].some((w) => input.unicastSeen.get(w.capture)?.has(req.sha))) return null;
     const got = replies.get(`${req.vlan}|${req.tpa}`) ?? [];
     return got.some((rep) => answers(req, rep, input.windowNs)) ? null : `${req.vlan}|${req.tpa}|${req.sha}`;
