@@ -158,8 +158,8 @@ function qemuArgs(o: VmOptions, accel: Accel): string[] {
     '-serial', 'stdio',
     '-accel', accel === 'kvm' ? 'kvm' : 'tcg,thread=multi',
     '-cpu', o.cpuModel ?? process.env.LVSAUDIT_VM_CPU ?? (accel === 'kvm' ? 'host' : 'max'),
-    // 2 GiB: with offloads on every capture point's tcpdump holds a 64 MiB ring in kernel memory,
-    // beside the node processes; QEMU only backs the pages the guest touches.
+    // Room for every capture point's tcpdump ring (libpcap's kernel buffer, large with offloads
+    // on) beside the node processes; QEMU only backs the pages the guest touches.
     '-m', String(o.memoryMb ?? 2048),
     '-smp', String(cpus),
     '-kernel', o.kernel,

@@ -684,18 +684,8 @@ export function newArpRecord(): ArpRecord {
   };
 }
 
-/** Copies the ARP fields of `p` (an Ethernet/IPv4 ARP packet) into `r`; returns `r`. The one
- *  place ARP packets become records, for the offline engine and the watcher alike. */
-export function fillArpRecord(r: ArpRecord, p: Packet, point: string, tsNs: number, seq: number): ArpRecord {
-  const a = p.arp;
-  let ethSrc: number | null = null;
-  let ethDst: number | null = null;
-  if (p.eth.present) {
-    ethSrc = macNum(p.buf, p.eth.srcOff);
-    ethDst = macNum(p.buf, p.eth.dstOff);
-  } else if (p.sll.present && p.sll.addrLen === 6) {
-    ethSrc = macNum(p.buf, p.sll.addrOff);
-  }
+/** What every record copies of its frame: where and when, the VLAN stack, the link addresses. */
+function fillWhere(r: ArpRecord, p: Packet, point: string, tsNs: number, seq: number): void {
   r.capture = p.capture;
   r.frame = p.frame;
   r.point = point;
@@ -704,14 +694,27 @@ export function fillArpRecord(r: ArpRecord, p: Packet, point: string, tsNs: numb
   r.tsNs = tsNs;
   r.seq = seq;
   r.vlan = vlanText(p);
+  r.ethSrc = null;
+  r.ethDst = null;
+  if (p.eth.present) {
+    r.ethSrc = macNum(p.buf, p.eth.srcOff);
+    r.ethDst = macNum(p.buf, p.eth.dstOff);
+  } else if (p.sll.present && p.sll.addrLen === 6) {
+    r.ethSrc = macNum(p.buf, p.sll.addrOff);
+  }
+}
+
+/** Copies the ARP fields of `p` (an Ethernet/IPv4 ARP packet) into `r`; returns `r`. The one
+ *  place ARP packets become records, for the offline engine and the watcher alike. */
+export function fillArpRecord(r: ArpRecord, p: Packet, point: string, tsNs: number, seq: number): ArpRecord {
+  const a = p.arp;
+  fillWhere(r, p, point, tsNs, seq);
   r.ndp = false;
   r.op = a.op;
   r.sha = macNum(p.buf, a.shaOff);
   r.spa = a.spa;
   r.tha = macNum(p.buf, a.thaOff);
   r.tpa = a.tpa;
-  r.ethSrc = ethSrc;
-  r.ethDst = ethDst;
   r.gratuitous = a.spa === a.tpa && a.spa !== 0;
   r.probe = a.op === 1 && a.spa === 0;
   if (r.copies.length > 0) r.copies = [];
@@ -775,37 +778,21 @@ export function fillNdpRecord(r: ArpRecord, p: Packet, point: string, tsNs: numb
   const icmp = p.net.icmp;
   if (ip.version !== 6 || p.net.l4 !== 'icmpv6' || icmp.ndTargetOff < 0 || ip.ttl !== 255 || ip.isFragment) return null;
   const buf = p.buf;
-  let ethSrc: number | null = null;
-  let ethDst: number | null = null;
-  if (p.eth.present) {
-    ethSrc = macNum(buf, p.eth.srcOff);
-    ethDst = macNum(buf, p.eth.dstOff);
-  } else if (p.sll.present && p.sll.addrLen === 6) {
-    ethSrc = macNum(buf, p.sll.addrOff);
-  }
-  const sender = icmp.ndLinkAddrOff >= 0 ? macNum(buf, icmp.ndLinkAddrOff) : ethSrc;
-  if (sender === null) return null;
+  const linkSrc = p.eth.present ? p.eth.srcOff : p.sll.present && p.sll.addrLen === 6 ? p.sll.addrOff : -1;
+  const senderOff = icmp.ndLinkAddrOff >= 0 ? icmp.ndLinkAddrOff : linkSrc;
+  if (senderOff < 0) return null;
   const target = addrs.key6(buf, icmp.ndTargetOff);
   if (target < 0) return null; // the address book is full
   const solicit = icmp.type === 135;
   const src = addrs.key6(buf, ip.srcOff);
   const dst = addrs.key6(buf, ip.dstOff);
-  r.capture = p.capture;
-  r.frame = p.frame;
-  r.point = point;
-  r.tsSec = p.tsSec;
-  r.tsNsec = p.tsNsec;
-  r.tsNs = tsNs;
-  r.seq = seq;
-  r.vlan = vlanText(p);
+  fillWhere(r, p, point, tsNs, seq);
   r.ndp = true;
   r.op = solicit ? 1 : 2;
-  r.sha = sender;
+  r.sha = macNum(buf, senderOff);
   r.spa = solicit ? Math.max(src, 0) : target;
-  r.tha = ethDst ?? ZERO_MAC;
+  r.tha = r.ethDst ?? ZERO_MAC;
   r.tpa = solicit ? target : Math.max(dst, 0);
-  r.ethSrc = ethSrc;
-  r.ethDst = ethDst;
   r.gratuitous = !solicit && (icmp.ndFlags & 0x40) === 0;
   r.probe = solicit && src === 0;
   if (r.copies.length > 0) r.copies = [];

@@ -537,9 +537,8 @@ class SpareParts {
     return this.recordLists.pop() ?? [];
   }
 
-  /** Takes back the traces of a part judged (their records are judged or kept elsewhere) and
-   *  `records`, the array that held them, emptied; the connection gets a fresh trace list. */
-  giveTraces(c: Connection, records: PacketRecord[]): void {
+  /** Takes back the connection's traces (emptied) and empties its trace list. */
+  private takeTraces(c: Connection): void {
     for (const t of c.traces) {
       emptyKeepingStorage(t.list);
       t.path = null;
@@ -547,6 +546,12 @@ class SpareParts {
       if (this.traces.length < SpareParts.MAX) this.traces.push(t);
     }
     emptyKeepingStorage(c.traces);
+  }
+
+  /** Takes back the traces of a part judged (their records are judged or kept elsewhere) and
+   *  `records`, the array that held them, emptied; the connection gets a fresh trace list. */
+  giveTraces(c: Connection, records: PacketRecord[]): void {
+    this.takeTraces(c);
     if (this.traceLists.length < SpareParts.MAX) this.traceLists.push(c.traces);
     c.traces = [];
     if (this.recordLists.length < SpareParts.MAX) this.recordLists.push(records);
@@ -554,13 +559,7 @@ class SpareParts {
 
   /** Takes back a judged connection's traces and arrays (emptied). */
   giveBack(c: Connection): void {
-    for (const t of c.traces) {
-      emptyKeepingStorage(t.list);
-      t.path = null;
-      t.C = t.Di = t.De = t.R = undefined;
-      if (this.traces.length < SpareParts.MAX) this.traces.push(t);
-    }
-    emptyKeepingStorage(c.traces);
+    this.takeTraces(c);
     emptyKeepingStorage(c.records);
     if (this.traceLists.length < SpareParts.MAX) this.traceLists.push(c.traces);
     if (this.recordLists.length < SpareParts.MAX) this.recordLists.push(c.records);
