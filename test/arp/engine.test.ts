@@ -144,6 +144,15 @@ describe('rules stay silent when the captures cannot tell', () => {
     // A frame between two other hosts: a mirror port, where the reply would show.
     const mirrored: In = { t: 9, b: syn(MAC.rs1, MAC.gw, IP.rs1, IP.gw, 40001) };
     expect(run([...asks, mirrored, ...later]).findings.map((f) => f.rule)).toContain('arp.unanswered');
+    // Frames between two others to a host that never spoke are what a switch floods to every
+    // port (a silent real server): no sign of a mirror port. Once that host has spoken, the
+    // bridge knows its port, and frames to it seen here are.
+    const chatter: In[] = [10, 11, 12, 13, 14, 15].map((t) => ({ t, b: syn(MAC.client, MAC.director, IP.client, IP.vip, 40000 + t) }));
+    const flooded: In[] = [7, 8].map((t) => ({ t, b: syn(MAC.other, MAC.rs1, IP.client, IP.vip, 40100 + t) }));
+    expect(run([...asks, ownToAsker, ...flooded, ...chatter]).findings.map((f) => f.rule)).not.toContain('arp.unanswered');
+    const rs1Speaks: In = { t: 8.5, b: arp(1, MAC.rs1, IP.rs1, MAC.zero, IP.gw) };
+    const afterLearnt: In = { t: 9, b: syn(MAC.other, MAC.rs1, IP.client, IP.vip, 40200) };
+    expect(run([...asks, ownToAsker, ...flooded, rs1Speaks, afterLearnt, ...chatter]).findings.map((f) => f.rule)).toContain('arp.unanswered');
   });
 
   it('unanswered: a request in the last seconds of its capture is not judged', () => {

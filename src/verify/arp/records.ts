@@ -171,9 +171,15 @@ interface CaptureState {
   endNs: number;
   /** By MAC id, packed: 1 when a unicast frame to that MAC was captured (can it see a reply to it?). */
   unicastTo: number[];
-  /** By MAC id, packed: who sent those frames — sender id + 1 when one sender, −1 several, 0 none.
-   *  A capture whose host is the only sender to a MAC sees none of the frames others send it. */
-  unicastFrom: number[];
+  /** By MAC id: 1 once the MAC was seen as the source of a frame of this capture. A learning
+   *  bridge knows where such a MAC is and stops flooding frames for it to other ports. */
+  sent: number[];
+  /** By MAC id, packed: who sent unicast frames to that MAC once it had been seen sending —
+   *  sender id + 1 when one sender, −1 several, 0 none. Frames to a MAC not yet seen sending
+   *  are left out: a switch floods them to every port until the host speaks (a silent real
+   *  server, a host that is down), so they say nothing of what this port is shown. A capture
+   *  whose host is the only sender to a MAC sees none of the frames others send it. */
+  learnedFrom: number[];
   /** Point of the previous frame (the same string object in the ordinary case). */
   ptName: string;
   pt: PointState | null;
@@ -316,8 +322,16 @@ export class ArpCollector {
       }
       cap.pairFrames++;
       cap.unicastTo[dstId] = 1;
-      const from = cap.unicastFrom[dstId]!;
-      if (from !== srcId + 1 && from !== -1) cap.unicastFrom[dstId] = from === 0 ? srcId + 1 : -1;
+      if (cap.sent[dstId] === 1) {
+        const learned = cap.learnedFrom[dstId]!;
+        if (learned !== srcId + 1 && learned !== -1) cap.learnedFrom[dstId] = learned === 0 ? srcId + 1 : -1;
+      }
+      cap.sent[srcId] = 1;
+    } else if (p.eth.present) {
+      // A broadcast or multicast sender is learnt by the bridge all the same.
+      const srcMac = this.macIds.id(buf, p.eth.srcOff);
+      if (srcMac >= cap.sent.length || srcMac >= cap.pt.counts.length) this.grow(cap, cap.pt);
+      cap.sent[srcMac] = 1;
     }
     if (p.arp.present && p.arp.isEthIpv4) {
       this.observeArp(p, point, tsNs);
@@ -401,7 +415,8 @@ export class ArpCollector {
       startNs: tsNs,
       endNs: tsNs,
       unicastTo: [],
-      unicastFrom: [],
+      sent: [],
+      learnedFrom: [],
       ptName: '',
       pt: null,
       hiA: -1,
@@ -445,7 +460,8 @@ export class ArpCollector {
   private grow(cap: CaptureState, pt: PointState): void {
     const n = this.macIds.macs.length;
     while (cap.unicastTo.length < n) cap.unicastTo.push(0);
-    while (cap.unicastFrom.length < n) cap.unicastFrom.push(0);
+    while (cap.sent.length < n) cap.sent.push(0);
+    while (cap.learnedFrom.length < n) cap.learnedFrom.push(0);
     while (pt.counts.length < n) pt.counts.push(0);
   }
 
@@ -476,7 +492,8 @@ export class ArpCollector {
    *  own. Its own host is the MAC in most of its point's unicast frames; two MACs level at the
    *  top (a capture of two hosts talking) could each be it, so neither counts as a sender. A
    *  capture that shows unicast between two hosts neither of which can be its own is a mirror
-   *  port or a hub: there every sender counts. */
+   *  port or a hub: there every sender counts. Only frames to a MAC already seen sending count
+   *  (learnedFrom): the others may be a switch's flooding. */
   get unicastSeenFromOthers(): Map<string, Set<number>> {
     this.flushPairs();
     const out = new Map<string, Set<number>>();
@@ -485,9 +502,9 @@ export class ArpCollector {
       let best = 0;
       for (const n of counts) if (n > best) best = n;
       const own = (id: number): boolean => best > 0 && counts[id] === best;
-      const mirror = c.unicastFrom.some((from, id) => from !== 0 && !own(id) && (from === -1 || !own(from - 1)));
+      const mirror = c.learnedFrom.some((from, id) => from !== 0 && !own(id) && (from === -1 || !own(from - 1)));
       const set = new Set<number>();
-      c.unicastFrom.forEach((from, id) => {
+      c.learnedFrom.forEach((from, id) => {
         if (from === -1 || (from > 0 && (mirror || !own(from - 1)))) set.add(this.macIds.macs[id]!);
       });
       out.set(c.name, set);
