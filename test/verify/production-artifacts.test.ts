@@ -13,16 +13,14 @@
  * keep its fault's rule wherever the evidence survives: when some finding of that rule has all its
  * evidence frames outside what the transformation touched.
  */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseServiceConfig } from '../../src/verify/service/index.js';
-import { verify, type VerifyInput } from '../../src/verify/verify.js';
+import type { VerifyInput } from '../../src/verify/verify.js';
 import type { VerifyResult } from '../../src/verify/model/result.js';
-import { captureSets } from '../helpers/capture-sets.js';
-import { repoRoot } from '../helpers/env.js';
+import { pointsOf, verifyPoints, verifySets, type VerifySet } from '../helpers/verify-sets.js';
 import {
   cutSpan,
   dropFrames,
@@ -35,58 +33,13 @@ import {
   type PcapFile,
 } from '../helpers/capture-transform.js';
 
-interface SetInfo {
-  name: string;
-  dir: string;
-  profile: VerifyInput['profile'];
-  files: string[];
-}
+type SetInfo = VerifySet;
 
-function profileOf(dir: string): VerifyInput['profile'] {
-  for (const [file, pick] of [
-    ['expected.json', (j: { profile?: string }) => j.profile],
-    ['replay.json', (j: { recipe?: { profile?: string } }) => j.recipe?.profile],
-  ] as const) {
-    const f = path.join(dir, file);
-    if (!existsSync(f)) continue;
-    const p = (pick as (j: unknown) => string | undefined)(JSON.parse(readFileSync(f, 'utf8')));
-    if (p) return p as VerifyInput['profile'];
-  }
-  return 'linux';
-}
-
-/** The capture files of a set as verify is given them (per-interface director files when
- *  the set has them, else director.pcap). */
-function setFiles(dir: string): string[] {
-  const all = readdirSync(dir).filter((f) => f.endsWith('.pcap'));
-  const perIf = all.filter((f) => /^director-.+\.pcap$/.test(f));
-  return all.filter((f) => (perIf.length > 0 ? f !== 'director.pcap' : true)).sort();
-}
-
-function sets(): SetInfo[] {
-  const out: SetInfo[] = captureSets().map((s) => ({ ...s, profile: profileOf(s.dir), files: setFiles(s.dir) }));
-  const fullnat = path.join(repoRoot, 'fixtures', 'fullnat');
-  if (existsSync(fullnat)) {
-    for (const n of readdirSync(fullnat).sort()) {
-      const dir = path.join(fullnat, n);
-      if (existsSync(path.join(dir, 'service.conf'))) out.push({ name: `fullnat/${n}`, dir, profile: profileOf(dir), files: setFiles(dir) });
-    }
-  }
-  return out;
-}
+const sets = verifySets;
 
 function run(dir: string, files: string[], profile: VerifyInput['profile'], directorOnly = false): Promise<VerifyResult> {
-  const conf = path.join(dir, 'service.conf');
-  const points: VerifyInput['points'] = [];
-  const director = files.filter((f) => f.startsWith('director'));
-  if (directorOnly) {
-    points.push({ kind: 'director', files: director.map((f) => path.join(dir, f)) });
-    return verify({ services: parseServiceConfig(readFileSync(conf, 'utf8'), conf), points, profile });
-  }
-  points.push({ kind: 'client', files: [path.join(dir, 'client.pcap')] });
-  if (director.length > 0) points.push({ kind: 'director', files: director.map((f) => path.join(dir, f)) });
-  for (const f of files.filter((f) => /^rs\d+\.pcap$/.test(f))) points.push({ kind: 'rs', files: [path.join(dir, f)] });
-  return verify({ services: parseServiceConfig(readFileSync(conf, 'utf8'), conf), points, profile });
+  const points = pointsOf(dir, files);
+  return verifyPoints(dir, directorOnly ? points.filter((p) => p.kind === 'director') : points, profile);
 }
 
 const errorsOf = (r: VerifyResult): VerifyResult['findings'] => r.findings.filter((f) => f.severity === 'error');

@@ -216,7 +216,17 @@ export function learn(input: KnowledgeInput): Knowledge {
         };
       }
     }
-    const notRs = [...owners].filter((m) => !rsMacs.has(m));
+    // A MAC that only receives VIP traffic and is known by another address is the client's
+    // gateway (a client behind a router sends everything to it), not a director.
+    const handing = handsToRealServers(vip);
+    if (handing !== null) return handing;
+    // Receiving VIP traffic only counts where a client sends it (a client capture): on the real
+    // servers' segment the receivers are whom the director forwards to, or a switch floods to.
+    const clientSideReceivers = new Set<number>();
+    for (const a of input.aggs) if (a.dst === vip && a.points.has('client')) clientSideReceivers.add(a.dstMac);
+    const notRs = [...owners].filter(
+      (m) => !rsMacs.has(m) && (claimants.get(vip)?.has(m) === true || (clientSideReceivers.has(m) && !ownIps.has(m))),
+    );
     if (rsMacs.size > 0 && notRs.length === 1) {
       return {
         macs: new Set(notRs),
@@ -257,7 +267,41 @@ export function learn(input: KnowledgeInput): Knowledge {
       reason:
         owners.size === 0
           ? `no ${isV6Key(vip) ? 'neighbor discovery' : 'ARP'} for ${text(vip)} and no traffic to it`
-          : `${owners.size} MACs claim ${text(vip)}, none is seen forwarding and none sends the service's replies itself: pass --director-mac`,
+          : `${owners.size} MACs claim or receive ${text(vip)}, none is seen forwarding and none sends the service's replies itself: pass --director-mac`,
+    };
+  }
+
+  /**
+   * DR: on the real servers' segment the clients' traffic for the VIP reaches a real server from
+   * the director's MAC (lvs-behavior.md §1.3: only the destination MAC is rewritten). A host
+   * whose neighbor cache is poisoned also sends VIP traffic to a real server, from its own MAC;
+   * but to the one it learnt (two while the cache flips), while the director spreads connections
+   * over all of them. So a MAC counts as the director here only when it hands VIP traffic to two
+   * or more known real servers and is no client: not a sender at a client capture point, and no
+   * owner of the source addresses it sends from.
+   */
+  function handsToRealServers(vip: number): { macs: Set<number>; method: DirectorInference['method']; reason: string } | null {
+    const servers = new Set<number>([...rsMacs, ...(serversOf.get(vip) ?? [])]);
+    if (servers.size < 2) return null;
+    const clients = new Set<number>();
+    for (const a of input.aggs) {
+      if (a.dst !== vip) continue;
+      const own = ownIps.get(a.srcMac);
+      if (a.points.has('client') || (own !== undefined && [...a.srcIps].some((ip) => own.has(ip)))) clients.add(a.srcMac);
+    }
+    const handed = new Map<number, Set<number>>();
+    for (const a of input.aggs) {
+      if (a.dst !== vip || !servers.has(a.dstMac) || servers.has(a.srcMac) || clients.has(a.srcMac)) continue;
+      const to = handed.get(a.srcMac) ?? new Set<number>();
+      to.add(a.dstMac);
+      handed.set(a.srcMac, to);
+    }
+    const sure = [...handed].filter(([, to]) => to.size >= 2);
+    if (sure.length === 0) return null;
+    return {
+      macs: new Set(sure.map(([m]) => m)),
+      method: 'hands-to-real-servers',
+      reason: `${sure.map(([m, to]) => `${macText(m)} sends the clients' traffic for ${text(vip)} to ${to.size} real servers`).join('; ')}, and is no client: a DR director`,
     };
   }
 
@@ -290,6 +334,7 @@ const CONFIDENCE: Record<DirectorInference['method'], RoleInference['confidence'
   forwarding: 'likely',
   'not-the-server': 'likely',
   'not-a-real-server': 'likely',
+  'hands-to-real-servers': 'likely',
   'sole-claimant': 'guess',
   none: 'guess',
 };
@@ -300,6 +345,10 @@ function rolesOf(k: Knowledge, input: KnowledgeInput): RoleInference[] {
   const ipsOf = (mac: number): string[] => [...(k.ownIps.get(mac) ?? [])].map(text);
   const out: RoleInference[] = [];
   const claimOf = (mac: number, ip: number): ArpRecord | undefined => input.arp.find((r) => r.sha === mac && r.spa === ip && !r.probe);
+  const handedEvidence = (mac: number, vip: number): Evidence[] => {
+    const a = input.aggs.find((x) => x.srcMac === mac && x.dst === vip && k.rsMacs.has(x.dstMac));
+    return a ? [evidenceOf(a.first, `to ${text(vip)}, handed to ${macText(a.dstMac)}`)] : [];
+  };
   for (const d of k.directors) {
     if (d.method === 'none') continue;
     const vip = k.addrs.parse(d.vip)!;
@@ -313,7 +362,7 @@ function rolesOf(k: Knowledge, input: KnowledgeInput): RoleInference[] {
         how: d.method === 'given' || d.method === 'director-ip' ? 'given' : d.method === 'not-a-real-server' ? 'config' : 'inferred',
         confidence: CONFIDENCE[d.method],
         reason: d.reason,
-        evidence: claim ? [evidenceOf(claim, `${d.vip} is-at ${macText(mac)}`)] : [],
+        evidence: claim ? [evidenceOf(claim, `${d.vip} is-at ${macText(mac)}`)] : handedEvidence(mac, vip),
       });
     }
   }

@@ -10,6 +10,7 @@ export type DirectorMethod =
   | 'director-ip' // claims a --director-ip address
   | 'director-capture' // claims/receives the VIP and forwards VIP traffic, seen in a director capture
   | 'forwarding' // claims/receives the VIP and forwards VIP traffic (any capture)
+  | 'hands-to-real-servers' // sends the clients' VIP traffic to the real servers (DR), not being a client itself
   | 'not-the-server' // claims or receives the VIP while another claimant sends the service's replies itself
   | 'not-a-real-server' // the only claimant that is not a configured real server
   | 'sole-claimant' // the only MAC that ever claimed the VIP
