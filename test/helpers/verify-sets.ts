@@ -31,19 +31,28 @@ function profileOf(dir: string): VerifyInput['profile'] {
   return 'linux';
 }
 
-function setFiles(dir: string): string[] {
-  const all = readdirSync(dir).filter((f) => f.endsWith('.pcap'));
-  const perIf = all.filter((f) => /^director-.+\.pcap$/.test(f));
-  return all.filter((f) => (perIf.length > 0 ? f !== 'director.pcap' : true)).sort();
+function setFiles(dir: string, ext: string): string[] {
+  const all = readdirSync(dir).filter((f) => f.endsWith(ext));
+  const perIf = all.filter((f) => f.startsWith('director-'));
+  return all.filter((f) => (perIf.length > 0 ? f !== `director${ext}` : true)).sort();
 }
 
-export function verifySets(): VerifySet[] {
-  const out: VerifySet[] = captureSets().map((s) => ({ ...s, profile: profileOf(s.dir), files: setFiles(s.dir) }));
+/** `gzipped` adds the real-kernel sets kept as .pcap.gz (fixtures/offload: IPVS in a VM, netns
+ *  with offloads on), for tests that read captures through verify only. */
+export function verifySets(gzipped = false): VerifySet[] {
+  const out: VerifySet[] = captureSets().map((s) => ({ ...s, profile: profileOf(s.dir), files: setFiles(s.dir, '.pcap') }));
   const fullnat = path.join(repoRoot, 'fixtures', 'fullnat');
   if (existsSync(fullnat)) {
     for (const n of readdirSync(fullnat).sort()) {
       const dir = path.join(fullnat, n);
-      if (existsSync(path.join(dir, 'service.conf'))) out.push({ name: `fullnat/${n}`, dir, profile: profileOf(dir), files: setFiles(dir) });
+      if (existsSync(path.join(dir, 'service.conf'))) out.push({ name: `fullnat/${n}`, dir, profile: profileOf(dir), files: setFiles(dir, '.pcap') });
+    }
+  }
+  const offload = path.join(repoRoot, 'fixtures', 'offload');
+  if (gzipped && existsSync(offload)) {
+    for (const n of readdirSync(offload).sort()) {
+      const dir = path.join(offload, n);
+      if (existsSync(path.join(dir, 'service.conf'))) out.push({ name: `offload/${n}`, dir, profile: profileOf(dir), files: setFiles(dir, '.pcap.gz') });
     }
   }
   return out;
@@ -52,10 +61,10 @@ export function verifySets(): VerifySet[] {
 /** The set's points: client, director (every director file), one per rsN.pcap. */
 export function pointsOf(dir: string, files: readonly string[]): VerifyInput['points'] {
   const points: VerifyInput['points'] = [];
-  if (files.includes('client.pcap')) points.push({ kind: 'client', files: [path.join(dir, 'client.pcap')] });
+  for (const f of files.filter((f) => f.startsWith('client.'))) points.push({ kind: 'client', files: [path.join(dir, f)] });
   const director = files.filter((f) => f.startsWith('director'));
   if (director.length > 0) points.push({ kind: 'director', files: director.map((f) => path.join(dir, f)) });
-  for (const f of files.filter((f) => /^rs\d+\.pcap$/.test(f))) points.push({ kind: 'rs', files: [path.join(dir, f)] });
+  for (const f of files.filter((f) => /^rs\d+\./.test(f))) points.push({ kind: 'rs', files: [path.join(dir, f)] });
   return points;
 }
 

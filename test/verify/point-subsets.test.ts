@@ -10,11 +10,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pointsOf, verifyPoints, verifySets } from '../helpers/verify-sets.js';
 
-const sets = verifySets();
+const sets = verifySets(true);
 
 describe('a subset of the capture points finds nothing the whole set does not', () => {
   it('finds the committed capture sets', () => {
     expect(sets.length).toBeGreaterThan(40);
+    expect(sets.filter((s) => s.name.startsWith('offload/')).length).toBeGreaterThan(5);
   });
 
   it.each(sets.map((s) => [s.name, s] as const))('%s', async (_name, s) => {
