@@ -222,10 +222,21 @@ export function learn(input: KnowledgeInput): Knowledge {
     if (handing !== null) return handing;
     // Receiving VIP traffic only counts where a client sends it (a client capture): on the real
     // servers' segment the receivers are whom the director forwards to, or a switch floods to.
+    // And where the real servers get the VIP traffic from another MAC, the one the client sends
+    // it to is a router between them (the director hands it on with its own MAC, §1.3).
     const clientSideReceivers = new Set<number>();
-    for (const a of input.aggs) if (a.dst === vip && a.points.has('client')) clientSideReceivers.add(a.dstMac);
+    const serverMacs = new Set<number>([...rsMacs, ...(serversOf.get(vip) ?? [])]);
+    const handersToServers = new Set<number>();
+    for (const a of input.aggs) {
+      if (a.dst !== vip) continue;
+      if (a.points.has('client')) clientSideReceivers.add(a.dstMac);
+      if (serverMacs.has(a.dstMac) && !serverMacs.has(a.srcMac)) handersToServers.add(a.srcMac);
+    }
     const notRs = [...owners].filter(
-      (m) => !rsMacs.has(m) && (claimants.get(vip)?.has(m) === true || (clientSideReceivers.has(m) && !ownIps.has(m))),
+      (m) =>
+        !rsMacs.has(m) &&
+        (claimants.get(vip)?.has(m) === true ||
+          (clientSideReceivers.has(m) && !ownIps.has(m) && (handersToServers.size === 0 || handersToServers.has(m)))),
     );
     if (rsMacs.size > 0 && notRs.length === 1) {
       return {

@@ -81,6 +81,13 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
   const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
   if (!rsSees && (missedBy(c, t, 'De') || ackTaken(c, t))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  // The server acknowledged it: it got through, whatever the director's capture shows (one
+  // interface of it, or frames tcpdump dropped).
+  if (ackedByServer(c, t, ctx.service.synproxy)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  // No client packet of the connection is seen leaving the director, yet the server answered
+  // it: the director's capture does not show its interface toward the real servers (one
+  // interface captured, or that file not given), so it cannot show this one leave either.
+  if (!rsSees && !egressFrom(c, -Infinity) && answeredByServer(c)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // A connection's last bare ACK: nothing follows it to show whether it got through, and
   // nothing the director could lose with it; without the real server's capture, no evidence.
   if (!rsSees && Di.proto === 'tcp' && Di.payloadLen === 0 && (Di.flags & 0x07) === 0 && !laterInDirection(c, t)) return;
@@ -124,6 +131,34 @@ function egressFrom(c: Connection, t: number): boolean {
   return false;
 }
 
+/**
+ * True when trace `t`'s client packet takes sequence space (payload, SYN, FIN) and a reply copy
+ * on the client's side of the director (at the client, or as it leaves the director toward the
+ * client: there the acknowledgement is in the client's sequence space whatever the director
+ * shifts) acknowledges it. Not a SYN where the service has a SYN proxy: the director answers that one itself.
+ */
+function ackedByServer(c: Connection, t: Trace, synproxy: boolean): boolean {
+  const r = t.list[0]!;
+  if (r.proto !== 'tcp' || (synproxy && (r.flags & 0x02) !== 0)) return false;
+  const end = seqEnd(r);
+  if (end === r.seq) return false;
+  for (const x of c.traces) {
+    if (x.c2s) continue;
+    for (const y of x.list) {
+      if ((y.role !== 'C' && y.role !== 'De') || (y.flags & 0x10) === 0) continue;
+      if (((y.ack - end) >>> 0) < 0x8000_0000) return true;
+    }
+  }
+  return false;
+}
+
+/** True when the connection has a reply that is not a bare RST (the director's own stack may
+ *  reset a packet it did not schedule, §1.7). */
+function answeredByServer(c: Connection): boolean {
+  for (const x of c.traces) if (!x.c2s && (x.list[0]!.proto !== 'tcp' || (x.list[0]!.flags & 0x04) === 0)) return true;
+  return false;
+}
+
 /** True when the connection has a packet of `t`'s direction after it. */
 function laterInDirection(c: Connection, t: Trace): boolean {
   for (const x of c.traces) if (x !== t && x.c2s === t.c2s && x.t0 > t.t0) return true;
@@ -145,7 +180,10 @@ function ackTaken(c: Connection, t: Trace): boolean {
   for (const x of c.traces) {
     if (x.c2s === t.c2s) continue;
     const y = x.list[0]!;
-    if (x.t0 < t.t0 && seqEnd(y) === r.ack && seqEnd(y) !== y.seq) acked = y;
+    // A segmented trace's copies start its byte range; the piece that ends it may be the one
+    // acknowledged (a super-segment at one point, its segments at another).
+    const end = x.pieces === null ? y : x.pieces.find((p) => seqEnd(p) === r.ack) ?? y;
+    if (x.t0 < t.t0 && seqEnd(end) === r.ack && seqEnd(end) !== end.seq) acked = y;
     else if (acked !== null && x.t0 > t.t0 && y.seq === acked.seq) return false;
   }
   return acked !== null;
