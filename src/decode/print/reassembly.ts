@@ -17,6 +17,7 @@ const K_UDP = litw('"udp":');
 const K_INNER = litw(',"inner":{');
 const K_REASM = litw('"reassembled":{"frames":[');
 const K_LENGTH = litw('],"length":');
+const K_DUPS = litw('],"duplicates":[');
 const K_CAPTURED = litw(',"captured":');
 const K_PROTO = litw(',"proto":');
 const K_SUM = litw(',"checksumOk":');
@@ -47,7 +48,7 @@ function checksumOf(n: NetLayers): boolean | null {
 export function reassembledJson(o: ByteSink, p: Packet, d: Reassembled): void {
   const r = d.packet;
   const n = r.net;
-  o.reserve(64 + 12 * d.frames.length);
+  o.reserve(96 + 12 * (d.frames.length + d.duplicates.length));
   if (!hasTransport(p.net) && hasTransport(n)) {
     switch (n.l4) {
       case 'tcp':
@@ -77,6 +78,13 @@ export function reassembledJson(o: ByteSink, p: Packet, d: Reassembled): void {
     if (i > 0) o.byte(44);
     o.uint(d.frames[i]!);
   }
+  if (d.duplicates.length > 0) {
+    o.pos = K_DUPS(o.buf, o.pos);
+    for (let i = 0; i < d.duplicates.length; i++) {
+      if (i > 0) o.byte(44);
+      o.uint(d.duplicates[i]!);
+    }
+  }
   o.pos = K_LENGTH(o.buf, o.pos);
   o.uint(d.length);
   o.pos = K_CAPTURED(o.buf, o.pos);
@@ -93,7 +101,8 @@ export function reassembledJson(o: ByteSink, p: Packet, d: Reassembled): void {
 export function reassembledText(d: Reassembled): string {
   const r = d.packet;
   const cut = d.captured < d.length ? ', ' + d.captured + ' captured' : '';
-  return ' [reassembled from frames ' + d.frames.join(',') + ' (' + d.length + ' bytes' + cut + '): ' +
+  const dups = d.duplicates.length > 0 ? ', duplicates ' + d.duplicates.join(',') : '';
+  return ' [reassembled from frames ' + d.frames.join(',') + dups + ' (' + d.length + ' bytes' + cut + '): ' +
     stackText(r.net, r, quotedOf(r.net, r)) + (r.truncated !== null ? ' [|' + r.truncated + ']' : '') + ']';
 }
 

@@ -79,6 +79,8 @@ export interface DatagramReport {
 export interface Reassembled {
   /** Frames of its fragments in arrival order (the last one is the completing frame). */
   frames: number[];
+  /** Frames whose fragment repeated one already held (ignored, as the kernel does). */
+  duplicates: number[];
   /** Data bytes reassembled (after the IP header: tshark's ip.reassembled.length). */
   length: number;
   /** Data bytes of it the capture holds (less than `length` when a fragment was cut by snaplen). */
@@ -88,6 +90,7 @@ export interface Reassembled {
 }
 
 const MAX_DATA = 65535;
+const NONE: number[] = [];
 
 /** One datagram being put together. */
 class Queue {
@@ -110,6 +113,8 @@ class Queue {
   /** IPv6: the first fragment's fragment-header next header. */
   proto: number;
   readonly frames: number[] = [];
+  /** Frames of duplicate fragments (allocated on the first one). */
+  duplicates: number[] | null = null;
 
   constructor(
     readonly key: string,
@@ -179,7 +184,7 @@ export class Reassembler {
     capture: '', frame: 0, buf: Buffer.alloc(0), off: 0, caplen: 0, len: 0, tsSec: 0, tsNsec: 0,
     linkType: LinkType.RAW, interfaceId: 0, direction: null, comment: null, fileOffset: 0,
   };
-  private readonly done: Reassembled = { frames: [], length: 0, captured: 0, packet: null as unknown as Packet };
+  private readonly done: Reassembled = { frames: [], duplicates: [], length: 0, captured: 0, packet: null as unknown as Packet };
   private reportList: DatagramReport[] = [];
   /** Reports not kept past `maxReports`. */
   omitted = 0;
@@ -329,6 +334,7 @@ export class Reassembler {
     const r = q.insert(offset, end);
     if (r === 1) {
       this.duplicates++;
+      (q.duplicates ??= []).push(p.frame);
       return false;
     }
     if (r === 2) {
@@ -376,6 +382,7 @@ export class Reassembler {
     f.len = total;
     const d = this.done;
     d.frames = q.frames;
+    d.duplicates = q.duplicates ?? NONE;
     d.length = q.len;
     d.captured = captured;
     this.decoder.decode(f);
