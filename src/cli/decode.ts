@@ -223,8 +223,8 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
       'Decode captures (pcap, pcapng, gzip of either, "-" for stdin).\n' +
         'Arguments: [FILTER] CAPTURE... — the last argument is a capture; going backwards, every argument that is "-",\n' +
         'an existing file or ends in .pcap/.pcapng/.cap/.dmp/.gz is a capture too; the arguments before form the FILTER.\n' +
-        'FILTER: host/src host/dst host ADDR, net CIDR, [tcp|udp] [src|dst] port N, portrange N-M, ether [src|dst] MAC,\n' +
-        'vlan [ID], ip, ip6, arp, tcp, udp, icmp, icmp6, toa [host A|port N], tunnel, syn, fin, rst, ack, truncated,\n' +
+        'FILTER: host/src host/dst host ADDR|NAME, net CIDR, [tcp|udp] [src|dst] port N|NAME, portrange N-M, ether [src|dst] MAC,\n' +
+        'vlan [ID], ip, ip6, arp, tcp, udp, icmp, icmp6, [ip|ip6] protochain N, toa [host A|port N], tunnel, syn, fin, rst, ack, truncated,\n' +
         'malformed, badsum; and/&&, or/||, not/!, parentheses. Address and port primitives also match tunnelled packets.',
     )
     .argument('<args...>', '[FILTER] CAPTURE...')
