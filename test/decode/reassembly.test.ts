@@ -234,6 +234,24 @@ describe('the kernel\'s rules', () => {
     }), { numRuns: 100 });
   });
 
+  it('held memory follows the bytes held, not the offsets fragments claim', () => {
+    // 4096 datagrams of one 8-byte fragment near the 64 KiB end: a buffer per datagram sized by
+    // offset would hold 256 MiB; the fragments themselves are 32 KiB.
+    const r = new Reassembler();
+    const d = new Decoder();
+    r.startCapture('t');
+    const frag = (id: number): Buffer => PacketBuilder.raw().ipv4({ src: '192.0.2.1', dst: '198.51.100.2', id, mf: true, fragOffset: 65000, proto: 17 }).payload(Buffer.alloc(8, 1)).build();
+    const before = process.memoryUsage();
+    for (let id = 0; id < 4096; id++) {
+      const b = frag(id);
+      r.offer(d.decode({ capture: 't', frame: id + 1, buf: b, off: 0, caplen: b.length, len: b.length, tsSec: 0, tsNsec: 0, linkType: LinkType.RAW, interfaceId: 0, direction: null, comment: null, fileOffset: 0 }));
+    }
+    const after = process.memoryUsage();
+    expect(r.held).toEqual({ datagrams: 4096, bytes: 4096 * 8 });
+    expect(after.arrayBuffers - before.arrayBuffers + (after.heapUsed - before.heapUsed)).toBeLessThan(64 << 20);
+    expect(r.finish()).toHaveLength(4096);
+  });
+
   it('a fragment the capture cut still places its bytes: the datagram is decoded up to the cut', () => {
     const { frags } = udp4(3000, 1000);
     const caplens = frags.map((f, i) => (i === 1 ? 100 : f.length));

@@ -20,8 +20,9 @@
  * Everything dropped, and every datagram still incomplete at the end of the capture, is
  * reported (`DatagramReport`).
  *
- * Fragment bytes are copied once, into their place in the datagram's buffer: the frame's buffer
- * belongs to the reader and is refilled. Frames that are not fragments cost one test.
+ * A fragment's captured bytes are copied when it is held (the frame's buffer belongs to the
+ * reader and is refilled) and once more into the datagram when it completes; held memory is the
+ * fragments' bytes, whatever offsets they claim. Frames that are not fragments cost one test.
  */
 import { ipv6ToString } from '../addr.js';
 import { Decoder } from '../decoder.js';
@@ -105,7 +106,9 @@ class Queue {
   firstIn = false;
   /** Where the first byte the capture does not hold is (snaplen-cut fragments). */
   cutAt = Infinity;
-  data: Buffer;
+  /** Captured bytes of each fragment held, copied, at their data offsets: memory follows the
+   *  bytes held, whatever offsets they claim. */
+  readonly pieces: { offset: number; bytes: Buffer }[] = [];
   /** The first fragment's header, up to its fragment header for IPv6 (copied). */
   header: Buffer | null = null;
   /** IPv6: offset in `header` of the next-header byte that named the fragment header. */
@@ -124,10 +127,8 @@ class Queue {
     readonly id: number,
     proto: number,
     readonly created: number,
-    size: number,
   ) {
     this.proto = proto;
-    this.data = Buffer.alloc(size);
   }
 
   /** The kernel's inet_frag_queue_insert: 0 inserted, 1 duplicate, 2 overlap. */
@@ -157,14 +158,9 @@ class Queue {
     return 0;
   }
 
-  /** Copies `n` bytes of fragment data into place, growing the buffer as needed. */
+  /** Keeps a copy of `n` captured bytes of a fragment's data. */
   put(src: Buffer, from: number, offset: number, n: number): void {
-    if (offset + n > this.data.length) {
-      const next = Buffer.alloc(Math.min(MAX_DATA + 8, Math.max(offset + n, this.data.length * 2)));
-      this.data.copy(next, 0, 0, this.data.length);
-      this.data = next;
-    }
-    src.copy(this.data, offset, from, from + n);
+    this.pieces.push({ offset, bytes: Buffer.from(src.subarray(from, from + n)) });
   }
 }
 
@@ -226,7 +222,7 @@ export class Reassembler {
     const key = '4 ' + ip.src4 + ' ' + ip.dst4 + ' ' + ip.id + ' ' + ip.proto;
     const offset = ip.fragOffset;
     let end = offset + ip.totalLen - ip.hdrLen;
-    const q = this.queueFor(p, key, 4, ip.proto, now, end);
+    const q = this.queueFor(p, key, 4, ip.proto, now);
     if (q === null) return null;
     if (!ip.mf) {
       if (end < q.len || (q.lastIn && end !== q.len)) return this.drop(q, p.frame, 'length');
@@ -281,7 +277,7 @@ export class Reassembler {
       return null;
     }
     const key = '6 ' + ipv6ToString(buf, start + 8) + ' ' + ipv6ToString(buf, start + 24) + ' ' + ip.id;
-    const q = this.queueFor(p, key, 6, offset === 0 ? fragNext : -1, now, end);
+    const q = this.queueFor(p, key, 6, offset === 0 ? fragNext : -1, now);
     if (q === null) return null;
     if (!mf) {
       if (end < q.len || (q.lastIn && end !== q.len)) return this.drop(q, p.frame, 'length');
@@ -304,7 +300,7 @@ export class Reassembler {
   }
 
   /** The datagram's queue, created if new; null when the caps refuse a new one. */
-  private queueFor(p: Packet, key: string, version: 4 | 6, proto: number, now: number, end: number): Queue | null {
+  private queueFor(p: Packet, key: string, version: 4 | 6, proto: number, now: number): Queue | null {
     const found = this.queues.get(key);
     if (found !== undefined) return found;
     if (this.queues.size >= this.limits.maxDatagrams || this.heldBytes >= this.limits.maxBytes) {
@@ -314,7 +310,7 @@ export class Reassembler {
     const ip = p.net.ip;
     const src = version === 4 ? ipv4Text(ip.src4) : ipv6ToString(p.buf, ip.srcOff);
     const dst = version === 4 ? ipv4Text(ip.dst4) : ipv6ToString(p.buf, ip.dstOff);
-    const q = new Queue(key, version, src, dst, ip.id, proto, now, Math.min(MAX_DATA + 8, Math.max(end, 2048)));
+    const q = new Queue(key, version, src, dst, ip.id, proto, now);
     this.queues.set(key, q);
     const expiry = now + this.limits.timeoutSec;
     if (expiry < this.nextExpiry) this.nextExpiry = expiry;
@@ -359,9 +355,10 @@ export class Reassembler {
       this.report(this.reportOf(q, 'oversize'));
       return null;
     }
-    const dg = Buffer.allocUnsafe(total);
+    // Bytes a cut fragment did not capture stay zero; the decoder is told where the cut is.
+    const dg = Buffer.alloc(total);
     hdr.copy(dg, 0);
-    q.data.copy(dg, hdr.length, 0, q.len);
+    for (const piece of q.pieces) piece.bytes.copy(dg, hdr.length + piece.offset);
     if (q.version === 4) {
       dg.writeUInt16BE(total, 2);
       dg.writeUInt16BE(dg.readUInt16BE(6) & 0x4000, 6);
