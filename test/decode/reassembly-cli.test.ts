@@ -174,6 +174,40 @@ describe('decode reassembly through the CLI', () => {
     expect(reasm[reasm.length - 1]).toMatch(/: reassembly: IP 192\.0\.2\.10 > 198\.51\.100\.20 id 4 proto 17: incomplete at the end of the capture, frames \d+,\d+, 1056 of 3008 data bytes$/);
   });
 
+  it.skipIf(!haveTshark)('overlapping fragments: dropped as Linux drops them, where tshark reassembles and flags the overlap', () => {
+    const ovl = path.join(tmp, 'overlap.pcap');
+    const w4 = PacketBuilder.eth(ETH).ipv4({ src: '192.0.2.1', dst: '198.51.100.2', id: 5 }).udp({ sport: 9, dport: 10 }).payload(body(3000, 7)).build();
+    const w6 = PacketBuilder.eth(ETH).ipv6({ src: '2001:db8::1', dst: '2001:db8::2' }).udp({ sport: 9, dport: 10 }).payload(body(3000, 8)).build();
+    const big4 = fragmentIpv4(w4, 1200, { ipOff: 14 });
+    const big6 = fragmentIpv6(w6, 1280, { ipOff: 14 });
+    // The second piece of a finer cut starts inside the first piece and ends past it.
+    const list = [big4[0]!, fragmentIpv4(w4, 900, { ipOff: 14 })[1]!, ...big4.slice(1), big6[0]!, fragmentIpv6(w6, 1000, { ipOff: 14 })[1]!, ...big6.slice(1)];
+    const w = new PcapWriter({ path: ovl, linkType: 1, resolution: 'us' });
+    list.forEach((b, i) => w.write(b, 1795699418, i * 1000));
+    w.close();
+    const mine = ours(ovl);
+    expect(mine.some((o) => o.reassembled)).toBe(false);
+    const dropped = mine.filter((o) => o.reassembly?.reason === 'overlap').map((o) => o.reassembly!.frames);
+    expect(dropped).toEqual([[1], [big4.length + 2]]);
+    const r = spawnSync('tshark', ['-n', '-r', ovl, '-T', 'fields', '-e', 'frame.number', '-e', 'ip.fragment.overlap', '-e', 'ipv6.fragment.overlap'], { encoding: 'utf8' });
+    const flagged = r.stdout.split('\n').filter((l) => /\t1/.test(l)).map((l) => Number(l.split('\t')[0]));
+    expect(flagged).toEqual([big4.length + 1, list.length]);
+  });
+
+  it('past 4096 datagrams held, fragments are refused and said so; after -c nothing is reported', () => {
+    const many = path.join(tmp, 'many.pcap');
+    const w = new PcapWriter({ path: many, linkType: 1, resolution: 'us' });
+    for (let id = 0; id < 4100; id++) {
+      const f = fragmentIpv4(PacketBuilder.eth(ETH).ipv4({ src: '192.0.2.1', dst: '198.51.100.2', id }).udp({ sport: 9, dport: 10 }).payload(body(100, id)).build(), 100, { ipOff: 14 });
+      w.write(f[0]!, 1795699418, id);
+    }
+    w.close();
+    const recs = ours(many).filter((o) => o.reassembly).map((o) => o.reassembly!);
+    expect(recs.filter((x) => x.result === 'refused').map((x) => x.id)).toEqual([4096, 4097, 4098, 4099]);
+    expect(recs.filter((x) => x.result === 'incomplete')).toHaveLength(4096);
+    expect(ours(many, ['-c', '10']).filter((o) => o.reassembly)).toEqual([]);
+  });
+
   it('a filter picks frames as before; the reassembler still sees every frame', () => {
     // `ip6` keeps the IPv6 frames only: the two completions there still show their datagrams.
     const v6 = ours(file, ['--filter', 'ip6']);
