@@ -194,6 +194,24 @@ describe('decode reassembly through the CLI', () => {
     expect(flagged).toEqual([big4.length + 1, list.length]);
   });
 
+  it.skipIf(!haveTshark)('a fragmented IPIP packet (a TUN director\'s leg): the completing frame shows the packet it carries, as tshark does', () => {
+    const ipip = path.join(tmp, 'ipip.pcap');
+    const whole = PacketBuilder.eth(ETH).ipv4({ src: '10.0.0.1', dst: '10.0.0.11', id: 300 })
+      .ipv4({ src: '203.0.113.5', dst: '10.0.0.100', id: 301 })
+      .tcp({ sport: 40001, dport: 443, flags: 'PA', seq: 7, ack: 9 }).payload(body(2400, 9)).build();
+    const frags = fragmentIpv4(whole, 1000, { ipOff: 14 });
+    const w = new PcapWriter({ path: ipip, linkType: 1, resolution: 'us' });
+    frags.forEach((b, i) => w.write(b, 1795699418, i * 1000));
+    w.close();
+    const last = ours(ipip).find((o) => o.reassembled) as Json & { tunnel?: string; inner?: { tcp?: { sport: number; dport: number; seq: number } } };
+    expect(last.frame).toBe(frags.length);
+    expect(last.tunnel).toBe('ipip');
+    expect(last.inner?.tcp).toMatchObject({ sport: 40001, dport: 443, seq: 7 });
+    expect(tshark(ipip).get(frags.length)?.ports).toBe('40001>443');
+    const text = runDecode(['--reassemble', ipip]).stdout;
+    expect(text).toMatch(/\[reassembled from frames 1,2,3 \(2440 bytes\): IP 10\.0\.0\.1 > 10\.0\.0\.11 \(ttl 64, id 300\): IP 203\.0\.113\.5\.40001 > 10\.0\.0\.100\.443: /);
+  });
+
   it('past 4096 datagrams held, fragments are refused and said so; after -c nothing is reported', () => {
     const many = path.join(tmp, 'many.pcap');
     const w = new PcapWriter({ path: many, linkType: 1, resolution: 'us' });

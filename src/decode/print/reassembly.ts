@@ -1,13 +1,14 @@
 /**
  * What `decode --reassemble` adds to the output (docs/cli.md "Fragment reassembly"):
  * on the frame that completes a datagram, the datagram's transport (JSON: the `tcp` / `udp` /
- * `icmp` member the fragment itself lacks, and `reassembled`; text: a bracketed tail), and at
+ * `icmp` member the fragment itself lacks, or the `tunnel` and `inner` of a tunnel packet, and
+ * `reassembled`; text: a bracketed tail), and at
  * the end of each capture one line or record per datagram that was not reassembled.
  */
 import type { NetLayers, Packet } from '../packet.js';
 import type { DatagramReport, Reassembled } from '../reassembly/reassembler.js';
 import { icmpJsonOpen } from './icmp.js';
-import { stackJson, stackText } from './stack.js';
+import { netText, stackJson } from './stack.js';
 import { tcpJson } from './tcp.js';
 import { udpJson } from './udp.js';
 import { litw, type ByteSink } from './sink.js';
@@ -15,6 +16,8 @@ import { litw, type ByteSink } from './sink.js';
 const K_TCP = litw('"tcp":');
 const K_UDP = litw('"udp":');
 const K_INNER = litw(',"inner":{');
+const K_TUNNEL = litw('"tunnel":"');
+const K_TUNNEL_INNER = litw('","inner":{');
 const K_REASM = litw('"reassembled":{"frames":[');
 const K_LENGTH = litw('],"length":');
 const K_DUPS = litw('],"duplicates":[');
@@ -73,6 +76,18 @@ export function reassembledJson(o: ByteSink, p: Packet, d: Reassembled): void {
     }
     o.byte(44);
   }
+  if (r.tunnel !== null && p.tunnel === null) {
+    // A fragmented tunnel packet (a TUN director's IPIP leg cut by the path MTU): the packet it
+    // carries, as an unfragmented one would show it.
+    o.pos = K_TUNNEL(o.buf, o.pos);
+    o.ascii(r.tunnel);
+    if (r.inner.present) {
+      o.pos = K_TUNNEL_INNER(o.buf, o.pos);
+      stackJson(o, r.inner, r, quotedOf(r.inner, r));
+      o.byte(125);
+    } else o.byte(34);
+    o.byte(44);
+  }
   o.pos = K_REASM(o.buf, o.pos);
   for (let i = 0; i < d.frames.length; i++) {
     if (i > 0) o.byte(44);
@@ -103,7 +118,7 @@ export function reassembledText(d: Reassembled): string {
   const cut = d.captured < d.length ? ', ' + d.captured + ' captured' : '';
   const dups = d.duplicates.length > 0 ? ', duplicates ' + d.duplicates.join(',') : '';
   return ' [reassembled from frames ' + d.frames.join(',') + dups + ' (' + d.length + ' bytes' + cut + '): ' +
-    stackText(r.net, r, quotedOf(r.net, r)) + (r.truncated !== null ? ' [|' + r.truncated + ']' : '') + ']';
+    netText(r) + (r.truncated !== null ? ' [|' + r.truncated + ']' : '') + ']';
 }
 
 const REASON_TEXT: Record<DatagramReport['reason'], string> = {
