@@ -1,8 +1,7 @@
 /**
  * Random FILTER expressions, built from a grammar over what both lvsaudit and tcpdump
  * understand (primitives, host and port names, protochain, byte offsets, arithmetic, and/or/not,
- * parentheses), keep the same
- * frames in both. Kept small: tcpdump is one process per expression.
+ * parentheses), keep the same frames in both. Kept small: tcpdump is one process per expression.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
