@@ -180,7 +180,7 @@ export class Reassembler {
     capture: '', frame: 0, buf: Buffer.alloc(0), off: 0, caplen: 0, len: 0, tsSec: 0, tsNsec: 0,
     linkType: LinkType.RAW, interfaceId: 0, direction: null, comment: null, fileOffset: 0,
   };
-  private readonly done: Reassembled = { frames: [], duplicates: [], length: 0, captured: 0, packet: null as unknown as Packet };
+  private readonly done: Reassembled;
   private reportList: DatagramReport[] = [];
   /** Reports not kept past `maxReports`. */
   omitted = 0;
@@ -194,7 +194,7 @@ export class Reassembler {
     decode: Partial<DecodeOptions> = {},
   ) {
     this.decoder = new Decoder(decode);
-    this.done.packet = this.decoder.packet;
+    this.done = { frames: [], duplicates: [], length: 0, captured: 0, packet: this.decoder.packet };
   }
 
   /** Datagrams held now (for tests and the memory bound). */
