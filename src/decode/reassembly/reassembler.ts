@@ -208,6 +208,8 @@ export class Reassembler {
    */
   offer(p: Packet): Reassembled | null {
     const ip = p.net.ip;
+    // Most frames are not fragments and arrive while nothing is held: two tests.
+    if (!ip.isFragment && this.nextExpiry === Infinity) return null;
     const now = p.tsSec + p.tsNsec * 1e-9;
     if (now >= this.nextExpiry) this.expire(now);
     if (!ip.isFragment || ip.version === 0) return null;
