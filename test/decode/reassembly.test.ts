@@ -74,6 +74,18 @@ describe('reassembly of builder-made datagrams', () => {
     expect(r.held).toEqual({ datagrams: 0, bytes: 0 });
   });
 
+  it('IPv6 with extension headers: hop-by-hop stays before the fragment header, destination options travel in the data', () => {
+    const whole = PacketBuilder.raw()
+      .ipv6({ src: '2001:db8::1', dst: '2001:db8::2', ext: [{ kind: 'hop', options: Buffer.alloc(6) }, { kind: 'dest', options: Buffer.alloc(14) }] })
+      .udp({ sport: 7, dport: 8 }).payload(payloadOf(3000)).build();
+    const frags = fragmentIpv6(whole, 1280);
+    expect(frags.length).toBeGreaterThan(2);
+    const { done } = feed([...frags].reverse());
+    expect(done).toHaveLength(1);
+    expect(done[0]!.bytes.equals(whole)).toBe(true);
+    expect([done[0]!.sport, done[0]!.dport, done[0]!.checksumOk]).toEqual([7, 8, true]);
+  });
+
   it('a frame that is not a fragment is never held', () => {
     const small = PacketBuilder.raw().ipv4({ src: '192.0.2.1', dst: '198.51.100.2' }).udp({ sport: 1, dport: 2 }).payload('x').build();
     const atomic = fragmentIpv6(udp6(100, 1280).whole, 1280); // fits: no fragment header at all
