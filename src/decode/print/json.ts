@@ -12,7 +12,7 @@
  *   udp{sport dport len checksum checksumOk payloadLen}
  *   icmp / icmpv6{type code checksum checksumOk [id seq] [mtu] [inner{…quoted stack…}]}
  *   tunnel ("ipip"|"gre"|…) and inner{ipv4|ipv6, tcp|udp|icmp…} for an encapsulated packet
- *   reassembled{frames length captured proto checksumOk} on the frame completing a datagram
+ *   reassembled{frames [duplicates] length captured proto checksumOk} on the frame completing a datagram
  *   truncated (layer name or null) malformed (null or {layer offset reason}; offset from frame start)
  *   A TCP header cut to 8 bytes (ICMP quotes) prints only {sport dport seq hdrLen:0}.
  */
