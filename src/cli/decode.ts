@@ -1,5 +1,5 @@
 /**
- * `lvsaudit decode [--json | --summary] [--toa-kind K[,K]] [-c COUNT] [FILTER] CAPTURE...`
+ * `lvsaudit decode [--json | --summary] [--[no-]reassemble] [--toa-kind K[,K]] [-c COUNT] [FILTER] CAPTURE...`
  *
  * Argument rule (FILTER vs CAPTURE): the last argument is always a capture; going backwards
  * from it, every argument that is `-`, an existing file, or a name ending in .pcap, .pcapng,
@@ -18,6 +18,8 @@ import { summarizeParallel } from '../decode/parallel/index.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from '../errors.js';
+import { DEFAULT_REASSEMBLY_LIMITS, Reassembler, type Reassembled } from '../decode/reassembly/reassembler.js';
+import { reassembledText, reportJson, reportText } from '../decode/print/reassembly.js';
 import { parseToaKinds } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
@@ -54,6 +56,8 @@ export interface DecodeOptions {
   toaKind?: number[];
   count?: number;
   filter?: string;
+  /** Reassemble IP fragments for display; default: on with --json, off for text. */
+  reassemble?: boolean;
 }
 
 /**
@@ -146,22 +150,27 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   // The printers are loaded only when they print: --summary starts that much sooner.
   const text: TextPrinter | null = !opts.json && !opts.summary ? new (await import('../decode/print/text.js')).TextPrinter() : null;
   const json: JsonPrinter | null = opts.json && !opts.summary ? new (await import('../decode/print/json.js')).JsonPrinter() : null;
+  const decode = opts.toaKind ? { toaKinds: opts.toaKind } : {};
+  // --summary counts frames as captured; reassembly only adds to what a frame prints.
+  const reasm = summary === null && (opts.reassemble ?? opts.json === true) ? new Reassembler(DEFAULT_REASSEMBLY_LIMITS, decode) : null;
   let shown = 0;
   const onWarning = (w: CaptureWarning): void => {
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
     summary?.warning(w);
   };
   const onPacket = (p: Packet): boolean => {
+    // Every frame goes to the reassembler, shown or not: a filter picks frames, not fragments.
+    const datagram: Reassembled | null = reasm !== null ? reasm.offer(p) : null;
     if (match !== null && !match(p)) return !out.closed;
     shown++;
     if (summary !== null) summary.add(p);
-    else if (json !== null) json.write(p, out.sink);
-    else out.line(text!.format(p));
+    else if (json !== null) json.write(p, out.sink, datagram);
+    else out.line(datagram === null ? text!.format(p) : text!.format(p) + reassembledText(datagram));
     return shown < limit && !out.closed;
   };
-  const decode = opts.toaKind ? { toaKinds: opts.toaKind } : {};
   for (const capture of captures) {
     if (shown >= limit || out.closed) break;
+    reasm?.startCapture(capture);
     try {
       // --summary of a whole big classic pcap: split over threads when that provably gives
       // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
@@ -175,6 +184,20 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
       out.flush();
       if (e instanceof CaptureError) throw new InputError(e.message);
       throw e;
+    }
+    // Datagrams not reassembled, once the capture was read to its end (after -c they would
+    // only be the ones the count cut).
+    if (reasm !== null) {
+      const reports = reasm.finish();
+      if (shown < limit && !out.closed) {
+        for (const r of reports) out.line(opts.json ? reportJson(r) : reportText(r, DEFAULT_REASSEMBLY_LIMITS.timeoutSec));
+        if (reasm.omitted > 0) {
+          out.line(opts.json
+            ? JSON.stringify({ capture, reassembly: { result: 'omitted', count: reasm.omitted } })
+            : `${capture}: reassembly: ${reasm.omitted} more datagrams not reassembled (reports past the first ${DEFAULT_REASSEMBLY_LIMITS.maxReports} not kept)`);
+        }
+      }
+      reasm.omitted = 0;
     }
   }
   out.flush();
@@ -200,8 +223,8 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
       'Decode captures (pcap, pcapng, gzip of either, "-" for stdin).\n' +
         'Arguments: [FILTER] CAPTURE... — the last argument is a capture; going backwards, every argument that is "-",\n' +
         'an existing file or ends in .pcap/.pcapng/.cap/.dmp/.gz is a capture too; the arguments before form the FILTER.\n' +
-        'FILTER: host/src host/dst host ADDR, net CIDR, [tcp|udp] [src|dst] port N, portrange N-M, ether [src|dst] MAC,\n' +
-        'vlan [ID], ip, ip6, arp, tcp, udp, icmp, icmp6, toa [host A|port N], tunnel, syn, fin, rst, ack, truncated,\n' +
+        'FILTER: host/src host/dst host ADDR|NAME, net CIDR, [tcp|udp] [src|dst] port N|NAME, portrange N-M, ether [src|dst] MAC,\n' +
+        'vlan [ID], ip, ip6, arp, tcp, udp, icmp, icmp6, [ip|ip6] protochain N, toa [host A|port N], tunnel, syn, fin, rst, ack, truncated,\n' +
         'malformed, badsum; and/&&, or/||, not/!, parentheses. Address and port primitives also match tunnelled packets.',
     )
     .argument('<args...>', '[FILTER] CAPTURE...')
@@ -210,6 +233,8 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
     .option('--toa-kind <kinds>', 'TCP option kinds read as TOA, comma-separated (default 254,253)', parseToaKinds)
     .option('-c, --count <n>', 'stop after COUNT matching packets', parseCount)
     .option('--filter <expr>', 'the FILTER, given explicitly (then every argument is a capture)')
+    .option('--reassemble', 'IP fragments: show the reassembled datagram\'s transport on the frame that completes it (default with --json)')
+    .option('--no-reassemble', 'do not reassemble IP fragments (--json)')
     .action(async (args: string[], opts: DecodeOptions) => {
       const split = opts.filter !== undefined ? { filter: opts.filter, captures: args } : splitDecodeArgs(args);
       setExit(await runDecode(split.captures, { ...opts, filter: split.filter }));

@@ -189,7 +189,7 @@ export class TcpView {
   /** Options as kind/offset/length triples, in wire order (NOP and EOL included). */
   optCount = 0;
   readonly optKind = new Uint8Array(MAX_TCP_OPTIONS);
-  readonly optOff = new Uint16Array(MAX_TCP_OPTIONS);
+  readonly optOff = new Uint32Array(MAX_TCP_OPTIONS);
   readonly optLen = new Uint8Array(MAX_TCP_OPTIONS);
 
   /** Parsed values of the options the rules read; -1 / false when absent. */

@@ -231,7 +231,8 @@ function merge(files: string[], out: string): string[] {
 async function compareFiles(files: string[], name: string): Promise<{ compared: number; skipped: Map<string, number>; mismatches: Mismatch[]; fieldsCompared: number }> {
   const merged = path.join(tmp, `${name}.pcapng`);
   const origin = merge(files, merged);
-  const r = runDecode(['--json', merged], { timeout: 300_000 });
+  // Frame by frame, as tshark runs here (defragmentation off): no reassembly.
+  const r = runDecode(['--json', '--no-reassemble', merged], { timeout: 300_000 });
   if (r.status !== 0) throw new Error(`decode failed: ${r.stderr}`);
   const rows = await tshark(merged);
   const skipped = new Map<string, number>();

@@ -115,6 +115,26 @@ export const EXPRESSIONS: readonly string[] = [
   'not (tcp or udp or icmp)',
   '!(ip[8] > 32) && ip',
   'ip and (tcp[13] & 0x12 = 0x12 or icmp)',
+  // Names from this machine's /etc/services and /etc/hosts, which tcpdump reads too.
+  'port http',
+  'port domain',
+  'port www or https',
+  'udp port domain',
+  'src port ssh or ntp',
+  'portrange ssh-http',
+  'host localhost',
+  'dst localhost',
+  'ip host localhost or 10.0.0.1',
+  // libpcap's extension-header walk.
+  'protochain 6',
+  'protochain 17',
+  'protochain \\udp',
+  'ip protochain 1',
+  'ip6 protochain 17',
+  'ip6 protochain 58',
+  'ip6 protochain 44',
+  'ip6 protochain 0',
+  'ip6 protochain 59',
 ];
 
 const corpus = path.join(sharedDir, 'corpus', 'tcpdump-tests');

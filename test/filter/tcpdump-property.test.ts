@@ -1,7 +1,7 @@
 /**
  * Random FILTER expressions, built from a grammar over what both lvsaudit and tcpdump
- * understand (primitives, byte offsets, arithmetic, and/or/not, parentheses), keep the same
- * frames in both. Kept small: tcpdump is one process per expression.
+ * understand (primitives, host and port names, protochain, byte offsets, arithmetic, and/or/not,
+ * parentheses), keep the same frames in both. Kept small: tcpdump is one process per expression.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -35,6 +35,10 @@ const primitive = fc.oneof(
   fc.tuple(fc.constantFrom('', 'src ', 'dst '), fc.constantFrom('10.0.0.0/8', '192.168.0.0/16', '224.0.0.0/4', 'fe80::/10')).map(([d, n]) => `${d}net ${n}`),
   fc.tuple(fc.constantFrom('greater', 'less'), fc.integer({ min: 0, max: 1600 })).map(([w, n]) => `${w} ${n}`),
   fc.constantFrom('proto 6', 'ip proto 17', 'ip6 proto 58', 'ether proto 0x0806'),
+  // Names from this machine's /etc/services and /etc/hosts (tcpdump reads the same files).
+  fc.tuple(fc.constantFrom('', 'src ', 'dst '), fc.constantFrom('http', 'domain', 'ssh', 'ntp', 'https')).map(([d, n]) => `${d}port ${n}`),
+  fc.constantFrom('host localhost', 'src localhost', 'ip dst host localhost'),
+  fc.tuple(fc.constantFrom('', 'ip ', 'ip6 '), fc.constantFrom(0, 1, 6, 17, 44, 58, 59, 60)).map(([q, n]) => `${q}protochain ${n}`),
   relation,
 );
 /** An expression and the primitives it is made of. */

@@ -47,6 +47,8 @@ const ETH_MPLS = 0x8847;
  *  the type reads past the end, which ends the filter (as tcpdump's first `ldh [12]` does). */
 export const TYPE_CUT = -2;
 const IPPROTO_FRAGMENT = 44;
+const IPPROTO_AH = 51;
+const IPPROTO_NONE = 59;
 
 function isVlanTpid(t: number): boolean {
   return t === 0x8100 || t === 0x88a8 || t === 0x9100;
@@ -196,6 +198,43 @@ export function ip6Proto(n: number): NetTest {
     if (t !== ETH_IPV6) return false;
     const nh = ld8(s, off + 6);
     return nh === n || (nh === IPPROTO_FRAGMENT && ld8(s, off + 40) === n);
+  };
+}
+
+/**
+ * `[ip|ip6] protochain N`: libpcap's walk (gen_protochain) from the IP header's protocol through
+ * IPv6 hop-by-hop, destination options, routing and fragment headers ((len + 1) × 8 bytes each)
+ * and AH, stopping at N or "no next header". Its AH step sets the offset to the AH length
+ * ((len + 2) × 4) instead of adding it, and an IPv4 packet walks AH only: both as libpcap does,
+ * so the same frames match. Reads past the capture end the filter as any BPF load does; a walk
+ * that comes back on itself (possible after AH) stops after 64 headers, unmatched.
+ */
+export function protochain(v: number, family: 4 | 6): NetTest {
+  return (s, off, t) => {
+    let a: number;
+    let x: number;
+    if (family === 4) {
+      if (t !== ETH_IPV4) return false;
+      a = ld8(s, off + 9);
+      x = (ld8(s, off) & 15) * 4;
+    } else {
+      if (t !== ETH_IPV6) return false;
+      a = ld8(s, off + 6);
+      x = 40;
+    }
+    for (let n = 0; n < 64 && !s.abort; n++) {
+      if (a === v || a === IPPROTO_NONE) return a === v;
+      if (family === 6 && (a === 0 || a === 60 || a === 43 || a === IPPROTO_FRAGMENT)) {
+        const next = ld8(s, off + x);
+        x += (ld8(s, off + x + 1) + 1) * 8;
+        a = next;
+      } else if (a === IPPROTO_AH) {
+        const next = ld8(s, off + x);
+        x = (ld8(s, off + x + 1) + 2) * 4;
+        a = next;
+      } else return false;
+    }
+    return false;
   };
 }
 

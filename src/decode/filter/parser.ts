@@ -44,6 +44,7 @@ import {
   networkBase,
   onNet,
   portTest,
+  protochain,
   relation,
   transportBase,
   vlanPred,
@@ -56,6 +57,7 @@ import {
 } from './compile.js';
 import { FilterError, type Token } from './lexer.js';
 import { ETHER_PROTO_NAMES, IP_PROTO_NAMES, NAMED_CONSTANTS, NETWORK_WORDS, TRANSPORT_WORDS } from './names.js';
+import { lookupHost, lookupPort, type ServicePort } from './netdb.js';
 import { TCP_FLAG_WORDS, badsumPred, malformedPred, tcpFlag, toaPred, truncatedPred, tunnelPred } from './ours.js';
 
 type AddrType = 'host' | 'net' | 'port' | 'portrange' | 'proto';
@@ -74,7 +76,7 @@ const ARITH_OPS = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '<<', '>>']);
 /** Words that are never an ID. */
 const KEYWORDS = new Set([
   'and', 'or', 'not', 'src', 'dst', 'host', 'net', 'port', 'portrange', 'proto', 'mask', 'gateway', 'less', 'greater', 'len',
-  'broadcast', 'multicast', 'vlan', 'mpls', 'pppoed', 'pppoes', 'toa', 'tunnel', 'truncated', 'malformed', 'badsum',
+  'broadcast', 'multicast', 'vlan', 'mpls', 'protochain', 'pppoed', 'pppoes', 'toa', 'tunnel', 'truncated', 'malformed', 'badsum',
   ...PROTO_QUALS, ...TCP_FLAG_WORDS.keys(),
 ]);
 
@@ -360,6 +362,11 @@ export class Parser {
       case 'toa':
         this.i++;
         return this.toa();
+      case 'protochain': {
+        this.i++;
+        const n = this.protoNumber(IP_PROTO_NAMES, 255, 'a protocol number');
+        return onNet(anyOf([protochain(n, 4), protochain(n, 6)]));
+      }
       case 'gateway':
         return this.fail("'gateway' needs host name lookups and is not supported");
       default:
@@ -430,6 +437,10 @@ export class Parser {
       if (w === 'multicast') return this.i++, onNet(ipMulticast);
     }
     if (proto === 'ip6' && w === 'multicast') return this.i++, onNet(ip6Multicast);
+    if ((proto === 'ip' || proto === 'ip6') && w === 'protochain') {
+      this.i++;
+      return onNet(protochain(this.protoNumber(IP_PROTO_NAMES, 255, 'a protocol number'), proto === 'ip' ? 4 : 6));
+    }
     return null;
   }
 
@@ -505,8 +516,24 @@ export class Parser {
       this.i++;
       return onNet(host6(v6, 128, dir));
     }
-    if (/^[a-z][-a-z0-9.]*$/.test(t.text)) this.fail('expected an IP address (host names are not looked up)');
+    if (/^[a-z0-9_][-a-z0-9_.]*$/.test(t.text) && /[a-z_]/.test(t.text)) return this.hostName(proto, dir);
     return this.fail('expected an IP address');
+  }
+
+  /** `host NAME`: every address /etc/hosts gives the name, of the families `proto` allows. */
+  private hostName(proto: string | null, dir: Dir): Pred {
+    const t = this.tok()!;
+    const found = lookupHost(t.text);
+    if (found === null) throw new FilterError(`unknown host '${t.raw}' (not in /etc/hosts)`, this.col());
+    const tests: NetTest[] = [];
+    if (proto === null || proto === 'ip' || proto === 'arp' || proto === 'rarp') {
+      const types = this.v4Types(proto, 'host');
+      for (const a of found.v4) tests.push(host4(a, 0xffffffff, dir, types));
+    } else if (proto !== 'ip6') this.fail(`'${proto}' does not take a host`);
+    if (proto === null || proto === 'ip6') for (const a of found.v6) tests.push(host6(a, 128, dir));
+    if (tests.length === 0) throw new FilterError(`unknown host '${t.raw}' for the address family of '${proto ?? ''}'`, this.col());
+    this.i++;
+    return onNet(anyOf(tests));
   }
 
   private v4Types(proto: string | null, what: string): number[] {
@@ -556,21 +583,45 @@ export class Parser {
     return onNet(host6(v6, bits, dir));
   }
 
+  private portName(name: string, why: string): ServicePort {
+    const sp = lookupPort(name);
+    if (sp === null) throw new FilterError(why, this.col());
+    return sp;
+  }
+
   private port(type: 'port' | 'portrange', proto: string | null, dir: Dir): Pred {
     let lo: number;
     let hi: number;
+    // A port name's protocol as libpcap decides it: 'any' unless only TCP or only UDP has it.
+    let named: ServicePort['proto'] = 'any';
+    const t = this.tok()!;
     if (type === 'port') {
-      const t = this.tok()!;
-      if (parseNumber(t.text) === null && /^[a-z]/.test(t.text)) this.fail('expected a port number (port names are not looked up)');
-      lo = hi = this.number('a port number', 65535);
+      if (parseNumber(t.text) === null && /^[a-z]/.test(t.text)) {
+        const sp = this.portName(t.raw, `unknown port '${t.raw}' (not in /etc/services)`);
+        lo = hi = sp.port;
+        named = sp.proto;
+      } else {
+        lo = hi = this.number('a port number', 65535);
+        this.i--;
+      }
     } else {
-      const t = this.tok()!;
       const m = /^(\d+)-(\d+)$/.exec(t.text);
-      if (m === null || Number(m[1]) > 65535 || Number(m[2]) > 65535) this.fail('expected a port range N-M');
-      lo = Number(m[1]);
-      hi = Number(m[2]);
+      if (m !== null) {
+        if (Number(m[1]) > 65535 || Number(m[2]) > 65535) this.fail('expected a port range N-M');
+        lo = Number(m[1]);
+        hi = Number(m[2]);
+      } else {
+        // NAME-NAME, split at the first '-' as libpcap splits it.
+        const dash = t.raw.indexOf('-');
+        if (dash <= 0 || !/^[a-z]/i.test(t.raw) || !/^[a-z]/i.test(t.raw.slice(dash + 1))) this.fail('expected a port range N-M');
+        const why = `unknown port in range '${t.raw}' (not in /etc/services)`;
+        const a = this.portName(t.raw.slice(0, dash), why);
+        const b = this.portName(t.raw.slice(dash + 1), why);
+        lo = a.port;
+        hi = b.port;
+        named = a.proto === b.proto ? a.proto : 'any';
+      }
       if (lo > hi) [lo, hi] = [hi, lo];
-      this.i++;
     }
     let protos = [6, 17, 132];
     let v4 = true;
@@ -581,6 +632,14 @@ export class Parser {
     else if (proto === 'ip') v6 = false;
     else if (proto === 'ip6') v4 = false;
     else if (proto !== null) this.fail(`'${proto}' does not take a port`);
+    if (named !== 'any') {
+      // A name only TCP (or UDP) has: a transport qualifier must be that one, and without one
+      // only that protocol is matched (libpcap's "real protocol").
+      if (proto === 'udp' || proto === 'tcp' || proto === 'sctp') {
+        if (proto !== named) this.fail(`port '${t.raw}' is ${named}`);
+      } else protos = [named === 'tcp' ? 6 : 17];
+    }
+    this.i++;
     return onNet(portTest(lo, hi, dir, protos, v4, v6));
   }
 

@@ -12,13 +12,16 @@
  *   udp{sport dport len checksum checksumOk payloadLen}
  *   icmp / icmpv6{type code checksum checksumOk [id seq] [mtu] [inner{…quoted stack…}]}
  *   tunnel ("ipip"|"gre"|…) and inner{ipv4|ipv6, tcp|udp|icmp…} for an encapsulated packet
+ *   reassembled{frames [duplicates] length captured proto checksumOk} on the frame completing a datagram
  *   truncated (layer name or null) malformed (null or {layer offset reason}; offset from frame start)
  *   A TCP header cut to 8 bytes (ICMP quotes) prints only {sport dport seq hdrLen:0}.
  */
 import type { Packet } from '../packet.js';
+import type { Reassembled } from '../reassembly/reassembler.js';
 import { arpJson } from './arp.js';
 import { linkJson } from './link.js';
 import { ByteSink, lit, litw } from './sink.js';
+import { reassembledJson } from './reassembly.js';
 import { netJson } from './stack.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
@@ -52,8 +55,9 @@ export class JsonPrinter {
   private capture: string | null = null;
   private captureBytes: Uint8Array = new Uint8Array(0);
 
-  /** Appends the JSON object for one packet and a newline to `o`. */
-  write(p: Packet, o: ByteSink): void {
+  /** Appends the JSON object for one packet and a newline to `o`; `datagram`: the IP datagram
+   *  this frame's fragment completed (`decode --reassemble`). */
+  write(p: Packet, o: ByteSink, datagram: Reassembled | null = null): void {
     o.reserve(PACKET_MAX);
     if (p.capture !== this.capture) this.loadCapture(p.capture);
     o.lit(this.captureBytes);
@@ -80,6 +84,7 @@ export class JsonPrinter {
     if (p.net.present) {
       netJson(o, p);
       o.byte(44);
+      if (datagram !== null) reassembledJson(o, p, datagram);
     }
     o.pos = L7(o.buf, o.pos);
     if (p.truncated === null) o.pos = L8(o.buf, o.pos);
