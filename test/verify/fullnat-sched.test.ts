@@ -337,3 +337,21 @@ describe('FullNAT scheduling: the rules see what they judge', () => {
     }
   });
 });
+
+describe("FullNAT scheduling: DPVS's conhash (source-address hash)", () => {
+  // The persistence sets send one client's seven connections: to one server in the healthy
+  // set, in turn to both in the broken one. Read as conhash services (no persistence), the
+  // first is a static source mapping, the second is not.
+  const asConhash = (text: string): string => text.replace(/-s rr -p 300/, '-s conhash');
+  it('one client always on one real server: pass; moved between servers: sched.distribution', async () => {
+    for (const profile of PROFILES) {
+      const ok = await verifyDir(transformSet(dirOf(CASES[4]!, profile), `conhash-ok-${profile}`, (f) => f, asConhash), profile);
+      expect(statusOf(ok, 'sched.distribution')).toBe('pass');
+      expect(checkedOf(ok, 'sched.distribution')).toBeGreaterThan(0);
+      const moved = await verifyDir(transformSet(dirOf(CASES[5]!, profile), `conhash-moved-${profile}`, (f) => f, asConhash), profile);
+      const f = moved.findings.filter((x) => x.rule === 'sched.distribution');
+      expect(f.length).toBeGreaterThan(0);
+      expect(f[0]!.message).toContain(TOPOLOGY.cip);
+    }
+  });
+});

@@ -8,7 +8,7 @@ import type { EngineContext } from '../../correlate/context.js';
 import type { Connection } from '../../model/connection.js';
 
 /** Schedulers whose order or mapping the captures alone can check (sched.ts distribution). */
-const ORDERED = new Set(['rr', 'wrr', 'sh', 'mh', 'dh']);
+const ORDERED = new Set(['rr', 'wrr', 'sh', 'mh', 'dh', 'conhash']);
 
 /**
  * A DR real server is known only by its MAC (the frames carry the VIP): from an ARP or Neighbor
