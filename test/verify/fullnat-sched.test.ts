@@ -355,3 +355,54 @@ describe("FullNAT scheduling: DPVS's conhash (source-address hash)", () => {
     }
   });
 });
+
+describe('FullNAT scheduling: netns lab captures (real client and real-server stacks)', () => {
+  const LAB_RS: Record<string, string> = { rs1: '10.0.0.11', rs2: '10.0.0.12' };
+  const LAB_OWN = new Set(['172.16.0.100', '10.0.1.1']);
+  for (const profile of PROFILES) {
+    const dir = path.join(ROOT, `sched-lab-rr-${profile}`);
+    const expected = (): { verdict: string; rules: string[]; evaluated: string[]; description: string } => JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8'));
+    const evaluatedAll = (r: VerifyResult, rules: string[]): void => {
+      for (const rule of rules) expect(checkedOf(r, rule), rule).toBeGreaterThan(0);
+    };
+
+    it(`sched-lab-rr-${profile}: pass, the rules evaluated, each connection on the server that answered it`, async () => {
+      const e = expected();
+      const r = await verifyDir(dir, profile);
+      expect(r.verdict).toBe(e.verdict);
+      expect(problemsOf(r)).toEqual(e.rules);
+      evaluatedAll(r, e.evaluated);
+      // The oracle: the servers' own answers, in the client's order.
+      const answered = e.description.split('answers: ')[1]!.split(', ').map((n) => LAB_RS[n.trim()]);
+      expect(r.connections!.map((c) => c.realServer)).toEqual(answered);
+    });
+
+    it(`sched-lab-rr-${profile}: the same without the director's own output`, async () => {
+      const e = expected();
+      const bypass = transformSet(dir, `lab-${profile}-bypass`, (f, file) => {
+        if (!file.startsWith('director')) return f;
+        return { ...f, packets: f.packets.filter((p) => !LAB_OWN.has(segmentOf(f.linkType, p.data)?.src ?? '')) };
+      });
+      const r = await verifyDir(bypass, profile);
+      expect(r.verdict).toBe(e.verdict);
+      expect(problemsOf(r)).toEqual(e.rules);
+      evaluatedAll(r, e.evaluated);
+    });
+
+    it(`sched-lab-rr-${profile}: a DPVS ipvsadm -Sn without 10.0.0.12 (and no local address): sched.unknown-rs on its connections`, async () => {
+      const dpvsSave = (text: string): string => text.split('\n').filter((l) => !l.startsWith('-P') && !l.includes('10.0.0.12')).join('\n');
+      const bypass = transformSet(
+        dir,
+        `lab-${profile}-unknown`,
+        (f, file) => (file.startsWith('director') ? { ...f, packets: f.packets.filter((p) => !LAB_OWN.has(segmentOf(f.linkType, p.data)?.src ?? '')) } : f),
+        dpvsSave,
+      );
+      const r = await verifyDir(bypass, profile);
+      expect(errorsOf(r)).toEqual(['sched.unknown-rs']);
+      const f = r.findings.filter((x) => x.rule === 'sched.unknown-rs');
+      // The first connection went to rs1 and taught the LIP; the other three to rs2 are found.
+      expect(f.length).toBeGreaterThanOrEqual(3);
+      for (const x of f) expect(x.message).toContain('10.0.0.12');
+    });
+  }
+});
