@@ -406,3 +406,22 @@ describe('FullNAT scheduling: netns lab captures (real client and real-server st
     });
   }
 });
+
+describe('FullNAT scheduling: why not evaluated', () => {
+  it('with only the client side of the director, the reason names the missing local-address leg', async () => {
+    const src = dirOf(CASES[0]!, 'dpvs');
+    const conf = path.join(src, 'service.conf');
+    const r = await verify({
+      services: parseServiceConfig(readFileSync(conf, 'utf8'), conf),
+      points: [
+        { kind: 'client', files: [path.join(src, 'client.pcap')] },
+        { kind: 'director', files: [path.join(src, 'director-eth0.pcap')] },
+      ],
+      profile: 'dpvs',
+    });
+    for (const rule of ['sched.unknown-rs', 'sched.weight0', 'sched.distribution']) {
+      expect(statusOf(r, rule)).toBe('not-evaluated');
+      expect(r.notEvaluated.find((n) => n.rule === rule)?.reason, rule).toMatch(/none linked to its local-address leg/);
+    }
+  });
+});

@@ -37,6 +37,9 @@ export function whyUnchecked(rule: string, ctx: EngineContext, conns: readonly C
     if (rule === 'sched.distribution' && !ORDERED.has(s.scheduler)) return `scheduler ${s.scheduler} decides on the director's connection counts or state, which captures do not show`;
     const decided = conns.filter((c) => c.backend !== null).length;
     if (decided === 0) {
+      if (ctx.methods.has('fullnat')) {
+        return `${conns.length} connection(s) correlated, none linked to its local-address leg (LIP:lport → RIP): a FullNAT connection's real server is known only from that leg, which the real-server side of the director or a real server's capture shows`;
+      }
       const macs = unknownRealServers(ctx);
       return `${conns.length} connection(s) correlated, none with a known real server${macs ? `: ${macs}` : ''}`;
     }
