@@ -66,6 +66,8 @@ export interface ReplayWriteOptions {
   clients?: number;
   /** Format of the written service.conf (default ipvsadm save). */
   configFormat?: 'ipvsadm' | 'keepalived';
+  /** FullNAT local addresses, taken in turn per new connection (default TOPOLOGY.lip). */
+  lips?: string[];
 }
 
 export interface ReplayRun {
@@ -99,10 +101,11 @@ export function serviceConfText(o: ReplayWriteOptions): string {
   const rport = o.method === 'nat' || o.method === 'fullnat' ? natRport : T.vport;
   const sched = o.scheduler ?? 'rr';
   const weights = o.weights ?? [1, 1];
+  const lips = o.lips && o.lips.length ? o.lips : [T.lip];
   if (o.configFormat === 'keepalived') {
     const kind = { nat: 'NAT', dr: 'DR', tun: 'TUN', fullnat: 'FNAT' }[o.method];
     const lines: string[] = [];
-    if (o.method === 'fullnat') lines.push('local_address_group laddr_g1 {', `    ${T.lip}`, '}', '');
+    if (o.method === 'fullnat') lines.push('local_address_group laddr_g1 {', ...lips.map((l) => `    ${l}`), '}', '');
     lines.push(`virtual_server ${T.vip} ${T.vport} {`, `    lb_algo ${sched}`, `    lb_kind ${kind}`, `    protocol ${proto.toUpperCase()}`);
     if (o.persistence) lines.push(`    persistence_timeout ${o.persistence}`);
     if (o.method === 'fullnat') lines.push('    laddr_group_name laddr_g1');
@@ -114,7 +117,7 @@ export function serviceConfText(o: ReplayWriteOptions): string {
   const pf = proto === 'udp' ? '-u' : '-t';
   const lines = [`-A ${pf} ${T.vip}:${T.vport} -s ${sched}${o.persistence ? ` -p ${o.persistence}` : ''}`];
   T.rips.forEach((r, i) => lines.push(`-a ${pf} ${T.vip}:${T.vport} -r ${r}:${rport} ${sw} -w ${weights[i]}`));
-  if (o.method === 'fullnat') lines.push(`-P ${pf} ${T.vip}:${T.vport} -z ${T.lip}`);
+  if (o.method === 'fullnat') for (const l of lips) lines.push(`-P ${pf} ${T.vip}:${T.vport} -z ${l}`);
   return lines.join('\n') + '\n';
 }
 
@@ -141,7 +144,7 @@ export function runWrite(o: ReplayWriteOptions): ReplayRun {
     services,
     profile,
     macs: { director: T.mac.dirOut, directorRs: dirRs, realServers },
-    directorIps: { dip: T.dip, lips: [T.lip] },
+    directorIps: { dip: T.dip, lips: o.lips && o.lips.length ? o.lips : [T.lip] },
     faults: o.faults ?? [],
     mtu: o.mtu ?? 1500,
     seed,

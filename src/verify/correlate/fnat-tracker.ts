@@ -82,12 +82,19 @@ export class FnatTracker {
   private readonly legSynById = new Map<number, Stamped<FnatLeg>[]>();
   private readonly clientSynAck = new Map<number, Stamped<Connection>>();
   private readonly legSynAck = new Map<number, Stamped<FnatLeg>>();
+  /** Local addresses: the configured ones, and each source of an RS leg that linked to a client
+   *  connection (only the director translates a client's SYN, so that source is a LIP of it). A
+   *  leg from one of them to an address that is no configured real server is still followed:
+   *  it is the director's decision, which sched.unknown-rs judges. */
+  private readonly lips: Set<string>;
 
   constructor(
     private readonly ctx: EngineContext,
     private readonly onFinal: (c: Connection) => void,
     private readonly idleNs = 60e9,
-  ) {}
+  ) {
+    this.lips = new Set(ctx.service.localAddresses);
+  }
 
   /** An RS-leg packet: to/from a configured RIP, on its port — or on any port when the other
    *  end is a configured local address (a director using the wrong port is fnat.src, not noise). */
@@ -112,6 +119,10 @@ export class FnatTracker {
     } else if (this.rsLegEnd(r.ip.dst, r.dport, r.ip.src)) {
       if (kind !== 'client') this.rsLeg(r, true);
     } else if (this.rsLegEnd(r.ip.src, r.sport, r.ip.dst)) {
+      if (kind !== 'client') this.rsLeg(r, false);
+    } else if (this.lips.has(r.ip.src)) {
+      if (kind !== 'client') this.rsLeg(r, true);
+    } else if (this.lips.has(r.ip.dst)) {
       if (kind !== 'client') this.rsLeg(r, false);
     }
   }
@@ -248,6 +259,7 @@ export class FnatTracker {
     info.leg = leg;
     leg.conn = c;
     leg.linkedBy = by;
+    this.lips.add(leg.lip);
     this.unlinked.delete(leg);
     this.liveSet.hold(-leg.records.length);
     for (const x of leg.records) this.liveSet.attach(c, x);
@@ -305,8 +317,8 @@ export class FnatTracker {
     if (leg) {
       c.backend = leg.rip;
       c.backendFrom = c.records.some((r) => r.role === 'De' && r.c2s) ? 'director' : 'rs';
-      c.scheduled = c.records.some((r) => r.role === 'De' && r.c2s);
     }
+    c.scheduled = fnatScheduled(c, leg);
     this.onFinal(c);
     this.liveSet.release(c);
     c.records = [];
@@ -315,6 +327,22 @@ export class FnatTracker {
     c.part = null;
     if (leg) this.forgetLeg(leg);
   }
+}
+
+/**
+ * Whether the director made a scheduling decision for the connection: its SYN reached the
+ * director, or a SYN of its RS leg was captured anywhere. The RS leg's SYN is enough on its own:
+ * only the director opens a LIP leg, so a real server's capture proves the decision even where
+ * the director's capture lacks its own output (a DPDK director sending through af_packet with
+ * PACKET_QDISC_BYPASS is not seen by tcpdump on that interface).
+ */
+function fnatScheduled(c: Connection, leg: FnatLeg | null): boolean {
+  for (const r of c.records) {
+    if (!r.c2s || !isSyn(r)) continue;
+    if (r.role === 'Di') return true;
+    if (leg !== null && (r.role === 'De' || r.role === 'R')) return true;
+  }
+  return false;
 }
 
 function push<K, T>(m: Map<K, T[]>, k: K, v: T): void {

@@ -637,19 +637,64 @@ function invariantPair(v: FnatView): [PacketRecord, PacketRecord] | null {
   return t.c2s ? [client, rs] : [rs, client];
 }
 
-/** rewrite.ttl under FullNAT: the TTL is kept across the director. */
-function fnatTtl(v: FnatView, sink: FindingSink): void {
-  const pair = invariantPair(v);
-  if (!pair) return;
-  const [a, b] = pair;
+/**
+ * The invariant walk's state: which of the connection's links to the director add no hop, so
+ * that the copy at the next point stands for the one the director sent where the director's
+ * capture lacks it.
+ */
+export class InvariantState extends FnatState {
+  /** Client packets reach the director with the TTL the client sent (no router between). */
+  clientAdjacent = false;
+  /** Real-server packets reach the director with the TTL the real server sent. */
+  rsAdjacent = false;
+}
+
+/** Per connection: whether each side of the director is one link away, as the connection's
+ *  own packets toward the director show (a copy sent there and its copy at the director). */
+function invariantOpen(v: TraceView<InvariantState>): void {
+  const s = v.s;
+  const dir = v.ctx.directorIdx;
+  s.clientAdjacent = false;
+  s.rsAdjacent = false;
+  for (const t of s.sorted) {
+    const sent = t.c2s ? t.C : t.R;
+    const got = t.Di;
+    if (!sent || !got || got.point !== dir || sent.ip.v !== got.ip.v) continue;
+    if (sent.ip.ttl !== got.ip.ttl) continue;
+    if (t.c2s) s.clientAdjacent = true;
+    else s.rsAdjacent = true;
+    if (s.clientAdjacent && s.rsAdjacent) return;
+  }
+}
+
+/**
+ * rewrite.ttl under FullNAT: the TTL is kept across the director (R2). The director's input and
+ * output copies of a packet, both in its capture; where its capture lacks the output (a DPDK
+ * director's own transmissions on an af_packet port are not seen by tcpdump there), the copy
+ * at the next point, when the connection shows that link adds no hop (invariantOpen). The
+ * other direction's packets prove it; a route back through a router that the packets out do
+ * not take would be judged wrongly, which a director LAN does not do.
+ */
+function fnatTtl(v: TraceView<InvariantState>, sink: FindingSink): void {
   const { ctx, c, t } = v;
-  if (a.point !== b.point || a.point !== ctx.directorIdx) return;
+  const dir = ctx.directorIdx;
+  const a = v.Di;
+  if (!a || a.point !== dir) return;
+  let b = v.De;
+  let at = 'across the director';
+  if (!b || b.point !== dir) {
+    const next = t.c2s ? v.R : v.C;
+    const adjacent = t.c2s ? v.s.rsAdjacent : v.s.clientAdjacent;
+    if (!next || !adjacent || next.ip.v !== a.ip.v) return;
+    b = next;
+    at = `from the director to the ${t.c2s ? 'real server' : 'client'} (one link: the director's capture lacks its own output)`;
+  }
   sink.check('rewrite.ttl');
   if (a.ip.ttl - b.ip.ttl === 0) return;
   sink.add(
     'rewrite.ttl',
     c,
-    `TTL ${a.ip.ttl} → ${b.ip.ttl} across the director (${t.c2s ? 'client → RS' : 'reply'}); FullNAT (${ctx.profile}) keeps the TTL`,
+    `TTL ${a.ip.ttl} → ${b.ip.ttl} ${at} (${t.c2s ? 'client → RS' : 'reply'}); FullNAT (${ctx.profile}) keeps the TTL`,
     'ALI FullNAT does not touch the TTL; DPVS only with xmit_ttl configured (lvs-behavior.md §2.1, §3.1, R2)',
     [a, b],
   );
@@ -713,7 +758,7 @@ export const FNAT_INVARIANT_RULES = {
   'rewrite.ttl': { trace: fnatTtl },
   'rewrite.ip-fields': { trace: fnatIpFields },
   'rewrite.payload': { trace: fnatPayload },
-} as const satisfies RuleTable<FnatState>;
+} as const satisfies RuleTable<InvariantState>;
 
 export interface FullnatRuleOptions {
   /** TOA kinds accepted (--toa-kind); default per profile. */
@@ -726,7 +771,7 @@ export function makeFullnatRules(opts: FullnatRuleOptions = {}): RuleModule {
     walk<SeqState>(FNAT_SEQ_RULES, new SeqState(), FNAT_WALK),
     walk<ToaState>(FNAT_TOA_RULES, new ToaState(opts.toaKinds), { traces: (v) => v.s.sorted, open: toaOpen, at: toaAt }),
     walk<FnatState>(FNAT_SYN_RULES, new FnatState(), FNAT_WALK),
-    walk<FnatState>(FNAT_INVARIANT_RULES, new FnatState(), FNAT_WALK),
+    walk<InvariantState>(FNAT_INVARIANT_RULES, new InvariantState(), { ...FNAT_WALK, open: invariantOpen }),
   ];
   return {
     family: 'fnat',

@@ -245,11 +245,13 @@ function distribution(v: SchedView, sink: FindingSink): void {
         'distribution',
       );
     }
-  } else if (sched === 'sh' || sched === 'mh' || sched === 'dh') {
+  } else if (sched === 'sh' || sched === 'mh' || sched === 'dh' || (sched === 'conhash' && !s.schedFlags.includes('qid'))) {
+    // DPVS's conhash hashes the client's source address unless told to hash QUIC connection
+    // ids (ipvsadm -s conhash sets its sip target; v1.10.2 ip_vs_conhash.c): a static mapping.
     sink.check('sched.distribution');
     const byKey = new Map<string, { c: Connection; rip: string }>();
     for (const p of picks) {
-      const portKey = s.schedFlags.includes(`${sched}-port`) ? `|${p.c.cport}` : '';
+      const portKey = sched !== 'conhash' && s.schedFlags.includes(`${sched}-port`) ? `|${p.c.cport}` : '';
       const key = sched === 'dh' ? s.vip : `${p.c.client}${portKey}`;
       const prev = byKey.get(key);
       if (!prev) {

@@ -8,7 +8,7 @@ import type { EngineContext } from '../../correlate/context.js';
 import type { Connection } from '../../model/connection.js';
 
 /** Schedulers whose order or mapping the captures alone can check (sched.ts distribution). */
-const ORDERED = new Set(['rr', 'wrr', 'sh', 'mh', 'dh']);
+const ORDERED = new Set(['rr', 'wrr', 'sh', 'mh', 'dh', 'conhash']);
 
 /**
  * A DR real server is known only by its MAC (the frames carry the VIP): from an ARP or Neighbor
@@ -37,6 +37,9 @@ export function whyUnchecked(rule: string, ctx: EngineContext, conns: readonly C
     if (rule === 'sched.distribution' && !ORDERED.has(s.scheduler)) return `scheduler ${s.scheduler} decides on the director's connection counts or state, which captures do not show`;
     const decided = conns.filter((c) => c.backend !== null).length;
     if (decided === 0) {
+      if (ctx.methods.has('fullnat')) {
+        return `${conns.length} connection(s) correlated, none linked to its local-address leg (LIP:lport → RIP): a FullNAT connection's real server is known only from that leg, which the real-server side of the director or a real server's capture shows`;
+      }
       const macs = unknownRealServers(ctx);
       return `${conns.length} connection(s) correlated, none with a known real server${macs ? `: ${macs}` : ''}`;
     }
