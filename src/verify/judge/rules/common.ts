@@ -223,8 +223,15 @@ export function pathOrder(t: Trace): readonly PacketRecord[] {
 export function insideCapture(ctx: EngineContext, idx: number, t: number): boolean {
   const p = ctx.points[idx];
   if (!p) return false;
-  const off = ctx.clocks[idx]?.offsetNs ?? 0;
-  const fuzz = Math.min(4 * (ctx.clocks[idx]?.spreadNs ?? 0), ctx.windowNs / 10);
+  const clock = ctx.clocks[idx];
+  const off = clock?.offsetNs ?? 0;
+  // A point that shares no packet with the others has an offset assumed, not measured: near
+  // either end of its capture, whether a time falls inside it is not known.
+  if (clock !== undefined && clock.pairs === 0 && clock.via !== p.name) {
+    const margin = ctx.windowNs / 10;
+    return t >= p.firstTs - off + margin && t <= p.lastTs - off - margin;
+  }
+  const fuzz = Math.min(4 * (clock?.spreadNs ?? 0), ctx.windowNs / 10);
   return t >= p.firstTs - off + fuzz && t <= p.lastTs - off;
 }
 

@@ -354,6 +354,13 @@ function toaAt(v: ToaView): void {
   if (!s.judged) return;
   const leg = s.info.leg!;
   s.toa = findToa(rs!, client ? client.tcpOpts : undefined, s.kinds);
+  // Seen only as it left the director, an option of a TOA kind that does not carry this
+  // connection's client may be one the client sent (an experiment of its own, §2.3 R11): with
+  // no copy of the packet as it arrived to tell, the trace is not judged.
+  if (!client && s.toa !== null && !(s.toa.addr === v.c.client && s.toa.port === v.c.cport)) {
+    s.judged = false;
+    return;
+  }
   s.exp = expectation(s.fp, rs!, leg.rsIsn);
   s.ev = client ? [client, rs!] : [rs!];
   s.syn = isPureSyn(rs!);
@@ -367,14 +374,18 @@ function noRoomReason(s: ToaState, base: PacketRecord, rs: PacketRecord): string
   if (fp === 'alibaba' && rs.ip.v !== family) return `client IPv${family} and RS IPv${rs.ip.v}: alibaba adds no TOA across families (FULLNAT_ADD_TOA_FAIL_PROTO)`;
   if (fp === 'dpvs') {
     const minimal = dpvsMinimalSpace(base.tcpOpts, syn);
-    const prunedLen = base.ip.totalLen - (optionSpace(base.tcpOpts) - minimal);
+    // As forwarded (without TOA) where the client's copy is a piece of the segment (TSO).
+    const prunedLen = Math.max(base.ip.totalLen - (optionSpace(base.tcpOpts) - minimal), rs.ip.totalLen);
     if (minimal + toaLen > 40) return `options need ${minimal} bytes even after pruning every unprotected option; TOA needs ${toaLen} of 40`;
     if (prunedLen + toaLen > mtu) return `the segment (${prunedLen} bytes after pruning) + TOA exceeds the path MTU ${mtu}`;
     return null;
   }
   const space = optionSpace(base.tcpOpts);
   if (space + toaLen > 40) return `options already use ${space} of 40 bytes; TOA needs ${toaLen}`;
-  if (base.ip.totalLen + toaLen > mtu) return `the ${base.ip.totalLen}-byte segment + TOA exceeds the path MTU ${mtu}`;
+  // The segment as the director had it: a client capture may show it cut into pieces (TSO) or
+  // merged (GRO); the copy toward the real server, without TOA, is the size it forwarded.
+  const size = Math.max(base.ip.totalLen, rs.ip.totalLen);
+  if (size + toaLen > mtu) return `the ${size}-byte segment + TOA exceeds the path MTU ${mtu}`;
   return null;
 }
 

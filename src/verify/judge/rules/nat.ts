@@ -4,7 +4,7 @@
  * visible to the client.
  */
 import { methodOf } from '../../correlate/context.js';
-import { Carry } from '../../model/connection.js';
+import { Carry, type Connection } from '../../model/connection.js';
 import type { FindingSink } from '../sink.js';
 import { copyAt, hostPort, insideCapture, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import type { PacketRecord } from '../../model/record.js';
@@ -84,7 +84,14 @@ const replyBypass = {
     // the reply itself: a director egress copy from the RIP is nat.reply-src instead.
     const clientSawRip = C !== undefined && C.ip.src !== vip && De === undefined;
     if (dIdx >= 0 || ctx.clientIdx >= 0) sink.check('nat.reply-bypass');
-    if ((viaDirectorMac && dirSaw && !clientSawRip) || v.s.bypassReported) return;
+    if (v.s.bypassReported) return;
+    // The real server sent it to the director's MAC: it went back through the director, whatever
+    // the director's capture shows. Without the MAC, absence at the director is evidence only
+    // where that capture shows the interface toward the real servers (the connection's forwarded
+    // packets) and no other reply of the connection: a route sends all of them the same way.
+    const sentToDirector = R.dstMac !== null && ctx.directorMacs.has(R.dstMac);
+    const absenceCounts = !dirSaw && forwardedSeen(c) && !replySeenAtDirector(c);
+    if (!clientSawRip && viaDirectorMac && (sentToDirector || !absenceCounts)) return;
     v.s.bypassReported = true;
     if (c.part !== null) c.part.carry |= Carry.NatBypass;
     const why: string[] = [];
@@ -103,6 +110,18 @@ const replyBypass = {
     unansweredAtDirector(v, sink);
   },
 };
+
+/** True when a client packet of the connection is seen leaving the director. */
+function forwardedSeen(c: Connection): boolean {
+  for (const t of c.traces) if (t.c2s && copyAt(t, 'De') !== undefined) return true;
+  return false;
+}
+
+/** True when a reply of the connection is seen at the director. */
+function replySeenAtDirector(c: Connection): boolean {
+  for (const t of c.traces) if (!t.c2s && (copyAt(t, 'Di') !== undefined || copyAt(t, 'De') !== undefined)) return true;
+  return false;
+}
 
 /**
  * nat.reply-bypass from the director's side alone (no capture of that real server): the

@@ -12,6 +12,7 @@
 import type { ForwardMethod } from '../../service/model.js';
 import { expectedTtlDecrement, methodOf } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
+import type { Connection } from '../../model/connection.js';
 import type { FindingSink } from '../sink.js';
 import { ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 
@@ -70,6 +71,11 @@ function ttl(v: RewriteView, sink: FindingSink): void {
 function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: FindingSink): void {
   v.s.ipChecks++;
   if (a.ip.id === b.ip.id && a.ip.df === b.ip.df && a.ip.mf === b.ip.mf && a.ip.tos === b.ip.tos) return;
+  // A segment sent again goes out with a new IP ID; where a capture missed one of the sends,
+  // the other one's copy stands in its place and the IDs differ without anything rewriting them.
+  // Copies further apart than TCP's shortest retransmission timeout (Linux TCP_RTO_MIN, 200 ms)
+  // may be two sends as well, of which each capture kept one.
+  if (a.ip.df === b.ip.df && a.ip.mf === b.ip.mf && a.ip.tos === b.ip.tos && (sentAgain(v.c, a) || (a.proto === 'tcp' && Math.abs(b.t - a.t) >= RTO_MIN_NS))) return;
   const diffs: string[] = [];
   if (a.ip.id !== b.ip.id) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
   if (a.ip.df !== b.ip.df) diffs.push(`DF ${a.ip.df ? 1 : 0} → ${b.ip.df ? 1 : 0}`);
@@ -82,6 +88,21 @@ function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Findin
     'IPVS never rewrites IP ID, DF or TOS (lvs-behavior.md §7 R4): look for a NAT/mangle rule (iptables -t mangle, nft) or a middlebox between these points',
     [a, b],
   );
+}
+
+const RTO_MIN_NS = 200e6;
+
+/** True when the connection has two sends of `r`'s TCP segment (its sequence number, whether
+ *  it carries data, its SYN/FIN/RST flags) in its direction. */
+function sentAgain(c: Connection, r: PacketRecord): boolean {
+  if (r.proto !== 'tcp') return false;
+  let sends = 0;
+  for (const t of c.traces) {
+    const y = t.list[0]!;
+    // Lengths are not compared: a capture may show a send cut into pieces or merged.
+    if (t.c2s === r.c2s && y.seq === r.seq && y.payloadLen > 0 === r.payloadLen > 0 && (y.flags & 0x07) === (r.flags & 0x07) && ++sends > 1) return true;
+  }
+  return false;
 }
 
 /** rewrite.payload: the payload bytes equal across a hop (when both copies carry all of it). */
