@@ -85,9 +85,10 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // interface of it, or frames tcpdump dropped).
   if (ackedByServer(c, t, ctx.service.synproxy)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // No client packet of the connection is seen leaving the director, yet the server answered
-  // it: the director's capture does not show its interface toward the real servers (one
-  // interface captured, or that file not given), so it cannot show this one leave either.
-  if (!rsSees && !egressFrom(c, -Infinity) && answeredByServer(c)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  // it or got some of them: the director's capture does not show its interface toward the real
+  // servers (one interface captured, or that file not given), so it cannot show this one leave
+  // either, nor tell the director's drop from a loss on the way.
+  if (!egressFrom(c, -Infinity) && (answeredByServer(c) || reachedRealServer(c))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // A connection's last bare ACK: nothing follows it to show whether it got through, and
   // nothing the director could lose with it; without the real server's capture, no evidence.
   if (!rsSees && Di.proto === 'tcp' && Di.payloadLen === 0 && (Di.flags & 0x07) === 0 && !laterInDirection(c, t)) return;
@@ -135,13 +136,22 @@ function egressFrom(c: Connection, t: number): boolean {
  * True when trace `t`'s client packet takes sequence space (payload, SYN, FIN) and a reply copy
  * on the client's side of the director (at the client, or as it leaves the director toward the
  * client: there the acknowledgement is in the client's sequence space whatever the director
- * shifts) acknowledges it. Not a SYN where the service has a SYN proxy: the director answers that one itself.
+ * shifts) acknowledges it, and no other send of the client covers its bytes. Not a SYN where the
+ * service has a SYN proxy: the director answers that one itself.
  */
 function ackedByServer(c: Connection, t: Trace, synproxy: boolean): boolean {
   const r = t.list[0]!;
   if (r.proto !== 'tcp' || (synproxy && (r.flags & 0x02) !== 0)) return false;
   const end = seqEnd(r);
   if (end === r.seq) return false;
+  // Only if the client never sent those bytes again: a later send (a retransmission, smaller
+  // segments after a frag-needed) may be what the server acknowledged.
+  for (const x of c.traces) {
+    if (x === t || !x.c2s) continue;
+    const y = x.list[0]!;
+    const yEnd = seqEnd(y);
+    if (yEnd !== y.seq && ((y.seq - end) | 0) < 0 && ((r.seq - yEnd) | 0) < 0) return false;
+  }
   for (const x of c.traces) {
     if (x.c2s) continue;
     for (const y of x.list) {
@@ -156,6 +166,12 @@ function ackedByServer(c: Connection, t: Trace, synproxy: boolean): boolean {
  *  reset a packet it did not schedule, §1.7). */
 function answeredByServer(c: Connection): boolean {
   for (const x of c.traces) if (!x.c2s && (x.list[0]!.proto !== 'tcp' || (x.list[0]!.flags & 0x04) === 0)) return true;
+  return false;
+}
+
+/** True when a client packet of the connection is seen at a real server. */
+function reachedRealServer(c: Connection): boolean {
+  for (const x of c.traces) if (x.c2s && copyAt(x, 'R') !== undefined) return true;
   return false;
 }
 
