@@ -18,7 +18,7 @@ import { summarizeParallel } from '../decode/parallel/index.js';
 import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from '../errors.js';
-import { parseToaKinds } from './options.js';
+import { collectGuePort, parseToaKinds } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
@@ -52,6 +52,7 @@ export interface DecodeOptions {
   json?: boolean;
   summary?: boolean;
   toaKind?: number[];
+  guePort?: number[];
   count?: number;
   filter?: string;
 }
@@ -159,7 +160,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
     else out.line(text!.format(p));
     return shown < limit && !out.closed;
   };
-  const decode = opts.toaKind ? { toaKinds: opts.toaKind } : {};
+  const decode = { ...(opts.toaKind ? { toaKinds: opts.toaKind } : {}), ...(opts.guePort ? { guePorts: opts.guePort } : {}) };
   for (const capture of captures) {
     if (shown >= limit || out.closed) break;
     try {
@@ -202,12 +203,14 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
         'an existing file or ends in .pcap/.pcapng/.cap/.dmp/.gz is a capture too; the arguments before form the FILTER.\n' +
         'FILTER: host/src host/dst host ADDR, net CIDR, [tcp|udp] [src|dst] port N, portrange N-M, ether [src|dst] MAC,\n' +
         'vlan [ID], ip, ip6, arp, tcp, udp, icmp, icmp6, toa [host A|port N], tunnel, syn, fin, rst, ack, truncated,\n' +
-        'malformed, badsum; and/&&, or/||, not/!, parentheses. Address and port primitives also match tunnelled packets.',
+        'malformed, badsum; and/&&, or/||, not/!, parentheses. Address and port primitives also match tunnelled packets\n' +
+        'at any depth.',
     )
     .argument('<args...>', '[FILTER] CAPTURE...')
     .option('--json', 'NDJSON: one object per packet with every decoded field')
     .option('--summary', 'only counts per protocol and per problem (packets/s on stderr)')
     .option('--toa-kind <kinds>', 'TCP option kinds read as TOA, comma-separated (default 254,253)', parseToaKinds)
+    .option('--gue-port <port>', 'UDP destination port carrying GUE (repeatable; default 6080)', collectGuePort)
     .option('-c, --count <n>', 'stop after COUNT matching packets', parseCount)
     .option('--filter <expr>', 'the FILTER, given explicitly (then every argument is a capture)')
     .action(async (args: string[], opts: DecodeOptions) => {
