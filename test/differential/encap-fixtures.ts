@@ -22,7 +22,7 @@ function innerIp4(src: string, dst: string, sport: number, id = 77): Buffer {
 function innerFrame(vlan?: number): Buffer {
   const b = PacketBuilder.eth({ src: C, dst: D });
   if (vlan !== undefined) b.vlan({ id: vlan });
-  return b.ipv4({ src: '172.16.0.1', dst: '172.16.0.2', id: 9, ttl: 62 }).udp({ sport: 3333, dport: 53 }).payload('q').build();
+  return b.ipv4({ src: '172.16.0.1', dst: '172.16.0.2', id: 9, ttl: 62 }).udp({ sport: 3333, dport: 9999 }).payload('q').build();
 }
 
 function u32(n: number): number[] {
@@ -57,7 +57,7 @@ export function encapFixtures(): EncapFixture[] {
   const list: EncapFixture[] = [
     {
       name: 'GRE in GRE (IPv4 ×3)',
-      frame: e().ipv4({ src: '10.0.0.1', dst: '10.0.0.11', id: 1 }).gre().ipv4({ src: '10.1.0.1', dst: '10.1.0.2', id: 2 }).gre({ key: 7 }).ipv4({ src: '203.0.113.5', dst: '10.0.0.100', id: 3 }).udp({ sport: 5000, dport: 53 }).payload('x').build(),
+      frame: e().ipv4({ src: '10.0.0.1', dst: '10.0.0.11', id: 1 }).gre().ipv4({ src: '10.1.0.1', dst: '10.1.0.2', id: 2 }).gre({ key: 7 }).ipv4({ src: '203.0.113.5', dst: '10.0.0.100', id: 3 }).udp({ sport: 5000, dport: 9999 }).payload('x').build(),
       levels: ['gre', 'gre'],
     },
     {
