@@ -398,9 +398,12 @@ export class EncapLevel {
   spanDir = 0;
   spanGra = 0;
   spanO = 0;
-  /** Carried Ethernet frame (TEB, ERSPAN, VXLAN, Geneve 0x6558). */
+  /** ERSPAN III frame type: 0 Ethernet (the only one decoded further), 2 IP. */
+  spanFt = 0;
+  /** Carried Ethernet frame (TEB, ERSPAN, VXLAN, Geneve 0x6558), and ARP/RARP when it carries that. */
   readonly eth = new EthernetView();
   readonly vlan = new VlanView();
+  readonly arp = new ArpView();
   readonly mpls = new MplsView();
   readonly net: NetLayers;
 
@@ -425,6 +428,7 @@ export class EncapLevel {
     this.optLen = 0;
     this.eth.reset();
     this.vlan.reset();
+    this.arp.reset();
     this.mpls.reset();
     this.net.reset();
   }

@@ -123,16 +123,18 @@ function ours(o: Json): Partial<Record<Field, string[]>> {
     if (c.geneve) add('geneve.vni', c.geneve.vni);
   }
   if (o.sll) add('sll.pkttype', o.sll.pkttype);
-  if (o.arp) {
-    add('arp.opcode', o.arp.op);
+  // ARP in the frame, or in an Ethernet frame a level carries (ERSPAN, VXLAN…).
+  for (const arp of chain.map((c) => c.arp as Json | undefined)) {
+    if (!arp) continue;
+    add('arp.opcode', arp.op);
     // tshark names hardware addresses arp.*.hw_mac only for Ethernet/IEEE 802 hardware of 6 bytes.
-    if (o.arp.hlen === 6 && (o.arp.htype === 1 || o.arp.htype === 6)) {
-      add('arp.src.hw_mac', o.arp.sha);
-      add('arp.dst.hw_mac', o.arp.tha);
+    if (arp.hlen === 6 && (arp.htype === 1 || arp.htype === 6)) {
+      add('arp.src.hw_mac', arp.sha);
+      add('arp.dst.hw_mac', arp.tha);
     }
-    if (o.arp.ptype === 0x800 && o.arp.spa.includes('.')) {
-      add('arp.src.proto_ipv4', o.arp.spa);
-      add('arp.dst.proto_ipv4', o.arp.tpa);
+    if (arp.ptype === 0x800 && arp.spa.includes('.')) {
+      add('arp.src.proto_ipv4', arp.spa);
+      add('arp.dst.proto_ipv4', arp.tpa);
     }
   }
   const quotedFrom = chain.length;

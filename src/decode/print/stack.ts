@@ -8,6 +8,7 @@
  *   quoted  `IP a > b: ICMP unreachable - need to frag, mtu 1480, quoting [IP c.p > d.q: …], ttl 64, id 3`
  */
 import type { EncapLevel, NetLayers, Packet } from '../packet.js';
+import { arpJson, arpText } from './arp.js';
 import { ethJson, ethText, mplsJson, mplsText } from './link.js';
 import { icmpJsonOpen, icmpText } from './icmp.js';
 import { ipDetails, ipDst, ipJson, ipSrc } from './ip.js';
@@ -122,6 +123,7 @@ export function netText(p: Packet): string {
   let s = '';
   for (let i = 0; i < p.depth; i++) {
     const lv = p.levels[i]!;
+    if (lv.arp.present) return s + head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf) + arpText(p, lv.arp);
     // A level whose payload was not decoded (unknown GRE protocol, a cut header) prints as its carrier did.
     if (!lv.net.present) break;
     s += head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf);
@@ -228,6 +230,8 @@ function levelHeaderJson(o: ByteSink, lv: EncapLevel): void {
           o.uint(lv.spanGra);
           o.ascii(',"o":');
           o.uint(lv.spanO);
+          o.ascii(',"ft":');
+          o.uint(lv.spanFt);
         }
         o.byte(125);
       }
@@ -287,6 +291,11 @@ export function netJson(o: ByteSink, p: Packet): void {
     closes++;
     ethJson(o, p.buf, lv.eth, lv.vlan);
     mplsJson(o, lv.mpls);
+    if (lv.arp.present) {
+      o.ascii('"arp":');
+      arpJson(o, p, lv.arp);
+      o.byte(44);
+    }
     if (!lv.net.present) {
       o.pos--; // the comma after the last link member
       break;

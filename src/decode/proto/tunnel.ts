@@ -10,6 +10,7 @@
 import { internetChecksum } from '../checksum.js';
 import { EtherType, IpProto, MAX_MPLS, type EncapLevel, type MplsView, type NetLayers } from '../packet.js';
 import { M_FRAGMENT, MODE_INNER, M_QUIET, U_GENEVE, U_GRE, U_GUE, U_MPLS, U_VXLAN, type DecodeCtx } from './context.js';
+import { decodeArp } from './arp.js';
 import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
 import { decodeVlanTags, isVlanTpid } from './vlan.js';
@@ -96,6 +97,7 @@ function decodeLevelPayload(ctx: DecodeCtx, lv: EncapLevel, type: number, off: n
   if (type === EtherType.IPV4) decodeIpv4(ctx, lv.net, off, end, innerMode(mode));
   else if (type === EtherType.IPV6) decodeIpv6(ctx, lv.net, off, end, innerMode(mode));
   else if (type === EtherType.TEB && !lv.eth.present) decodeInnerEthernet(ctx, lv, off, end, mode);
+  else if ((type === EtherType.ARP || type === EtherType.RARP) && lv.eth.present) decodeArp(ctx, off, end, type === EtherType.RARP, lv.arp, mode);
   else if ((type === EtherType.MPLS || type === EtherType.MPLS_MULTICAST) && lv.mpls.count === 0) {
     const ip = decodeMpls(ctx, lv.mpls, off, end, mode);
     if (ip >= 0) decodeIpByNibble(ctx, lv.net, ip, end, innerMode(mode));
@@ -266,6 +268,7 @@ function decodeErspan3(ctx: DecodeCtx, lv: EncapLevel, off: number, end: number,
   lv.spanDir = (w5 >> 3) & 1;
   lv.spanGra = (w5 >> 1) & 3;
   lv.spanO = w5 & 1;
+  lv.spanFt = (w5 >> 10) & 0x1f;
   let hlen = 12;
   if (lv.spanO) hlen += 8;
   if (off + hlen > end) {
@@ -273,7 +276,8 @@ function decodeErspan3(ctx: DecodeCtx, lv: EncapLevel, off: number, end: number,
     return;
   }
   lv.hdrLen += hlen;
-  decodeInnerEthernet(ctx, lv, off + hlen, end, mode);
+  // Frame types other than Ethernet are not opened (as tshark does not).
+  if (lv.spanFt === 0) decodeInnerEthernet(ctx, lv, off + hlen, end, mode);
 }
 
 /** The UDP payload at `off` of a port `udpEncap` names (`code` one of U_*). */
