@@ -14,6 +14,7 @@ import { LinkType } from '../../src/decode/frame.js';
 import { MAX_LEVELS, type Packet } from '../../src/decode/packet.js';
 import { JsonPrinter } from '../../src/decode/print/json.js';
 import { TextPrinter } from '../../src/decode/print/text.js';
+import { DecodeSummary, type ProtocolCount } from '../../src/decode/summary.js';
 import { encapFixtures } from '../differential/encap-fixtures.js';
 import { eth, ipv4, ipv6, tcp, u16, udp } from './build.js';
 
@@ -236,5 +237,31 @@ describe('filters at any depth and at a chosen depth', () => {
     expect(compileFilter('depth 1 port 80')(plain)).toBe(false);
     expect(compileFilter('port 80')(plain)).toBe(true);
     expect(compileFilter('tunnel')(plain)).toBe(false);
+  });
+});
+
+describe('decode --summary hierarchy through the levels', () => {
+  /** Every root-to-leaf path of the hierarchy, names joined by '>'. */
+  function paths(nodes: ProtocolCount[], prefix = ''): string[] {
+    return nodes.flatMap((n) => (n.children.length === 0 ? [prefix + n.name] : paths(n.children, prefix + n.name + '>')));
+  }
+  it('each level adds its header node, a carried Ethernet frame and the stack inside', () => {
+    const sum = new DecodeSummary();
+    for (const f of encapFixtures()) sum.add(decodeBytes(f.frame, LinkType.ETHERNET, { guePorts: [9886] }));
+    const all = paths(sum.report().protocols);
+    for (const want of [
+      'eth>ipv4>gre>ipv4>gre>ipv4>udp',
+      'eth>ipv6>ipv6>ipv6>tcp',
+      'eth>ipv4>udp>vxlan>eth>vlan>ipv4>udp',
+      'eth>ipv4>udp>vxlan>eth>ipv4>ipv4>tcp',
+      'eth>ipv4>udp>geneve>eth>ipv4>udp',
+      'eth>ipv4>gre>erspan>eth>vlan>ipv4>udp',
+      'eth>ipv4>udp>gue>ipv4>tcp',
+      'eth>ipv4>udp>gre>ipv4>tcp',
+      'eth>mpls>ipv4>tcp',
+      'eth>ipv4>gre>mpls>ipv6>udp',
+    ]) {
+      expect(all, want).toContain(want);
+    }
   });
 });
