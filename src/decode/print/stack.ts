@@ -124,8 +124,12 @@ export function netText(p: Packet): string {
   for (let i = 0; i < p.depth; i++) {
     const lv = p.levels[i]!;
     if (lv.arp.present) return s + head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf) + arpText(p, lv.arp);
-    // A level whose payload was not decoded (unknown GRE protocol, a cut header) prints as its carrier did.
-    if (!lv.net.present) break;
+    if (!lv.net.present) {
+      // A carried Ethernet frame of another protocol (LLDP, STP…): its EtherType ends the line.
+      if (lv.eth.present) return s + head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf) + 'ethertype 0x' + lv.eth.etherType.toString(16).padStart(4, '0');
+      // A level whose payload was not decoded (unknown GRE protocol, a cut header) prints as its carrier did.
+      break;
+    }
     s += head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf);
     n = lv.net;
   }
