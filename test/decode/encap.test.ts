@@ -267,12 +267,12 @@ describe('decode --summary hierarchy through the levels', () => {
 });
 
 describe('text lines of levels that carry no IP', () => {
-  it('VXLAN carrying a non-IP frame ends with its EtherType; GRE of an unknown protocol prints its carrier', () => {
+  it('VXLAN carrying a non-IP frame ends with its EtherType; GRE of an unknown protocol names it', () => {
     const lldp = [...eth(0x88cc, [2, 7, 4, 0, 0, 0, 0, 0, 1])];
     const vx = Buffer.from(eth(0x0800, ipv4({ proto: 17, src: '10.0.0.1', dst: '10.0.0.2' }, udp(1, 4789, [0x08, 0, 0, 0, 0, 0, 3, 0, ...lldp]))));
     const t = new TextPrinter().format(decodeBytes(vx, LinkType.ETHERNET));
     expect(t).toMatch(/: VXLAN, vni 3, 02:00:00:00:00:02 > 02:00:00:00:00:01, ethertype 0x88cc$/);
     const wccp = Buffer.from(eth(0x0800, ipv4({ proto: 47, src: '10.0.0.1', dst: '10.0.0.2' }, [0, 0, 0x88, 0x3e, 1, 2, 3, 4])));
-    expect(new TextPrinter().format(decodeBytes(wccp, LinkType.ETHERNET))).toMatch(/IP 10\.0\.0\.1 > 10\.0\.0\.2: ip-proto-47 8, ttl 64/);
+    expect(new TextPrinter().format(decodeBytes(wccp, LinkType.ETHERNET))).toMatch(/IP 10\.0\.0\.1 > 10\.0\.0\.2 \(ttl 64, id \d+\): GRE, proto 0x883e, length 8$/);
   });
 });

@@ -127,6 +127,11 @@ export function netText(p: Packet): string {
     if (!lv.net.present) {
       // A carried Ethernet frame of another protocol (LLDP, STP…): its EtherType ends the line.
       if (lv.eth.present) return s + head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf) + 'ethertype 0x' + lv.eth.etherType.toString(16).padStart(4, '0');
+      // GRE of a protocol not decoded (WCCP, keep-alives, PPP control): its header says what it carries.
+      if ((lv.kind === 'gre' || lv.kind === 'gre-udp') && lv.hdrLen > 0 && lv.mpls.count === 0) {
+        const what = lv.pppProto === -1 ? 'proto 0x' + lv.greProto.toString(16).padStart(4, '0') + ', ' : '';
+        return s + head(n, p.buf) + ' (' + ipDetails(n.ip) + '): ' + levelTag(lv, p.buf) + what + 'length ' + (n.l4 === 'udp' ? n.udp.payloadLen : n.ip.payloadWireLen);
+      }
       // A level whose payload was not decoded (unknown GRE protocol, a cut header) prints as its carrier did.
       break;
     }
