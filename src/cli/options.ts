@@ -22,10 +22,15 @@ export function parseToaKinds(text: string): number[] {
   return out;
 }
 
-/** `--gue-port N` (repeatable): each value one UDP port, collected into `prev`. */
-export function collectGuePort(text: string, prev: number[] | undefined): number[] {
+/** `--gue-port N`: one UDP port (the option is repeated for more). */
+export function parseGuePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new InputError(`--gue-port '${text}': not a UDP port (0-65535; repeat the option for more)`);
-  return [...(prev ?? []), Number(text)];
+  return Number(text);
+}
+
+/** `--gue-port N` (repeatable), collected into `prev`. */
+export function collectGuePort(text: string, prev: number[] | undefined): number[] {
+  return [...(prev ?? []), parseGuePort(text)];
 }
 
 /**
