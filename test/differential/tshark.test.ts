@@ -1,8 +1,10 @@
 /**
  * Differential test: `lvsaudit decode --json` (the built CLI) against `tshark -T fields`
- * on every tcpdump-corpus capture whose interfaces are Ethernet / SLL / SLL2, and on a
+ * on every tcpdump-corpus capture whose interfaces are Ethernet / SLL / SLL2, on a
  * fixture capture built with the project's builder (VLAN, TOA, IPIP, GRE, ICMP quotes,
- * bad checksums, IPv6, SLL2).
+ * bad checksums, IPv6, SLL2), and on the encapsulation fixtures (encap-fixtures.ts: tunnels
+ * nested three deep, GRE v0/v1, GRE-in-UDP, TEB, ERSPAN II/III, VXLAN, Geneve, GUE, MPLS),
+ * where each level's Ethernet/VLAN/MPLS/IP/transport and its header's fields are compared.
  *
  * For every frame both tools decode, these agree: MACs, VLAN ids, ARP op/addresses,
  * IPv4 src/dst/ttl/id/DF/MF/fragment offset/protocol/header-checksum verdict, IPv6
