@@ -54,8 +54,21 @@ for h in json.load(sys.stdin):
 print(json.dumps(out))
 `;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Json = Record<string, any>;
+/** The members of one `decode --json` level object this test reads (docs/cli.md). */
+interface Json {
+  eth?: { src: string; dst: string };
+  vlan?: Array<{ id: number }>;
+  mpls?: Array<{ label: number; tc: number; s: number; ttl: number }>;
+  ipv4?: { src: string; dst: string; ttl: number; id: number };
+  ipv6?: { src: string; dst: string; hlim: number };
+  tcp?: { sport: number; dport: number; seq: number; ack: number };
+  udp?: { sport: number; dport: number };
+  gre?: { version: number; callId: number; seq: number | null; ack: number | null; ppp: number | null; key: number | null; checksum: number | null };
+  erspan?: { type: number; session: number; vlan: number; index: number; sgt: number };
+  vxlan?: { vni: number };
+  geneve?: { vni: number; optLen: number; proto: number };
+  inner?: Json;
+}
 type Layer = [string, Record<string, number | string>];
 
 /** Our decode as scapy's layer sequence (same names and field names). */
