@@ -20,7 +20,7 @@ import type { Packet } from '../decode/packet.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_REASSEMBLY_LIMITS, Reassembler, type Reassembled } from '../decode/reassembly/reassembler.js';
 import { reassembledText, reportJson, reportText } from '../decode/print/reassembly.js';
-import { parseToaKinds } from './options.js';
+import { collectGuePort, parseToaKinds } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
@@ -54,6 +54,7 @@ export interface DecodeOptions {
   json?: boolean;
   summary?: boolean;
   toaKind?: number[];
+  guePort?: number[];
   count?: number;
   filter?: string;
   /** Reassemble IP fragments for display; default: on with --json, off for text. */
@@ -150,7 +151,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   // The printers are loaded only when they print: --summary starts that much sooner.
   const text: TextPrinter | null = !opts.json && !opts.summary ? new (await import('../decode/print/text.js')).TextPrinter() : null;
   const json: JsonPrinter | null = opts.json && !opts.summary ? new (await import('../decode/print/json.js')).JsonPrinter() : null;
-  const decode = opts.toaKind ? { toaKinds: opts.toaKind } : {};
+  const decode = { ...(opts.toaKind ? { toaKinds: opts.toaKind } : {}), ...(opts.guePort ? { guePorts: opts.guePort } : {}) };
   // --summary counts frames as captured; reassembly only adds to what a frame prints.
   const reasm = summary === null && (opts.reassemble ?? opts.json === true) ? new Reassembler(DEFAULT_REASSEMBLY_LIMITS, decode) : null;
   let shown = 0;
@@ -225,12 +226,14 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
         'an existing file or ends in .pcap/.pcapng/.cap/.dmp/.gz is a capture too; the arguments before form the FILTER.\n' +
         'FILTER: host/src host/dst host ADDR|NAME, net CIDR, [tcp|udp] [src|dst] port N|NAME, portrange N-M, ether [src|dst] MAC,\n' +
         'vlan [ID], ip, ip6, arp, tcp, udp, icmp, icmp6, [ip|ip6] protochain N, toa [host A|port N], tunnel, syn, fin, rst, ack, truncated,\n' +
-        'malformed, badsum; and/&&, or/||, not/!, parentheses. Address and port primitives also match tunnelled packets.',
+        'malformed, badsum; and/&&, or/||, not/!, parentheses. Address and port primitives also match tunnelled packets\n' +
+        'at any depth.',
     )
     .argument('<args...>', '[FILTER] CAPTURE...')
     .option('--json', 'NDJSON: one object per packet with every decoded field')
     .option('--summary', 'only counts per protocol and per problem (packets/s on stderr)')
     .option('--toa-kind <kinds>', 'TCP option kinds read as TOA, comma-separated (default 254,253)', parseToaKinds)
+    .option('--gue-port <port>', 'UDP destination port carrying GUE (repeatable; default 6080)', collectGuePort)
     .option('-c, --count <n>', 'stop after COUNT matching packets', parseCount)
     .option('--filter <expr>', 'the FILTER, given explicitly (then every argument is a capture)')
     .option('--reassemble', 'IP fragments: show the reassembled datagram\'s transport on the frame that completes it (default with --json)')

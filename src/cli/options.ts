@@ -22,6 +22,17 @@ export function parseToaKinds(text: string): number[] {
   return out;
 }
 
+/** `--gue-port N`: one UDP port (the option is repeated for more). */
+export function parseGuePort(text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new InputError(`--gue-port '${text}': not a UDP port (0-65535; repeat the option for more)`);
+  return Number(text);
+}
+
+/** `--gue-port N` (repeatable), collected into `prev`. */
+export function collectGuePort(text: string, prev: number[] | undefined): number[] {
+  return [...(prev ?? []), parseGuePort(text)];
+}
+
 /**
  * A whole number in min..max, written in plain decimal digits. `Number()` would also take
  * `0x10`, `1e3`, `Infinity`, `" 5"` and the empty string (as 0): none of them is what a user

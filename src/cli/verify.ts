@@ -38,6 +38,7 @@ import {
   parseIpOption,
   parsePositiveDecimalOption,
   parseSchedulerOption,
+  parseGuePort,
   parseToaKinds,
   addConfigReadOptions,
   configOptionsOf,
@@ -59,6 +60,7 @@ interface VerifyCliOptions extends ConfigReadOptions {
   rsCapture?: string[];
   profile: Profile;
   toaKind?: string;
+  guePort?: string[];
   format: 'text' | 'json' | 'junit';
   output?: string;
   pcapOut?: string;
@@ -102,6 +104,7 @@ interface CheckedOptions {
   persistence: number | true | undefined;
   scheduler: string | undefined;
   toaKinds: number[] | undefined;
+  guePorts: number[] | undefined;
 }
 
 /**
@@ -137,6 +140,7 @@ export function checkVerifyOptions(o: VerifyCliOptions): CheckedOptions {
         : parseIntegerOption('--persistence', o.persistence, 1, MAX_PERSISTENCE, 'seconds');
   const windowMs = o.window === undefined ? undefined : parsePositiveDecimalOption('--window', o.window, MAX_WINDOW_MS, 'milliseconds');
   const toaKinds = o.toaKind === undefined ? undefined : parseToaKinds(o.toaKind);
+  const guePorts = o.guePort === undefined ? undefined : o.guePort.map(parseGuePort);
   checkRuleIds('--ignore', o.ignore ?? [], RULES.map((r) => r.id));
   if (points.length === 0) throw new InputError('no capture given (--client, --director, --rs-capture)');
   // A mistyped last capture is said before the first ones are sampled (a big gzip takes a while).
@@ -149,7 +153,7 @@ export function checkVerifyOptions(o: VerifyCliOptions): CheckedOptions {
   if (o.output !== undefined && o.pcapOut !== undefined && sameTarget(o.output, o.pcapOut)) {
     throw new InputError(`--pcap-out ${o.pcapOut}: the same file as --output`);
   }
-  return { points, windowMs, persistence, scheduler, toaKinds };
+  return { points, windowMs, persistence, scheduler, toaKinds, guePorts };
 }
 
 function sameTarget(a: string, b: string): boolean {
@@ -210,7 +214,7 @@ function serviceLines(r: VerifyResult): string[] {
 
 export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyResult; output: string }> {
   const checked = checkVerifyOptions(o);
-  const { points, windowMs, toaKinds } = checked;
+  const { points, windowMs, toaKinds, guePorts } = checked;
   const services = await loadServices(o, checked);
   if (services !== null) checkRsCaptures(points, services);
   const input: VerifyInput = {
@@ -218,6 +222,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     points,
     profile: o.profile,
     ...(toaKinds !== undefined ? { toaKinds } : {}),
+    ...(guePorts !== undefined ? { guePorts } : {}),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
     // Ladder diagrams are only printed for --show (text): building one per connection costs
@@ -282,6 +287,7 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
     .option('--rs-capture <[ip=]file>', 'capture taken at a real server (repeatable)', collect)
     .addOption(new Option('--profile <profile>', 'director behaviour to check against').choices(['linux', 'linux-legacy', 'alibaba', 'dpvs']).default('linux'))
     .option('--toa-kind <k[,k]>', 'TCP option kinds read as TOA')
+    .option('--gue-port <port>', 'UDP destination port carrying GUE (repeatable; default 6080)', collect)
     .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit']).default('text'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--pcap-out <file.pcapng>', 'write every evidence packet, commented with its rules')

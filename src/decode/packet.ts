@@ -22,11 +22,40 @@ export type LayerName =
   | 'icmp'
   | 'icmpv6'
   | 'gre'
-  | 'gue';
+  | 'gue'
+  | 'ppp'
+  | 'erspan'
+  | 'vxlan'
+  | 'geneve'
+  | 'mpls'
+  | 'ethernet'
+  | 'tunnel';
 
 export type L4Kind = 'tcp' | 'udp' | 'icmp' | 'icmpv6' | 'other' | null;
 
+/** The IPVS TUN encapsulations (lvs-behavior.md §1.5): what `Packet.tunnel` names. */
 export type TunnelKind = 'ipip' | 'ip6ip' | 'sit' | 'ip6ip6' | 'gre' | 'gue' | null;
+
+/** Every encapsulation a level of `Packet.levels` can be: the TUN kinds plus overlays. */
+export type EncapKind =
+  | 'ipip'
+  | 'ip6ip'
+  | 'sit'
+  | 'ip6ip6'
+  | 'gre'
+  | 'gue'
+  | 'gre-udp'
+  | 'erspan2'
+  | 'erspan3'
+  | 'vxlan'
+  | 'geneve'
+  | 'mpls'
+  | 'mpls-udp';
+
+/** Encapsulation levels kept per packet (a fixed pool); a deeper one is malformed. */
+export const MAX_LEVELS = 8;
+/** MPLS label stack entries kept; a deeper stack is malformed. */
+export const MAX_MPLS = 8;
 
 /** Maximum VLAN tags kept (802.1ad + 802.1Q stacks; deeper stacks are malformed for us). */
 export const MAX_VLAN = 4;
@@ -292,6 +321,19 @@ export class IcmpView {
   }
 }
 
+/** An MPLS label stack (RFC 3032): label, traffic class, bottom-of-stack bit, TTL per entry. */
+export class MplsView {
+  count = 0;
+  off = 0;
+  readonly label = new Uint32Array(MAX_MPLS);
+  readonly tc = new Uint8Array(MAX_MPLS);
+  readonly s = new Uint8Array(MAX_MPLS);
+  readonly ttl = new Uint8Array(MAX_MPLS);
+  reset(): void {
+    this.count = 0;
+  }
+}
+
 /** One network stack: an IP header and what it carries. A packet has up to three (see Packet). */
 export class NetLayers {
   readonly ip = new IpView();
@@ -308,6 +350,87 @@ export class NetLayers {
   }
   get present(): boolean {
     return this.ip.version !== 0;
+  }
+}
+
+/**
+ * One encapsulation level: the header that opened it (GRE, GUE, VXLAN…, or nothing beyond the
+ * carried IP header for IPIP/SIT/6in6), the Ethernet frame it carries if any (TEB, ERSPAN,
+ * VXLAN, Geneve), an MPLS label stack if any, and the IP stack inside. Level i is carried by
+ * level i−1's stack (level 0 by `Packet.net`). Numbers only: one pool per Packet, reused.
+ */
+export class EncapLevel {
+  kind: EncapKind = 'ipip';
+  /** Offset of the encapsulation header (for IPIP/SIT/6in6: of the carried IP header). */
+  hdrOff = 0;
+  /** Length of the encapsulation header (options and subheaders included); 0 for IPIP/SIT. */
+  hdrLen = 0;
+  /** GRE: the flags/version word, protocol type and the optional fields (RFC 2784/2890, 2637). */
+  greFlags = 0;
+  greVersion = 0;
+  greProto = 0;
+  greChecksum = -1;
+  /** GRE checksum verdict over header and payload; null when absent, not verifiable or cut. */
+  greChecksumOk: boolean | null = null;
+  /** v0 key or, for v1, payload length (high 16 bits) and call ID (low 16); -1 when absent. */
+  greKey = -1;
+  greSeq = -1;
+  /** v1 acknowledgment number; -1 when absent. */
+  greAck = -1;
+  /** PPP protocol field carried by GRE v1; -1 when none was read. */
+  pppProto = -1;
+  /** VXLAN/Geneve: VNI; ERSPAN: session ID. */
+  vni = -1;
+  /** VXLAN flags byte; Geneve O/C bits byte; ERSPAN: the ver/vlan word. */
+  flags = 0;
+  /** Geneve: protocol type and options length in bytes; GUE: proto/ctype. */
+  proto = 0;
+  optLen = 0;
+  /** ERSPAN: VLAN, CoS, encapsulation type/BSO, truncated bit; index (II) or timestamp (III). */
+  spanVlan = 0;
+  spanCos = 0;
+  spanEn = 0;
+  spanT = 0;
+  spanIndex = 0;
+  /** ERSPAN III: SGT, hardware ID, direction, granularity, platform subheader present. */
+  spanSgt = 0;
+  spanHwId = 0;
+  spanDir = 0;
+  spanGra = 0;
+  spanO = 0;
+  /** ERSPAN III frame type: 0 Ethernet (the only one decoded further), 2 IP. */
+  spanFt = 0;
+  /** Carried Ethernet frame (TEB, ERSPAN, VXLAN, Geneve 0x6558), and ARP/RARP when it carries that. */
+  readonly eth = new EthernetView();
+  readonly vlan = new VlanView();
+  readonly arp = new ArpView();
+  readonly mpls = new MplsView();
+  readonly net: NetLayers;
+
+  constructor(net: NetLayers) {
+    this.net = net;
+  }
+
+  reset(): void {
+    this.hdrLen = 0;
+    this.greFlags = 0;
+    this.greVersion = 0;
+    this.greProto = 0;
+    this.greChecksum = -1;
+    this.greChecksumOk = null;
+    this.greKey = -1;
+    this.greSeq = -1;
+    this.greAck = -1;
+    this.pppProto = -1;
+    this.vni = -1;
+    this.flags = 0;
+    this.proto = 0;
+    this.optLen = 0;
+    this.eth.reset();
+    this.vlan.reset();
+    this.arp.reset();
+    this.mpls.reset();
+    this.net.reset();
   }
 }
 
@@ -352,13 +475,20 @@ export class Packet {
   readonly sll = new SllView();
   readonly vlan = new VlanView();
   readonly arp = new ArpView();
+  /** MPLS labels between the link layer and `net` (EtherType 0x8847/0x8848). */
+  readonly mpls = new MplsView();
   /** The outermost IP packet. */
   readonly net = new NetLayers();
-  /** Tunnel encapsulation found in `net` (IPIP, 6in4, GRE, GUE) and the packet it carries. */
+  /** IPVS TUN encapsulation found in `net` (IPIP, 6in4, GRE over IP, GUE): level 0's kind when
+   *  it is one of those, else null (overlays such as VXLAN are in `levels` only). */
   tunnel: TunnelKind = null;
-  /** Offset of the GRE or GUE header when tunnel is 'gre' / 'gue'. */
+  /** Offset of level 0's header (the carried IP header for IPIP/SIT, GRE or GUE header). */
   tunnelHdrOff = 0;
+  /** Level 0's stack: the packet `net` carries (same object as `levels[0].net`). */
   readonly inner = new NetLayers();
+  /** Encapsulation levels, outermost first; `depth` of them are filled for this frame. */
+  readonly levels: readonly EncapLevel[];
+  depth = 0;
   /** The packet quoted by an ICMP error (of `net` or of `inner`). */
   readonly quoted = new NetLayers();
 
@@ -366,10 +496,21 @@ export class Packet {
   truncated: LayerName | null = null;
   readonly malformed = new MalformedInfo();
 
+  constructor() {
+    const levels: EncapLevel[] = [new EncapLevel(this.inner)];
+    for (let i = 1; i < MAX_LEVELS; i++) levels.push(new EncapLevel(new NetLayers()));
+    this.levels = levels;
+  }
+
   reset(): void {
     this.resetOuter();
     this.inner.reset();
     this.quoted.reset();
+  }
+
+  /** The stack of level `i` (−1 or below: `net`). */
+  stackAt(i: number): NetLayers {
+    return i < 0 ? this.net : this.levels[i]!.net;
   }
 
   /** reset() except `inner` and `quoted`: for a decoder that knows it left those two in
@@ -380,8 +521,11 @@ export class Packet {
     this.sll.reset();
     this.vlan.reset();
     this.arp.reset();
+    this.mpls.reset();
     this.net.reset();
     this.tunnel = null;
+    // Levels are reset as they are opened (EncapLevel.reset); level 0's stack is `inner`.
+    this.depth = 0;
     this.truncated = null;
     this.malformed.reset();
   }
@@ -424,6 +568,20 @@ export const EtherType = {
   QINQ: 0x88a8,
   QINQ_OLD: 0x9100,
   IPV6: 0x86dd,
+  MPLS: 0x8847,
+  MPLS_MULTICAST: 0x8848,
+  TEB: 0x6558,
+  ERSPAN2: 0x88be,
+  ERSPAN3: 0x22eb,
+  PPP: 0x880b,
+} as const;
+
+/** UDP ports of the overlays decoded by port (IANA). */
+export const UdpPort = {
+  VXLAN: 4789,
+  GENEVE: 6081,
+  GRE_UDP: 4754,
+  MPLS_UDP: 6635,
 } as const;
 
 /** TOA option kinds known in the field (lvs-behavior.md §2.3, §3.1). */

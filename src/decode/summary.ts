@@ -6,14 +6,24 @@
  * packet of each shape nothing is allocated; malformed reasons are the only strings keyed
  * per packet, and only for malformed packets.
  */
-import type { NetLayers, Packet } from './packet.js';
+import type { EncapKind, EncapLevel, NetLayers, Packet } from './packet.js';
 import type { CaptureWarning } from './capture/index.js';
 
 // Node ids: small fixed ids for named layers; ethertypes / IP protocols / link types in ranges.
 const ID = {
   eth: 1, sll: 2, sll2: 3, raw: 4, null: 5, vlan: 6, arp: 7, ipv4: 8, ipv6: 9, tcp: 10, udp: 11, icmp: 12,
-  icmpv6: 13, gre: 14, gue: 15, toa: 16, quoted: 17, fragment: 18,
+  icmpv6: 13, gre: 14, gue: 15, toa: 16, quoted: 17, fragment: 18, vxlan: 19, geneve: 20, erspan: 21, mpls: 22,
 } as const;
+/** The node an encapsulation level adds between its carrier and what it carries (0: none, as
+ *  IPIP/SIT/6in6 have no header of their own). */
+const LEVEL_ID: Record<EncapKind, number> = {
+  ipip: 0, ip6ip: 0, sit: 0, ip6ip6: 0, gre: ID.gre, 'gre-udp': ID.gre, gue: ID.gue, erspan2: ID.erspan, erspan3: ID.erspan,
+  vxlan: ID.vxlan, geneve: ID.geneve, mpls: ID.mpls, 'mpls-udp': ID.mpls,
+};
+/** Levels whose header is a UDP payload: their node hangs below the carrier's udp node. */
+function overUdp(kind: EncapKind): boolean {
+  return kind === 'gue' || kind === 'vxlan' || kind === 'geneve' || kind === 'gre-udp' || kind === 'mpls-udp';
+}
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(ID).map(([k, v]) => [v, k]));
 const ETHERTYPE_BASE = 0x10000;
 const IPPROTO_BASE = 0x20000;
@@ -115,13 +125,25 @@ export class DecodeSummary {
     else if (p.linkType === 0 || p.linkType === 108) n = this.bump(n, ID.null, len);
     else n = this.bump(n, LINKTYPE_BASE + p.linkType, len);
     for (let i = 0; i < p.vlan.count; i++) n = this.bump(n, ID.vlan, len);
+    if (p.mpls.count > 0) n = this.bump(n, ID.mpls, len);
     if (p.arp.present) n = this.bump(n, ID.arp, len);
     else if (p.net.present) {
-      n = this.stack(n, p.net, p, len);
-      if (p.tunnel !== null && p.inner.present) {
-        if (p.tunnel === 'gre') n = this.bump(n, ID.gre, len);
-        else if (p.tunnel === 'gue') n = this.bump(n, ID.gue, len);
-        this.stack(n, p.inner, p, len);
+      n = this.stack(n, p.net, p, len, p.depth > 0 ? p.levels[0]! : null);
+      for (let i = 0; i < p.depth; i++) {
+        const lv = p.levels[i]!;
+        // A level that carries nothing decoded adds nothing (its carrier's node says enough).
+        if (!lv.net.present && !lv.arp.present) break;
+        const tag = LEVEL_ID[lv.kind];
+        if (tag === ID.erspan) n = this.bump(n, ID.gre, len); // ERSPAN rides in GRE
+        if (tag !== 0) n = this.bump(n, tag, len);
+        if (lv.eth.present) n = this.bump(n, ID.eth, len);
+        for (let k = 0; k < lv.vlan.count; k++) n = this.bump(n, ID.vlan, len);
+        if (lv.kind !== 'mpls-udp' && lv.mpls.count > 0) n = this.bump(n, ID.mpls, len);
+        if (lv.arp.present) {
+          this.bump(n, ID.arp, len);
+          break;
+        }
+        n = this.stack(n, lv.net, p, len, i + 1 < p.depth ? p.levels[i + 1]! : null);
       }
     } else if (p.eth.present || p.sll.present) {
       this.bump(n, ETHERTYPE_BASE + (p.eth.present ? p.eth.etherType : p.sll.protocol), len);
@@ -132,7 +154,7 @@ export class DecodeSummary {
       this.malformed.set(key, (this.malformed.get(key) ?? 0) + 1);
     }
     this.checksums(p.net);
-    if (p.tunnel !== null) this.checksums(p.inner);
+    for (let i = 0; i < p.depth; i++) this.checksums(p.levels[i]!.net);
   }
 
   private bump(n: PhsNode, id: number, len: number): PhsNode {
@@ -142,8 +164,9 @@ export class DecodeSummary {
     return c;
   }
 
-  /** IP layer and transport of one stack; returns the IP node (tunnels hang below it). */
-  private stack(n: PhsNode, s: NetLayers, p: Packet, len: number): PhsNode {
+  /** IP layer and transport of one stack; returns the node the level it carries (`next`) hangs
+   *  below: its udp node for a UDP encapsulation, else the IP node. */
+  private stack(n: PhsNode, s: NetLayers, p: Packet, len: number, next: EncapLevel | null): PhsNode {
     const ipNode = this.bump(n, s.ip.version === 4 ? ID.ipv4 : ID.ipv6, len);
     let l4: PhsNode | null = null;
     switch (s.l4) {
@@ -164,13 +187,12 @@ export class DecodeSummary {
         break;
       case 'other':
         if (s.ip.isFragment && s.ip.fragOffset !== 0) this.bump(ipNode, ID.fragment, len);
-        else if (p.tunnel === null || s !== p.net) this.bump(ipNode, IPPROTO_BASE + s.ip.proto, len);
+        else if (next === null) this.bump(ipNode, IPPROTO_BASE + s.ip.proto, len);
         break;
       default:
         break;
     }
-    // A GUE carrier is UDP: the tunnel node hangs below udp, the others below the IP node.
-    return p.tunnel === 'gue' && s === p.net && l4 !== null ? l4 : ipNode;
+    return next !== null && overUdp(next.kind) && l4 !== null ? l4 : ipNode;
   }
 
   private checksums(s: NetLayers): void {

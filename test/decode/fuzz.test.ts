@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decoder } from '../../src/decode/decoder.js';
 import type { Frame } from '../../src/decode/frame.js';
-import type { NetLayers, Packet } from '../../src/decode/packet.js';
+import { MAX_LEVELS, type NetLayers, type Packet } from '../../src/decode/packet.js';
+import { encapFixtures } from '../differential/encap-fixtures.js';
 import { eth, icmp, ipv4, ipv6, pseudo4, pseudo6, tcp, u16, u32, udp } from './build.js';
 
 const LINK_TYPES = [0, 1, 101, 108, 113, 228, 229, 276, 9, 127];
@@ -57,6 +58,16 @@ function checkBounds(p: Packet): void {
   stack('inner', p.inner);
   stack('quoted', p.quoted);
   if (p.tunnel !== null) inb('tunnel', p.tunnelHdrOff);
+  if (p.depth < 0 || p.depth > MAX_LEVELS) throw new Error('depth ' + p.depth);
+  for (let i = 0; i < p.depth; i++) {
+    const lv = p.levels[i]!;
+    inb(`level${i}.hdr`, lv.hdrOff, lv.hdrLen);
+    if (lv.eth.present) inb(`level${i}.eth`, lv.eth.off, 14);
+    for (let k = 0; k < lv.mpls.count; k++) inb(`level${i}.mpls`, lv.mpls.off + 4 * k, 4);
+    if (lv.arp.present) inb(`level${i}.arp`, lv.arp.off, 8);
+    stack(`level${i}`, lv.net);
+  }
+  for (let k = 0; k < p.mpls.count; k++) inb('mpls', p.mpls.off + 4 * k, 4);
   if (p.malformed.present && (p.malformed.offset < 0 || p.malformed.offset > p.end - p.off)) throw new Error('malformed offset');
 }
 
@@ -81,6 +92,8 @@ const SEEDS: Array<{ lt: number; bytes: number[] }> = [
   { lt: 276, bytes: [0x86, 0xdd, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, ...in6] },
   { lt: 0, bytes: [2, 0, 0, 0, ...in4] },
   { lt: 101, bytes: ipv6({ nh: 41 }, in6) },
+  // Every encapsulation the decoder opens (nested tunnels, GRE variants, overlays, MPLS).
+  ...encapFixtures().map((f) => ({ lt: 1, bytes: [...f.frame] })),
 ];
 
 describe('decoder fuzzing', () => {
@@ -99,7 +112,7 @@ describe('decoder fuzzing', () => {
   });
 
   it('mutations and cuts of valid packets never throw and stay in bounds', () => {
-    const d = new Decoder({ guePorts: [6080] });
+    const d = new Decoder({ guePorts: [6080, 9886] });
     fc.assert(
       fc.property(
         fc.nat(SEEDS.length - 1),
@@ -120,7 +133,7 @@ describe('decoder fuzzing', () => {
   });
 
   it('unmutated seeds decode cleanly (the mutation test starts from valid packets)', () => {
-    const d = new Decoder({ guePorts: [6080] });
+    const d = new Decoder({ guePorts: [6080, 9886] });
     for (const s of SEEDS) {
       const b = Buffer.from(s.bytes);
       const p = d.decode(frameOf(b, 0, b.length, b.length, s.lt));

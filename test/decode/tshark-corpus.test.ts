@@ -10,7 +10,8 @@
  *    defragmentation is switched off for the oracle.
  *  - tshark lists every padding byte after an EOL option as another EOL; an EOL ends the
  *    option list (RFC 9293 §3.2), so we keep one and compare up to the first EOL.
- *  - tshark opens encapsulations we do not (VXLAN, Geneve, ERSPAN, MPLS, PIM register, ...):
+ *  - tshark opens encapsulations we do not (PIM register, PPPoE, ...; VXLAN, Geneve, ERSPAN,
+ *    MPLS are decoded since encapsulation levels, test/differential covers them level by level):
  *    IP layer lists are compared as a prefix (we never decode an IP layer tshark does not),
  *    and TCP/UDP fields only when the first such layer is one we decoded.
  *  - ip.flags' reserved bit is not kept by the decoder: compared as DF|MF.

@@ -379,12 +379,13 @@ describe('tunnels', () => {
     expect(decodeBytes(B(ipv6({ nh: 4 }, inner4)), LinkType.RAW).tunnel).toBe('ip6ip');
     expect(decodeBytes(B(ipv6({ nh: 41 }, inner6)), LinkType.RAW).tunnel).toBe('ip6ip6');
   });
-  it('GRE with C, K and S bits; unsupported protocol stops', () => {
+  it('GRE with C, K and S bits; Ethernet over GRE is an overlay, not a TUN tunnel', () => {
     const gre = [0xb0, 0, 0x08, 0x00, 0, 0, 0, 0, ...u32(42), ...u32(1)];
     const p = decodeBytes(B(ipv4({ proto: 47 }, [...gre, ...inner4])), LinkType.RAW);
     expect([p.tunnel, p.inner.ip.src4, p.inner.tcp.dport]).toEqual(['gre', 0xc000020a, 80]);
+    expect([p.levels[0]!.greKey, p.levels[0]!.greSeq, p.levels[0]!.hdrLen]).toEqual([42, 1, 16]);
     const eb = decodeBytes(B(ipv4({ proto: 47 }, [0, 0, 0x65, 0x58, ...Array(20).fill(0)])), LinkType.RAW);
-    expect([eb.tunnel, eb.inner.present, eb.transport === eb.net]).toEqual(['gre', false, true]);
+    expect([eb.tunnel, eb.depth, eb.levels[0]!.kind, eb.levels[0]!.eth.present, eb.transport === eb.net]).toEqual([null, 1, 'gre', true, true]);
     const routed = decodeBytes(B(ipv4({ proto: 47 }, [0xc0, 0, 0x08, 0x00, 0, 0, 0, 0, ...inner4])), LinkType.RAW);
     expect([routed.tunnel, routed.inner.present]).toEqual(['gre', false]);
     const pptp = decodeBytes(B(ipv4({ proto: 47 }, [0x30, 0x81, 0x08, 0x00, 0, 0, 0, 0, ...inner4])), LinkType.RAW);

@@ -1,8 +1,10 @@
 /**
  * Differential test: `lvsaudit decode --json` (the built CLI) against `tshark -T fields`
- * on every tcpdump-corpus capture whose interfaces are Ethernet / SLL / SLL2, and on a
+ * on every tcpdump-corpus capture whose interfaces are Ethernet / SLL / SLL2, on a
  * fixture capture built with the project's builder (VLAN, TOA, IPIP, GRE, ICMP quotes,
- * bad checksums, IPv6, SLL2).
+ * bad checksums, IPv6, SLL2), and on the encapsulation fixtures (encap-fixtures.ts: tunnels
+ * nested three deep, GRE v0/v1, GRE-in-UDP, TEB, ERSPAN II/III, VXLAN, Geneve, GUE, MPLS),
+ * where each level's Ethernet/VLAN/MPLS/IP/transport and its header's fields are compared.
  *
  * For every frame both tools decode, these agree: MACs, VLAN ids, ARP op/addresses,
  * IPv4 src/dst/ttl/id/DF/MF/fragment offset/protocol/header-checksum verdict, IPv6
@@ -21,6 +23,7 @@ import { PcapWriter, PcapngWriter, readCaptureBuffer } from '../../src/decode/ca
 import { PacketBuilder } from '../../src/replay/builder/index.js';
 import { hasCommand, hasShared, need, repoRoot, sharedDir } from '../helpers/env.js';
 import { distReady, runDecode } from './cli.js';
+import { encapFixtures, GUE_TEST_PORT } from './encap-fixtures.js';
 
 const corpusDir = path.join(sharedDir, 'corpus', 'tcpdump-tests');
 const haveTshark = need(hasCommand('tshark'), 'tshark not installed');
@@ -35,6 +38,8 @@ const FIELDS = [
   'tcp.srcport', 'tcp.dstport', 'tcp.seq_raw', 'tcp.ack_raw', 'tcp.flags', 'tcp.option_kind', 'tcp.checksum.status',
   'udp.srcport', 'udp.dstport', 'udp.checksum.status',
   'icmp.type', 'icmp.code',
+  'gre.key', 'gre.sequence_number', 'gre.ack_number', 'gre.key.call_id', 'gre.checksum', 'ppp.protocol',
+  'vxlan.vni', 'geneve.vni', 'mpls.label', 'mpls.exp', 'mpls.ttl', 'erspan.spanid', 'erspan.vlan',
 ] as const;
 type Field = (typeof FIELDS)[number];
 
@@ -45,9 +50,12 @@ const TSHARK_PREFS = [
   // Our TOA option kinds 253/254 are RFC 4727 experimental kinds for tshark: only the kind is compared.
 ];
 
-function tshark(file: string): Promise<Map<number, Record<Field, string[]>>> {
+/** tshark prints these as hex (`0x00001234`); ours are numbers. */
+const HEX_FIELDS = new Set<string>(['gre.key', 'gre.checksum', 'geneve.vni', 'ppp.protocol']);
+
+function tshark(file: string, decodeAs: readonly string[] = []): Promise<Map<number, Record<Field, string[]>>> {
   return new Promise((resolve, reject) => {
-    const args = ['-n', '-r', file, ...TSHARK_PREFS, '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=|'];
+    const args = ['-n', '-r', file, ...TSHARK_PREFS, ...decodeAs.flatMap((d) => ['-d', d]), '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=|'];
     for (const f of FIELDS) args.push('-e', f);
     const child = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
@@ -62,7 +70,7 @@ function tshark(file: string): Promise<Map<number, Record<Field, string[]>>> {
         if (line === '') continue;
         const cols = line.split('\t');
         const rec = {} as Record<Field, string[]>;
-        FIELDS.forEach((f, i) => (rec[f] = cols[i] ? cols[i]!.split('|') : []));
+        FIELDS.forEach((f, i) => (rec[f] = cols[i] ? cols[i]!.split('|').map((x) => (HEX_FIELDS.has(f) && x.startsWith('0x') ? String(Number(x)) : x)) : []));
         rows.set(Number(rec['frame.number'][0]), rec);
       }
       resolve(rows);
@@ -75,8 +83,10 @@ type Json = Record<string, any>;
 
 /** Our values for every compared field, in tshark's dissection order. */
 function ours(o: Json): Partial<Record<Field, string[]>> {
-  const stacks: Json[] = [o];
-  if (o.inner) stacks.push(o.inner);
+  // One object per encapsulation level, nested through `inner` (cli.md "decode --json").
+  const chain: Json[] = [o];
+  for (let c = o; c.inner; c = c.inner) chain.push(c.inner);
+  const stacks: Json[] = [...chain];
   // ICMP quote of the outer or the tunnelled packet comes last.
   for (const s of [...stacks]) {
     const ic = s.icmp ?? s.icmpv6;
@@ -86,25 +96,50 @@ function ours(o: Json): Partial<Record<Field, string[]>> {
   const add = (f: Field, x: unknown): void => {
     (v[f] ??= []).push(String(x));
   };
-  if (o.eth) {
-    add('eth.src', o.eth.src);
-    add('eth.dst', o.eth.dst);
+  for (const c of chain) {
+    if (c.eth) {
+      add('eth.src', c.eth.src);
+      add('eth.dst', c.eth.dst);
+    }
+    for (const t of c.vlan ?? []) add('vlan.id', t.id);
+    for (const m of c.mpls ?? []) {
+      add('mpls.label', m.label);
+      add('mpls.exp', m.tc);
+      add('mpls.ttl', m.ttl);
+    }
+    const g = c.gre;
+    if (g) {
+      if (g.version === 1) {
+        add('gre.key.call_id', g.callId);
+        if (g.ack !== null) add('gre.ack_number', g.ack);
+        if (g.ppp !== null) add('ppp.protocol', g.ppp);
+      } else if (g.key !== null) add('gre.key', g.key);
+      if (g.seq !== null) add('gre.sequence_number', g.seq);
+      if (g.checksum !== null) add('gre.checksum', g.checksum);
+    }
+    if (c.erspan) {
+      add('erspan.spanid', c.erspan.session);
+      add('erspan.vlan', c.erspan.vlan);
+    }
+    if (c.vxlan) add('vxlan.vni', c.vxlan.vni);
+    if (c.geneve) add('geneve.vni', c.geneve.vni);
   }
-  for (const t of o.vlan ?? []) add('vlan.id', t.id);
   if (o.sll) add('sll.pkttype', o.sll.pkttype);
-  if (o.arp) {
-    add('arp.opcode', o.arp.op);
+  // ARP in the frame, or in an Ethernet frame a level carries (ERSPAN, VXLAN…).
+  for (const arp of chain.map((c) => c.arp as Json | undefined)) {
+    if (!arp) continue;
+    add('arp.opcode', arp.op);
     // tshark names hardware addresses arp.*.hw_mac only for Ethernet/IEEE 802 hardware of 6 bytes.
-    if (o.arp.hlen === 6 && (o.arp.htype === 1 || o.arp.htype === 6)) {
-      add('arp.src.hw_mac', o.arp.sha);
-      add('arp.dst.hw_mac', o.arp.tha);
+    if (arp.hlen === 6 && (arp.htype === 1 || arp.htype === 6)) {
+      add('arp.src.hw_mac', arp.sha);
+      add('arp.dst.hw_mac', arp.tha);
     }
-    if (o.arp.ptype === 0x800 && o.arp.spa.includes('.')) {
-      add('arp.src.proto_ipv4', o.arp.spa);
-      add('arp.dst.proto_ipv4', o.arp.tpa);
+    if (arp.ptype === 0x800 && arp.spa.includes('.')) {
+      add('arp.src.proto_ipv4', arp.spa);
+      add('arp.dst.proto_ipv4', arp.tpa);
     }
   }
-  const quotedFrom = o.inner ? 2 : 1;
+  const quotedFrom = chain.length;
   stacks.forEach((s, depth) => {
     const ip = s.ipv4;
     if (ip) {
@@ -154,7 +189,7 @@ function ours(o: Json): Partial<Record<Field, string[]>> {
 
 /** Protocols of tshark's frame.protocols that we decode; anything else in the chain before
  *  the transport means tshark went where we deliberately do not (MPLS, PPPoE, VXLAN, …). */
-const OURS = new Set(['eth', 'ethertype', 'vlan', 'sll', 'arp', 'ip', 'ipv6', 'tcp', 'udp', 'icmp', 'icmpv6', 'gre', 'data', 'ipv6.hopopts', 'ipv6.routing', 'ipv6.fraghdr', 'ipv6.dstopts']);
+const OURS = new Set(['eth', 'ethertype', 'vlan', 'sll', 'arp', 'ip', 'ipv6', 'tcp', 'udp', 'icmp', 'icmpv6', 'gre', 'data', 'ipv6.hopopts', 'ipv6.routing', 'ipv6.fraghdr', 'ipv6.dstopts', 'mpls', 'vxlan', 'geneve', 'erspan', 'ppp']);
 
 /** Why a frame (or one field of it) is not comparable; null when it must agree. */
 function skipReason(o: Json, t: Record<Field, string[]>): string | null {
@@ -174,7 +209,10 @@ function skipReason(o: Json, t: Record<Field, string[]>): string | null {
   return null;
 }
 
-const FIELD_PROTO: Record<string, string> = { eth: 'eth', vlan: 'vlan', sll: 'sll', arp: 'arp', ip: 'ip', ipv6: 'ipv6', tcp: 'tcp', udp: 'udp', icmp: 'icmp' };
+const FIELD_PROTO: Record<string, string> = {
+  eth: 'eth', vlan: 'vlan', sll: 'sll', arp: 'arp', ip: 'ip', ipv6: 'ipv6', tcp: 'tcp', udp: 'udp', icmp: 'icmp',
+  gre: 'gre', ppp: 'ppp', vxlan: 'vxlan', geneve: 'geneve', mpls: 'mpls', erspan: 'erspan',
+};
 
 /**
  * Compares one field. tshark goes on into payloads we leave alone by design (Ethernet in
@@ -228,13 +266,18 @@ function merge(files: string[], out: string): string[] {
   return origin;
 }
 
-async function compareFiles(files: string[], name: string): Promise<{ compared: number; skipped: Map<string, number>; mismatches: Mismatch[]; fieldsCompared: number }> {
+async function compareFiles(
+  files: string[],
+  name: string,
+  extra: { decodeArgs?: string[]; decodeAs?: string[] } = {},
+): Promise<{ compared: number; skipped: Map<string, number>; mismatches: Mismatch[]; fieldsCompared: number; fields: Map<string, number> }> {
   const merged = path.join(tmp, `${name}.pcapng`);
   const origin = merge(files, merged);
   // Frame by frame, as tshark runs here (defragmentation off): no reassembly.
-  const r = runDecode(['--json', '--no-reassemble', merged], { timeout: 300_000 });
+  const r = runDecode(['--json', '--no-reassemble', ...(extra.decodeArgs ?? []), merged], { timeout: 300_000 });
   if (r.status !== 0) throw new Error(`decode failed: ${r.stderr}`);
-  const rows = await tshark(merged);
+  const rows = await tshark(merged, extra.decodeAs);
+  const fields = new Map<string, number>();
   const skipped = new Map<string, number>();
   const mismatches: Mismatch[] = [];
   let compared = 0;
@@ -260,10 +303,11 @@ async function compareFiles(files: string[], name: string): Promise<{ compared: 
     for (const f of FIELDS) {
       if (f === 'frame.number' || f === 'frame.protocols' || f.startsWith('_ws')) continue;
       fieldsCompared++;
+      if ((mine[f] ?? []).length > 0) fields.set(f, (fields.get(f) ?? 0) + mine[f]!.length);
       if (!fieldCompare(f, mine[f] ?? [], t[f], reachable)) mismatches.push({ file: src, frame: o.frame, field: f, ours: mine[f] ?? [], tshark: t[f] });
     }
   }
-  return { compared, skipped, mismatches, fieldsCompared };
+  return { compared, skipped, mismatches, fieldsCompared, fields };
 }
 
 function report(name: string, res: Awaited<ReturnType<typeof compareFiles>>): void {
@@ -320,6 +364,24 @@ describe('decode --json vs tshark -T fields', () => {
     expect(res.mismatches).toEqual([]);
     // Every fixture frame must be comparable: none may hide behind a skip rule.
     expect(res.compared).toBe(eth.length + sll2.length + sll1.length);
+  }, 120_000);
+
+  it.skipIf(!haveTshark)('agrees at every depth on nested tunnels, GRE v0/v1, GRE-in-UDP, TEB, ERSPAN II/III, VXLAN, Geneve, GUE, MPLS', async () => {
+    const fx = encapFixtures();
+    const f = path.join(tmp, 'encap.pcap');
+    const w = new PcapWriter({ path: f, linkType: 1, resolution: 'us' });
+    fx.forEach((x, i) => w.write(x.frame, 1795699418, i * 1000));
+    w.close();
+    const decodeAs = [...new Set(fx.flatMap((x) => x.decodeAs ?? []))];
+    const res = await compareFiles([f], 'encap', { decodeArgs: ['--gue-port', String(GUE_TEST_PORT)], decodeAs });
+    report('encap', res);
+    expect(res.mismatches).toEqual([]);
+    expect(res.compared).toBe(fx.length);
+    // The deep fields were really compared, not skipped for being absent on our side: three IP
+    // headers in the nested fixtures, and every overlay's own fields.
+    for (const field of ['ip.src', 'ipv6.src', 'eth.src', 'gre.key', 'gre.sequence_number', 'gre.key.call_id', 'gre.ack_number', 'gre.checksum', 'ppp.protocol', 'vxlan.vni', 'geneve.vni', 'mpls.label', 'mpls.ttl', 'erspan.spanid', 'vlan.id', 'tcp.seq_raw']) {
+      expect(res.fields.get(field) ?? 0, field).toBeGreaterThan(0);
+    }
   }, 120_000);
 
   it.skipIf(!haveTshark || !haveCorpus)('agrees on the tcpdump corpus (Ethernet, SLL, SLL2 captures)', async () => {

@@ -111,7 +111,7 @@ export function ourVerdicts(merged: string, exprs: readonly string[]): OurFrame[
   const out: OurFrame[] = [];
   readCaptureBuffer(readFileSync(merged), merged, (f) => {
     const p = d.decode(f);
-    out.push({ frame: f.tsSec, tunnel: p.tunnel !== null, vlanTags: p.vlan.count, cut: p.truncated !== null || p.malformed.present, keep: filters.map((m) => m(p)) });
+    out.push({ frame: f.tsSec, tunnel: p.depth > 0, vlanTags: p.vlan.count, cut: p.truncated !== null || p.malformed.present, keep: filters.map((m) => m(p)) });
   });
   return out;
 }

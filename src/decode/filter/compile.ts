@@ -11,8 +11,10 @@
  *  - network-layer words (`ip`, `host`, `port`, `tcp`, `proto`…) look past any VLAN tags, whether
  *    or not the filter says `vlan` (tcpdump reads 4 bytes further for every primitive written
  *    after a `vlan`, and without one sees a tagged frame as neither `ip` nor `ip6`);
- *  - the same words also match the packet an IPIP / 6in4 / GRE / GUE tunnel carries, so
- *    `host RIP` finds a TUN director's leg. Byte offsets (`ip[8]`) read the outer packet only.
+ *  - the same words also match the packets encapsulation levels carry, at any depth (IPIP,
+ *    6in4, GRE, GUE, and overlays: VXLAN, Geneve, GRE-TEB, ERSPAN, MPLS), so `host RIP` finds a
+ *    TUN director's leg, also behind an overlay; `depth N` before a term limits it to one level
+ *    (0: the outer packet, as tcpdump reads it). Byte offsets (`ip[8]`) read the outer packet only.
  */
 import { LinkType } from '../frame.js';
 import type { NetLayers, Packet } from '../packet.js';
@@ -31,6 +33,9 @@ export class EvalState {
   /** Start of the network header (past VLAN tags) and its EtherType, -1 when unknown. */
   lpOff = 0;
   lpType = -1;
+  /** Which stack network-layer words test: −1 every one (outer first), 0 the outer packet,
+   *  k the one encapsulation level k−1 carries (`depth N`). */
+  depth = -1;
 }
 
 export type Pred = (s: EvalState) => boolean;
@@ -168,16 +173,37 @@ function innerType(n: NetLayers): number {
   return n.ip.version === 4 ? ETH_IPV4 : ETH_IPV6;
 }
 
-/** A network-layer test on the outer packet, or else on the tunnelled one (see the header). */
+/** A network-layer test on the outer packet, or else on an encapsulated one (see the header). */
 export function onNet(t: NetTest): Pred {
   return (s) => {
-    if (s.lpType === TYPE_CUT) return cut(s);
-    if (t(s, s.lpOff, s.lpType)) return true;
+    const d = s.depth;
+    if (d <= 0) {
+      if (s.lpType === TYPE_CUT) return cut(s);
+      if (t(s, s.lpOff, s.lpType)) return true;
+      if (d === 0 || s.abort) return false;
+    }
     const p = s.p;
-    if (p.tunnel === null || !p.inner.present || s.abort) return false;
-    // The tunnelled packet is our extension: a read past its end is no match for it alone.
-    const r = t(s, p.inner.ip.off, innerType(p.inner));
-    s.abort = false;
+    const from = d < 0 ? 0 : d - 1;
+    const to = d < 0 ? p.depth : d <= p.depth ? d : 0;
+    for (let i = from; i < to; i++) {
+      const n = p.levels[i]!.net;
+      if (!n.present) continue;
+      // Encapsulated packets are our extension: a read past one's end is no match for it alone.
+      const r = t(s, n.ip.off, innerType(n));
+      s.abort = false;
+      if (r) return true;
+    }
+    return false;
+  };
+}
+
+/** `depth N term`: the term's network-layer words test only stack N (EvalState.depth). */
+export function atDepth(depth: number, inner: Pred): Pred {
+  return (s) => {
+    const saved = s.depth;
+    s.depth = depth;
+    const r = inner(s);
+    s.depth = saved;
     return r;
   };
 }

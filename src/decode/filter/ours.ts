@@ -1,15 +1,27 @@
 /**
  * lvsaudit's own filter words (not pcap-filter): they read the decoded Packet view, and like
- * the network-layer words they look at the outer and the tunnelled packet.
+ * the network-layer words they look at the outer packet and every encapsulated one (or the
+ * one stack `depth N` names).
  */
 import type { NetLayers, Packet } from '../packet.js';
 import type { Pred } from './compile.js';
 
-/** Either stack (outer or tunnelled) satisfies `f`. */
+/** A stack (outer or encapsulated at any depth, or the one of EvalState.depth) satisfies `f`. */
 export function eitherStack(f: (n: NetLayers, p: Packet) => boolean): Pred {
   return (s) => {
     const p = s.p;
-    return (p.net.present && f(p.net, p)) || (p.tunnel !== null && p.inner.present && f(p.inner, p));
+    const d = s.depth;
+    if (d >= 0) {
+      if (d > p.depth) return false;
+      const n = p.stackAt(d - 1);
+      return n.present && f(n, p);
+    }
+    if (p.net.present && f(p.net, p)) return true;
+    for (let i = 0; i < p.depth; i++) {
+      const n = p.levels[i]!.net;
+      if (n.present && f(n, p)) return true;
+    }
+    return false;
   };
 }
 
@@ -24,7 +36,8 @@ export function tcpFlag(bit: number): Pred {
   return eitherStack((n) => n.l4 === 'tcp' && n.tcp.present && (n.tcp.flags & bit) !== 0);
 }
 
-export const tunnelPred: Pred = (s) => s.p.tunnel !== null;
+/** Any encapsulation level (TUN tunnels and overlays alike). */
+export const tunnelPred: Pred = (s) => s.p.depth > 0;
 export const truncatedPred: Pred = (s) => s.p.truncated !== null;
 export const malformedPred: Pred = (s) => s.p.malformed.present;
 
@@ -37,7 +50,7 @@ function badsum(n: NetLayers): boolean {
   );
 }
 
-export const badsumPred: Pred = (s) => badsum(s.p.net) || (s.p.tunnel !== null && badsum(s.p.inner));
+export const badsumPred: Pred = eitherStack(badsum);
 
 const hasToa = (n: NetLayers): boolean => n.l4 === 'tcp' && n.tcp.present && n.tcp.toaKind !== 0;
 

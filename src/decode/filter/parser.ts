@@ -19,6 +19,7 @@ import {
 
   ETH_RARP,
   anyOf,
+  atDepth,
   binary,
   constant,
   etherBroadcast,
@@ -58,6 +59,7 @@ import {
 import { FilterError, type Token } from './lexer.js';
 import { ETHER_PROTO_NAMES, IP_PROTO_NAMES, NAMED_CONSTANTS, NETWORK_WORDS, TRANSPORT_WORDS } from './names.js';
 import { lookupHost, lookupPort, type ServicePort } from './netdb.js';
+import { MAX_LEVELS } from '../packet.js';
 import { TCP_FLAG_WORDS, badsumPred, malformedPred, tcpFlag, toaPred, truncatedPred, tunnelPred } from './ours.js';
 
 type AddrType = 'host' | 'net' | 'port' | 'portrange' | 'proto';
@@ -76,7 +78,7 @@ const ARITH_OPS = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '<<', '>>']);
 /** Words that are never an ID. */
 const KEYWORDS = new Set([
   'and', 'or', 'not', 'src', 'dst', 'host', 'net', 'port', 'portrange', 'proto', 'mask', 'gateway', 'less', 'greater', 'len',
-  'broadcast', 'multicast', 'vlan', 'mpls', 'protochain', 'pppoed', 'pppoes', 'toa', 'tunnel', 'truncated', 'malformed', 'badsum',
+  'broadcast', 'multicast', 'vlan', 'mpls', 'protochain', 'pppoed', 'pppoes', 'toa', 'tunnel', 'depth', 'truncated', 'malformed', 'badsum',
   ...PROTO_QUALS, ...TCP_FLAG_WORDS.keys(),
 ]);
 
@@ -350,6 +352,11 @@ export class Parser {
       case 'tunnel':
         this.i++;
         return tunnelPred;
+      case 'depth': {
+        this.i++;
+        const n = this.number('an encapsulation depth', MAX_LEVELS);
+        return atDepth(n, this.term());
+      }
       case 'truncated':
         this.i++;
         return truncatedPred;

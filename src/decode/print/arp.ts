@@ -1,7 +1,7 @@
 /** ARP and RARP, worded like tcpdump -nn: `Request who-has A tell B`, `Reply A is-at MAC`,
  *  `Reverse Request who-is MAC tell MAC`, `Reverse Reply MAC at A` (tcpdump words by the
  *  operation, so RARP ops carried as ARP read the same). */
-import type { Packet } from '../packet.js';
+import type { ArpView, Packet } from '../packet.js';
 import { ip4, mac } from './fmt.js';
 import { litw, type ByteSink } from './sink.js';
 
@@ -24,8 +24,8 @@ function isZero(buf: Uint8Array, off: number, len: number): boolean {
   return true;
 }
 
-export function arpText(p: Packet): string {
-  const a = p.arp;
+/** `a` is the frame's ARP or that of an Ethernet frame an encapsulation level carries. */
+export function arpText(p: Packet, a: ArpView = p.arp): string {
   if (!(a.htype === 1 && a.ptype === 0x0800 && a.hlen === 6 && a.plen === 4) || p.truncated === 'arp') {
     return 'ARP, htype ' + a.htype + ', ptype 0x' + a.ptype.toString(16).padStart(4, '0') + ', op ' + a.op;
   }
@@ -48,8 +48,7 @@ export function arpText(p: Packet): string {
   return s;
 }
 
-export function arpJson(o: ByteSink, p: Packet): void {
-  const a = p.arp;
+export function arpJson(o: ByteSink, p: Packet, a: ArpView = p.arp): void {
   const buf = p.buf;
   o.pos = L0(o.buf, o.pos);
   o.uint(a.htype);

@@ -11,7 +11,10 @@
  *       capturedPayloadLen options[{kind name …}] [toa{kind addr port}]}
  *   udp{sport dport len checksum checksumOk payloadLen}
  *   icmp / icmpv6{type code checksum checksumOk [id seq] [mtu] [inner{…quoted stack…}]}
- *   tunnel ("ipip"|"gre"|…) and inner{ipv4|ipv6, tcp|udp|icmp…} for an encapsulated packet
+ *   mpls[{label tc s ttl}] (labels after the link layer)
+ *   per encapsulation level, in the object of the stack that carries it: tunnel ("ipip"|"gre"|
+ *   "vxlan"|…), its header (gre{…} erspan{…} vxlan{…} geneve{…} gue{…}) and inner{eth vlan mpls
+ *   arp ipv4|ipv6 tcp|udp|icmp… and the next level's members}: one nested object per level
  *   reassembled{frames [duplicates] length captured proto checksumOk} on the frame completing a datagram
  *   truncated (layer name or null) malformed (null or {layer offset reason}; offset from frame start)
  *   A TCP header cut to 8 bytes (ICMP quotes) prints only {sport dport seq hdrLen:0}.

@@ -3,7 +3,7 @@
  * Text: `src > dst, vlan 10, ` / `In ifindex 3 aa:bb:cc:dd:ee:ff, `; JSON: the `eth`, `vlan`
  * and `sll` members of cli.md.
  */
-import type { Packet } from '../packet.js';
+import type { EthernetView, MplsView, Packet, VlanView } from '../packet.js';
 import { hexColon, mac } from './fmt.js';
 import { litw, type ByteSink } from './sink.js';
 
@@ -37,40 +37,101 @@ function sllAddr(p: Packet): string {
   return s.addrLen === 6 ? mac(p.buf, s.addrOff) : hexColon(p.buf, s.addrOff, s.addrLen);
 }
 
-function vlanText(p: Packet): string {
+function vlanText(v: VlanView): string {
   let s = '';
-  for (let i = 0; i < p.vlan.count; i++) {
-    s += 'vlan ' + p.vlan.id[i]!;
-    if (p.vlan.pcp[i]! !== 0) s += ' p ' + p.vlan.pcp[i]!;
+  for (let i = 0; i < v.count; i++) {
+    s += 'vlan ' + v.id[i]!;
+    if (v.pcp[i]! !== 0) s += ' p ' + v.pcp[i]!;
     s += ', ';
   }
   return s;
 }
 
+/** `MPLS (label 16, tc 0, ttl 64) (label 17, tc 0, [S], ttl 64), ` or '' without labels. */
+export function mplsText(m: MplsView): string {
+  if (m.count === 0) return '';
+  let s = 'MPLS';
+  for (let i = 0; i < m.count; i++) {
+    s += ' (label ' + m.label[i]! + ', tc ' + m.tc[i]! + (m.s[i]! ? ', [S]' : '') + ', ttl ' + m.ttl[i]! + ')';
+  }
+  return s + ', ';
+}
+
+/** An Ethernet header (the frame's or an encapsulated one) with its tags: `src > dst, vlan 10, `. */
+export function ethText(buf: Uint8Array, eth: EthernetView, vlan: VlanView): string {
+  return mac(buf, eth.srcOff) + ' > ' + mac(buf, eth.dstOff) + ', ' + vlanText(vlan);
+}
+
 /** Everything before the network layer, ending in ", " (or "" for raw/null link types). */
 export function linkText(p: Packet): string {
-  if (p.eth.present) return mac(p.buf, p.eth.srcOff) + ' > ' + mac(p.buf, p.eth.dstOff) + ', ' + vlanText(p);
+  if (p.eth.present) return ethText(p.buf, p.eth, p.vlan) + mplsText(p.mpls);
   if (p.sll.present) {
     let s = sllPktTypeName(p.sll.pktType);
     if (p.sll.version === 2) s += ' ifindex ' + p.sll.ifIndex;
     if (p.sll.addrLen > 0) s += ' ' + sllAddr(p);
-    return s + ', ' + vlanText(p);
+    return s + ', ' + vlanText(p.vlan) + mplsText(p.mpls);
   }
-  return vlanText(p);
+  return vlanText(p.vlan) + mplsText(p.mpls);
 }
 
-/** `"eth":{…},` / `"sll":{…},` / `"vlan":[…],` members, each followed by a comma. */
-export function linkJson(o: ByteSink, p: Packet): void {
-  const buf = p.buf;
-  if (p.eth.present) {
+/** `"eth":{…},` and `"vlan":[…],` of an Ethernet header (the frame's or an encapsulated one). */
+export function ethJson(o: ByteSink, buf: Uint8Array, eth: EthernetView, vlan: VlanView): void {
+  ethHeaderJson(o, buf, eth);
+  vlanJson(o, vlan);
+}
+
+function ethHeaderJson(o: ByteSink, buf: Uint8Array, eth: EthernetView): void {
+  if (eth.present) {
     o.pos = L0(o.buf, o.pos);
-    o.hexColon(buf, p.eth.srcOff, 6);
+    o.hexColon(buf, eth.srcOff, 6);
     o.pos = L1(o.buf, o.pos);
-    o.hexColon(buf, p.eth.dstOff, 6);
+    o.hexColon(buf, eth.dstOff, 6);
     o.pos = L2(o.buf, o.pos);
-    o.uint(p.eth.etherType);
+    o.uint(eth.etherType);
     o.pos = L3(o.buf, o.pos);
   }
+}
+
+/** `"mpls":[{"label":…,"tc":…,"s":…,"ttl":…}…],` when there are labels. */
+export function mplsJson(o: ByteSink, m: MplsView): void {
+  if (m.count === 0) return;
+  o.ascii('"mpls":[');
+  for (let i = 0; i < m.count; i++) {
+    o.ascii(i > 0 ? ',{"label":' : '{"label":');
+    o.uint(m.label[i]!);
+    o.ascii(',"tc":');
+    o.uint(m.tc[i]!);
+    o.ascii(',"s":');
+    o.uint(m.s[i]!);
+    o.ascii(',"ttl":');
+    o.uint(m.ttl[i]!);
+    o.byte(125);
+  }
+  o.pos = L15(o.buf, o.pos);
+}
+
+function vlanJson(o: ByteSink, v: VlanView): void {
+  if (v.count > 0) {
+    o.pos = L11(o.buf, o.pos);
+    for (let i = 0; i < v.count; i++) {
+      o.ascii(i > 0 ? ',{"id":' : '{"id":');
+      o.uint(v.id[i]!);
+      o.pos = L12(o.buf, o.pos);
+      o.uint(v.pcp[i]!);
+      o.pos = L13(o.buf, o.pos);
+      o.uint(v.dei[i]!);
+      o.pos = L14(o.buf, o.pos);
+      o.uint(v.tpid[i]!);
+      o.byte(125);
+    }
+    o.pos = L15(o.buf, o.pos);
+  }
+}
+
+/** `"eth":{…},` / `"sll":{…},` / `"vlan":[…],` / `"mpls":[…],` members, each followed by a comma. */
+export function linkJson(o: ByteSink, p: Packet): void {
+  const buf = p.buf;
+  ethHeaderJson(o, buf, p.eth);
   if (p.sll.present) {
     const sl = p.sll;
     o.pos = L4(o.buf, o.pos);
@@ -92,19 +153,6 @@ export function linkJson(o: ByteSink, p: Packet): void {
     o.uint(sl.protocol);
     o.pos = L3(o.buf, o.pos);
   }
-  if (p.vlan.count > 0) {
-    o.pos = L11(o.buf, o.pos);
-    for (let i = 0; i < p.vlan.count; i++) {
-      o.ascii(i > 0 ? ',{"id":' : '{"id":');
-      o.uint(p.vlan.id[i]!);
-      o.pos = L12(o.buf, o.pos);
-      o.uint(p.vlan.pcp[i]!);
-      o.pos = L13(o.buf, o.pos);
-      o.uint(p.vlan.dei[i]!);
-      o.pos = L14(o.buf, o.pos);
-      o.uint(p.vlan.tpid[i]!);
-      o.byte(125);
-    }
-    o.pos = L15(o.buf, o.pos);
-  }
+  vlanJson(o, p.vlan);
+  mplsJson(o, p.mpls);
 }

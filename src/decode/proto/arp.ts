@@ -2,15 +2,16 @@
  * ARP (RFC 826) and RARP (RFC 903: the same header under EtherType 0x8035, ops 3 and 4).
  * Director ARP rules (lvs-behavior.md §4) read only Ethernet/IPv4 ARP, never RARP.
  */
+import type { ArpView } from '../packet.js';
 import type { DecodeCtx } from './context.js';
 
-export function decodeArp(ctx: DecodeCtx, off: number, end: number, reverse = false): void {
-  const { p, buf } = ctx;
+/** ARP at `off` into `a`: the frame's (`packet.arp`) or an encapsulated Ethernet frame's. */
+export function decodeArp(ctx: DecodeCtx, off: number, end: number, reverse = false, a: ArpView = ctx.p.arp, mode = 0): void {
+  const { buf } = ctx;
   if (off + 8 > end) {
-    ctx.truncate('arp', 0);
+    ctx.truncate('arp', mode);
     return;
   }
-  const a = p.arp;
   a.present = true;
   a.reverse = reverse;
   a.off = off;
@@ -25,7 +26,7 @@ export function decodeArp(ctx: DecodeCtx, off: number, end: number, reverse = fa
   a.tpaOff = a.thaOff + a.hlen;
   if (a.tpaOff + a.plen > end) {
     // Address fields cut: offsets stay for what is there, no IPv4 verdicts are made.
-    ctx.truncate('arp', 0);
+    ctx.truncate('arp', mode);
     return;
   }
   if (a.plen === 4) {

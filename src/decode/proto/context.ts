@@ -3,17 +3,41 @@
  * tcpdump's print-*.c): the packet being filled, the frame's bytes and the decoder options
  * pre-digested into lookup tables so that no per-packet work allocates.
  */
-import type { LayerName, NetLayers, Packet } from '../packet.js';
-import { defaultDecodeOptions, type DecodeOptions } from '../packet.js';
+import type { EncapKind, EncapLevel, LayerName, NetLayers, Packet, TunnelKind } from '../packet.js';
+import { defaultDecodeOptions, MAX_LEVELS, UdpPort, type DecodeOptions } from '../packet.js';
 
 /** Mode bits passed down the stack; they say what a layer may do with what it carries. */
-export const M_TUNNEL = 1; // may open IPIP/6in4/GRE/GUE into packet.inner (outer stack only)
+export const M_TUNNEL = 1; // may open an encapsulation level (not inside an ICMP quote)
 export const M_QUOTE = 2; // may decode an ICMP error's quote into packet.quoted
 export const M_QUIET = 4; // bytes are expected to be short (ICMP quote, IP fragment): no 'truncated'
 export const M_FRAGMENT = 8; // inside an IP fragment: L4 checksums are not verifiable
+export const M_OUTER = 16; // the outermost IP header (the one a TSO super-packet leaves tot_len 0 in)
 
-export const MODE_OUTER = M_TUNNEL | M_QUOTE;
-export const MODE_INNER = M_QUOTE;
+export const MODE_OUTER = M_TUNNEL | M_QUOTE | M_OUTER;
+export const MODE_INNER = M_TUNNEL | M_QUOTE;
+
+/** What a UDP destination port carries (`DecodeCtx.udpEncap`). */
+export const U_NONE = 0;
+export const U_GUE = 1;
+export const U_VXLAN = 2;
+export const U_GENEVE = 3;
+export const U_GRE = 4;
+export const U_MPLS = 5;
+
+/** Level kinds `Packet.tunnel` names when they are level 0 (IPVS TUN encapsulations). */
+function tunKind(kind: EncapKind): TunnelKind {
+  switch (kind) {
+    case 'ipip':
+    case 'ip6ip':
+    case 'sit':
+    case 'ip6ip6':
+    case 'gre':
+    case 'gue':
+      return kind;
+    default:
+      return null;
+  }
+}
 export const MODE_QUOTED = M_QUIET;
 
 export class DecodeCtx {
@@ -22,8 +46,9 @@ export class DecodeCtx {
   readonly checksums: boolean;
   /** toaKind[k] = 1 when option kind k is accepted as TOA. */
   readonly toaKind = new Uint8Array(256);
-  /** guePort[port] = 1 when UDP destination port carries GUE. */
-  readonly guePort = new Uint8Array(65536);
+  /** udpEncap[port]: the U_* encapsulation a UDP destination port carries (GUE on the
+   *  configured ports, VXLAN, Geneve, GRE-in-UDP, MPLS-in-UDP on their IANA ports). */
+  readonly udpEncap = new Uint8Array(65536);
   /** Offset of the pseudo-header destination of the IPv6 header being decoded (RFC 8200 §8.1:
    *  the final destination when a routing header is present). Set by ipv6, read by L4. */
   v6PseudoDstOff = 0;
@@ -38,7 +63,35 @@ export class DecodeCtx {
     // Explicit `undefined` members fall back to the defaults too.
     this.checksums = opts?.checksums ?? defaultDecodeOptions.checksums;
     for (const k of opts?.toaKinds ?? defaultDecodeOptions.toaKinds) if (Number.isInteger(k) && k >= 0 && k < 256) this.toaKind[k] = 1;
-    for (const port of opts?.guePorts ?? defaultDecodeOptions.guePorts) if (Number.isInteger(port) && port >= 0 && port < 65536) this.guePort[port] = 1;
+    this.udpEncap[UdpPort.VXLAN] = U_VXLAN;
+    this.udpEncap[UdpPort.GENEVE] = U_GENEVE;
+    this.udpEncap[UdpPort.GRE_UDP] = U_GRE;
+    this.udpEncap[UdpPort.MPLS_UDP] = U_MPLS;
+    // A port the user names as GUE is GUE, even one IANA gives another overlay.
+    for (const port of opts?.guePorts ?? defaultDecodeOptions.guePorts) if (Number.isInteger(port) && port >= 0 && port < 65536) this.udpEncap[port] = U_GUE;
+  }
+
+  /**
+   * The next encapsulation level, reset, for a header of `kind` at `hdrOff`; null (and the
+   * packet malformed at that header) when MAX_LEVELS are already open.
+   */
+  openLevel(kind: EncapKind, hdrOff: number, layer: LayerName): EncapLevel | null {
+    const p = this.p;
+    if (p.depth >= MAX_LEVELS) {
+      this.malformed(layer, hdrOff, 'encapsulations nested deeper than ' + MAX_LEVELS + ' levels');
+      return null;
+    }
+    const lv = p.levels[p.depth]!;
+    lv.reset();
+    lv.kind = kind;
+    lv.hdrOff = hdrOff;
+    if (p.depth === 0) {
+      p.tunnel = tunKind(kind);
+      p.tunnelHdrOff = hdrOff;
+    }
+    p.depth++;
+    this.nestedUsed = true;
+    return lv;
   }
 
   /**

@@ -1,7 +1,7 @@
 /** IPv4 (RFC 791): header, options, fragments, header checksum. */
 import { fold16, internetChecksum } from '../checksum.js';
 import type { NetLayers } from '../packet.js';
-import { M_FRAGMENT, M_QUIET, M_TUNNEL, type DecodeCtx } from './context.js';
+import { M_FRAGMENT, M_OUTER, M_QUIET, type DecodeCtx } from './context.js';
 import { decodeL4 } from './l4.js';
 
 export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
@@ -24,7 +24,7 @@ export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: numbe
   ip.hdrLen = ihl;
   ip.tos = buf[off + 1]!;
   let totLen = (buf[off + 2]! << 8) | buf[off + 3]!;
-  if (totLen === 0 && (mode & M_TUNNEL) !== 0) {
+  if (totLen === 0 && (mode & M_OUTER) !== 0) {
     // Outbound TSO / IPv4 BIG TCP (Linux ≥ 6.3) leaves tot_len 0 in the captured super-packet;
     // tcpdump and tshark then take the frame's length, and so do we (outer header only).
     const wireLeft = ctx.p.len - (off - ctx.p.off);

@@ -7,6 +7,7 @@ import { decodeArp } from './arp.js';
 import { MODE_OUTER, type DecodeCtx } from './context.js';
 import { decodeIpv4 } from './ipv4.js';
 import { decodeIpv6 } from './ipv6.js';
+import { decodeIpByNibble, decodeMpls } from './tunnel.js';
 import { decodeVlanTags, isVlanTpid } from './vlan.js';
 
 /** Decodes what an EtherType announces at `off` (VLAN tags first). */
@@ -15,7 +16,7 @@ export function decodeEtherType(ctx: DecodeCtx, type: number, off: number, end: 
   let o = off;
   ctx.p.eth.etherType = t;
   if (isVlanTpid(t)) {
-    o = decodeVlanTags(ctx, t, o, end);
+    o = decodeVlanTags(ctx, ctx.p.vlan, ctx.p.eth, t, o, end);
     if (o < 0) return;
     t = ctx.p.eth.etherType;
   }
@@ -23,6 +24,11 @@ export function decodeEtherType(ctx: DecodeCtx, type: number, off: number, end: 
   else if (t === EtherType.IPV6) decodeIpv6(ctx, ctx.p.net, o, end, MODE_OUTER);
   else if (t === EtherType.ARP) decodeArp(ctx, o, end);
   else if (t === EtherType.RARP) decodeArp(ctx, o, end, true);
+  else if (t === EtherType.MPLS || t === EtherType.MPLS_MULTICAST) {
+    // A label stack is a shim like a VLAN tag: the IP after it is the frame's outer packet.
+    const ip = decodeMpls(ctx, ctx.p.mpls, o, end, 0);
+    if (ip >= 0) decodeIpByNibble(ctx, ctx.p.net, ip, end, MODE_OUTER);
+  }
 }
 
 /** Ethernet II / IEEE 802.3 frame at `off`. */

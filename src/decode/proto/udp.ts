@@ -1,8 +1,8 @@
-/** UDP (RFC 768); GUE is opened on the configured destination ports. */
+/** UDP (RFC 768); GUE (configured ports) and the overlays' ports open an encapsulation level. */
 import { fold16, internetChecksum, pseudoHeaderSum4, pseudoHeaderSum6 } from '../checksum.js';
 import { IpProto, type NetLayers } from '../packet.js';
 import { M_FRAGMENT, M_TUNNEL, type DecodeCtx } from './context.js';
-import { decodeGue } from './tunnel.js';
+import { decodeUdpEncap } from './tunnel.js';
 
 export function decodeUdp(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
   const { buf } = ctx;
@@ -58,5 +58,6 @@ export function decodeUdp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
       if (!u.checksumOk) u.checksumPartial = u.checksum === fold16(ps);
     }
   }
-  if ((mode & M_TUNNEL) !== 0 && ctx.guePort[u.dport] === 1) decodeGue(ctx, u.payloadOff, dEnd, mode);
+  const encap = ctx.udpEncap[u.dport]!;
+  if (encap !== 0 && (mode & M_TUNNEL) !== 0) decodeUdpEncap(ctx, encap, u.payloadOff, dEnd, mode);
 }

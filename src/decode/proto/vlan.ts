@@ -1,5 +1,5 @@
 /** IEEE 802.1Q / 802.1ad VLAN tags (TPID 0x8100, 0x88a8 and the pre-standard 0x9100). */
-import { EtherType, MAX_VLAN } from '../packet.js';
+import { EtherType, MAX_VLAN, type EthernetView, type VlanView } from '../packet.js';
 import type { DecodeCtx } from './context.js';
 
 export function isVlanTpid(type: number): boolean {
@@ -7,13 +7,13 @@ export function isVlanTpid(type: number): boolean {
 }
 
 /**
- * Reads the tag stack starting at `off` (the 2-byte TCI that follows a VLAN TPID).
- * Returns the offset after the last tag, or -1 when the stack is cut or too deep; the
- * EtherType after the stack is left in `ctx.p.eth.etherType`.
+ * Reads the tag stack starting at `off` (the 2-byte TCI that follows a VLAN TPID) into `v`
+ * (the frame's, or an encapsulated Ethernet frame's). Returns the offset after the last tag,
+ * or -1 when the stack is cut or too deep; the EtherType after the stack is left in
+ * `eth.etherType`.
  */
-export function decodeVlanTags(ctx: DecodeCtx, tpid: number, off: number, end: number): number {
-  const { p, buf } = ctx;
-  const v = p.vlan;
+export function decodeVlanTags(ctx: DecodeCtx, v: VlanView, eth: EthernetView, tpid: number, off: number, end: number, mode = 0): number {
+  const { buf } = ctx;
   let type = tpid;
   let o = off;
   while (isVlanTpid(type)) {
@@ -22,7 +22,7 @@ export function decodeVlanTags(ctx: DecodeCtx, tpid: number, off: number, end: n
       return -1;
     }
     if (o + 4 > end) {
-      ctx.truncate('vlan', 0);
+      ctx.truncate('vlan', mode);
       return -1;
     }
     const tci = (buf[o]! << 8) | buf[o + 1]!;
@@ -34,6 +34,6 @@ export function decodeVlanTags(ctx: DecodeCtx, tpid: number, off: number, end: n
     type = (buf[o + 2]! << 8) | buf[o + 3]!;
     o += 4;
   }
-  p.eth.etherType = type;
+  eth.etherType = type;
   return o;
 }

@@ -19,6 +19,8 @@ export interface VerifyInput {
   points: PointInput[];
   profile: Profile;
   toaKinds?: number[];
+  /** UDP destination ports decoded as GUE (`--gue-port`; default 6080). */
+  guePorts?: number[];
   ignore?: string[];
   /** Correlation window after clock correction (default 1000 ms). */
   windowMs?: number;
@@ -202,7 +204,7 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
   const ignore = new Set(input.ignore ?? []);
   const configured = input.services !== null && input.services.services.length > 0;
   const keep = configured ? keepForServices(input.services!.services) : undefined;
-  const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
+  const toa = { ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}), ...(input.guePorts ? { guePorts: input.guePorts } : {}) };
 
   const sample = input.sampleRecords ?? SAMPLE_RECORDS;
   const sampleOpts = { ...(keep ? { keep } : {}), ...toa };

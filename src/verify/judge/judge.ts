@@ -245,6 +245,7 @@ export function feedPlan(prep: Prepared): FeedPlan {
     windowNs: prep.windowNs,
     tickNs: prep.windowNs / SWEEPS_PER_WINDOW,
     ...(prep.input.toaKinds ? { toaKinds: prep.input.toaKinds } : {}),
+    ...(prep.input.guePorts ? { guePorts: prep.input.guePorts } : {}),
     services: prep.services,
     configured: prep.configured,
   };
@@ -266,7 +267,7 @@ export function judgeCaptures(prep: Prepared, opts: JudgeOptions & { runFacts: f
 export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Promise<{ judged: Judged; facts: RunFacts | null }> {
   const runFacts = opts.runFacts !== false;
   const { input, services, points } = prep;
-  const toa = input.toaKinds ? { toaKinds: input.toaKinds } : {};
+  const toa = { ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}), ...(input.guePorts ? { guePorts: input.guePorts } : {}) };
   const maxLadders = input.maxLadders ?? 2000;
   const ladders = new LadderSet(maxLadders);
   const engines: Engine[] = [];

@@ -28,6 +28,7 @@ export interface FeedPlan {
   /** Sweeps of the merge (ConnectionTracker.sweep) fall on this grid of corrected time. */
   tickNs: number;
   toaKinds?: number[];
+  guePorts?: number[];
   services: Service[];
   /** Keep only the services' records (a configured run; read/keep.ts keepForServices). */
   configured: boolean;
@@ -103,7 +104,7 @@ export class Feed<R extends PointReader> {
     const arp = runFacts ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
     this.arp = arp;
     const keep = plan.configured ? keepForServices(services) : undefined;
-    const toa = plan.toaKinds ? { toaKinds: plan.toaKinds } : {};
+    const toa = { ...(plan.toaKinds ? { toaKinds: plan.toaKinds } : {}), ...(plan.guePorts ? { guePorts: plan.guePorts } : {}) };
     const withOptions = anyFullnat(services);
     const share = opts.selection?.takes ?? null;
     // Frames no record is taken from go undecoded unless the run's facts need every frame.

@@ -40,6 +40,7 @@ export interface LoadOptions {
   /** Keeps a packet when it returns true (service addresses); undefined keeps every TCP/UDP packet. */
   keep?: RecordKeep;
   toaKinds?: number[];
+  guePorts?: number[];
 }
 
 
@@ -87,6 +88,7 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
     for (const file of input.files) {
       const { records } = await sampleFile(file, idx, limit, {
         ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}),
+        ...(opts.guePorts ? { guePorts: opts.guePorts } : {}),
         ...(opts.keep ? { keep: opts.keep } : {}),
         offsetNs: 0,
         // Sampled records are never judged: the FullNAT option bytes are not needed here.

@@ -32,6 +32,7 @@ export type RecordKeep = (e: Entries, n: number) => boolean;
 
 export interface ReaderOptions {
   toaKinds?: number[];
+  guePorts?: number[];
   keep?: RecordKeep;
   /** Every decoded packet (ARP rules, frame counts). */
   observe?: (p: Packet) => void;
@@ -118,7 +119,7 @@ export class PointReader {
     readonly point: number,
     protected readonly opts: ReaderOptions,
   ) {
-    this.decoder = new Decoder(opts.toaKinds ? { toaKinds: opts.toaKinds } : {});
+    this.decoder = new Decoder({ ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}), ...(opts.guePorts ? { guePorts: opts.guePorts } : {}) });
     this.captures = opts.captures ?? [file];
     this.captureNo = this.captures.indexOf(file);
     if (this.captureNo < 0) throw new Error(`PointReader: ${file} is not in the capture list`);
