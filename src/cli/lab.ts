@@ -1,12 +1,12 @@
 /**
  * `lvsaudit lab` (cli.md "lab"):
- *   lab run --director reference|nftables|ipvs --mode M [--fault F]... [--profile P] [--out DIR] [--verify]
+ *   lab run --director reference|nftables|ipvs|dpvs --mode M [--fault F]... [--profile P] [--out DIR] [--verify]
  *   lab down [--prefix P]      remove leftovers of labs (namespaces/links named lvsa-…)
  *   lab matrix [--case ID]...  the reference-director matrix as a table (exit 1 on a mismatch)
  *
  * One lab for every director kind: one address plan (src/lab/plan.ts), one fault vocabulary
  * (src/lab/faults.ts), one run sequence (src/lab/sequence.ts). The ipvs kind runs that sequence
- * in a QEMU VM (src/lab/vm). Exit codes: with --verify verify's (0 no error finding, 1 one);
+ * in a QEMU VM (src/lab/vm); the dpvs kind runs DPVS, built once into a cache (src/lab/dpvs). Exit codes: with --verify verify's (0 no error finding, 1 one);
  * without, 0 once the captures are written; 2 usage; 4 the environment cannot run the lab.
  */
 import { mkdtempSync } from 'node:fs';
@@ -19,6 +19,9 @@ import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
 import { ipvsCase } from '../lab/ipvs-director.js';
+import { dpvsCase, runDpvsCase } from '../lab/dpvs/director.js';
+import { dpvsBinaries } from '../lab/dpvs/build.js';
+import { DPVS_SCHEDULERS } from '../lab/dpvs/config.js';
 import type { LabFamily } from '../lab/plan.js';
 import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '../lab/faults.js';
 import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
@@ -52,6 +55,10 @@ export interface LabRunOptions {
   timeout?: number;
   /** `on`: the lab's veths keep a host's offloads (sequence.ts offloadPlan); default off. */
   offloads?: string;
+  /** dpvs: a DPVS source tree to build and run instead of the shared release. */
+  dpvsSrc?: string;
+  /** dpvs: an existing DPVS build (dpvs, ipvsadm, dpip). */
+  dpvsBin?: string;
 }
 
 /** The IPVS VM runs a mainline kernel: its schedulers, not DPVS's. */
@@ -75,7 +82,9 @@ export function directorKind(name: string): DirectorKind {
 /** Options that only some kinds understand are usage errors elsewhere (not silently ignored). */
 function rejectOptions(kind: DirectorKind, o: LabRunOptions): void {
   const only: Array<[string, unknown, readonly DirectorKind[]]> = [
-    ['--scheduler', o.scheduler?.length ? o.scheduler : undefined, ['ipvs']],
+    ['--scheduler', o.scheduler?.length ? o.scheduler : undefined, ['ipvs', 'dpvs']],
+    ['--dpvs-src', o.dpvsSrc, ['dpvs']],
+    ['--dpvs-bin', o.dpvsBin, ['dpvs']],
     ['--kernel', o.kernel, ['ipvs']],
     ['--modules', o.modules, ['ipvs']],
     ['--timeout', o.timeout, ['ipvs']],
@@ -104,6 +113,12 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     if (family === 6 && mode !== 'nat' && mode !== 'dr') throw new InputError(`--family 6: --mode ${mode} has no IPv6 lab (nat, dr)`);
     if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
     else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections, family));
+    else if (kind === 'dpvs') {
+      if (family === 6) throw new InputError('--family 6: the DPVS lab is IPv4 only');
+      const schedulers = splitList(o.scheduler);
+      if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
+      cases.push(dpvsCase(mode, parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, o.connections));
+    }
     else {
       const schedulers = splitList(o.scheduler);
       if (schedulers.length === 0) schedulers.push('rr');
@@ -282,9 +297,16 @@ export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) 
   // Before a namespace is built or a VM booted (cli.md "Options and usage errors").
   if (o.out !== undefined) checkOutputDirectory('--out', o.out);
   if (kind === 'ipvs') return runIpvs(cases, o, write);
+  if (kind === 'dpvs' && offloads === 'on') throw new InputError('--offloads on: DPVS reads its ports through af_packet, which hands it no offload metadata (off only)');
   const c = cases[0]!;
   const dir = outDir(o);
-  const r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true, offloads });
+  let r: LabCaseResult;
+  if (kind === 'dpvs') {
+    const binaries = await dpvsBinaries({ ...(o.dpvsSrc !== undefined ? { src: o.dpvsSrc } : {}), ...(o.dpvsBin !== undefined ? { bin: o.dpvsBin } : {}) });
+    r = await runDpvsCase(binaries, c, dir, { verify: o.verify === true });
+  } else {
+    r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true, offloads });
+  }
   const code = labExitCode([r]);
   write(o.format === 'json' ? renderCaseJson(r, dir, code) : renderCaseText(r, dir));
   return code;
@@ -299,7 +321,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
   lab
     .command('run')
     .description('build the lab for a method, run client traffic through the director, capture every point, optionally verify')
-    .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun)')
+    .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun), dpvs (DPVS on DPDK af_packet: fullnat)')
     .option('--mode <mode>', 'nat, dr, tun or fullnat (ipvs: repeat or comma-separate for several in one VM boot)', collect)
     .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, or a director switch (repeatable)', collect)
     .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba)')
@@ -308,7 +330,9 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed)')
     .option('--out <dir>', 'results directory (captures, service.conf)')
     .option('--format <format>', 'text or json', 'text')
-    .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr)', collect)
+    .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr); dpvs: rr, wrr, wlc or conhash', collect)
+    .option('--dpvs-src <dir>', 'dpvs: build this DPVS source tree (in place) and run it instead of the shared release')
+    .option('--dpvs-bin <dir>', 'dpvs: run this DPVS build (dpvs, ipvsadm, dpip in DIR, or a built source tree)')
     .option('--kernel <path>', 'ipvs: bzImage to boot (default: the installed kernel with IPVS modules)')
     .option('--modules <dir>', 'ipvs: modules of that kernel (directory with modules.dep, or INSTALL_MOD_PATH)')
     .option('--accel <accel>', 'ipvs: auto (KVM if it works, else TCG), kvm or tcg')

@@ -11,14 +11,15 @@ import { InputError } from '../errors.js';
 import { FAULTS as REFERENCE_SWITCHES, parseFaults } from '../replay/director/faults.js';
 import type { LabMode, RsName } from './plan.js';
 
-export type DirectorKind = 'reference' | 'nftables' | 'ipvs';
-export const DIRECTOR_KINDS: readonly DirectorKind[] = ['reference', 'nftables', 'ipvs'];
+export type DirectorKind = 'reference' | 'nftables' | 'ipvs' | 'dpvs';
+export const DIRECTOR_KINDS: readonly DirectorKind[] = ['reference', 'nftables', 'ipvs', 'dpvs'];
 
 /** Methods each director kind runs. */
 export const KIND_MODES: Readonly<Record<DirectorKind, readonly LabMode[]>> = {
   reference: ['nat', 'dr', 'fullnat'],
   nftables: ['nat', 'dr'],
   ipvs: ['nat', 'dr', 'tun'],
+  dpvs: ['fullnat'],
 };
 
 export type RsFaultKind = 'arp_ignore=0' | 'arp_announce=0' | 'no-vip' | 'gateway-bypass' | 'reply-from-rip';
@@ -53,9 +54,9 @@ export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
     rules: ['dr.vip-not-bound'],
   },
   'gateway-bypass': {
-    modes: ['nat'],
-    kinds: ['reference', 'nftables', 'ipvs'],
-    what: "the real server's default route is a router, not the director (replies skip the un-NAT)",
+    modes: ['nat', 'fullnat'],
+    kinds: ['reference', 'nftables', 'ipvs', 'dpvs'],
+    what: "the real server routes its replies through a router, not the director (NAT: its default route, replies skip the un-NAT; FullNAT: its route to the LIP network, replies to the LIP never come back)",
     rules: ['nat.reply-bypass', 'nat.rip-leak'],
   },
   'reply-from-rip': {
