@@ -89,7 +89,7 @@ function rejectOptions(kind: DirectorKind, o: LabRunOptions): void {
     ['--modules', o.modules, ['ipvs']],
     ['--timeout', o.timeout, ['ipvs']],
     ['--accel', o.accel !== undefined && o.accel !== 'auto' ? o.accel : undefined, ['ipvs']],
-    ['--profile', o.profile, ['reference']],
+    ['--profile', o.profile, ['reference', 'dpvs']],
   ];
   for (const [name, v, kinds] of only) {
     if (v !== undefined && !kinds.includes(kind)) throw new InputError(`${name} applies to --director ${kinds.join(', ')} only`);
@@ -117,7 +117,7 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
       if (family === 6) throw new InputError('--family 6: the DPVS lab is IPv4 only');
       const schedulers = splitList(o.scheduler);
       if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
-      cases.push(dpvsCase(mode, parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, o.connections));
+      cases.push(dpvsCase(mode, { scheduler: parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
     }
     else {
       const schedulers = splitList(o.scheduler);
@@ -324,7 +324,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun), dpvs (DPVS on DPDK af_packet: fullnat)')
     .option('--mode <mode>', 'nat, dr, tun or fullnat (ipvs: repeat or comma-separate for several in one VM boot)', collect)
     .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, or a director switch (repeatable)', collect)
-    .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba)')
+    .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba); dpvs: the profile verify checks DPVS against (default dpvs)')
     .option('--verify', 'run verify on the captures and exit with its code')
     .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
     .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed)')

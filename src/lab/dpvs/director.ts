@@ -20,6 +20,7 @@ import { EnvironmentError } from '../../errors.js';
 import type { LabProcess } from '../netns.js';
 import { caseServiceConfig, labCase, type DirectorDriver, type LabCase, type LabCaseResult, type RunLabCaseOptions, runLabCase } from '../sequence.js';
 import { parseLabFaults } from '../faults.js';
+import { checkProfile } from '../reference-lab.js';
 import type { LabMode } from '../plan.js';
 import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from './config.js';
 import { processAlive, type DpvsBinaries } from './build.js';
@@ -277,9 +278,29 @@ export function dpvsDriver(rt: DpvsRuntime): DirectorDriver {
   };
 }
 
-/** A FullNAT case for DPVS (profile dpvs). `faults` are `--fault` words. */
-export function dpvsCase(mode: LabMode, scheduler = 'rr', faults: readonly string[] = [], connections?: number): LabCase {
-  return labCase(mode, { scheduler, faults: parseLabFaults('dpvs', mode, faults), profile: 'dpvs', ...(connections !== undefined ? { connections } : {}) });
+export interface DpvsCaseOptions {
+  scheduler?: string;
+  /** `--fault` words. */
+  faults?: readonly string[];
+  connections?: number;
+  /**
+   * The profile verify checks DPVS's captures against (default dpvs). DPVS behaves as it does
+   * whatever this says: alibaba is how a user whose TOA reader expects Alibaba's placement
+   * would audit it (the mismatch verify must report).
+   */
+  profile?: string;
+}
+
+/** A FullNAT case for DPVS. */
+export function dpvsCase(mode: LabMode, o: DpvsCaseOptions = {}): LabCase {
+  const profile = o.profile ?? 'dpvs';
+  checkProfile(mode, profile);
+  return labCase(mode, {
+    scheduler: o.scheduler ?? 'rr',
+    faults: parseLabFaults('dpvs', mode, o.faults ?? []),
+    profile,
+    ...(o.connections !== undefined ? { connections: o.connections } : {}),
+  });
 }
 
 /** One DPVS case in a lab of its own; lock, hugepages and runtime are released before it returns or throws. */
