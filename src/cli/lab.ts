@@ -1,6 +1,7 @@
 /**
  * `lvsaudit lab` (cli.md "lab"):
  *   lab run --director reference|nftables|ipvs|dpvs --mode M [--fault F]... [--profile P] [--out DIR] [--verify]
+ *   lab dpvs-build [--dpvs-src DIR]  build DPVS for --director dpvs (cached) and print its programs
  *   lab down [--prefix P]      remove leftovers of labs (namespaces/links named lvsa-…)
  *   lab matrix [--case ID]...  the reference-director matrix as a table (exit 1 on a mismatch)
  *
@@ -114,7 +115,6 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
     else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections, family));
     else if (kind === 'dpvs') {
-      if (family === 6) throw new InputError('--family 6: the DPVS lab is IPv4 only');
       const schedulers = splitList(o.scheduler);
       if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
       cases.push(dpvsCase(mode, { scheduler: parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
@@ -344,6 +344,16 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     )
     .action(async (opts: LabRunOptions) => {
       setExit(await runLab({ ...opts, mode: opts.mode ?? [] }));
+    });
+
+  lab
+    .command('dpvs-build')
+    .description('build DPVS for --director dpvs now (once: later runs reuse the cache) and print where its programs are')
+    .option('--dpvs-src <dir>', 'build this DPVS source tree (in place) instead of the shared release')
+    .action(async (opts: { dpvsSrc?: string }) => {
+      const b = await dpvsBinaries(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {});
+      process.stdout.write(`dpvs ${b.dpvs}\nipvsadm ${b.ipvsadm}\ndpip ${b.dpip}\n(${b.origin})\n`);
+      setExit(0);
     });
 
   lab
