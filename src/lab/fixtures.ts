@@ -123,6 +123,9 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 
 /** Index README for the fixture root. */
 /** The IPv6 sets of fixtures/lab (scripts/lab-ipv6-fixtures.mjs; test/verify/ipv6-parity.test.ts). */
+/** The DPVS sets (scripts/lab-dpvs-fixtures.mjs): real FullNAT captures, each with its README and expected.json. */
+export const DPVS_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat', 'dpvs-fullnat-wrr'];
+
 export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
 
 /** The IPv6 sets are named outside the table: test/verify/lab.test.ts reads its rows as IPv4 cases. */
