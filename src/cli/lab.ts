@@ -28,7 +28,7 @@ import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '.
 import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
-import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
+import { MATRIX_CASES, dpvsDisagrees, loadIpvsResults, renderMatrix, runDpvsMatrix, runMatrix } from '../lab/matrix.js';
 import { describeService, type Service } from '../verify/service/index.js';
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
@@ -373,16 +373,22 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--case <id>', 'only this case (repeatable), e.g. nat/none, dr/rs2:arp_ignore=0', collect)
     .option('--out <dir>', 'keep the captures of every case here')
     .option('--offloads <on|off>', 'run every case with production offloads (see lab run)', 'off')
-    .action(async (opts: { case?: string[]; out?: string; offloads?: string }) => {
+    .option('--dpvs', 'also run the FullNAT cases DPVS can produce through DPVS (the dpvs column; a verdict that differs from the reference director is a mismatch)')
+    .option('--dpvs-src <dir>', 'with --dpvs: build and run this DPVS source tree')
+    .option('--dpvs-bin <dir>', 'with --dpvs: run this DPVS build')
+    .action(async (opts: { case?: string[]; out?: string; offloads?: string; dpvs?: boolean; dpvsSrc?: string; dpvsBin?: string }) => {
       const offloads = parseOffloads(opts.offloads);
+      if (opts.dpvs !== true && (opts.dpvsSrc !== undefined || opts.dpvsBin !== undefined)) throw new InputError('--dpvs-src and --dpvs-bin apply with --dpvs');
       const ids = opts.case ?? [];
       const cases = ids.length ? MATRIX_CASES.filter((c) => ids.includes(c.id)) : MATRIX_CASES;
       const unknown = ids.filter((id) => !MATRIX_CASES.some((c) => c.id === id));
       if (unknown.length) throw new InputError(`--case ${unknown.join(', ')}: known cases are ${MATRIX_CASES.map((c) => c.id).join(', ')}`);
       if (opts.out !== undefined) checkOutputDirectory('--out', opts.out);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
+      const binaries = opts.dpvs === true ? await dpvsBinaries({ ...(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {}), ...(opts.dpvsBin !== undefined ? { bin: opts.dpvsBin } : {}) }) : null;
       const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
-      process.stdout.write(renderMatrix(outcomes) + `captures in ${root}\n`);
-      setExit(outcomes.every((o) => o.ok) ? 0 : 1);
+      const dpvs = binaries !== null ? await runDpvsMatrix(binaries, root, cases, (id, cell, ms) => process.stderr.write(`dpvs ${id}: ${cell.error ? 'could not run' : cell.verdict} (${(ms / 1000).toFixed(1)} s)\n`)) : undefined;
+      process.stdout.write(renderMatrix(outcomes, loadIpvsResults(), dpvs) + `captures in ${root}\n`);
+      setExit(outcomes.every((o) => o.ok && (dpvs === undefined || dpvsDisagrees(o, dpvs) === null)) ? 0 : 1);
     });
 };

@@ -12,6 +12,7 @@ import { ADDR, serviceConfig } from '../../src/lab/plan.js';
 import { parseServiceConfig, type Service } from '../../src/verify/service/index.js';
 import { casesFromOptions, runLab } from '../../src/cli/lab.js';
 import { InputError } from '../../src/errors.js';
+import { MATRIX_CASES, dpvsCaseId, judge, renderMatrix, type IpvsCell, type MatrixOutcome } from '../../src/lab/matrix.js';
 
 /** The ipvsadm commands written for DPVS as a rules file (the verifier reads DPVS's ipvsadm dialect). */
 function asRules(cmds: readonly DpvsCommand[]): string {
@@ -99,5 +100,35 @@ describe('lab run --director dpvs usage errors', () => {
     expect([c!.profile, c!.scheduler, c!.weights]).toEqual(['dpvs', 'wrr', [3, 1]]);
     await expect(runLab({ director: 'reference', mode: ['fullnat'], dpvsBin: '/x' }, () => undefined)).rejects.toThrow(/--dpvs-bin applies to --director dpvs/);
     await expect(runLab({ director: 'dpvs', mode: ['fullnat'], offloads: 'on' }, () => undefined)).rejects.toThrow(/--offloads on/);
+  });
+});
+
+describe('lab matrix dpvs column (pure)', () => {
+  const outcome = (id: string, exitCode: number, errors: string[], warnings: string[] = []): MatrixOutcome => {
+    const c = MATRIX_CASES.find((x) => x.id === id)!;
+    return { case: c, exitCode, errors, warnings, ...judge(c, exitCode, errors, warnings), answered: '4/4', error: null, durationMs: 1000 };
+  };
+  it('names the DPVS lab case of each FullNAT case DPVS can produce, and only those', () => {
+    const ids = MATRIX_CASES.map((c) => [c.id, dpvsCaseId(c)]).filter(([, d]) => d !== null);
+    expect(ids).toEqual([
+      ['fullnat-dpvs/none', 'fullnat-rr'],
+      ['fullnat-dpvs/rs2:gateway-bypass', 'fullnat-rr-rs2-gateway-bypass'],
+    ]);
+  });
+  it('shows DPVS beside the reference director and calls a different verdict out', () => {
+    const outcomes = [outcome('fullnat-dpvs/none', 0, []), outcome('fullnat-dpvs/rs2:gateway-bypass', 0, [], ['flow.lost-in-transit'])];
+    const same = new Map<string, IpvsCell>([
+      ['fullnat-rr', { verdict: 'pass', rules: [], error: null }],
+      ['fullnat-rr-rs2-gateway-bypass', { verdict: 'pass', rules: [], error: null }],
+    ]);
+    const text = renderMatrix(outcomes, null, same);
+    const head = text.split('\n').find((l) => l.includes('method'))!;
+    expect(head.indexOf('dpvs')).toBeGreaterThan(head.indexOf('ipvs'));
+    expect(text).toContain('fullnat-rr: exit 0');
+    expect(text).not.toContain('dpvs differs');
+    const differs = new Map(same);
+    differs.set('fullnat-rr', { verdict: 'fail', rules: ['fnat.toa-placement'], error: null });
+    expect(renderMatrix(outcomes, null, differs)).toContain('dpvs differs: exit 1 fnat.toa-placement');
+    expect(renderMatrix(outcomes, null, null)).toContain('lab matrix --dpvs');
   });
 });

@@ -25,6 +25,8 @@ import { labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/s
 import { reportedRules } from '../../src/verify/report/rule-status.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
+import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
+import { MATRIX_CASES, dpvsCaseId, dpvsDisagrees, renderMatrix, runDpvsMatrix, runMatrix } from '../../src/lab/matrix.js';
 import { tsharkFields } from './oracle.js';
 
 const labReason = labUnavailableReason() ?? dpvsRuntimeUnavailable();
@@ -159,6 +161,17 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     expect(warned.length).toBeGreaterThan(0);
     expect(warned.every((f) => f.severity === 'warning')).toBe(true);
   }, 120_000);
+
+  it.skipIf(!need(referenceLabReady, referenceLabReason))('lab matrix: DPVS and the reference director reach the same verdict on every FullNAT case DPVS can produce', async () => {
+    const cases = MATRIX_CASES.filter((c) => dpvsCaseId(c) !== null);
+    expect(cases.map((c) => c.id)).toEqual(expect.arrayContaining(['fullnat-dpvs/none', 'fullnat-dpvs/rs2:gateway-bypass']));
+    const root = out();
+    const reference = await runMatrix(root, cases);
+    const dpvs = await runDpvsMatrix(bins, root, cases);
+    console.info(renderMatrix(reference, null, dpvs));
+    expect([...dpvs.values()].map((c) => c.error)).toEqual(cases.map(() => null));
+    expect(reference.map((o) => [o.case.id, o.ok, dpvsDisagrees(o, dpvs)])).toEqual(cases.map((c) => [c.id, true, null]));
+  }, 240_000);
 
   it('runs one DPVS lab at a time: a second one exits 4 saying so', () => {
     const first = DpvsRuntime.acquire(bins);
