@@ -3,9 +3,11 @@
  * DPDK af_packet ports) between real Linux clients and servers, its captures verified with
  * profile dpvs and read again by tshark as an independent oracle (TOA kind 254 on the
  * handshake's ACK and the first data packet only, with the client's port and address; the
- * SYN-ACK's MSS 8 lower at the client than at the real server); its faults caught; and nothing
- * left behind (namespaces, processes, hugepages, runtime files, the lab lock), also after
- * SIGTERM of `lvsaudit lab run`.
+ * SYN-ACK's MSS 8 lower at the client than at the real server); its faults caught; the
+ * reference director held to the same verdicts (lab matrix) and to the same header fields
+ * (fnat-behaviour.ts, field by field); and nothing left behind (namespaces, processes,
+ * hugepages, runtime files, the lab lock), also after SIGTERM of `lvsaudit lab run`. One file,
+ * so its DPVS labs run one after another (a second at once would exit 4).
  *
  * Needs root, tcpdump, tshark and DPVS: the cached build, or DPDK and the build tools to make it
  * (beforeAll builds it once, which takes a minute or two). Skips with the reason elsewhere;
@@ -28,6 +30,8 @@ import { hasCommand, need, repoRoot } from '../helpers/env.js';
 import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
 import { MATRIX_CASES, dpvsCaseId, dpvsDisagrees, renderMatrix, runDpvsMatrix, runMatrix } from '../../src/lab/matrix.js';
 import { tsharkFields } from './oracle.js';
+import { behaviour, localPorts } from './fnat-behaviour.js';
+import { runReferenceLab } from '../../src/lab/reference-lab.js';
 
 const labReason = labUnavailableReason() ?? dpvsRuntimeUnavailable();
 const toolsOk = hasCommand('tcpdump') && hasCommand('tshark');
@@ -172,6 +176,28 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     expect([...dpvs.values()].map((c) => c.error)).toEqual(cases.map(() => null));
     expect(reference.map((o) => [o.case.id, o.ok, dpvsDisagrees(o, dpvs)])).toEqual(cases.map((c) => [c.id, true, null]));
   }, 240_000);
+
+  it.skipIf(!need(referenceLabReady, referenceLabReason))(
+    'the reference director (profile dpvs) does what DPVS does to every header field, field by field (tshark); local ports differ as documented',
+    async () => {
+      const ref = await runReferenceLab({ mode: 'fullnat', profile: 'dpvs', outDir: out(), connections: 8 });
+      prefixes.push(ref.prefix);
+      const a = behaviour(ref.captures);
+      const b = behaviour(clean.captures);
+      // The facts the comparison rests on are there (not an empty equality).
+      expect(b['up: TOA on packet #']).toEqual(['1', '2']);
+      expect(b['down: SYN-ACK MSS rs − client']).toEqual(['8']);
+      expect(b['connections']).toEqual(['[8,8]']);
+      expect(a).toEqual(b);
+      // DPVS's sa_pool keeps one port space per (LIP, real server) from 1025: with rr over two,
+      // each port twice; the reference director counts from 5000 over all connections.
+      const d = localPorts(clean.captures);
+      const r = localPorts(ref.captures);
+      expect([Math.min(...d), new Set(d).size, d.length]).toEqual([1025, 4, 8]);
+      expect([Math.min(...r) >= 5000, new Set(r).size]).toEqual([true, 8]);
+    },
+    120_000,
+  );
 
   it('runs one DPVS lab at a time: a second one exits 4 saying so', () => {
     const first = DpvsRuntime.acquire(bins);

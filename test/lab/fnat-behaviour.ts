@@ -1,29 +1,13 @@
 /**
- * The reference director (profile dpvs) checked against DPVS, field by field: the same lab case
- * runs through both, and tshark (not the verifier) reads what each director did to every header
- * field of every packet it forwarded — each packet at the client paired with its copy at the
- * real server, in order per connection and direction. The behaviour summaries must be equal,
- * except where the difference is known and documented (below): local port choice.
- *
- * Needs what dpvs-lab.test.ts needs plus the reference lab (the `cap` module).
+ * What a FullNAT director did to every header field, read by tshark (not the verifier) from a
+ * lab's captures: each packet at the client paired with its copy at the real server, in order
+ * per connection and direction, reduced to a set of facts per field. Two directors that do the
+ * same produce equal summaries (test/lab/dpvs-lab.test.ts compares the reference director with
+ * DPVS this way).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { cachedBinaries, dpvsBinaries, missingBuildTools } from '../../src/lab/dpvs/build.js';
-import { dpvsCase, dpvsRuntimeUnavailable, runDpvsCase } from '../../src/lab/dpvs/director.js';
-import { runReferenceLab } from '../../src/lab/reference-lab.js';
 import { ADDR } from '../../src/lab/plan.js';
-import { hasCommand, need } from '../helpers/env.js';
-import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
 import { tsharkFields } from './oracle.js';
-
-const buildMissing = cachedBinaries() === null ? missingBuildTools() : [];
-const dpvsReason = dpvsRuntimeUnavailable() ?? (hasCommand('tshark') ? null : 'tshark not installed') ?? (buildMissing.length ? `DPVS cannot be built: missing ${buildMissing.join(', ')}` : null);
-const ready = referenceLabReady && dpvsReason === null;
-const reason = referenceLabReady ? (dpvsReason ?? '') : referenceLabReason;
 
 const FIELDS = ['frame.time_epoch', 'ip.src', 'ip.dst', 'ip.ttl', 'ip.id', 'ip.flags.df', 'ip.dsfield', 'ip.checksum.status', 'tcp.srcport', 'tcp.dstport', 'tcp.seq', 'tcp.ack', 'tcp.flags', 'tcp.len', 'tcp.window_size_value', 'tcp.option_kind', 'tcp.options.mss_val', 'tcp.options', 'tcp.checksum.status'] as const;
 type Field = (typeof FIELDS)[number];
@@ -64,7 +48,7 @@ function firstCopies(ps: readonly Pkt[]): Pkt[] {
 }
 
 /** What a FullNAT director did to the packets of one capture set, as plain facts. */
-function behaviour(captures: Record<string, string>): Record<string, unknown> {
+export function behaviour(captures: Record<string, string>): Record<string, unknown> {
   const client = firstCopies(packets(captures.client!));
   const rs = firstCopies([...packets(captures.rs1!), ...packets(captures.rs2!)].sort((a, b) => Number(a['frame.time_epoch']) - Number(b['frame.time_epoch'])));
   const clientSyns = client.filter((p) => p['tcp.flags'] === '0x0002');
@@ -115,7 +99,7 @@ function behaviour(captures: Record<string, string>): Record<string, unknown> {
 }
 
 /** Local ports the director chose, in connection order (the one documented difference). */
-function localPorts(captures: Record<string, string>): number[] {
+export function localPorts(captures: Record<string, string>): number[] {
   const f = ['frame.time_epoch', 'tcp.srcport', 'tcp.seq_raw', 'ip.dst'];
   const rows = [...tsharkFields(captures.rs1!, 'tcp.flags == 0x0002', f), ...tsharkFields(captures.rs2!, 'tcp.flags == 0x0002', f)];
   const seen = new Set<string>();
@@ -124,43 +108,3 @@ function localPorts(captures: Record<string, string>): number[] {
     .filter((r) => !seen.has(r.slice(1).join('|')) && seen.add(r.slice(1).join('|')) !== undefined)
     .map((r) => Number(r[1]));
 }
-
-describe.skipIf(!need(ready, reason))('reference director vs DPVS, field by field', () => {
-  const dirs: string[] = [];
-  let ref: Record<string, string>;
-  let dpvs: Record<string, string>;
-
-  beforeAll(async () => {
-    const bins = await dpvsBinaries();
-    const d1 = mkdtempSync(join(tmpdir(), 'lvsa-dpvs-diff-ref-'));
-    const d2 = mkdtempSync(join(tmpdir(), 'lvsa-dpvs-diff-dpvs-'));
-    dirs.push(d1, d2);
-    ref = (await runReferenceLab({ mode: 'fullnat', profile: 'dpvs', outDir: d1, connections: 6 })).captures;
-    dpvs = (await runDpvsCase(bins, dpvsCase('fullnat', { connections: 6 }), d2)).captures;
-  }, 15 * 60_000);
-
-  afterAll(() => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-
-  it('does the same to every header field of every forwarded packet', () => {
-    const a = behaviour(ref);
-    const b = behaviour(dpvs);
-    // The facts the comparison rests on are there (not an empty equality).
-    expect(b['up: TOA on packet #']).toEqual(['1', '2']);
-    expect(b['down: SYN-ACK MSS rs − client']).toEqual(['8']);
-    expect(b['connections']).toEqual(['[6,6]']);
-    expect(a).toEqual(b);
-  });
-
-  it('differs in local port choice only as documented: DPVS counts from 1025 per real server, the reference director from 5000', () => {
-    const r = localPorts(ref);
-    const d = localPorts(dpvs);
-    expect(r).toHaveLength(6);
-    expect(Math.min(...d)).toBe(1025);
-    // DPVS's sa_pool keeps one port space per (LIP, real server): with rr over two, each port twice.
-    expect(new Set(d).size).toBe(3);
-    expect(Math.min(...r)).toBeGreaterThanOrEqual(5000);
-    expect(new Set(r).size).toBe(6);
-  });
-});
