@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { DPVS_PATCH, DPVS_TARBALL, cacheKey, compareVersions, dpvsBinaries, findBinaries, missingBuildTools } from '../../src/lab/dpvs/build.js';
+import { DPVS_PATCH, DPVS_TARBALL, cacheKey, compareVersions, dpvsBinaries, findBinaries, missingBuildTools, processAlive } from '../../src/lab/dpvs/build.js';
 import { EnvironmentError, InputError } from '../../src/errors.js';
 import { need, repoRoot } from '../helpers/env.js';
 
@@ -43,7 +43,7 @@ const canBuild = missingBuildTools().length === 0;
 
 describe('DPVS build cache', () => {
   it.skipIf(!need(canBuild, `DPVS build tools missing: ${missingBuildTools().join(', ')}`))(
-    'two builds at once leave one complete entry keyed by tarball+patch, reused afterwards',
+    'two builds at once leave one complete entry keyed by tarball+patch (a killed build\'s work removed), reused afterwards',
     async () => {
       const share = join(scratch, 'share');
       const cache = join(scratch, 'cache');
@@ -53,13 +53,17 @@ describe('DPVS build cache', () => {
       process.env.LVSAUDIT_DPVS_DIR = share;
       process.env.XDG_CACHE_HOME = cache;
       try {
+        const { readFileSync } = await import('node:fs');
+        const key = cacheKey(readFileSync(join(share, DPVS_TARBALL)), readFileSync(join(share, DPVS_PATCH)));
+        // What a build killed half-way leaves: its work directory, named by its (gone) pid.
+        let deadPid = 4_000_000;
+        while (processAlive(deadPid)) deadPid++;
+        mkdirSync(join(cache, 'lvsaudit', `${key}.tmp-${deadPid}`, 'tree'), { recursive: true });
         const steps: string[] = [];
         const [a, b] = await Promise.all([dpvsBinaries({ onStep: (l) => steps.push(l) }), dpvsBinaries({ onStep: (l) => steps.push(l) })]);
         expect(a.dpvs).toBe(b.dpvs);
         const entries = readdirSync(join(cache, 'lvsaudit'));
-        const { readFileSync } = await import('node:fs');
-        const key = cacheKey(readFileSync(join(share, DPVS_TARBALL)), readFileSync(join(share, DPVS_PATCH)));
-        // One entry, no work directory, no lock left.
+        // One entry, no work directory (neither theirs nor the abandoned one), no lock left.
         expect(entries).toEqual([key]);
         expect(readdirSync(join(cache, 'lvsaudit', key)).sort()).toEqual(['bin', 'build.log', 'source.json']);
         expect(execFileSync(a.dpvs, { encoding: 'utf8' }).trim()).toBe('dpvs 1');

@@ -17,7 +17,7 @@
  */
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { EnvironmentError, InputError } from '../../errors.js';
@@ -240,6 +240,17 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Work directories of builds whose process is gone (killed mid-build: Ctrl-C, OOM) hold a few
+ * hundred MB each; the holder of the lock removes them.
+ */
+function removeAbandonedWork(root: string, key: string): void {
+  for (const name of readdirSync(root)) {
+    const m = new RegExp(`^${key}\\.tmp-(\\d+)$`).exec(name);
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
 /** Build the shared tarball + patch into the cache, or return the cached build. */
 async function cachedBuild(onStep: (l: string) => void): Promise<DpvsBinaries> {
   const share = dpvsShareDir();
@@ -269,6 +280,7 @@ async function cachedBuild(onStep: (l: string) => void): Promise<DpvsBinaries> {
     if (other) return other;
   }
   const work = `${entry}.tmp-${process.pid}`;
+  removeAbandonedWork(root, key);
   try {
     const again = ready();
     if (again) return again;
