@@ -165,6 +165,7 @@ function renderCaseText(r: LabCaseResult, dir: string): string {
     `offloads: ${r.shape.offloads}${r.shape.offloads === 'on' ? ` (responses of ${r.shape.responseBytes} bytes)` : ''}`,
     `faults: ${faultLabels(r.case.faults).join(', ') || 'none'}`,
     ...(stats !== undefined ? [`director frames in/out: ${stats ? `${stats.in}/${stats.out}` : '?'}`] : []),
+    ...(typeof r.facts.dpvs === 'string' ? [`dpvs: ${r.facts.dpvs}`] : []),
     'client connections:',
     ...r.connections.map((c) => `  :${c.localPort} ${c.ok ? `answered by ${c.body}` : `failed (${c.error ?? 'no HTTP 200'})`}`),
     `captures and service.conf in ${dir}: ${Object.keys(r.captures).sort().map((p) => `${p}.pcap`).join(', ')}`,
