@@ -113,7 +113,10 @@ function device(name: string): string {
  * dpvs.conf of the lab: two af_packet ports, one master and one worker lcore, pools small
  * enough for a few hundred hugepages, KNI off (a namespace has no /dev/vhost-net), the flow
  * director off (af_packet has none: local ports are then kept per LIP by sa_pool's own table),
- * IPv6 off (the lab is IPv4 and its namespaces have IPv6 disabled).
+ * IPv6 off (the lab is IPv4 and its namespaces have IPv6 disabled). UDP's client address (UOA)
+ * goes in an IP option (`ipo`) of the first datagrams: stock real-server kernels ignore it, where
+ * `opp` (DPVS's private IP protocol 248) makes them answer ICMP protocol unreachable unless they
+ * load DPVS's uoa module (seen in this lab).
  */
 export function dpvsConf(): string {
   return `! lvsaudit lab: DPVS on two net_af_packet ports (FullNAT, two-armed)
@@ -197,7 +200,7 @@ ipvs_defs {
         conn_init_timeout           3
     }
     udp {
-        uoa_mode        opp
+        uoa_mode        ipo
         uoa_max_trail   3
         timeout {
             oneway      60
