@@ -4,7 +4,7 @@
  * goes through the real build steps (unpack, patch, make -C src, make -C tools, rename into
  * the cache). Two builds at once end with one complete cache entry and nothing else; a second
  * call reuses it without building; missing build tools exit 4 naming the packages; --dpvs-bin
- * takes the flat and the built-tree layouts.
+ * takes the flat and the built-tree layouts. (A DPVS that does not start: dpvs-lab.test.ts.)
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -14,8 +14,8 @@
  * under CI=true every precondition is required (.ci/run installs them).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cachedBinaries, dpvsBinaries, missingBuildTools, type DpvsBinaries } from '../../src/lab/dpvs/build.js';
@@ -41,6 +41,12 @@ const ready = labReason === null && toolsOk && buildMissing.length === 0;
 const reason = labReason ?? (!toolsOk ? 'tcpdump and tshark are needed' : `DPVS is not built and cannot be: missing ${buildMissing.join(', ')}`);
 const cli = join(repoRoot, 'bin', 'lvsaudit.js');
 const built = existsSync(join(repoRoot, 'dist', 'cli', 'main.js'));
+
+function write(file: string, text: string, mode: number): void {
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, text);
+  chmodSync(file, mode);
+}
 
 const labNamespaces = (): string[] => listNamespaces().filter((n) => n.startsWith('lvsa-'));
 const dpvsRuntimeDirs = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('lvsaudit-dpvs-') && n !== 'lvsaudit-dpvs-lab.lock');
@@ -252,4 +258,27 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     }
     expect(left).toEqual(before);
   }, 120_000);
+});
+
+// In this file, not beside the build tests: its lab takes the DPVS lab lock and hugepages.
+describe('a DPVS that does not start', () => {
+  it.skipIf(!need(labReason === null && built, labReason ?? 'dist/ not built (npm run build)'))('exits 4 saying so, and gives back the hugepages, the lock and the namespaces', async () => {
+    // A "build" whose dpvs dies at once, as one built against another DPDK would.
+    const scratch = mkdtempSync(join(tmpdir(), 'lvsa-dpvs-broken-'));
+    const dir = join(scratch, 'broken-bin');
+    write(join(dir, 'dpvs'), '#!/bin/sh\necho "EAL: FATAL: unsupported" >&2\nexit 1\n', 0o755);
+    for (const t of ['ipvsadm', 'dpip']) write(join(dir, t), '#!/bin/sh\nexit 1\n', 0o755);
+    try {
+      const hugepages = nrHugepages();
+      const before = listNamespaces();
+      const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'lvsaudit.js'), 'lab', 'run', '--director', 'dpvs', '--mode', 'fullnat', '--dpvs-bin', dir, '--out', mkdtempSync(join(scratch, 'out-'))], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status).toBe(4);
+      expect(r.stderr).toMatch(/^lvsaudit: DPVS did not start \(bin .*broken-bin\).*EAL: FATAL: unsupported/);
+      expect(nrHugepages()).toBe(hugepages);
+      expect(existsSync(dpvsLockFile())).toBe(false);
+      expect(listNamespaces().filter((n) => n.startsWith('lvsa-') && !before.includes(n))).toEqual([]);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
