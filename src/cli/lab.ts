@@ -20,7 +20,7 @@ import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
 import { ipvsCase } from '../lab/ipvs-director.js';
-import { dpvsCase, runDpvsCase } from '../lab/dpvs/director.js';
+import { dpvsCase, recoverAbandonedDpvsLab, runDpvsCase } from '../lab/dpvs/director.js';
 import { dpvsBinaries } from '../lab/dpvs/build.js';
 import { DPVS_SCHEDULERS } from '../lab/dpvs/config.js';
 import type { LabFamily } from '../lab/plan.js';
@@ -363,6 +363,9 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--prefix <prefix>', 'only this lab (prefix printed by lab run)', 'lvsa-')
     .action((opts: { prefix: string }) => {
       if (!opts.prefix.startsWith('lvsa-')) throw new InputError(`--prefix ${opts.prefix}: lab names start with lvsa-`);
+      // A DPVS lab killed outright leaves hugepages and a runtime directory besides its namespaces.
+      const dpvs = recoverAbandonedDpvsLab();
+      if (dpvs.length) process.stdout.write(`dpvs: ${dpvs.join('; ')}\n`);
       const r = labDown(opts.prefix);
       process.stdout.write(`removed ${r.namespaces.length} namespace(s)${r.namespaces.length ? `: ${r.namespaces.join(' ')}` : ''}; ${r.links.length} link(s)${r.links.length ? `: ${r.links.join(' ')}` : ''}\n`);
       setExit(0);

@@ -258,6 +258,36 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     }
     expect(left).toEqual(before);
   }, 120_000);
+
+  it.skipIf(!need(built, 'dist/ not built (npm run build)'))('after SIGKILL of `lvsaudit lab run --director dpvs`, `lab down --prefix` gives back DPVS, hugepages, runtime files and lock', async () => {
+    const dir = out();
+    const nsBefore = labNamespaces();
+    const child = spawn(process.execPath, [cli, 'lab', 'run', '--director', 'dpvs', '--mode', 'fullnat', '--connections', '40', '--out', dir, '--dpvs-bin', join(bins.dpvs, '..')], { stdio: 'ignore' });
+    const exited = new Promise<number | string>((res) => child.on('close', (code, sig) => res(code ?? sig ?? 'unknown')));
+    let director: string | undefined;
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!(dpvsProcesses(bins.dpvs).length > 0 && existsSync(join(dir, 'client.pcap')))) {
+        if (Date.now() > deadline) throw new Error('DPVS lab did not come up');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      director = labNamespaces().find((n) => !nsBefore.includes(n) && n.endsWith('-director'));
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(director).toBeDefined();
+    // Nothing could clean up: DPVS still runs and holds what it had.
+    expect(dpvsProcesses(bins.dpvs).length).toBeGreaterThan(0);
+    expect(existsSync(dpvsLockFile())).toBe(true);
+    const prefix = director!.slice(0, -'director'.length);
+    const down = spawnSync(process.execPath, [cli, 'lab', 'down', '--prefix', prefix], { encoding: 'utf8', timeout: 60_000 });
+    expect(down.status).toBe(0);
+    expect(down.stdout).toMatch(/^dpvs: killed DPVS \d+; removed .*lvsaudit-dpvs-.*; removed lock of pid \d+$/m);
+    expect(labNamespaces().filter((n) => n.startsWith(prefix))).toEqual([]);
+    expect(leftovers(bins.dpvs)).toEqual(before);
+  }, 120_000);
 });
 
 // In this file, not beside the build tests: its lab takes the DPVS lab lock and hugepages.

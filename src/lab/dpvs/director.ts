@@ -12,7 +12,7 @@
  * it was) and the host-wide lock that keeps a second DPVS lab from starting (two busy-polling
  * DPVS would share CPU 0).
  */
-import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -92,6 +92,7 @@ export class DpvsRuntime {
       throw e;
     }
     rt.installHandlers();
+    rt.writeLockRecord();
     try {
       rt.reserveHugepages();
     } catch (e) {
@@ -115,11 +116,22 @@ export class DpvsRuntime {
     }
   }
 
+  /**
+   * What a run holds, in the lock file: a run killed with SIGKILL cannot give it back itself, so
+   * the next DPVS lab (or `lab down`) does, from this record (recoverAbandonedDpvsLab).
+   */
+  writeLockRecord(): void {
+    const record: LockRecord = { pid: process.pid, dir: this.dir, hugepagesBefore: this.hugepagesBefore };
+    writeFileSync(dpvsLockFile(), JSON.stringify(record) + '\n');
+  }
+
   private reserveHugepages(): void {
     const before = nrHugepages();
     const free = freeHugepages();
     if (free >= DPVS_HUGEPAGES) return;
     this.hugepagesBefore = before;
+    // Recorded before the kernel is asked, so a kill right after still has it put back.
+    this.writeLockRecord();
     try {
       writeFileSync(NR_HUGEPAGES, String(before + DPVS_HUGEPAGES - free));
     } catch (e) {
@@ -200,6 +212,84 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** The lock file's content: who holds the DPVS lab and what it must give back. */
+export interface LockRecord {
+  pid: number;
+  /** The run's runtime directory (dpvs.conf inside: DPVS's argv names it). */
+  dir: string;
+  /** nr_hugepages before the run reserved some; null when it reserved none. */
+  hugepagesBefore: number | null;
+}
+
+function readLockRecord(file: string): LockRecord | null {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const r = JSON.parse(text) as Partial<LockRecord>;
+    if (typeof r.pid === 'number' && typeof r.dir === 'string') return { pid: r.pid, dir: r.dir, hugepagesBefore: typeof r.hugepagesBefore === 'number' ? r.hugepagesBefore : null };
+  } catch {
+    /* a lock written before its record (just its pid) */
+  }
+  const pid = Number.parseInt(text, 10);
+  return Number.isInteger(pid) && pid > 0 ? { pid, dir: '', hugepagesBefore: null } : null;
+}
+
+/** Processes whose argv names `conf` (the DPVS of one run: `dpvs -c <dir>/dpvs.conf …`). */
+function processesNaming(conf: string): number[] {
+  const out: number[] = [];
+  for (const n of readdirSync('/proc')) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      if (readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0').includes(conf)) out.push(Number(n));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return out;
+}
+
+/**
+ * Give back what a DPVS lab whose process is gone (SIGKILL, a crash) still holds: its DPVS
+ * (found by its own dpvs.conf path), runtime directory and hugepages, and its lock. Nothing when
+ * no lock exists or its holder lives. Returns what was done, for `lab down`.
+ */
+export function recoverAbandonedDpvsLab(): string[] {
+  const file = dpvsLockFile();
+  const r = readLockRecord(file);
+  if (r === null || (processAlive(r.pid) && !isZombie(r.pid))) return [];
+  const done: string[] = [];
+  if (r.dir.startsWith(join(tmpdir(), 'lvsaudit-dpvs-'))) {
+    for (const pid of processesNaming(join(r.dir, 'dpvs.conf'))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        done.push(`killed DPVS ${pid}`);
+      } catch {
+        /* gone meanwhile */
+      }
+      for (let i = 0; i < 100 && processAlive(pid) && !isZombie(pid); i++) sleepSync(30);
+    }
+    if (existsSync(r.dir)) {
+      rmSync(r.dir, { recursive: true, force: true });
+      done.push(`removed ${r.dir}`);
+    }
+  }
+  if (r.hugepagesBefore !== null) {
+    try {
+      writeFileSync(NR_HUGEPAGES, String(r.hugepagesBefore));
+      done.push(`nr_hugepages back to ${r.hugepagesBefore}`);
+    } catch {
+      /* not root: the lab could not have reserved them either */
+    }
+  }
+  rmSync(file, { force: true });
+  done.push(`removed lock of pid ${r.pid}`);
+  return done;
+}
+
 /** Take the host-wide DPVS lab lock; a lock whose holder has died is taken over. */
 function takeLabLock(): void {
   const file = dpvsLockFile();
@@ -211,15 +301,11 @@ function takeLabLock(): void {
       return;
     } catch (e) {
       if ((e as { code?: string }).code !== 'EEXIST') throw new EnvironmentError(`DPVS lab lock ${file}: ${(e as Error).message}`);
-      let holder = NaN;
-      try {
-        holder = Number.parseInt(readFileSync(file, 'utf8'), 10);
-      } catch {
-        /* removed meanwhile: try again */
-      }
+      const holder = readLockRecord(file)?.pid ?? NaN;
       if (Number.isInteger(holder) && holder > 0 && processAlive(holder) && !isZombie(holder)) {
         throw new EnvironmentError(`another DPVS lab is running (pid ${holder}, lock ${file}): one at a time, DPVS busy-polls CPU 0`);
       }
+      recoverAbandonedDpvsLab();
       rmSync(file, { force: true });
     }
   }
