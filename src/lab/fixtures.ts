@@ -139,6 +139,14 @@ const IPV6_NOTE = [
   '',
 ];
 
+/** The DPVS sets, also kept out of the table (their director is DPVS, not the nftables kind). */
+const DPVS_NOTE = [
+  'DPVS sets (`node scripts/lab-dpvs-fixtures.mjs`, `lvsaudit lab run --director dpvs --mode fullnat`: iQIYI DPVS as a',
+  'real FullNAT director, 8 connections; each has its own README and expected.json): dpvs-fullnat (rr) and',
+  'dpvs-fullnat-wrr (wrr 3:1), both pass with profile dpvs and fail fnat.toa-placement with profile alibaba.',
+  '',
+];
+
 export function fixturesIndex(): string {
   const lines = [
     '# Real-kernel lab captures',
@@ -155,6 +163,6 @@ export function fixturesIndex(): string {
   for (const s of SCENARIOS) {
     lines.push(`| [${s.name}](${s.name}/README.md) | ${s.mode} | ${s.faults.join(', ') || 'none'} | ${s.profile} | ${s.expected.verdict} | ${s.expected.rules.join(', ')} |`);
   }
-  lines.push('', ...IPV6_NOTE);
+  lines.push('', ...IPV6_NOTE, ...DPVS_NOTE);
   return lines.join('\n');
 }
