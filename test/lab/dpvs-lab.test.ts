@@ -48,6 +48,13 @@ function write(file: string, text: string, mode: number): void {
   chmodSync(file, mode);
 }
 
+/**
+ * The namespaces of the lab a `lvsaudit lab run` child builds: Lab names them
+ * `lvsa-<its pid in base 36>-…`, so other labs on the machine (other users' runs) are never
+ * taken for it.
+ */
+const childLab = (pid: number | undefined): string[] => (pid === undefined ? [] : listNamespaces().filter((n) => n.startsWith(`lvsa-${pid.toString(36)}-`)));
+
 const labNamespaces = (): string[] => listNamespaces().filter((n) => n.startsWith('lvsa-'));
 const dpvsRuntimeDirs = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith('lvsaudit-dpvs-') && n !== 'lvsaudit-dpvs-lab.lock');
 /** Processes running a DPVS binary (by the executable's path, not a name pattern). */
@@ -226,7 +233,6 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     const dir = out();
     const child = spawn(process.execPath, [cli, 'lab', 'run', '--director', 'dpvs', '--mode', 'fullnat', '--connections', '40', '--out', dir, '--dpvs-bin', join(bins.dpvs, '..')], { stdio: 'ignore' });
     const exited = new Promise<number | string>((res) => child.on('close', (code, sig) => res(code ?? sig ?? 'unknown')));
-    const nsBefore = labNamespaces();
     const ours = new Set<string>();
     let sawDpvs = false;
     let sawHugepages = false;
@@ -234,7 +240,7 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
       const deadline = Date.now() + 60_000;
       // Wait until DPVS runs and the client is under way (its capture file exists), then stop.
       while (!(sawDpvs && existsSync(join(dir, 'client.pcap')))) {
-        for (const n of labNamespaces()) if (!nsBefore.includes(n)) ours.add(n);
+        for (const n of childLab(child.pid)) ours.add(n);
         sawDpvs ||= dpvsProcesses(bins.dpvs).length > 0;
         sawHugepages ||= nrHugepages() > before.hugepages;
         if (Date.now() > deadline) throw new Error('DPVS lab did not come up');
@@ -261,7 +267,6 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
 
   it.skipIf(!need(built, 'dist/ not built (npm run build)'))('after SIGKILL of `lvsaudit lab run --director dpvs`, `lab down --prefix` gives back DPVS, hugepages, runtime files and lock', async () => {
     const dir = out();
-    const nsBefore = labNamespaces();
     const child = spawn(process.execPath, [cli, 'lab', 'run', '--director', 'dpvs', '--mode', 'fullnat', '--connections', '40', '--out', dir, '--dpvs-bin', join(bins.dpvs, '..')], { stdio: 'ignore' });
     const exited = new Promise<number | string>((res) => child.on('close', (code, sig) => res(code ?? sig ?? 'unknown')));
     let director: string | undefined;
@@ -271,7 +276,7 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
         if (Date.now() > deadline) throw new Error('DPVS lab did not come up');
         await new Promise((r) => setTimeout(r, 100));
       }
-      director = labNamespaces().find((n) => !nsBefore.includes(n) && n.endsWith('-director'));
+      director = childLab(child.pid).find((n) => n.endsWith('-director'));
       child.kill('SIGKILL');
       expect(await exited).toBe('SIGKILL');
     } finally {
