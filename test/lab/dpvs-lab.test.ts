@@ -305,13 +305,12 @@ describe('a DPVS that does not start', () => {
     for (const t of ['ipvsadm', 'dpip']) write(join(dir, t), '#!/bin/sh\nexit 1\n', 0o755);
     try {
       const hugepages = nrHugepages();
-      const before = listNamespaces();
       const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'lvsaudit.js'), 'lab', 'run', '--director', 'dpvs', '--mode', 'fullnat', '--dpvs-bin', dir, '--out', mkdtempSync(join(scratch, 'out-'))], { encoding: 'utf8', timeout: 60_000 });
       expect(r.status).toBe(4);
       expect(r.stderr).toMatch(/^lvsaudit: DPVS did not start \(bin .*broken-bin\).*EAL: FATAL: unsupported/);
       expect(nrHugepages()).toBe(hugepages);
       expect(existsSync(dpvsLockFile())).toBe(false);
-      expect(listNamespaces().filter((n) => n.startsWith('lvsa-') && !before.includes(n))).toEqual([]);
+      expect(childLab(r.pid)).toEqual([]);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
