@@ -1,12 +1,13 @@
 /**
  * `lvsaudit lab` (cli.md "lab"):
- *   lab run --director reference|nftables|ipvs --mode M [--fault F]... [--profile P] [--out DIR] [--verify]
+ *   lab run --director reference|nftables|ipvs|dpvs --mode M [--fault F]... [--profile P] [--out DIR] [--verify]
+ *   lab dpvs-build [--dpvs-src DIR]  build DPVS for --director dpvs (cached) and print its programs
  *   lab down [--prefix P]      remove leftovers of labs (namespaces/links named lvsa-…)
  *   lab matrix [--case ID]...  the reference-director matrix as a table (exit 1 on a mismatch)
  *
  * One lab for every director kind: one address plan (src/lab/plan.ts), one fault vocabulary
  * (src/lab/faults.ts), one run sequence (src/lab/sequence.ts). The ipvs kind runs that sequence
- * in a QEMU VM (src/lab/vm). Exit codes: with --verify verify's (0 no error finding, 1 one);
+ * in a QEMU VM (src/lab/vm); the dpvs kind runs DPVS, built once into a cache (src/lab/dpvs). Exit codes: with --verify verify's (0 no error finding, 1 one);
  * without, 0 once the captures are written; 2 usage; 4 the environment cannot run the lab.
  */
 import { mkdtempSync } from 'node:fs';
@@ -19,12 +20,15 @@ import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
 import { ipvsCase } from '../lab/ipvs-director.js';
+import { dpvsCase, recoverAbandonedDpvsLab, runDpvsCase } from '../lab/dpvs/director.js';
+import { dpvsBinaries } from '../lab/dpvs/build.js';
+import { DPVS_SCHEDULERS } from '../lab/dpvs/config.js';
 import type { LabFamily } from '../lab/plan.js';
 import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '../lab/faults.js';
 import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
-import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
+import { MATRIX_CASES, dpvsDisagrees, loadIpvsResults, renderMatrix, runDpvsMatrix, runMatrix } from '../lab/matrix.js';
 import { describeService, type Service } from '../verify/service/index.js';
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
@@ -52,6 +56,10 @@ export interface LabRunOptions {
   timeout?: number;
   /** `on`: the lab's veths keep a host's offloads (sequence.ts offloadPlan); default off. */
   offloads?: string;
+  /** dpvs: a DPVS source tree to build and run instead of the shared release. */
+  dpvsSrc?: string;
+  /** dpvs: an existing DPVS build (dpvs, ipvsadm, dpip). */
+  dpvsBin?: string;
 }
 
 /** The IPVS VM runs a mainline kernel: its schedulers, not DPVS's. */
@@ -75,12 +83,14 @@ export function directorKind(name: string): DirectorKind {
 /** Options that only some kinds understand are usage errors elsewhere (not silently ignored). */
 function rejectOptions(kind: DirectorKind, o: LabRunOptions): void {
   const only: Array<[string, unknown, readonly DirectorKind[]]> = [
-    ['--scheduler', o.scheduler?.length ? o.scheduler : undefined, ['ipvs']],
+    ['--scheduler', o.scheduler?.length ? o.scheduler : undefined, ['ipvs', 'dpvs']],
+    ['--dpvs-src', o.dpvsSrc, ['dpvs']],
+    ['--dpvs-bin', o.dpvsBin, ['dpvs']],
     ['--kernel', o.kernel, ['ipvs']],
     ['--modules', o.modules, ['ipvs']],
     ['--timeout', o.timeout, ['ipvs']],
     ['--accel', o.accel !== undefined && o.accel !== 'auto' ? o.accel : undefined, ['ipvs']],
-    ['--profile', o.profile, ['reference']],
+    ['--profile', o.profile, ['reference', 'dpvs']],
   ];
   for (const [name, v, kinds] of only) {
     if (v !== undefined && !kinds.includes(kind)) throw new InputError(`${name} applies to --director ${kinds.join(', ')} only`);
@@ -104,6 +114,11 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     if (family === 6 && mode !== 'nat' && mode !== 'dr') throw new InputError(`--family 6: --mode ${mode} has no IPv6 lab (nat, dr)`);
     if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
     else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections, family));
+    else if (kind === 'dpvs') {
+      const schedulers = splitList(o.scheduler);
+      if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
+      cases.push(dpvsCase(mode, { scheduler: parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
+    }
     else {
       const schedulers = splitList(o.scheduler);
       if (schedulers.length === 0) schedulers.push('rr');
@@ -150,6 +165,7 @@ function renderCaseText(r: LabCaseResult, dir: string): string {
     `offloads: ${r.shape.offloads}${r.shape.offloads === 'on' ? ` (responses of ${r.shape.responseBytes} bytes)` : ''}`,
     `faults: ${faultLabels(r.case.faults).join(', ') || 'none'}`,
     ...(stats !== undefined ? [`director frames in/out: ${stats ? `${stats.in}/${stats.out}` : '?'}`] : []),
+    ...(typeof r.facts.dpvs === 'string' ? [`dpvs: ${r.facts.dpvs}`] : []),
     'client connections:',
     ...r.connections.map((c) => `  :${c.localPort} ${c.ok ? `answered by ${c.body}` : `failed (${c.error ?? 'no HTTP 200'})`}`),
     `captures and service.conf in ${dir}: ${Object.keys(r.captures).sort().map((p) => `${p}.pcap`).join(', ')}`,
@@ -282,9 +298,16 @@ export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) 
   // Before a namespace is built or a VM booted (cli.md "Options and usage errors").
   if (o.out !== undefined) checkOutputDirectory('--out', o.out);
   if (kind === 'ipvs') return runIpvs(cases, o, write);
+  if (kind === 'dpvs' && offloads === 'on') throw new InputError('--offloads on: DPVS reads its ports through af_packet, which hands it no offload metadata (off only)');
   const c = cases[0]!;
   const dir = outDir(o);
-  const r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true, offloads });
+  let r: LabCaseResult;
+  if (kind === 'dpvs') {
+    const binaries = await dpvsBinaries({ ...(o.dpvsSrc !== undefined ? { src: o.dpvsSrc } : {}), ...(o.dpvsBin !== undefined ? { bin: o.dpvsBin } : {}) });
+    r = await runDpvsCase(binaries, c, dir, { verify: o.verify === true });
+  } else {
+    r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true, offloads });
+  }
   const code = labExitCode([r]);
   write(o.format === 'json' ? renderCaseJson(r, dir, code) : renderCaseText(r, dir));
   return code;
@@ -299,16 +322,18 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
   lab
     .command('run')
     .description('build the lab for a method, run client traffic through the director, capture every point, optionally verify')
-    .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun)')
+    .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun), dpvs (DPVS on DPDK af_packet: fullnat)')
     .option('--mode <mode>', 'nat, dr, tun or fullnat (ipvs: repeat or comma-separate for several in one VM boot)', collect)
     .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, or a director switch (repeatable)', collect)
-    .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba)')
+    .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba); dpvs: the profile verify checks DPVS against (default dpvs)')
     .option('--verify', 'run verify on the captures and exit with its code')
     .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
     .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed)')
     .option('--out <dir>', 'results directory (captures, service.conf)')
     .option('--format <format>', 'text or json', 'text')
-    .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr)', collect)
+    .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr); dpvs: rr, wrr, wlc or conhash', collect)
+    .option('--dpvs-src <dir>', 'dpvs: build this DPVS source tree (in place) and run it instead of the shared release')
+    .option('--dpvs-bin <dir>', 'dpvs: run this DPVS build (dpvs, ipvsadm, dpip in DIR, or a built source tree)')
     .option('--kernel <path>', 'ipvs: bzImage to boot (default: the installed kernel with IPVS modules)')
     .option('--modules <dir>', 'ipvs: modules of that kernel (directory with modules.dep, or INSTALL_MOD_PATH)')
     .option('--accel <accel>', 'ipvs: auto (KVM if it works, else TCG), kvm or tcg')
@@ -323,11 +348,24 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     });
 
   lab
+    .command('dpvs-build')
+    .description('build DPVS for --director dpvs now (once: later runs reuse the cache) and print where its programs are')
+    .option('--dpvs-src <dir>', 'build this DPVS source tree (in place) instead of the shared release')
+    .action(async (opts: { dpvsSrc?: string }) => {
+      const b = await dpvsBinaries(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {});
+      process.stdout.write(`dpvs ${b.dpvs}\nipvsadm ${b.ipvsadm}\ndpip ${b.dpip}\n(${b.origin})\n`);
+      setExit(0);
+    });
+
+  lab
     .command('down')
     .description('remove leftover lab namespaces and links (names starting with lvsa-)')
     .option('--prefix <prefix>', 'only this lab (prefix printed by lab run)', 'lvsa-')
     .action((opts: { prefix: string }) => {
       if (!opts.prefix.startsWith('lvsa-')) throw new InputError(`--prefix ${opts.prefix}: lab names start with lvsa-`);
+      // A DPVS lab killed outright leaves hugepages and a runtime directory besides its namespaces.
+      const dpvs = recoverAbandonedDpvsLab();
+      if (dpvs.length) process.stdout.write(`dpvs: ${dpvs.join('; ')}\n`);
       const r = labDown(opts.prefix);
       process.stdout.write(`removed ${r.namespaces.length} namespace(s)${r.namespaces.length ? `: ${r.namespaces.join(' ')}` : ''}; ${r.links.length} link(s)${r.links.length ? `: ${r.links.join(' ')}` : ''}\n`);
       setExit(0);
@@ -339,16 +377,22 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--case <id>', 'only this case (repeatable), e.g. nat/none, dr/rs2:arp_ignore=0', collect)
     .option('--out <dir>', 'keep the captures of every case here')
     .option('--offloads <on|off>', 'run every case with production offloads (see lab run)', 'off')
-    .action(async (opts: { case?: string[]; out?: string; offloads?: string }) => {
+    .option('--dpvs', 'also run the FullNAT cases DPVS can produce through DPVS (the dpvs column; a verdict that differs from the reference director is a mismatch)')
+    .option('--dpvs-src <dir>', 'with --dpvs: build and run this DPVS source tree')
+    .option('--dpvs-bin <dir>', 'with --dpvs: run this DPVS build')
+    .action(async (opts: { case?: string[]; out?: string; offloads?: string; dpvs?: boolean; dpvsSrc?: string; dpvsBin?: string }) => {
       const offloads = parseOffloads(opts.offloads);
+      if (opts.dpvs !== true && (opts.dpvsSrc !== undefined || opts.dpvsBin !== undefined)) throw new InputError('--dpvs-src and --dpvs-bin apply with --dpvs');
       const ids = opts.case ?? [];
       const cases = ids.length ? MATRIX_CASES.filter((c) => ids.includes(c.id)) : MATRIX_CASES;
       const unknown = ids.filter((id) => !MATRIX_CASES.some((c) => c.id === id));
       if (unknown.length) throw new InputError(`--case ${unknown.join(', ')}: known cases are ${MATRIX_CASES.map((c) => c.id).join(', ')}`);
       if (opts.out !== undefined) checkOutputDirectory('--out', opts.out);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
+      const binaries = opts.dpvs === true ? await dpvsBinaries({ ...(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {}), ...(opts.dpvsBin !== undefined ? { bin: opts.dpvsBin } : {}) }) : null;
       const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
-      process.stdout.write(renderMatrix(outcomes) + `captures in ${root}\n`);
-      setExit(outcomes.every((o) => o.ok) ? 0 : 1);
+      const dpvs = binaries !== null ? await runDpvsMatrix(binaries, root, cases, (id, cell, ms) => process.stderr.write(`dpvs ${id}: ${cell.error ? 'could not run' : cell.verdict} (${(ms / 1000).toFixed(1)} s)\n`)) : undefined;
+      process.stdout.write(renderMatrix(outcomes, loadIpvsResults(), dpvs) + `captures in ${root}\n`);
+      setExit(outcomes.every((o) => o.ok && (dpvs === undefined || dpvsDisagrees(o, dpvs) === null)) ? 0 : 1);
     });
 };

@@ -11,14 +11,15 @@ import { InputError } from '../errors.js';
 import { FAULTS as REFERENCE_SWITCHES, parseFaults } from '../replay/director/faults.js';
 import type { LabMode, RsName } from './plan.js';
 
-export type DirectorKind = 'reference' | 'nftables' | 'ipvs';
-export const DIRECTOR_KINDS: readonly DirectorKind[] = ['reference', 'nftables', 'ipvs'];
+export type DirectorKind = 'reference' | 'nftables' | 'ipvs' | 'dpvs';
+export const DIRECTOR_KINDS: readonly DirectorKind[] = ['reference', 'nftables', 'ipvs', 'dpvs'];
 
 /** Methods each director kind runs. */
 export const KIND_MODES: Readonly<Record<DirectorKind, readonly LabMode[]>> = {
   reference: ['nat', 'dr', 'fullnat'],
   nftables: ['nat', 'dr'],
   ipvs: ['nat', 'dr', 'tun'],
+  dpvs: ['fullnat'],
 };
 
 export type RsFaultKind = 'arp_ignore=0' | 'arp_announce=0' | 'no-vip' | 'gateway-bypass' | 'reply-from-rip';
@@ -29,6 +30,8 @@ export interface RsFaultInfo {
   what: string;
   /** Error rules a correct checker reports for it (at least). */
   rules: readonly string[];
+  /** Where a method is caught by other rules than `rules`. */
+  rulesByMode?: Partial<Record<LabMode, readonly string[]>>;
 }
 
 export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
@@ -53,10 +56,13 @@ export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
     rules: ['dr.vip-not-bound'],
   },
   'gateway-bypass': {
-    modes: ['nat'],
-    kinds: ['reference', 'nftables', 'ipvs'],
-    what: "the real server's default route is a router, not the director (replies skip the un-NAT)",
+    modes: ['nat', 'fullnat'],
+    kinds: ['reference', 'nftables', 'ipvs', 'dpvs'],
+    what: "the real server routes its replies through a router, not the director (NAT: its default route, replies skip the un-NAT; FullNAT: its route to the LIP network, replies to the LIP never come back)",
     rules: ['nat.reply-bypass', 'nat.rip-leak'],
+    // FullNAT: the replies die on the router and no rule of the fnat family judges the reply
+    // path, so verify reports them as lost on the way (a warning, exit 0), not as an error.
+    rulesByMode: { fullnat: ['flow.lost-in-transit'] },
   },
   'reply-from-rip': {
     modes: ['dr'],
@@ -143,6 +149,12 @@ export function parseLabFaults(kind: DirectorKind, mode: LabMode, list: readonly
   }
   if (kind === 'reference') parseFaults(out.director); // checks switch arguments (`drop-every-nth=3`)
   return out;
+}
+
+/** The rules that catch a real-server fault in a method. */
+export function rsFaultRules(kind: RsFaultKind, mode: LabMode): readonly string[] {
+  const info = RS_FAULTS[kind];
+  return info.rulesByMode?.[mode] ?? info.rules;
 }
 
 /** The faults as `--fault` words, in the canonical spelling. */

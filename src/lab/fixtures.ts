@@ -123,6 +123,9 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 
 /** Index README for the fixture root. */
 /** The IPv6 sets of fixtures/lab (scripts/lab-ipv6-fixtures.mjs; test/verify/ipv6-parity.test.ts). */
+/** The DPVS sets (scripts/lab-dpvs-fixtures.mjs): real FullNAT captures, each with its README and expected.json. */
+export const DPVS_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat', 'dpvs-fullnat-wrr'];
+
 export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
 
 /** The IPv6 sets are named outside the table: test/verify/lab.test.ts reads its rows as IPv4 cases. */
@@ -133,6 +136,14 @@ const IPV6_NOTE = [
   'names a RIP, pass with dr.dst-mac and sched.* not evaluated unless the RS captures are named), nat-ipv6 (pass),',
   'dr-ipv6-vip-not-bound (fail: dr.vip-not-bound), nat-ipv6-reply-bypass (fail: nat.reply-bypass, nat.rip-leak);',
   'ipvs-nat-ipv6-wrr (real IPVS in the lab VM, `--ipvs`: pass, with the kernel\'s connection table).',
+  '',
+];
+
+/** The DPVS sets, also kept out of the table (their director is DPVS, not the nftables kind). */
+const DPVS_NOTE = [
+  'DPVS sets (`node scripts/lab-dpvs-fixtures.mjs`, `lvsaudit lab run --director dpvs --mode fullnat`: iQIYI DPVS as a',
+  'real FullNAT director, 8 connections; each has its own README and expected.json): dpvs-fullnat (rr) and',
+  'dpvs-fullnat-wrr (wrr 3:1), both pass with profile dpvs and fail fnat.toa-placement with profile alibaba.',
   '',
 ];
 
@@ -152,6 +163,6 @@ export function fixturesIndex(): string {
   for (const s of SCENARIOS) {
     lines.push(`| [${s.name}](${s.name}/README.md) | ${s.mode} | ${s.faults.join(', ') || 'none'} | ${s.profile} | ${s.expected.verdict} | ${s.expected.rules.join(', ')} |`);
   }
-  lines.push('', ...IPV6_NOTE);
+  lines.push('', ...IPV6_NOTE, ...DPVS_NOTE);
   return lines.join('\n');
 }

@@ -7,7 +7,10 @@
  *
  * The table compares the reference director with real IPVS case by case: the `ipvs` column is
  * filled from the JSON document `lvsaudit lab run --director ipvs --format json` writes (the VM
- * test drops it at ipvsMatrixPath()); without it the column says how to get it.
+ * test drops it at ipvsMatrixPath()); without it the column says how to get it. The `dpvs`
+ * column does the same for the FullNAT cases DPVS can produce: `lab matrix --dpvs` runs them
+ * (DPVS takes seconds per case), else it is read from the document the DPVS lab test drops at
+ * dpvsMatrixPath() (the ipvs document's shape).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,9 @@ import { parseLabFaults } from './faults.js';
 import type { LabMode } from './plan.js';
 import type { LabOffloads } from './sequence.js';
 import type { VerifyResult } from '../verify/model/result.js';
+import { dpvsCase, runDpvsCase } from './dpvs/director.js';
+import type { DpvsBinaries } from './dpvs/build.js';
+import { errorRules } from './sequence.js';
 
 export interface MatrixCase {
   /** `<method>/<fault or none>`, e.g. `fullnat-dpvs/toa-missing`. */
@@ -35,6 +41,8 @@ export interface MatrixCase {
   allowed: readonly string[];
   /** Matching case id of the IPVS VM lab (sequence.ts labCase ids), when there is one. */
   ipvsCase?: string;
+  /** Matching case of the DPVS lab (its fault, if any; rr): the case id is `dpvsCaseId(c)`. */
+  dpvs?: { fault: string | null };
   /** A case whose expected verdict the verifier does not reach yet: what happens and why. */
   knownGap?: string;
   why: string;
@@ -79,7 +87,18 @@ export const MATRIX_CASES: readonly MatrixCase[] = [
   { ...FNAT_ALI, id: 'fullnat-alibaba/toa-missing', fault: 'toa-missing', expectExit: 1, required: ['fnat.toa-missing'], allowed: [], why: 'director never inserts TOA (§2.2)' },
   { ...FNAT_ALI, id: 'fullnat-alibaba/seq-drift', fault: 'seq-drift', expectExit: 1, required: ['fnat.seq-delta'], allowed: [SYN_RETRY, 'flow.unexpected-rst'], why: 'seq delta grows per client packet (R9)' },
   { ...FNAT_ALI, id: 'fullnat-alibaba/mss-not-adjusted', fault: 'mss-not-adjusted', expectExit: 1, required: ['fnat.mss-adjust'], allowed: [], why: 'SYN-ACK MSS not reduced by the TOA length (R10)' },
-  ok(FNAT_DPVS, 'fullnat-dpvs'),
+  { ...ok(FNAT_DPVS, 'fullnat-dpvs'), dpvs: { fault: null } },
+  {
+    ...FNAT_DPVS,
+    id: 'fullnat-dpvs/rs2:gateway-bypass',
+    fault: 'rs2:gateway-bypass',
+    expectExit: 1,
+    required: [],
+    allowed: ['flow.lost-in-transit', SYN_RETRY],
+    dpvs: { fault: 'rs2:gateway-bypass' },
+    knownGap: "rs2's replies to the LIP die on the router; no rule judges the FullNAT reply path, so they are only flow.lost-in-transit warnings (exit 0)",
+    why: "rs2's route to the LIP network is a router, not the director: its replies never come back",
+  },
   { ...FNAT_DPVS, id: 'fullnat-dpvs/toa-missing', fault: 'toa-missing', expectExit: 1, required: ['fnat.toa-missing'], allowed: [], why: 'director never inserts TOA (§3.1)' },
   { ...FNAT_DPVS, id: 'fullnat-dpvs/toa-in-syn', fault: 'toa-in-syn', expectExit: 1, required: ['fnat.toa-placement'], allowed: [], why: 'TOA in the SYN, wrong for dpvs (§3.1)' },
   { ...FNAT_DPVS, id: 'fullnat-dpvs/mss-not-adjusted', fault: 'mss-not-adjusted', expectExit: 1, required: ['fnat.mss-adjust'], allowed: [], why: 'SYN-ACK MSS not reduced by the TOA length (R10)' },
@@ -148,6 +167,17 @@ export async function runMatrixCase(c: MatrixCase, outDir: string, o: MatrixOpti
   };
 }
 
+/** The DPVS lab case id of a matrix case with a DPVS counterpart (sequence.ts labCase ids). */
+export function dpvsCaseId(c: MatrixCase): string | null {
+  if (!c.dpvs) return null;
+  return ['fullnat', 'rr', ...(c.dpvs.fault ? [c.dpvs.fault.replace(/:/g, '-').replace(/=/g, '')] : [])].join('-');
+}
+
+/** Where the DPVS lab's JSON result is looked for (env LVSAUDIT_DPVS_MATRIX overrides). */
+export function dpvsMatrixPath(): string {
+  return process.env.LVSAUDIT_DPVS_MATRIX ?? join(tmpdir(), 'lvsaudit-dpvs-matrix.json');
+}
+
 /** Where the IPVS VM lab's JSON result is looked for (env LVSAUDIT_IPVS_MATRIX overrides). */
 export function ipvsMatrixPath(): string {
   return process.env.LVSAUDIT_IPVS_MATRIX ?? join(tmpdir(), 'lvsaudit-ipvs-matrix.json');
@@ -184,6 +214,17 @@ function referenceCell(o: MatrixOutcome): string {
   return `exit ${o.exitCode}\n${rules}`;
 }
 
+function dpvsCell(c: MatrixCase, dpvs: Map<string, IpvsCell> | null): string {
+  const id = dpvsCaseId(c);
+  if (id === null) return c.mode === 'fullnat' ? '– (DPVS cannot\nproduce it)' : '–';
+  if (dpvs === null) return '– (lab matrix --dpvs)';
+  const r = dpvs.get(id);
+  if (!r) return `– (${id} not run)`;
+  if (r.error) return `${id}: could not run`;
+  const exit = r.verdict === 'fail' ? 1 : r.verdict === 'pass' ? 0 : '?';
+  return `${id}: exit ${exit}\n${r.rules.join('\n') || 'no finding'}`;
+}
+
 function ipvsCell(c: MatrixCase, ipvs: Map<string, IpvsCell> | null): string {
   if (!c.ipvsCase) return '– (no IPVS counterpart)';
   if (ipvs === null) return '– (run `lvsaudit lab run\n--director ipvs`)';
@@ -194,10 +235,51 @@ function ipvsCell(c: MatrixCase, ipvs: Map<string, IpvsCell> | null): string {
   return `${c.ipvsCase}: exit ${exit}\n${r.rules.join('\n') || 'no finding'}`;
 }
 
-/** The matrix as a table: case, expectation, reference (observed), ipvs, judgement. */
-export function renderMatrix(outcomes: readonly MatrixOutcome[], ipvs: Map<string, IpvsCell> | null = loadIpvsResults()): string {
+/**
+ * Run the DPVS counterpart of every case that has one (one after the other: one DPVS lab at a
+ * time), as cells of the dpvs column. A case that cannot run is a cell with its error.
+ */
+export async function runDpvsMatrix(binaries: DpvsBinaries, outRoot: string, cases: readonly MatrixCase[], onCase?: (id: string, cell: IpvsCell, ms: number) => void): Promise<Map<string, IpvsCell>> {
+  const out = new Map<string, IpvsCell>();
+  for (const c of cases) {
+    const id = dpvsCaseId(c);
+    if (id === null || out.has(id)) continue;
+    const started = Date.now();
+    let cell: IpvsCell;
+    try {
+      const r = await runDpvsCase(binaries, dpvsCase('fullnat', { faults: c.dpvs!.fault ? [c.dpvs!.fault] : [] }), join(outRoot, `dpvs-${id}`), { verify: true });
+      cell = { verdict: r.verify!.verdict, rules: errorRules(r.verify!), error: null };
+    } catch (e) {
+      cell = { verdict: null, rules: [], error: (e as Error).message };
+    }
+    out.set(id, cell);
+    onCase?.(id, cell, Date.now() - started);
+  }
+  return out;
+}
+
+/**
+ * Where the reference director and DPVS disagree on a case (exit code or error rules), or null.
+ * The two are held to the same verdict: DPVS is the real FullNAT director the reference copies.
+ */
+export function dpvsDisagrees(o: MatrixOutcome, dpvs: Map<string, IpvsCell> | null): string | null {
+  const id = dpvsCaseId(o.case);
+  const r = id !== null && dpvs !== null ? dpvs.get(id) : undefined;
+  if (r === undefined || o.exitCode === null) return null;
+  if (r.error) return `dpvs could not run: ${r.error.slice(0, 80)}`;
+  const exit = r.verdict === 'fail' ? 1 : 0;
+  if (exit !== o.exitCode || r.rules.join(',') !== o.errors.join(',')) return `dpvs differs: exit ${exit} ${r.rules.join(', ') || 'no error'}`;
+  return null;
+}
+
+/** The matrix as a table: case, expectation, reference (observed), ipvs, dpvs, judgement. */
+export function renderMatrix(
+  outcomes: readonly MatrixOutcome[],
+  ipvs: Map<string, IpvsCell> | null = loadIpvsResults(),
+  dpvs: Map<string, IpvsCell> | null = loadIpvsResults(dpvsMatrixPath()),
+): string {
   const table = new Table({
-    head: ['method', 'fault', 'expected', 'reference', 'ipvs', 'conns', 'time', 'result'],
+    head: ['method', 'fault', 'expected', 'reference', 'ipvs', 'dpvs', 'conns', 'time', 'result'],
     style: { head: [], border: [] },
   });
   for (const o of outcomes) {
@@ -208,7 +290,9 @@ export function renderMatrix(outcomes: readonly MatrixOutcome[], ipvs: Map<strin
     if (o.missing.length) result += `\nmissing: ${o.missing.join(', ')}`;
     if (o.unrelated.length) result += `\nunrelated: ${o.unrelated.join(', ')}`;
     if (!o.ok && o.exitCode !== null && o.exitCode !== (c.knownGap ? 0 : c.expectExit)) result += `\nexit ${o.exitCode}`;
-    table.push([c.method, c.fault ?? 'none', expected, referenceCell(o), ipvsCell(c, ipvs), o.answered, `${(o.durationMs / 1000).toFixed(1)} s`, result]);
+    const differs = dpvsDisagrees(o, dpvs);
+    if (differs !== null) result += `\n${differs}`;
+    table.push([c.method, c.fault ?? 'none', expected, referenceCell(o), ipvsCell(c, ipvs), dpvsCell(c, dpvs), o.answered, `${(o.durationMs / 1000).toFixed(1)} s`, result]);
   }
   const notes = outcomes.filter((o) => o.case.knownGap).map((o) => `${o.case.id}: ${o.case.knownGap}`);
   return `${table.toString()}\n${notes.map((n) => `note: ${n}`).join('\n')}${notes.length ? '\n' : ''}`;

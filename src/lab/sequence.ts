@@ -530,8 +530,10 @@ async function applyRsFault(t: LabTopology, f: RsFault): Promise<() => void> {
       };
     case 'gateway-bypass': {
       await bypassRouter(t);
-      lab.ip(rs.ns, ['route', 'replace', 'default', 'via', t.addr.bypassGwLan]);
-      return () => lab.ip(rs.ns, ['route', 'replace', 'default', 'via', t.addr.dip]);
+      // FullNAT real servers reach the client only through the LIP network's route; NAT ones by default.
+      const dst = t.mode === 'fullnat' ? t.addr.lipNet : 'default';
+      lab.ip(rs.ns, ['route', 'replace', dst, 'via', t.addr.bypassGwLan]);
+      return () => lab.ip(rs.ns, ['route', 'replace', dst, 'via', t.addr.dip]);
     }
   }
 }

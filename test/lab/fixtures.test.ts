@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
 import { SCENARIOS, directorBypassed } from '../../src/lab/scenarios.js';
 import { tcpdumpCount, tsharkCount } from './oracle.js';
-import { IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
+import { DPVS_FIXTURE_SETS, IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
+import { verifyCaptures } from '../../src/lab/sequence.js';
 
 interface Expected {
   scenario: string;
@@ -36,8 +37,28 @@ describe('directorBypassed', () => {
 describe.skipIf(!tools)('committed lab fixtures', () => {
   it('there is one fixture directory per scenario (and per IPv6 set)', () => {
     const dirs = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-    expect(dirs.sort()).toEqual([...SCENARIOS.map((s) => s.name), ...IPV6_FIXTURE_SETS].sort());
+    expect(dirs.sort()).toEqual([...SCENARIOS.map((s) => s.name), ...IPV6_FIXTURE_SETS, ...DPVS_FIXTURE_SETS].sort());
   });
+
+  for (const name of DPVS_FIXTURE_SETS) {
+    it(`${name}: DPVS's FullNAT facts are in the packets (tshark) and verify --profile dpvs gives the expected verdict`, async () => {
+      const dir = join(root, name);
+      const exp = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { verdict: string; rules: string[]; lip: string; connections: Array<{ ok: boolean }> };
+      const captures = Object.fromEntries(['client', 'director-eth0', 'director-eth1', 'rs1', 'rs2'].map((p) => [p, join(dir, `${p}.pcap`)]));
+      for (const f of Object.values(captures)) expect(tcpdumpCount(f)).toBeGreaterThan(0);
+      const rsFiles = [captures.rs1!, captures.rs2!];
+      const fromLip = (filter: string): number => rsFiles.reduce((n, f) => n + tsharkCount(f, `ip.src==${exp.lip} && ${filter}`), 0);
+      const syns = fromLip('tcp.flags.syn==1');
+      expect(syns).toBe(exp.connections.length);
+      // TOA (kind 254) never on the SYN, on exactly two packets per connection (ACK and first data).
+      expect(fromLip('tcp.flags.syn==1 && tcp.option_kind==254')).toBe(0);
+      expect(fromLip('tcp.option_kind==254')).toBe(2 * syns);
+      expect(fromLip('tcp.option_kind==254 && tcp.len==0 && tcp.flags.ack==1')).toBe(syns);
+      const v = await verifyCaptures(captures, readFileSync(join(dir, 'service.conf'), 'utf8'), 'dpvs');
+      expect(v.verdict).toBe(exp.verdict);
+      expect([...new Set(v.findings.filter((f) => f.severity === 'error').map((f) => f.rule))].sort()).toEqual(exp.rules);
+    });
+  }
 
   for (const s of SCENARIOS) {
     it(`${s.name}: captures readable, service.conf present, verdict facts present`, () => {
