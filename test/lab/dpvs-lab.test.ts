@@ -167,16 +167,17 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     expect(errors).toEqual(new Set(['fnat.toa-placement']));
   });
 
-  it('rs2:gateway-bypass (its LIP route via a router): rs2\'s replies never return, verify reports them lost in transit', async () => {
+  it('rs2:gateway-bypass (its LIP route via a router): rs2\'s replies never return, verify fails on nat.reply-bypass naming rs2', async () => {
     const r = await runDpvsCase(bins, dpvsCase('fullnat', { faults: ['rs2:gateway-bypass'] }), out(), { verify: true });
     prefixes.push(r.prefix);
     expect(r.connections.filter((c) => c.ok).map((c) => c.body)).toEqual(['rs1', 'rs1']);
     expect(r.connections.filter((c) => !c.ok)).toHaveLength(2);
     // Replies reach the bypass router and die there: the router capture holds them.
     expect(tsharkFields(r.captures.router!, `tcp && ip.dst == ${ADDR.lip}`, ['frame.number']).length).toBeGreaterThan(0);
-    const warned = r.verify!.findings.filter((f) => f.rule === 'flow.lost-in-transit');
-    expect(warned.length).toBeGreaterThan(0);
-    expect(warned.every((f) => f.severity === 'warning')).toBe(true);
+    const errors = r.verify!.findings.filter((f) => f.severity === 'error');
+    expect(new Set(errors.map((f) => f.rule))).toEqual(new Set(['nat.reply-bypass']));
+    expect(errors.every((f) => f.message.includes(`real server ${ADDR.rip2}`))).toBe(true);
+    expect(r.verify!.verdict).toBe('fail');
   }, 120_000);
 
   it.skipIf(!need(referenceLabReady, referenceLabReason))('lab matrix: DPVS and the reference director reach the same verdict on every FullNAT case DPVS can produce', async () => {

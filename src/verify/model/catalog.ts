@@ -86,7 +86,7 @@ export const RULES = [
   r('rewrite.tcp-fields', 'error', 'rewrite', [], [], NDTF, 'TCP window/options changed where the method keeps them'),
   r('nat.dst', 'error', 'nat', [], ['director', 'rs'], ['nat'], 'forwarded destination is not RIP:rport of a configured real server, or source changed'),
   r('nat.reply-src', 'error', 'nat', ['director'], [], ['nat'], 'reply leaves the director without source rewritten to VIP:vport'),
-  r('nat.reply-bypass', 'error', 'nat', [], ['rs', 'director'], ['nat'], 'real-server reply does not go back through the director'),
+  r('nat.reply-bypass', 'error', 'nat', [], ['rs', 'director'], ['nat', 'fullnat'], 'real-server reply does not go back through the director'),
   r('nat.rip-leak', 'error', 'nat', ['client'], [], ['nat'], 'client capture shows a packet from a RIP'),
   r('dr.l3-modified', 'error', 'dr', ['director'], [], ['dr'], 'something besides MACs, TTL and IP checksum changed across the director'),
   r('dr.dst-mac', 'error', 'dr', ['director', 'rs'], [], ['dr'], 'egress destination MAC is not the scheduled real server'),

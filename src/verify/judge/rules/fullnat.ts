@@ -311,6 +311,9 @@ export class ToaState extends FnatState {
   ev: PacketRecord[] = [];
   syn = false;
   noRoom: string | null = null;
+  /** MACs the real server got the connection's RS-leg packets from (at its own capture). */
+  readonly deliveredBy = new Set<string>();
+  bypassReported = false;
 
   constructor(
     /** TOA kinds accepted (--toa-kind), over the profile's. */
@@ -343,6 +346,36 @@ function toaOpen(v: ToaView): void {
   s.missingOther.length = 0;
   s.handshakeMissing = null;
   s.synAbsent = null;
+  s.deliveredBy.clear();
+  s.bypassReported = false;
+  for (const t of sorted) {
+    if (!t.c2s) continue;
+    for (const r of t.list) if (r.role === 'R' && r.srcMac !== null) s.deliveredBy.add(r.srcMac);
+  }
+}
+
+/**
+ * nat.reply-bypass on FullNAT: the real server answers the local address (LIP), which only the
+ * director owns, so its replies go back to the MAC its requests came from — the director's, or
+ * the router's in front of it. Sent to another MAC, they take a route around the director (a
+ * wrong route to the LIP network) and the connection never completes (§2.1).
+ */
+function fnatReplyBypass(v: ToaView, sink: FindingSink): void {
+  const s = v.s;
+  if (v.t.c2s || s.deliveredBy.size === 0) return;
+  const r = v.t.list.find((x) => x.role === 'R');
+  if (r === undefined || r.srcMac === null || r.dstMac === null) return;
+  sink.check('nat.reply-bypass');
+  if (s.deliveredBy.has(r.dstMac) || s.bypassReported) return;
+  s.bypassReported = true;
+  const leg = s.info.leg!;
+  sink.add(
+    'nat.reply-bypass',
+    v.c,
+    `the reply from real server ${r.ip.src} to local address ${r.ip.dst} is sent to MAC ${r.dstMac}, not back to ${[...s.deliveredBy].join(', ')} that its requests came from`,
+    `the route of real server ${leg.rip} to the local address network goes around the director: replies to a LIP must go back through the director (ip route on the real server: the LIP subnet via the director's address on its LAN)`,
+    [r],
+  );
 }
 
 /** Per trace: the leg copies, then the trace's TOA and what the profile expects there. */
@@ -757,6 +790,7 @@ export const FNAT_TOA_RULES = {
   'rewrite.tcp-fields': { trace: tcpFields },
   'fnat.toa-no-room': { trace: toaNoRoom },
   'fnat.toa-missing': toaMissing,
+  'nat.reply-bypass': { trace: fnatReplyBypass },
 } as const satisfies RuleTable<ToaState>;
 
 export const FNAT_SYN_RULES = {
