@@ -10,6 +10,7 @@ import { CaptureError } from '../decode/capture/index.js';
 import { hasError } from '../verify/model/findings.js';
 import { renderJson } from '../verify/report/json.js';
 import { renderJunit } from '../verify/report/junit.js';
+import { renderHtml } from '../verify/report/html/page.js';
 import { renderLadder, selectConnections } from '../verify/report/ladder.js';
 import { renderText } from '../verify/report/text.js';
 import { writeEvidencePcapng } from '../verify/report/evidence.js';
@@ -59,7 +60,7 @@ interface VerifyCliOptions extends ConfigReadOptions {
   rsCapture?: string[];
   profile: Profile;
   toaKind?: string;
-  format: 'text' | 'json' | 'junit';
+  format: 'text' | 'json' | 'junit' | 'html';
   output?: string;
   pcapOut?: string;
   ignore?: string[];
@@ -220,9 +221,9 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(toaKinds !== undefined ? { toaKinds } : {}),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
-    // Ladder diagrams are only printed for --show (text): building one per connection costs
-    // ~3 % of a big run.
-    ...(o.show !== undefined && o.format === 'text' ? {} : { maxLadders: 0 }),
+    // Ladder diagrams are only printed for --show (text) and drawn in the HTML report (also its
+    // per-real-server chart): building one per connection costs ~3 % of a big run.
+    ...((o.show !== undefined && o.format === 'text') || o.format === 'html' ? {} : { maxLadders: 0 }),
     // Where a long run spends its time, for reports of slow runs.
     ...(process.env.LVSAUDIT_VERIFY_TIMING
       ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB (at ${Date.now() % 100000})\n`) }
@@ -244,6 +245,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
   let output: string;
   if (o.format === 'json') output = renderJson(result);
   else if (o.format === 'junit') output = renderJunit(result, serviceLines(result).join('; '));
+  else if (o.format === 'html') output = await renderHtml(result, { command: 'verify', serviceLines: serviceLines(result), ...(o.show !== undefined ? { show: o.show } : {}) });
   else {
     output = renderText(result, { serviceLines: serviceLines(result), all: o.all === true });
     if (o.show !== undefined) {
@@ -282,7 +284,7 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
     .option('--rs-capture <[ip=]file>', 'capture taken at a real server (repeatable)', collect)
     .addOption(new Option('--profile <profile>', 'director behaviour to check against').choices(['linux', 'linux-legacy', 'alibaba', 'dpvs']).default('linux'))
     .option('--toa-kind <k[,k]>', 'TCP option kinds read as TOA')
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit']).default('text'))
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit', 'html']).default('text'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--pcap-out <file.pcapng>', 'write every evidence packet, commented with its rules')
     .option('--ignore <rule>', 'do not report this rule id (repeatable)', collect)

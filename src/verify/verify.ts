@@ -246,5 +246,6 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
     clockOffsets,
     // Who the ARP analysis took for whom: only when there was ARP or neighbor discovery to read.
     ...(arpReport.stats.arpPackets > 0 ? { arp: { directors: arpReport.directors, roles: arpReport.roles } } : {}),
+    ...(arpReport.timeline.length > 0 ? { arpTimeline: arpReport.timeline } : {}),
   };
 }

@@ -65,6 +65,21 @@ export interface VerifyResult {
   clockOffsets?: ClockOffset[];
   /** Who the ARP / neighbor discovery analysis took for the directors, real servers and routers. */
   arp?: { directors: DirectorInference[]; roles: RoleInference[] };
+  /** Which MACs sent ARP as which IP, and when (the ARP analysis's timeline): charts only, not in JSON. */
+  arpTimeline?: MacTimelineRow[];
+}
+
+/** One (VLAN, IP, MAC) as ARP sender, first to last packet (ISO 8601). */
+export interface MacTimelineRow {
+  vlan: string;
+  ip: string;
+  mac: string;
+  firstSeen: string;
+  lastSeen: string;
+  packets: number;
+  gratuitous: number;
+  /** What the analysis takes the MAC for ('director', 'real server', …; '' unknown). */
+  role: string;
 }
 
 /** One copy of a packet at one capture point, for ladder diagrams (verify engine). */
