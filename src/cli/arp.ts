@@ -23,6 +23,7 @@ import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
 import { addConfigReadOptions, checkInput, checkOutputFile, closestNames, configOptionsOf, outputWriteError, parseIntegerOption, type ConfigReadOptions } from './options.js';
 import { renderArpHtml } from '../verify/report/html/arp.js';
+import { withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 export interface ArpCliOptions extends ConfigReadOptions {
@@ -45,6 +46,7 @@ export interface ArpCliOptions extends ConfigReadOptions {
   maxStations?: number;
   duration?: number;
   output?: string;
+  quiet?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -294,7 +296,7 @@ export async function runArp(captures: readonly string[], opts: ArpCliOptions): 
   }
   if (opts.iface || opts.count !== undefined) throw new InputError('--iface and --count are for arp --live');
   if (output !== undefined) checkOutputFile('--output', output, [...captures.map((c) => splitPointArg(c)[0]), ...(opts.director ?? []), ...(opts.config ?? [])]);
-  const r = await runArpOffline(captures, opts);
+  const r = await withProgress({ quiet: opts.quiet === true }, () => runArpOffline(captures, opts));
   const text = format === 'json' ? renderArpJson(r) : format === 'html' ? await renderArpHtml(r) : renderArpText(r);
   if (output === undefined) process.stdout.write(text);
   else {
@@ -324,6 +326,7 @@ export const registerArp: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--config <file>', 'ipvsadm-save/-Ln or keepalived.conf: VIPs and real servers (repeatable)', collect)
     .option('--director <file>', 'a capture taken on the director (repeatable)', collect)
     .option('--format <fmt>', 'text (default), json or html')
+    .option('-q, --quiet', 'no progress line on a terminal')
     .option('--ignore <rule>', 'drop findings of this rule id (repeatable)', collect)
     .option('--live', 'probe the VIP on an interface instead of reading captures')
     .option('--iface <iface>', 'interface for --live (only this one is used)')

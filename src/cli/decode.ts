@@ -19,6 +19,7 @@ import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from '../errors.js';
 import { parseToaKinds } from './options.js';
+import { ProgressLine } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
@@ -54,6 +55,7 @@ export interface DecodeOptions {
   toaKind?: number[];
   count?: number;
   filter?: string;
+  quiet?: boolean;
 }
 
 /**
@@ -160,22 +162,28 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
     return shown < limit && !out.closed;
   };
   const decode = opts.toaKind ? { toaKinds: opts.toaKind } : {};
-  for (const capture of captures) {
-    if (shown >= limit || out.closed) break;
-    try {
-      // --summary of a whole big classic pcap: split over threads when that provably gives
-      // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
-      if (summary !== null && limit === Infinity) {
-        const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (l: string): void => void process.stderr.write(l + '\n') : undefined;
-        const done = await summarizeParallel(capture, summary, { decode, filter: opts.filter ?? '', onWarning, ...(debug ? { debug } : {}) });
-        if (done.parallel) continue;
+  // Packets printed to the terminal would write over the line: then only --summary shows it.
+  const progress = ProgressLine.start({ quiet: opts.quiet === true, allowed: summary !== null || process.stdout.isTTY !== true });
+  try {
+    for (const capture of captures) {
+      if (shown >= limit || out.closed) break;
+      try {
+        // --summary of a whole big classic pcap: split over threads when that provably gives
+        // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
+        if (summary !== null && limit === Infinity) {
+          const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (l: string): void => void process.stderr.write(l + '\n') : undefined;
+          const done = await summarizeParallel(capture, summary, { decode, filter: opts.filter ?? '', onWarning, ...(debug ? { debug } : {}) });
+          if (done.parallel) continue;
+        }
+        await forEachPacket(capture, onPacket, { decode, onWarning, pace: out.pace });
+      } catch (e) {
+        out.flush();
+        if (e instanceof CaptureError) throw new InputError(e.message);
+        throw e;
       }
-      await forEachPacket(capture, onPacket, { decode, onWarning, pace: out.pace });
-    } catch (e) {
-      out.flush();
-      if (e instanceof CaptureError) throw new InputError(e.message);
-      throw e;
     }
+  } finally {
+    progress?.stop();
   }
   out.flush();
   if (summary !== null) {
@@ -210,6 +218,7 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
     .option('--toa-kind <kinds>', 'TCP option kinds read as TOA, comma-separated (default 254,253)', parseToaKinds)
     .option('-c, --count <n>', 'stop after COUNT matching packets', parseCount)
     .option('--filter <expr>', 'the FILTER, given explicitly (then every argument is a capture)')
+    .option('-q, --quiet', 'no progress line on a terminal')
     .action(async (args: string[], opts: DecodeOptions) => {
       const split = opts.filter !== undefined ? { filter: opts.filter, captures: args } : splitDecodeArgs(args);
       setExit(await runDecode(split.captures, { ...opts, filter: split.filter }));

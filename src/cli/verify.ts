@@ -44,6 +44,7 @@ import {
   configOptionsOf,
   type ConfigReadOptions,
 } from './options.js';
+import { withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 interface VerifyCliOptions extends ConfigReadOptions {
@@ -67,6 +68,7 @@ interface VerifyCliOptions extends ConfigReadOptions {
   show?: string;
   all?: boolean;
   window?: string;
+  quiet?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -234,7 +236,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
   let result: VerifyResult;
   try {
     // Pass 2 the fastest way this machine allows (verify/parallel); the same result as verify(input).
-    result = await verify(input, passTwoFor(input));
+    result = await withProgress({ quiet: o.quiet === true }, () => verify(input, passTwoFor(input)));
   } catch (err) {
     if (err instanceof CaptureError) throw new InputError(err.message);
     if (err instanceof Error && 'code' in err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -291,6 +293,7 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
     .option('--show <conn>', 'ladder diagram of connections matching CONN (index, client ip:port or substring)')
     .option('--all', 'print every finding, not the first 20 per rule')
     .option('--window <ms>', 'correlation window after clock correction (default 1000)')
+    .option('-q, --quiet', 'no progress line on a terminal')
     .action(async (o: VerifyCliOptions) => {
       const { result, output } = await runVerify(o);
       if (o.output !== undefined) {
