@@ -38,8 +38,7 @@ export function isoMs(iso: string): number {
 
 /** The ARP timeline names a VIP "10.0.0.100 (VIP)": the address alone. */
 function bareIp(ip: string): string {
-  const sp = ip.indexOf(' ');
-  return sp < 0 ? ip : ip.slice(0, sp);
+  return ip.endsWith(' (VIP)') ? ip.slice(0, -' (VIP)'.length) : ip;
 }
 
 function servicesOf(r: VerifyResult): Service[] {

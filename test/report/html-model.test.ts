@@ -1,0 +1,59 @@
+/**
+ * The HTML report against the JSON report of the same run, over every committed capture set:
+ * every finding of the JSON (rule, severity, message, hint, connection, evidence frames) is in
+ * the page, as many times as in the JSON, and every rule's status is the JSON's.
+ */
+import { describe, expect, it } from 'vitest';
+import { runVerify } from '../../src/cli/verify.js';
+import { renderJson } from '../../src/verify/report/json.js';
+import { captureSets } from '../helpers/capture-sets.js';
+import { pageFindings, pageRules, type PageFinding } from './html-parse.js';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+
+interface JsonDoc {
+  verdict: string;
+  findings: Array<{ rule: string; severity: string; message: string; hint: string; conn?: string; evidence: Array<{ capture: string; frame: number; point: string }> }>;
+  rules: Array<{ rule: string; status: string }>;
+}
+
+function key(f: Omit<PageFinding, 'conn'> & { conn?: string | null }): string {
+  return JSON.stringify([f.rule, f.severity, f.message, f.hint, f.conn ?? null, f.evidence.map((e) => [e.capture, e.frame, e.point])]);
+}
+
+function counts(keys: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
+  return m;
+}
+
+function options(dir: string, lab: boolean): Parameters<typeof runVerify>[0] {
+  const files = readdirSync(dir);
+  const perIf = files.filter((f) => /^director-.+\.pcap$/.test(f)).sort();
+  return {
+    config: [path.join(dir, 'service.conf')],
+    client: [path.join(dir, 'client.pcap')],
+    director: (perIf.length > 0 ? perIf : files.filter((f) => f === 'director.pcap')).map((f) => path.join(dir, f)),
+    rsCapture: files.filter((f) => /^rs\d+\.pcap$/.test(f)).sort().map((f) => path.join(dir, f)),
+    profile: lab ? 'linux-legacy' : 'linux',
+    format: 'html',
+  };
+}
+
+describe('HTML report holds what the JSON report of the same run holds', () => {
+  const sets = captureSets();
+  it('has capture sets to check', () => expect(sets.length).toBeGreaterThan(10));
+  for (const set of sets) {
+    it(set.name, async () => {
+      const { result, output } = await runVerify(options(set.dir, set.name.startsWith('lab/')));
+      const doc = JSON.parse(renderJson(result)) as JsonDoc;
+      const page = output;
+      expect(page.startsWith('<!DOCTYPE html>')).toBe(true);
+      expect(/data-verdict="([^"]*)"/.exec(page)?.[1]).toBe(doc.verdict);
+      expect(pageRules(page)).toEqual(doc.rules.map((r) => ({ rule: r.rule, status: r.status })));
+      const want = counts(doc.findings.map((f) => key({ ...f, conn: f.conn ?? null })));
+      const got = counts(pageFindings(page).map(key));
+      expect(got).toEqual(want);
+    });
+  }
+});
