@@ -9,12 +9,12 @@
  * in a QEMU VM (src/lab/vm). Exit codes: with --verify verify's (0 no error finding, 1 one);
  * without, 0 once the captures are written; 2 usage; 4 the environment cannot run the lab.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
-import { KNOWN_SCHEDULERS, checkOutputDirectory, parseIntegerOption, parseSchedulerOption } from './options.js';
+import { KNOWN_SCHEDULERS, checkOutputDirectory, checkOutputFile, outputWriteError, parseIntegerOption, parseSchedulerOption } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
@@ -24,7 +24,8 @@ import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '.
 import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
-import { MATRIX_CASES, renderMatrix, runMatrix } from '../lab/matrix.js';
+import { MATRIX_CASES, matrixRows, renderMatrix, runMatrix } from '../lab/matrix.js';
+import { renderMatrixHtml } from '../verify/report/html/matrix.js';
 import { describeService, type Service } from '../verify/service/index.js';
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
@@ -339,8 +340,11 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--case <id>', 'only this case (repeatable), e.g. nat/none, dr/rs2:arp_ignore=0', collect)
     .option('--out <dir>', 'keep the captures of every case here')
     .option('--offloads <on|off>', 'run every case with production offloads (see lab run)', 'off')
-    .action(async (opts: { case?: string[]; out?: string; offloads?: string }) => {
+    .addOption(new Option('--format <format>', 'text table or a self-contained HTML page').choices(['text', 'html']).default('text'))
+    .option('--output <file>', 'write the matrix to FILE instead of stdout')
+    .action(async (opts: { case?: string[]; out?: string; offloads?: string; format: 'text' | 'html'; output?: string }) => {
       const offloads = parseOffloads(opts.offloads);
+      if (opts.output !== undefined) checkOutputFile('--output', opts.output);
       const ids = opts.case ?? [];
       const cases = ids.length ? MATRIX_CASES.filter((c) => ids.includes(c.id)) : MATRIX_CASES;
       const unknown = ids.filter((id) => !MATRIX_CASES.some((c) => c.id === id));
@@ -348,7 +352,15 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
       if (opts.out !== undefined) checkOutputDirectory('--out', opts.out);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
       const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
-      process.stdout.write(renderMatrix(outcomes) + `captures in ${root}\n`);
+      const report = opts.format === 'html' ? renderMatrixHtml({ ...matrixRows(outcomes), captures: root }) : renderMatrix(outcomes) + `captures in ${root}\n`;
+      if (opts.output === undefined) process.stdout.write(report);
+      else {
+        try {
+          writeFileSync(opts.output, report);
+        } catch (e) {
+          throw outputWriteError('--output', opts.output, e);
+        }
+      }
       setExit(outcomes.every((o) => o.ok) ? 0 : 1);
     });
 };
