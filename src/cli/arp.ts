@@ -23,7 +23,7 @@ import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
 import { addConfigReadOptions, checkInput, checkOutputFile, closestNames, configOptionsOf, outputWriteError, parseIntegerOption, type ConfigReadOptions } from './options.js';
 import { renderArpHtml } from '../verify/report/html/arp.js';
-import { withProgress } from './progress.js';
+import { clearProgressLine, withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 export interface ArpCliOptions extends ConfigReadOptions {
@@ -146,6 +146,7 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   }
   const analyzer = new ArpAnalyzer({ vips, vipSources, directorMacs: opts.directorMac ?? [], directorIps: opts.directorIp ?? [], realServers });
   const onWarning = (w: CaptureWarning): void => {
+    clearProgressLine();
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
   };
   for (const [file, point] of inputs) {

@@ -19,7 +19,7 @@ import { DecodeSummary, formatSummary } from '../decode/summary.js';
 import type { Packet } from '../decode/packet.js';
 import { InputError } from '../errors.js';
 import { parseToaKinds } from './options.js';
-import { ProgressLine } from './progress.js';
+import { clearProgressLine, ProgressLine } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
@@ -150,6 +150,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   const json: JsonPrinter | null = opts.json && !opts.summary ? new (await import('../decode/print/json.js')).JsonPrinter() : null;
   let shown = 0;
   const onWarning = (w: CaptureWarning): void => {
+    clearProgressLine();
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
     summary?.warning(w);
   };

@@ -76,6 +76,14 @@ export function progressText(bytes: number, total: number | null, frames: number
   return `lvsaudit: reading ${parts.join(', ')}`;
 }
 
+/** The line on screen now, if any: what clearProgressLine clears. */
+let current: ProgressLine | null = null;
+
+/** Takes the line off the screen before another stderr line is written (it comes back at the next refresh). */
+export function clearProgressLine(): void {
+  current?.clear();
+}
+
 export class ProgressLine {
   private readonly files = new Map<string, FileState>();
   private readonly started = Date.now();
@@ -94,6 +102,12 @@ export class ProgressLine {
     setReadProgressHook((p) => this.update(p));
     this.timer = setInterval(() => this.draw(), REFRESH_MS);
     this.timer.unref();
+    current = this;
+  }
+
+  clear(): void {
+    if (this.drawn) this.out.write('\r\x1b[K');
+    this.drawn = false;
   }
 
   /** A progress line when it is wanted (stderr a terminal, not --quiet); else null, and nothing is hooked. */
@@ -146,8 +160,8 @@ export class ProgressLine {
     setReadProgressHook(null);
     this.channel.close();
     delete process.env[PROGRESS_CHANNEL_ENV];
-    if (this.drawn) this.out.write('\r\x1b[K');
-    this.drawn = false;
+    if (current === this) current = null;
+    this.clear();
   }
 }
 

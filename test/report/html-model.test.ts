@@ -1,13 +1,17 @@
 /**
  * The HTML report against the JSON report of the same run, over every committed capture set:
  * every finding of the JSON (rule, severity, message, hint, connection, evidence frames) is in
- * the page, as many times as in the JSON, and every rule's status is the JSON's.
+ * the page, as many times as in the JSON, and every rule's status is the JSON's. Every
+ * connection with findings has its ladder, one arrow per copy of its packets, red exactly
+ * where a finding about it cites the copy.
  */
 import { describe, expect, it } from 'vitest';
 import { runVerify } from '../../src/cli/verify.js';
 import { renderJson } from '../../src/verify/report/json.js';
 import { captureSets } from '../helpers/capture-sets.js';
-import { pageFindings, pageRules, type PageFinding } from './html-parse.js';
+import { pageFindings, pageRules, unescape, type PageFinding } from './html-parse.js';
+import { MAX_LADDERS } from '../../src/verify/report/html/page.js';
+import { MAX_LADDER_ROWS } from '../../src/verify/report/html/ladder-svg.js';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -40,6 +44,9 @@ function options(dir: string, lab: boolean): Parameters<typeof runVerify>[0] {
   };
 }
 
+/** Ladders compared over all sets: the check above must not pass by having none to check. */
+let laddersChecked = 0;
+
 describe('HTML report holds what the JSON report of the same run holds', () => {
   const sets = captureSets();
   it('has capture sets to check', () => expect(sets.length).toBeGreaterThan(10));
@@ -54,6 +61,19 @@ describe('HTML report holds what the JSON report of the same run holds', () => {
       const want = counts(doc.findings.map((f) => key({ ...f, conn: f.conn ?? null })));
       const got = counts(pageFindings(page).map(key));
       expect(got).toEqual(want);
+
+      const withFindings = (result.connections ?? []).filter((c) => c.rules.length > 0).slice(0, MAX_LADDERS);
+      const blocks = [...page.matchAll(/<div class="ladder-block" id="[^"]*" data-conn="([^"]*)">([\s\S]*?)<\/svg>/g)].map((m) => ({ conn: unescape(m[1]!), svg: m[2]! }));
+      expect(blocks.map((b) => b.conn)).toEqual(withFindings.map((c) => c.conn));
+      laddersChecked += withFindings.length;
+      for (const [i, c] of withFindings.entries()) {
+        const drawn = [...blocks[i]!.svg.matchAll(/<g class="(copy(?: bad)?)" data-capture="([^"]*)" data-frame="(\d+)"/g)].map((m) => ({ bad: m[1] === 'copy bad', at: `${unescape(m[2]!)}#${m[3]}` }));
+        const copies = c.packets.slice(0, MAX_LADDER_ROWS).flatMap((p) => p.copies);
+        expect(drawn.map((d) => d.at)).toEqual(copies.map((x) => `${x.capture}#${x.frame}`));
+        const cited = new Set(doc.findings.filter((f) => f.conn === c.conn).flatMap((f) => f.evidence.map((e) => `${e.capture}#${e.frame}`)));
+        expect(drawn.map((d) => d.bad)).toEqual(drawn.map((d) => cited.has(d.at)));
+      }
     });
   }
+  it('compared ladders with marked copies', () => expect(laddersChecked).toBeGreaterThan(10));
 });

@@ -45,27 +45,33 @@ function offending(c: ConnectionLadder, findings: readonly Finding[]): Map<strin
 export const LADDER_DEFS: Markup = html`<svg class="defs" width="0" height="0" aria-hidden="true"><defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#445"/></marker><marker id="arrow-bad" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#c0392b"/></marker></defs></svg>`;
 
 export function ladderSvg(c: ConnectionLadder, findings: readonly Finding[]): Markup {
-  const roles = ROLES.filter((r) => c.packets.some((p) => p.copies.some((x) => x.role === r)));
-  const laneX = new Map(roles.map((r, i) => [r, LEFT + LANE / 2 + i * LANE]));
+  // One lane per capture point and role (the director's two sides apart; every real server its own).
+  const laneOf = (x: LadderCopy): string => `${x.role}\u0000${x.point}`;
+  const found = new Map<string, LadderCopy>();
+  for (const p of c.packets) for (const x of p.copies) if (!found.has(laneOf(x))) found.set(laneOf(x), x);
+  const lanesInOrder = [...found.values()].sort((a, b) => ROLES.indexOf(a.role) - ROLES.indexOf(b.role) || (a.point < b.point ? -1 : a.point > b.point ? 1 : 0));
+  const laneX = new Map(lanesInOrder.map((x, i) => [laneOf(x), LEFT + LANE / 2 + i * LANE]));
   const bad = offending(c, findings);
   const packets = c.packets.slice(0, MAX_LADDER_ROWS);
-  const width = LEFT + roles.length * LANE + 20;
+  const width = LEFT + lanesInOrder.length * LANE + 20;
   const height = TOP + packets.length * ROW + 20;
-  const lanes = roles.map((r) => {
-    const x = laneX.get(r)!;
-    const pt = c.packets.flatMap((p) => p.copies).find((x2) => x2.role === r)?.point ?? r;
-    return html`<text class="lane" x="${x}" y="20" text-anchor="middle">${laneLabel(r, pt)}</text><line class="lane" x1="${x}" y1="30" x2="${x}" y2="${height - 10}"/>`;
+  const lanes = lanesInOrder.map((l) => {
+    const x = laneX.get(laneOf(l))!;
+    return html`<text class="lane" x="${x}" y="20" text-anchor="middle">${laneLabel(l.role, l.point)}</text><line class="lane" x1="${x}" y1="30" x2="${x}" y2="${height - 10}"/>`;
   });
   const rows = packets.map((p, i) => {
     const y = TOP + i * ROW + ROW / 2;
     const desc = `${p.direction === 'c2s' ? '→' : '←'} ${p.flags || '-'} seq ${p.seq}${p.ack ? ` ack ${p.ack}` : ''}${p.payloadLen ? ` len ${p.payloadLen}` : ''}`;
-    let prevX: number | null = null;
+    // A copy's arrow starts at the last copy before it at another role: two real servers that
+    // both saw a packet each got it from upstream, not from one another.
+    const seen: LadderCopy[] = [];
     const copies = p.copies.map((copy) => {
-      const x = laneX.get(copy.role)!;
+      const x = laneX.get(laneOf(copy))!;
       const rules = bad.get(`${copy.capture}#${copy.frame}`);
       const cls = rules ? 'copy bad' : 'copy';
-      const from = prevX ?? (p.direction === 'c2s' ? x - STUB : x + STUB);
-      prevX = x;
+      const before = [...seen].reverse().find((b) => b.role !== copy.role);
+      seen.push(copy);
+      const from = before !== undefined ? laneX.get(laneOf(before))! : p.direction === 'c2s' ? x - STUB : x + STUB;
       const names = copy.changed.map((f) => SHORT[f] ?? f).join(' ');
       const detail = changedFields(copy);
       const tip = [

@@ -50,8 +50,9 @@ export async function renderHtml(r: VerifyResult, o: HtmlOptions): Promise<strin
   const ids = new Map(chosen.map((c) => [c.conn, anchor('conn', c.conn)]));
   const hash = createHash('sha256').update(SCRIPT).digest('base64');
   const csp = `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${hash}'`;
+  const charts = await chartsSection(r);
   const body = html`${verdictSection(r, o.command)}
-<nav class="muted"><a href="#rules">rules</a> · <a href="#findings">findings</a>${chosen.length > 0 ? html` · <a href="#ladders">ladders</a>` : ''} · <a href="#charts">charts</a> · <a href="#points">capture points</a></nav>
+<nav class="muted"><a href="#rules">rules</a> · <a href="#findings">findings</a>${chosen.length > 0 ? html` · <a href="#ladders">ladders</a>` : ''}${charts.text !== '' ? html` · <a href="#charts">charts</a>` : ''}${r.points.length > 0 ? html` · <a href="#points">capture points</a>` : ''}</nav>
 ${servicesSection(r, o.serviceLines)}
 ${pointsSection(r)}
 ${rulesSection(r)}
@@ -59,7 +60,7 @@ ${findingsSection(r, ids)}
 ${o.extra ?? ''}
 ${LADDER_DEFS}
 ${laddersSection(r, chosen, ids, picked.size)}
-${await chartsSection(r)}
+${charts}
 <footer>lvsaudit ${VERSION}. Frame numbers are those Wireshark shows for the capture file named.</footer>`;
   const page = html`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
