@@ -6,13 +6,16 @@
  * part for a while, so the run lasts long enough on any machine.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProgressLine, progressText } from '../../src/cli/progress.js';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
+import { readCapture } from '../../src/decode/capture/index.js';
+import { setReadProgressHook, type ReadProgress } from '../../src/decode/capture/progress.js';
 
 const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
 const ready = need(hasCommand('script'), 'util-linux script not installed (it gives a run a pseudo-terminal)') && need(existsSync(path.join(repoRoot, 'dist', 'cli', 'main.js')), 'lvsaudit not built (npm run build)');
@@ -98,6 +101,34 @@ describe.skipIf(!ready)('progress line', () => {
 });
 
 describe('progress line pieces', () => {
+  it('readers report per chunk, the last report at the file size (gzip: compressed bytes) with every frame', async () => {
+    const plain = path.join(tmp, 'hook.pcap');
+    writeCapture(plain, 70_000);
+    const gz = path.join(tmp, 'hook.pcap.gz');
+    writeFileSync(gz, gzipSync(readFileSync(plain)));
+    for (const file of [plain, gz]) {
+      const seen: ReadProgress[] = [];
+      setReadProgressHook((p) => seen.push({ ...p }));
+      try {
+        const summary = await readCapture(file, () => true, { chunkSize: 256 * 1024 });
+        expect(seen.length).toBeGreaterThan(2);
+        expect(new Set(seen.map((p) => p.reader)).size).toBe(1);
+        const last = seen.at(-1)!;
+        expect(last).toMatchObject({ file, done: true, bytes: statSync(file).size, frames: summary.frames });
+        // Positions only move forward.
+        for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytes).toBeGreaterThanOrEqual(seen[i - 1]!.bytes);
+      } finally {
+        setReadProgressHook(null);
+      }
+    }
+    // A hook taken away hears nothing more.
+    const after: ReadProgress[] = [];
+    setReadProgressHook((p) => after.push(p));
+    setReadProgressHook(null);
+    await readCapture(plain, () => true);
+    expect(after).toEqual([]);
+  });
+
   it('is not started when the stream is not a terminal, or with --quiet', () => {
     const notTty = new PassThrough() as unknown as NodeJS.WriteStream;
     expect(ProgressLine.start({ stream: notTty })).toBeNull();

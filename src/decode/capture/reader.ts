@@ -10,9 +10,9 @@
  * arp). `CaptureReader` hands the chunks out as the caller asks for them (`next`, `feed`):
  * verify reads many captures side by side and parses each only as far as the merge needs.
  */
-import { newReaderId, readProgressHook } from './progress.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants as zc, createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
+import { newReaderId, readProgressHook } from './progress.js';
 import { CaptureError } from './errors.js';
 import { CaptureParser } from './parser.js';
 import { streamInputOf } from './stream-input.js';
@@ -315,8 +315,12 @@ async function* restOfFile(fh: FileHandle, first: Buffer, chunkSize: number): As
   }
 }
 
-/** Counts the bytes going into zlib as they pass. */
-async function* counted(raw: AsyncIterable<Buffer>, tally: { bytes: number }): AsyncGenerator<Buffer> {
+/** Counts the bytes going into zlib as they pass, when progress is reported (else `raw` as is). */
+function counted(raw: AsyncIterable<Buffer>, tally: { bytes: number }): AsyncIterable<Buffer> {
+  return readProgressHook() === null ? raw : countBytes(raw, tally);
+}
+
+async function* countBytes(raw: AsyncIterable<Buffer>, tally: { bytes: number }): AsyncGenerator<Buffer> {
   for await (const b of raw) {
     tally.bytes += b.length;
     yield b;
