@@ -61,8 +61,8 @@ interface Loaded {
 
 let browser: Browser | null = null;
 
-async function load(html: string): Promise<Loaded> {
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+async function load(html: string, javaScriptEnabled = true): Promise<Loaded> {
+  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 }, javaScriptEnabled });
   const loaded: Loaded = { page, errors: [], requests: [], dialogs: [] };
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') loaded.errors.push(m.text());
@@ -141,6 +141,30 @@ describe.skipIf(!ready)('HTML report in Chromium', () => {
       expect(await page.locator('details.finding[data-rule="arp.vip-announced-by-rs"]').first().isVisible()).toBe(true);
       await page.locator('#filter').fill('');
       await screenshot(page, 'dr-arp-announce0');
+      // Printed: no filter box.
+      await page.emulateMedia({ media: 'print' });
+      expect(await page.locator('.filter-row').isVisible()).toBe(false);
+      await page.emulateMedia({ media: 'screen' });
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('reads without JavaScript: verdict, rules, ladders; a finding still opens to its evidence', async () => {
+    const { html, json } = report('arp-announce0');
+    const { page, errors, requests } = await load(html, false);
+    try {
+      expect(await page.locator('[data-verdict] .badge').innerText()).toBe('FAIL');
+      expect(await page.locator('tr[data-status="fail"]').count()).toBe(json.rules.filter((r) => r.status === 'fail').length);
+      expect(await page.locator('.ladder-block svg.ladder').first().isVisible()).toBe(true);
+      // The filter needs the script: without it the box stays hidden rather than doing nothing.
+      expect(await page.locator('.filter-row').isVisible()).toBe(false);
+      const finding = page.locator('details.finding').first();
+      expect(await finding.locator('.evidence').isVisible()).toBe(false);
+      await finding.locator('summary').click();
+      expect(await finding.locator('.evidence').isVisible()).toBe(true);
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
     } finally {
