@@ -29,7 +29,7 @@ ${reportedRules(r).map((t) => html`<tr class="st-${t.status}" data-rule="${t.rul
 function findingItem(f: Finding, ladders: ReadonlyMap<string, string>): Markup {
   const ladder = f.conn !== undefined ? ladders.get(f.conn) : undefined;
   return html`<li><details class="finding" data-rule="${f.rule}" data-severity="${f.severity}"${f.conn !== undefined ? html` data-conn="${f.conn}"` : ''}>
-<summary><span class="msg">${f.message}</span></summary>
+<summary><span class="msg">${f.message}</span>${f.conn !== undefined ? html` <span class="muted conn">— ${f.conn}</span>` : ''}</summary>
 <div class="evidence"><h4>Evidence</h4><ul>${f.evidence.map(
     (e) => html`<li class="ev" data-capture="${e.capture}" data-frame="${e.frame}" data-point="${e.point}"><code>${e.frame > 0 ? `${e.capture}#${e.frame}` : e.capture}</code> <span class="pt">${e.point}</span>${e.note ? html` — ${e.note}` : ''}</li>`,
   )}</ul>
