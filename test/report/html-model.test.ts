@@ -65,6 +65,13 @@ describe('HTML report holds what the JSON report of the same run holds', () => {
       const withFindings = (result.connections ?? []).filter((c) => c.rules.length > 0).slice(0, MAX_LADDERS);
       const blocks = [...page.matchAll(/<div class="ladder-block" id="[^"]*" data-conn="([^"]*)">([\s\S]*?)<\/svg>/g)].map((m) => ({ conn: unescape(m[1]!), svg: m[2]! }));
       expect(blocks.map((b) => b.conn)).toEqual(withFindings.map((c) => c.conn));
+      // The scheduling series counts every connection whose real server and first SYN are known
+      // (on the committed sets every connection with a known real server has its SYN): as many
+      // per real server as the ladders, which hold every connection of a set this small.
+      const ladderCount = new Map<string, number>();
+      for (const c of result.connections ?? []) if (c.realServer !== null) ladderCount.set(c.realServer, (ladderCount.get(c.realServer) ?? 0) + 1);
+      const seriesCount = new Map((result.scheduling?.perRs ?? []).map((x) => [x.rs, x.counts.reduce((a, b) => a + b, 0)]));
+      expect(seriesCount).toEqual(ladderCount);
       laddersChecked += withFindings.length;
       for (const [i, c] of withFindings.entries()) {
         const drawn = [...blocks[i]!.svg.matchAll(/<g class="(copy(?: bad)?)" data-capture="([^"]*)" data-frame="(\d+)"/g)].map((m) => ({ bad: m[1] === 'copy bad', at: `${unescape(m[2]!)}#${m[3]}` }));

@@ -47,35 +47,72 @@ function servicesOf(r: VerifyResult): Service[] {
   return (Array.isArray(s) ? s : [s]) as Service[];
 }
 
-/** Connections per real server over time (cumulative), with each one's share by weight dashed. */
-async function schedulingChart(echarts: ECharts, r: VerifyResult): Promise<Markup | null> {
+/** Cumulative connections per real server at a series of times. */
+interface Cumulative {
+  times: number[];
+  perRs: Map<string, number[]>;
+  /** Connections counted, and of how many judged (the ladders are capped). */
+  counted: number;
+}
+
+/** From the verify engine's series (every judged connection), else from the ladders. */
+function cumulative(r: VerifyResult): Cumulative | null {
+  const s = r.scheduling;
+  if (s !== undefined) {
+    const slices = s.perRs[0]?.counts.length ?? 0;
+    const times = Array.from({ length: slices + 1 }, (_, i) => s.startMs + i * s.sliceMs);
+    const perRs = new Map<string, number[]>();
+    let counted = 0;
+    for (const { rs, counts } of s.perRs) {
+      let sum = 0;
+      perRs.set(rs, [0, ...counts.map((n) => (sum += n))]);
+      counted += sum;
+    }
+    return counted > 0 ? { times, perRs, counted } : null;
+  }
   const conns = (r.connections ?? []).filter((c) => c.realServer !== null && Number.isFinite(isoMs(c.start)));
   if (conns.length === 0) return null;
   conns.sort((a, b) => isoMs(a.start) - isoMs(b.start));
   const rss = [...new Set(conns.map((c) => c.realServer!))].sort();
+  const perRs = new Map(rss.map((ip) => [ip, [] as number[]]));
+  const running = new Map(rss.map((ip) => [ip, 0]));
+  const times: number[] = [];
+  for (const c of conns) {
+    times.push(isoMs(c.start));
+    running.set(c.realServer!, running.get(c.realServer!)! + 1);
+    for (const ip of rss) perRs.get(ip)!.push(running.get(ip)!);
+  }
+  return { times, perRs, counted: conns.length };
+}
+
+/** Connections per real server over time (cumulative), with each one's share by weight dashed. */
+async function schedulingChart(echarts: ECharts, r: VerifyResult): Promise<Markup | null> {
+  const cum = cumulative(r);
+  if (cum === null) return null;
   const services = servicesOf(r);
   // Weights are meaningful against each other only within one service.
   const weights = new Map<string, number>();
   if (services.length === 1) for (const rs of services[0]!.realServers) weights.set(rs.ip, (weights.get(rs.ip) ?? 0) + rs.weight);
-  for (const ip of weights.keys()) if (!rss.includes(ip)) rss.push(ip);
+  const rss = [...cum.perRs.keys()];
+  // A real server the weights name but no connection reached is a flat line at 0: worth seeing.
+  for (const ip of weights.keys()) {
+    if (cum.perRs.has(ip)) continue;
+    rss.push(ip);
+    cum.perRs.set(ip, cum.times.map(() => 0));
+  }
+  rss.sort();
   const total = [...weights.values()].reduce((a, b) => a + b, 0);
-  const counts = new Map(rss.map((ip) => [ip, 0]));
-  const seen = new Map<string, Array<[number, number]>>(rss.map((ip) => [ip, [] as Array<[number, number]>]));
-  const expected = new Map<string, Array<[number, number]>>(rss.map((ip) => [ip, [] as Array<[number, number]>]));
-  conns.forEach((c, i) => {
-    const t = isoMs(c.start);
-    counts.set(c.realServer!, counts.get(c.realServer!)! + 1);
-    for (const ip of rss) {
-      seen.get(ip)!.push([t, counts.get(ip)!]);
-      if (total > 0) expected.get(ip)!.push([t, ((i + 1) * (weights.get(ip) ?? 0)) / total]);
-    }
-  });
+  const all = cum.times.map((_, i) => rss.reduce((n, ip) => n + cum.perRs.get(ip)![i]!, 0));
   const series: NonNullable<EChartsOption['series']> = [];
-  rss.forEach((ip, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
+  rss.forEach((ip, k) => {
+    const color = PALETTE[k % PALETTE.length]!;
     const w = weights.get(ip);
-    series.push({ type: 'line', step: 'end', name: `${ip}${w !== undefined ? ` (weight ${w})` : ''}`, data: seen.get(ip)!, showSymbol: false, lineStyle: { color, width: 2 }, itemStyle: { color } });
-    if (total > 0) series.push({ type: 'line', name: `${ip} by weight`, data: expected.get(ip)!, showSymbol: false, lineStyle: { color, type: 'dashed', width: 1 }, itemStyle: { color } });
+    const seen = cum.times.map((t, i) => [t, cum.perRs.get(ip)![i]!]);
+    series.push({ type: 'line', step: 'end', name: `${ip}${w !== undefined ? ` (weight ${w})` : ''}`, data: seen, showSymbol: false, lineStyle: { color, width: 2 }, itemStyle: { color } });
+    if (total > 0) {
+      const expected = cum.times.map((t, i) => [t, (all[i]! * (w ?? 0)) / total]);
+      series.push({ type: 'line', name: `${ip} by weight`, data: expected, showSymbol: false, lineStyle: { color, type: 'dashed', width: 1 }, itemStyle: { color } });
+    }
   });
   const svg = await svgOf(
     echarts,
@@ -89,8 +126,9 @@ async function schedulingChart(echarts: ECharts, r: VerifyResult): Promise<Marku
     },
     360,
   );
-  const capped = r.stats.connections !== undefined && r.stats.connections > conns.length;
-  return html`<figure class="chart" id="chart-scheduling">${svg}<figcaption>Cumulative connections each real server received, by the time of their first packet${total > 0 ? ', and the share the weights give it of the connections so far (dashed)' : ''}.${capped ? ` The first ${conns.length} of ${r.stats.connections} connections.` : ''}</figcaption></figure>`;
+  const judged = r.stats.connections;
+  const capped = r.scheduling === undefined && judged !== undefined && judged > cum.counted;
+  return html`<figure class="chart" id="chart-scheduling">${svg}<figcaption>Cumulative connections each real server received (${cum.counted} connection(s) whose real server is known), by the time of their first SYN${total > 0 ? ', and the share of the connections so far that the weights give it (dashed)' : ''}.${capped ? ` The first ${cum.counted} of ${judged} connections.` : ''}</figcaption></figure>`;
 }
 
 /** Which IPs the ARP chart is about: the VIPs of the services, else every IP with more than one MAC. */
@@ -171,7 +209,7 @@ async function clockChart(echarts: ECharts, r: VerifyResult): Promise<Markup | n
 }
 
 export async function chartsSection(r: VerifyResult): Promise<Markup> {
-  const wanted = (r.connections?.some((c) => c.realServer !== null) ?? false) || (r.arpTimeline?.length ?? 0) > 0 || r.points.filter((p) => p.clockOffsetMs !== null).length >= 2;
+  const wanted = r.scheduling !== undefined || (r.connections?.some((c) => c.realServer !== null) ?? false) || (r.arpTimeline?.length ?? 0) > 0 || r.points.filter((p) => p.clockOffsetMs !== null).length >= 2;
   if (!wanted) return html``;
   const echarts = createRequire(import.meta.url)('echarts') as ECharts;
   const charts = [await schedulingChart(echarts, r), await arpChart(echarts, r), await clockChart(echarts, r)].filter((c): c is Markup => c !== null);
