@@ -165,27 +165,25 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   const decode = opts.toaKind ? { toaKinds: opts.toaKind } : {};
   // Packets printed to the terminal would write over the line: then only --summary shows it.
   const progress = ProgressLine.start({ quiet: opts.quiet === true, allowed: summary !== null || process.stdout.isTTY !== true });
-  try {
-    for (const capture of captures) {
-      if (shown >= limit || out.closed) break;
-      try {
-        // --summary of a whole big classic pcap: split over threads when that provably gives
-        // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
-        if (summary !== null && limit === Infinity) {
-          const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (l: string): void => void process.stderr.write(l + '\n') : undefined;
-          const done = await summarizeParallel(capture, summary, { decode, filter: opts.filter ?? '', onWarning, ...(debug ? { debug } : {}) });
-          if (done.parallel) continue;
-        }
-        await forEachPacket(capture, onPacket, { decode, onWarning, pace: out.pace });
-      } catch (e) {
-        out.flush();
-        if (e instanceof CaptureError) throw new InputError(e.message);
-        throw e;
+  for (const capture of captures) {
+    if (shown >= limit || out.closed) break;
+    try {
+      // --summary of a whole big classic pcap: split over threads when that provably gives
+      // the serial answer (src/decode/parallel); otherwise, or on any doubt, the serial read.
+      if (summary !== null && limit === Infinity) {
+        const debug = process.env.LVSAUDIT_PARALLEL_DEBUG ? (l: string): void => void process.stderr.write(l + '\n') : undefined;
+        const done = await summarizeParallel(capture, summary, { decode, filter: opts.filter ?? '', onWarning, ...(debug ? { debug } : {}) });
+        if (done.parallel) continue;
       }
+      await forEachPacket(capture, onPacket, { decode, onWarning, pace: out.pace });
+    } catch (e) {
+      progress?.stop();
+      out.flush();
+      if (e instanceof CaptureError) throw new InputError(e.message);
+      throw e;
     }
-  } finally {
-    progress?.stop();
   }
+  progress?.stop();
   out.flush();
   if (summary !== null) {
     const r = summary.report();
