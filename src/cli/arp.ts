@@ -298,7 +298,7 @@ export async function runArp(captures: readonly string[], opts: ArpCliOptions): 
   if (opts.iface || opts.count !== undefined) throw new InputError('--iface and --count are for arp --live');
   if (output !== undefined) checkOutputFile('--output', output, [...captures.map((c) => splitPointArg(c)[0]), ...(opts.director ?? []), ...(opts.config ?? [])]);
   const r = await withProgress({ quiet: opts.quiet === true }, () => runArpOffline(captures, opts));
-  const text = format === 'json' ? renderArpJson(r) : format === 'html' ? await renderArpHtml(r) : renderArpText(r);
+  const text = format === 'json' ? renderArpJson(r) : format === 'html' ? renderArpHtml(r) : renderArpText(r);
   if (output === undefined) process.stdout.write(text);
   else {
     try {

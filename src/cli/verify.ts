@@ -247,7 +247,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
   let output: string;
   if (o.format === 'json') output = renderJson(result);
   else if (o.format === 'junit') output = renderJunit(result, serviceLines(result).join('; '));
-  else if (o.format === 'html') output = await renderHtml(result, { command: 'verify', serviceLines: serviceLines(result), ...(o.show !== undefined ? { show: o.show } : {}) });
+  else if (o.format === 'html') output = renderHtml(result, { command: 'verify', serviceLines: serviceLines(result), ...(o.show !== undefined ? { show: o.show } : {}) });
   else {
     output = renderText(result, { serviceLines: serviceLines(result), all: o.all === true });
     if (o.show !== undefined) {

@@ -193,7 +193,7 @@ describe.skipIf(!ready)('HTML report in Chromium', () => {
 
   it('a report of hostile strings runs none of them', async () => {
     for (const s of HOSTILE) {
-      const html = await renderHtml(hostileModel(s), { command: 'verify', serviceLines: [`TCP ${s}`], show: s });
+      const html = renderHtml(hostileModel(s), { command: 'verify', serviceLines: [`TCP ${s}`], show: s });
       const { page, errors, requests, dialogs } = await load(html);
       try {
         await page.locator('details.finding summary').first().click();

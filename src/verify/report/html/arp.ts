@@ -40,6 +40,6 @@ ${r.timeline.length > 0 ? html`<h3>ARP sender timeline</h3><table><thead><tr><th
 </section>`;
 }
 
-export function renderArpHtml(r: ArpReport): Promise<string> {
+export function renderArpHtml(r: ArpReport): string {
   return renderHtml(arpAsResult(r), { command: 'arp', serviceLines: [], extra: arpTables(r) });
 }

@@ -16,7 +16,7 @@ const PALETTE = ['#2e6fb7', '#d9822b', '#3d9970', '#b10dc9', '#85144b', '#39cccc
 
 type ECharts = typeof import('echarts');
 
-async function svgOf(echarts: ECharts, option: EChartsOption, height: number): Promise<Markup> {
+function svgOf(echarts: ECharts, option: EChartsOption, height: number): Markup {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width: WIDTH, height });
   try {
     chart.setOption({ animation: false, color: PALETTE, textStyle: { fontFamily: 'sans-serif' }, ...option });
@@ -86,7 +86,7 @@ function cumulative(r: VerifyResult): Cumulative | null {
 }
 
 /** Connections per real server over time (cumulative), with each one's share by weight dashed. */
-async function schedulingChart(echarts: ECharts, r: VerifyResult): Promise<Markup | null> {
+function schedulingChart(echarts: ECharts, r: VerifyResult): Markup | null {
   const cum = cumulative(r);
   if (cum === null) return null;
   const services = servicesOf(r);
@@ -114,7 +114,7 @@ async function schedulingChart(echarts: ECharts, r: VerifyResult): Promise<Marku
       series.push({ type: 'line', name: `${ip} by weight`, data: expected, showSymbol: false, lineStyle: { color, type: 'dashed', width: 1 }, itemStyle: { color } });
     }
   });
-  const svg = await svgOf(
+  const svg = svgOf(
     echarts,
     {
       title: { text: 'Connections per real server (solid) against their weights (dashed)', textStyle: { fontSize: 13 } },
@@ -140,7 +140,7 @@ function arpIps(r: VerifyResult, rows: readonly MacTimelineRow[]): string[] {
   return [...macs].filter(([, m]) => m.size > 1).map(([ip]) => ip);
 }
 
-async function arpChart(echarts: ECharts, r: VerifyResult): Promise<Markup | null> {
+function arpChart(echarts: ECharts, r: VerifyResult): Markup | null {
   const all = r.arpTimeline ?? [];
   const ips = arpIps(r, all);
   const rows = all.filter((x) => ips.includes(bareIp(x.ip)) && Number.isFinite(isoMs(x.firstSeen)) && Number.isFinite(isoMs(x.lastSeen)));
@@ -162,7 +162,7 @@ async function arpChart(echarts: ECharts, r: VerifyResult): Promise<Markup | nul
     itemStyle: { color: x.role === 'director' ? '#3d9970' : '#c0392b' },
     label: { show: true, position: 'top', formatter: `${x.packets} ARP packet(s), ${x.gratuitous} gratuitous`, fontSize: 10 },
   }));
-  const svg = await svgOf(
+  const svg = svgOf(
     echarts,
     {
       title: { text: "Which MAC claimed the VIP, and when (ARP sender)", textStyle: { fontSize: 13 } },
@@ -176,11 +176,11 @@ async function arpChart(echarts: ECharts, r: VerifyResult): Promise<Markup | nul
   return html`<figure class="chart" id="chart-arp">${svg}<figcaption>Each bar runs from the first to the last ARP packet a MAC sent as the VIP's owner; green the director, red any other MAC.</figcaption></figure>`;
 }
 
-async function clockChart(echarts: ECharts, r: VerifyResult): Promise<Markup | null> {
+function clockChart(echarts: ECharts, r: VerifyResult): Markup | null {
   const pts = r.points.filter((p) => p.clockOffsetMs !== null);
   if (pts.length < 2) return null;
   const spread = new Map((r.clockOffsets ?? []).map((c) => [c.point, c.spreadMs]));
-  const svg = await svgOf(
+  const svg = svgOf(
     echarts,
     {
       title: { text: 'Clock offset of each capture point against the reference', textStyle: { fontSize: 13 } },
@@ -208,11 +208,11 @@ async function clockChart(echarts: ECharts, r: VerifyResult): Promise<Markup | n
   return html`<figure class="chart" id="chart-clocks">${svg}<figcaption>Offset estimated from packets seen unchanged at two points (± their spread); the report's times are corrected by it.</figcaption></figure>`;
 }
 
-export async function chartsSection(r: VerifyResult): Promise<Markup> {
+export function chartsSection(r: VerifyResult): Markup {
   const wanted = r.scheduling !== undefined || (r.connections?.some((c) => c.realServer !== null) ?? false) || (r.arpTimeline?.length ?? 0) > 0 || r.points.filter((p) => p.clockOffsetMs !== null).length >= 2;
   if (!wanted) return html``;
   const echarts = createRequire(import.meta.url)('echarts') as ECharts;
-  const charts = [await schedulingChart(echarts, r), await arpChart(echarts, r), await clockChart(echarts, r)].filter((c): c is Markup => c !== null);
+  const charts = [schedulingChart(echarts, r), arpChart(echarts, r), clockChart(echarts, r)].filter((c): c is Markup => c !== null);
   if (charts.length === 0) return html``;
   return html`<section id="charts"><h2>Charts</h2>${charts}</section>`;
 }

@@ -42,7 +42,7 @@ ${total > chosen.length ? html`<p class="muted">${chosen.length} of ${total} con
 </section>`;
 }
 
-export async function renderHtml(r: VerifyResult, o: HtmlOptions): Promise<string> {
+export function renderHtml(r: VerifyResult, o: HtmlOptions): string {
   const all = r.connections ?? [];
   const picked = new Set<ConnectionLadder>(all.filter((c) => c.rules.length > 0));
   if (o.show !== undefined) for (const c of selectConnections(all, o.show)) picked.add(c);
@@ -50,7 +50,7 @@ export async function renderHtml(r: VerifyResult, o: HtmlOptions): Promise<strin
   const ids = new Map(chosen.map((c) => [c.conn, anchor('conn', c.conn)]));
   const hash = createHash('sha256').update(SCRIPT).digest('base64');
   const csp = `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${hash}'`;
-  const charts = await chartsSection(r);
+  const charts = chartsSection(r);
   const body = html`${verdictSection(r, o.command)}
 <nav class="muted"><a href="#rules">rules</a> · <a href="#findings">findings</a>${chosen.length > 0 ? html` · <a href="#ladders">ladders</a>` : ''}${charts.text !== '' ? html` · <a href="#charts">charts</a>` : ''}${r.points.length > 0 ? html` · <a href="#points">capture points</a>` : ''}</nav>
 ${servicesSection(r, o.serviceLines)}
