@@ -44,7 +44,7 @@ import {
   configOptionsOf,
   type ConfigReadOptions,
 } from './options.js';
-import { withProgress } from './progress.js';
+import { clearProgressLine, withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 interface VerifyCliOptions extends ConfigReadOptions {
@@ -223,15 +223,27 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(toaKinds !== undefined ? { toaKinds } : {}),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
-    // Ladder diagrams are only printed for --show (text) and drawn in the HTML report (also its
-    // per-real-server chart): building one per connection costs ~3 % of a big run.
+    // Ladder diagrams are only printed for --show (text) and drawn in the HTML report (for the
+    // connections with findings): building one per connection costs ~3 % of a big run.
     ...((o.show !== undefined && o.format === 'text') || o.format === 'html' ? {} : { maxLadders: 0 }),
     // Where a long run spends its time, for reports of slow runs.
     ...(process.env.LVSAUDIT_VERIFY_TIMING
-      ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB (at ${Date.now() % 100000})\n`) }
+      ? {
+          onPhase: (phase: string, ms: number): void => {
+            clearProgressLine();
+            process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB (at ${Date.now() % 100000})\n`);
+          },
+        }
       : {}),
     // How pass 2 ran (threads or not) and whether a pass ran again, and why.
-    ...(process.env.LVSAUDIT_PARALLEL_DEBUG ? { onNote: (line: string) => void process.stderr.write(`lvsaudit: verify: ${line}\n`) } : {}),
+    ...(process.env.LVSAUDIT_PARALLEL_DEBUG
+      ? {
+          onNote: (line: string): void => {
+            clearProgressLine();
+            process.stderr.write(`lvsaudit: verify: ${line}\n`);
+          },
+        }
+      : {}),
   };
   let result: VerifyResult;
   try {
