@@ -78,7 +78,8 @@ await build({
   platform: 'node',
   target: 'node20',
   // The optional native binding is loaded by name at run time (src/live/*); never bundled.
-  external: ['cap'],
+  // echarts is loaded only for --format html (report/html/charts.ts): bundled, it would be compiled at every start.
+  external: ['cap', 'echarts'],
   define: { 'import.meta.url': '__lvsauditModuleUrl' },
   // "use strict" first: the sources are ES modules, always strict, and esbuild's own directive
   // would come after this banner and so not be one.

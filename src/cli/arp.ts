@@ -8,7 +8,7 @@
  * where it was taken; `--director FILE` is `director=FILE`. Live: who-has VIP on one interface,
  * every answering MAC listed. Exit 0 / 1 (an error finding) / 2 (bad input) / 4 (live not possible).
  */
-import { statSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { parseIpv4, parseIpv6, parseMac } from '../decode/addr.js';
@@ -21,7 +21,9 @@ import { hasError, type Finding, type Severity } from '../verify/model/findings.
 import { loadServiceConfigWith, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
-import { addConfigReadOptions, checkInput, closestNames, configOptionsOf, parseIntegerOption, type ConfigReadOptions } from './options.js';
+import { addConfigReadOptions, checkInput, checkOutputFile, closestNames, configOptionsOf, outputWriteError, parseIntegerOption, type ConfigReadOptions } from './options.js';
+import { renderArpHtml } from '../verify/report/html/arp.js';
+import { clearProgressLine, withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 export interface ArpCliOptions extends ConfigReadOptions {
@@ -44,6 +46,7 @@ export interface ArpCliOptions extends ConfigReadOptions {
   maxStations?: number;
   duration?: number;
   output?: string;
+  quiet?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -143,6 +146,7 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   }
   const analyzer = new ArpAnalyzer({ vips, vipSources, directorMacs: opts.directorMac ?? [], directorIps: opts.directorIp ?? [], realServers });
   const onWarning = (w: CaptureWarning): void => {
+    clearProgressLine();
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
   };
   for (const [file, point] of inputs) {
@@ -267,16 +271,19 @@ export function renderProbeJson(r: ArpProbeResult): string {
   return `${JSON.stringify({ tool: 'lvsaudit', version: VERSION, verdict: hasError(findings) ? 'fail' : 'pass', live, findings, notEvaluated: [] }, null, 2)}\n`;
 }
 
-function checkFormat(f: string | undefined): 'text' | 'json' {
-  if (f === undefined || f === 'text' || f === 'json') return f ?? 'text';
-  throw new InputError(`--format '${f}': arp writes text or json`);
+function checkFormat(f: string | undefined): 'text' | 'json' | 'html' {
+  if (f === undefined || f === 'text' || f === 'json' || f === 'html') return f ?? 'text';
+  throw new InputError(`--format '${f}': arp writes text, json or html`);
 }
 
 /** The whole command: resolves to the exit code. */
 export async function runArp(captures: readonly string[], opts: ArpCliOptions): Promise<number> {
   const format = checkFormat(opts.format);
-  if (opts.watch) return runArpWatchCli(captures, opts, format);
-  checkNotWatch(opts);
+  if (format === 'html' && (opts.watch || opts.live)) throw new InputError('--format html is for an offline arp report (not --watch or --live)');
+  if (opts.watch) return runArpWatchCli(captures, opts, format === 'html' ? 'text' : format);
+  // --output takes the offline HTML report; otherwise it is --watch's event log.
+  const output = format === 'html' ? opts.output : undefined;
+  checkNotWatch(format === 'html' ? { ...opts, output: undefined } : opts);
   if (opts.live) {
     if (captures.length > 0 || opts.director?.length || opts.config?.length) {
       throw new InputError('arp --live takes no CAPTURE, --director or --config');
@@ -289,8 +296,17 @@ export async function runArp(captures: readonly string[], opts: ArpCliOptions): 
     return hasError(r.findings) ? 1 : 0;
   }
   if (opts.iface || opts.count !== undefined) throw new InputError('--iface and --count are for arp --live');
-  const r = await runArpOffline(captures, opts);
-  process.stdout.write(format === 'json' ? renderArpJson(r) : renderArpText(r));
+  if (output !== undefined) checkOutputFile('--output', output, [...captures.map((c) => splitPointArg(c)[0]), ...(opts.director ?? []), ...(opts.config ?? [])]);
+  const r = await withProgress({ quiet: opts.quiet === true }, () => runArpOffline(captures, opts));
+  const text = format === 'json' ? renderArpJson(r) : format === 'html' ? renderArpHtml(r) : renderArpText(r);
+  if (output === undefined) process.stdout.write(text);
+  else {
+    try {
+      writeFileSync(output, text);
+    } catch (e) {
+      throw outputWriteError('--output', output, e);
+    }
+  }
   return hasError(r.findings) ? 1 : 0;
 }
 
@@ -310,7 +326,8 @@ export const registerArp: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--director-ip <ip>', "a director's own address (DIP): the MAC claiming it is a director (repeatable)", parseDirectorIp)
     .option('--config <file>', 'ipvsadm-save/-Ln or keepalived.conf: VIPs and real servers (repeatable)', collect)
     .option('--director <file>', 'a capture taken on the director (repeatable)', collect)
-    .option('--format <fmt>', 'text (default) or json')
+    .option('--format <fmt>', 'text (default), json or html')
+    .option('-q, --quiet', 'no progress line on a terminal')
     .option('--ignore <rule>', 'drop findings of this rule id (repeatable)', collect)
     .option('--live', 'probe the VIP on an interface instead of reading captures')
     .option('--iface <iface>', 'interface for --live (only this one is used)')
@@ -346,7 +363,7 @@ function addWatchOptions(cmd: Command): Command {
     .option('--evidence-size <MiB>', 'for --watch: total size of the evidence ring (default 64)', parsePositiveInt('--evidence-size', 1_048_576))
     .option('--max-stations <n>', 'for --watch: station table bound (default 65536; the longest quiet dropped first)', parsePositiveInt('--max-stations', 100_000_000))
     .option('--duration <seconds>', 'for --watch: stop after this long (live and --follow)', parseSeconds)
-    .option('--output <file>', 'for --watch: append event lines to FILE instead of stdout (reopened on SIGHUP)');
+    .option('--output <file>', 'with --format html: write the report to FILE; for --watch: append event lines to FILE instead of stdout (reopened on SIGHUP)');
 }
 
 const WATCH_ONLY: ReadonlyArray<[keyof ArpCliOptions, string]> = [

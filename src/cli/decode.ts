@@ -21,6 +21,7 @@ import { InputError } from '../errors.js';
 import { DEFAULT_REASSEMBLY_LIMITS, Reassembler, type Reassembled } from '../decode/reassembly/reassembler.js';
 import { reassembledText, reportJson, reportText } from '../decode/print/reassembly.js';
 import { collectGuePort, parseToaKinds } from './options.js';
+import { clearProgressLine, ProgressLine } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 const CAPTURE_NAME = /\.(pcap|pcapng|cap|dmp|gz)$/i;
@@ -59,6 +60,7 @@ export interface DecodeOptions {
   filter?: string;
   /** Reassemble IP fragments for display; default: on with --json, off for text. */
   reassemble?: boolean;
+  quiet?: boolean;
 }
 
 /**
@@ -156,6 +158,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
   const reasm = summary === null && (opts.reassemble ?? opts.json === true) ? new Reassembler(DEFAULT_REASSEMBLY_LIMITS, decode) : null;
   let shown = 0;
   const onWarning = (w: CaptureWarning): void => {
+    clearProgressLine();
     process.stderr.write(`lvsaudit: warning: ${w.file}: offset ${w.offset}: ${w.message}\n`);
     summary?.warning(w);
   };
@@ -169,6 +172,8 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
     else out.line(datagram === null ? text!.format(p) : text!.format(p) + reassembledText(datagram));
     return shown < limit && !out.closed;
   };
+  // Packets printed to the terminal would write over the line: then only --summary shows it.
+  const progress = ProgressLine.start({ quiet: opts.quiet === true, allowed: summary !== null || process.stdout.isTTY !== true });
   for (const capture of captures) {
     if (shown >= limit || out.closed) break;
     reasm?.startCapture(capture);
@@ -182,6 +187,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
       }
       await forEachPacket(capture, onPacket, { decode, onWarning, pace: out.pace });
     } catch (e) {
+      progress?.stop();
       out.flush();
       if (e instanceof CaptureError) throw new InputError(e.message);
       throw e;
@@ -201,6 +207,7 @@ export async function runDecode(captures: readonly string[], opts: DecodeOptions
       reasm.omitted = 0;
     }
   }
+  progress?.stop();
   out.flush();
   if (summary !== null) {
     const r = summary.report();
@@ -238,6 +245,7 @@ export const registerDecode: CommandRegistrar = (program: Command, setExit: (cod
     .option('--filter <expr>', 'the FILTER, given explicitly (then every argument is a capture)')
     .option('--reassemble', 'IP fragments: show the reassembled datagram\'s transport on the frame that completes it (default with --json)')
     .option('--no-reassemble', 'do not reassemble IP fragments (--json)')
+    .option('-q, --quiet', 'no progress line on a terminal')
     .action(async (args: string[], opts: DecodeOptions) => {
       const split = opts.filter !== undefined ? { filter: opts.filter, captures: args } : splitDecodeArgs(args);
       setExit(await runDecode(split.captures, { ...opts, filter: split.filter }));

@@ -10,12 +10,12 @@
  * in a QEMU VM (src/lab/vm); the dpvs kind runs DPVS, built once into a cache (src/lab/dpvs). Exit codes: with --verify verify's (0 no error finding, 1 one);
  * without, 0 once the captures are written; 2 usage; 4 the environment cannot run the lab.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
-import { KNOWN_SCHEDULERS, checkOutputDirectory, parseIntegerOption, parseSchedulerOption } from './options.js';
+import { KNOWN_SCHEDULERS, checkOutputDirectory, checkOutputFile, outputWriteError, parseIntegerOption, parseSchedulerOption } from './options.js';
 import type { CommandRegistrar } from './registrar.js';
 import { referenceCase, referenceDriver } from '../lab/reference-lab.js';
 import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
@@ -28,7 +28,8 @@ import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '.
 import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
-import { MATRIX_CASES, dpvsDisagrees, loadIpvsResults, renderMatrix, runDpvsMatrix, runMatrix } from '../lab/matrix.js';
+import { MATRIX_CASES, dpvsDisagrees, loadIpvsResults, matrixRows, renderMatrix, runDpvsMatrix, runMatrix } from '../lab/matrix.js';
+import { renderMatrixHtml } from '../verify/report/html/matrix.js';
 import { describeService, type Service } from '../verify/service/index.js';
 import { renderText } from '../verify/report/text.js';
 import { renderJson } from '../verify/report/json.js';
@@ -380,9 +381,12 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--dpvs', 'also run the FullNAT cases DPVS can produce through DPVS (the dpvs column; a verdict that differs from the reference director is a mismatch)')
     .option('--dpvs-src <dir>', 'with --dpvs: build and run this DPVS source tree')
     .option('--dpvs-bin <dir>', 'with --dpvs: run this DPVS build')
-    .action(async (opts: { case?: string[]; out?: string; offloads?: string; dpvs?: boolean; dpvsSrc?: string; dpvsBin?: string }) => {
+    .addOption(new Option('--format <format>', 'text table or a self-contained HTML page').choices(['text', 'html']).default('text'))
+    .option('--output <file>', 'write the matrix to FILE instead of stdout')
+    .action(async (opts: { case?: string[]; out?: string; offloads?: string; dpvs?: boolean; dpvsSrc?: string; dpvsBin?: string; format: 'text' | 'html'; output?: string }) => {
       const offloads = parseOffloads(opts.offloads);
       if (opts.dpvs !== true && (opts.dpvsSrc !== undefined || opts.dpvsBin !== undefined)) throw new InputError('--dpvs-src and --dpvs-bin apply with --dpvs');
+      if (opts.output !== undefined) checkOutputFile('--output', opts.output);
       const ids = opts.case ?? [];
       const cases = ids.length ? MATRIX_CASES.filter((c) => ids.includes(c.id)) : MATRIX_CASES;
       const unknown = ids.filter((id) => !MATRIX_CASES.some((c) => c.id === id));
@@ -392,7 +396,17 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
       const binaries = opts.dpvs === true ? await dpvsBinaries({ ...(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {}), ...(opts.dpvsBin !== undefined ? { bin: opts.dpvsBin } : {}) }) : null;
       const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
       const dpvs = binaries !== null ? await runDpvsMatrix(binaries, root, cases, (id, cell, ms) => process.stderr.write(`dpvs ${id}: ${cell.error ? 'could not run' : cell.verdict} (${(ms / 1000).toFixed(1)} s)\n`)) : undefined;
-      process.stdout.write(renderMatrix(outcomes, loadIpvsResults(), dpvs) + `captures in ${root}\n`);
+      const ipvs = loadIpvsResults();
+      const report =
+        opts.format === 'html' ? renderMatrixHtml({ ...matrixRows(outcomes, ipvs, dpvs), captures: root }) : renderMatrix(outcomes, ipvs, dpvs) + `captures in ${root}\n`;
+      if (opts.output === undefined) process.stdout.write(report);
+      else {
+        try {
+          writeFileSync(opts.output, report);
+        } catch (e) {
+          throw outputWriteError('--output', opts.output, e);
+        }
+      }
       setExit(outcomes.every((o) => o.ok && (dpvs === undefined || dpvsDisagrees(o, dpvs) === null)) ? 0 : 1);
     });
 };

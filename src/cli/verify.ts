@@ -10,6 +10,7 @@ import { CaptureError } from '../decode/capture/index.js';
 import { hasError } from '../verify/model/findings.js';
 import { renderJson } from '../verify/report/json.js';
 import { renderJunit } from '../verify/report/junit.js';
+import { renderHtml } from '../verify/report/html/page.js';
 import { renderLadder, selectConnections } from '../verify/report/ladder.js';
 import { renderText } from '../verify/report/text.js';
 import { writeEvidencePcapng } from '../verify/report/evidence.js';
@@ -44,6 +45,7 @@ import {
   configOptionsOf,
   type ConfigReadOptions,
 } from './options.js';
+import { clearProgressLine, withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
 
 interface VerifyCliOptions extends ConfigReadOptions {
@@ -61,13 +63,14 @@ interface VerifyCliOptions extends ConfigReadOptions {
   profile: Profile;
   toaKind?: string;
   guePort?: string[];
-  format: 'text' | 'json' | 'junit';
+  format: 'text' | 'json' | 'junit' | 'html';
   output?: string;
   pcapOut?: string;
   ignore?: string[];
   show?: string;
   all?: boolean;
   window?: string;
+  quiet?: boolean;
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -225,20 +228,32 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(guePorts !== undefined ? { guePorts } : {}),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
-    // Ladder diagrams are only printed for --show (text): building one per connection costs
-    // ~3 % of a big run.
-    ...(o.show !== undefined && o.format === 'text' ? {} : { maxLadders: 0 }),
+    // Ladder diagrams are only printed for --show (text) and drawn in the HTML report (for the
+    // connections with findings): building one per connection costs ~3 % of a big run.
+    ...((o.show !== undefined && o.format === 'text') || o.format === 'html' ? {} : { maxLadders: 0 }),
     // Where a long run spends its time, for reports of slow runs.
     ...(process.env.LVSAUDIT_VERIFY_TIMING
-      ? { onPhase: (phase: string, ms: number) => void process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB (at ${Date.now() % 100000})\n`) }
+      ? {
+          onPhase: (phase: string, ms: number): void => {
+            clearProgressLine();
+            process.stderr.write(`lvsaudit: verify: ${phase}: ${ms.toFixed(0)} ms, heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MiB (at ${Date.now() % 100000})\n`);
+          },
+        }
       : {}),
     // How pass 2 ran (threads or not) and whether a pass ran again, and why.
-    ...(process.env.LVSAUDIT_PARALLEL_DEBUG ? { onNote: (line: string) => void process.stderr.write(`lvsaudit: verify: ${line}\n`) } : {}),
+    ...(process.env.LVSAUDIT_PARALLEL_DEBUG
+      ? {
+          onNote: (line: string): void => {
+            clearProgressLine();
+            process.stderr.write(`lvsaudit: verify: ${line}\n`);
+          },
+        }
+      : {}),
   };
   let result: VerifyResult;
   try {
     // Pass 2 the fastest way this machine allows (verify/parallel); the same result as verify(input).
-    result = await verify(input, passTwoFor(input));
+    result = await withProgress({ quiet: o.quiet === true }, () => verify(input, passTwoFor(input)));
   } catch (err) {
     if (err instanceof CaptureError) throw new InputError(err.message);
     if (err instanceof Error && 'code' in err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
@@ -249,6 +264,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
   let output: string;
   if (o.format === 'json') output = renderJson(result);
   else if (o.format === 'junit') output = renderJunit(result, serviceLines(result).join('; '));
+  else if (o.format === 'html') output = renderHtml(result, { command: 'verify', serviceLines: serviceLines(result), ...(o.show !== undefined ? { show: o.show } : {}) });
   else {
     output = renderText(result, { serviceLines: serviceLines(result), all: o.all === true });
     if (o.show !== undefined) {
@@ -288,13 +304,14 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
     .addOption(new Option('--profile <profile>', 'director behaviour to check against').choices(['linux', 'linux-legacy', 'alibaba', 'dpvs']).default('linux'))
     .option('--toa-kind <k[,k]>', 'TCP option kinds read as TOA')
     .option('--gue-port <port>', 'UDP destination port carrying GUE (repeatable; default 6080)', collect)
-    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit']).default('text'))
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit', 'html']).default('text'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--pcap-out <file.pcapng>', 'write every evidence packet, commented with its rules')
     .option('--ignore <rule>', 'do not report this rule id (repeatable)', collect)
     .option('--show <conn>', 'ladder diagram of connections matching CONN (index, client ip:port or substring)')
     .option('--all', 'print every finding, not the first 20 per rule')
     .option('--window <ms>', 'correlation window after clock correction (default 1000)')
+    .option('-q, --quiet', 'no progress line on a terminal')
     .action(async (o: VerifyCliOptions) => {
       const { result, output } = await runVerify(o);
       if (o.output !== undefined) {

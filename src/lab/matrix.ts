@@ -271,17 +271,20 @@ export function dpvsDisagrees(o: MatrixOutcome, dpvs: Map<string, IpvsCell> | nu
   return null;
 }
 
-/** The matrix as a table: case, expectation, reference (observed), ipvs, dpvs, judgement. */
-export function renderMatrix(
+/** The matrix as rows of text cells (text table and HTML page alike). */
+export interface MatrixRows {
+  head: string[];
+  rows: Array<{ id: string; ok: boolean; cells: string[] }>;
+  notes: string[];
+}
+
+/** The matrix's cells: case, expectation, reference (observed), ipvs, dpvs, judgement. */
+export function matrixRows(
   outcomes: readonly MatrixOutcome[],
   ipvs: Map<string, IpvsCell> | null = loadIpvsResults(),
   dpvs: Map<string, IpvsCell> | null = loadIpvsResults(dpvsMatrixPath()),
-): string {
-  const table = new Table({
-    head: ['method', 'fault', 'expected', 'reference', 'ipvs', 'dpvs', 'conns', 'time', 'result'],
-    style: { head: [], border: [] },
-  });
-  for (const o of outcomes) {
+): MatrixRows {
+  const rows = outcomes.map((o) => {
     const c = o.case;
     const expected = c.expectExit === 0 ? 'exit 0' : `exit 1\n${c.required.join('\n')}`;
     let result = o.ok ? 'ok' : 'MISMATCH';
@@ -291,10 +294,26 @@ export function renderMatrix(
     if (!o.ok && o.exitCode !== null && o.exitCode !== (c.knownGap ? 0 : c.expectExit)) result += `\nexit ${o.exitCode}`;
     const differs = dpvsDisagrees(o, dpvs);
     if (differs !== null) result += `\n${differs}`;
-    table.push([c.method, c.fault ?? 'none', expected, referenceCell(o), ipvsCell(c, ipvs), dpvsCell(c, dpvs), o.answered, `${(o.durationMs / 1000).toFixed(1)} s`, result]);
-  }
+    return {
+      id: c.id,
+      ok: o.ok && differs === null,
+      cells: [c.method, c.fault ?? 'none', expected, referenceCell(o), ipvsCell(c, ipvs), dpvsCell(c, dpvs), o.answered, `${(o.durationMs / 1000).toFixed(1)} s`, result],
+    };
+  });
   const notes = outcomes.filter((o) => o.case.knownGap).map((o) => `${o.case.id}: ${o.case.knownGap}`);
-  return `${table.toString()}\n${notes.map((n) => `note: ${n}`).join('\n')}${notes.length ? '\n' : ''}`;
+  return { head: ['method', 'fault', 'expected', 'reference', 'ipvs', 'dpvs', 'conns', 'time', 'result'], rows, notes };
+}
+
+/** The matrix as a table: case, expectation, reference (observed), ipvs, dpvs, judgement. */
+export function renderMatrix(
+  outcomes: readonly MatrixOutcome[],
+  ipvs: Map<string, IpvsCell> | null = loadIpvsResults(),
+  dpvs: Map<string, IpvsCell> | null = loadIpvsResults(dpvsMatrixPath()),
+): string {
+  const m = matrixRows(outcomes, ipvs, dpvs);
+  const table = new Table({ head: m.head, style: { head: [], border: [] } });
+  for (const r of m.rows) table.push(r.cells);
+  return `${table.toString()}\n${m.notes.map((n) => `note: ${n}`).join('\n')}${m.notes.length ? '\n' : ''}`;
 }
 
 /** Run all (or the selected) cases one after the other; each case gets its own fresh lab. */

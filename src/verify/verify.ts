@@ -22,7 +22,7 @@
 import { keepStreamHeads, type KeptStreams } from '../decode/capture/index.js';
 import type { Finding, NotEvaluated } from './model/findings.js';
 import { hasError } from './model/findings.js';
-import type { ClockOffset, PointSummary, RuleTally, ServiceTraffic, VerifyResult } from './model/result.js';
+import type { ClockOffset, PointSummary, RuleTally, SchedulingSeries, ServiceTraffic, VerifyResult } from './model/result.js';
 import { serviceName } from './service/model.js';
 import { RULES, missingReason, type PointNeed } from './model/catalog.js';
 import type { ForwardMethod } from './service/model.js';
@@ -116,6 +116,34 @@ export async function verify(input: VerifyInput, passTwo: PassTwo = judgeHere): 
 }
 
 const isoOf = (ns: number): string => new Date(Math.floor(ns / 1e6)).toISOString();
+
+/** Slices of the scheduling series: enough for a chart's resolution, a few numbers per real server. */
+const SCHEDULING_SLICES = 120;
+
+/** Connections per real server per slice of time, over every judged connection (the HTML chart). */
+function schedulingSeries(all: ReadonlyArray<readonly Connection[]>): SchedulingSeries | undefined {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const list of all) {
+    for (const c of list) {
+      if (c.backend === null || c.synT === null) continue;
+      if (c.synT < lo) lo = c.synT;
+      if (c.synT > hi) hi = c.synT;
+    }
+  }
+  if (lo > hi) return undefined;
+  const sliceNs = Math.max(1, Math.ceil((hi - lo + 1) / SCHEDULING_SLICES));
+  const perRs = new Map<string, number[]>();
+  for (const list of all) {
+    for (const c of list) {
+      if (c.backend === null || c.synT === null) continue;
+      let counts = perRs.get(c.backend);
+      if (counts === undefined) perRs.set(c.backend, (counts = new Array<number>(SCHEDULING_SLICES).fill(0)));
+      counts[Math.min(SCHEDULING_SLICES - 1, Math.floor((c.synT - lo) / sliceNs))]!++;
+    }
+  }
+  return { startMs: lo / 1e6, sliceMs: sliceNs / 1e6, perRs: [...perRs].sort((a, b) => compareText(a[0], b[0])).map(([rs, counts]) => ({ rs, counts })) };
+}
 
 /**
  * Why nothing was judged, or null when something was: no service, no connection of any
@@ -219,6 +247,7 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
   }));
   const noDataReason = hasError(findings) ? null : noData(traffic, points.length, pointSummaries);
 
+  const scheduling = schedulingSeries(judged.map((j) => j.all));
   phases.mark('scheduling rules, tallies');
   const serviceOut = services.length === 1 ? services[0] : services;
   return {
@@ -246,5 +275,7 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
     clockOffsets,
     // Who the ARP analysis took for whom: only when there was ARP or neighbor discovery to read.
     ...(arpReport.stats.arpPackets > 0 ? { arp: { directors: arpReport.directors, roles: arpReport.roles } } : {}),
+    ...(arpReport.timeline.length > 0 ? { arpTimeline: arpReport.timeline } : {}),
+    ...(scheduling !== undefined ? { scheduling } : {}),
   };
 }

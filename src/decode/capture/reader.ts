@@ -12,6 +12,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants as zc, createGunzip, gunzipSync, type Gunzip } from 'node:zlib';
+import { newReaderId, readProgressHook } from './progress.js';
 import { CaptureError } from './errors.js';
 import { CaptureParser } from './parser.js';
 import { streamInputOf } from './stream-input.js';
@@ -314,6 +315,18 @@ async function* restOfFile(fh: FileHandle, first: Buffer, chunkSize: number): As
   }
 }
 
+/** Counts the bytes going into zlib as they pass, when progress is reported (else `raw` as is). */
+function counted(raw: AsyncIterable<Buffer>, tally: { bytes: number }): AsyncIterable<Buffer> {
+  return readProgressHook() === null ? raw : countBytes(raw, tally);
+}
+
+async function* countBytes(raw: AsyncIterable<Buffer>, tally: { bytes: number }): AsyncGenerator<Buffer> {
+  for await (const b of raw) {
+    tally.bytes += b.length;
+    yield b;
+  }
+}
+
 function toBuffer(b: Buffer | string): Buffer {
   return typeof b === 'string' ? Buffer.from(b) : b;
 }
@@ -350,12 +363,25 @@ export class CaptureReader {
   private cut: string | undefined;
   private exhausted = false;
 
+  /** Input bytes consumed (compressed ones for gzip): progress against the file's size. */
+  private rawBytes = 0;
+  private readonly progressId: string | null = readProgressHook() !== null ? newReaderId() : null;
+
   private constructor(
     private readonly source: ChunkSource,
     private readonly parser: CaptureParser,
     readonly file: string,
+    /** For gzip: the compressed bytes counted as they go into zlib. */
+    private readonly compressed: { bytes: number } | null = null,
   ) {
     parser.summary.gzip = source.gzip;
+  }
+
+  /** Reports this reader's position to the progress hook, once per chunk. */
+  private progress(done: boolean): void {
+    const h = readProgressHook();
+    if (h === null || this.progressId === null) return;
+    h({ reader: this.progressId, file: this.file, bytes: this.compressed?.bytes ?? this.rawBytes, frames: this.parser.summary.frames, done });
   }
 
   /** Opens the capture file at `path`, or the input registered for it by keepStreamHeads
@@ -377,7 +403,8 @@ export class CaptureReader {
       const first = head.subarray(0, n);
       if (isGzip(first)) {
         const handle = fh;
-        return new CaptureReader(new GunzipChunks(restOfFile(handle, first, chunkSize), () => handle.close()), parser, path);
+        const tally = { bytes: 0 };
+        return new CaptureReader(new GunzipChunks(counted(restOfFile(handle, first, chunkSize), tally), () => handle.close()), parser, path, tally);
       }
       const ahead = (await fh.stat()).isFile();
       return new CaptureReader(new FileChunks(fh, chunkSize, ahead, [head, Buffer.allocUnsafe(chunkSize)], n), parser, path);
@@ -420,7 +447,9 @@ export class CaptureReader {
       await it.return?.();
     };
     const raw = replay(head, it, done);
-    return new CaptureReader(gz ? new GunzipChunks(raw, release) : new PlainChunks(raw, release), parser, name);
+    if (!gz) return new CaptureReader(new PlainChunks(raw, release), parser, name);
+    const tally = { bytes: 0 };
+    return new CaptureReader(new GunzipChunks(counted(raw, tally), release), parser, name, tally);
   }
 
   get summary(): CaptureSummary {
@@ -453,9 +482,12 @@ export class CaptureReader {
     }
     if (c === null) {
       this.exhausted = true;
+      this.progress(true);
       return false;
     }
     this.chunk = c;
+    this.rawBytes += c.length;
+    this.progress(false);
     return true;
   }
 

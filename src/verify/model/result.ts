@@ -65,6 +65,31 @@ export interface VerifyResult {
   clockOffsets?: ClockOffset[];
   /** Who the ARP / neighbor discovery analysis took for the directors, real servers and routers. */
   arp?: { directors: DirectorInference[]; roles: RoleInference[] };
+  /** Which MACs sent ARP as which IP, and when (the ARP analysis's timeline): charts only, not in JSON. */
+  arpTimeline?: MacTimelineRow[];  /** Connections per real server over time, every judged connection counted: charts only, not in JSON. */
+  scheduling?: SchedulingSeries;
+}
+
+/** How many connections each real server got in each of equal slices of the run's time. */
+export interface SchedulingSeries {
+  /** Start of the first slice: ms since the epoch, corrected time. */
+  startMs: number;
+  sliceMs: number;
+  /** Per real server (RIP), the connections whose first SYN fell in each slice. */
+  perRs: Array<{ rs: string; counts: number[] }>;
+}
+
+/** One (VLAN, IP, MAC) as ARP sender, first to last packet (ISO 8601). */
+export interface MacTimelineRow {
+  vlan: string;
+  ip: string;
+  mac: string;
+  firstSeen: string;
+  lastSeen: string;
+  packets: number;
+  gratuitous: number;
+  /** What the analysis takes the MAC for ('director', 'real server', …; '' unknown). */
+  role: string;
 }
 
 /** One copy of a packet at one capture point, for ladder diagrams (verify engine). */

@@ -18,9 +18,8 @@ export function selectConnections(all: readonly ConnectionLadder[], which: strin
   return all.filter((c) => c.conn.includes(which) || c.client.includes(which));
 }
 
-function cell(c: LadderCopy, showAddrs: boolean): string {
-  const lines = [`#${c.frame} +${c.tMs.toFixed(3)}ms`];
-  if (showAddrs) lines.push(`${c.src}:${c.sport} > ${c.dst}:${c.dport}`);
+/** The fields of a copy that changed against the previous copy on the path, as "dst 10.0.0.11". */
+export function changedFields(c: LadderCopy): string[] {
   const detail: string[] = [];
   for (const f of c.changed) {
     if (f === 'dst') detail.push(`dst ${c.dst}`);
@@ -37,6 +36,13 @@ function cell(c: LadderCopy, showAddrs: boolean): string {
     else if (f === 'toa') detail.push(c.toa ? 'toa added' : 'toa removed');
     else detail.push(f);
   }
+  return detail;
+}
+
+function cell(c: LadderCopy, showAddrs: boolean): string {
+  const lines = [`#${c.frame} +${c.tMs.toFixed(3)}ms`];
+  if (showAddrs) lines.push(`${c.src}:${c.sport} > ${c.dst}:${c.dport}`);
+  const detail = changedFields(c);
   if (detail.length > 0) lines.push(`Δ ${detail.join(', ')}`);
   if (c.toa) lines.push(c.toa);
   return lines.join('\n');
