@@ -144,10 +144,10 @@ describe('decode CLI', () => {
     expect(lines(g.stderr)).toHaveLength(1);
     expect(g.stderr).toMatch(/garbage\.pcap: offset 0/);
 
-    const bad = runDecode(['tcp', 'and', 'port', 'http', cap]);
+    const bad = runDecode(['tcp', 'and', 'port', 'nosuchsvc', cap]);
     expect(bad.status).toBe(2);
     expect(lines(bad.stderr)).toHaveLength(1);
-    expect(bad.stderr).toMatch(/filter 'tcp and port http': expected a port number .* at column 14/);
+    expect(bad.stderr).toMatch(/filter 'tcp and port nosuchsvc': unknown port 'nosuchsvc' \(not in \/etc\/services\) at column 14/);
 
     const c = runDecode(['-c', 'x', cap]);
     expect(c.status).toBe(2);
