@@ -125,8 +125,8 @@ describe.skipIf(!need(built, 'dist/ not built (npm test builds it): the generato
 
   it('with packets missing at some points, parts give the findings judging whole gives', async () => {
     // Client packets (by IP ID, which NAT keeps) dropped at director egress and at the real
-    // server (not forwarded), at the real server alone (lost, or a capture gap that a later
-    // packet proves); replies dropped at the client.
+    // server (not forwarded, unless the flow proves them delivered), at the real server alone
+    // (lost, or a capture gap that a later packet proves); replies dropped at the client.
     const fromClient = (f: Buffer): boolean => f.readUInt32BE(26) === 0xc6336407;
     const ipId = (f: Buffer): number => f.readUInt16BE(18);
     await fc.assert(
@@ -138,7 +138,9 @@ describe.skipIf(!need(built, 'dist/ not built (npm test builds it): the generato
         });
         const parts = await verify(input(dir, threshold));
         const whole = await verify(input(dir, Infinity));
-        expect(whole.findings.some((f) => f.severity === 'error')).toBe(true);
+        // Findings to compare: the server's acknowledgements prove most dropped client packets
+        // got through (capture notes then), the rest are errors or lost-in-transit warnings.
+        expect(whole.findings.some((f) => f.severity !== 'info')).toBe(true);
         expect(parts.findings.map((f) => `${f.rule} ${f.conn ?? ''} ${f.message}`)).toEqual(whole.findings.map((f) => `${f.rule} ${f.conn ?? ''} ${f.message}`));
         expect(comparable(parts) === comparable(whole)).toBe(true);
         expectLadderPrefixes(parts, whole);
