@@ -70,8 +70,8 @@ export function hostileModel(s: string): VerifyResult {
     clockOffsets: [{ point: `rs:${s}`, offsetMs: 0.5, spreadMs: 0.1, pairs: 3, against: `client ${s}` }],
     arp: { directors: [{ vip: `v${s}`, macs: [`mac ${s}`], method: 'given', reason: `why ${s}` }], roles: [] },
     arpTimeline: [
-      { vlan: s, ip: `v${s}`, mac: `m1 ${s}`, firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-01T00:00:00.500Z', packets: 2, gratuitous: 0, role: 'director' },
-      { vlan: s, ip: `v${s} (VIP)`, mac: `m2 ${s}`, firstSeen: '2026-01-01T00:00:00.100Z', lastSeen: '2026-01-01T00:00:00.200Z', packets: 1, gratuitous: 1, role: `NOT ${s}` },
+      { vlan: s, ip: `v${s}`, mac: `m1 ${s}`, firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-01T00:00:00.500Z', packets: 2, requests: 1, replies: 1, gratuitous: 0, role: 'director' },
+      { vlan: s, ip: `v${s} (VIP)`, mac: `m2 ${s}`, firstSeen: '2026-01-01T00:00:00.100Z', lastSeen: '2026-01-01T00:00:00.200Z', packets: 1, requests: 0, replies: 1, gratuitous: 1, role: `NOT ${s}` },
     ],
   } as VerifyResult;
 }

@@ -224,14 +224,9 @@ function decodeGreV1(ctx: DecodeCtx, lv: EncapLevel, flags: number, proto: numbe
   else if (pp === 0x57) decodeIpv6(ctx, lv.net, q, end, innerMode(mode));
 }
 
-/** ERSPAN type II header (8 bytes) and the mirrored frame. */
-function decodeErspan2(ctx: DecodeCtx, lv: EncapLevel, off: number, end: number, mode: number): void {
-  const { buf } = ctx;
-  lv.kind = 'erspan2';
-  if (off + 8 > end) {
-    ctx.truncate('erspan', mode);
-    return;
-  }
+/** The first 4 bytes, alike in ERSPAN II and III: version, VLAN, CoS, encapsulation type,
+ *  truncated bit, session ID (kept in `vni`). */
+function erspanFirstWord(buf: Uint8Array, off: number, lv: EncapLevel): void {
   const w0 = (buf[off]! << 8) | buf[off + 1]!;
   lv.flags = w0 >> 12;
   lv.spanVlan = w0 & 0xfff;
@@ -240,6 +235,17 @@ function decodeErspan2(ctx: DecodeCtx, lv: EncapLevel, off: number, end: number,
   lv.spanEn = (b2 >> 3) & 3;
   lv.spanT = (b2 >> 2) & 1;
   lv.vni = ((b2 & 3) << 8) | buf[off + 3]!;
+}
+
+/** ERSPAN type II header (8 bytes) and the mirrored frame. */
+function decodeErspan2(ctx: DecodeCtx, lv: EncapLevel, off: number, end: number, mode: number): void {
+  const { buf } = ctx;
+  lv.kind = 'erspan2';
+  if (off + 8 > end) {
+    ctx.truncate('erspan', mode);
+    return;
+  }
+  erspanFirstWord(buf, off, lv);
   lv.spanIndex = ((buf[off + 5]! & 0x0f) << 16) | (buf[off + 6]! << 8) | buf[off + 7]!;
   lv.hdrLen += 8;
   decodeInnerEthernet(ctx, lv, off + 8, end, mode);
@@ -253,14 +259,7 @@ function decodeErspan3(ctx: DecodeCtx, lv: EncapLevel, off: number, end: number,
     ctx.truncate('erspan', mode);
     return;
   }
-  const w0 = (buf[off]! << 8) | buf[off + 1]!;
-  lv.flags = w0 >> 12;
-  lv.spanVlan = w0 & 0xfff;
-  const b2 = buf[off + 2]!;
-  lv.spanCos = b2 >> 5;
-  lv.spanEn = (b2 >> 3) & 3;
-  lv.spanT = (b2 >> 2) & 1;
-  lv.vni = ((b2 & 3) << 8) | buf[off + 3]!;
+  erspanFirstWord(buf, off, lv);
   lv.spanIndex = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
   lv.spanSgt = (buf[off + 8]! << 8) | buf[off + 9]!;
   const w5 = (buf[off + 10]! << 8) | buf[off + 11]!;

@@ -13,10 +13,10 @@
  *   answers it with a parameter problem); a fragment with no data drops the datagram;
  * - a fragment inside a run of fragments already held is a duplicate and is ignored; any other
  *   overlap drops the whole datagram (RFC 5722, which Linux applies to IPv4 too);
- * - a datagram not complete `timeoutSec` (ipfrag_time, 30 s) of capture time after its first
+ * - a datagram not complete `timeoutSec` (the kernel's ipfrag_time by default) of capture time after its first
  *   fragment is dropped;
  * - memory is bounded: past `maxDatagrams` queues or `maxBytes` of held fragment data a fragment
- *   is refused (as the kernel refuses fragments above ipfrag_high_thresh, 4 MiB by default).
+ *   is refused (as the kernel refuses fragments above ipfrag_high_thresh, whose default `maxBytes` takes).
  * Everything dropped, and every datagram still incomplete at the end of the capture, is
  * reported (`DatagramReport`).
  *

@@ -2,6 +2,7 @@
  * The outcome of one `verify` (or `arp`) run: what every reporter (text, JSON, JUnit,
  * evidence pcapng) renders. The JSON reporter writes it nearly as is (cli.md "verify").
  */
+import type { TimelineRow } from '../arp/types.js';
 import type { DirectorInference, RoleInference } from './roles.js';
 import type { Finding, NotEvaluated } from './findings.js';
 
@@ -66,7 +67,8 @@ export interface VerifyResult {
   /** Who the ARP / neighbor discovery analysis took for the directors, real servers and routers. */
   arp?: { directors: DirectorInference[]; roles: RoleInference[] };
   /** Which MACs sent ARP as which IP, and when (the ARP analysis's timeline): charts only, not in JSON. */
-  arpTimeline?: MacTimelineRow[];  /** Connections per real server over time, every judged connection counted: charts only, not in JSON. */
+  arpTimeline?: TimelineRow[];
+  /** Connections per real server over time, every judged connection counted: charts only, not in JSON. */
   scheduling?: SchedulingSeries;
 }
 
@@ -77,19 +79,6 @@ export interface SchedulingSeries {
   sliceMs: number;
   /** Per real server (RIP), the connections whose first SYN fell in each slice. */
   perRs: Array<{ rs: string; counts: number[] }>;
-}
-
-/** One (VLAN, IP, MAC) as ARP sender, first to last packet (ISO 8601). */
-export interface MacTimelineRow {
-  vlan: string;
-  ip: string;
-  mac: string;
-  firstSeen: string;
-  lastSeen: string;
-  packets: number;
-  gratuitous: number;
-  /** What the analysis takes the MAC for ('director', 'real server', …; '' unknown). */
-  role: string;
 }
 
 /** One copy of a packet at one capture point, for ladder diagrams (verify engine). */

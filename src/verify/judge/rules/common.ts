@@ -177,6 +177,16 @@ export function ruleModule(family: string, walks: readonly Walk<unknown>[]): Rul
 }
 
 /** First copy of a trace in a role. */
+/** True when some client packet of the connection left the director (on the interface toward
+ *  the real servers) at or after `t`. */
+export function egressFrom(c: Connection, t: number): boolean {
+  for (const x of c.traces) {
+    if (!x.c2s) continue;
+    for (const r of x.list) if (r.role === 'De' && r.t >= t) return true;
+  }
+  return false;
+}
+
 export function copyAt(t: Trace, role: Role): PacketRecord | undefined {
   return t[role];
 }

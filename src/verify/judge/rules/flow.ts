@@ -8,7 +8,7 @@ import type { EngineContext } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
 import { CAPTURE_END_SLACK_NS } from '../../read/points.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, insideCapture, isRst, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
+import { copyAt, egressFrom, insideCapture, isRst, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
 
 /**
@@ -120,16 +120,6 @@ function missedBy(c: Connection, t: Trace, role: 'R' | 'C' | 'De'): boolean {
     if (copyAt(x, role) !== undefined) later = true;
   }
   return later;
-}
-
-/** True when some client packet of the connection left the director (on the interface toward
- *  the real servers) at or after `t`. */
-function egressFrom(c: Connection, t: number): boolean {
-  for (const x of c.traces) {
-    if (!x.c2s) continue;
-    for (const r of x.list) if (r.role === 'De' && r.t >= t) return true;
-  }
-  return false;
 }
 
 /**

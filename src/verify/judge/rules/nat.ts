@@ -6,7 +6,7 @@
 import { methodOf } from '../../correlate/context.js';
 import { Carry, type Connection } from '../../model/connection.js';
 import type { FindingSink } from '../sink.js';
-import { copyAt, hostPort, insideCapture, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
+import { copyAt, egressFrom, hostPort, insideCapture, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import type { PacketRecord } from '../../model/record.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
 
@@ -90,7 +90,7 @@ const replyBypass = {
     // where that capture shows the interface toward the real servers (the connection's forwarded
     // packets) and no other reply of the connection: a route sends all of them the same way.
     const sentToDirector = R.dstMac !== null && ctx.directorMacs.has(R.dstMac);
-    const absenceCounts = !dirSaw && forwardedSeen(c) && !replySeenAtDirector(c);
+    const absenceCounts = !dirSaw && egressFrom(c, -Infinity) && !replySeenAtDirector(c);
     if (!clientSawRip && viaDirectorMac && (sentToDirector || !absenceCounts)) return;
     v.s.bypassReported = true;
     if (c.part !== null) c.part.carry |= Carry.NatBypass;
@@ -110,12 +110,6 @@ const replyBypass = {
     unansweredAtDirector(v, sink);
   },
 };
-
-/** True when a client packet of the connection is seen leaving the director. */
-function forwardedSeen(c: Connection): boolean {
-  for (const t of c.traces) if (t.c2s && copyAt(t, 'De') !== undefined) return true;
-  return false;
-}
 
 /** True when a reply of the connection is seen at the director. */
 function replySeenAtDirector(c: Connection): boolean {

@@ -73,8 +73,8 @@ function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Findin
   if (a.ip.id === b.ip.id && a.ip.df === b.ip.df && a.ip.mf === b.ip.mf && a.ip.tos === b.ip.tos) return;
   // A segment sent again goes out with a new IP ID; where a capture missed one of the sends,
   // the other one's copy stands in its place and the IDs differ without anything rewriting them.
-  // Copies further apart than TCP's shortest retransmission timeout (Linux TCP_RTO_MIN, 200 ms)
-  // may be two sends as well, of which each capture kept one.
+  // Copies further apart than TCP's shortest retransmission timeout (Linux TCP_RTO_MIN) may be
+  // two sends as well, of which each capture kept one: no forwarding delays a packet that long.
   if (a.ip.df === b.ip.df && a.ip.mf === b.ip.mf && a.ip.tos === b.ip.tos && (sentAgain(v.c, a) || (a.proto === 'tcp' && Math.abs(b.t - a.t) >= RTO_MIN_NS))) return;
   const diffs: string[] = [];
   if (a.ip.id !== b.ip.id) diffs.push(`IP ID ${a.ip.id} → ${b.ip.id}`);
@@ -90,6 +90,7 @@ function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Findin
   );
 }
 
+/** Linux TCP_RTO_MIN (include/net/tcp.h: HZ / 5). */
 const RTO_MIN_NS = 200e6;
 
 /** True when the connection has two sends of `r`'s TCP segment (its sequence number, whether

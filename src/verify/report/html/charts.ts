@@ -8,7 +8,8 @@
 import { createRequire } from 'node:module';
 import type { EChartsOption } from 'echarts';
 import type { Service } from '../../service/model.js';
-import type { MacTimelineRow, VerifyResult } from '../../model/result.js';
+import type { TimelineRow } from '../../arp/types.js';
+import type { VerifyResult } from '../../model/result.js';
 import { html, trusted, type Markup } from './markup.js';
 
 const WIDTH = 860;
@@ -132,7 +133,7 @@ function schedulingChart(echarts: ECharts, r: VerifyResult): Markup | null {
 }
 
 /** Which IPs the ARP chart is about: the VIPs of the services, else every IP with more than one MAC. */
-function arpIps(r: VerifyResult, rows: readonly MacTimelineRow[]): string[] {
+function arpIps(r: VerifyResult, rows: readonly TimelineRow[]): string[] {
   const vips = new Set([...servicesOf(r).map((s) => s.vip).filter((v) => v !== ''), ...(r.arp?.directors ?? []).map((d) => d.vip)]);
   if (vips.size > 0) return [...vips].filter((v) => rows.some((x) => bareIp(x.ip) === v));
   const macs = new Map<string, Set<string>>();
@@ -148,7 +149,7 @@ function arpChart(echarts: ECharts, r: VerifyResult): Markup | null {
   // Claims often fall within a millisecond of each other: the axis is ms from the first one.
   const t0 = Math.min(...rows.map((x) => isoMs(x.firstSeen)));
   const origin = rows.find((x) => isoMs(x.firstSeen) === t0)!.firstSeen;
-  const label = (x: MacTimelineRow): string => `${x.ip}${x.vlan ? ` vlan ${x.vlan}` : ''} ${x.mac}${x.role ? ` (${x.role})` : ''}`;
+  const label = (x: TimelineRow): string => `${x.ip}${x.vlan ? ` vlan ${x.vlan}` : ''} ${x.mac}${x.role ? ` (${x.role})` : ''}`;
   const cats = rows.map(label);
   const series: NonNullable<EChartsOption['series']> = rows.map((x, i) => ({
     type: 'line',
