@@ -78,7 +78,8 @@ Service: ${c.what}.
 - client ${ADDR.client} (${MAC.client}), VIP ${ADDR.natVip}:${ADDR.port} on the client LAN
 - director: DPVS dpdk0 = eth0 (${MAC.directorWan}, VIP), dpdk1 = eth1 (${MAC.directorLan}, DIP ${ADDR.dip}, LIP ${ADDR.lip})
 - rs1 ${ADDR.rip1} (${MAC.rs1}), rs2 ${ADDR.rip2} (${MAC.rs2}), HTTP on :${ADDR.natRport}; route to ${ADDR.lipNet} via the DIP
-- captures: client eth0, director-eth0 and director-eth1 (each DPVS port), rs1 and rs2 eth0
+- captures: client eth0, director-eth0 and director-eth1 (each DPVS port, both directions: the
+  af_packet ports send with qdisc_bypass=0 so the veth taps see what DPVS sent), rs1 and rs2 eth0
 
 Expected: \`verify --profile dpvs\` **${verdict}**${rules.length ? ` (${rules.join(', ')})` : ''}, every fnat.* rule evaluated.
 What DPVS does on the wire here: TOA (kind 254, length 8, client port and address) on the
@@ -87,7 +88,7 @@ server's MSS lowered by 8 in the SYN-ACK to the client; the client's timestamp o
 NOPs in the SYN; the client's sequence numbers shifted by a per-connection delta; local ports
 from 1025, counted per real server. With \`--profile alibaba\` the same captures fail on
 fnat.toa-placement (Alibaba's TOA is on the SYN).
-sched.* when made (FullNAT scheduling is being added to verify): ${sched.join('; ')}.
+sched.* when made: ${sched.join('; ')}.
 Size of the set: ${Math.round(size / 1024)} KB.
 `,
   );

@@ -78,7 +78,13 @@ export function dpvsCommands(serviceText: string, file = 'service.conf'): DpvsCo
   return [...addressCommands(vips), ...set.services.flatMap(serviceCommands)];
 }
 
-/** EAL arguments: lcores pinned, no PCI, hugepages without files (`--in-memory`), the two veths. */
+/**
+ * EAL arguments: lcores pinned, no PCI, hugepages without files (`--in-memory`), the two veths.
+ * `qdisc_bypass=0`: the af_packet PMD otherwise sends with PACKET_QDISC_BYPASS, which hands
+ * frames to the driver without passing the kernel's packet taps — tcpdump on the director's veths
+ * would then show only what DPVS received, never what it sent, and the director point would
+ * lack every forwarded copy (a production DPVS captured with dpdk-pdump shows both directions).
+ */
 export function ealArgs(clientIface: string, rsIface: string, filePrefix: string): string[] {
   return [
     '--lcores',
@@ -88,9 +94,9 @@ export function ealArgs(clientIface: string, rsIface: string, filePrefix: string
     '--file-prefix',
     filePrefix,
     '--vdev',
-    `net_af_packet0,iface=${clientIface}`,
+    `net_af_packet0,iface=${clientIface},qdisc_bypass=0`,
     '--vdev',
-    `net_af_packet1,iface=${rsIface}`,
+    `net_af_packet1,iface=${rsIface},qdisc_bypass=0`,
   ];
 }
 
