@@ -230,7 +230,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     ...(windowMs !== undefined ? { windowMs } : {}),
     // Ladder diagrams are only printed for --show (text) and drawn in the HTML report (for the
     // connections with findings): building one per connection costs ~3 % of a big run.
-    ...((o.show !== undefined && o.format === 'text') || o.format === 'html' ? {} : { maxLadders: 0 }),
+    ...((o.show !== undefined && (o.format === 'text' || o.format === 'json')) || o.format === 'html' ? {} : { maxLadders: 0 }),
     // Where a long run spends its time, for reports of slow runs.
     ...(process.env.LVSAUDIT_VERIFY_TIMING
       ? {
@@ -262,7 +262,7 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     throw err;
   }
   let output: string;
-  if (o.format === 'json') output = renderJson(result);
+  if (o.format === 'json') output = renderJson(result, o.show !== undefined ? { connections: selectConnections(result.connections ?? [], o.show) } : {});
   else if (o.format === 'junit') output = renderJunit(result, serviceLines(result).join('; '));
   else if (o.format === 'html') output = renderHtml(result, { command: 'verify', serviceLines: serviceLines(result), ...(o.show !== undefined ? { show: o.show } : {}) });
   else {

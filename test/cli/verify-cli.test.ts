@@ -74,6 +74,32 @@ describe.skipIf(!need(built, 'dist/ not built (npm test builds it)'))('lvsaudit 
     expect(r.out).toContain('Δ');
   });
 
+  it('--show names a copy file#frame where its point has several files, #frame where it has one', () => {
+    const r = run([...set('nat-ok'), '--show', '1']);
+    expect(r.code).toBe(0);
+    const ladder = r.out.slice(r.out.indexOf('\nconnection tcp '));
+    expect(ladder).toMatch(/director-eth0\.pcap#\d+ \+/);
+    expect(ladder).toMatch(/director-eth1\.pcap#\d+ \+/);
+    expect(ladder).toMatch(/│ #\d+ \+/);
+    expect(ladder).not.toMatch(/(client|rs\d)\.pcap#/);
+  });
+
+  it.skipIf(!need(hasCommand('tshark'), 'tshark not installed'))('--show with JSON: the ladder copies are the frames tshark shows at those numbers', () => {
+    const j = run([...set('nat-ok'), '--show', '2', '--format', 'json']);
+    expect(j.code).toBe(0);
+    interface Copy { role: string; capture: string; frame: number; src: string; dst: string; sport: number; dport: number; ttl: number }
+    const doc = JSON.parse(j.out) as { connections: { packets: { copies: Copy[] }[] }[] };
+    expect(doc.connections).toHaveLength(1);
+    const copies = doc.connections[0]!.packets.flatMap((p) => p.copies);
+    expect(new Set(copies.map((c) => c.role))).toEqual(new Set(['client', 'director-in', 'director-out', 'rs']));
+    for (const c of copies) {
+      const t = spawnSync('tshark', ['-r', c.capture, '-Y', `frame.number == ${c.frame}`, '-T', 'fields', '-E', 'separator=,', '-e', 'ip.src', '-e', 'ip.dst', '-e', 'tcp.srcport', '-e', 'tcp.dstport', '-e', 'ip.ttl'], { encoding: 'utf8' });
+      expect(t.stdout.trim(), `${c.capture}#${c.frame}`).toBe([c.src, c.dst, c.sport, c.dport, c.ttl].join(','));
+    }
+    const none = run([...set('nat-ok'), '--format', 'json']);
+    expect('connections' in (JSON.parse(none.out) as object)).toBe(false);
+  });
+
   it.skipIf(!need(hasCommand('tshark'), 'tshark not installed'))('--pcap-out writes every evidence frame, commented with its rule (read back by tshark)', () => {
     const out = path.join(tmp, 'evidence.pcapng');
     const j = run([...set('fault-ttl-not-decremented'), '--format', 'json', '--pcap-out', out]);

@@ -1,9 +1,14 @@
 /** `--format json`: one document, the shape cli.md promises ("verify"). */
 import { VERSION } from '../../version.js';
-import type { VerifyResult } from '../model/result.js';
+import type { ConnectionLadder, VerifyResult } from '../model/result.js';
 import { reportedRules } from './rule-status.js';
 
-export function renderJson(r: VerifyResult): string {
+export interface JsonOptions {
+  /** The ladders `--show CONN` chose: written as `connections`, absent without --show. */
+  connections?: readonly ConnectionLadder[];
+}
+
+export function renderJson(r: VerifyResult, o: JsonOptions = {}): string {
   const doc = {
     tool: 'lvsaudit',
     version: VERSION,
@@ -20,6 +25,7 @@ export function renderJson(r: VerifyResult): string {
     rules: reportedRules(r),
     ...(r.arp !== undefined ? { arp: r.arp } : {}),
     stats: r.stats,
+    ...(o.connections !== undefined ? { connections: o.connections } : {}),
   };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

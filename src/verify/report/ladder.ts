@@ -3,6 +3,7 @@
  * capture point, one row per packet, one column per point role, with the fields that changed
  * on the way (so a NAT dst rewrite, a TTL decrement or a FullNAT seq shift is visible at once).
  */
+import { basename } from 'node:path';
 import Table from 'cli-table3';
 import type { ConnectionLadder, LadderCopy } from '../model/result.js';
 
@@ -39,8 +40,17 @@ export function changedFields(c: LadderCopy): string[] {
   return detail;
 }
 
-function cell(c: LadderCopy, showAddrs: boolean): string {
-  const lines = [`#${c.frame} +${c.tMs.toFixed(3)}ms`];
+/**
+ * Where a copy is, as the evidence lines name it: `#frame` when its point is one capture file,
+ * `file#frame` when the point has several (a director captured per interface): frame numbers
+ * are per file, and `#3` alone would not say which file to open in Wireshark.
+ */
+function frameRef(c: LadderCopy, multiFile: ReadonlySet<string>): string {
+  return multiFile.has(c.point) ? `${basename(c.capture)}#${c.frame}` : `#${c.frame}`;
+}
+
+function cell(c: LadderCopy, showAddrs: boolean, multiFile: ReadonlySet<string>): string {
+  const lines = [`${frameRef(c, multiFile)} +${c.tMs.toFixed(3)}ms`];
   if (showAddrs) lines.push(`${c.src}:${c.sport} > ${c.dst}:${c.dport}`);
   const detail = changedFields(c);
   if (detail.length > 0) lines.push(`Δ ${detail.join(', ')}`);
@@ -54,6 +64,9 @@ export function renderLadder(c: ConnectionLadder): string {
     const pt = c.packets.flatMap((p) => p.copies).find((x) => x.role === r)?.point ?? r;
     return r === 'director-in' || r === 'director-out' ? `${pt} (${r === 'director-in' ? 'in' : 'out'})` : pt;
   })];
+  const filesOf = new Map<string, Set<string>>();
+  for (const p of c.packets) for (const x of p.copies) (filesOf.get(x.point) ?? filesOf.set(x.point, new Set()).get(x.point)!).add(x.capture);
+  const multiFile = new Set([...filesOf].filter(([, files]) => files.size > 1).map(([point]) => point));
   const table = new Table({ head, style: { head: [], border: [] } });
   for (const p of c.packets) {
     const arrow = p.direction === 'c2s' ? '→' : '←';
@@ -62,7 +75,7 @@ export function renderLadder(c: ConnectionLadder): string {
     const row = [arrow, desc];
     for (const r of roles) {
       const copy = p.copies.find((x) => x.role === r);
-      row.push(copy ? cell(copy, copy === first) : '·');
+      row.push(copy ? cell(copy, copy === first, multiFile) : '·');
     }
     table.push(row);
   }
@@ -76,8 +89,9 @@ export function renderLadder(c: ConnectionLadder): string {
       : []),
     c.rules.length ? `  findings: ${c.rules.join(', ')}` : '  findings: none',
     table.toString(),
-    '  (→ client to server, ← server to client; #frame and time since the first packet, clock-corrected;',
-    '   Δ fields changed against the previous copy on the path; · no copy at that point)',
+    '  (→ client to server, ← server to client; #frame (file#frame where a point has several files)',
+    '   and time since the first packet, clock-corrected; Δ fields changed against the previous copy',
+    '   on the path; · no copy at that point)',
   ];
   return `${out.join('\n')}\n`;
 }
