@@ -118,7 +118,9 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     else if (kind === 'dpvs') {
       const schedulers = splitList(o.scheduler);
       if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
-      cases.push(dpvsCase(mode, { scheduler: parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
+      // No --scheduler: the case's default (rr; conhash where a fault needs it).
+      const scheduler = schedulers[0] !== undefined ? { scheduler: parseSchedulerOption('--scheduler', schedulers[0], DPVS_SCHEDULERS) } : {};
+      cases.push(dpvsCase(mode, { ...scheduler, faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
     }
     else {
       const schedulers = splitList(o.scheduler);
