@@ -24,7 +24,7 @@ import { checkProfile } from '../reference-lab.js';
 import type { LabMode } from '../plan.js';
 import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from './config.js';
 import { processAlive, type DpvsBinaries } from './build.js';
-import { exhaustionScheduler, lipExhaustion } from './exhaustion.js';
+import { exhaustionScheduler, lipExhaustion, withFloodRings } from './exhaustion.js';
 
 /** The host-wide lock of a running DPVS lab (its holder's pid inside). */
 export function dpvsLockFile(): string {
@@ -323,7 +323,7 @@ export function dpvsDriver(rt: DpvsRuntime): DirectorDriver {
     addressed: false,
     directorCapture: 'per-port',
     async configure(t, c) {
-      const p: LabProcess = t.lab.spawn(t.director, rt.dpvsArgv('eth0', 'eth1', t.lab.prefix.replace(/-$/, '')));
+      const p: LabProcess = t.lab.spawn(t.director, withFloodRings(rt.dpvsArgv('eth0', 'eth1', t.lab.prefix.replace(/-$/, '')), c));
       rt.started(p.child.pid ?? 0);
       try {
         await p.waitForOutput(READY, 30_000);

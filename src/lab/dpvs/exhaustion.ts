@@ -56,28 +56,56 @@ export interface LipExhaustion {
 export function lipExhaustion(t: LabTopology, c: LabCase, rt: DpvsRuntime): LipExhaustion | null {
   if (!c.faults.director.includes(LIP_EXHAUSTED)) return null;
   let revert: () => void = () => undefined;
+  let afterFill = '';
   let afterFlood = '';
-  const stats = (): string => {
-    try {
-      return rt.control({ tool: 'dpip', args: ['-s', 'addr', 'show'] });
-    } catch (e) {
-      return `(${(e as Error).message})\n`;
+  // The case's one LIP (plan.ts serviceConfig).
+  const lip = ADDR.lip;
+  const stats = (): string =>
+    [['-s', 'addr', 'show'], ['-s', 'link', 'show']]
+      .map((args) => {
+        try {
+          return rt.control({ tool: 'dpip', args });
+        } catch (e) {
+          return `(${(e as Error).message})\n`;
+        }
+      })
+      .join('');
+  /** Wait until DPVS has taken a port for, or missed, `n` SYNs (or stopped counting); its counters then. */
+  const settle = async (n: number): Promise<string> => {
+    let last = -1;
+    let still = 0;
+    let text = stats();
+    for (let waited = 0; waited < SETTLE_MS; waited += 500) {
+      const sa = saCounters(text, lip);
+      const seen = sa === null ? -1 : sa.used + sa.miss;
+      still = seen === last ? still + 1 : 0;
+      // Done, or no change for 5 s (SYNs lost before DPVS: the case then shows fewer drops).
+      if (seen >= n || still >= 10) break;
+      last = seen;
+      await new Promise((r) => setTimeout(r, 500));
+      text = stats();
     }
+    return text;
   };
   return {
     async beforeClient(keep) {
-      revert = await floodSyns(t.lab, t.client, {
-        clientMac: MAC.client,
-        directorMac: MAC.directorWan,
-        client: t.addr.client,
-        vip: t.vip,
-        vport: ADDR.port,
-        keep,
-      });
-      afterFlood = stats();
+      const spec = { clientMac: MAC.client, directorMac: MAC.directorWan, client: t.addr.client, vip: t.vip, vport: ADDR.port, keep };
+      const ports = floodPorts(keep);
+      const size = DPVS_LPORT_HIGH - DPVS_LPORT_LOW + 1;
+      t.lab.nft(t.client, suppressRstRules(keep));
+      revert = () => {
+        if (!t.lab.isDestroyed) t.lab.exec(t.client, ['nft', 'delete', 'table', 'inet', 'lvsa_flood'], { allowFail: true });
+      };
+      // Two steps, so that every SYN DPVS has no port for reaches it when the captures already
+      // show the pool full: DPVS reads its af_packet rings late on a busy host, and a SYN it
+      // read late would be seen at the director before the legs that took the last ports.
+      await sendSyns(t.lab, t.client, spec, ports.slice(0, size), FLOOD_PPS);
+      afterFill = await settle(size);
+      await sendSyns(t.lab, t.client, spec, ports.slice(size), OVERFLOW_PPS);
+      afterFlood = await settle(ports.length);
     },
     finish(dir) {
-      writeFileSync(join(dir, 'dpip-addr-stats.txt'), `# after the SYN flood\n${afterFlood}# after the client\n${stats()}`);
+      writeFileSync(join(dir, 'dpip-addr-stats.txt'), `# pool filled\n${afterFill}# after the SYN flood\n${afterFlood}# after the client\n${stats()}`);
     },
     revert() {
       revert();
@@ -90,8 +118,12 @@ export function lipExhaustion(t: LabTopology, c: LabCase, rt: DpvsRuntime): LipE
 export const DPVS_LPORT_LOW = 1025;
 export const DPVS_LPORT_HIGH = 65535;
 
-/** SYNs per second of the flood: well under what DPVS on af_packet reads beside busy-polling. */
+/** SYNs per second while the pool is filled (the rings absorb DPVS's pauses on a busy host). */
 export const FLOOD_PPS = 8000;
+/** SYNs per second once it is full: each one seen by the captures after DPVS took the last port. */
+export const OVERFLOW_PPS = 1000;
+/** How long DPVS may take to read a filling flood from its rings. */
+const SETTLE_MS = 90_000;
 
 /** What the flood is sent as: the client's addresses toward the VIP. */
 export interface FloodSpec {
@@ -102,6 +134,19 @@ export interface FloodSpec {
   vport: number;
   /** Client ports the case's own connections use (not flooded). */
   keep: { base: number; count: number };
+}
+
+/**
+ * af_packet ring frames per queue for a lip-exhausted case (DPDK's default is 512): on a busy
+ * host DPVS's lcores, sharing CPU 0, may not read for a second or more, and a SYN that
+ * overflowed the ring would be a drop before DPVS rather than the one this case shows.
+ */
+export const FLOOD_RING_FRAMES = 32768;
+
+/** DPVS's argv with the larger af_packet rings where the case floods (argv unchanged otherwise). */
+export function withFloodRings(argv: readonly string[], c: LabCase): string[] {
+  if (!c.faults.director.includes(LIP_EXHAUSTED)) return [...argv];
+  return argv.map((a) => (a.startsWith('net_af_packet') ? `${a},framecnt=${FLOOD_RING_FRAMES}` : a));
 }
 
 /** Client source ports of the flood: 1–65535 but the case's own. */
@@ -193,26 +238,27 @@ export function suppressRstRules(keep: FloodSpec['keep']): string {
 `;
 }
 
-/**
- * Send the flood from the client namespace (its eth0) and wait for the answers to settle.
- * Returns what undoes it in the namespace (the nftables table).
- */
-export async function floodSyns(lab: Lab, client: Namespace, spec: FloodSpec): Promise<() => void> {
-  const ports = floodPorts(spec.keep);
+/** Replay SYNs for `ports` from the client namespace (its eth0) at `pps`. */
+export async function sendSyns(lab: Lab, client: Namespace, spec: FloodSpec, ports: readonly number[], pps: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lvsaudit-flood-'));
   try {
     const file = join(dir, 'syn-flood.pcap');
     writeFileSync(file, synFloodPcap(spec, ports));
-    lab.nft(client, suppressRstRules(spec.keep));
-    const p = lab.spawn(client, ['tcpreplay', '--quiet', '--preload-pcap', `--pps=${FLOOD_PPS}`, '-i', 'eth0', file]);
+    const p = lab.spawn(client, ['tcpreplay', '--quiet', '--preload-pcap', `--pps=${pps}`, '-i', 'eth0', file]);
     const code = await p.exited();
     if (code !== 0) throw new EnvironmentError(`tcpreplay of the SYN flood failed (${code}): ${p.stderr().trim().split('\n').slice(-2).join(' | ')}`);
-    // The last SYN-ACKs come back through DPVS within milliseconds; a margin for a loaded host.
-    await new Promise((r) => setTimeout(r, 500));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return () => {
-    if (!lab.isDestroyed) lab.exec(client, ['nft', 'delete', 'table', 'inet', 'lvsa_flood'], { allowFail: true });
-  };
+}
+
+/** sa_used and sa_miss of an address in `dpip -s addr show` (null when the line is not there). */
+export function saCounters(text: string, addr: string): { used: number; miss: number } | null {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.includes(`inet ${addr}/`)) continue;
+    const m = /sa_used (\d+) sa_free \d+ sa_miss (\d+)/.exec(`${lines[i]} ${lines[i + 1] ?? ''}`);
+    return m ? { used: Number(m[1]), miss: Number(m[2]) } : null;
+  }
+  return null;
 }
