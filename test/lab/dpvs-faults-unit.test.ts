@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { auditedServiceText, parseLabFaults, rsFaultRules, DIRECTOR_KINDS, KIND_MODES } from '../../src/lab/faults.js';
 import { dpvsCase } from '../../src/lab/dpvs/director.js';
-import { floodPorts, suppressRstRules, synFloodPcap, DPVS_LPORT_HIGH, DPVS_LPORT_LOW } from '../../src/lab/dpvs/exhaustion.js';
+import { floodPorts, saCounters, suppressRstRules, synFloodPcap, withFloodRings, DPVS_LPORT_HIGH, DPVS_LPORT_LOW, FLOOD_RING_FRAMES } from '../../src/lab/dpvs/exhaustion.js';
+import { ealArgs } from '../../src/lab/dpvs/config.js';
 import { ADDR, ADDR6, MAC, serviceConfig, type LabMode } from '../../src/lab/plan.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { casesFromOptions } from '../../src/cli/lab.js';
@@ -101,5 +102,26 @@ describe('lip-exhausted', () => {
       expect(t).toBe(0xffff);
     });
     expect(seqs.size).toBe(ports.length);
+  });
+
+  it('reads DPVS\'s port pool counters of the LIP from `dpip -s addr show`, and only there', () => {
+    const text = [
+      'inet 10.0.0.1/32 scope global dpdk1',
+      '     valid_lft forever preferred_lft forever',
+      `inet ${ADDR.lip}/32 scope global dpdk1`,
+      '     valid_lft forever preferred_lft forever sa_used 64511 sa_free 967665 sa_miss 1022',
+      'inet 172.16.0.100/32 scope global dpdk0',
+      '     valid_lft forever preferred_lft forever',
+    ].join('\n');
+    expect(saCounters(text, ADDR.lip)).toEqual({ used: 64511, miss: 1022 });
+    expect(saCounters(text, '10.0.0.1')).toBeNull();
+    expect(saCounters(text, '10.0.1.9')).toBeNull();
+  });
+
+  it('starts DPVS with larger af_packet rings only for the flood', () => {
+    const argv = ['dpvs', '--', ...ealArgs('eth0', 'eth1', 'p')];
+    const flood = withFloodRings(argv, dpvsCase('fullnat', { faults: ['lip-exhausted'] }));
+    expect(flood.filter((a) => a.startsWith('net_af_packet'))).toEqual(['net_af_packet0,iface=eth0', 'net_af_packet1,iface=eth1'].map((a) => `${a},framecnt=${FLOOD_RING_FRAMES}`));
+    expect(withFloodRings(argv, dpvsCase('fullnat'))).toEqual(argv);
   });
 });
