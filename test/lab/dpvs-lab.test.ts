@@ -189,8 +189,9 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     prefixes.push(r.prefix);
     // DPVS ran the old weights: round robin over both servers, every connection answered.
     expect(r.connections.map((c) => [c.ok, c.body])).toEqual([[true, 'rs1'], [true, 'rs2'], [true, 'rs1'], [true, 'rs2']]);
-    const rs2Line = readFileSync(join(dir, 'ipvsadm-list.txt'), 'utf8').split('\n').find((l) => l.includes(`${ADDR.rip2}:8080`));
-    expect(rs2Line?.trim().split(/\s+/).slice(1, 3)).toEqual(['FullNat', '1']);
+    const list = readFileSync(join(dir, 'ipvsadm-list.txt'), 'utf8');
+    const rs2Line = list.split('\n').find((l) => l.includes(`${ADDR.rip2}:8080`));
+    expect({ list, weight: rs2Line?.trim().split(/\s+/).slice(2, 4) }).toEqual({ list, weight: ['FullNat', '1'] });
     // The text verify read: rs2 at weight 0.
     expect(r.serviceConfig).toContain(`-r ${ADDR.rip2}:8080 -b -w 0`);
     const errors = r.verify!.findings.filter((f) => f.severity === 'error');

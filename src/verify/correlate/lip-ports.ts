@@ -59,6 +59,8 @@ interface Pair {
   rip: string;
   rport: number;
   ports: Map<number, Held>;
+  /** No held port expires before this (a lower bound: a port's expiry only moves later once set). */
+  nextExpiry: number;
   /** Stretches of time in which every client SYN found this pair's ports all held. */
   full: Stretch[];
 }
@@ -86,7 +88,9 @@ const SWEEP_EVERY_NS = 60e9;
 const MAX_STRETCHES = 4096;
 
 export class LipPortCounter {
-  private readonly pairs = new Map<string, Pair>();
+  /** Pairs by LIP, RIP and rport: looked up per packet by the record's own strings, no key built. */
+  private readonly byLip = new Map<string, Map<string, Map<number, Pair>>>();
+  private readonly pairs: Pair[] = [];
   private readonly lips: ReadonlySet<string>;
   private nextSweep = -Infinity;
 
@@ -114,7 +118,7 @@ export class LipPortCounter {
   /** Legs held now, over every pair (tests and memory accounting). */
   get held(): number {
     let n = 0;
-    for (const p of this.pairs.values()) n += p.ports.size;
+    for (const p of this.pairs) n += p.ports.size;
     return n;
   }
 
@@ -126,12 +130,20 @@ export class LipPortCounter {
     else if (atDirector && r.ip.dst === this.vip && (this.vport === 0 || r.dport === this.vport) && (r.flags & 0x12) === 0x02) this.check(r.t);
   }
 
+  private find(lip: string, rip: string, rport: number): Pair | undefined {
+    return this.byLip.get(lip)?.get(rip)?.get(rport);
+  }
+
   private pair(lip: string, rip: string, rport: number): Pair {
-    const key = `${lip}|${rip}|${rport}`;
-    let p = this.pairs.get(key);
+    let byRip = this.byLip.get(lip);
+    if (!byRip) this.byLip.set(lip, (byRip = new Map()));
+    let byPort = byRip.get(rip);
+    if (!byPort) byRip.set(rip, (byPort = new Map()));
+    let p = byPort.get(rport);
     if (!p) {
-      p = { lip, rip, rport, ports: new Map(), full: [] };
-      this.pairs.set(key, p);
+      p = { lip, rip, rport, ports: new Map(), nextExpiry: Infinity, full: [] };
+      byPort.set(rport, p);
+      this.pairs.push(p);
     }
     return p;
   }
@@ -141,6 +153,7 @@ export class LipPortCounter {
     const syn = (f & 0x12) === 0x02;
     if (fromLip && syn) {
       const p = this.pair(lip, rip, rport);
+      p.nextExpiry = Math.min(p.nextExpiry, r.t + this.hold.synSent);
       const h = p.ports.get(lport);
       if (h) {
         h.state = SYN_SENT;
@@ -148,7 +161,7 @@ export class LipPortCounter {
       } else p.ports.set(lport, { state: SYN_SENT, lastT: r.t });
       return;
     }
-    const p = this.pairs.get(`${lip}|${rip}|${rport}`);
+    const p = this.find(lip, rip, rport);
     const h = p?.ports.get(lport);
     if (!p || !h) return;
     // Quiet longer than its state's hold: the director has let it go, whatever comes later.
@@ -167,17 +180,24 @@ export class LipPortCounter {
   }
 
   private sweepPair(p: Pair, t: number): void {
-    for (const [port, h] of p.ports) if (h.lastT + this.holdOf(h.state) < t) p.ports.delete(port);
+    if (t <= p.nextExpiry) return;
+    let next = Infinity;
+    for (const [port, h] of p.ports) {
+      const expiry = h.lastT + this.holdOf(h.state);
+      if (expiry < t) p.ports.delete(port);
+      else next = Math.min(next, expiry);
+    }
+    p.nextExpiry = next;
   }
 
   /** A client SYN reached the director at t: which pairs have every port held. */
   private check(t: number): void {
     if (t >= this.nextSweep) {
-      for (const p of this.pairs.values()) this.sweepPair(p, t);
+      for (const p of this.pairs) this.sweepPair(p, t);
       this.nextSweep = t + SWEEP_EVERY_NS;
     }
     const size = this.size;
-    for (const p of this.pairs.values()) {
+    for (const p of this.pairs) {
       // Only a pair that may be full is swept now: the others cannot be, whatever expired.
       if (p.ports.size >= size) this.sweepPair(p, t);
       const last = p.full[p.full.length - 1];
@@ -200,7 +220,7 @@ export class LipPortCounter {
    */
   exhaustedAt(t: number): LipExhaustion[] {
     const byServer = new Map<string, LipExhaustion[]>();
-    for (const p of this.pairs.values()) {
+    for (const p of this.pairs) {
       const s = p.full.find((x) => x.from <= t && t <= x.to);
       if (!s) continue;
       const key = `${p.rip}|${p.rport}`;
