@@ -118,7 +118,9 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     else if (kind === 'dpvs') {
       const schedulers = splitList(o.scheduler);
       if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
-      cases.push(dpvsCase(mode, { scheduler: parseSchedulerOption('--scheduler', schedulers[0] ?? 'rr', DPVS_SCHEDULERS), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
+      // No --scheduler: the case's default (rr; conhash where a fault needs it).
+      const scheduler = schedulers[0] !== undefined ? { scheduler: parseSchedulerOption('--scheduler', schedulers[0], DPVS_SCHEDULERS) } : {};
+      cases.push(dpvsCase(mode, { ...scheduler, faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
     }
     else {
       const schedulers = splitList(o.scheduler);
@@ -325,7 +327,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .description('build the lab for a method, run client traffic through the director, capture every point, optionally verify')
     .requiredOption('--director <kind>', 'reference (userspace reference director), nftables (kernel netfilter: nat, dr), ipvs|ipvs-vm (real IPVS in a VM: nat, dr, tun), dpvs (DPVS on DPDK af_packet: fullnat)')
     .option('--mode <mode>', 'nat, dr, tun or fullnat (ipvs: repeat or comma-separate for several in one VM boot)', collect)
-    .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, or a director switch (repeatable)', collect)
+    .option('--fault <name>', 'rsN:arp_ignore=0, rsN:arp_announce=0, rsN:no-vip, rsN:gateway-bypass, rsN:reply-from-rip, rsN:weight0-not-applied, or a director switch (repeatable)', collect)
     .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba); dpvs: the profile verify checks DPVS against (default dpvs)')
     .option('--verify', 'run verify on the captures and exit with its code')
     .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
@@ -342,7 +344,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--offloads <on|off>', 'on: veths keep a host\'s offloads (TSO/GSO, TX checksum, GRO; one forwarding hop segments in software) and responses are 300 KB', 'off')
     .addHelpText(
       'after',
-      '\n--fault: real-server faults as rs1|rs2:<kind>; director switches: the reference director\'s (`lvsaudit replay --list`), nftables: routed.\nA fault a director kind cannot produce is a usage error (exit 2) naming the kinds that can. See cli.md "lab".',
+      '\n--fault: real-server faults as rs1|rs2:<kind>; director switches: the reference director\'s (`lvsaudit replay --list`), nftables: routed, dpvs: lip-exhausted.\nA fault a director kind cannot produce is a usage error (exit 2) naming the kinds that can. See cli.md "lab".',
     )
     .action(async (opts: LabRunOptions) => {
       setExit(await runLab({ ...opts, mode: opts.mode ?? [] }));

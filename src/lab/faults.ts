@@ -1,9 +1,12 @@
 /**
  * The lab's one fault vocabulary, the same for every director kind:
  *   rsN:<kind>  a real-server misconfiguration (rs1 or rs2): arp_ignore=0, arp_announce=0,
- *               no-vip, gateway-bypass, reply-from-rip;
+ *               no-vip, gateway-bypass, reply-from-rip; or weight0-not-applied, the operator's
+ *               mistake about rsN (its weight set to 0 in the configuration the audit reads,
+ *               never applied to the running director);
  *   <switch>    a director switch: the reference director's fault switches
- *               (src/replay/director/faults.ts), or nftables' `routed` variant.
+ *               (src/replay/director/faults.ts), nftables' `routed` variant, or DPVS's
+ *               `lip-exhausted` (lab/dpvs/exhaustion.ts).
  * Which director kinds and modes can produce each one is in the tables below; anything else is a
  * one-line usage error (exit 2) that names the kinds that can.
  */
@@ -22,7 +25,7 @@ export const KIND_MODES: Readonly<Record<DirectorKind, readonly LabMode[]>> = {
   dpvs: ['fullnat'],
 };
 
-export type RsFaultKind = 'arp_ignore=0' | 'arp_announce=0' | 'no-vip' | 'gateway-bypass' | 'reply-from-rip';
+export type RsFaultKind = 'arp_ignore=0' | 'arp_announce=0' | 'no-vip' | 'gateway-bypass' | 'reply-from-rip' | 'weight0-not-applied';
 
 export interface RsFaultInfo {
   modes: readonly LabMode[];
@@ -70,6 +73,17 @@ export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
     what: 'the real server has no VIP; an nftables rule rewrites dst VIP to its RIP, so it answers from the RIP',
     rules: ['dr.reply-src'],
   },
+  // Every director kind honours weight 0 for new connections (DPVS v1.10.2 too: its rr, wrr and
+  // wlc skip a destination whose weight is 0, conhash gives it no node on the ring). So a
+  // quiesced server gets new connections only where the director was never told: the
+  // keepalived/ipvsadm file was edited, `ipvsadm -e` (or a keepalived reload) was not run. The
+  // director runs the case's service; verify is given the edited text (auditedServiceText).
+  'weight0-not-applied': {
+    modes: ['nat', 'dr', 'tun', 'fullnat'],
+    kinds: ['reference', 'ipvs', 'dpvs'],
+    what: 'the configuration given to verify has weight 0 for the real server, the running director still its old weight (`ipvsadm -e … -w 0` never run)',
+    rules: ['sched.weight0'],
+  },
 };
 
 export interface RsFault {
@@ -103,11 +117,23 @@ export const FAULT_ALIASES: Readonly<Record<string, string>> = {
   'reply-from-rip': 'rs1:reply-from-rip',
 };
 
+/** DPVS director faults: driven into DPVS by traffic or its configuration (lab/dpvs/). */
+export const DPVS_SWITCHES: Readonly<Record<string, string>> = {
+  'lip-exhausted':
+    "one LIP's ports toward one real server all in use: a SYN flood from the client's ports 1–65535 (scheduler conhash, so all go to one server) holds 64 511 half-open connections, DPVS drops the SYNs after",
+};
+
+/** The rules that catch a DPVS director fault. */
+export const DPVS_SWITCH_RULES: Readonly<Record<string, readonly string[]>> = {
+  'lip-exhausted': ['flow.not-forwarded'],
+};
+
 function kindsForSwitch(name: string): DirectorKind[] {
   const base = name.split('=', 1)[0]!;
   const kinds: DirectorKind[] = [];
   if (Object.prototype.hasOwnProperty.call(REFERENCE_SWITCHES, base)) kinds.push('reference');
   if (Object.prototype.hasOwnProperty.call(NFTABLES_SWITCHES, base)) kinds.push('nftables');
+  if (Object.prototype.hasOwnProperty.call(DPVS_SWITCHES, name)) kinds.push('dpvs');
   return kinds;
 }
 
@@ -140,7 +166,7 @@ export function parseLabFaults(kind: DirectorKind, mode: LabMode, list: readonly
     const kinds = kindsForSwitch(word);
     if (kinds.length === 0) {
       throw new InputError(
-        `--fault ${word}: unknown (real-server faults: ${Object.keys(RS_FAULTS).map((k) => `rsN:${k}`).join(', ')}; director switches: \`lvsaudit replay --list\`, nftables: ${Object.keys(NFTABLES_SWITCHES).join(', ')})`,
+        `--fault ${word}: unknown (real-server faults: ${Object.keys(RS_FAULTS).map((k) => `rsN:${k}`).join(', ')}; director switches: \`lvsaudit replay --list\`, nftables: ${Object.keys(NFTABLES_SWITCHES).join(', ')}, dpvs: ${Object.keys(DPVS_SWITCHES).join(', ')})`,
       );
     }
     if (!kinds.includes(kind)) throw new InputError(`--fault ${word}: --director ${kind} cannot produce it (${kinds.join(', ')} can)`);
@@ -173,4 +199,29 @@ export function checkKindMode(kind: DirectorKind, mode: string): LabMode {
   const others = DIRECTOR_KINDS.filter((k) => KIND_MODES[k].includes(mode as LabMode));
   if (others.length === 0) throw new InputError(`--mode ${mode}: expected one of nat, dr, tun, fullnat`);
   throw new InputError(`--mode ${mode}: --director ${kind} runs ${known.join(', ')} (${mode}: ${others.join(', ')})`);
+}
+
+/**
+ * The service text verify is given for a case: what the director reports, with the operator's
+ * edits that never reached it (rsN:weight0-not-applied: rsN's `-w` is 0). Lines are ipvsadm-save
+ * form (`-a -t VIP:port -r RIP:port … -w N`); a real-server line without `-w` gets one.
+ */
+export function auditedServiceText(text: string, faults: LabFaults, rips: Readonly<Record<RsName, string>>): string {
+  const quiesced = faults.rs.filter((f) => f.kind === 'weight0-not-applied').map((f) => rips[f.rs]);
+  if (quiesced.length === 0) return text;
+  return text
+    .split('\n')
+    .map((line) => {
+      const words = line.trim().split(/\s+/);
+      const r = words.indexOf('-r');
+      if (words[0] !== '-a' || r < 0 || r + 1 >= words.length) return line;
+      const target = words[r + 1]!;
+      const ip = target.startsWith('[') ? target.slice(1, target.indexOf(']')) : target.split(':', 1)[0]!;
+      if (!quiesced.includes(ip)) return line;
+      const w = words.indexOf('-w');
+      if (w >= 0 && w + 1 < words.length) words[w + 1] = '0';
+      else words.push('-w', '0');
+      return words.join(' ');
+    })
+    .join('\n');
 }

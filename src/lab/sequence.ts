@@ -23,7 +23,7 @@ import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, typ
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
 import { ADDR, MAC, addressPlan, realServers, rportOf, serviceConfig, twoArmed, vipOf, type AddressPlan, type LabFamily, type LabMode, type RealServerPlan } from './plan.js';
 import { EnvironmentError } from '../errors.js';
-import { faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
+import { auditedServiceText, faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
 import type { DirectorProfile } from '../replay/director/types.js';
 import { parseServiceConfig } from '../verify/service/index.js';
 import { verify } from '../verify/verify.js';
@@ -188,6 +188,12 @@ export interface ConfiguredDirector {
   finish(dir: string, traffic: { clientBasePort: number; connections: number }): Promise<{ serviceConfig: string; facts: Record<string, unknown> }>;
   /** Undo the configuration (the topology may serve another case). */
   remove(): Promise<void>;
+  /**
+   * Traffic of the director's own faults, once the captures run and before the client's
+   * connections (DPVS lip-exhausted: the flood that holds the LIP's ports). `clientPorts` are the
+   * client's ports this case's connections use, which it must leave alone.
+   */
+  beforeClient?(clientPorts: { base: number; count: number }): Promise<void>;
 }
 
 export type LabStage = 'topology' | 'director' | 'faults' | 'captures' | 'traffic';
@@ -528,6 +534,9 @@ async function applyRsFault(t: LabTopology, f: RsFault): Promise<() => void> {
         lab.exec(rs.ns, ['nft', 'delete', 'table', 'ip', 'lvsa_fault']);
         lab.ip(rs.ns, ['addr', 'add', vipHost, 'dev', t.vipDev]);
       };
+    case 'weight0-not-applied':
+      // Nothing changes in the lab: only the text verify is given differs (auditedServiceText).
+      return () => undefined;
     case 'gateway-bypass': {
       await bypassRouter(t);
       // FullNAT real servers reach the client only through the LIP network's route; NAT ones by default.
@@ -623,6 +632,7 @@ export class LabSession {
       const capturing = await lab.captureEveryPoint(points, dir, { bufferKiB: CAPTURE_BUFFER_KIB, batched: true });
       captures = capturing.captures;
       stage('captures');
+      await director.beforeClient?.({ base: clientBasePort, count: c.connections });
       const connections = await runHttpClient(lab, topo.client, {
         host: topo.vip,
         port: ADDR.port,
@@ -637,7 +647,9 @@ export class LabSession {
       // verify (or a fixture) gaps the network never had.
       const missed = points.map((p, i) => [p.point, captures[i]!] as const).filter(([, x]) => (x.missed() ?? 0) > 0);
       if (missed.length > 0) throw new EnvironmentError(`tcpdump missed packets: ${missed.map(([p, x]) => `${p} ${x.missed()} (${x.counts()})`).join('; ')}`);
-      const { serviceConfig: text, facts } = await director.finish(dir, { clientBasePort, connections: c.connections });
+      const finished = await director.finish(dir, { clientBasePort, connections: c.connections });
+      const { facts } = finished;
+      const text = auditedServiceText(finished.serviceConfig, c.faults, { rs1: topo.addr.rip1, rs2: topo.addr.rip2 });
       const service = join(dir, 'service.conf');
       writeFileSync(service, text);
       const result: LabCaseRun = {

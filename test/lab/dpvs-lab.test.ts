@@ -32,6 +32,7 @@ import { MATRIX_CASES, dpvsCaseId, dpvsDisagrees, renderMatrix, runDpvsMatrix, r
 import { tsharkFields } from './oracle.js';
 import { behaviour, localPorts } from './fnat-behaviour.js';
 import { runReferenceLab } from '../../src/lab/reference-lab.js';
+import { saCounters } from '../../src/lab/dpvs/exhaustion.js';
 
 const labReason = labUnavailableReason() ?? dpvsRuntimeUnavailable();
 const toolsOk = hasCommand('tcpdump') && hasCommand('tshark');
@@ -181,6 +182,49 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     expect(errors.every((f) => f.message.includes(`real server ${ADDR.rip2}`))).toBe(true);
     expect(r.verify!.verdict).toBe('fail');
   }, 120_000);
+
+  it('rs2:weight0-not-applied (the audited configuration says weight 0, DPVS was never told): DPVS still sends rs2 new connections, verify fails on sched.weight0 naming rs2', async () => {
+    const dir = out();
+    const r = await runDpvsCase(bins, dpvsCase('fullnat', { faults: ['rs2:weight0-not-applied'] }), dir, { verify: true });
+    prefixes.push(r.prefix);
+    // DPVS ran the old weights: round robin over both servers, every connection answered.
+    expect(r.connections.map((c) => [c.ok, c.body])).toEqual([[true, 'rs1'], [true, 'rs2'], [true, 'rs1'], [true, 'rs2']]);
+    const list = readFileSync(join(dir, 'ipvsadm-list.txt'), 'utf8');
+    const rs2Line = list.split('\n').find((l) => l.includes(`${ADDR.rip2}:8080`));
+    expect({ list, weight: rs2Line?.trim().split(/\s+/).slice(2, 4) }).toEqual({ list, weight: ['FullNat', '1'] });
+    // The text verify read: rs2 at weight 0.
+    expect(r.serviceConfig).toContain(`-r ${ADDR.rip2}:8080 -b -w 0`);
+    const errors = r.verify!.findings.filter((f) => f.severity === 'error');
+    expect(new Set(errors.map((f) => f.rule))).toEqual(new Set(['sched.weight0']));
+    expect(errors.every((f) => f.message.includes(ADDR.rip2))).toBe(true);
+    expect(labExitCode([r])).toBe(1);
+  }, 120_000);
+
+  it.skipIf(!need(hasCommand('tcpreplay'), 'tcpreplay is needed'))(
+    'lip-exhausted (64 511 half-open connections hold every port of the LIP toward one server): DPVS drops the SYNs after, verify fails on flow.not-forwarded saying the LIP was exhausted',
+    async () => {
+      const dir = out();
+      const r = await runDpvsCase(bins, dpvsCase('fullnat', { faults: ['lip-exhausted'], connections: 2 }), dir, { verify: true });
+      prefixes.push(r.prefix);
+      // DPVS's own counters (dpip -s addr show of the LIP): the pool filled without a miss, then
+      // one miss per SYN sent after (65 533 flooded ports − 64 511), then the client's SYNs.
+      const stats = readFileSync(join(dir, 'dpip-addr-stats.txt'), 'utf8').split(/^# /m).slice(1);
+      const counters = stats.map((x) => saCounters(x, ADDR.lip));
+      expect(counters[0]).toEqual({ used: 64511, miss: 0 });
+      expect(counters[1]).toEqual({ used: 64511, miss: 65533 - 64511 });
+      expect(counters[2]!.miss).toBeGreaterThanOrEqual(65533 - 64511 + 2);
+      expect(r.connections.map((c) => c.ok)).toEqual([false, false]);
+      const v = r.verify!;
+      expect(new Set(v.findings.filter((f) => f.severity === 'error').map((f) => f.rule))).toEqual(new Set(['flow.not-forwarded']));
+      const nf = v.findings.filter((f) => f.rule === 'flow.not-forwarded');
+      expect(nf.every((f) => f.hint.includes(`${ADDR.lip} toward `) && f.hint.includes('(64511 held)'))).toBe(true);
+      // One connection per SYN DPVS had no port for, and the client's two.
+      const status = reportedRules(v).find((x) => x.rule === 'flow.not-forwarded')!;
+      expect(status.failed).toBeGreaterThanOrEqual(65533 - 64511 + 2);
+      expect(labExitCode([r])).toBe(1);
+    },
+    240_000,
+  );
 
   it.skipIf(!need(referenceLabReady, referenceLabReason))('lab matrix: DPVS and the reference director reach the same verdict on every FullNAT case DPVS can produce', async () => {
     const cases = MATRIX_CASES.filter((c) => dpvsCaseId(c) !== null);

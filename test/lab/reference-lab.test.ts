@@ -114,6 +114,21 @@ describe('reference lab (netns)', () => {
     expect(await runningAfter(pids)).toEqual([]);
   }, 60_000);
 
+  it.skipIf(!need(ready, reason))('rs2:weight0-not-applied means on the reference director what it means on DPVS: rs2 still served, verify fails on sched.weight0 naming rs2', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'lvsa-weight0-drift-'));
+    try {
+      const r = await runReferenceLab({ mode: 'fullnat', profile: 'dpvs', faults: parseLabFaults('reference', 'fullnat', ['rs2:weight0-not-applied']), outDir: out, verify: true });
+      expect(r.connections.map((c) => (c.ok ? c.body : 'fail'))).toEqual(['rs1', 'rs2', 'rs1', 'rs2']);
+      expect(readFileSync(join(out, 'service.conf'), 'utf8')).toContain('-r 10.0.0.12:8080 -b -w 0');
+      const errors = r.verify!.findings.filter((f) => f.severity === 'error');
+      expect(new Set(errors.map((f) => f.rule))).toEqual(new Set(['sched.weight0']));
+      expect(errors.every((f) => f.message.includes('10.0.0.12'))).toBe(true);
+      expect(r.exitCode).toBe(1);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(!need(ready, reason))('a run that fails midway leaves nothing behind either', async () => {
     const linksBefore = listHostLinks();
     const out = mkdtempSync(join(tmpdir(), 'lvsa-h13-fail-'));

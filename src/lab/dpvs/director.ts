@@ -24,6 +24,7 @@ import { checkProfile } from '../reference-lab.js';
 import type { LabMode } from '../plan.js';
 import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from './config.js';
 import { processAlive, type DpvsBinaries } from './build.js';
+import { exhaustionScheduler, lipExhaustion, withFloodRings } from './exhaustion.js';
 
 /** The host-wide lock of a running DPVS lab (its holder's pid inside). */
 export function dpvsLockFile(): string {
@@ -322,7 +323,7 @@ export function dpvsDriver(rt: DpvsRuntime): DirectorDriver {
     addressed: false,
     directorCapture: 'per-port',
     async configure(t, c) {
-      const p: LabProcess = t.lab.spawn(t.director, rt.dpvsArgv('eth0', 'eth1', t.lab.prefix.replace(/-$/, '')));
+      const p: LabProcess = t.lab.spawn(t.director, withFloodRings(rt.dpvsArgv('eth0', 'eth1', t.lab.prefix.replace(/-$/, '')), c));
       rt.started(p.child.pid ?? 0);
       try {
         await p.waitForOutput(READY, 30_000);
@@ -336,6 +337,7 @@ export function dpvsDriver(rt: DpvsRuntime): DirectorDriver {
       const service = caseServiceConfig(c);
       const commands = dpvsCommands(service, `${c.id}/service.conf`);
       for (const cmd of commands) rt.control(cmd);
+      const exhaustion = lipExhaustion(t, c, rt);
       const shown = (args: string[]): string => {
         try {
           return rt.control({ tool: 'ipvsadm', args });
@@ -353,9 +355,12 @@ export function dpvsDriver(rt: DpvsRuntime): DirectorDriver {
           writeFileSync(join(dir, 'ipvsadm-laddr.txt'), laddr);
           writeFileSync(join(dir, 'dpvs-commands.txt'), commands.map((x) => `${x.tool} ${x.args.join(' ')}`).join('\n') + '\n');
           writeFileSync(join(dir, 'dpvs.log'), p.stdout() + p.stderr());
+          exhaustion?.finish(dir);
           return { serviceConfig: service, facts: { dpvs: rt.binaries.origin, dpvsList: list, dpvsConns: conns } };
         },
+        ...(exhaustion ? { beforeClient: exhaustion.beforeClient } : {}),
         async remove() {
+          exhaustion?.revert();
           await p.stop('SIGTERM', 2000);
           rt.killDpvs();
         },
@@ -381,9 +386,10 @@ export interface DpvsCaseOptions {
 export function dpvsCase(mode: LabMode, o: DpvsCaseOptions = {}): LabCase {
   const profile = o.profile ?? 'dpvs';
   checkProfile(mode, profile);
+  const faults = parseLabFaults('dpvs', mode, o.faults ?? []);
   return labCase(mode, {
-    scheduler: o.scheduler ?? 'rr',
-    faults: parseLabFaults('dpvs', mode, o.faults ?? []),
+    scheduler: exhaustionScheduler(faults, o.scheduler) ?? o.scheduler ?? 'rr',
+    faults,
     profile,
     ...(o.connections !== undefined ? { connections: o.connections } : {}),
   });

@@ -8,6 +8,7 @@ import type { ForwardMethod, RealServer, Service } from '../service/model.js';
 import type { LoadedPoint } from '../read/points.js';
 import type { ClockEstimate } from './clock.js';
 import type { DirectorAnswers } from '../read/director-answers.js';
+import type { LipPortCounter } from './lip-ports.js';
 
 export type Profile = 'linux' | 'linux-legacy' | 'alibaba' | 'dpvs';
 
@@ -33,6 +34,8 @@ export interface EngineContext {
   rsPointByIp: Map<string, number>;
   /** ICMP errors and fragment totals seen while streaming (flow.not-forwarded exceptions). */
   answers?: DirectorAnswers;
+  /** FullNAT: local ports held per (LIP, real server), fed by FnatTracker (flow.not-forwarded's hint). */
+  lipPorts?: LipPortCounter | null;
 }
 
 export function methodOf(ctx: EngineContext, rip: string | null): ForwardMethod {

@@ -28,6 +28,7 @@ import type { EngineContext } from './context.js';
 import { numericKey, refOf } from '../read/record.js';
 import type { PacketRecord, PacketRef, Role } from '../model/record.js';
 import { LiveConnections, noteClose } from './live.js';
+import { LipPortCounter } from './lip-ports.js';
 
 export interface FnatLeg {
   lip: string;
@@ -94,6 +95,8 @@ export class FnatTracker {
     private readonly idleNs = 60e9,
   ) {
     this.lips = new Set(ctx.service.localAddresses);
+    const s = ctx.service;
+    ctx.lipPorts = LipPortCounter.forService(ctx.profile, s.localAddresses, s.vip, s.vport);
   }
 
   /** An RS-leg packet: to/from a configured RIP, on its port — or on any port when the other
@@ -112,6 +115,7 @@ export class FnatTracker {
     // its forwarded copy is the whole segment, which the last fragment's trace cannot match.
     if (r.ip.mf) return;
     const kind = this.ctx.points[r.point]!.kind;
+    this.ctx.lipPorts?.observe(r, kind === 'director');
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
       if (kind !== 'rs') this.clientLeg(r, true);
     } else if (r.ip.src === vip && (vport === 0 || r.sport === vport)) {

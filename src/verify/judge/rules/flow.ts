@@ -10,6 +10,7 @@ import { CAPTURE_END_SLACK_NS } from '../../read/points.js';
 import type { FindingSink } from '../sink.js';
 import { copyAt, egressFrom, insideCapture, isRst, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
+import { exhaustionHint } from '../../correlate/lip-ports.js';
 
 /**
  * A client packet the director correctly did not forward as it arrived (lvs-behavior.md):
@@ -69,10 +70,13 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // A packet at the very end of the director capture may have left after tcpdump stopped.
   const atEnd = Di.ts >= dir.lastTs - CAPTURE_END_SLACK_NS && !De;
   if (atEnd || Di.ip.ttl <= 1) return;
+  // FullNAT: a SYN that came while every LIP's ports toward a real server were held
+  // (correlate/lip-ports.ts) had no port to leave with, whatever the egress capture shows.
+  const exhausted = isSyn(Di) && !R ? ctx.lipPorts?.exhaustedAt(Di.t) : undefined;
   // The director captured per interface (several files, each with its own span): with no
   // egress copy of the connection from this packet on, the egress file may not have been
   // running (started later, stopped earlier): its absence proves nothing.
-  if (dir.files.length > 1 && !De && !R && !egressFrom(c, Di.t)) return;
+  if (dir.files.length > 1 && !De && !R && !egressFrom(c, Di.t) && !exhausted?.length) return;
   sink.check('flow.not-forwarded');
   if (De || R || refusedAsSpecified(ctx, c, Di, C)) return;
   // With no capture at the real server to agree, a packet that was forwarded as far as the flow
@@ -97,7 +101,9 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
     'flow.not-forwarded',
     c,
     `a client packet reached the director (frame ${Di.frame}) and no forwarded copy${expect} left it within ${ctx.windowNs / 1e6} ms`,
-    'the director dropped it: check `ipvsadm -Lnc` for the connection, that the real server is present with weight > 0, conntrack/firewall FORWARD rules and rp_filter on the director',
+    exhausted?.length
+      ? exhaustionHint(exhausted)
+      : 'the director dropped it: check `ipvsadm -Lnc` for the connection, that the real server is present with weight > 0, conntrack/firewall FORWARD rules and rp_filter on the director',
     C ? [C, Di] : [Di],
   );
 }
