@@ -63,9 +63,10 @@ export const RS_FAULTS: Readonly<Record<RsFaultKind, RsFaultInfo>> = {
     kinds: ['reference', 'nftables', 'ipvs', 'dpvs'],
     what: "the real server routes its replies through a router, not the director (NAT: its default route, replies skip the un-NAT; FullNAT: its route to the LIP network, replies to the LIP never come back)",
     rules: ['nat.reply-bypass', 'nat.rip-leak'],
-    // FullNAT: the replies die on the router and no rule of the fnat family judges the reply
-    // path, so verify reports them as lost on the way (a warning, exit 0), not as an error.
-    rulesByMode: { fullnat: ['flow.lost-in-transit'] },
+    // FullNAT: the replies to the LIP leave the real server for the router's MAC and never
+    // come back; nat.reply-bypass judges the reply path of FullNAT too (nat.rip-leak cannot:
+    // the client never sees a RIP).
+    rulesByMode: { fullnat: ['nat.reply-bypass'] },
   },
   'reply-from-rip': {
     modes: ['dr'],
