@@ -23,6 +23,7 @@ import { cachedBinaries, dpvsBinaries, missingBuildTools, type DpvsBinaries } fr
 import { labUnavailableReason } from '../../src/lab/netns.js';
 import { casesFromOptions, runLab } from '../../src/cli/lab.js';
 import { DPVS_IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
+import { MATRIX_CASES, dpvsCaseId, dpvsDisagrees, matrixRows, runMatrixCase } from '../../src/lab/matrix.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { reportedRules } from '../../src/verify/report/rule-status.js';
 import type { VerifyResult } from '../../src/verify/model/result.js';
@@ -278,4 +279,27 @@ describe.skipIf(!need(ready, reason))('DPVS IPv6 FullNAT and NAT64 lab', () => {
       checkWithTshark(r.captures, planOfCase(r.case), r.connections.map((c) => c.localPort));
     });
   }
+});
+
+describe('lab matrix rows for IPv6 and NAT64 (DPVS only)', () => {
+  const rows = MATRIX_CASES.filter((c) => c.referenceUnavailable !== undefined);
+
+  it('each names its DPVS lab case and why the reference director cannot run it', () => {
+    expect(rows.map((c) => dpvsCaseId(c))).toEqual([dpvsCase('fullnat', { family: 6 }).id, dpvsCase('fullnat', { family: 6, nat64: true }).id]);
+    for (const c of rows) expect(c.referenceUnavailable).toMatch(/IPv4 only/);
+  });
+
+  it('the reference lab is not run for them, and DPVS is held to the expectation instead', async () => {
+    const outcomes = await Promise.all(rows.map((c) => runMatrixCase(c, '/nonexistent')));
+    expect(outcomes.map((o) => [o.exitCode, o.notRun])).toEqual(rows.map((c) => [null, c.referenceUnavailable]));
+    const passing = new Map(rows.map((c) => [dpvsCaseId(c)!, { verdict: 'pass', rules: [], error: null }]));
+    const failing = new Map(rows.map((c) => [dpvsCaseId(c)!, { verdict: 'fail', rules: ['fnat.toa-format'], error: null }]));
+    expect(outcomes.map((o) => dpvsDisagrees(o, passing))).toEqual([null, null]);
+    expect(outcomes.map((o) => dpvsDisagrees(o, failing))).toEqual(rows.map(() => 'dpvs not as expected: exit 1 fnat.toa-format'));
+    const table = matrixRows(outcomes, null, failing);
+    expect(table.rows.map((r) => r.ok)).toEqual([false, false]);
+    expect(table.rows[0]!.cells[3]).toBe('– (the reference director is IPv4 only)');
+    expect(matrixRows(outcomes, null, passing).rows.map((r) => r.ok)).toEqual([true, true]);
+    expect(matrixRows(outcomes, null, null).rows.map((r) => r.cells.at(-1))).toEqual(rows.map(() => 'not judged: DPVS only (lab matrix --dpvs)'));
+  });
 });
