@@ -409,7 +409,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
       if (opts.out !== undefined) checkOutputDirectory('--out', opts.out);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
       const binaries = opts.dpvs === true ? await dpvsBinaries({ ...(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {}), ...(opts.dpvsBin !== undefined ? { bin: opts.dpvsBin } : {}) }) : null;
-      const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
+      const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.notRun !== undefined ? `reference not run (${o.notRun})` : o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
       const dpvs = binaries !== null ? await runDpvsMatrix(binaries, root, cases, (id, cell, ms) => process.stderr.write(`dpvs ${id}: ${cell.error ? 'could not run' : cell.verdict} (${(ms / 1000).toFixed(1)} s)\n`)) : undefined;
       const ipvs = loadIpvsResults();
       const report =
