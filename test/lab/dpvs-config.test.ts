@@ -113,6 +113,8 @@ describe('lab matrix dpvs column (pure)', () => {
     expect(ids).toEqual([
       ['fullnat-dpvs/none', 'fullnat-rr'],
       ['fullnat-dpvs/rs2:gateway-bypass', 'fullnat-rr-rs2-gateway-bypass'],
+      ['fullnat-dpvs-ipv6/none', 'fullnat-ipv6-rr'],
+      ['fullnat-dpvs-nat64/none', 'fullnat-nat64-rr'],
     ]);
   });
   it('shows DPVS beside the reference director and calls a different verdict out', () => {
