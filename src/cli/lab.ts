@@ -112,7 +112,7 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
   const faults = o.fault ?? [];
   if (o.nat64 === true && o.family !== undefined && o.family !== '6') throw new InputError(`--nat64 is an IPv6 client side (--family 6), not --family ${o.family}`);
   const family = o.nat64 === true ? 6 : parseFamily(o.family);
-  if (family === 6 && kind === 'reference') throw new InputError('--family 6: the reference director lab is IPv4 only (IPv6: --director nftables or ipvs)');
+  if (family === 6 && kind === 'reference') throw new InputError('--family 6: the reference director lab is IPv4 only (IPv6: --director nftables or ipvs for nat and dr, --director dpvs for fullnat and --nat64)');
   const cases: LabCase[] = [];
   for (const m of modes) {
     const mode = checkKindMode(kind, m);
