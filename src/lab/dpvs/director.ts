@@ -391,7 +391,8 @@ export interface DpvsCaseOptions {
 export function dpvsCase(mode: LabMode, o: DpvsCaseOptions = {}): LabCase {
   const profile = o.profile ?? 'dpvs';
   checkProfile(mode, profile);
-  if (o.family === 6 && (o.faults ?? []).length > 0) throw new InputError(`--director dpvs: faults run in the IPv4 lab only (not with ${o.nat64 === true ? '--nat64' : '--family 6'})`);
+  // NAT64's bypass router would join an IPv6 client LAN to an IPv4 real-server LAN.
+  if (o.nat64 === true && (o.faults ?? []).length > 0) throw new InputError('--director dpvs: no faults with --nat64 (IPv4 and --family 6 take rsN:gateway-bypass)');
   return labCase(mode, {
     scheduler: o.scheduler ?? 'rr',
     faults: parseLabFaults('dpvs', mode, o.faults ?? []),
