@@ -46,6 +46,8 @@ export interface LabRunOptions {
   connections?: number;
   /** Address family of the service and LANs: '4' (default) or '6'. */
   family?: string;
+  /** dpvs, fullnat: IPv6 clients and VIP, IPv4 real servers and LIP (implies family 6). */
+  nat64?: boolean;
   out?: string;
   /** Run verify on the captures and exit with its code. */
   verify?: boolean;
@@ -92,6 +94,7 @@ function rejectOptions(kind: DirectorKind, o: LabRunOptions): void {
     ['--timeout', o.timeout, ['ipvs']],
     ['--accel', o.accel !== undefined && o.accel !== 'auto' ? o.accel : undefined, ['ipvs']],
     ['--profile', o.profile, ['reference', 'dpvs']],
+    ['--nat64', o.nat64 === true ? true : undefined, ['dpvs']],
   ];
   for (const [name, v, kinds] of only) {
     if (v !== undefined && !kinds.includes(kind)) throw new InputError(`${name} applies to --director ${kinds.join(', ')} only`);
@@ -107,12 +110,14 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     throw new InputError(`--connections '${o.connections}': not a whole number of connections in 1..${MAX_CONNECTIONS}`);
   }
   const faults = o.fault ?? [];
-  const family = parseFamily(o.family);
-  if (family === 6 && kind === 'reference') throw new InputError('--family 6: the reference director lab is IPv4 only (IPv6: --director nftables or ipvs)');
+  if (o.nat64 === true && o.family !== undefined && o.family !== '6') throw new InputError(`--nat64 is an IPv6 client side (--family 6), not --family ${o.family}`);
+  const family = o.nat64 === true ? 6 : parseFamily(o.family);
+  if (family === 6 && kind === 'reference') throw new InputError('--family 6: the reference director lab is IPv4 only (IPv6: --director nftables or ipvs for nat and dr, --director dpvs for fullnat and --nat64)');
   const cases: LabCase[] = [];
   for (const m of modes) {
     const mode = checkKindMode(kind, m);
-    if (family === 6 && mode !== 'nat' && mode !== 'dr') throw new InputError(`--family 6: --mode ${mode} has no IPv6 lab (nat, dr)`);
+    if (o.nat64 === true && mode !== 'fullnat') throw new InputError(`--nat64: FullNAT only (--mode fullnat), not --mode ${mode}`);
+    if (family === 6 && mode !== 'nat' && mode !== 'dr' && !(mode === 'fullnat' && kind === 'dpvs')) throw new InputError(`--family 6: --mode ${mode} has no IPv6 lab (nat, dr; fullnat with --director dpvs)`);
     if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
     else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections, family));
     else if (kind === 'dpvs') {
@@ -120,7 +125,16 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
       if (schedulers.length > 1) throw new InputError('--director dpvs runs one --scheduler at a time');
       // No --scheduler: the case's default (rr; conhash where a fault needs it).
       const scheduler = schedulers[0] !== undefined ? { scheduler: parseSchedulerOption('--scheduler', schedulers[0], DPVS_SCHEDULERS) } : {};
-      cases.push(dpvsCase(mode, { ...scheduler, faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...(o.profile !== undefined ? { profile: o.profile } : {}) }));
+      cases.push(
+        dpvsCase(mode, {
+          ...scheduler,
+          faults,
+          ...(o.connections !== undefined ? { connections: o.connections } : {}),
+          ...(o.profile !== undefined ? { profile: o.profile } : {}),
+          ...(family === 6 ? { family } : {}),
+          ...(o.nat64 === true ? { nat64: true } : {}),
+        }),
+      );
     }
     else {
       const schedulers = splitList(o.scheduler);
@@ -331,7 +345,8 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--profile <profile>', 'reference: linux|linux-legacy (nat, dr; default linux), alibaba|dpvs (fullnat; default alibaba); dpvs: the profile verify checks DPVS against (default dpvs)')
     .option('--verify', 'run verify on the captures and exit with its code')
     .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
-    .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed)')
+    .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed); dpvs: IPv6 FullNAT (client, VIP, real servers, LIP)')
+    .option('--nat64', 'dpvs, fullnat: NAT64 — IPv6 client and VIP, IPv4 real servers and LIP (implies --family 6)')
     .option('--out <dir>', 'results directory (captures, service.conf)')
     .option('--format <format>', 'text or json', 'text')
     .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr); dpvs: rr, wrr, wlc or conhash', collect)
@@ -396,7 +411,7 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
       if (opts.out !== undefined) checkOutputDirectory('--out', opts.out);
       const root = opts.out !== undefined ? resolve(opts.out) : mkdtempSync(join(tmpdir(), 'lvsaudit-matrix-'));
       const binaries = opts.dpvs === true ? await dpvsBinaries({ ...(opts.dpvsSrc !== undefined ? { src: opts.dpvsSrc } : {}), ...(opts.dpvsBin !== undefined ? { bin: opts.dpvsBin } : {}) }) : null;
-      const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
+      const outcomes = await runMatrix(root, cases, { offloads }, (o) => process.stderr.write(`${o.case.id}: ${o.notRun !== undefined ? `reference not run (${o.notRun})` : o.ok ? 'ok' : 'MISMATCH'} (${(o.durationMs / 1000).toFixed(1)} s)\n`));
       const dpvs = binaries !== null ? await runDpvsMatrix(binaries, root, cases, (id, cell, ms) => process.stderr.write(`dpvs ${id}: ${cell.error ? 'could not run' : cell.verdict} (${(ms / 1000).toFixed(1)} s)\n`)) : undefined;
       const ipvs = loadIpvsResults();
       const report =

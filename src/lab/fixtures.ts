@@ -126,6 +126,12 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 /** The DPVS sets (scripts/lab-dpvs-fixtures.mjs): real FullNAT captures, each with its README and expected.json. */
 export const DPVS_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat', 'dpvs-fullnat-wrr'];
 
+/** The IPv6 DPVS sets (scripts/lab-dpvs-ipv6-fixtures.mjs): IPv6 FullNAT and NAT64 through DPVS. */
+export const DPVS_IPV6_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat-ipv6', 'dpvs-nat64'];
+
+/** An IPv6 DPVS fault whose expected verdict verify does not reach yet (its README says why). */
+export const DPVS_IPV6_GAP_SETS: readonly string[] = ['dpvs-fullnat-ipv6-gateway-bypass'];
+
 export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
 
 /** The IPv6 sets are named outside the table: test/verify/lab.test.ts reads its rows as IPv4 cases. */
@@ -144,6 +150,11 @@ const DPVS_NOTE = [
   'DPVS sets (`node scripts/lab-dpvs-fixtures.mjs`, `lvsaudit lab run --director dpvs --mode fullnat`: iQIYI DPVS as a',
   'real FullNAT director, 8 connections; each has its own README and expected.json): dpvs-fullnat (rr) and',
   'dpvs-fullnat-wrr (wrr 3:1), both pass with profile dpvs and fail fnat.toa-placement with profile alibaba.',
+  'IPv6 DPVS sets (`node scripts/lab-dpvs-ipv6-fixtures.mjs`, `--family 6` and `--nat64`): dpvs-fullnat-ipv6 (6→6:',
+  'IPv6 real servers and LIP) and dpvs-nat64 (IPv6 client and VIP, IPv4 real servers and LIP), both pass with profile',
+  'dpvs; TOA kind 254 length 20 carries the client\'s IPv6 address in both.',
+  'dpvs-fullnat-ipv6-gateway-bypass (`--family 6 --fault rs2:gateway-bypass`): expected fail nat.reply-bypass, verify',
+  'passes today — rs2\'s LIP legs cannot be tied to their IPv6 clients (see its README).',
   '',
 ];
 

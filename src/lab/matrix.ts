@@ -41,8 +41,13 @@ export interface MatrixCase {
   allowed: readonly string[];
   /** Matching case id of the IPVS VM lab (sequence.ts labCase ids), when there is one. */
   ipvsCase?: string;
-  /** Matching case of the DPVS lab (its fault, if any; rr): the case id is `dpvsCaseId(c)`. */
-  dpvs?: { fault: string | null };
+  /** Matching case of the DPVS lab (its fault, if any; rr; IPv6 or NAT64): the case id is `dpvsCaseId(c)`. */
+  dpvs?: { fault: string | null; family?: 6; nat64?: boolean };
+  /**
+   * Why the reference lab cannot run this case (it has a DPVS counterpart only): the row's
+   * judgement is then DPVS's verdict against the expectation.
+   */
+  referenceUnavailable?: string;
   /** A case whose expected verdict the verifier does not reach yet: what happens and why. */
   knownGap?: string;
   why: string;
@@ -53,7 +58,10 @@ const DR = { method: 'DR', mode: 'dr', profile: 'linux' } as const;
 const FNAT_ALI = { method: 'FullNAT alibaba', mode: 'fullnat', profile: 'alibaba' } as const;
 const FNAT_DPVS = { method: 'FullNAT dpvs', mode: 'fullnat', profile: 'dpvs' } as const;
 
-function ok(base: typeof NAT | typeof DR | typeof FNAT_ALI | typeof FNAT_DPVS, idStem: string, ipvsCase?: string): MatrixCase {
+/** The reference director forwards IPv4 only (src/replay/director: no IPv6 header, no neighbour discovery). */
+const REFERENCE_IPV4_ONLY = 'the reference director is IPv4 only';
+
+function ok(base: Pick<MatrixCase, 'method' | 'mode' | 'profile'>, idStem: string, ipvsCase?: string): MatrixCase {
   return { ...base, id: `${idStem}/none`, fault: null, expectExit: 0, required: [], allowed: [], ...(ipvsCase ? { ipvsCase } : {}), why: 'conformant director and real servers' };
 }
 
@@ -101,6 +109,18 @@ export const MATRIX_CASES: readonly MatrixCase[] = [
   { ...FNAT_DPVS, id: 'fullnat-dpvs/toa-missing', fault: 'toa-missing', expectExit: 1, required: ['fnat.toa-missing'], allowed: [], why: 'director never inserts TOA (§3.1)' },
   { ...FNAT_DPVS, id: 'fullnat-dpvs/toa-in-syn', fault: 'toa-in-syn', expectExit: 1, required: ['fnat.toa-placement'], allowed: [], why: 'TOA in the SYN, wrong for dpvs (§3.1)' },
   { ...FNAT_DPVS, id: 'fullnat-dpvs/mss-not-adjusted', fault: 'mss-not-adjusted', expectExit: 1, required: ['fnat.mss-adjust'], allowed: [], why: 'SYN-ACK MSS not reduced by the TOA length (R10)' },
+  {
+    ...ok({ ...FNAT_DPVS, method: 'FullNAT dpvs IPv6' }, 'fullnat-dpvs-ipv6'),
+    dpvs: { fault: null, family: 6 },
+    referenceUnavailable: REFERENCE_IPV4_ONLY,
+    why: 'IPv6 FullNAT (6→6): TOA kind 254 length 20, SYN-ACK MSS −20 (§3.1)',
+  },
+  {
+    ...ok({ ...FNAT_DPVS, method: 'FullNAT dpvs NAT64' }, 'fullnat-dpvs-nat64'),
+    dpvs: { fault: null, family: 6, nat64: true },
+    referenceUnavailable: REFERENCE_IPV4_ONLY,
+    why: 'NAT64 (IPv6 client, IPv4 real servers): the 20-byte IPv6 TOA inside IPv4 TCP (§3.1)',
+  },
 ];
 
 export interface MatrixOutcome {
@@ -116,6 +136,8 @@ export interface MatrixOutcome {
   ok: boolean;
   error: string | null;
   durationMs: number;
+  /** The reference lab did not run the case (MatrixCase.referenceUnavailable). */
+  notRun?: string;
 }
 
 function rulesOf(r: VerifyResult, severity: 'error' | 'warning'): string[] {
@@ -138,6 +160,9 @@ export interface MatrixOptions {
 
 export async function runMatrixCase(c: MatrixCase, outDir: string, o: MatrixOptions = {}): Promise<MatrixOutcome> {
   const started = Date.now();
+  if (c.referenceUnavailable !== undefined) {
+    return { case: c, exitCode: null, errors: [], warnings: [], missing: [], unrelated: [], answered: '-', ok: true, error: null, durationMs: 0, notRun: c.referenceUnavailable };
+  }
   let r: ReferenceLabResult;
   try {
     r = await runReferenceLab({
@@ -169,7 +194,8 @@ export async function runMatrixCase(c: MatrixCase, outDir: string, o: MatrixOpti
 /** The DPVS lab case id of a matrix case with a DPVS counterpart (sequence.ts labCase ids). */
 export function dpvsCaseId(c: MatrixCase): string | null {
   if (!c.dpvs) return null;
-  return ['fullnat', 'rr', ...(c.dpvs.fault ? [c.dpvs.fault.replace(/:/g, '-').replace(/=/g, '')] : [])].join('-');
+  const variant = c.dpvs.nat64 === true ? ['nat64'] : c.dpvs.family === 6 ? ['ipv6'] : [];
+  return ['fullnat', ...variant, 'rr', ...(c.dpvs.fault ? [c.dpvs.fault.replace(/:/g, '-').replace(/=/g, '')] : [])].join('-');
 }
 
 /** Where the DPVS lab's JSON result is looked for (env LVSAUDIT_DPVS_MATRIX overrides). */
@@ -208,6 +234,7 @@ export function loadIpvsResults(path = ipvsMatrixPath()): Map<string, IpvsCell> 
 }
 
 function referenceCell(o: MatrixOutcome): string {
+  if (o.notRun !== undefined) return `– (${o.notRun})`;
   if (o.error) return `could not run: ${o.error.slice(0, 60)}`;
   const rules = o.errors.length ? o.errors.join('\n') : o.warnings.length ? `(warn: ${o.warnings.join(', ')})` : 'no finding';
   return `exit ${o.exitCode}\n${rules}`;
@@ -246,7 +273,9 @@ export async function runDpvsMatrix(binaries: DpvsBinaries, outRoot: string, cas
     const started = Date.now();
     let cell: IpvsCell;
     try {
-      const r = await runDpvsCase(binaries, dpvsCase('fullnat', { faults: c.dpvs!.fault ? [c.dpvs!.fault] : [] }), join(outRoot, `dpvs-${id}`), { verify: true });
+      const v = c.dpvs!;
+      const dc = dpvsCase('fullnat', { faults: v.fault ? [v.fault] : [], ...(v.family !== undefined ? { family: v.family } : {}), ...(v.nat64 === true ? { nat64: true } : {}) });
+      const r = await runDpvsCase(binaries, dc, join(outRoot, `dpvs-${id}`), { verify: true });
       cell = { verdict: r.verify!.verdict, rules: errorRules(r.verify!), error: null };
     } catch (e) {
       cell = { verdict: null, rules: [], error: (e as Error).message };
@@ -264,7 +293,14 @@ export async function runDpvsMatrix(binaries: DpvsBinaries, outRoot: string, cas
 export function dpvsDisagrees(o: MatrixOutcome, dpvs: Map<string, IpvsCell> | null): string | null {
   const id = dpvsCaseId(o.case);
   const r = id !== null && dpvs !== null ? dpvs.get(id) : undefined;
-  if (r === undefined || o.exitCode === null) return null;
+  if (r === undefined) return null;
+  if (o.notRun !== undefined) {
+    // Nothing to compare with: DPVS is held to the case's expectation instead.
+    if (r.error) return `dpvs could not run: ${r.error.slice(0, 80)}`;
+    const exit = r.verdict === 'fail' ? 1 : 0;
+    return judge(o.case, exit, r.rules, []).ok ? null : `dpvs not as expected: exit ${exit} ${r.rules.join(', ') || 'no error'}`;
+  }
+  if (o.exitCode === null) return null;
   if (r.error) return `dpvs could not run: ${r.error.slice(0, 80)}`;
   const exit = r.verdict === 'fail' ? 1 : 0;
   if (exit !== o.exitCode || r.rules.join(',') !== o.errors.join(',')) return `dpvs differs: exit ${exit} ${r.rules.join(', ') || 'no error'}`;
@@ -294,6 +330,8 @@ export function matrixRows(
     if (!o.ok && o.exitCode !== null && o.exitCode !== (c.knownGap ? 0 : c.expectExit)) result += `\nexit ${o.exitCode}`;
     const differs = dpvsDisagrees(o, dpvs);
     if (differs !== null) result += `\n${differs}`;
+    const dpvsId = dpvsCaseId(c);
+    if (o.notRun !== undefined && differs === null && (dpvs === null || dpvsId === null || !dpvs.has(dpvsId))) result = 'not judged: DPVS only (lab matrix --dpvs)';
     return {
       id: c.id,
       ok: o.ok && differs === null,

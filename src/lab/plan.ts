@@ -12,7 +12,10 @@
  *
  * IPv6 (family 6, addressPlan): the same roles in documentation prefixes, one /64 per LAN:
  *   client LAN 2001:db8:1::/64 (client ::2, director or router ::1, NAT VIP ::100, bypass router
- *   ::254); real-server LAN 2001:db8::/64 (DIP ::1, RIPs ::11 and ::12, router ::254, DR VIP ::100).
+ *   ::254); real-server LAN 2001:db8::/64 (DIP ::1, RIPs ::11 and ::12, router ::254, DR VIP ::100);
+ *   FullNAT local addresses 2001:db8:2::/64 (LIP ::1).
+ * NAT64 (FullNAT only, nat64Plan): the IPv6 client LAN and VIP, the IPv4 real-server LAN, RIPs
+ *   and LIP network.
  *
  * All addresses exist only inside the lab's namespaces (private ranges).
  */
@@ -26,6 +29,18 @@ export const SUBNET = {
   rsLan: '10.0.0.0/24',
   lip: '10.0.1.0/24',
 } as const;
+
+/** The same networks in IPv6 (addressPlan(6)). */
+export const SUBNET6 = {
+  clientLan: '2001:db8:1::/64',
+  rsLan: '2001:db8::/64',
+  lip: '2001:db8:2::/64',
+} as const;
+
+/** The lab's networks of one family. */
+export function subnetsOf(family: LabFamily): { clientLan: string; rsLan: string; lip: string } {
+  return family === 6 ? SUBNET6 : SUBNET;
+}
 
 /** Prefix length of both LANs. */
 export const LAN_PREFIX = 24;
@@ -72,8 +87,14 @@ export interface AddressPlan {
   drVip: string;
   routerLan: string;
   lipNet: string;
+  /** The FullNAT local address (in lipNet). */
+  lip: string;
   rip1: string;
   rip2: string;
+  /** Family of the real-server LAN, RIPs and LIP: the service's, except NAT64 (4 under an IPv6 VIP). */
+  rsFamily: LabFamily;
+  /** Prefix length of the real-server LAN. */
+  rsLanPrefix: number;
 }
 
 export const ADDR6 = {
@@ -87,13 +108,30 @@ export const ADDR6 = {
   routerLan: '2001:db8::254',
   rip1: '2001:db8::11',
   rip2: '2001:db8::12',
+  lip: '2001:db8:2::1',
+  lipNet: SUBNET6.lip,
 } as const;
 
-/** The lab's addresses in one family. FullNAT has no IPv6 lab (its LIP network stays IPv4). */
+/** The lab's addresses in one family (FullNAT's LIP network in the same family). */
 export function addressPlan(family: LabFamily): AddressPlan {
-  if (family === 6) return { family, lanPrefix: 64, hostPrefix: 128, ...ADDR6, lipNet: SUBNET.lip };
-  const { client, clientGw, natVip, bypassGwWan, bypassGwLan, dip, drVip, routerLan, lipNet, rip1, rip2 } = ADDR;
-  return { family, lanPrefix: LAN_PREFIX, hostPrefix: 32, client, clientGw, natVip, bypassGwWan, bypassGwLan, dip, drVip, routerLan, lipNet, rip1, rip2 };
+  if (family === 6) return { family, lanPrefix: 64, hostPrefix: 128, ...ADDR6, rsFamily: 6, rsLanPrefix: 64 };
+  const { client, clientGw, natVip, bypassGwWan, bypassGwLan, dip, drVip, routerLan, lipNet, lip, rip1, rip2 } = ADDR;
+  return { family, lanPrefix: LAN_PREFIX, hostPrefix: 32, client, clientGw, natVip, bypassGwWan, bypassGwLan, dip, drVip, routerLan, lipNet, lip, rip1, rip2, rsFamily: 4, rsLanPrefix: LAN_PREFIX };
+}
+
+/**
+ * The NAT64 FullNAT plan: IPv6 clients reach an IPv6 VIP on the client LAN; the director talks to
+ * IPv4 real servers from an IPv4 LIP (the RS-LAN roles and LIP of addressPlan(4)).
+ */
+export function nat64Plan(): AddressPlan {
+  const v6 = addressPlan(6);
+  const v4 = addressPlan(4);
+  return { ...v6, dip: v4.dip, bypassGwLan: v4.bypassGwLan, routerLan: v4.routerLan, lipNet: v4.lipNet, lip: v4.lip, rip1: v4.rip1, rip2: v4.rip2, rsFamily: 4, rsLanPrefix: v4.rsLanPrefix };
+}
+
+/** The plan of a case: its family's, or NAT64's. */
+export function casePlan(family: LabFamily, nat64 = false): AddressPlan {
+  return nat64 ? nat64Plan() : addressPlan(family);
 }
 
 /** `addr:port` as ipvsadm writes it: IPv6 in brackets. */
@@ -158,18 +196,21 @@ export interface ServiceOptions {
   weights?: readonly [number, number];
   /** Address family of the service (default 4). */
   family?: LabFamily;
+  /** FullNAT with family 6: IPv4 real servers and LIP (NAT64). */
+  nat64?: boolean;
 }
 
 /** The lab service as ipvsadm-save -n text: what every director kind implements. */
 export function serviceConfig(mode: LabMode, o: ServiceOptions = {}): string {
   const family = o.family ?? 4;
+  const plan = casePlan(family, o.nat64 === true && mode === 'fullnat');
   const svc = hostPort(vipOf(mode, family), ADDR.port);
   const sw = { nat: '-m', dr: '-g', tun: '-i', fullnat: '-b' }[mode];
   const weights = o.weights ?? [1, 1];
   const lines = [
     `-A -t ${svc} -s ${o.scheduler ?? 'rr'}`,
-    ...realServers(family).map((rs, i) => `-a -t ${svc} -r ${hostPort(rs.rip, rportOf(mode))} ${sw} -w ${weights[i]}`),
+    ...realServers(plan.rsFamily).map((rs, i) => `-a -t ${svc} -r ${hostPort(rs.rip, rportOf(mode))} ${sw} -w ${weights[i]}`),
   ];
-  if (mode === 'fullnat') lines.push(`-P -t ${svc} -z ${ADDR.lip}`);
+  if (mode === 'fullnat') lines.push(`-P -t ${svc} -z ${plan.lip}`);
   return lines.join('\n') + '\n';
 }

@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { shQuote } from './netns.js';
 import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace, type OffloadProfile } from './topology.js';
 import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
-import { ADDR, MAC, addressPlan, realServers, rportOf, serviceConfig, twoArmed, vipOf, type AddressPlan, type LabFamily, type LabMode, type RealServerPlan } from './plan.js';
+import { ADDR, MAC, casePlan, realServers, rportOf, serviceConfig, twoArmed, vipOf, type AddressPlan, type LabFamily, type LabMode, type RealServerPlan } from './plan.js';
 import { EnvironmentError } from '../errors.js';
 import { auditedServiceText, faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
 import type { DirectorProfile } from '../replay/director/types.js';
@@ -45,6 +45,8 @@ export interface LabCase {
   profile: DirectorProfile;
   /** Address family of the service and LANs (absent: 4). */
   family?: LabFamily;
+  /** FullNAT, family 6: the real servers and LIP are IPv4 (plan.ts nat64Plan). */
+  nat64?: true;
 }
 
 export interface LabCaseOptions {
@@ -53,6 +55,8 @@ export interface LabCaseOptions {
   faults?: LabFaults;
   connections?: number;
   profile: DirectorProfile;
+  /** See LabCase.nat64. */
+  nat64?: boolean;
 }
 
 /** A case with the lab's defaults: weighted schedulers get 3:1 and 8 connections (two rounds), others 1:1 and 4. */
@@ -62,8 +66,9 @@ export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
   const weighted = scheduler === 'wrr' || scheduler === 'wlc' || scheduler === 'sed';
   const words = faultLabels(faults).map((f) => f.replace(/:/g, '-').replace(/=/g, ''));
   const family = o.family ?? 4;
+  const nat64 = o.nat64 === true && mode === 'fullnat' && family === 6;
   return {
-    id: [mode, ...(family === 6 ? ['ipv6'] : []), scheduler, ...words].join('-'),
+    id: [mode, ...(nat64 ? ['nat64'] : family === 6 ? ['ipv6'] : []), scheduler, ...words].join('-'),
     mode,
     scheduler,
     weights: weighted ? [3, 1] : [1, 1],
@@ -71,12 +76,18 @@ export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
     connections: o.connections ?? (weighted ? 8 : 4),
     profile: o.profile,
     ...(family === 6 ? { family } : {}),
+    ...(nat64 ? { nat64 } : {}),
   };
+}
+
+/** The address plan of a case (plan.ts casePlan). */
+export function planOfCase(c: Pick<LabCase, 'family' | 'nat64'>): AddressPlan {
+  return casePlan(c.family ?? 4, c.nat64 === true);
 }
 
 /** The service text of a case: the plan's service with the case's scheduler and weights. */
 export function caseServiceConfig(c: LabCase): string {
-  return serviceConfig(c.mode, { scheduler: c.scheduler, weights: c.weights, family: c.family ?? 4 });
+  return serviceConfig(c.mode, { scheduler: c.scheduler, weights: c.weights, family: c.family ?? 4, ...(c.nat64 ? { nat64: true } : {}) });
 }
 
 /**
@@ -253,7 +264,7 @@ function arpScopes(t: LabTopology): string[] {
 }
 
 function rsLink(lab: Lab, lan: Bridge, r: RealServerPlan, ns: Namespace, o: OffloadPlan, a: AddressPlan): void {
-  lab.link(ns, lan, { a: { addr: `${r.rip}/${a.lanPrefix}`, mac: r.mac, offloads: o.host }, b: { offloads: o.port } });
+  lab.link(ns, lan, { a: { addr: `${r.rip}/${a.rsLanPrefix}`, mac: r.mac, offloads: o.host }, b: { offloads: o.port } });
 }
 
 /** The sysctl that makes a namespace forward packets of the lab's family. */
@@ -271,7 +282,7 @@ function directorPoints(director: Namespace, mode: LabMode, capture: DirectorDri
 function buildTwoArmed(lab: Lab, mode: LabMode, driver: DirectorDriver, o: OffloadPlan, a: AddressPlan): LabTopology {
   const client = lab.addNamespace('client');
   const director = lab.addNamespace('director');
-  const plan = realServers(a.family);
+  const plan = realServers(a.rsFamily);
   const rsNs = plan.map((r) => lab.addNamespace(r.name));
   const wan = lab.addBridge('wan');
   const lan = lab.addBridge('lan');
@@ -324,7 +335,7 @@ function buildSharedLan(lab: Lab, mode: LabMode, driver: DirectorDriver, o: Offl
   const client = lab.addNamespace('client');
   const router = lab.addNamespace('router');
   const director = lab.addNamespace('director');
-  const plan = realServers(a.family);
+  const plan = realServers(a.rsFamily);
   const rsNs = plan.map((r) => lab.addNamespace(r.name));
   const lan = lab.addBridge('lan');
   lab.link(client, router, {
@@ -464,15 +475,15 @@ export function labShape(o: Pick<SessionOptions, 'offloads' | 'responseBytes'>):
 }
 
 /** Build the conformant lab of a mode and start the real servers' HTTP services. */
-export async function buildTopology(lab: Lab, mode: LabMode, driver: DirectorDriver, shape: LabShape = labShape({}), family: LabFamily = 4): Promise<LabTopology> {
+export async function buildTopology(lab: Lab, mode: LabMode, driver: DirectorDriver, shape: LabShape = labShape({}), family: LabFamily = 4, nat64 = false): Promise<LabTopology> {
   const o = offloadPlan(shape.offloads, driver);
-  const a = addressPlan(family);
+  const a = casePlan(family, nat64);
   const t = twoArmed(mode) ? buildTwoArmed(lab, mode, driver, o, a) : buildSharedLan(lab, mode, driver, o, a);
   t.shape = shape;
   await lab.waitReady(15_000);
   if (shape.offloads === 'on') t.offloadState = readOffloadState(lab);
   if (mode === 'tun') addTunnels(t);
-  await Promise.all(t.rs.map((r) => startHttpServer(lab, r.ns, r.name, rportOf(mode), shape.responseBytes, family)));
+  await Promise.all(t.rs.map((r) => startHttpServer(lab, r.ns, r.name, rportOf(mode), shape.responseBytes, a.rsFamily)));
   return t;
 }
 
@@ -588,10 +599,10 @@ export class LabSession {
   }
 
   /** Build topology. Destroys the lab if that fails. */
-  static async open(driver: DirectorDriver, mode: LabMode, opts: SessionOptions = {}, family: LabFamily = 4): Promise<LabSession> {
+  static async open(driver: DirectorDriver, mode: LabMode, opts: SessionOptions = {}, family: LabFamily = 4, nat64 = false): Promise<LabSession> {
     const lab = new Lab(family === 6 ? { ...opts.lab, ipv6: true } : opts.lab);
     try {
-      const topo = await buildTopology(lab, mode, driver, labShape(opts), family);
+      const topo = await buildTopology(lab, mode, driver, labShape(opts), family, nat64);
       opts.onStage?.('topology', lab);
       return new LabSession(driver, topo, opts);
     } catch (e) {
@@ -604,6 +615,7 @@ export class LabSession {
   async run(c: LabCase, outDir: string): Promise<LabCaseRun> {
     if (c.mode !== this.topo.mode) throw new Error(`case ${c.id} is ${c.mode}, session is ${this.topo.mode}`);
     if ((c.family ?? 4) !== this.topo.addr.family) throw new Error(`case ${c.id} is IPv${c.family ?? 4}, session is IPv${this.topo.addr.family}`);
+    if (planOfCase(c).rsFamily !== this.topo.addr.rsFamily) throw new Error(`case ${c.id} has IPv${planOfCase(c).rsFamily} real servers, session IPv${this.topo.addr.rsFamily}`);
     const started = Date.now();
     const { lab, topo } = this;
     const stage = (s: LabStage): void => this.opts.onStage?.(s, lab);
@@ -681,7 +693,7 @@ export class LabSession {
 }
 
 /** Verify a lab's captures: client, director (one file on `any`, else each port), each real server by RIP. */
-export async function verifyCaptures(captures: Record<string, string>, serviceText: string, profile: DirectorProfile, family: LabFamily = 4): Promise<VerifyResult> {
+export async function verifyCaptures(captures: Record<string, string>, serviceText: string, profile: DirectorProfile, family: LabFamily = 4, rsFamily: LabFamily = family): Promise<VerifyResult> {
   const director = captures.director !== undefined ? [captures.director] : ['director-eth0', 'director-eth1'].map((p) => captures[p]).filter((f): f is string => f !== undefined);
   return verify({
     services: parseServiceConfig(serviceText, 'service.conf'),
@@ -689,7 +701,7 @@ export async function verifyCaptures(captures: Record<string, string>, serviceTe
     points: [
       { kind: 'client', files: [captures.client!] },
       { kind: 'director', files: director },
-      ...realServers(family).map((r) => ({ kind: 'rs' as const, files: [captures[r.name]!], rsIp: r.rip })),
+      ...realServers(rsFamily).map((r) => ({ kind: 'rs' as const, files: [captures[r.name]!], rsIp: r.rip })),
     ],
   });
 }
@@ -707,10 +719,10 @@ export interface RunLabCaseOptions extends SessionOptions {
 
 /** The whole sequence for one case in a lab of its own; the lab is destroyed before this returns or throws. */
 export async function runLabCase(driver: DirectorDriver, c: LabCase, outDir: string, o: RunLabCaseOptions = {}): Promise<LabCaseResult> {
-  const session = await LabSession.open(driver, c.mode, o, c.family ?? 4);
+  const session = await LabSession.open(driver, c.mode, o, c.family ?? 4, c.nat64 === true);
   try {
     const run = await session.run(c, outDir);
-    const v = o.verify === true ? await verifyCaptures(run.captures, run.serviceConfig, c.profile, c.family ?? 4) : null;
+    const v = o.verify === true ? await verifyCaptures(run.captures, run.serviceConfig, c.profile, c.family ?? 4, planOfCase(c).rsFamily) : null;
     return { ...run, case: c, kind: driver.kind, prefix: session.lab.prefix, verify: v };
   } finally {
     await session.close();

@@ -90,11 +90,11 @@ describe('DPVS commands from the service model', () => {
 });
 
 describe('lab run --director dpvs usage errors', () => {
-  it('runs fullnat only, one scheduler DPVS has, IPv4, no offloads; --dpvs-* only with dpvs', async () => {
+  it('runs fullnat only, one scheduler DPVS has, IPv4 or IPv6, no offloads; --dpvs-* only with dpvs', async () => {
     expect(() => casesFromOptions('dpvs', { director: 'dpvs', mode: ['nat'] })).toThrow(/--director dpvs runs fullnat/);
     expect(() => casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], scheduler: ['sh'] })).toThrow(InputError);
     expect(() => casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], scheduler: ['rr', 'wrr'] })).toThrow(/one --scheduler/);
-    expect(() => casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], family: '6' })).toThrow(/no IPv6 lab/);
+    expect(casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], family: '6' })[0]!.family).toBe(6);
     expect(() => casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], profile: 'linux' })).toThrow(/does not fit/);
     const [c] = casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], scheduler: ['wrr'] });
     expect([c!.profile, c!.scheduler, c!.weights]).toEqual(['dpvs', 'wrr', [3, 1]]);
@@ -113,6 +113,8 @@ describe('lab matrix dpvs column (pure)', () => {
     expect(ids).toEqual([
       ['fullnat-dpvs/none', 'fullnat-rr'],
       ['fullnat-dpvs/rs2:gateway-bypass', 'fullnat-rr-rs2-gateway-bypass'],
+      ['fullnat-dpvs-ipv6/none', 'fullnat-ipv6-rr'],
+      ['fullnat-dpvs-nat64/none', 'fullnat-nat64-rr'],
     ]);
   });
   it('shows DPVS beside the reference director and calls a different verdict out', () => {

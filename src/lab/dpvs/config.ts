@@ -8,7 +8,7 @@
  * director's client-LAN veth first (dpdk0 = eth0, the VIP's side) and the real-server LAN veth
  * second (dpdk1 = eth1: the DIP the real servers route the LIP network through, and the LIPs).
  */
-import { ADDR, SUBNET, hostPort } from '../plan.js';
+import { ADDR, SUBNET, addressPlan, hostPort, subnetsOf, type LabFamily } from '../plan.js';
 import { parseServiceConfig, type Service } from '../../verify/service/index.js';
 import { InputError } from '../../errors.js';
 
@@ -44,6 +44,24 @@ function addressCommands(vips: readonly string[]): DpvsCommand[] {
   ];
 }
 
+/**
+ * The same for a service with an IPv6 side: each port's address, connected route and the VIPs in
+ * the family of the side they sit on (the client LAN in the VIPs' family, the real-server LAN in
+ * the RIPs' family: NAT64 is an IPv6 client side over an IPv4 real-server side).
+ */
+function addressCommandsByFamily(vips: readonly string[], rsFamily: LabFamily): DpvsCommand[] {
+  const clientFamily: LabFamily = vips.some((v) => v.includes(':')) ? 6 : 4;
+  const host = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
+  // dpip takes IPv6 routes only with -6 (the tutorial's `dpip route -6 add`).
+  const route = (net: string, dev: string): DpvsCommand => ({ tool: 'dpip', args: ['route', ...(net.includes(':') ? ['-6'] : []), 'add', net, 'dev', dev] });
+  return [
+    ...vips.map((vip): DpvsCommand => ({ tool: 'dpip', args: ['addr', 'add', host(vip), 'dev', CLIENT_PORT] })),
+    { tool: 'dpip', args: ['addr', 'add', host(addressPlan(rsFamily).dip), 'dev', RS_PORT] },
+    route(subnetsOf(clientFamily).clientLan, CLIENT_PORT),
+    route(subnetsOf(rsFamily).rsLan, RS_PORT),
+  ];
+}
+
 function protoFlag(s: Service): string {
   if (s.protocol === 'tcp') return '-t';
   if (s.protocol === 'udp') return '-u';
@@ -54,7 +72,7 @@ function protoFlag(s: Service): string {
 function serviceCommands(s: Service): DpvsCommand[] {
   const where = `${s.source.file}:${s.source.line}`;
   if (s.fwmark !== undefined) throw new InputError(`${where}: DPVS lab: fwmark services are not run`);
-  if (s.family !== 4) throw new InputError(`${where}: DPVS lab: IPv4 services only`);
+  if (s.realServers.some((r) => r.ip.includes(':')) && !s.vip.includes(':')) throw new InputError(`${where}: DPVS lab: IPv6 real servers under an IPv4 VIP (DPVS FullNAT does 6→6, 4→4 and NAT64 6→4, not 4→6)`);
   if (!DPVS_SCHEDULERS.includes(s.scheduler)) throw new InputError(`${where}: DPVS lab: scheduler ${s.scheduler} (DPVS: ${DPVS_SCHEDULERS.join(', ')})`);
   if (s.localAddresses.length === 0) throw new InputError(`${where}: DPVS lab: a FullNAT service needs a local address (-z)`);
   const p = protoFlag(s);
@@ -75,7 +93,9 @@ function serviceCommands(s: Service): DpvsCommand[] {
 export function dpvsCommands(serviceText: string, file = 'service.conf'): DpvsCommand[] {
   const set = parseServiceConfig(serviceText, file);
   const vips = [...new Set(set.services.map((s) => s.vip))];
-  return [...addressCommands(vips), ...set.services.flatMap(serviceCommands)];
+  const rsFamily: LabFamily = set.services.some((s) => s.realServers.some((r) => r.ip.includes(':'))) ? 6 : 4;
+  const ipv6 = rsFamily === 6 || vips.some((v) => v.includes(':'));
+  return [...(ipv6 ? addressCommandsByFamily(vips, rsFamily) : addressCommands(vips)), ...set.services.flatMap(serviceCommands)];
 }
 
 /**
@@ -119,12 +139,12 @@ function device(name: string): string {
  * dpvs.conf of the lab: two af_packet ports, one master and one worker lcore, pools small
  * enough for a few hundred hugepages, KNI off (a namespace has no /dev/vhost-net), the flow
  * director off (af_packet has none: local ports are then kept per LIP by sa_pool's own table),
- * IPv6 off (the lab is IPv4 and its namespaces have IPv6 disabled). UDP's client address (UOA)
+ * IPv6 off unless the service has an IPv6 side (an IPv4 lab's namespaces have IPv6 disabled). UDP's client address (UOA)
  * goes in an IP option (`ipo`) of the first datagrams: stock real-server kernels ignore it, where
  * `opp` (DPVS's private IP protocol 248) makes them answer ICMP protocol unreachable unless they
  * load DPVS's uoa module (seen in this lab).
  */
-export function dpvsConf(): string {
+export function dpvsConf(o: { ipv6?: boolean } = {}): string {
   return `! lvsaudit lab: DPVS on two net_af_packet ports (FullNAT, two-armed)
 global_defs {
     log_level   INFO
@@ -183,7 +203,7 @@ ipv4_defs {
 }
 
 ipv6_defs {
-    disable                     on
+    disable                     ${o.ipv6 === true ? 'off' : 'on'}
     forwarding                  off
     route6 {
         <init> method           hlist

@@ -16,12 +16,12 @@ import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { EnvironmentError } from '../../errors.js';
+import { EnvironmentError, InputError } from '../../errors.js';
 import type { LabProcess } from '../netns.js';
-import { caseServiceConfig, labCase, type DirectorDriver, type LabCase, type LabCaseResult, type RunLabCaseOptions, runLabCase } from '../sequence.js';
+import { caseServiceConfig, labCase, nsBatch, type DirectorDriver, type LabCase, type LabCaseResult, type RunLabCaseOptions, runLabCase } from '../sequence.js';
 import { parseLabFaults } from '../faults.js';
 import { checkProfile } from '../reference-lab.js';
-import type { LabMode } from '../plan.js';
+import type { LabFamily, LabMode } from '../plan.js';
 import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from './config.js';
 import { processAlive, type DpvsBinaries } from './build.js';
 import { exhaustionScheduler, lipExhaustion, withFloodRings } from './exhaustion.js';
@@ -67,27 +67,30 @@ export class DpvsRuntime {
   private readonly onSignal: Array<[NodeJS.Signals, () => void]> = [];
   private readonly onExit = (): void => this.release();
 
-  private constructor(readonly binaries: DpvsBinaries) {
+  private constructor(
+    readonly binaries: DpvsBinaries,
+    ipv6: boolean,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), 'lvsaudit-dpvs-'));
     this.runDir = join(this.dir, 'run');
     this.ipcFile = join(this.dir, 'dpvs.ipc');
     this.pidFile = join(this.dir, 'dpvs.pid');
     this.confFile = join(this.dir, 'dpvs.conf');
     mkdirSync(this.runDir);
-    writeFileSync(this.confFile, dpvsConf());
+    writeFileSync(this.confFile, dpvsConf({ ipv6 }));
   }
 
   /**
    * Take the lock, reserve hugepages, install the exit and signal handlers. EnvironmentError
    * (exit 4) when another DPVS lab runs or the hugepages cannot be had.
    */
-  static acquire(binaries: DpvsBinaries): DpvsRuntime {
+  static acquire(binaries: DpvsBinaries, o: { ipv6?: boolean } = {}): DpvsRuntime {
     const why = dpvsRuntimeUnavailable();
     if (why !== null) throw new EnvironmentError(why);
     takeLabLock();
     let rt: DpvsRuntime;
     try {
-      rt = new DpvsRuntime(binaries);
+      rt = new DpvsRuntime(binaries, o.ipv6 === true);
     } catch (e) {
       rmSync(dpvsLockFile(), { force: true });
       throw e;
@@ -323,6 +326,9 @@ export function dpvsDriver(rt: DpvsRuntime): DirectorDriver {
     addressed: false,
     directorCapture: 'per-port',
     async configure(t, c) {
+      // An IPv6 lab enables IPv6 in every namespace: the director's kernel would then send its own
+      // router solicitations and MLD reports from DPVS's MAC on DPVS's ports.
+      if (t.addr.family === 6) nsBatch(t.lab, [[t.director, ['sysctl', '-q', '-w', 'net.ipv6.conf.eth0.disable_ipv6=1', 'net.ipv6.conf.eth1.disable_ipv6=1']]]);
       const p: LabProcess = t.lab.spawn(t.director, withFloodRings(rt.dpvsArgv('eth0', 'eth1', t.lab.prefix.replace(/-$/, '')), c));
       rt.started(p.child.pid ?? 0);
       try {
@@ -380,24 +386,34 @@ export interface DpvsCaseOptions {
    * would audit it (the mismatch verify must report).
    */
   profile?: string;
+  /** IPv6 client LAN and VIP (default 4). */
+  family?: LabFamily;
+  /** With family 6: IPv4 real servers and LIP (NAT64). */
+  nat64?: boolean;
 }
 
 /** A FullNAT case for DPVS. */
 export function dpvsCase(mode: LabMode, o: DpvsCaseOptions = {}): LabCase {
   const profile = o.profile ?? 'dpvs';
   checkProfile(mode, profile);
+  // NAT64's bypass router would join an IPv6 client LAN to an IPv4 real-server LAN.
+  if (o.nat64 === true && (o.faults ?? []).length > 0) throw new InputError('--director dpvs: no faults with --nat64 (its bypass router would join an IPv6 LAN to an IPv4 one)');
   const faults = parseLabFaults('dpvs', mode, o.faults ?? []);
+  // lip-exhausted floods IPv4 SYNs from the one IPv4 client.
+  if (o.family === 6 && faults.director.length > 0) throw new InputError(`--director dpvs --family 6: --fault ${faults.director.join(', ')} is IPv4 only`);
   return labCase(mode, {
     scheduler: exhaustionScheduler(faults, o.scheduler) ?? o.scheduler ?? 'rr',
     faults,
     profile,
     ...(o.connections !== undefined ? { connections: o.connections } : {}),
+    ...(o.family !== undefined ? { family: o.family } : {}),
+    ...(o.nat64 === true ? { nat64: true } : {}),
   });
 }
 
 /** One DPVS case in a lab of its own; lock, hugepages and runtime are released before it returns or throws. */
 export async function runDpvsCase(binaries: DpvsBinaries, c: LabCase, outDir: string, o: RunLabCaseOptions = {}): Promise<LabCaseResult> {
-  const rt = DpvsRuntime.acquire(binaries);
+  const rt = DpvsRuntime.acquire(binaries, { ipv6: (c.family ?? 4) === 6 });
   try {
     return await runLabCase(dpvsDriver(rt), c, outDir, o);
   } finally {
