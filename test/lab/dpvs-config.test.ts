@@ -77,11 +77,11 @@ describe('DPVS commands from the service model', () => {
     expect(() => dpvsCommands(`-A -t ${svc} -s rr\n-a -t ${svc} -r 10.0.0.11:80 -b\n`, 'x.conf')).toThrow(/local address/);
   });
 
-  it('EAL pins both lcores to CPU 0 and names the two veths in port order; dpvs.conf has one port section per veth', () => {
+  it('EAL pins both lcores to CPU 0 and names the two veths in port order, sending through the taps; dpvs.conf has one port section per veth', () => {
     const eal = ealArgs('eth0', 'eth1', 'p');
     expect(eal.slice(eal.indexOf('--lcores'), eal.indexOf('--lcores') + 2)).toEqual(['--lcores', DPVS_LCORES]);
     expect(DPVS_LCORES.split(',').every((l) => l.endsWith('@0'))).toBe(true);
-    expect(eal.filter((a) => a.startsWith('net_af_packet'))).toEqual(['net_af_packet0,iface=eth0', 'net_af_packet1,iface=eth1']);
+    expect(eal.filter((a) => a.startsWith('net_af_packet'))).toEqual(['net_af_packet0,iface=eth0,qdisc_bypass=0', 'net_af_packet1,iface=eth1,qdisc_bypass=0']);
     const conf = dpvsConf();
     expect(conf.match(/<init> device dpdk\d/g)).toEqual([`<init> device ${CLIENT_PORT}`, `<init> device ${RS_PORT}`]);
     expect(conf).toMatch(/<init> kni\s+off/);

@@ -121,7 +121,7 @@ describe('lip-exhausted', () => {
   it('starts DPVS with larger af_packet rings only for the flood', () => {
     const argv = ['dpvs', '--', ...ealArgs('eth0', 'eth1', 'p')];
     const flood = withFloodRings(argv, dpvsCase('fullnat', { faults: ['lip-exhausted'] }));
-    expect(flood.filter((a) => a.startsWith('net_af_packet'))).toEqual(['net_af_packet0,iface=eth0', 'net_af_packet1,iface=eth1'].map((a) => `${a},framecnt=${FLOOD_RING_FRAMES}`));
+    expect(flood.filter((a) => a.startsWith('net_af_packet'))).toEqual(['net_af_packet0,iface=eth0,qdisc_bypass=0', 'net_af_packet1,iface=eth1,qdisc_bypass=0'].map((a) => `${a},framecnt=${FLOOD_RING_FRAMES}`));
     expect(withFloodRings(argv, dpvsCase('fullnat'))).toEqual(argv);
   });
 });
