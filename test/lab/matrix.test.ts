@@ -92,7 +92,7 @@ describe('lab matrix, reference director (netns)', () => {
           .map((o) => `${o.case.id}: exit ${o.exitCode}, errors [${o.errors.join(', ')}], warnings [${o.warnings.join(', ')}], missing [${o.missing.join(', ')}], unrelated [${o.unrelated.join(', ')}]${o.error ? `, ${o.error}` : ''}`);
         expect(bad).toEqual([]);
         // Conformant runs: every client connection was answered by a real server.
-        for (const o of outcomes.filter((x) => x.case.fault === null)) expect(o.answered).toBe('4/4');
+        for (const o of outcomes.filter((x) => x.case.fault === null)) expect(o.answered).toMatch(/^(\d+)\/\1$/);
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

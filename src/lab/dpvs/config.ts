@@ -116,9 +116,12 @@ function device(name: string): string {
  * IPv6 off (the lab is IPv4 and its namespaces have IPv6 disabled). UDP's client address (UOA)
  * goes in an IP option (`ipo`) of the first datagrams: stock real-server kernels ignore it, where
  * `opp` (DPVS's private IP protocol 248) makes them answer ICMP protocol unreachable unless they
- * load DPVS's uoa module (seen in this lab).
+ * load DPVS's uoa module (seen in this lab); `opp` is there to show that (`lab run --uoa-mode opp`).
  */
-export function dpvsConf(): string {
+export type UoaMode = 'ipo' | 'opp';
+export const UOA_MODES: readonly UoaMode[] = ['ipo', 'opp'];
+
+export function dpvsConf(uoaMode: UoaMode = 'ipo'): string {
   return `! lvsaudit lab: DPVS on two net_af_packet ports (FullNAT, two-armed)
 global_defs {
     log_level   INFO
@@ -200,7 +203,7 @@ ipvs_defs {
         conn_init_timeout           3
     }
     udp {
-        uoa_mode        ipo
+        uoa_mode        ${uoaMode}
         uoa_max_trail   3
         timeout {
             oneway      60

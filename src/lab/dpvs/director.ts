@@ -22,7 +22,7 @@ import { caseServiceConfig, labCase, type DirectorDriver, type LabCase, type Lab
 import { parseLabFaults } from '../faults.js';
 import { checkProfile } from '../reference-lab.js';
 import type { LabMode } from '../plan.js';
-import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from './config.js';
+import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand, type UoaMode } from './config.js';
 import { processAlive, type DpvsBinaries } from './build.js';
 
 /** The host-wide lock of a running DPVS lab (its holder's pid inside). */
@@ -66,27 +66,30 @@ export class DpvsRuntime {
   private readonly onSignal: Array<[NodeJS.Signals, () => void]> = [];
   private readonly onExit = (): void => this.release();
 
-  private constructor(readonly binaries: DpvsBinaries) {
+  private constructor(
+    readonly binaries: DpvsBinaries,
+    uoaMode: UoaMode,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), 'lvsaudit-dpvs-'));
     this.runDir = join(this.dir, 'run');
     this.ipcFile = join(this.dir, 'dpvs.ipc');
     this.pidFile = join(this.dir, 'dpvs.pid');
     this.confFile = join(this.dir, 'dpvs.conf');
     mkdirSync(this.runDir);
-    writeFileSync(this.confFile, dpvsConf());
+    writeFileSync(this.confFile, dpvsConf(uoaMode));
   }
 
   /**
    * Take the lock, reserve hugepages, install the exit and signal handlers. EnvironmentError
    * (exit 4) when another DPVS lab runs or the hugepages cannot be had.
    */
-  static acquire(binaries: DpvsBinaries): DpvsRuntime {
+  static acquire(binaries: DpvsBinaries, uoaMode: UoaMode = 'ipo'): DpvsRuntime {
     const why = dpvsRuntimeUnavailable();
     if (why !== null) throw new EnvironmentError(why);
     takeLabLock();
     let rt: DpvsRuntime;
     try {
-      rt = new DpvsRuntime(binaries);
+      rt = new DpvsRuntime(binaries, uoaMode);
     } catch (e) {
       rmSync(dpvsLockFile(), { force: true });
       throw e;
@@ -375,6 +378,10 @@ export interface DpvsCaseOptions {
    * would audit it (the mismatch verify must report).
    */
   profile?: string;
+  /** Seconds of persistence of the service (sequence.ts labCase; 0: not persistent). */
+  persistence?: number;
+  /** The UDP service instead of the HTTP one (sequence.ts labCase). */
+  udp?: boolean;
 }
 
 /** A FullNAT case for DPVS. */
@@ -386,12 +393,19 @@ export function dpvsCase(mode: LabMode, o: DpvsCaseOptions = {}): LabCase {
     faults: parseLabFaults('dpvs', mode, o.faults ?? []),
     profile,
     ...(o.connections !== undefined ? { connections: o.connections } : {}),
+    ...(o.persistence !== undefined ? { persistence: o.persistence } : {}),
+    ...(o.udp === true ? { udp: true } : {}),
   });
 }
 
+export interface RunDpvsCaseOptions extends RunLabCaseOptions {
+  /** Where DPVS puts a UDP client's address (dpvs.conf uoa_mode; default ipo). */
+  uoaMode?: UoaMode;
+}
+
 /** One DPVS case in a lab of its own; lock, hugepages and runtime are released before it returns or throws. */
-export async function runDpvsCase(binaries: DpvsBinaries, c: LabCase, outDir: string, o: RunLabCaseOptions = {}): Promise<LabCaseResult> {
-  const rt = DpvsRuntime.acquire(binaries);
+export async function runDpvsCase(binaries: DpvsBinaries, c: LabCase, outDir: string, o: RunDpvsCaseOptions = {}): Promise<LabCaseResult> {
+  const rt = DpvsRuntime.acquire(binaries, o.uoaMode);
   try {
     return await runLabCase(dpvsDriver(rt), c, outDir, o);
   } finally {
