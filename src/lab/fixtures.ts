@@ -125,6 +125,8 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 /** The IPv6 sets of fixtures/lab (scripts/lab-ipv6-fixtures.mjs; test/verify/ipv6-parity.test.ts). */
 /** The DPVS sets (scripts/lab-dpvs-fixtures.mjs): real FullNAT captures, each with its README and expected.json. */
 export const DPVS_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat', 'dpvs-fullnat-wrr'];
+/** The DPVS UDP sets (same script): UDP FullNAT with the client's address in UOA, per uoa_mode. */
+export const DPVS_UDP_FIXTURE_SETS: readonly string[] = ['dpvs-udp-ipo', 'dpvs-udp-opp'];
 
 export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
 
