@@ -81,7 +81,11 @@ export interface LabCaseOptions {
   udp?: boolean;
 }
 
-/** A case with the lab's defaults: weighted schedulers get 3:1 and 8 connections (two rounds), others 1:1 and 4. */
+/**
+ * A case with the lab's defaults: weighted schedulers get 3:1 and 8 connections (two rounds),
+ * others 1:1 and 4; a FullNAT TCP case is persistent and makes two connections from each of
+ * its client addresses.
+ */
 export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
   const scheduler = o.scheduler ?? 'rr';
   const faults = o.faults ?? { director: [], rs: [] };

@@ -20,10 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cachedBinaries, dpvsBinaries, missingBuildTools, type DpvsBinaries } from '../../src/lab/dpvs/build.js';
 import { DpvsRuntime, dpvsCase, dpvsLockFile, dpvsRuntimeUnavailable, freeHugepages, nrHugepages, runDpvsCase } from '../../src/lab/dpvs/director.js';
-import { DPVS_HUGEPAGES } from '../../src/lab/dpvs/config.js';
+import { DPVS_HUGEPAGES, UOA_MAX_TRAIL } from '../../src/lab/dpvs/config.js';
 import { labUnavailableReason, listNamespaces } from '../../src/lab/netns.js';
 import { ADDR, PERSISTENT_CLIENTS } from '../../src/lab/plan.js';
-import { labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/sequence.js';
+import { UDP_DATAGRAMS, labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/sequence.js';
 import { reportedRules } from '../../src/verify/report/rule-status.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
@@ -31,6 +31,7 @@ import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
 import { MATRIX_CASES, dpvsCaseId, dpvsDisagrees, renderMatrix, runDpvsMatrix, runMatrix } from '../../src/lab/matrix.js';
 import { tsharkFields } from './oracle.js';
 import { behaviour, localPorts } from './fnat-behaviour.js';
+import { expectedFlow, udpFlows, type UdpPlan } from './uoa-oracle.js';
 import { runReferenceLab } from '../../src/lab/reference-lab.js';
 
 const labReason = labUnavailableReason() ?? dpvsRuntimeUnavailable();
@@ -198,6 +199,25 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     expect(new Set(errors.map((f) => f.rule))).toEqual(new Set(['nat.reply-bypass']));
     expect(errors.every((f) => f.message.includes(`real server ${ADDR.rip2}`))).toBe(true);
     expect(r.verify!.verdict).toBe('fail');
+  }, 120_000);
+
+  it('UDP (--udp, uoa_mode ipo): every datagram answered, the client\'s address and port in IP option 31 on the first uoa_max_trail datagrams of each flow only (tshark, raw bytes)', async () => {
+    const r = await runDpvsCase(bins, dpvsCase('fullnat', { udp: true }), out(), { verify: true });
+    prefixes.push(r.prefix);
+    expect(r.case.id).toBe('fullnat-udp-rr');
+    expect(r.connections.map((c) => [c.ok, c.answered])).toEqual(r.connections.map(() => [true, UDP_DATAGRAMS]));
+    expect(r.connections.map((c) => c.body)).toEqual(['rs1', 'rs2', 'rs1', 'rs2']);
+    const plan: UdpPlan = { vip: ADDR.natVip, vport: ADDR.udpPort, lip: ADDR.lip, rport: ADDR.udpRport, rips: { rs1: ADDR.rip1, rs2: ADDR.rip2 } };
+    const flows = udpFlows(r.captures, plan);
+    expect(flows.map((f) => [f.client, f.cport, f.rs]).sort()).toEqual(r.connections.map((c) => [ADDR.client, c.localPort, c.body]).sort());
+    for (const f of flows) {
+      expect(f.lport).toBeGreaterThanOrEqual(1025);
+      expect(f).toEqual(expectedFlow(f, 'ipo', UOA_MAX_TRAIL, UDP_DATAGRAMS, plan));
+    }
+    // What verify makes of UDP FullNAT today: every flow correlated, no error. It does not
+    // judge UOA yet (fixtures/lab/dpvs-udp-ipo records which rules it evaluates).
+    expect(labExitCode([r])).toBe(0);
+    expect((r.verify!.traffic ?? []).map((t) => t.connections)).toEqual([r.connections.length]);
   }, 120_000);
 
   it.skipIf(!need(referenceLabReady, referenceLabReason))('lab matrix: DPVS and the reference director reach the same verdict on every FullNAT case DPVS can produce', async () => {

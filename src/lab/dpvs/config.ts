@@ -118,6 +118,9 @@ function device(name: string): string {
  * `opp` (DPVS's private IP protocol 248) makes them answer ICMP protocol unreachable unless they
  * load DPVS's uoa module (seen in this lab); `opp` is there to show that (`lab run --uoa-mode opp`).
  */
+/** UDP datagrams of a connection that carry the client's address (dpvs.conf uoa_max_trail). */
+export const UOA_MAX_TRAIL = 3;
+
 export type UoaMode = 'ipo' | 'opp';
 export const UOA_MODES: readonly UoaMode[] = ['ipo', 'opp'];
 
@@ -204,7 +207,7 @@ ipvs_defs {
     }
     udp {
         uoa_mode        ${uoaMode}
-        uoa_max_trail   3
+        uoa_max_trail   ${UOA_MAX_TRAIL}
         timeout {
             oneway      60
             normal      300
