@@ -22,10 +22,10 @@ import { nftablesCase, nftablesDriver } from '../lab/scenarios.js';
 import { ipvsCase } from '../lab/ipvs-director.js';
 import { dpvsCase, recoverAbandonedDpvsLab, runDpvsCase } from '../lab/dpvs/director.js';
 import { dpvsBinaries } from '../lab/dpvs/build.js';
-import { DPVS_SCHEDULERS } from '../lab/dpvs/config.js';
-import type { LabFamily } from '../lab/plan.js';
+import { DPVS_SCHEDULERS, UOA_MODES, type UoaMode } from '../lab/dpvs/config.js';
+import { PERSISTENT_CLIENTS, type LabFamily } from '../lab/plan.js';
 import { checkKindMode, DIRECTOR_KINDS, faultLabels, type DirectorKind } from '../lab/faults.js';
-import { LAB_OFFLOADS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
+import { DEFAULT_PERSISTENCE_S, LAB_OFFLOADS, UDP_DATAGRAMS, labExitCode, runLabCase, type LabCase, type LabCaseResult, type LabOffloads } from '../lab/sequence.js';
 import { runIpvsLab, type IpvsLabResult } from '../lab/vm/run.js';
 import { labDown } from '../lab/netns.js';
 import { MATRIX_CASES, dpvsDisagrees, loadIpvsResults, matrixRows, renderMatrix, runDpvsMatrix, runMatrix } from '../lab/matrix.js';
@@ -63,12 +63,20 @@ export interface LabRunOptions {
   dpvsSrc?: string;
   /** dpvs: an existing DPVS build (dpvs, ipvsadm, dpip). */
   dpvsBin?: string;
+  /** reference, dpvs (fullnat): seconds of persistence of the service; 0: not persistent. */
+  persistence?: number;
+  /** dpvs: the UDP service (UOA) instead of the HTTP one. */
+  udp?: boolean;
+  /** dpvs with --udp: dpvs.conf uoa_mode. */
+  uoaMode?: string;
 }
 
 /** The IPVS VM runs a mainline kernel: its schedulers, not DPVS's. */
 const IPVS_SCHEDULERS = KNOWN_SCHEDULERS.filter((s) => s !== 'conhash');
 
 const MAX_CONNECTIONS = 50;
+/** A persistence of more than a month is a mistyped --persistence. */
+const MAX_PERSISTENCE_S = 2678400;
 /** A VM run longer than a day is a mistyped --timeout. */
 const MAX_TIMEOUT_S = 86400;
 
@@ -95,6 +103,9 @@ function rejectOptions(kind: DirectorKind, o: LabRunOptions): void {
     ['--accel', o.accel !== undefined && o.accel !== 'auto' ? o.accel : undefined, ['ipvs']],
     ['--profile', o.profile, ['reference', 'dpvs']],
     ['--nat64', o.nat64 === true ? true : undefined, ['dpvs']],
+    ['--persistence', o.persistence, ['reference', 'dpvs']],
+    ['--udp', o.udp === true ? true : undefined, ['dpvs']],
+    ['--uoa-mode', o.uoaMode, ['dpvs']],
   ];
   for (const [name, v, kinds] of only) {
     if (v !== undefined && !kinds.includes(kind)) throw new InputError(`${name} applies to --director ${kinds.join(', ')} only`);
@@ -118,7 +129,9 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
     const mode = checkKindMode(kind, m);
     if (o.nat64 === true && mode !== 'fullnat') throw new InputError(`--nat64: FullNAT only (--mode fullnat), not --mode ${mode}`);
     if (family === 6 && mode !== 'nat' && mode !== 'dr' && !(mode === 'fullnat' && kind === 'dpvs')) throw new InputError(`--family 6: --mode ${mode} has no IPv6 lab (nat, dr; fullnat with --director dpvs)`);
-    if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}) }));
+    if (o.persistence !== undefined && mode !== 'fullnat') throw new InputError(`--persistence applies to --mode fullnat`);
+    const persistence = o.persistence !== undefined ? { persistence: o.persistence } : {};
+    if (kind === 'reference') cases.push(referenceCase(mode, { ...(o.profile !== undefined ? { profile: o.profile } : {}), faults, ...(o.connections !== undefined ? { connections: o.connections } : {}), ...persistence }));
     else if (kind === 'nftables') cases.push(nftablesCase(mode, faults, o.connections, family));
     else if (kind === 'dpvs') {
       const schedulers = splitList(o.scheduler);
@@ -133,6 +146,8 @@ export function casesFromOptions(kind: DirectorKind, o: LabRunOptions): LabCase[
           ...(o.profile !== undefined ? { profile: o.profile } : {}),
           ...(family === 6 ? { family } : {}),
           ...(o.nat64 === true ? { nat64: true } : {}),
+          ...persistence,
+          ...(o.udp === true ? { udp: true } : {}),
         }),
       );
     }
@@ -152,6 +167,14 @@ export function parseFamily(v: string | undefined): LabFamily {
   if (v === undefined || v === '4') return 4;
   if (v === '6') return 6;
   throw new InputError(`--family '${v}': expected 4 or 6`);
+}
+
+/** `--uoa-mode` (with --udp only) → dpvs.conf's uoa_mode; absent: DPVS lab's default. */
+function parseUoaMode(o: LabRunOptions): UoaMode | undefined {
+  if (o.uoaMode === undefined) return undefined;
+  if (o.udp !== true) throw new InputError('--uoa-mode applies with --udp');
+  if (!UOA_MODES.includes(o.uoaMode as UoaMode)) throw new InputError(`--uoa-mode '${o.uoaMode}': expected ${UOA_MODES.join(' or ')}`);
+  return o.uoaMode as UoaMode;
 }
 
 /** `--offloads` value → LabOffloads (default off); anything else is a usage error. */
@@ -184,7 +207,10 @@ function renderCaseText(r: LabCaseResult, dir: string): string {
     ...(stats !== undefined ? [`director frames in/out: ${stats ? `${stats.in}/${stats.out}` : '?'}`] : []),
     ...(typeof r.facts.dpvs === 'string' ? [`dpvs: ${r.facts.dpvs}`] : []),
     'client connections:',
-    ...r.connections.map((c) => `  :${c.localPort} ${c.ok ? `answered by ${c.body}` : `failed (${c.error ?? 'no HTTP 200'})`}`),
+    ...r.connections.map((c) => {
+      const datagrams = c.datagrams !== undefined ? ` (${c.answered ?? 0}/${c.datagrams} datagrams answered)` : '';
+      return `  ${c.localAddress ?? ''}:${c.localPort} ${c.ok ? `answered by ${c.body}` : `failed (${c.error ?? (c.datagrams !== undefined ? 'not every datagram answered by one server' : 'no HTTP 200')})`}${datagrams}`;
+    }),
     `captures and service.conf in ${dir}: ${Object.keys(r.captures).sort().map((p) => `${p}.pcap`).join(', ')}`,
   ];
   return lines.join('\n') + '\n' + verifyText(r.verify);
@@ -317,11 +343,12 @@ export async function runLab(o: LabRunOptions, write: (s: string) => void = (s) 
   if (kind === 'ipvs') return runIpvs(cases, o, write);
   if (kind === 'dpvs' && offloads === 'on') throw new InputError('--offloads on: DPVS reads its ports through af_packet, which hands it no offload metadata (off only)');
   const c = cases[0]!;
+  const uoaMode = parseUoaMode(o);
   const dir = outDir(o);
   let r: LabCaseResult;
   if (kind === 'dpvs') {
     const binaries = await dpvsBinaries({ ...(o.dpvsSrc !== undefined ? { src: o.dpvsSrc } : {}), ...(o.dpvsBin !== undefined ? { bin: o.dpvsBin } : {}) });
-    r = await runDpvsCase(binaries, c, dir, { verify: o.verify === true });
+    r = await runDpvsCase(binaries, c, dir, { verify: o.verify === true, ...(uoaMode !== undefined ? { uoaMode } : {}) });
   } else {
     r = await runLabCase(kind === 'reference' ? referenceDriver : nftablesDriver, c, dir, { verify: o.verify === true, offloads });
   }
@@ -347,6 +374,9 @@ export const registerLab: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--connections <n>', `client connections per case (1..${MAX_CONNECTIONS})`, (v) => parseIntegerOption('--connections', v, 1, MAX_CONNECTIONS, 'connections'))
     .option('--family <4|6>', 'nftables, ipvs: IPv6 service and LANs with 6 (nat, dr; faults rsN:no-vip, rsN:gateway-bypass, routed); dpvs: IPv6 FullNAT (client, VIP, real servers, LIP)')
     .option('--nat64', 'dpvs, fullnat: NAT64 — IPv6 client and VIP, IPv4 real servers and LIP (implies --family 6)')
+    .option('--persistence <s>', `reference, dpvs (fullnat, IPv4): seconds of persistence (-p) of the service, which the client reaches from ${PERSISTENT_CLIENTS.length} addresses in turn (default ${DEFAULT_PERSISTENCE_S}; 0: not persistent, one client address)`, (v) => parseIntegerOption('--persistence', v, 0, MAX_PERSISTENCE_S, 'seconds'))
+    .option('--udp', `dpvs: a UDP FullNAT service (VIP:53 → RS:5353) instead of the HTTP one; each connection sends ${UDP_DATAGRAMS} datagrams to the real servers' echo servers`)
+    .option('--uoa-mode <ipo|opp>', 'dpvs with --udp: where DPVS puts the client address (dpvs.conf uoa_mode; default ipo, an IP option; opp: its private IP protocol 248)')
     .option('--out <dir>', 'results directory (captures, service.conf)')
     .option('--format <format>', 'text or json', 'text')
     .option('--scheduler <name>', 'ipvs: IPVS scheduler(s): rr, wrr, sh, … (default rr); dpvs: rr, wrr, wlc or conhash', collect)

@@ -125,6 +125,8 @@ export async function writeScenarioFixture(name: string, root: string, opts: Sce
 /** The IPv6 sets of fixtures/lab (scripts/lab-ipv6-fixtures.mjs; test/verify/ipv6-parity.test.ts). */
 /** The DPVS sets (scripts/lab-dpvs-fixtures.mjs): real FullNAT captures, each with its README and expected.json. */
 export const DPVS_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat', 'dpvs-fullnat-wrr'];
+/** The DPVS UDP sets (same script): UDP FullNAT with the client's address in UOA, per uoa_mode. */
+export const DPVS_UDP_FIXTURE_SETS: readonly string[] = ['dpvs-udp-ipo', 'dpvs-udp-opp'];
 
 /** The IPv6 DPVS sets (scripts/lab-dpvs-ipv6-fixtures.mjs): IPv6 FullNAT and NAT64 through DPVS. */
 export const DPVS_IPV6_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat-ipv6', 'dpvs-nat64'];

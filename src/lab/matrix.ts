@@ -110,6 +110,15 @@ export const MATRIX_CASES: readonly MatrixCase[] = [
   { ...FNAT_DPVS, id: 'fullnat-dpvs/toa-in-syn', fault: 'toa-in-syn', expectExit: 1, required: ['fnat.toa-placement'], allowed: [], why: 'TOA in the SYN, wrong for dpvs (§3.1)' },
   { ...FNAT_DPVS, id: 'fullnat-dpvs/mss-not-adjusted', fault: 'mss-not-adjusted', expectExit: 1, required: ['fnat.mss-adjust'], allowed: [], why: 'SYN-ACK MSS not reduced by the TOA length (R10)' },
   {
+    ...FNAT_DPVS,
+    id: 'fullnat-dpvs/break-persistence',
+    fault: 'break-persistence',
+    expectExit: 1,
+    required: ['sched.persistence'],
+    allowed: [],
+    why: 'director ignores its persistence templates: a client address\'s second connection goes to the other real server (§1.11)',
+  },
+  {
     ...ok({ ...FNAT_DPVS, method: 'FullNAT dpvs IPv6' }, 'fullnat-dpvs-ipv6'),
     dpvs: { fault: null, family: 6 },
     referenceUnavailable: REFERENCE_IPV4_ONLY,

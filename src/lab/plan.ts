@@ -3,7 +3,7 @@
  * module reads its addresses, MACs, subnets and ports from here, so captures of the three
  * directors differ only in what the director itself does.
  *
- *   client LAN 172.16.0.0/24: client .2; NAT/FullNAT: VIP .100 (the director answers for it),
+ *   client LAN 172.16.0.0/24: client .2 (.2 to .4 with a persistent service); NAT/FullNAT: VIP .100 (the director answers for it),
  *     the director's own address .1 (kernel directors), a bypass router .254 (fault
  *     rsN:gateway-bypass); DR/TUN: the client's router .1.
  *   real-server LAN 10.0.0.0/24: DIP .1, RIPs .11 and .12, router .254; DR/TUN VIP 10.0.0.100
@@ -70,7 +70,22 @@ export const ADDR = {
   natRport: 8080,
   /** Local port of the client's first connection; connection i uses clientBasePort + i. */
   clientBasePort: 40000,
+  /** A UDP case's virtual service port, and its real servers' (another port: the rewrite shows). */
+  udpPort: 53,
+  udpRport: 5353,
 } as const;
+
+/**
+ * The client's addresses in a case with a persistent service (FullNAT): connection i comes
+ * from the i-th modulo their number. Persistence keys on the client address, so one address
+ * would turn every connection after the first into a template hit and leave the scheduler no
+ * decision to judge; several make each address's first connection a scheduling decision
+ * (sched.distribution judges their order) and its later ones template hits (sched.persistence).
+ * Three, an odd number against two real servers: with an even number round robin alone would
+ * send each address back to the same server, and a director that lost its templates would
+ * pass for a persistent one.
+ */
+export const PERSISTENT_CLIENTS: readonly string[] = ['172.16.0.2', '172.16.0.3', '172.16.0.4'];
 
 /** The addresses of one family, by role (ADDR's roles). */
 export interface AddressPlan {
@@ -198,19 +213,26 @@ export interface ServiceOptions {
   family?: LabFamily;
   /** FullNAT with family 6: IPv4 real servers and LIP (NAT64). */
   nat64?: boolean;
+  /** Seconds of persistence (`-p`); absent or null: not persistent. */
+  persistence?: number | null;
+  /** UDP: the service is VIP:udpPort → RS:udpRport (default tcp, VIP:port → RS:rportOf). */
+  protocol?: 'tcp' | 'udp';
 }
 
 /** The lab service as ipvsadm-save -n text: what every director kind implements. */
 export function serviceConfig(mode: LabMode, o: ServiceOptions = {}): string {
   const family = o.family ?? 4;
   const plan = casePlan(family, o.nat64 === true && mode === 'fullnat');
-  const svc = hostPort(vipOf(mode, family), ADDR.port);
+  const udp = o.protocol === 'udp';
+  const p = udp ? '-u' : '-t';
+  const svc = hostPort(vipOf(mode, family), udp ? ADDR.udpPort : ADDR.port);
+  const rport = udp ? ADDR.udpRport : rportOf(mode);
   const sw = { nat: '-m', dr: '-g', tun: '-i', fullnat: '-b' }[mode];
   const weights = o.weights ?? [1, 1];
   const lines = [
-    `-A -t ${svc} -s ${o.scheduler ?? 'rr'}`,
-    ...realServers(plan.rsFamily).map((rs, i) => `-a -t ${svc} -r ${hostPort(rs.rip, rportOf(mode))} ${sw} -w ${weights[i]}`),
+    `-A ${p} ${svc} -s ${o.scheduler ?? 'rr'}${o.persistence !== undefined && o.persistence !== null ? ` -p ${o.persistence}` : ''}`,
+    ...realServers(plan.rsFamily).map((rs, i) => `-a ${p} ${svc} -r ${hostPort(rs.rip, rport)} ${sw} -w ${weights[i]}`),
   ];
-  if (mode === 'fullnat') lines.push(`-P -t ${svc} -z ${plan.lip}`);
+  if (mode === 'fullnat') lines.push(`-P ${p} ${svc} -z ${plan.lip}`);
   return lines.join('\n') + '\n';
 }

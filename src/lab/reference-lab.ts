@@ -114,11 +114,16 @@ export interface ReferenceLabResult extends LabCaseResult {
 }
 
 /** The reference case of a mode, profile and faults (`--fault` words, checked). */
-export function referenceCase(mode: LabMode, o: { profile?: string; faults?: readonly string[] | LabFaults; connections?: number } = {}): LabCase {
+export function referenceCase(mode: LabMode, o: { profile?: string; faults?: readonly string[] | LabFaults; connections?: number; persistence?: number } = {}): LabCase {
   const profile = o.profile ?? defaultProfile(mode);
   checkProfile(mode, profile);
   const faults = o.faults === undefined ? undefined : Array.isArray(o.faults) ? parseLabFaults('reference', mode, o.faults as readonly string[]) : (o.faults as LabFaults);
-  return labCase(mode, { profile, ...(faults ? { faults } : {}), ...(o.connections !== undefined ? { connections: o.connections } : {}) });
+  return labCase(mode, {
+    profile,
+    ...(faults ? { faults } : {}),
+    ...(o.connections !== undefined ? { connections: o.connections } : {}),
+    ...(o.persistence !== undefined ? { persistence: o.persistence } : {}),
+  });
 }
 
 /** Run one reference case through the shared sequence (the lab is always destroyed). */

@@ -20,9 +20,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { shQuote } from './netns.js';
 import { Lab, type Bridge, type Capture, type CapturePoint, type LabOptions, type Namespace, type OffloadProfile } from './topology.js';
-import { runHttpClient, startHttpServer, type ConnectionResult } from './services.js';
-import { ADDR, MAC, casePlan, realServers, rportOf, serviceConfig, twoArmed, vipOf, type AddressPlan, type LabFamily, type LabMode, type RealServerPlan } from './plan.js';
-import { EnvironmentError } from '../errors.js';
+import { runHttpClient, runUdpClient, startHttpServer, startUdpServer, type ConnectionResult } from './services.js';
+import { ADDR, MAC, PERSISTENT_CLIENTS, casePlan, realServers, rportOf, serviceConfig, twoArmed, vipOf, type AddressPlan, type LabFamily, type LabMode, type RealServerPlan } from './plan.js';
+import { EnvironmentError, InputError } from '../errors.js';
 import { auditedServiceText, faultLabels, type DirectorKind, type LabFaults, type RsFault } from './faults.js';
 import type { DirectorProfile } from '../replay/director/types.js';
 import { parseServiceConfig } from '../verify/service/index.js';
@@ -47,7 +47,29 @@ export interface LabCase {
   family?: LabFamily;
   /** FullNAT, family 6: the real servers and LIP are IPv4 (plan.ts nat64Plan). */
   nat64?: true;
+  /** FullNAT: the service is persistent, and the client connects from several addresses. */
+  persistence?: PersistencePlan;
+  /**
+   * The service is UDP (plan.ts ADDR.udpPort → udpRport): the real servers run a UDP echo
+   * server, and each client "connection" is a local port sending this many datagrams.
+   */
+  udp?: { datagrams: number };
 }
+
+/**
+ * Datagrams per UDP connection: more than DPVS's uoa_max_trail (3, dpvs/config.ts), so a
+ * capture shows the datagrams that carry the client's address and the ones after them.
+ */
+export const UDP_DATAGRAMS = 5;
+
+/** A persistent service: its timeout, and the client addresses connections rotate over. */
+export interface PersistencePlan {
+  timeout: number;
+  clients: readonly string[];
+}
+
+/** Seconds of persistence of a FullNAT case unless told otherwise. */
+export const DEFAULT_PERSISTENCE_S = 300;
 
 export interface LabCaseOptions {
   scheduler?: string;
@@ -57,9 +79,17 @@ export interface LabCaseOptions {
   profile: DirectorProfile;
   /** See LabCase.nat64. */
   nat64?: boolean;
+  /** FullNAT: seconds of persistence of the service (default DEFAULT_PERSISTENCE_S; UDP: 0); 0: not persistent. */
+  persistence?: number;
+  /** A UDP service instead of the HTTP one (FullNAT only: the DPVS lab's UOA case). */
+  udp?: boolean;
 }
 
-/** A case with the lab's defaults: weighted schedulers get 3:1 and 8 connections (two rounds), others 1:1 and 4. */
+/**
+ * A case with the lab's defaults: weighted schedulers get 3:1 and 8 connections (two rounds),
+ * others 1:1 and 4; a FullNAT TCP case is persistent and makes two connections from each of
+ * its client addresses.
+ */
 export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
   const scheduler = o.scheduler ?? 'rr';
   const faults = o.faults ?? { director: [], rs: [] };
@@ -67,16 +97,30 @@ export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
   const words = faultLabels(faults).map((f) => f.replace(/:/g, '-').replace(/=/g, ''));
   const family = o.family ?? 4;
   const nat64 = o.nat64 === true && mode === 'fullnat' && family === 6;
+  const udp = o.udp === true;
+  if (udp && mode !== 'fullnat') throw new InputError(`--udp: the lab's UDP service is FullNAT only (--mode ${mode})`);
+  if (udp && family === 6) throw new InputError('--udp: the lab\'s UDP service is IPv4 only');
+  if (udp && o.persistence !== undefined && o.persistence !== 0) throw new InputError('--udp and --persistence: the UDP case is not persistent');
+  // The persistent service's extra client addresses are IPv4; the SYN flood of a director fault
+  // (lip-exhausted) counts on one client address.
+  const persistentByDefault = mode === 'fullnat' && !udp && family === 4 && faults.director.length === 0;
+  const persistence = o.persistence ?? (persistentByDefault ? DEFAULT_PERSISTENCE_S : 0);
+  if (persistence !== 0 && mode !== 'fullnat') throw new InputError(`--persistence: the lab's persistent service is FullNAT only (--mode ${mode})`);
+  if (persistence !== 0 && family === 6) throw new InputError('--persistence: the lab\'s persistent service is IPv4 only (its extra client addresses)');
+  // Two connections from each client address: its first is scheduled, its second must follow.
+  const connections = o.connections ?? (persistence !== 0 ? 2 * PERSISTENT_CLIENTS.length : weighted ? 8 : 4);
   return {
-    id: [mode, ...(nat64 ? ['nat64'] : family === 6 ? ['ipv6'] : []), scheduler, ...words].join('-'),
+    id: [mode, ...(nat64 ? ['nat64'] : family === 6 ? ['ipv6'] : []), ...(udp ? ['udp'] : []), scheduler, ...words].join('-'),
     mode,
     scheduler,
     weights: weighted ? [3, 1] : [1, 1],
     faults,
-    connections: o.connections ?? (weighted ? 8 : 4),
+    connections,
     profile: o.profile,
     ...(family === 6 ? { family } : {}),
     ...(nat64 ? { nat64 } : {}),
+    ...(persistence > 0 ? { persistence: { timeout: persistence, clients: PERSISTENT_CLIENTS } } : {}),
+    ...(udp ? { udp: { datagrams: UDP_DATAGRAMS } } : {}),
   };
 }
 
@@ -87,7 +131,14 @@ export function planOfCase(c: Pick<LabCase, 'family' | 'nat64'>): AddressPlan {
 
 /** The service text of a case: the plan's service with the case's scheduler and weights. */
 export function caseServiceConfig(c: LabCase): string {
-  return serviceConfig(c.mode, { scheduler: c.scheduler, weights: c.weights, family: c.family ?? 4, ...(c.nat64 ? { nat64: true } : {}) });
+  return serviceConfig(c.mode, {
+    scheduler: c.scheduler,
+    weights: c.weights,
+    family: c.family ?? 4,
+    ...(c.nat64 ? { nat64: true } : {}),
+    persistence: c.persistence?.timeout ?? null,
+    protocol: c.udp !== undefined ? 'udp' : 'tcp',
+  });
 }
 
 /**
@@ -572,6 +623,14 @@ export async function applyRsFaults(t: LabTopology, faults: LabFaults): Promise<
   };
 }
 
+/** The client's further addresses of a persistent case (idempotent: a session runs several cases). */
+function addClientAddresses(t: LabTopology, addrs: readonly string[]): void {
+  nsBatch(
+    t.lab,
+    addrs.filter((a) => a !== t.addr.client).map((a) => [t.client, ['ip', 'addr', 'replace', `${a}/${t.addr.lanPrefix}`, 'dev', 'eth0']] as const),
+  );
+}
+
 /** Capture points of a case: the topology's, plus the bypass router once a fault added it. */
 function casePoints(t: LabTopology): CapturePoint[] {
   const points = [...t.points];
@@ -587,6 +646,8 @@ function casePoints(t: LabTopology): CapturePoint[] {
  */
 export class LabSession {
   private casesRun = 0;
+  /** The real servers' UDP echo servers run (started by the first UDP case). */
+  private udpServers = false;
 
   private constructor(
     readonly driver: DirectorDriver,
@@ -634,6 +695,11 @@ export class LabSession {
         lab,
         lab.allNamespaces.filter((ns) => ns.role !== 'wan' && ns.role !== 'lan').map((ns) => [ns, ['ip', 'neigh', 'flush', 'all']] as const),
       );
+      if (c.persistence !== undefined) addClientAddresses(topo, c.persistence.clients);
+      if (c.udp !== undefined && !this.udpServers) {
+        await Promise.all(topo.rs.map((r) => startUdpServer(lab, r.ns, r.name, ADDR.udpRport)));
+        this.udpServers = true;
+      }
       const points = casePoints(topo);
       if (this.opts.directorPorts === true && this.driver.directorCapture === 'any' && twoArmed(topo.mode)) {
         points.push(...directorPoints(topo.director, topo.mode, 'per-port'));
@@ -645,14 +711,19 @@ export class LabSession {
       captures = capturing.captures;
       stage('captures');
       await director.beforeClient?.({ base: clientBasePort, count: c.connections });
-      const connections = await runHttpClient(lab, topo.client, {
+      const client = {
         host: topo.vip,
         port: ADDR.port,
         basePort: clientBasePort,
         count: c.connections,
         timeoutMs: this.opts.timeoutMs ?? 1500,
         gapMs: 100,
-      });
+        ...(c.persistence !== undefined ? { sources: c.persistence.clients } : {}),
+      };
+      const connections =
+        c.udp !== undefined
+          ? await runUdpClient(lab, topo.client, { ...client, port: ADDR.udpPort, datagrams: c.udp.datagrams, gapMs: 20 })
+          : await runHttpClient(lab, topo.client, client);
       stage('traffic');
       await lab.settleAndStopCaptures(300);
       // A capture that missed packets is not the capture of this run: fail rather than hand

@@ -7,8 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { CLIENT_PORT, DPVS_LCORES, DPVS_SCHEDULERS, RS_PORT, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from '../../src/lab/dpvs/config.js';
-import { ADDR, serviceConfig } from '../../src/lab/plan.js';
+import { CLIENT_PORT, DPVS_LCORES, DPVS_SCHEDULERS, RS_PORT, UOA_MAX_TRAIL, UOA_MODES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from '../../src/lab/dpvs/config.js';
+import { ADDR, PERSISTENT_CLIENTS, serviceConfig } from '../../src/lab/plan.js';
+import { DEFAULT_PERSISTENCE_S, UDP_DATAGRAMS, caseServiceConfig, labCase } from '../../src/lab/sequence.js';
 import { parseServiceConfig, type Service } from '../../src/verify/service/index.js';
 import { casesFromOptions, runLab } from '../../src/cli/lab.js';
 import { InputError } from '../../src/errors.js';
@@ -100,6 +101,60 @@ describe('lab run --director dpvs usage errors', () => {
     expect([c!.profile, c!.scheduler, c!.weights]).toEqual(['dpvs', 'wrr', [3, 1]]);
     await expect(runLab({ director: 'reference', mode: ['fullnat'], dpvsBin: '/x' }, () => undefined)).rejects.toThrow(/--dpvs-bin applies to --director dpvs/);
     await expect(runLab({ director: 'dpvs', mode: ['fullnat'], offloads: 'on' }, () => undefined)).rejects.toThrow(/--offloads on/);
+  });
+});
+
+describe('the UDP case of the DPVS lab (--udp, --uoa-mode)', () => {
+  it('is a UDP FullNAT service VIP:53 -> RS:5353, not persistent, more datagrams per connection than DPVS marks with UOA', () => {
+    const [c] = casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], udp: true });
+    expect([c!.id, c!.persistence, c!.udp]).toEqual(['fullnat-udp-rr', undefined, { datagrams: UDP_DATAGRAMS }]);
+    expect(UDP_DATAGRAMS).toBeGreaterThan(UOA_MAX_TRAIL);
+    const svc = parseServiceConfig(caseServiceConfig(c!), 's').services;
+    expect(svc.map((x) => [x.protocol, x.vport, x.realServers.map((r) => r.port), x.localAddresses])).toEqual([['udp', ADDR.udpPort, [ADDR.udpRport, ADDR.udpRport], [ADDR.lip]]]);
+    expect(dpvsCommands(caseServiceConfig(c!)).filter((x) => x.tool === 'ipvsadm').every((x) => x.args.includes('-u') && !x.args.includes('-t'))).toBe(true);
+  });
+  it('dpvs.conf carries the uoa_mode asked for and uoa_max_trail', () => {
+    for (const mode of UOA_MODES) {
+      const conf = dpvsConf({ uoaMode: mode });
+      expect(conf).toMatch(new RegExp(`\\n\\s+uoa_mode\\s+${mode}\\n`));
+      expect(conf).toMatch(new RegExp(`\\n\\s+uoa_max_trail\\s+${UOA_MAX_TRAIL}\\n`));
+    }
+    expect(dpvsConf()).toBe(dpvsConf({ uoaMode: 'ipo' }));
+  });
+  it('refuses --udp and --uoa-mode where they do not apply', async () => {
+    await expect(runLab({ director: 'reference', mode: ['fullnat'], udp: true }, () => undefined)).rejects.toThrow(/--udp applies to --director dpvs/);
+    await expect(runLab({ director: 'dpvs', mode: ['fullnat'], uoaMode: 'opp' }, () => undefined)).rejects.toThrow(/--uoa-mode applies with --udp/);
+    await expect(runLab({ director: 'dpvs', mode: ['fullnat'], udp: true, uoaMode: 'x' }, () => undefined)).rejects.toThrow(/--uoa-mode 'x': expected ipo or opp/);
+    expect(() => casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], udp: true, persistence: 60 })).toThrow(/--udp and --persistence/);
+  });
+});
+
+describe('the persistent FullNAT service of the lab', () => {
+  it('is the default of every FullNAT case (reference and dpvs alike): -p 300, three client addresses, two connections from each', () => {
+    for (const kind of ['reference', 'dpvs'] as const) {
+      const [c] = casesFromOptions(kind, { director: kind, mode: ['fullnat'] });
+      expect(c!.persistence).toEqual({ timeout: DEFAULT_PERSISTENCE_S, clients: PERSISTENT_CLIENTS });
+      expect(c!.connections).toBe(2 * PERSISTENT_CLIENTS.length);
+      // Odd against two real servers, so round robin alone cannot look persistent.
+      expect(PERSISTENT_CLIENTS.length % 2).toBe(1);
+      const svc = parseServiceConfig(caseServiceConfig(c!), 's').services;
+      expect(svc.map((x) => [x.persistenceTimeout, x.scheduler, x.localAddresses])).toEqual([[DEFAULT_PERSISTENCE_S, 'rr', [ADDR.lip]]]);
+    }
+  });
+  it('--persistence N sets the timeout DPVS is given; 0 leaves the service plain with one client address', () => {
+    const [c] = casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], persistence: 42 });
+    const add = dpvsCommands(caseServiceConfig(c!)).find((x) => x.args[0] === '-A')!;
+    expect(add.args.slice(add.args.indexOf('-p'), add.args.indexOf('-p') + 2)).toEqual(['-p', '42']);
+    const [plain] = casesFromOptions('dpvs', { director: 'dpvs', mode: ['fullnat'], persistence: 0 });
+    expect(plain!.persistence).toBeUndefined();
+    expect(plain!.connections).toBe(4);
+    expect(dpvsCommands(caseServiceConfig(plain!)).some((x) => x.args.includes('-p'))).toBe(false);
+    expect(parseServiceConfig(caseServiceConfig(plain!), 's').services[0]!.persistenceTimeout).toBeNull();
+  });
+  it('--persistence is refused where the lab has no persistent service', () => {
+    expect(() => casesFromOptions('reference', { director: 'reference', mode: ['nat'], persistence: 300 })).toThrow(/--persistence applies to --mode fullnat/);
+    expect(() => labCase('nat', { profile: 'linux', persistence: 300 })).toThrow(InputError);
+    expect(labCase('nat', { profile: 'linux' }).persistence).toBeUndefined();
   });
 });
 

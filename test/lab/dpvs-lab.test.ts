@@ -20,10 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cachedBinaries, dpvsBinaries, missingBuildTools, type DpvsBinaries } from '../../src/lab/dpvs/build.js';
 import { DpvsRuntime, dpvsCase, dpvsLockFile, dpvsRuntimeUnavailable, freeHugepages, nrHugepages, runDpvsCase } from '../../src/lab/dpvs/director.js';
-import { DPVS_HUGEPAGES } from '../../src/lab/dpvs/config.js';
+import { DPVS_HUGEPAGES, UOA_MAX_TRAIL } from '../../src/lab/dpvs/config.js';
 import { labUnavailableReason, listNamespaces } from '../../src/lab/netns.js';
-import { ADDR } from '../../src/lab/plan.js';
-import { labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/sequence.js';
+import { ADDR, PERSISTENT_CLIENTS } from '../../src/lab/plan.js';
+import { UDP_DATAGRAMS, labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/sequence.js';
 import { reportedRules } from '../../src/verify/report/rule-status.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
@@ -31,6 +31,7 @@ import { referenceLabReady, referenceLabReason } from '../helpers/lab.js';
 import { MATRIX_CASES, dpvsCaseId, dpvsDisagrees, renderMatrix, runDpvsMatrix, runMatrix } from '../../src/lab/matrix.js';
 import { tsharkFields } from './oracle.js';
 import { behaviour, localPorts } from './fnat-behaviour.js';
+import { expectedFlow, udpFlows, type UdpPlan } from './uoa-oracle.js';
 import { runReferenceLab } from '../../src/lab/reference-lab.js';
 import { saCounters } from '../../src/lab/dpvs/exhaustion.js';
 
@@ -42,6 +43,11 @@ const ready = labReason === null && toolsOk && buildMissing.length === 0;
 const reason = labReason ?? (!toolsOk ? 'tcpdump and tshark are needed' : `DPVS is not built and cannot be: missing ${buildMissing.join(', ')}`);
 const cli = join(repoRoot, 'bin', 'lvsaudit.js');
 const built = existsSync(join(repoRoot, 'dist', 'cli', 'main.js'));
+
+/** An IPv4 address as tshark prints it inside an option's bytes. */
+function hexIp(ip: string): string {
+  return ip.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('');
+}
 
 function write(file: string, text: string, mode: number): void {
   mkdirSync(join(file, '..'), { recursive: true });
@@ -106,28 +112,37 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     for (const d of outs) rmSync(d, { recursive: true, force: true });
   });
 
-  it('answers every connection and verifies with profile dpvs: exit 0, every fnat.* rule evaluated and passing', () => {
+  it('answers every connection and verifies with profile dpvs: exit 0, every fnat.* and sched.* rule evaluated and passing', () => {
     expect(clean.connections.map((c) => c.ok)).toEqual(clean.connections.map(() => true));
     expect(new Set(clean.connections.map((c) => c.body))).toEqual(new Set(['rs1', 'rs2']));
     expect(labExitCode([clean])).toBe(0);
+    expect(clean.verify!.findings.filter((f) => f.severity !== 'info')).toEqual([]);
     const rules = reportedRules(clean.verify!);
-    const fnat = rules.filter((r) => r.rule.startsWith('fnat.'));
-    expect(fnat.length).toBeGreaterThanOrEqual(10);
-    for (const r of fnat) expect({ rule: r.rule, status: r.status === 'pass' && r.checked > 0 }).toEqual({ rule: r.rule, status: true });
-    // Scheduling and TTL judged on DPVS's own captures too; persistence only on a persistent
-    // service, which this one is not.
-    const byRule = new Map(rules.map((r) => [r.rule, r]));
-    for (const id of ['sched.unknown-rs', 'sched.weight0', 'sched.distribution', 'rewrite.ttl']) {
-      const r = byRule.get(id);
-      expect({ rule: id, status: r?.status, checked: (r?.checked ?? 0) > 0 }).toEqual({ rule: id, status: 'pass', checked: true });
+    const judged = rules.filter((r) => r.rule.startsWith('fnat.') || r.rule.startsWith('sched.'));
+    expect(judged.filter((r) => r.rule.startsWith('fnat.')).length).toBeGreaterThanOrEqual(10);
+    expect(judged.map((r) => r.rule)).toEqual(expect.arrayContaining(['sched.unknown-rs', 'sched.weight0', 'sched.persistence', 'sched.distribution']));
+    for (const r of [...judged, ...rules.filter((x) => x.rule === 'rewrite.ttl')]) {
+      expect({ rule: r.rule, status: r.status, checked: r.checked > 0 }).toEqual({ rule: r.rule, status: 'pass', checked: true });
     }
-    expect(byRule.get('sched.persistence')?.status).toBe('not-evaluated');
+    // Every connection is a scheduling decision persistence judges: the first of each client
+    // address creates its template, the later ones must follow it.
+    expect(rules.find((r) => r.rule === 'sched.persistence')!.checked).toBe(clean.connections.length);
+  });
+
+  it('keeps each client address on one real server (persistence), and schedules the addresses round robin (the client\'s own view)', () => {
+    expect(clean.case.persistence?.clients).toEqual(PERSISTENT_CLIENTS);
+    const byAddress = new Map<string, Set<string>>();
+    for (const c of clean.connections) byAddress.set(c.localAddress!, new Set([...(byAddress.get(c.localAddress!) ?? []), c.body]));
+    expect([...byAddress.keys()].sort()).toEqual([...PERSISTENT_CLIENTS].sort());
+    for (const [address, servers] of byAddress) expect({ address, servers: servers.size }).toEqual({ address, servers: 1 });
+    // An odd number of addresses: without templates rr would move each address's second connection.
+    const first = PERSISTENT_CLIENTS.map((a) => [...byAddress.get(a)!][0]);
+    expect(first).toEqual(['rs1', 'rs2', 'rs1']);
   });
 
   it('captures every point, read by tshark: TOA kind 254 with the client port and address on the ACK and first data packet only', () => {
     expect(Object.keys(clean.captures).sort()).toEqual(['client', 'director-eth0', 'director-eth1', 'rs1', 'rs2']);
     for (const f of Object.values(clean.captures)) expect(tsharkFields(f, 'tcp', ['frame.number']).length).toBeGreaterThan(0);
-    const clientIp = ADDR.client.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('');
     let connections = 0;
     for (const rs of ['rs1', 'rs2'] as const) {
       const rows = tsharkFields(clean.captures[rs]!, `tcp && ip.src == ${ADDR.lip}`, ['tcp.srcport', 'tcp.flags.syn', 'tcp.len', 'tcp.option_kind', 'tcp.options']);
@@ -147,8 +162,9 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
         for (const r of [ack!, data!]) {
           const m = /fe08([0-9a-f]{4})([0-9a-f]{8})/.exec(r[4]!.replace(/:/g, ''));
           expect(m).not.toBeNull();
-          expect(Number.parseInt(m![1]!, 16)).toBeGreaterThanOrEqual(ADDR.clientBasePort);
-          expect(m![2]).toBe(clientIp);
+          const conn = clean.connections.find((c) => c.localPort === Number.parseInt(m![1]!, 16));
+          expect(conn).toBeDefined();
+          expect(m![2]).toBe(hexIp(conn!.localAddress!));
         }
       }
     }
@@ -173,8 +189,11 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
   it('rs2:gateway-bypass (its LIP route via a router): rs2\'s replies never return, verify fails on nat.reply-bypass naming rs2', async () => {
     const r = await runDpvsCase(bins, dpvsCase('fullnat', { faults: ['rs2:gateway-bypass'] }), out(), { verify: true });
     prefixes.push(r.prefix);
-    expect(r.connections.filter((c) => c.ok).map((c) => c.body)).toEqual(['rs1', 'rs1']);
-    expect(r.connections.filter((c) => !c.ok)).toHaveLength(2);
+    // rr gives the second client address rs2, and persistence keeps it there: exactly its
+    // connections fail.
+    const bypassed = PERSISTENT_CLIENTS[1];
+    expect(r.connections.filter((c) => c.ok).map((c) => [c.localAddress === bypassed, c.body])).toEqual(r.connections.filter((c) => c.localAddress !== bypassed).map(() => [false, 'rs1']));
+    expect(r.connections.filter((c) => !c.ok).map((c) => c.localAddress)).toEqual(r.connections.filter((c) => c.localAddress === bypassed).map(() => bypassed));
     // Replies reach the bypass router and die there: the router capture holds them.
     expect(tsharkFields(r.captures.router!, `tcp && ip.dst == ${ADDR.lip}`, ['frame.number']).length).toBeGreaterThan(0);
     const errors = r.verify!.findings.filter((f) => f.severity === 'error');
@@ -185,7 +204,8 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
 
   it('rs2:weight0-not-applied (the audited configuration says weight 0, DPVS was never told): DPVS still sends rs2 new connections, verify fails on sched.weight0 naming rs2', async () => {
     const dir = out();
-    const r = await runDpvsCase(bins, dpvsCase('fullnat', { faults: ['rs2:weight0-not-applied'] }), dir, { verify: true });
+    // Not persistent: one client address, so round robin alone decides every connection.
+    const r = await runDpvsCase(bins, dpvsCase('fullnat', { faults: ['rs2:weight0-not-applied'], persistence: 0 }), dir, { verify: true });
     prefixes.push(r.prefix);
     // DPVS ran the old weights: round robin over both servers, every connection answered.
     expect(r.connections.map((c) => [c.ok, c.body])).toEqual([[true, 'rs1'], [true, 'rs2'], [true, 'rs1'], [true, 'rs2']]);
@@ -226,6 +246,25 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
     240_000,
   );
 
+  it('UDP (--udp, uoa_mode ipo): every datagram answered, the client\'s address and port in IP option 31 on the first uoa_max_trail datagrams of each flow only (tshark, raw bytes)', async () => {
+    const r = await runDpvsCase(bins, dpvsCase('fullnat', { udp: true }), out(), { verify: true });
+    prefixes.push(r.prefix);
+    expect(r.case.id).toBe('fullnat-udp-rr');
+    expect(r.connections.map((c) => [c.ok, c.answered])).toEqual(r.connections.map(() => [true, UDP_DATAGRAMS]));
+    expect(r.connections.map((c) => c.body)).toEqual(['rs1', 'rs2', 'rs1', 'rs2']);
+    const plan: UdpPlan = { vip: ADDR.natVip, vport: ADDR.udpPort, lip: ADDR.lip, rport: ADDR.udpRport, rips: { rs1: ADDR.rip1, rs2: ADDR.rip2 } };
+    const flows = udpFlows(r.captures, plan);
+    expect(flows.map((f) => [f.client, f.cport, f.rs]).sort()).toEqual(r.connections.map((c) => [ADDR.client, c.localPort, c.body]).sort());
+    for (const f of flows) {
+      expect(f.lport).toBeGreaterThanOrEqual(1025);
+      expect(f).toEqual(expectedFlow(f, 'ipo', UOA_MAX_TRAIL, UDP_DATAGRAMS, plan));
+    }
+    // What verify makes of UDP FullNAT today: every flow correlated, no error. It does not
+    // judge UOA yet (fixtures/lab/dpvs-udp-ipo records which rules it evaluates).
+    expect(labExitCode([r])).toBe(0);
+    expect((r.verify!.traffic ?? []).map((t) => t.connections)).toEqual([r.connections.length]);
+  }, 120_000);
+
   it.skipIf(!need(referenceLabReady, referenceLabReason))('lab matrix: DPVS and the reference director reach the same verdict on every FullNAT case DPVS can produce', async () => {
     const cases = MATRIX_CASES.filter((c) => dpvsCaseId(c) !== null);
     expect(cases.map((c) => c.id)).toEqual(expect.arrayContaining(['fullnat-dpvs/none', 'fullnat-dpvs/rs2:gateway-bypass']));
@@ -249,11 +288,12 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
       expect(b['down: SYN-ACK MSS rs − client']).toEqual(['8']);
       expect(b['connections']).toEqual(['[8,8]']);
       expect(a).toEqual(b);
-      // DPVS's sa_pool keeps one port space per (LIP, real server) from 1025: with rr over two,
-      // each port twice; the reference director counts from 5000 over all connections.
+      // DPVS's sa_pool keeps one port space per (LIP, real server) from 1025: each real server's
+      // connections get 1025, 1026, …; the reference director counts from 5000 over all of them.
       const d = localPorts(clean.captures);
       const r = localPorts(ref.captures);
-      expect([Math.min(...d), new Set(d).size, d.length]).toEqual([1025, 4, 8]);
+      const perRs = (rs: string): number[] => clean.connections.filter((c) => c.body === rs).map((_, i) => 1025 + i);
+      expect([...d].sort((x, y) => x - y)).toEqual([...perRs('rs1'), ...perRs('rs2')].sort((x, y) => x - y));
       expect([Math.min(...r) >= 5000, new Set(r).size]).toEqual([true, 8]);
     },
     120_000,

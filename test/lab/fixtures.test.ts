@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
 import { SCENARIOS, directorBypassed } from '../../src/lab/scenarios.js';
 import { tcpdumpCount, tsharkCount } from './oracle.js';
-import { DPVS_FIXTURE_SETS, DPVS_IPV6_FIXTURE_SETS, DPVS_IPV6_GAP_SETS, IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
+import { DPVS_FIXTURE_SETS, DPVS_IPV6_FIXTURE_SETS, DPVS_IPV6_GAP_SETS, DPVS_UDP_FIXTURE_SETS, IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
+import { ADDR } from '../../src/lab/plan.js';
+import { expectedFlow, udpFlows, type UdpPlan } from './uoa-oracle.js';
 import { verifyCaptures } from '../../src/lab/sequence.js';
 
 interface Expected {
@@ -37,8 +39,35 @@ describe('directorBypassed', () => {
 describe.skipIf(!tools)('committed lab fixtures', () => {
   it('there is one fixture directory per scenario (and per IPv6 set)', () => {
     const dirs = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-    expect(dirs.sort()).toEqual([...SCENARIOS.map((s) => s.name), ...IPV6_FIXTURE_SETS, ...DPVS_FIXTURE_SETS, ...DPVS_IPV6_FIXTURE_SETS, ...DPVS_IPV6_GAP_SETS].sort());
+    expect(dirs.sort()).toEqual([...SCENARIOS.map((s) => s.name), ...IPV6_FIXTURE_SETS, ...DPVS_FIXTURE_SETS, ...DPVS_IPV6_FIXTURE_SETS, ...DPVS_IPV6_GAP_SETS, ...DPVS_UDP_FIXTURE_SETS].sort());
   });
+
+  for (const name of DPVS_UDP_FIXTURE_SETS) {
+    it(`${name}: UDP through DPVS, the client's address in UOA on the first datagrams of each flow only (tshark, raw bytes), and verify's verdict as recorded`, async () => {
+      const dir = join(root, name);
+      const exp = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as {
+        uoaMode: 'ipo' | 'opp';
+        uoaMaxTrail: number;
+        datagrams: number;
+        lip: string;
+        verdict: string;
+        rules: string[];
+        connections: Array<{ localPort: number; body: string; answered: number }>;
+      };
+      const captures = Object.fromEntries(['client', 'director-eth0', 'director-eth1', 'rs1', 'rs2'].map((p) => [p, join(dir, `${p}.pcap`)]));
+      for (const f of Object.values(captures)) expect(tcpdumpCount(f)).toBeGreaterThan(0);
+      const plan: UdpPlan = { vip: ADDR.natVip, vport: ADDR.udpPort, lip: exp.lip, rport: ADDR.udpRport, rips: { rs1: ADDR.rip1, rs2: ADDR.rip2 } };
+      const flows = udpFlows(captures, plan);
+      // One flow per client connection, at the real server the client says answered it.
+      expect(flows.map((f) => [f.client, f.cport, f.rs]).sort()).toEqual(exp.connections.map((c) => [ADDR.client, c.localPort, c.body]).sort());
+      for (const f of flows) expect(f).toEqual(expectedFlow(f, exp.uoaMode, exp.uoaMaxTrail, exp.datagrams, plan));
+      // The client's own count of answers agrees with what the captures show.
+      for (const c of exp.connections) expect(flows.find((f) => f.cport === c.localPort)!.replySources).toHaveLength(c.answered);
+      const v = await verifyCaptures(captures, readFileSync(join(dir, 'service.conf'), 'utf8'), 'dpvs');
+      expect(v.verdict).toBe(exp.verdict);
+      expect([...new Set(v.findings.filter((f) => f.severity === 'error').map((f) => f.rule))].sort()).toEqual(exp.rules);
+    });
+  }
 
   for (const name of DPVS_FIXTURE_SETS) {
     it(`${name}: DPVS's FullNAT facts are in the packets (tshark) and verify --profile dpvs gives the expected verdict`, async () => {

@@ -81,7 +81,7 @@ export function behaviour(captures: Record<string, string>): Record<string, unkn
       // TOA: on which packet of the connection, with what content.
       const toa = /fe08([0-9a-f]{4})([0-9a-f]{8})/.exec(r['tcp.options'].replace(/:/g, ''));
       if (kinds(r).includes('254')) note('up: TOA on packet #', k);
-      if (toa) note('up: TOA content is the client', [Number.parseInt(toa[1]!, 16) === Number(cport), toa[2] === ADDR.client.split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('')]);
+      if (toa) note('up: TOA content is the client', [Number.parseInt(toa[1]!, 16) === Number(cport), toa[2] === syn['ip.src'].split('.').map((x) => Number(x).toString(16).padStart(2, '0')).join('')]);
       if (c['tcp.flags'] === '0x0002') note('up: SYN options client → rs', [kinds(c).join(','), kinds(r).join(',')]);
     });
     note('seq delta non-zero', seqDelta !== 0);

@@ -93,7 +93,7 @@ describe('lab matrix, reference director (netns)', () => {
         expect(bad).toEqual([]);
         // Conformant runs: every client connection was answered by a real server.
         // (Cases only DPVS runs have no reference run: test/lab/dpvs-ipv6.test.ts.)
-        for (const o of outcomes.filter((x) => x.case.fault === null && x.notRun === undefined)) expect(o.answered).toBe('4/4');
+        for (const o of outcomes.filter((x) => x.case.fault === null && x.notRun === undefined)) expect(o.answered).toMatch(/^(\d+)\/\1$/);
       } finally {
         rmSync(root, { recursive: true, force: true });
       }

@@ -142,9 +142,16 @@ function device(name: string): string {
  * IPv6 off unless the service has an IPv6 side (an IPv4 lab's namespaces have IPv6 disabled). UDP's client address (UOA)
  * goes in an IP option (`ipo`) of the first datagrams: stock real-server kernels ignore it, where
  * `opp` (DPVS's private IP protocol 248) makes them answer ICMP protocol unreachable unless they
- * load DPVS's uoa module (seen in this lab).
+ * load DPVS's uoa module (seen in this lab); `opp` is there to show that (`lab run --uoa-mode opp`).
  */
-export function dpvsConf(o: { ipv6?: boolean } = {}): string {
+/** UDP datagrams of a connection that carry the client's address (dpvs.conf uoa_max_trail). */
+export const UOA_MAX_TRAIL = 3;
+
+export type UoaMode = 'ipo' | 'opp';
+export const UOA_MODES: readonly UoaMode[] = ['ipo', 'opp'];
+
+export function dpvsConf(o: { ipv6?: boolean; uoaMode?: UoaMode } = {}): string {
+  const uoaMode = o.uoaMode ?? 'ipo';
   return `! lvsaudit lab: DPVS on two net_af_packet ports (FullNAT, two-armed)
 global_defs {
     log_level   INFO
@@ -226,8 +233,8 @@ ipvs_defs {
         conn_init_timeout           3
     }
     udp {
-        uoa_mode        ipo
-        uoa_max_trail   3
+        uoa_mode        ${uoaMode}
+        uoa_max_trail   ${UOA_MAX_TRAIL}
         timeout {
             oneway      60
             normal      300

@@ -22,7 +22,7 @@ import { caseServiceConfig, labCase, nsBatch, type DirectorDriver, type LabCase,
 import { parseLabFaults } from '../faults.js';
 import { checkProfile } from '../reference-lab.js';
 import type { LabFamily, LabMode } from '../plan.js';
-import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand } from './config.js';
+import { DPVS_HUGEPAGES, dpvsCommands, dpvsConf, ealArgs, type DpvsCommand, type UoaMode } from './config.js';
 import { processAlive, type DpvsBinaries } from './build.js';
 import { exhaustionScheduler, lipExhaustion, withFloodRings } from './exhaustion.js';
 
@@ -69,7 +69,7 @@ export class DpvsRuntime {
 
   private constructor(
     readonly binaries: DpvsBinaries,
-    ipv6: boolean,
+    o: { ipv6: boolean; uoaMode: UoaMode },
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'lvsaudit-dpvs-'));
     this.runDir = join(this.dir, 'run');
@@ -77,20 +77,20 @@ export class DpvsRuntime {
     this.pidFile = join(this.dir, 'dpvs.pid');
     this.confFile = join(this.dir, 'dpvs.conf');
     mkdirSync(this.runDir);
-    writeFileSync(this.confFile, dpvsConf({ ipv6 }));
+    writeFileSync(this.confFile, dpvsConf(o));
   }
 
   /**
    * Take the lock, reserve hugepages, install the exit and signal handlers. EnvironmentError
    * (exit 4) when another DPVS lab runs or the hugepages cannot be had.
    */
-  static acquire(binaries: DpvsBinaries, o: { ipv6?: boolean } = {}): DpvsRuntime {
+  static acquire(binaries: DpvsBinaries, o: { ipv6?: boolean; uoaMode?: UoaMode } = {}): DpvsRuntime {
     const why = dpvsRuntimeUnavailable();
     if (why !== null) throw new EnvironmentError(why);
     takeLabLock();
     let rt: DpvsRuntime;
     try {
-      rt = new DpvsRuntime(binaries, o.ipv6 === true);
+      rt = new DpvsRuntime(binaries, { ipv6: o.ipv6 === true, uoaMode: o.uoaMode ?? 'ipo' });
     } catch (e) {
       rmSync(dpvsLockFile(), { force: true });
       throw e;
@@ -390,6 +390,10 @@ export interface DpvsCaseOptions {
   family?: LabFamily;
   /** With family 6: IPv4 real servers and LIP (NAT64). */
   nat64?: boolean;
+  /** Seconds of persistence of the service (sequence.ts labCase; 0: not persistent). */
+  persistence?: number;
+  /** The UDP service instead of the HTTP one (sequence.ts labCase). */
+  udp?: boolean;
 }
 
 /** A FullNAT case for DPVS. */
@@ -408,12 +412,19 @@ export function dpvsCase(mode: LabMode, o: DpvsCaseOptions = {}): LabCase {
     ...(o.connections !== undefined ? { connections: o.connections } : {}),
     ...(o.family !== undefined ? { family: o.family } : {}),
     ...(o.nat64 === true ? { nat64: true } : {}),
+    ...(o.persistence !== undefined ? { persistence: o.persistence } : {}),
+    ...(o.udp === true ? { udp: true } : {}),
   });
 }
 
+export interface RunDpvsCaseOptions extends RunLabCaseOptions {
+  /** Where DPVS puts a UDP client's address (dpvs.conf uoa_mode; default ipo). */
+  uoaMode?: UoaMode;
+}
+
 /** One DPVS case in a lab of its own; lock, hugepages and runtime are released before it returns or throws. */
-export async function runDpvsCase(binaries: DpvsBinaries, c: LabCase, outDir: string, o: RunLabCaseOptions = {}): Promise<LabCaseResult> {
-  const rt = DpvsRuntime.acquire(binaries, { ipv6: (c.family ?? 4) === 6 });
+export async function runDpvsCase(binaries: DpvsBinaries, c: LabCase, outDir: string, o: RunDpvsCaseOptions = {}): Promise<LabCaseResult> {
+  const rt = DpvsRuntime.acquire(binaries, { ipv6: (c.family ?? 4) === 6, ...(o.uoaMode !== undefined ? { uoaMode: o.uoaMode } : {}) });
   try {
     return await runLabCase(dpvsDriver(rt), c, outDir, o);
   } finally {
