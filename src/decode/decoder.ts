@@ -16,14 +16,38 @@ import { decodeIpv4 } from './proto/ipv4.js';
 import { decodeIpv6 } from './proto/ipv6.js';
 import { decodeSll, decodeSll2 } from './proto/sll.js';
 import { MODE_OUTER } from './proto/context.js';
+import { Unwrapper } from './decap.js';
 
 export class Decoder {
   readonly packet: Packet;
   private readonly ctx: DecodeCtx;
+  /** Null unless mirror/overlay transports are to be looked through (DecodeOptions.decap). */
+  private readonly unwrapper: Unwrapper | null;
+  /** End of the current frame's bytes, for decodeCarried. */
+  private frameEnd = 0;
+  private readonly decodeCarried = (ethOff: number): void => {
+    const p = this.packet;
+    const ctx = this.ctx;
+    const direction = p.direction;
+    p.resetOuter();
+    if (ctx.nestedUsed) {
+      p.inner.reset();
+      p.quoted.reset();
+      ctx.nestedUsed = false;
+    }
+    p.direction = direction;
+    try {
+      decodeEthernet(ctx, ethOff, this.frameEnd);
+    } catch {
+      p.malformed.set('ethernet', ethOff - p.off, 'decoder error');
+    }
+  };
 
   constructor(opts?: Partial<DecodeOptions>) {
     this.packet = new Packet();
     this.ctx = new DecodeCtx(this.packet, opts);
+    const decap = opts?.decap ?? null;
+    this.unwrapper = decap === null ? null : new Unwrapper(decap);
   }
 
   /** Resets the view and fills it from `frame`. Never throws on any bytes. */
@@ -64,6 +88,11 @@ export class Decoder {
     } catch {
       // Defence in depth only: every read is bounded, so this is not expected to run.
       p.malformed.set('link', 0, 'decoder error');
+    }
+    // One test for a frame that opened no level.
+    if (p.depth !== 0 && this.unwrapper !== null) {
+      this.frameEnd = end;
+      this.unwrapper.apply(p, this.decodeCarried);
     }
     return p;
   }

@@ -69,6 +69,12 @@ export class DecodeCtx {
     this.udpEncap[UdpPort.MPLS_UDP] = U_MPLS;
     // A port the user names as GUE is GUE, even one IANA gives another overlay.
     for (const port of opts?.guePorts ?? defaultDecodeOptions.guePorts) if (Number.isInteger(port) && port >= 0 && port < 65536) this.udpEncap[port] = U_GUE;
+    // Ports named for a mirror's transport say what the collector receives there.
+    const decap = opts?.decap ?? null;
+    if (decap !== null) {
+      for (const port of decap.vxlanPorts) if (Number.isInteger(port) && port > 0 && port < 65536) this.udpEncap[port] = U_VXLAN;
+      for (const port of decap.genevePorts) if (Number.isInteger(port) && port > 0 && port < 65536) this.udpEncap[port] = U_GENEVE;
+    }
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
-import type { Packet } from '../../decode/packet.js';
+import type { DecapOptions, Packet } from '../../decode/packet.js';
 import type { PacketRecord } from '../model/record.js';
 import { bindMac, neighbourBinding } from './ndp.js';
 import { sampleFile, type PointReader, type RecordKeep } from './stream.js';
@@ -41,6 +41,7 @@ export interface LoadOptions {
   keep?: RecordKeep;
   toaKinds?: number[];
   guePorts?: number[];
+  decap?: DecapOptions | null;
 }
 
 
@@ -89,6 +90,7 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
       const { records } = await sampleFile(file, idx, limit, {
         ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}),
         ...(opts.guePorts ? { guePorts: opts.guePorts } : {}),
+        decap: opts.decap ?? null,
         ...(opts.keep ? { keep: opts.keep } : {}),
         offsetNs: 0,
         // Sampled records are never judged: the FullNAT option bytes are not needed here.

@@ -12,7 +12,7 @@
 import { CaptureReader, type CaptureWarning, type InterfaceInfo } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
 import type { Frame } from '../../decode/frame.js';
-import type { Packet } from '../../decode/packet.js';
+import type { DecapOptions, Packet } from '../../decode/packet.js';
 import { Entries, packPacket, readEntry, STRIDE, type RecordPool } from './record.js';
 import type { PacketRecord } from '../model/record.js';
 
@@ -33,6 +33,8 @@ export type RecordKeep = (e: Entries, n: number) => boolean;
 export interface ReaderOptions {
   toaKinds?: number[];
   guePorts?: number[];
+  /** Mirror/overlay transports looked through (decode/decap.ts); absent or null: none. */
+  decap?: DecapOptions | null;
   keep?: RecordKeep;
   /** Every decoded packet (ARP rules, frame counts). */
   observe?: (p: Packet) => void;
@@ -119,7 +121,7 @@ export class PointReader {
     readonly point: number,
     protected readonly opts: ReaderOptions,
   ) {
-    this.decoder = new Decoder({ ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}), ...(opts.guePorts ? { guePorts: opts.guePorts } : {}) });
+    this.decoder = new Decoder({ ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}), ...(opts.guePorts ? { guePorts: opts.guePorts } : {}), decap: opts.decap ?? null });
     this.captures = opts.captures ?? [file];
     this.captureNo = this.captures.indexOf(file);
     if (this.captureNo < 0) throw new Error(`PointReader: ${file} is not in the capture list`);
