@@ -123,6 +123,8 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
   const labels = [...(opts.director ?? []).map((f) => `--director ${f}`), ...captures];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
+  // A bad --decap is said before any file is looked at.
+  decapOption(opts.decap, []);
   oneShotInputs(inputs.map(([file]) => file));
   for (const r of opts.ignore ?? []) {
     if ((ARP_RULES as readonly string[]).includes(r)) continue;

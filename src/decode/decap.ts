@@ -7,7 +7,7 @@
  * carried Ethernet header. Only frames that opened a level reach it.
  */
 import { parseIpv4, parseIpv6 } from './addr.js';
-import { EtherType, MAX_LEVELS, type DecapOptions, type EncapLevel, type MirrorKind, type Packet } from './packet.js';
+import { EtherType, MAX_LEVELS, type DecapOptions, type EncapKind, type EncapLevel, type MirrorKind, type Packet } from './packet.js';
 
 /** The mirror kind of a level that carries an Ethernet frame, or null for any other level. */
 export function mirrorKindOf(lv: EncapLevel): MirrorKind | null {
@@ -55,12 +55,12 @@ export class Unwrapper {
   }
 
   /** Whether level 0 of `p` is a capture transport to remove. */
-  removes(p: Packet): boolean {
+  removes(p: Packet): MirrorKind | null {
     const lv = p.levels[0]!;
     const kind = mirrorKindOf(lv);
-    if (kind === null) return false;
-    if (!this.auto) return this.kinds.has(kind);
-    return !this.sentToService(p);
+    if (kind === null) return null;
+    if (!this.auto) return this.kinds.has(kind) ? kind : null;
+    return this.sentToService(p) ? null : kind;
   }
 
   /** The outer destination is a service address: the overlay is then the service's traffic
@@ -80,10 +80,13 @@ export class Unwrapper {
   apply(p: Packet, decodeFrom: (ethOff: number) => void): void {
     let count = 0;
     const m = p.mirror;
-    while (count < MAX_LEVELS && p.depth !== 0 && this.removes(p)) {
+    while (count < MAX_LEVELS && p.depth !== 0) {
+      const type = this.removes(p);
+      if (type === null) break;
       const lv = p.levels[0]!;
       if (count === 0) {
         m.kind = lv.kind;
+        m.type = type;
         m.session = lv.kind === 'erspan2' || lv.kind === 'erspan3' || lv.kind === 'vxlan' || lv.kind === 'geneve' ? lv.vni : -1;
         m.spanTimestamp = lv.kind === 'erspan3' ? lv.spanIndex : -1;
       }
@@ -92,6 +95,14 @@ export class Unwrapper {
     }
     m.count = count;
   }
+}
+
+/** How a report names what `mirror` says was removed: `ERSPAN II session 42`, `VXLAN vni 5001`. */
+export function mirrorLabel(kind: EncapKind, type: MirrorKind, session: number): string {
+  const name =
+    kind === 'erspan2' ? 'ERSPAN II' : kind === 'erspan3' ? 'ERSPAN III' : type === 'erspan' ? 'ERSPAN I' : type === 'teb' ? 'GRE TEB' : type === 'vxlan' ? 'VXLAN' : 'Geneve';
+  if (session < 0) return name;
+  return `${name} ${type === 'erspan' ? 'session' : 'vni'} ${session}`;
 }
 
 /** `vxlan`, `geneve`, `erspan`, `teb` or `vxlan:PORT` / `geneve:PORT`, as `--decap` takes them;

@@ -621,8 +621,10 @@ export interface DecapOptions {
 export class MirrorView {
   /** Carriers removed, outermost first counted. */
   count = 0;
-  /** The outermost one's kind, and its session (ERSPAN session ID, VXLAN/Geneve VNI; −1 none). */
+  /** The outermost one's level kind and mirror kind (ERSPAN I is a 'gre' level of kind
+   *  'erspan'), and its session (ERSPAN session ID, VXLAN/Geneve VNI; −1 none). */
   kind: EncapKind = 'vxlan';
+  type: MirrorKind = 'vxlan';
   session = -1;
   /** ERSPAN III timestamp (in its granularity's units), −1 for every other kind. */
   spanTimestamp = -1;

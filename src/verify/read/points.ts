@@ -117,7 +117,7 @@ export function noteArp(lp: LoadedPoint, p: Packet): void {
 
 /** How the reading of one capture file in pass 2 went (a PointReader's, or as a feeder thread
  *  posts it): what the capture findings and the split check read. */
-export type ReaderSummary = Pick<PointReader, 'file' | 'point' | 'frames' | 'truncated' | 'drops' | 'malformedCount' | 'malformedFrames' | 'malformedWhat' | 'steppedBack'>;
+export type ReaderSummary = Pick<PointReader, 'file' | 'point' | 'frames' | 'truncated' | 'drops' | 'malformedCount' | 'malformedFrames' | 'malformedWhat' | 'steppedBack' | 'mirrored' | 'mirrorWhat'>;
 
 /**
  * A client packet within this much of the director capture's last frame may have left after

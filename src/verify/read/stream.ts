@@ -11,6 +11,7 @@
  */
 import { CaptureReader, type CaptureWarning, type InterfaceInfo } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
+import { mirrorLabel } from '../../decode/decap.js';
 import type { Frame } from '../../decode/frame.js';
 import type { DecapOptions, Packet } from '../../decode/packet.js';
 import { Entries, packPacket, readEntry, STRIDE, type RecordPool } from './record.js';
@@ -115,6 +116,10 @@ export class PointReader {
   malformedCount = 0;
   readonly malformedFrames: number[] = [];
   malformedWhat = '';
+  /** Frames read through a mirror/overlay transport (ReaderOptions.decap), and the first one's
+   *  transport (decode/decap.ts mirrorLabel). */
+  mirrored = 0;
+  mirrorWhat = '';
 
   constructor(
     readonly file: string,
@@ -143,6 +148,7 @@ export class PointReader {
           if (this.malformedFrames.length < 10) this.malformedFrames.push(p.frame);
           if (!this.malformedWhat) this.malformedWhat = `${p.malformed.layer} at byte ${p.malformed.offset}: ${p.malformed.reason}`;
         }
+        if (p.mirror.count !== 0) this.noteMirror(p);
         this.opts.observe?.(p);
         if (this.opts.share !== undefined && !this.opts.share(p)) return;
         this.queuePacket(p);
@@ -152,6 +158,10 @@ export class PointReader {
         chunkSize: this.opts.chunkSize ?? READ,
       },
     );
+  }
+
+  private noteMirror(p: Packet): void {
+    if (this.mirrored++ === 0) this.mirrorWhat = mirrorLabel(p.mirror.kind, p.mirror.type, p.mirror.session);
   }
 
   /** Packs a decoded packet of this thread's share into the queue when it is kept. */
