@@ -4,6 +4,7 @@
  * (text and JSON); `--decap none` over the same captures is NO DATA (exit 3); a bad value is one
  * `lvsaudit:` line, exit 2, for verify and arp alike.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -58,6 +59,23 @@ describe('verify --decap', () => {
     expect(r.code).toBe(0);
     const v = await runInProcess(registerVerify, 'verify', args(dir, '--decap', 'vxlan'));
     expect(v.code).toBe(3);
+  });
+
+  it('a feeder thread and a split run read through the mirror as one thread does (the built CLI)', () => {
+    const cli = path.join(repoRoot, 'bin', 'lvsaudit.js');
+    const run = (env: Record<string, string>): { status: number | null; stdout: string; stderr: string } =>
+      spawnSync(process.execPath, [cli, 'verify', ...args(dir, '--format', 'json')], { encoding: 'utf8', env: { ...process.env, LVSAUDIT_PARALLEL_DEBUG: '1', ...env } });
+    const one = run({ LVSAUDIT_THREADS: '1', LVSAUDIT_FEEDER: '0' });
+    expect(one.status).toBe(0);
+    expect(one.stdout).toContain('"transport": "ERSPAN II session 42"');
+    const fed = run({ LVSAUDIT_THREADS: '1', LVSAUDIT_FEEDER: '1' });
+    expect(fed.stderr).toContain('pass 2 reads on a feeder thread');
+    expect(fed.stdout).toBe(one.stdout);
+    const split = run({ LVSAUDIT_THREADS: '3', LVSAUDIT_FEEDER: '0' });
+    expect(split.status).toBe(0);
+    expect(split.stderr).toContain('pass 2 split in 3 shares');
+    const findings = (out: string): unknown => (JSON.parse(out) as { findings: unknown }).findings;
+    expect(findings(split.stdout)).toEqual(findings(one.stdout));
   });
 
   it.each([
