@@ -7,7 +7,7 @@
  * carried Ethernet header. Only frames that opened a level reach it.
  */
 import { parseIpv4, parseIpv6 } from './addr.js';
-import { EtherType, MAX_LEVELS, type DecapOptions, type EncapKind, type EncapLevel, type MirrorKind, type Packet } from './packet.js';
+import { EtherType, type DecapOptions, type EncapKind, type EncapLevel, type MirrorKind, type Packet } from './packet.js';
 
 /** The mirror kind of a level that carries an Ethernet frame, or null for any other level. */
 export function mirrorKindOf(lv: EncapLevel): MirrorKind | null {
@@ -72,28 +72,15 @@ export class Unwrapper {
     return false;
   }
 
-  /**
-   * Removes the transports around the frame `p` holds, outermost first, each time decoding
-   * again from the carried Ethernet header with `decodeFrom` (which resets the view). A frame
-   * whose level 0 is not one is left as it is.
-   */
-  apply(p: Packet, decodeFrom: (ethOff: number) => void): void {
-    let count = 0;
+  /** Notes in `p.mirror` the transport about to be removed, when it is the outermost. */
+  note(p: Packet, type: MirrorKind, count: number): void {
+    if (count !== 0) return;
+    const lv = p.levels[0]!;
     const m = p.mirror;
-    while (count < MAX_LEVELS && p.depth !== 0) {
-      const type = this.removes(p);
-      if (type === null) break;
-      const lv = p.levels[0]!;
-      if (count === 0) {
-        m.kind = lv.kind;
-        m.type = type;
-        m.session = lv.kind === 'erspan2' || lv.kind === 'erspan3' || lv.kind === 'vxlan' || lv.kind === 'geneve' ? lv.vni : -1;
-        m.spanTimestamp = lv.kind === 'erspan3' ? lv.spanIndex : -1;
-      }
-      count++;
-      decodeFrom(lv.eth.off);
-    }
-    m.count = count;
+    m.kind = lv.kind;
+    m.type = type;
+    m.session = lv.kind === 'erspan2' || lv.kind === 'erspan3' || lv.kind === 'vxlan' || lv.kind === 'geneve' ? lv.vni : -1;
+    m.spanTimestamp = lv.kind === 'erspan3' ? lv.spanIndex : -1;
   }
 }
 

@@ -57,6 +57,12 @@ export class DecodeCtx {
   /** Set when an IP layer was decoded into packet.inner or packet.quoted (all writes to
    *  those go through decodeIpv4/decodeIpv6), so the decoder resets them only then. */
   nestedUsed = false;
+  /** Set by a Decoder that removes mirror transports: an Ethernet frame carried by level 0 is
+   *  not decoded beyond its header (the decoder decodes it again as the packet, or, when it
+   *  keeps the level, decodes the frame again without deferring). */
+  deferCarried = false;
+  /** A level-0 carried frame was left undecoded this pass (deferCarried). */
+  deferred = false;
 
   constructor(p: Packet, opts?: Partial<DecodeOptions>) {
     this.p = p;
