@@ -8,6 +8,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,8 @@ import type { VerifyResult } from '../../src/verify/model/result.js';
 import { isEthernetPcap, WRAP_KINDS, wrapPcap, type WrapKind } from '../helpers/capture-wrap.js';
 import { pointsOf, verifySets } from '../helpers/verify-sets.js';
 
-const sets = verifySets();
+// The real-kernel sets too (fixtures/offload, .pcap.gz): offloads, super-segments, drops.
+const sets = verifySets(true);
 const scratch = mkdtempSync(path.join(tmpdir(), 'lvsaudit-wrap-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -37,16 +39,23 @@ function run(dir: string, confDir: string, points: VerifyInput['points'], profil
 
 let runNo = 0;
 
+/** A capture file's pcap bytes (the .pcap.gz sets are gunzipped). */
+const pcapOf = (file: string): Buffer => (file.endsWith('.gz') ? gunzipSync(readFileSync(file)) : readFileSync(file));
+
 /** The set's files in a new directory, those named in `wrap` wrapped by their kind. */
 function wrappedCopy(dir: string, files: readonly string[], wrap: ReadonlyMap<string, WrapKind>): string {
   const out = path.join(scratch, String(runNo++));
   mkdirSync(out);
   let session = 1;
   for (const f of files) {
-    const bytes = readFileSync(path.join(dir, f));
     const kind = wrap.get(f);
+    if (kind === undefined) {
+      writeFileSync(path.join(out, f), readFileSync(path.join(dir, f)));
+      continue;
+    }
     // The collector is no address of any set (documentation range), the mirror a device of its own.
-    writeFileSync(path.join(out, f), kind === undefined ? bytes : wrapPcap(bytes, kind, { session: session++, from: '198.18.0.2', to: '198.18.0.1' }));
+    const wrapped = wrapPcap(pcapOf(path.join(dir, f)), kind, { session: session++, from: '198.18.0.2', to: '198.18.0.1' });
+    writeFileSync(path.join(out, f), f.endsWith('.gz') ? gzipSync(wrapped) : wrapped);
   }
   return out;
 }
@@ -54,12 +63,12 @@ function wrappedCopy(dir: string, files: readonly string[], wrap: ReadonlyMap<st
 describe('verify reads through a mirror: wrapped points give the findings of the unwrapped set', () => {
   it('finds the committed capture sets, most with Ethernet captures to wrap', () => {
     expect(sets.length).toBeGreaterThan(30);
-    const wrappable = sets.filter((s) => s.files.some((f) => isEthernetPcap(readFileSync(path.join(s.dir, f)))));
+    const wrappable = sets.filter((s) => s.files.some((f) => isEthernetPcap(pcapOf(path.join(s.dir, f)))));
     expect(wrappable.length).toBeGreaterThan(30);
   });
 
   it.each(sets.map((s) => [s.name, s] as const))('%s', async (_name, s) => {
-    const ethernet = s.files.filter((f) => isEthernetPcap(readFileSync(path.join(s.dir, f))));
+    const ethernet = s.files.filter((f) => isEthernetPcap(pcapOf(path.join(s.dir, f))));
     if (ethernet.length === 0) return;
     const base = await run(s.dir, s.dir, pointsOf(s.dir, s.files), s.profile);
     const expected = findingsOf(base, s.dir);
