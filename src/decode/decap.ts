@@ -54,7 +54,7 @@ export class Unwrapper {
     this.keep6 = keep6;
   }
 
-  /** Whether level 0 of `p` is a capture transport to remove. */
+  /** Level 0's mirror kind when it is a capture transport to remove, else null. */
   removes(p: Packet): MirrorKind | null {
     const lv = p.levels[0]!;
     const kind = mirrorKindOf(lv);
