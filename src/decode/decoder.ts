@@ -35,14 +35,7 @@ export class Decoder {
   decode(frame: Frame): Packet {
     const p = this.packet;
     const ctx = this.ctx;
-    // Same as p.reset(), but the ICMP-quote and tunnel stacks are reset only after a packet
-    // that used them: resetting them for every frame would cost as much as decoding a plain one.
-    p.resetOuter();
-    if (ctx.nestedUsed) {
-      p.inner.reset();
-      p.quoted.reset();
-      ctx.nestedUsed = false;
-    }
+    this.resetView();
     p.capture = frame.capture;
     p.frame = frame.frame;
     p.tsSec = frame.tsSec;
@@ -98,18 +91,26 @@ export class Decoder {
     p.mirror.count = count;
   }
 
-  /** Decodes the frame again: from an Ethernet header at `off` (`carried`), else the frame's
-   *  link layer; `defer` as DecodeCtx.deferCarried. Frame metadata is kept. */
-  private redecode(linkType: number, off: number, end: number, carried: boolean, defer: boolean): void {
+  /** Same as p.reset(), but the ICMP-quote and tunnel stacks are reset only after a packet
+   *  that used them: resetting them for every frame would cost as much as decoding a plain one. */
+  private resetView(): void {
     const p = this.packet;
     const ctx = this.ctx;
-    const direction = p.direction;
     p.resetOuter();
     if (ctx.nestedUsed) {
       p.inner.reset();
       p.quoted.reset();
       ctx.nestedUsed = false;
     }
+  }
+
+  /** Decodes the frame again: from an Ethernet header at `off` (`carried`), else the frame's
+   *  link layer; `defer` as DecodeCtx.deferCarried. Frame metadata is kept. */
+  private redecode(linkType: number, off: number, end: number, carried: boolean, defer: boolean): void {
+    const p = this.packet;
+    const ctx = this.ctx;
+    const direction = p.direction;
+    this.resetView();
     p.direction = direction;
     ctx.deferCarried = defer;
     ctx.deferred = false;
