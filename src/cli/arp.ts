@@ -21,7 +21,7 @@ import { hasError, type Finding, type Severity } from '../verify/model/findings.
 import { loadServiceConfigWith, mergeServiceSets } from '../verify/service/index.js';
 import { VERSION } from '../version.js';
 import { InputError } from '../errors.js';
-import { addConfigReadOptions, checkInput, checkOutputFile, closestNames, configOptionsOf, outputWriteError, parseIntegerOption, type ConfigReadOptions } from './options.js';
+import { addConfigReadOptions, decapOption, checkInput, checkOutputFile, closestNames, configOptionsOf, outputWriteError, parseIntegerOption, type ConfigReadOptions } from './options.js';
 import { renderArpHtml } from '../verify/report/html/arp.js';
 import { clearProgressLine, withProgress } from './progress.js';
 import type { CommandRegistrar } from './registrar.js';
@@ -47,6 +47,7 @@ export interface ArpCliOptions extends ConfigReadOptions {
   duration?: number;
   output?: string;
   quiet?: boolean;
+  decap?: string[];
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
@@ -122,6 +123,8 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   const inputs = [...(opts.director ?? []).map((f): [string, string] => [f, 'director']), ...captures.map(splitPointArg)];
   const labels = [...(opts.director ?? []).map((f) => `--director ${f}`), ...captures];
   if (inputs.length === 0) throw new InputError('arp: no CAPTURE given (or use --live --iface IF --vip IP)');
+  // A bad --decap is said before any file is looked at.
+  decapOption(opts.decap, []);
   oneShotInputs(inputs.map(([file]) => file));
   for (const r of opts.ignore ?? []) {
     if ((ARP_RULES as readonly string[]).includes(r)) continue;
@@ -144,6 +147,8 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
       for (const rs of s.realServers) if (!realServers.includes(rs.ip)) realServers.push(rs.ip);
     }
   }
+  // An overlay sent to a VIP or real server is the service's own traffic (decode/decap.ts).
+  const decap = decapOption(opts.decap, [...vips, ...realServers]);
   const analyzer = new ArpAnalyzer({ vips, vipSources, directorMacs: opts.directorMac ?? [], directorIps: opts.directorIp ?? [], realServers });
   const onWarning = (w: CaptureWarning): void => {
     clearProgressLine();
@@ -151,7 +156,7 @@ export async function runArpOffline(captures: readonly string[], opts: ArpCliOpt
   };
   for (const [file, point] of inputs) {
     try {
-      await forEachPacket(file, (p) => analyzer.observe(p, point), { onWarning });
+      await forEachPacket(file, (p) => analyzer.observe(p, point), { onWarning, decode: { decap } });
     } catch (e) {
       if (e instanceof CaptureError) throw new InputError(e.message);
       throw e;
@@ -329,6 +334,7 @@ export const registerArp: CommandRegistrar = (program: Command, setExit: (code: 
     .option('--format <fmt>', 'text (default), json or html')
     .option('-q, --quiet', 'no progress line on a terminal')
     .option('--ignore <rule>', 'drop findings of this rule id (repeatable)', collect)
+    .option('--decap <how>', 'mirror/overlay transports to read through: auto (default), none, erspan, teb, vxlan[:port], geneve[:port] (repeatable)', collect)
     .option('--live', 'probe the VIP on an interface instead of reading captures')
     .option('--iface <iface>', 'interface for --live (only this one is used)')
     .option('--count <n>', 'who-has probes for --live, 1..10 (default 3, 1 s apart)', parseCount);

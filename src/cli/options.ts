@@ -8,6 +8,8 @@
 import { accessSync, closeSync, constants, openSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { parseDecap } from '../decode/decap.js';
+import type { DecapOptions } from '../decode/packet.js';
 import type { Command } from 'commander';
 import { KNOWN_SCHEDULERS, type ConfigOptions } from '../verify/service/index.js';
 import { canonicalIp } from '../verify/service/index.js';
@@ -26,6 +28,14 @@ export function parseToaKinds(text: string): number[] {
 export function parseGuePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new InputError(`--gue-port '${text}': not a UDP port (0-65535; repeat the option for more)`);
   return Number(text);
+}
+
+/** `--decap` values (repeatable) as decoder options; `keepTo` is what auto keeps (the service
+ *  addresses the caller knows). */
+export function decapOption(values: readonly string[] | undefined, keepTo: readonly string[]): DecapOptions | null {
+  const r = parseDecap(values ?? [], keepTo);
+  if (typeof r === 'string') throw new InputError(r);
+  return r;
 }
 
 /** `--gue-port N` (repeatable), collected into `prev`. */

@@ -40,6 +40,7 @@ import {
   parsePositiveDecimalOption,
   parseSchedulerOption,
   parseGuePort,
+  decapOption,
   parseToaKinds,
   addConfigReadOptions,
   configOptionsOf,
@@ -63,6 +64,7 @@ interface VerifyCliOptions extends ConfigReadOptions {
   profile: Profile;
   toaKind?: string;
   guePort?: string[];
+  decap?: string[];
   format: 'text' | 'json' | 'junit' | 'html';
   output?: string;
   pcapOut?: string;
@@ -226,6 +228,8 @@ export async function runVerify(o: VerifyCliOptions): Promise<{ result: VerifyRe
     profile: o.profile,
     ...(toaKinds !== undefined ? { toaKinds } : {}),
     ...(guePorts !== undefined ? { guePorts } : {}),
+    // Auto's service addresses are added by verify (correlate/prepare.ts decapFor).
+    decap: decapOption(o.decap, []),
     ...(o.ignore ? { ignore: o.ignore } : {}),
     ...(windowMs !== undefined ? { windowMs } : {}),
     // Ladder diagrams are only printed for --show (text) and drawn in the HTML report (for the
@@ -304,6 +308,7 @@ export const registerVerify: CommandRegistrar = (program: Command, setExit: (cod
     .addOption(new Option('--profile <profile>', 'director behaviour to check against').choices(['linux', 'linux-legacy', 'alibaba', 'dpvs']).default('linux'))
     .option('--toa-kind <k[,k]>', 'TCP option kinds read as TOA')
     .option('--gue-port <port>', 'UDP destination port carrying GUE (repeatable; default 6080)', collect)
+    .option('--decap <how>', 'mirror/overlay transports to read through: auto (default), none, erspan, teb, vxlan[:port], geneve[:port] (repeatable)', collect)
     .addOption(new Option('--format <format>', 'report format').choices(['text', 'json', 'junit', 'html']).default('text'))
     .option('--output <file>', 'write the report to a file instead of stdout')
     .option('--pcap-out <file.pcapng>', 'write every evidence packet, commented with its rules')

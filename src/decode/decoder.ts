@@ -9,35 +9,33 @@
  */
 import type { Frame } from './frame.js';
 import { LinkType } from './frame.js';
-import { Packet, type DecodeOptions } from './packet.js';
+import { MAX_LEVELS, Packet, type DecodeOptions } from './packet.js';
 import { DecodeCtx } from './proto/context.js';
 import { decodeEthernet, decodeNullLoop, decodeRawIp } from './proto/link.js';
 import { decodeIpv4 } from './proto/ipv4.js';
 import { decodeIpv6 } from './proto/ipv6.js';
 import { decodeSll, decodeSll2 } from './proto/sll.js';
 import { MODE_OUTER } from './proto/context.js';
+import { Unwrapper } from './decap.js';
 
 export class Decoder {
   readonly packet: Packet;
   private readonly ctx: DecodeCtx;
-
+  /** Null unless mirror/overlay transports are to be looked through (DecodeOptions.decap). */
+  private readonly unwrapper: Unwrapper | null;
   constructor(opts?: Partial<DecodeOptions>) {
     this.packet = new Packet();
     this.ctx = new DecodeCtx(this.packet, opts);
+    const decap = opts?.decap ?? null;
+    this.unwrapper = decap === null ? null : new Unwrapper(decap);
+    this.ctx.deferCarried = this.unwrapper !== null;
   }
 
   /** Resets the view and fills it from `frame`. Never throws on any bytes. */
   decode(frame: Frame): Packet {
     const p = this.packet;
     const ctx = this.ctx;
-    // Same as p.reset(), but the ICMP-quote and tunnel stacks are reset only after a packet
-    // that used them: resetting them for every frame would cost as much as decoding a plain one.
-    p.resetOuter();
-    if (ctx.nestedUsed) {
-      p.inner.reset();
-      p.quoted.reset();
-      ctx.nestedUsed = false;
-    }
+    this.resetView();
     p.capture = frame.capture;
     p.frame = frame.frame;
     p.tsSec = frame.tsSec;
@@ -59,13 +57,70 @@ export class Decoder {
     p.off = off;
     p.end = end;
     ctx.frameCut = frame.caplen < frame.len;
+    ctx.deferred = false;
     try {
       decodeLink(ctx, frame.linkType, off, end);
     } catch {
       // Defence in depth only: every read is bounded, so this is not expected to run.
       p.malformed.set('link', 0, 'decoder error');
     }
+    // One test for a frame that opened no level.
+    if (p.depth !== 0 && this.unwrapper !== null) this.unwrap(this.unwrapper, frame.linkType, off, end);
     return p;
+  }
+
+  /**
+   * Removes the mirror transports around the frame, outermost first: each removal decodes
+   * again from the carried Ethernet header (whose contents the pass before deferred). A level
+   * kept with its carried frame deferred is decoded once more, whole.
+   */
+  private unwrap(u: Unwrapper, linkType: number, frameOff: number, end: number): void {
+    const p = this.packet;
+    const ctx = this.ctx;
+    let count = 0;
+    let from = -1;
+    while (count < MAX_LEVELS && p.depth !== 0) {
+      const type = u.removes(p);
+      if (type === null) break;
+      u.note(p, type, count);
+      count++;
+      from = p.levels[0]!.eth.off;
+      this.redecode(linkType, from < 0 ? frameOff : from, end, from >= 0, true);
+    }
+    if (ctx.deferred) this.redecode(linkType, from < 0 ? frameOff : from, end, from >= 0, false);
+    p.mirror.count = count;
+  }
+
+  /** Same as p.reset(), but the ICMP-quote and tunnel stacks are reset only after a packet
+   *  that used them: resetting them for every frame would cost as much as decoding a plain one. */
+  private resetView(): void {
+    const p = this.packet;
+    const ctx = this.ctx;
+    p.resetOuter();
+    if (ctx.nestedUsed) {
+      p.inner.reset();
+      p.quoted.reset();
+      ctx.nestedUsed = false;
+    }
+  }
+
+  /** Decodes the frame again: from an Ethernet header at `off` (`carried`), else the frame's
+   *  link layer; `defer` as DecodeCtx.deferCarried. Frame metadata is kept. */
+  private redecode(linkType: number, off: number, end: number, carried: boolean, defer: boolean): void {
+    const p = this.packet;
+    const ctx = this.ctx;
+    const direction = p.direction;
+    this.resetView();
+    p.direction = direction;
+    ctx.deferCarried = defer;
+    ctx.deferred = false;
+    try {
+      if (carried) decodeEthernet(ctx, off, end);
+      else decodeLink(ctx, linkType, off, end);
+    } catch {
+      p.malformed.set(carried ? 'ethernet' : 'link', off - p.off, 'decoder error');
+    }
+    ctx.deferCarried = true;
   }
 }
 

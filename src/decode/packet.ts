@@ -491,6 +491,9 @@ export class Packet {
   depth = 0;
   /** The packet quoted by an ICMP error (of `net` or of `inner`). */
   readonly quoted = new NetLayers();
+  /** Mirror/overlay carriers the decoder removed (DecodeOptions.decap): every view above then
+   *  describes the carried Ethernet frame, and `off`/`caplen`/`len` still the captured one. */
+  readonly mirror = new MirrorView();
 
   /** Layer at which the capture ran out (snaplen), or null when every layer was complete. */
   truncated: LayerName | null = null;
@@ -528,6 +531,7 @@ export class Packet {
     this.depth = 0;
     this.truncated = null;
     this.malformed.reset();
+    this.mirror.count = 0;
   }
 
   /** The stack whose transport rules care about: the tunnelled packet in TUN mode, else the outer one. */
@@ -594,6 +598,38 @@ export const ToaKind = {
   UCLOUD: 252,
 } as const;
 
+/** Capture transports a mirror or overlay wraps frames in (`DecapOptions.kinds`): ERSPAN
+ *  I/II/III, VXLAN, Geneve carrying Ethernet, GRE (or GRE-in-UDP) transparent bridging. */
+export type MirrorKind = 'erspan' | 'vxlan' | 'geneve' | 'teb';
+
+/**
+ * Which outermost encapsulations the decoder removes, so that the Ethernet frame they carry is
+ * the packet (`Packet.mirror` says what was removed). Plain data: it crosses to worker threads.
+ */
+export interface DecapOptions {
+  /** 'auto': any level 0 that carries an Ethernet frame, unless its destination is in
+   *  `keepTo`; a list: levels of those kinds, whatever their destination. */
+  kinds: 'auto' | readonly MirrorKind[];
+  /** auto: outer destinations (address text) whose overlay traffic is a service's own. */
+  keepTo: readonly string[];
+  /** UDP destination ports also read as VXLAN / Geneve (a Linux VXLAN device's 8472). */
+  vxlanPorts: readonly number[];
+  genevePorts: readonly number[];
+}
+
+/** What the decoder removed from the current frame (DecapOptions); `count` 0: nothing. */
+export class MirrorView {
+  /** Carriers removed, outermost first counted. */
+  count = 0;
+  /** The outermost one's level kind and mirror kind (ERSPAN I is a 'gre' level of kind
+   *  'erspan'), and its session (ERSPAN session ID, VXLAN/Geneve VNI; −1 none). */
+  kind: EncapKind = 'vxlan';
+  type: MirrorKind = 'vxlan';
+  session = -1;
+  /** ERSPAN III timestamp (in its granularity's units), −1 for every other kind. */
+  spanTimestamp = -1;
+}
+
 /** Decoder options. */
 export interface DecodeOptions {
   /** TCP option kinds accepted as TOA; default [254, 253]. */
@@ -602,10 +638,13 @@ export interface DecodeOptions {
   checksums: boolean;
   /** UDP destination ports decoded as GUE (default [6080]: the kernel's documented example). */
   guePorts: readonly number[];
+  /** Mirror/overlay encapsulations to look through; null keeps every frame as captured. */
+  decap: DecapOptions | null;
 }
 
 export const defaultDecodeOptions: DecodeOptions = {
   toaKinds: [254, 253],
   checksums: true,
   guePorts: [6080],
+  decap: null,
 };

@@ -27,6 +27,7 @@ import { serviceName } from './service/model.js';
 import { RULES, missingReason, type PointNeed } from './model/catalog.js';
 import type { ForwardMethod } from './service/model.js';
 import type { Connection } from './model/connection.js';
+import type { ReaderSummary } from './read/points.js';
 import type { EngineContext } from './correlate/context.js';
 import type { PacketRef } from './model/record.js';
 import { AFTER_ALL, compareText } from './judge/order.js';
@@ -150,6 +151,13 @@ function schedulingSeries(all: ReadonlyArray<readonly Connection[]>): Scheduling
  * service, or (with two points or more) no connection whose packets two points share — the
  * captures are then of other traffic or of other times, and a pass would be vacuous.
  */
+/** What the point's readers read through a mirror (PointSummary.mirror), or nothing. */
+function mirrorOf(readers: readonly ReaderSummary[]): Pick<PointSummary, 'mirror'> {
+  const frames = readers.reduce((n, rd) => n + rd.mirrored, 0);
+  const first = readers.find((rd) => rd.mirrored > 0);
+  return first === undefined ? {} : { mirror: { frames, transport: first.mirrorWhat } };
+}
+
 function noData(traffic: readonly ServiceTraffic[], pointCount: number, points: readonly PointSummary[]): string | null {
   if (traffic.length === 0) return 'no service: no configuration given and no client SYN to infer it from';
   const names = traffic.map((t) => t.service).join(', ');
@@ -236,6 +244,7 @@ function assemble(prep: Prepared, done: Judged, facts: RunFacts, phases: PhaseCl
       clockOffsetMs: i === refIdx ? 0 : clocks[i]!.pairs > 0 ? clocks[i]!.offsetNs / 1e6 : null,
       first: empty ? null : isoOf(p.firstTs - off),
       last: empty ? null : isoOf(p.lastTs - off),
+      ...mirrorOf(facts.readers.filter((rd) => rd.point === i)),
     };
   });
 

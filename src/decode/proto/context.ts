@@ -57,6 +57,12 @@ export class DecodeCtx {
   /** Set when an IP layer was decoded into packet.inner or packet.quoted (all writes to
    *  those go through decodeIpv4/decodeIpv6), so the decoder resets them only then. */
   nestedUsed = false;
+  /** Set by a Decoder that removes mirror transports: an Ethernet frame carried by level 0 is
+   *  not decoded beyond its header (the decoder decodes it again as the packet, or, when it
+   *  keeps the level, decodes the frame again without deferring). */
+  deferCarried = false;
+  /** A level-0 carried frame was left undecoded this pass (deferCarried). */
+  deferred = false;
 
   constructor(p: Packet, opts?: Partial<DecodeOptions>) {
     this.p = p;
@@ -69,6 +75,12 @@ export class DecodeCtx {
     this.udpEncap[UdpPort.MPLS_UDP] = U_MPLS;
     // A port the user names as GUE is GUE, even one IANA gives another overlay.
     for (const port of opts?.guePorts ?? defaultDecodeOptions.guePorts) if (Number.isInteger(port) && port >= 0 && port < 65536) this.udpEncap[port] = U_GUE;
+    // Ports named for a mirror's transport say what the collector receives there.
+    const decap = opts?.decap ?? null;
+    if (decap !== null) {
+      for (const port of decap.vxlanPorts) if (Number.isInteger(port) && port > 0 && port < 65536) this.udpEncap[port] = U_VXLAN;
+      for (const port of decap.genevePorts) if (Number.isInteger(port) && port > 0 && port < 65536) this.udpEncap[port] = U_GENEVE;
+    }
   }
 
   /**

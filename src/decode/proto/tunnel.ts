@@ -83,6 +83,10 @@ function decodeInnerEthernet(ctx: DecodeCtx, lv: EncapLevel, off: number, end: n
   eth.srcOff = off + 6;
   let t = (buf[off + 12]! << 8) | buf[off + 13]!;
   eth.etherType = t;
+  if (ctx.deferCarried && lv === ctx.p.levels[0]) {
+    ctx.deferred = true;
+    return;
+  }
   let o = off + 14;
   if (isVlanTpid(t)) {
     o = decodeVlanTags(ctx, lv.vlan, eth, t, o, end, mode);

@@ -5,6 +5,7 @@
  * returns. It is deterministic: the same input always prepares to the same `Prepared`, so pass 1
  * may be run again, or elsewhere, and agree.
  */
+import type { DecapOptions } from '../../decode/packet.js';
 import { isFullnat, serviceAddresses, type Service, type ServiceSet } from '../service/model.js';
 import { estimateClocks, referencePoint, type ClockEstimate } from './clock.js';
 import type { Profile } from './context.js';
@@ -21,6 +22,9 @@ export interface VerifyInput {
   toaKinds?: number[];
   /** UDP destination ports decoded as GUE (`--gue-port`; default 6080). */
   guePorts?: number[];
+  /** Mirror/overlay transports to look through (`--decap`): null none; absent, or `keepTo`
+   *  empty with kinds 'auto', auto (the configured service addresses are added here). */
+  decap?: DecapOptions | null;
   ignore?: string[];
   /** Correlation window after clock correction (default 1000 ms). */
   windowMs?: number;
@@ -171,7 +175,24 @@ export interface Prepared {
   inferred: boolean;
   /** How long after its last packet a closed TCP connection is judged (closeGrace). */
   closeGraceNs: number;
+  /** The transports every reader of the run looks through (decapFor). */
+  decap: DecapOptions | null;
 }
+
+/**
+ * What the run's decoders look through: `input.decap`, auto when absent. Auto keeps an overlay
+ * sent to a configured VIP, RIP or local address (a VTEP load-balanced by the director is the
+ * service's own traffic); with the service inferred there are none, and every overlay that
+ * carries an Ethernet frame is a transport (LVS itself never sends one: its TUN methods carry IP).
+ */
+export function decapFor(input: VerifyInput): DecapOptions | null {
+  const given = input.decap === undefined ? AUTO_DECAP : input.decap;
+  if (given === null || given.kinds !== 'auto') return given;
+  const services = input.services?.services ?? [];
+  return { ...given, keepTo: [...new Set([...given.keepTo, ...serviceAddresses(services)])] };
+}
+
+const AUTO_DECAP: DecapOptions = { kinds: 'auto', keepTo: [], vxlanPorts: [], genevePorts: [] };
 
 /**
  * The grace pass 2 first tries: a tenth of the window, or sixteen times the widest clock spread
@@ -204,7 +225,8 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
   const ignore = new Set(input.ignore ?? []);
   const configured = input.services !== null && input.services.services.length > 0;
   const keep = configured ? keepForServices(input.services!.services) : undefined;
-  const toa = { ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}), ...(input.guePorts ? { guePorts: input.guePorts } : {}) };
+  const decap = decapFor(input);
+  const toa = { ...(input.toaKinds ? { toaKinds: input.toaKinds } : {}), ...(input.guePorts ? { guePorts: input.guePorts } : {}), decap };
 
   const sample = input.sampleRecords ?? SAMPLE_RECORDS;
   const sampleOpts = { ...(keep ? { keep } : {}), ...toa };
@@ -252,5 +274,5 @@ export async function prepare(input: VerifyInput, phases: PhaseClock = new Phase
     if (s) recogniseRealServers(points, new Set(s.realServers.map((r) => r.ip)), new Set([s.vip]));
   }
 
-  return { input, windowNs, ignore, configured, keep, points, clocks, refIdx, services, inferred, closeGraceNs: closeGrace(input, windowNs, clocks) };
+  return { input, windowNs, ignore, configured, keep, points, clocks, refIdx, services, inferred, closeGraceNs: closeGrace(input, windowNs, clocks), decap };
 }

@@ -246,6 +246,7 @@ export function feedPlan(prep: Prepared): FeedPlan {
     tickNs: prep.windowNs / SWEEPS_PER_WINDOW,
     ...(prep.input.toaKinds ? { toaKinds: prep.input.toaKinds } : {}),
     ...(prep.input.guePorts ? { guePorts: prep.input.guePorts } : {}),
+    decap: prep.decap,
     services: prep.services,
     configured: prep.configured,
   };

@@ -16,6 +16,9 @@ export interface PointSummary {
   /** First and last frame, in the reference clock (ISO 8601; null for a capture without frames). */
   first: string | null;
   last: string | null;
+  /** Frames of the point's captures read through a mirror/overlay transport (`--decap`), and
+   *  the first such frame's transport (`ERSPAN II session 42`); absent when there were none. */
+  mirror?: { frames: number; transport: string };
 }
 
 /** Per-rule tally for the summary table: how often the rule was checked and failed. */

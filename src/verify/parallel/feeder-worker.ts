@@ -28,8 +28,8 @@ function post(m: FeederMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 function summary(r: ReaderSummary): ReaderSummary {
-  const { file, point, frames, truncated, drops, malformedCount, malformedFrames, malformedWhat, steppedBack } = r;
-  return { file, point, frames, truncated, drops, malformedCount, malformedFrames, malformedWhat, steppedBack };
+  const { file, point, frames, truncated, drops, malformedCount, malformedFrames, malformedWhat, steppedBack, mirrored, mirrorWhat } = r;
+  return { file, point, frames, truncated, drops, malformedCount, malformedFrames, malformedWhat, steppedBack, mirrored, mirrorWhat };
 }
 
 async function run(plan: FeedPlan): Promise<void> {

@@ -10,7 +10,7 @@
  */
 import type { CaptureWarning } from '../../decode/capture/index.js';
 import type { Frame } from '../../decode/frame.js';
-import type { Packet } from '../../decode/packet.js';
+import type { DecapOptions, Packet } from '../../decode/packet.js';
 import { ArpAnalyzer } from '../arp/index.js';
 import type { ArpReport } from '../arp/types.js';
 import type { DirectorAnswers } from './director-answers.js';
@@ -29,6 +29,8 @@ export interface FeedPlan {
   tickNs: number;
   toaKinds?: number[];
   guePorts?: number[];
+  /** Mirror/overlay transports looked through (decode/decap.ts; null: none). */
+  decap: DecapOptions | null;
   services: Service[];
   /** Keep only the services' records (a configured run; read/keep.ts keepForServices). */
   configured: boolean;
@@ -104,7 +106,7 @@ export class Feed<R extends PointReader> {
     const arp = runFacts ? new ArpAnalyzer({ vips: vipList, realServers: ripList, directorPoint: 'director' }) : null;
     this.arp = arp;
     const keep = plan.configured ? keepForServices(services) : undefined;
-    const toa = { ...(plan.toaKinds ? { toaKinds: plan.toaKinds } : {}), ...(plan.guePorts ? { guePorts: plan.guePorts } : {}) };
+    const toa = { ...(plan.toaKinds ? { toaKinds: plan.toaKinds } : {}), ...(plan.guePorts ? { guePorts: plan.guePorts } : {}), decap: plan.decap };
     const withOptions = anyFullnat(services);
     const share = opts.selection?.takes ?? null;
     // Frames no record is taken from go undecoded unless the run's facts need every frame.

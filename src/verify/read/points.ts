@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
-import type { Packet } from '../../decode/packet.js';
+import type { DecapOptions, Packet } from '../../decode/packet.js';
 import type { PacketRecord } from '../model/record.js';
 import { bindMac, neighbourBinding } from './ndp.js';
 import { sampleFile, type PointReader, type RecordKeep } from './stream.js';
@@ -41,6 +41,7 @@ export interface LoadOptions {
   keep?: RecordKeep;
   toaKinds?: number[];
   guePorts?: number[];
+  decap?: DecapOptions | null;
 }
 
 
@@ -89,6 +90,7 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
       const { records } = await sampleFile(file, idx, limit, {
         ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}),
         ...(opts.guePorts ? { guePorts: opts.guePorts } : {}),
+        decap: opts.decap ?? null,
         ...(opts.keep ? { keep: opts.keep } : {}),
         offsetNs: 0,
         // Sampled records are never judged: the FullNAT option bytes are not needed here.
@@ -115,7 +117,7 @@ export function noteArp(lp: LoadedPoint, p: Packet): void {
 
 /** How the reading of one capture file in pass 2 went (a PointReader's, or as a feeder thread
  *  posts it): what the capture findings and the split check read. */
-export type ReaderSummary = Pick<PointReader, 'file' | 'point' | 'frames' | 'truncated' | 'drops' | 'malformedCount' | 'malformedFrames' | 'malformedWhat' | 'steppedBack'>;
+export type ReaderSummary = Pick<PointReader, 'file' | 'point' | 'frames' | 'truncated' | 'drops' | 'malformedCount' | 'malformedFrames' | 'malformedWhat' | 'steppedBack' | 'mirrored' | 'mirrorWhat'>;
 
 /**
  * A client packet within this much of the director capture's last frame may have left after

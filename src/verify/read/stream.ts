@@ -11,8 +11,9 @@
  */
 import { CaptureReader, type CaptureWarning, type InterfaceInfo } from '../../decode/capture/index.js';
 import { Decoder } from '../../decode/decoder.js';
+import { mirrorLabel } from '../../decode/decap.js';
 import type { Frame } from '../../decode/frame.js';
-import type { Packet } from '../../decode/packet.js';
+import type { DecapOptions, Packet } from '../../decode/packet.js';
 import { Entries, packPacket, readEntry, STRIDE, type RecordPool } from './record.js';
 import type { PacketRecord } from '../model/record.js';
 
@@ -33,6 +34,8 @@ export type RecordKeep = (e: Entries, n: number) => boolean;
 export interface ReaderOptions {
   toaKinds?: number[];
   guePorts?: number[];
+  /** Mirror/overlay transports looked through (decode/decap.ts); absent or null: none. */
+  decap?: DecapOptions | null;
   keep?: RecordKeep;
   /** Every decoded packet (ARP rules, frame counts). */
   observe?: (p: Packet) => void;
@@ -113,13 +116,17 @@ export class PointReader {
   malformedCount = 0;
   readonly malformedFrames: number[] = [];
   malformedWhat = '';
+  /** Frames read through a mirror/overlay transport (ReaderOptions.decap), and the first one's
+   *  transport (decode/decap.ts mirrorLabel). */
+  mirrored = 0;
+  mirrorWhat = '';
 
   constructor(
     readonly file: string,
     readonly point: number,
     protected readonly opts: ReaderOptions,
   ) {
-    this.decoder = new Decoder({ ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}), ...(opts.guePorts ? { guePorts: opts.guePorts } : {}) });
+    this.decoder = new Decoder({ ...(opts.toaKinds ? { toaKinds: opts.toaKinds } : {}), ...(opts.guePorts ? { guePorts: opts.guePorts } : {}), decap: opts.decap ?? null });
     this.captures = opts.captures ?? [file];
     this.captureNo = this.captures.indexOf(file);
     if (this.captureNo < 0) throw new Error(`PointReader: ${file} is not in the capture list`);
@@ -141,6 +148,7 @@ export class PointReader {
           if (this.malformedFrames.length < 10) this.malformedFrames.push(p.frame);
           if (!this.malformedWhat) this.malformedWhat = `${p.malformed.layer} at byte ${p.malformed.offset}: ${p.malformed.reason}`;
         }
+        if (p.mirror.count !== 0) this.noteMirror(p);
         this.opts.observe?.(p);
         if (this.opts.share !== undefined && !this.opts.share(p)) return;
         this.queuePacket(p);
@@ -150,6 +158,10 @@ export class PointReader {
         chunkSize: this.opts.chunkSize ?? READ,
       },
     );
+  }
+
+  private noteMirror(p: Packet): void {
+    if (this.mirrored++ === 0) this.mirrorWhat = mirrorLabel(p.mirror.kind, p.mirror.type, p.mirror.session);
   }
 
   /** Packs a decoded packet of this thread's share into the queue when it is kept. */

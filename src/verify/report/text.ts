@@ -33,7 +33,8 @@ export function renderText(r: VerifyResult, opts: TextOptions): string {
   });
   for (const p of r.points) {
     const off = p.clockOffsetMs === null ? '' : `, clock offset ${p.clockOffsetMs >= 0 ? '+' : ''}${p.clockOffsetMs.toFixed(3)} ms`;
-    out.push(`point ${p.point}: ${p.captures.join(', ')} (${p.frames} frames${off})`);
+    const mirror = p.mirror === undefined ? '' : `, ${p.mirror.frames} read through ${p.mirror.transport}`;
+    out.push(`point ${p.point}: ${p.captures.join(', ')} (${p.frames} frames${mirror}${off})`);
   }
   const spans = r.points.filter((p) => p.first !== null);
   if (spans.length > 0) {

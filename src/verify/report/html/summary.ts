@@ -40,7 +40,7 @@ export function pointsSection(r: VerifyResult): Markup {
   }
   return html`<section id="points"><h2>Capture points</h2>
 <table><thead><tr><th>point</th><th>capture file(s)</th><th>first frame</th><th>last frame</th><th>clock offset</th><th>frames</th></tr></thead><tbody>
-${r.points.map((p) => html`<tr data-point="${p.point}"><td>${p.point}</td><td>${p.captures.map((c) => html`<code>${c}</code> `)}</td><td>${p.first ?? '—'}</td><td>${p.last ?? '—'}</td><td class="num">${offsetText(p.clockOffsetMs)}</td><td class="num">${p.frames}</td></tr>`)}
+${r.points.map((p) => html`<tr data-point="${p.point}"><td>${p.point}</td><td>${p.captures.map((c) => html`<code>${c}</code> `)}</td><td>${p.first ?? '—'}</td><td>${p.last ?? '—'}</td><td class="num">${offsetText(p.clockOffsetMs)}</td><td class="num">${p.frames}${p.mirror === undefined ? '' : html` (${p.mirror.frames} read through ${p.mirror.transport})`}</td></tr>`)}
 </tbody></table>
 ${shared !== '' ? html`<p class="muted">Span shared by every point: ${shared}. Times are in the reference clock (the client capture's), after clock correction.</p>` : ''}
 </section>`;
