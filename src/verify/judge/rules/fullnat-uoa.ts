@@ -8,7 +8,8 @@
  *
  * The datagram judged is the RS-leg copy (the director's output, else what the real server
  * received). A datagram whose RS-leg copy no capture holds is not judged: its place in the
- * trail still counts, as the director counted it.
+ * trail still counts, as the director counted it. Places are counted over the datagrams that
+ * arrived on the client leg, so a copy the network duplicated behind the director takes none.
  */
 import { ipv6ToString } from '../../../decode/addr.js';
 import { IPOPT_UOA, OPP_VERSION_V4, OPP_VERSION_V6, UOA_LEN_V4, UOA_LEN_V6 } from '../../../decode/proto/uoa.js';
@@ -120,6 +121,9 @@ function at(v: UoaView): void {
     s.standalone = true;
     return;
   }
+  // A copy on the RS leg alone is not a datagram the director was given (a duplicate made on the
+  // way to the real server, or one whose arrival no capture shows): no place of its own.
+  if (!client) return;
   if (s.standalone && !s.uoa) {
     s.standalone = false;
     return;
