@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../src/decode/decoder.js';
+import { compileFilter } from '../../src/decode/filter.js';
 import { LinkType } from '../../src/decode/frame.js';
 import { UoaMode } from '../../src/decode/packet.js';
 import { JsonPrinter } from '../../src/decode/print/json.js';
@@ -189,6 +190,26 @@ describe('UOA text and JSON', () => {
     expect(j.malformed).toBeNull();
     expect(j.uoa).toEqual({ mode: 'opp', code: null, len: null, port: null, addr: null, shim: { version: 1, rsvd: 0, proto: 17, len: 4 } });
     expect(j.udp?.sport).toBe(1025);
+  });
+});
+
+describe('the uoa filter word', () => {
+  it('matches either carrier, by client address and port; tcpdump words keep libpcap byte semantics', () => {
+    const ipo = decodeBytes(frameOf(ipv4({ proto: 17, options: uoaOpt(40123, ip4(CLIENT)) }, dgram)), LinkType.ETHERNET);
+    const opp = decodeBytes(frameOf(ipv4({ proto: 248 }, [...shimOf(1, uoaOpt(53, ip4('203.0.113.9'))), ...dgram])), LinkType.ETHERNET);
+    const v6 = decodeBytes(Buffer.from(eth(0x86dd, ipv6({ nh: 248 }, [...shimOf(2, uoaOpt(7, ip6('2001:db8::7'))), ...dgram]))), LinkType.ETHERNET);
+    const plain = decodeBytes(frameOf(ipv4({ proto: 17 }, dgram)), LinkType.ETHERNET);
+    const all = { ipo, opp, v6, plain };
+    const hits = (expr: string): string[] => {
+      const f = compileFilter(expr);
+      return Object.entries(all).filter(([, p]) => f(p)).map(([k]) => k);
+    };
+    expect(hits('uoa')).toEqual(['ipo', 'opp', 'v6']);
+    expect(hits('uoa host 198.51.100.7')).toEqual(['ipo']);
+    expect(hits('uoa host 2001:db8::7')).toEqual(['v6']);
+    expect(hits('uoa port 53')).toEqual(['opp']);
+    expect(hits('udp')).toEqual(['ipo', 'plain']);
+    expect(hits('proto 248')).toEqual(['opp', 'v6']);
   });
 });
 
