@@ -17,6 +17,7 @@ import { LinkType } from '../../src/decode/frame.js';
 import { UoaMode } from '../../src/decode/packet.js';
 import { JsonPrinter } from '../../src/decode/print/json.js';
 import { TextPrinter } from '../../src/decode/print/text.js';
+import { DecodeSummary, type ProtocolCount } from '../../src/decode/summary.js';
 import { scapyPython } from '../replay/scapy-oracle.js';
 import { eth, ip4, ip6, ipv4, ipv6, udp } from './build.js';
 import { readLite } from './pcap-lite.js';
@@ -183,6 +184,20 @@ describe('UOA text and JSON', () => {
     expect(t.format(v4)).toContain('UDP, length 3, uoa 198.51.100.7:40123 [ipo]');
     const v6 = decodeBytes(Buffer.from(eth(0x86dd, ipv6({ nh: 248 }, [...shimOf(2, uoaOpt(7, ip6('2001:db8::7'))), ...dgram]))), LinkType.ETHERNET);
     expect(t.format(v6)).toContain('UDP, length 3, uoa [2001:db8::7]:7 [opp]');
+  });
+
+  it('--summary counts UOA-carrying datagrams below their udp node, either carrier', () => {
+    const sum = new DecodeSummary();
+    sum.add(decodeBytes(frameOf(ipv4({ proto: 17, options: uoaOpt(1, ip4(CLIENT)) }, dgram)), LinkType.ETHERNET));
+    sum.add(decodeBytes(frameOf(ipv4({ proto: 248 }, [...shimOf(1, uoaOpt(2, ip4(CLIENT))), ...dgram])), LinkType.ETHERNET));
+    sum.add(decodeBytes(frameOf(ipv4({ proto: 17 }, dgram)), LinkType.ETHERNET));
+    const find = (nodes: ProtocolCount[], path: string[]): ProtocolCount | undefined => {
+      const n = nodes.find((x) => x.name === path[0]);
+      return path.length === 1 || !n ? n : find(n.children, path.slice(1));
+    };
+    const top = sum.report().protocols;
+    expect(find(top, ['eth', 'ipv4', 'udp'])?.packets).toBe(3);
+    expect(find(top, ['eth', 'ipv4', 'udp', 'uoa'])?.packets).toBe(2);
   });
 
   it('a shim without a UOA option is shown as such, its UDP still decoded', () => {
