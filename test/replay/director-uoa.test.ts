@@ -97,6 +97,30 @@ describe('reference director, profile dpvs: UOA on FullNAT UDP (§3.3)', () => {
     expect(marked).toEqual([0, 1, 2].map(() => ['opp', 'opp', 'opp', null]));
   });
 
+  it('ipo puts the UOA first, before options the client sent; opp after them', () => {
+    for (const mode of ['ipo', 'opp'] as const) {
+      const sent = datagram(40001, Buffer.from('q'));
+      // A client IPv4 header with one 4-byte option (router alert: 148, 4, 0, 0).
+      const withOpt = Buffer.concat([sent.subarray(0, 34), Buffer.from([148, 4, 0, 0]), sent.subarray(34)]);
+      withOpt[14] = 0x46;
+      withOpt.writeUInt16BE(withOpt.readUInt16BE(16) + 4, 16);
+      withOpt.writeUInt16BE(0, 24);
+      let sum = 0;
+      for (let i = 14; i < 38; i += 2) sum += withOpt.readUInt16BE(i);
+      while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+      withOpt.writeUInt16BE(~sum & 0xffff, 24);
+      const f = rsFrames(udpDirector('dpvs', mode).handle(withOpt, 0, 'client'))[0]!;
+      if (mode === 'ipo') {
+        expect(f[14]).toBe(0x48);
+        expect([...f.subarray(34, 46)]).toEqual([31, 8, 40001 >> 8, 40001 & 255, ...CIP.split('.').map(Number), 148, 4, 0, 0]);
+      } else {
+        expect(f[14]).toBe(0x46);
+        expect([...f.subarray(34, 42)]).toEqual([148, 4, 0, 0, 0x10, 17, 0, 12]);
+      }
+      expect(ipv4Valid(f)).toBe(true);
+    }
+  });
+
   it('uoa-mode off, and the alibaba profile, send no UOA', () => {
     for (const d of [udpDirector('dpvs', 'off'), udpDirector('alibaba')]) {
       const f = rsFrames(d.handle(datagram(40001, Buffer.from('q')), 0, 'client'))[0]!;

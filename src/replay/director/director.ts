@@ -570,7 +570,7 @@ export class ReferenceDirector {
   /**
    * DPVS UOA (§3.3; `udp_insert_uoa`): on the first `uoa_max_trail` datagrams of a FullNAT UDP
    * connection, before translation, so the option names the client's own source address and
-   * port. `ipo` grows the IPv4 header by the 8-byte option (ihl + 2, tot_len + 8); `opp` puts
+   * port. `ipo` grows the IPv4 header by the 8-byte option, placed first (ihl + 2, tot_len + 8); `opp` puts
    * the shim {version 1, protocol 17, length 12} and the option between the IP header and the
    * UDP header and makes the IP protocol 248. Where the option does not fit (ipo: the header
    * would pass 60 bytes; either: the datagram would pass the route MTU) an empty UDP datagram
@@ -598,7 +598,8 @@ export class ReferenceDirector {
     }
     let out: Buffer;
     if (shim === null) {
-      out = Buffer.concat([ip.subarray(0, ihl), opt, ip.subarray(ihl, tot)]);
+      // insert_ipopt_uoa moves only the 20-byte fixed header: the UOA becomes the first option.
+      out = Buffer.concat([ip.subarray(0, 20), opt, ip.subarray(20, tot)]);
       out[0] = 0x40 | ((ihl + grow) / 4);
     } else {
       out = Buffer.concat([ip.subarray(0, ihl), shim, opt, ip.subarray(ihl, tot)]);
