@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { InputError } from '../errors.js';
 import type { CommandRegistrar } from './registrar.js';
 import { parseHostPort, type ForwardMethod } from '../verify/service/index.js';
-import { FAULTS, type DirectorProfile } from '../replay/director/index.js';
+import { FAULTS, UOA_MODES, type DirectorProfile, type UoaMode } from '../replay/director/index.js';
 import { SCHEDULERS } from '../replay/director/sched/index.js';
 import { checkOutputDirectory, checkOutputFile, parseIntegerOption, parseSchedulerOption } from './options.js';
 import { DEFAULT_SCENARIOS, SCENARIOS } from '../replay/scenarios/catalog.js';
@@ -42,6 +42,7 @@ interface ReplayOpts {
   clientMac?: string;
   directorMac?: string;
   timeout: string;
+  uoaMode?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -67,6 +68,7 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
     .option('--scheduler <s>', 'write: scheduler of the written service', 'rr')
     .option('--persistence <seconds>', 'write: make the written service persistent')
     .option('--mtu <n>', "write: the director's real-server-side route MTU; live: that MTU for expectations", '1500')
+    .option('--uoa-mode <m>', `write, profile dpvs, FullNAT UDP: where the director puts UOA: ${UOA_MODES.join('|')} (default opp, as DPVS)`)
     .option('--clients <n>', 'many-clients: number of client addresses', '8')
     .option('--config-format <f>', 'write --out: service.conf as ipvsadm or keepalived', 'ipvsadm')
     .option('--client-ip <ip>', 'live: a client address the replayer owns (repeatable; first is the main one)', collect, [])
@@ -107,6 +109,11 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
           if (v !== undefined) throw new InputError(`${name} is for live runs (--iface), not --write/--out`);
         }
         if (o.clientIp.length > 0) throw new InputError('--client-ip is for live runs (--iface), not --write/--out');
+      }
+      if (o.uoaMode !== undefined) {
+        if (!(UOA_MODES as readonly string[]).includes(o.uoaMode)) throw new InputError(`--uoa-mode '${o.uoaMode}': not one of ${UOA_MODES.join(', ')}`);
+        if (o.iface) throw new InputError('--uoa-mode applies to the reference director (--write/--out), not to a live director');
+        if (profile !== 'dpvs' || method !== 'fullnat') throw new InputError(`--uoa-mode is for --method fullnat --profile dpvs (DPVS's UOA); got --method ${method} --profile ${profile}`);
       }
       const rate = int('--rate', o.rate, 1, 100000, 'frames per second');
       const timeoutMs = int('--timeout', o.timeout, 10, 600000, 'milliseconds');
@@ -151,6 +158,7 @@ export const registerReplay: CommandRegistrar = (program: Command, setExit) => {
         mtu,
         clients,
         configFormat: o.configFormat,
+        ...(o.uoaMode !== undefined ? { uoaMode: o.uoaMode as UoaMode } : {}),
         ...(vip ? { vip: vip.ip, vport: vip.port! } : {}),
       });
       if (o.write) capturePcap(run.captures.get('client') ?? [], o.write);

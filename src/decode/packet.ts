@@ -14,6 +14,7 @@ export type LayerName =
   | 'vlan'
   | 'arp'
   | 'ipv4'
+  | 'ipv4-options'
   | 'ipv6'
   | 'ipv6-ext'
   | 'tcp'
@@ -28,6 +29,7 @@ export type LayerName =
   | 'vxlan'
   | 'geneve'
   | 'mpls'
+  | 'uoa'
   | 'ethernet'
   | 'tunnel';
 
@@ -334,18 +336,64 @@ export class MplsView {
   }
 }
 
+/** Where a packet carries DPVS's UOA (lvs-behavior.md §3.3): `UoaView.mode`. */
+export const UoaMode = {
+  NONE: 0,
+  /** An IPv4 option in the IP header (DPVS `uoa_mode ipo`). */
+  IPO: 1,
+  /** The IP protocol 248 shim between the IP header and UDP (DPVS `uoa_mode opp`). */
+  OPP: 2,
+} as const;
+
+/**
+ * DPVS's UDP Option of Address: the client address and port a FullNAT director puts in the
+ * first datagrams of a UDP connection, as an IPv4 option (code 31) or inside its private
+ * protocol-248 shim. Offsets and numbers only, as the other views.
+ */
+export class UoaView {
+  /** A UoaMode. */
+  mode = 0;
+  /** Offset of the UOA option's code byte; −1 when none was found (a shim without one). */
+  optOff = -1;
+  /** The option's code and length bytes as on the wire. */
+  code = 0;
+  len = 0;
+  /** Client port and address (len 8 → IPv4, len 20 → IPv6, else family 0 and no address). */
+  port = 0;
+  addrOff = 0;
+  family: 0 | 4 | 6 = 0;
+  /** IPv4 address as uint32. */
+  addr4 = 0;
+  /** The opp shim: its offset, version nibble (1 IPv4, 2 IPv6), reserved nibble, the protocol
+   *  it carries and its length field (shim header plus options). */
+  shimOff = 0;
+  shimVersion = 0;
+  shimRsvd = 0;
+  shimProto = 0;
+  shimLen = 0;
+  reset(): void {
+    this.mode = 0;
+    this.optOff = -1;
+    this.family = 0;
+    this.addr4 = 0;
+  }
+}
+
 /** One network stack: an IP header and what it carries. A packet has up to three (see Packet). */
 export class NetLayers {
   readonly ip = new IpView();
   readonly tcp = new TcpView();
   readonly udp = new UdpView();
   readonly icmp = new IcmpView();
+  /** DPVS's UOA when the packet carries one (`uoa.mode` ≠ 0); the transport is the UDP after it. */
+  readonly uoa = new UoaView();
   l4: L4Kind = null;
   reset(): void {
     this.ip.reset();
     this.tcp.reset();
     this.udp.reset();
     this.icmp.reset();
+    this.uoa.reset();
     this.l4 = null;
   }
   get present(): boolean {
@@ -562,6 +610,8 @@ export const IpProto = {
   IPV6: 41,
   GRE: 47,
   ICMPV6: 58,
+  /** DPVS's private "option protocol" carrying UOA before the UDP header (`IPPROTO_OPT`). */
+  UOA_SHIM: 248,
 } as const;
 
 export const EtherType = {

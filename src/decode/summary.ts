@@ -13,6 +13,7 @@ import type { CaptureWarning } from './capture/index.js';
 const ID = {
   eth: 1, sll: 2, sll2: 3, raw: 4, null: 5, vlan: 6, arp: 7, ipv4: 8, ipv6: 9, tcp: 10, udp: 11, icmp: 12,
   icmpv6: 13, gre: 14, gue: 15, toa: 16, quoted: 17, fragment: 18, vxlan: 19, geneve: 20, erspan: 21, mpls: 22,
+  uoa: 23,
 } as const;
 /** The node an encapsulation level adds between its carrier and what it carries (0: none, as
  *  IPIP/SIT/6in6 have no header of their own). */
@@ -176,6 +177,7 @@ export class DecodeSummary {
         break;
       case 'udp':
         l4 = this.bump(ipNode, ID.udp, len);
+        if (s.uoa.mode !== 0) this.bump(l4, ID.uoa, len);
         break;
       case 'icmp':
       case 'icmpv6':

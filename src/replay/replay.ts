@@ -16,7 +16,7 @@ import { ipv4ToString } from '../decode/addr.js';
 import { CapPort, interfaceMac } from '../decode/capture/cap-port.js';
 import { PacketBuilder } from './builder/index.js';
 import { parseServiceConfig, type ForwardMethod, type ServiceSet } from '../verify/service/index.js';
-import type { DirectorConfig, DirectorProfile } from './director/index.js';
+import type { DirectorConfig, DirectorProfile, UoaMode } from './director/index.js';
 import { DEFAULT_SCENARIOS, decodeForScenario, makeScenario, SCENARIOS, type ScenarioEnv } from './scenarios/catalog.js';
 import { Rng } from './scenarios/rng.js';
 import { isUdpScenario, UDP_MULTI_CLIENT } from './scenarios/udp-client.js';
@@ -66,6 +66,9 @@ export interface ReplayWriteOptions {
   clients?: number;
   /** Format of the written service.conf (default ipvsadm save). */
   configFormat?: 'ipvsadm' | 'keepalived';
+  /** Profile dpvs, FullNAT UDP: DPVS's `uoa_mode` (default opp) and `uoa_max_trail` (default 3). */
+  uoaMode?: UoaMode;
+  uoaMaxTrail?: number;
   /** FullNAT local addresses, taken in turn per new connection (default TOPOLOGY.lip). */
   lips?: string[];
 }
@@ -148,6 +151,8 @@ export function runWrite(o: ReplayWriteOptions): ReplayRun {
     faults: o.faults ?? [],
     mtu: o.mtu ?? 1500,
     seed,
+    ...(o.uoaMode !== undefined ? { uoaMode: o.uoaMode } : {}),
+    ...(o.uoaMaxTrail !== undefined ? { uoaMaxTrail: o.uoaMaxTrail } : {}),
   };
   const servers: WorldServer[] = T.rips.map((rip, i) => ({
     name: `rs${i + 1}`,

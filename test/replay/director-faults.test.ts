@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { FAULTS, parseFaults } from '../../src/replay/director/index.js';
 import type { ReferenceDirector } from '../../src/replay/director/index.js';
-import type { TcpOption } from '../../src/replay/builder/index.js';
+import { PacketBuilder, type TcpOption } from '../../src/replay/builder/index.js';
 import { CIP, LIP, MAC, RIP1, RIP2, dec, director, drConf, fnatConf, fromClient, fromRs, ipv4Valid, l4Valid, mac, natConf, tcpOptionBytes } from './director-harness.js';
 
 const ipNum = (t: string): number => t.split('.').reduce((a, x) => a * 256 + Number(x), 0);
@@ -23,6 +23,18 @@ const ackOut = (d: ReferenceDirector) => d.handle(fromClient({ flags: 'A', seq: 
 
 /** Per fault: a probe returning a value, and what it must be without / with the fault. */
 type Case = { method: 'nat' | 'dr' | 'tun' | 'fnat-alibaba' | 'fnat-dpvs'; probe: (faults: string[]) => unknown; ok: unknown; broken: unknown };
+
+/** DPVS FullNAT UDP (§3.3): the frames toward the RS for `n` datagrams from one client port. */
+function udpFnat(faults: string[], n = 1): Buffer[] {
+  const conf = `-A -u 192.0.2.10:53 -s rr\n-a -u 192.0.2.10:53 -r ${RIP1}:5353 -b -w 1\n-P -u 192.0.2.10:53 -z ${LIP}\n`;
+  const d = director(conf, 'dpvs', faults);
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = PacketBuilder.eth({ src: MAC.client, dst: MAC.dir }).ipv4({ src: CIP, dst: '192.0.2.10', df: true }).udp({ sport: 40000, dport: 53 }).payload('q').build();
+    out.push(d.handle(f, i, 'client')[0]!.frame);
+  }
+  return out;
+}
 
 const natSyn = (faults: string[], over = {}) => dec(director(natConf(), 'linux', faults).handle(fromClient({ flags: 'S', ...over }), 0, 'client')[0]!);
 
@@ -122,6 +134,11 @@ const CASES: Record<string, Case> = {
     ok: [5000, 5001, 5002],
     broken: [5000, 5000, 5000],
   },
+  'uoa-missing': { method: 'fnat-dpvs', probe: (f) => dec(udpFnat(f)[0]!).net.uoa.mode, ok: 2, broken: 0 },
+  'uoa-wrong-port': { method: 'fnat-dpvs', probe: (f) => dec(udpFnat(f)[0]!).net.uoa.port, ok: 40000, broken: 40001 },
+  'uoa-wrong-addr': { method: 'fnat-dpvs', probe: (f) => dec(udpFnat(f)[0]!).net.uoa.addr4, ok: ipNum(CIP), broken: ipNum(LIP) },
+  'uoa-every-datagram': { method: 'fnat-dpvs', probe: (f) => udpFnat(f, 5).map((b) => dec(b).net.uoa.mode), ok: [2, 2, 2, 0, 0], broken: [2, 2, 2, 2, 2] },
+  'uoa-shim-version': { method: 'fnat-dpvs', probe: (f) => dec(udpFnat(f)[0]!).net.uoa.shimVersion, ok: 1, broken: 2 },
   'ttl-decrement-fullnat': { method: 'fnat-alibaba', probe: (f) => dec(fnat('alibaba', f).syn).net.ip.ttl, ok: 64, broken: 63 },
 };
 

@@ -125,6 +125,16 @@ describe('replay CLI', () => {
     expect((await cli(['--write', '/tmp/x.pcap', '--method', 'fullnat', '--profile', 'linux'])).code).toBe(2);
   });
 
+  it('--uoa-mode: one of ipo|opp|off, for --method fullnat --profile dpvs written runs only', async () => {
+    const udp = ['--write', '/tmp/x.pcap', '--scenario', 'udp-dns'];
+    const bad = await cli([...udp, '--method', 'fullnat', '--profile', 'dpvs', '--uoa-mode', 'ip']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--uoa-mode 'ip': not one of ipo, opp, off/);
+    expect((await cli([...udp, '--method', 'fullnat', '--profile', 'alibaba', '--uoa-mode', 'ipo'])).code).toBe(2);
+    expect((await cli([...udp, '--method', 'nat', '--uoa-mode', 'opp'])).code).toBe(2);
+    expect((await cli(['--iface', 'lo', '--vip', '192.0.2.10:53', '--method', 'fullnat', '--profile', 'dpvs', '--uoa-mode', 'opp'])).code).toBe(2);
+  });
+
   it('--list names every scenario and fault', async () => {
     const r = await cli(['--list']);
     expect(r.code).toBe(0);

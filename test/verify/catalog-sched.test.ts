@@ -11,6 +11,7 @@ import { RULES, RULE_BY_ID, missingReason } from '../../src/verify/model/catalog
 import { fitsCycle, wrrCycle } from '../../src/verify/judge/rules/sched.js';
 import { RULE_MODULES } from '../../src/verify/verify.js';
 import { fullnatRules } from '../../src/verify/judge/rules/fullnat.js';
+import { makeFullnatUoaRules } from '../../src/verify/judge/rules/fullnat-uoa.js';
 import { CAPTURE } from '../../src/verify/judge/rules/capture.js';
 
 const rulesMd = path.join(sharedDir, 'spec', 'rules.md');
@@ -31,7 +32,7 @@ describe('rule catalog', () => {
   });
 
   it('every verify, FullNAT and capture rule of the catalog has a registered function', () => {
-    const registered = new Set([...RULE_MODULES, fullnatRules].flatMap((m) => m.ids));
+    const registered = new Set([...RULE_MODULES, fullnatRules, makeFullnatUoaRules()].flatMap((m) => m.ids));
     for (const r of CAPTURE) registered.add(r.id);
     for (const r of RULES) if (r.engine !== 'arp') expect(registered.has(r.id), r.id).toBe(true);
   });

@@ -153,8 +153,11 @@ interface Expected {
   addresses: { cip: string; vip: string; lip: string; rip: string };
 }
 const expectedOf = (set: string): Expected => JSON.parse(readFileSync(path.join(fnatDir, set, 'expected.json'), 'utf8')) as Expected;
-// The generator's sets; sched-* are reference-director runs checked by fullnat-sched.test.ts.
-const fnatSets = existsSync(fnatDir) ? readdirSync(fnatDir).filter((d) => !d.startsWith('sched-') && existsSync(path.join(fnatDir, d, 'expected.json'))).sort() : [];
+// The generator's sets; sched-* and dpvs-udp-uoa-* are reference-director runs checked by
+// fullnat-sched.test.ts and fullnat-uoa.test.ts.
+const fnatSets = existsSync(fnatDir)
+  ? readdirSync(fnatDir).filter((d) => !d.startsWith('sched-') && !d.startsWith('dpvs-udp-uoa-') && existsSync(path.join(fnatDir, d, 'expected.json'))).sort()
+  : [];
 
 describe('FullNAT: generated sets (fixtures/fullnat)', () => {
   it('all ten sets are there', () => {

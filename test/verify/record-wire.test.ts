@@ -44,13 +44,13 @@ import { keepForServices } from '../../src/verify/read/keep.js';
 import { serviceAddresses, servicePorts, type Service } from '../../src/verify/service/model.js';
 import { parseServiceConfig } from '../../src/verify/service/index.js';
 import { captureSets } from '../helpers/capture-sets.js';
-import { eth, ipv4, ipv6, pseudo4, pseudo6, tcp, u16 } from '../decode/build.js';
+import { eth, ipv4, ipv6, pseudo4, pseudo6, tcp, u16, udp } from '../decode/build.js';
 import { SEEDS as DECODER_SEEDS } from '../decode/seeds.js';
 import { readFileSync } from 'node:fs';
 
 const RECORD_FIELDS = [
   'point', 'capture', 'frame', 'ts', 't', 'srcMac', 'dstMac', 'direction', 'ifIndex', 'interfaceId', 'ip', 'outer', 'tunnel',
-  'proto', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'payloadLen', 'hash', 'optSig', 'tcpOpts', 'l4ChecksumOk', 'l4ChecksumPartial', 'mss', 'role', 'c2s',
+  'proto', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'payloadLen', 'hash', 'optSig', 'tcpOpts', 'uoaMode', 'uoa', 'l4ChecksumOk', 'l4ChecksumPartial', 'mss', 'role', 'c2s',
 ];
 const IP_FIELDS = ['v', 'src', 'dst', 'ttl', 'id', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
 const OFFSETS = [0, 1.5e9, -2.25e6, 7];
@@ -80,6 +80,11 @@ function reference(p: Packet, point: number, withOptions: boolean, offsetNs = 0)
   const tunnelled = p.tunnel !== null && p.inner.present;
   const ts = p.tsSec * 1e9 + p.tsNsec;
   const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
+  // DPVS's UOA of a UDP datagram: the option (ipo) or the shim with its options (opp), as captured.
+  const u = l.uoa;
+  const uoaMode = isTcp ? 0 : (u.mode as 0 | 1 | 2);
+  const uoaFrom = uoaMode === 2 ? u.shimOff : u.optOff;
+  const uoaTo = Math.min(uoaFrom + (uoaMode === 2 ? u.shimLen : u.len), p.end);
   return {
     point,
     capture: p.capture,
@@ -105,6 +110,8 @@ function reference(p: Packet, point: number, withOptions: boolean, offsetNs = 0)
     hash: recordPayloadHash(p, l),
     optSig: isTcp ? optionsHash(p, l) : 0,
     tcpOpts: optEnd < 0 ? null : Uint8Array.prototype.slice.call(p.buf, l.tcp.off + 20, optEnd),
+    uoaMode,
+    uoa: uoaMode === 0 || !withOptions || uoaTo <= uoaFrom ? null : Uint8Array.prototype.slice.call(p.buf, uoaFrom, uoaTo),
     l4ChecksumOk: isTcp ? l.tcp.checksumOk : l.udp.checksumOk,
     l4ChecksumPartial: isTcp ? l.tcp.checksumPartial : l.udp.checksumPartial,
     mss: isTcp && l.tcp.mss > 0 ? l.tcp.mss : 0,
@@ -118,6 +125,8 @@ function dirty(): PacketRecord {
   const r = blankRecord();
   r.outer = blankIp();
   r.tcpOpts = new Uint8Array([9]);
+  r.uoa = new Uint8Array([7]);
+  r.uoaMode = 2;
   r.role = 'R';
   r.c2s = false;
   r.tunnel = 'gre';
@@ -142,7 +151,14 @@ function concerns(r: PacketRecord, services: readonly Service[]): boolean {
 // The decoder's seed frames, and plain IPv6 TCP and raw IPv4 TCP (no fragment header, no Ethernet).
 const plain6 = ipv6({ nh: 6 }, tcp({ options: [253, 20, ...u16(7), ...Array(16).fill(1)], payload: [7, 7] }, (l) => pseudo6('2001:db8::1', '2001:db8::2', 6, l)));
 const plain4 = ipv4({ proto: 6, src: '10.0.0.1', dst: '10.0.0.2' }, tcp({ flags: 0x18, payload: [1, 2, 3, 4, 5] }, (l) => pseudo4('10.0.0.1', '10.0.0.2', 6, l)));
-const SEEDS = [...DECODER_SEEDS, { lt: 1, bytes: eth(0x86dd, plain6) }, { lt: 101, bytes: plain4 }];
+// DPVS's UOA: the IPv4 option (ipo) and the protocol-248 shim (opp, IPv4 and IPv6 addresses).
+const uoaOpt = [31, 8, ...u16(40123), 198, 51, 100, 7];
+const uoaDgram = udp(1025, 5353, [1, 2, 3]);
+const ipo4 = ipv4({ proto: 17, src: '10.0.0.100', dst: '10.0.0.11', options: uoaOpt }, uoaDgram);
+const opp4 = ipv4({ proto: 248, src: '10.0.0.100', dst: '10.0.0.11' }, [0x10, 17, ...u16(12), ...uoaOpt, ...uoaDgram]);
+const opp6 = ipv6({ nh: 248 }, [0x20, 17, ...u16(24), 31, 20, ...u16(7), ...Array(16).fill(9), ...uoaDgram]);
+const SEEDS = [...DECODER_SEEDS, { lt: 1, bytes: eth(0x86dd, plain6) }, { lt: 101, bytes: plain4 },
+  { lt: 1, bytes: eth(0x0800, ipo4) }, { lt: 1, bytes: eth(0x0800, opp4) }, { lt: 1, bytes: eth(0x86dd, opp6) }];
 
 function frame(bytes: Buffer, lt: number, caplen: number): Frame {
   return { capture: 'built.pcap', frame: 3, buf: bytes, off: 0, caplen, len: bytes.length, tsSec: 1_700_000_000, tsNsec: 123_456_789, linkType: lt, interfaceId: 0, direction: 'out', comment: null, fileOffset: 0 };

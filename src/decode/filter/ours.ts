@@ -72,3 +72,20 @@ export function toaPred(host: { family: 4; addr: number } | { family: 6; bytes: 
   if (port !== null) return eitherStack((n) => hasToa(n) && n.tcp.toaPort === port);
   return eitherStack(hasToa);
 }
+
+const hasUoa = (n: NetLayers): boolean => n.uoa.mode !== 0;
+
+/** `uoa`, `uoa host A`, `uoa port N`: a packet carrying DPVS's UOA (IPv4 option or protocol-248
+ *  shim), or one naming that client address / port. */
+export function uoaPred(host: { family: 4; addr: number } | { family: 6; bytes: Uint8Array } | null, port: number | null): Pred {
+  if (host !== null) {
+    return eitherStack((n, p) => {
+      const u = n.uoa;
+      if (u.mode === 0 || u.optOff < 0) return false;
+      if (host.family === 4) return u.family === 4 && u.addr4 === host.addr;
+      return u.family === 6 && match6(p.buf, u.addrOff, host.bytes);
+    });
+  }
+  if (port !== null) return eitherStack((n) => hasUoa(n) && n.uoa.optOff >= 0 && n.uoa.port === port);
+  return eitherStack(hasUoa);
+}

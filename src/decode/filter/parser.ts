@@ -60,7 +60,7 @@ import { FilterError, type Token } from './lexer.js';
 import { ETHER_PROTO_NAMES, IP_PROTO_NAMES, NAMED_CONSTANTS, NETWORK_WORDS, TRANSPORT_WORDS } from './names.js';
 import { lookupHost, lookupPort, type ServicePort } from './netdb.js';
 import { MAX_LEVELS } from '../packet.js';
-import { TCP_FLAG_WORDS, badsumPred, malformedPred, tcpFlag, toaPred, truncatedPred, tunnelPred } from './ours.js';
+import { TCP_FLAG_WORDS, badsumPred, malformedPred, tcpFlag, toaPred, truncatedPred, tunnelPred, uoaPred } from './ours.js';
 
 type AddrType = 'host' | 'net' | 'port' | 'portrange' | 'proto';
 
@@ -78,7 +78,7 @@ const ARITH_OPS = new Set(['+', '-', '*', '/', '%', '&', '|', '^', '<<', '>>']);
 /** Words that are never an ID. */
 const KEYWORDS = new Set([
   'and', 'or', 'not', 'src', 'dst', 'host', 'net', 'port', 'portrange', 'proto', 'mask', 'gateway', 'less', 'greater', 'len',
-  'broadcast', 'multicast', 'vlan', 'mpls', 'protochain', 'pppoed', 'pppoes', 'toa', 'tunnel', 'depth', 'truncated', 'malformed', 'badsum',
+  'broadcast', 'multicast', 'vlan', 'mpls', 'protochain', 'pppoed', 'pppoes', 'toa', 'uoa', 'tunnel', 'depth', 'truncated', 'malformed', 'badsum',
   ...PROTO_QUALS, ...TCP_FLAG_WORDS.keys(),
 ]);
 
@@ -368,7 +368,10 @@ export class Parser {
         return badsumPred;
       case 'toa':
         this.i++;
-        return this.toa();
+        return this.clientOption(toaPred);
+      case 'uoa':
+        this.i++;
+        return this.clientOption(uoaPred);
       case 'protochain': {
         this.i++;
         const n = this.protoNumber(IP_PROTO_NAMES, 255, 'a protocol number');
@@ -661,7 +664,8 @@ export class Parser {
     return onNet(test);
   }
 
-  private toa(): Pred {
+  /** `toa` / `uoa` and their optional `host A` or `port N`. */
+  private clientOption(pred: typeof toaPred): Pred {
     const kw = this.peek();
     if (kw === 'host') {
       this.i++;
@@ -670,13 +674,13 @@ export class Parser {
       const v6 = t === undefined || v4 !== null ? null : parseIpv6(t.text);
       if (v4 === null && v6 === null) this.fail('expected an IP address');
       this.i++;
-      return toaPred(v4 !== null ? { family: 4, addr: v4 >>> 0 } : { family: 6, bytes: v6! }, null);
+      return pred(v4 !== null ? { family: 4, addr: v4 >>> 0 } : { family: 6, bytes: v6! }, null);
     }
     if (kw === 'port') {
       this.i++;
-      return toaPred(null, this.number('a port number', 65535));
+      return pred(null, this.number('a port number', 65535));
     }
-    return toaPred(null, null);
+    return pred(null, null);
   }
 }
 

@@ -14,6 +14,7 @@ import { icmpJsonOpen, icmpText } from './icmp.js';
 import { ipDetails, ipDst, ipJson, ipSrc } from './ip.js';
 import { tcpJson, tcpText } from './tcp.js';
 import { udpJson, udpText } from './udp.js';
+import { uoaJson, uoaText } from './uoa.js';
 import { litw, type ByteSink } from './sink.js';
 
 /** Constant output fragments, encoded once (ByteSink.lit copies bytes, no per-char work). */
@@ -58,7 +59,8 @@ function l4Text(n: NetLayers, p: Packet, quoted: NetLayers | null): string {
 
 /** Text of one stack with its IP details at the end. */
 export function stackText(n: NetLayers, p: Packet, quoted: NetLayers | null): string {
-  const body = l4Text(n, p, quoted);
+  let body = l4Text(n, p, quoted);
+  if (n.uoa.mode !== 0) body = (body === '' ? '' : body + ', ') + uoaText(n.uoa, p.buf);
   return head(n, p.buf) + ': ' + (body === '' ? '' : body + ', ') + ipDetails(n.ip);
 }
 
@@ -173,6 +175,7 @@ export function stackJson(o: ByteSink, n: NetLayers, p: Packet, quoted: NetLayer
     default:
       break;
   }
+  if (n.uoa.mode !== 0) uoaJson(o, n.uoa, p.buf);
 }
 
 const GUE_KEY = litw(',"gue":{"proto":');

@@ -3,6 +3,7 @@ import { fold16, internetChecksum } from '../checksum.js';
 import type { NetLayers } from '../packet.js';
 import { M_FRAGMENT, M_OUTER, M_QUIET, type DecodeCtx } from './context.js';
 import { decodeL4 } from './l4.js';
+import { decodeIpv4Options } from './uoa.js';
 
 export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: number, mode: number): void {
   const { buf } = ctx;
@@ -65,6 +66,7 @@ export function decodeIpv4(ctx: DecodeCtx, L: NetLayers, off: number, end: numbe
       (ip.src4 >>> 16) + (ip.src4 & 0xffff) + (ip.dst4 >>> 16) + (ip.dst4 & 0xffff);
     ip.checksumOk = (ihl === 20 ? fold16(fixed) === 0xffff : internetChecksum(buf, off + 20, ihl - 20, fixed) === 0);
   }
+  if (ihl > 20) decodeIpv4Options(ctx, L, off, off + ihl);
   if (totLen < ihl) {
     ctx.malformed('ipv4', off, 'total length below header length');
     return;

@@ -5,6 +5,7 @@ import { decodeIcmp } from './icmp.js';
 import { decodeTcp } from './tcp.js';
 import { decodeGre, decodeIpInIp } from './tunnel.js';
 import { decodeUdp } from './udp.js';
+import { decodeUoaShim } from './uoa.js';
 
 export function decodeL4(ctx: DecodeCtx, L: NetLayers, proto: number, off: number, end: number, mode: number): void {
   switch (proto) {
@@ -28,6 +29,9 @@ export function decodeL4(ctx: DecodeCtx, L: NetLayers, proto: number, off: numbe
     case IpProto.GRE:
       L.l4 = 'other';
       if (mode & M_TUNNEL) decodeGre(ctx, off, end, mode);
+      return;
+    case IpProto.UOA_SHIM:
+      decodeUoaShim(ctx, L, off, end, mode);
       return;
     default:
       L.l4 = 'other';

@@ -31,7 +31,8 @@ export function decodeUdp(ctx: DecodeCtx, L: NetLayers, off: number, end: number
   u.length = len;
   u.checksum = (buf[off + 6]! << 8) | buf[off + 7]!;
   u.payloadOff = off + 8;
-  const ipWire = L.ip.payloadWireLen;
+  // What the IP header says follows this header (less than the IP payload after a UOA shim).
+  const ipWire = L.ip.payloadWireLen - (off - L.ip.payloadOff);
   if (len < 8) {
     ctx.malformed('udp', off, 'UDP length below 8');
     return;

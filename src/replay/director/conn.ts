@@ -103,6 +103,8 @@ export interface Conn {
   fdataSeq: number | null;
   /** Persistence template controlling this connection, if any. */
   template: Template | null;
+  /** DPVS FullNAT UDP: datagrams sent with UOA so far (§3.3, at most `uoa_max_trail`). */
+  uoaSent: number;
 }
 
 export interface Template {

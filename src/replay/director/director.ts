@@ -10,7 +10,7 @@
  */
 import { Decoder } from '../../decode/decoder.js';
 import { LinkType, type Frame } from '../../decode/frame.js';
-import type { Packet } from '../../decode/packet.js';
+import { IpProto, type Packet } from '../../decode/packet.js';
 import { ipv4ToString } from '../../decode/addr.js';
 import { fragmentIpv4, recomputeIpv4Checksum, recomputeL4Checksum } from '../builder/index.js';
 import type { Service } from '../../verify/service/index.js';
@@ -21,13 +21,16 @@ import { icmpError, tcpRstFor } from './icmp.js';
 import { Reassembler } from './reasm.js';
 import { makeScheduler, type SchedDest, type Scheduler } from './sched/index.js';
 import { addToSeqField, adjustMss, optionRoom, pruneOptions, removeTimestamp, setL4Checksum, shiftSack, tcpLoc } from './tcpopt.js';
-import type { DirectorConfig, DirectorEvent, DirectorOutput, DirectorProfile, Side } from './types.js';
+import type { DirectorConfig, DirectorEvent, DirectorOutput, DirectorProfile, Side, UoaMode } from './types.js';
+import { IPOPT_UOA, OPP_VERSION_V4, OPP_VERSION_V6, UOA_LEN_V4 } from '../../decode/proto/uoa.js';
 
 const ETH_IPV4 = 0x0800;
 const ETH_ARP = 0x0806;
 const TCP = 6;
 const UDP = 17;
 const ICMP = 1;
+/** DPVS's UOA shim protocol (`IPPROTO_OPT`, §3.3). */
+const IPPROTO_OPT = IpProto.UOA_SHIM;
 /** FullNAT local ports: sequential from 5000 to 65535 (ALI lport_min/max, §2.1), 10000 tries. */
 export const LPORT_MIN = 5000;
 export const LPORT_MAX = 65535;
@@ -35,6 +38,10 @@ const LPORT_TRIES = 10000;
 /** TOA length for an IPv4 client (§2.3): the MSS the client sees shrinks by it (§2.4). */
 const TOA_LEN_V4 = 8;
 const TUN_OVERHEAD = 20;
+/** DPVS `UOA_DEF_MAX_TRAIL` (§3.3). */
+const UOA_MAX_TRAIL = 3;
+/** IPv4 header with every option (MAX_IPOPTLEN 40): where an `ipo` UOA no longer fits. */
+const IPV4_MAX_HDR = 60;
 
 interface SvcState {
   svc: Service;
@@ -54,6 +61,8 @@ export class ReferenceDirector {
   readonly faults: FaultSet;
   readonly conns = new ConnTable();
   readonly mtu: number;
+  readonly uoaMode: UoaMode;
+  readonly uoaMaxTrail: number;
   /** What happened to each input (bounded by the caller through `drainEvents`). */
   readonly events: DirectorEvent[] = [];
 
@@ -92,6 +101,8 @@ export class ReferenceDirector {
     this.profile = cfg.profile;
     this.faults = parseFaults(cfg.faults);
     this.mtu = cfg.mtu ?? 1500;
+    this.uoaMode = cfg.profile === 'dpvs' ? (cfg.uoaMode ?? 'opp') : 'off';
+    this.uoaMaxTrail = cfg.uoaMaxTrail ?? UOA_MAX_TRAIL;
     this.seed = (cfg.seed ?? 1) >>> 0;
     this.ipId = mix32(this.seed, 0x1d) & 0xffff;
     this.dirMac = mac(cfg.macs.director);
@@ -372,7 +383,7 @@ export class ReferenceDirector {
       }
     }
     const conn = this.conns.add(
-      { proto, cip, cport, vip, vport, dest, rip, rport, lip, lport, svc: this.svcs.indexOf(s), clientMac: srcMac, seqDelta, fdataSeq: null, template },
+      { proto, cip, cport, vip, vport, dest, rip, rport, lip, lport, svc: this.svcs.indexOf(s), clientMac: srcMac, seqDelta, fdataSeq: null, template, uoaSent: 0 },
       nowMs,
     );
     this.log('client', nowMs, 'schedule', `${s.svc.scheduler} → ${dest.ip}:${rport}${lip ? ` via ${ipv4ToString(lip)}:${lport}` : ''}`);
@@ -422,6 +433,8 @@ export class ReferenceDirector {
     let out: Buffer;
     let note: string;
     let rsMac = this.rsMacs.get(c.rip);
+    /** Datagrams sent ahead of this one (DPVS's stand-alone UOA, §3.3). */
+    const ahead: Buffer[] = [];
     switch (s.method) {
       case 'nat':
         out = this.natIn(c, ip);
@@ -440,7 +453,7 @@ export class ReferenceDirector {
         note = `tun ipip → ${ipv4ToString(c.rip)}`;
         break;
       case 'fullnat':
-        out = this.fnatIn(c, ip, mtu, nowMs);
+        out = this.fnatIn(c, ip, mtu, nowMs, ahead);
         note = `fullnat ${ipv4ToString(c.lip)}:${c.lport} → ${ipv4ToString(c.rip)}:${c.rport}`;
         break;
     }
@@ -449,6 +462,7 @@ export class ReferenceDirector {
     // Non-DF packets bigger than the route MTU are fragmented after translation (ignore_df, §1.2 step 6).
     const pieces = out.length > this.mtu && !(out.readUInt16BE(6) & 0x4000) ? fragmentIpv4(out, this.mtu) : [out];
     this.log('client', nowMs, 'forward', note);
+    if (ahead.length > 0) pieces.unshift(...ahead);
     return pieces.map((piece) => ({ side: 'rs' as const, frame: ethFrame(rsMac!, this.dirRsMac, ETH_IPV4, piece), rip: ipv4ToString(c.rip), note }));
   }
 
@@ -492,8 +506,9 @@ export class ReferenceDirector {
   }
 
   /** FullNAT client→RS (§2.1–2.3, §3.1). */
-  private fnatIn(c: Conn, ip: Buffer, mtu: number, nowMs: number): Buffer {
+  private fnatIn(c: Conn, ip: Buffer, mtu: number, nowMs: number, ahead: Buffer[]): Buffer {
     const proto = ip[9]!;
+    if (proto === UDP) ip = this.maybeUoa(c, ip, mtu, nowMs, ahead);
     if (proto === TCP) {
       const flags = ip[tcpLoc(ip).l4 + 13]!;
       const syn = (flags & 0x02) !== 0 && (flags & 0x10) === 0;
@@ -550,6 +565,86 @@ export class ReferenceDirector {
     // ALI/DPVS recompute the TCP checksum over the grown segment (pseudo-header still CIP → VIP).
     recomputeL4Checksum(out, 0);
     return out;
+  }
+
+  /**
+   * DPVS UOA (§3.3; `udp_insert_uoa`): on the first `uoa_max_trail` datagrams of a FullNAT UDP
+   * connection, before translation, so the option names the client's own source address and
+   * port. `ipo` grows the IPv4 header by the 8-byte option, placed first (ihl + 2, tot_len + 8); `opp` puts
+   * the shim {version 1, protocol 17, length 12} and the option between the IP header and the
+   * UDP header and makes the IP protocol 248. Where the option does not fit (ipo: the header
+   * would pass 60 bytes; either: the datagram would pass the route MTU) an empty UDP datagram
+   * carrying only the UOA goes ahead of the original, which is sent without it; it counts as one
+   * of the trail. The IP checksum is redone by the rewrite; the UDP one too (`fnatRewrite`).
+   */
+  private maybeUoa(c: Conn, ip: Buffer, mtu: number, nowMs: number, ahead: Buffer[]): Buffer {
+    if (this.uoaMode === 'off' || this.faults.has('uoa-missing')) return ip;
+    if (c.uoaSent >= this.uoaMaxTrail && !this.faults.has('uoa-every-datagram')) return ip;
+    c.uoaSent++;
+    const opt = Buffer.alloc(UOA_LEN_V4);
+    opt[0] = IPOPT_UOA;
+    opt[1] = UOA_LEN_V4;
+    opt.writeUInt16BE(this.faults.has('uoa-wrong-port') ? (c.cport + 1) & 0xffff : c.cport, 2);
+    opt.writeUInt32BE(this.faults.has('uoa-wrong-addr') ? c.lip : c.cip, 4);
+    const ihl = (ip[0]! & 15) * 4;
+    const tot = ip.readUInt16BE(2);
+    const shim = this.uoaMode === 'opp' ? this.uoaShim(opt.length) : null;
+    const grow = (shim?.length ?? 0) + opt.length;
+    const fits = ip.length + grow <= mtu && (shim !== null || ihl + grow <= IPV4_MAX_HDR);
+    if (!fits) {
+      this.log('client', nowMs, 'uoa', `no room for UOA (${ip.length} + ${grow} bytes): stand-alone UOA datagram sent ahead (§3.3)`);
+      ahead.push(this.standaloneUoa(c, ip, opt, shim));
+      return ip;
+    }
+    let out: Buffer;
+    if (shim === null) {
+      // insert_ipopt_uoa moves only the 20-byte fixed header: the UOA becomes the first option.
+      out = Buffer.concat([ip.subarray(0, 20), opt, ip.subarray(20, tot)]);
+      out[0] = 0x40 | ((ihl + grow) / 4);
+    } else {
+      out = Buffer.concat([ip.subarray(0, ihl), shim, opt, ip.subarray(ihl, tot)]);
+      out[9] = IPPROTO_OPT;
+    }
+    out.writeUInt16BE(tot + grow, 2);
+    return out;
+  }
+
+  /** The `opp` shim header for an option of `optLen` bytes (`struct opphdr`). */
+  private uoaShim(optLen: number): Buffer {
+    const shim = Buffer.alloc(4);
+    shim[0] = (this.faults.has('uoa-shim-version') ? OPP_VERSION_V6 : OPP_VERSION_V4) << 4;
+    shim[1] = UDP;
+    shim.writeUInt16BE(4 + optLen, 2);
+    return shim;
+  }
+
+  /**
+   * `send_standalone_uoa`: LIP:lport → RIP:rport, TOS and TTL of the original, a new IP ID,
+   * fragment field 0, no other IP option; UDP length 8 and checksum 0 (IPv4). Already translated
+   * (it is built after the connection's addresses), so it bypasses the rewrite.
+   */
+  private standaloneUoa(c: Conn, orig: Buffer, opt: Buffer, shim: Buffer | null): Buffer {
+    const ihl = 20 + (shim === null ? opt.length : 0);
+    const l4 = ihl + (shim === null ? 0 : shim.length + opt.length);
+    const b = Buffer.alloc(l4 + 8);
+    b[0] = 0x40 | (ihl / 4);
+    b[1] = orig[1]!;
+    b.writeUInt16BE(b.length, 2);
+    b.writeUInt16BE(this.nextId(), 4);
+    b[8] = orig[8]!;
+    b[9] = shim === null ? UDP : IPPROTO_OPT;
+    b.writeUInt32BE(c.lip, 12);
+    b.writeUInt32BE(c.rip, 16);
+    if (shim === null) opt.copy(b, 20);
+    else {
+      shim.copy(b, 20);
+      opt.copy(b, 20 + shim.length);
+    }
+    b.writeUInt16BE(c.lport, l4);
+    b.writeUInt16BE(c.rport, l4 + 2);
+    b.writeUInt16BE(8, l4 + 4);
+    recomputeIpv4Checksum(b, 0);
+    return b;
   }
 
   private applyIpFaults(ip: Buffer, tunnelled: boolean): void {
@@ -647,26 +742,34 @@ export class ReferenceDirector {
    * updates it incrementally.
    */
   private fnatRewrite(ip: Buffer, src: number, sport: number, dst: number, dport: number): void {
-    const proto = ip[9]!;
     const ihl = (ip[0]! & 15) * 4;
-    const csum = ihl + (proto === TCP ? 16 : 6);
+    // Behind DPVS's UOA shim (§3.3) the UDP header starts after the shim's length.
+    const shimmed = ip[9] === IPPROTO_OPT;
+    const proto = shimmed ? ip[ihl + 1]! : ip[9]!;
+    const l4 = shimmed ? ihl + ip.readUInt16BE(ihl + 2) : ihl;
+    const csum = l4 + (proto === TCP ? 16 : 6);
     const udpZero = proto === UDP && ip.readUInt16BE(csum) === 0;
     const oldSrc = ip.readUInt32BE(12);
     const oldDst = ip.readUInt32BE(16);
     ip.writeUInt32BE(src, 12);
     ip.writeUInt32BE(dst, 16);
-    if (udpZero) {
-      ip.writeUInt16BE(sport, ihl);
-      ip.writeUInt16BE(dport, ihl + 2);
+    if (udpZero || shimmed) {
+      ip.writeUInt16BE(sport, l4);
+      ip.writeUInt16BE(dport, l4 + 2);
     } else {
       pseudoAddrChange(ip, csum, oldSrc, src);
       pseudoAddrChange(ip, csum, oldDst, dst);
-      patchL4(ip, ihl, csum, ihl, ihl + 4, () => {
-        ip.writeUInt16BE(sport, ihl);
-        ip.writeUInt16BE(dport, ihl + 2);
+      patchL4(ip, l4, csum, l4, l4 + 4, () => {
+        ip.writeUInt16BE(sport, l4);
+        ip.writeUInt16BE(dport, l4 + 2);
       });
     }
-    if (this.profile === 'dpvs' && proto === TCP) setL4Checksum(ip);
+    if (this.profile === 'dpvs') {
+      // DPVS computes TCP and UDP checksums afresh (tcp_send_csum, udp_send_csum): a client's
+      // "no checksum" UDP gets one, except behind the IPv4 shim, where it leaves 0.
+      if (shimmed) ip.writeUInt16BE(0, csum);
+      else if (proto === TCP || proto === UDP) setL4Checksum(ip);
+    }
     recomputeIpv4Checksum(ip, 0);
   }
 

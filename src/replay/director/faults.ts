@@ -33,6 +33,11 @@ export const FAULTS = {
   'mss-not-adjusted': 'FullNAT SYN-ACK MSS not reduced by the TOA length (§2.4, R10)',
   'ts-not-removed': 'FullNAT SYN timestamp option left in place (§2.2, R10)',
   'lport-reuse': 'FullNAT gives every connection the same local port (§2.1)',
+  'uoa-missing': 'dpvs FullNAT UDP: no UOA on the first datagrams of a connection (§3.3)',
+  'uoa-wrong-port': 'dpvs FullNAT UDP: UOA carries the client port + 1 (§3.3)',
+  'uoa-wrong-addr': 'dpvs FullNAT UDP: UOA carries the local address (LIP) instead of the client address (§3.3)',
+  'uoa-every-datagram': 'dpvs FullNAT UDP: UOA on every datagram, not only the first uoa_max_trail (§3.3)',
+  'uoa-shim-version': 'dpvs FullNAT UDP, opp: shim version 2 (IPv6) for an IPv4 client address (§3.3)',
   'ttl-decrement-fullnat': 'FullNAT decrements TTL although the profile does not (R2)',
 } as const;
 

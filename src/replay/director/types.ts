@@ -8,6 +8,11 @@ import type { ServiceSet } from '../../verify/service/index.js';
 /** Whose behaviour to reproduce (rules.md "Profiles"). */
 export type DirectorProfile = 'linux' | 'linux-legacy' | 'alibaba' | 'dpvs';
 
+/** DPVS `uoa_mode` (lvs-behavior.md §3.3): the IPv4 option, the protocol-248 shim, or no UOA
+ *  (`uoa_max_trail 0`). */
+export type UoaMode = 'ipo' | 'opp' | 'off';
+export const UOA_MODES: readonly UoaMode[] = ['ipo', 'opp', 'off'];
+
 /** Which side of the director a frame arrives on or leaves by. */
 export type Side = 'client' | 'rs';
 
@@ -37,6 +42,10 @@ export interface DirectorConfig {
   faults?: string[];
   /** MTU of the RS-side route (default 1500). TUN subtracts its 20-byte outer header (§1.2 step 4). */
   mtu?: number;
+  /** Profile dpvs, FullNAT UDP: where UOA goes (default `opp`, DPVS's default) and on how many
+   *  datagrams of a connection (`uoa_max_trail`, default 3). Other profiles send no UOA. */
+  uoaMode?: UoaMode;
+  uoaMaxTrail?: number;
   /** Seeds everything that would be random on a real director (FullNAT ISN, IP IDs it makes up). */
   seed?: number;
 }

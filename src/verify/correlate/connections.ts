@@ -658,7 +658,7 @@ const natGrouping: TraceGrouping = {
  * TCP, lvs-behavior.md §1.8/§1.10): its copies are the evidence the scheduling rules cite and its
  * time orders the decisions. Only the connection's first segment sets them.
  */
-function udpSchedulingEvidence(c: Connection): void {
+export function udpSchedulingEvidence(c: Connection): void {
   if (c.synRecord !== null) return;
   const first = c.traces.find((t) => t.c2s);
   if (!first) return;

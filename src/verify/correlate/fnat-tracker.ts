@@ -9,7 +9,10 @@
  *    unchanged"), so an RS-leg SYN is the client SYN with the same IP ID seen just before it;
  *  - the SYN-ACK: the RS's ISN is not shifted (no synproxy), so both legs' SYN-ACKs carry the
  *    same seq — this link survives a director capture that is missing.
- * The TOA is deliberately not used to link: a TOA naming the wrong client is a fault to report.
+ * UDP has neither: a UDP connection (DPVS FullNAT UDP, §3.3) is linked by the first datagram
+ * of its RS leg, which is a client datagram with the same payload (length and hash) and IP ID
+ * (both kept by the director), seen within the window.
+ * The TOA and UOA are deliberately not used to link: naming the wrong client is a fault to report.
  *
  * Within a linked connection the copies of one packet are grouped into traces by the fields the
  * director does not shift: client → RS by (ack, flags, payload length), RS → client by (seq,
@@ -21,7 +24,7 @@
  * finalises connections closed (or idle) for longer than the grace, finish() the rest.
  */
 import { isSyn, isSynAck } from '../../decode/proto/tcp.js';
-import { IDLE_STEP_WINDOWS, newConnection } from './connections.js';
+import { IDLE_STEP_WINDOWS, newConnection, udpSchedulingEvidence } from './connections.js';
 import type { Connection } from '../model/connection.js';
 import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, joinSegments, type TraceGrouping } from './traces.js';
 import type { EngineContext } from './context.js';
@@ -47,7 +50,7 @@ export interface FnatLeg {
   finC2s: boolean;
   finS2c: boolean;
   conn: Connection | null;
-  linkedBy: 'syn' | 'syn-ack' | null;
+  linkedBy: 'syn' | 'syn-ack' | 'datagram' | null;
   /** Another live leg on the same LIP:lport → RIP:rport when this one started (fnat.src). */
   reuseOf: { client: string; cport: number; since: number; ref: PacketRef | null } | null;
   synRef: PacketRef | null;
@@ -70,6 +73,12 @@ interface Stamped<T> {
   t: number;
 }
 
+/** A UDP datagram waiting for its copy on the other leg: payload length and IP ID beside the hash key. */
+interface Datagram<T> extends Stamped<T> {
+  len: number;
+  id: number;
+}
+
 export class FnatTracker {
   readonly all: Connection[] = [];
   /** RS-leg connections never linked to a client connection (RS capture only, or unmatched). */
@@ -83,6 +92,9 @@ export class FnatTracker {
   private readonly legSynById = new Map<number, Stamped<FnatLeg>[]>();
   private readonly clientSynAck = new Map<number, Stamped<Connection>>();
   private readonly legSynAck = new Map<number, Stamped<FnatLeg>>();
+  /** UDP: client-leg and RS-leg datagrams of not yet linked connections / legs, by payload hash. */
+  private readonly clientDgram = new Map<number, Datagram<Connection>[]>();
+  private readonly legDgram = new Map<number, Datagram<FnatLeg>[]>();
   /** Local addresses: the configured ones, and each source of an RS leg that linked to a client
    *  connection (only the director translates a client's SYN, so that source is a LIP of it). A
    *  leg from one of them to an address that is no configured real server is still followed:
@@ -139,7 +151,9 @@ export class FnatTracker {
     const syn = c2s && isSyn(r);
     if (c && syn && c.isn !== r.seq) c = undefined;
     if (!c) {
-      const isn = syn ? r.seq : null;
+      // UDP has no ISN: a client endpoint's datagrams are one connection (generation 0), as the
+      // NAT tracker numbers them; the scheduling rules count it as a decision.
+      const isn = syn ? r.seq : r.proto === 'udp' ? 0 : null;
       c = newConnection(cip, cport, isn);
       infos.set(c, { leg: null, clientFamily: cip.includes(':') ? 6 : 4 });
       this.current.set(key, c);
@@ -159,6 +173,11 @@ export class FnatTracker {
       this.clientSynAck.set(r.seq, { v: c, t: r.t });
       const l = this.legSynAck.get(r.seq);
       if (l && l.v.conn === null && Math.abs(l.t - r.t) <= 2 * this.ctx.windowNs) this.link(l.v, c, 'syn-ack');
+    }
+    if (c2s && r.proto === 'udp' && r.hash !== -1 && infos.get(c)!.leg === null) {
+      push(this.clientDgram, r.hash, { v: c, t: r.t, len: r.payloadLen, id: r.ip.id });
+      const leg = nearestDatagram(this.legDgram.get(r.hash), r, this.ctx.windowNs, (l) => l.conn === null);
+      if (leg) this.link(leg, c, 'datagram');
     }
   }
 
@@ -226,6 +245,11 @@ export class FnatTracker {
       const c = cs && nearest(cs, r.t, this.ctx.windowNs, (x) => infos.get(x)!.leg === null);
       if (c) this.link(leg, c, 'syn');
     }
+    if (c2s && r.proto === 'udp' && r.hash !== -1 && leg.conn === null) {
+      push(this.legDgram, r.hash, { v: leg, t: r.t, len: r.payloadLen, id: r.ip.id });
+      const c = nearestDatagram(this.clientDgram.get(r.hash), r, this.ctx.windowNs, (x) => infos.get(x)!.leg === null);
+      if (c) this.link(leg, c, 'datagram');
+    }
     if (!c2s && isSynAck(r)) {
       leg.rsIsn = r.seq;
       this.legSynAck.set(r.seq, { v: leg, t: r.t });
@@ -257,7 +281,7 @@ export class FnatTracker {
     return leg;
   }
 
-  private link(leg: FnatLeg, c: Connection, by: 'syn' | 'syn-ack'): void {
+  private link(leg: FnatLeg, c: Connection, by: 'syn' | 'syn-ack' | 'datagram'): void {
     const info = infos.get(c)!;
     if (info.leg !== null || leg.conn !== null) return;
     info.leg = leg;
@@ -278,7 +302,7 @@ export class FnatTracker {
       if ((leg.closed && quiet > grace) || quiet > this.idleNs) this.dropLeg(leg);
     }
     const old = now - 4 * this.ctx.windowNs;
-    for (const m of [this.clientSynById, this.legSynById] as Map<number, Stamped<unknown>[]>[]) {
+    for (const m of [this.clientSynById, this.legSynById, this.clientDgram, this.legDgram] as Map<number, Stamped<unknown>[]>[]) {
       for (const [k, l] of m) {
         const keep = l.filter((x) => x.t >= old);
         if (keep.length === 0) m.delete(k);
@@ -314,10 +338,12 @@ export class FnatTracker {
     const info = infos.get(c)!;
     const leg = info.leg;
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
-    // IP IDs tell packets apart only when the director keeps them (the SYN link proved it).
-    groupTraces(c, this.ctx.windowNs, fnatGrouping(leg?.linkedBy === 'syn'));
+    const udp = this.ctx.service.protocol === 'udp';
+    // IP IDs tell packets apart only when the director keeps them (the SYN or datagram link proved it).
+    groupTraces(c, this.ctx.windowNs, udp ? fnatUdpGrouping : fnatGrouping(leg?.linkedBy === 'syn'));
     // Client data is in two sequence spaces (the delta): byte ranges are measured per leg.
-    joinSegments(c, this.ctx.windowNs, legOf);
+    if (!udp) joinSegments(c, this.ctx.windowNs, legOf);
+    else udpSchedulingEvidence(c);
     if (leg) {
       c.backend = leg.rip;
       c.backendFrom = c.records.some((r) => r.role === 'De' && r.c2s) ? 'director' : 'rs';
@@ -341,7 +367,14 @@ export class FnatTracker {
  * PACKET_QDISC_BYPASS is not seen by tcpdump on that interface).
  */
 function fnatScheduled(c: Connection, leg: FnatLeg | null): boolean {
+  // UDP: every new client endpoint is a decision; its datagram reached the director, or its
+  // RS leg was captured.
+  const udp = c.records.length > 0 && c.records[0]!.proto === 'udp';
   for (const r of c.records) {
+    if (udp) {
+      if (r.c2s && (r.role === 'Di' || (leg !== null && (r.role === 'De' || r.role === 'R')))) return true;
+      continue;
+    }
     if (!r.c2s || !isSyn(r)) continue;
     if (r.role === 'Di') return true;
     if (leg !== null && (r.role === 'De' || r.role === 'R')) return true;
@@ -364,6 +397,25 @@ function nearest<T>(list: Stamped<T>[], t: number, windowNs: number, ok: (v: T) 
   }
   return best ? best.v : null;
 }
+
+/** The RS-leg / client-leg copy of datagram `r`: same payload length and IP ID, nearest in
+ *  time within the window, passing `ok`. */
+function nearestDatagram<T>(list: Datagram<T>[] | undefined, r: PacketRecord, windowNs: number, ok: (v: T) => boolean): T | null {
+  if (!list) return null;
+  let best: Datagram<T> | null = null;
+  for (const x of list) {
+    if (x.len !== r.payloadLen || x.id !== r.ip.id || Math.abs(x.t - r.t) > windowNs || !ok(x.v)) continue;
+    if (!best || Math.abs(x.t - r.t) < Math.abs(best.t - r.t)) best = x;
+  }
+  return best ? best.v : null;
+}
+
+/** UDP FullNAT: a datagram's copies share payload and IP ID on both legs (ports and addresses
+ *  change, the UOA comes and goes), so the key is the payload, the IP ID the preference. */
+const fnatUdpGrouping: TraceGrouping = {
+  key: (r) => numericKey(r.c2s ? 1 : 0, 0, 0, 0, r.payloadLen, r.hash),
+  fit: (t, r) => (t.list.some((x) => x.ip.id === r.ip.id) ? FIT_BEST : FIT_MAYBE),
+};
 
 /** FullNAT rewrites the server's seq on the client leg and the client's on the RS leg (§3.2), so
  *  the key of a client→server copy is its ack, of a reply its seq. A copy prefers the trace with

@@ -35,6 +35,7 @@ import { drRules } from './rules/dr.js';
 import { flowRules } from './rules/flow.js';
 import { fullnatFlow, makeFullnatRules } from './rules/fullnat.js';
 import { decorateFullnatLadder } from './rules/fullnat-ladder.js';
+import { makeFullnatUoaRules } from './rules/fullnat-uoa.js';
 import { natRules } from './rules/nat.js';
 import { rewriteRules } from './rules/rewrite.js';
 import { schedRules } from './rules/sched.js';
@@ -286,7 +287,7 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
     if (isFullnat(service)) {
       // FullNAT changes the client address and seq: its own tracker links the two legs
       // (correlate/fnat-tracker.ts) and its rules judge them (judge/rules/fullnat.ts).
-      const perConn = [fullnatFlow(flowRules), checksumRules, makeFullnatRules(toa)];
+      const perConn = [fullnatFlow(flowRules), checksumRules, makeFullnatRules(toa), makeFullnatUoaRules()];
       const tracker = new FnatTracker(ctx, (c) => {
         const key = judgeKeyOf(c);
         sink.begin(key);

@@ -56,6 +56,11 @@ export interface PacketRecord {
   /** Raw TCP option bytes (null = none): FullNAT rules read TOA, MSS, TS and SACK from them
    *  (judge/fnat-options.ts). Only segments that carry options pay for the copy. */
   tcpOpts: Uint8Array | null;
+  /** DPVS's UOA on a UDP datagram (lvs-behavior.md §3.3): 0 none, 1 IPv4 option (`ipo`), 2
+   *  protocol-248 shim (`opp`); `uoa` its bytes as captured — the option for ipo, the shim with
+   *  its options for opp (null for none). Only FullNAT records keep them, as `tcpOpts`. */
+  uoaMode: 0 | 1 | 2;
+  uoa: Uint8Array | null;
   l4ChecksumOk: boolean | null;
   /** The L4 checksum is the pseudo-header sum alone: TX checksum offload on the sending host
    *  (or IPVS rewriting such a packet), finished by a NIC after the capture tap. */

@@ -15,7 +15,7 @@
  */
 import { ipv4ToString, ipv6ToString, macToString } from '../../decode/addr.js';
 import type { Direction } from '../../decode/frame.js';
-import type { IpView, NetLayers, Packet, TunnelKind } from '../../decode/packet.js';
+import { UoaMode, type IpView, type NetLayers, type Packet, type TunnelKind } from '../../decode/packet.js';
 import type { IpFields, PacketRecord, PacketRef } from '../model/record.js';
 
 export function blankIp(): IpFields {
@@ -28,7 +28,7 @@ export function blankRecord(): PacketRecord {
   return {
     point: 0, capture: '', frame: 0, ts: 0, t: 0, srcMac: null, dstMac: null, direction: null, ifIndex: -1, interfaceId: 0,
     ip: blankIp(), outer: null, tunnel: null, proto: 'tcp', sport: 0, dport: 0, seq: 0, ack: 0, flags: 0, window: 0,
-    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, l4ChecksumOk: null, l4ChecksumPartial: false, mss: 0, role: null, c2s: true,
+    payloadLen: 0, hash: 0, optSig: 0, tcpOpts: null, uoaMode: 0, uoa: null, l4ChecksumOk: null, l4ChecksumPartial: false, mss: 0, role: null, c2s: true,
   };
 }
 
@@ -224,6 +224,8 @@ const enum Meta {
   TUNNEL_SHIFT = 7,
   /** The L4 checksum is the partial pseudo-header sum (TX offload). */
   L4_PARTIAL = 1 << 10,
+  /** DPVS's UOA mode on a UDP datagram (UoaMode: 0 none, 1 ipo, 2 opp), bits 11–12. */
+  UOA_SHIFT = 11,
   /** The MSS option of a SYN or SYN-ACK, in the high 16 bits. */
   MSS_SHIFT = 16,
 }
@@ -350,8 +352,11 @@ export function packPacket(p: Packet, point: number, capture: number, withOption
   const tunnel = tunnelled ? TUNNELS.indexOf(p.tunnel) : 0;
   const partial = (isTcp ? tcp.checksumPartial : udp.checksumPartial) ? Meta.L4_PARTIAL : 0;
   const mss = isTcp && tcp.mss > 0 ? tcp.mss : 0;
+  const uoa = l.uoa;
+  const uoaMode = isTcp ? 0 : uoa.mode;
   i32[o + Slot.META] =
-    (p.eth.present ? Meta.HAS_MACS : 0) | (tunnelled ? Meta.HAS_OUTER : 0) | (isTcp ? 0 : Meta.UDP) | (dir << Meta.DIR_SHIFT) | (l4Ok << Meta.L4_SHIFT) | (tunnel << Meta.TUNNEL_SHIFT) | partial | (mss << Meta.MSS_SHIFT);
+    (p.eth.present ? Meta.HAS_MACS : 0) | (tunnelled ? Meta.HAS_OUTER : 0) | (isTcp ? 0 : Meta.UDP) | (dir << Meta.DIR_SHIFT) | (l4Ok << Meta.L4_SHIFT) | (tunnel << Meta.TUNNEL_SHIFT) | partial |
+    (uoaMode << Meta.UOA_SHIFT) | (mss << Meta.MSS_SHIFT);
   if (p.eth.present) {
     i32[o + Slot.SRC_MAC_HI] = macHiOf(buf, p.eth.srcOff);
     i32[o + Slot.SRC_MAC_LO] = macLoOf(buf, p.eth.srcOff);
@@ -372,7 +377,18 @@ export function packPacket(p: Packet, point: number, capture: number, withOption
   i32[o + Slot.OPT_SIG] = isTcp ? optionsHash(p, l) : 0;
   const optEnd = isTcp && withOptions ? optionsEnd(p, l) : -1;
   if (optEnd >= 0) e.addBytes(buf, tcp.off + 20, optEnd);
-  i32[o + Slot.OPTS_LEN] = optEnd >= 0 ? optEnd - (tcp.off + 20) : 0;
+  let optsLen = optEnd >= 0 ? optEnd - (tcp.off + 20) : 0;
+  // A UDP datagram's UOA bytes take the place TCP option bytes have (the FullNAT rules read both).
+  if (uoaMode !== 0 && withOptions) {
+    const from = uoaMode === UoaMode.OPP ? uoa.shimOff : uoa.optOff;
+    const want = uoaMode === UoaMode.OPP ? uoa.shimLen : uoa.len;
+    const to = Math.min(from + want, p.end);
+    if (to > from) {
+      e.addBytes(buf, from, to);
+      optsLen = to - from;
+    }
+  }
+  i32[o + Slot.OPTS_LEN] = optsLen;
   const len = e.bytesLen - first;
   i32[o + Slot.BYTES_AT] = len > 0 ? first : -1;
   i32[o + Slot.BYTES_LEN] = len;
@@ -439,7 +455,11 @@ export function readEntry(i32: Int32Array, f64: Float64Array, o: number, bytes: 
   r.optSig = i32[o + Slot.OPT_SIG]!;
   const optsLen = i32[o + Slot.OPTS_LEN]!;
   const end = at + i32[o + Slot.BYTES_LEN]!;
-  r.tcpOpts = optsLen === 0 ? null : bytes.slice(end - optsLen, end);
+  const optBytes = optsLen === 0 ? null : bytes.slice(end - optsLen, end);
+  const udp = (meta & Meta.UDP) !== 0;
+  r.tcpOpts = udp ? null : optBytes;
+  r.uoa = udp ? optBytes : null;
+  r.uoaMode = udp ? (((meta >>> Meta.UOA_SHIFT) & 3) as 0 | 1 | 2) : 0;
   r.l4ChecksumOk = untri((meta >>> Meta.L4_SHIFT) & 3);
   r.l4ChecksumPartial = (meta & Meta.L4_PARTIAL) !== 0;
   r.mss = meta >>> Meta.MSS_SHIFT;

@@ -221,7 +221,8 @@ const seqDelta = {
   trace(v: SeqView, sink: FindingSink): void {
     const { c, t } = v;
     const { client, rs, delta } = v.s;
-    if (delta === null || !client || !rs) return;
+    // UDP has no sequence numbers to shift.
+    if (delta === null || !client || !rs || client.proto === 'udp') return;
     sink.check('fnat.seq-delta');
     if (t.c2s) {
       const d = (rs.seq - client.seq) >>> 0;
@@ -523,7 +524,8 @@ function fnatMtu(v: ToaView, sink: FindingSink): void {
 
 /** rewrite.tcp-fields under FullNAT: options the director removed beyond what the profile may. */
 function tcpFields(v: ToaView, sink: FindingSink): void {
-  if (!v.s.judged || !v.s.client || !v.s.fp) return;
+  // UDP (DPVS FullNAT UDP, §3.3) has no TCP options to remove.
+  if (!v.s.judged || !v.s.client || !v.s.fp || v.s.client.proto === 'udp') return;
   removedOptions(v, v.s.client, v.s.rs!, v.s.toa, sink);
 }
 

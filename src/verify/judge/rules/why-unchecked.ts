@@ -25,10 +25,24 @@ function unknownRealServers(ctx: EngineContext): string | null {
   );
 }
 
+/** The UOA rules (judge/rules/fullnat-uoa.ts): which of their conditions the run did not meet. */
+function whyUoaUnchecked(rule: string, ctx: EngineContext, conns: readonly Connection[]): string | null {
+  if (ctx.service.protocol !== 'udp') return 'UOA is for UDP services (DPVS, lvs-behavior.md §3.3); TCP carries TOA';
+  if ((rule === 'fnat.uoa-missing' || rule === 'fnat.uoa-count') && ctx.profile !== 'dpvs') {
+    return `UOA is DPVS's: which datagrams must carry it is judged under --profile dpvs (profile ${ctx.profile}: the Alibaba kernel's FullNAT sends none)`;
+  }
+  if (conns.every((c) => c.backend === null)) {
+    return `${conns.length} UDP connection(s) correlated, none linked to its local-address leg: the datagrams are judged where they leave the director toward the real server (its RS-side capture or a real server's)`;
+  }
+  if (rule === 'fnat.uoa-mismatch' || rule === 'fnat.uoa-format') return 'no datagram reached the real-server leg with a UOA (a UOA naming no address is fnat.uoa-format)';
+  return null;
+}
+
 /** The reason `rule` found nothing to check, or null for the generic one. */
 export function whyUnchecked(rule: string, ctx: EngineContext, conns: readonly Connection[]): string | null {
   if (conns.length === 0) return null;
   const s = ctx.service;
+  if (rule.startsWith('fnat.uoa-')) return whyUoaUnchecked(rule, ctx, conns);
   // A TUN service over IPv4 tunnels has IPv4 outer headers whose checksum is checked.
   if (rule === 'checksum.ip') return s.vip.includes(':') && !ctx.methods.has('tun') ? 'IPv6 has no header checksum (RFC 8200): only IPv4 headers are checked' : null;
   if (rule.startsWith('sched.')) {
