@@ -299,8 +299,16 @@ export function mergeSegments(f: PcapFile, max: number, which: (s: Segment) => b
  * `mss` bytes of payload is cut into `mss`-size segments, as the NIC or the GSO path does: the
  * next IPv4 ID for each, PSH only on the last, lengths and both checksums recomputed, the same
  * timestamp.
+ *
+ * `wireMss` (a divisor of `mss`; default `mss`) is the size the sender's segmentation cut on the
+ * wire when this capture shows them merged again by GRO `mss / wireMss` at a time: a piece then
+ * carries the IP ID of the first wire segment it took in (inet_gro_receive merges only segments
+ * whose IDs follow each other, and keeps the first one's header). Captures of one connection at
+ * several points cut at different sizes agree on the ID at each byte only this way, as on a real
+ * path, where every point sees the same wire segments or merges of them.
  */
-export function splitSegments(f: PcapFile, mss: number, which: (s: Segment) => boolean = () => true): PcapFile {
+export function splitSegments(f: PcapFile, mss: number, which: (s: Segment) => boolean = () => true, wireMss = mss): PcapFile {
+  if (mss % wireMss !== 0) throw new Error(`splitSegments: ${mss} is not a multiple of the wire MSS ${wireMss}`);
   const packets: PcapPacket[] = [];
   f.packets.forEach((p, i) => {
     const d = tcpData(f.linkType, p, i);
@@ -309,14 +317,14 @@ export function splitSegments(f: PcapFile, mss: number, which: (s: Segment) => b
       return;
     }
     const s = d.seg;
-    for (let off = 0, n = 0; off < d.payload; off += mss, n++) {
+    for (let off = 0; off < d.payload; off += mss) {
       const len = Math.min(mss, d.payload - off);
       const data = Buffer.concat([Buffer.from(p.data.subarray(0, d.dataOff)), p.data.subarray(d.dataOff + off, d.dataOff + off + len)]);
       data.writeUInt32BE((d.seq + off) >>> 0, s.l4 + 4);
       if (off + len < d.payload) data[s.l4 + 13] = data[s.l4 + 13]! & ~0x08;
       if (s.v === 4) {
         data.writeUInt16BE(data.length - s.ip, s.ip + 2);
-        data.writeUInt16BE((p.data.readUInt16BE(s.ip + 4) + n) & 0xffff, s.ip + 4);
+        data.writeUInt16BE((p.data.readUInt16BE(s.ip + 4) + off / wireMss) & 0xffff, s.ip + 4);
         fixIpv4Checksum(data, s.ip);
       } else {
         data.writeUInt16BE(data.length - s.ip - 40, s.ip + 4);
@@ -327,3 +335,4 @@ export function splitSegments(f: PcapFile, mss: number, which: (s: Segment) => b
   });
   return { ...f, packets };
 }
+

@@ -47,6 +47,10 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord,
     const size = Math.max(Di.ip.totalLen, C?.ip.totalLen ?? 0);
     if (tooBig && icmp.mtu > 0 && size > icmp.mtu) return true;
   }
+  // Where the captures show the refused segment only in pieces (segmentation offload at the
+  // client and at the director's ingress), the error quotes the segment as the director had it:
+  // its byte range, not one packet, says which pieces it refused (capture-artifacts.md §2).
+  if (Di.proto === 'tcp' && (Di.ip.df || Di.ip.v === 6) && answers?.tooBigCovering(Di.ip.src, Di.sport, Di.ip.id, Di.seq, Di.payloadLen, Di.ts, ctx.windowNs)) return true;
   if ((Di.flags & 0x02) === 0 && c.isn === null) {
     const forwarded = c.traces.some((t) => t.c2s && (copyAt(t, 'De') !== undefined || copyAt(t, 'R') !== undefined));
     if (!forwarded) return true;
