@@ -85,6 +85,9 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
   const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
   if (!rsSees && (missedBy(c, t, 'De') || ackTaken(c, t))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  // The director's capture says it dropped packets (pcapng statistics): with no real server's
+  // capture to agree, a missing egress copy may be one of them.
+  if (!rsSees && statesDrops(ctx, ctx.directorIdx)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // The server acknowledged it: it got through, whatever the director's capture shows (one
   // interface of it, or frames tcpdump dropped).
   if (ackedByServer(c, t, ctx.service.synproxy)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
@@ -104,6 +107,12 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
     'the director dropped it: check `ipvsadm -Lnc` for the connection, that the real server is present with weight > 0, conntrack/firewall FORWARD rules and rp_filter on the director',
     C ? [C, Di] : [Di],
   );
+}
+
+/** True when the capture at point `idx` says it dropped packets (its pcapng statistics blocks):
+ *  a packet it lacks is then no evidence (capture-artifacts.md §3). */
+function statesDrops(ctx: EngineContext, idx: number): boolean {
+  return (ctx.points[idx]?.statedDrops ?? 0) > 0;
 }
 
 /**
@@ -209,7 +218,7 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
     if (rsIdx === undefined || !insideCapture(ctx, rsIdx, De.t)) return;
     sink.check('flow.lost-in-transit');
     if (R) return;
-    if (missedBy(c, t, 'R')) return sink.captureNote('gap', De, 0, rsIdx);
+    if (missedBy(c, t, 'R') || statesDrops(ctx, rsIdx)) return sink.captureNote('gap', De, 0, rsIdx);
     sink.add(
       'flow.lost-in-transit',
       c,
@@ -224,7 +233,7 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
   if (!from || ctx.clientIdx < 0 || !insideCapture(ctx, ctx.clientIdx, from.t)) return;
   sink.check('flow.lost-in-transit');
   if (C) return;
-  if (missedBy(c, t, 'C')) return sink.captureNote('gap', from, 0, ctx.clientIdx);
+  if (missedBy(c, t, 'C') || statesDrops(ctx, ctx.clientIdx)) return sink.captureNote('gap', from, 0, ctx.clientIdx);
   sink.add(
     'flow.lost-in-transit',
     c,
@@ -252,6 +261,7 @@ function bypassedDirector(v: FlowView, sink: FindingSink): void {
     return;
   }
   if (R.srcMac === null && !inside) return;
+  if (R.srcMac === null && statesDrops(ctx, ctx.directorIdx)) return sink.captureNote('gap', R, 0, ctx.directorIdx);
   sink.add(
     'flow.bypassed-director',
     c,
