@@ -36,6 +36,9 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord,
         if (fwd && same && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src) return true;
       }
     }
+    // The reassembled datagram forwarded in pieces (segmentation offload at the director's
+    // egress capture): its bytes are there by sequence range, not in one copy.
+    if (whole > 0 && (coveredAt(c, Di, whole, 'De') || coveredAt(c, Di, whole, 'R'))) return true;
   }
   const icmp = answers?.icmpFor(Di.ip.src, Di.sport, Di.ip.id, Di.seq);
   if (icmp) {
@@ -56,6 +59,31 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord,
     if (!forwarded) return true;
   }
   return false;
+}
+
+/**
+ * True when client copies in `role` from Di's source hold every byte of [Di.seq, Di.seq + len):
+ * a packet forwarded as pieces (capture-artifacts.md §2), paired by its byte range.
+ */
+function coveredAt(c: Connection, Di: PacketRecord, len: number, role: 'De' | 'R'): boolean {
+  const spans: [number, number][] = [];
+  const add = (r: PacketRecord): void => {
+    if (r.role !== role || r.proto !== 'tcp' || r.payloadLen === 0 || r.ip.src !== Di.ip.src) return;
+    const from = (r.seq - Di.seq) >>> 0;
+    if (from < len) spans.push([from, from + r.payloadLen]);
+  };
+  for (const t of c.traces) {
+    if (!t.c2s) continue;
+    for (const r of t.list) add(r);
+    if (t.pieces) for (const r of t.pieces) add(r);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  for (const [from, to] of spans) {
+    if (from > covered) return false;
+    if (to > covered) covered = to;
+  }
+  return covered >= len;
 }
 
 /** The flow walk's state: the SYN traces of the connection so far (flow.syn-retransmit). */
@@ -95,7 +123,7 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // it or got some of them: the director's capture does not show its interface toward the real
   // servers (one interface captured, or that file not given), so it cannot show this one leave
   // either, nor tell the director's drop from a loss on the way.
-  if (!egressFrom(c, -Infinity) && (answeredByServer(c) || reachedRealServer(c))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  if (!egressFrom(c, -Infinity) && (answeredByServer(c) || reachedRealServer(c) || clientAcknowledged(c, ctx.service.synproxy))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // A connection's last bare ACK: nothing follows it to show whether it got through, and
   // nothing the director could lose with it; without the real server's capture, no evidence.
   if (!rsSees && Di.proto === 'tcp' && Di.payloadLen === 0 && (Di.flags & 0x07) === 0 && !laterInDirection(c, t)) return;
@@ -169,6 +197,21 @@ function ackedByServer(c: Connection, t: Trace, synproxy: boolean): boolean {
  *  reset a packet it did not schedule, §1.7). */
 function answeredByServer(c: Connection): boolean {
   for (const x of c.traces) if (!x.c2s && (x.list[0]!.proto !== 'tcp' || (x.list[0]!.flags & 0x04) === 0)) return true;
+  return false;
+}
+
+/**
+ * True when the client acknowledged an answer to its SYN: it sends ACKs only once a SYN-ACK
+ * reached it, and only a real server sends that (the director does itself only with a SYN
+ * proxy). The answer itself may be in no capture given (the client's capture stopped, the
+ * director's shows none of its own output: DPVS on af_packet).
+ */
+function clientAcknowledged(c: Connection, synproxy: boolean): boolean {
+  if (synproxy || c.isn === null) return false;
+  for (const x of c.traces) {
+    const y = x.list[0]!;
+    if (x.c2s && y.proto === 'tcp' && (y.flags & 0x16) === 0x10) return true;
+  }
   return false;
 }
 
