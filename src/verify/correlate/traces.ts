@@ -68,6 +68,32 @@ function slotTaken(t: Trace, r: PacketRecord, windowNs: number): boolean {
   return false;
 }
 
+/**
+ * How far apart a port mirror's two copies of one frame can be (capture-artifacts.md §4: a SPAN
+ * session copying both directions of the ports shows a frame as it entered the switch and as it
+ * left it, a forwarding time apart). A sender's own second send of a segment comes after a
+ * retransmission timeout (TCP_RTO_MIN 200 ms) or a round trip of duplicate ACKs, and over IPv4
+ * with the next IP ID.
+ */
+const MIRROR_COPY_NS = 1e6;
+
+/**
+ * True when the trace already holds, at r's slot, the same frame as r: the same IP ID, TCP
+ * sequence, acknowledgement and flags, payload length and (where both copies hold it) payload,
+ * captured within MIRROR_COPY_NS. A mirror may cut its second copy shorter, so a copy whose
+ * payload the capture cut is compared on the rest.
+ */
+function mirrorCopy(t: Trace, r: PacketRecord): boolean {
+  for (const x of t.list) {
+    if (x.point !== r.point || x.role !== r.role || Math.abs(r.t - x.t) > MIRROR_COPY_NS) continue;
+    if (x.ip.id !== r.ip.id || x.payloadLen !== r.payloadLen || x.proto !== r.proto) continue;
+    if (r.proto === 'tcp' && (x.seq !== r.seq || x.ack !== r.ack || x.flags !== r.flags)) continue;
+    if (x.hash >= 0 && r.hash >= 0 && x.hash !== r.hash) continue;
+    return true;
+  }
+  return false;
+}
+
 /** Up to this many records, open traces are found by scanning the connection's traces (a
  *  short connection has a handful); longer ones index them by key. Same order either way. */
 const SCAN_MAX = 64;
@@ -117,9 +143,17 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, i
     const key = g.key(r);
     const candidates = byKey === null ? traces : byKey.get(key);
     let chosen: Trace | null = null;
+    let duplicate = false;
     if (candidates !== undefined) {
       for (const t of candidates) {
-        if (t.key !== key || Math.abs(r.t - t.t0) > windowNs || slotTaken(t, r, windowNs)) continue;
+        if (t.key !== key || Math.abs(r.t - t.t0) > windowNs) continue;
+        if (slotTaken(t, r, windowNs)) {
+          if (mirrorCopy(t, r)) {
+            duplicate = true;
+            break;
+          }
+          continue;
+        }
         const fit = g.fit(t, r);
         if (fit === FIT_BEST) {
           chosen = t;
@@ -128,6 +162,7 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, i
         if (fit === FIT_MAYBE) chosen ??= t;
       }
     }
+    if (duplicate) continue;
     if (!chosen) {
       chosen = make(r.c2s, key, r.t);
       traces.push(chosen);

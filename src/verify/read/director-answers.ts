@@ -26,6 +26,13 @@ export interface IcmpAnswer {
   from: string;
   capture: string;
   frame: number;
+  /** Capture timestamp of the ICMP error (ns, on the director's clock). */
+  ts: number;
+  /** The quoted packet: its IP ID, TCP sequence number and TCP payload length (from the quoted
+   *  IP total length; -1 when the quote does not tell, or for UDP). */
+  quotedId: number;
+  quotedSeq: number;
+  quotedPayload: number;
 }
 
 interface FragTotal {
@@ -62,8 +69,18 @@ function fragKey(src: string, dst: string, id: number): string {
   return `${src}>${dst}#${id}`;
 }
 
+/** The client endpoint (address|port) part of an answerKey. */
+function endpointOf(key: string): string {
+  return key.slice(0, key.indexOf('|', key.indexOf('|') + 1));
+}
+
+/** Frag-needed answers kept per client endpoint (the latest). */
+const MAX_TOO_BIG_PER_ENDPOINT = 64;
+
 export class DirectorAnswers {
   private readonly icmp = new Map<string, IcmpAnswer>();
+  /** Frag-needed / packet-too-big answers per client endpoint, for pieces of the refused packet. */
+  private readonly tooBig = new Map<string, IcmpAnswer[]>();
   private readonly frags = new Map<string, FragTotal>();
   /** ICMP errors and fragments noted so far. Rules read them when they judge a connection, so
    *  a run that judges connections before the full grace cannot vouch for them (share.ts). */
@@ -90,6 +107,8 @@ export class DirectorAnswers {
     if (!q.present || (q.l4 !== 'tcp' && q.l4 !== 'udp')) return;
     const sport = q.l4 === 'tcp' ? q.tcp.sport : q.udp.sport;
     const seq = q.l4 === 'tcp' ? q.tcp.seq : 0;
+    // The quoted IP header keeps the refused packet's total length even where the quote is cut.
+    const quotedPayload = q.l4 === 'tcp' && q.tcp.hdrLen >= 20 ? q.ip.totalLen - q.ip.hdrLen - q.tcp.hdrLen : -1;
     this.putIcmp(answerKey(addrText(q.ip, p.buf, true), sport, q.ip.id, seq), {
       family: v4 ? 4 : 6,
       type: ic.type,
@@ -98,6 +117,10 @@ export class DirectorAnswers {
       from: addrText(p.net.ip, p.buf, true),
       capture: p.capture,
       frame: p.frame,
+      ts: p.tsSec * 1e9 + p.tsNsec,
+      quotedId: q.ip.id,
+      quotedSeq: seq,
+      quotedPayload,
     });
   }
 
@@ -105,6 +128,14 @@ export class DirectorAnswers {
     this.noted++;
     this.log?.push({ icmp: key, answer: a });
     bounded(this.icmp, key, a);
+    if (a.mtu > 0 && a.quotedPayload > 0) {
+      const ep = endpointOf(key);
+      const same = this.tooBig.get(ep);
+      if (same) {
+        if (same.length >= MAX_TOO_BIG_PER_ENDPOINT) same.shift();
+        same.push(a);
+      } else bounded(this.tooBig, ep, [a]);
+    }
   }
 
   private noteFragment(p: Packet): void {
@@ -151,6 +182,25 @@ export class DirectorAnswers {
   /** The ICMP error the director sent about this packet, if any. */
   icmpFor(src: string, sport: number, id: number, seq: number): IcmpAnswer | undefined {
     return this.icmp.get(answerKey(src, sport, id, seq));
+  }
+
+  /**
+   * The frag-needed / packet-too-big error whose quoted TCP segment holds the bytes
+   * [seq, seq + len) of a packet the director captured at `ts` with IP ID `id`, where that
+   * capture shows the segment in pieces (capture-artifacts.md §2: cut by segmentation offload,
+   * each piece with the next IP ID). The pieces reached the director no later than its answer,
+   * and only shortly before it (`withinNs`).
+   */
+  tooBigCovering(src: string, sport: number, id: number, seq: number, len: number, ts: number, withinNs: number): IcmpAnswer | undefined {
+    const list = this.tooBig.get(`${src}|${sport}`);
+    if (list === undefined || len <= 0) return undefined;
+    for (const a of list) {
+      const from = (seq - a.quotedSeq) >>> 0;
+      // A segment of n bytes is cut into at most n pieces, numbered from the quoted IP ID.
+      if (from + len > a.quotedPayload || ((id - a.quotedId) & 0xffff) >= a.quotedPayload) continue;
+      if (ts <= a.ts && a.ts - ts <= withinNs) return a;
+    }
+    return undefined;
   }
 
   /** Transport payload of the reassembled datagram a first fragment belongs to, or -1. */

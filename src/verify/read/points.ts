@@ -4,6 +4,7 @@
  * malformed headers), which are reported instead of aborting the run.
  */
 import path from 'node:path';
+import { trailingDrops } from '../../decode/capture/trailing-stats.js';
 import { ipv4ToString, macToString } from '../../decode/addr.js';
 import type { DecapOptions, Packet } from '../../decode/packet.js';
 import type { PacketRecord } from '../model/record.js';
@@ -26,6 +27,10 @@ export interface LoadedPoint {
   rsIp: string | null;
   /** The MAC of an RS capture's own host (learnt: destination of what it receives). */
   ownMac: string | null;
+  /** Packets its pcapng files say the capture dropped (their closing statistics blocks,
+   *  decode/capture/trailing-stats.ts); null when no file says. Where it is above 0, a packet
+   *  missing at this point is no evidence that it did not get there. */
+  statedDrops?: number | null;
   frames: number;
   /** The sample of the first pass (the main pass streams and keeps nothing per point). */
   records: PacketRecord[];
@@ -85,6 +90,10 @@ export async function samplePoints(inputs: readonly PointInput[], opts: LoadOpti
       lastTs: -Infinity,
     };
     points.push(lp);
+    for (const file of input.files) {
+      const d = trailingDrops(file);
+      if (d !== null) lp.statedDrops = (lp.statedDrops ?? 0) + d;
+    }
     const limit = input.kind === refKind ? sample * 4 : sample;
     for (const file of input.files) {
       const { records } = await sampleFile(file, idx, limit, {

@@ -150,18 +150,27 @@ export function transportOf(p: Packet): NetLayers | null {
   if (!l.present) return null;
   if (l.l4 !== 'tcp' && l.l4 !== 'udp') return null;
   if (l.ip.isFragment && l.ip.fragOffset !== 0) return null;
+  // A capture cut inside the TCP base header (a port mirror truncating, a tiny snap length)
+  // leaves the flags and acknowledgement unknown: nothing to match or judge such a copy on.
+  if (l.l4 === 'tcp' && l.tcp.hdrLen === 0) return null;
   return l;
 }
+
+/** True when the snap length (or a mirror's truncation) cut the TCP header itself: the decoder
+ *  then leaves the payload's wire length unset, and the IP length still tells it. */
+const tcpHeaderCut = (l: NetLayers): boolean => l.tcp.off + l.tcp.hdrLen > l.tcp.payloadOff;
 
 /** The payload length a record keeps: the transport's length on the wire, which is more than
  *  the captured bytes when snaplen cut them. */
 export function recordPayloadLen(l: NetLayers): number {
+  if (l.l4 === 'tcp' && tcpHeaderCut(l)) return Math.max(0, l.ip.payloadWireLen - l.tcp.hdrLen);
   return l.l4 === 'tcp' ? Math.max(l.tcp.payloadWireLen, l.tcp.payloadLen) : Math.max(l.udp.length - 8, l.udp.payloadLen);
 }
 
-/** The payload hash a record keeps: -1 when snaplen cut the payload. */
+/** The payload hash a record keeps: -1 when snaplen cut the payload (or the header before it). */
 export function recordPayloadHash(p: Packet, l: NetLayers): number {
   const isTcp = l.l4 === 'tcp';
+  if (isTcp && tcpHeaderCut(l)) return -1;
   const pl = isTcp ? l.tcp.payloadLen : l.udp.payloadLen;
   const wireLen = isTcp ? l.tcp.payloadWireLen : l.udp.length - 8;
   return pl < wireLen ? -1 : payloadHash(p.buf, isTcp ? l.tcp.payloadOff : l.udp.payloadOff, pl);

@@ -37,6 +37,9 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord,
         if (fwd && same && fwd.seq === Di.seq && fwd.ip.src === Di.ip.src) return true;
       }
     }
+    // The reassembled datagram forwarded in pieces (segmentation offload at the director's
+    // egress capture): its bytes are there by sequence range, not in one copy.
+    if (whole > 0 && (coveredAt(c, Di, whole, 'De') || coveredAt(c, Di, whole, 'R'))) return true;
   }
   const icmp = answers?.icmpFor(Di.ip.src, Di.sport, Di.ip.id, Di.seq);
   if (icmp) {
@@ -48,11 +51,40 @@ function refusedAsSpecified(ctx: EngineContext, c: Connection, Di: PacketRecord,
     const size = Math.max(Di.ip.totalLen, C?.ip.totalLen ?? 0);
     if (tooBig && icmp.mtu > 0 && size > icmp.mtu) return true;
   }
+  // Where the captures show the refused segment only in pieces (segmentation offload at the
+  // client and at the director's ingress), the error quotes the segment as the director had it:
+  // its byte range, not one packet, says which pieces it refused (capture-artifacts.md §2).
+  if (Di.proto === 'tcp' && (Di.ip.df || Di.ip.v === 6) && answers?.tooBigCovering(Di.ip.src, Di.sport, Di.ip.id, Di.seq, Di.payloadLen, Di.ts, ctx.windowNs)) return true;
   if ((Di.flags & 0x02) === 0 && c.isn === null) {
     const forwarded = c.traces.some((t) => t.c2s && (copyAt(t, 'De') !== undefined || copyAt(t, 'R') !== undefined));
     if (!forwarded) return true;
   }
   return false;
+}
+
+/**
+ * True when client copies in `role` from Di's source hold every byte of [Di.seq, Di.seq + len):
+ * a packet forwarded as pieces (capture-artifacts.md §2), paired by its byte range.
+ */
+function coveredAt(c: Connection, Di: PacketRecord, len: number, role: 'De' | 'R'): boolean {
+  const spans: [number, number][] = [];
+  const add = (r: PacketRecord): void => {
+    if (r.role !== role || r.proto !== 'tcp' || r.payloadLen === 0 || r.ip.src !== Di.ip.src) return;
+    const from = (r.seq - Di.seq) >>> 0;
+    if (from < len) spans.push([from, from + r.payloadLen]);
+  };
+  for (const t of c.traces) {
+    if (!t.c2s) continue;
+    for (const r of t.list) add(r);
+    if (t.pieces) for (const r of t.pieces) add(r);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  for (const [from, to] of spans) {
+    if (from > covered) return false;
+    if (to > covered) covered = to;
+  }
+  return covered >= len;
 }
 
 /** The flow walk's state: the SYN traces of the connection so far (flow.syn-retransmit). */
@@ -85,6 +117,9 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
   const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
   if (!rsSees && (missedBy(c, t, 'De') || ackTaken(c, t))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  // The director's capture says it dropped packets (pcapng statistics): with no real server's
+  // capture to agree, a missing egress copy may be one of them.
+  if (!rsSees && statesDrops(ctx, ctx.directorIdx)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // The server acknowledged it: it got through, whatever the director's capture shows (one
   // interface of it, or frames tcpdump dropped).
   if (ackedByServer(c, t, ctx.service.synproxy)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
@@ -92,7 +127,7 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // it or got some of them: the director's capture does not show its interface toward the real
   // servers (one interface captured, or that file not given), so it cannot show this one leave
   // either, nor tell the director's drop from a loss on the way.
-  if (!egressFrom(c, -Infinity) && (answeredByServer(c) || reachedRealServer(c))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  if (!egressFrom(c, -Infinity) && (answeredByServer(c) || reachedRealServer(c) || clientAcknowledged(c, ctx.service.synproxy))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // A connection's last bare ACK: nothing follows it to show whether it got through, and
   // nothing the director could lose with it; without the real server's capture, no evidence.
   if (!rsSees && Di.proto === 'tcp' && Di.payloadLen === 0 && (Di.flags & 0x07) === 0 && !laterInDirection(c, t)) return;
@@ -106,6 +141,12 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
       : 'the director dropped it: check `ipvsadm -Lnc` for the connection, that the real server is present with weight > 0, conntrack/firewall FORWARD rules and rp_filter on the director',
     C ? [C, Di] : [Di],
   );
+}
+
+/** True when the capture at point `idx` says it dropped packets (its pcapng statistics blocks):
+ *  a packet it lacks is then no evidence (capture-artifacts.md §3). */
+function statesDrops(ctx: EngineContext, idx: number): boolean {
+  return (ctx.points[idx]?.statedDrops ?? 0) > 0;
 }
 
 /**
@@ -165,6 +206,21 @@ function answeredByServer(c: Connection): boolean {
   return false;
 }
 
+/**
+ * True when the client acknowledged an answer to its SYN: it sends ACKs only once a SYN-ACK
+ * reached it, and only a real server sends that (the director does itself only with a SYN
+ * proxy). The answer itself may be in no capture given (the client's capture stopped, the
+ * director's shows none of its own output: DPVS on af_packet).
+ */
+function clientAcknowledged(c: Connection, synproxy: boolean): boolean {
+  if (synproxy || c.isn === null) return false;
+  for (const x of c.traces) {
+    const y = x.list[0]!;
+    if (x.c2s && y.proto === 'tcp' && (y.flags & 0x16) === 0x10) return true;
+  }
+  return false;
+}
+
 /** True when a client packet of the connection is seen at a real server. */
 function reachedRealServer(c: Connection): boolean {
   for (const x of c.traces) if (x.c2s && copyAt(x, 'R') !== undefined) return true;
@@ -211,7 +267,7 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
     if (rsIdx === undefined || !insideCapture(ctx, rsIdx, De.t)) return;
     sink.check('flow.lost-in-transit');
     if (R) return;
-    if (missedBy(c, t, 'R')) return sink.captureNote('gap', De, 0, rsIdx);
+    if (missedBy(c, t, 'R') || statesDrops(ctx, rsIdx)) return sink.captureNote('gap', De, 0, rsIdx);
     sink.add(
       'flow.lost-in-transit',
       c,
@@ -226,7 +282,7 @@ function lostInTransit(v: FlowView, sink: FindingSink): void {
   if (!from || ctx.clientIdx < 0 || !insideCapture(ctx, ctx.clientIdx, from.t)) return;
   sink.check('flow.lost-in-transit');
   if (C) return;
-  if (missedBy(c, t, 'C')) return sink.captureNote('gap', from, 0, ctx.clientIdx);
+  if (missedBy(c, t, 'C') || statesDrops(ctx, ctx.clientIdx)) return sink.captureNote('gap', from, 0, ctx.clientIdx);
   sink.add(
     'flow.lost-in-transit',
     c,
@@ -254,6 +310,7 @@ function bypassedDirector(v: FlowView, sink: FindingSink): void {
     return;
   }
   if (R.srcMac === null && !inside) return;
+  if (R.srcMac === null && statesDrops(ctx, ctx.directorIdx)) return sink.captureNote('gap', R, 0, ctx.directorIdx);
   sink.add(
     'flow.bypassed-director',
     c,

@@ -75,7 +75,7 @@ const replyBypass = {
     if (t.c2s || !R) return;
     const { vip, vport } = ctx.service;
     const dIdx = ctx.directorIdx;
-    const viaDirectorMac = ctx.directorMacs.size === 0 || !R.dstMac || ctx.directorMacs.has(R.dstMac);
+    const viaDirectorMac = ctx.directorMacs.size === 0 || !R.dstMac || ctx.directorMacs.has(R.dstMac) || requestsCameFrom(c, R.point, R.dstMac);
     // A client copy from VIP:vport was rewritten, so it went through the director even
     // when the director capture missed it (tcpdump drops under load).
     const rewrittenAtClient = C !== undefined && C.ip.src === vip && C.sport === vport;
@@ -110,6 +110,20 @@ const replyBypass = {
     unansweredAtDirector(v, sink);
   },
 };
+
+/**
+ * True when the connection's requests reached the real server's capture (`point`) from `mac`:
+ * a reply sent there goes back the way the requests came, through the director, whether or
+ * not the director's capture shows that interface (its MAC is then not among the learnt ones).
+ */
+function requestsCameFrom(c: Connection, point: number, mac: string): boolean {
+  for (const t of c.traces) {
+    if (!t.c2s) continue;
+    const r = copyAt(t, 'R');
+    if (r !== undefined && r.point === point && r.srcMac === mac) return true;
+  }
+  return false;
+}
 
 /** True when a reply of the connection is seen at the director. */
 function replySeenAtDirector(c: Connection): boolean {
