@@ -107,16 +107,18 @@ export class FnatTracker {
     return rs.port === 0 || rs.port === port || this.ctx.service.vport === 0 || this.ctx.service.localAddresses.includes(other);
   }
 
-  /** How strongly this service owns a record, by the addresses it carries, 0 when not at all:
-   *  3 its VIP:vport or one of its RIP:rport, 2 the same with a wildcard port (vport 0, a real
-   *  server without port), 1 only a local address of it (another service on the same LIP may
-   *  own the leg). Follows add()'s order of tests, so the owner classifies the record as judged
-   *  here. With several FullNAT services the record goes to the strongest (judge.ts). */
+  /** How strongly this service owns a record, by the addresses it carries, 0 when not at all.
+   *  Client leg: its VIP:vport (8), its VIP with vport 0 (7). RS leg: one of its RIP:rport from
+   *  one of its local addresses (6; 5 with a real server or vport without port), from another
+   *  address (4; 3), and a leg of one of its local addresses that no RIP:rport of it explains
+   *  (2: services on one LIP reach different real-server ports). Follows add()'s order of
+   *  tests, so the owner classifies the record as judged here. With several FullNAT services
+   *  the record goes to the strongest (judge.ts). */
   claim(r: PacketRecord): number {
     const { vip, vport, protocol } = this.ctx.service;
     if (r.proto !== protocol || r.ip.mf) return 0;
     const kind = this.ctx.points[r.point]!.kind;
-    const vipLevel = vport === 0 ? 2 : 3;
+    const vipLevel = vport === 0 ? 7 : 8;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) return kind !== 'rs' ? vipLevel : 0;
     if (r.ip.src === vip && (vport === 0 || r.sport === vport)) return kind !== 'rs' ? vipLevel : 0;
     if (kind === 'client') return 0;
@@ -124,15 +126,16 @@ export class FnatTracker {
     if (toRs > 0) return toRs;
     const fromRs = this.rsLegLevel(r.ip.src, r.sport, r.ip.dst);
     if (fromRs > 0) return fromRs;
-    return this.lips.has(r.ip.src) || this.lips.has(r.ip.dst) ? 1 : 0;
+    return this.lips.has(r.ip.src) || this.lips.has(r.ip.dst) ? 2 : 0;
   }
 
   private rsLegLevel(rip: string, port: number, other: string): number {
     const rs = this.ctx.rsByIp.get(rip);
     if (!rs) return 0;
-    if (rs.port === port) return 3;
-    if (rs.port === 0 || this.ctx.service.vport === 0) return 2;
-    return this.ctx.service.localAddresses.includes(other) ? 1 : 0;
+    const own = this.lips.has(other) ? 2 : 0;
+    if (rs.port === port) return 4 + own;
+    if (rs.port === 0 || this.ctx.service.vport === 0) return 3 + own;
+    return this.ctx.service.localAddresses.includes(other) ? 2 : 0;
   }
 
   /** Whether this tracker already follows the connection or leg of a record it claims: breaks a
