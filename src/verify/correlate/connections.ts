@@ -303,13 +303,15 @@ export class ConnectionTracker {
   }
 
   /** Classifies a record into its connection. Returns false when the tracker keeps no
-   *  reference to it (not this service's, or not attributable): the caller may reuse it. */
+   *  reference to it (not this service's, or not attributable): the caller may reuse it.
+   *  A record already placed (role set) belongs to another service's tracker of the run:
+   *  role and direction are fields of the shared record, which that tracker's connection
+   *  judges, so it is left alone (judge.ts offers every record to every tracker). */
   add(r: PacketRecord): boolean {
     const ctx = this.ctx;
     const { vip, vport } = ctx.service;
     const proto = ctx.service.protocol;
-    r.role = null;
-    if (r.proto !== proto) return false;
+    if (r.role !== null || r.proto !== proto) return false;
     let learnt = false;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
       let host = this.hosts.get(r.ip.src);

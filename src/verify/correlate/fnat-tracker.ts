@@ -119,15 +119,72 @@ export class FnatTracker {
     return rs.port === 0 || rs.port === port || this.ctx.service.vport === 0 || this.ctx.service.localAddresses.includes(other);
   }
 
-  add(r: PacketRecord): void {
+  /** How strongly this service owns a record, by the addresses it carries, 0 when not at all.
+   *  Client leg: its VIP:vport (8), its VIP with vport 0 (7). RS leg: one of its RIP:rport from
+   *  one of its local addresses (6; 5 with a real server or vport without port), from another
+   *  address (4; 3), and a leg of one of its local addresses that no RIP:rport of it explains
+   *  (2: services on one LIP reach different real-server ports). Follows add()'s order of
+   *  tests, so the owner classifies the record as judged here. With several FullNAT services
+   *  the record goes to the strongest (judge.ts). */
+  claim(r: PacketRecord): number {
     const { vip, vport, protocol } = this.ctx.service;
+    if (r.proto !== protocol || r.ip.mf) return 0;
+    const kind = this.ctx.points[r.point]!.kind;
+    const vipLevel = vport === 0 ? 7 : 8;
+    if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) return kind !== 'rs' ? vipLevel : 0;
+    if (r.ip.src === vip && (vport === 0 || r.sport === vport)) return kind !== 'rs' ? vipLevel : 0;
+    if (kind === 'client') return 0;
+    const toRs = this.rsLegLevel(r.ip.dst, r.dport, r.ip.src);
+    if (toRs > 0) return toRs;
+    const fromRs = this.rsLegLevel(r.ip.src, r.sport, r.ip.dst);
+    if (fromRs > 0) return fromRs;
+    return this.lips.has(r.ip.src) || this.lips.has(r.ip.dst) ? 2 : 0;
+  }
+
+  private rsLegLevel(rip: string, port: number, other: string): number {
+    const rs = this.ctx.rsByIp.get(rip);
+    if (!rs) return 0;
+    const own = this.lips.has(other) ? 2 : 0;
+    if (rs.port === port) return 4 + own;
+    if (rs.port === 0 || this.ctx.service.vport === 0) return 3 + own;
+    return this.ctx.service.localAddresses.includes(other) ? 2 : 0;
+  }
+
+  /** Whether this tracker already follows the connection or leg of a record it claims: breaks a
+   *  tie between services claiming it equally (same LIP and RIP:rport behind two VIPs), where
+   *  the client SYN the leg's SYN forwards (same IP ID) tells which service scheduled it. */
+  follows(r: PacketRecord): boolean {
+    const { vip } = this.ctx.service;
+    if (r.ip.dst === vip) return this.current.has(`${r.ip.src}|${r.sport}`);
+    if (r.ip.src === vip) return this.current.has(`${r.ip.dst}|${r.dport}`);
+    if (isSyn(r) && r.ip.id !== 0) {
+      const cs = this.clientSynById.get(r.ip.id);
+      if (cs && nearest(cs, r.t, this.ctx.windowNs, () => true) !== null) return true;
+    }
+    return this.legs.has(`${r.ip.src}|${r.sport}|${r.ip.dst}|${r.dport}`) || this.legs.has(`${r.ip.dst}|${r.dport}|${r.ip.src}|${r.sport}`);
+  }
+
+  add(r: PacketRecord): void {
     r.role = null;
+    this.offer(r, true);
+  }
+
+  /**
+   * A record of a run with several services. Every FullNAT tracker counts local-address ports
+   * (a LIP's ports are shared by the services on it), but only the owner (`own`, from claim())
+   * classifies it: role and direction are fields of the shared record, so a second tracker
+   * classifying it would overwrite what the owner's connection judges. A record another
+   * service's tracker already placed (role set) is left to it.
+   */
+  offer(r: PacketRecord, own: boolean): void {
+    const { vip, vport, protocol } = this.ctx.service;
     if (r.proto !== protocol) return;
     // The first fragment of a datagram: the director reassembles before translating (§2.1), so
     // its forwarded copy is the whole segment, which the last fragment's trace cannot match.
     if (r.ip.mf) return;
     const kind = this.ctx.points[r.point]!.kind;
     this.ctx.lipPorts?.observe(r, kind === 'director');
+    if (!own || r.role !== null) return;
     if (r.ip.dst === vip && (vport === 0 || r.dport === vport)) {
       if (kind !== 'rs') this.clientLeg(r, true);
     } else if (r.ip.src === vip && (vport === 0 || r.sport === vport)) {

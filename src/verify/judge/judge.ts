@@ -343,7 +343,11 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
             if (!sole.add(r)) pool!.give(r);
           }
         : (r) => {
-            for (const e of engines) e.tracker.add(r);
+            const owner = fnatOwner(engines, r);
+            for (const e of engines) {
+              if (e.tracker instanceof FnatTracker) e.tracker.offer(r, e.tracker === owner);
+              else e.tracker.add(r);
+            }
           },
       (now) => {
         for (const e of engines) e.tracker.sweep(now);
@@ -372,6 +376,31 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
     },
     facts: runFacts ? { engines, readers: source.readers(), warnings: source.warnings, arpReport: source.arpReport()! } : null,
   };
+}
+
+/**
+ * The FullNAT tracker that owns a record of a run with several services: the one whose
+ * addresses it carries most precisely (FnatTracker.claim). Two services on one LIP reach
+ * different RIP:rport, so an RS leg is the service's with that real-server port, not every
+ * service that has the LIP; a tie (the same real server and LIP behind two VIPs) goes to the
+ * tracker already following the record's connection or leg, else to the first service.
+ */
+function fnatOwner(engines: readonly Engine[], r: PacketRecord): FnatTracker | null {
+  let owner: FnatTracker | null = null;
+  let best = 0;
+  let tied = false;
+  for (const e of engines) {
+    if (!(e.tracker instanceof FnatTracker)) continue;
+    const level = e.tracker.claim(r);
+    if (level > best) {
+      best = level;
+      owner = e.tracker;
+      tied = false;
+    } else if (level === best && level > 0) tied = true;
+  }
+  if (!tied || owner === null || owner.follows(r)) return owner;
+  for (const e of engines) if (e.tracker instanceof FnatTracker && e.tracker !== owner && e.tracker.claim(r) === best && e.tracker.follows(r)) return e.tracker;
+  return owner;
 }
 
 /** Pass 2 as verify.ts asks for it, and what it gives back: the Prepared the result was judged
