@@ -55,9 +55,11 @@ function expectSame(args: string[], format: 'json' | 'text', mustSplit = true): 
 }
 
 const all = captureSets();
-// FullNAT rewrites the client address: its runs are never split (checked below).
-const splittable = all.filter((s) => !s.name.includes('fullnat'));
-const fullnat = all.find((s) => s.name.includes('fullnat'));
+// FullNAT rewrites the client address: its runs are never split (checked below). A FullNAT
+// service is one whose real servers are forwarded with -b (ipvsadm-save), whatever the set's name.
+const isFullnat = (s: { dir: string }): boolean => /\s-b(\s|$)/m.test(readFileSync(path.join(s.dir, 'service.conf'), 'utf8'));
+const splittable = all.filter((s) => !isFullnat(s));
+const fullnat = all.find(isFullnat);
 
 describe('verify split over two threads', () => {
   it('finds the committed capture sets', () => {
