@@ -169,9 +169,11 @@ ${wire}
 
 ## What verify says today
 
-\`verify --profile dpvs\` **${verdict}**${rules.length ? ` (${rules.join(', ')})` : ''}; fnat.*/sched.* rules evaluated: ${evaluated.length ? evaluated.join(', ') : 'none'} —
-verify does not link a UDP client flow to its LIP leg yet (no handshake to join them by) and does
-not decode UOA; ${c.uoaMode === 'opp' ? 'so the datagrams that died at the real servers as protocol 248 go unreported. ' : ''}this set is for the rules that will.
+\`verify --profile dpvs\` **${verdict}**${rules.length ? ` (${rules.join(', ')})` : ''}; fnat.*/sched.* rules evaluated: ${evaluated.length ? evaluated.join(', ') : 'none'}.
+Each client flow is linked to its LIP leg by a datagram's payload and IP ID; the fnat.uoa-* rules
+check the UOA DPVS inserted against the client's address and port.${c.uoaMode === 'opp' ? ` The first datagrams of each flow die at
+the real servers (no uoa module: ICMP protocol unreachable): the real servers' setup, not the
+director's forwarding, which is what verify judges.` : ''}
 Size of the set: ${Math.round(size / 1024)} KB.
 `,
   );

@@ -13,6 +13,7 @@ import { DPVS_FIXTURE_SETS, DPVS_IPV6_FIXTURE_SETS, DPVS_IPV6_GAP_SETS, DPVS_UDP
 import { ADDR } from '../../src/lab/plan.js';
 import { expectedFlow, udpFlows, type UdpPlan } from './uoa-oracle.js';
 import { verifyCaptures } from '../../src/lab/sequence.js';
+import { reportedRules } from '../../src/verify/report/rule-status.js';
 
 interface Expected {
   scenario: string;
@@ -66,6 +67,11 @@ describe.skipIf(!tools)('committed lab fixtures', () => {
       const v = await verifyCaptures(captures, readFileSync(join(dir, 'service.conf'), 'utf8'), 'dpvs');
       expect(v.verdict).toBe(exp.verdict);
       expect([...new Set(v.findings.filter((f) => f.severity === 'error').map((f) => f.rule))].sort()).toEqual(exp.rules);
+      // The UOA rules, written from DPVS's source, judge what a real DPVS put on the wire: each
+      // one checks datagrams and passes.
+      const uoaRules = reportedRules(v).filter((r) => r.rule.startsWith('fnat.uoa-'));
+      expect(uoaRules.map((r) => r.rule).sort()).toEqual(['fnat.uoa-count', 'fnat.uoa-format', 'fnat.uoa-mismatch', 'fnat.uoa-missing']);
+      for (const r of uoaRules) expect({ rule: r.rule, status: r.status, checked: r.checked > 0 }).toEqual({ rule: r.rule, status: 'pass', checked: true });
     });
   }
 
