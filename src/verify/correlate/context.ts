@@ -36,6 +36,14 @@ export interface EngineContext {
   answers?: DirectorAnswers;
   /** FullNAT: local ports held per (LIP, real server), fed by FnatTracker (flow.not-forwarded's hint). */
   lipPorts?: LipPortCounter | null;
+  /**
+   * FullNAT (set by FnatTracker, whose runs are never split, so every connection sees the same
+   * capture): whether the director's capture has shown any client packet leaving toward a real
+   * server, and whether any client packet has been seen delivered (at a real server, or
+   * answered back to the client). Forwarding seen without any egress copy means the director's
+   * capture lacks its interface toward the real servers.
+   */
+  fnatSeen?: { egress: boolean; delivered: boolean };
 }
 
 export function methodOf(ctx: EngineContext, rip: string | null): ForwardMethod {

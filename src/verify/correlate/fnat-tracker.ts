@@ -109,7 +109,11 @@ export class FnatTracker {
     this.lips = new Set(ctx.service.localAddresses);
     const s = ctx.service;
     ctx.lipPorts = LipPortCounter.forService(ctx.profile, s.localAddresses, s.vip, s.vport);
+    ctx.fnatSeen = this.seen;
   }
+
+  /** What the capture has shown of forwarding so far (EngineContext.fnatSeen). */
+  private readonly seen = { egress: false, delivered: false };
 
   /** An RS-leg packet: to/from a configured RIP, on its port — or on any port when the other
    *  end is a configured local address (a director using the wrong port is fnat.src, not noise). */
@@ -219,6 +223,7 @@ export class FnatTracker {
     const kind = this.ctx.points[r.point]!.kind;
     r.c2s = c2s;
     r.role = kind === 'client' ? 'C' : c2s ? 'Di' : 'De';
+    if (kind === 'client' && !c2s) this.seen.delivered = true;
     this.liveSet.attach(c, r);
     if (syn && r.ip.id !== 0) {
       push(this.clientSynById, r.ip.id, { v: c, t: r.t });
@@ -288,6 +293,10 @@ export class FnatTracker {
     const kind = this.ctx.points[r.point]!.kind;
     r.c2s = c2s;
     r.role = kind === 'rs' ? 'R' : c2s ? 'De' : 'Di';
+    if (c2s) {
+      if (kind === 'rs') this.seen.delivered = true;
+      else this.seen.egress = true;
+    }
     if (syn) leg.synRef ??= refOf(r);
     if (r.t > leg.lastT) leg.lastT = r.t;
     noteClose(leg, r);

@@ -109,13 +109,18 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // egress copy of the connection from this packet on, the egress file may not have been
   // running (started later, stopped earlier): its absence proves nothing.
   if (dir.files.length > 1 && !De && !R && !egressFrom(c, Di.t) && !exhausted?.length) return;
+  const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
+  const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
+  // FullNAT: packets got through (a real server has them, or answers reached the client) yet
+  // the director's capture has shown none leaving toward a real server: it does not hold that
+  // interface (`tcpdump -i eth0` of a two-armed director), so it cannot show this one leave.
+  const seen = ctx.fnatSeen;
+  if (seen !== undefined && !seen.egress && seen.delivered && !De && !R && !rsSees && !exhausted?.length) return;
   sink.check('flow.not-forwarded');
   if (De || R || refusedAsSpecified(ctx, c, Di, C)) return;
   // With no capture at the real server to agree, a packet that was forwarded as far as the flow
   // can tell (later ones were and it was never sent again, or the peer took its ACK) is one the
   // director's capture missed.
-  const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
-  const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
   if (!rsSees && (missedBy(c, t, 'De') || ackTaken(c, t))) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // The director's capture says it dropped packets (pcapng statistics): with no real server's
   // capture to agree, a missing egress copy may be one of them.

@@ -101,6 +101,14 @@ export class UoaState {
   uoa: UoaRead | null = null;
   /** This trace is a datagram of the trail (its place, before it is counted). */
   place = -1;
+  /**
+   * The places counted so far are the director's own: no datagram of the connection reached
+   * the RS leg without a copy on the client leg. Once one did, a capture on the client leg
+   * missed datagrams (or the network duplicated one), and the count from here on may be short
+   * by some: which datagram is the director's 3rd is then unknown, so missing / extra UOA is
+   * not judged.
+   */
+  exact = true;
 }
 
 type UoaView = TraceView<UoaState>;
@@ -123,7 +131,10 @@ function at(v: UoaView): void {
   }
   // A copy on the RS leg alone is not a datagram the director was given (a duplicate made on the
   // way to the real server, or one whose arrival no capture shows): no place of its own.
-  if (!client) return;
+  if (!client) {
+    if (rs) s.exact = false;
+    return;
+  }
   if (s.standalone && !s.uoa) {
     s.standalone = false;
     return;
@@ -139,7 +150,7 @@ function clientOf(c: Connection): string {
 /** fnat.uoa-missing: one of the first uoa_max_trail datagrams reached the RS leg without UOA. */
 function uoaMissing(v: UoaView, sink: FindingSink): void {
   const s = v.s;
-  if (!s.profileDpvs || !v.t.c2s || s.place < 0 || s.place >= UOA_MAX_TRAIL || !s.rs) return;
+  if (!s.profileDpvs || !v.t.c2s || s.place < 0 || s.place >= UOA_MAX_TRAIL || !s.rs || !s.exact) return;
   sink.check('fnat.uoa-missing');
   if (s.uoa) return;
   sink.add(
@@ -180,7 +191,7 @@ function uoaFormat(v: UoaView, sink: FindingSink): void {
 /** fnat.uoa-count: UOA on a datagram past the first uoa_max_trail. */
 function uoaCount(v: UoaView, sink: FindingSink): void {
   const s = v.s;
-  if (!s.profileDpvs || !v.t.c2s || s.place < 0 || !s.rs) return;
+  if (!s.profileDpvs || !v.t.c2s || s.place < 0 || !s.rs || !s.exact) return;
   sink.check('fnat.uoa-count');
   if (s.place < UOA_MAX_TRAIL || !s.uoa) return;
   sink.add(
@@ -206,6 +217,7 @@ export function makeFullnatUoaRules(): RuleModule {
     open: (v) => {
       v.s.slot = 0;
       v.s.standalone = false;
+      v.s.exact = true;
       v.s.profileDpvs = v.ctx.profile === 'dpvs';
     },
     at,
