@@ -98,6 +98,8 @@ export interface ReferenceLabOptions {
   verify?: boolean;
   /** Client connections (default 4: two per real server with round robin). */
   connections?: number;
+  /** FullNAT: seconds of persistence (sequence.ts labCase; 0: not persistent, one client address). */
+  persistence?: number;
   /** Per-connection client timeout (default 1500 ms). */
   timeoutMs?: number;
   lab?: LabOptions;
@@ -132,6 +134,7 @@ export async function runReferenceLab(o: ReferenceLabOptions): Promise<Reference
     ...(o.profile !== undefined ? { profile: o.profile } : {}),
     ...(o.faults !== undefined ? { faults: o.faults } : {}),
     ...(o.connections !== undefined ? { connections: o.connections } : {}),
+    ...(o.persistence !== undefined ? { persistence: o.persistence } : {}),
   });
   const r = await runLabCase(referenceDriver, c, o.outDir, {
     verify: o.verify === true,

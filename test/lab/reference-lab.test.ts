@@ -117,7 +117,8 @@ describe('reference lab (netns)', () => {
   it.skipIf(!need(ready, reason))('rs2:weight0-not-applied means on the reference director what it means on DPVS: rs2 still served, verify fails on sched.weight0 naming rs2', async () => {
     const out = mkdtempSync(join(tmpdir(), 'lvsa-weight0-drift-'));
     try {
-      const r = await runReferenceLab({ mode: 'fullnat', profile: 'dpvs', faults: parseLabFaults('reference', 'fullnat', ['rs2:weight0-not-applied']), outDir: out, verify: true });
+      // Not persistent: one client address, so round robin alone decides every connection.
+      const r = await runReferenceLab({ mode: 'fullnat', profile: 'dpvs', faults: parseLabFaults('reference', 'fullnat', ['rs2:weight0-not-applied']), persistence: 0, outDir: out, verify: true });
       expect(r.connections.map((c) => (c.ok ? c.body : 'fail'))).toEqual(['rs1', 'rs2', 'rs1', 'rs2']);
       expect(readFileSync(join(out, 'service.conf'), 'utf8')).toContain('-r 10.0.0.12:8080 -b -w 0');
       const errors = r.verify!.findings.filter((f) => f.severity === 'error');

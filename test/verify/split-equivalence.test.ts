@@ -56,8 +56,9 @@ function expectSame(args: string[], format: 'json' | 'text', mustSplit = true): 
 
 const all = captureSets();
 // FullNAT rewrites the client address: its runs are never split (checked below). A FullNAT
-// service is one whose real servers are forwarded with -b (ipvsadm-save), whatever the set's name.
-const isFullnat = (s: { dir: string }): boolean => /\s-b(\s|$)/m.test(readFileSync(path.join(s.dir, 'service.conf'), 'utf8'));
+// service is one whose real servers are forwarded with -b (ipvsadm-save) or whose keepalived
+// lb_kind is FNAT / FULLNAT, whatever the set's name.
+const isFullnat = (s: { dir: string }): boolean => /\s-b(\s|$)|lb_kind\s+(FNAT|FULLNAT)\b/im.test(readFileSync(path.join(s.dir, 'service.conf'), 'utf8'));
 const splittable = all.filter((s) => !isFullnat(s));
 const fullnat = all.find(isFullnat);
 

@@ -41,9 +41,11 @@ export interface EngineContext {
    * capture): whether the director's capture has shown any client packet leaving toward a real
    * server, and whether any client packet has been seen delivered (at a real server, or
    * answered back to the client). Forwarding seen without any egress copy means the director's
-   * capture lacks its interface toward the real servers.
+   * capture lacks its interface toward the real servers. `firstEgressT`: the earliest such
+   * copy's time; before it, a director captured per interface may not yet have been capturing
+   * the interface toward the real servers (a tcpdump started later than the others).
    */
-  fnatSeen?: { egress: boolean; delivered: boolean };
+  fnatSeen?: { egress: boolean; delivered: boolean; firstEgressT: number };
 }
 
 export function methodOf(ctx: EngineContext, rip: string | null): ForwardMethod {

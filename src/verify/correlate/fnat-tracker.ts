@@ -113,7 +113,7 @@ export class FnatTracker {
   }
 
   /** What the capture has shown of forwarding so far (EngineContext.fnatSeen). */
-  private readonly seen = { egress: false, delivered: false };
+  private readonly seen = { egress: false, delivered: false, firstEgressT: Infinity };
 
   /** An RS-leg packet: to/from a configured RIP, on its port — or on any port when the other
    *  end is a configured local address (a director using the wrong port is fnat.src, not noise). */
@@ -295,7 +295,10 @@ export class FnatTracker {
     r.role = kind === 'rs' ? 'R' : c2s ? 'De' : 'Di';
     if (c2s) {
       if (kind === 'rs') this.seen.delivered = true;
-      else this.seen.egress = true;
+      else {
+        this.seen.egress = true;
+        if (r.t < this.seen.firstEgressT) this.seen.firstEgressT = r.t;
+      }
     }
     if (syn) leg.synRef ??= refOf(r);
     if (r.t > leg.lastT) leg.lastT = r.t;

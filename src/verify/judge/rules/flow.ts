@@ -116,6 +116,9 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // interface (`tcpdump -i eth0` of a two-armed director), so it cannot show this one leave.
   const seen = ctx.fnatSeen;
   if (seen !== undefined && !seen.egress && seen.delivered && !De && !R && !rsSees && !exhausted?.length) return;
+  // FullNAT, director captured per interface: before the first packet seen leaving toward a
+  // real server, that interface's capture may not have been running yet.
+  if (seen !== undefined && dir.files.length > 1 && Di.t < seen.firstEgressT && !De && !R && !rsSees && !exhausted?.length) return;
   sink.check('flow.not-forwarded');
   if (De || R || refusedAsSpecified(ctx, c, Di, C)) return;
   // With no capture at the real server to agree, a packet that was forwarded as far as the flow
