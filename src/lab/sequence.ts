@@ -101,9 +101,9 @@ export function labCase(mode: LabMode, o: LabCaseOptions): LabCase {
   if (udp && mode !== 'fullnat') throw new InputError(`--udp: the lab's UDP service is FullNAT only (--mode ${mode})`);
   if (udp && family === 6) throw new InputError('--udp: the lab\'s UDP service is IPv4 only');
   if (udp && o.persistence !== undefined && o.persistence !== 0) throw new InputError('--udp and --persistence: the UDP case is not persistent');
-  // The persistent service's extra client addresses are IPv4; the SYN flood of a director fault
-  // (lip-exhausted) counts on one client address.
-  const persistentByDefault = mode === 'fullnat' && !udp && family === 4 && faults.director.length === 0;
+  // The persistent service's extra client addresses are IPv4; DPVS's lip-exhausted floods from
+  // one client address and needs conhash to send it all to one real server.
+  const persistentByDefault = mode === 'fullnat' && !udp && family === 4 && !faults.director.includes('lip-exhausted');
   const persistence = o.persistence ?? (persistentByDefault ? DEFAULT_PERSISTENCE_S : 0);
   if (persistence !== 0 && mode !== 'fullnat') throw new InputError(`--persistence: the lab's persistent service is FullNAT only (--mode ${mode})`);
   if (persistence !== 0 && family === 6) throw new InputError('--persistence: the lab\'s persistent service is IPv4 only (its extra client addresses)');
