@@ -75,14 +75,15 @@ export function lipExhaustion(t: LabTopology, c: LabCase, rt: DpvsRuntime): LipE
     let last = -1;
     let still = 0;
     let text = stats();
-    for (let waited = 0; waited < SETTLE_MS; waited += 500) {
+    for (let waited = 0; waited < SETTLE_MS; waited += POLL_MS) {
       const sa = saCounters(text, lip);
       const seen = sa === null ? -1 : sa.used + sa.miss;
       still = seen === last ? still + 1 : 0;
-      // Done, or no change for 5 s (SYNs lost before DPVS: the case then shows fewer drops).
-      if (seen >= n || still >= 10) break;
+      // Done, or DPVS's counters stopped moving (SYNs lost before DPVS read them: the case then
+      // shows fewer drops, which its test reads from the same counters).
+      if (seen >= n || still >= STILL_POLLS) break;
       last = seen;
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, POLL_MS));
       text = stats();
     }
     return text;
@@ -124,6 +125,10 @@ export const FLOOD_PPS = 8000;
 export const OVERFLOW_PPS = 1000;
 /** How long DPVS may take to read a filling flood from its rings. */
 const SETTLE_MS = 90_000;
+/** How often DPVS's counters are read while it catches up, and after how many unchanged reads
+ *  it is taken to have read all it will. */
+const POLL_MS = 500;
+const STILL_POLLS = 10;
 
 /** What the flood is sent as: the client's addresses toward the VIP. */
 export interface FloodSpec {

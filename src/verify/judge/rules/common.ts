@@ -248,3 +248,24 @@ export function insideCapture(ctx: EngineContext, idx: number, t: number): boole
 export const hostPort = (ip: string, port: number): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
 export const isRst = (r: PacketRecord): boolean => (r.flags & 0x04) !== 0;
+
+/** Linux TCP_RTO_MIN (include/net/tcp.h: HZ / 5): no forwarding delays a packet that long. */
+export const RTO_MIN_NS = 200e6;
+
+/**
+ * True when the connection has two sends of `r`'s TCP segment in its direction: its sequence
+ * number, whether it carries data, its SYN/FIN/RST flags. Each trace is compared through its
+ * first copy that `numbersLike(copy, r)` says counts bytes as r does (every copy, but under
+ * FullNAT only the copies of r's leg: the legs differ by the seq delta). Lengths are not
+ * compared: a capture may show a send cut into pieces or merged.
+ */
+export function sentAgain(c: Connection, r: PacketRecord, numbersLike: (y: PacketRecord, r: PacketRecord) => boolean = () => true): boolean {
+  if (r.proto !== 'tcp') return false;
+  let sends = 0;
+  for (const t of c.traces) {
+    if (t.c2s !== r.c2s) continue;
+    const y = t.list.find((x) => numbersLike(x, r));
+    if (y !== undefined && y.seq === r.seq && y.payloadLen > 0 === r.payloadLen > 0 && (y.flags & 0x07) === (r.flags & 0x07) && ++sends > 1) return true;
+  }
+  return false;
+}

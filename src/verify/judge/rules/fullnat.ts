@@ -31,7 +31,7 @@ import {
 } from '../fnat-options.js';
 import type { PacketRecord } from '../../model/record.js';
 import type { FindingSink } from '../sink.js';
-import { hostPort, walk, type RuleModule, type RuleTable, type TraceView, type Walk, type WalkHooks } from './common.js';
+import { hostPort, RTO_MIN_NS, sentAgain, walk, type RuleModule, type RuleTable, type TraceView, type Walk, type WalkHooks } from './common.js';
 
 const SYN = 0x02;
 const ACK = 0x10;
@@ -760,33 +760,12 @@ function fnatIpFields(v: FnatView, sink: FindingSink): void {
   // Only the IP ID differs, and the segment was sent more than once (or the two copies are
   // further apart than TCP's shortest retransmission timeout): each leg's capture may have kept
   // another send of it — a resend goes out with a new IP ID — so the two IDs are no rewrite.
-  if (a.ip.df === b.ip.df && a.ip.tos === b.ip.tos && (sentAgainOnLeg(v.c, a) || sentAgainOnLeg(v.c, b) || (a.proto === 'tcp' && Math.abs(b.t - a.t) >= RTO_MIN_NS))) return;
+  if (a.ip.df === b.ip.df && a.ip.tos === b.ip.tos && (sentAgain(v.c, a, sameLeg) || sentAgain(v.c, b, sameLeg) || (a.proto === 'tcp' && Math.abs(b.t - a.t) >= RTO_MIN_NS))) return;
   sink.add('rewrite.ip-fields', v.c, `${diffs.join(', ')} between the client and RS legs`, 'FullNAT rewrites only addresses and ports (lvs-behavior.md §2.1, R4)', [a, b]);
 }
 
-/** Linux TCP_RTO_MIN (include/net/tcp.h: HZ / 5). */
-const RTO_MIN_NS = 200e6;
-
-/**
- * True when the connection has two sends of `r`'s TCP segment on r's leg (the legs number
- * their bytes apart by the seq delta): its sequence number, whether it carries data, its
- * SYN/FIN/RST flags, in its direction. Lengths are not compared: a capture may show a send cut
- * into pieces or merged.
- */
-function sentAgainOnLeg(c: Connection, r: PacketRecord): boolean {
-  if (r.proto !== 'tcp') return false;
-  const leg = legOf(r);
-  let sends = 0;
-  for (const t of c.traces) {
-    if (t.c2s !== r.c2s) continue;
-    for (const y of t.list) {
-      if (legOf(y) !== leg) continue;
-      if (y.seq === r.seq && y.payloadLen > 0 === r.payloadLen > 0 && (y.flags & 0x07) === (r.flags & 0x07) && ++sends > 1) return true;
-      break;
-    }
-  }
-  return false;
-}
+/** Copies that number their bytes alike: those of one leg. */
+const sameLeg = (y: PacketRecord, r: PacketRecord): boolean => legOf(y) === legOf(r);
 
 /** rewrite.payload under FullNAT: the payload bytes kept across the legs. */
 function fnatPayload(v: FnatView, sink: FindingSink): void {

@@ -12,9 +12,8 @@
 import type { ForwardMethod } from '../../service/model.js';
 import { expectedTtlDecrement, methodOf } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
-import type { Connection } from '../../model/connection.js';
 import type { FindingSink } from '../sink.js';
-import { ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
+import { RTO_MIN_NS, ruleModule, sentAgain, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 
 /** "client", "director ingress", "director egress", "rs:10.0.0.11". */
 const pname = (ctxPoints: { name: string }[], r: PacketRecord): string =>
@@ -88,22 +87,6 @@ function ipFields(v: RewriteView, a: PacketRecord, b: PacketRecord, sink: Findin
     'IPVS never rewrites IP ID, DF or TOS (lvs-behavior.md §7 R4): look for a NAT/mangle rule (iptables -t mangle, nft) or a middlebox between these points',
     [a, b],
   );
-}
-
-/** Linux TCP_RTO_MIN (include/net/tcp.h: HZ / 5). */
-const RTO_MIN_NS = 200e6;
-
-/** True when the connection has two sends of `r`'s TCP segment (its sequence number, whether
- *  it carries data, its SYN/FIN/RST flags) in its direction. */
-function sentAgain(c: Connection, r: PacketRecord): boolean {
-  if (r.proto !== 'tcp') return false;
-  let sends = 0;
-  for (const t of c.traces) {
-    const y = t.list[0]!;
-    // Lengths are not compared: a capture may show a send cut into pieces or merged.
-    if (t.c2s === r.c2s && y.seq === r.seq && y.payloadLen > 0 === r.payloadLen > 0 && (y.flags & 0x07) === (r.flags & 0x07) && ++sends > 1) return true;
-  }
-  return false;
 }
 
 /** rewrite.payload: the payload bytes equal across a hop (when both copies carry all of it). */
