@@ -248,6 +248,18 @@ describe('UOA malformed: a note naming layer and offset', () => {
   }
 });
 
+describe('UOA shim with options that do not parse', () => {
+  it('still hands the UDP after the shim on, as the RS module strips the shim regardless (uoa_opp_rcv)', () => {
+    // The option code turned into NOP: the option's length byte (8) is then read as a type
+    // whose length, the port's high byte, runs past the shim.
+    const j = decodeJson(frameOf(ipv4({ proto: 248 }, [...shimOf(1, [1, 8, 0x9c, 0x41, ...ip4(CLIENT)]), ...dgram])));
+    expect(j.malformed).toMatchObject({ layer: 'uoa', offset: 39 });
+    expect(j.udp).toBeDefined();
+    expect(j.udp!.len).toBe(dgram.length);
+    expect(j.uoa).toMatchObject({ mode: 'opp', code: null });
+  });
+});
+
 describe('UOA properties', () => {
   it('random bytes in the IPv4 options, the shim and the UOA never throw', () => {
     fc.assert(

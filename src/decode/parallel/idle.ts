@@ -6,7 +6,9 @@
  *
  * Linux only: the running count of /proc/loadavg (runnable threads system-wide, this instant)
  * minus this process's own runnable threads (/proc/self/task/N/stat). The smallest of a few
- * looks 1 ms apart, so a short-lived process seen once does not count. Elsewhere: null.
+ * looks 1 ms apart, so a short-lived process seen once does not count. Elsewhere: null, and
+ * null too where /proc/loadavg counts no running thread at all: the thread reading it is
+ * running, so a kernel's own count is at least 1, and 0 is a sandbox's stand-in file.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -35,7 +37,7 @@ export function busyElsewhere(looks = 3): number | null {
       if (i > 0) Atomics.wait(nap, 0, 0, 1);
       const field = readFileSync('/proc/loadavg', 'utf8').split(' ')[3] ?? '';
       const running = Number(field.split('/')[0]);
-      if (!Number.isInteger(running)) return null;
+      if (!Number.isInteger(running) || running === 0) return null;
       best = Math.min(best, Math.max(0, running - ownRunnable()));
       if (best === 0) break;
     }

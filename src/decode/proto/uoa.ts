@@ -133,7 +133,10 @@ export function decodeUoaShim(ctx: DecodeCtx, L: NetLayers, off: number, end: nu
     ctx.truncate('uoa', mode);
     return;
   }
-  if (!walkUoaOptions(ctx, u, off + OPP_HDR_LEN, off + len, 'uoa')) return;
+  // Options that do not parse are marked malformed, and the UDP is still read where the shim's
+  // length puts it: the RS module does the same (`uoa_opp_rcv` strips the shim whatever
+  // `uoa_parse_ipopt` found), so the datagram reaches the application, only without a UOA.
+  walkUoaOptions(ctx, u, off + OPP_HDR_LEN, off + len, 'uoa');
   // DPVS puts the shim only before UDP, and its RS module drops any other (`uoa_opp_rcv`);
   // another protocol is left undecoded, shown by number.
   if (u.shimProto === IpProto.UDP) decodeUdp(ctx, L, off + len, end, mode);

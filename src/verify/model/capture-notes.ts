@@ -7,7 +7,7 @@
  *
  * Plain data, merged in an order that does not depend on how the connections were shared out
  * (a split run's shares merge their notes): counts add up, the largest packet is the largest,
- * and the evidence kept is the earliest in capture order.
+ * and the evidence kept is the earliest in capture order (point, file name, frame).
  */
 import type { PacketRef } from './record.js';
 
@@ -18,7 +18,7 @@ export interface PointNote {
   count: number;
   /** The largest size seen (super-segments: IP payload bytes), 0 when not relevant. */
   largest: number;
-  /** The earliest packets in capture order (capture name, then frame). */
+  /** The earliest packets in capture order (point, file name, frame). */
   evidence: PacketRef[];
 }
 
@@ -27,8 +27,20 @@ export type NoteKind = 'partial-checksum' | 'super-segment' | 'gap' | 'snaplen';
 /** Notes by kind, then by point index. */
 export type CaptureNotes = Partial<Record<NoteKind, Record<number, PointNote>>>;
 
+/** Point, then file name, then frame: the order does not depend on the folders the files are
+ *  read from (the same capture given as a file or through a FIFO elsewhere lists alike); the
+ *  full path only separates two files of one name. */
 function earlier(a: PacketRef, b: PacketRef): number {
-  return a.capture < b.capture ? -1 : a.capture > b.capture ? 1 : a.frame - b.frame;
+  if (a.point !== b.point) return a.point - b.point;
+  if (a.capture === b.capture) return a.frame - b.frame;
+  const an = baseName(a.capture);
+  const bn = baseName(b.capture);
+  if (an !== bn) return an < bn ? -1 : 1;
+  return a.capture < b.capture ? -1 : 1;
+}
+
+function baseName(file: string): string {
+  return file.slice(file.lastIndexOf('/') + 1);
 }
 
 function keep(evidence: PacketRef[], r: PacketRef): void {
