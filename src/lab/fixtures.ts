@@ -131,8 +131,8 @@ export const DPVS_UDP_FIXTURE_SETS: readonly string[] = ['dpvs-udp-ipo', 'dpvs-u
 /** The IPv6 DPVS sets (scripts/lab-dpvs-ipv6-fixtures.mjs): IPv6 FullNAT and NAT64 through DPVS. */
 export const DPVS_IPV6_FIXTURE_SETS: readonly string[] = ['dpvs-fullnat-ipv6', 'dpvs-nat64'];
 
-/** An IPv6 DPVS fault whose expected verdict verify does not reach yet (its README says why). */
-export const DPVS_IPV6_GAP_SETS: readonly string[] = ['dpvs-fullnat-ipv6-gateway-bypass'];
+/** An IPv6 DPVS fault (test/lab/dpvs-ipv6.test.ts, test/verify/fullnat-ipv6-link.test.ts). */
+export const DPVS_IPV6_FAULT_SETS: readonly string[] = ['dpvs-fullnat-ipv6-gateway-bypass'];
 
 export const IPV6_FIXTURE_SETS: readonly string[] = ['dr-ipv6', 'dr-ipv6-l2', 'nat-ipv6', 'dr-ipv6-vip-not-bound', 'nat-ipv6-reply-bypass', 'ipvs-nat-ipv6-wrr'];
 
@@ -151,12 +151,17 @@ const IPV6_NOTE = [
 const DPVS_NOTE = [
   'DPVS sets (`node scripts/lab-dpvs-fixtures.mjs`, `lvsaudit lab run --director dpvs --mode fullnat`: iQIYI DPVS as a',
   'real FullNAT director, 8 connections; each has its own README and expected.json): dpvs-fullnat (rr) and',
-  'dpvs-fullnat-wrr (wrr 3:1), both pass with profile dpvs and fail fnat.toa-placement with profile alibaba.',
+  'dpvs-fullnat-wrr (wrr 3:1), both pass with profile dpvs and fail fnat.toa-placement with profile alibaba',
+  '(made before the lab\'s FullNAT service became persistent: the script runs them with persistence 0).',
+  'UDP sets (the same script, `lab run --director dpvs --mode fullnat --udp [--uoa-mode opp]`): dpvs-udp-ipo (the',
+  'client\'s address in IP option 31 on the first 3 datagrams of each flow, all answered) and dpvs-udp-opp (DPVS\'s',
+  'protocol 248, answered by the real servers with ICMP protocol unreachable); each README says byte by byte what',
+  'DPVS put on the wire. verify passes both with the fnat.uoa-* rules evaluated (expected.json records which).',
   'IPv6 DPVS sets (`node scripts/lab-dpvs-ipv6-fixtures.mjs`, `--family 6` and `--nat64`): dpvs-fullnat-ipv6 (6→6:',
   'IPv6 real servers and LIP) and dpvs-nat64 (IPv6 client and VIP, IPv4 real servers and LIP), both pass with profile',
   'dpvs; TOA kind 254 length 20 carries the client\'s IPv6 address in both.',
-  'dpvs-fullnat-ipv6-gateway-bypass (`--family 6 --fault rs2:gateway-bypass`): expected fail nat.reply-bypass, verify',
-  'passes today — rs2\'s LIP legs cannot be tied to their IPv6 clients (see its README).',
+  'dpvs-fullnat-ipv6-gateway-bypass (`--family 6 --fault rs2:gateway-bypass`): fail nat.reply-bypass, rs2\'s LIP legs',
+  'tied to their IPv6 clients by the flow label DPVS keeps (see its README).',
   '',
 ];
 

@@ -260,9 +260,9 @@ describe.skipIf(!fixtureTools)('IPv6 FullNAT reply bypass through DPVS (fixtures
     expect(new Set(synAcks.map((r) => r[0]))).toEqual(new Set([exp.bypassRouterMac]));
   });
 
-  // A gap of the FullNAT correlation (README): with no IPv6 IP ID and no SYN-ACK at the client,
-  // rs2's LIP legs are never tied to their connections. Expected to fail until they are.
-  it.fails('verify reports nat.reply-bypass for rs2', async () => {
+  // No IPv6 IP ID and no SYN-ACK at the client: rs2's LIP legs are tied to their connections by
+  // the SYN's flow label, which DPVS keeps.
+  it('verify reports nat.reply-bypass for rs2', async () => {
     const v = await verifyCaptures(captures, readFileSync(join(dir, 'service.conf'), 'utf8'), 'dpvs', 6, 6);
     expect({ verdict: v.verdict, rules: [...new Set(v.findings.filter((f) => f.severity === 'error').map((f) => f.rule))].sort() }).toEqual(exp.expected);
   });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
 import { SCENARIOS, directorBypassed } from '../../src/lab/scenarios.js';
 import { tcpdumpCount, tsharkCount } from './oracle.js';
-import { DPVS_FIXTURE_SETS, DPVS_IPV6_FIXTURE_SETS, DPVS_IPV6_GAP_SETS, DPVS_UDP_FIXTURE_SETS, IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
+import { DPVS_FIXTURE_SETS, DPVS_IPV6_FIXTURE_SETS, DPVS_IPV6_FAULT_SETS, DPVS_UDP_FIXTURE_SETS, IPV6_FIXTURE_SETS } from '../../src/lab/fixtures.js';
 import { ADDR } from '../../src/lab/plan.js';
 import { expectedFlow, udpFlows, type UdpPlan } from './uoa-oracle.js';
 import { verifyCaptures } from '../../src/lab/sequence.js';
@@ -40,7 +40,7 @@ describe('directorBypassed', () => {
 describe.skipIf(!tools)('committed lab fixtures', () => {
   it('there is one fixture directory per scenario (and per IPv6 set)', () => {
     const dirs = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-    expect(dirs.sort()).toEqual([...SCENARIOS.map((s) => s.name), ...IPV6_FIXTURE_SETS, ...DPVS_FIXTURE_SETS, ...DPVS_IPV6_FIXTURE_SETS, ...DPVS_IPV6_GAP_SETS, ...DPVS_UDP_FIXTURE_SETS].sort());
+    expect(dirs.sort()).toEqual([...SCENARIOS.map((s) => s.name), ...IPV6_FIXTURE_SETS, ...DPVS_FIXTURE_SETS, ...DPVS_IPV6_FIXTURE_SETS, ...DPVS_IPV6_FAULT_SETS, ...DPVS_UDP_FIXTURE_SETS].sort());
   });
 
   for (const name of DPVS_UDP_FIXTURE_SETS) {

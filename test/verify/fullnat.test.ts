@@ -113,7 +113,7 @@ describe('FullNAT: reference director capture sets', () => {
     expect((r.service as { realServers: { ip: string; port: number }[] }).realServers.map((x) => `${x.ip}:${x.port}`).sort()).toEqual(['10.0.0.11:8080', '10.0.0.12:8080']);
     expect(rulesOf(r, 'error')).toEqual([]);
     expect(tally(r, 'fnat.toa-mismatch')!.checked).toBeGreaterThan(0);
-    // IPv6 has no IP ID: the legs are recognised by the RS ISN (SYN-ACK seq) alone.
+    // These builder-made IPv6 captures carry flow label 0 (no mark of the SYN): the legs are recognised by the RS ISN (SYN-ACK seq) alone.
     const v6 = await run(path.join(fnatDir, 'dpvs-ipv6'), 'dpvs', undefined, { services: null });
     expect(v6.service).toMatchObject({ method: 'fullnat', localAddresses: ['fd00::100'], realServers: [{ ip: 'fd00::11', port: 8080 }] });
     expect(rulesOf(v6, 'error')).toEqual([]);

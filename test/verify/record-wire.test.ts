@@ -52,7 +52,7 @@ const RECORD_FIELDS = [
   'point', 'capture', 'frame', 'ts', 't', 'srcMac', 'dstMac', 'direction', 'ifIndex', 'interfaceId', 'ip', 'outer', 'tunnel',
   'proto', 'sport', 'dport', 'seq', 'ack', 'flags', 'window', 'payloadLen', 'hash', 'optSig', 'tcpOpts', 'uoaMode', 'uoa', 'l4ChecksumOk', 'l4ChecksumPartial', 'mss', 'role', 'c2s',
 ];
-const IP_FIELDS = ['v', 'src', 'dst', 'ttl', 'id', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
+const IP_FIELDS = ['v', 'src', 'dst', 'ttl', 'id', 'flow', 'df', 'mf', 'tos', 'proto', 'totalLen', 'checksumOk'];
 const OFFSETS = [0, 1.5e9, -2.25e6, 7];
 
 function refIp(v: IpView, buf: Uint8Array): IpFields {
@@ -63,6 +63,7 @@ function refIp(v: IpView, buf: Uint8Array): IpFields {
     dst: v4 ? ipv4ToString(v.dst4) : ipv6ToString(buf, v.dstOff),
     ttl: v.ttl,
     id: v.id,
+    flow: v4 ? 0 : v.flowLabel,
     df: v.df,
     mf: v.mf,
     tos: v.tos,

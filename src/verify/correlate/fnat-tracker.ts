@@ -7,6 +7,8 @@
  * separately and links them by what FullNAT leaves alone:
  *  - the SYN: the director forwards the client's SYN with its IP ID unchanged (§2.1 "ID/TOS/DF
  *    unchanged"), so an RS-leg SYN is the client SYN with the same IP ID seen just before it;
+ *    on IPv6, which has no ID, the flow label plays that part where the director keeps it
+ *    (DPVS does, on both legs: fixtures/lab/dpvs-fullnat-ipv6) — see synMark;
  *  - the SYN-ACK: the RS's ISN is not shifted (no synproxy), so both legs' SYN-ACKs carry the
  *    same seq — this link survives a director capture that is missing.
  * UDP has neither: a UDP connection (DPVS FullNAT UDP, §3.3) is linked by the first datagram
@@ -161,8 +163,9 @@ export class FnatTracker {
     const { vip } = this.ctx.service;
     if (r.ip.dst === vip) return this.current.has(`${r.ip.src}|${r.sport}`);
     if (r.ip.src === vip) return this.current.has(`${r.ip.dst}|${r.dport}`);
-    if (isSyn(r) && r.ip.id !== 0) {
-      const cs = this.clientSynById.get(r.ip.id);
+    const mark = isSyn(r) ? synMark(r) : 0;
+    if (mark !== 0) {
+      const cs = this.clientSynById.get(mark);
       if (cs && nearest(cs, r.t, this.ctx.windowNs, () => true) !== null) return true;
     }
     return this.legs.has(`${r.ip.src}|${r.sport}|${r.ip.dst}|${r.dport}`) || this.legs.has(`${r.ip.dst}|${r.dport}|${r.ip.src}|${r.sport}`);
@@ -225,9 +228,10 @@ export class FnatTracker {
     r.role = kind === 'client' ? 'C' : c2s ? 'Di' : 'De';
     if (kind === 'client' && !c2s) this.seen.delivered = true;
     this.liveSet.attach(c, r);
-    if (syn && r.ip.id !== 0) {
-      push(this.clientSynById, r.ip.id, { v: c, t: r.t });
-      const legs = this.legSynById.get(r.ip.id);
+    const mark = syn ? synMark(r) : 0;
+    if (mark !== 0) {
+      push(this.clientSynById, mark, { v: c, t: r.t });
+      const legs = this.legSynById.get(mark);
       const leg = legs && nearest(legs, r.t, this.ctx.windowNs, (l) => l.conn === null);
       if (leg) this.link(leg, c, 'syn');
     }
@@ -257,7 +261,8 @@ export class FnatTracker {
       // The same seq is a copy or retransmission of that leg's SYN — unless the client SYN it
       // forwards (same IP ID) belongs to another connection: a reused LIP:lport whose
       // (deterministic) secure ISN repeats.
-      const cs = r.ip.id !== 0 ? this.clientSynById.get(r.ip.id) : undefined;
+      const mark = synMark(r);
+      const cs = mark !== 0 ? this.clientSynById.get(mark) : undefined;
       const fwdOf = cs ? nearest(cs, r.t, this.ctx.windowNs, () => true) : null;
       leg = list.find((l) => l.synSeq === r.seq && (fwdOf === null || l.conn === null || l.conn === fwdOf));
       if (!leg) {
@@ -308,9 +313,10 @@ export class FnatTracker {
       leg.records.push(r);
       this.liveSet.hold(1);
     }
-    if (syn && r.ip.id !== 0 && leg.conn === null) {
-      push(this.legSynById, r.ip.id, { v: leg, t: r.t });
-      const cs = this.clientSynById.get(r.ip.id);
+    const mark = syn ? synMark(r) : 0;
+    if (mark !== 0 && leg.conn === null) {
+      push(this.legSynById, mark, { v: leg, t: r.t });
+      const cs = this.clientSynById.get(mark);
       const c = cs && nearest(cs, r.t, this.ctx.windowNs, (x) => infos.get(x)!.leg === null);
       if (c) this.link(leg, c, 'syn');
     }
@@ -449,6 +455,18 @@ function fnatScheduled(c: Connection, leg: FnatLeg | null): boolean {
     if (leg !== null && (r.role === 'De' || r.role === 'R')) return true;
   }
   return false;
+}
+
+/**
+ * What a director keeps of a client's SYN on the RS leg, telling which client SYN an RS-leg SYN
+ * forwards: the IPv4 ID; on IPv6 the flow label (20 bits, offset past every ID so the two never
+ * meet). 0 when there is none to go by: an ID or label of 0, and NAT64, whose legs differ in
+ * family (DPVS's IPv4 leg has ID 0). A director that changes the label only loses this link;
+ * the SYN-ACK's still holds.
+ */
+export function synMark(r: PacketRecord): number {
+  if (r.ip.v === 4) return r.ip.id;
+  return r.ip.flow === 0 ? 0 : 0x10000 + r.ip.flow;
 }
 
 function push<K, T>(m: Map<K, T[]>, k: K, v: T): void {

@@ -11,6 +11,9 @@ export interface IpFields {
   dst: string;
   ttl: number;
   id: number;
+  /** IPv6 flow label (0 for IPv4). A director that keeps it, as DPVS does, lets a client's
+   *  IPv6 SYN be told on the real-server leg the way an IPv4 ID does. */
+  flow: number;
   df: boolean;
   mf: boolean;
   tos: number;

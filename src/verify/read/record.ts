@@ -19,7 +19,7 @@ import { UoaMode, type IpView, type NetLayers, type Packet, type TunnelKind } fr
 import type { IpFields, PacketRecord, PacketRef } from '../model/record.js';
 
 export function blankIp(): IpFields {
-  return { v: 4, src: '', dst: '', ttl: 0, id: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
+  return { v: 4, src: '', dst: '', ttl: 0, id: 0, flow: 0, df: false, mf: false, tos: 0, proto: 0, totalLen: 0, checksumOk: null };
 }
 
 /** A record with every field present (one object shape for fresh and reused records);
@@ -240,8 +240,9 @@ const enum Meta {
 }
 
 /** An IP header's slots: HEAD packs IPv6 (bit 0), DF, MF, the checksum verdict (bits 3–4),
- *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). SRC and DST hold an IPv4 address, or
- *  where the IPv6 address's 16 bytes start in the entry's bytes. */
+ *  TTL (bits 8–15), TOS (16–23) and protocol (24–31). IPv4: SRC and DST hold the addresses.
+ *  IPv6: SRC is where the 32 address bytes (source, then destination) start in the entry's
+ *  bytes, DST holds the flow label. */
 const enum IpSlot {
   HEAD = 0,
   SRC = 1,
@@ -327,7 +328,8 @@ function packIp(v: IpView, buf: Uint8Array, e: Entries, o: number, first: number
     i32[o + IpSlot.DST] = v.dst4;
   } else {
     i32[o + IpSlot.SRC] = e.addBytes(buf, v.srcOff, v.srcOff + 16) - first;
-    i32[o + IpSlot.DST] = e.addBytes(buf, v.dstOff, v.dstOff + 16) - first;
+    e.addBytes(buf, v.dstOff, v.dstOff + 16);
+    i32[o + IpSlot.DST] = v.flowLabel;
   }
   i32[o + IpSlot.ID] = v.id;
   i32[o + IpSlot.TOTAL_LEN] = v.totalLen;
@@ -411,7 +413,8 @@ function readIp(f: IpFields, i32: Int32Array, o: number, bytes: Uint8Array, at: 
   const dst = i32[o + IpSlot.DST]!;
   f.v = v4 ? 4 : 6;
   f.src = v4 ? ip4(src) : ipv6ToString(bytes, at + src);
-  f.dst = v4 ? ip4(dst) : ipv6ToString(bytes, at + dst);
+  f.dst = v4 ? ip4(dst) : ipv6ToString(bytes, at + src + 16);
+  f.flow = v4 ? 0 : dst;
   f.ttl = (head >>> 8) & 0xff;
   // Unsigned: an IPv6 fragment header's identification has 32 bits.
   f.id = i32[o + IpSlot.ID]! >>> 0;
@@ -488,7 +491,7 @@ export interface EntryMatch {
 function ipMentions(i32: Int32Array, o: number, bytes: Uint8Array, at: number, m: EntryMatch): boolean {
   if ((i32[o + IpSlot.HEAD]! & IpHead.V6) === 0) return m.v4.has(i32[o + IpSlot.SRC]!) || m.v4.has(i32[o + IpSlot.DST]!);
   // The text is made only when some IPv6 address is looked for.
-  return m.v6.size > 0 && (m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.SRC]!)) || m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.DST]!)));
+  return m.v6.size > 0 && (m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.SRC]!)) || m.v6.has(ipv6ToString(bytes, at + i32[o + IpSlot.SRC]! + 16)));
 }
 
 /** Whether entry `n` of `e` names an address of `m` (inner header, or outer when tunnelled)
