@@ -172,8 +172,8 @@ ${wire}
 \`verify --profile dpvs\` **${verdict}**${rules.length ? ` (${rules.join(', ')})` : ''}; fnat.*/sched.* rules evaluated: ${evaluated.length ? evaluated.join(', ') : 'none'}.
 Each client flow is linked to its LIP leg by a datagram's payload and IP ID; the fnat.uoa-* rules
 check the UOA DPVS inserted against the client's address and port.${c.uoaMode === 'opp' ? ` The first datagrams of each flow die at
-the real servers (no uoa module: ICMP protocol unreachable): the real servers' setup, not the
-director's forwarding, which is what verify judges.` : ''}
+the real servers (no uoa module: ICMP protocol unreachable): fnat.uoa-rejected names each one and
+the real server's ICMP error.` : ''}
 Size of the set: ${Math.round(size / 1024)} KB.
 `,
   );

@@ -23,7 +23,7 @@ import { DpvsRuntime, dpvsCase, dpvsLockFile, dpvsRuntimeUnavailable, freeHugepa
 import { DPVS_HUGEPAGES, UOA_MAX_TRAIL } from '../../src/lab/dpvs/config.js';
 import { labUnavailableReason, listNamespaces } from '../../src/lab/netns.js';
 import { ADDR, PERSISTENT_CLIENTS } from '../../src/lab/plan.js';
-import { UDP_DATAGRAMS, labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/sequence.js';
+import { UDP_DATAGRAMS, errorRules, labExitCode, verifyCaptures, type LabCaseResult } from '../../src/lab/sequence.js';
 import { reportedRules } from '../../src/verify/report/rule-status.js';
 import { EnvironmentError } from '../../src/errors.js';
 import { hasCommand, need, repoRoot } from '../helpers/env.js';
@@ -261,10 +261,32 @@ describe.skipIf(!need(ready, reason))('DPVS FullNAT lab', () => {
       expect(f.lport).toBeGreaterThanOrEqual(1025);
       expect(f).toEqual(expectedFlow(f, 'ipo', UOA_MAX_TRAIL, UDP_DATAGRAMS, plan));
     }
-    // What verify makes of UDP FullNAT today: every flow correlated, no error. It does not
-    // judge UOA yet (fixtures/lab/dpvs-udp-ipo records which rules it evaluates).
+    // verify: every flow correlated, the UOA rules judge DPVS's options and pass; nothing is
+    // refused (a stock kernel ignores the option), so fnat.uoa-rejected has nothing to judge.
     expect(labExitCode([r])).toBe(0);
     expect((r.verify!.traffic ?? []).map((t) => t.connections)).toEqual([r.connections.length]);
+    const uoa = reportedRules(r.verify!).filter((t) => t.rule.startsWith('fnat.uoa-'));
+    expect(uoa.map((t) => [t.rule, t.status, t.checked > 0]).sort()).toEqual([
+      ['fnat.uoa-count', 'pass', true],
+      ['fnat.uoa-format', 'pass', true],
+      ['fnat.uoa-mismatch', 'pass', true],
+      ['fnat.uoa-missing', 'pass', true],
+      ['fnat.uoa-rejected', 'not-evaluated', false],
+    ]);
+  }, 120_000);
+
+  it('UDP with uoa_mode opp: real servers without DPVS\'s uoa module refuse the first datagrams of each flow (ICMP protocol unreachable, tshark), and the run exits 1 with fnat.uoa-rejected', async () => {
+    const r = await runDpvsCase(bins, dpvsCase('fullnat', { udp: true }), out(), { verify: true, uoaMode: 'opp' });
+    prefixes.push(r.prefix);
+    const plan: UdpPlan = { vip: ADDR.natVip, vport: ADDR.udpPort, lip: ADDR.lip, rport: ADDR.udpRport, rips: { rs1: ADDR.rip1, rs2: ADDR.rip2 } };
+    const flows = udpFlows(r.captures, plan);
+    for (const f of flows) expect(f).toEqual(expectedFlow(f, 'opp', UOA_MAX_TRAIL, UDP_DATAGRAMS, plan));
+    // Only the datagrams after the trail are answered.
+    expect(r.connections.map((c) => c.answered)).toEqual(r.connections.map(() => UDP_DATAGRAMS - UOA_MAX_TRAIL));
+    expect(labExitCode([r])).toBe(1);
+    expect(errorRules(r.verify!)).toEqual(['fnat.uoa-rejected']);
+    const rejected = reportedRules(r.verify!).find((t) => t.rule === 'fnat.uoa-rejected')!;
+    expect(rejected.failed).toBe(flows.reduce((n, f) => n + f.protocolUnreachable, 0));
   }, 120_000);
 
   it.skipIf(!need(referenceLabReady, referenceLabReason))('lab matrix: DPVS and the reference director reach the same verdict on every FullNAT case DPVS can produce', async () => {

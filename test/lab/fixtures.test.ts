@@ -68,10 +68,21 @@ describe.skipIf(!tools)('committed lab fixtures', () => {
       expect(v.verdict).toBe(exp.verdict);
       expect([...new Set(v.findings.filter((f) => f.severity === 'error').map((f) => f.rule))].sort()).toEqual(exp.rules);
       // The UOA rules, written from DPVS's source, judge what a real DPVS put on the wire: each
-      // one checks datagrams and passes.
+      // one checks datagrams and passes. What the real servers made of it is fnat.uoa-rejected's:
+      // without DPVS's uoa module they refuse protocol 248 (opp) and ignore the option (ipo).
       const uoaRules = reportedRules(v).filter((r) => r.rule.startsWith('fnat.uoa-'));
-      expect(uoaRules.map((r) => r.rule).sort()).toEqual(['fnat.uoa-count', 'fnat.uoa-format', 'fnat.uoa-mismatch', 'fnat.uoa-missing']);
-      for (const r of uoaRules) expect({ rule: r.rule, status: r.status, checked: r.checked > 0 }).toEqual({ rule: r.rule, status: 'pass', checked: true });
+      expect(uoaRules.map((r) => r.rule).sort()).toEqual(['fnat.uoa-count', 'fnat.uoa-format', 'fnat.uoa-mismatch', 'fnat.uoa-missing', 'fnat.uoa-rejected']);
+      for (const r of uoaRules) {
+        const want = r.rule !== 'fnat.uoa-rejected' ? 'pass' : exp.uoaMode === 'opp' ? 'fail' : 'not-evaluated';
+        expect({ rule: r.rule, status: r.status, checked: r.checked > 0 }).toEqual({ rule: r.rule, status: want, checked: want !== 'not-evaluated' });
+      }
+      // Refused: as many datagrams as tshark sees answered with ICMP protocol unreachable, the
+      // real server's error among each finding's evidence (the one packet with no role).
+      const rejected = uoaRules.find((r) => r.rule === 'fnat.uoa-rejected')!;
+      expect(rejected.failed).toBe(flows.reduce((n, f) => n + f.protocolUnreachable, 0));
+      const icmpFrames = v.findings.filter((f) => f.rule === 'fnat.uoa-rejected').flatMap((f) => f.evidence.filter((e) => e.note === undefined));
+      expect(icmpFrames.length > 0).toBe(exp.uoaMode === 'opp');
+      for (const e of icmpFrames) expect(tsharkCount(e.capture, `frame.number == ${e.frame} && icmp.type == 3 && icmp.code == 2`), `${e.capture}#${e.frame}`).toBe(1);
     });
   }
 

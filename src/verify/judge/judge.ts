@@ -283,6 +283,7 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
   const serviceEnd = (ip: string, port: number): boolean => addrs.has(ip) || ports.has(port);
   for (const service of services) {
     const ctx = makeContext(service, prep);
+    ctx.answers = answers;
     const sink = new FindingSink(ctx, prep.ignore);
     if (isFullnat(service)) {
       // FullNAT changes the client address and seq: its own tracker links the two legs
@@ -298,7 +299,6 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
       engines.push({ ctx, sink, tracker });
       continue;
     }
-    ctx.answers = answers;
     const perConn = RULE_MODULES.filter((m) => m !== schedRules);
     const tracker = new ConnectionTracker(
       ctx,

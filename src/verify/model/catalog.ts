@@ -110,6 +110,7 @@ export const RULES = [
   r('fnat.uoa-mismatch', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'UDP: UOA address or port differs from the client', { engine: 'fnat' }),
   r('fnat.uoa-format', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'UDP: UOA option or shim not in DPVS format', { engine: 'fnat' }),
   r('fnat.uoa-count', 'warning', 'fnat', [], FNAT_POINTS, ['fullnat'], 'UDP: UOA on more datagrams than uoa_max_trail (dpvs)', { engine: 'fnat' }),
+  r('fnat.uoa-rejected', 'error', 'fnat', [], FNAT_POINTS, ['fullnat'], 'UDP: a real server refused a datagram carrying UOA in protocol 248 (no uoa module)', { engine: 'fnat' }),
   r('arp.vip-conflict', 'error', 'arp', [], [], [], 'VIP claimed by two or more MACs, not a failover', { engine: 'arp' }),
   r('arp.vip-answered-by-rs', 'error', 'arp', [], [], [], 'ARP reply for the VIP from a non-director', { engine: 'arp' }),
   r('arp.vip-announced-by-rs', 'error', 'arp', [], [], [], 'ARP request with sender VIP from a non-director', { engine: 'arp' }),

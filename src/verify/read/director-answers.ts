@@ -10,10 +10,16 @@
  *    `ip_vs_gather_frags` for ICMP), so the forwarded copy of a fragmented request is one packet
  *    whose TCP payload is the sum of the fragments, not a copy of the first fragment.
  *
- * Both are rare, so keys are plain strings and the tables are bounded FIFO-style.
+ * Beside them, from any point on the real-server leg: a real server's refusal of a datagram in
+ * DPVS's private UOA protocol (fnat.uoa-rejected) — ICMP protocol unreachable (ICMPv6 parameter
+ * problem, unrecognized next header) quoting IP protocol 248, what a kernel without DPVS's uoa
+ * module answers (fixtures/lab/dpvs-udp-opp). The datagram is lost to the application.
+ *
+ * All are rare, so keys are plain strings and the tables are bounded FIFO-style.
  */
 import { ipv4ToString, ipv6ToString } from '../../decode/addr.js';
-import type { IpView, Packet } from '../../decode/packet.js';
+import { UoaMode, type IpView, type Packet } from '../../decode/packet.js';
+import type { PacketRef } from '../model/record.js';
 
 export interface IcmpAnswer {
   /** 4 or 6 (ICMP or ICMPv6). */
@@ -45,7 +51,7 @@ interface FragTotal {
 const MAX_ENTRIES = 1 << 16;
 
 /** One observation, as DirectorAnswers.drain hands it over. */
-export type AnswerNote = { icmp: string; answer: IcmpAnswer } | { frag: string; l4Hdr: number; l4Total: number };
+export type AnswerNote = { icmp: string; answer: IcmpAnswer } | { frag: string; l4Hdr: number; l4Total: number } | { refused: string; by: PacketRef };
 
 function addrText(ip: IpView, buf: Buffer, src: boolean): string {
   if (ip.version === 4) return ipv4ToString(src ? ip.src4 : ip.dst4);
@@ -65,6 +71,11 @@ export function answerKey(src: string, sport: number, id: number, seq: number): 
   return `${src}|${sport}|${id}|${seq}`;
 }
 
+/** Key of a datagram on the real-server leg (LIP → RIP, the local port, the IP ID DPVS keeps). */
+function refusedKey(src: string, dst: string, sport: number, id: number): string {
+  return `${src}>${dst}|${sport}|${id}`;
+}
+
 function fragKey(src: string, dst: string, id: number): string {
   return `${src}>${dst}#${id}`;
 }
@@ -82,6 +93,8 @@ export class DirectorAnswers {
   /** Frag-needed / packet-too-big answers per client endpoint, for pieces of the refused packet. */
   private readonly tooBig = new Map<string, IcmpAnswer[]>();
   private readonly frags = new Map<string, FragTotal>();
+  /** Real servers' refusals of UOA datagrams (opp), by refusedKey: the ICMP error's frame. */
+  private readonly refused = new Map<string, PacketRef>();
   /** ICMP errors and fragments noted so far. Rules read them when they judge a connection, so
    *  a run that judges connections before the full grace cannot vouch for them (share.ts). */
   noted = 0;
@@ -95,6 +108,29 @@ export class DirectorAnswers {
       return;
     }
     if (net.ip.isFragment && p.tunnel === null) this.noteFragment(p);
+  }
+
+  /** A real server's ICMP error about a datagram in DPVS's private UOA protocol, seen at `point`
+   *  (a real server's capture, or the director's toward it). Not counted in `noted`: only the
+   *  FullNAT UOA rule reads these, and no tracker judges FullNAT connections early. */
+  observeRefusal(p: Packet, point: number): void {
+    const net = p.net;
+    if (!net.present || (net.l4 !== 'icmp' && net.l4 !== 'icmpv6') || !net.icmp.hasQuoted) return;
+    const ic = net.icmp;
+    const unknownProtocol = ic.version === 4 ? ic.type === 3 && ic.code === 2 : ic.type === 4 && ic.code === 1;
+    const q = p.quoted;
+    if (!unknownProtocol || !q.present || q.uoa.mode !== UoaMode.OPP || q.l4 !== 'udp') return;
+    this.putRefused(refusedKey(addrText(q.ip, p.buf, true), addrText(q.ip, p.buf, false), q.udp.sport, q.ip.id), { point, capture: p.capture, frame: p.frame, role: null });
+  }
+
+  private putRefused(key: string, by: PacketRef): void {
+    this.log?.push({ refused: key, by });
+    if (!this.refused.has(key)) bounded(this.refused, key, by);
+  }
+
+  /** The ICMP error a real server sent about the UOA datagram src:sport → dst with IP ID `id`. */
+  refusalOf(src: string, dst: string, sport: number, id: number): PacketRef | undefined {
+    return this.refused.get(refusedKey(src, dst, sport, id));
   }
 
   private noteIcmp(p: Packet): void {
@@ -175,6 +211,7 @@ export class DirectorAnswers {
   replay(notes: readonly AnswerNote[]): void {
     for (const n of notes) {
       if ('icmp' in n) this.putIcmp(n.icmp, n.answer);
+      else if ('refused' in n) this.putRefused(n.refused, n.by);
       else this.putFragment(n.frag, n.l4Hdr, n.l4Total);
     }
   }

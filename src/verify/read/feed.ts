@@ -116,6 +116,8 @@ export class Feed<R extends PointReader> {
     const warnings = this.warnings;
     plan.points.forEach((p, i) => {
       const atDirector = p.kind !== 'rs';
+      // A real server's ICMP error reaches its own capture and the director's on that leg.
+      const onRsLeg = p.kind !== 'client';
       const x = extents[i]!;
       // Every reading keeps each point's time extent (rules ask whether a time lies inside a
       // capture) and the director's ICMP answers and fragments; ARP only with runFacts.
@@ -135,6 +137,7 @@ export class Feed<R extends PointReader> {
         if (ts > x.lastTs) x.lastTs = ts;
         if (arp) arp.observe(pkt, p.name);
         if (atDirector) answers.observe(pkt);
+        if (onRsLeg) answers.observeRefusal(pkt, i);
       };
       for (const file of p.files) {
         this.list.push(

@@ -203,7 +203,32 @@ function uoaCount(v: UoaView, sink: FindingSink): void {
   );
 }
 
+/**
+ * fnat.uoa-rejected: a real server answered a datagram carrying UOA in DPVS's private protocol
+ * (opp) with ICMP protocol unreachable (ICMPv6: unrecognized next header). Its kernel has no
+ * handler for IP protocol 248 — DPVS's uoa module is not loaded — so the datagram never reaches
+ * the application: every UDP flow loses its first uoa_max_trail datagrams (seen on real
+ * kernels: fixtures/lab/dpvs-udp-opp). Judged wherever the datagram's RS-leg copy was captured,
+ * as the error goes back the same way (to the LIP, through the director).
+ */
+function uoaRejected(v: UoaView, sink: FindingSink): void {
+  const { uoa, rs, client } = v.s;
+  const answers = v.ctx.answers;
+  if (!v.t.c2s || !uoa || uoa.mode !== 'opp' || !rs || !answers) return;
+  sink.check('fnat.uoa-rejected');
+  const by = answers.refusalOf(rs.ip.src, rs.ip.dst, rs.sport, rs.ip.id);
+  if (!by) return;
+  sink.add(
+    'fnat.uoa-rejected',
+    v.c,
+    `real server ${rs.ip.dst} refused a datagram of ${clientOf(v.c)} carrying UOA in DPVS's IP protocol 248 (ICMP protocol unreachable): the datagram is lost, as is every UDP flow's first ${UOA_MAX_TRAIL} while the real server lacks the uoa module`,
+    `load DPVS's uoa module (kmod/uoa) on the real server, or set uoa_mode ipo in dpvs.conf, an IP option a stock kernel ignores (${NOTE})`,
+    client ? [client, rs, by] : [rs, by],
+  );
+}
+
 export const FNAT_UOA_RULES = {
+  'fnat.uoa-rejected': { trace: uoaRejected },
   'fnat.uoa-format': { trace: uoaFormat },
   'fnat.uoa-mismatch': { trace: uoaMismatch },
   'fnat.uoa-missing': { trace: uoaMissing },

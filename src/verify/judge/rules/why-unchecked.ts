@@ -35,6 +35,7 @@ function whyUoaUnchecked(rule: string, ctx: EngineContext, conns: readonly Conne
     return `${conns.length} UDP connection(s) correlated, none linked to its local-address leg: the datagrams are judged where they leave the director toward the real server (its RS-side capture or a real server's)`;
   }
   if (rule === 'fnat.uoa-mismatch' || rule === 'fnat.uoa-format') return 'no datagram reached the real-server leg with a UOA (a UOA naming no address is fnat.uoa-format)';
+  if (rule === 'fnat.uoa-rejected') return 'no datagram reached the real-server leg with UOA in IP protocol 248 (uoa_mode opp): a kernel without the uoa module ignores the IP option of uoa_mode ipo, it refuses only protocol 248';
   return null;
 }
 
