@@ -77,10 +77,10 @@ describe.skipIf(!tools)('committed lab fixtures', () => {
         expect({ rule: r.rule, status: r.status, checked: r.checked > 0 }).toEqual({ rule: r.rule, status: want, checked: want !== 'not-evaluated' });
       }
       // Refused: as many datagrams as tshark sees answered with ICMP protocol unreachable, the
-      // real server's error among each finding's evidence (the one packet with no role).
+      // real server's error among each finding's evidence.
       const rejected = uoaRules.find((r) => r.rule === 'fnat.uoa-rejected')!;
       expect(rejected.failed).toBe(flows.reduce((n, f) => n + f.protocolUnreachable, 0));
-      const icmpFrames = v.findings.filter((f) => f.rule === 'fnat.uoa-rejected').flatMap((f) => f.evidence.filter((e) => e.note === undefined));
+      const icmpFrames = v.findings.filter((f) => f.rule === 'fnat.uoa-rejected').flatMap((f) => f.evidence.filter((e) => e.note === 'ICMP protocol unreachable'));
       expect(icmpFrames.length > 0).toBe(exp.uoaMode === 'opp');
       for (const e of icmpFrames) expect(tsharkCount(e.capture, `frame.number == ${e.frame} && icmp.type == 3 && icmp.code == 2`), `${e.capture}#${e.frame}`).toBe(1);
     });

@@ -106,7 +106,7 @@ export class FindingSink {
 
   evidence(r: PacketRef, note?: string): Evidence {
     const e: Evidence = { capture: r.capture, frame: r.frame, point: this.ctx.points[r.point]!.name };
-    const n = note ?? (r.role ? ROLE_NOTE[r.role] : undefined);
+    const n = note ?? r.note ?? (r.role ? ROLE_NOTE[r.role] : undefined);
     if (n) e.note = n;
     return e;
   }

@@ -78,4 +78,6 @@ export interface PacketRecord {
 }
 
 /** What evidence needs of a packet: kept per connection after its packets are dropped. */
-export type PacketRef = Pick<PacketRecord, 'point' | 'capture' | 'frame' | 'role'>;
+/** A packet named as evidence; `note` says what it is where no role does (a packet that is no
+ *  record: an ICMP error). */
+export type PacketRef = Pick<PacketRecord, 'point' | 'capture' | 'frame' | 'role'> & { note?: string };

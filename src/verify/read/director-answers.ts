@@ -120,7 +120,7 @@ export class DirectorAnswers {
     const unknownProtocol = ic.version === 4 ? ic.type === 3 && ic.code === 2 : ic.type === 4 && ic.code === 1;
     const q = p.quoted;
     if (!unknownProtocol || !q.present || q.uoa.mode !== UoaMode.OPP || q.l4 !== 'udp') return;
-    this.putRefused(refusedKey(addrText(q.ip, p.buf, true), addrText(q.ip, p.buf, false), q.udp.sport, q.ip.id), { point, capture: p.capture, frame: p.frame, role: null });
+    this.putRefused(refusedKey(addrText(q.ip, p.buf, true), addrText(q.ip, p.buf, false), q.udp.sport, q.ip.id), { point, capture: p.capture, frame: p.frame, role: null, note: ic.version === 4 ? 'ICMP protocol unreachable' : 'ICMPv6 unrecognized next header' });
   }
 
   private putRefused(key: string, by: PacketRef): void {
