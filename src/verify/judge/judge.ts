@@ -325,6 +325,7 @@ export async function judgeCaptures(prep: Prepared, opts: JudgeOptions = {}): Pr
     p.frames = 0;
     p.firstTs = Infinity;
     p.lastTs = -Infinity;
+    delete p.fileSpans;
   }
   const plan = feedPlan(prep);
   const source = opts.openSource ? opts.openSource(plan, answers, pool) : new LocalFeed(plan, points, answers, { runFacts, selection: opts.selection ?? null, pool });

@@ -34,7 +34,8 @@ function summary(r: ReaderSummary): ReaderSummary {
 
 async function run(plan: FeedPlan): Promise<void> {
   const extents: PointExtent[] = plan.points.map(() => ({ frames: 0, firstTs: Infinity, lastTs: -Infinity }));
-  const flatExtents = (): number[] => extents.flatMap((x) => [x.frames, x.firstTs, x.lastTs]);
+  // Per point: frames, first, last, then each file's first and last when it has several.
+  const flatExtents = (): number[] => extents.flatMap((x) => [x.frames, x.firstTs, x.lastTs, ...(x.fileSpans ?? [])]);
   const answers = new DirectorAnswers();
   answers.log = [];
   const feed = new Feed(plan, extents, answers, { runFacts: true, selection: null, pool: null }, (file, point, opts) => new PackingReader(file, point, opts));

@@ -156,7 +156,7 @@ class FedSource implements RecordSource {
 
   constructor(
     private readonly feeder: Feeder,
-    plan: FeedPlan,
+    private readonly plan: FeedPlan,
     private readonly extents: readonly PointExtent[],
     private readonly answers: DirectorAnswers,
     private readonly pool: RecordPool | null,
@@ -168,12 +168,18 @@ class FedSource implements RecordSource {
     );
   }
 
-  /** The points' extents as the feeder had them (frames, first, last per point). */
+  /** The points' extents as the feeder had them (frames, first, last per point, then each
+   *  file's first and last for a point of several files). */
   private setExtents(flat: readonly number[]): void {
+    let k = 0;
     this.extents.forEach((x, i) => {
-      x.frames = flat[3 * i]!;
-      x.firstTs = flat[3 * i + 1]!;
-      x.lastTs = flat[3 * i + 2]!;
+      x.frames = flat[k++]!;
+      x.firstTs = flat[k++]!;
+      x.lastTs = flat[k++]!;
+      const n = 2 * this.plan.points[i]!.files.length;
+      if (n < 4) return;
+      const spans = (x.fileSpans ??= new Float64Array(n));
+      for (let j = 0; j < n; j++) spans[j] = flat[k++]!;
     });
   }
 

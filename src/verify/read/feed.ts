@@ -48,6 +48,20 @@ export interface PointExtent {
   frames: number;
   firstTs: number;
   lastTs: number;
+  /** A point captured in several files (one per interface, or ring-buffer parts): each file's
+   *  first and last frame time, [first0, last0, first1, last1, …]; absent for one file. */
+  fileSpans?: Float64Array;
+}
+
+/** Each file's span of a point of `files` files, before any frame (null for one file). */
+export function emptyFileSpans(files: number): Float64Array | null {
+  if (files < 2) return null;
+  const s = new Float64Array(2 * files);
+  for (let j = 0; j < files; j++) {
+    s[2 * j] = Infinity;
+    s[2 * j + 1] = -Infinity;
+  }
+  return s;
 }
 
 /** Where pass 2's records come from. */
@@ -139,7 +153,29 @@ export class Feed<R extends PointReader> {
         if (atDirector) answers.observe(pkt);
         if (onRsLeg) answers.observeRefusal(pkt, i);
       };
-      for (const file of p.files) {
+      // Several files: each one's span too (flow.not-forwarded asks whether every file of the
+      // director was running when a packet came).
+      const spans = emptyFileSpans(p.files.length);
+      if (spans === null) delete x.fileSpans;
+      else x.fileSpans = spans;
+      p.files.forEach((file, j) => {
+        const observeFile =
+          spans === null
+            ? observe
+            : (pkt: Packet): void => {
+                const ts = pkt.tsSec * 1e9 + pkt.tsNsec;
+                if (ts < spans[2 * j]!) spans[2 * j] = ts;
+                if (ts > spans[2 * j + 1]!) spans[2 * j + 1] = ts;
+                observe(pkt);
+              };
+        const observeFileSkipped =
+          spans === null
+            ? observeTime
+            : (ts: number): void => {
+                if (ts < spans[2 * j]!) spans[2 * j] = ts;
+                if (ts > spans[2 * j + 1]!) spans[2 * j + 1] = ts;
+                observeTime(ts);
+              };
         this.list.push(
           makeReader(file, i, {
             ...toa,
@@ -150,12 +186,12 @@ export class Feed<R extends PointReader> {
             tcpOptions: withOptions,
             ...(pool ? { pool } : {}),
             ...(share ? { share } : {}),
-            ...(skip ? { skip, observeSkipped: observeTime } : {}),
+            ...(skip ? { skip, observeSkipped: observeFileSkipped } : {}),
             ...(runFacts ? { onWarning: (w: CaptureWarning) => warnings.push(w) } : {}),
-            observe,
+            observe: observeFile,
           }),
         );
-      }
+      });
     });
   }
 

@@ -39,6 +39,8 @@ export interface LoadedPoint {
   arp: Map<string, Set<string>>;
   firstTs: number;
   lastTs: number;
+  /** Each file's first and last frame time, for a point of several files (read/feed.ts PointExtent). */
+  fileSpans?: Float64Array;
 }
 
 export interface LoadOptions {

@@ -6,7 +6,7 @@
 import type { Connection, Trace } from '../../model/connection.js';
 import type { EngineContext } from '../../correlate/context.js';
 import type { PacketRecord } from '../../model/record.js';
-import { CAPTURE_END_SLACK_NS } from '../../read/points.js';
+import { CAPTURE_END_SLACK_NS, type LoadedPoint } from '../../read/points.js';
 import type { FindingSink } from '../sink.js';
 import { copyAt, egressFrom, insideCapture, isRst, ruleModule, walk, type RuleModule, type RuleTable, type TraceView } from './common.js';
 import { isSyn } from '../../../decode/proto/tcp.js';
@@ -107,8 +107,9 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   const exhausted = isSyn(Di) && !R ? ctx.lipPorts?.exhaustedAt(Di.t) : undefined;
   // The director captured per interface (several files, each with its own span): with no
   // egress copy of the connection from this packet on, the egress file may not have been
-  // running (started later, stopped earlier): its absence proves nothing.
-  if (dir.files.length > 1 && !De && !R && !egressFrom(c, Di.t) && !exhausted?.length) return;
+  // running (started later, stopped earlier): its absence proves nothing — unless every file
+  // of the director has frames from before the packet and from after it left.
+  if (dir.files.length > 1 && !De && !R && !egressFrom(c, Di.t) && !everyFileRunning(dir, Di.ts) && !exhausted?.length) return;
   const rsIdx = c.backend ? ctx.rsPointByIp.get(c.backend) : undefined;
   const rsSees = rsIdx !== undefined && insideCapture(ctx, rsIdx, Di.t);
   // FullNAT: packets got through (a real server has them, or answers reached the client) yet
@@ -131,6 +132,7 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // The server acknowledged it: it got through, whatever the director's capture shows (one
   // interface of it, or frames tcpdump dropped).
   if (ackedByServer(c, t, ctx.service.synproxy)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
+  if (firstDatagramAnswered(c, t)) return sink.captureNote('gap', Di, 0, ctx.directorIdx);
   // No client packet of the connection is seen leaving the director, yet the server answered
   // it or got some of them: the director's capture does not show its interface toward the real
   // servers (one interface captured, or that file not given), so it cannot show this one leave
@@ -149,6 +151,15 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
       : 'the director dropped it: check `ipvsadm -Lnc` for the connection, that the real server is present with weight > 0, conntrack/firewall FORWARD rules and rp_filter on the director',
     C ? [C, Di] : [Di],
   );
+}
+
+/** True when each file of point `p` has a frame at or before `ts` and one well after it (its
+ *  forwarded copy would have been written while every file was being written). */
+function everyFileRunning(p: LoadedPoint, ts: number): boolean {
+  const spans = p.fileSpans;
+  if (spans === undefined) return false;
+  for (let j = 0; j < spans.length; j += 2) if (spans[j]! > ts || spans[j + 1]! < ts + CAPTURE_END_SLACK_NS) return false;
+  return true;
 }
 
 /** True when the capture at point `idx` says it dropped packets (its pcapng statistics blocks):
@@ -211,6 +222,24 @@ function ackedByServer(c: Connection, t: Trace, synproxy: boolean): boolean {
  *  reset a packet it did not schedule, §1.7). */
 function answeredByServer(c: Connection): boolean {
   for (const x of c.traces) if (!x.c2s && (x.list[0]!.proto !== 'tcp' || (x.list[0]!.flags & 0x04) === 0)) return true;
+  return false;
+}
+
+/**
+ * True when `t` is the first datagram of a UDP flow and the server sent on the flow before the
+ * client's next datagram: a real server learns the client's address and port only from a
+ * datagram the director forwarded, and this was the only one it could have been (the
+ * director's egress copy may be missing because that interface's capture started later).
+ */
+function firstDatagramAnswered(c: Connection, t: Trace): boolean {
+  if (t.list[0]!.proto !== 'udp') return false;
+  let next = Infinity;
+  for (const x of c.traces) {
+    if (!x.c2s || x === t) continue;
+    if (x.t0 < t.t0) return false;
+    if (x.t0 < next) next = x.t0;
+  }
+  for (const x of c.traces) if (!x.c2s && x.t0 > t.t0 && x.t0 < next) return true;
   return false;
 }
 
