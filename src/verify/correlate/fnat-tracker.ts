@@ -26,6 +26,7 @@
  * finalises connections closed (or idle) for longer than the grace, finish() the rest.
  */
 import { isSyn, isSynAck } from '../../decode/proto/tcp.js';
+import { TcpOpt, tcpOptionLength } from '../../decode/proto/tcp-options.js';
 import { IDLE_STEP_WINDOWS, newConnection, udpSchedulingEvidence } from './connections.js';
 import type { Connection } from '../model/connection.js';
 import { FIT_BEST, FIT_MAYBE, FIT_NO, groupTraces, joinSegments, type TraceGrouping } from './traces.js';
@@ -415,7 +416,7 @@ export class FnatTracker {
     if (this.current.get(`${c.client}|${c.cport}`) === c) this.current.delete(`${c.client}|${c.cport}`);
     const udp = this.ctx.service.protocol === 'udp';
     // IP IDs tell packets apart only when the director keeps them (the SYN or datagram link proved it).
-    groupTraces(c, this.ctx.windowNs, udp ? fnatUdpGrouping : fnatGrouping(leg?.linkedBy === 'syn'));
+    groupTraces(c, this.ctx.windowNs, udp ? fnatUdpGrouping : fnatGrouping(leg?.linkedBy === 'syn', this.ctx.service.synproxy));
     // Client data is in two sequence spaces (the delta): byte ranges are measured per leg.
     if (!udp) joinSegments(c, this.ctx.windowNs, legOf);
     else udpSchedulingEvidence(c);
@@ -507,16 +508,42 @@ const fnatUdpGrouping: TraceGrouping = {
 /** FullNAT rewrites the server's seq on the client leg and the client's on the RS leg (§3.2), so
  *  the key of a client→server copy is its ack, of a reply its seq. A copy prefers the trace with
  *  its own IPv4 ID; when the director keeps IDs (linked by SYN), a copy on the other leg with
- *  another ID is another packet (IPv6 has no ID, and NAT64 makes one up). */
-function fnatGrouping(idsKept: boolean): TraceGrouping {
+ *  another ID is another packet (IPv6 has no ID, and NAT64 makes one up). Duplicate ACKs share
+ *  that key and tell themselves apart by their SACK blocks, which name the server's sequence
+ *  space, the same on both legs without a SYN proxy: a client→server copy whose blocks differ
+ *  from the other leg's is another ACK (its own copy missed by a capture). */
+function fnatGrouping(idsKept: boolean, synproxy: boolean): TraceGrouping {
   return {
     key: (r) => (r.c2s ? numericKey(1, 0, r.ack, r.flags, r.payloadLen, 0) : numericKey(0, r.seq, 0, r.flags, r.payloadLen, 0)),
     fit: (t, r) => {
       if (r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && x.ip.id === r.ip.id)) return FIT_BEST;
       if (idsKept && r.ip.v === 4 && t.list.some((x) => x.ip.v === 4 && legOf(x) !== legOf(r))) return FIT_NO;
+      if (r.c2s && !synproxy && t.list.some((x) => legOf(x) !== legOf(r) && otherSack(x.tcpOpts, r.tcpOpts))) return FIT_NO;
       return FIT_MAYBE;
     },
   };
+}
+
+/** The bytes of the first SACK option (kind 5) in `b` as [start, end), or null. */
+function sackAt(b: Uint8Array | null): [number, number] | null {
+  if (b === null) return null;
+  for (let i = 0; i < b.length && b[i] !== TcpOpt.EOL; ) {
+    const len = tcpOptionLength(b, i, b.length);
+    if (len < 0) return null;
+    if (b[i] === TcpOpt.SACK) return [i, i + len];
+    i += len;
+  }
+  return null;
+}
+
+/** Both option lists carry SACK, and the blocks differ. */
+function otherSack(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  const x = sackAt(a);
+  const y = sackAt(b);
+  if (x === null || y === null) return false;
+  if (x[1] - x[0] !== y[1] - y[0]) return true;
+  for (let i = 0; i < x[1] - x[0]; i++) if (a![x[0] + i] !== b![y[0] + i]) return true;
+  return false;
 }
 
 /** Which leg a copy was captured on: the client leg (C and the director's client side) or the RS leg. */

@@ -94,6 +94,14 @@ function mirrorCopy(t: Trace, r: PacketRecord): boolean {
   return false;
 }
 
+/** Traces looked back through for the copy a payload-cut mirror copy repeats. */
+const MIRROR_LOOKBACK = 16;
+
+function recentMirrorCopy(traces: readonly Trace[], r: PacketRecord): boolean {
+  for (let i = traces.length - 1; i >= 0 && i >= traces.length - MIRROR_LOOKBACK; i--) if (mirrorCopy(traces[i]!, r)) return true;
+  return false;
+}
+
 /** Up to this many records, open traces are found by scanning the connection's traces (a
  *  short connection has a handful); longer ones index them by key. Same order either way. */
 const SCAN_MAX = 64;
@@ -163,6 +171,10 @@ export function groupTraces(c: Connection, windowNs: number, g: TraceGrouping, i
       }
     }
     if (duplicate) continue;
+    // A mirror's copy cut inside the payload has no hash, so where the grouping keys on the
+    // payload (FullNAT UDP) it finds another key than the copy it repeats: the latest traces
+    // are where that copy is, as a mirror sends its second copy within MIRROR_COPY_NS.
+    if (!chosen && r.hash === -1 && recentMirrorCopy(traces, r)) continue;
     if (!chosen) {
       chosen = make(r.c2s, key, r.t);
       traces.push(chosen);
