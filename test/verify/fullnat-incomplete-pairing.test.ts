@@ -6,6 +6,9 @@
  *   and the differing SACK blocks read as "the director removed SACK" (rewrite.tcp-fields);
  *   SACK blocks name the server's sequence space, the same on both legs, so they tell the ACKs
  *   apart;
+ * - a real server's GRO joined two segments whose first one the client's capture dropped: the
+ *   client's second segment, paired with the joined one, read as a changed sequence delta and IP
+ *   ID; a leg whose pieces do not add up to the other leg's segment is not compared;
  * - a port mirror's second copy of a UDP datagram, cut inside the payload, has no payload hash,
  *   so the FullNAT UDP grouping (keyed on the payload) did not see it as the copy it repeats and
  *   reported it never forwarded.
@@ -14,7 +17,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropFrames, mirrorDuplicates, readPcap, writePcap, type PcapFile } from '../helpers/capture-transform.js';
+import { cutSpan, dropFrames, mirrorDuplicates, readPcap, writePcap, type PcapFile } from '../helpers/capture-transform.js';
 import { pointsOf, verifyPoints } from '../helpers/verify-sets.js';
 import { repoRoot } from '../helpers/env.js';
 
@@ -44,6 +47,22 @@ describe('FullNAT pairing on incomplete captures', () => {
     expect(errors(r)).toEqual([]);
     // Still judged: the ACKs whose both copies are there are compared.
     expect(r.rules.find((t) => t.rule === 'rewrite.tcp-fields')!.checked).toBeGreaterThan(0);
+  });
+
+  it('a joined segment at the real server whose first piece the client capture dropped: not compared with the second piece, no fnat.seq-delta', async () => {
+    // replay/fullnat-dpvs-keepalived: rs2 received two client segments GRO-merged (rs2.pcap#4).
+    const files = ['client.pcap', 'rs2.pcap'];
+    const dir = setOf('replay/fullnat-dpvs-keepalived', files, {
+      'client.pcap': (f) => dropFrames(f, (i) => i % 10 === 1),
+      'rs2.pcap': (f) => cutSpan(f, 1, f.packets.length),
+    });
+    const r = await verifyPoints(dir, pointsOf(dir, files), 'dpvs');
+    expect(errors(r)).toEqual([]);
+    // With the whole client capture the same segment is compared, and agrees.
+    const whole = setOf('replay/fullnat-dpvs-keepalived', files, { 'rs2.pcap': (f) => cutSpan(f, 1, f.packets.length) });
+    const w = await verifyPoints(whole, pointsOf(whole, files), 'dpvs');
+    expect(errors(w)).toEqual([]);
+    expect(w.rules.find((t) => t.rule === 'fnat.seq-delta')!.checked).toBeGreaterThan(r.rules.find((t) => t.rule === 'fnat.seq-delta')!.checked);
   });
 
   it('a mirror\'s second copy of UDP datagrams, cut to 64 bytes: the same datagram, no flow.not-forwarded', async () => {

@@ -55,7 +55,18 @@ export function legCopies(t: Trace): LegCopies {
   for (const a of [client, t.C]) {
     for (const b of [rs, t.R]) if (a && b && a.payloadLen === b.payloadLen) return { client: a, rs: b };
   }
+  // A leg whose pieces do not add up to the other leg's whole segment lacks some (a capture
+  // dropped them): its first copy may not start the bytes, so the two are not compared.
+  if (rs.payloadLen > client.payloadLen && slotBytes(t, client) < rs.payloadLen) return { client: undefined, rs };
+  if (client.payloadLen > rs.payloadLen && slotBytes(t, rs) < client.payloadLen) return { client, rs: undefined };
   return { client, rs };
+}
+
+/** Payload bytes a joined trace holds at `x`'s slot (its point and role): `x` and its pieces. */
+function slotBytes(t: Trace, x: PacketRecord): number {
+  let n = x.payloadLen;
+  for (const p of t.pieces ?? []) if (p !== x && p.point === x.point && p.role === x.role) n += p.payloadLen;
+  return n;
 }
 
 const isPureSyn = (r: PacketRecord): boolean => (r.flags & (SYN | ACK)) === SYN;
