@@ -141,6 +141,10 @@ function notForwarded(v: FlowView, sink: FindingSink): void {
   // A connection's last bare ACK: nothing follows it to show whether it got through, and
   // nothing the director could lose with it; without the real server's capture, no evidence.
   if (!rsSees && Di.proto === 'tcp' && Di.payloadLen === 0 && (Di.flags & 0x07) === 0 && !laterInDirection(c, t)) return;
+  // Nothing proves it got through, nor that it did not: one of the director's files, written
+  // alongside another, had not started when it came (one that stopped early shows no egress
+  // copy from then on, which the test above takes), and no real server's capture says.
+  if (!rsSees && parallelFileNotStarted(dir, Di.ts) && !exhausted?.length) return;
   const expect = c.backend ? ` to real server ${c.backend}` : '';
   sink.add(
     'flow.not-forwarded',
@@ -160,6 +164,23 @@ function everyFileRunning(p: LoadedPoint, ts: number): boolean {
   if (spans === undefined) return false;
   for (let j = 0; j < spans.length; j += 2) if (spans[j]! > ts || spans[j + 1]! < ts + CAPTURE_END_SLACK_NS) return false;
   return true;
+}
+
+/**
+ * True when a file of point `p` had not started at `ts` while another file of the point was
+ * being written from before `ts` until after that start: the files are written side by side
+ * (one per interface), not one after the other (ring-buffer parts, each starting after the one
+ * before it ended), so the file not yet started may be where the forwarded copy went.
+ */
+function parallelFileNotStarted(p: LoadedPoint, ts: number): boolean {
+  const spans = p.fileSpans;
+  if (spans === undefined) return false;
+  for (let f = 0; f < spans.length; f += 2) {
+    const first = spans[f]!;
+    if (first <= ts || first === Infinity) continue;
+    for (let g = 0; g < spans.length; g += 2) if (g !== f && spans[g]! <= ts && spans[g + 1]! >= first) return true;
+  }
+  return false;
 }
 
 /** True when the capture at point `idx` says it dropped packets (its pcapng statistics blocks):
