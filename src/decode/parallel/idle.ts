@@ -6,7 +6,7 @@
  *
  * Linux only: the running count of /proc/loadavg (runnable threads system-wide, this instant)
  * minus this process's own runnable threads (/proc/self/task/N/stat). The smallest of a few
- * looks 1 ms apart, so a short-lived process seen once does not count. Elsewhere: null, and
+ * looks a moment apart, so a short-lived process seen once does not count. Elsewhere: null, and
  * null too where /proc/loadavg counts no running thread at all: the thread reading it is
  * running, so a kernel's own count is at least 1, and 0 is a sandbox's stand-in file.
  */
